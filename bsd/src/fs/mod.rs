@@ -1,0 +1,2 @@
+//! File systems.
+pub mod ramfs;

@@ -1,0 +1,1 @@
+//! The BSD kernel proper: processes, exec, the syscall table.

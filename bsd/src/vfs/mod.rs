@@ -1,0 +1,1 @@
+//! The virtual file system layer: vnodes and path lookup.

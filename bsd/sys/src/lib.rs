@@ -1,0 +1,18 @@
+//! The BSD user ABI, shared by the kernel (`bsd`) and user space (`libsys`) — the Rust form of
+//! XNU's `bsd/sys` headers. Every number here is XNU's (shared/reference/xnu-abi.md §1–§2, §9).
+//!
+//! * [`syscalls`] — the system call table generated from `syscalls.master`;
+//! * [`errno`] — error numbers;
+//! * [`signal`] — signal numbers and sets;
+//! * [`wait`] — the `wait4` status encoding;
+//! * [`trap`] — how a BSD call returns (carry flag) and the platform call.
+#![no_std]
+#![forbid(unsafe_code)]
+
+pub mod errno;
+pub mod signal;
+pub mod syscalls;
+pub mod trap;
+pub mod wait;
+
+pub use errno::Errno;

@@ -1,0 +1,19 @@
+//! The Mach user ABI, shared by the kernel (`osfmk`) and user space (`libsys`) — the Rust form
+//! of XNU's `osfmk/mach` headers. Every number is XNU's (shared/reference/xnu-abi.md §1, §3–§6).
+//!
+//! * [`traps`] — the Mach trap table, declared once for the kernel's dispatcher and the stubs;
+//! * [`kern_return`] — `kern_return_t` values;
+//! * [`port`] — port names, rights and type bits;
+//! * [`exception`] — exception types and their default BSD signals;
+//! * [`time`] — `mach_timebase_info`.
+#![no_std]
+#![forbid(unsafe_code)]
+
+pub mod exception;
+pub mod kern_return;
+pub mod port;
+pub mod time;
+pub mod traps;
+
+pub use kern_return::KernReturn;
+pub use port::MachPortName;

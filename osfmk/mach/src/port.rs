@@ -1,0 +1,60 @@
+//! Port names, rights and type bits (XNU `osfmk/mach/port.h`, reference §5).
+
+/// `mach_port_name_t`: a task-local name for a right.
+pub type MachPortName = u32;
+
+/// The null name.
+pub const MACH_PORT_NULL: MachPortName = 0;
+/// The name standing for a dead right.
+pub const MACH_PORT_DEAD: MachPortName = 0xFFFF_FFFF;
+
+/// Is `name` neither NULL nor DEAD?
+pub const fn mach_port_valid(name: MachPortName) -> bool {
+    name != MACH_PORT_NULL && name != MACH_PORT_DEAD
+}
+
+/// The table index of a name (`MACH_PORT_INDEX`).
+pub const fn mach_port_index(name: MachPortName) -> u32 {
+    name >> 8
+}
+
+/// The generation byte of a name (the low 8 bits).
+pub const fn mach_port_gen(name: MachPortName) -> u8 {
+    name as u8
+}
+
+/// A name from an index and a generation byte (`MACH_PORT_MAKE`).
+pub const fn mach_port_make(index: u32, generation: u8) -> MachPortName {
+    (index << 8) | generation as u32
+}
+
+/// `mach_port_right_t`.
+pub type MachPortRight = u32;
+pub const MACH_PORT_RIGHT_SEND: MachPortRight = 0;
+pub const MACH_PORT_RIGHT_RECEIVE: MachPortRight = 1;
+pub const MACH_PORT_RIGHT_SEND_ONCE: MachPortRight = 2;
+pub const MACH_PORT_RIGHT_PORT_SET: MachPortRight = 3;
+pub const MACH_PORT_RIGHT_DEAD_NAME: MachPortRight = 4;
+pub const MACH_PORT_RIGHT_NUMBER: MachPortRight = 6;
+
+/// `mach_port_type_t`: a set of right bits.
+pub type MachPortType = u32;
+pub const MACH_PORT_TYPE_NONE: MachPortType = 0;
+pub const MACH_PORT_TYPE_SEND: MachPortType = 0x0001_0000;
+pub const MACH_PORT_TYPE_RECEIVE: MachPortType = 0x0002_0000;
+pub const MACH_PORT_TYPE_SEND_ONCE: MachPortType = 0x0004_0000;
+pub const MACH_PORT_TYPE_PORT_SET: MachPortType = 0x0008_0000;
+pub const MACH_PORT_TYPE_DEAD_NAME: MachPortType = 0x0010_0000;
+pub const MACH_PORT_TYPE_SEND_RECEIVE: MachPortType = 0x0003_0000;
+pub const MACH_PORT_TYPE_SEND_RIGHTS: MachPortType = 0x0005_0000;
+pub const MACH_PORT_TYPE_PORT_RIGHTS: MachPortType = 0x0007_0000;
+pub const MACH_PORT_TYPE_ALL_RIGHTS: MachPortType = 0x001f_0000;
+
+/// The largest user-reference count; counts saturate ("peg") here (reference §5.3).
+pub const MACH_PORT_UREFS_MAX: u32 = 0xFFFF;
+/// Default queue limit of a new port.
+pub const MACH_PORT_QLIMIT_DEFAULT: u32 = 5;
+/// Largest queue limit user space may set.
+pub const MACH_PORT_QLIMIT_MAX: u32 = 1024;
+/// Queue limit of kernel-owned ports.
+pub const MACH_PORT_QLIMIT_KERNEL: u32 = 65534;

@@ -1,0 +1,1 @@
+//! Mach IPC: port name spaces, entries, ports and rights.
