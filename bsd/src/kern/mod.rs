@@ -1,1 +1,4 @@
 //! The BSD kernel proper: processes, exec, the syscall table.
+
+pub mod exec_elf;
+pub mod exec_stack;

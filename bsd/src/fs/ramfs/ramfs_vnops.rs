@@ -1,0 +1,247 @@
+//! ramfs node types and their vnode operations: [`RamDir`], [`RamFile`], [`RamSymlink`].
+
+use alloc::boxed::Box;
+use alloc::collections::BTreeMap;
+use alloc::collections::btree_map::Entry;
+use alloc::vec::Vec;
+
+use spin::RwLock;
+use sys::Errno;
+
+use crate::vfs::vnode::{DirEntry, VType, Vnode, VnodeOps, VnodeRef};
+
+/// A directory: its entries by name. A `BTreeMap` so `readdir` lists them in a stable,
+/// sorted order.
+pub(super) struct RamDir {
+    entries: RwLock<BTreeMap<Vec<u8>, VnodeRef>>,
+}
+
+impl RamDir {
+    pub(super) fn new() -> RamDir {
+        RamDir {
+            entries: RwLock::new(BTreeMap::new()),
+        }
+    }
+
+    /// Enters the vnode `make` builds under `name`, unless the name is taken (`EEXIST`).
+    fn enter(&self, name: &[u8], make: impl FnOnce() -> VnodeRef) -> Result<VnodeRef, Errno> {
+        match self.entries.write().entry(name.to_vec()) {
+            Entry::Occupied(_) => Err(Errno::EEXIST),
+            Entry::Vacant(slot) => Ok(slot.insert(make()).clone()),
+        }
+    }
+}
+
+impl VnodeOps for RamDir {
+    fn lookup(&self, name: &[u8]) -> Result<VnodeRef, Errno> {
+        self.entries.read().get(name).cloned().ok_or(Errno::ENOENT)
+    }
+
+    fn size(&self) -> u64 {
+        self.entries.read().len() as u64
+    }
+
+    fn readdir(&self) -> Result<Vec<DirEntry>, Errno> {
+        Ok(self
+            .entries
+            .read()
+            .iter()
+            .map(|(name, vp)| DirEntry {
+                name: name.clone(),
+                vtype: vp.vtype(),
+            })
+            .collect())
+    }
+
+    fn mkdir(&self, dvp: &VnodeRef, name: &[u8], perm: u16) -> Result<VnodeRef, Errno> {
+        self.enter(name, || {
+            Vnode::new(VType::VDIR, perm, Some(dvp), Box::new(RamDir::new()))
+        })
+    }
+
+    fn create(&self, dvp: &VnodeRef, name: &[u8], perm: u16) -> Result<VnodeRef, Errno> {
+        self.enter(name, || {
+            Vnode::new(VType::VREG, perm, Some(dvp), Box::new(RamFile::new()))
+        })
+    }
+
+    fn symlink(
+        &self,
+        dvp: &VnodeRef,
+        name: &[u8],
+        perm: u16,
+        target: &[u8],
+    ) -> Result<VnodeRef, Errno> {
+        let ops = Box::new(RamSymlink {
+            target: target.to_vec(),
+        });
+        self.enter(name, || Vnode::new(VType::VLNK, perm, Some(dvp), ops))
+    }
+
+    fn link(&self, name: &[u8], vp: &VnodeRef) -> Result<(), Errno> {
+        self.enter(name, || vp.clone()).map(drop)
+    }
+}
+
+/// A regular file: its bytes, growable so later `write`s work.
+pub(super) struct RamFile {
+    data: RwLock<Vec<u8>>,
+}
+
+impl RamFile {
+    pub(super) fn new() -> RamFile {
+        RamFile {
+            data: RwLock::new(Vec::new()),
+        }
+    }
+}
+
+impl VnodeOps for RamFile {
+    fn read_at(&self, off: u64, buf: &mut [u8]) -> Result<usize, Errno> {
+        let data = self.data.read();
+        let Some(src) = usize::try_from(off).ok().and_then(|off| data.get(off..)) else {
+            return Ok(0);
+        };
+        let n = src.len().min(buf.len());
+        buf[..n].copy_from_slice(&src[..n]);
+        Ok(n)
+    }
+
+    fn write_at(&self, off: u64, buf: &[u8]) -> Result<usize, Errno> {
+        let start = usize::try_from(off).map_err(|_| Errno::EFBIG)?;
+        let end = start.checked_add(buf.len()).ok_or(Errno::EFBIG)?;
+        let mut data = self.data.write();
+        if let Some(grow) = end.checked_sub(data.len()) {
+            // A write far past the end must fail, not abort the kernel on a failed allocation.
+            data.try_reserve(grow).map_err(|_| Errno::ENOSPC)?;
+            data.resize(end, 0);
+        }
+        data[start..end].copy_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn size(&self) -> u64 {
+        self.data.read().len() as u64
+    }
+}
+
+/// A symbolic link: its target, fixed when it is made.
+pub(super) struct RamSymlink {
+    target: Vec<u8>,
+}
+
+impl VnodeOps for RamSymlink {
+    fn readlink(&self) -> Result<Vec<u8>, Errno> {
+        Ok(self.target.clone())
+    }
+
+    fn size(&self) -> u64 {
+        self.target.len() as u64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use alloc::sync::Arc;
+
+    use super::super::ramfs_new_root;
+    use super::*;
+    use crate::vfs::{S_IFDIR, S_IFLNK, S_IFREG};
+
+    #[test]
+    fn mkdir_create_symlink_and_lookup() {
+        let root = ramfs_new_root();
+        let d = root.mkdir(b"bin", 0o700).unwrap();
+        let f = d.create(b"sh", 0o555).unwrap();
+        let l = root.symlink(b"sh", 0o777, b"/bin/sh").unwrap();
+        assert_eq!(d.mode(), S_IFDIR | 0o700);
+        assert_eq!(f.mode(), S_IFREG | 0o555);
+        assert_eq!(l.mode(), S_IFLNK | 0o777);
+        assert!(Arc::ptr_eq(&root.lookup(b"bin").unwrap(), &d));
+        assert!(Arc::ptr_eq(&d.lookup(b"sh").unwrap(), &f));
+        assert_eq!(l.readlink().unwrap(), b"/bin/sh");
+        assert_eq!(l.size(), 7);
+        assert_eq!(root.lookup(b"nope").unwrap_err(), Errno::ENOENT);
+    }
+
+    #[test]
+    fn names_are_unique_per_directory() {
+        let root = ramfs_new_root();
+        root.mkdir(b"x", 0o755).unwrap();
+        assert_eq!(root.create(b"x", 0o644).unwrap_err(), Errno::EEXIST);
+        assert_eq!(root.mkdir(b"x", 0o755).unwrap_err(), Errno::EEXIST);
+        assert_eq!(root.symlink(b"x", 0o755, b"y").unwrap_err(), Errno::EEXIST);
+    }
+
+    #[test]
+    fn readdir_is_sorted_and_typed() {
+        let root = ramfs_new_root();
+        root.create(b"b", 0o644).unwrap();
+        root.mkdir(b"a", 0o755).unwrap();
+        root.symlink(b"c", 0o755, b"a").unwrap();
+        let names: Vec<(Vec<u8>, VType)> = root
+            .readdir()
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.name, e.vtype))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                (b"a".to_vec(), VType::VDIR),
+                (b"b".to_vec(), VType::VREG),
+                (b"c".to_vec(), VType::VLNK)
+            ]
+        );
+        assert_eq!(root.size(), 3);
+    }
+
+    #[test]
+    fn file_read_write() {
+        let root = ramfs_new_root();
+        let f = root.create(b"f", 0o644).unwrap();
+        assert_eq!(f.size(), 0);
+        assert_eq!(f.write_at(0, b"hello").unwrap(), 5);
+        assert_eq!(f.write_at(8, b"!").unwrap(), 1);
+        assert_eq!(f.size(), 9);
+        let mut buf = [0xffu8; 16];
+        assert_eq!(f.read_at(0, &mut buf).unwrap(), 9);
+        assert_eq!(&buf[..9], b"hello\0\0\0!");
+        assert_eq!(f.read_at(3, &mut buf[..2]).unwrap(), 2);
+        assert_eq!(&buf[..2], b"lo");
+        assert_eq!(f.read_at(9, &mut buf).unwrap(), 0);
+        assert_eq!(f.read_at(u64::MAX, &mut buf).unwrap(), 0);
+        f.write_at(1, b"EL").unwrap();
+        assert_eq!(f.read_to_vec().unwrap(), b"hELlo\0\0\0!");
+    }
+
+    #[test]
+    fn absurd_writes_fail_cleanly() {
+        let root = ramfs_new_root();
+        let f = root.create(b"f", 0o644).unwrap();
+        assert_eq!(f.write_at(u64::MAX, b"x").unwrap_err(), Errno::EFBIG);
+        assert_eq!(f.write_at(1 << 62, b"x").unwrap_err(), Errno::ENOSPC);
+        assert_eq!(f.size(), 0);
+    }
+
+    #[test]
+    fn hard_link_shares_the_file() {
+        let root = ramfs_new_root();
+        let d = root.mkdir(b"d", 0o755).unwrap();
+        let f = root.create(b"f", 0o644).unwrap();
+        d.link(b"g", &f).unwrap();
+        f.write_at(0, b"same").unwrap();
+        assert_eq!(d.lookup(b"g").unwrap().read_to_vec().unwrap(), b"same");
+        assert_eq!(d.link(b"g", &f).unwrap_err(), Errno::EEXIST);
+    }
+
+    #[test]
+    fn children_do_not_keep_their_directory_alive() {
+        let root = ramfs_new_root();
+        let d = root.mkdir(b"d", 0o755).unwrap();
+        let weak_root = Arc::downgrade(&root);
+        drop(root);
+        assert!(weak_root.upgrade().is_none());
+        assert!(d.parent().is_none());
+    }
+}

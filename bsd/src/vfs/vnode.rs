@@ -1,0 +1,501 @@
+//! The vnode (XNU's `struct vnode`): one file, directory or link as the rest of the kernel sees
+//! it, whatever file system holds it.
+//!
+//! A [`Vnode`] keeps what every file system shares — its type, its mode and the directory it
+//! was made in (for `..`) — and hands everything else to a [`VnodeOps`] object owned by the
+//! file system (XNU splits this into `v_op` and `v_data`; one trait object does both here).
+//! The `Vnode` methods check what can be checked without the file system (is this a directory,
+//! is the name well formed) so each file system only implements the operations its node
+//! types support and inherits the right error for the rest.
+
+use alloc::boxed::Box;
+use alloc::sync::{Arc, Weak};
+use alloc::vec::Vec;
+use core::fmt;
+use core::sync::atomic::{AtomicU16, Ordering};
+
+use sys::Errno;
+
+use super::{
+    ALLPERMS, MAXPATHLEN, NAME_MAX, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG,
+    S_IFSOCK,
+};
+
+/// A counted reference to a vnode; the vnode lives while anyone (a directory, an open file, a
+/// process's cwd) holds one.
+pub type VnodeRef = Arc<Vnode>;
+
+/// What kind of object a vnode is (XNU `sys/vnode.h` `enum vtype`, same values).
+#[repr(u32)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum VType {
+    /// No type.
+    VNON = 0,
+    /// Regular file.
+    VREG = 1,
+    /// Directory.
+    VDIR = 2,
+    /// Block device.
+    VBLK = 3,
+    /// Character device.
+    VCHR = 4,
+    /// Symbolic link.
+    VLNK = 5,
+    /// Socket.
+    VSOCK = 6,
+    /// Named pipe.
+    VFIFO = 7,
+}
+
+impl VType {
+    /// The type named by the `S_IFMT` bits of `mode` (XNU's `IFTOVT`).
+    pub fn from_mode(mode: u16) -> VType {
+        match mode & S_IFMT {
+            S_IFREG => VType::VREG,
+            S_IFDIR => VType::VDIR,
+            S_IFBLK => VType::VBLK,
+            S_IFCHR => VType::VCHR,
+            S_IFLNK => VType::VLNK,
+            S_IFSOCK => VType::VSOCK,
+            S_IFIFO => VType::VFIFO,
+            _ => VType::VNON,
+        }
+    }
+
+    /// The `S_IFMT` bits for this type (XNU's `VTTOIF`); `VNON` has none.
+    pub fn mode_bits(self) -> u16 {
+        match self {
+            VType::VNON => 0,
+            VType::VREG => S_IFREG,
+            VType::VDIR => S_IFDIR,
+            VType::VBLK => S_IFBLK,
+            VType::VCHR => S_IFCHR,
+            VType::VLNK => S_IFLNK,
+            VType::VSOCK => S_IFSOCK,
+            VType::VFIFO => S_IFIFO,
+        }
+    }
+}
+
+/// One directory entry as [`Vnode::readdir`] reports it.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct DirEntry {
+    /// The entry's name (never `.` or `..`).
+    pub name: Vec<u8>,
+    /// The type of the vnode it names.
+    pub vtype: VType,
+}
+
+/// The operations a file system implements for its vnodes (XNU's `VNOP_*` vector).
+///
+/// Callers go through the [`Vnode`] methods of the same names, which check the vnode type and
+/// the name first; an implementation can rely on those checks. Every operation has a default
+/// that fails, so a node type implements only what it supports.
+pub trait VnodeOps: Send + Sync {
+    /// Finds `name` in this directory (`VNOP_LOOKUP`). `name` is a single component, never
+    /// `.` or `..`. Missing: `ENOENT`.
+    fn lookup(&self, _name: &[u8]) -> Result<VnodeRef, Errno> {
+        Err(Errno::ENOTDIR)
+    }
+
+    /// Reads from byte `off` into `buf`, returning how many bytes were read; 0 at or past the
+    /// end (`VNOP_READ`).
+    fn read_at(&self, _off: u64, _buf: &mut [u8]) -> Result<usize, Errno> {
+        Err(Errno::EINVAL)
+    }
+
+    /// Writes `buf` at byte `off`, growing the file as needed, and returns how many bytes were
+    /// written (`VNOP_WRITE`).
+    fn write_at(&self, _off: u64, _buf: &[u8]) -> Result<usize, Errno> {
+        Err(Errno::EINVAL)
+    }
+
+    /// The target of this symbolic link (`VNOP_READLINK`).
+    fn readlink(&self) -> Result<Vec<u8>, Errno> {
+        Err(Errno::EINVAL)
+    }
+
+    /// Size in bytes as `stat` reports it: a file's length, a link's target length.
+    fn size(&self) -> u64;
+
+    /// This directory's entries, without `.` and `..` (`VNOP_READDIR`).
+    fn readdir(&self) -> Result<Vec<DirEntry>, Errno> {
+        Err(Errno::ENOTDIR)
+    }
+
+    /// Makes directory `name` in this directory (`VNOP_MKDIR`). `dvp` is the vnode these
+    /// operations belong to, passed so the new vnode can point back at it for `..`.
+    fn mkdir(&self, _dvp: &VnodeRef, _name: &[u8], _perm: u16) -> Result<VnodeRef, Errno> {
+        Err(Errno::ENOTSUP)
+    }
+
+    /// Makes an empty regular file `name` in this directory (`VNOP_CREATE`).
+    fn create(&self, _dvp: &VnodeRef, _name: &[u8], _perm: u16) -> Result<VnodeRef, Errno> {
+        Err(Errno::ENOTSUP)
+    }
+
+    /// Makes symbolic link `name` pointing at `target` in this directory (`VNOP_SYMLINK`).
+    fn symlink(
+        &self,
+        _dvp: &VnodeRef,
+        _name: &[u8],
+        _perm: u16,
+        _target: &[u8],
+    ) -> Result<VnodeRef, Errno> {
+        Err(Errno::ENOTSUP)
+    }
+
+    /// Enters the existing non-directory `vp` under a second name (`VNOP_LINK`). The caller
+    /// makes sure `vp` belongs to the same file system (`EXDEV` otherwise).
+    fn link(&self, _name: &[u8], _vp: &VnodeRef) -> Result<(), Errno> {
+        Err(Errno::ENOTSUP)
+    }
+}
+
+/// A file, directory or link, shared by every holder through a [`VnodeRef`].
+pub struct Vnode {
+    vtype: VType,
+    /// Type and permission bits as `stat` reports them. Atomic so `chmod` needs no lock.
+    mode: AtomicU16,
+    /// The directory this vnode was made in. Weak because the directory holds the child: a
+    /// strong link back would keep both alive forever. Empty for a file system's root.
+    parent: Weak<Vnode>,
+    ops: Box<dyn VnodeOps>,
+}
+
+impl Vnode {
+    /// A new vnode of type `vtype` with permissions `perm` (bits outside [`ALLPERMS`] are
+    /// dropped), made in directory `parent` (`None` for a file system's root).
+    pub fn new(
+        vtype: VType,
+        perm: u16,
+        parent: Option<&VnodeRef>,
+        ops: Box<dyn VnodeOps>,
+    ) -> VnodeRef {
+        Arc::new(Vnode {
+            vtype,
+            mode: AtomicU16::new(vtype.mode_bits() | (perm & ALLPERMS)),
+            parent: parent.map(Arc::downgrade).unwrap_or_default(),
+            ops,
+        })
+    }
+
+    /// The vnode's type.
+    pub fn vtype(&self) -> VType {
+        self.vtype
+    }
+
+    /// Type and permission bits, as in `st_mode`.
+    pub fn mode(&self) -> u16 {
+        self.mode.load(Ordering::Relaxed)
+    }
+
+    /// Replaces the permission bits (bits outside [`ALLPERMS`] are dropped); the type stays.
+    pub fn chmod(&self, perm: u16) {
+        self.mode.store(
+            self.vtype.mode_bits() | (perm & ALLPERMS),
+            Ordering::Relaxed,
+        );
+    }
+
+    /// The directory this vnode was made in; `None` for a file system's root, or if that
+    /// directory is gone.
+    pub fn parent(&self) -> Option<VnodeRef> {
+        self.parent.upgrade()
+    }
+
+    /// Size in bytes (see [`VnodeOps::size`]).
+    pub fn size(&self) -> u64 {
+        self.ops.size()
+    }
+
+    /// Finds one component in this directory. `.` is the directory itself; `..` is its
+    /// parent, or itself at a file system's root. Not a directory: `ENOTDIR`.
+    pub fn lookup(self: &Arc<Self>, name: &[u8]) -> Result<VnodeRef, Errno> {
+        self.require_dir()?;
+        match name {
+            b"." => Ok(self.clone()),
+            b".." => Ok(self.parent().unwrap_or_else(|| self.clone())),
+            _ => {
+                check_name(name)?;
+                self.ops.lookup(name)
+            }
+        }
+    }
+
+    /// Reads from byte `off` into `buf`; returns the count, 0 at end of file.
+    /// A directory: `EISDIR`.
+    pub fn read_at(&self, off: u64, buf: &mut [u8]) -> Result<usize, Errno> {
+        self.require_not_dir()?;
+        self.ops.read_at(off, buf)
+    }
+
+    /// Writes `buf` at byte `off`; returns the count. A directory: `EISDIR`.
+    pub fn write_at(&self, off: u64, buf: &[u8]) -> Result<usize, Errno> {
+        self.require_not_dir()?;
+        self.ops.write_at(off, buf)
+    }
+
+    /// The whole contents of a regular file, as exec needs them. A directory: `EISDIR`; no
+    /// memory for it: `ENOMEM`.
+    pub fn read_to_vec(&self) -> Result<Vec<u8>, Errno> {
+        self.require_not_dir()?;
+        let len = usize::try_from(self.size()).map_err(|_| Errno::EFBIG)?;
+        let mut data = Vec::new();
+        data.try_reserve_exact(len).map_err(|_| Errno::ENOMEM)?;
+        data.resize(len, 0);
+        let mut done = 0;
+        while let Some(rest) = data.get_mut(done..) {
+            if rest.is_empty() {
+                break;
+            }
+            let n = self.ops.read_at(done as u64, rest)?;
+            if n == 0 {
+                break;
+            }
+            done += n;
+        }
+        // The file may have shrunk between `size` and the last read.
+        data.truncate(done);
+        Ok(data)
+    }
+
+    /// The target of a symbolic link. Anything else: `EINVAL`.
+    pub fn readlink(&self) -> Result<Vec<u8>, Errno> {
+        if self.vtype != VType::VLNK {
+            return Err(Errno::EINVAL);
+        }
+        self.ops.readlink()
+    }
+
+    /// The entries of a directory, without `.` and `..`.
+    pub fn readdir(&self) -> Result<Vec<DirEntry>, Errno> {
+        self.require_dir()?;
+        self.ops.readdir()
+    }
+
+    /// Makes directory `name` here. Exists: `EEXIST`.
+    pub fn mkdir(self: &Arc<Self>, name: &[u8], perm: u16) -> Result<VnodeRef, Errno> {
+        self.require_dir()?;
+        check_new_name(name)?;
+        self.ops.mkdir(self, name, perm)
+    }
+
+    /// Makes an empty regular file `name` here. Exists: `EEXIST`.
+    pub fn create(self: &Arc<Self>, name: &[u8], perm: u16) -> Result<VnodeRef, Errno> {
+        self.require_dir()?;
+        check_new_name(name)?;
+        self.ops.create(self, name, perm)
+    }
+
+    /// Makes symbolic link `name` here pointing at `target`. An empty target: `ENOENT`; one
+    /// as long as [`MAXPATHLEN`] or longer: `ENAMETOOLONG`; one containing NUL: `EINVAL`.
+    pub fn symlink(
+        self: &Arc<Self>,
+        name: &[u8],
+        perm: u16,
+        target: &[u8],
+    ) -> Result<VnodeRef, Errno> {
+        self.require_dir()?;
+        check_new_name(name)?;
+        if target.is_empty() {
+            return Err(Errno::ENOENT);
+        }
+        if target.len() >= MAXPATHLEN {
+            return Err(Errno::ENAMETOOLONG);
+        }
+        if target.contains(&0) {
+            return Err(Errno::EINVAL);
+        }
+        self.ops.symlink(self, name, perm, target)
+    }
+
+    /// Enters `vp` here under `name` as a hard link. `vp` a directory: `EPERM`, as in XNU.
+    pub fn link(&self, name: &[u8], vp: &VnodeRef) -> Result<(), Errno> {
+        self.require_dir()?;
+        check_new_name(name)?;
+        if vp.vtype == VType::VDIR {
+            return Err(Errno::EPERM);
+        }
+        self.ops.link(name, vp)
+    }
+
+    fn require_dir(&self) -> Result<(), Errno> {
+        match self.vtype {
+            VType::VDIR => Ok(()),
+            _ => Err(Errno::ENOTDIR),
+        }
+    }
+
+    fn require_not_dir(&self) -> Result<(), Errno> {
+        match self.vtype {
+            VType::VDIR => Err(Errno::EISDIR),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl fmt::Debug for Vnode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Vnode")
+            .field("vtype", &self.vtype)
+            .field("mode", &format_args!("{:#o}", self.mode()))
+            .finish_non_exhaustive()
+    }
+}
+
+/// A single path component as a file system may see it: not empty, no `/` or NUL, at most
+/// [`NAME_MAX`] bytes.
+fn check_name(name: &[u8]) -> Result<(), Errno> {
+    if name.len() > NAME_MAX {
+        return Err(Errno::ENAMETOOLONG);
+    }
+    if name.is_empty() || name.contains(&b'/') || name.contains(&0) {
+        return Err(Errno::EINVAL);
+    }
+    Ok(())
+}
+
+/// A name a new entry may take: a valid component other than `.` and `..`, which every
+/// directory already has.
+fn check_new_name(name: &[u8]) -> Result<(), Errno> {
+    check_name(name)?;
+    match name {
+        b"." | b".." => Err(Errno::EEXIST),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fs::ramfs::ramfs_new_root;
+
+    #[test]
+    fn vtype_values_are_xnu() {
+        assert_eq!(VType::VNON as u32, 0);
+        assert_eq!(VType::VREG as u32, 1);
+        assert_eq!(VType::VDIR as u32, 2);
+        assert_eq!(VType::VBLK as u32, 3);
+        assert_eq!(VType::VCHR as u32, 4);
+        assert_eq!(VType::VLNK as u32, 5);
+        assert_eq!(VType::VSOCK as u32, 6);
+        assert_eq!(VType::VFIFO as u32, 7);
+    }
+
+    #[test]
+    fn vtype_mode_round_trip() {
+        for t in [
+            VType::VREG,
+            VType::VDIR,
+            VType::VBLK,
+            VType::VCHR,
+            VType::VLNK,
+            VType::VSOCK,
+            VType::VFIFO,
+        ] {
+            assert_eq!(VType::from_mode(t.mode_bits() | 0o644), t);
+        }
+        assert_eq!(VType::from_mode(0o644), VType::VNON);
+        assert_eq!(VType::VNON.mode_bits(), 0);
+    }
+
+    struct Nothing;
+    impl VnodeOps for Nothing {
+        fn size(&self) -> u64 {
+            0
+        }
+    }
+
+    #[test]
+    fn mode_keeps_type_and_masks_permissions() {
+        let v = Vnode::new(VType::VREG, 0o177755, None, Box::new(Nothing));
+        assert_eq!(v.mode(), S_IFREG | 0o7755);
+        v.chmod(0o600 | S_IFDIR);
+        assert_eq!(v.mode(), S_IFREG | 0o600);
+        assert_eq!(v.vtype(), VType::VREG);
+    }
+
+    #[test]
+    fn default_ops_fail_with_the_right_errors() {
+        let file = Vnode::new(VType::VREG, 0o644, None, Box::new(Nothing));
+        assert_eq!(file.lookup(b"x").unwrap_err(), Errno::ENOTDIR);
+        assert_eq!(file.lookup(b".").unwrap_err(), Errno::ENOTDIR);
+        assert_eq!(file.readdir().unwrap_err(), Errno::ENOTDIR);
+        assert_eq!(file.mkdir(b"x", 0o755).unwrap_err(), Errno::ENOTDIR);
+        assert_eq!(file.readlink().unwrap_err(), Errno::EINVAL);
+        assert_eq!(file.read_at(0, &mut [0; 4]).unwrap_err(), Errno::EINVAL);
+
+        let dir = Vnode::new(VType::VDIR, 0o755, None, Box::new(Nothing));
+        assert_eq!(dir.read_at(0, &mut [0; 4]).unwrap_err(), Errno::EISDIR);
+        assert_eq!(dir.write_at(0, b"x").unwrap_err(), Errno::EISDIR);
+        assert_eq!(dir.read_to_vec().unwrap_err(), Errno::EISDIR);
+        assert_eq!(dir.mkdir(b"x", 0o755).unwrap_err(), Errno::ENOTSUP);
+        assert_eq!(dir.link(b"x", &file).unwrap_err(), Errno::ENOTSUP);
+    }
+
+    #[test]
+    fn dot_and_dotdot() {
+        let root = ramfs_new_root();
+        let a = root.mkdir(b"a", 0o755).unwrap();
+        assert!(Arc::ptr_eq(&a.lookup(b".").unwrap(), &a));
+        assert!(Arc::ptr_eq(&a.lookup(b"..").unwrap(), &root));
+        assert!(Arc::ptr_eq(&root.lookup(b"..").unwrap(), &root));
+        assert!(root.parent().is_none());
+        assert!(Arc::ptr_eq(&a.parent().unwrap(), &root));
+    }
+
+    #[test]
+    fn names_are_checked_before_the_file_system_sees_them() {
+        let root = ramfs_new_root();
+        let long = [b'n'; NAME_MAX + 1];
+        assert_eq!(root.lookup(&long).unwrap_err(), Errno::ENAMETOOLONG);
+        assert_eq!(root.mkdir(&long, 0o755).unwrap_err(), Errno::ENAMETOOLONG);
+        assert!(root.mkdir(&long[..NAME_MAX], 0o755).is_ok());
+        assert_eq!(root.create(b"", 0o644).unwrap_err(), Errno::EINVAL);
+        assert_eq!(root.create(b"a/b", 0o644).unwrap_err(), Errno::EINVAL);
+        assert_eq!(root.create(b"a\0b", 0o644).unwrap_err(), Errno::EINVAL);
+        assert_eq!(root.mkdir(b".", 0o755).unwrap_err(), Errno::EEXIST);
+        assert_eq!(root.mkdir(b"..", 0o755).unwrap_err(), Errno::EEXIST);
+    }
+
+    #[test]
+    fn symlink_targets_are_checked() {
+        let root = ramfs_new_root();
+        assert_eq!(root.symlink(b"l", 0o755, b"").unwrap_err(), Errno::ENOENT);
+        assert_eq!(
+            root.symlink(b"l", 0o755, b"a\0").unwrap_err(),
+            Errno::EINVAL
+        );
+        let long = [b'a'; MAXPATHLEN];
+        assert_eq!(
+            root.symlink(b"l", 0o755, &long).unwrap_err(),
+            Errno::ENAMETOOLONG
+        );
+        let l = root.symlink(b"l", 0o755, &long[..MAXPATHLEN - 1]).unwrap();
+        assert_eq!(l.readlink().unwrap().len(), MAXPATHLEN - 1);
+    }
+
+    #[test]
+    fn hard_link_to_a_directory_is_refused() {
+        let root = ramfs_new_root();
+        let a = root.mkdir(b"a", 0o755).unwrap();
+        assert_eq!(root.link(b"b", &a).unwrap_err(), Errno::EPERM);
+    }
+
+    #[test]
+    fn read_to_vec_reads_everything() {
+        let root = ramfs_new_root();
+        let f = root.create(b"f", 0o644).unwrap();
+        let data: Vec<u8> = (0..10_000u32).map(|i| i as u8).collect();
+        f.write_at(0, &data).unwrap();
+        assert_eq!(f.read_to_vec().unwrap(), data);
+    }
+
+    #[test]
+    fn debug_shows_type_and_mode() {
+        let root = ramfs_new_root();
+        let s = std::format!("{root:?}");
+        assert!(s.contains("VDIR") && s.contains("0o40755"), "{s}");
+    }
+}

@@ -1,0 +1,130 @@
+//! The first instructions: the arm64 Image header, the EL2 → EL1 drop, FP/SIMD, BSS, the boot
+//! page tables and the jump into the upper half, then `kernel_entry` in Rust.
+//!
+//! The boot tables are deliberately crude and position independent: L0[0] (the direct map at
+//! `PHYS_MAP_BASE`) and L0[511] (the kernel image) both point at one L1 table of 1 GiB blocks,
+//! Device-nGnRE everywhere except the gigabyte the kernel was loaded into, which is Normal
+//! memory. That is enough to reach the UART, the DTB and the image; `memory::init` replaces
+//! them with the real kernel tables as soon as the DTB has been read.
+
+use core::arch::global_asm;
+
+/// MAIR_EL1: attribute 0 Device-nGnRE, 1 Normal write-back RW-allocate, 2 Normal non-cacheable
+/// (ARM ARM D19.2 MAIR_EL1). The indices are `osfmk::arm64::pmap::MemAttr`.
+const MAIR: u64 = 0x04 | (0xff << 8) | (0x44 << 16);
+/// TCR_EL1: 48-bit VAs in both halves (T0SZ = T1SZ = 16), 4 KiB granules, inner-shareable
+/// write-back walks, 16-bit ASIDs taken from TTBR0. IPS is filled in from ID_AA64MMFR0_EL1.
+const TCR: u64 = 16 | (1 << 8) | (1 << 10) | (3 << 12) | (16 << 16) | (1 << 24) | (1 << 26)
+    | (3 << 28) | (2 << 30) | (1 << 36);
+/// SCTLR_EL1: MMU, caches, stack alignment checks, the v8.0 RES1 bits, and EL0 access to
+/// WFI/WFE, CTR_EL0 and DC ZVA (ARM ARM D19.2 SCTLR_EL1).
+const SCTLR: u64 = 0x30D0_0800 | 1 | (1 << 2) | (1 << 3) | (1 << 12) | (1 << 14) | (1 << 15)
+    | (1 << 16) | (1 << 18);
+/// A 1 GiB block: Normal (attr 1), inner shareable, accessed, EL1 RW, not EL0 executable.
+const BOOT_NORMAL_BLOCK: u64 = 1 | (1 << 2) | (3 << 8) | (1 << 10) | (1 << 54);
+/// A 1 GiB block: Device-nGnRE (attr 0), accessed, never executable.
+const BOOT_DEVICE_BLOCK: u64 = 1 | (1 << 10) | (1 << 53) | (1 << 54);
+
+global_asm!(
+    r#"
+.section .text.boot, "ax"
+.global _start
+_start:
+    // arm64 Image header, so the same file boots as `-kernel Image` (Linux boot protocol).
+    b       1f
+    .long   0
+    .quad   __text_offset
+    .quad   __image_size
+    .quad   0x2                     // little endian, 4 KiB pages
+    .quad   0, 0, 0
+    .long   0x644d5241              // "ARM\x64"
+    .long   0
+1:
+    .cfi_sections .debug_frame
+    .cfi_startproc
+    .cfi_undefined x30
+    mov     x19, x0                 // DTB pointer (Image boot) or 0 (ELF boot)
+    mrs     x20, CurrentEL
+    lsr     x20, x20, #2
+    cmp     x20, #2
+    b.ne    2f
+    // At EL2: run EL1 in AArch64, give it the timers, and drop to EL1h with DAIF masked.
+    mov     x1, #(1 << 31)
+    msr     hcr_el2, x1
+    mov     x1, #3
+    msr     cnthctl_el2, x1
+    msr     cntvoff_el2, xzr
+    mov     x1, #0x3c5
+    msr     spsr_el2, x1
+    adr     x1, 2f
+    msr     elr_el2, x1
+    eret
+2:
+    mov     x1, #(3 << 20)          // CPACR_EL1.FPEN: FP/SIMD for EL0 (and EL1)
+    msr     cpacr_el1, x1
+    isb
+    adrp    x1, __bss_start
+    add     x1, x1, :lo12:__bss_start
+    adrp    x2, __image_end
+    add     x2, x2, :lo12:__image_end
+3:  cmp     x1, x2
+    b.hs    4f
+    str     xzr, [x1], #8
+    b       3b
+4:
+    adrp    x1, __boot_l0
+    adrp    x2, __boot_l1
+    orr     x3, x2, #3              // table descriptor
+    str     x3, [x1]
+    str     x3, [x1, #(511 * 8)]
+    ldr     x4, ={device}
+    mov     x5, #0
+5:  lsl     x6, x5, #30
+    orr     x6, x6, x4
+    str     x6, [x2, x5, lsl #3]
+    add     x5, x5, #1
+    cmp     x5, #512
+    b.lo    5b
+    adr     x6, _start
+    lsr     x5, x6, #30
+    lsl     x6, x5, #30
+    ldr     x4, ={normal}
+    orr     x6, x6, x4
+    str     x6, [x2, x5, lsl #3]
+    ldr     x1, ={mair}
+    msr     mair_el1, x1
+    ldr     x1, ={tcr}
+    mrs     x2, id_aa64mmfr0_el1
+    and     x2, x2, #7
+    bfi     x1, x2, #32, #3
+    msr     tcr_el1, x1
+    adrp    x1, __boot_l0
+    msr     ttbr0_el1, x1
+    msr     ttbr1_el1, x1
+    dsb     ish
+    tlbi    vmalle1
+    dsb     ish
+    isb
+    ldr     x1, ={sctlr}
+    msr     sctlr_el1, x1
+    isb
+    ldr     x1, =6f
+    br      x1
+6:
+    ldr     x1, =__boot_stack_top
+    mov     sp, x1
+    mov     x0, x19
+    mov     x1, x20
+    mov     x29, xzr
+    mov     x30, xzr
+    bl      kernel_entry
+7:  wfe
+    b       7b
+    .cfi_endproc
+"#,
+    device = const BOOT_DEVICE_BLOCK,
+    normal = const BOOT_NORMAL_BLOCK,
+    mair = const MAIR,
+    tcr = const TCR,
+    sctlr = const SCTLR,
+);

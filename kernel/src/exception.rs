@@ -1,0 +1,251 @@
+//! Exception vectors and the first level of exception handling (XNU's `sleh`).
+//!
+//! All 16 vectors (ARM ARM D1.10.2) save a full `TrapFrame` on the current kernel stack and
+//! call `exception_dispatch`. Synchronous exceptions from EL0 are system calls and user
+//! faults; IRQs are the timer and the UART; anything unexpected panics with the decoded
+//! syndrome. On the way back to EL0 the pending ASTs run (preemption, BSD signal work).
+
+use core::arch::global_asm;
+
+use mach::exception::{EXC_BAD_ACCESS, EXC_BAD_INSTRUCTION, EXC_BREAKPOINT};
+use osfmk::arm64::esr::{Esr, ec};
+use osfmk::arm64::trapframe::{TRAP_FRAME_SIZE, TrapFrame};
+use osfmk::kern::exception::{bsd_hooks, exception_triage};
+use osfmk::kern::sched_prim;
+
+global_asm!(
+    r#"
+.macro SAVE_FRAME
+    sub     sp, sp, #{frame}
+    stp     x0, x1, [sp, #0]
+    stp     x2, x3, [sp, #16]
+    stp     x4, x5, [sp, #32]
+    stp     x6, x7, [sp, #48]
+    stp     x8, x9, [sp, #64]
+    stp     x10, x11, [sp, #80]
+    stp     x12, x13, [sp, #96]
+    stp     x14, x15, [sp, #112]
+    stp     x16, x17, [sp, #128]
+    stp     x18, x19, [sp, #144]
+    stp     x20, x21, [sp, #160]
+    stp     x22, x23, [sp, #176]
+    stp     x24, x25, [sp, #192]
+    stp     x26, x27, [sp, #208]
+    stp     x28, x29, [sp, #224]
+    mrs     x9, sp_el0
+    stp     x30, x9, [sp, #240]
+    mrs     x10, elr_el1
+    mrs     x11, spsr_el1
+    stp     x10, x11, [sp, #256]
+.endm
+
+.macro VECTOR kind
+    .balign 0x80
+    SAVE_FRAME
+    mov     x0, sp
+    mov     x1, #\kind
+    b       exception_common
+.endm
+
+.section .text
+.balign 0x800
+.global exception_vectors
+exception_vectors:
+    VECTOR 0
+    VECTOR 1
+    VECTOR 2
+    VECTOR 3
+    VECTOR 4
+    VECTOR 5
+    VECTOR 6
+    VECTOR 7
+    VECTOR 8
+    VECTOR 9
+    VECTOR 10
+    VECTOR 11
+    VECTOR 12
+    VECTOR 13
+    VECTOR 14
+    VECTOR 15
+
+exception_common:
+    // Make the interrupted frame the caller of the handler, so backtraces cross the trap.
+    ldr     x29, [sp, #232]
+    ldr     x30, [sp, #256]
+    stp     x29, x30, [sp, #-16]!
+    mov     x29, sp
+    bl      exception_dispatch
+    add     sp, sp, #16
+    b       exception_return
+
+// thread_exception_return(frame): resume the user state saved at `frame`.
+.global thread_exception_return
+thread_exception_return:
+    mov     sp, x0
+exception_return:
+    msr     daifset, #2
+    ldp     x10, x11, [sp, #256]
+    msr     elr_el1, x10
+    msr     spsr_el1, x11
+    ldp     x30, x9, [sp, #240]
+    msr     sp_el0, x9
+    ldp     x0, x1, [sp, #0]
+    ldp     x2, x3, [sp, #16]
+    ldp     x4, x5, [sp, #32]
+    ldp     x6, x7, [sp, #48]
+    ldp     x8, x9, [sp, #64]
+    ldp     x10, x11, [sp, #80]
+    ldp     x12, x13, [sp, #96]
+    ldp     x14, x15, [sp, #112]
+    ldp     x16, x17, [sp, #128]
+    ldp     x18, x19, [sp, #144]
+    ldp     x20, x21, [sp, #160]
+    ldp     x22, x23, [sp, #176]
+    ldp     x24, x25, [sp, #192]
+    ldp     x26, x27, [sp, #208]
+    ldp     x28, x29, [sp, #224]
+    add     sp, sp, #{frame}
+    eret
+"#,
+    frame = const TRAP_FRAME_SIZE,
+);
+
+unsafe extern "C" {
+    static exception_vectors: u8;
+}
+
+/// Point VBAR_EL1 at the vectors.
+pub fn init() {
+    // SAFETY: `exception_vectors` is the 2 KiB-aligned table above, mapped executable.
+    unsafe {
+        let base = &exception_vectors as *const u8 as u64;
+        core::arch::asm!("msr vbar_el1, {}", "isb", in(reg) base, options(nostack, preserves_flags));
+    }
+}
+
+/// Which of the 16 vectors fired.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Vector {
+    /// Current EL with SP_EL1: synchronous.
+    KernelSync,
+    /// Current EL with SP_EL1: IRQ.
+    KernelIrq,
+    /// Lower EL (AArch64): synchronous.
+    UserSync,
+    /// Lower EL (AArch64): IRQ.
+    UserIrq,
+    /// Anything else (SP_EL0 at EL1, FIQ, SError, AArch32).
+    Unexpected(u64),
+}
+
+fn vector(kind: u64) -> Vector {
+    match kind {
+        4 => Vector::KernelSync,
+        5 => Vector::KernelIrq,
+        8 => Vector::UserSync,
+        9 => Vector::UserIrq,
+        k => Vector::Unexpected(k),
+    }
+}
+
+const VECTOR_NAMES: [&str; 16] = [
+    "EL1t sync", "EL1t IRQ", "EL1t FIQ", "EL1t SError", "EL1h sync", "EL1h IRQ", "EL1h FIQ",
+    "EL1h SError", "EL0/64 sync", "EL0/64 IRQ", "EL0/64 FIQ", "EL0/64 SError", "EL0/32 sync",
+    "EL0/32 IRQ", "EL0/32 FIQ", "EL0/32 SError",
+];
+
+fn read_esr_far() -> (Esr, u64) {
+    let (esr, far): (u64, u64);
+    // SAFETY: reading the syndrome registers of the exception being handled.
+    unsafe {
+        core::arch::asm!("mrs {}, esr_el1", "mrs {}, far_el1", out(reg) esr, out(reg) far, options(nomem, nostack, preserves_flags));
+    }
+    (Esr(esr), far)
+}
+
+/// Print a frame and the syndrome, then panic: an exception the kernel cannot handle.
+fn fatal(frame: &TrapFrame, kind: u64, esr: Esr, far: u64) -> ! {
+    crate::panic::set_trap_frame(frame);
+    panic!(
+        "unexpected exception ({}): {} (EC {:#04x}, ISS {:#x}){}, FAR {:#018x}, ELR {:#018x}",
+        VECTOR_NAMES.get(kind as usize).copied().unwrap_or("?"),
+        esr.class_name(),
+        esr.ec(),
+        esr.iss(),
+        match esr.ec() {
+            ec::DABT_CURRENT | ec::DABT_LOWER | ec::IABT_CURRENT | ec::IABT_LOWER => {
+                alloc::format!(": {} at level {}{}", esr.fault_name(), esr.fault_level(), if esr.is_write() { " (write)" } else { "" })
+            }
+            _ => alloc::string::String::new(),
+        },
+        far,
+        frame.elr
+    )
+}
+
+#[unsafe(no_mangle)]
+extern "C" fn exception_dispatch(frame: &mut TrapFrame, kind: u64) {
+    match vector(kind) {
+        Vector::UserSync => {
+            let (esr, far) = read_esr_far();
+            // Traps from user mode run with interrupts on, like XNU's sleh.
+            osfmk::arm64::cpu::interrupts_enable();
+            user_sync(frame, esr, far);
+            return_to_user();
+        }
+        Vector::UserIrq => {
+            crate::irq::handle();
+            return_to_user();
+        }
+        Vector::KernelIrq => {
+            crate::irq::handle();
+            // Kernel preemption: safe because every lock masks IRQs, so an IRQ never
+            // interrupts a lock holder.
+            if sched_prim::sched_running() {
+                sched_prim::ast_check_preempt();
+            }
+        }
+        Vector::KernelSync => {
+            let (esr, far) = read_esr_far();
+            if crate::ktest::expected_fault(frame, esr, far) {
+                return;
+            }
+            fatal(frame, kind, esr, far)
+        }
+        Vector::Unexpected(k) => {
+            let (esr, far) = read_esr_far();
+            fatal(frame, k, esr, far)
+        }
+    }
+}
+
+/// Synchronous exceptions from EL0: system calls and faults.
+fn user_sync(frame: &mut TrapFrame, esr: Esr, far: u64) {
+    match esr.ec() {
+        ec::SVC64 => crate::syscall::handle_svc(frame),
+        ec::DABT_LOWER | ec::IABT_LOWER => {
+            // No vm_fault yet (M1.2): all user memory is wired, so any abort is fatal.
+            let kr = if esr.fault_name() == "permission fault" {
+                mach::KernReturn::KERN_PROTECTION_FAILURE
+            } else {
+                mach::KernReturn::KERN_INVALID_ADDRESS
+            };
+            exception_triage(EXC_BAD_ACCESS, kr.0 as i64, far as i64);
+        }
+        ec::PC_ALIGN | ec::SP_ALIGN => {
+            exception_triage(EXC_BAD_ACCESS, mach::KernReturn::KERN_INVALID_ADDRESS.0 as i64, far as i64)
+        }
+        ec::BRK64 | ec::BREAKPOINT_LOWER | ec::SOFTSTEP_LOWER | ec::WATCHPOINT_LOWER => {
+            exception_triage(EXC_BREAKPOINT, esr.iss() as i64, frame.elr as i64)
+        }
+        _ => exception_triage(EXC_BAD_INSTRUCTION, esr.0 as i64, frame.elr as i64),
+    }
+}
+
+/// The ASTs on the way back to EL0: BSD's (signals, exit) then preemption.
+fn return_to_user() {
+    if let Some(h) = bsd_hooks() {
+        h.ast_bsd();
+    }
+    sched_prim::ast_check_preempt();
+}

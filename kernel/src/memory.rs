@@ -1,0 +1,146 @@
+//! Physical memory and the kernel address space (DESIGN §3 boot step 3): the early heap, the
+//! frame pool, and the kernel page tables that replace the boot ones — text RX, rodata R,
+//! data/bss RW + XN, a direct map of RAM (RW, never executable) and device windows
+//! (Device-nGnRE) for each MMIO range the DTB names.
+
+use core::alloc::{GlobalAlloc, Layout};
+use core::ptr::NonNull;
+
+use linked_list_allocator::Heap;
+use osfmk::arm64::pmap::{MemAttr, Pmap, Prot, phys_to_virt};
+use osfmk::kern::locks::SpinLock;
+use osfmk::vm::vm_page::{self, FramePool, PAGE_SIZE, round_page, trunc_page};
+
+use crate::platform::PlatformInfo;
+
+/// Size of the kernel heap carved out at boot.
+pub const KERNEL_HEAP_SIZE: u64 = 16 << 20;
+const BLOCK_2M: u64 = 2 << 20;
+
+unsafe extern "C" {
+    static __image_start: u8;
+    static __text_end: u8;
+    static __rodata_end: u8;
+    static __image_end: u8;
+    static KERNEL_VIRT_OFFSET: u8;
+}
+
+/// Virtual address of a linker symbol.
+fn sym(s: &u8) -> u64 {
+    s as *const u8 as u64
+}
+
+/// The image's virtual ↔ physical offset (from the linker script: one definition).
+pub fn kernel_virt_offset() -> u64 {
+    // SAFETY: an absolute linker symbol; only its address is used.
+    sym(unsafe { &KERNEL_VIRT_OFFSET })
+}
+
+/// Physical `[start, end)` of the kernel image.
+pub fn image_phys_range() -> (u64, u64) {
+    let off = kernel_virt_offset();
+    // SAFETY: linker symbols; only their addresses are used.
+    unsafe { (sym(&__image_start) - off, sym(&__image_end) - off) }
+}
+
+struct KernelHeap(SpinLock<Heap>);
+
+// SAFETY: every operation takes the IRQ-masking lock, so the heap is never entered twice.
+unsafe impl GlobalAlloc for KernelHeap {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        self.0.lock().allocate_first_fit(layout).map_or(core::ptr::null_mut(), |p| p.as_ptr())
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        if let Some(p) = NonNull::new(ptr) {
+            // SAFETY: `ptr` came from `alloc` with this layout (GlobalAlloc contract).
+            unsafe { self.0.lock().deallocate(p, layout) };
+        }
+    }
+}
+
+#[global_allocator]
+static HEAP: KernelHeap = KernelHeap(SpinLock::new(Heap::empty()));
+
+/// Physical ranges that must never be handed out.
+fn overlaps(a: (u64, u64), b: (u64, u64)) -> bool {
+    a.0 < b.1 && b.0 < a.1
+}
+
+/// Put the heap in RAM after the image, clear of the DTB and the initrd; no allocation
+/// happens before this (the DTB is read with the allocation-free `fdt` API).
+pub fn init_heap(ram: (u64, u64), reserved: &[(u64, u64)]) -> Option<(u64, u64)> {
+    let mut start = round_page(image_phys_range().1);
+    while start + KERNEL_HEAP_SIZE <= ram.1 {
+        let cand = (start, start + KERNEL_HEAP_SIZE);
+        match reserved.iter().find(|r| overlaps(cand, **r)) {
+            Some(r) => start = round_page(r.1),
+            None => {
+                // SAFETY: `cand` is RAM (inside `ram`), used by nothing else (clear of the
+                // image, the DTB and the initrd), and mapped RW in the direct map.
+                unsafe { HEAP.0.lock().init(phys_to_virt(cand.0) as *mut u8, KERNEL_HEAP_SIZE as usize) };
+                return Some(cand);
+            }
+        }
+    }
+    None
+}
+
+/// Start the frame pool: all RAM minus the image, the DTB, the initrd and the heap.
+pub fn init_frames(info: &PlatformInfo, heap: (u64, u64)) {
+    let mut reserved = alloc::vec![image_phys_range(), info.dtb, heap];
+    if let Some(i) = info.initrd {
+        reserved.push(i);
+    }
+    vm_page::vm_page_bootstrap(FramePool::new(&info.memory, &reserved));
+}
+
+/// The kernel's TTBR1 tables; they live as long as the kernel.
+static KERNEL_PMAP: SpinLock<Option<Pmap>> = SpinLock::new(None);
+
+/// Build the kernel address space and switch to it.
+pub fn init_kernel_pmap(info: &PlatformInfo) -> Result<(), mach::KernReturn> {
+    let mut pmap = Pmap::create_kernel()?;
+    let rw = Prot { write: true, execute: false, user: false };
+    for &(start, end) in &info.memory {
+        let mut pa = start & !(BLOCK_2M - 1);
+        while pa < end {
+            pmap.enter_block(phys_to_virt(pa), pa, rw, MemAttr::Normal)?;
+            pa += BLOCK_2M;
+        }
+    }
+    let mut devices = alloc::vec![info.uart, info.gicd, info.gicc_or_gicr];
+    devices.extend(info.rtc);
+    for (start, end) in devices {
+        let mut pa = trunc_page(start);
+        while pa < end.max(start + 1) {
+            pmap.enter(phys_to_virt(pa), pa, rw, MemAttr::Device)?;
+            pa += PAGE_SIZE;
+        }
+    }
+    let off = kernel_virt_offset();
+    // SAFETY: linker symbols; only their addresses are used.
+    let (image_start, text_end, rodata_end, image_end) =
+        unsafe { (sym(&__image_start), sym(&__text_end), sym(&__rodata_end), sym(&__image_end)) };
+    let mut va = image_start;
+    while va < image_end {
+        let prot = if va < text_end {
+            Prot { write: false, execute: true, user: false }
+        } else if va < rodata_end {
+            Prot { write: false, execute: false, user: false }
+        } else {
+            rw
+        };
+        pmap.enter(va, va - off, prot, MemAttr::Normal)?;
+        va += PAGE_SIZE;
+    }
+    pmap.activate_kernel();
+    *KERNEL_PMAP.lock() = Some(pmap);
+    Ok(())
+}
+
+/// Is `va` inside the kernel's text (for the in-kernel "writing text faults" test)?
+pub fn kernel_text_range() -> (u64, u64) {
+    // SAFETY: linker symbols; only their addresses are used.
+    unsafe { (sym(&__image_start), sym(&__text_end)) }
+}

@@ -1,0 +1,82 @@
+//! copyin / copyout / copyinstr: the only way the kernel touches user memory.
+//!
+//! A user address is checked against the user range and translated page by page through the
+//! task's pmap, and the bytes are moved through the direct map. Nothing here can fault: an
+//! unmapped or kernel address is simply an error, so bad pointers from user space can never
+//! crash the kernel (and PAN has nothing to catch).
+
+use mach::KernReturn;
+
+use crate::vm::vm_map::VmMap;
+use crate::vm::vm_page::PAGE_SIZE;
+
+/// A user virtual address. Only copyio turns it into memory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UserAddr(pub u64);
+
+impl UserAddr {
+    /// `self + n`, or None on overflow.
+    pub fn offset(self, n: u64) -> Option<UserAddr> {
+        self.0.checked_add(n).map(UserAddr)
+    }
+}
+
+fn chunk(map: &mut VmMap, addr: u64, want_write: bool) -> Result<(u64, usize), KernReturn> {
+    let (kva, prot) = map.translate(addr).ok_or(KernReturn::KERN_INVALID_ADDRESS)?;
+    if want_write && !prot.write {
+        return Err(KernReturn::KERN_PROTECTION_FAILURE);
+    }
+    let room = PAGE_SIZE - (addr & (PAGE_SIZE - 1));
+    Ok((kva, room as usize))
+}
+
+/// Copy `buf.len()` bytes from user `src`. On failure, returns how many bytes were copied.
+pub fn copyin(map: &mut VmMap, src: UserAddr, buf: &mut [u8]) -> Result<(), usize> {
+    let mut done = 0;
+    while done < buf.len() {
+        let addr = src.offset(done as u64).ok_or(done)?;
+        let (kva, room) = chunk(map, addr.0, false).map_err(|_| done)?;
+        let n = room.min(buf.len() - done);
+        // SAFETY: `kva..kva+n` lies inside one mapped user page, reached through the
+        // direct map; `buf[done..done+n]` is ours. The regions cannot overlap (kernel heap
+        // vs. a user page).
+        unsafe { core::ptr::copy_nonoverlapping(kva as *const u8, buf[done..].as_mut_ptr(), n) };
+        done += n;
+    }
+    Ok(())
+}
+
+/// Copy `buf` to user `dst` (which must be writable). On failure, returns bytes copied.
+pub fn copyout(map: &mut VmMap, buf: &[u8], dst: UserAddr) -> Result<(), usize> {
+    let mut done = 0;
+    while done < buf.len() {
+        let addr = dst.offset(done as u64).ok_or(done)?;
+        let (kva, room) = chunk(map, addr.0, true).map_err(|_| done)?;
+        let n = room.min(buf.len() - done);
+        // SAFETY: as in `copyin`, with the page checked writable.
+        unsafe { core::ptr::copy_nonoverlapping(buf[done..].as_ptr(), kva as *mut u8, n) };
+        done += n;
+    }
+    Ok(())
+}
+
+/// Copy a NUL-terminated string of at most `max` bytes (NUL included) into `out`.
+/// Errors: `KERN_INVALID_ADDRESS` for a bad pointer, `KERN_NO_SPACE` if no NUL within `max`.
+pub fn copyinstr(map: &mut VmMap, src: UserAddr, max: usize, out: &mut alloc::vec::Vec<u8>) -> Result<(), KernReturn> {
+    out.clear();
+    let mut addr = src;
+    while out.len() < max {
+        let (kva, room) = chunk(map, addr.0, false)?;
+        let n = room.min(max - out.len());
+        for i in 0..n {
+            // SAFETY: `kva + i` is inside one mapped user page (see `copyin`).
+            let b = unsafe { (kva as *const u8).add(i).read() };
+            if b == 0 {
+                return Ok(());
+            }
+            out.push(b);
+        }
+        addr = addr.offset(n as u64).ok_or(KernReturn::KERN_INVALID_ADDRESS)?;
+    }
+    Err(KernReturn::KERN_NO_SPACE)
+}

@@ -1,0 +1,472 @@
+//! `ipc_port`: the port itself — the kernel object every right names — and the naked rights
+//! the kernel holds outside any space.
+//!
+//! A port records who receives on it (a task's space, the kernel, or nobody while its receive
+//! right is in transit or after it died), how many send and send-once rights exist for it, its
+//! make-send count, its message queue and, for ports that stand for kernel objects, which object
+//! that is. The only way from a port to its kernel object is [`IpcPort::kobject`], which checks
+//! the object's type ("kernel objects one way", DESIGN §6).
+//!
+//! Rights held by the kernel rather than by a space ([`SendRight`], [`SendOnceRight`],
+//! [`ReceiveRight`]) are values that own one count on the port: dropping one releases it. That
+//! keeps `ip_srights`/`ip_sorights` exact without manual bookkeeping at every call site, and gives
+//! the coming no-senders / send-once / port-destroyed notifications one place to hook in.
+
+use alloc::sync::{Arc, Weak};
+use core::any::Any;
+
+use spin::Mutex;
+
+use super::ipc_mqueue::IpcMqueue;
+use super::ipc_space::IpcSpace;
+
+/// Ports are shared: by every entry naming them, by kernel objects and by rights in flight.
+pub type PortRef = Arc<IpcPort>;
+
+/// The kind of kernel object a port stands for (XNU `IKOT_*`, reference §11.4; the numbers are
+/// XNU's so debugging output matches `ipc_kobject.h`).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(u32)]
+pub enum IkotType {
+    /// An ordinary port; no kernel object.
+    None = 0,
+    /// A thread's control port (`thread_t`).
+    ThreadControl = 1,
+    /// A task's control port (`task_t`).
+    TaskControl = 2,
+    /// The unprivileged host port.
+    Host = 3,
+    /// The privileged host port.
+    HostPriv = 4,
+    /// A processor.
+    Processor = 5,
+    /// A processor set (control).
+    Pset = 6,
+    /// A processor set (name only).
+    PsetName = 7,
+    /// A timer.
+    Timer = 8,
+    /// A send-once substitution port.
+    PortSubstOnce = 9,
+    /// A memory object.
+    MemoryObject = 11,
+    /// The reply port of a kernel upcall.
+    UndReply = 15,
+    /// The main device port.
+    MainDevice = 19,
+    /// A task's name port (identity only, no control).
+    TaskName = 20,
+    /// A semaphore.
+    Semaphore = 23,
+    /// A clock.
+    Clock = 25,
+    /// A clock's control port.
+    ClockCtrl = 26,
+    /// A named memory entry.
+    NamedEntry = 28,
+}
+
+/// A kernel object as a port holds it: weakly, so the port never keeps its object alive (the
+/// object owns the port, not the other way round), and type-erased until [`IpcPort::kobject`]
+/// checks it back.
+pub type KObjectRef = Weak<dyn Any + Send + Sync>;
+
+/// Who holds the receive right (XNU's `ip_receiver` union).
+#[derive(Debug)]
+enum Receiver {
+    /// In transit inside a message, or dead.
+    Nobody,
+    /// The kernel serves this port (kernel objects, notification ports).
+    Kernel,
+    /// A task's space holds the receive right. Weak: spaces own ports through their entries,
+    /// and a port must not keep a dead task's space alive.
+    Space(Weak<IpcSpace>),
+}
+
+/// Everything about a port that changes, under one lock.
+struct PortState {
+    /// Cleared once, by [`IpcPort::destroy`]; a dead port never comes back.
+    active: bool,
+    receiver: Receiver,
+    /// Send rights outstanding: one per space entry holding a send right (whatever its urefs),
+    /// plus one per [`SendRight`] the kernel holds (XNU `ip_srights`).
+    srights: u32,
+    /// Send-once rights outstanding (XNU `ip_sorights`).
+    sorights: u32,
+    /// Send rights ever made from the receive right (XNU `ip_mscount`); reported by the
+    /// no-senders notification so a receiver can tell stale notifications apart.
+    mscount: u32,
+    /// The message queue; `mach_msg` fills it in (see `ipc_mqueue`).
+    messages: IpcMqueue,
+    /// The kernel object this port stands for; `None` for ordinary ports and after death.
+    kobject: Option<(IkotType, KObjectRef)>,
+}
+
+/// A Mach port (XNU `struct ipc_port`).
+pub struct IpcPort {
+    state: Mutex<PortState>,
+}
+
+/// A snapshot of a port's counters, for `mach_port_get_attributes` and for tests.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct PortStatus {
+    pub active: bool,
+    pub srights: u32,
+    pub sorights: u32,
+    pub mscount: u32,
+    pub qlimit: u32,
+}
+
+impl core::fmt::Debug for IpcPort {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("IpcPort")
+            .field("status", &self.status())
+            .finish()
+    }
+}
+
+impl IpcPort {
+    /// A port standing for a kernel object of type `ty`; the kernel is its receiver. A `ty`
+    /// of [`IkotType::None`] makes a plain kernel-owned port with no object.
+    pub fn new_kobject(ty: IkotType, object: KObjectRef) -> PortRef {
+        let kobject = (ty != IkotType::None).then_some((ty, object));
+        Arc::new(Self::with_state(
+            Receiver::Kernel,
+            IpcMqueue::new_kernel(),
+            kobject,
+        ))
+    }
+
+    /// A port whose receive right is about to be entered in `space` (only the space makes
+    /// these, so the right is never unaccounted for).
+    pub(crate) fn new_receive(space: Weak<IpcSpace>) -> PortRef {
+        Arc::new(Self::with_state(
+            Receiver::Space(space),
+            IpcMqueue::new_user(),
+            None,
+        ))
+    }
+
+    fn with_state(
+        receiver: Receiver,
+        messages: IpcMqueue,
+        kobject: Option<(IkotType, KObjectRef)>,
+    ) -> Self {
+        Self {
+            state: Mutex::new(PortState {
+                active: true,
+                receiver,
+                srights: 0,
+                sorights: 0,
+                mscount: 0,
+                messages,
+                kobject,
+            }),
+        }
+    }
+
+    /// Is the port still alive?
+    pub fn is_active(&self) -> bool {
+        self.state.lock().active
+    }
+
+    /// The port's counters.
+    pub fn status(&self) -> PortStatus {
+        let st = self.state.lock();
+        PortStatus {
+            active: st.active,
+            srights: st.srights,
+            sorights: st.sorights,
+            mscount: st.mscount,
+            qlimit: st.messages.qlimit(),
+        }
+    }
+
+    /// Does the kernel receive on this port?
+    pub fn is_kernel_receiver(&self) -> bool {
+        matches!(self.state.lock().receiver, Receiver::Kernel)
+    }
+
+    /// Does `space` hold this port's receive right?
+    pub fn receiver_is(&self, space: &IpcSpace) -> bool {
+        match &self.state.lock().receiver {
+            Receiver::Space(weak) => core::ptr::eq(weak.as_ptr(), space),
+            Receiver::Nobody | Receiver::Kernel => false,
+        }
+    }
+
+    /// The kind of kernel object this live port stands for ([`IkotType::None`] if none).
+    pub fn kobject_type(&self) -> IkotType {
+        let st = self.state.lock();
+        match &st.kobject {
+            Some((ty, _)) if st.active => *ty,
+            _ => IkotType::None,
+        }
+    }
+
+    /// The kernel object behind this port, if the port is alive, stands for an object of type
+    /// `ty`, that object still exists, and it is a `T`. Every MIG server reaches its object
+    /// through here, so a task port can never be mistaken for a thread or a semaphore.
+    pub fn kobject<T: Any + Send + Sync>(&self, ty: IkotType) -> Option<Arc<T>> {
+        let weak = {
+            let st = self.state.lock();
+            match &st.kobject {
+                Some((have, weak)) if st.active && *have == ty => weak.clone(),
+                _ => return None,
+            }
+        };
+        // Upgrade outside the lock: dropping the last strong count of an object may run its
+        // destructor, which may destroy this very port.
+        weak.upgrade()?.downcast::<T>().ok()
+    }
+
+    /// Kill the port (XNU `ipc_port_destroy` minus the notifications that come with mach_msg):
+    /// it stops naming its receiver and its kernel object. Send rights elsewhere stay counted
+    /// until their holders notice, which spaces do lazily by turning them into dead names.
+    pub fn destroy(&self) {
+        let mut st = self.state.lock();
+        st.active = false;
+        st.receiver = Receiver::Nobody;
+        st.kobject = None;
+    }
+
+    /// Make a send right from the receive right (XNU `ipc_port_make_send`): counts a send
+    /// right and bumps the make-send count. The caller must hold the receive right — the
+    /// kernel for its own ports, or a space that checked the entry.
+    pub fn make_send(self: &Arc<Self>) -> SendRight {
+        {
+            let mut st = self.state.lock();
+            st.srights = st.srights.wrapping_add(1);
+            st.mscount = st.mscount.wrapping_add(1);
+        }
+        SendRight::adopt(self.clone())
+    }
+
+    /// Make a send-once right from the receive right (XNU `ipc_port_make_sonce`).
+    pub fn make_send_once(self: &Arc<Self>) -> SendOnceRight {
+        {
+            let mut st = self.state.lock();
+            st.sorights = st.sorights.wrapping_add(1);
+        }
+        SendOnceRight::adopt(self.clone())
+    }
+
+    fn copy_send(&self) {
+        let mut st = self.state.lock();
+        st.srights = st.srights.wrapping_add(1);
+    }
+
+    /// Drop one counted send right. When the count reaches zero, this is where the no-senders
+    /// notification will be generated.
+    fn release_send(&self) {
+        let mut st = self.state.lock();
+        debug_assert!(st.srights > 0, "send right released twice");
+        st.srights = st.srights.saturating_sub(1);
+    }
+
+    /// Drop one counted send-once right. A send-once right that dies unused owes its receiver
+    /// a send-once notification; that is generated here once notifications exist.
+    fn release_send_once(&self) {
+        let mut st = self.state.lock();
+        debug_assert!(st.sorights > 0, "send-once right released twice");
+        st.sorights = st.sorights.saturating_sub(1);
+    }
+}
+
+/// One send right held outside any space (by the kernel, or later inside a message). Owns one
+/// count of the port's `srights`; dropping it releases that count.
+#[must_use = "dropping a send right releases it"]
+pub struct SendRight {
+    port: PortRef,
+    /// False once the count has been handed to a space entry, so drop must not release it.
+    counted: bool,
+}
+
+impl SendRight {
+    /// Take over a send-right count someone already added to `port`.
+    pub(crate) fn adopt(port: PortRef) -> Self {
+        Self {
+            port,
+            counted: true,
+        }
+    }
+
+    /// Hand the count to a space entry, which now stands for it.
+    pub(crate) fn into_entry(mut self) -> PortRef {
+        self.counted = false;
+        self.port.clone()
+    }
+
+    /// The port this right sends to.
+    pub fn port(&self) -> &PortRef {
+        &self.port
+    }
+
+    /// Another send right to the same port (XNU `ipc_port_copy_send`); no make-send count.
+    pub fn copy(&self) -> SendRight {
+        self.port.copy_send();
+        SendRight::adopt(self.port.clone())
+    }
+}
+
+impl Drop for SendRight {
+    fn drop(&mut self) {
+        if self.counted {
+            self.port.release_send();
+        }
+    }
+}
+
+impl core::fmt::Debug for SendRight {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_tuple("SendRight").field(&self.port).finish()
+    }
+}
+
+/// One send-once right held outside any space. Owns one count of the port's `sorights`.
+#[must_use = "dropping a send-once right releases it"]
+pub struct SendOnceRight {
+    port: PortRef,
+    /// False once the count has been handed to a space entry.
+    counted: bool,
+}
+
+impl SendOnceRight {
+    /// Take over a send-once count someone already added to `port`.
+    pub(crate) fn adopt(port: PortRef) -> Self {
+        Self {
+            port,
+            counted: true,
+        }
+    }
+
+    /// Hand the count to a space entry, which now stands for it.
+    pub(crate) fn into_entry(mut self) -> PortRef {
+        self.counted = false;
+        self.port.clone()
+    }
+
+    /// The port this right sends to.
+    pub fn port(&self) -> &PortRef {
+        &self.port
+    }
+}
+
+impl Drop for SendOnceRight {
+    fn drop(&mut self) {
+        if self.counted {
+            self.port.release_send_once();
+        }
+    }
+}
+
+impl core::fmt::Debug for SendOnceRight {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_tuple("SendOnceRight").field(&self.port).finish()
+    }
+}
+
+/// A receive right taken out of a space (today only on its way to destruction; with mach_msg,
+/// also while it travels in a message). Dropping it destroys the port, as XNU does with a
+/// receive right nobody takes.
+#[must_use = "dropping a receive right destroys the port"]
+pub struct ReceiveRight {
+    port: PortRef,
+}
+
+impl ReceiveRight {
+    /// Take the receive right for `port` out of the entry that held it.
+    pub(crate) fn adopt(port: PortRef) -> Self {
+        Self { port }
+    }
+}
+
+impl Drop for ReceiveRight {
+    fn drop(&mut self) {
+        self.port.destroy();
+    }
+}
+
+impl core::fmt::Debug for ReceiveRight {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_tuple("ReceiveRight").field(&self.port).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::sync::Arc;
+    use mach::port::{MACH_PORT_QLIMIT_DEFAULT, MACH_PORT_QLIMIT_KERNEL};
+
+    struct Task(u32);
+    struct Thread;
+
+    fn erase<T: Any + Send + Sync>(obj: &Arc<T>) -> KObjectRef {
+        let weak: Weak<T> = Arc::downgrade(obj);
+        weak
+    }
+
+    #[test]
+    fn kobject_lookup_is_typed() {
+        let task = Arc::new(Task(7));
+        let port = IpcPort::new_kobject(IkotType::TaskControl, erase(&task));
+        assert!(port.is_kernel_receiver());
+        assert_eq!(port.kobject_type(), IkotType::TaskControl);
+        let found = port.kobject::<Task>(IkotType::TaskControl).map(|t| t.0);
+        assert_eq!(found, Some(7));
+        // Wrong IKOT type, or right type but wrong Rust type: no object.
+        assert!(port.kobject::<Task>(IkotType::ThreadControl).is_none());
+        assert!(port.kobject::<Thread>(IkotType::TaskControl).is_none());
+    }
+
+    #[test]
+    fn kobject_gone_when_object_dies_or_port_dies() {
+        let task = Arc::new(Task(1));
+        let port = IpcPort::new_kobject(IkotType::TaskControl, erase(&task));
+        drop(task);
+        assert!(port.kobject::<Task>(IkotType::TaskControl).is_none());
+
+        let task = Arc::new(Task(2));
+        let port = IpcPort::new_kobject(IkotType::TaskControl, erase(&task));
+        port.destroy();
+        assert!(!port.is_active());
+        assert!(!port.is_kernel_receiver());
+        assert_eq!(port.kobject_type(), IkotType::None);
+        assert!(port.kobject::<Task>(IkotType::TaskControl).is_none());
+    }
+
+    #[test]
+    fn none_type_means_no_object() {
+        let task = Arc::new(Task(3));
+        let port = IpcPort::new_kobject(IkotType::None, erase(&task));
+        assert_eq!(port.kobject_type(), IkotType::None);
+        assert!(port.kobject::<Task>(IkotType::None).is_none());
+    }
+
+    #[test]
+    fn rights_count_and_release_on_drop() {
+        let task = Arc::new(Task(0));
+        let port = IpcPort::new_kobject(IkotType::TaskControl, erase(&task));
+        assert_eq!(port.status().qlimit, MACH_PORT_QLIMIT_KERNEL);
+        let a = port.make_send();
+        let b = a.copy();
+        let so = port.make_send_once();
+        let st = port.status();
+        assert_eq!((st.srights, st.sorights, st.mscount), (2, 1, 1));
+        drop(a);
+        drop(so);
+        let st = port.status();
+        assert_eq!((st.srights, st.sorights, st.mscount), (1, 0, 1));
+        drop(b);
+        assert_eq!(port.status().srights, 0);
+    }
+
+    #[test]
+    fn receive_right_drop_destroys() {
+        let port = IpcPort::new_receive(Weak::new());
+        assert_eq!(port.status().qlimit, MACH_PORT_QLIMIT_DEFAULT);
+        drop(ReceiveRight::adopt(port.clone()));
+        assert!(!port.is_active());
+    }
+}

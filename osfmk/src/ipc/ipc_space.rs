@@ -1,0 +1,715 @@
+//! `ipc_space`: a task's port name space — the table that turns the names user code passes
+//! into the rights it holds.
+//!
+//! Names are `(index << 8) | generation` (reference §5.2). Index 0 is never a name; slots are
+//! handed out lowest-index first in a fresh table, so a new task's first name is 0x103 and its
+//! second 0x203; a freed slot is reused first, with its generation advanced, so a stale name
+//! never reaches the new right. The table starts at [`IPC_ENTRY_TABLE_MIN`] slots and doubles
+//! up to a per-space limit (at most [`IPC_SPACE_TABLE_MAX`]).
+//!
+//! A reverse index from port to name holds every entry with a send or receive right, so a
+//! second send right to a port merges into the name already there (more user references, no
+//! second `srights` count) — which is why `task_self_trap` returns the same name every time.
+//! Send-once rights always get a name of their own, as in XNU.
+//!
+//! A port destroyed elsewhere leaves send rights to it here. They become dead names lazily:
+//! the first operation that resolves such a name converts the entry (keeping its user
+//! references) and releases the port's send-right count.
+//!
+//! Every right an operation takes out of the table is released only after the space lock is
+//! dropped (see `Released`); releasing a right is where notifications will be generated, and
+//! those must never run under a space lock (lock order in `ipc/mod.rs`).
+
+use alloc::collections::BTreeMap;
+use alloc::sync::{Arc, Weak};
+use alloc::vec::Vec;
+
+use mach::KernReturn;
+use mach::port::{
+    MACH_PORT_DEAD, MACH_PORT_RIGHT_DEAD_NAME, MACH_PORT_RIGHT_NUMBER, MACH_PORT_RIGHT_PORT_SET,
+    MACH_PORT_RIGHT_RECEIVE, MACH_PORT_RIGHT_SEND, MACH_PORT_RIGHT_SEND_ONCE,
+    MACH_PORT_TYPE_DEAD_NAME, MACH_PORT_TYPE_PORT_SET, MACH_PORT_TYPE_RECEIVE, MACH_PORT_TYPE_SEND,
+    MACH_PORT_TYPE_SEND_ONCE, MACH_PORT_UREFS_MAX, MachPortName, MachPortRight, MachPortType,
+    mach_port_gen, mach_port_index, mach_port_valid,
+};
+use spin::Mutex;
+
+use super::ipc_entry::{EntryView, IpcEntry, IpcObject};
+use super::ipc_port::{IpcPort, PortRef, ReceiveRight, SendOnceRight, SendRight};
+
+/// Spaces are shared by their task and by the ports whose receive rights they hold (weakly).
+pub type SpaceRef = Arc<IpcSpace>;
+
+/// Slots in a new table, index 0 included (XNU `IPC_ENTRY_TABLE_MIN`, reference §5.2).
+pub const IPC_ENTRY_TABLE_MIN: u32 = 32;
+
+/// The most slots one space may have. A bound keeps a runaway task from exhausting kernel
+/// memory one port at a time (it gets `KERN_NO_SPACE` instead); 2^20 is far more than any
+/// of our programs need, and keeps indices well inside the 24 bits a name has, so no name can
+/// ever be `MACH_PORT_DEAD`.
+pub const IPC_SPACE_TABLE_MAX: u32 = 1 << 20;
+
+/// A task's IPC space (XNU `struct ipc_space`).
+pub struct IpcSpace {
+    /// Ourselves, for the receiver link of ports we create.
+    this: Weak<IpcSpace>,
+    state: Mutex<SpaceState>,
+}
+
+struct SpaceState {
+    /// Cleared by [`IpcSpace::destroy`]; afterwards every operation fails with
+    /// `KERN_INVALID_TASK`, as XNU's do on a terminated task's space.
+    active: bool,
+    /// The entries, indexed by `mach_port_index(name)`. Slot 0 stays free forever.
+    table: Vec<IpcEntry>,
+    /// Free slot indices; the next claim pops the last one.
+    free: Vec<u32>,
+    /// Port address → index of the entry holding a send and/or receive right for it. The key
+    /// stays unique because that entry keeps the port alive.
+    by_port: BTreeMap<usize, u32>,
+    /// This space's slot limit, at most [`IPC_SPACE_TABLE_MAX`].
+    limit: u32,
+}
+
+/// Rights an operation took out of the table. They are dropped — releasing counts, destroying
+/// ports — once the space lock is released. Fields drop in order: ports die before the send
+/// rights to them are released, so no no-senders notification is aimed at a port being
+/// destroyed anyway.
+#[derive(Default)]
+struct Released {
+    receive: Vec<ReceiveRight>,
+    send: Vec<SendRight>,
+    send_once: Vec<SendOnceRight>,
+}
+
+impl core::fmt::Debug for IpcSpace {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let st = self.state.lock();
+        f.debug_struct("IpcSpace")
+            .field("active", &st.active)
+            .field("slots", &st.table.len())
+            .field("free", &st.free.len())
+            .finish()
+    }
+}
+
+/// The key of `port` in the reverse index.
+fn port_key(port: &PortRef) -> usize {
+    Arc::as_ptr(port).addr()
+}
+
+/// `urefs` changed by `delta` under XNU's rules (reference §5.3): |delta| above
+/// `MACH_PORT_UREFS_MAX` or going below zero is `KERN_INVALID_VALUE`; going above the maximum
+/// pegs there; a pegged count ignores every delta except exactly minus the maximum.
+fn apply_delta(urefs: u32, delta: i32) -> Result<u32, KernReturn> {
+    let magnitude = delta.unsigned_abs();
+    if magnitude > MACH_PORT_UREFS_MAX {
+        return Err(KernReturn::KERN_INVALID_VALUE);
+    }
+    if urefs == MACH_PORT_UREFS_MAX {
+        return Ok(if delta < 0 && magnitude == MACH_PORT_UREFS_MAX {
+            0
+        } else {
+            urefs
+        });
+    }
+    if delta < 0 {
+        urefs
+            .checked_sub(magnitude)
+            .ok_or(KernReturn::KERN_INVALID_VALUE)
+    } else {
+        Ok(urefs.saturating_add(magnitude).min(MACH_PORT_UREFS_MAX))
+    }
+}
+
+/// One reference fewer; a pegged count stays pegged (it no longer knows its true value).
+fn drop_one(urefs: u32) -> u32 {
+    if urefs >= MACH_PORT_UREFS_MAX {
+        urefs
+    } else {
+        urefs.saturating_sub(1)
+    }
+}
+
+impl SpaceState {
+    fn new(limit: u32) -> Self {
+        let size = IPC_ENTRY_TABLE_MIN.min(limit);
+        let mut state = Self {
+            active: true,
+            table: Vec::new(),
+            free: Vec::new(),
+            by_port: BTreeMap::new(),
+            limit,
+        };
+        state.table.push(IpcEntry::fresh());
+        // If memory is short the table just stays at its reserved slot: `extend_to` changes
+        // nothing when it fails, and the first claim retries the growth and reports the error.
+        let _ = state.extend_to(size);
+        state
+    }
+
+    /// Grow the table to `size` slots, adding the new ones to the free list so that the
+    /// lowest index is claimed first.
+    fn extend_to(&mut self, size: u32) -> Result<(), KernReturn> {
+        let old = u32::try_from(self.table.len()).map_err(|_| KernReturn::KERN_NO_SPACE)?;
+        if size <= old {
+            return Err(KernReturn::KERN_NO_SPACE);
+        }
+        let added = (size - old) as usize;
+        // Reserve the free list for the whole table too, so freeing a slot never allocates.
+        self.table
+            .try_reserve(added)
+            .map_err(|_| KernReturn::KERN_RESOURCE_SHORTAGE)?;
+        self.free
+            .try_reserve(size as usize - self.free.len())
+            .map_err(|_| KernReturn::KERN_RESOURCE_SHORTAGE)?;
+        self.table.resize_with(size as usize, IpcEntry::fresh);
+        self.free.extend((old..size).rev());
+        Ok(())
+    }
+
+    /// A free slot's index, growing the table if none is left.
+    fn claim(&mut self) -> Result<u32, KernReturn> {
+        if let Some(index) = self.free.pop() {
+            return Ok(index);
+        }
+        let len = u32::try_from(self.table.len()).map_err(|_| KernReturn::KERN_NO_SPACE)?;
+        self.extend_to(len.saturating_mul(2).min(self.limit))?;
+        self.free.pop().ok_or(KernReturn::KERN_NO_SPACE)
+    }
+
+    /// Fill a claimed slot and return its name.
+    fn occupy(
+        &mut self,
+        index: u32,
+        right_type: MachPortType,
+        urefs: u32,
+        port: PortRef,
+    ) -> Result<MachPortName, KernReturn> {
+        let key = port_key(&port);
+        let entry = self.entry_mut(index)?;
+        entry.claim(right_type, urefs, IpcObject::Port(port));
+        let name = entry.name(index);
+        if right_type & (MACH_PORT_TYPE_SEND | MACH_PORT_TYPE_RECEIVE) != 0 {
+            self.by_port.insert(key, index);
+        }
+        Ok(name)
+    }
+
+    fn entry(&self, index: u32) -> Result<&IpcEntry, KernReturn> {
+        self.table
+            .get(index as usize)
+            .ok_or(KernReturn::KERN_INVALID_NAME)
+    }
+
+    fn entry_mut(&mut self, index: u32) -> Result<&mut IpcEntry, KernReturn> {
+        self.table
+            .get_mut(index as usize)
+            .ok_or(KernReturn::KERN_INVALID_NAME)
+    }
+
+    /// The index of the live entry `name` refers to. Unknown indices, free slots and names
+    /// with an old generation are all `KERN_INVALID_NAME`.
+    fn resolve(&self, name: MachPortName) -> Result<u32, KernReturn> {
+        if !mach_port_valid(name) {
+            return Err(KernReturn::KERN_INVALID_NAME);
+        }
+        let index = mach_port_index(name);
+        let entry = self.entry(index)?;
+        if index == 0 || entry.is_free() || entry.generation() != mach_port_gen(name) {
+            return Err(KernReturn::KERN_INVALID_NAME);
+        }
+        Ok(index)
+    }
+
+    /// Resolve `name` and bring its entry up to date with its port's liveness.
+    fn resolve_settled(
+        &mut self,
+        name: MachPortName,
+        released: &mut Released,
+    ) -> Result<u32, KernReturn> {
+        let index = self.resolve(name)?;
+        self.settle(index, released)?;
+        Ok(index)
+    }
+
+    /// If the entry's port has died, turn it into what it now is (XNU `ipc_right_check`):
+    /// send and send-once rights become a dead name with the same user references (one for
+    /// send-once), and their counts on the port are released. A receive right can only be
+    /// found dead if someone destroyed the port directly; it simply goes away.
+    fn settle(&mut self, index: u32, released: &mut Released) -> Result<(), KernReturn> {
+        let entry = self.entry(index)?;
+        let Some(port) = entry.port().filter(|port| !port.is_active()).cloned() else {
+            return Ok(());
+        };
+        let right_type = entry.right_type();
+        let urefs = entry.urefs();
+        self.by_port.remove(&port_key(&port));
+        if right_type & MACH_PORT_TYPE_SEND != 0 {
+            released.send.push(SendRight::adopt(port));
+            self.become_dead_name(index, urefs)
+        } else if right_type & MACH_PORT_TYPE_SEND_ONCE != 0 {
+            released.send_once.push(SendOnceRight::adopt(port));
+            self.become_dead_name(index, 1)
+        } else {
+            self.free_slot(index)
+        }
+    }
+
+    fn become_dead_name(&mut self, index: u32, urefs: u32) -> Result<(), KernReturn> {
+        let entry = self.entry_mut(index)?;
+        entry.object = None;
+        entry.set_right_type(MACH_PORT_TYPE_DEAD_NAME);
+        entry.set_urefs(urefs);
+        Ok(())
+    }
+
+    fn free_slot(&mut self, index: u32) -> Result<(), KernReturn> {
+        self.entry_mut(index)?.free();
+        self.free.push(index);
+        Ok(())
+    }
+
+    /// The entry's send right is gone (its last user reference was dropped): release its count
+    /// and keep the entry only if it still holds the receive right.
+    fn remove_send(&mut self, index: u32, released: &mut Released) -> Result<(), KernReturn> {
+        let entry = self.entry_mut(index)?;
+        let port = entry
+            .port()
+            .cloned()
+            .ok_or(KernReturn::KERN_INVALID_RIGHT)?;
+        released.send.push(SendRight::adopt(port.clone()));
+        if entry.right_type() & MACH_PORT_TYPE_RECEIVE != 0 {
+            entry.set_right_type(MACH_PORT_TYPE_RECEIVE);
+            entry.set_urefs(0);
+            Ok(())
+        } else {
+            self.by_port.remove(&port_key(&port));
+            self.free_slot(index)
+        }
+    }
+
+    /// Take the receive right out of the entry so the port is destroyed (XNU's
+    /// `ipc_right_destroy` for a receive right). A send right in the same entry can no longer
+    /// reach anything: it stays as a dead name with its user references.
+    fn remove_receive(&mut self, index: u32, released: &mut Released) -> Result<(), KernReturn> {
+        let entry = self.entry(index)?;
+        if entry.right_type() & MACH_PORT_TYPE_RECEIVE == 0 {
+            return Err(KernReturn::KERN_INVALID_RIGHT);
+        }
+        let port = entry
+            .port()
+            .cloned()
+            .ok_or(KernReturn::KERN_INVALID_RIGHT)?;
+        let right_type = entry.right_type();
+        let urefs = entry.urefs();
+        self.by_port.remove(&port_key(&port));
+        if right_type & MACH_PORT_TYPE_SEND != 0 {
+            released.send.push(SendRight::adopt(port.clone()));
+            self.become_dead_name(index, urefs)?;
+        } else {
+            self.free_slot(index)?;
+        }
+        released.receive.push(ReceiveRight::adopt(port));
+        Ok(())
+    }
+
+    /// A send-once right dies unused.
+    fn remove_send_once(&mut self, index: u32, released: &mut Released) -> Result<(), KernReturn> {
+        let port = self
+            .entry(index)?
+            .port()
+            .cloned()
+            .ok_or(KernReturn::KERN_INVALID_RIGHT)?;
+        released.send_once.push(SendOnceRight::adopt(port));
+        self.free_slot(index)
+    }
+
+    /// Change the user references of the send right or dead name at `index`.
+    fn change_urefs(
+        &mut self,
+        index: u32,
+        delta: i32,
+        released: &mut Released,
+    ) -> Result<(), KernReturn> {
+        let entry = self.entry_mut(index)?;
+        let urefs = apply_delta(entry.urefs(), delta)?;
+        if urefs > 0 {
+            entry.set_urefs(urefs);
+            Ok(())
+        } else if entry.right_type() & MACH_PORT_TYPE_SEND != 0 {
+            self.remove_send(index, released)
+        } else {
+            self.free_slot(index)
+        }
+    }
+}
+
+impl IpcSpace {
+    /// A new, empty space with the standard limit.
+    pub fn new() -> SpaceRef {
+        Self::with_limit(IPC_SPACE_TABLE_MAX)
+    }
+
+    /// A new, empty space holding at most `max_entries` slots (clamped to
+    /// `2..=IPC_SPACE_TABLE_MAX`; slot 0 is never a name, so that is `max_entries - 1` names).
+    pub fn with_limit(max_entries: u32) -> SpaceRef {
+        let limit = max_entries.clamp(2, IPC_SPACE_TABLE_MAX);
+        Arc::new_cyclic(|this| Self {
+            this: this.clone(),
+            state: Mutex::new(SpaceState::new(limit)),
+        })
+    }
+
+    /// Run `op` on the live table, then release what it took out after unlocking.
+    fn with_table<T>(
+        &self,
+        op: impl FnOnce(&mut SpaceState, &mut Released) -> Result<T, KernReturn>,
+    ) -> Result<T, KernReturn> {
+        let mut released = Released::default();
+        let result = {
+            let mut st = self.state.lock();
+            if st.active {
+                op(&mut st, &mut released)
+            } else {
+                Err(KernReturn::KERN_INVALID_TASK)
+            }
+        };
+        drop(released);
+        result
+    }
+
+    /// Is the space still usable (its task not torn down)?
+    pub fn is_active(&self) -> bool {
+        self.state.lock().active
+    }
+
+    /// A new port whose receive right this space holds, and its name (what `mach_reply_port`
+    /// and `mach_port_allocate(MACH_PORT_RIGHT_RECEIVE)` do).
+    pub fn alloc_receive(&self) -> Result<(MachPortName, PortRef), KernReturn> {
+        self.with_table(|st, _| {
+            let index = st.claim()?;
+            let port = IpcPort::new_receive(self.this.clone());
+            let name = st.occupy(index, MACH_PORT_TYPE_RECEIVE, 0, port.clone())?;
+            Ok((name, port))
+        })
+    }
+
+    /// Make a send right to `port` and enter it here (what `task_self_trap`,
+    /// `thread_self_trap` and `host_self_trap` do with the kernel's ports, and
+    /// `mach_port_insert_right(MAKE_SEND)` with a receive right). The caller vouches that it may
+    /// make send rights, i.e. holds the receive right: the kernel for its own ports, or code
+    /// that found the receive right in this space. Bumps the port's make-send count.
+    pub fn insert_send(&self, port: &PortRef) -> Result<MachPortName, KernReturn> {
+        self.copyout_send(port.make_send())
+    }
+
+    /// Make a send-once right to `port` and enter it under a fresh name; the same caller
+    /// obligation as [`IpcSpace::insert_send`].
+    pub fn insert_send_once(&self, port: &PortRef) -> Result<MachPortName, KernReturn> {
+        self.copyout_send_once(port.make_send_once())
+    }
+
+    /// Enter a send right someone holds (XNU `ipc_port_copyout_send`; later also the rights
+    /// a received message carries). If the space already names the port with a send or receive
+    /// right, the right merges into that name: one more user reference, and the incoming count
+    /// on the port is released because the entry already stands for one. A right to a dead
+    /// port yields `MACH_PORT_DEAD`. On error the right is released.
+    pub fn copyout_send(&self, right: SendRight) -> Result<MachPortName, KernReturn> {
+        self.with_table(|st, released| {
+            let port = right.port().clone();
+            if !port.is_active() {
+                released.send.push(right);
+                return Ok(MACH_PORT_DEAD);
+            }
+            if let Some(&index) = st.by_port.get(&port_key(&port)) {
+                let entry = st.entry_mut(index)?;
+                if entry.right_type() & MACH_PORT_TYPE_SEND != 0 {
+                    entry.set_urefs(apply_delta(entry.urefs(), 1)?);
+                    released.send.push(right);
+                } else {
+                    entry.set_right_type(entry.right_type() | MACH_PORT_TYPE_SEND);
+                    entry.set_urefs(1);
+                    drop(right.into_entry());
+                }
+                return Ok(entry.name(index));
+            }
+            match st.claim() {
+                Ok(index) => st.occupy(index, MACH_PORT_TYPE_SEND, 1, right.into_entry()),
+                Err(kr) => {
+                    released.send.push(right);
+                    Err(kr)
+                }
+            }
+        })
+    }
+
+    /// Enter a send-once right someone holds, under a fresh name of its own. A right to a dead
+    /// port yields `MACH_PORT_DEAD`. On error the right is released.
+    pub fn copyout_send_once(&self, right: SendOnceRight) -> Result<MachPortName, KernReturn> {
+        self.with_table(|st, released| {
+            if !right.port().is_active() {
+                released.send_once.push(right);
+                return Ok(MACH_PORT_DEAD);
+            }
+            match st.claim() {
+                Ok(index) => st.occupy(index, MACH_PORT_TYPE_SEND_ONCE, 1, right.into_entry()),
+                Err(kr) => {
+                    released.send_once.push(right);
+                    Err(kr)
+                }
+            }
+        })
+    }
+
+    /// What `name` stands for now (a send right to a dead port reads as a dead name).
+    pub fn lookup(&self, name: MachPortName) -> Result<EntryView, KernReturn> {
+        self.with_table(|st, released| {
+            let index = st.resolve_settled(name, released)?;
+            Ok(st.entry(index)?.view())
+        })
+    }
+
+    /// The port `name` names, provided the entry holds at least one of the `rights`
+    /// (`MACH_PORT_TYPE_*` bits); `KERN_INVALID_RIGHT` otherwise, including for dead names.
+    /// This is the first half of the typed lookup from a name to a kernel object; the second
+    /// is [`IpcPort::kobject`].
+    pub fn lookup_port(
+        &self,
+        name: MachPortName,
+        rights: MachPortType,
+    ) -> Result<PortRef, KernReturn> {
+        self.with_table(|st, released| {
+            let index = st.resolve_settled(name, released)?;
+            let entry = st.entry(index)?;
+            match entry.port() {
+                Some(port) if entry.right_type() & rights != 0 => Ok(port.clone()),
+                _ => Err(KernReturn::KERN_INVALID_RIGHT),
+            }
+        })
+    }
+
+    /// The right bits of `name` (`mach_port_type`). `MACH_PORT_DEAD` itself reads as a dead
+    /// name, as on XNU.
+    pub fn port_type(&self, name: MachPortName) -> Result<MachPortType, KernReturn> {
+        if name == MACH_PORT_DEAD {
+            return Ok(MACH_PORT_TYPE_DEAD_NAME);
+        }
+        self.lookup(name).map(|view| view.right_type)
+    }
+
+    /// Every name in the space with what it stands for (`mach_port_names`), lowest index
+    /// first. Dead ports are settled on the way, as any lookup would.
+    pub fn names(&self) -> Result<Vec<(MachPortName, EntryView)>, KernReturn> {
+        self.with_table(|st, released| {
+            let len = u32::try_from(st.table.len()).map_err(|_| KernReturn::KERN_NO_SPACE)?;
+            let mut names = Vec::new();
+            for index in 1..len {
+                if st.entry(index)?.is_free() {
+                    continue;
+                }
+                st.settle(index, released)?;
+                let entry = st.entry(index)?;
+                if !entry.is_free() {
+                    names.push((entry.name(index), entry.view()));
+                }
+            }
+            Ok(names)
+        })
+    }
+
+    /// Drop one user reference of a send right, send-once right or dead name
+    /// (`mach_port_deallocate`). The null and dead names succeed and do nothing; a bare
+    /// receive right is `KERN_INVALID_RIGHT`.
+    pub fn deallocate(&self, name: MachPortName) -> Result<(), KernReturn> {
+        if !mach_port_valid(name) {
+            return Ok(());
+        }
+        self.with_table(|st, released| {
+            let index = st.resolve_settled(name, released)?;
+            let entry = st.entry_mut(index)?;
+            let right_type = entry.right_type();
+            if right_type & MACH_PORT_TYPE_SEND_ONCE != 0 {
+                st.remove_send_once(index, released)
+            } else if right_type & (MACH_PORT_TYPE_SEND | MACH_PORT_TYPE_DEAD_NAME) != 0 {
+                let urefs = drop_one(entry.urefs());
+                if urefs > 0 {
+                    entry.set_urefs(urefs);
+                    Ok(())
+                } else if right_type & MACH_PORT_TYPE_SEND != 0 {
+                    st.remove_send(index, released)
+                } else {
+                    st.free_slot(index)
+                }
+            } else {
+                Err(KernReturn::KERN_INVALID_RIGHT)
+            }
+        })
+    }
+
+    /// Change the user references `name` holds for `right` by `delta` (`mach_port_mod_refs`).
+    /// Receive and send-once rights accept only 0 and -1 (-1 destroys the right); send rights
+    /// and dead names follow the uref rules of reference §5.3, and reaching zero removes the
+    /// right. Errors as XNU: unknown right → `KERN_INVALID_VALUE`; the name lacks the right →
+    /// `KERN_INVALID_RIGHT`; a bad delta → `KERN_INVALID_VALUE`.
+    pub fn mod_refs(
+        &self,
+        name: MachPortName,
+        right: MachPortRight,
+        delta: i32,
+    ) -> Result<(), KernReturn> {
+        if right >= MACH_PORT_RIGHT_NUMBER {
+            return Err(KernReturn::KERN_INVALID_VALUE);
+        }
+        if !mach_port_valid(name) {
+            // Null and dead names hold every send right and none of the others.
+            return if right == MACH_PORT_RIGHT_SEND || right == MACH_PORT_RIGHT_SEND_ONCE {
+                Ok(())
+            } else {
+                Err(KernReturn::KERN_INVALID_NAME)
+            };
+        }
+        self.with_table(|st, released| {
+            let index = st.resolve_settled(name, released)?;
+            let right_type = st.entry(index)?.right_type();
+            let required = match right {
+                MACH_PORT_RIGHT_SEND => MACH_PORT_TYPE_SEND,
+                MACH_PORT_RIGHT_RECEIVE => MACH_PORT_TYPE_RECEIVE,
+                MACH_PORT_RIGHT_SEND_ONCE => MACH_PORT_TYPE_SEND_ONCE,
+                MACH_PORT_RIGHT_PORT_SET => MACH_PORT_TYPE_PORT_SET,
+                MACH_PORT_RIGHT_DEAD_NAME => MACH_PORT_TYPE_DEAD_NAME,
+                // The obsolete LABELH slot: no entry ever holds it.
+                _ => return Err(KernReturn::KERN_INVALID_VALUE),
+            };
+            if right_type & required == 0 {
+                return Err(KernReturn::KERN_INVALID_RIGHT);
+            }
+            match right {
+                MACH_PORT_RIGHT_SEND | MACH_PORT_RIGHT_DEAD_NAME => {
+                    st.change_urefs(index, delta, released)
+                }
+                _ => match delta {
+                    0 => Ok(()),
+                    -1 if right == MACH_PORT_RIGHT_RECEIVE => st.remove_receive(index, released),
+                    -1 if right == MACH_PORT_RIGHT_SEND_ONCE => {
+                        st.remove_send_once(index, released)
+                    }
+                    _ => Err(KernReturn::KERN_INVALID_VALUE),
+                },
+            }
+        })
+    }
+
+    /// Destroy the receive right `name` holds, and with it the port. Other spaces' send rights
+    /// to the port turn into dead names when next looked at; a send right under the same name
+    /// here becomes a dead name at once.
+    pub fn destroy_receive(&self, name: MachPortName) -> Result<(), KernReturn> {
+        self.with_table(|st, released| {
+            let index = st.resolve_settled(name, released)?;
+            st.remove_receive(index, released)
+        })
+    }
+
+    /// Tear the space down with its task (XNU `ipc_space_terminate`): every right is released
+    /// and every port this space receives on is destroyed. Later operations fail with
+    /// `KERN_INVALID_TASK`. Destroying twice is harmless.
+    pub fn destroy(&self) {
+        let table = {
+            let mut st = self.state.lock();
+            if !st.active {
+                return;
+            }
+            st.active = false;
+            st.free = Vec::new();
+            st.by_port = BTreeMap::new();
+            core::mem::take(&mut st.table)
+        };
+        let mut released = Released::default();
+        for entry in table {
+            let right_type = entry.right_type();
+            let Some(port) = entry.port().cloned() else {
+                continue;
+            };
+            if right_type & MACH_PORT_TYPE_RECEIVE != 0 {
+                released.receive.push(ReceiveRight::adopt(port.clone()));
+            }
+            if right_type & MACH_PORT_TYPE_SEND != 0 {
+                released.send.push(SendRight::adopt(port.clone()));
+            }
+            if right_type & MACH_PORT_TYPE_SEND_ONCE != 0 {
+                released.send_once.push(SendOnceRight::adopt(port));
+            }
+        }
+        drop(released);
+    }
+
+    /// Check the table's internal bookkeeping: the reverse index names exactly the live
+    /// send/receive entries, and the free list exactly the free slots.
+    #[cfg(test)]
+    pub(crate) fn check_invariants(&self) {
+        let st = self.state.lock();
+        let mut indexed = 0;
+        for (index, entry) in st.table.iter().enumerate() {
+            let index = u32::try_from(index).unwrap_or(u32::MAX);
+            let right_type = entry.right_type();
+            assert_eq!(
+                entry.is_free(),
+                st.free.contains(&index) || index == 0,
+                "slot {index}"
+            );
+            match entry.port() {
+                Some(port) if right_type & (MACH_PORT_TYPE_SEND | MACH_PORT_TYPE_RECEIVE) != 0 => {
+                    assert_eq!(st.by_port.get(&port_key(port)), Some(&index));
+                    indexed += 1;
+                }
+                Some(_) => assert_eq!(right_type, MACH_PORT_TYPE_SEND_ONCE),
+                None => assert!(right_type == MACH_PORT_TYPE_DEAD_NAME || entry.is_free()),
+            }
+            let urefs = entry.urefs();
+            match right_type {
+                mach::port::MACH_PORT_TYPE_NONE | MACH_PORT_TYPE_RECEIVE => assert_eq!(urefs, 0),
+                MACH_PORT_TYPE_SEND_ONCE => assert_eq!(urefs, 1),
+                _ => assert!(urefs >= 1),
+            }
+        }
+        assert_eq!(st.by_port.len(), indexed);
+    }
+}
+
+impl Drop for IpcSpace {
+    /// A space dropped without [`IpcSpace::destroy`] still releases its rights, so a task that
+    /// vanishes on an error path cannot leak port counts.
+    fn drop(&mut self) {
+        self.destroy();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uref_deltas_follow_xnu() {
+        let max = MACH_PORT_UREFS_MAX;
+        let max_delta = MACH_PORT_UREFS_MAX as i32;
+        assert_eq!(apply_delta(1, 1), Ok(2));
+        assert_eq!(apply_delta(2, -2), Ok(0));
+        assert_eq!(apply_delta(1, -2), Err(KernReturn::KERN_INVALID_VALUE));
+        assert_eq!(
+            apply_delta(1, max_delta + 1),
+            Err(KernReturn::KERN_INVALID_VALUE)
+        );
+        assert_eq!(
+            apply_delta(1, i32::MIN),
+            Err(KernReturn::KERN_INVALID_VALUE)
+        );
+        // Overflow pegs; a pegged count ignores everything but minus the maximum.
+        assert_eq!(apply_delta(max - 1, 5), Ok(max));
+        assert_eq!(apply_delta(max, -1), Ok(max));
+        assert_eq!(apply_delta(max, 1), Ok(max));
+        assert_eq!(apply_delta(max, max_delta), Ok(max));
+        assert_eq!(apply_delta(max, -max_delta), Ok(0));
+        assert_eq!(drop_one(max), max);
+        assert_eq!(drop_one(3), 2);
+    }
+}

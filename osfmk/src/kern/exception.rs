@@ -1,0 +1,39 @@
+//! Mach exceptions and the hooks BSD registers with Mach.
+//!
+//! A fault or a bad trap that Mach cannot resolve becomes an exception message to the
+//! thread's, then the task's, then the host's exception port (M1.5). With no taker — always,
+//! for now — BSD's `ux_handler` turns it into a signal. Mach never names BSD: BSD installs an
+//! implementation of [`BsdHooks`] at boot, the Rust form of XNU's BSD callouts.
+
+use mach::exception::ExceptionType;
+
+/// What Mach asks of the BSD personality.
+pub trait BsdHooks: Sync {
+    /// An exception nobody handled: deliver the matching signal to the current process
+    /// (XNU's `ux_handler`/`threadsignal`). Returns only if the thread survives it.
+    fn unhandled_exception(&self, exception: ExceptionType, code: i64, subcode: i64);
+    /// Deliver whatever is pending for the current thread before it returns to user mode
+    /// (AST_BSD). May not return if the process dies.
+    fn ast_bsd(&self);
+}
+
+static HOOKS: spin::Once<&'static dyn BsdHooks> = spin::Once::new();
+
+/// BSD registers itself once at boot.
+pub fn register_bsd_hooks(hooks: &'static dyn BsdHooks) {
+    HOOKS.call_once(|| hooks);
+}
+
+/// The registered hooks, if BSD is up.
+pub fn bsd_hooks() -> Option<&'static dyn BsdHooks> {
+    HOOKS.get().copied()
+}
+
+/// Raise `exception` for the current thread (`exception_triage`). There are no exception
+/// ports yet, so this goes straight to BSD; without BSD it is a kernel bug.
+pub fn exception_triage(exception: ExceptionType, code: i64, subcode: i64) {
+    match bsd_hooks() {
+        Some(h) => h.unhandled_exception(exception, code, subcode),
+        None => panic!("exception {exception} (code {code:#x}, subcode {subcode:#x}) before BSD is up"),
+    }
+}

@@ -1,0 +1,23 @@
+//! The host: the kernel object standing for the machine (`host_self_trap`).
+
+use alloc::sync::{Arc, Weak};
+use core::any::Any;
+
+use crate::ipc::ipc_port::{IkotType, IpcPort, PortRef};
+
+/// The host object. It has no state of its own yet; `host_info` and friends come with MIG.
+pub struct Host;
+
+static HOST: spin::Once<(Arc<Host>, PortRef)> = spin::Once::new();
+
+/// The host port (created on first use; it lives as long as the kernel).
+pub fn host_port() -> PortRef {
+    HOST.call_once(|| {
+        let host = Arc::new(Host);
+        let weak: Weak<dyn Any + Send + Sync> = Arc::downgrade(&host) as Weak<dyn Any + Send + Sync>;
+        let port = IpcPort::new_kobject(IkotType::Host, weak);
+        (host, port)
+    })
+    .1
+    .clone()
+}

@@ -1,0 +1,90 @@
+//! Kernel locks. Every lock masks IRQs on this CPU while held, so an interrupt handler (or a
+//! preemption, which only happens from an interrupt) can never find a lock held by the thread
+//! it interrupted. With more CPUs the same lock spins across them; no caller changes.
+//!
+//! Lock order (take left before right, never the reverse):
+//! `proc table → proc → task → ipc_space → ipc_port → run queue → console`.
+//! The scheduler's run queue is a leaf: nothing is locked while holding it except the console.
+
+use core::ops::{Deref, DerefMut};
+
+use crate::arm64::cpu;
+
+/// A spin lock that masks IRQs while held (XNU's `lck_spin_t` with interrupts disabled).
+pub struct SpinLock<T: ?Sized> {
+    inner: spin::Mutex<T>,
+}
+
+/// Holds a [`SpinLock`]; IRQs stay masked until it drops.
+pub struct SpinLockGuard<'a, T: ?Sized> {
+    guard: core::mem::ManuallyDrop<spin::MutexGuard<'a, T>>,
+    daif: u64,
+}
+
+impl<T> SpinLock<T> {
+    /// A new unlocked lock.
+    pub const fn new(value: T) -> SpinLock<T> {
+        SpinLock { inner: spin::Mutex::new(value) }
+    }
+}
+
+impl<T: ?Sized> SpinLock<T> {
+    /// Mask IRQs, then spin until the lock is ours.
+    pub fn lock(&self) -> SpinLockGuard<'_, T> {
+        let daif = cpu::interrupts_disable();
+        SpinLockGuard { guard: core::mem::ManuallyDrop::new(self.inner.lock()), daif }
+    }
+
+    /// Take the lock if it is free (used by the panic path to avoid deadlocking on itself).
+    pub fn try_lock(&self) -> Option<SpinLockGuard<'_, T>> {
+        let daif = cpu::interrupts_disable();
+        match self.inner.try_lock() {
+            Some(g) => Some(SpinLockGuard { guard: core::mem::ManuallyDrop::new(g), daif }),
+            None => {
+                cpu::interrupts_restore(daif);
+                None
+            }
+        }
+    }
+}
+
+impl<T: ?Sized> Deref for SpinLockGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.guard
+    }
+}
+
+impl<T: ?Sized> DerefMut for SpinLockGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.guard
+    }
+}
+
+impl<T: ?Sized> Drop for SpinLockGuard<'_, T> {
+    fn drop(&mut self) {
+        // SAFETY(ManuallyDrop): the guard is dropped exactly once, here, before IRQs return.
+        #[allow(unsafe_code)]
+        // SAFETY: `guard` is never used again after this drop.
+        unsafe {
+            core::mem::ManuallyDrop::drop(&mut self.guard)
+        };
+        cpu::interrupts_restore(self.daif);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SpinLock;
+
+    #[test]
+    fn lock_and_try_lock() {
+        let l = SpinLock::new(5);
+        {
+            let mut g = l.lock();
+            *g += 1;
+            assert!(l.try_lock().is_none());
+        }
+        assert_eq!(*l.try_lock().unwrap(), 6);
+    }
+}

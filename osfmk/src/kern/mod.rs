@@ -1,0 +1,15 @@
+//! The Mach kernel proper: tasks, threads, the scheduler, traps, exceptions and time.
+
+pub mod clock;
+pub mod exception;
+pub mod host;
+pub mod locks;
+pub mod sched_prim;
+#[cfg(target_os = "none")]
+pub mod syscall_sw;
+#[cfg(target_os = "none")]
+pub mod task;
+#[cfg(target_os = "none")]
+pub mod thread;
+#[cfg(target_os = "none")]
+pub mod thread_act;

@@ -1,0 +1,95 @@
+//! The Mach trap table (`mach_trap_table`): trap number → handler, built from the single
+//! declaration in `mach::traps`. Each handler takes the argument registers and returns what
+//! goes back in x0. A number with no handler raises EXC_SYSCALL, as XNU's `kern_invalid`
+//! slots do (reference §1.3): with no exception handler the process dies of SIGSYS.
+
+use mach::exception::EXC_SYSCALL;
+use mach::port::MACH_PORT_NULL;
+use mach::traps::MACH_TRAP_TABLE_COUNT;
+use mach::{KernReturn, for_each_mach_trap};
+
+use crate::arm64::copyio::{UserAddr, copyout};
+use crate::arm64::trapframe::TrapFrame;
+use crate::kern::clock;
+use crate::kern::exception::exception_triage;
+use crate::kern::sched_prim::current_thread;
+
+/// Argument registers x0–x7 of a trap.
+pub struct MachTrapArgs(pub [u64; 8]);
+
+/// Handlers, named as in the table.
+mod traps {
+    use super::*;
+
+    /// A new port with only a receive right, named in the caller's space.
+    pub fn mach_reply_port(_: &MachTrapArgs) -> u64 {
+        let task = current_thread().task.clone();
+        match task.itk_space.alloc_receive() {
+            Ok((name, _port)) => name as u64,
+            Err(_) => MACH_PORT_NULL as u64,
+        }
+    }
+
+    /// A send right to the calling thread's kernel port.
+    pub fn thread_self_trap(_: &MachTrapArgs) -> u64 {
+        let thread = current_thread();
+        let port = thread.self_port();
+        thread.task.itk_space.insert_send(&port).map_or(MACH_PORT_NULL, |n| n) as u64
+    }
+
+    /// A send right to the calling task's kernel port.
+    pub fn task_self_trap(_: &MachTrapArgs) -> u64 {
+        let task = current_thread().task.clone();
+        let port = task.self_port();
+        task.itk_space.insert_send(&port).map_or(MACH_PORT_NULL, |n| n) as u64
+    }
+
+    /// A send right to the host port.
+    pub fn host_self_trap(_: &MachTrapArgs) -> u64 {
+        let task = current_thread().task.clone();
+        let port = crate::kern::host::host_port();
+        task.itk_space.insert_send(&port).map_or(MACH_PORT_NULL, |n| n) as u64
+    }
+
+    /// Copy out `{numer, denom}` for converting absolute time to nanoseconds.
+    pub fn mach_timebase_info_trap(args: &MachTrapArgs) -> u64 {
+        let tb = clock::mach_timebase_info();
+        let mut bytes = [0u8; 8];
+        bytes[..4].copy_from_slice(&tb.numer.to_le_bytes());
+        bytes[4..].copy_from_slice(&tb.denom.to_le_bytes());
+        let task = current_thread().task.clone();
+        let Some(map) = &task.map else { return KernReturn::KERN_INVALID_ARGUMENT.0 as u64 };
+        match copyout(&mut map.lock(), &bytes, UserAddr(args.0[0])) {
+            Ok(()) => KernReturn::KERN_SUCCESS.0 as u64,
+            Err(_) => KernReturn::KERN_INVALID_ADDRESS.0 as i64 as u64,
+        }
+    }
+}
+
+macro_rules! build_dispatch {
+    ($( ($nr:literal, $name:ident, [$($arg:ident),*]) ),* $(,)?) => {
+        fn dispatch(nr: u32, args: &MachTrapArgs) -> Option<u64> {
+            match nr {
+                $( $nr => Some(traps::$name(args)), )*
+                _ => None,
+            }
+        }
+    };
+}
+for_each_mach_trap!(build_dispatch);
+
+/// Handle `svc` with a negative x16: trap `-x16`. Fast traps come first, as in XNU.
+pub fn mach_syscall(frame: &mut TrapFrame) {
+    let nr = (frame.x[16] as i32).unsigned_abs();
+    if nr == mach::traps::MACH_ABSOLUTE_TIME_TRAP || nr == mach::traps::MACH_CONTINUOUS_TIME_TRAP {
+        frame.x[0] = clock::mach_absolute_time();
+        return;
+    }
+    let mut regs = [0; 8];
+    regs.copy_from_slice(&frame.x[..8]);
+    let result = if nr < MACH_TRAP_TABLE_COUNT { dispatch(nr, &MachTrapArgs(regs)) } else { None };
+    match result {
+        Some(x0) => frame.x[0] = x0,
+        None => exception_triage(EXC_SYSCALL, nr as i64, 0),
+    }
+}

@@ -1,0 +1,112 @@
+//! Tasks: an address space (`vm_map`), a port name space (`ipc_space`) and a set of threads.
+//! The kernel task has no user address space. BSD hangs its `proc` off `bsd_info`.
+
+use alloc::boxed::Box;
+use alloc::sync::{Arc, Weak};
+use alloc::vec::Vec;
+use core::any::Any;
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use mach::KernReturn;
+
+use crate::arm64::pmap::Pmap;
+use crate::ipc::ipc_port::{IkotType, IpcPort, PortRef};
+use crate::ipc::ipc_space::{IpcSpace, SpaceRef};
+use crate::kern::locks::SpinLock;
+use crate::kern::thread::{Thread, ThreadRef};
+use crate::vm::vm_map::VmMap;
+
+/// Shared reference to a task.
+pub type TaskRef = Arc<Task>;
+
+static NEXT_TASK_ID: AtomicU64 = AtomicU64::new(0);
+
+/// The table page that TTBR0 points at while a kernel-only task runs: empty, so no user
+/// address translates.
+static EMPTY_USER_ROOT: spin::Once<u64> = spin::Once::new();
+
+/// A Mach task.
+pub struct Task {
+    /// Unique id, 0 for the kernel task.
+    pub task_id: u64,
+    /// The user address space; None for the kernel task.
+    pub map: Option<SpinLock<VmMap>>,
+    /// The port name space.
+    pub itk_space: SpaceRef,
+    threads: SpinLock<Vec<Weak<Thread>>>,
+    itk_self: spin::Once<PortRef>,
+    /// The BSD `proc` wrapping this task (XNU's `bsd_info`), opaque to Mach.
+    pub bsd_info: spin::Once<Box<dyn Any + Send + Sync>>,
+}
+
+impl Task {
+    /// The kernel task (pid 0's task): no user map.
+    pub fn kernel_task() -> Result<TaskRef, KernReturn> {
+        let empty = crate::vm::vm_page::vm_page_alloc().ok_or(KernReturn::KERN_RESOURCE_SHORTAGE)?;
+        crate::arm64::pmap::zero_page(empty);
+        EMPTY_USER_ROOT.call_once(|| empty);
+        Ok(Task::build(None))
+    }
+
+    /// A new user task with an empty address space.
+    pub fn create() -> Result<TaskRef, KernReturn> {
+        let pmap = Pmap::create()?;
+        Ok(Task::build(Some(SpinLock::new(VmMap::new(pmap)))))
+    }
+
+    fn build(map: Option<SpinLock<VmMap>>) -> TaskRef {
+        Arc::new(Task {
+            task_id: NEXT_TASK_ID.fetch_add(1, Ordering::Relaxed),
+            map,
+            itk_space: IpcSpace::new(),
+            threads: SpinLock::new(Vec::new()),
+            itk_self: spin::Once::new(),
+            bsd_info: spin::Once::new(),
+        })
+    }
+
+    pub(crate) fn add_thread(&self, t: &ThreadRef) {
+        let mut threads = self.threads.lock();
+        threads.retain(|w| w.strong_count() > 0);
+        threads.push(Arc::downgrade(t));
+    }
+
+    /// The task's live threads.
+    pub fn threads(&self) -> Vec<ThreadRef> {
+        self.threads.lock().iter().filter_map(Weak::upgrade).collect()
+    }
+
+    /// Install this task's address space in TTBR0.
+    pub fn activate(&self) {
+        match &self.map {
+            Some(map) => map.lock().pmap().activate(),
+            None => {
+                if let Some(&root) = EMPTY_USER_ROOT.get() {
+                    Pmap::deactivate_user(root);
+                }
+            }
+        }
+    }
+
+    /// The task's kernel port (what `task_self_trap` hands out a send right to).
+    pub fn self_port(self: &Arc<Self>) -> PortRef {
+        self.itk_self
+            .call_once(|| {
+                let weak: Weak<dyn Any + Send + Sync> = Arc::downgrade(self) as Weak<dyn Any + Send + Sync>;
+                IpcPort::new_kobject(IkotType::TaskControl, weak)
+            })
+            .clone()
+    }
+
+    /// Tear the task down: its rights and its address space go now, even if references to
+    /// the `Task` itself (from ports or BSD) linger a little longer.
+    pub fn terminate(&self) {
+        self.itk_space.destroy();
+        if let Some(p) = self.itk_self.get() {
+            p.destroy();
+        }
+        if let Some(map) = &self.map {
+            map.lock().deallocate_all();
+        }
+    }
+}
