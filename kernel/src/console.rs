@@ -33,11 +33,12 @@ pub unsafe fn init(base: usize) {
     *UART.lock() = Some(unsafe { Pl011::new(base) });
 }
 
-/// Turn on receive interrupts (once the GIC is up).
+/// Turn on receive interrupts (once the GIC is up), and take whatever was typed before.
 pub fn enable_input() {
     if let Some(u) = UART.lock().as_ref() {
         u.enable_rx_interrupts();
     }
+    handle_irq();
 }
 
 struct ConsoleWriter<'a>(&'a Pl011);

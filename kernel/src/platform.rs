@@ -65,6 +65,14 @@ fn first_reg(node: fdt::node::FdtNode<'_, '_>, index: usize) -> Option<(u64, u64
     Some((start, start + r.size.unwrap_or(0) as u64))
 }
 
+/// A property as big-endian 32-bit cells. (`FdtNode::interrupts` needs an
+/// `interrupt-parent` on the node itself; QEMU puts it on the root, so we read cells raw.)
+fn cells(node: fdt::node::FdtNode<'_, '_>, name: &str) -> Vec<u32> {
+    node.property(name).map_or_else(Vec::new, |p| {
+        p.value.chunks_exact(4).map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]])).collect()
+    })
+}
+
 fn chosen_u64(fdt: &Fdt<'_>, name: &str) -> Option<u64> {
     let prop = fdt.find_node("/chosen")?.property(name)?;
     match prop.value.len() {
@@ -95,11 +103,11 @@ impl PlatformInfo {
 
         let uart_node = fdt.find_compatible(&["arm,pl011"]).ok_or(PlatformError::Missing("arm,pl011"))?;
         let uart = first_reg(uart_node, 0).ok_or(PlatformError::Missing("pl011 reg"))?;
-        let uart_irq = uart_node.interrupts().and_then(|mut it| {
-            let kind = it.next()?;
-            let number = it.next()?;
-            Some(gic_intid(kind, number))
-        });
+        let uart_cells = cells(uart_node, "interrupts");
+        let uart_irq = match uart_cells.as_slice() {
+            [kind, number, ..] => Some(gic_intid(*kind as usize, *number as usize)),
+            _ => None,
+        };
 
         let (gic_version, gic_node) = if let Some(n) = fdt.find_compatible(&["arm,gic-v3"]) {
             (GicVersion::V3, n)
@@ -113,10 +121,10 @@ impl PlatformInfo {
 
         // `/timer` interrupts: secure phys, non-secure phys, virtual, hypervisor (in order).
         let timer = fdt.find_compatible(&["arm,armv8-timer", "arm,armv7-timer"]).ok_or(PlatformError::Missing("timer"))?;
-        let cells: Vec<usize> = timer.interrupts().ok_or(PlatformError::Missing("timer interrupts"))?.collect();
-        let per = timer.interrupt_cells().unwrap_or(3).max(2);
-        let virt = cells.get(2 * per..2 * per + 2).ok_or(PlatformError::Missing("virtual timer interrupt"))?;
-        let vtimer_irq = gic_intid(virt[0], virt[1]);
+        let per = cells(gic_node, "#interrupt-cells").first().map_or(3, |&n| n as usize).max(2);
+        let timer_cells = cells(timer, "interrupts");
+        let virt = timer_cells.get(2 * per..2 * per + 2).ok_or(PlatformError::Missing("virtual timer interrupt"))?;
+        let vtimer_irq = gic_intid(virt[0] as usize, virt[1] as usize);
 
         let psci = fdt.find_compatible(&["arm,psci-1.0", "arm,psci-0.2", "arm,psci"]).and_then(|n| {
             match n.property("method")?.as_str()? {

@@ -1,4 +1,20 @@
-//! The BSD kernel proper: processes, exec, the syscall table.
+//! The BSD kernel proper: processes over Mach tasks, exec, exit, signals, descriptors and
+//! the system call table. The pure pieces (ELF checks, the exec stack image) are unit-tested
+//! on the host; the glue to Mach tasks and threads builds for the target only.
 
 pub mod exec_elf;
 pub mod exec_stack;
+pub mod kern_descrip;
+
+#[cfg(target_os = "none")]
+pub mod bsd_init;
+#[cfg(target_os = "none")]
+pub mod kern_exec;
+#[cfg(target_os = "none")]
+pub mod kern_exit;
+#[cfg(target_os = "none")]
+pub mod kern_proc;
+#[cfg(target_os = "none")]
+pub mod kern_sig;
+#[cfg(target_os = "none")]
+pub mod syscalls;

@@ -10,7 +10,7 @@ use tock_registers::registers::{ReadOnly, ReadWrite, WriteOnly};
 
 register_structs! {
     /// Distributor (both versions share the parts we use).
-    GicdRegs {
+    pub GicdRegs {
         (0x0000 => ctlr: ReadWrite<u32>),
         (0x0004 => typer: ReadOnly<u32>),
         (0x0008 => _reserved0),
@@ -29,7 +29,7 @@ register_structs! {
 
 register_structs! {
     /// GICv2 CPU interface.
-    GiccRegs {
+    pub GiccRegs {
         (0x00 => ctlr: ReadWrite<u32>),
         (0x04 => pmr: ReadWrite<u32>),
         (0x08 => _reserved0),
@@ -41,7 +41,7 @@ register_structs! {
 
 register_structs! {
     /// GICv3 redistributor: the RD_base frame, then the SGI_base frame 64 KiB above it.
-    GicrRegs {
+    pub GicrRegs {
         (0x00000 => ctlr: ReadWrite<u32>),
         (0x00004 => _reserved0),
         (0x00014 => waker: ReadWrite<u32>),
@@ -73,6 +73,10 @@ pub enum Gic {
     V2 { gicd: &'static GicdRegs, gicc: &'static GiccRegs },
     V3 { gicd: &'static GicdRegs, gicr: &'static GicrRegs },
 }
+
+// SAFETY: the register frames are MMIO owned by this driver; `irq` keeps the one instance
+// behind a lock, and the banked/system-register parts are per CPU by construction.
+unsafe impl Send for Gic {}
 
 impl Gic {
     /// # Safety

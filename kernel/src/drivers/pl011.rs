@@ -5,7 +5,7 @@
 use tock_registers::interfaces::{Readable, Writeable};
 use tock_registers::register_bitfields;
 use tock_registers::register_structs;
-use tock_registers::registers::{ReadOnly, ReadWrite, WriteOnly};
+use tock_registers::registers::{ReadOnly, ReadWrite};
 
 register_bitfields! [u32,
     /// Flag register (TRM §3.3.3).
@@ -25,7 +25,7 @@ register_bitfields! [u32,
         TXE OFFSET(8) NUMBITS(1) [],
         UARTEN OFFSET(0) NUMBITS(1) []
     ],
-    /// Interrupt mask set/clear, and interrupt clear (TRM §3.3.10, §3.3.13).
+    /// Interrupt mask set/clear (TRM §3.3.10).
     INT [
         RTIM OFFSET(6) NUMBITS(1) [],
         RXIM OFFSET(4) NUMBITS(1) []
@@ -43,8 +43,7 @@ register_structs! {
         (0x034 => _reserved2),
         (0x038 => imsc: ReadWrite<u32, INT::Register>),
         (0x03c => _reserved3),
-        (0x044 => icr: WriteOnly<u32, INT::Register>),
-        (0x048 => @END),
+        (0x044 => @END),
     }
 }
 
@@ -52,6 +51,10 @@ register_structs! {
 pub struct Pl011 {
     regs: &'static Pl011Regs,
 }
+
+// SAFETY: the register block is MMIO owned by this driver alone; the console keeps the one
+// instance behind a lock, so accesses from different threads never interleave.
+unsafe impl Send for Pl011 {}
 
 impl Pl011 {
     /// # Safety
@@ -79,7 +82,6 @@ impl Pl011 {
     pub fn enable_rx_interrupts(&self) {
         self.regs.lcr_h.write(LCR_H::WLEN::Bits8 + LCR_H::FEN::SET);
         self.regs.cr.write(CR::UARTEN::SET + CR::TXE::SET + CR::RXE::SET);
-        self.regs.icr.write(INT::RXIM::SET + INT::RTIM::SET);
         self.regs.imsc.write(INT::RXIM::SET + INT::RTIM::SET);
     }
 }

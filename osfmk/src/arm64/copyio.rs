@@ -80,3 +80,18 @@ pub fn copyinstr(map: &mut VmMap, src: UserAddr, max: usize, out: &mut alloc::ve
     }
     Err(KernReturn::KERN_NO_SPACE)
 }
+
+/// Copy `buf` into user memory at `dst` whatever the pages' protection (exec loading text
+/// and read-only data into a task that has not run yet). Never use it for a running task.
+pub fn copyout_init(map: &mut VmMap, buf: &[u8], dst: UserAddr) -> Result<(), usize> {
+    let mut done = 0;
+    while done < buf.len() {
+        let addr = dst.offset(done as u64).ok_or(done)?;
+        let (kva, room) = chunk(map, addr.0, false).map_err(|_| done)?;
+        let n = room.min(buf.len() - done);
+        // SAFETY: as in `copyin`: one mapped user page reached through the direct map.
+        unsafe { core::ptr::copy_nonoverlapping(buf[done..].as_ptr(), kva as *mut u8, n) };
+        done += n;
+    }
+    Ok(())
+}

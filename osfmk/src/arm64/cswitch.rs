@@ -49,6 +49,9 @@ unsafe extern "C" {
 
 global_asm!(
     r#"
+// The kernel is compiled without FP/SIMD; this one routine saves the user's registers.
+.arch_extension fp
+.arch_extension simd
 .global machine_switch_context
 machine_switch_context:
     stp     x19, x20, [x0, #0]
@@ -133,5 +136,5 @@ unsafe extern "C" {
 
 /// Address of the trampoline a new thread's context starts at.
 pub fn thread_start_trampoline_addr() -> u64 {
-    thread_start_trampoline as usize as u64
+    thread_start_trampoline as *const () as u64
 }

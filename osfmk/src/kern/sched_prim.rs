@@ -110,7 +110,7 @@ impl<T> Default for WaitTable<T> {
     }
 }
 
-impl<T: Clone + PartialEq> WaitTable<T> {
+impl<T: Clone> WaitTable<T> {
     /// Record that `t` waits on `event`.
     pub fn add(&mut self, event: Event, t: T) {
         self.waiters.push((event, t));
@@ -130,16 +130,19 @@ impl<T: Clone + PartialEq> WaitTable<T> {
         woken
     }
 
-    /// Forget `t` wherever it waits (its wait was cancelled).
-    pub fn remove(&mut self, t: &T) {
-        self.waiters.retain(|(_, w)| w != t);
+    /// Forget every waiter matching `pred` (its wait was cancelled).
+    pub fn remove_if(&mut self, mut pred: impl FnMut(&T) -> bool) {
+        self.waiters.retain(|(_, w)| !pred(w));
     }
 }
 
 #[cfg(target_os = "none")]
 pub use imp::*;
 
+// The machine-facing half of the scheduler: the per-CPU block behind TPIDR_EL1 and the
+// hand-over of thread references across a context switch need raw pointers.
 #[cfg(target_os = "none")]
+#[allow(unsafe_code)]
 mod imp {
     use super::*;
     use crate::arm64::cpu;
@@ -225,6 +228,17 @@ mod imp {
         t.set_state(ThreadState::Waiting);
         if let Some(s) = SCHED.lock().as_mut() {
             s.waits.add(event, t);
+        }
+    }
+
+    /// Cancel the current thread's wait (the condition came true before it blocked).
+    pub fn thread_clear_wait() {
+        let t = current_thread();
+        if let Some(s) = SCHED.lock().as_mut() {
+            s.waits.remove_if(|w| Arc::ptr_eq(w, &t));
+        }
+        if t.state() == ThreadState::Waiting {
+            t.set_state(ThreadState::Running);
         }
     }
 
@@ -388,7 +402,7 @@ mod tests {
         w.add(1, 'c');
         assert_eq!(w.take(1), ['a', 'c']);
         assert_eq!(w.take(1), [] as [char; 0]);
-        w.remove(&'b');
+        w.remove_if(|&c| c == 'b');
         assert_eq!(w.take(2), [] as [char; 0]);
     }
 }

@@ -1,6 +1,8 @@
 //! Threads: a kernel stack, a saved machine context, a scheduling state and priority, and
 //! the task they belong to. A thread that runs user code enters EL0 through a trap frame
 //! built at the top of its kernel stack.
+// Threads own raw machine state (the saved context, the kernel stack contents).
+#![allow(unsafe_code)]
 
 use alloc::boxed::Box;
 use alloc::sync::{Arc, Weak};
@@ -109,7 +111,7 @@ impl Thread {
     pub fn create(task: TaskRef, pri: u8, entry: extern "C" fn(u64) -> !, arg: u64) -> Option<ThreadRef> {
         let base_pa = vm_page::vm_page_alloc_contiguous(KERNEL_STACK_PAGES)?;
         let kstack = KernelStack { base_pa };
-        let ctx = MachineContext::new(thread_start_trampoline_addr(), kstack.top(), arg, entry as usize as u64);
+        let ctx = MachineContext::new(thread_start_trampoline_addr(), kstack.top(), arg, entry as *const () as u64);
         Some(Thread::build(task, pri, Some(kstack), ctx))
     }
 

@@ -1,4 +1,6 @@
 //! Starting and ending threads that run user code.
+// Building the first user frame on a new kernel stack, and jumping to it.
+#![allow(unsafe_code)]
 
 use crate::arm64::trapframe::TrapFrame;
 use crate::kern::sched_prim::{self, BASEPRI_DEFAULT};
@@ -31,9 +33,13 @@ pub fn thread_create_user(task: TaskRef, pc: u64, sp: u64, x: &[u64]) -> Option<
     // SAFETY: `addr` is the top 272 bytes of the new thread's kernel stack, which nothing
     // uses until the thread first runs; it is 16-byte aligned.
     unsafe { (addr as *mut TrapFrame).write(frame) };
-    // SAFETY: the thread has not run, so nobody else touches its saved context; x19 is the
-    // argument its trampoline passes to `user_thread_entry`.
-    unsafe { (*t.machine_context()).regs[0] = addr };
+    // SAFETY: the thread has not run, so nobody else touches its saved context. x19 is the
+    // argument its trampoline passes to `user_thread_entry`; its stack starts below the frame.
+    unsafe {
+        let ctx = &mut *t.machine_context();
+        ctx.regs[0] = addr;
+        ctx.regs[12] = addr;
+    }
     Some(t)
 }
 

@@ -5,7 +5,7 @@ use alloc::collections::BTreeMap;
 use alloc::collections::btree_map::Entry;
 use alloc::vec::Vec;
 
-use spin::RwLock;
+use osfmk::kern::locks::SpinLock;
 use sys::Errno;
 
 use crate::vfs::vnode::{DirEntry, VType, Vnode, VnodeOps, VnodeRef};
@@ -13,19 +13,19 @@ use crate::vfs::vnode::{DirEntry, VType, Vnode, VnodeOps, VnodeRef};
 /// A directory: its entries by name. A `BTreeMap` so `readdir` lists them in a stable,
 /// sorted order.
 pub(super) struct RamDir {
-    entries: RwLock<BTreeMap<Vec<u8>, VnodeRef>>,
+    entries: SpinLock<BTreeMap<Vec<u8>, VnodeRef>>,
 }
 
 impl RamDir {
     pub(super) fn new() -> RamDir {
         RamDir {
-            entries: RwLock::new(BTreeMap::new()),
+            entries: SpinLock::new(BTreeMap::new()),
         }
     }
 
     /// Enters the vnode `make` builds under `name`, unless the name is taken (`EEXIST`).
     fn enter(&self, name: &[u8], make: impl FnOnce() -> VnodeRef) -> Result<VnodeRef, Errno> {
-        match self.entries.write().entry(name.to_vec()) {
+        match self.entries.lock().entry(name.to_vec()) {
             Entry::Occupied(_) => Err(Errno::EEXIST),
             Entry::Vacant(slot) => Ok(slot.insert(make()).clone()),
         }
@@ -34,17 +34,17 @@ impl RamDir {
 
 impl VnodeOps for RamDir {
     fn lookup(&self, name: &[u8]) -> Result<VnodeRef, Errno> {
-        self.entries.read().get(name).cloned().ok_or(Errno::ENOENT)
+        self.entries.lock().get(name).cloned().ok_or(Errno::ENOENT)
     }
 
     fn size(&self) -> u64 {
-        self.entries.read().len() as u64
+        self.entries.lock().len() as u64
     }
 
     fn readdir(&self) -> Result<Vec<DirEntry>, Errno> {
         Ok(self
             .entries
-            .read()
+            .lock()
             .iter()
             .map(|(name, vp)| DirEntry {
                 name: name.clone(),
@@ -85,20 +85,20 @@ impl VnodeOps for RamDir {
 
 /// A regular file: its bytes, growable so later `write`s work.
 pub(super) struct RamFile {
-    data: RwLock<Vec<u8>>,
+    data: SpinLock<Vec<u8>>,
 }
 
 impl RamFile {
     pub(super) fn new() -> RamFile {
         RamFile {
-            data: RwLock::new(Vec::new()),
+            data: SpinLock::new(Vec::new()),
         }
     }
 }
 
 impl VnodeOps for RamFile {
     fn read_at(&self, off: u64, buf: &mut [u8]) -> Result<usize, Errno> {
-        let data = self.data.read();
+        let data = self.data.lock();
         let Some(src) = usize::try_from(off).ok().and_then(|off| data.get(off..)) else {
             return Ok(0);
         };
@@ -110,7 +110,7 @@ impl VnodeOps for RamFile {
     fn write_at(&self, off: u64, buf: &[u8]) -> Result<usize, Errno> {
         let start = usize::try_from(off).map_err(|_| Errno::EFBIG)?;
         let end = start.checked_add(buf.len()).ok_or(Errno::EFBIG)?;
-        let mut data = self.data.write();
+        let mut data = self.data.lock();
         if let Some(grow) = end.checked_sub(data.len()) {
             // A write far past the end must fail, not abort the kernel on a failed allocation.
             data.try_reserve(grow).map_err(|_| Errno::ENOSPC)?;
@@ -121,7 +121,7 @@ impl VnodeOps for RamFile {
     }
 
     fn size(&self) -> u64 {
-        self.data.read().len() as u64
+        self.data.lock().len() as u64
     }
 }
 

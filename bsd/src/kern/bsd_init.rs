@@ -1,0 +1,108 @@
+//! Bringing up the BSD half (XNU's `bsd_init`): the platform services BSD needs from the
+//! kernel image, proc 0 for the kernel task, the root file system from the initrd, and
+//! `/sbin/init` (or `init=` from the boot arguments) as pid 1.
+
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+
+use osfmk::kern::exception::register_bsd_hooks;
+use osfmk::kern::sched_prim::{assert_wait, thread_block, thread_clear_wait};
+use osfmk::kern::task::TaskRef;
+use sys::Errno;
+
+use crate::kern::kern_descrip::{FREAD, FWRITE, FileDesc, FileGlob, FileOps, FileProc};
+use crate::kern::kern_proc::{Proc, Ucred};
+use crate::vfs::vnode::VnodeRef;
+
+/// What BSD needs from the machine: the console and a way to stop.
+pub trait BsdPlatform: Sync {
+    /// Write bytes to the console.
+    fn console_write(&self, bytes: &[u8]);
+    /// Take buffered input up to one line; 0 if no complete line is buffered yet.
+    fn console_read_line(&self, buf: &mut [u8]) -> usize;
+    /// The event console readers wait on (woken at end of line).
+    fn console_input_event(&self) -> usize;
+    /// Power the machine off (after init has gone).
+    fn halt(&self) -> !;
+}
+
+static PLATFORM: spin::Once<&'static dyn BsdPlatform> = spin::Once::new();
+static ROOT: spin::Once<VnodeRef> = spin::Once::new();
+
+/// The platform services (registered by `bsd_init`).
+pub fn platform() -> &'static dyn BsdPlatform {
+    *PLATFORM.get().expect("BSD used before bsd_init")
+}
+
+/// The root directory.
+pub fn rootvnode() -> Option<VnodeRef> {
+    ROOT.get().cloned()
+}
+
+/// The console as a file (the tty arrives with M2; this is its raw, line-buffered core).
+struct ConsoleFile;
+
+impl FileOps for ConsoleFile {
+    fn read(&self, buf: &mut [u8], _offset: u64) -> Result<usize, Errno> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let p = platform();
+        loop {
+            // Waiting is declared before looking, so a line that arrives in between wakes us.
+            assert_wait(p.console_input_event());
+            let n = p.console_read_line(buf);
+            if n > 0 {
+                thread_clear_wait();
+                return Ok(n);
+            }
+            thread_block();
+        }
+    }
+
+    fn write(&self, buf: &[u8], _offset: u64) -> Result<usize, Errno> {
+        platform().console_write(buf);
+        Ok(buf.len())
+    }
+}
+
+/// Descriptors 0, 1 and 2 on the console.
+fn console_fds() -> FileDesc {
+    let mut fd = FileDesc::new();
+    let glob = FileGlob::new(FREAD | FWRITE, Arc::new(ConsoleFile));
+    for _ in 0..3 {
+        // A fresh table has room for three descriptors.
+        let _ = fd.alloc(FileProc { fp_flags: 0, fp_glob: glob.clone() });
+    }
+    fd
+}
+
+/// The init program and its arguments from the boot arguments (`init=/path`).
+pub fn init_path(bootargs: &str) -> String {
+    bootargs
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("init="))
+        .filter(|p| !p.is_empty())
+        .map_or_else(|| String::from("/sbin/init"), String::from)
+}
+
+/// Start BSD: proc 0 around the kernel task, the root ramfs from `initrd`, and pid 1.
+pub fn bsd_init(platform: &'static dyn BsdPlatform, kernel_task: TaskRef, initrd: Option<&[u8]>, bootargs: &str) {
+    PLATFORM.call_once(|| platform);
+    register_bsd_hooks(&crate::kern::kern_sig::BSD_HOOKS);
+    Proc::create(0, 0, "kernel_task", kernel_task, Ucred::default(), FileDesc::new());
+
+    let root = match initrd.map(crate::fs::ramfs::ramfs_from_cpio) {
+        Some(Ok(root)) => root,
+        Some(Err(e)) => panic!("bsd_init: the initrd is not a valid cpio archive ({})", e.name()),
+        None => panic!("bsd_init: no initrd: nothing to run as init (see README, `make run`)"),
+    };
+    ROOT.call_once(|| root);
+
+    let path = init_path(bootargs);
+    let argv: Vec<&[u8]> = alloc::vec![path.as_bytes()];
+    if let Err(e) = crate::kern::kern_exec::exec_new_process(1, 0, path.as_bytes(), &argv, &[], Ucred::default(), console_fds()) {
+        panic!("bsd_init: cannot run {path} as init: {}", e.name());
+    }
+}

@@ -1,0 +1,147 @@
+//! File descriptors (XNU's `filedesc`, `fileproc`, `fileglob`): a per-process table of
+//! descriptors, each with its own flags, pointing at shared open-file descriptions that
+//! carry the offset, the open mode and the operations of what is open.
+
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+
+use osfmk::kern::locks::SpinLock;
+use sys::Errno;
+
+/// Open for reading (`FREAD`).
+pub const FREAD: u32 = 0x1;
+/// Open for writing (`FWRITE`).
+pub const FWRITE: u32 = 0x2;
+/// Close on exec, per descriptor (`FP_CLOEXEC`).
+pub const FP_CLOEXEC: u32 = 0x1;
+/// Most descriptors a process may have open (`OPEN_MAX`-like, our choice).
+pub const NOFILE: usize = 256;
+
+/// What an open file does: XNU's `fileops`. Devices, vnodes, pipes and sockets implement it.
+pub trait FileOps: Send + Sync {
+    /// Read up to `buf.len()` bytes at `offset` (ignored by devices). May block.
+    fn read(&self, buf: &mut [u8], offset: u64) -> Result<usize, Errno>;
+    /// Write `buf` at `offset`. Returns bytes written.
+    fn write(&self, buf: &[u8], offset: u64) -> Result<usize, Errno>;
+    /// Does the offset advance with reads and writes (vnodes), or not (ttys)?
+    fn seekable(&self) -> bool {
+        false
+    }
+}
+
+/// An open file description, shared by `dup` and `fork`.
+pub struct FileGlob {
+    /// FREAD / FWRITE and status flags.
+    pub fg_flag: u32,
+    /// Current offset.
+    pub fg_offset: SpinLock<u64>,
+    /// What is open.
+    pub fg_ops: Arc<dyn FileOps>,
+}
+
+impl FileGlob {
+    /// A new description with `flag` over `ops`.
+    pub fn new(flag: u32, ops: Arc<dyn FileOps>) -> Arc<FileGlob> {
+        Arc::new(FileGlob { fg_flag: flag, fg_offset: SpinLock::new(0), fg_ops: ops })
+    }
+}
+
+/// One descriptor slot.
+#[derive(Clone)]
+pub struct FileProc {
+    /// Per-descriptor flags (FP_CLOEXEC).
+    pub fp_flags: u32,
+    /// The shared description.
+    pub fp_glob: Arc<FileGlob>,
+}
+
+/// A process's descriptor table.
+#[derive(Default)]
+pub struct FileDesc {
+    fd_ofiles: Vec<Option<FileProc>>,
+}
+
+impl FileDesc {
+    /// An empty table.
+    pub fn new() -> FileDesc {
+        FileDesc { fd_ofiles: Vec::new() }
+    }
+
+    /// Install `fp` at the lowest free descriptor.
+    pub fn alloc(&mut self, fp: FileProc) -> Result<usize, Errno> {
+        if let Some(i) = self.fd_ofiles.iter().position(Option::is_none) {
+            self.fd_ofiles[i] = Some(fp);
+            return Ok(i);
+        }
+        if self.fd_ofiles.len() >= NOFILE {
+            return Err(Errno::EMFILE);
+        }
+        self.fd_ofiles.push(Some(fp));
+        Ok(self.fd_ofiles.len() - 1)
+    }
+
+    /// The description behind `fd`, or EBADF.
+    pub fn get(&self, fd: u64) -> Result<Arc<FileGlob>, Errno> {
+        usize::try_from(fd)
+            .ok()
+            .and_then(|i| self.fd_ofiles.get(i))
+            .and_then(|slot| slot.as_ref())
+            .map(|fp| fp.fp_glob.clone())
+            .ok_or(Errno::EBADF)
+    }
+
+    /// Close `fd`.
+    pub fn close(&mut self, fd: u64) -> Result<(), Errno> {
+        let slot = usize::try_from(fd).ok().and_then(|i| self.fd_ofiles.get_mut(i)).ok_or(Errno::EBADF)?;
+        slot.take().map(|_| ()).ok_or(Errno::EBADF)
+    }
+
+    /// Close everything (exit).
+    pub fn close_all(&mut self) {
+        self.fd_ofiles.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Null;
+    impl FileOps for Null {
+        fn read(&self, _: &mut [u8], _: u64) -> Result<usize, Errno> {
+            Ok(0)
+        }
+        fn write(&self, buf: &[u8], _: u64) -> Result<usize, Errno> {
+            Ok(buf.len())
+        }
+    }
+
+    fn fp() -> FileProc {
+        FileProc { fp_flags: 0, fp_glob: FileGlob::new(FREAD | FWRITE, Arc::new(Null)) }
+    }
+
+    #[test]
+    fn lowest_free_descriptor_and_ebadf() {
+        let mut t = FileDesc::new();
+        assert_eq!(t.alloc(fp()), Ok(0));
+        assert_eq!(t.alloc(fp()), Ok(1));
+        assert_eq!(t.alloc(fp()), Ok(2));
+        assert_eq!(t.close(1), Ok(()));
+        assert_eq!(t.close(1), Err(Errno::EBADF));
+        assert_eq!(t.alloc(fp()), Ok(1));
+        assert!(t.get(2).is_ok());
+        assert_eq!(t.get(99).err(), Some(Errno::EBADF));
+        assert_eq!(t.get(u64::MAX).err(), Some(Errno::EBADF));
+    }
+
+    #[test]
+    fn table_is_bounded() {
+        let mut t = FileDesc::new();
+        for _ in 0..NOFILE {
+            t.alloc(fp()).unwrap();
+        }
+        assert_eq!(t.alloc(fp()), Err(Errno::EMFILE));
+        t.close_all();
+        assert_eq!(t.alloc(fp()), Ok(0));
+    }
+}

@@ -1,0 +1,184 @@
+//! The BSD system call table (`sysent`) and its dispatcher (`unix_syscall`).
+//!
+//! `sysent` is generated from `bsd/sys/syscalls.master`: every STD entry there names a
+//! function here with the same name, taking the argument registers. Results go back as XNU
+//! does (reference §1.2): success clears PSTATE.C and fills x0/x1 by return kind; failure
+//! sets C with the errno in x0. Numbers with no implementation post SIGSYS and fail with
+//! ENOSYS (`nosys`), or fail quietly (`enosys`) where XNU does.
+
+use core::sync::atomic::Ordering;
+
+use osfmk::arm64::copyio::{UserAddr, copyin, copyout};
+use osfmk::arm64::trapframe::TrapFrame;
+use sys::Errno;
+use sys::syscalls::{RetKind, SysStatus, sysent_info};
+use sys::trap::PSR64_CF;
+use sys::wait::w_exitcode;
+
+use crate::kern::kern_exit::exit1;
+use crate::kern::kern_proc::{Proc, current_proc};
+
+/// Two result registers (x0, x1).
+pub type SysRet = Result<(u64, u64), Errno>;
+
+/// Argument registers as the call sees them.
+pub struct SysArgs(pub [u64; 8]);
+
+/// Bytes moved per step by read and write: bounds kernel buffers, not the request.
+const IO_CHUNK: usize = 4096;
+
+fn map_of(p: &Proc) -> Result<&osfmk::kern::locks::SpinLock<osfmk::vm::vm_map::VmMap>, Errno> {
+    p.task.map.as_ref().ok_or(Errno::EFAULT)
+}
+
+/// Handlers, one per STD line of syscalls.master.
+mod handlers {
+    use super::*;
+
+    pub fn exit(p: &alloc::sync::Arc<Proc>, a: &SysArgs) -> SysRet {
+        exit1(p, w_exitcode(a.0[0] as i32))
+    }
+
+    pub fn read(p: &alloc::sync::Arc<Proc>, a: &SysArgs) -> SysRet {
+        let (fd, buf, nbyte) = (a.0[0], a.0[1], a.0[2]);
+        let fg = p.p_fd.lock().get(fd)?;
+        if fg.fg_flag & crate::kern::kern_descrip::FREAD == 0 {
+            return Err(Errno::EBADF);
+        }
+        if nbyte > isize::MAX as u64 {
+            return Err(Errno::EINVAL);
+        }
+        let mut kbuf = [0u8; IO_CHUNK];
+        let want = (nbyte as usize).min(IO_CHUNK);
+        let offset = *fg.fg_offset.lock();
+        let n = fg.fg_ops.read(&mut kbuf[..want], offset)?;
+        copyout(&mut map_of(p)?.lock(), &kbuf[..n], UserAddr(buf)).map_err(|_| Errno::EFAULT)?;
+        if fg.fg_ops.seekable() {
+            *fg.fg_offset.lock() += n as u64;
+        }
+        Ok((n as u64, 0))
+    }
+
+    pub fn write(p: &alloc::sync::Arc<Proc>, a: &SysArgs) -> SysRet {
+        let (fd, buf, nbyte) = (a.0[0], a.0[1], a.0[2]);
+        let fg = p.p_fd.lock().get(fd)?;
+        if fg.fg_flag & crate::kern::kern_descrip::FWRITE == 0 {
+            return Err(Errno::EBADF);
+        }
+        if nbyte > isize::MAX as u64 {
+            return Err(Errno::EINVAL);
+        }
+        let map = map_of(p)?;
+        let mut kbuf = [0u8; IO_CHUNK];
+        let mut done: u64 = 0;
+        while done < nbyte {
+            let want = ((nbyte - done) as usize).min(IO_CHUNK);
+            let src = UserAddr(buf).offset(done).ok_or(Errno::EFAULT)?;
+            // A bad address part-way through ends the write short, as on BSD; a bad address
+            // at the start is EFAULT.
+            let got = match copyin(&mut map.lock(), src, &mut kbuf[..want]) {
+                Ok(()) => want,
+                Err(partial) => partial,
+            };
+            if got > 0 {
+                let offset = *fg.fg_offset.lock();
+                let n = fg.fg_ops.write(&kbuf[..got], offset)?;
+                done += n as u64;
+                if fg.fg_ops.seekable() {
+                    *fg.fg_offset.lock() += n as u64;
+                }
+            }
+            if got < want {
+                return if done == 0 { Err(Errno::EFAULT) } else { Ok((done, 0)) };
+            }
+        }
+        Ok((done, 0))
+    }
+
+    pub fn getpid(p: &alloc::sync::Arc<Proc>, _: &SysArgs) -> SysRet {
+        Ok((p.p_pid as u64, 0))
+    }
+
+    pub fn getppid(p: &alloc::sync::Arc<Proc>, _: &SysArgs) -> SysRet {
+        Ok((p.p_ppid as u64, 0))
+    }
+
+    pub fn getuid(p: &alloc::sync::Arc<Proc>, _: &SysArgs) -> SysRet {
+        Ok((p.p_ucred.lock().ruid as u64, 0))
+    }
+
+    pub fn geteuid(p: &alloc::sync::Arc<Proc>, _: &SysArgs) -> SysRet {
+        Ok((p.p_ucred.lock().uid as u64, 0))
+    }
+
+    pub fn getgid(p: &alloc::sync::Arc<Proc>, _: &SysArgs) -> SysRet {
+        Ok((p.p_ucred.lock().rgid as u64, 0))
+    }
+
+    pub fn getegid(p: &alloc::sync::Arc<Proc>, _: &SysArgs) -> SysRet {
+        Ok((p.p_ucred.lock().gid as u64, 0))
+    }
+}
+
+macro_rules! build_sysent {
+    ($( ($nr:literal, $name:ident, $ret:ident, [$($arg:ident),*]) ),* $(,)?) => {
+        fn sysent_call(nr: u32, p: &alloc::sync::Arc<Proc>, args: &SysArgs) -> Option<SysRet> {
+            match nr {
+                $( $nr => Some(handlers::$name(p, args)), )*
+                _ => None,
+            }
+        }
+    };
+}
+sys::for_each_std_syscall!(build_sysent);
+
+/// Handle `svc #0x80` with a non-negative x16 (`unix_syscall`).
+pub fn unix_syscall(frame: &mut TrapFrame) {
+    let Some(p) = current_proc() else { return };
+    // The BSD number is the low 16 bits; 0 means "indirect": number in x0, args from x1.
+    let mut nr = frame.x[16] as u16 as u32;
+    let mut regs = [0u64; 8];
+    if nr == 0 {
+        nr = frame.x[0] as u16 as u32;
+        regs[..7].copy_from_slice(&frame.x[1..8]);
+    } else {
+        regs.copy_from_slice(&frame.x[..8]);
+    }
+    let info = sysent_info(nr);
+    let result = match info.status {
+        SysStatus::Std => sysent_call(nr, &p, &SysArgs(regs)).unwrap_or(Err(Errno::ENOSYS)),
+        SysStatus::ENoSys => Err(Errno::ENOSYS),
+        SysStatus::NoSys | SysStatus::Unimpl => {
+            p.post_signal(sys::signal::SIGSYS);
+            Err(Errno::ENOSYS)
+        }
+    };
+    match result {
+        Ok((rv0, rv1)) => {
+            frame.spsr &= !PSR64_CF;
+            match info.ret {
+                RetKind::None => {}
+                RetKind::Int => {
+                    frame.x[0] = rv0 as i32 as i64 as u64;
+                    frame.x[1] = rv1 as i32 as i64 as u64;
+                }
+                RetKind::UInt => {
+                    frame.x[0] = rv0 as u32 as u64;
+                    frame.x[1] = rv1 as u32 as u64;
+                }
+                RetKind::Ssize | RetKind::Off | RetKind::Addr => {
+                    frame.x[0] = rv0;
+                    frame.x[1] = 0;
+                }
+            }
+        }
+        Err(e) if e == Errno::EJUSTRETURN => {}
+        Err(e) if e == Errno::ERESTART => frame.elr -= 4,
+        Err(e) => {
+            frame.spsr |= PSR64_CF;
+            frame.x[0] = e.0 as u64;
+            frame.x[1] = 0;
+        }
+    }
+    let _ = p.p_siglist.load(Ordering::Relaxed);
+}

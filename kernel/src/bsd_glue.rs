@@ -1,0 +1,45 @@
+//! The services the BSD half asks of the kernel image: the console and power-off.
+
+use alloc::sync::Arc;
+
+use bsd::kern::bsd_init::BsdPlatform;
+use osfmk::arm64::pmap::phys_to_virt;
+use osfmk::kern::task::Task;
+
+use crate::drivers::psci::{self, Conduit};
+use crate::platform::PlatformInfo;
+
+struct Platform {
+    psci: Option<Conduit>,
+}
+
+static PLATFORM: spin::Once<Platform> = spin::Once::new();
+
+impl BsdPlatform for Platform {
+    fn console_write(&self, bytes: &[u8]) {
+        crate::console::write_bytes(bytes);
+    }
+
+    fn console_read_line(&self, buf: &mut [u8]) -> usize {
+        crate::console::read_line(buf)
+    }
+
+    fn console_input_event(&self) -> usize {
+        crate::console::input_event()
+    }
+
+    fn halt(&self) -> ! {
+        psci::system_off(self.psci)
+    }
+}
+
+/// Start BSD with the initrd QEMU loaded (found through `/chosen`).
+pub fn bsd_init(info: &PlatformInfo, kernel_task: Arc<Task>) {
+    let platform = PLATFORM.call_once(|| Platform { psci: info.psci });
+    let initrd = info.initrd.map(|(start, end)| {
+        // SAFETY: the initrd range comes from the DTB, is RAM reserved from the frame pool
+        // (so nothing else writes it), and is mapped by the direct map for the kernel's life.
+        unsafe { core::slice::from_raw_parts(phys_to_virt(start) as *const u8, (end - start) as usize) }
+    });
+    bsd::kern::bsd_init::bsd_init(platform, kernel_task, initrd, &info.bootargs);
+}

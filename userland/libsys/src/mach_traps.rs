@@ -1,0 +1,74 @@
+//! Mach traps: `svc #0x80` with x16 = −N; the result (a `kern_return_t` or a port name)
+//! comes back in x0 and the carry flag means nothing (reference §1.2).
+
+/// The raw trap.
+///
+/// # Safety
+/// The trap may write user memory named by its arguments; the caller vouches for them.
+#[inline(always)]
+pub unsafe fn mach_trap(nr: u32, a: [u64; 8]) -> u64 {
+    let x0: u64;
+    // SAFETY: the kernel changes only x0 for Mach traps.
+    unsafe {
+        core::arch::asm!(
+            "svc #0x80",
+            in("x16") -(nr as i64) as u64,
+            inlateout("x0") a[0] => x0,
+            in("x1") a[1], in("x2") a[2], in("x3") a[3], in("x4") a[4], in("x5") a[5],
+            in("x6") a[6], in("x7") a[7],
+            options(nostack),
+        );
+    }
+    x0
+}
+
+macro_rules! stubs {
+    ($( ($nr:literal, $name:ident, [$($arg:ident),*]) ),* $(,)?) => {
+        $(
+            #[doc = concat!("Mach trap `", stringify!($name), "` (−", stringify!($nr), ").")]
+            ///
+            /// # Safety
+            /// Pointer arguments must be valid for the trap.
+            pub unsafe fn $name($($arg: u64),*) -> u64 {
+                let a = crate::pad_args::<8>(&[$($arg),*]);
+                // SAFETY: forwarded from this stub's contract.
+                unsafe { mach_trap($nr, a) }
+            }
+        )*
+    };
+}
+mach::for_each_mach_trap!(stubs);
+
+/// `mach_task_self()`.
+pub fn mach_task_self() -> mach::MachPortName {
+    // SAFETY: takes no arguments.
+    unsafe { task_self_trap() as u32 }
+}
+
+/// `mach_thread_self()`.
+pub fn mach_thread_self() -> mach::MachPortName {
+    // SAFETY: takes no arguments.
+    unsafe { thread_self_trap() as u32 }
+}
+
+/// `mach_timebase_info()`.
+pub fn timebase_info() -> Result<mach::time::MachTimebaseInfo, mach::KernReturn> {
+    let mut info = mach::time::MachTimebaseInfo::default();
+    // SAFETY: `info` is a valid, writable 8-byte struct.
+    let kr = unsafe { mach_timebase_info_trap(&mut info as *mut _ as u64) };
+    mach::KernReturn(kr as i32).into_result().map(|()| info)
+}
+
+/// `mach_absolute_time()` through the trap (−3).
+pub fn mach_absolute_time_trap() -> u64 {
+    // SAFETY: takes no arguments.
+    unsafe { mach_trap(mach::traps::MACH_ABSOLUTE_TIME_TRAP, [0; 8]) }
+}
+
+/// `mach_absolute_time()` read straight from the counter, as Darwin's user space does.
+pub fn mach_absolute_time() -> u64 {
+    let t: u64;
+    // SAFETY: the kernel grants EL0 access to CNTVCT_EL0 (CNTKCTL_EL1.EL0VCTEN).
+    unsafe { core::arch::asm!("isb", "mrs {}, cntvct_el0", out(reg) t, options(nomem, nostack, preserves_flags)) };
+    t
+}

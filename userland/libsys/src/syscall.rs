@@ -1,0 +1,66 @@
+//! BSD system calls: `svc #0x80` with the number in x16; on failure the kernel sets the
+//! carry flag and puts the errno in x0 (reference §1.2).
+
+use sys::Errno;
+
+/// The raw call: returns (x0, x1) or the errno.
+///
+/// # Safety
+/// The call may write user memory named by its arguments; the caller vouches for them.
+#[inline(always)]
+pub unsafe fn syscall(nr: u32, a: [u64; 6]) -> Result<(u64, u64), Errno> {
+    let (x0, x1, carry): (u64, u64, u64);
+    // SAFETY: `svc #0x80` enters the kernel, which only changes x0, x1 and NZCV.
+    unsafe {
+        core::arch::asm!(
+            "svc #0x80",
+            "cset {carry}, cs",
+            carry = out(reg) carry,
+            in("x16") nr as u64,
+            inlateout("x0") a[0] => x0,
+            inlateout("x1") a[1] => x1,
+            in("x2") a[2], in("x3") a[3], in("x4") a[4], in("x5") a[5],
+            options(nostack),
+        );
+    }
+    if carry != 0 { Err(Errno(x0 as i32)) } else { Ok((x0, x1)) }
+}
+
+macro_rules! stubs {
+    ($( ($nr:literal, $name:ident, $ret:ident, [$($arg:ident),*]) ),* $(,)?) => {
+        $(
+            #[doc = concat!("BSD system call `", stringify!($name), "` (", stringify!($nr), ").")]
+            ///
+            /// # Safety
+            /// Pointer arguments must be valid for the call, or the call fails with EFAULT.
+            #[allow(clippy::too_many_arguments)]
+            pub unsafe fn $name($($arg: u64),*) -> Result<u64, Errno> {
+                let a = crate::pad_args::<6>(&[$($arg),*]);
+                // SAFETY: forwarded from this stub's contract.
+                unsafe { syscall($nr, a) }.map(|(x0, _)| x0)
+            }
+        )*
+    };
+}
+sys::for_each_std_syscall!(stubs);
+
+/// `exit`: never returns.
+pub fn exit_process(status: i32) -> ! {
+    // SAFETY: exit takes no pointers.
+    let _ = unsafe { exit(status as u64) };
+    loop {
+        core::hint::spin_loop();
+    }
+}
+
+/// `write` of a byte slice.
+pub fn write_bytes(fd: u64, buf: &[u8]) -> Result<u64, Errno> {
+    // SAFETY: `buf` is a valid slice for its length.
+    unsafe { write(fd, buf.as_ptr() as u64, buf.len() as u64) }
+}
+
+/// `read` into a byte slice.
+pub fn read_bytes(fd: u64, buf: &mut [u8]) -> Result<u64, Errno> {
+    // SAFETY: `buf` is a valid, writable slice for its length.
+    unsafe { read(fd, buf.as_mut_ptr() as u64, buf.len() as u64) }
+}
