@@ -31,11 +31,10 @@ pub use tests::run;
 mod tests {
     use super::*;
     use crate::kprintln;
-    use alloc::sync::Arc;
     use osfmk::arm64::esr::ec;
     use osfmk::kern::sched_prim::{self, BASEPRI_KERNEL};
     use osfmk::kern::task::TaskRef;
-    use osfmk::kern::thread::Thread;
+    use osfmk::kern::thread::{Thread, ThreadState};
     use osfmk::kern::thread_act::thread_terminate_self;
 
     type TestFn = fn(&TaskRef) -> Result<(), &'static str>;
@@ -125,47 +124,45 @@ mod tests {
     }
 
     fn time_slicing(task: &TaskRef) -> Result<(), &'static str> {
-        // Two threads above our own priority that never block: we only get the CPU back if
-        // the timer preempts them and they share it with each other round-robin.
-        let a = Thread::create(task.clone(), BASEPRI_KERNEL + 1, spinner, 0).ok_or("no memory")?;
-        let b = Thread::create(task.clone(), BASEPRI_KERNEL + 1, spinner, 1).ok_or("no memory")?;
+        // Two threads at our priority that never block. We yield to them; the only way we
+        // get the CPU back is the timer preempting whichever spinner runs, and the only way
+        // both make progress is round-robin among equals.
+        SPIN_STOP.store(false, Ordering::Relaxed);
+        let (free_before, _) = osfmk::vm::vm_page::vm_page_counts();
+        let a = Thread::create(task.clone(), BASEPRI_KERNEL, spinner, 0).ok_or("no memory")?;
+        let b = Thread::create(task.clone(), BASEPRI_KERNEL, spinner, 1).ok_or("no memory")?;
         sched_prim::thread_setrun(a.clone());
         sched_prim::thread_setrun(b.clone());
         let start = crate::timer::ticks();
-        // The spinners outrank us, so this loop advances only when both have been preempted
-        // at least... it must run at all for the check to happen: give it a lower target.
-        SPIN_STOP.store(false, Ordering::Relaxed);
-        let deadline = start + 20;
-        let waiter = Thread::create(task.clone(), BASEPRI_KERNEL + 2, stopper, deadline).ok_or("no memory")?;
-        sched_prim::thread_setrun(waiter);
-        while !SPIN_STOP.load(Ordering::Relaxed) {
+        let mut returns = 0u64;
+        while crate::timer::ticks() < start + 40 {
+            sched_prim::thread_block();
+            returns += 1;
+        }
+        SPIN_STOP.store(true, Ordering::Relaxed);
+        while a.state() != ThreadState::Terminated || b.state() != ThreadState::Terminated {
             sched_prim::thread_block();
         }
         let (ca, cb) = (SPIN_COUNTS[0].load(Ordering::Relaxed), SPIN_COUNTS[1].load(Ordering::Relaxed));
-        kprintln!("ktest:   spinner counts {ca} and {cb} over {} ticks", crate::timer::ticks() - start);
+        kprintln!("ktest:   40 ticks: spinner counts {ca} and {cb}, test thread resumed {returns} times");
         if ca == 0 || cb == 0 {
             return Err("one thread never ran");
         }
+        if returns < 10 {
+            return Err("the timer did not preempt the spinners");
+        }
         let (lo, hi) = (ca.min(cb), ca.max(cb));
-        if hi > lo * 3 {
-            return Err("CPU shared very unevenly");
+        if hi > lo * 2 {
+            return Err("CPU shared unevenly between equal threads");
         }
         drop((a, b));
-        Ok(())
-    }
-
-    /// Highest priority, sleeps by polling ticks and yielding: stops the spinners after
-    /// `deadline`. It runs only when the timer preempts a spinner.
-    extern "C" fn stopper(deadline: u64) -> ! {
-        sched_prim::thread_continue();
-        while crate::timer::ticks() < deadline {
-            // Waiting for the next tick; the spinners keep the CPU meanwhile.
-            let target = crate::timer::ticks() + 1;
-            sched_prim::assert_wait(&SPIN_STOP as *const _ as usize + target as usize);
-            sched_prim::thread_block();
+        // Let the scheduler drop its last references to the dead threads.
+        sched_prim::thread_block();
+        let (free_after, _) = osfmk::vm::vm_page::vm_page_counts();
+        if free_after != free_before {
+            return Err("terminated threads leaked their stacks");
         }
-        SPIN_STOP.store(true, Ordering::Relaxed);
-        thread_terminate_self()
+        Ok(())
     }
 
     fn frame_pool_round_trip(_: &TaskRef) -> Result<(), &'static str> {
@@ -205,7 +202,6 @@ mod tests {
         if before != after {
             return Err("tables leaked");
         }
-        let _ = Arc::strong_count;
         Ok(())
     }
 }
