@@ -112,8 +112,13 @@ fn main() {
     }
     writeln!(out, "];").unwrap();
 
-    writeln!(out, "/// Calls `$m!` with every implemented (STD) call as `(number, name, RETKIND, [args])`.").unwrap();
-    writeln!(out, "#[macro_export]\nmacro_rules! for_each_std_syscall {{\n    ($m:ident) => {{\n        $m! {{").unwrap();
+    writeln!(out, "/// Calls `$m!` with every implemented (STD) call as `(number, name, RETKIND, [args])`.")
+        .unwrap();
+    writeln!(
+        out,
+        "#[macro_export]\nmacro_rules! for_each_std_syscall {{\n    ($m:ident) => {{\n        $m! {{"
+    )
+    .unwrap();
     for e in entries.iter().filter(|e| e.status == "STD") {
         writeln!(out, "            ({}, {}, {}, [{}]),", e.nr, e.name, e.ret, e.args.join(", ")).unwrap();
     }

@@ -14,12 +14,20 @@ use core::arch::global_asm;
 const MAIR: u64 = 0x04 | (0xff << 8) | (0x44 << 16);
 /// TCR_EL1: 48-bit VAs in both halves (T0SZ = T1SZ = 16), 4 KiB granules, inner-shareable
 /// write-back walks, 16-bit ASIDs taken from TTBR0. IPS is filled in from ID_AA64MMFR0_EL1.
-const TCR: u64 = 16 | (1 << 8) | (1 << 10) | (3 << 12) | (16 << 16) | (1 << 24) | (1 << 26)
-    | (3 << 28) | (2 << 30) | (1 << 36);
+const TCR: u64 = 16
+    | (1 << 8)
+    | (1 << 10)
+    | (3 << 12)
+    | (16 << 16)
+    | (1 << 24)
+    | (1 << 26)
+    | (3 << 28)
+    | (2 << 30)
+    | (1 << 36);
 /// SCTLR_EL1: MMU, caches, stack alignment checks, the v8.0 RES1 bits, and EL0 access to
 /// WFI/WFE, CTR_EL0 and DC ZVA (ARM ARM D19.2 SCTLR_EL1).
-const SCTLR: u64 = 0x30D0_0800 | 1 | (1 << 2) | (1 << 3) | (1 << 12) | (1 << 14) | (1 << 15)
-    | (1 << 16) | (1 << 18);
+const SCTLR: u64 =
+    0x30D0_0800 | 1 | (1 << 2) | (1 << 3) | (1 << 12) | (1 << 14) | (1 << 15) | (1 << 16) | (1 << 18);
 /// A 1 GiB block: Normal (attr 1), inner shareable, accessed, EL1 RW, not EL0 executable.
 const BOOT_NORMAL_BLOCK: u64 = 1 | (1 << 2) | (3 << 8) | (1 << 10) | (1 << 54);
 /// A 1 GiB block: Device-nGnRE (attr 0), accessed, never executable.

@@ -78,10 +78,10 @@ pub fn _print(args: fmt::Arguments<'_>) {
 pub fn panic_print(args: fmt::Arguments<'_>) {
     // If the console lock is held, the holder is the code that panicked on this CPU and
     // nothing else runs; the message is lost rather than risking a deadlock.
-    if let Some(g) = UART.try_lock() {
-        if let Some(u) = g.as_ref() {
-            let _ = ConsoleWriter(u).write_fmt(args);
-        }
+    if let Some(g) = UART.try_lock()
+        && let Some(u) = g.as_ref()
+    {
+        let _ = ConsoleWriter(u).write_fmt(args);
     }
 }
 

@@ -149,9 +149,22 @@ fn vector(kind: u64) -> Vector {
 }
 
 const VECTOR_NAMES: [&str; 16] = [
-    "EL1t sync", "EL1t IRQ", "EL1t FIQ", "EL1t SError", "EL1h sync", "EL1h IRQ", "EL1h FIQ",
-    "EL1h SError", "EL0/64 sync", "EL0/64 IRQ", "EL0/64 FIQ", "EL0/64 SError", "EL0/32 sync",
-    "EL0/32 IRQ", "EL0/32 FIQ", "EL0/32 SError",
+    "EL1t sync",
+    "EL1t IRQ",
+    "EL1t FIQ",
+    "EL1t SError",
+    "EL1h sync",
+    "EL1h IRQ",
+    "EL1h FIQ",
+    "EL1h SError",
+    "EL0/64 sync",
+    "EL0/64 IRQ",
+    "EL0/64 FIQ",
+    "EL0/64 SError",
+    "EL0/32 sync",
+    "EL0/32 IRQ",
+    "EL0/32 FIQ",
+    "EL0/32 SError",
 ];
 
 fn read_esr_far() -> (Esr, u64) {
@@ -174,7 +187,12 @@ fn fatal(frame: &TrapFrame, kind: u64, esr: Esr, far: u64) -> ! {
         esr.iss(),
         match esr.ec() {
             ec::DABT_CURRENT | ec::DABT_LOWER | ec::IABT_CURRENT | ec::IABT_LOWER => {
-                alloc::format!(": {} at level {}{}", esr.fault_name(), esr.fault_level(), if esr.is_write() { " (write)" } else { "" })
+                alloc::format!(
+                    ": {} at level {}{}",
+                    esr.fault_name(),
+                    esr.fault_level(),
+                    if esr.is_write() { " (write)" } else { "" }
+                )
             }
             _ => alloc::string::String::new(),
         },

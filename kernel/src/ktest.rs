@@ -91,7 +91,11 @@ mod tests {
         // nothing is modified; the volatile store is a single instruction.
         let (esr, far) = expect_fault(|| unsafe { (target as *mut u32).write_volatile(0xd503201f) })
             .ok_or("kernel text was writable")?;
-        if esr.ec() != ec::DABT_CURRENT || !esr.is_write() || esr.fault_name() != "permission fault" || far != target {
+        if esr.ec() != ec::DABT_CURRENT
+            || !esr.is_write()
+            || esr.fault_name() != "permission fault"
+            || far != target
+        {
             return Err("wrong syndrome");
         }
         Ok(())
@@ -167,7 +171,8 @@ mod tests {
 
     fn frame_pool_round_trip(_: &TaskRef) -> Result<(), &'static str> {
         let (before, _) = osfmk::vm::vm_page::vm_page_counts();
-        let pages: alloc::vec::Vec<u64> = (0..64).filter_map(|_| osfmk::vm::vm_page::vm_page_alloc()).collect();
+        let pages: alloc::vec::Vec<u64> =
+            (0..64).filter_map(|_| osfmk::vm::vm_page::vm_page_alloc()).collect();
         if pages.len() != 64 {
             return Err("allocation failed");
         }

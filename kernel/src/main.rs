@@ -25,6 +25,7 @@
 extern crate alloc;
 
 mod boot;
+#[cfg(not(feature = "ktest"))]
 mod bsd_glue;
 pub mod console;
 mod drivers;
@@ -63,8 +64,11 @@ fn find_dtb(x0: u64) -> Option<u64> {
     })
 }
 
+/// A physical range `[start, end)`.
+type PhysRange = (u64, u64);
+
 /// The RAM range holding the kernel, DTB and initrd ranges: read without allocating.
-fn early_memory(dtb_pa: u64) -> Option<((u64, u64), [(u64, u64); 3])> {
+fn early_memory(dtb_pa: u64) -> Option<(PhysRange, [PhysRange; 3])> {
     // SAFETY: `dtb_pa` holds a DTB (magic checked) mapped in the direct map.
     let fdt = unsafe { fdt::Fdt::from_ptr(phys_to_virt(dtb_pa) as *const u8) }.ok()?;
     let image = memory::image_phys_range();
@@ -105,6 +109,7 @@ fn cpu_name(midr: u64) -> &'static str {
         (0x41, 0xd40) => "Neoverse-V1",
         (0x41, 0xd4f) => "Neoverse-V2",
         (0x41, _) => "Arm core",
+        (0x00, _) => "QEMU 'max'",
         _ => "unknown core",
     }
 }
@@ -122,12 +127,14 @@ extern "C" fn kernel_entry(x0: u64, entry_el: u64) -> ! {
         unsafe { console::init(phys_to_virt(uart) as usize) };
     }
     exception::init();
-    let Some((ram, reserved)) = early_memory(dtb_pa) else { panic!("DTB has no memory node around the kernel") };
+    let Some((ram, reserved)) = early_memory(dtb_pa) else {
+        panic!("DTB has no memory node around the kernel")
+    };
     let heap = memory::init_heap(ram, &reserved).expect("no room for the kernel heap");
     // SAFETY: `dtb_pa` holds a valid DTB that nothing overwrites (it is reserved).
     let info = match unsafe { PlatformInfo::from_dtb(phys_to_virt(dtb_pa), dtb_pa) } {
         Ok(info) => info,
-        Err(e) => panic!("cannot use the device tree: {e:?}"),
+        Err(e) => panic!("cannot use the device tree: {e}"),
     };
     memory::init_frames(&info, heap);
     if let Err(kr) = memory::init_kernel_pmap(&info) {
@@ -164,8 +171,12 @@ fn kmain(info: PlatformInfo, entry_el: u64) -> ! {
     // `init_kernel_pmap`; only `irq` drives the GIC.
     let gic = unsafe {
         match info.gic_version {
-            GicVersion::V2 => Gic::new_v2(phys_to_virt(info.gicd.0) as usize, phys_to_virt(info.gicc_or_gicr.0) as usize),
-            GicVersion::V3 => Gic::new_v3(phys_to_virt(info.gicd.0) as usize, phys_to_virt(info.gicc_or_gicr.0) as usize),
+            GicVersion::V2 => {
+                Gic::new_v2(phys_to_virt(info.gicd.0) as usize, phys_to_virt(info.gicc_or_gicr.0) as usize)
+            }
+            GicVersion::V3 => {
+                Gic::new_v3(phys_to_virt(info.gicd.0) as usize, phys_to_virt(info.gicc_or_gicr.0) as usize)
+            }
         }
     };
     irq::init(gic, info.vtimer_irq, info.uart_irq);
@@ -180,11 +191,14 @@ fn kmain(info: PlatformInfo, entry_el: u64) -> ! {
     osfmk::arm64::cpu::interrupts_enable();
 
     #[cfg(feature = "ktest")]
-    ktest::run(kernel_task.clone());
+    ktest::run(kernel_task);
 
-    // BSD: proc 0, the root file system, init.
-    bsd_glue::bsd_init(&info, kernel_task);
-    osfmk::kern::thread_act::thread_terminate_self()
+    // BSD: proc 0, the root file system, init. Then this boot thread's work is done.
+    #[cfg(not(feature = "ktest"))]
+    {
+        bsd_glue::bsd_init(&info, kernel_task);
+        osfmk::kern::thread_act::thread_terminate_self()
+    }
 }
 
 extern "C" fn idle_main(_: u64) -> ! {

@@ -139,7 +139,8 @@ pub fn init_kernel_pmap(info: &PlatformInfo) -> Result<(), mach::KernReturn> {
     Ok(())
 }
 
-/// Is `va` inside the kernel's text (for the in-kernel "writing text faults" test)?
+/// The kernel's text `[start, end)` (for the in-kernel "writing text faults" test).
+#[cfg_attr(not(feature = "ktest"), allow(dead_code))]
 pub fn kernel_text_range() -> (u64, u64) {
     // SAFETY: linker symbols; only their addresses are used.
     unsafe { (sym(&__image_start), sym(&__text_end)) }

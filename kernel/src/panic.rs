@@ -23,7 +23,7 @@ pub fn set_trap_frame(frame: &TrapFrame) {
 fn backtrace(mut fp: u64) {
     panic_print(format_args!("backtrace:\n"));
     for depth in 0..32 {
-        if fp == 0 || fp % 16 != 0 || fp < osfmk::arm64::pmap::PHYS_MAP_BASE {
+        if fp == 0 || !fp.is_multiple_of(16) || fp < osfmk::arm64::pmap::PHYS_MAP_BASE {
             break;
         }
         // SAFETY: `fp` is a 16-byte aligned upper-half address taken from a frame-record
@@ -64,12 +64,17 @@ fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
         let f = unsafe { &*frame };
         for (i, pair) in f.x.chunks(2).enumerate() {
             match pair {
-                [a, b] => panic_print(format_args!("  x{:<2} {:#018x}  x{:<2} {:#018x}\n", 2 * i, a, 2 * i + 1, b)),
+                [a, b] => {
+                    panic_print(format_args!("  x{:<2} {:#018x}  x{:<2} {:#018x}\n", 2 * i, a, 2 * i + 1, b))
+                }
                 [a] => panic_print(format_args!("  x{:<2} {:#018x}\n", 2 * i, a)),
                 _ => {}
             }
         }
-        panic_print(format_args!("  sp_el0 {:#018x}  elr {:#018x}  spsr {:#010x}\n", f.sp_el0, f.elr, f.spsr));
+        panic_print(format_args!(
+            "  sp_el0 {:#018x}  elr {:#018x}  spsr {:#010x}\n",
+            f.sp_el0, f.elr, f.spsr
+        ));
         panic_print(format_args!("  #0  {:#018x}\n", f.elr));
         backtrace(f.x[29]);
     }

@@ -48,8 +48,19 @@ pub struct PlatformInfo {
 /// Why the DTB could not be used.
 #[derive(Debug)]
 pub enum PlatformError {
+    /// Not a flattened device tree.
     BadDtb,
+    /// A node or property the kernel needs is absent.
     Missing(&'static str),
+}
+
+impl core::fmt::Display for PlatformError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            PlatformError::BadDtb => f.write_str("not a valid flattened device tree"),
+            PlatformError::Missing(what) => write!(f, "it has no {what}"),
+        }
+    }
 }
 
 /// GIC interrupt specifier cells: type (0 = SPI, 1 = PPI) and number → INTID.
@@ -111,7 +122,9 @@ impl PlatformInfo {
 
         let (gic_version, gic_node) = if let Some(n) = fdt.find_compatible(&["arm,gic-v3"]) {
             (GicVersion::V3, n)
-        } else if let Some(n) = fdt.find_compatible(&["arm,cortex-a15-gic", "arm,gic-400", "arm,cortex-a9-gic"]) {
+        } else if let Some(n) =
+            fdt.find_compatible(&["arm,cortex-a15-gic", "arm,gic-400", "arm,cortex-a9-gic"])
+        {
             (GicVersion::V2, n)
         } else {
             return Err(PlatformError::Missing("interrupt controller"));
@@ -120,10 +133,13 @@ impl PlatformInfo {
         let gicc_or_gicr = first_reg(gic_node, 1).ok_or(PlatformError::Missing("gic cpu/redistributor"))?;
 
         // `/timer` interrupts: secure phys, non-secure phys, virtual, hypervisor (in order).
-        let timer = fdt.find_compatible(&["arm,armv8-timer", "arm,armv7-timer"]).ok_or(PlatformError::Missing("timer"))?;
+        let timer = fdt
+            .find_compatible(&["arm,armv8-timer", "arm,armv7-timer"])
+            .ok_or(PlatformError::Missing("timer"))?;
         let per = cells(gic_node, "#interrupt-cells").first().map_or(3, |&n| n as usize).max(2);
         let timer_cells = cells(timer, "interrupts");
-        let virt = timer_cells.get(2 * per..2 * per + 2).ok_or(PlatformError::Missing("virtual timer interrupt"))?;
+        let virt =
+            timer_cells.get(2 * per..2 * per + 2).ok_or(PlatformError::Missing("virtual timer interrupt"))?;
         let vtimer_irq = gic_intid(virt[0] as usize, virt[1] as usize);
 
         let psci = fdt.find_compatible(&["arm,psci-1.0", "arm,psci-0.2", "arm,psci"]).and_then(|n| {

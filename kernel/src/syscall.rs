@@ -25,12 +25,16 @@ fn platform_syscall(frame: &mut TrapFrame) {
             let value = if frame.x[0] < USER_VM_MAX { frame.x[0] } else { 0 };
             // SAFETY: TPIDRRO_EL0 is this thread's user-readable thread pointer; the context
             // switch saves and restores it.
-            unsafe { core::arch::asm!("msr tpidrro_el0, {}", in(reg) value, options(nostack, preserves_flags)) };
+            unsafe {
+                core::arch::asm!("msr tpidrro_el0, {}", in(reg) value, options(nostack, preserves_flags))
+            };
         }
         PLATFORM_GET_TSD_BASE => {
             let value: u64;
             // SAFETY: reading this thread's TPIDRRO_EL0.
-            unsafe { core::arch::asm!("mrs {}, tpidrro_el0", out(reg) value, options(nomem, nostack, preserves_flags)) };
+            unsafe {
+                core::arch::asm!("mrs {}, tpidrro_el0", out(reg) value, options(nomem, nostack, preserves_flags))
+            };
             frame.x[0] = value;
         }
         _ => {}

@@ -27,7 +27,9 @@ pub fn init() {
     let interval = nanoseconds_to_absolutetime(QUANTUM_NS);
     INTERVAL.store(interval, Ordering::Relaxed);
     // SAFETY: grants EL0 read access to the virtual counter only.
-    unsafe { core::arch::asm!("msr cntkctl_el1, {}", "isb", in(reg) CNTKCTL_EL0VCTEN, options(nostack, preserves_flags)) };
+    unsafe {
+        core::arch::asm!("msr cntkctl_el1, {}", "isb", in(reg) CNTKCTL_EL0VCTEN, options(nostack, preserves_flags))
+    };
     arm(interval);
 }
 
@@ -39,6 +41,7 @@ pub fn handle_irq() {
 }
 
 /// Ticks since the timer started.
+#[cfg_attr(not(feature = "ktest"), allow(dead_code))]
 pub fn ticks() -> u64 {
     TICKS.load(Ordering::Relaxed)
 }

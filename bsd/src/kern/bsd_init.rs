@@ -88,7 +88,12 @@ pub fn init_path(bootargs: &str) -> String {
 }
 
 /// Start BSD: proc 0 around the kernel task, the root ramfs from `initrd`, and pid 1.
-pub fn bsd_init(platform: &'static dyn BsdPlatform, kernel_task: TaskRef, initrd: Option<&[u8]>, bootargs: &str) {
+pub fn bsd_init(
+    platform: &'static dyn BsdPlatform,
+    kernel_task: TaskRef,
+    initrd: Option<&[u8]>,
+    bootargs: &str,
+) {
     PLATFORM.call_once(|| platform);
     register_bsd_hooks(&crate::kern::kern_sig::BSD_HOOKS);
     Proc::create(0, 0, "kernel_task", kernel_task, Ucred::default(), FileDesc::new());
@@ -102,7 +107,15 @@ pub fn bsd_init(platform: &'static dyn BsdPlatform, kernel_task: TaskRef, initrd
 
     let path = init_path(bootargs);
     let argv: Vec<&[u8]> = alloc::vec![path.as_bytes()];
-    if let Err(e) = crate::kern::kern_exec::exec_new_process(1, 0, path.as_bytes(), &argv, &[], Ucred::default(), console_fds()) {
+    if let Err(e) = crate::kern::kern_exec::exec_new_process(
+        1,
+        0,
+        path.as_bytes(),
+        &argv,
+        &[],
+        Ucred::default(),
+        console_fds(),
+    ) {
         panic!("bsd_init: cannot run {path} as init: {}", e.name());
     }
 }

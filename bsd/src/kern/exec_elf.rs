@@ -106,10 +106,7 @@ pub fn parse_elf_image(bytes: &[u8]) -> Result<ImagePlan, Errno> {
 
     // Zero-fill is never code, so the entry must be in the file-backed bytes.
     let entry = ehdr.e_entry;
-    if !segments
-        .iter()
-        .any(|s| s.prot.execute && entry >= s.vaddr && entry - s.vaddr < s.filesz)
-    {
+    if !segments.iter().any(|s| s.prot.execute && entry >= s.vaddr && entry - s.vaddr < s.filesz) {
         return Err(Errno::ENOEXEC);
     }
     Ok(ImagePlan { entry, segments })
@@ -122,14 +119,8 @@ fn plan_segment(phdr: &ProgramHeader, file_len: usize) -> Result<SegmentPlan, Er
         write: phdr.p_flags & PF_W != 0,
         execute: phdr.p_flags & PF_X != 0,
     };
-    let file_end = phdr
-        .p_offset
-        .checked_add(phdr.p_filesz)
-        .ok_or(Errno::ENOEXEC)?;
-    let mem_end = phdr
-        .p_vaddr
-        .checked_add(phdr.p_memsz)
-        .ok_or(Errno::ENOEXEC)?;
+    let file_end = phdr.p_offset.checked_add(phdr.p_filesz).ok_or(Errno::ENOEXEC)?;
+    let mem_end = phdr.p_vaddr.checked_add(phdr.p_memsz).ok_or(Errno::ENOEXEC)?;
     let ok = phdr.p_filesz <= phdr.p_memsz
         && file_end <= file_len as u64
         && phdr.p_vaddr >= USER_IMAGE_MIN
@@ -191,14 +182,7 @@ mod tests {
     const PHDR_LEN: usize = 56;
 
     fn load(flags: u32, offset: u64, vaddr: u64, filesz: u64, memsz: u64) -> Phdr {
-        Phdr {
-            p_type: PT_LOAD,
-            flags,
-            offset,
-            vaddr,
-            filesz,
-            memsz,
-        }
+        Phdr { p_type: PT_LOAD, flags, offset, vaddr, filesz, memsz }
     }
 
     impl Elf {
@@ -264,16 +248,8 @@ mod tests {
         assert_eq!(e.parse(), Err(Errno::ENOEXEC));
     }
 
-    const RX: Prot = Prot {
-        read: true,
-        write: false,
-        execute: true,
-    };
-    const RW: Prot = Prot {
-        read: true,
-        write: true,
-        execute: false,
-    };
+    const RX: Prot = Prot { read: true, write: false, execute: true };
+    const RW: Prot = Prot { read: true, write: true, execute: false };
 
     #[test]
     fn a_typical_static_executable() {
@@ -282,13 +258,7 @@ mod tests {
         assert_eq!(
             plan.segments,
             [
-                SegmentPlan {
-                    vaddr: BASE,
-                    memsz: 0x1000,
-                    file_offset: 0,
-                    filesz: 0x1000,
-                    prot: RX
-                },
+                SegmentPlan { vaddr: BASE, memsz: 0x1000, file_offset: 0, filesz: 0x1000, prot: RX },
                 SegmentPlan {
                     vaddr: BASE + 0x1000,
                     memsz: 0x3000,
@@ -313,16 +283,8 @@ mod tests {
             [
                 RX,
                 RW,
-                Prot {
-                    read: false,
-                    write: false,
-                    execute: true
-                },
-                Prot {
-                    read: true,
-                    write: false,
-                    execute: false
-                },
+                Prot { read: false, write: false, execute: true },
+                Prot { read: true, write: false, execute: false },
                 Prot::default()
             ]
         );
@@ -341,14 +303,8 @@ mod tests {
     #[test]
     fn not_elf_at_all() {
         assert_eq!(parse_elf_image(&[]), Err(Errno::ENOEXEC));
-        assert_eq!(
-            parse_elf_image(b"#!/bin/sh\necho hi\n"),
-            Err(Errno::ENOEXEC)
-        );
-        assert_eq!(
-            parse_elf_image(&[0x7f, b'E', b'L', b'F']),
-            Err(Errno::ENOEXEC)
-        );
+        assert_eq!(parse_elf_image(b"#!/bin/sh\necho hi\n"), Err(Errno::ENOEXEC));
+        assert_eq!(parse_elf_image(&[0x7f, b'E', b'L', b'F']), Err(Errno::ENOEXEC));
         let mut bytes = Elf::typical().bytes();
         bytes[0] = 0x7e;
         assert_eq!(parse_elf_image(&bytes), Err(Errno::ENOEXEC));
@@ -361,14 +317,7 @@ mod tests {
         rejected(|e| e.machine = EM_X86_64);
         rejected(|e| e.e_type = ET_DYN);
         rejected(|e| {
-            e.phdrs.push(Phdr {
-                p_type: PT_INTERP,
-                flags: PF_R,
-                offset: 0,
-                vaddr: 0,
-                filesz: 1,
-                memsz: 1,
-            })
+            e.phdrs.push(Phdr { p_type: PT_INTERP, flags: PF_R, offset: 0, vaddr: 0, filesz: 1, memsz: 1 })
         });
         rejected(|e| e.phdrs.retain(|p| p.p_type != PT_LOAD));
         rejected(|e| e.phdrs.iter_mut().for_each(|p| p.memsz = 0));
@@ -377,14 +326,7 @@ mod tests {
     #[test]
     fn other_program_headers_are_ignored() {
         let mut e = Elf::typical();
-        e.phdrs.push(Phdr {
-            p_type: PT_NOTE,
-            flags: 0,
-            offset: 0x1234_5678,
-            vaddr: 3,
-            filesz: 1,
-            memsz: 1,
-        });
+        e.phdrs.push(Phdr { p_type: PT_NOTE, flags: 0, offset: 0x1234_5678, vaddr: 3, filesz: 1, memsz: 1 });
         assert!(e.parse().is_ok());
     }
 
@@ -467,11 +409,7 @@ mod tests {
     fn damaged_images_never_panic() {
         let good = Elf::typical().bytes();
         for len in 0..good.len().min(EHDR_LEN + 3 * PHDR_LEN + 8) {
-            assert_eq!(
-                parse_elf_image(&good[..len]),
-                Err(Errno::ENOEXEC),
-                "len {len}"
-            );
+            assert_eq!(parse_elf_image(&good[..len]), Err(Errno::ENOEXEC), "len {len}");
         }
         for i in 0..EHDR_LEN + 3 * PHDR_LEN {
             for flip in [0x01u8, 0x10, 0x80, 0xff] {

@@ -56,11 +56,7 @@ pub fn build_exec_stack(
 
     // argc, then each group's pointers and its NULL.
     let ptr_count = groups.iter().map(|g| g.len() + 1).sum::<usize>() + 1;
-    let strings_len: usize = groups
-        .iter()
-        .flat_map(|g| g.iter())
-        .map(|s| s.len() + 1)
-        .sum();
+    let strings_len: usize = groups.iter().flat_map(|g| g.iter()).map(|s| s.len() + 1).sum();
     let used = ptr_count
         .checked_mul(PTR_SIZE)
         .and_then(|p| p.checked_add(strings_len))
@@ -154,14 +150,7 @@ mod tests {
         let st = build_exec_stack(TOP, argv, envp, apple).unwrap();
         assert_eq!(st.sp % 16, 0);
         assert_eq!(st.sp + st.image.len() as u64, TOP);
-        assert_eq!(
-            decode(&st),
-            Decoded {
-                argv: strs(argv),
-                envp: strs(envp),
-                apple: strs(apple)
-            }
-        );
+        assert_eq!(decode(&st), Decoded { argv: strs(argv), envp: strs(envp), apple: strs(apple) });
     }
 
     #[test]
@@ -183,14 +172,7 @@ mod tests {
         let st = build_exec_stack(TOP, &[], &[], &[]).unwrap();
         assert_eq!(st.image.len(), 32);
         assert!(st.image.iter().all(|&b| b == 0));
-        assert_eq!(
-            decode(&st),
-            Decoded {
-                argv: vec![],
-                envp: vec![],
-                apple: vec![]
-            }
-        );
+        assert_eq!(decode(&st), Decoded { argv: vec![], envp: vec![], apple: vec![] });
     }
 
     #[test]
@@ -215,18 +197,9 @@ mod tests {
 
     #[test]
     fn nul_inside_a_string_is_einval() {
-        assert_eq!(
-            build_exec_stack(TOP, &[b"a\0b"], &[], &[]),
-            Err(Errno::EINVAL)
-        );
-        assert_eq!(
-            build_exec_stack(TOP, &[], &[b"\0"], &[]),
-            Err(Errno::EINVAL)
-        );
-        assert_eq!(
-            build_exec_stack(TOP, &[], &[], &[b"x\0"]),
-            Err(Errno::EINVAL)
-        );
+        assert_eq!(build_exec_stack(TOP, &[b"a\0b"], &[], &[]), Err(Errno::EINVAL));
+        assert_eq!(build_exec_stack(TOP, &[], &[b"\0"], &[]), Err(Errno::EINVAL));
+        assert_eq!(build_exec_stack(TOP, &[], &[], &[b"x\0"]), Err(Errno::EINVAL));
     }
 
     #[test]
@@ -244,10 +217,7 @@ mod tests {
 
     #[test]
     fn stack_top_too_low_is_einval() {
-        assert_eq!(
-            build_exec_stack(16, &[b"abc"], &[], &[]),
-            Err(Errno::EINVAL)
-        );
+        assert_eq!(build_exec_stack(16, &[b"abc"], &[], &[]), Err(Errno::EINVAL));
         assert!(build_exec_stack(48, &[], &[], &[]).is_ok());
     }
 }

@@ -24,7 +24,13 @@ pub fn exit1(p: &Arc<Proc>, status: i32) -> ! {
         alloc::format!("bsd: pid {} ({}) exited with status {}\n", p.p_pid, p.p_comm, wexitstatus(status))
     } else {
         let sig = wtermsig(status) as u32;
-        alloc::format!("bsd: pid {} ({}) killed by signal {} (SIG{})\n", p.p_pid, p.p_comm, sig, signal_name(sig))
+        alloc::format!(
+            "bsd: pid {} ({}) killed by signal {} (SIG{})\n",
+            p.p_pid,
+            p.p_comm,
+            sig,
+            signal_name(sig)
+        )
     };
     platform().console_write(msg.as_bytes());
     if p.p_pid == INITPROC_PID {

@@ -6,8 +6,8 @@ use core::sync::atomic::Ordering;
 
 use mach::KernReturn;
 use mach::exception::{
-    EXC_ARITHMETIC, EXC_BAD_ACCESS, EXC_BAD_INSTRUCTION, EXC_BREAKPOINT, EXC_EMULATION, EXC_SOFTWARE, EXC_SYSCALL,
-    ExceptionType,
+    EXC_ARITHMETIC, EXC_BAD_ACCESS, EXC_BAD_INSTRUCTION, EXC_BREAKPOINT, EXC_EMULATION, EXC_SOFTWARE,
+    EXC_SYSCALL, ExceptionType,
 };
 use osfmk::kern::exception::BsdHooks;
 use sys::signal::{

@@ -24,12 +24,7 @@ use super::{MAXPATHLEN, MAXSYMLINKS, NAME_MAX};
 /// [`NAME_MAX`], `ENAMETOOLONG`; a non-directory where a directory is needed — before
 /// another component or a trailing `/` — `ENOTDIR`; more than [`MAXSYMLINKS`] links `ELOOP`;
 /// a NUL inside the path `EINVAL`.
-pub fn namei(
-    root: &VnodeRef,
-    cwd: &VnodeRef,
-    path: &[u8],
-    follow_last: bool,
-) -> Result<VnodeRef, Errno> {
+pub fn namei(root: &VnodeRef, cwd: &VnodeRef, path: &[u8], follow_last: bool) -> Result<VnodeRef, Errno> {
     if path.is_empty() {
         return Err(Errno::ENOENT);
     }
@@ -43,11 +38,7 @@ pub fn namei(
     // The path still to walk is `pending[pos..]`; a symlink replaces it.
     let mut pending: Vec<u8> = path.to_vec();
     let mut pos = 0;
-    let mut dir = if path.starts_with(b"/") {
-        root.clone()
-    } else {
-        cwd.clone()
-    };
+    let mut dir = if path.starts_with(b"/") { root.clone() } else { cwd.clone() };
     let mut links = 0;
     loop {
         let rest = pending.get(pos..).unwrap_or_default();
@@ -64,11 +55,7 @@ pub fn namei(
             return Err(Errno::ENAMETOOLONG);
         }
 
-        let vp = if name == b".." && Arc::ptr_eq(&dir, root) {
-            dir.clone()
-        } else {
-            dir.lookup(name)?
-        };
+        let vp = if name == b".." && Arc::ptr_eq(&dir, root) { dir.clone() } else { dir.lookup(name)? };
 
         if vp.vtype() == VType::VLNK && (!is_last || follow_last || trailing_slash) {
             if links >= MAXSYMLINKS {
@@ -119,10 +106,7 @@ mod tests {
         let a = root.mkdir(b"a", 0o755).unwrap();
         let b = a.mkdir(b"b", 0o755).unwrap();
         a.mkdir(b"empty", 0o755).unwrap();
-        b.create(b"file", 0o644)
-            .unwrap()
-            .write_at(0, b"contents")
-            .unwrap();
+        b.create(b"file", 0o644).unwrap().write_at(0, b"contents").unwrap();
         root.create(b"top", 0o644).unwrap();
         b.symlink(b"up", 0o755, b"..").unwrap();
         b.symlink(b"abs", 0o755, b"/a").unwrap();
@@ -193,10 +177,7 @@ mod tests {
         assert!(same(&at(&root, "/a/b/up"), &a));
         assert!(same(&at(&root, "/a/b/up/b/file"), &file));
         assert!(same(&at(&root, "/a/b/abs/b/rel"), &file));
-        assert!(same(
-            &namei(&root, &root, b"/a/b/rel", true).unwrap(),
-            &file
-        ));
+        assert!(same(&namei(&root, &root, b"/a/b/rel", true).unwrap(), &file));
         assert!(same(&at(&root, "/self/self/a/b"), &b));
         // Not following the last one returns the link itself.
         let link = namei(&root, &root, b"/a/b/rel", false).unwrap();
@@ -225,12 +206,7 @@ mod tests {
         assert_eq!(err(&root, b"/nope", true), Errno::ENOENT);
         assert_eq!(err(&root, b"/a/nope/file", true), Errno::ENOENT);
         assert_eq!(err(&root, b"/a/b/dangling", true), Errno::ENOENT);
-        assert_eq!(
-            namei(&root, &root, b"/a/b/dangling", false)
-                .unwrap()
-                .vtype(),
-            VType::VLNK
-        );
+        assert_eq!(namei(&root, &root, b"/a/b/dangling", false).unwrap().vtype(), VType::VLNK);
         assert_eq!(err(&root, b"/top/x", true), Errno::ENOTDIR);
         assert_eq!(err(&root, b"/a/b/rel/x", true), Errno::ENOTDIR);
         assert_eq!(err(&root, b"/a/\0b", true), Errno::EINVAL);
@@ -241,21 +217,13 @@ mod tests {
         let root = tree();
         assert_eq!(err(&root, b"/loop", true), Errno::ELOOP);
         assert_eq!(err(&root, b"/loop/x", false), Errno::ELOOP);
-        assert_eq!(
-            namei(&root, &root, b"/loop", false).unwrap().vtype(),
-            VType::VLNK
-        );
+        assert_eq!(namei(&root, &root, b"/loop", false).unwrap().vtype(), VType::VLNK);
 
         // A chain of exactly MAXSYMLINKS links resolves; one more does not.
         let d = root.mkdir(b"chain", 0o755).unwrap();
         d.create(b"l0", 0o644).unwrap();
         for i in 1..=MAXSYMLINKS + 1 {
-            d.symlink(
-                format!("l{i}").as_bytes(),
-                0o755,
-                format!("l{}", i - 1).as_bytes(),
-            )
-            .unwrap();
+            d.symlink(format!("l{i}").as_bytes(), 0o755, format!("l{}", i - 1).as_bytes()).unwrap();
         }
         let ok = format!("/chain/l{MAXSYMLINKS}");
         assert_eq!(at(&root, &ok).vtype(), VType::VREG);
@@ -269,10 +237,7 @@ mod tests {
         // MAXPATHLEN counts the NUL, so MAXPATHLEN - 1 bytes is the longest path.
         let mut longest = b"/".repeat(MAXPATHLEN - 2);
         longest.push(b'a');
-        assert!(same(
-            &namei(&root, &root, &longest, true).unwrap(),
-            &at(&root, "/a")
-        ));
+        assert!(same(&namei(&root, &root, &longest, true).unwrap(), &at(&root, "/a")));
         longest.insert(0, b'/');
         assert_eq!(err(&root, &longest, true), Errno::ENAMETOOLONG);
 
@@ -280,10 +245,7 @@ mod tests {
         root.create(&name, 0o644).unwrap();
         let mut path = b"/".to_vec();
         path.extend_from_slice(&name);
-        assert_eq!(
-            at(&root, core::str::from_utf8(&path).unwrap()).vtype(),
-            VType::VREG
-        );
+        assert_eq!(at(&root, core::str::from_utf8(&path).unwrap()).vtype(), VType::VREG);
         path.push(b'n');
         assert_eq!(err(&root, &path, true), Errno::ENAMETOOLONG);
     }

@@ -17,8 +17,7 @@ use core::sync::atomic::{AtomicU16, Ordering};
 use sys::Errno;
 
 use super::{
-    ALLPERMS, MAXPATHLEN, NAME_MAX, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG,
-    S_IFSOCK,
+    ALLPERMS, MAXPATHLEN, NAME_MAX, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK,
 };
 
 /// A counted reference to a vnode; the vnode lives while anyone (a directory, an open file, a
@@ -135,13 +134,7 @@ pub trait VnodeOps: Send + Sync {
     }
 
     /// Makes symbolic link `name` pointing at `target` in this directory (`VNOP_SYMLINK`).
-    fn symlink(
-        &self,
-        _dvp: &VnodeRef,
-        _name: &[u8],
-        _perm: u16,
-        _target: &[u8],
-    ) -> Result<VnodeRef, Errno> {
+    fn symlink(&self, _dvp: &VnodeRef, _name: &[u8], _perm: u16, _target: &[u8]) -> Result<VnodeRef, Errno> {
         Err(Errno::ENOTSUP)
     }
 
@@ -166,12 +159,7 @@ pub struct Vnode {
 impl Vnode {
     /// A new vnode of type `vtype` with permissions `perm` (bits outside [`ALLPERMS`] are
     /// dropped), made in directory `parent` (`None` for a file system's root).
-    pub fn new(
-        vtype: VType,
-        perm: u16,
-        parent: Option<&VnodeRef>,
-        ops: Box<dyn VnodeOps>,
-    ) -> VnodeRef {
+    pub fn new(vtype: VType, perm: u16, parent: Option<&VnodeRef>, ops: Box<dyn VnodeOps>) -> VnodeRef {
         Arc::new(Vnode {
             vtype,
             mode: AtomicU16::new(vtype.mode_bits() | (perm & ALLPERMS)),
@@ -192,10 +180,7 @@ impl Vnode {
 
     /// Replaces the permission bits (bits outside [`ALLPERMS`] are dropped); the type stays.
     pub fn chmod(&self, perm: u16) {
-        self.mode.store(
-            self.vtype.mode_bits() | (perm & ALLPERMS),
-            Ordering::Relaxed,
-        );
+        self.mode.store(self.vtype.mode_bits() | (perm & ALLPERMS), Ordering::Relaxed);
     }
 
     /// The directory this vnode was made in; `None` for a file system's root, or if that
@@ -290,12 +275,7 @@ impl Vnode {
 
     /// Makes symbolic link `name` here pointing at `target`. An empty target: `ENOENT`; one
     /// as long as [`MAXPATHLEN`] or longer: `ENAMETOOLONG`; one containing NUL: `EINVAL`.
-    pub fn symlink(
-        self: &Arc<Self>,
-        name: &[u8],
-        perm: u16,
-        target: &[u8],
-    ) -> Result<VnodeRef, Errno> {
+    pub fn symlink(self: &Arc<Self>, name: &[u8], perm: u16, target: &[u8]) -> Result<VnodeRef, Errno> {
         self.require_dir()?;
         check_new_name(name)?;
         if target.is_empty() {
@@ -385,15 +365,8 @@ mod tests {
 
     #[test]
     fn vtype_mode_round_trip() {
-        for t in [
-            VType::VREG,
-            VType::VDIR,
-            VType::VBLK,
-            VType::VCHR,
-            VType::VLNK,
-            VType::VSOCK,
-            VType::VFIFO,
-        ] {
+        for t in [VType::VREG, VType::VDIR, VType::VBLK, VType::VCHR, VType::VLNK, VType::VSOCK, VType::VFIFO]
+        {
             assert_eq!(VType::from_mode(t.mode_bits() | 0o644), t);
         }
         assert_eq!(VType::from_mode(0o644), VType::VNON);
@@ -463,15 +436,9 @@ mod tests {
     fn symlink_targets_are_checked() {
         let root = ramfs_new_root();
         assert_eq!(root.symlink(b"l", 0o755, b"").unwrap_err(), Errno::ENOENT);
-        assert_eq!(
-            root.symlink(b"l", 0o755, b"a\0").unwrap_err(),
-            Errno::EINVAL
-        );
+        assert_eq!(root.symlink(b"l", 0o755, b"a\0").unwrap_err(), Errno::EINVAL);
         let long = [b'a'; MAXPATHLEN];
-        assert_eq!(
-            root.symlink(b"l", 0o755, &long).unwrap_err(),
-            Errno::ENAMETOOLONG
-        );
+        assert_eq!(root.symlink(b"l", 0o755, &long).unwrap_err(), Errno::ENAMETOOLONG);
         let l = root.symlink(b"l", 0o755, &long[..MAXPATHLEN - 1]).unwrap();
         assert_eq!(l.readlink().unwrap().len(), MAXPATHLEN - 1);
     }

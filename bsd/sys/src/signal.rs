@@ -76,9 +76,9 @@ pub fn default_action(sig: Signal) -> DefaultAction {
 /// The name without the `SIG` prefix, for kernel messages.
 pub fn signal_name(sig: Signal) -> &'static str {
     const NAMES: [&str; NSIG as usize] = [
-        "?", "HUP", "INT", "QUIT", "ILL", "TRAP", "ABRT", "EMT", "FPE", "KILL", "BUS", "SEGV",
-        "SYS", "PIPE", "ALRM", "TERM", "URG", "STOP", "TSTP", "CONT", "CHLD", "TTIN", "TTOU", "IO",
-        "XCPU", "XFSZ", "VTALRM", "PROF", "WINCH", "INFO", "USR1", "USR2",
+        "?", "HUP", "INT", "QUIT", "ILL", "TRAP", "ABRT", "EMT", "FPE", "KILL", "BUS", "SEGV", "SYS", "PIPE",
+        "ALRM", "TERM", "URG", "STOP", "TSTP", "CONT", "CHLD", "TTIN", "TTOU", "IO", "XCPU", "XFSZ",
+        "VTALRM", "PROF", "WINCH", "INFO", "USR1", "USR2",
     ];
     NAMES.get(sig as usize).copied().unwrap_or("?")
 }

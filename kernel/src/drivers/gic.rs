@@ -95,14 +95,6 @@ impl Gic {
         unsafe { Gic::V3 { gicd: &*(gicd as *const GicdRegs), gicr: &*(gicr as *const GicrRegs) } }
     }
 
-    /// The version number, for the banner.
-    pub fn version(&self) -> u32 {
-        match self {
-            Gic::V2 { .. } => 2,
-            Gic::V3 { .. } => 3,
-        }
-    }
-
     /// Bring up the distributor and this CPU's interface.
     pub fn init(&self) {
         match self {
@@ -143,10 +135,10 @@ impl Gic {
                 if let Some(p) = gicd.ipriorityr.get(intid as usize) {
                     p.set(DEFAULT_PRIORITY);
                 }
-                if intid >= SPI_BASE {
-                    if let Some(t) = gicd.itargetsr.get(intid as usize) {
-                        t.set(1); // CPU interface 0
-                    }
+                if intid >= SPI_BASE
+                    && let Some(t) = gicd.itargetsr.get(intid as usize)
+                {
+                    t.set(1); // CPU interface 0
                 }
                 if let Some(r) = gicd.isenabler.get(word) {
                     r.set(bit);
@@ -184,7 +176,9 @@ impl Gic {
             Gic::V3 { .. } => {
                 let v: u64;
                 // SAFETY: reading ICC_IAR1_EL1 acknowledges the interrupt we then handle.
-                unsafe { core::arch::asm!("mrs {}, icc_iar1_el1", out(reg) v, options(nostack, preserves_flags)) };
+                unsafe {
+                    core::arch::asm!("mrs {}, icc_iar1_el1", out(reg) v, options(nostack, preserves_flags))
+                };
                 (v & 0xff_ffff) as u32
             }
         };

@@ -18,8 +18,12 @@ pub fn system_off(conduit: Option<Conduit>) -> ! {
     // error in x0, which we ignore and then halt.
     unsafe {
         match conduit {
-            Some(Conduit::Hvc) => core::arch::asm!("hvc #0", inout("x0") PSCI_SYSTEM_OFF => _, options(nostack)),
-            Some(Conduit::Smc) => core::arch::asm!("smc #0", inout("x0") PSCI_SYSTEM_OFF => _, options(nostack)),
+            Some(Conduit::Hvc) => {
+                core::arch::asm!("hvc #0", inout("x0") PSCI_SYSTEM_OFF => _, options(nostack))
+            }
+            Some(Conduit::Smc) => {
+                core::arch::asm!("smc #0", inout("x0") PSCI_SYSTEM_OFF => _, options(nostack))
+            }
             None => {}
         }
     }

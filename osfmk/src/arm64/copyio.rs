@@ -62,7 +62,12 @@ pub fn copyout(map: &mut VmMap, buf: &[u8], dst: UserAddr) -> Result<(), usize> 
 
 /// Copy a NUL-terminated string of at most `max` bytes (NUL included) into `out`.
 /// Errors: `KERN_INVALID_ADDRESS` for a bad pointer, `KERN_NO_SPACE` if no NUL within `max`.
-pub fn copyinstr(map: &mut VmMap, src: UserAddr, max: usize, out: &mut alloc::vec::Vec<u8>) -> Result<(), KernReturn> {
+pub fn copyinstr(
+    map: &mut VmMap,
+    src: UserAddr,
+    max: usize,
+    out: &mut alloc::vec::Vec<u8>,
+) -> Result<(), KernReturn> {
     out.clear();
     let mut addr = src;
     while out.len() < max {

@@ -70,7 +70,9 @@ pub fn read_counter() -> u64 {
     {
         let t: u64;
         // SAFETY: reading the counter has no side effects; `isb` orders it after earlier code.
-        unsafe { core::arch::asm!("isb", "mrs {}, cntvct_el0", out(reg) t, options(nomem, nostack, preserves_flags)) };
+        unsafe {
+            core::arch::asm!("isb", "mrs {}, cntvct_el0", out(reg) t, options(nomem, nostack, preserves_flags))
+        };
         t
     }
     #[cfg(not(target_os = "none"))]
@@ -84,7 +86,9 @@ pub fn counter_frequency() -> u64 {
     {
         let f: u64;
         // SAFETY: reading CNTFRQ_EL0 has no side effects.
-        unsafe { core::arch::asm!("mrs {}, cntfrq_el0", out(reg) f, options(nomem, nostack, preserves_flags)) };
+        unsafe {
+            core::arch::asm!("mrs {}, cntfrq_el0", out(reg) f, options(nomem, nostack, preserves_flags))
+        };
         f
     }
     #[cfg(not(target_os = "none"))]

@@ -271,13 +271,17 @@ impl Pmap {
     pub fn activate(&self) {
         // SAFETY: the root table is valid for as long as this pmap lives, and the kernel
         // never runs from TTBR0 addresses, so switching it cannot pull code from under us.
-        unsafe { core::arch::asm!("msr ttbr0_el1, {}", "isb", in(reg) self.ttbr(), options(nostack, preserves_flags)) };
+        unsafe {
+            core::arch::asm!("msr ttbr0_el1, {}", "isb", in(reg) self.ttbr(), options(nostack, preserves_flags))
+        };
     }
 
     /// Switch TTBR0 to no user mappings at all (ASID 0, empty table): kernel threads.
     pub fn deactivate_user(empty_root: u64) {
         // SAFETY: `empty_root` is a zeroed table page that stays allocated forever.
-        unsafe { core::arch::asm!("msr ttbr0_el1, {}", "isb", in(reg) empty_root, options(nostack, preserves_flags)) };
+        unsafe {
+            core::arch::asm!("msr ttbr0_el1, {}", "isb", in(reg) empty_root, options(nostack, preserves_flags))
+        };
     }
 
     /// Install this pmap as the kernel's upper half (TTBR1) and drop stale boot translations.

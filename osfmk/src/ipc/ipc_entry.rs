@@ -52,10 +52,7 @@ pub struct EntryView {
 impl IpcEntry {
     /// A slot that has never held a right.
     pub(crate) const fn fresh() -> Self {
-        Self {
-            object: None,
-            bits: IE_BITS_GEN_FRESH,
-        }
+        Self { object: None, bits: IE_BITS_GEN_FRESH }
     }
 
     /// Start a new life for a free slot: advance the generation so no name the slot had
@@ -113,11 +110,7 @@ impl IpcEntry {
     }
 
     pub(crate) fn view(&self) -> EntryView {
-        EntryView {
-            right_type: self.right_type(),
-            urefs: self.urefs(),
-            port: self.port().cloned(),
-        }
+        EntryView { right_type: self.right_type(), urefs: self.urefs(), port: self.port().cloned() }
     }
 }
 

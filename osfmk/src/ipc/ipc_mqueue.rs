@@ -17,17 +17,13 @@ pub(crate) struct IpcMqueue {
 impl IpcMqueue {
     /// The queue of a port whose receive right lives in a task's space.
     pub(crate) const fn new_user() -> Self {
-        Self {
-            qlimit: MACH_PORT_QLIMIT_DEFAULT,
-        }
+        Self { qlimit: MACH_PORT_QLIMIT_DEFAULT }
     }
 
     /// The queue of a kernel-owned port: the kernel serves requests synchronously, so its
     /// ports take XNU's large kernel limit rather than throttling senders.
     pub(crate) const fn new_kernel() -> Self {
-        Self {
-            qlimit: MACH_PORT_QLIMIT_KERNEL,
-        }
+        Self { qlimit: MACH_PORT_QLIMIT_KERNEL }
     }
 
     pub(crate) const fn qlimit(&self) -> u32 {

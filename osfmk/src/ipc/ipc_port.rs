@@ -119,9 +119,7 @@ pub struct PortStatus {
 
 impl core::fmt::Debug for IpcPort {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("IpcPort")
-            .field("status", &self.status())
-            .finish()
+        f.debug_struct("IpcPort").field("status", &self.status()).finish()
     }
 }
 
@@ -130,28 +128,16 @@ impl IpcPort {
     /// of [`IkotType::None`] makes a plain kernel-owned port with no object.
     pub fn new_kobject(ty: IkotType, object: KObjectRef) -> PortRef {
         let kobject = (ty != IkotType::None).then_some((ty, object));
-        Arc::new(Self::with_state(
-            Receiver::Kernel,
-            IpcMqueue::new_kernel(),
-            kobject,
-        ))
+        Arc::new(Self::with_state(Receiver::Kernel, IpcMqueue::new_kernel(), kobject))
     }
 
     /// A port whose receive right is about to be entered in `space` (only the space makes
     /// these, so the right is never unaccounted for).
     pub(crate) fn new_receive(space: Weak<IpcSpace>) -> PortRef {
-        Arc::new(Self::with_state(
-            Receiver::Space(space),
-            IpcMqueue::new_user(),
-            None,
-        ))
+        Arc::new(Self::with_state(Receiver::Space(space), IpcMqueue::new_user(), None))
     }
 
-    fn with_state(
-        receiver: Receiver,
-        messages: IpcMqueue,
-        kobject: Option<(IkotType, KObjectRef)>,
-    ) -> Self {
+    fn with_state(receiver: Receiver, messages: IpcMqueue, kobject: Option<(IkotType, KObjectRef)>) -> Self {
         Self {
             state: Mutex::new(PortState {
                 active: true,
@@ -285,10 +271,7 @@ pub struct SendRight {
 impl SendRight {
     /// Take over a send-right count someone already added to `port`.
     pub(crate) fn adopt(port: PortRef) -> Self {
-        Self {
-            port,
-            counted: true,
-        }
+        Self { port, counted: true }
     }
 
     /// Hand the count to a space entry, which now stands for it.
@@ -334,10 +317,7 @@ pub struct SendOnceRight {
 impl SendOnceRight {
     /// Take over a send-once count someone already added to `port`.
     pub(crate) fn adopt(port: PortRef) -> Self {
-        Self {
-            port,
-            counted: true,
-        }
+        Self { port, counted: true }
     }
 
     /// Hand the count to a space entry, which now stands for it.

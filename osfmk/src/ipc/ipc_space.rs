@@ -27,10 +27,10 @@ use alloc::vec::Vec;
 use mach::KernReturn;
 use mach::port::{
     MACH_PORT_DEAD, MACH_PORT_RIGHT_DEAD_NAME, MACH_PORT_RIGHT_NUMBER, MACH_PORT_RIGHT_PORT_SET,
-    MACH_PORT_RIGHT_RECEIVE, MACH_PORT_RIGHT_SEND, MACH_PORT_RIGHT_SEND_ONCE,
-    MACH_PORT_TYPE_DEAD_NAME, MACH_PORT_TYPE_PORT_SET, MACH_PORT_TYPE_RECEIVE, MACH_PORT_TYPE_SEND,
-    MACH_PORT_TYPE_SEND_ONCE, MACH_PORT_UREFS_MAX, MachPortName, MachPortRight, MachPortType,
-    mach_port_gen, mach_port_index, mach_port_valid,
+    MACH_PORT_RIGHT_RECEIVE, MACH_PORT_RIGHT_SEND, MACH_PORT_RIGHT_SEND_ONCE, MACH_PORT_TYPE_DEAD_NAME,
+    MACH_PORT_TYPE_PORT_SET, MACH_PORT_TYPE_RECEIVE, MACH_PORT_TYPE_SEND, MACH_PORT_TYPE_SEND_ONCE,
+    MACH_PORT_UREFS_MAX, MachPortName, MachPortRight, MachPortType, mach_port_gen, mach_port_index,
+    mach_port_valid,
 };
 use spin::Mutex;
 
@@ -107,16 +107,10 @@ fn apply_delta(urefs: u32, delta: i32) -> Result<u32, KernReturn> {
         return Err(KernReturn::KERN_INVALID_VALUE);
     }
     if urefs == MACH_PORT_UREFS_MAX {
-        return Ok(if delta < 0 && magnitude == MACH_PORT_UREFS_MAX {
-            0
-        } else {
-            urefs
-        });
+        return Ok(if delta < 0 && magnitude == MACH_PORT_UREFS_MAX { 0 } else { urefs });
     }
     if delta < 0 {
-        urefs
-            .checked_sub(magnitude)
-            .ok_or(KernReturn::KERN_INVALID_VALUE)
+        urefs.checked_sub(magnitude).ok_or(KernReturn::KERN_INVALID_VALUE)
     } else {
         Ok(urefs.saturating_add(magnitude).min(MACH_PORT_UREFS_MAX))
     }
@@ -124,23 +118,14 @@ fn apply_delta(urefs: u32, delta: i32) -> Result<u32, KernReturn> {
 
 /// One reference fewer; a pegged count stays pegged (it no longer knows its true value).
 fn drop_one(urefs: u32) -> u32 {
-    if urefs >= MACH_PORT_UREFS_MAX {
-        urefs
-    } else {
-        urefs.saturating_sub(1)
-    }
+    if urefs >= MACH_PORT_UREFS_MAX { urefs } else { urefs.saturating_sub(1) }
 }
 
 impl SpaceState {
     fn new(limit: u32) -> Self {
         let size = IPC_ENTRY_TABLE_MIN.min(limit);
-        let mut state = Self {
-            active: true,
-            table: Vec::new(),
-            free: Vec::new(),
-            by_port: BTreeMap::new(),
-            limit,
-        };
+        let mut state =
+            Self { active: true, table: Vec::new(), free: Vec::new(), by_port: BTreeMap::new(), limit };
         state.table.push(IpcEntry::fresh());
         // If memory is short the table just stays at its reserved slot: `extend_to` changes
         // nothing when it fails, and the first claim retries the growth and reports the error.
@@ -157,9 +142,7 @@ impl SpaceState {
         }
         let added = (size - old) as usize;
         // Reserve the free list for the whole table too, so freeing a slot never allocates.
-        self.table
-            .try_reserve(added)
-            .map_err(|_| KernReturn::KERN_RESOURCE_SHORTAGE)?;
+        self.table.try_reserve(added).map_err(|_| KernReturn::KERN_RESOURCE_SHORTAGE)?;
         self.free
             .try_reserve(size as usize - self.free.len())
             .map_err(|_| KernReturn::KERN_RESOURCE_SHORTAGE)?;
@@ -197,15 +180,11 @@ impl SpaceState {
     }
 
     fn entry(&self, index: u32) -> Result<&IpcEntry, KernReturn> {
-        self.table
-            .get(index as usize)
-            .ok_or(KernReturn::KERN_INVALID_NAME)
+        self.table.get(index as usize).ok_or(KernReturn::KERN_INVALID_NAME)
     }
 
     fn entry_mut(&mut self, index: u32) -> Result<&mut IpcEntry, KernReturn> {
-        self.table
-            .get_mut(index as usize)
-            .ok_or(KernReturn::KERN_INVALID_NAME)
+        self.table.get_mut(index as usize).ok_or(KernReturn::KERN_INVALID_NAME)
     }
 
     /// The index of the live entry `name` refers to. Unknown indices, free slots and names
@@ -223,11 +202,7 @@ impl SpaceState {
     }
 
     /// Resolve `name` and bring its entry up to date with its port's liveness.
-    fn resolve_settled(
-        &mut self,
-        name: MachPortName,
-        released: &mut Released,
-    ) -> Result<u32, KernReturn> {
+    fn resolve_settled(&mut self, name: MachPortName, released: &mut Released) -> Result<u32, KernReturn> {
         let index = self.resolve(name)?;
         self.settle(index, released)?;
         Ok(index)
@@ -274,10 +249,7 @@ impl SpaceState {
     /// and keep the entry only if it still holds the receive right.
     fn remove_send(&mut self, index: u32, released: &mut Released) -> Result<(), KernReturn> {
         let entry = self.entry_mut(index)?;
-        let port = entry
-            .port()
-            .cloned()
-            .ok_or(KernReturn::KERN_INVALID_RIGHT)?;
+        let port = entry.port().cloned().ok_or(KernReturn::KERN_INVALID_RIGHT)?;
         released.send.push(SendRight::adopt(port.clone()));
         if entry.right_type() & MACH_PORT_TYPE_RECEIVE != 0 {
             entry.set_right_type(MACH_PORT_TYPE_RECEIVE);
@@ -297,10 +269,7 @@ impl SpaceState {
         if entry.right_type() & MACH_PORT_TYPE_RECEIVE == 0 {
             return Err(KernReturn::KERN_INVALID_RIGHT);
         }
-        let port = entry
-            .port()
-            .cloned()
-            .ok_or(KernReturn::KERN_INVALID_RIGHT)?;
+        let port = entry.port().cloned().ok_or(KernReturn::KERN_INVALID_RIGHT)?;
         let right_type = entry.right_type();
         let urefs = entry.urefs();
         self.by_port.remove(&port_key(&port));
@@ -316,22 +285,13 @@ impl SpaceState {
 
     /// A send-once right dies unused.
     fn remove_send_once(&mut self, index: u32, released: &mut Released) -> Result<(), KernReturn> {
-        let port = self
-            .entry(index)?
-            .port()
-            .cloned()
-            .ok_or(KernReturn::KERN_INVALID_RIGHT)?;
+        let port = self.entry(index)?.port().cloned().ok_or(KernReturn::KERN_INVALID_RIGHT)?;
         released.send_once.push(SendOnceRight::adopt(port));
         self.free_slot(index)
     }
 
     /// Change the user references of the send right or dead name at `index`.
-    fn change_urefs(
-        &mut self,
-        index: u32,
-        delta: i32,
-        released: &mut Released,
-    ) -> Result<(), KernReturn> {
+    fn change_urefs(&mut self, index: u32, delta: i32, released: &mut Released) -> Result<(), KernReturn> {
         let entry = self.entry_mut(index)?;
         let urefs = apply_delta(entry.urefs(), delta)?;
         if urefs > 0 {
@@ -355,10 +315,7 @@ impl IpcSpace {
     /// `2..=IPC_SPACE_TABLE_MAX`; slot 0 is never a name, so that is `max_entries - 1` names).
     pub fn with_limit(max_entries: u32) -> SpaceRef {
         let limit = max_entries.clamp(2, IPC_SPACE_TABLE_MAX);
-        Arc::new_cyclic(|this| Self {
-            this: this.clone(),
-            state: Mutex::new(SpaceState::new(limit)),
-        })
+        Arc::new_cyclic(|this| Self { this: this.clone(), state: Mutex::new(SpaceState::new(limit)) })
     }
 
     /// Run `op` on the live table, then release what it took out after unlocking.
@@ -369,11 +326,7 @@ impl IpcSpace {
         let mut released = Released::default();
         let result = {
             let mut st = self.state.lock();
-            if st.active {
-                op(&mut st, &mut released)
-            } else {
-                Err(KernReturn::KERN_INVALID_TASK)
-            }
+            if st.active { op(&mut st, &mut released) } else { Err(KernReturn::KERN_INVALID_TASK) }
         };
         drop(released);
         result
@@ -474,11 +427,7 @@ impl IpcSpace {
     /// (`MACH_PORT_TYPE_*` bits); `KERN_INVALID_RIGHT` otherwise, including for dead names.
     /// This is the first half of the typed lookup from a name to a kernel object; the second
     /// is [`IpcPort::kobject`].
-    pub fn lookup_port(
-        &self,
-        name: MachPortName,
-        rights: MachPortType,
-    ) -> Result<PortRef, KernReturn> {
+    pub fn lookup_port(&self, name: MachPortName, rights: MachPortType) -> Result<PortRef, KernReturn> {
         self.with_table(|st, released| {
             let index = st.resolve_settled(name, released)?;
             let entry = st.entry(index)?;
@@ -552,12 +501,7 @@ impl IpcSpace {
     /// and dead names follow the uref rules of reference §5.3, and reaching zero removes the
     /// right. Errors as XNU: unknown right → `KERN_INVALID_VALUE`; the name lacks the right →
     /// `KERN_INVALID_RIGHT`; a bad delta → `KERN_INVALID_VALUE`.
-    pub fn mod_refs(
-        &self,
-        name: MachPortName,
-        right: MachPortRight,
-        delta: i32,
-    ) -> Result<(), KernReturn> {
+    pub fn mod_refs(&self, name: MachPortName, right: MachPortRight, delta: i32) -> Result<(), KernReturn> {
         if right >= MACH_PORT_RIGHT_NUMBER {
             return Err(KernReturn::KERN_INVALID_VALUE);
         }
@@ -585,15 +529,11 @@ impl IpcSpace {
                 return Err(KernReturn::KERN_INVALID_RIGHT);
             }
             match right {
-                MACH_PORT_RIGHT_SEND | MACH_PORT_RIGHT_DEAD_NAME => {
-                    st.change_urefs(index, delta, released)
-                }
+                MACH_PORT_RIGHT_SEND | MACH_PORT_RIGHT_DEAD_NAME => st.change_urefs(index, delta, released),
                 _ => match delta {
                     0 => Ok(()),
                     -1 if right == MACH_PORT_RIGHT_RECEIVE => st.remove_receive(index, released),
-                    -1 if right == MACH_PORT_RIGHT_SEND_ONCE => {
-                        st.remove_send_once(index, released)
-                    }
+                    -1 if right == MACH_PORT_RIGHT_SEND_ONCE => st.remove_send_once(index, released),
                     _ => Err(KernReturn::KERN_INVALID_VALUE),
                 },
             }
@@ -652,11 +592,7 @@ impl IpcSpace {
         for (index, entry) in st.table.iter().enumerate() {
             let index = u32::try_from(index).unwrap_or(u32::MAX);
             let right_type = entry.right_type();
-            assert_eq!(
-                entry.is_free(),
-                st.free.contains(&index) || index == 0,
-                "slot {index}"
-            );
+            assert_eq!(entry.is_free(), st.free.contains(&index) || index == 0, "slot {index}");
             match entry.port() {
                 Some(port) if right_type & (MACH_PORT_TYPE_SEND | MACH_PORT_TYPE_RECEIVE) != 0 => {
                     assert_eq!(st.by_port.get(&port_key(port)), Some(&index));
@@ -695,14 +631,8 @@ mod tests {
         assert_eq!(apply_delta(1, 1), Ok(2));
         assert_eq!(apply_delta(2, -2), Ok(0));
         assert_eq!(apply_delta(1, -2), Err(KernReturn::KERN_INVALID_VALUE));
-        assert_eq!(
-            apply_delta(1, max_delta + 1),
-            Err(KernReturn::KERN_INVALID_VALUE)
-        );
-        assert_eq!(
-            apply_delta(1, i32::MIN),
-            Err(KernReturn::KERN_INVALID_VALUE)
-        );
+        assert_eq!(apply_delta(1, max_delta + 1), Err(KernReturn::KERN_INVALID_VALUE));
+        assert_eq!(apply_delta(1, i32::MIN), Err(KernReturn::KERN_INVALID_VALUE));
         // Overflow pegs; a pegged count ignores everything but minus the maximum.
         assert_eq!(apply_delta(max - 1, 5), Ok(max));
         assert_eq!(apply_delta(max, -1), Ok(max));

@@ -9,10 +9,10 @@ use alloc::vec::Vec;
 use mach::KernReturn;
 use mach::port::{
     MACH_PORT_DEAD, MACH_PORT_NULL, MACH_PORT_RIGHT_DEAD_NAME, MACH_PORT_RIGHT_NUMBER,
-    MACH_PORT_RIGHT_PORT_SET, MACH_PORT_RIGHT_RECEIVE, MACH_PORT_RIGHT_SEND,
-    MACH_PORT_RIGHT_SEND_ONCE, MACH_PORT_TYPE_DEAD_NAME, MACH_PORT_TYPE_RECEIVE,
-    MACH_PORT_TYPE_SEND, MACH_PORT_TYPE_SEND_ONCE, MACH_PORT_TYPE_SEND_RECEIVE,
-    MACH_PORT_TYPE_SEND_RIGHTS, MACH_PORT_UREFS_MAX, MachPortName, mach_port_gen, mach_port_index,
+    MACH_PORT_RIGHT_PORT_SET, MACH_PORT_RIGHT_RECEIVE, MACH_PORT_RIGHT_SEND, MACH_PORT_RIGHT_SEND_ONCE,
+    MACH_PORT_TYPE_DEAD_NAME, MACH_PORT_TYPE_RECEIVE, MACH_PORT_TYPE_SEND, MACH_PORT_TYPE_SEND_ONCE,
+    MACH_PORT_TYPE_SEND_RECEIVE, MACH_PORT_TYPE_SEND_RIGHTS, MACH_PORT_UREFS_MAX, MachPortName,
+    mach_port_gen, mach_port_index,
 };
 
 use super::ipc_port::{IkotType, IpcPort, KObjectRef, PortRef};
@@ -85,10 +85,7 @@ fn task_self_returns_the_same_name_every_time() {
     let found = space.lookup_port(first, MACH_PORT_TYPE_SEND).expect("port");
     let object = found.kobject::<Task>(IkotType::TaskControl).expect("task");
     assert!(Arc::ptr_eq(&object, &task));
-    assert_eq!(
-        space.lookup_port(first, MACH_PORT_TYPE_RECEIVE).map(|_| ()),
-        INVALID_RIGHT
-    );
+    assert_eq!(space.lookup_port(first, MACH_PORT_TYPE_RECEIVE).map(|_| ()), INVALID_RIGHT);
 }
 
 #[test]
@@ -181,44 +178,17 @@ fn mod_refs_error_codes() {
     let send = space.insert_send(&kport).expect("send");
     let once = space.insert_send_once(&port).expect("once");
 
-    assert_eq!(
-        space.mod_refs(send, MACH_PORT_RIGHT_NUMBER, 0),
-        INVALID_VALUE
-    );
+    assert_eq!(space.mod_refs(send, MACH_PORT_RIGHT_NUMBER, 0), INVALID_VALUE);
     assert_eq!(space.mod_refs(send, 5, 0), INVALID_VALUE);
-    assert_eq!(
-        space.mod_refs(send, MACH_PORT_RIGHT_RECEIVE, 0),
-        INVALID_RIGHT
-    );
-    assert_eq!(
-        space.mod_refs(send, MACH_PORT_RIGHT_DEAD_NAME, 1),
-        INVALID_RIGHT
-    );
-    assert_eq!(
-        space.mod_refs(send, MACH_PORT_RIGHT_PORT_SET, 0),
-        INVALID_RIGHT
-    );
-    assert_eq!(
-        space.mod_refs(send, MACH_PORT_RIGHT_SEND, -2),
-        INVALID_VALUE
-    );
-    assert_eq!(
-        space.mod_refs(send, MACH_PORT_RIGHT_SEND, 0x1_0000),
-        INVALID_VALUE
-    );
-    assert_eq!(
-        space.mod_refs(receive, MACH_PORT_RIGHT_RECEIVE, 1),
-        INVALID_VALUE
-    );
+    assert_eq!(space.mod_refs(send, MACH_PORT_RIGHT_RECEIVE, 0), INVALID_RIGHT);
+    assert_eq!(space.mod_refs(send, MACH_PORT_RIGHT_DEAD_NAME, 1), INVALID_RIGHT);
+    assert_eq!(space.mod_refs(send, MACH_PORT_RIGHT_PORT_SET, 0), INVALID_RIGHT);
+    assert_eq!(space.mod_refs(send, MACH_PORT_RIGHT_SEND, -2), INVALID_VALUE);
+    assert_eq!(space.mod_refs(send, MACH_PORT_RIGHT_SEND, 0x1_0000), INVALID_VALUE);
+    assert_eq!(space.mod_refs(receive, MACH_PORT_RIGHT_RECEIVE, 1), INVALID_VALUE);
     assert_eq!(space.mod_refs(receive, MACH_PORT_RIGHT_RECEIVE, 0), Ok(()));
-    assert_eq!(
-        space.mod_refs(receive, MACH_PORT_RIGHT_SEND, 1),
-        INVALID_RIGHT
-    );
-    assert_eq!(
-        space.mod_refs(once, MACH_PORT_RIGHT_SEND_ONCE, 1),
-        INVALID_VALUE
-    );
+    assert_eq!(space.mod_refs(receive, MACH_PORT_RIGHT_SEND, 1), INVALID_RIGHT);
+    assert_eq!(space.mod_refs(once, MACH_PORT_RIGHT_SEND_ONCE, 1), INVALID_VALUE);
     assert_eq!(space.mod_refs(once, MACH_PORT_RIGHT_SEND, 1), INVALID_RIGHT);
     assert_eq!(space.mod_refs(once, MACH_PORT_RIGHT_SEND_ONCE, 0), Ok(()));
     assert_eq!(space.mod_refs(once, MACH_PORT_RIGHT_SEND_ONCE, -1), Ok(()));
@@ -228,16 +198,10 @@ fn mod_refs_error_codes() {
     for name in [MACH_PORT_NULL, MACH_PORT_DEAD] {
         assert_eq!(space.mod_refs(name, MACH_PORT_RIGHT_SEND, -1), Ok(()));
         assert_eq!(space.mod_refs(name, MACH_PORT_RIGHT_SEND_ONCE, -1), Ok(()));
-        assert_eq!(
-            space.mod_refs(name, MACH_PORT_RIGHT_RECEIVE, -1),
-            INVALID_NAME
-        );
+        assert_eq!(space.mod_refs(name, MACH_PORT_RIGHT_RECEIVE, -1), INVALID_NAME);
         assert_eq!(space.deallocate(name), Ok(()));
     }
-    assert_eq!(
-        space.port_type(MACH_PORT_DEAD),
-        Ok(MACH_PORT_TYPE_DEAD_NAME)
-    );
+    assert_eq!(space.port_type(MACH_PORT_DEAD), Ok(MACH_PORT_TYPE_DEAD_NAME));
     assert_eq!(space.port_type(MACH_PORT_NULL).map(|_| ()), INVALID_NAME);
     assert_eq!(space.port_type(0x0dea_d103).map(|_| ()), INVALID_NAME);
     assert_eq!(space.port_type(receive | 0xff).map(|_| ()), INVALID_NAME);
@@ -270,14 +234,8 @@ fn a_full_table_is_no_space() {
     for _ in 0..3 {
         space.insert_send_once(&port).expect("fits");
     }
-    assert_eq!(
-        space.insert_send_once(&port),
-        Err(KernReturn::KERN_NO_SPACE)
-    );
-    assert_eq!(
-        space.alloc_receive().map(|_| ()),
-        Err(KernReturn::KERN_NO_SPACE)
-    );
+    assert_eq!(space.insert_send_once(&port), Err(KernReturn::KERN_NO_SPACE));
+    assert_eq!(space.alloc_receive().map(|_| ()), Err(KernReturn::KERN_NO_SPACE));
     assert_eq!(space.insert_send(&port), Err(KernReturn::KERN_NO_SPACE));
     // The refused rights were released, not leaked.
     assert_eq!((port.status().sorights, port.status().srights), (3, 0));
@@ -341,11 +299,7 @@ impl Rng {
     }
 
     fn pick<T: Clone>(&mut self, items: &[T]) -> Option<T> {
-        if items.is_empty() {
-            None
-        } else {
-            items.get(self.below(items.len())).cloned()
-        }
+        if items.is_empty() { None } else { items.get(self.below(items.len())).cloned() }
     }
 }
 
@@ -360,20 +314,11 @@ struct Tracked {
 
 impl Tracked {
     fn new() -> Self {
-        Self {
-            space: IpcSpace::new(),
-            issued: Vec::new(),
-            generations: BTreeMap::new(),
-        }
+        Self { space: IpcSpace::new(), issued: Vec::new(), generations: BTreeMap::new() }
     }
 
     fn live_names(&self) -> Vec<MachPortName> {
-        self.space
-            .names()
-            .unwrap_or_default()
-            .into_iter()
-            .map(|(name, _)| name)
-            .collect()
+        self.space.names().unwrap_or_default().into_iter().map(|(name, _)| name).collect()
     }
 
     /// Record a name an operation returned; if it was not live before, its slot must have a
@@ -416,16 +361,8 @@ fn check_accounting(world: &[Tracked], ports: &[PortRef]) {
                 .count()
         };
         let status = port.status();
-        assert_eq!(
-            status.srights as usize,
-            holds(MACH_PORT_TYPE_SEND),
-            "srights"
-        );
-        assert_eq!(
-            status.sorights as usize,
-            holds(MACH_PORT_TYPE_SEND_ONCE),
-            "sorights"
-        );
+        assert_eq!(status.srights as usize, holds(MACH_PORT_TYPE_SEND), "srights");
+        assert_eq!(status.sorights as usize, holds(MACH_PORT_TYPE_SEND_ONCE), "sorights");
         let receivers: Vec<_> = views
             .iter()
             .filter(|(_, v)| v.right_type & MACH_PORT_TYPE_RECEIVE != 0)
@@ -435,15 +372,10 @@ fn check_accounting(world: &[Tracked], ports: &[PortRef]) {
             assert!(receivers.is_empty());
         } else if status.active {
             assert_eq!(receivers.len(), 1, "one receive right per live port");
-            let owner = world
-                .iter()
-                .find(|t| receivers.iter().any(|r| r.0 == Arc::as_ptr(&t.space)));
+            let owner = world.iter().find(|t| receivers.iter().any(|r| r.0 == Arc::as_ptr(&t.space)));
             assert!(owner.is_some_and(|t| port.receiver_is(&t.space)));
         } else {
-            assert_eq!(
-                holds(MACH_PORT_TYPE_SEND_RIGHTS | MACH_PORT_TYPE_RECEIVE),
-                0
-            );
+            assert_eq!(holds(MACH_PORT_TYPE_SEND_RIGHTS | MACH_PORT_TYPE_RECEIVE), 0);
         }
     }
 }
@@ -495,8 +427,7 @@ fn run_random_sequence(seed: u64, steps: usize, seen: &mut Coverage) {
             }
             1 | 2 => {
                 // Make-send from a receive right, or from a kernel port.
-                let port =
-                    receive_port.or_else(|| rng.pick(&ports).filter(|p| p.is_kernel_receiver()));
+                let port = receive_port.or_else(|| rng.pick(&ports).filter(|p| p.is_kernel_receiver()));
                 if let Some(port) = port {
                     let new = target.space.insert_send(&port).expect("insert");
                     seen.merged += usize::from(before.contains(&new));
@@ -563,16 +494,8 @@ fn run_random_sequence(seed: u64, steps: usize, seen: &mut Coverage) {
     }
     for port in &ports {
         let status = port.status();
-        assert_eq!(
-            (status.srights, status.sorights),
-            (0, 0),
-            "rights left after teardown"
-        );
-        assert_eq!(
-            status.active,
-            port.is_kernel_receiver(),
-            "user ports die with their spaces"
-        );
+        assert_eq!((status.srights, status.sorights), (0, 0), "rights left after teardown");
+        assert_eq!(status.active, port.is_kernel_receiver(), "user ports die with their spaces");
     }
 }
 

@@ -38,6 +38,6 @@ mod tests {
         assert_eq!(nanoseconds_to_absolutetime(16), 1);
         assert_eq!(nanoseconds_to_absolutetime(17), 2);
         assert_eq!(absolutetime_to_nanoseconds(1_000), 16_000);
-        assert_eq!(nanoseconds_to_absolutetime(u64::MAX) > 0, true);
+        assert!(nanoseconds_to_absolutetime(u64::MAX) > 0);
     }
 }

@@ -8,7 +8,6 @@
 //! IRQ-masking locks so that more CPUs are bring-up work (see `locks`).
 
 use alloc::collections::VecDeque;
-use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 /// Number of priority levels (`NRQS`).
@@ -149,6 +148,7 @@ mod imp {
     use crate::arm64::cswitch::machine_switch_context;
     use crate::kern::locks::SpinLock;
     use crate::kern::thread::{Thread, ThreadRef, ThreadState};
+    use alloc::sync::Arc;
     use core::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
 
     struct Scheduler {
@@ -176,7 +176,9 @@ mod imp {
         let p: u64;
         // SAFETY: TPIDR_EL1 holds the address of this CPU's `ProcessorData` (set in
         // `sched_init` before any thread runs) and is only read here.
-        unsafe { core::arch::asm!("mrs {}, tpidr_el1", out(reg) p, options(nomem, nostack, preserves_flags)) };
+        unsafe {
+            core::arch::asm!("mrs {}, tpidr_el1", out(reg) p, options(nomem, nostack, preserves_flags))
+        };
         if p == 0 {
             return &CPU0;
         }
@@ -188,7 +190,9 @@ mod imp {
     /// the boot stack) and `idle` runs whenever nothing else can.
     pub fn sched_init(boot: ThreadRef, idle: ThreadRef) {
         // SAFETY: publishes the static per-CPU block's address in this CPU's TPIDR_EL1.
-        unsafe { core::arch::asm!("msr tpidr_el1, {}", in(reg) &CPU0 as *const _ as u64, options(nostack, preserves_flags)) };
+        unsafe {
+            core::arch::asm!("msr tpidr_el1, {}", in(reg) &CPU0 as *const _ as u64, options(nostack, preserves_flags))
+        };
         *SCHED.lock() = Some(Scheduler { runq: RunQueue::new(), waits: WaitTable::default() });
         boot.set_state(ThreadState::Running);
         CPU0.current.store(Arc::into_raw(boot) as *mut Thread, Ordering::Release);

@@ -111,7 +111,8 @@ impl Thread {
     pub fn create(task: TaskRef, pri: u8, entry: extern "C" fn(u64) -> !, arg: u64) -> Option<ThreadRef> {
         let base_pa = vm_page::vm_page_alloc_contiguous(KERNEL_STACK_PAGES)?;
         let kstack = KernelStack { base_pa };
-        let ctx = MachineContext::new(thread_start_trampoline_addr(), kstack.top(), arg, entry as *const () as u64);
+        let ctx =
+            MachineContext::new(thread_start_trampoline_addr(), kstack.top(), arg, entry as *const () as u64);
         Some(Thread::build(task, pri, Some(kstack), ctx))
     }
 

@@ -23,7 +23,7 @@ pub const fn trunc_page(x: u64) -> u64 {
 pub const fn round_page(x: u64) -> u64 {
     match x.checked_add(PAGE_SIZE - 1) {
         Some(v) => v & !(PAGE_SIZE - 1),
-        None => u64::MAX & !(PAGE_SIZE - 1),
+        None => !(PAGE_SIZE - 1),
     }
 }
 
@@ -219,6 +219,6 @@ mod tests {
     fn rounding() {
         assert_eq!(round_page(1), 4096);
         assert_eq!(trunc_page(4097), 4096);
-        assert_eq!(round_page(u64::MAX), u64::MAX & !4095);
+        assert_eq!(round_page(u64::MAX), !4095);
     }
 }

@@ -29,12 +29,27 @@ fn main(_: &Args) -> i32 {
     let tb = (tb.numer as u64, tb.denom as u64);
     let mut info = [0u32; 2];
     let rows: [(&str, u64); 3] = [
-        // SAFETY: getppid takes no pointers.
-        ("null BSD syscall (getppid)", measure(tb, || { let _ = unsafe { getppid() }; })),
-        // SAFETY: no arguments.
-        ("null Mach trap (thread_self_trap)", measure(tb, || { let _ = unsafe { thread_self_trap() }; })),
-        // SAFETY: `info` is a valid 8-byte buffer.
-        ("Mach trap with copyout (mach_timebase_info_trap)", measure(tb, || { let _ = unsafe { mach_timebase_info_trap(info.as_mut_ptr() as u64) }; })),
+        (
+            "null BSD syscall (getppid)",
+            measure(tb, || {
+                // SAFETY: getppid takes no pointers.
+                let _ = unsafe { getppid() };
+            }),
+        ),
+        (
+            "null Mach trap (thread_self_trap)",
+            measure(tb, || {
+                // SAFETY: no arguments.
+                let _ = unsafe { thread_self_trap() };
+            }),
+        ),
+        (
+            "Mach trap with copyout (mach_timebase_info_trap)",
+            measure(tb, || {
+                // SAFETY: `info` is a valid 8-byte buffer.
+                let _ = unsafe { mach_timebase_info_trap(info.as_mut_ptr() as u64) };
+            }),
+        ),
     ];
     println!("bench: {ITERATIONS} iterations each; guest instructions per operation (-icount shift=0)");
     for (name, hundredths) in rows {

@@ -69,6 +69,8 @@ pub fn mach_absolute_time_trap() -> u64 {
 pub fn mach_absolute_time() -> u64 {
     let t: u64;
     // SAFETY: the kernel grants EL0 access to CNTVCT_EL0 (CNTKCTL_EL1.EL0VCTEN).
-    unsafe { core::arch::asm!("isb", "mrs {}, cntvct_el0", out(reg) t, options(nomem, nostack, preserves_flags)) };
+    unsafe {
+        core::arch::asm!("isb", "mrs {}, cntvct_el0", out(reg) t, options(nomem, nostack, preserves_flags))
+    };
     t
 }

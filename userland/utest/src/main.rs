@@ -130,7 +130,8 @@ fn timebase(_: &Args) -> Result<(), &'static str> {
 
 fn timebase_bad_pointer(_: &Args) -> Result<(), &'static str> {
     // SAFETY: the kernel must reject both pointers.
-    let (a, b) = unsafe { (mach_timebase_info_trap(UNMAPPED_ADDRESS), mach_timebase_info_trap(KERNEL_ADDRESS)) };
+    let (a, b) =
+        unsafe { (mach_timebase_info_trap(UNMAPPED_ADDRESS), mach_timebase_info_trap(KERNEL_ADDRESS)) };
     let bad = KernReturn::KERN_INVALID_ADDRESS.0 as i64 as u64;
     check(a == bad && b == bad, "expected KERN_INVALID_ADDRESS")
 }

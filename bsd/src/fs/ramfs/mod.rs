@@ -21,10 +21,5 @@ pub const RAMFS_DEFAULT_DIR_PERM: u16 = 0o755;
 
 /// A new, empty ramfs; returns its root directory.
 pub fn ramfs_new_root() -> VnodeRef {
-    Vnode::new(
-        VType::VDIR,
-        RAMFS_DEFAULT_DIR_PERM,
-        None,
-        Box::new(ramfs_vnops::RamDir::new()),
-    )
+    Vnode::new(VType::VDIR, RAMFS_DEFAULT_DIR_PERM, None, Box::new(ramfs_vnops::RamDir::new()))
 }

@@ -67,9 +67,7 @@ fn add_entry(
     if name.is_empty() {
         return Err(Errno::EINVAL);
     }
-    let mut parts = name
-        .split(|&b| b == b'/')
-        .filter(|p| !p.is_empty() && *p != b".");
+    let mut parts = name.split(|&b| b == b'/').filter(|p| !p.is_empty() && *p != b".");
     let Some(mut last) = parts.next() else {
         // The archive's entry for the root itself (".").
         return set_dir_mode(root, entry);
@@ -94,11 +92,7 @@ fn add_entry(
             Err(_) => Err(Errno::EINVAL),
         },
         VType::VREG => {
-            let key = (
-                entry.devmajor().unwrap_or(0),
-                entry.devminor().unwrap_or(0),
-                entry.ino(),
-            );
+            let key = (entry.devmajor().unwrap_or(0), entry.devminor().unwrap_or(0), entry.ino());
             let file = match links.get(&key) {
                 Some(first) if entry.nlink() > 1 => {
                     dir.link(last, first).map_err(|_| Errno::EINVAL)?;
@@ -121,9 +115,7 @@ fn add_entry(
             if data.len() >= MAXPATHLEN {
                 return Err(Errno::EINVAL);
             }
-            dir.symlink(last, perm, data)
-                .map(drop)
-                .map_err(|_| Errno::EINVAL)
+            dir.symlink(last, perm, data).map(drop).map_err(|_| Errno::EINVAL)
         }
         VType::VBLK | VType::VCHR | VType::VFIFO | VType::VSOCK => Ok(()),
         VType::VNON => Err(Errno::EINVAL),
@@ -195,8 +187,7 @@ mod tests {
             for f in fields {
                 self.out.extend_from_slice(format!("{f:08X}").as_bytes());
             }
-            self.out
-                .extend_from_slice(format!("{:08X}", name.len() + 1).as_bytes());
+            self.out.extend_from_slice(format!("{:08X}", name.len() + 1).as_bytes());
             self.out.extend_from_slice(b"00000000");
             self.out.extend_from_slice(name.as_bytes());
             self.out.push(0);
@@ -245,10 +236,7 @@ mod tests {
         let root = ramfs_from_cpio(&a.finish()).unwrap();
 
         assert_eq!(root.mode(), S_IFDIR | 0o700);
-        assert_eq!(
-            walk(&root, "/sbin/init").read_to_vec().unwrap(),
-            b"\x7fELF..."
-        );
+        assert_eq!(walk(&root, "/sbin/init").read_to_vec().unwrap(), b"\x7fELF...");
         assert_eq!(walk(&root, "/sbin/init").mode(), S_IFREG | 0o555);
         assert_eq!(walk(&root, "/bin").mode(), S_IFDIR | RAMFS_DEFAULT_DIR_PERM);
         // Mode from an entry that comes after the directory's contents.
@@ -356,10 +344,7 @@ mod tests {
         let good = sample();
         assert!(ramfs_from_cpio(&good).is_ok());
         assert_eq!(ramfs_from_cpio(&[]).unwrap_err(), Errno::EINVAL);
-        assert_eq!(
-            ramfs_from_cpio(b"not an archive").unwrap_err(),
-            Errno::EINVAL
-        );
+        assert_eq!(ramfs_from_cpio(b"not an archive").unwrap_err(), Errno::EINVAL);
 
         // No trailer.
         let mut a = Newc::default();
@@ -367,12 +352,7 @@ mod tests {
         assert_eq!(ramfs_from_cpio(&a.out).unwrap_err(), Errno::EINVAL);
 
         // A bad hex digit in the second header.
-        let second = good
-            .windows(6)
-            .skip(1)
-            .position(|w| w == NEWC_MAGIC)
-            .unwrap()
-            + 1;
+        let second = good.windows(6).skip(1).position(|w| w == NEWC_MAGIC).unwrap() + 1;
         let mut bad = good.clone();
         bad[second + 6] = b'Z';
         assert_eq!(ramfs_from_cpio(&bad).unwrap_err(), Errno::EINVAL);

@@ -18,9 +18,7 @@ pub(super) struct RamDir {
 
 impl RamDir {
     pub(super) fn new() -> RamDir {
-        RamDir {
-            entries: SpinLock::new(BTreeMap::new()),
-        }
+        RamDir { entries: SpinLock::new(BTreeMap::new()) }
     }
 
     /// Enters the vnode `make` builds under `name`, unless the name is taken (`EEXIST`).
@@ -46,35 +44,20 @@ impl VnodeOps for RamDir {
             .entries
             .lock()
             .iter()
-            .map(|(name, vp)| DirEntry {
-                name: name.clone(),
-                vtype: vp.vtype(),
-            })
+            .map(|(name, vp)| DirEntry { name: name.clone(), vtype: vp.vtype() })
             .collect())
     }
 
     fn mkdir(&self, dvp: &VnodeRef, name: &[u8], perm: u16) -> Result<VnodeRef, Errno> {
-        self.enter(name, || {
-            Vnode::new(VType::VDIR, perm, Some(dvp), Box::new(RamDir::new()))
-        })
+        self.enter(name, || Vnode::new(VType::VDIR, perm, Some(dvp), Box::new(RamDir::new())))
     }
 
     fn create(&self, dvp: &VnodeRef, name: &[u8], perm: u16) -> Result<VnodeRef, Errno> {
-        self.enter(name, || {
-            Vnode::new(VType::VREG, perm, Some(dvp), Box::new(RamFile::new()))
-        })
+        self.enter(name, || Vnode::new(VType::VREG, perm, Some(dvp), Box::new(RamFile::new())))
     }
 
-    fn symlink(
-        &self,
-        dvp: &VnodeRef,
-        name: &[u8],
-        perm: u16,
-        target: &[u8],
-    ) -> Result<VnodeRef, Errno> {
-        let ops = Box::new(RamSymlink {
-            target: target.to_vec(),
-        });
+    fn symlink(&self, dvp: &VnodeRef, name: &[u8], perm: u16, target: &[u8]) -> Result<VnodeRef, Errno> {
+        let ops = Box::new(RamSymlink { target: target.to_vec() });
         self.enter(name, || Vnode::new(VType::VLNK, perm, Some(dvp), ops))
     }
 
@@ -90,9 +73,7 @@ pub(super) struct RamFile {
 
 impl RamFile {
     pub(super) fn new() -> RamFile {
-        RamFile {
-            data: SpinLock::new(Vec::new()),
-        }
+        RamFile { data: SpinLock::new(Vec::new()) }
     }
 }
 
@@ -179,19 +160,11 @@ mod tests {
         root.create(b"b", 0o644).unwrap();
         root.mkdir(b"a", 0o755).unwrap();
         root.symlink(b"c", 0o755, b"a").unwrap();
-        let names: Vec<(Vec<u8>, VType)> = root
-            .readdir()
-            .unwrap()
-            .into_iter()
-            .map(|e| (e.name, e.vtype))
-            .collect();
+        let names: Vec<(Vec<u8>, VType)> =
+            root.readdir().unwrap().into_iter().map(|e| (e.name, e.vtype)).collect();
         assert_eq!(
             names,
-            [
-                (b"a".to_vec(), VType::VDIR),
-                (b"b".to_vec(), VType::VREG),
-                (b"c".to_vec(), VType::VLNK)
-            ]
+            [(b"a".to_vec(), VType::VDIR), (b"b".to_vec(), VType::VREG), (b"c".to_vec(), VType::VLNK)]
         );
         assert_eq!(root.size(), 3);
     }
