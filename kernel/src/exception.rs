@@ -7,6 +7,8 @@
 
 use core::arch::global_asm;
 
+use aarch64_cpu::registers::{ESR_EL1, FAR_EL1, Readable, VBAR_EL1, Writeable};
+
 use mach::exception::{EXC_BAD_ACCESS, EXC_BAD_INSTRUCTION, EXC_BREAKPOINT};
 use osfmk::arm64::esr::{Esr, ec};
 use osfmk::arm64::trapframe::{TRAP_FRAME_SIZE, TrapFrame};
@@ -114,13 +116,12 @@ unsafe extern "C" {
     static exception_vectors: u8;
 }
 
-/// Point VBAR_EL1 at the vectors.
+/// Point VBAR_EL1 at the vectors (2 KiB aligned, in the kernel text).
 pub fn init() {
-    // SAFETY: `exception_vectors` is the 2 KiB-aligned table above, mapped executable.
-    unsafe {
-        let base = &exception_vectors as *const u8 as u64;
-        core::arch::asm!("msr vbar_el1, {}", "isb", in(reg) base, options(nostack, preserves_flags));
-    }
+    // SAFETY: only the address of the assembly symbol is taken.
+    let base = unsafe { &exception_vectors as *const u8 as u64 };
+    VBAR_EL1.set(base);
+    aarch64_cpu::asm::barrier::isb(aarch64_cpu::asm::barrier::SY);
 }
 
 /// Which of the 16 vectors fired.
@@ -168,12 +169,7 @@ const VECTOR_NAMES: [&str; 16] = [
 ];
 
 fn read_esr_far() -> (Esr, u64) {
-    let (esr, far): (u64, u64);
-    // SAFETY: reading the syndrome registers of the exception being handled.
-    unsafe {
-        core::arch::asm!("mrs {}, esr_el1", "mrs {}, far_el1", out(reg) esr, out(reg) far, options(nomem, nostack, preserves_flags));
-    }
-    (Esr(esr), far)
+    (Esr(ESR_EL1.get()), FAR_EL1.get())
 }
 
 /// Print a frame and the syndrome, then panic: an exception the kernel cannot handle.

@@ -38,6 +38,7 @@ mod platform;
 mod syscall;
 mod timer;
 
+use aarch64_cpu::registers::{MIDR_EL1, Readable};
 use osfmk::arm64::pmap::phys_to_virt;
 use osfmk::kern::sched_prim::{self, BASEPRI_KERNEL, IDLEPRI};
 use osfmk::kern::task::Task;
@@ -144,9 +145,7 @@ extern "C" fn kernel_entry(x0: u64, entry_el: u64) -> ! {
 }
 
 fn kmain(info: PlatformInfo, entry_el: u64) -> ! {
-    let midr: u64;
-    // SAFETY: reading the CPU's identification register.
-    unsafe { core::arch::asm!("mrs {}, midr_el1", out(reg) midr, options(nomem, nostack, preserves_flags)) };
+    let midr = MIDR_EL1.get();
     let (free, total) = osfmk::vm::vm_page::vm_page_counts();
     kprintln!(
         "{KERNEL_NAME} {KERNEL_VERSION} (aarch64): {} MIDR {midr:#010x}, {} MiB RAM, GICv{}, entered at EL{entry_el}",

@@ -3,33 +3,27 @@
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
+use aarch64_cpu::registers::{CNTKCTL_EL1, CNTV_CTL_EL0, CNTV_TVAL_EL0, Writeable};
+
 use osfmk::kern::clock::nanoseconds_to_absolutetime;
 use osfmk::kern::sched_prim::{self, QUANTUM_NS};
 
 static TICKS: AtomicU64 = AtomicU64::new(0);
 static INTERVAL: AtomicU64 = AtomicU64::new(0);
 
-/// CNTV_CTL_EL0.ENABLE (ARM ARM D19.12): timer on, interrupt not masked.
-const CNTV_CTL_ENABLE: u64 = 1;
-/// CNTKCTL_EL1.EL0VCTEN: EL0 may read CNTVCT_EL0 (Darwin's user `mach_absolute_time`).
-const CNTKCTL_EL0VCTEN: u64 = 1 << 1;
-
+/// Fire the timer `interval` ticks from now (the interrupt is level-triggered: re-arming
+/// also drops the pending level).
 fn arm(interval: u64) {
-    // SAFETY: programming this CPU's virtual timer only affects when its interrupt fires.
-    unsafe {
-        core::arch::asm!("msr cntv_tval_el0, {}", "msr cntv_ctl_el0, {}", "isb",
-            in(reg) interval, in(reg) CNTV_CTL_ENABLE, options(nostack, preserves_flags));
-    }
+    CNTV_TVAL_EL0.set(interval);
+    CNTV_CTL_EL0.write(CNTV_CTL_EL0::ENABLE::SET + CNTV_CTL_EL0::IMASK::CLEAR);
 }
 
 /// Start ticking once per quantum.
 pub fn init() {
     let interval = nanoseconds_to_absolutetime(QUANTUM_NS);
     INTERVAL.store(interval, Ordering::Relaxed);
-    // SAFETY: grants EL0 read access to the virtual counter only.
-    unsafe {
-        core::arch::asm!("msr cntkctl_el1, {}", "isb", in(reg) CNTKCTL_EL0VCTEN, options(nostack, preserves_flags))
-    };
+    // EL0 may read CNTVCT_EL0: Darwin's user-space `mach_absolute_time` does.
+    CNTKCTL_EL1.write(CNTKCTL_EL1::EL0VCTEN::SET);
     arm(interval);
 }
 

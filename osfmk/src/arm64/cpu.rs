@@ -68,12 +68,10 @@ pub fn wait_for_interrupt() {
 pub fn read_counter() -> u64 {
     #[cfg(target_os = "none")]
     {
-        let t: u64;
-        // SAFETY: reading the counter has no side effects; `isb` orders it after earlier code.
-        unsafe {
-            core::arch::asm!("isb", "mrs {}, cntvct_el0", out(reg) t, options(nomem, nostack, preserves_flags))
-        };
-        t
+        use aarch64_cpu::registers::{CNTVCT_EL0, Readable};
+        // Without the barrier the read could be satisfied before earlier instructions.
+        aarch64_cpu::asm::barrier::isb(aarch64_cpu::asm::barrier::SY);
+        CNTVCT_EL0.get()
     }
     #[cfg(not(target_os = "none"))]
     0
@@ -84,12 +82,8 @@ pub fn read_counter() -> u64 {
 pub fn counter_frequency() -> u64 {
     #[cfg(target_os = "none")]
     {
-        let f: u64;
-        // SAFETY: reading CNTFRQ_EL0 has no side effects.
-        unsafe {
-            core::arch::asm!("mrs {}, cntfrq_el0", out(reg) f, options(nomem, nostack, preserves_flags))
-        };
-        f
+        use aarch64_cpu::registers::{CNTFRQ_EL0, Readable};
+        CNTFRQ_EL0.get()
     }
     #[cfg(not(target_os = "none"))]
     62_500_000
