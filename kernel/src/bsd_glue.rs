@@ -20,12 +20,8 @@ impl BsdPlatform for Platform {
         crate::console::write_bytes(bytes);
     }
 
-    fn console_read_line(&self, buf: &mut [u8]) -> usize {
-        crate::console::read_line(buf)
-    }
-
-    fn console_input_event(&self) -> usize {
-        crate::console::input_event()
+    fn console_read_line_or_wait(&self, buf: &mut [u8]) -> Option<usize> {
+        crate::console::read_line_or_wait(buf)
     }
 
     fn halt(&self) -> ! {

@@ -19,7 +19,7 @@ struct InputRing {
 static INPUT: SpinLock<InputRing> = SpinLock::new(InputRing { buf: [0; 1024], head: 0, len: 0 });
 
 /// What readers of the console wait on.
-pub fn input_event() -> usize {
+fn input_event() -> usize {
     &INPUT as *const _ as usize
 }
 
@@ -113,19 +113,24 @@ pub fn handle_irq() {
     }
 }
 
-/// Take up to `out.len()` bytes of one line: returns 0 if no complete line is buffered.
-pub fn read_line(out: &mut [u8]) -> usize {
+/// Take up to `out.len()` bytes of one line. With no complete line buffered, the calling
+/// thread is made to wait for one (`assert_wait` under the input lock, so a line arriving
+/// before it blocks still wakes it) and None is returned: call `thread_block` next.
+pub fn read_line_or_wait(out: &mut [u8]) -> Option<usize> {
     let mut ring = INPUT.lock();
     let cap = ring.buf.len();
     let line_len = (0..ring.len).find(|&i| ring.buf[(ring.head + i) % cap] == b'\n').map(|i| i + 1);
-    let Some(line_len) = line_len.or(if ring.len == cap { Some(cap) } else { None }) else { return 0 };
+    let Some(line_len) = line_len.or(if ring.len == cap { Some(cap) } else { None }) else {
+        osfmk::kern::sched_prim::assert_wait(input_event());
+        return None;
+    };
     let n = line_len.min(out.len());
     for slot in out.iter_mut().take(n) {
         *slot = ring.buf[ring.head];
         ring.head = (ring.head + 1) % cap;
         ring.len -= 1;
     }
-    n
+    Some(n)
 }
 
 /// `print!` to the console.

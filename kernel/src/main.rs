@@ -144,6 +144,7 @@ extern "C" fn kernel_entry(x0: u64, entry_el: u64) -> ! {
     kmain(info, entry_el)
 }
 
+#[unsafe(no_mangle)]
 fn kmain(info: PlatformInfo, entry_el: u64) -> ! {
     let midr = MIDR_EL1.get();
     let (free, total) = osfmk::vm::vm_page::vm_page_counts();

@@ -7,7 +7,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use osfmk::kern::exception::register_bsd_hooks;
-use osfmk::kern::sched_prim::{assert_wait, thread_block, thread_clear_wait};
+use osfmk::kern::sched_prim::thread_block;
 use osfmk::kern::task::TaskRef;
 use sys::Errno;
 
@@ -19,10 +19,9 @@ use crate::vfs::vnode::VnodeRef;
 pub trait BsdPlatform: Sync {
     /// Write bytes to the console.
     fn console_write(&self, bytes: &[u8]);
-    /// Take buffered input up to one line; 0 if no complete line is buffered yet.
-    fn console_read_line(&self, buf: &mut [u8]) -> usize;
-    /// The event console readers wait on (woken at end of line).
-    fn console_input_event(&self) -> usize;
+    /// Take buffered input up to one line. With no complete line yet, the calling thread is
+    /// left waiting for one (already `assert_wait`ed) and None comes back: block next.
+    fn console_read_line_or_wait(&self, buf: &mut [u8]) -> Option<usize>;
     /// Power the machine off (after init has gone).
     fn halt(&self) -> !;
 }
@@ -48,16 +47,11 @@ impl FileOps for ConsoleFile {
         if buf.is_empty() {
             return Ok(0);
         }
-        let p = platform();
         loop {
-            // Waiting is declared before looking, so a line that arrives in between wakes us.
-            assert_wait(p.console_input_event());
-            let n = p.console_read_line(buf);
-            if n > 0 {
-                thread_clear_wait();
-                return Ok(n);
+            match platform().console_read_line_or_wait(buf) {
+                Some(n) => return Ok(n),
+                None => thread_block(),
             }
-            thread_block();
         }
     }
 

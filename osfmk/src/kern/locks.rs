@@ -3,8 +3,10 @@
 //! it interrupted. With more CPUs the same lock spins across them; no caller changes.
 //!
 //! Lock order (take left before right, never the reverse):
-//! `proc table → proc → task → ipc_space → ipc_port → run queue → console`.
-//! The scheduler's run queue is a leaf: nothing is locked while holding it except the console.
+//! `proc table → proc → task → ipc_space → ipc_port → device (console input…) → run queue →
+//! console output`. A waiter tests its condition and calls `assert_wait` under the device's
+//! lock, so the device lock comes before the run queue; nothing but console output (a panic
+//! message) is taken while holding the run queue.
 
 use core::ops::{Deref, DerefMut};
 

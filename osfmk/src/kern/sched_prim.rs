@@ -225,24 +225,20 @@ mod imp {
         }
     }
 
-    /// Declare that the current thread is about to wait on `event`. Call `thread_block`
-    /// next; a wakeup that arrives in between is not lost (the thread is just runnable).
+    /// Declare that the current thread is about to wait on `event`; call `thread_block`
+    /// next. A wakeup that arrives in between is not lost (the thread is just runnable), and
+    /// being preempted in between is the same as blocking early.
+    ///
+    /// The rule that makes this safe (XNU's): test the condition and call `assert_wait`
+    /// under the lock that the waker takes to change the condition. Otherwise the condition
+    /// can come true between the test and the wait, and nobody wakes the thread.
     pub fn assert_wait(event: Event) {
         let t = current_thread();
-        t.set_state(ThreadState::Waiting);
         if let Some(s) = SCHED.lock().as_mut() {
+            // State and wait-table entry change together, with IRQs masked: a preemption
+            // never sees a waiting thread that no wakeup could find.
+            t.set_state(ThreadState::Waiting);
             s.waits.add(event, t);
-        }
-    }
-
-    /// Cancel the current thread's wait (the condition came true before it blocked).
-    pub fn thread_clear_wait() {
-        let t = current_thread();
-        if let Some(s) = SCHED.lock().as_mut() {
-            s.waits.remove_if(|w| Arc::ptr_eq(w, &t));
-        }
-        if t.state() == ThreadState::Waiting {
-            t.set_state(ThreadState::Running);
         }
     }
 

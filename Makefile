@@ -1,0 +1,157 @@
+# The front door: build, boot, debug and test the kernel. `make help` lists everything.
+#
+# Cargo does the real dependency tracking, so the build targets are phony and always ask
+# cargo (a no-op build takes a fraction of a second); the Image, the root filesystem and the
+# initrd are cheap to remake and are remade every time.
+
+# ---- Variables you may set on the command line -----------------------------------------------
+
+BOOTARGS     ?=
+ROOTFS_EXTRA ?=
+QEMU_ARGS    ?=
+CPU          ?= cortex-a72
+MACHINE_OPTS ?=
+# For `make test`: only the tests whose names match these shell patterns (default: all).
+TESTS        ?=
+
+# scripts/qemu.sh reads these from the environment.
+export BOOTARGS QEMU_ARGS CPU MACHINE_OPTS
+
+# ---- Fixed names -----------------------------------------------------------------------------
+
+KERNEL_TARGET := aarch64-unknown-none-softfloat
+USER_TARGET   := aarch64-unknown-none
+USER_PKGS     := -p init -p utest -p bench -p crash
+
+KERNEL_ELF    := target/$(KERNEL_TARGET)/debug/kernel
+KTEST_ELF     := target/ktest/$(KERNEL_TARGET)/debug/kernel
+USER_DEBUG    := target/$(USER_TARGET)/debug
+USER_RELEASE  := target/$(USER_TARGET)/release
+
+BUILD         := build
+IMAGE         := $(BUILD)/Image
+KTEST_IMAGE   := $(BUILD)/ktest/Image
+ROOTFS        := $(BUILD)/rootfs
+INITRD        := $(BUILD)/initrd.cpio
+
+# llvm-objcopy from the toolchain's llvm-tools component. Expanded only inside recipes, i.e.
+# after the prerequisite check has made sure the toolchain exists.
+OBJCOPY = "$$(rustc --print sysroot)/lib/rustlib/$$(rustc -vV | sed -n 's/^host: //p')/bin/llvm-objcopy"
+
+PREREQS := scripts/ensure-prereqs.sh
+
+# Each timeout (in seconds) bounds one QEMU run that must end on its own.
+BENCH_TIMEOUT ?= 300
+
+.DEFAULT_GOAL := help
+
+.PHONY: help setup prereqs kernel ktest-kernel user bench-release rootfs rootfs-bench initrd \
+        build run debug gdb test lint bench clean
+
+# ---- Help ------------------------------------------------------------------------------------
+
+help:
+	@echo 'Targets:'
+	@echo '  make run     build everything and boot it (serial console here; Ctrl-A X quits QEMU)'
+	@echo '  make debug   like run, but QEMU waits for gdb on :1234 (-s -S); then run make gdb'
+	@echo '  make gdb     gdb-multiarch on the kernel ELF, attached to QEMU at :1234'
+	@echo '  make test    all tests: host unit tests, lint, in-kernel tests, boot, user-space,'
+	@echo '               crash and debugger tests (logs in build/test-logs/)'
+	@echo '  make lint    cargo clippy -D warnings for the host crates, the kernel and user space'
+	@echo '  make bench   boot /bin/bench (release) under -icount and print its bench: lines'
+	@echo '  make build   build the kernel Image and the initrd without booting'
+	@echo '  make setup   install the toolchain, QEMU and gdb if missing, fetch crates'
+	@echo '  make clean   remove build/ and target/'
+	@echo
+	@echo 'Variables (run, debug, bench):'
+	@echo '  BOOTARGS="..."       kernel command line, e.g. BOOTARGS="init=/bin/utest"'
+	@echo '  ROOTFS_EXTRA=<dir>   copy <dir> over the root filesystem (also for test)'
+	@echo '  QEMU_ARGS="..."      extra QEMU options, e.g. QEMU_ARGS="-d int -D build/qemu.log"'
+	@echo '  CPU=<model>          QEMU -cpu (default cortex-a72; e.g. max)'
+	@echo '  MACHINE_OPTS=<opts>  appended to -M virt, e.g. MACHINE_OPTS=,gic-version=3'
+	@echo '                       or MACHINE_OPTS=,virtualization=on'
+	@echo 'Variables (test):'
+	@echo '  TESTS="<patterns>"   run only the tests matching these shell patterns, e.g.'
+	@echo '                       TESTS="boot-* utest"; scripts/systest.py --list names them'
+
+# ---- Prerequisites ---------------------------------------------------------------------------
+
+prereqs:
+	@$(PREREQS)
+
+setup:
+	$(PREREQS)
+	cargo fetch
+
+# ---- Building --------------------------------------------------------------------------------
+
+kernel: prereqs
+	cargo build -p kernel --target $(KERNEL_TARGET)
+	@mkdir -p $(dir $(IMAGE))
+	$(OBJCOPY) -O binary $(KERNEL_ELF) $(IMAGE)
+
+# The in-kernel test build has its own target dir, so switching between it and the normal
+# kernel never rebuilds either from scratch.
+ktest-kernel: prereqs
+	cargo build -p kernel --target $(KERNEL_TARGET) --features ktest --target-dir target/ktest
+	@mkdir -p $(dir $(KTEST_IMAGE))
+	$(OBJCOPY) -O binary $(KTEST_ELF) $(KTEST_IMAGE)
+
+user: prereqs
+	cargo build $(USER_PKGS) --target $(USER_TARGET)
+
+# Only bench is measured, so only bench is built optimised.
+bench-release: prereqs
+	cargo build -p bench --target $(USER_TARGET) --release
+
+# The root filesystem normally holds the debug user programs; `make bench` puts the release
+# build of bench in its place (the other programs stay debug).
+rootfs: user
+	scripts/mkrootfs.sh $(ROOTFS) $(USER_DEBUG) $(USER_DEBUG)/bench '$(ROOTFS_EXTRA)'
+
+rootfs-bench: user bench-release
+	scripts/mkrootfs.sh $(ROOTFS) $(USER_DEBUG) $(USER_RELEASE)/bench '$(ROOTFS_EXTRA)'
+
+initrd: rootfs
+	scripts/mkinitrd.py $(ROOTFS) $(INITRD)
+
+build: kernel initrd
+
+# ---- Running ---------------------------------------------------------------------------------
+
+# No timeout here: these are interactive, and stdin is whatever make was given (a terminal).
+run: build
+	scripts/qemu.sh
+
+debug: build
+	@echo 'QEMU is waiting for gdb on :1234 — run "make gdb" in another terminal.'
+	scripts/qemu.sh -s -S
+
+gdb: prereqs
+	gdb-multiarch -q -x scripts/gdbinit -ex 'target remote :1234' $(KERNEL_ELF)
+
+# ---- Testing ---------------------------------------------------------------------------------
+
+lint: prereqs
+	cargo fmt --all -- --check
+	cargo clippy --all-targets -- -D warnings
+	cargo clippy -p kernel --target $(KERNEL_TARGET) -- -D warnings
+	cargo clippy -p kernel --target $(KERNEL_TARGET) --features ktest --target-dir target/ktest -- -D warnings
+	cargo clippy $(USER_PKGS) --target $(USER_TARGET) -- -D warnings
+
+# systest.py runs each step itself (cargo test, make lint, the builds, the QEMU boots) so that
+# it can report every one as PASS/FAIL and end with the "N passed, M failed" summary.
+test: prereqs
+	scripts/systest.py $(foreach t,$(TESTS),'$(t)')
+
+# bench runs with stdin from /dev/null: it needs no input, and a terminal would be put in
+# raw mode by QEMU for nothing. The console is kept in build/bench.log.
+bench: kernel rootfs-bench
+	scripts/mkinitrd.py $(ROOTFS) $(INITRD)
+	BOOTARGS="init=/bin/bench" QEMU_ARGS="-icount shift=0,sleep=off $(QEMU_ARGS)" \
+		scripts/bench.sh $(BENCH_TIMEOUT) $(BUILD)/bench.log
+
+# ---- Cleaning --------------------------------------------------------------------------------
+
+clean:
+	rm -rf $(BUILD) target

@@ -1,0 +1,346 @@
+#!/usr/bin/env python3
+"""The `make test` driver: every level of the test pyramid (DESIGN §5), in order.
+
+  host-unit-tests  cargo test (the workspace's default members are the host crates)
+  lint             make lint (clippy -D warnings, host and aarch64)
+  build            the kernel Image, the ktest kernel Image and the initrd
+  ktest-*          in-kernel tests under -cpu cortex-a72 and -cpu max
+  boot-*           boot to init, type a line at it, see it exit; four machine setups
+  utest            the user-space test program as init
+  crash-*          programs that die of a signal as init: the kernel must report and power off
+  gdb              gdb-multiarch against QEMU's gdb stub: break in kmain, backtrace
+
+Each test prints PASS or FAIL; the run stops at the first failure (unless --keep-going) and
+ends with a line "N passed, M failed". The exit status is 1 if anything failed.
+
+Every QEMU run is bounded twice: each console step has its own timeout here, and QEMU runs
+under coreutils `timeout`, so it is gone even if this script dies. QEMU's stdin is a pipe we
+write to (never the terminal). Console transcripts go to build/test-logs/<test>.log.
+
+Usage: scripts/systest.py [--list] [--keep-going] [PATTERN...]
+  PATTERN  shell-style patterns selecting tests by name (default: all); `make test TESTS=...`
+Environment: TIMEOUT_SCALE=<factor> multiplies every timeout (for slow machines).
+"""
+
+import argparse
+import fnmatch
+import os
+import re
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from expect import ExpectError, Spawn  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+LOGS = os.path.join(ROOT, "build", "test-logs")
+
+IMAGE = "build/Image"
+KTEST_IMAGE = "build/ktest/Image"
+INITRD = "build/initrd.cpio"
+KERNEL_ELF = "target/aarch64-unknown-none-softfloat/debug/kernel"
+
+SCALE = float(os.environ.get("TIMEOUT_SCALE", "1"))
+
+# Seconds. Boots take a few seconds under TCG; these leave room for a loaded 2-core CI host.
+FIRST_OUTPUT = 60 * SCALE  # from starting QEMU to the first expected line
+STEP = 30 * SCALE  # between two console lines
+EXIT = 30 * SCALE  # from the last line to QEMU's exit
+KTEST = 300 * SCALE  # the whole in-kernel test run
+UTEST = 300 * SCALE  # the whole user-space test run
+QEMU_LIMIT = 600 * SCALE  # hard limit on any one QEMU process (coreutils timeout)
+GDB = 60 * SCALE  # the gdb batch session
+CARGO = 900 * SCALE  # a cargo/make step (a hang guard; a cold build takes ~1 min)
+
+
+class Failure(Exception):
+    """A test failed; `detail` is extra text to show (e.g. the end of the console)."""
+
+    def __init__(self, message, detail=""):
+        super().__init__(message)
+        self.detail = detail
+
+
+# ---- Running things ------------------------------------------------------------------------
+
+
+def run_step(argv, limit):
+    """Runs a build/check command with its output on our stdout; fails on non-zero exit."""
+    print("+ " + shlex.join(argv), flush=True)
+    proc = subprocess.Popen(argv, cwd=ROOT, stdin=subprocess.DEVNULL, start_new_session=True)
+    try:
+        status = proc.wait(limit)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        raise Failure(f"{argv[0]} did not finish within {limit:.0f}s") from None
+    except BaseException:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        raise
+    if status != 0:
+        raise Failure(f"`{shlex.join(argv)}` exited with status {status}")
+
+
+def make(*targets):
+    run_step(["make", "--no-print-directory", *targets], CARGO)
+
+
+def boot(name, *, image=None, cpu="cortex-a72", machine_opts="", bootargs="", extra=()):
+    """Starts QEMU through scripts/qemu.sh on a console we drive; use it with `with`."""
+    env = dict(os.environ)
+    env.update(
+        KERNEL_IMAGE=os.path.join(ROOT, image or IMAGE),
+        INITRD=os.path.join(ROOT, INITRD),
+        CPU=cpu,
+        MACHINE_OPTS=machine_opts,
+        BOOTARGS=bootargs,
+    )
+    # The tests choose their own machine; a QEMU_ARGS from `make test QEMU_ARGS=...` must not
+    # leak in.
+    env.pop("QEMU_ARGS", None)
+    argv = ["timeout", "-k", "5", str(int(QEMU_LIMIT)), "scripts/qemu.sh", *extra]
+    return Spawn(argv, log_path=os.path.join(LOGS, name + ".log"), env=env, cwd=ROOT)
+
+
+def describe_status(status):
+    if status == 0:
+        return "0 (clean power-off)"
+    if status == 101:
+        return "101 (kernel panic)"
+    if status in (124, 137):
+        return f"{status} (killed by timeout after {QEMU_LIMIT:.0f}s)"
+    return str(status)
+
+
+def expect_exit(qemu, want=0, timeout=EXIT):
+    status = qemu.wait(timeout)
+    if status != want:
+        raise Failure(
+            f"QEMU exited with status {describe_status(status)}, expected {want}", qemu.tail()
+        )
+
+
+# ---- The tests -----------------------------------------------------------------------------
+
+
+def test_host_unit_tests():
+    run_step(["cargo", "test"], CARGO)
+
+
+def test_lint():
+    make("lint")
+
+
+def test_build():
+    make("kernel", "ktest-kernel", "initrd")
+
+
+def ktest(name, cpu):
+    with boot(name, image=KTEST_IMAGE, cpu=cpu) as qemu:
+        m = qemu.expect(r"^ktest: (\d+) passed, (\d+) failed", KTEST)
+        print("    " + m.group(0), flush=True)
+        if m.group(2) != "0":
+            raise Failure("in-kernel tests failed", qemu.tail())
+        expect_exit(qemu, 0)
+
+
+def boot_test(name, machine_opts="", cpu="cortex-a72", gic=None):
+    with boot(name, cpu=cpu, machine_opts=machine_opts) as qemu:
+        m = qemu.expect(r"^rxnu \S+ \(aarch64\): .*GICv(2|3)", FIRST_OUTPUT)
+        if gic and m.group(1) != gic:
+            raise Failure(f"banner says GICv{m.group(1)}, expected GICv{gic}", qemu.tail())
+        qemu.expect(r"init: hello from pid 1", STEP)
+        qemu.expect(r"init: type a line:", STEP)
+        # Enter on a serial console is CR; the tty turns it into a newline for init.
+        qemu.send("hello kernel\r")
+        qemu.expect(r"init: you typed: hello kernel", STEP)
+        qemu.expect(r"bsd: pid 1 \(init\) exited with status 3", STEP)
+        expect_exit(qemu, 0)
+
+
+def test_utest():
+    with boot("utest", bootargs="init=/bin/utest") as qemu:
+        m = qemu.expect(r"^utest: (\d+) passed, (\d+) failed", UTEST)
+        print("    " + m.group(0), flush=True)
+        if m.group(2) != "0" or int(m.group(1)) < 1:
+            raise Failure("user-space tests failed", qemu.tail())
+        expect_exit(qemu, 0)
+
+
+def crash_test(prog, signo, signame):
+    with boot(prog, bootargs=f"init=/bin/{prog}") as qemu:
+        qemu.expect(
+            rf"bsd: pid 1 \({re.escape(prog)}\) killed by signal {signo} \({signame}\)",
+            FIRST_OUTPUT,
+        )
+        expect_exit(qemu, 0)
+
+
+def free_port():
+    """A TCP port nobody listens on right now (QEMU may still lose a race for it)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# The gdb session. Commands in a file rather than -ex options, because gdb stops a command
+# file at the first error (an -ex list would carry on and `continue` with no breakpoint).
+# kmain is a private Rust function, so its symbol is kernel::kmain: a plain `break kmain`
+# does not resolve it (gdb's wild matching of unqualified names doesn't apply to Rust).
+GDB_SCRIPT = """\
+set pagination off
+set confirm off
+set breakpoint pending off
+set tcp auto-retry on
+set tcp connect-timeout 30
+target remote 127.0.0.1:{port}
+break kernel::kmain
+continue
+bt
+"""
+
+
+def test_gdb():
+    elf = os.path.join(ROOT, KERNEL_ELF)
+    script = os.path.join(LOGS, "gdb-commands.gdb")
+    # A port taken between free_port() and QEMU's bind makes QEMU exit at once; try again.
+    for attempt in range(3):
+        port = free_port()
+        with open(script, "w") as f:
+            f.write(GDB_SCRIPT.format(port=port))
+        with boot("gdb", extra=("-gdb", f"tcp:127.0.0.1:{port}", "-S")) as qemu:
+            argv = ["gdb-multiarch", "-q", "-nx", "-batch", "-x", script, elf]
+            print("+ " + shlex.join(argv), flush=True)
+            gdb = subprocess.run(
+                ["timeout", "-k", "5", str(int(GDB)), *argv],
+                cwd=ROOT,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                errors="replace",
+            )
+            qemu_gone = qemu.proc.poll() is not None
+        # Leaving the `with` killed QEMU, whatever gdb did.
+        with open(os.path.join(LOGS, "gdb-session.log"), "w") as f:
+            f.write(gdb.stdout)
+        if qemu_gone and "Breakpoint 1, " not in gdb.stdout and attempt < 2:
+            print(f"    QEMU exited early (port {port} taken?); retrying", flush=True)
+            continue
+        break
+    out = gdb.stdout
+    missing = [
+        what
+        for what, ok in (
+            ("'Breakpoint 1, '", "Breakpoint 1, " in out),
+            ("'kmain'", "kmain" in out),
+            ("a '#0' frame", re.search(r"^#0\s", out, re.MULTILINE)),
+        )
+        if not ok
+    ]
+    if missing:
+        status = "" if gdb.returncode == 0 else f" (gdb exit status {gdb.returncode})"
+        raise Failure(f"gdb output lacks {', '.join(missing)}{status}", out[-3000:])
+    for line in out.splitlines():
+        if line.startswith(("Breakpoint 1, ", "#0")):
+            print("    " + line, flush=True)
+
+
+def all_tests():
+    """(name, function, needs the build) in the order they run."""
+    tests = [
+        ("host-unit-tests", test_host_unit_tests, False),
+        ("lint", test_lint, False),
+        ("build", test_build, False),
+        ("ktest-cortex-a72", lambda: ktest("ktest-cortex-a72", "cortex-a72"), True),
+        ("ktest-max", lambda: ktest("ktest-max", "max"), True),
+        ("boot-virt", lambda: boot_test("boot-virt"), True),
+        ("boot-gicv3", lambda: boot_test("boot-gicv3", ",gic-version=3", gic="3"), True),
+        ("boot-virtualization", lambda: boot_test("boot-virtualization", ",virtualization=on"), True),
+        ("boot-cpu-max", lambda: boot_test("boot-cpu-max", cpu="max"), True),
+        ("utest", test_utest, True),
+    ]
+    for prog, signo, signame in (
+        ("crash-segv", 11, "SIGSEGV"),
+        ("crash-ill", 4, "SIGILL"),
+        ("crash-mach-trap", 12, "SIGSYS"),
+        ("crash-nosys", 12, "SIGSYS"),
+    ):
+        tests.append((prog, lambda p=prog, n=signo, s=signame: crash_test(p, n, s), True))
+    tests.append(("gdb", test_gdb, True))
+    return tests
+
+
+def indent(text):
+    return "\n".join("    | " + line for line in text.rstrip("\n").splitlines())
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("patterns", nargs="*", help="run only tests whose names match")
+    ap.add_argument("--list", action="store_true", help="list the test names and exit")
+    ap.add_argument("--keep-going", action="store_true", help="don't stop at the first failure")
+    args = ap.parse_args()
+    # Turn SIGTERM (e.g. CI cancelling the job) into an exception, like Ctrl-C's
+    # KeyboardInterrupt, so that the `with` blocks kill the QEMU they started.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+
+    tests = all_tests()
+    if args.list:
+        for name, _, _ in tests:
+            print(name)
+        return 0
+    if args.patterns:
+        chosen = [t for t in tests if any(fnmatch.fnmatch(t[0], p) for p in args.patterns)]
+        if not chosen:
+            print(f"no test matches {' '.join(args.patterns)} (see --list)", file=sys.stderr)
+            return 2
+        # QEMU tests need the images: build them even when "build" was not asked for.
+        if any(needs for _, _, needs in chosen) and all(n != "build" for n, _, _ in chosen):
+            chosen = [t for t in tests if t[0] == "build"] + chosen
+        tests = chosen
+
+    os.makedirs(LOGS, exist_ok=True)
+    passed, failed, not_run = [], [], []
+    for i, (name, fn, _) in enumerate(tests):
+        print(f"=== {name}", flush=True)
+        start = time.monotonic()
+        try:
+            fn()
+        except (Failure, ExpectError) as e:
+            detail = getattr(e, "detail", "") or getattr(e, "tail", "")
+            print(f"FAIL: {name}: {e} ({time.monotonic() - start:.1f}s)")
+            if detail:
+                print(indent(detail))
+            log = os.path.join(LOGS, name + ".log")
+            if os.path.exists(log):
+                print(f"    (full console: {os.path.relpath(log, ROOT)})")
+            sys.stdout.flush()
+            failed.append(name)
+            if not args.keep_going:
+                not_run = [n for n, _, _ in tests[i + 1 :]]
+                break
+        else:
+            print(f"PASS: {name} ({time.monotonic() - start:.1f}s)", flush=True)
+            passed.append(name)
+
+    print()
+    if failed:
+        print("failed: " + " ".join(failed))
+    if not_run:
+        print("not run (stopped at the first failure): " + " ".join(not_run))
+    print(f"{len(passed)} passed, {len(failed)} failed", flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        sys.exit(130)
