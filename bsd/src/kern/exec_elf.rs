@@ -18,17 +18,11 @@ use elf::file::Class;
 use elf::segment::ProgramHeader;
 use sys::Errno;
 
-/// Lowest address an image may use: the low 4 GiB stay unmapped, as Darwin's `__PAGEZERO`
-/// keeps them, so a truncated 32-bit pointer faults instead of reading memory.
-pub const USER_IMAGE_MIN: u64 = 0x1_0000_0000;
-
-/// End of the user address space: a 48-bit TTBR0 range (the arm64 `MACH_VM_MAX_ADDRESS`
-/// in spirit; ours, for a 4 KiB granule with 48-bit VAs).
-pub const USER_VM_MAX: u64 = 0x0000_8000_0000_0000;
-
-/// The user page size (4 KiB granule): segments are mapped, and must not overlap, at this
-/// grain.
-pub const PAGE_SIZE: u64 = 0x1000;
+// The user range and the page size are Mach's (osfmk): images live at or above 4 GiB, as
+// Darwin's `__PAGEZERO` keeps the low 4 GiB unmapped, and segments are mapped (and must not
+// overlap) at page grain.
+pub use osfmk::arm64::pmap::{USER_VM_MAX, USER_VM_MIN as USER_IMAGE_MIN};
+pub use osfmk::vm::vm_page::PAGE_SIZE;
 
 /// How a segment's pages may be accessed once mapped.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
@@ -139,14 +133,7 @@ fn plan_segment(phdr: &ProgramHeader, file_len: usize) -> Result<SegmentPlan, Er
     })
 }
 
-fn page_trunc(addr: u64) -> u64 {
-    addr & !(PAGE_SIZE - 1)
-}
-
-/// Only called on addresses at or below [`USER_VM_MAX`], so it cannot overflow.
-fn page_round_up(addr: u64) -> u64 {
-    page_trunc(addr + (PAGE_SIZE - 1))
-}
+use osfmk::vm::vm_page::{round_page as page_round_up, trunc_page as page_trunc};
 
 #[cfg(test)]
 mod tests {

@@ -4,6 +4,7 @@
 //! * [`syscalls`] — the system call table generated from `syscalls.master`;
 //! * [`errno`] — error numbers;
 //! * [`signal`] — signal numbers and sets;
+//! * [`stat`] — file mode bits;
 //! * [`wait`] — the `wait4` status encoding;
 //! * [`trap`] — how a BSD call returns (carry flag) and the platform call.
 #![no_std]
@@ -11,6 +12,7 @@
 
 pub mod errno;
 pub mod signal;
+pub mod stat;
 pub mod syscalls;
 pub mod trap;
 pub mod wait;
