@@ -48,12 +48,17 @@ pub fn copyin(map: &mut VmMap, src: UserAddr, buf: &mut [u8]) -> Result<(), usiz
 
 /// Copy `buf` to user `dst` (which must be writable). On failure, returns bytes copied.
 pub fn copyout(map: &mut VmMap, buf: &[u8], dst: UserAddr) -> Result<(), usize> {
+    copyout_pages(map, buf, dst, true)
+}
+
+fn copyout_pages(map: &mut VmMap, buf: &[u8], dst: UserAddr, need_write: bool) -> Result<(), usize> {
     let mut done = 0;
     while done < buf.len() {
         let addr = dst.offset(done as u64).ok_or(done)?;
-        let (kva, room) = chunk(map, addr.0, true).map_err(|_| done)?;
+        let (kva, room) = chunk(map, addr.0, need_write).map_err(|_| done)?;
         let n = room.min(buf.len() - done);
-        // SAFETY: as in `copyin`, with the page checked writable.
+        // SAFETY: as in `copyin`: one mapped user page reached through the direct map (and
+        // checked writable unless the caller is loading a task that has not run yet).
         unsafe { core::ptr::copy_nonoverlapping(buf[done..].as_ptr(), kva as *mut u8, n) };
         done += n;
     }
@@ -89,14 +94,5 @@ pub fn copyinstr(
 /// Copy `buf` into user memory at `dst` whatever the pages' protection (exec loading text
 /// and read-only data into a task that has not run yet). Never use it for a running task.
 pub fn copyout_init(map: &mut VmMap, buf: &[u8], dst: UserAddr) -> Result<(), usize> {
-    let mut done = 0;
-    while done < buf.len() {
-        let addr = dst.offset(done as u64).ok_or(done)?;
-        let (kva, room) = chunk(map, addr.0, false).map_err(|_| done)?;
-        let n = room.min(buf.len() - done);
-        // SAFETY: as in `copyin`: one mapped user page reached through the direct map.
-        unsafe { core::ptr::copy_nonoverlapping(buf[done..].as_ptr(), kva as *mut u8, n) };
-        done += n;
-    }
-    Ok(())
+    copyout_pages(map, buf, dst, false)
 }
