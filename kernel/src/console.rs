@@ -121,7 +121,8 @@ pub fn read_line_or_wait(out: &mut [u8]) -> Option<usize> {
     let cap = ring.buf.len();
     let line_len = (0..ring.len).find(|&i| ring.buf[(ring.head + i) % cap] == b'\n').map(|i| i + 1);
     let Some(line_len) = line_len.or(if ring.len == cap { Some(cap) } else { None }) else {
-        osfmk::kern::sched_prim::assert_wait(input_event());
+        use osfmk::kern::sched_prim::{Interruptible, assert_wait_deadline};
+        assert_wait_deadline(input_event(), Interruptible::Yes, None);
         return None;
     };
     let n = line_len.min(out.len());

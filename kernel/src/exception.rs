@@ -202,12 +202,14 @@ extern "C" fn exception_dispatch(frame: &mut TrapFrame, kind: u64) {
     match vector(kind) {
         Vector::UserSync => {
             let (esr, far) = read_esr_far();
+            sched_prim::thread_enter_kernel();
             // Traps from user mode run with interrupts on, like XNU's sleh.
             osfmk::arm64::cpu::interrupts_enable();
             user_sync(frame, esr, far);
             return_to_user();
         }
         Vector::UserIrq => {
+            sched_prim::thread_enter_kernel();
             crate::irq::handle();
             return_to_user();
         }
@@ -256,10 +258,13 @@ fn user_sync(frame: &mut TrapFrame, esr: Esr, far: u64) {
     }
 }
 
-/// The ASTs on the way back to EL0: BSD's (signals, exit) then preemption.
+/// The ASTs on the way back to EL0 (XNU's `ast_taken_user`): BSD's (signals, exit), the
+/// thread's own (terminate, suspend), then preemption; then the clock switches to user time.
 fn return_to_user() {
     if let Some(h) = bsd_hooks() {
         h.ast_bsd();
     }
+    sched_prim::thread_ast_user();
     sched_prim::ast_check_preempt();
+    sched_prim::thread_exit_kernel();
 }

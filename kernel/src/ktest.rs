@@ -137,9 +137,10 @@ mod tests {
         let b = Thread::create(task.clone(), BASEPRI_KERNEL, spinner, 1).ok_or("no memory")?;
         sched_prim::thread_setrun(a.clone());
         sched_prim::thread_setrun(b.clone());
-        let start = crate::timer::ticks();
+        let quantum = sched_prim::quantum_ticks();
+        let start = osfmk::kern::clock::mach_absolute_time();
         let mut returns = 0u64;
-        while crate::timer::ticks() < start + 40 {
+        while osfmk::kern::clock::mach_absolute_time() < start + 40 * quantum {
             sched_prim::thread_block();
             returns += 1;
         }
@@ -148,7 +149,7 @@ mod tests {
             sched_prim::thread_block();
         }
         let (ca, cb) = (SPIN_COUNTS[0].load(Ordering::Relaxed), SPIN_COUNTS[1].load(Ordering::Relaxed));
-        kprintln!("ktest:   40 ticks: spinner counts {ca} and {cb}, test thread resumed {returns} times");
+        kprintln!("ktest:   40 quanta: spinner counts {ca} and {cb}, test thread resumed {returns} times");
         if ca == 0 || cb == 0 {
             return Err("one thread never ran");
         }

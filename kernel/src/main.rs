@@ -186,8 +186,8 @@ fn kmain(info: PlatformInfo, entry_el: u64) -> ! {
     let kernel_task = Task::kernel_task().expect("kernel task");
     let boot_thread = Thread::bootstrap(kernel_task.clone(), BASEPRI_KERNEL);
     let idle = Thread::create(kernel_task.clone(), IDLEPRI, idle_main, 0).expect("idle thread");
-    sched_prim::sched_init(boot_thread, idle);
     timer::init();
+    sched_prim::sched_init(boot_thread, idle, &timer::VIRTUAL_TIMER);
     osfmk::arm64::cpu::interrupts_enable();
 
     #[cfg(feature = "ktest")]

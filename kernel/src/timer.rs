@@ -1,41 +1,33 @@
-//! The EL1 virtual timer (CNTV_*): one interrupt per scheduler tick. The counter it runs on
-//! is Mach absolute time; user space may read it directly (CNTKCTL_EL1.EL0VCTEN).
+//! The EL1 virtual timer (CNTV_*): the scheduler's clock device. The scheduler asks for an
+//! interrupt at an absolute time (the end of the quantum, or the earliest wait deadline) and
+//! the compare register takes it as is. The counter it compares against is Mach absolute
+//! time; user space may read it directly (CNTKCTL_EL1.EL0VCTEN).
 
-use core::sync::atomic::{AtomicU64, Ordering};
+use aarch64_cpu::registers::{CNTKCTL_EL1, CNTV_CTL_EL0, CNTV_CVAL_EL0, Writeable};
+use osfmk::kern::sched_prim::{self, ClockDevice};
 
-use aarch64_cpu::registers::{CNTKCTL_EL1, CNTV_CTL_EL0, CNTV_TVAL_EL0, Writeable};
+/// The virtual timer as the scheduler's clock.
+pub struct VirtualTimer;
 
-use osfmk::kern::clock::nanoseconds_to_absolutetime;
-use osfmk::kern::sched_prim::{self, QUANTUM_NS};
+/// The one instance.
+pub static VIRTUAL_TIMER: VirtualTimer = VirtualTimer;
 
-static TICKS: AtomicU64 = AtomicU64::new(0);
-static INTERVAL: AtomicU64 = AtomicU64::new(0);
-
-/// Fire the timer `interval` ticks from now (the interrupt is level-triggered: re-arming
-/// also drops the pending level).
-fn arm(interval: u64) {
-    CNTV_TVAL_EL0.set(interval);
-    CNTV_CTL_EL0.write(CNTV_CTL_EL0::ENABLE::SET + CNTV_CTL_EL0::IMASK::CLEAR);
+impl ClockDevice for VirtualTimer {
+    fn set_deadline(&self, deadline: u64) {
+        // The interrupt is level-triggered on CVAL <= counter: a new compare value in the
+        // future also drops a pending level.
+        CNTV_CVAL_EL0.set(deadline);
+        CNTV_CTL_EL0.write(CNTV_CTL_EL0::ENABLE::SET + CNTV_CTL_EL0::IMASK::CLEAR);
+    }
 }
 
-/// Start ticking once per quantum.
+/// Let EL0 read the counter (Darwin's user-space `mach_absolute_time` does). The
+/// scheduler programs the first deadline in `sched_init`.
 pub fn init() {
-    let interval = nanoseconds_to_absolutetime(QUANTUM_NS);
-    INTERVAL.store(interval, Ordering::Relaxed);
-    // EL0 may read CNTVCT_EL0: Darwin's user-space `mach_absolute_time` does.
     CNTKCTL_EL1.write(CNTKCTL_EL1::EL0VCTEN::SET);
-    arm(interval);
 }
 
-/// The tick: re-arm and tell the scheduler the quantum is over.
+/// The timer fired: the scheduler expires deadlines and quanta and sets the next one.
 pub fn handle_irq() {
-    TICKS.fetch_add(1, Ordering::Relaxed);
-    arm(INTERVAL.load(Ordering::Relaxed));
-    sched_prim::sched_tick();
-}
-
-/// Ticks since the timer started.
-#[cfg_attr(not(feature = "ktest"), allow(dead_code))]
-pub fn ticks() -> u64 {
-    TICKS.load(Ordering::Relaxed)
+    sched_prim::clock_interrupt();
 }

@@ -9,6 +9,7 @@ use alloc::vec::Vec;
 use osfmk::kern::exception::register_bsd_hooks;
 use osfmk::kern::sched_prim::thread_block;
 use osfmk::kern::task::TaskRef;
+use osfmk::kern::thread::WaitResult;
 use sys::Errno;
 
 use crate::kern::kern_descrip::{FREAD, FWRITE, FileDesc, FileGlob, FileOps, FileProc};
@@ -50,7 +51,12 @@ impl FileOps for ConsoleFile {
         loop {
             match platform().console_read_line_or_wait(buf) {
                 Some(n) => return Ok(n),
-                None => thread_block(),
+                // The wait is interruptible: a signal or termination ends the read.
+                None => {
+                    if thread_block() == WaitResult::Interrupted {
+                        return Err(Errno::EINTR);
+                    }
+                }
             }
         }
     }

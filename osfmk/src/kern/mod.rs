@@ -4,6 +4,7 @@ pub mod clock;
 pub mod exception;
 pub mod host;
 pub mod locks;
+pub mod sched;
 pub mod sched_prim;
 #[cfg(target_os = "none")]
 pub mod syscall_sw;
@@ -13,3 +14,4 @@ pub mod task;
 pub mod thread;
 #[cfg(target_os = "none")]
 pub mod thread_act;
+pub mod timer_call;

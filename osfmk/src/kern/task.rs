@@ -5,7 +5,7 @@ use alloc::boxed::Box;
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 use core::any::Any;
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use mach::KernReturn;
 
@@ -13,6 +13,7 @@ use crate::arm64::pmap::Pmap;
 use crate::ipc::ipc_port::{IkotType, IpcPort, PortRef};
 use crate::ipc::ipc_space::{IpcSpace, SpaceRef};
 use crate::kern::locks::SpinLock;
+use crate::kern::sched_prim;
 use crate::kern::thread::{Thread, ThreadRef};
 use crate::vm::vm_map::VmMap;
 
@@ -34,6 +35,8 @@ pub struct Task {
     /// The port name space.
     pub itk_space: SpaceRef,
     threads: SpinLock<Vec<Weak<Thread>>>,
+    /// `task_suspend` count: no thread of the task runs user code while it is non-zero.
+    suspend_count: AtomicU32,
     itk_self: spin::Once<PortRef>,
     /// The BSD `proc` wrapping this task (XNU's `bsd_info`), opaque to Mach.
     pub bsd_info: spin::Once<Box<dyn Any + Send + Sync>>,
@@ -60,6 +63,7 @@ impl Task {
             map,
             itk_space: IpcSpace::new(),
             threads: SpinLock::new(Vec::new()),
+            suspend_count: AtomicU32::new(0),
             itk_self: spin::Once::new(),
             bsd_info: spin::Once::new(),
         })
@@ -74,6 +78,30 @@ impl Task {
     /// The task's live threads.
     pub fn threads(&self) -> Vec<ThreadRef> {
         self.threads.lock().iter().filter_map(Weak::upgrade).collect()
+    }
+
+    /// `task_suspend` nesting count.
+    pub fn suspend_count(&self) -> u32 {
+        self.suspend_count.load(Ordering::Acquire)
+    }
+
+    /// Suspend every thread of the task once more (`task_suspend`).
+    pub fn suspend(&self) {
+        self.suspend_count.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Undo one `task_suspend`; the threads run again when the count reaches zero.
+    pub fn resume(&self) -> Result<(), KernReturn> {
+        let prev = self
+            .suspend_count
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |c| c.checked_sub(1))
+            .map_err(|_| KernReturn::KERN_FAILURE)?;
+        if prev == 1 {
+            for t in self.threads() {
+                sched_prim::thread_wakeup(sched_prim::suspend_event(&t));
+            }
+        }
+        Ok(())
     }
 
     /// Install this task's address space in TTBR0.
@@ -98,9 +126,14 @@ impl Task {
             .clone()
     }
 
-    /// Tear the task down: its rights and its address space go now, even if references to
-    /// the `Task` itself (from ports or BSD) linger a little longer.
+    /// Tear the task down: every thread is asked to terminate, and its rights and address
+    /// space go now, even if references to the `Task` itself (from ports, BSD or its dying
+    /// threads) linger a little longer. The caller's own thread, if it is one of them,
+    /// must end itself next (`thread_terminate_self`).
     pub fn terminate(&self) {
+        for t in self.threads() {
+            sched_prim::thread_terminate(&t);
+        }
         self.itk_space.destroy();
         if let Some(p) = self.itk_self.get() {
             p.destroy();

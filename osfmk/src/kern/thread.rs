@@ -8,12 +8,13 @@ use alloc::boxed::Box;
 use alloc::sync::{Arc, Weak};
 use core::any::Any;
 use core::cell::UnsafeCell;
-use core::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
 
 use crate::arm64::cswitch::{MachineContext, thread_start_trampoline_addr};
 use crate::arm64::pmap::phys_to_virt;
 use crate::arm64::trapframe::TrapFrame;
 use crate::ipc::ipc_port::{IkotType, IpcPort, PortRef};
+use crate::kern::sched::SchedMode;
 use crate::kern::task::TaskRef;
 use crate::vm::vm_page::{self, PAGE_SIZE};
 
@@ -22,6 +23,121 @@ pub type ThreadRef = Arc<Thread>;
 
 /// Pages in a kernel stack (32 KiB).
 pub const KERNEL_STACK_PAGES: u64 = 8;
+
+/// How a wait ended (`wait_result_t`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum WaitResult {
+    /// The event happened (`THREAD_AWAKENED`).
+    Awakened = 0,
+    /// The deadline passed first (`THREAD_TIMED_OUT`).
+    TimedOut = 1,
+    /// The wait was aborted: a signal, termination or `thread_abort` (`THREAD_INTERRUPTED`).
+    Interrupted = 2,
+}
+
+impl WaitResult {
+    fn from_u8(v: u8) -> WaitResult {
+        match v {
+            1 => WaitResult::TimedOut,
+            2 => WaitResult::Interrupted,
+            _ => WaitResult::Awakened,
+        }
+    }
+}
+
+/// Per-thread scheduling state. Fields change with the run queue lock held (or on the
+/// running thread itself); atomics let anyone read them without a lock.
+pub struct ThreadSched {
+    /// `SchedMode` as a byte.
+    mode: AtomicU8,
+    /// The priority the thread asked for (`base_pri`).
+    base_pri: AtomicU8,
+    /// The priority it is scheduled at now (`sched_pri`): base minus time-share penalty.
+    sched_pri: AtomicU8,
+    /// Recent CPU use, decayed lazily (`sched_usage`).
+    pub(crate) cpu_usage: AtomicU32,
+    /// The scheduler tick at which `cpu_usage` was last decayed (`sched_stamp`).
+    pub(crate) usage_stamp: AtomicU64,
+    /// How the last wait ended.
+    wait_result: AtomicU8,
+    /// Counts waits, so a stale timeout cannot end a later wait.
+    pub(crate) wait_seq: AtomicU64,
+    /// The current wait may be aborted.
+    pub(crate) interruptible: AtomicBool,
+    /// `thread_suspend` count (`user_stop_count`).
+    pub(crate) suspend_count: AtomicU32,
+    /// Asked to terminate: it will, on its way back to user mode.
+    pub(crate) terminate_requested: AtomicBool,
+    /// Asked to abort: interruptible waits fail until it returns to user mode.
+    pub(crate) abort_requested: AtomicBool,
+    /// Counter ticks spent in user mode and in the kernel (`user_timer`, `system_timer`).
+    pub(crate) user_ticks: AtomicU64,
+    pub(crate) system_ticks: AtomicU64,
+    /// When the current stretch of user or kernel time began, and which it is.
+    pub(crate) stamp: AtomicU64,
+    pub(crate) in_user: AtomicBool,
+}
+
+impl ThreadSched {
+    fn new(mode: SchedMode, pri: u8) -> ThreadSched {
+        ThreadSched {
+            mode: AtomicU8::new(mode as u8),
+            base_pri: AtomicU8::new(pri),
+            sched_pri: AtomicU8::new(pri),
+            cpu_usage: AtomicU32::new(0),
+            usage_stamp: AtomicU64::new(0),
+            wait_result: AtomicU8::new(WaitResult::Awakened as u8),
+            wait_seq: AtomicU64::new(0),
+            interruptible: AtomicBool::new(false),
+            suspend_count: AtomicU32::new(0),
+            terminate_requested: AtomicBool::new(false),
+            abort_requested: AtomicBool::new(false),
+            user_ticks: AtomicU64::new(0),
+            system_ticks: AtomicU64::new(0),
+            stamp: AtomicU64::new(crate::kern::clock::mach_absolute_time()),
+            in_user: AtomicBool::new(false),
+        }
+    }
+
+    /// Scheduling mode.
+    pub fn mode(&self) -> SchedMode {
+        SchedMode::from_u8(self.mode.load(Ordering::Relaxed))
+    }
+
+    /// Base priority.
+    pub fn base_pri(&self) -> u8 {
+        self.base_pri.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn set_base(&self, mode: SchedMode, base: u8) {
+        self.mode.store(mode as u8, Ordering::Relaxed);
+        self.base_pri.store(base, Ordering::Relaxed);
+    }
+
+    pub(crate) fn set_sched_pri(&self, pri: u8) {
+        self.sched_pri.store(pri, Ordering::Relaxed);
+    }
+
+    /// How the last wait ended.
+    pub fn wait_result(&self) -> WaitResult {
+        WaitResult::from_u8(self.wait_result.load(Ordering::Acquire))
+    }
+
+    pub(crate) fn set_wait_result(&self, r: WaitResult) {
+        self.wait_result.store(r as u8, Ordering::Release);
+    }
+
+    /// Time in user mode and in the kernel, in counter ticks.
+    pub fn times(&self) -> (u64, u64) {
+        (self.user_ticks.load(Ordering::Relaxed), self.system_ticks.load(Ordering::Relaxed))
+    }
+
+    /// `thread_suspend` nesting count.
+    pub fn suspend_count(&self) -> u32 {
+        self.suspend_count.load(Ordering::Relaxed)
+    }
+}
 
 /// Scheduling state (a simplification of XNU's TH_* bits for one CPU).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -67,7 +183,8 @@ pub struct Thread {
     /// The task this thread runs in.
     pub task: TaskRef,
     state: AtomicU8,
-    sched_pri: AtomicU8,
+    /// Priorities, waits, suspension, CPU accounting.
+    pub sched: ThreadSched,
     /// Saved registers while switched out; touched only by the context switch, with IRQs
     /// masked, by the CPU that owns the thread at that moment.
     context: UnsafeCell<MachineContext>,
@@ -87,11 +204,13 @@ unsafe impl Send for Thread {}
 
 impl Thread {
     fn build(task: TaskRef, pri: u8, kstack: Option<KernelStack>, ctx: MachineContext) -> ThreadRef {
+        // Threads of the kernel task run at fixed priorities; user threads time-share.
+        let mode = if task.map.is_none() { SchedMode::Fixed } else { SchedMode::Timeshare };
         let t = Arc::new(Thread {
             thread_id: NEXT_THREAD_ID.fetch_add(1, Ordering::Relaxed),
             task,
             state: AtomicU8::new(ThreadState::Embryo as u8),
-            sched_pri: AtomicU8::new(pri),
+            sched: ThreadSched::new(mode, pri),
             context: UnsafeCell::new(ctx),
             kstack,
             self_port: spin::Once::new(),
@@ -139,7 +258,7 @@ impl Thread {
 
     /// Scheduled priority.
     pub fn sched_pri(&self) -> u8 {
-        self.sched_pri.load(Ordering::Relaxed)
+        self.sched.sched_pri.load(Ordering::Relaxed)
     }
 
     /// Saved context, for the context switch only.
