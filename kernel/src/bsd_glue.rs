@@ -11,6 +11,8 @@ use crate::platform::PlatformInfo;
 
 struct Platform {
     psci: Option<Conduit>,
+    /// Seconds since the epoch from the RTC, and the counter value when it was read.
+    boot_wall_clock: (u64, u64),
 }
 
 static PLATFORM: spin::Once<Platform> = spin::Once::new();
@@ -24,6 +26,10 @@ impl BsdPlatform for Platform {
         crate::console::read_line_or_wait(buf)
     }
 
+    fn boot_wall_clock(&self) -> (u64, u64) {
+        self.boot_wall_clock
+    }
+
     fn halt(&self) -> ! {
         psci::system_off(self.psci)
     }
@@ -31,7 +37,13 @@ impl BsdPlatform for Platform {
 
 /// Start BSD with the initrd QEMU loaded (found through `/chosen`).
 pub fn bsd_init(info: &PlatformInfo, kernel_task: Arc<Task>) {
-    let platform = PLATFORM.call_once(|| Platform { psci: info.psci });
+    let boot_wall_clock = info.rtc.map_or((0, 0), |(start, _)| {
+        // SAFETY: the RTC's registers come from the DTB and are mapped as device memory by
+        // `memory::init_kernel_pmap`.
+        let secs = unsafe { crate::drivers::pl031::read_seconds(phys_to_virt(start) as usize) };
+        (secs, osfmk::kern::clock::mach_absolute_time())
+    });
+    let platform = PLATFORM.call_once(|| Platform { psci: info.psci, boot_wall_clock });
     let initrd = info.initrd.map(|(start, end)| {
         // SAFETY: the initrd range comes from the DTB, is RAM reserved from the frame pool
         // (so nothing else writes it), and is mapped by the direct map for the kernel's life.

@@ -32,9 +32,11 @@ mod tests {
     use super::*;
     use crate::kprintln;
     use osfmk::arm64::esr::ec;
+    use osfmk::kern::clock::mach_absolute_time;
+    use osfmk::kern::sched::SchedMode;
     use osfmk::kern::sched_prim::{self, BASEPRI_KERNEL};
     use osfmk::kern::task::TaskRef;
-    use osfmk::kern::thread::{Thread, ThreadState};
+    use osfmk::kern::thread::{Thread, ThreadState, WaitResult};
     use osfmk::kern::thread_act::thread_terminate_self;
 
     type TestFn = fn(&TaskRef) -> Result<(), &'static str>;
@@ -44,6 +46,10 @@ mod tests {
         ("writing kernel text faults", text_is_read_only),
         ("reading unmapped memory faults as a translation fault", unmapped_read_faults),
         ("scheduler time-slices two CPU-bound threads", time_slicing),
+        ("a higher-priority thread preempts within a quantum", priority_preempts),
+        ("sleeps end at their deadline, not before", sleep_deadlines),
+        ("suspend counts nest and stop a thread", suspend_nests),
+        ("200 threads created and terminated leave no memory behind", thread_churn),
         ("frames return to the pool", frame_pool_round_trip),
         ("user pmap: enter, extract, remove", user_pmap),
     ];
@@ -166,6 +172,141 @@ mod tests {
         let (free_after, _) = osfmk::vm::vm_page::vm_page_counts();
         if free_after != free_before {
             return Err("terminated threads leaked their stacks");
+        }
+        Ok(())
+    }
+
+    fn wait_terminated(t: &osfmk::kern::thread::ThreadRef) {
+        while t.state() != ThreadState::Terminated {
+            sched_prim::thread_block();
+        }
+    }
+
+    fn priority_preempts(task: &TaskRef) -> Result<(), &'static str> {
+        // A spinner at our priority takes the CPU; we sleep at a raised priority and must
+        // get the CPU back as soon as our deadline passes, not at the spinner's quantum end.
+        SPIN_STOP.store(false, Ordering::Relaxed);
+        let spinner_thread = Thread::create(task.clone(), BASEPRI_KERNEL, spinner, 0).ok_or("no memory")?;
+        sched_prim::thread_setrun(spinner_thread.clone());
+        let me = sched_prim::current_thread();
+        sched_prim::thread_set_base_priority(&me, SchedMode::Fixed, BASEPRI_KERNEL + 10);
+        let quantum = sched_prim::quantum_ticks();
+        let mut worst = 0;
+        for _ in 0..10 {
+            let deadline = mach_absolute_time() + quantum / 3;
+            sched_prim::thread_sleep_until(deadline);
+            worst = worst.max(mach_absolute_time() - deadline);
+        }
+        sched_prim::thread_set_base_priority(&me, SchedMode::Fixed, BASEPRI_KERNEL);
+        SPIN_STOP.store(true, Ordering::Relaxed);
+        wait_terminated(&spinner_thread);
+        kprintln!("ktest:   worst wakeup past the deadline: {} of {} ticks per quantum", worst, quantum);
+        if worst >= quantum {
+            return Err("the high-priority thread waited for the spinner's quantum");
+        }
+        Ok(())
+    }
+
+    fn sleep_deadlines(_: &TaskRef) -> Result<(), &'static str> {
+        let quantum = sched_prim::quantum_ticks();
+        for frac in [1, 2, 5, 20] {
+            let deadline = mach_absolute_time() + quantum * frac / 4;
+            let r = sched_prim::thread_sleep_until(deadline);
+            let now = mach_absolute_time();
+            if r != WaitResult::TimedOut {
+                return Err("sleep did not end by its deadline");
+            }
+            if now < deadline {
+                return Err("woke before the deadline");
+            }
+            if now - deadline > quantum {
+                return Err("woke more than a quantum late");
+            }
+        }
+        Ok(())
+    }
+
+    static SUSPENDABLE_COUNT: AtomicU64 = AtomicU64::new(0);
+
+    /// Counts, passing the user-return suspension checkpoint each time round.
+    extern "C" fn suspendable(_: u64) -> ! {
+        sched_prim::thread_continue();
+        loop {
+            SUSPENDABLE_COUNT.fetch_add(1, Ordering::Relaxed);
+            sched_prim::thread_ast_user();
+        }
+    }
+
+    fn progress_over(quanta: u64) -> u64 {
+        let before = SUSPENDABLE_COUNT.load(Ordering::Relaxed);
+        let until = mach_absolute_time() + quanta * sched_prim::quantum_ticks();
+        while mach_absolute_time() < until {
+            sched_prim::thread_block();
+        }
+        SUSPENDABLE_COUNT.load(Ordering::Relaxed) - before
+    }
+
+    fn suspend_nests(task: &TaskRef) -> Result<(), &'static str> {
+        let t = Thread::create(task.clone(), BASEPRI_KERNEL, suspendable, 0).ok_or("no memory")?;
+        sched_prim::thread_setrun(t.clone());
+        if progress_over(3) == 0 {
+            return Err("the thread never ran");
+        }
+        sched_prim::thread_suspend(&t);
+        sched_prim::thread_suspend(&t);
+        progress_over(1);
+        if progress_over(3) != 0 {
+            return Err("a suspended thread kept running");
+        }
+        sched_prim::thread_resume(&t).map_err(|_| "resume 1")?;
+        if progress_over(3) != 0 || t.sched.suspend_count() != 1 {
+            return Err("one resume undid two suspends");
+        }
+        sched_prim::thread_resume(&t).map_err(|_| "resume 2")?;
+        if progress_over(3) == 0 {
+            return Err("the resumed thread did not run");
+        }
+        if sched_prim::thread_resume(&t).is_ok() {
+            return Err("resuming a running thread should fail");
+        }
+        // Task suspension stops it too.
+        task.suspend();
+        progress_over(1);
+        if progress_over(3) != 0 {
+            return Err("task suspension did not stop the thread");
+        }
+        task.resume().map_err(|_| "task resume")?;
+        if progress_over(3) == 0 {
+            return Err("task resume did not restart the thread");
+        }
+        sched_prim::thread_terminate(&t);
+        wait_terminated(&t);
+        Ok(())
+    }
+
+    static CHURN_RUNS: AtomicU64 = AtomicU64::new(0);
+
+    extern "C" fn churn(_: u64) -> ! {
+        sched_prim::thread_continue();
+        CHURN_RUNS.fetch_add(1, Ordering::Relaxed);
+        thread_terminate_self()
+    }
+
+    fn thread_churn(task: &TaskRef) -> Result<(), &'static str> {
+        // Warm up once so lazily created structures don't count as a leak.
+        let (before, _) = osfmk::vm::vm_page::vm_page_counts();
+        for _ in 0..200 {
+            let t = Thread::create(task.clone(), BASEPRI_KERNEL, churn, 0).ok_or("no memory")?;
+            sched_prim::thread_setrun(t.clone());
+            wait_terminated(&t);
+        }
+        sched_prim::thread_block();
+        let (after, _) = osfmk::vm::vm_page::vm_page_counts();
+        if CHURN_RUNS.load(Ordering::Relaxed) != 200 {
+            return Err("not every thread ran");
+        }
+        if after != before {
+            return Err("thread stacks leaked");
         }
         Ok(())
     }

@@ -23,6 +23,9 @@ pub trait BsdPlatform: Sync {
     /// Take buffered input up to one line. With no complete line yet, the calling thread is
     /// left waiting for one (already `assert_wait`ed) and None comes back: block next.
     fn console_read_line_or_wait(&self, buf: &mut [u8]) -> Option<usize>;
+    /// The wall clock at boot: seconds since the epoch (0 if there is no RTC) and the
+    /// absolute time when it was read.
+    fn boot_wall_clock(&self) -> (u64, u64);
     /// Power the machine off (after init has gone).
     fn halt(&self) -> !;
 }

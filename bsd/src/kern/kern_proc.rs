@@ -4,7 +4,7 @@
 use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::sync::{Arc, Weak};
-use core::sync::atomic::{AtomicU32, Ordering};
+use core::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, Ordering};
 
 use osfmk::kern::locks::SpinLock;
 use osfmk::kern::sched_prim::current_thread;
@@ -48,6 +48,11 @@ pub struct Proc {
     pub p_stat: SpinLock<ProcState>,
     /// Pending signals (process-wide), a `sigset_t`.
     pub p_siglist: AtomicU32,
+    /// Nice value (`setpriority`), −20..=20.
+    pub p_nice: AtomicI32,
+    /// libpthread's thread entry point and TSD offset (`bsdthread_register`).
+    pub p_threadstart: AtomicU64,
+    pub p_pth_tsd_offset: AtomicU64,
 }
 
 /// The process table: pid → proc.
@@ -65,6 +70,9 @@ impl Proc {
             p_fd: SpinLock::new(fd),
             p_stat: SpinLock::new(ProcState::Run),
             p_siglist: AtomicU32::new(0),
+            p_nice: AtomicI32::new(0),
+            p_threadstart: AtomicU64::new(0),
+            p_pth_tsd_offset: AtomicU64::new(0),
         });
         let weak = Arc::downgrade(&p);
         task.bsd_info.call_once(|| alloc::boxed::Box::new(weak));
@@ -93,4 +101,9 @@ pub fn current_proc() -> Option<Arc<Proc>> {
 /// Look a process up by pid.
 pub fn proc_find(pid: Pid) -> Option<Arc<Proc>> {
     ALLPROC.lock().get(&pid).cloned()
+}
+
+/// Every live process, for calls that act on a set of them (`setpriority(PRIO_USER)`).
+pub fn allproc() -> alloc::vec::Vec<Arc<Proc>> {
+    ALLPROC.lock().values().cloned().collect()
 }

@@ -15,6 +15,12 @@ pub mod kern_exit;
 #[cfg(target_os = "none")]
 pub mod kern_proc;
 #[cfg(target_os = "none")]
+pub mod kern_resource;
+#[cfg(target_os = "none")]
 pub mod kern_sig;
+#[cfg(target_os = "none")]
+pub mod kern_time;
+#[cfg(target_os = "none")]
+pub mod pthread_support;
 #[cfg(target_os = "none")]
 pub mod syscalls;

@@ -118,6 +118,44 @@ mod handlers {
     pub fn getegid(p: &alloc::sync::Arc<Proc>, _: &SysArgs) -> SysRet {
         Ok((p.p_ucred.lock().gid as u64, 0))
     }
+
+    pub fn getpriority(p: &alloc::sync::Arc<Proc>, a: &SysArgs) -> SysRet {
+        crate::kern::kern_resource::getpriority(p, a.0[0], a.0[1]).map(|n| (n as i64 as u64, 0))
+    }
+
+    pub fn setpriority(p: &alloc::sync::Arc<Proc>, a: &SysArgs) -> SysRet {
+        crate::kern::kern_resource::setpriority(p, a.0[0], a.0[1], a.0[2] as i32 as i64).map(|()| (0, 0))
+    }
+
+    pub fn gettimeofday(p: &alloc::sync::Arc<Proc>, a: &SysArgs) -> SysRet {
+        let (tp, tzp, abs) = (a.0[0], a.0[1], a.0[2]);
+        let (tv, now) = crate::kern::kern_time::microtime();
+        let mut map = map_of(p)?.lock();
+        if tp != 0 {
+            copyout(&mut map, &tv.to_bytes(), UserAddr(tp)).map_err(|_| Errno::EFAULT)?;
+        }
+        if tzp != 0 {
+            copyout(&mut map, &[0u8; core::mem::size_of::<sys::time::Timezone>()], UserAddr(tzp))
+                .map_err(|_| Errno::EFAULT)?;
+        }
+        if abs != 0 {
+            copyout(&mut map, &now.to_le_bytes(), UserAddr(abs)).map_err(|_| Errno::EFAULT)?;
+        }
+        Ok((0, 0))
+    }
+
+    pub fn bsdthread_register(p: &alloc::sync::Arc<Proc>, a: &SysArgs) -> SysRet {
+        crate::kern::pthread_support::bsdthread_register(p, a.0[0], a.0[1], a.0[6]).map(|f| (f, 0))
+    }
+
+    pub fn bsdthread_create(p: &alloc::sync::Arc<Proc>, a: &SysArgs) -> SysRet {
+        let [func, arg, stack, pthread, flags, ..] = a.0;
+        crate::kern::pthread_support::bsdthread_create(p, func, arg, stack, pthread, flags).map(|t| (t, 0))
+    }
+
+    pub fn bsdthread_terminate(p: &alloc::sync::Arc<Proc>, a: &SysArgs) -> SysRet {
+        crate::kern::pthread_support::bsdthread_terminate(p, a.0[0], a.0[1], a.0[2]).map(|r| (r, 0))
+    }
 }
 
 macro_rules! build_sysent {

@@ -3,6 +3,9 @@
 //!
 //! * [`syscalls`] — the system call table generated from `syscalls.master`;
 //! * [`errno`] — error numbers;
+//! * [`pthread`] — `bsdthread_create` flags;
+//! * [`resource`] — priority targets and limits;
+//! * [`time`] — `timeval`, `timezone`;
 //! * [`signal`] — signal numbers and sets;
 //! * [`stat`] — file mode bits;
 //! * [`wait`] — the `wait4` status encoding;
@@ -11,9 +14,12 @@
 #![forbid(unsafe_code)]
 
 pub mod errno;
+pub mod pthread;
+pub mod resource;
 pub mod signal;
 pub mod stat;
 pub mod syscalls;
+pub mod time;
 pub mod trap;
 pub mod wait;
 

@@ -8,7 +8,16 @@ pub struct MachTimebaseInfo {
     pub denom: u32,
 }
 
-const NSEC_PER_SEC: u64 = 1_000_000_000;
+/// Nanoseconds per second.
+pub const NSEC_PER_SEC: u64 = 1_000_000_000;
+
+/// `mach_timespec_t`: seconds and nanoseconds, as `clock_sleep` reports its wake time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[repr(C)]
+pub struct MachTimespec {
+    pub tv_sec: u32,
+    pub tv_nsec: i32,
+}
 
 const fn gcd(mut a: u64, mut b: u64) -> u64 {
     while b != 0 {

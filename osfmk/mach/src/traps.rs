@@ -22,7 +22,12 @@ macro_rules! for_each_mach_trap {
             (27, thread_self_trap, []),
             (28, task_self_trap, []),
             (29, host_self_trap, []),
+            (59, swtch_pri, [pri]),
+            (60, swtch, []),
+            (61, thread_switch, [thread_name, option, option_time]),
+            (62, clock_sleep_trap, [clock_name, sleep_type, sec, nsec, wakeup_time]),
             (89, mach_timebase_info_trap, [info]),
+            (90, mach_wait_until_trap, [deadline]),
         }
     };
 }
@@ -37,6 +42,30 @@ macro_rules! trap_numbers {
     };
 }
 for_each_mach_trap!(trap_numbers);
+
+/// `thread_switch` options (`osfmk/mach/thread_switch.h`, reference §3).
+pub mod switch_option {
+    /// Just yield (to the named thread if it can run).
+    pub const SWITCH_OPTION_NONE: u32 = 0;
+    /// Yield and depress the caller's priority for `option_time` ms.
+    pub const SWITCH_OPTION_DEPRESS: u32 = 1;
+    /// Yield and wait `option_time` ms.
+    pub const SWITCH_OPTION_WAIT: u32 = 2;
+    /// Lock contention: like DEPRESS.
+    pub const SWITCH_OPTION_DISPATCH_CONTENTION: u32 = 3;
+    /// OS lock contention: like DEPRESS.
+    pub const SWITCH_OPTION_OSLOCK_DEPRESS: u32 = 4;
+    /// OS lock contention: like WAIT.
+    pub const SWITCH_OPTION_OSLOCK_WAIT: u32 = 5;
+}
+
+/// `clock_sleep` sleep types (`osfmk/mach/clock_types.h`).
+pub mod sleep_type {
+    /// The time is an absolute clock value.
+    pub const TIME_ABSOLUTE: u32 = 0;
+    /// The time is relative to now.
+    pub const TIME_RELATIVE: u32 = 1;
+}
 
 #[cfg(test)]
 mod tests {

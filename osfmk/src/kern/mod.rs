@@ -7,6 +7,8 @@ pub mod locks;
 pub mod sched;
 pub mod sched_prim;
 #[cfg(target_os = "none")]
+pub mod syscall_subr;
+#[cfg(target_os = "none")]
 pub mod syscall_sw;
 #[cfg(target_os = "none")]
 pub mod task;

@@ -10,9 +10,9 @@ use mach::{KernReturn, for_each_mach_trap};
 
 use crate::arm64::copyio::{UserAddr, copyout};
 use crate::arm64::trapframe::TrapFrame;
-use crate::kern::clock;
 use crate::kern::exception::exception_triage;
 use crate::kern::sched_prim::current_thread;
+use crate::kern::{clock, syscall_subr};
 
 /// Argument registers x0–x7 of a trap.
 pub struct MachTrapArgs(pub [u64; 8]);
@@ -51,17 +51,62 @@ mod traps {
         task.itk_space.insert_send(&port).map_or(MACH_PORT_NULL, |n| n) as u64
     }
 
+    /// Yield to any equal or better thread; true if others were runnable.
+    pub fn swtch(_: &MachTrapArgs) -> u64 {
+        syscall_subr::swtch() as u64
+    }
+
+    /// Yield below every other runnable thread once.
+    pub fn swtch_pri(_: &MachTrapArgs) -> u64 {
+        syscall_subr::swtch_pri() as u64
+    }
+
+    /// Yield, depressed or for a while.
+    pub fn thread_switch(args: &MachTrapArgs) -> u64 {
+        kr(syscall_subr::thread_switch(args.0[0] as u32, args.0[1] as u32, args.0[2] as u32))
+    }
+
+    /// Sleep on the system clock; optionally copy out the wake time.
+    pub fn clock_sleep_trap(args: &MachTrapArgs) -> u64 {
+        let [clock, kind, sec, nsec, wakeup, ..] = args.0;
+        match syscall_subr::clock_sleep(clock as u32, kind as u32, sec as u32, nsec as u32) {
+            Ok(ts) if wakeup != 0 => {
+                let mut bytes = [0u8; 8];
+                bytes[..4].copy_from_slice(&ts.tv_sec.to_le_bytes());
+                bytes[4..].copy_from_slice(&ts.tv_nsec.to_le_bytes());
+                copyout_current(&bytes, wakeup)
+            }
+            Ok(_) => kr(KernReturn::KERN_SUCCESS),
+            Err(e) => kr(e),
+        }
+    }
+
+    /// Sleep until an absolute time.
+    pub fn mach_wait_until_trap(args: &MachTrapArgs) -> u64 {
+        kr(syscall_subr::mach_wait_until(args.0[0]))
+    }
+
     /// Copy out `{numer, denom}` for converting absolute time to nanoseconds.
     pub fn mach_timebase_info_trap(args: &MachTrapArgs) -> u64 {
         let tb = clock::mach_timebase_info();
         let mut bytes = [0u8; 8];
         bytes[..4].copy_from_slice(&tb.numer.to_le_bytes());
         bytes[4..].copy_from_slice(&tb.denom.to_le_bytes());
+        copyout_current(&bytes, args.0[0])
+    }
+
+    /// A `kern_return_t` as it goes back in x0 (sign-extended).
+    fn kr(k: KernReturn) -> u64 {
+        k.0 as i64 as u64
+    }
+
+    /// Copy `bytes` to the caller's `addr`: KERN_SUCCESS or KERN_INVALID_ADDRESS.
+    fn copyout_current(bytes: &[u8], addr: u64) -> u64 {
         let task = current_thread().task.clone();
-        let Some(map) = &task.map else { return KernReturn::KERN_INVALID_ARGUMENT.0 as u64 };
-        match copyout(&mut map.lock(), &bytes, UserAddr(args.0[0])) {
-            Ok(()) => KernReturn::KERN_SUCCESS.0 as u64,
-            Err(_) => KernReturn::KERN_INVALID_ADDRESS.0 as i64 as u64,
+        let Some(map) = &task.map else { return kr(KernReturn::KERN_INVALID_ARGUMENT) };
+        match copyout(&mut map.lock(), bytes, UserAddr(addr)) {
+            Ok(()) => kr(KernReturn::KERN_SUCCESS),
+            Err(_) => kr(KernReturn::KERN_INVALID_ADDRESS),
         }
     }
 }

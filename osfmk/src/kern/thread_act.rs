@@ -43,6 +43,24 @@ pub fn thread_create_user(task: TaskRef, pc: u64, sp: u64, x: &[u64]) -> Option<
     Some(t)
 }
 
+/// Before a user thread first runs: set its TSD base (TPIDRRO_EL0) and argument registers.
+pub fn thread_set_user_tsd(t: &ThreadRef, tsd: u64, x: &[u64]) {
+    if t.state() != ThreadState::Embryo {
+        return;
+    }
+    if let Some(addr) = t.user_frame_addr() {
+        // SAFETY: the thread has not run: its frame at the top of its kernel stack and its
+        // saved context are ours to fill in.
+        unsafe {
+            let frame = &mut *(addr as *mut TrapFrame);
+            for (slot, v) in frame.x.iter_mut().zip(x) {
+                *slot = *v;
+            }
+            (*t.machine_context()).tpidrro_el0 = tsd;
+        }
+    }
+}
+
 /// End the calling thread: it never runs again; its stack is freed by whoever runs next
 /// once the last reference goes.
 pub fn thread_terminate_self() -> ! {

@@ -11,6 +11,7 @@ pub mod platform;
 pub mod print;
 pub mod start;
 pub mod syscall;
+pub mod thread;
 
 pub use start::Args;
 pub use sys::Errno;

@@ -8,7 +8,7 @@ use sys::Errno;
 /// # Safety
 /// The call may write user memory named by its arguments; the caller vouches for them.
 #[inline(always)]
-pub unsafe fn syscall(nr: u32, a: [u64; 6]) -> Result<(u64, u64), Errno> {
+pub unsafe fn syscall(nr: u32, a: [u64; 8]) -> Result<(u64, u64), Errno> {
     let (x0, x1, carry): (u64, u64, u64);
     // SAFETY: `svc #0x80` enters the kernel, which only changes x0, x1 and NZCV.
     unsafe {
@@ -19,7 +19,7 @@ pub unsafe fn syscall(nr: u32, a: [u64; 6]) -> Result<(u64, u64), Errno> {
             in("x16") nr as u64,
             inlateout("x0") a[0] => x0,
             inlateout("x1") a[1] => x1,
-            in("x2") a[2], in("x3") a[3], in("x4") a[4], in("x5") a[5],
+            in("x2") a[2], in("x3") a[3], in("x4") a[4], in("x5") a[5], in("x6") a[6], in("x7") a[7],
             options(nostack),
         );
     }
@@ -35,7 +35,7 @@ macro_rules! stubs {
             /// Pointer arguments must be valid for the call, or the call fails with EFAULT.
             #[allow(clippy::too_many_arguments)]
             pub unsafe fn $name($($arg: u64),*) -> Result<u64, Errno> {
-                let a = crate::pad_args::<6>(&[$($arg),*]);
+                let a = crate::pad_args::<8>(&[$($arg),*]);
                 // SAFETY: forwarded from this stub's contract.
                 unsafe { syscall($nr, a) }.map(|(x0, _)| x0)
             }

@@ -15,6 +15,8 @@ use libsys::{Args, Errno, entry, println};
 use mach::KernReturn;
 use mach::port::{MACH_PORT_NULL, mach_port_valid};
 
+mod sched;
+
 type Case = fn(&Args) -> Result<(), &'static str>;
 
 fn check(cond: bool, why: &'static str) -> Result<(), &'static str> {
@@ -22,9 +24,9 @@ fn check(cond: bool, why: &'static str) -> Result<(), &'static str> {
 }
 
 /// An address in the kernel's half: never valid from user space.
-const KERNEL_ADDRESS: u64 = 0xFFFF_FF80_4020_0000;
+pub(crate) const KERNEL_ADDRESS: u64 = 0xFFFF_FF80_4020_0000;
 /// An address in the user range that nothing maps.
-const UNMAPPED_ADDRESS: u64 = 0x0000_5000_0000_0000;
+pub(crate) const UNMAPPED_ADDRESS: u64 = 0x0000_5000_0000_0000;
 /// XNU's `enosys` slot 8 (old creat): ENOSYS without SIGSYS.
 const SYS_OLD_CREAT: u32 = 8;
 
@@ -87,14 +89,14 @@ fn zero_length_write(_: &Args) -> Result<(), &'static str> {
 
 fn enosys_slot_fails_quietly(_: &Args) -> Result<(), &'static str> {
     // SAFETY: an old slot; no arguments are read.
-    let r = unsafe { syscall::syscall(SYS_OLD_CREAT, [0; 6]) };
+    let r = unsafe { syscall::syscall(SYS_OLD_CREAT, [0; 8]) };
     check(r == Err(Errno::ENOSYS), "expected ENOSYS (and no SIGSYS: we are still here)")
 }
 
 fn indirect_syscall(_: &Args) -> Result<(), &'static str> {
     // x16 = 0: the number is in x0 (syscall(SYS_getpid)).
     // SAFETY: getpid takes no pointers.
-    let r = unsafe { syscall::syscall(0, [sys::syscalls::SYS_getpid as u64, 0, 0, 0, 0, 0]) };
+    let r = unsafe { syscall::syscall(0, [sys::syscalls::SYS_getpid as u64, 0, 0, 0, 0, 0, 0, 0]) };
     check(r.map(|(x0, _)| x0) == Ok(1), "indirect getpid != 1")
 }
 
@@ -192,7 +194,7 @@ const CASES: &[(&str, Case)] = &[
 
 fn main(args: &Args) -> i32 {
     let (mut passed, mut failed) = (0, 0);
-    for (name, case) in CASES {
+    for (name, case) in CASES.iter().chain(sched::CASES) {
         match case(args) {
             Ok(()) => {
                 passed += 1;

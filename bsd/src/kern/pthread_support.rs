@@ -1,0 +1,83 @@
+//! Threads for libpthread (the kernel half of XNU's pthread support): registering the entry
+//! point, creating a thread on a caller-provided stack, and ending one.
+//!
+//! `bsdthread_create` starts the new thread at the entry point registered with
+//! `bsdthread_register` (libpthread's `thread_start`), with x0 = the pthread, x1 = its
+//! thread port name, x2 = the function, x3 = its argument, x4 = the stack, x5 = the flags,
+//! SP = the stack, and its TSD base (TPIDRRO_EL0) = pthread + the registered TSD offset.
+
+use alloc::sync::Arc;
+use core::sync::atomic::Ordering;
+
+use osfmk::arm64::pmap::{USER_VM_MAX, USER_VM_MIN};
+use osfmk::kern::sched_prim::thread_setrun;
+use osfmk::kern::thread_act::{thread_create_user, thread_set_user_tsd, thread_terminate_self};
+use sys::Errno;
+use sys::pthread::PTHREAD_START_CUSTOM;
+
+use crate::kern::kern_proc::Proc;
+
+/// Most threads one task may have (XNU limits threads per task too; ours is a round number).
+pub const MAX_THREADS_PER_TASK: usize = 512;
+
+fn user_addr(a: u64) -> bool {
+    (USER_VM_MIN..USER_VM_MAX).contains(&a)
+}
+
+/// `bsdthread_register(threadstart, wqthread, flags, …, tsd_offset)`: remember libpthread's
+/// entry points. Returns the supported feature bits (none of the optional ones yet).
+pub fn bsdthread_register(
+    p: &Arc<Proc>,
+    threadstart: u64,
+    _wqthread: u64,
+    tsd_offset: u64,
+) -> Result<u64, Errno> {
+    if !user_addr(threadstart) || tsd_offset > 0x1_0000 {
+        return Err(Errno::EINVAL);
+    }
+    p.p_threadstart.store(threadstart, Ordering::Relaxed);
+    p.p_pth_tsd_offset.store(tsd_offset, Ordering::Relaxed);
+    Ok(0)
+}
+
+/// `bsdthread_create(func, func_arg, stack, pthread, flags)`: returns the pthread address.
+pub fn bsdthread_create(
+    p: &Arc<Proc>,
+    func: u64,
+    func_arg: u64,
+    stack: u64,
+    pthread: u64,
+    flags: u64,
+) -> Result<u64, Errno> {
+    let start = p.p_threadstart.load(Ordering::Relaxed);
+    if start == 0 {
+        return Err(Errno::EINVAL);
+    }
+    // The kernel-allocated stack variant comes with the VM calls; libpthread always passes
+    // its own stack and pthread (PTHREAD_START_CUSTOM).
+    if flags & PTHREAD_START_CUSTOM == 0 {
+        return Err(Errno::ENOTSUP);
+    }
+    if !user_addr(stack) || !stack.is_multiple_of(16) || !user_addr(pthread) || !user_addr(func) {
+        return Err(Errno::EINVAL);
+    }
+    if p.task.threads().len() >= MAX_THREADS_PER_TASK {
+        return Err(Errno::EAGAIN);
+    }
+    let t = thread_create_user(p.task.clone(), start, stack, &[]).ok_or(Errno::ENOMEM)?;
+    let port = p.task.itk_space.insert_send(&t.self_port()).map_err(|_| Errno::ENOMEM)?;
+    let tsd = pthread.wrapping_add(p.p_pth_tsd_offset.load(Ordering::Relaxed));
+    thread_set_user_tsd(&t, tsd, &[pthread, port as u64, func, func_arg, stack, flags]);
+    thread_setrun(t);
+    Ok(pthread)
+}
+
+/// `bsdthread_terminate(stackaddr, freesize, port, sem)`: drop the thread's port name and
+/// end the calling thread. (Freeing the stack range needs the VM calls of M1.2.)
+pub fn bsdthread_terminate(p: &Arc<Proc>, _stackaddr: u64, _freesize: u64, port: u64) -> Result<u64, Errno> {
+    if port != 0 {
+        // A bad name is the caller's problem; the thread ends either way, as in XNU.
+        let _ = p.task.itk_space.deallocate(port as u32);
+    }
+    thread_terminate_self()
+}

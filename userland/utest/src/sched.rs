@@ -1,0 +1,271 @@
+//! Threads, scheduling and time, seen from user space (issue M1.3): pthread-style threads,
+//! fair sharing between CPU hogs, wakeup latency beside them, sleeps, priorities, clocks.
+
+use core::cell::UnsafeCell;
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use libsys::mach_traps::{
+    clock_sleep_trap, mach_absolute_time, mach_wait_until_trap, swtch, swtch_pri, thread_switch,
+    timebase_info,
+};
+use libsys::syscall::{bsdthread_create, getpriority, gettimeofday, setpriority};
+use libsys::thread::{ThreadSlot, thread_register, thread_spawn};
+use libsys::{Args, Errno, println};
+use mach::KernReturn;
+use sys::pthread::PTHREAD_START_CUSTOM;
+use sys::resource::{PRIO_PGRP, PRIO_PROCESS};
+
+use crate::{Case, KERNEL_ADDRESS, UNMAPPED_ADDRESS, check};
+
+pub const CASES: &[(&str, Case)] = &[
+    ("bsdthread_create before bsdthread_register is EINVAL", create_before_register),
+    ("threads run and finish", threads_run),
+    ("bad thread arguments are errors", bad_thread_args),
+    ("200 threads created and joined in a loop", many_threads),
+    ("two CPU hogs share the CPU within 20% over 1 s", fair_share),
+    ("a sleeper wakes promptly beside two CPU hogs", interactive_latency),
+    ("mach_wait_until sleeps long enough, not much longer", sleep_accuracy),
+    ("clock_sleep_trap and its errors", clock_sleep),
+    ("swtch, swtch_pri, thread_switch", yields),
+    ("getpriority / setpriority", priorities),
+    ("gettimeofday", time_of_day),
+];
+
+const STACK_SIZE: usize = 16 * 1024;
+const NSTACKS: usize = 4;
+
+/// Thread stacks (there is no vm_allocate yet): each used by one thread at a time.
+#[repr(C, align(16))]
+struct Stacks(UnsafeCell<[[u8; STACK_SIZE]; NSTACKS]>);
+// SAFETY: each stack is handed to one thread at a time (checked by its slot's done flag).
+unsafe impl Sync for Stacks {}
+static STACKS: Stacks = Stacks(UnsafeCell::new([[0; STACK_SIZE]; NSTACKS]));
+static SLOTS: [ThreadSlot; NSTACKS] =
+    [ThreadSlot::new(), ThreadSlot::new(), ThreadSlot::new(), ThreadSlot::new()];
+
+/// Stack `i` for a thread whose slot is done (or never used).
+fn stack(i: usize) -> &'static mut [u8] {
+    // SAFETY: callers only take stack i after joining the previous thread that used it, so
+    // no two live references exist.
+    unsafe { &mut (*STACKS.0.get())[i] }
+}
+
+fn spawn(i: usize, func: extern "C" fn(u64), arg: u64) -> Result<(), &'static str> {
+    thread_spawn(func, arg, stack(i), &SLOTS[i]).map_err(|_| "bsdthread_create failed")
+}
+
+fn ticks_per_ms() -> u64 {
+    let tb = timebase_info().unwrap_or(mach::time::MachTimebaseInfo { numer: 1, denom: 1 });
+    1_000_000 * tb.denom as u64 / tb.numer.max(1) as u64
+}
+
+fn create_before_register(_: &Args) -> Result<(), &'static str> {
+    // SAFETY: the kernel rejects the call before touching any pointer.
+    let r = unsafe { bsdthread_create(0x1_0000_0000, 0, 0x1_0000_1000, 0x1_0000_2000, PTHREAD_START_CUSTOM) };
+    check(r == Err(Errno::EINVAL), "expected EINVAL")?;
+    thread_register().map_err(|_| "bsdthread_register failed")
+}
+
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+extern "C" fn add(n: u64) {
+    COUNTER.fetch_add(n, Ordering::SeqCst);
+}
+
+fn threads_run(_: &Args) -> Result<(), &'static str> {
+    COUNTER.store(0, Ordering::SeqCst);
+    for i in 0..NSTACKS {
+        spawn(i, add, (i + 1) as u64)?;
+    }
+    for slot in &SLOTS {
+        slot.join();
+    }
+    check(COUNTER.load(Ordering::SeqCst) == 1 + 2 + 3 + 4, "threads did not all run")
+}
+
+fn bad_thread_args(_: &Args) -> Result<(), &'static str> {
+    let good_stack = 0x1_0000_1000;
+    let pthread = &SLOTS[0] as *const ThreadSlot as u64;
+    let f = add as *const () as u64;
+    // SAFETY: every call must be rejected before the kernel uses the pointers.
+    unsafe {
+        check(bsdthread_create(f, 0, 0, pthread, PTHREAD_START_CUSTOM) == Err(Errno::EINVAL), "NULL stack")?;
+        check(
+            bsdthread_create(f, 0, KERNEL_ADDRESS, pthread, PTHREAD_START_CUSTOM) == Err(Errno::EINVAL),
+            "kernel stack",
+        )?;
+        check(
+            bsdthread_create(f, 0, good_stack + 8, pthread, PTHREAD_START_CUSTOM) == Err(Errno::EINVAL),
+            "misaligned stack",
+        )?;
+        check(
+            bsdthread_create(0, 0, good_stack, pthread, PTHREAD_START_CUSTOM) == Err(Errno::EINVAL),
+            "NULL function",
+        )?;
+        check(
+            bsdthread_create(f, 0, good_stack, pthread, 0) == Err(Errno::ENOTSUP),
+            "kernel-allocated stack",
+        )?;
+        check(
+            bsdthread_create(f, 0, UNMAPPED_ADDRESS * 4, pthread, PTHREAD_START_CUSTOM) == Err(Errno::EINVAL),
+            "stack past the user range",
+        )
+    }
+}
+
+fn many_threads(_: &Args) -> Result<(), &'static str> {
+    COUNTER.store(0, Ordering::SeqCst);
+    for _ in 0..200 {
+        spawn(0, add, 1)?;
+        SLOTS[0].join();
+    }
+    check(COUNTER.load(Ordering::SeqCst) == 200, "not every thread ran")
+}
+
+static STOP: AtomicBool = AtomicBool::new(false);
+static HOG_COUNTS: [AtomicU64; 2] = [AtomicU64::new(0), AtomicU64::new(0)];
+
+extern "C" fn hog(i: u64) {
+    let c = &HOG_COUNTS[i as usize & 1];
+    while !STOP.load(Ordering::Relaxed) {
+        c.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+fn start_hogs() -> Result<(), &'static str> {
+    STOP.store(false, Ordering::SeqCst);
+    HOG_COUNTS[0].store(0, Ordering::SeqCst);
+    HOG_COUNTS[1].store(0, Ordering::SeqCst);
+    spawn(0, hog, 0)?;
+    spawn(1, hog, 1)
+}
+
+fn stop_hogs() {
+    STOP.store(true, Ordering::SeqCst);
+    SLOTS[0].join();
+    SLOTS[1].join();
+}
+
+fn sleep_ticks(ticks: u64) -> u64 {
+    let deadline = mach_absolute_time() + ticks;
+    // SAFETY: no pointers.
+    unsafe { mach_wait_until_trap(deadline) };
+    mach_absolute_time().saturating_sub(deadline)
+}
+
+fn fair_share(_: &Args) -> Result<(), &'static str> {
+    start_hogs()?;
+    sleep_ticks(1000 * ticks_per_ms());
+    stop_hogs();
+    let (a, b) = (HOG_COUNTS[0].load(Ordering::SeqCst), HOG_COUNTS[1].load(Ordering::SeqCst));
+    println!("utest:   hog loop counts over 1 s: {a} and {b}");
+    check(a > 0 && b > 0, "a hog never ran")?;
+    check(a.max(b) * 100 <= a.min(b) * 120, "shares differ by more than 20%")
+}
+
+fn interactive_latency(_: &Args) -> Result<(), &'static str> {
+    start_hogs()?;
+    let ms = ticks_per_ms();
+    // Let the hogs build up CPU usage (and lose time-sharing priority) first.
+    sleep_ticks(200 * ms);
+    let mut late = [0u64; 21];
+    for l in late.iter_mut() {
+        *l = sleep_ticks(2 * ms);
+    }
+    stop_hogs();
+    late.sort_unstable();
+    let (median, worst) = (late[late.len() / 2], late[late.len() - 1]);
+    println!(
+        "utest:   wakeup latency beside two hogs: median {} us, worst {} us",
+        median * 1000 / ms,
+        worst * 1000 / ms
+    );
+    // Round-robin alone would make the sleeper wait for a hog's quantum (10 ms) most times;
+    // the time-sharing decay lets it preempt them at once. (The worst case allows for the
+    // host stalling the emulator now and then.)
+    check(median < 2 * ms, "median wakeup latency over 2 ms")?;
+    check(worst < 20 * ms, "a wakeup took over two quanta")
+}
+
+fn sleep_accuracy(_: &Args) -> Result<(), &'static str> {
+    let ms = ticks_per_ms();
+    for want in [1, 5, 15] {
+        let start = mach_absolute_time();
+        let late = sleep_ticks(want * ms);
+        let slept = mach_absolute_time() - start;
+        check(slept >= want * ms, "woke before the deadline")?;
+        check(late <= 10 * ms, "woke more than a quantum late")?;
+    }
+    // A deadline in the past returns at once.
+    // SAFETY: no pointers.
+    check(unsafe { mach_wait_until_trap(0) } == 0, "past deadline should succeed")
+}
+
+fn clock_sleep(_: &Args) -> Result<(), &'static str> {
+    let mut wake = [0u32; 2];
+    let start = mach_absolute_time();
+    // SAFETY: `wake` is an 8-byte writable buffer.
+    let kr = unsafe { clock_sleep_trap(0, 1, 0, 3_000_000, wake.as_mut_ptr() as u64) };
+    check(kr == 0, "relative clock_sleep failed")?;
+    check(mach_absolute_time() - start >= 3 * ticks_per_ms(), "clock_sleep returned early")?;
+    check(wake[0] != 0 || wake[1] != 0, "no wake time reported")?;
+    let bad = |kr: u64, want: KernReturn| kr as i64 == want.0 as i64;
+    // SAFETY: each call is rejected before any pointer is used (or the pointer is NULL).
+    unsafe {
+        check(
+            bad(clock_sleep_trap(0, 1, 0, 1_000_000_000, 0), KernReturn::KERN_INVALID_VALUE),
+            "nsec >= 1e9",
+        )?;
+        check(bad(clock_sleep_trap(0, 7, 0, 0, 0), KernReturn::KERN_INVALID_VALUE), "bad sleep type")?;
+        check(bad(clock_sleep_trap(0x103, 1, 0, 0, 0), KernReturn::KERN_INVALID_ARGUMENT), "not a clock")?;
+        check(
+            bad(clock_sleep_trap(0, 1, 0, 1000, KERNEL_ADDRESS), KernReturn::KERN_INVALID_ADDRESS),
+            "bad wake-time pointer",
+        )
+    }
+}
+
+fn yields(_: &Args) -> Result<(), &'static str> {
+    // SAFETY: none of these take pointers.
+    unsafe {
+        let _ = swtch();
+        let _ = swtch_pri(0);
+        check(thread_switch(0, 0, 0) == 0, "thread_switch NONE")?;
+        check(thread_switch(0, 1, 1) == 0, "thread_switch DEPRESS")?;
+        check(thread_switch(0xdead_beef, 2, 1) == 0, "thread_switch WAIT with a junk hint")?;
+        check(thread_switch(0, 99, 0) as i64 == KernReturn::KERN_INVALID_ARGUMENT.0 as i64, "bad option")
+    }
+}
+
+fn priorities(_: &Args) -> Result<(), &'static str> {
+    // SAFETY: no pointers.
+    unsafe {
+        check(getpriority(PRIO_PROCESS, 0) == Ok(0), "default nice is 0")?;
+        check(setpriority(PRIO_PROCESS, 0, 10) == Ok(0), "setpriority 10")?;
+        check(getpriority(PRIO_PROCESS, 0) == Ok(10), "nice 10 not kept")?;
+        check(getpriority(PRIO_PGRP, 0) == Ok(10), "own group")?;
+        check(setpriority(PRIO_PROCESS, 1, 0) == Ok(0), "root lowers nice again")?;
+        check(getpriority(PRIO_PROCESS, 0) == Ok(0), "nice 0 not kept")?;
+        check(setpriority(PRIO_PROCESS, 0, 1000) == Ok(0), "out-of-range nice is clamped")?;
+        check(getpriority(PRIO_PROCESS, 0) == Ok(20), "clamped to 20")?;
+        check(setpriority(PRIO_PROCESS, 0, 0) == Ok(0), "reset")?;
+        check(getpriority(77, 0) == Err(Errno::EINVAL), "bad which")?;
+        check(getpriority(PRIO_PROCESS, 4242) == Err(Errno::ESRCH), "no such pid")?;
+        check(setpriority(PRIO_PROCESS, u64::MAX, 0) == Err(Errno::ESRCH), "pid -1")
+    }
+}
+
+fn time_of_day(_: &Args) -> Result<(), &'static str> {
+    let mut tv = [0u64; 2];
+    let mut abs = 0u64;
+    // SAFETY: `tv` is 16 writable bytes, `abs` 8.
+    let r = unsafe { gettimeofday(tv.as_mut_ptr() as u64, 0, &mut abs as *mut u64 as u64) };
+    check(r == Ok(0), "gettimeofday failed")?;
+    let (sec, usec) = (tv[0] as i64, tv[1] as u32);
+    // QEMU's RTC runs on the host clock: any date after 2020 will do.
+    check(sec > 1_577_836_800, "wall clock before 2020")?;
+    check(usec < 1_000_000, "tv_usec out of range")?;
+    check(abs != 0 && abs <= mach_absolute_time(), "mach_absolute_time out-parameter")?;
+    // SAFETY: the kernel rejects the bad pointer.
+    check(unsafe { gettimeofday(KERNEL_ADDRESS, 0, 0) } == Err(Errno::EFAULT), "bad pointer is EFAULT")
+}
