@@ -7,6 +7,7 @@
   ktest-*          in-kernel tests under -cpu cortex-a72 and -cpu max
   boot-*           boot to init, type a line at it, see it exit; four machine setups
   utest            the user-space test program as init
+  console-under-load  two CPU hogs must not starve the console
   crash-*          programs that die of a signal as init: the kernel must report and power off
   gdb              gdb-multiarch against QEMU's gdb stub: break in kmain, backtrace
 
@@ -54,6 +55,7 @@ KTEST = 300 * SCALE  # the whole in-kernel test run
 UTEST = 300 * SCALE  # the whole user-space test run
 QEMU_LIMIT = 600 * SCALE  # hard limit on any one QEMU process (coreutils timeout)
 GDB = 60 * SCALE  # the gdb batch session
+CONSOLE_UNDER_LOAD = 5 * SCALE  # typed line to echo, with two CPU hogs running
 CARGO = 900 * SCALE  # a cargo/make step (a hang guard; a cold build takes ~1 min)
 
 
@@ -172,6 +174,16 @@ def test_utest():
         expect_exit(qemu, 0)
 
 
+def test_console_under_load():
+    """Two CPU hogs at the default priority must not keep the console from answering."""
+    with boot("console-under-load", bootargs="init=/bin/hog-echo") as qemu:
+        qemu.expect(r"hog-echo: two hogs running; type a line:", FIRST_OUTPUT)
+        qemu.send("still here\r")
+        qemu.expect(r"hog-echo: you typed: still here", CONSOLE_UNDER_LOAD)
+        qemu.expect(r"bsd: pid 1 \(hog-echo\) exited with status 0", STEP)
+        expect_exit(qemu, 0)
+
+
 def crash_test(prog, signo, signame):
     with boot(prog, bootargs=f"init=/bin/{prog}") as qemu:
         qemu.expect(
@@ -264,6 +276,7 @@ def all_tests():
         ("boot-virtualization", lambda: boot_test("boot-virtualization", ",virtualization=on"), True),
         ("boot-cpu-max", lambda: boot_test("boot-cpu-max", cpu="max"), True),
         ("utest", test_utest, True),
+        ("console-under-load", test_console_under_load, True),
     ]
     for prog, signo, signame in (
         ("crash-segv", 11, "SIGSEGV"),
