@@ -166,6 +166,14 @@ mod tests {
         if hi > lo * 2 {
             return Err("CPU shared unevenly between equal threads");
         }
+        // Each spinner ran for about half of 40 quanta, all of it in the kernel.
+        let quantum = sched_prim::quantum_ticks();
+        for t in [&a, &b] {
+            let (user, system) = t.sched.times();
+            if user != 0 || system < 10 * quantum || system > 40 * quantum {
+                return Err("CPU time accounting is off");
+            }
+        }
         drop((a, b));
         // Let the scheduler drop its last references to the dead threads.
         sched_prim::thread_block();
