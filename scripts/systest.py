@@ -5,6 +5,7 @@
   lint             make lint (clippy -D warnings, host and aarch64)
   build            the kernel Image, the ktest kernel Image and the initrd
   ktest-*          in-kernel tests under -cpu cortex-a72 and -cpu max
+  kernel-stack-overflow  a kernel stack overflow ends in a clear panic
   boot-*           boot to init, type a line at it, see it exit; four machine setups
   utest            the user-space test program as init
   console-under-load  two CPU hogs must not starve the console
@@ -151,6 +152,16 @@ def ktest(name, cpu):
         expect_exit(qemu, 0)
 
 
+def test_kernel_stack_overflow():
+    """Running off a kernel stack hits its guard and panics clearly, on a spare stack."""
+    with boot("kernel-stack-overflow", image=KTEST_IMAGE, bootargs="ktest=stack-overflow") as qemu:
+        qemu.expect(r"ktest: overflowing this thread's kernel stack on purpose", FIRST_OUTPUT)
+        qemu.expect(r"panic: kernel stack overflow", STEP)
+        m = qemu.expect(r"thread (\d+) in task 0", STEP)
+        print("    overflow reported for kernel " + m.group(0), flush=True)
+        expect_exit(qemu, 101)
+
+
 def boot_test(name, machine_opts="", cpu="cortex-a72", gic=None):
     with boot(name, cpu=cpu, machine_opts=machine_opts) as qemu:
         m = qemu.expect(r"^rxnu \S+ \(aarch64\): .*GICv(2|3)", FIRST_OUTPUT)
@@ -271,6 +282,7 @@ def all_tests():
         ("build", test_build, False),
         ("ktest-cortex-a72", lambda: ktest("ktest-cortex-a72", "cortex-a72"), True),
         ("ktest-max", lambda: ktest("ktest-max", "max"), True),
+        ("kernel-stack-overflow", test_kernel_stack_overflow, True),
         ("boot-virt", lambda: boot_test("boot-virt"), True),
         ("boot-gicv3", lambda: boot_test("boot-gicv3", ",gic-version=3", gic="3"), True),
         ("boot-virtualization", lambda: boot_test("boot-virtualization", ",virtualization=on"), True),

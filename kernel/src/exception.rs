@@ -14,6 +14,7 @@ use osfmk::arm64::esr::{Esr, ec};
 use osfmk::arm64::trapframe::{TRAP_FRAME_SIZE, TrapFrame};
 use osfmk::kern::exception::{bsd_hooks, exception_triage};
 use osfmk::kern::sched_prim;
+use osfmk::kern::stack::{KSTACK_GUARD_SIZE, KSTACK_REGION_L0, KSTACK_SLOT_SIZE};
 
 global_asm!(
     r#"
@@ -49,6 +50,35 @@ global_asm!(
     b       exception_common
 .endm
 
+// Exceptions taken at EL1 on SP_EL1 first check that the kernel stack has room: if the
+// frame would land in a stack's guard, the stack overflowed, and saving the frame there
+// would fault again forever. SP_EL0 is free scratch while in the kernel (the user's value
+// is in the thread's trap frame), so x0 is parked there during the check.
+.macro VECTOR_EL1 kind
+    .balign 0x80
+    b       el1_vector_\kind
+.endm
+
+.macro EL1_ENTRY kind
+el1_vector_\kind:
+    msr     sp_el0, x0
+    mov     x0, sp
+    sub     x0, x0, #({frame} + 16)
+    ubfx    x0, x0, #39, #9
+    cmp     x0, #{kstack_l0}
+    b.ne    1f
+    mov     x0, sp
+    sub     x0, x0, #({frame} + 16)
+    and     x0, x0, #({slot_size} - 1)
+    cmp     x0, #{guard_size}
+    b.lo    kernel_stack_overflow_entry
+1:  mrs     x0, sp_el0
+    SAVE_FRAME
+    mov     x0, sp
+    mov     x1, #\kind
+    b       exception_common
+.endm
+
 .section .text
 .balign 0x800
 .global exception_vectors
@@ -57,8 +87,8 @@ exception_vectors:
     VECTOR 1
     VECTOR 2
     VECTOR 3
-    VECTOR 4
-    VECTOR 5
+    VECTOR_EL1 4
+    VECTOR_EL1 5
     VECTOR 6
     VECTOR 7
     VECTOR 8
@@ -69,6 +99,24 @@ exception_vectors:
     VECTOR 13
     VECTOR 14
     VECTOR 15
+    // Each entry must fit its 0x80 bytes, or every later vector would shift: `.org` fails
+    // the build if the table has grown past 2 KiB.
+    .org    exception_vectors + 0x800
+
+    EL1_ENTRY 4
+    EL1_ENTRY 5
+
+// The kernel stack overflowed: finish on the emergency stack and panic.
+kernel_stack_overflow_entry:
+    adrp    x0, {emergency_top}
+    add     x0, x0, :lo12:{emergency_top}
+    mov     sp, x0
+    mrs     x0, sp_el0
+    SAVE_FRAME
+    mov     x0, sp
+    bl      kernel_stack_overflow
+1:  wfe
+    b       1b
 
 exception_common:
     // Make the interrupted frame the caller of the handler, so backtraces cross the trap.
@@ -110,7 +158,43 @@ exception_return:
     eret
 "#,
     frame = const TRAP_FRAME_SIZE,
+    kstack_l0 = const (KSTACK_REGION_L0 & 0x1ff),
+    slot_size = const KSTACK_SLOT_SIZE,
+    guard_size = const KSTACK_GUARD_SIZE,
+    emergency_top = sym EMERGENCY_STACK_TOP,
 );
+
+/// The stack a kernel stack overflow is reported on (one CPU; per CPU once SMP arrives).
+#[repr(C, align(16))]
+struct EmergencyStack([u8; 16 * 1024]);
+
+// The top of the emergency stack, as a symbol the assembly can address.
+#[unsafe(no_mangle)]
+static mut EMERGENCY_STACK: EmergencyStack = EmergencyStack([0; 16 * 1024]);
+
+unsafe extern "C" {
+    static EMERGENCY_STACK_TOP: u8;
+}
+
+core::arch::global_asm!(
+    ".set EMERGENCY_STACK_TOP, EMERGENCY_STACK + {size}",
+    ".global EMERGENCY_STACK_TOP",
+    size = const core::mem::size_of::<EmergencyStack>(),
+);
+
+/// Reached on the emergency stack when an EL1 exception found the kernel stack overflowed.
+#[unsafe(no_mangle)]
+extern "C" fn kernel_stack_overflow(frame: &TrapFrame) -> ! {
+    crate::panic::set_trap_frame(frame);
+    let (esr, far) = read_esr_far();
+    panic!(
+        "kernel stack overflow (exception {} at ELR {:#018x}, FAR {:#018x} in the stack's guard, frame pointer {:#018x})",
+        esr.class_name(),
+        frame.elr,
+        far,
+        frame.x[29]
+    )
+}
 
 unsafe extern "C" {
     static exception_vectors: u8;

@@ -54,8 +54,34 @@ mod tests {
         ("user pmap: enter, extract, remove", user_pmap),
     ];
 
-    /// Run every test, print a summary and exit QEMU (status = failures).
-    pub fn run(kernel_task: TaskRef) -> ! {
+    /// Recurse with a kilobyte of stack per level until the stack runs out.
+    #[inline(never)]
+    #[allow(unconditional_recursion)]
+    fn recurse(depth: u64) -> u64 {
+        let mut pad = [0u8; 1024];
+        pad[(depth % 1024) as usize] = depth as u8;
+        let pad = core::hint::black_box(pad);
+        recurse(depth + 1) + pad[0] as u64
+    }
+
+    extern "C" fn overflow_thread(_: u64) -> ! {
+        sched_prim::thread_continue();
+        kprintln!("ktest: overflowing this thread's kernel stack on purpose");
+        let n = recurse(0);
+        panic!("recursion returned {n}")
+    }
+
+    /// Run every test, print a summary and exit QEMU (status = failures). With
+    /// `ktest=stack-overflow` on the command line, overflow a kernel stack instead: the
+    /// run must end in the overflow panic (checked by scripts/systest.py).
+    pub fn run(kernel_task: TaskRef, bootargs: &str) -> ! {
+        if bootargs.split_whitespace().any(|w| w == "ktest=stack-overflow") {
+            let t = Thread::create(kernel_task.clone(), BASEPRI_KERNEL, overflow_thread, 0).expect("thread");
+            sched_prim::thread_setrun(t);
+            loop {
+                sched_prim::thread_block();
+            }
+        }
         let (mut passed, mut failed) = (0, 0);
         for (name, test) in TESTS {
             match test(&kernel_task) {

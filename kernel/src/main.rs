@@ -191,7 +191,7 @@ fn kmain(info: PlatformInfo, entry_el: u64) -> ! {
     osfmk::arm64::cpu::interrupts_enable();
 
     #[cfg(feature = "ktest")]
-    ktest::run(kernel_task);
+    ktest::run(kernel_task, &info.bootargs);
 
     // BSD: proc 0, the root file system, init. Then this boot thread's work is done.
     #[cfg(not(feature = "ktest"))]

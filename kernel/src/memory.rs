@@ -95,9 +95,6 @@ pub fn init_frames(info: &PlatformInfo, heap: (u64, u64)) {
     vm_page::vm_page_bootstrap(FramePool::new(&info.memory, &reserved));
 }
 
-/// The kernel's TTBR1 tables; they live as long as the kernel.
-static KERNEL_PMAP: SpinLock<Option<Pmap>> = SpinLock::new(None);
-
 /// Build the kernel address space and switch to it.
 pub fn init_kernel_pmap(info: &PlatformInfo) -> Result<(), mach::KernReturn> {
     let mut pmap = Pmap::create_kernel()?;
@@ -134,8 +131,7 @@ pub fn init_kernel_pmap(info: &PlatformInfo) -> Result<(), mach::KernReturn> {
         pmap.enter(va, va - off, prot, MemAttr::Normal)?;
         va += PAGE_SIZE;
     }
-    pmap.activate_kernel();
-    *KERNEL_PMAP.lock() = Some(pmap);
+    osfmk::arm64::pmap::kernel_pmap_bootstrap(pmap);
     Ok(())
 }
 

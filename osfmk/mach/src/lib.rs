@@ -5,7 +5,8 @@
 //! * [`kern_return`] — `kern_return_t` values;
 //! * [`port`] — port names, rights and type bits;
 //! * [`exception`] — exception types and their default BSD signals;
-//! * [`time`] — `mach_timebase_info`.
+//! * [`time`] — `mach_timebase_info`;
+//! * [`vm`] — VM protections, inheritance, allocation flags and region flavors.
 #![no_std]
 #![forbid(unsafe_code)]
 
@@ -14,6 +15,7 @@ pub mod kern_return;
 pub mod port;
 pub mod time;
 pub mod traps;
+pub mod vm;
 
 pub use kern_return::KernReturn;
 pub use port::MachPortName;

@@ -348,3 +348,26 @@ mod tests {
 pub fn zero_page(pa: u64) {
     zero_frame(pa);
 }
+
+/// The kernel's upper-half tables (TTBR1), once built.
+#[cfg(target_os = "none")]
+static KERNEL_PMAP: SpinLock<Option<Pmap>> = SpinLock::new(None);
+
+/// Install `pmap` as the kernel's address space for good (it is never freed).
+#[cfg(target_os = "none")]
+pub fn kernel_pmap_bootstrap(pmap: Pmap) {
+    pmap.activate_kernel();
+    *KERNEL_PMAP.lock() = Some(pmap);
+}
+
+/// Map one kernel page (kernel stacks, later other wired kernel memory).
+#[cfg(target_os = "none")]
+pub fn kernel_pmap_enter(va: u64, pa: u64, prot: Prot) -> Result<(), KernReturn> {
+    KERNEL_PMAP.lock().as_mut().ok_or(KernReturn::KERN_FAILURE)?.enter(va, pa, prot, MemAttr::Normal)
+}
+
+/// Unmap one kernel page, returning the frame it mapped.
+#[cfg(target_os = "none")]
+pub fn kernel_pmap_remove(va: u64) -> Option<u64> {
+    KERNEL_PMAP.lock().as_mut()?.remove(va)
+}

@@ -6,6 +6,7 @@ pub mod host;
 pub mod locks;
 pub mod sched;
 pub mod sched_prim;
+pub mod stack;
 #[cfg(target_os = "none")]
 pub mod syscall_subr;
 #[cfg(target_os = "none")]

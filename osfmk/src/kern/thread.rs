@@ -11,18 +11,14 @@ use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
 
 use crate::arm64::cswitch::{MachineContext, thread_start_trampoline_addr};
-use crate::arm64::pmap::phys_to_virt;
 use crate::arm64::trapframe::TrapFrame;
 use crate::ipc::ipc_port::{IkotType, IpcPort, PortRef};
 use crate::kern::sched::SchedMode;
+use crate::kern::stack::KernelStack;
 use crate::kern::task::TaskRef;
-use crate::vm::vm_page::{self, PAGE_SIZE};
 
 /// Shared reference to a thread.
 pub type ThreadRef = Arc<Thread>;
-
-/// Pages in a kernel stack (32 KiB).
-pub const KERNEL_STACK_PAGES: u64 = 8;
 
 /// How a wait ended (`wait_result_t`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -155,25 +151,6 @@ pub enum ThreadState {
     Terminated = 4,
 }
 
-/// A thread's kernel stack: contiguous frames reached through the direct map.
-struct KernelStack {
-    base_pa: u64,
-}
-
-impl KernelStack {
-    fn top(&self) -> u64 {
-        phys_to_virt(self.base_pa) + KERNEL_STACK_PAGES * PAGE_SIZE
-    }
-}
-
-impl Drop for KernelStack {
-    fn drop(&mut self) {
-        for i in 0..KERNEL_STACK_PAGES {
-            vm_page::vm_page_free(self.base_pa + i * PAGE_SIZE);
-        }
-    }
-}
-
 static NEXT_THREAD_ID: AtomicU64 = AtomicU64::new(1);
 
 /// A Mach thread.
@@ -228,8 +205,7 @@ impl Thread {
     /// A new thread in `task` that will call `entry(arg)` on its own kernel stack.
     /// `entry` must call `sched_prim::thread_continue()` first and never return.
     pub fn create(task: TaskRef, pri: u8, entry: extern "C" fn(u64) -> !, arg: u64) -> Option<ThreadRef> {
-        let base_pa = vm_page::vm_page_alloc_contiguous(KERNEL_STACK_PAGES)?;
-        let kstack = KernelStack { base_pa };
+        let kstack = KernelStack::alloc().ok()?;
         let ctx =
             MachineContext::new(thread_start_trampoline_addr(), kstack.top(), arg, entry as *const () as u64);
         Some(Thread::build(task, pri, Some(kstack), ctx))

@@ -1,6 +1,27 @@
-//! Virtual memory. For now: the physical page pool (`vm_page`). `vm_map`, `vm_object`
-//! and faults arrive with M1.2.
+//! Virtual memory (XNU `osfmk/vm`): address spaces, the objects behind them, faults, and
+//! the physical pages underneath.
+//!
+//! * [`vm_map`] — a task's address space: entries, allocation, protection, inheritance,
+//!   fork;
+//! * [`vm_object`] — anonymous memory objects and their copy-on-write shadow chains;
+//! * [`vm_fault`] — demand zero, copy-on-write, and kernel access to user pages;
+//! * [`vm_map_copy`] — ranges in flight between maps (out-of-line message memory);
+//! * [`vm_user`] — the user calls (`mach_vm_allocate`, …): argument checks over the map;
+//! * [`vm_page`] — the frame pool, the [`vm_page::PagePool`] seam and page handles;
+//! * [`pmap`] — the [`pmap::PmapOps`] seam to the translation tables.
+//!
+//! Everything above the two seams is hardware-free and tested on the host against fakes.
+//! Lock order: map → object (shadow before backing) → page pool.
 
-#[cfg(target_os = "none")]
+pub mod pmap;
+pub mod vm_fault;
 pub mod vm_map;
+pub mod vm_map_copy;
+pub mod vm_object;
 pub mod vm_page;
+pub mod vm_user;
+
+#[cfg(test)]
+mod test_support;
+#[cfg(test)]
+mod tests;

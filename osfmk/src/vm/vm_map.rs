@@ -1,81 +1,618 @@
-//! A task's address space. In this milestone it is the thin version: wired anonymous
-//! memory entered eagerly into the pmap (exec's segments and the stack) and freed with the
-//! task. M1.2 replaces the page list with entries, objects and faults behind the same calls.
+//! A task's address space (XNU `vm_map`): an ordered set of non-overlapping entries
+//! `[start, end)`, each with its current and maximum protection, its inheritance and the
+//! object (+ offset) behind it. Entries are clipped when an operation covers part of one and
+//! merged again when neighbours become indistinguishable.
+//!
+//! Memory is lazy: allocating only creates an entry; the object appears on the first fault
+//! and pages one fault at a time (`vm_fault`). The pmap is a cache of the map — removing or
+//! protecting a range here updates it, and anything missing is refilled by faults.
+//!
+//! Copy-on-write is symmetric, as in XNU: `fork` (and large `vm_map_copy`s) mark the entry
+//! `needs_copy` on both sides and write-protect the source's mappings; the first write on
+//! either side puts a private shadow object in front. An entry whose object is shared
+//! (`VM_INHERIT_SHARE`) is written directly by several maps, so copies of it are made
+//! eagerly instead.
+//!
+//! Locking: a map sits behind its task's `SpinLock`; order map → object → page pool.
 
+use alloc::boxed::Box;
+use alloc::collections::BTreeMap;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use mach::KernReturn;
+use mach::vm::{VM_BEHAVIOR_DEFAULT, VmInherit, VmProt, VmRegionBasicInfo64};
 
-use crate::arm64::pmap::{MemAttr, Pmap, Prot, USER_VM_MAX, USER_VM_MIN, phys_to_virt, zero_page};
-use crate::vm::vm_page::{self, PAGE_SIZE, round_page, trunc_page};
+use crate::arm64::pmap::{USER_VM_MAX, USER_VM_MIN};
+use crate::vm::pmap::PmapOps;
+use crate::vm::vm_object::{ObjectRef, VmObject};
+use crate::vm::vm_page::{PAGE_SIZE, PoolRef};
+
+/// `PAGE_MASK`: the offset bits of an address.
+pub const PAGE_MASK: u64 = PAGE_SIZE - 1;
+
+/// One mapped range.
+#[derive(Clone)]
+pub(super) struct VmMapEntry {
+    pub(super) start: u64,
+    pub(super) end: u64,
+    /// None until the first fault: untouched anonymous memory needs no object.
+    pub(super) object: Option<ObjectRef>,
+    /// Where `start` falls in `object`.
+    pub(super) offset: u64,
+    pub(super) protection: VmProt,
+    pub(super) max_protection: VmProt,
+    pub(super) inheritance: VmInherit,
+    /// `object` is shared copy-on-write: a write must first put a private shadow in front.
+    pub(super) needs_copy: bool,
+    /// `object` is written directly by more than one map (inherited with SHARE).
+    pub(super) is_shared: bool,
+}
+
+impl VmMapEntry {
+    fn anonymous(start: u64, end: u64, cur: VmProt, max: VmProt, inheritance: VmInherit) -> VmMapEntry {
+        VmMapEntry {
+            start,
+            end,
+            object: None,
+            offset: 0,
+            protection: cur,
+            max_protection: max,
+            inheritance,
+            needs_copy: false,
+            is_shared: false,
+        }
+    }
+
+    pub(super) fn len(&self) -> u64 {
+        self.end - self.start
+    }
+
+    /// The object offset backing address `va` (inside the entry).
+    pub(super) fn object_offset(&self, va: u64) -> u64 {
+        self.offset + (va - self.start)
+    }
+
+    /// The entry's object, created now if the entry never had one.
+    pub(super) fn object_or_create(&mut self) -> ObjectRef {
+        match &self.object {
+            Some(obj) => obj.clone(),
+            None => {
+                let obj = VmObject::allocate(self.len());
+                self.object = Some(obj.clone());
+                self.offset = 0;
+                obj
+            }
+        }
+    }
+
+    /// Give the entry an object it may write into (the `needs_copy` half of
+    /// `vm_map_lookup_locked`): a new shadow, or — when nobody else refers to the object any
+    /// more — the object itself.
+    pub(super) fn resolve_needs_copy(&mut self) {
+        if !self.needs_copy {
+            return;
+        }
+        self.needs_copy = false;
+        let Some(obj) = &self.object else { return };
+        if Arc::strong_count(obj) == 1 {
+            return;
+        }
+        let shadow = VmObject::shadow(obj.clone(), self.offset, self.len());
+        self.object = Some(shadow);
+        self.offset = 0;
+    }
+
+    /// The rights mappings of this entry may have: no write while copy-on-write is pending.
+    pub(super) fn pmap_protection(&self) -> VmProt {
+        if self.needs_copy { self.protection.without(VmProt::WRITE) } else { self.protection }
+    }
+}
+
+/// Where [`VmMap::enter`] puts a new range.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VmPlacement {
+    /// The first free range at or above `hint` (then from the bottom of the map).
+    Anywhere { hint: u64 },
+    /// Exactly at `addr`; with `overwrite`, whatever is there is removed first.
+    Fixed { addr: u64, overwrite: bool },
+}
+
+/// One region as `mach_vm_region` reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VmRegion {
+    pub start: u64,
+    pub size: u64,
+    pub info: VmRegionBasicInfo64,
+}
 
 /// A user address space.
 pub struct VmMap {
-    pmap: Pmap,
-    /// (virtual page, physical page) for every page this map owns.
-    pages: Vec<(u64, u64)>,
+    pub(super) entries: BTreeMap<u64, VmMapEntry>,
+    pub(super) pmap: Box<dyn PmapOps>,
+    pub(super) pool: PoolRef,
+    min: u64,
+    max: u64,
+    /// Sum of entry sizes.
+    size: u64,
+}
+
+/// Round `x` up to `mask + 1` (a power of two), or None past the top of the address space.
+fn align_up(x: u64, mask: u64) -> Option<u64> {
+    Some(x.checked_add(mask)? & !mask)
 }
 
 impl VmMap {
-    /// An empty map over `pmap`.
-    pub fn new(pmap: Pmap) -> VmMap {
-        VmMap { pmap, pages: Vec::new() }
+    /// An empty user map over `pmap`, with pages from `pool`.
+    pub fn create(pmap: Box<dyn PmapOps>, pool: PoolRef) -> VmMap {
+        VmMap { entries: BTreeMap::new(), pmap, pool, min: USER_VM_MIN, max: USER_VM_MAX, size: 0 }
     }
 
-    /// The pmap (for activation and translation).
-    pub fn pmap(&self) -> &Pmap {
-        &self.pmap
+    /// The pmap (to activate the address space).
+    pub fn pmap(&self) -> &dyn PmapOps {
+        &*self.pmap
     }
 
-    /// Map zero-filled, wired memory at `[start, start + size)` with `prot`.
-    pub fn enter_anon(&mut self, start: u64, size: u64, prot: Prot) -> Result<(), KernReturn> {
-        let end = start.checked_add(size).ok_or(KernReturn::KERN_INVALID_ARGUMENT)?;
-        let (first, last) = (trunc_page(start), round_page(end));
-        if first < USER_VM_MIN || last > USER_VM_MAX || size == 0 {
+    /// The pool this map's pages come from.
+    pub fn pool(&self) -> &PoolRef {
+        &self.pool
+    }
+
+    /// Lowest mappable address (`vm_map_min`).
+    pub fn min_offset(&self) -> u64 {
+        self.min
+    }
+
+    /// One past the highest mappable address (`vm_map_max`).
+    pub fn max_offset(&self) -> u64 {
+        self.max
+    }
+
+    /// Bytes mapped (a task's `virtual_size`).
+    pub fn virtual_size(&self) -> u64 {
+        self.size
+    }
+
+    /// Pages mapped in the pmap (a task's `resident_size` in pages).
+    pub fn resident_pages(&self) -> u64 {
+        self.pmap.resident_count()
+    }
+
+    /// Number of entries.
+    pub fn entry_count(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub(super) fn entry_containing(&self, va: u64) -> Option<&VmMapEntry> {
+        self.entries.range(..=va).next_back().map(|(_, e)| e).filter(|e| va < e.end)
+    }
+
+    pub(super) fn entry_containing_mut(&mut self, va: u64) -> Option<&mut VmMapEntry> {
+        self.entries.range_mut(..=va).next_back().map(|(_, e)| e).filter(|e| va < e.end)
+    }
+
+    /// Key of the first entry overlapping `[start, ...)`.
+    fn first_key_from(&self, start: u64) -> u64 {
+        self.entry_containing(start).map_or(start, |e| e.start)
+    }
+
+    /// Entries overlapping `[start, end)`, in order.
+    pub(super) fn overlapping(&self, start: u64, end: u64) -> impl Iterator<Item = &VmMapEntry> {
+        let from = self.first_key_from(start);
+        self.entries.range(from..end.max(from)).map(|(_, e)| e)
+    }
+
+    /// Checks that `[start, end)` lies in the map and is covered without holes, and that
+    /// `check` accepts every entry in it.
+    pub(super) fn check_covered(
+        &self,
+        start: u64,
+        end: u64,
+        mut check: impl FnMut(&VmMapEntry) -> Result<(), KernReturn>,
+    ) -> Result<(), KernReturn> {
+        if start < self.min || end > self.max || start > end {
             return Err(KernReturn::KERN_INVALID_ADDRESS);
         }
-        let mut va = first;
-        while va < last {
-            if self.pmap.extract(va).is_some() {
-                return Err(KernReturn::KERN_NO_SPACE);
+        let mut cursor = start;
+        for e in self.overlapping(start, end) {
+            if e.start > cursor {
+                return Err(KernReturn::KERN_INVALID_ADDRESS);
             }
-            let pa = vm_page::vm_page_alloc().ok_or(KernReturn::KERN_RESOURCE_SHORTAGE)?;
-            zero_page(pa);
-            if let Err(e) = self.pmap.enter(va, pa, Prot { user: true, ..prot }, MemAttr::Normal) {
-                vm_page::vm_page_free(pa);
-                return Err(e);
+            check(e)?;
+            cursor = e.end;
+        }
+        if cursor < end { Err(KernReturn::KERN_INVALID_ADDRESS) } else { Ok(()) }
+    }
+
+    /// Split the entry containing `addr` so that an entry starts exactly there.
+    pub(super) fn clip(&mut self, addr: u64) {
+        let Some((&start, e)) = self.entries.range(..addr).next_back() else { return };
+        if e.end <= addr {
+            return;
+        }
+        let mut right = e.clone();
+        right.start = addr;
+        right.offset = e.object_offset(addr);
+        if let Some(left) = self.entries.get_mut(&start) {
+            left.end = addr;
+        }
+        self.entries.insert(addr, right);
+    }
+
+    /// Merge the entry starting at `addr` into its predecessor when nothing tells them
+    /// apart (`vm_map_simplify_entry`).
+    pub(super) fn simplify(&mut self, addr: u64) {
+        let (Some(next), Some((&prev_key, prev))) =
+            (self.entries.get(&addr), self.entries.range(..addr).next_back())
+        else {
+            return;
+        };
+        let same_attributes = prev.end == addr
+            && prev.protection == next.protection
+            && prev.max_protection == next.max_protection
+            && prev.inheritance == next.inheritance
+            && !prev.needs_copy
+            && !next.needs_copy
+            && !prev.is_shared
+            && !next.is_shared;
+        if !same_attributes {
+            return;
+        }
+        let grow_to = match (&prev.object, &next.object) {
+            (None, None) => None,
+            (Some(a), Some(b)) if Arc::ptr_eq(a, b) && next.offset == prev.object_offset(addr) => None,
+            // Only this entry sees the object, so it can simply grow over the neighbour —
+            // unless it is a shadow, whose backing object would show through the new range.
+            (Some(a), None) if Arc::strong_count(a) == 1 && a.backing().is_none() => {
+                Some(prev.object_offset(next.end))
             }
-            self.pages.push((va, pa));
-            va += PAGE_SIZE;
+            _ => return,
+        };
+        let Some(next) = self.entries.remove(&addr) else { return };
+        if let Some(prev) = self.entries.get_mut(&prev_key) {
+            if let (Some(size), Some(obj)) = (grow_to, &prev.object) {
+                obj.extend(size);
+            }
+            prev.end = next.end;
+        }
+    }
+
+    /// Insert a new entry (the range must be free).
+    pub(super) fn insert_entry(&mut self, entry: VmMapEntry) {
+        self.size += entry.len();
+        self.entries.insert(entry.start, entry);
+    }
+
+    /// The first free, `mask`-aligned range of `size` bytes at or above `lower`.
+    fn first_fit(&self, lower: u64, size: u64, mask: u64) -> Option<u64> {
+        let mut candidate = align_up(lower.max(self.min), mask)?;
+        if let Some(e) = self.entry_containing(candidate) {
+            candidate = align_up(e.end, mask)?;
+        }
+        for e in self.entries.range(candidate..).map(|(_, e)| e) {
+            let end = candidate.checked_add(size)?;
+            if end > self.max {
+                return None;
+            }
+            if end <= e.start {
+                return Some(candidate);
+            }
+            candidate = align_up(candidate.max(e.end), mask)?;
+        }
+        let end = candidate.checked_add(size)?;
+        (end <= self.max).then_some(candidate)
+    }
+
+    /// Free space for `size` bytes, aligned to `mask + 1`: first fit above `hint`, then
+    /// from the bottom of the map.
+    pub(super) fn find_space(&self, hint: u64, size: u64, mask: u64) -> Option<u64> {
+        let mask = mask | PAGE_MASK;
+        self.first_fit(hint, size, mask)
+            .or_else(|| if hint > self.min { self.first_fit(self.min, size, mask) } else { None })
+    }
+
+    /// Map `size` bytes (page-aligned, non-zero) of zero-fill memory (`vm_map_enter`).
+    /// Returns the start address. Errors: `KERN_INVALID_ARGUMENT` for a bad size or
+    /// protections, `KERN_NO_SPACE` when no room (or the fixed range is taken, or misaligned
+    /// for `mask`), `KERN_INVALID_ADDRESS` for a fixed range outside the map.
+    pub fn enter(
+        &mut self,
+        placement: VmPlacement,
+        size: u64,
+        mask: u64,
+        cur: VmProt,
+        max: VmProt,
+        inheritance: VmInherit,
+    ) -> Result<u64, KernReturn> {
+        if size == 0 || size & PAGE_MASK != 0 || !cur.is_valid() || !max.is_valid() || !max.contains(cur) {
+            return Err(KernReturn::KERN_INVALID_ARGUMENT);
+        }
+        let start = match placement {
+            VmPlacement::Anywhere { hint } => {
+                self.find_space(hint, size, mask).ok_or(KernReturn::KERN_NO_SPACE)?
+            }
+            VmPlacement::Fixed { addr, overwrite } => {
+                if addr & PAGE_MASK != 0 {
+                    return Err(KernReturn::KERN_INVALID_ARGUMENT);
+                }
+                if addr & mask != 0 {
+                    return Err(KernReturn::KERN_NO_SPACE);
+                }
+                let end = addr.checked_add(size).ok_or(KernReturn::KERN_INVALID_ADDRESS)?;
+                if addr < self.min || end > self.max {
+                    return Err(KernReturn::KERN_INVALID_ADDRESS);
+                }
+                if self.overlapping(addr, end).next().is_some() {
+                    if !overwrite {
+                        return Err(KernReturn::KERN_NO_SPACE);
+                    }
+                    self.remove(addr, end);
+                }
+                addr
+            }
+        };
+        let end = start + size;
+        self.insert_entry(VmMapEntry::anonymous(start, end, cur, max, inheritance));
+        self.simplify(end);
+        self.simplify(start);
+        Ok(start)
+    }
+
+    /// Unmap `[start, end)` (page-aligned; clamped to the map). Holes are fine; entries are
+    /// clipped; pages nobody else can see any more go back to the pool (`vm_map_remove`).
+    pub fn remove(&mut self, start: u64, end: u64) {
+        let (start, end) = (start.max(self.min), end.min(self.max));
+        if start >= end {
+            return;
+        }
+        self.clip(start);
+        self.clip(end);
+        let keys: Vec<u64> = self.entries.range(start..end).map(|(&k, _)| k).collect();
+        for key in keys {
+            if let Some(entry) = self.entries.remove(&key) {
+                self.pmap.remove(entry.start, entry.end);
+                self.size -= entry.len();
+                self.release_window(entry);
+            }
+        }
+    }
+
+    /// Drop `entry`'s hold on its object. Where the object lives on only in other entries
+    /// of this map that do not overlap the entry's window (a clipped allocation), the
+    /// window's pages are freed now rather than when the whole object dies.
+    fn release_window(&self, entry: VmMapEntry) {
+        let Some(obj) = &entry.object else { return };
+        let refs = Arc::strong_count(obj);
+        if refs == 1 {
+            return;
+        }
+        let window = entry.offset..entry.object_offset(entry.end);
+        let mut seen = 1;
+        for other in self.entries.values() {
+            if let Some(o) = &other.object
+                && Arc::ptr_eq(o, obj)
+            {
+                if other.offset < window.end && window.start < other.object_offset(other.end) {
+                    return;
+                }
+                seen += 1;
+            }
+        }
+        if seen == refs {
+            obj.remove_pages(window.start, window.end);
+        }
+    }
+
+    /// Unmap everything.
+    pub fn deallocate_all(&mut self) {
+        self.remove(self.min, self.max);
+    }
+
+    /// Set the current protection of `[start, end)` (page-aligned) to `new_prot`, or with
+    /// `set_maximum` the maximum (the current one is lowered to fit) — `vm_map_protect`.
+    /// Nothing changes unless the whole range is mapped (`KERN_INVALID_ADDRESS`) and
+    /// `new_prot` is within every entry's maximum (`KERN_PROTECTION_FAILURE`).
+    pub fn protect(
+        &mut self,
+        start: u64,
+        end: u64,
+        new_prot: VmProt,
+        set_maximum: bool,
+    ) -> Result<(), KernReturn> {
+        self.check_covered(start, end, |e| {
+            if e.max_protection.contains(new_prot) {
+                Ok(())
+            } else {
+                Err(KernReturn::KERN_PROTECTION_FAILURE)
+            }
+        })?;
+        if start == end {
+            return Ok(());
+        }
+        self.clip(start);
+        self.clip(end);
+        let keys: Vec<u64> = self.entries.range(start..end).map(|(&k, _)| k).collect();
+        for &key in &keys {
+            if let Some(e) = self.entries.get_mut(&key) {
+                if set_maximum {
+                    e.max_protection = new_prot;
+                    e.protection = e.protection.intersection(new_prot);
+                } else {
+                    e.protection = new_prot;
+                }
+                // Rights only shrink here; a fault adds them back where the entry allows.
+                self.pmap.protect(e.start, e.end, e.pmap_protection());
+            }
+        }
+        self.simplify(end);
+        for &key in keys.iter().rev() {
+            self.simplify(key);
         }
         Ok(())
     }
 
-    /// The kernel (direct-map) address backing user address `va`, and the page's rights.
-    pub fn translate(&mut self, va: u64) -> Option<(u64, Prot)> {
-        if !(USER_VM_MIN..USER_VM_MAX).contains(&va) {
-            return None;
+    /// Set the inheritance of `[start, end)` (page-aligned; holes are skipped) —
+    /// `vm_map_inherit`.
+    pub fn inherit(&mut self, start: u64, end: u64, inheritance: VmInherit) {
+        let (start, end) = (start.max(self.min), end.min(self.max));
+        if start >= end {
+            return;
         }
-        let (pa, prot) = self.pmap.extract(va)?;
-        prot.user.then_some((phys_to_virt(pa), prot))
+        self.clip(start);
+        self.clip(end);
+        let keys: Vec<u64> = self.entries.range(start..end).map(|(&k, _)| k).collect();
+        for &key in &keys {
+            if let Some(e) = self.entries.get_mut(&key) {
+                e.inheritance = inheritance;
+            }
+        }
+        self.simplify(end);
+        for &key in keys.iter().rev() {
+            self.simplify(key);
+        }
     }
 
-    /// Resident pages.
-    pub fn resident_pages(&self) -> usize {
-        self.pages.len()
+    /// The region containing `addr`, or else the next one above it (`vm_map_region`);
+    /// `KERN_INVALID_ADDRESS` if there is none.
+    pub fn region(&self, addr: u64) -> Result<VmRegion, KernReturn> {
+        let entry = self
+            .entry_containing(addr)
+            .or_else(|| self.entries.range(addr..).next().map(|(_, e)| e))
+            .ok_or(KernReturn::KERN_INVALID_ADDRESS)?;
+        Ok(region_of(entry))
     }
 
-    /// Unmap and free everything.
-    pub fn deallocate_all(&mut self) {
-        for (va, pa) in core::mem::take(&mut self.pages) {
-            self.pmap.remove(va);
-            vm_page::vm_page_free(pa);
-        }
+    /// Every region, in address order.
+    pub fn regions(&self) -> impl Iterator<Item = VmRegion> + '_ {
+        self.entries.values().map(region_of)
+    }
+}
+
+fn region_of(e: &VmMapEntry) -> VmRegion {
+    VmRegion {
+        start: e.start,
+        size: e.len(),
+        info: VmRegionBasicInfo64 {
+            protection: e.protection,
+            max_protection: e.max_protection,
+            inheritance: e.inheritance,
+            shared: e.is_shared,
+            reserved: false,
+            offset: e.offset,
+            behavior: VM_BEHAVIOR_DEFAULT,
+            user_wired_count: 0,
+        },
     }
 }
 
 impl Drop for VmMap {
     fn drop(&mut self) {
         self.deallocate_all();
+    }
+}
+
+/// The child's address space at fork (`vm_map_fork`), built entry by entry from each
+/// entry's inheritance: SHARE → the same object, written by both; COPY → copy-on-write
+/// (the parent's mappings lose write access until its next write fault); NONE → a hole.
+pub fn vm_map_fork(parent: &mut VmMap, child_pmap: Box<dyn PmapOps>) -> Result<VmMap, KernReturn> {
+    let mut child = VmMap::create(child_pmap, parent.pool.clone());
+    let keys: Vec<u64> = parent.entries.keys().copied().collect();
+    for key in keys {
+        let Some(entry) = parent.entries.get_mut(&key) else { continue };
+        match entry.inheritance {
+            VmInherit::SHARE => {
+                let had_backing =
+                    entry.needs_copy || entry.object.as_ref().is_some_and(|o| o.backing().is_some());
+                entry.resolve_needs_copy();
+                entry.object_or_create();
+                entry.is_shared = true;
+                if had_backing {
+                    // Pages of backing objects mapped here would go stale once the other
+                    // side copies them up into the shared object; refault them through it.
+                    parent.pmap.remove(entry.start, entry.end);
+                }
+                child.insert_entry(entry.clone());
+            }
+            VmInherit::COPY => {
+                let mut copy = entry.clone();
+                copy.is_shared = false;
+                if let Some(obj) = &entry.object {
+                    if entry.is_shared {
+                        // Others write into this object directly: take a snapshot now.
+                        copy.object = Some(VmObject::copy_slowly(obj, entry.offset, entry.len())?);
+                        copy.offset = 0;
+                        copy.needs_copy = false;
+                    } else {
+                        if !entry.needs_copy {
+                            entry.needs_copy = true;
+                            parent.pmap.protect(entry.start, entry.end, entry.pmap_protection());
+                        }
+                        copy.needs_copy = true;
+                    }
+                }
+                child.insert_entry(copy);
+            }
+            _ => {}
+        }
+    }
+    Ok(child)
+}
+
+#[cfg(target_os = "none")]
+mod machine {
+    //! The calls the target kernel used before M1.2, kept until its callers move to the
+    //! calls above: a map over an `arm64` pmap and the kernel page pool, eager anonymous
+    //! memory for exec, and translation for copyio.
+    use super::*;
+    use crate::arm64::pmap::{Pmap, Prot, phys_to_virt};
+    use crate::vm::pmap::MachinePmap;
+    use crate::vm::vm_fault::vm_map_wire;
+    use crate::vm::vm_page::{kernel_page_pool, round_page, trunc_page};
+
+    fn vm_prot(prot: Prot) -> VmProt {
+        let mut p = VmProt::READ;
+        if prot.write {
+            p = p.union(VmProt::WRITE);
+        }
+        if prot.execute {
+            p = p.union(VmProt::EXECUTE);
+        }
+        p
+    }
+
+    impl VmMap {
+        /// An empty user map over `pmap`, with pages from the kernel's pool.
+        pub fn new(pmap: Pmap) -> VmMap {
+            VmMap::create(Box::new(MachinePmap::new(pmap)), kernel_page_pool())
+        }
+
+        /// Map zero-filled memory at `[start, start + size)` with `prot` (maximum: all) and
+        /// fault every page in now: `vm_map_enter` fixed + `vm_map_wire`.
+        pub fn enter_anon(&mut self, start: u64, size: u64, prot: Prot) -> Result<(), KernReturn> {
+            let end = start.checked_add(size).ok_or(KernReturn::KERN_INVALID_ARGUMENT)?;
+            let (first, last) = (trunc_page(start), round_page(end));
+            if size == 0 {
+                return Err(KernReturn::KERN_INVALID_ADDRESS);
+            }
+            let cur = vm_prot(prot);
+            let placement = VmPlacement::Fixed { addr: first, overwrite: false };
+            self.enter(placement, last - first, 0, cur, VmProt::ALL, VmInherit::DEFAULT)?;
+            vm_map_wire(self, first, last, cur.intersection(VmProt::DEFAULT))
+        }
+
+        /// The kernel (direct-map) address of user address `va` and its mapping's rights,
+        /// if the page is mapped now.
+        pub fn translate(&mut self, va: u64) -> Option<(u64, Prot)> {
+            if !(self.min..self.max).contains(&va) {
+                return None;
+            }
+            let (pa, prot) = self.pmap.extract(va)?;
+            let rights = Prot {
+                write: prot.contains(VmProt::WRITE),
+                execute: prot.contains(VmProt::EXECUTE),
+                user: true,
+            };
+            Some((phys_to_virt(trunc_page(pa) | (va & PAGE_MASK)), rights))
+        }
     }
 }

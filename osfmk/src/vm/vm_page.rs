@@ -1,11 +1,20 @@
-//! The physical page pool: which 4 KiB frames of RAM are free.
+//! Physical pages: the boot-time free pool (`FramePool`, one bit per frame of RAM) and the
+//! seam the VM layer allocates through (`PagePool`, `VmPage`).
 //!
 //! RAM comes from the device tree as a few large ranges; the image, the DTB, the initrd and
 //! the early heap are carved out before the pool starts. A bitmap per range keeps the pool
 //! compact (one bit per frame) and makes a double free detectable, which is a kernel bug.
+//!
+//! The VM layer never sees frame numbers it could forget: a resident page is a [`VmPage`],
+//! which owns its frame and gives it back to its pool when dropped, so a page can only leak
+//! if the object holding it leaks. Behind [`PagePool`] the kernel uses this frame pool and
+//! the direct map; host tests use heap buffers, so page contents can be checked.
 
+use alloc::sync::Arc;
 use alloc::vec;
 use alloc::vec::Vec;
+
+use mach::KernReturn;
 
 use crate::kern::locks::SpinLock;
 
@@ -180,6 +189,84 @@ pub fn vm_page_free(pa: u64) {
 /// (free, total) frames.
 pub fn vm_page_counts() -> (u64, u64) {
     POOL.lock().as_ref().map_or((0, 0), |p| (p.free_count(), p.total_count()))
+}
+
+/// Where the VM layer gets resident pages: the machine-dependent half of page management.
+/// Implementations lock internally (they are called with a VM object locked: lock order
+/// map → object → page pool).
+pub trait PagePool: Send + Sync {
+    /// Take a frame and fill it with zeroes; None when memory is exhausted.
+    fn alloc_zeroed(&self) -> Option<u64>;
+    /// Take a frame holding a copy of frame `src`; None when memory is exhausted.
+    fn alloc_copy(&self, src: u64) -> Option<u64>;
+    /// Give frame `pa` back. Only [`VmPage`]'s drop calls this.
+    fn free(&self, pa: u64);
+}
+
+/// A shared handle to a page pool.
+pub type PoolRef = Arc<dyn PagePool>;
+
+/// A resident page: owns one frame of its pool and returns it when dropped. Not `Clone`:
+/// every frame has exactly one owner (a VM object), which is what makes leaks impossible.
+pub struct VmPage {
+    pa: u64,
+    pool: PoolRef,
+}
+
+impl VmPage {
+    /// A zero-filled page (demand zero), or `KERN_RESOURCE_SHORTAGE`.
+    pub fn grab_zeroed(pool: &PoolRef) -> Result<VmPage, KernReturn> {
+        let pa = pool.alloc_zeroed().ok_or(KernReturn::KERN_RESOURCE_SHORTAGE)?;
+        Ok(VmPage { pa, pool: pool.clone() })
+    }
+
+    /// A new page with this page's contents (copy-on-write), or `KERN_RESOURCE_SHORTAGE`.
+    pub fn copy(&self) -> Result<VmPage, KernReturn> {
+        let pa = self.pool.alloc_copy(self.pa).ok_or(KernReturn::KERN_RESOURCE_SHORTAGE)?;
+        Ok(VmPage { pa, pool: self.pool.clone() })
+    }
+
+    /// The physical address of the frame.
+    pub fn phys(&self) -> u64 {
+        self.pa
+    }
+}
+
+impl Drop for VmPage {
+    fn drop(&mut self) {
+        self.pool.free(self.pa);
+    }
+}
+
+/// The kernel's [`PagePool`]: frames from [`vm_page_alloc`], zeroed through the direct map.
+#[cfg(target_os = "none")]
+pub struct KernelPagePool;
+
+#[cfg(target_os = "none")]
+impl PagePool for KernelPagePool {
+    fn alloc_zeroed(&self) -> Option<u64> {
+        let pa = vm_page_alloc()?;
+        crate::arm64::pmap::zero_page(pa);
+        Some(pa)
+    }
+
+    /// Copying a frame needs a direct-map copy primitive in `arm64` (the only room allowed
+    /// to dereference raw addresses). Until it exists no copy can be made, which callers see
+    /// as `KERN_RESOURCE_SHORTAGE`; nothing on the target creates copy-on-write memory yet.
+    fn alloc_copy(&self, _src: u64) -> Option<u64> {
+        None
+    }
+
+    fn free(&self, pa: u64) {
+        vm_page_free(pa);
+    }
+}
+
+/// The kernel's page pool as a shared handle (one allocation, made on first use).
+#[cfg(target_os = "none")]
+pub fn kernel_page_pool() -> PoolRef {
+    static POOL_REF: spin::Once<PoolRef> = spin::Once::new();
+    POOL_REF.call_once(|| Arc::new(KernelPagePool)).clone()
 }
 
 #[cfg(test)]

@@ -1,0 +1,171 @@
+//! Copies of address ranges in flight (XNU `vm_map_copy_t`): what out-of-line message
+//! memory becomes between send and receive.
+//!
+//! `vm_map_copyin` takes a range out of one map, `vm_map_copyout` puts it into another at an
+//! address of the kernel's choosing, and dropping the copy (`vm_map_copy_discard`) releases
+//! it. Small ranges (up to [`VM_MAP_COPY_EAGER_MAX`]) are copied into fresh pages at once —
+//! cheaper than setting up copy-on-write and then taking a fault per page, which is why XNU
+//! copies messages below `msg_ool_size_small` physically; larger ranges are shared
+//! copy-on-write with the source, like `fork`. The sender's "deallocate" flag is
+//! copy-in followed by removing the range from the source.
+
+use alloc::vec;
+use alloc::vec::Vec;
+
+use mach::KernReturn;
+use mach::vm::{VmInherit, VmProt};
+
+use crate::vm::vm_map::{PAGE_MASK, VmMap, VmMapEntry};
+use crate::vm::vm_object::{ObjectRef, VmObject};
+use crate::vm::vm_page::{PAGE_SIZE, round_page, trunc_page};
+
+/// Largest range (after page rounding) copied eagerly: four pages (16 KiB).
+pub const VM_MAP_COPY_EAGER_MAX: u64 = 4 * PAGE_SIZE;
+
+/// A range copied out of a map, owning references to the memory it will map.
+pub struct VmMapCopy {
+    /// Bytes requested.
+    size: u64,
+    /// Where the data starts in the first page.
+    offset: u64,
+    segments: Vec<CopySegment>,
+}
+
+/// A page-aligned run of the copy with one object behind it.
+struct CopySegment {
+    len: u64,
+    /// None: all zero.
+    object: Option<ObjectRef>,
+    offset: u64,
+    /// The object is shared copy-on-write with the source.
+    needs_copy: bool,
+}
+
+impl VmMapCopy {
+    /// Bytes of data in the copy.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// The null copy (a zero-length range).
+    pub fn is_empty(&self) -> bool {
+        self.segments.is_empty()
+    }
+}
+
+/// Copy `[addr, addr + len)` out of `src`; with `src_destroy`, also remove it from `src`.
+/// Errors: `KERN_INVALID_ARGUMENT` on overflow, `KERN_INVALID_ADDRESS` if any part is not
+/// mapped, `KERN_PROTECTION_FAILURE` if any part is not readable, `KERN_RESOURCE_SHORTAGE`
+/// when an eager copy runs out of pages.
+pub fn vm_map_copyin(
+    src: &mut VmMap,
+    addr: u64,
+    len: u64,
+    src_destroy: bool,
+) -> Result<VmMapCopy, KernReturn> {
+    if len == 0 {
+        return Ok(VmMapCopy { size: 0, offset: 0, segments: Vec::new() });
+    }
+    let end = addr.checked_add(len).ok_or(KernReturn::KERN_INVALID_ARGUMENT)?;
+    let (start, stop) = (trunc_page(addr), round_page(end));
+    if stop < end {
+        return Err(KernReturn::KERN_INVALID_ARGUMENT);
+    }
+    src.check_covered(start, stop, |e| {
+        if e.protection.contains(VmProt::READ) { Ok(()) } else { Err(KernReturn::KERN_PROTECTION_FAILURE) }
+    })?;
+    let segments = if stop - start <= VM_MAP_COPY_EAGER_MAX {
+        copy_eagerly(src, start, stop)?
+    } else {
+        copy_lazily(src, start, stop)?
+    };
+    if src_destroy {
+        src.remove(start, stop);
+    }
+    Ok(VmMapCopy { size: len, offset: addr & PAGE_MASK, segments })
+}
+
+/// One fresh object holding copies of every non-zero page of the range.
+fn copy_eagerly(src: &VmMap, start: u64, stop: u64) -> Result<Vec<CopySegment>, KernReturn> {
+    let copy = VmObject::allocate(stop - start);
+    let mut va = start;
+    while va < stop {
+        let entry = src.entry_containing(va).ok_or(KernReturn::KERN_INVALID_ADDRESS)?;
+        if let Some(obj) = &entry.object
+            && let Some(found) = VmObject::lookup(obj, entry.object_offset(va))
+        {
+            copy.insert_if_absent(va - start, found.holder.copy_page(found.offset)?);
+        }
+        va += PAGE_SIZE;
+    }
+    Ok(vec![CopySegment { len: stop - start, object: Some(copy), offset: 0, needs_copy: false }])
+}
+
+/// One segment per source entry, sharing its object copy-on-write (as `fork` does).
+fn copy_lazily(src: &mut VmMap, start: u64, stop: u64) -> Result<Vec<CopySegment>, KernReturn> {
+    src.clip(start);
+    src.clip(stop);
+    let keys: Vec<u64> = src.entries.range(start..stop).map(|(&k, _)| k).collect();
+    let mut segments = Vec::with_capacity(keys.len());
+    for key in keys {
+        let Some(entry) = src.entries.get_mut(&key) else { continue };
+        let segment = match &entry.object {
+            None => CopySegment { len: entry.len(), object: None, offset: 0, needs_copy: false },
+            Some(obj) if entry.is_shared => CopySegment {
+                len: entry.len(),
+                object: Some(VmObject::copy_slowly(obj, entry.offset, entry.len())?),
+                offset: 0,
+                needs_copy: false,
+            },
+            Some(obj) => {
+                let segment = CopySegment {
+                    len: entry.len(),
+                    object: Some(obj.clone()),
+                    offset: entry.offset,
+                    needs_copy: true,
+                };
+                if !entry.needs_copy {
+                    entry.needs_copy = true;
+                    src.pmap.protect(entry.start, entry.end, entry.pmap_protection());
+                }
+                segment
+            }
+        };
+        segments.push(segment);
+    }
+    Ok(segments)
+}
+
+/// Map `copy` into `dst` anywhere, read/write (maximum: all), and return the address of
+/// the data (0 for the null copy). `KERN_NO_SPACE` if `dst` has no room; the copy is
+/// consumed either way.
+pub fn vm_map_copyout(dst: &mut VmMap, copy: VmMapCopy) -> Result<u64, KernReturn> {
+    if copy.is_empty() {
+        return Ok(0);
+    }
+    let total: u64 = copy.segments.iter().map(|s| s.len).sum();
+    let start = dst.find_space(dst.min_offset(), total, 0).ok_or(KernReturn::KERN_NO_SPACE)?;
+    let mut va = start;
+    for seg in copy.segments {
+        dst.insert_entry(VmMapEntry {
+            start: va,
+            end: va + seg.len,
+            object: seg.object,
+            offset: seg.offset,
+            protection: VmProt::DEFAULT,
+            max_protection: VmProt::ALL,
+            inheritance: VmInherit::DEFAULT,
+            needs_copy: seg.needs_copy,
+            is_shared: false,
+        });
+        va += seg.len;
+    }
+    dst.simplify(va);
+    dst.simplify(start);
+    Ok(start + copy.offset)
+}
+
+/// Release a copy that will not be copied out.
+pub fn vm_map_copy_discard(copy: VmMapCopy) {
+    drop(copy);
+}
