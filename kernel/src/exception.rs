@@ -9,7 +9,9 @@ use core::arch::global_asm;
 
 use aarch64_cpu::registers::{ESR_EL1, FAR_EL1, Readable, VBAR_EL1, Writeable};
 
+use mach::KernReturn;
 use mach::exception::{EXC_BAD_ACCESS, EXC_BAD_INSTRUCTION, EXC_BREAKPOINT};
+use mach::vm::VmProt;
 use osfmk::arm64::esr::{Esr, ec};
 use osfmk::arm64::trapframe::{TRAP_FRAME_SIZE, TrapFrame};
 use osfmk::kern::exception::{bsd_hooks, exception_triage};
@@ -323,23 +325,43 @@ extern "C" fn exception_dispatch(frame: &mut TrapFrame, kind: u64) {
 fn user_sync(frame: &mut TrapFrame, esr: Esr, far: u64) {
     match esr.ec() {
         ec::SVC64 => crate::syscall::handle_svc(frame),
-        ec::DABT_LOWER | ec::IABT_LOWER => {
-            // No vm_fault yet (M1.2): all user memory is wired, so any abort is fatal.
-            let kr = if esr.fault_name() == "permission fault" {
-                mach::KernReturn::KERN_PROTECTION_FAILURE
+        ec::DABT_LOWER | ec::IABT_LOWER if esr.is_mmu_fault() => {
+            let access = if esr.ec() == ec::IABT_LOWER {
+                VmProt::EXECUTE
+            } else if esr.is_write() {
+                VmProt::WRITE
             } else {
-                mach::KernReturn::KERN_INVALID_ADDRESS
+                VmProt::READ
             };
-            exception_triage(EXC_BAD_ACCESS, kr.0 as i64, far as i64);
+            match user_fault(far, access) {
+                Ok(()) => {}
+                Err(KernReturn::KERN_RESOURCE_SHORTAGE) => {
+                    if let Some(h) = bsd_hooks() {
+                        h.memory_exhausted(far);
+                    }
+                }
+                Err(kr) => exception_triage(EXC_BAD_ACCESS, kr.0 as i64, far as i64),
+            }
+        }
+        ec::DABT_LOWER | ec::IABT_LOWER => {
+            // Alignment and external aborts are not the VM's to resolve.
+            exception_triage(EXC_BAD_ACCESS, KernReturn::KERN_PROTECTION_FAILURE.0 as i64, far as i64)
         }
         ec::PC_ALIGN | ec::SP_ALIGN => {
-            exception_triage(EXC_BAD_ACCESS, mach::KernReturn::KERN_INVALID_ADDRESS.0 as i64, far as i64)
+            exception_triage(EXC_BAD_ACCESS, KernReturn::KERN_INVALID_ADDRESS.0 as i64, far as i64)
         }
         ec::BRK64 | ec::BREAKPOINT_LOWER | ec::SOFTSTEP_LOWER | ec::WATCHPOINT_LOWER => {
             exception_triage(EXC_BREAKPOINT, esr.iss() as i64, frame.elr as i64)
         }
         _ => exception_triage(EXC_BAD_INSTRUCTION, esr.0 as i64, frame.elr as i64),
     }
+}
+
+/// Resolve a user fault through the task's map (`vm_fault`).
+fn user_fault(far: u64, access: VmProt) -> Result<(), KernReturn> {
+    let task = sched_prim::current_thread().task.clone();
+    let map = task.map.as_ref().ok_or(KernReturn::KERN_INVALID_ADDRESS)?;
+    osfmk::vm::vm_fault::vm_fault(&mut map.lock(), far, access)
 }
 
 /// The ASTs on the way back to EL0 (XNU's `ast_taken_user`): BSD's (signals, exit), the

@@ -46,6 +46,19 @@ impl BsdHooks for Hooks {
         }
     }
 
+    fn memory_exhausted(&self, addr: u64) {
+        if let Some(p) = current_proc() {
+            let msg = alloc::format!(
+                "bsd: pid {} ({}) is out of memory (fault at {:#x}); killing it\n",
+                p.p_pid,
+                p.p_comm,
+                addr
+            );
+            crate::kern::bsd_init::platform().console_write(msg.as_bytes());
+            p.post_signal(sys::signal::SIGKILL);
+        }
+    }
+
     fn ast_bsd(&self) {
         let Some(p) = current_proc() else { return };
         let pending = p.p_siglist.swap(0, Ordering::SeqCst);

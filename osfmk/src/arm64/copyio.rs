@@ -1,12 +1,17 @@
 //! copyin / copyout / copyinstr: the only way the kernel touches user memory.
 //!
-//! A user address is checked against the user range and translated page by page through the
-//! task's pmap, and the bytes are moved through the direct map. Nothing here can fault: an
-//! unmapped or kernel address is simply an error, so bad pointers from user space can never
-//! crash the kernel (and PAN has nothing to catch).
+//! A user address is checked against the user range and resolved page by page through the
+//! task's `vm_map` — faulting in lazily allocated pages and breaking copy-on-write as a user
+//! access would — and the bytes are moved through the direct map. Nothing here can fault at
+//! EL1: an unmapped or kernel address is simply an error, so bad pointers from user space
+//! can never crash the kernel (and PAN has nothing to catch).
 
 use mach::KernReturn;
 
+use mach::vm::VmProt;
+
+use crate::arm64::pmap::{USER_VM_MAX, USER_VM_MIN, phys_to_virt};
+use crate::vm::vm_fault::vm_map_kernel_page;
 use crate::vm::vm_map::VmMap;
 use crate::vm::vm_page::PAGE_SIZE;
 
@@ -21,13 +26,16 @@ impl UserAddr {
     }
 }
 
+/// The kernel address of user `addr` and how many bytes of its page follow it, after
+/// faulting the page in for the access (and breaking copy-on-write for a write).
 fn chunk(map: &mut VmMap, addr: u64, want_write: bool) -> Result<(u64, usize), KernReturn> {
-    let (kva, prot) = map.translate(addr).ok_or(KernReturn::KERN_INVALID_ADDRESS)?;
-    if want_write && !prot.write {
-        return Err(KernReturn::KERN_PROTECTION_FAILURE);
+    if !(USER_VM_MIN..USER_VM_MAX).contains(&addr) {
+        return Err(KernReturn::KERN_INVALID_ADDRESS);
     }
+    let access = if want_write { VmProt::WRITE } else { VmProt::READ };
+    let pa = vm_map_kernel_page(map, addr, access)?;
     let room = PAGE_SIZE - (addr & (PAGE_SIZE - 1));
-    Ok((kva, room as usize))
+    Ok((phys_to_virt(pa), room as usize))
 }
 
 /// Copy `buf.len()` bytes from user `src`. On failure, returns how many bytes were copied.
@@ -48,17 +56,12 @@ pub fn copyin(map: &mut VmMap, src: UserAddr, buf: &mut [u8]) -> Result<(), usiz
 
 /// Copy `buf` to user `dst` (which must be writable). On failure, returns bytes copied.
 pub fn copyout(map: &mut VmMap, buf: &[u8], dst: UserAddr) -> Result<(), usize> {
-    copyout_pages(map, buf, dst, true)
-}
-
-fn copyout_pages(map: &mut VmMap, buf: &[u8], dst: UserAddr, need_write: bool) -> Result<(), usize> {
     let mut done = 0;
     while done < buf.len() {
         let addr = dst.offset(done as u64).ok_or(done)?;
-        let (kva, room) = chunk(map, addr.0, need_write).map_err(|_| done)?;
+        let (kva, room) = chunk(map, addr.0, true).map_err(|_| done)?;
         let n = room.min(buf.len() - done);
-        // SAFETY: as in `copyin`: one mapped user page reached through the direct map (and
-        // checked writable unless the caller is loading a task that has not run yet).
+        // SAFETY: as in `copyin`, with the page faulted in writable (and private).
         unsafe { core::ptr::copy_nonoverlapping(buf[done..].as_ptr(), kva as *mut u8, n) };
         done += n;
     }
@@ -89,10 +92,4 @@ pub fn copyinstr(
         addr = addr.offset(n as u64).ok_or(KernReturn::KERN_INVALID_ADDRESS)?;
     }
     Err(KernReturn::KERN_NO_SPACE)
-}
-
-/// Copy `buf` into user memory at `dst` whatever the pages' protection (exec loading text
-/// and read-only data into a task that has not run yet). Never use it for a running task.
-pub fn copyout_init(map: &mut VmMap, buf: &[u8], dst: UserAddr) -> Result<(), usize> {
-    copyout_pages(map, buf, dst, false)
 }

@@ -92,6 +92,12 @@ impl Esr {
         }
     }
 
+    /// For aborts: a translation, access-flag or permission fault — the kinds the VM
+    /// resolves (as opposed to alignment or external aborts).
+    pub const fn is_mmu_fault(self) -> bool {
+        matches!(self.fault_status(), 0b000100..=0b000111 | 0b001001..=0b001011 | 0b001101..=0b001111)
+    }
+
     /// Translation-table level the abort happened at (for translation/permission faults).
     pub const fn fault_level(self) -> u32 {
         self.fault_status() & 3
@@ -111,6 +117,8 @@ mod tests {
         assert!(e.is_write());
         assert_eq!(e.fault_name(), "permission fault");
         assert_eq!(e.fault_level(), 3);
+        assert!(e.is_mmu_fault());
+        assert!(!Esr((0x24 << 26) | 0b100001).is_mmu_fault(), "alignment fault");
         assert_eq!(Esr(0x5600_0080).ec(), ec::SVC64);
         assert_eq!(Esr(0x5600_0080).class_name(), "SVC in AArch64");
         assert_eq!(Esr(0x0200_0000).class_name(), "Unknown reason (undefined instruction)");

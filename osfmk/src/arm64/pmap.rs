@@ -349,6 +349,22 @@ pub fn zero_page(pa: u64) {
     zero_frame(pa);
 }
 
+/// Copy physical page `src` to physical page `dst` through the direct map (copy-on-write).
+#[cfg(target_os = "none")]
+pub fn copy_page(dst: u64, src: u64) {
+    let (dst, src) = (dst & DESC_ADDR_MASK, src & DESC_ADDR_MASK);
+    assert_ne!(dst, src, "copy_page onto itself");
+    // SAFETY: both are whole frames of RAM in the direct map; `dst` was just allocated by
+    // the caller and is used by no one else, so the two do not overlap.
+    unsafe {
+        core::ptr::copy_nonoverlapping(
+            phys_to_virt(src) as *const u8,
+            phys_to_virt(dst) as *mut u8,
+            PAGE_SIZE as usize,
+        )
+    };
+}
+
 /// The kernel's upper-half tables (TTBR1), once built.
 #[cfg(target_os = "none")]
 static KERNEL_PMAP: SpinLock<Option<Pmap>> = SpinLock::new(None);

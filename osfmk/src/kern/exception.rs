@@ -12,6 +12,9 @@ pub trait BsdHooks: Sync {
     /// An exception nobody handled: deliver the matching signal to the current process
     /// (XNU's `ux_handler`/`threadsignal`). Returns only if the thread survives it.
     fn unhandled_exception(&self, exception: ExceptionType, code: i64, subcode: i64);
+    /// A fault found no free page: the current task must die (with a log line), and the
+    /// kernel keeps running. `addr` is where it faulted.
+    fn memory_exhausted(&self, addr: u64);
     /// Deliver whatever is pending for the current thread before it returns to user mode
     /// (AST_BSD). May not return if the process dies.
     fn ast_bsd(&self);

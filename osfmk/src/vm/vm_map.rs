@@ -560,59 +560,16 @@ pub fn vm_map_fork(parent: &mut VmMap, child_pmap: Box<dyn PmapOps>) -> Result<V
 
 #[cfg(target_os = "none")]
 mod machine {
-    //! The calls the target kernel used before M1.2, kept until its callers move to the
-    //! calls above: a map over an `arm64` pmap and the kernel page pool, eager anonymous
-    //! memory for exec, and translation for copyio.
+    //! The target's map: an `arm64` pmap and the kernel page pool.
     use super::*;
-    use crate::arm64::pmap::{Pmap, Prot, phys_to_virt};
+    use crate::arm64::pmap::Pmap;
     use crate::vm::pmap::MachinePmap;
-    use crate::vm::vm_fault::vm_map_wire;
-    use crate::vm::vm_page::{kernel_page_pool, round_page, trunc_page};
-
-    fn vm_prot(prot: Prot) -> VmProt {
-        let mut p = VmProt::READ;
-        if prot.write {
-            p = p.union(VmProt::WRITE);
-        }
-        if prot.execute {
-            p = p.union(VmProt::EXECUTE);
-        }
-        p
-    }
+    use crate::vm::vm_page::kernel_page_pool;
 
     impl VmMap {
         /// An empty user map over `pmap`, with pages from the kernel's pool.
         pub fn new(pmap: Pmap) -> VmMap {
             VmMap::create(Box::new(MachinePmap::new(pmap)), kernel_page_pool())
-        }
-
-        /// Map zero-filled memory at `[start, start + size)` with `prot` (maximum: all) and
-        /// fault every page in now: `vm_map_enter` fixed + `vm_map_wire`.
-        pub fn enter_anon(&mut self, start: u64, size: u64, prot: Prot) -> Result<(), KernReturn> {
-            let end = start.checked_add(size).ok_or(KernReturn::KERN_INVALID_ARGUMENT)?;
-            let (first, last) = (trunc_page(start), round_page(end));
-            if size == 0 {
-                return Err(KernReturn::KERN_INVALID_ADDRESS);
-            }
-            let cur = vm_prot(prot);
-            let placement = VmPlacement::Fixed { addr: first, overwrite: false };
-            self.enter(placement, last - first, 0, cur, VmProt::ALL, VmInherit::DEFAULT)?;
-            vm_map_wire(self, first, last, cur.intersection(VmProt::DEFAULT))
-        }
-
-        /// The kernel (direct-map) address of user address `va` and its mapping's rights,
-        /// if the page is mapped now.
-        pub fn translate(&mut self, va: u64) -> Option<(u64, Prot)> {
-            if !(self.min..self.max).contains(&va) {
-                return None;
-            }
-            let (pa, prot) = self.pmap.extract(va)?;
-            let rights = Prot {
-                write: prot.contains(VmProt::WRITE),
-                execute: prot.contains(VmProt::EXECUTE),
-                user: true,
-            };
-            Some((phys_to_virt(trunc_page(pa) | (va & PAGE_MASK)), rights))
         }
     }
 }

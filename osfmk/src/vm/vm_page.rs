@@ -250,11 +250,10 @@ impl PagePool for KernelPagePool {
         Some(pa)
     }
 
-    /// Copying a frame needs a direct-map copy primitive in `arm64` (the only room allowed
-    /// to dereference raw addresses). Until it exists no copy can be made, which callers see
-    /// as `KERN_RESOURCE_SHORTAGE`; nothing on the target creates copy-on-write memory yet.
-    fn alloc_copy(&self, _src: u64) -> Option<u64> {
-        None
+    fn alloc_copy(&self, src: u64) -> Option<u64> {
+        let pa = vm_page_alloc()?;
+        crate::arm64::pmap::copy_page(pa, src);
+        Some(pa)
     }
 
     fn free(&self, pa: u64) {
