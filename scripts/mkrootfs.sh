@@ -28,7 +28,8 @@ chmod 0755 "$rootfs" "$rootfs"/{sbin,bin,dev}
 chmod 1777 "$rootfs/tmp"
 
 install -m 0755 "$bindir/init" "$rootfs/sbin/init"
-for prog in utest hog-echo crash-segv crash-ill crash-mach-trap crash-nosys; do
+for prog in utest hog-echo crash-segv crash-ill crash-mach-trap crash-nosys crash-protect crash-stack \
+    crash-oom; do
     install -m 0755 "$bindir/$prog" "$rootfs/bin/$prog"
 done
 install -m 0755 "$bench" "$rootfs/bin/bench"

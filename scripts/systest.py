@@ -295,6 +295,9 @@ def all_tests():
         ("crash-ill", 4, "SIGILL"),
         ("crash-mach-trap", 12, "SIGSYS"),
         ("crash-nosys", 12, "SIGSYS"),
+        ("crash-protect", 10, "SIGBUS"),
+        ("crash-stack", 10, "SIGBUS"),
+        ("crash-oom", 9, "SIGKILL"),
     ):
         tests.append((prog, lambda p=prog, n=signo, s=signame: crash_test(p, n, s), True))
     tests.append(("gdb", test_gdb, True))

@@ -51,6 +51,7 @@ mod tests {
         ("suspend counts nest and stop a thread", suspend_nests),
         ("200 threads created and terminated leave no memory behind", thread_churn),
         ("frames return to the pool", frame_pool_round_trip),
+        ("a task that exhausts memory gives every page back", vm_exhaustion),
         ("user pmap: enter, extract, remove", user_pmap),
     ];
 
@@ -341,6 +342,43 @@ mod tests {
         }
         if after != before {
             return Err("thread stacks leaked");
+        }
+        Ok(())
+    }
+
+    fn vm_exhaustion(_: &TaskRef) -> Result<(), &'static str> {
+        use mach::KernReturn;
+        use mach::vm::{VM_FLAGS_ANYWHERE, VmProt};
+        use osfmk::vm::{vm_fault::vm_fault, vm_page::vm_page_counts, vm_user::mach_vm_allocate};
+        let (before, _) = vm_page_counts();
+        let faulted = {
+            let task = osfmk::kern::task::Task::create().map_err(|_| "task_create")?;
+            let mut map = task.map.as_ref().ok_or("no map")?.lock();
+            let size = 64u64 << 30;
+            let base = mach_vm_allocate(&mut map, 0, size, VM_FLAGS_ANYWHERE).map_err(|_| "allocate")?;
+            let mut n = 0u64;
+            loop {
+                match vm_fault(&mut map, base + n * 4096, VmProt::WRITE) {
+                    Ok(()) => n += 1,
+                    Err(KernReturn::KERN_RESOURCE_SHORTAGE) => break,
+                    Err(_) => return Err("unexpected fault error"),
+                }
+                if n * 4096 >= size {
+                    return Err("memory never ran out");
+                }
+            }
+            let (during, _) = vm_page_counts();
+            if during > 16 {
+                return Err("the pool was not exhausted");
+            }
+            drop(map);
+            task.terminate();
+            n
+        };
+        let (after, _) = vm_page_counts();
+        kprintln!("ktest:   faulted {faulted} pages before running out; free pages {before} -> {after}");
+        if after != before {
+            return Err("pages leaked after the task was destroyed");
         }
         Ok(())
     }

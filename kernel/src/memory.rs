@@ -13,8 +13,13 @@ use osfmk::vm::vm_page::{self, FramePool, PAGE_SIZE, round_page, trunc_page};
 
 use crate::platform::PlatformInfo;
 
-/// Size of the kernel heap carved out at boot.
-pub const KERNEL_HEAP_SIZE: u64 = 16 << 20;
+/// The kernel heap is carved out at boot as this fraction of the RAM it sits in: VM
+/// bookkeeping grows with resident pages, so the heap must grow with RAM (one eighth keeps
+/// the heap from running out before the frames do).
+const KERNEL_HEAP_FRACTION: u64 = 8;
+/// Bounds on the heap size.
+const KERNEL_HEAP_MIN: u64 = 16 << 20;
+const KERNEL_HEAP_MAX: u64 = 256 << 20;
 const BLOCK_2M: u64 = 2 << 20;
 
 unsafe extern "C" {
@@ -70,15 +75,16 @@ fn overlaps(a: (u64, u64), b: (u64, u64)) -> bool {
 /// Put the heap in RAM after the image, clear of the DTB and the initrd; no allocation
 /// happens before this (the DTB is read with the allocation-free `fdt` API).
 pub fn init_heap(ram: (u64, u64), reserved: &[(u64, u64)]) -> Option<(u64, u64)> {
+    let size = round_page(((ram.1 - ram.0) / KERNEL_HEAP_FRACTION).clamp(KERNEL_HEAP_MIN, KERNEL_HEAP_MAX));
     let mut start = round_page(image_phys_range().1);
-    while start + KERNEL_HEAP_SIZE <= ram.1 {
-        let cand = (start, start + KERNEL_HEAP_SIZE);
+    while start + size <= ram.1 {
+        let cand = (start, start + size);
         match reserved.iter().find(|r| overlaps(cand, **r)) {
             Some(r) => start = round_page(r.1),
             None => {
                 // SAFETY: `cand` is RAM (inside `ram`), used by nothing else (clear of the
                 // image, the DTB and the initrd), and mapped RW in the direct map.
-                unsafe { HEAP.0.lock().init(phys_to_virt(cand.0) as *mut u8, KERNEL_HEAP_SIZE as usize) };
+                unsafe { HEAP.0.lock().init(phys_to_virt(cand.0) as *mut u8, size as usize) };
                 return Some(cand);
             }
         }

@@ -13,6 +13,8 @@ pub mod kern_exec;
 #[cfg(target_os = "none")]
 pub mod kern_exit;
 #[cfg(target_os = "none")]
+pub mod kern_mman;
+#[cfg(target_os = "none")]
 pub mod kern_proc;
 #[cfg(target_os = "none")]
 pub mod kern_resource;

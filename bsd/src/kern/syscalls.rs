@@ -144,6 +144,27 @@ mod handlers {
         Ok((0, 0))
     }
 
+    pub fn mmap(p: &alloc::sync::Arc<Proc>, a: &SysArgs) -> SysRet {
+        let [addr, len, prot, flags, fd, pos, ..] = a.0;
+        crate::kern::kern_mman::mmap(p, addr, len, prot, flags, fd, pos).map(|at| (at, 0))
+    }
+
+    pub fn munmap(p: &alloc::sync::Arc<Proc>, a: &SysArgs) -> SysRet {
+        crate::kern::kern_mman::munmap(p, a.0[0], a.0[1]).map(|()| (0, 0))
+    }
+
+    pub fn mprotect(p: &alloc::sync::Arc<Proc>, a: &SysArgs) -> SysRet {
+        crate::kern::kern_mman::mprotect(p, a.0[0], a.0[1], a.0[2] as u32 as u64).map(|()| (0, 0))
+    }
+
+    pub fn madvise(p: &alloc::sync::Arc<Proc>, a: &SysArgs) -> SysRet {
+        crate::kern::kern_mman::madvise(p, a.0[0], a.0[1], a.0[2] as u32 as u64).map(|()| (0, 0))
+    }
+
+    pub fn minherit(p: &alloc::sync::Arc<Proc>, a: &SysArgs) -> SysRet {
+        crate::kern::kern_mman::minherit(p, a.0[0], a.0[1], a.0[2] as u32 as u64).map(|()| (0, 0))
+    }
+
     pub fn bsdthread_register(p: &alloc::sync::Arc<Proc>, a: &SysArgs) -> SysRet {
         crate::kern::pthread_support::bsdthread_register(p, a.0[0], a.0[1], a.0[6]).map(|f| (f, 0))
     }

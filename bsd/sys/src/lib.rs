@@ -3,6 +3,7 @@
 //!
 //! * [`syscalls`] — the system call table generated from `syscalls.master`;
 //! * [`errno`] — error numbers;
+//! * [`mman`] — mmap protections, flags, advice, inheritance;
 //! * [`pthread`] — `bsdthread_create` flags;
 //! * [`resource`] — priority targets and limits;
 //! * [`time`] — `timeval`, `timezone`;
@@ -14,6 +15,7 @@
 #![forbid(unsafe_code)]
 
 pub mod errno;
+pub mod mman;
 pub mod pthread;
 pub mod resource;
 pub mod signal;

@@ -3,6 +3,7 @@
 //!
 //! * [`traps`] — the Mach trap table, declared once for the kernel's dispatcher and the stubs;
 //! * [`kern_return`] — `kern_return_t` values;
+//! * [`message`] — `mach_msg` return codes;
 //! * [`port`] — port names, rights and type bits;
 //! * [`exception`] — exception types and their default BSD signals;
 //! * [`time`] — `mach_timebase_info`;
@@ -12,6 +13,7 @@
 
 pub mod exception;
 pub mod kern_return;
+pub mod message;
 pub mod port;
 pub mod time;
 pub mod traps;

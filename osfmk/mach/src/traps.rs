@@ -18,6 +18,10 @@ pub const MACH_CONTINUOUS_TIME_TRAP: u32 = 4;
 macro_rules! for_each_mach_trap {
     ($m:ident) => {
         $m! {
+            (10, _kernelrpc_mach_vm_allocate_trap, [target, addr, size, flags]),
+            (12, _kernelrpc_mach_vm_deallocate_trap, [target, address, size]),
+            (14, _kernelrpc_mach_vm_protect_trap, [target, address, size, set_maximum, new_prot]),
+            (15, _kernelrpc_mach_vm_map_trap, [target, addr, size, mask, flags, cur_prot]),
             (26, mach_reply_port, []),
             (27, thread_self_trap, []),
             (28, task_self_trap, []),

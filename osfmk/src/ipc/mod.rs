@@ -32,3 +32,6 @@ pub mod ipc_space;
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(target_os = "none")]
+pub mod mach_kernelrpc;

@@ -10,6 +10,7 @@ use mach::{KernReturn, for_each_mach_trap};
 
 use crate::arm64::copyio::{UserAddr, copyout};
 use crate::arm64::trapframe::TrapFrame;
+use crate::ipc::mach_kernelrpc;
 use crate::kern::exception::exception_triage;
 use crate::kern::sched_prim::current_thread;
 use crate::kern::{clock, syscall_subr};
@@ -20,6 +21,26 @@ pub struct MachTrapArgs(pub [u64; 8]);
 /// Handlers, named as in the table.
 mod traps {
     use super::*;
+
+    /// Allocate memory in the caller's map.
+    pub fn _kernelrpc_mach_vm_allocate_trap(a: &MachTrapArgs) -> u64 {
+        mach_kernelrpc::mach_vm_allocate_trap(a.0[0], a.0[1], a.0[2], a.0[3])
+    }
+
+    /// Deallocate a range of the caller's map.
+    pub fn _kernelrpc_mach_vm_deallocate_trap(a: &MachTrapArgs) -> u64 {
+        mach_kernelrpc::mach_vm_deallocate_trap(a.0[0], a.0[1], a.0[2])
+    }
+
+    /// Change the protection of a range of the caller's map.
+    pub fn _kernelrpc_mach_vm_protect_trap(a: &MachTrapArgs) -> u64 {
+        mach_kernelrpc::mach_vm_protect_trap(a.0[0], a.0[1], a.0[2], a.0[3], a.0[4])
+    }
+
+    /// Map anonymous memory into the caller's map.
+    pub fn _kernelrpc_mach_vm_map_trap(a: &MachTrapArgs) -> u64 {
+        mach_kernelrpc::mach_vm_map_trap(a.0[0], a.0[1], a.0[2], a.0[3], a.0[4], a.0[5])
+    }
 
     /// A new port with only a receive right, named in the caller's space.
     pub fn mach_reply_port(_: &MachTrapArgs) -> u64 {

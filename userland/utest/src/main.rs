@@ -16,6 +16,7 @@ use mach::KernReturn;
 use mach::port::{MACH_PORT_NULL, mach_port_valid};
 
 mod sched;
+mod vm;
 
 type Case = fn(&Args) -> Result<(), &'static str>;
 
@@ -194,7 +195,7 @@ const CASES: &[(&str, Case)] = &[
 
 fn main(args: &Args) -> i32 {
     let (mut passed, mut failed) = (0, 0);
-    for (name, case) in CASES.iter().chain(sched::CASES) {
+    for (name, case) in CASES.iter().chain(sched::CASES).chain(vm::CASES) {
         match case(args) {
             Ok(()) => {
                 passed += 1;

@@ -1,0 +1,134 @@
+//! Memory mapping calls (XNU's `kern_mman.c`): `mmap` for anonymous memory, `munmap`,
+//! `mprotect`, `madvise` and `minherit`, on top of Mach's `vm_map` (through the same
+//! argument layer the `mach_vm_*` traps use). Mapping files arrives with the VFS.
+
+use alloc::sync::Arc;
+
+use mach::KernReturn;
+use mach::vm::{VM_FLAGS_ANYWHERE, VM_FLAGS_FIXED, VM_FLAGS_OVERWRITE, VmInherit, VmProt};
+use osfmk::vm::vm_map::VmMap;
+use osfmk::vm::vm_page::PAGE_SIZE;
+use osfmk::vm::vm_user;
+use sys::Errno;
+use sys::mman::*;
+
+use crate::kern::kern_proc::Proc;
+
+/// How BSD reports a Mach VM error (XNU's mapping in `kern_mman.c`).
+fn errno(kr: KernReturn) -> Errno {
+    match kr {
+        KernReturn::KERN_INVALID_ADDRESS | KernReturn::KERN_NO_SPACE | KernReturn::KERN_RESOURCE_SHORTAGE => {
+            Errno::ENOMEM
+        }
+        KernReturn::KERN_PROTECTION_FAILURE => Errno::EACCES,
+        _ => Errno::EINVAL,
+    }
+}
+
+fn with_map<T>(p: &Arc<Proc>, f: impl FnOnce(&mut VmMap) -> Result<T, Errno>) -> Result<T, Errno> {
+    let map = p.task.map.as_ref().ok_or(Errno::EINVAL)?;
+    f(&mut map.lock())
+}
+
+fn page_aligned(addr: u64) -> bool {
+    addr.is_multiple_of(PAGE_SIZE)
+}
+
+/// `mmap(addr, len, prot, flags, fd, pos)`: returns the address mapped.
+pub fn mmap(
+    p: &Arc<Proc>,
+    addr: u64,
+    len: u64,
+    prot: u64,
+    flags: u64,
+    fd: u64,
+    _pos: u64,
+) -> Result<u64, Errno> {
+    if flags & !MAP_KNOWN_FLAGS != 0 || prot & !(PROT_READ | PROT_WRITE | PROT_EXEC) != 0 || len == 0 {
+        return Err(Errno::EINVAL);
+    }
+    if flags & MAP_SHARED != 0 && flags & MAP_PRIVATE != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if flags & MAP_ANON == 0 {
+        // A descriptor must be open; none we have (the console) can be mapped.
+        p.p_fd.lock().get(fd)?;
+        return Err(Errno::ENODEV);
+    }
+    // With MAP_ANON, fd is −1 or Mach VM flags (a tag, superpage bits…), nothing else.
+    let fd = fd as i32;
+    let vm_extra = if fd == -1 { 0 } else { fd as u32 as u64 };
+    if vm_extra & !MAP_ANON_FD_FLAGS != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let placement = if flags & MAP_FIXED != 0 {
+        if !page_aligned(addr) {
+            return Err(Errno::EINVAL);
+        }
+        VM_FLAGS_FIXED | VM_FLAGS_OVERWRITE
+    } else {
+        VM_FLAGS_ANYWHERE
+    };
+    let cur = VmProt(prot as i32);
+    with_map(p, |map| {
+        let at = vm_user::mach_vm_map(
+            map,
+            addr,
+            len,
+            0,
+            placement | (vm_extra as u32 & 0xFF00_0000),
+            cur,
+            VmProt::ALL,
+            VmInherit::DEFAULT,
+        )
+        .map_err(errno)?;
+        if flags & MAP_SHARED != 0 {
+            vm_user::mach_vm_inherit(map, at, len, VmInherit::SHARE.0).map_err(errno)?;
+        }
+        Ok(at)
+    })
+}
+
+/// `munmap(addr, len)`.
+pub fn munmap(p: &Arc<Proc>, addr: u64, len: u64) -> Result<(), Errno> {
+    if !page_aligned(addr) || len == 0 || addr.checked_add(len).is_none() {
+        return Err(Errno::EINVAL);
+    }
+    with_map(p, |map| vm_user::mach_vm_deallocate(map, addr, len).map_err(errno))
+}
+
+/// `mprotect(addr, len, prot)`.
+pub fn mprotect(p: &Arc<Proc>, addr: u64, len: u64, prot: u64) -> Result<(), Errno> {
+    if !page_aligned(addr) || prot & !(PROT_READ | PROT_WRITE | PROT_EXEC) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    with_map(p, |map| vm_user::mach_vm_protect(map, addr, len, false, prot as i32).map_err(errno))
+}
+
+/// `minherit(addr, len, inherit)`.
+pub fn minherit(p: &Arc<Proc>, addr: u64, len: u64, inherit: u64) -> Result<(), Errno> {
+    if inherit > VM_INHERIT_NONE {
+        return Err(Errno::EINVAL);
+    }
+    with_map(p, |map| vm_user::mach_vm_inherit(map, addr, len, inherit as u32).map_err(errno))
+}
+
+/// `madvise(addr, len, behav)`: advice is accepted for mapped ranges (nothing is paged
+/// out here, so there is nothing to act on yet); unmapped ranges are ENOMEM.
+pub fn madvise(p: &Arc<Proc>, addr: u64, len: u64, behav: u64) -> Result<(), Errno> {
+    if behav > MADV_MAX || !page_aligned(addr) {
+        return Err(Errno::EINVAL);
+    }
+    let end = addr.checked_add(len).ok_or(Errno::EINVAL)?;
+    with_map(p, |map| {
+        let mut at = addr;
+        while at < end {
+            let region = map.region(at).map_err(|_| Errno::ENOMEM)?;
+            if region.start > at {
+                return Err(Errno::ENOMEM);
+            }
+            at = region.start + region.size;
+        }
+        Ok(())
+    })
+}

@@ -1,0 +1,54 @@
+//! Memory mapping constants (XNU `bsd/sys/mman.h`, reference §9.5).
+
+/// Pages may not be accessed.
+pub const PROT_NONE: u64 = 0x0;
+/// Pages may be read.
+pub const PROT_READ: u64 = 0x1;
+/// Pages may be written.
+pub const PROT_WRITE: u64 = 0x2;
+/// Pages may be executed.
+pub const PROT_EXEC: u64 = 0x4;
+
+/// Changes are shared with other mappings of the same memory (and survive fork as shared).
+pub const MAP_SHARED: u64 = 0x0001;
+/// Changes are private (copy-on-write).
+pub const MAP_PRIVATE: u64 = 0x0002;
+/// Map at exactly `addr`, replacing what is there.
+pub const MAP_FIXED: u64 = 0x0010;
+/// Anonymous memory: not backed by a file; `fd` carries VM flags (or −1).
+pub const MAP_ANON: u64 = 0x1000;
+/// Every `flags` bit mmap knows.
+pub const MAP_KNOWN_FLAGS: u64 = MAP_SHARED
+    | MAP_PRIVATE
+    | MAP_FIXED
+    | 0x0020 // MAP_RENAME
+    | 0x0040 // MAP_NORESERVE
+    | 0x0100 // MAP_NOEXTEND
+    | 0x0200 // MAP_HASSEMAPHORE
+    | 0x0400 // MAP_NOCACHE
+    | 0x0800 // MAP_JIT
+    | MAP_ANON
+    | 0x2000 // MAP_RESILIENT_CODESIGN
+    | 0x4000 // MAP_RESILIENT_MEDIA
+    | 0x8000 // MAP_32BIT
+    | 0x20000 // MAP_TRANSLATED_ALLOW_EXECUTE
+    | 0x40000 // MAP_UNIX03
+    | 0x80000; // MAP_TPRO
+
+/// With MAP_ANON, `fd` may hold only these VM flag bits: the tag byte, superpage bits,
+/// VM_FLAGS_PURGABLE and VM_FLAGS_4GB_CHUNK (reference §9.5).
+pub const MAP_ANON_FD_FLAGS: u64 = 0xFF00_0000 | 0x0007_0000 | 0x2 | 0x4;
+
+/// `madvise` behaviours: MADV_NORMAL (0) … MADV_ZERO (11).
+pub const MADV_NORMAL: u64 = 0;
+/// The pages are not needed soon.
+pub const MADV_DONTNEED: u64 = 4;
+/// The largest known behaviour (`MADV_ZERO`).
+pub const MADV_MAX: u64 = 11;
+
+/// `minherit` values (the Mach inheritance values).
+pub const VM_INHERIT_SHARE: u64 = 0;
+/// Copy-on-write into the child (the default).
+pub const VM_INHERIT_COPY: u64 = 1;
+/// Not present in the child.
+pub const VM_INHERIT_NONE: u64 = 2;

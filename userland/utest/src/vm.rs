@@ -1,0 +1,250 @@
+//! Virtual memory from user space (issue M1.2): the `mach_vm_*` traps and the BSD mapping
+//! calls, lazily filled memory, protections, and bad arguments.
+
+use libsys::mach_traps::{
+    _kernelrpc_mach_vm_allocate_trap as vm_allocate, _kernelrpc_mach_vm_deallocate_trap as vm_deallocate,
+    _kernelrpc_mach_vm_map_trap as vm_map, _kernelrpc_mach_vm_protect_trap as vm_protect, mach_task_self,
+};
+use libsys::syscall::{gettimeofday, madvise, minherit, mmap, mprotect, munmap};
+use libsys::{Args, Errno};
+use mach::KernReturn;
+use mach::message::MACH_SEND_INVALID_DEST;
+use mach::vm::{VM_FLAGS_ANYWHERE, VM_FLAGS_FIXED, VmProt};
+use sys::mman::*;
+
+use crate::{Case, KERNEL_ADDRESS, check};
+
+pub const CASES: &[(&str, Case)] = &[
+    ("mach_vm_allocate: lazily zero-filled, usable, deallocatable", allocate_use_free),
+    ("mach_vm_allocate: fixed, overlap and size errors", allocate_errors),
+    ("mach_vm_* traps on a port that is not our task", wrong_target),
+    ("mach_vm_protect: lowering, and the maximum", protect),
+    ("mach_vm_map: alignment mask", map_aligned),
+    ("64 MiB reserved, one page per MiB touched", sparse_touch),
+    ("copyout into a page never touched", copyout_to_fresh_page),
+    ("mmap / munmap anonymous memory", mmap_anon),
+    ("mmap, mprotect, madvise, minherit errors", mman_errors),
+];
+
+const PAGE: u64 = 4096;
+
+fn kr(v: u64) -> KernReturn {
+    KernReturn(v as i32)
+}
+
+fn allocate(size: u64) -> Result<u64, &'static str> {
+    let mut addr = 0u64;
+    // SAFETY: `addr` is a valid in/out u64.
+    let r = unsafe {
+        vm_allocate(mach_task_self() as u64, &mut addr as *mut u64 as u64, size, VM_FLAGS_ANYWHERE as u64)
+    };
+    if kr(r) == KernReturn::KERN_SUCCESS { Ok(addr) } else { Err("mach_vm_allocate failed") }
+}
+
+fn deallocate(addr: u64, size: u64) -> KernReturn {
+    // SAFETY: no pointers are dereferenced by the caller.
+    kr(unsafe { vm_deallocate(mach_task_self() as u64, addr, size) })
+}
+
+fn allocate_use_free(_: &Args) -> Result<(), &'static str> {
+    let size = 16 * PAGE;
+    let a = allocate(size)?;
+    check(a >= 0x1_0000_0000 && a.is_multiple_of(PAGE), "address below 4 GiB or unaligned")?;
+    let p = a as *mut u64;
+    // SAFETY: [a, a + size) was just allocated read-write.
+    unsafe {
+        check((0..size as usize / 8).all(|i| p.add(i).read_volatile() == 0), "fresh memory is not zero")?;
+        for i in 0..size as usize / 8 {
+            p.add(i).write_volatile(i as u64 ^ 0x5a5a);
+        }
+        check(
+            (0..size as usize / 8).all(|i| p.add(i).read_volatile() == i as u64 ^ 0x5a5a),
+            "memory lost writes",
+        )?;
+    }
+    check(deallocate(a, size) == KernReturn::KERN_SUCCESS, "deallocate failed")?;
+    // The same range can be had again, fixed, and it is zero once more.
+    let mut again = a;
+    // SAFETY: `again` is a valid in/out u64.
+    let r = unsafe {
+        vm_allocate(mach_task_self() as u64, &mut again as *mut u64 as u64, size, VM_FLAGS_FIXED as u64)
+    };
+    check(kr(r) == KernReturn::KERN_SUCCESS && again == a, "fixed re-allocation failed")?;
+    // SAFETY: re-allocated above.
+    check(unsafe { (a as *const u64).read_volatile() } == 0, "re-allocated memory is not zero")?;
+    check(deallocate(a, size) == KernReturn::KERN_SUCCESS, "second deallocate failed")
+}
+
+fn allocate_errors(_: &Args) -> Result<(), &'static str> {
+    let a = allocate(4 * PAGE)?;
+    let task = mach_task_self() as u64;
+    let mut addr = a;
+    // SAFETY: pointers are valid or deliberately bad (and then rejected).
+    unsafe {
+        let r = vm_allocate(task, &mut addr as *mut u64 as u64, PAGE, VM_FLAGS_FIXED as u64);
+        check(kr(r) == KernReturn::KERN_NO_SPACE, "fixed over an allocation must be KERN_NO_SPACE")?;
+        let mut low = 0x1000u64;
+        let r = vm_allocate(task, &mut low as *mut u64 as u64, PAGE, VM_FLAGS_FIXED as u64);
+        check(
+            kr(r) == KernReturn::KERN_INVALID_ADDRESS || kr(r) == KernReturn::KERN_NO_SPACE,
+            "page zero is not allocatable",
+        )?;
+        let mut any = 0u64;
+        let r = vm_allocate(task, &mut any as *mut u64 as u64, u64::MAX - PAGE, VM_FLAGS_ANYWHERE as u64);
+        check(kr(r) != KernReturn::KERN_SUCCESS, "a size near 2^64 must fail")?;
+        let r = vm_allocate(task, &mut any as *mut u64 as u64, PAGE, 0x200);
+        check(kr(r) == KernReturn::KERN_INVALID_ARGUMENT, "unknown flags must be KERN_INVALID_ARGUMENT")?;
+        let r = vm_allocate(task, KERNEL_ADDRESS, PAGE, VM_FLAGS_ANYWHERE as u64);
+        check(kr(r) == KernReturn::KERN_INVALID_ADDRESS, "a bad address pointer")?;
+    }
+    check(deallocate(a, 4 * PAGE) == KernReturn::KERN_SUCCESS, "cleanup")
+}
+
+fn wrong_target(_: &Args) -> Result<(), &'static str> {
+    let mut addr = 0u64;
+    let thread = libsys::mach_traps::mach_thread_self() as u64;
+    // SAFETY: the traps reject the target before touching memory.
+    unsafe {
+        for target in [0u64, 0xdead_0003, thread] {
+            let r = vm_allocate(target, &mut addr as *mut u64 as u64, PAGE, VM_FLAGS_ANYWHERE as u64);
+            check(r as i32 == MACH_SEND_INVALID_DEST, "vm_allocate on a bad target")?;
+            check(
+                vm_deallocate(target, 0x1_0000_0000, PAGE) as i32 == MACH_SEND_INVALID_DEST,
+                "vm_deallocate",
+            )?;
+            check(
+                vm_protect(target, 0x1_0000_0000, PAGE, 0, 1) as i32 == MACH_SEND_INVALID_DEST,
+                "vm_protect",
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn protect(_: &Args) -> Result<(), &'static str> {
+    let a = allocate(2 * PAGE)?;
+    let task = mach_task_self() as u64;
+    // SAFETY: [a, a + 2 pages) is ours.
+    unsafe {
+        (a as *mut u64).write_volatile(7);
+        check(
+            kr(vm_protect(task, a, 2 * PAGE, 0, VmProt::READ.0 as u64)) == KernReturn::KERN_SUCCESS,
+            "to read-only",
+        )?;
+        check((a as *const u64).read_volatile() == 7, "read-only page lost its data")?;
+        // Lower the maximum to read; asking for write afterwards must fail.
+        check(
+            kr(vm_protect(task, a, 2 * PAGE, 1, VmProt::READ.0 as u64)) == KernReturn::KERN_SUCCESS,
+            "set max",
+        )?;
+        check(
+            kr(vm_protect(task, a, 2 * PAGE, 0, VmProt::DEFAULT.0 as u64))
+                == KernReturn::KERN_PROTECTION_FAILURE,
+            "above the maximum must be KERN_PROTECTION_FAILURE",
+        )?;
+        check(
+            kr(vm_protect(task, a, 2 * PAGE, 0, 0x40)) == KernReturn::KERN_INVALID_ARGUMENT,
+            "bad protection bits",
+        )?;
+        check(
+            kr(vm_protect(task, 0x7000_0000_0000, PAGE, 0, 1)) == KernReturn::KERN_INVALID_ADDRESS,
+            "protecting a hole must be KERN_INVALID_ADDRESS",
+        )?;
+        // A copyout into a read-only page fails cleanly.
+        check(gettimeofday(a, 0, 0) == Err(Errno::EFAULT), "copyout into a read-only page")?;
+    }
+    check(deallocate(a, 2 * PAGE) == KernReturn::KERN_SUCCESS, "cleanup")
+}
+
+fn map_aligned(_: &Args) -> Result<(), &'static str> {
+    let mut addr = 0u64;
+    let align = 1u64 << 20;
+    // SAFETY: `addr` is a valid in/out u64.
+    let r = unsafe {
+        vm_map(
+            mach_task_self() as u64,
+            &mut addr as *mut u64 as u64,
+            3 * PAGE,
+            align - 1,
+            VM_FLAGS_ANYWHERE as u64,
+            VmProt::DEFAULT.0 as u64,
+        )
+    };
+    check(kr(r) == KernReturn::KERN_SUCCESS, "mach_vm_map failed")?;
+    check(addr.is_multiple_of(align), "mask not honoured")?;
+    check(deallocate(addr, 3 * PAGE) == KernReturn::KERN_SUCCESS, "cleanup")
+}
+
+fn sparse_touch(_: &Args) -> Result<(), &'static str> {
+    let size = 64 << 20;
+    let a = allocate(size)?;
+    for mib in 0..64u64 {
+        let p = (a + (mib << 20) + 8 * mib) as *mut u64;
+        // SAFETY: inside the allocation.
+        unsafe { p.write_volatile(mib + 1) };
+    }
+    for mib in 0..64u64 {
+        let p = (a + (mib << 20) + 8 * mib) as *const u64;
+        // SAFETY: inside the allocation.
+        check(unsafe { p.read_volatile() } == mib + 1, "sparse page lost its value")?;
+    }
+    check(deallocate(a, size) == KernReturn::KERN_SUCCESS, "cleanup")
+}
+
+fn copyout_to_fresh_page(_: &Args) -> Result<(), &'static str> {
+    let a = allocate(PAGE)?;
+    // SAFETY: the page is ours; the kernel must fault it in to write the time there.
+    let r = unsafe { gettimeofday(a, 0, 0) };
+    check(r == Ok(0), "gettimeofday into a fresh page")?;
+    // SAFETY: as above.
+    check(unsafe { (a as *const i64).read_volatile() } > 1_577_836_800, "no time written")?;
+    check(deallocate(a, PAGE) == KernReturn::KERN_SUCCESS, "cleanup")
+}
+
+fn mmap_anon(_: &Args) -> Result<(), &'static str> {
+    let len = 8 * PAGE;
+    // SAFETY: anonymous mapping; no pointers passed in.
+    let a = unsafe { mmap(0, len, PROT_READ | PROT_WRITE, MAP_ANON | MAP_PRIVATE, u64::MAX, 0) }
+        .map_err(|_| "mmap failed")?;
+    // SAFETY: mapped above, read-write.
+    unsafe {
+        (a as *mut u64).add(len as usize / 8 - 1).write_volatile(42);
+        check((a as *const u64).add(len as usize / 8 - 1).read_volatile() == 42, "mmap'd memory")?;
+        check(mprotect(a, len, PROT_READ) == Ok(0), "mprotect read-only")?;
+        check(madvise(a, len, MADV_DONTNEED) == Ok(0), "madvise")?;
+        check(minherit(a, len, VM_INHERIT_NONE) == Ok(0), "minherit")?;
+        check(munmap(a, len) == Ok(0), "munmap")?;
+        // MAP_FIXED into the range just freed.
+        let b = mmap(a, PAGE, PROT_READ | PROT_WRITE, MAP_ANON | MAP_PRIVATE | MAP_FIXED, u64::MAX, 0);
+        check(b == Ok(a), "MAP_FIXED at a free address")?;
+        check((a as *const u64).read_volatile() == 0, "MAP_FIXED memory not zero")?;
+        // A Mach VM tag in fd is allowed with MAP_ANON.
+        let c = mmap(0, PAGE, PROT_READ, MAP_ANON | MAP_SHARED, 0x0500_0000, 0);
+        check(c.is_ok(), "MAP_ANON with a VM tag in fd")?;
+        check(munmap(a, PAGE) == Ok(0) && munmap(c.unwrap_or(0), PAGE) == Ok(0), "cleanup")
+    }
+}
+
+fn mman_errors(_: &Args) -> Result<(), &'static str> {
+    let rw = PROT_READ | PROT_WRITE;
+    // SAFETY: every call must be rejected (or act on nothing) without touching memory.
+    unsafe {
+        check(mmap(0, 0, rw, MAP_ANON | MAP_PRIVATE, u64::MAX, 0) == Err(Errno::EINVAL), "zero length")?;
+        check(mmap(0, PAGE, rw, MAP_ANON | MAP_PRIVATE, 3, 0) == Err(Errno::EINVAL), "junk VM flags in fd")?;
+        check(mmap(0, PAGE, 0x80, MAP_ANON | MAP_PRIVATE, u64::MAX, 0) == Err(Errno::EINVAL), "bad prot")?;
+        check(mmap(0, PAGE, rw, MAP_ANON | 0x1000_0000, u64::MAX, 0) == Err(Errno::EINVAL), "bad flags")?;
+        check(mmap(0, PAGE, rw, MAP_PRIVATE, 1, 0) == Err(Errno::ENODEV), "mapping the console")?;
+        check(mmap(0, PAGE, rw, MAP_PRIVATE, 57, 0) == Err(Errno::EBADF), "mapping a closed fd")?;
+        check(
+            mmap(0x1_0000_0123, PAGE, rw, MAP_ANON | MAP_PRIVATE | MAP_FIXED, u64::MAX, 0)
+                == Err(Errno::EINVAL),
+            "unaligned MAP_FIXED",
+        )?;
+        check(munmap(0x1_0000_0123, PAGE) == Err(Errno::EINVAL), "unaligned munmap")?;
+        check(munmap(0x1_0000_0000, 0) == Err(Errno::EINVAL), "zero-length munmap")?;
+        check(mprotect(0x7000_0000_0000, PAGE, PROT_READ) == Err(Errno::ENOMEM), "mprotect on a hole")?;
+        check(madvise(0x7000_0000_0000, PAGE, MADV_NORMAL) == Err(Errno::ENOMEM), "madvise on a hole")?;
+        check(madvise(0x1_0000_0000, PAGE, 99) == Err(Errno::EINVAL), "bad advice")?;
+        check(minherit(0x1_0000_0000, PAGE, 9) == Err(Errno::EINVAL), "bad inheritance")
+    }
+}
