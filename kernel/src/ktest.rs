@@ -53,6 +53,7 @@ mod tests {
         ("frames return to the pool", frame_pool_round_trip),
         ("a task that exhausts memory gives every page back", vm_exhaustion),
         ("user pmap: enter, extract, remove", user_pmap),
+        ("with PAN, the kernel cannot touch user pages directly", pan_blocks_user_access),
     ];
 
     /// Recurse with a kilobyte of stack per level until the stack runs out.
@@ -398,6 +399,37 @@ mod tests {
             return Err("free count changed");
         }
         Ok(())
+    }
+
+    fn pan_blocks_user_access(_: &TaskRef) -> Result<(), &'static str> {
+        use aarch64_cpu::registers::{ID_AA64MMFR1_EL1, Readable};
+        use osfmk::arm64::pmap::{MemAttr, Pmap, Prot};
+        let has_pan = ID_AA64MMFR1_EL1.read(ID_AA64MMFR1_EL1::PAN) != 0;
+        let mut pmap = Pmap::create().map_err(|_| "create")?;
+        let pa = osfmk::vm::vm_page::vm_page_alloc().ok_or("alloc")?;
+        let va: u64 = 0x1_0000_0000;
+        pmap.enter(va, pa, Prot { write: true, execute: false, user: true }, MemAttr::Normal)
+            .map_err(|_| "enter")?;
+        // No switch may happen while this CPU runs on the test pmap.
+        let daif = osfmk::arm64::cpu::interrupts_disable();
+        pmap.activate();
+        // SAFETY: the read either faults (and is skipped) or reads a mapped, zeroed page.
+        let fault = expect_fault(|| unsafe {
+            let _ = (va as *const u64).read_volatile();
+        });
+        sched_prim::current_thread().task.activate();
+        osfmk::arm64::cpu::interrupts_restore(daif);
+        drop(pmap);
+        osfmk::vm::vm_page::vm_page_free(pa);
+        match (has_pan, fault) {
+            (true, Some((esr, far))) if esr.fault_name() == "permission fault" && far == va => Ok(()),
+            (true, _) => Err("PAN did not stop a kernel read of user memory"),
+            (false, None) => {
+                kprintln!("ktest:   (this CPU has no PAN; the read went through, as expected)");
+                Ok(())
+            }
+            (false, Some(_)) => Err("a user page was unreadable without PAN"),
+        }
     }
 
     fn user_pmap(_: &TaskRef) -> Result<(), &'static str> {

@@ -141,11 +141,12 @@ extern "C" fn kernel_entry(x0: u64, entry_el: u64) -> ! {
     if let Err(kr) = memory::init_kernel_pmap(&info) {
         panic!("building the kernel page tables failed: {}", kr.name());
     }
-    kmain(info, entry_el)
+    let pan = memory::enable_pan();
+    kmain(info, entry_el, pan)
 }
 
 #[unsafe(no_mangle)]
-fn kmain(info: PlatformInfo, entry_el: u64) -> ! {
+fn kmain(info: PlatformInfo, entry_el: u64, pan: bool) -> ! {
     let midr = MIDR_EL1.get();
     let (free, total) = osfmk::vm::vm_page::vm_page_counts();
     kprintln!(
@@ -158,10 +159,11 @@ fn kmain(info: PlatformInfo, entry_el: u64) -> ! {
         }
     );
     kprintln!(
-        "  {} of {} pages free, timer {} Hz, PSCI {:?}, bootargs \"{}\"",
+        "  {} of {} pages free, timer {} Hz, PAN {}, PSCI {:?}, bootargs \"{}\"",
         free,
         total,
         osfmk::arm64::cpu::counter_frequency(),
+        if pan { "on" } else { "not available" },
         info.psci,
         info.bootargs
     );

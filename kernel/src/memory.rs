@@ -147,3 +147,22 @@ pub fn kernel_text_range() -> (u64, u64) {
     // SAFETY: linker symbols; only their addresses are used.
     unsafe { (sym(&__image_start), sym(&__text_end)) }
 }
+
+/// Privileged Access Never, where the CPU has it (ID_AA64MMFR1_EL1.PAN): the kernel then
+/// faults on any direct access to user memory. copyin/copyout never make one — they go
+/// through the direct map — so this only turns a kernel bug into a clean panic. Returns
+/// whether PAN is on.
+pub fn enable_pan() -> bool {
+    use aarch64_cpu::registers::{ID_AA64MMFR1_EL1, Readable, SCTLR_EL1, Writeable};
+    if ID_AA64MMFR1_EL1.read(ID_AA64MMFR1_EL1::PAN) == 0 {
+        return false;
+    }
+    // SCTLR_EL1.SPAN = 0: every exception into EL1 sets PSTATE.PAN again (ARM ARM D19.2).
+    const SCTLR_SPAN: u64 = 1 << 23;
+    SCTLR_EL1.set(SCTLR_EL1.get() & !SCTLR_SPAN);
+    // SAFETY: setting PSTATE.PAN only restricts what EL1 may access.
+    unsafe {
+        core::arch::asm!(".arch_extension pan", "msr pan, #1", "isb", options(nostack, preserves_flags))
+    };
+    true
+}

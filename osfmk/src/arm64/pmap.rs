@@ -106,10 +106,20 @@ pub struct Pmap {
 /// ASIDs in use (bit set = taken); ASID 0 is reserved for the kernel and for "no task".
 static ASIDS: SpinLock<[u64; 1024]> = SpinLock::new([0; 1024]);
 
-fn asid_alloc() -> Option<u16> {
-    let mut map = ASIDS.lock();
+/// How many ASIDs the CPU has: 16 bits if ID_AA64MMFR0_EL1.ASIDBits says so, else 8.
+#[cfg(target_os = "none")]
+fn asid_count() -> usize {
+    use aarch64_cpu::registers::{ID_AA64MMFR0_EL1, Readable};
+    const ASID_BITS_16: u64 = 0b0010;
+    if ID_AA64MMFR0_EL1.read(ID_AA64MMFR0_EL1::ASIDBits) == ASID_BITS_16 { 1 << 16 } else { 1 << 8 }
+}
+
+/// Take a free ASID below `count`. ASIDs are freed (with a TLB flush by ASID) when their
+/// pmap is destroyed, so a live ASID never has stale translations and no generation
+/// roll-over is needed; with all of them in use, creating a task fails cleanly.
+fn asid_alloc_in(map: &mut [u64; 1024], count: usize) -> Option<u16> {
     map[0] |= 1;
-    for (w, word) in map.iter_mut().enumerate() {
+    for (w, word) in map.iter_mut().enumerate().take(count.div_ceil(64)) {
         if *word != u64::MAX {
             let bit = (!*word).trailing_zeros();
             *word |= 1 << bit;
@@ -117,6 +127,11 @@ fn asid_alloc() -> Option<u16> {
         }
     }
     None
+}
+
+#[cfg(target_os = "none")]
+fn asid_alloc() -> Option<u16> {
+    asid_alloc_in(&mut ASIDS.lock(), asid_count())
 }
 
 fn asid_free(asid: u16) {
@@ -332,6 +347,16 @@ mod tests {
         let dev = leaf_descriptor(0x0900_0000, kdata, MemAttr::Device, false);
         assert_eq!((dev >> DESC_ATTR_SHIFT) & 7, 0);
         assert_eq!(dev & DESC_TABLE, 0);
+    }
+
+    #[test]
+    fn asids_are_unique_until_exhausted() {
+        let mut map = [0u64; 1024];
+        let all: std::vec::Vec<u16> = core::iter::from_fn(|| asid_alloc_in(&mut map, 256)).collect();
+        assert_eq!(all.len(), 255, "ASID 0 is reserved");
+        assert!(!all.contains(&0));
+        map[0] &= !(1 << 7);
+        assert_eq!(asid_alloc_in(&mut map, 256), Some(7));
     }
 
     #[test]
