@@ -119,6 +119,35 @@ machine_switch_context:
     mov     sp, x9
     ret
 
+// machine_save_user_fp(ctx): store this CPU's FP/SIMD registers (the running thread's user
+// state, since the kernel never uses them) and TPIDRRO/TPIDR into `ctx` (fork).
+.global machine_save_user_fp
+machine_save_user_fp:
+    mrs     x9, tpidrro_el0
+    mrs     x10, tpidr_el0
+    stp     x9, x10, [x0, #104]
+    mrs     x9, fpcr
+    mrs     x10, fpsr
+    stp     x9, x10, [x0, #120]
+    add     x9, x0, #144
+    stp     q0, q1, [x9, #0]
+    stp     q2, q3, [x9, #32]
+    stp     q4, q5, [x9, #64]
+    stp     q6, q7, [x9, #96]
+    stp     q8, q9, [x9, #128]
+    stp     q10, q11, [x9, #160]
+    stp     q12, q13, [x9, #192]
+    stp     q14, q15, [x9, #224]
+    stp     q16, q17, [x9, #256]
+    stp     q18, q19, [x9, #288]
+    stp     q20, q21, [x9, #320]
+    stp     q22, q23, [x9, #352]
+    stp     q24, q25, [x9, #384]
+    stp     q26, q27, [x9, #416]
+    stp     q28, q29, [x9, #448]
+    stp     q30, q31, [x9, #480]
+    ret
+
 // First instructions of every new thread: x19 = argument, x20 = Rust entry `fn(u64) -> !`.
 .global thread_start_trampoline
 thread_start_trampoline:
@@ -132,6 +161,11 @@ thread_start_trampoline:
 
 unsafe extern "C" {
     fn thread_start_trampoline();
+    /// Store the running thread's user FP/SIMD registers and thread pointers into `ctx`.
+    ///
+    /// # Safety
+    /// `ctx` must be a valid context no CPU is switching to or from.
+    pub fn machine_save_user_fp(ctx: *mut MachineContext);
 }
 
 /// Address of the trampoline a new thread's context starts at.

@@ -57,6 +57,34 @@ impl Task {
         Ok(Task::build(Some(SpinLock::new(VmMap::new(pmap)))))
     }
 
+    /// A child of `parent` for `fork`: its address space is `vm_map_fork` of the parent's
+    /// (copy-on-write, shared or absent per each region's inheritance); its port space is
+    /// new and empty; it has no threads yet.
+    pub fn fork(parent: &Task) -> Result<TaskRef, KernReturn> {
+        let parent_map = parent.map.as_ref().ok_or(KernReturn::KERN_INVALID_TASK)?;
+        let child_pmap = crate::vm::pmap::MachinePmap::new(Pmap::create()?);
+        let map = crate::vm::vm_map::vm_map_fork(&mut parent_map.lock(), alloc::boxed::Box::new(child_pmap))?;
+        Ok(Task::build(Some(SpinLock::new(map))))
+    }
+
+    /// Replace the address space (exec): the new map becomes current on this CPU if the
+    /// caller is one of this task's threads, and the old one is torn down.
+    pub fn replace_map(&self, new: VmMap) -> Result<(), KernReturn> {
+        let map = self.map.as_ref().ok_or(KernReturn::KERN_INVALID_TASK)?;
+        let old = core::mem::replace(&mut *map.lock(), new);
+        self.activate();
+        drop(old);
+        Ok(())
+    }
+
+    /// Virtual size and resident pages of the address space (`task_info` basic).
+    pub fn vm_sizes(&self) -> (u64, u64) {
+        self.map.as_ref().map_or((0, 0), |m| {
+            let m = m.lock();
+            (m.virtual_size(), m.resident_pages())
+        })
+    }
+
     fn build(map: Option<SpinLock<VmMap>>) -> TaskRef {
         Arc::new(Task {
             task_id: NEXT_TASK_ID.fetch_add(1, Ordering::Relaxed),

@@ -61,6 +61,22 @@ pub fn thread_set_user_tsd(t: &ThreadRef, tsd: u64, x: &[u64]) {
     }
 }
 
+/// A new thread in `task` that resumes user mode with `frame` and with the calling thread's
+/// FP/SIMD registers and thread pointers (`fork`'s child thread).
+pub fn thread_dup(task: TaskRef, frame: &TrapFrame) -> Option<ThreadRef> {
+    let t = thread_create_user(task, frame.elr, frame.sp_el0, &frame.x)?;
+    if let Some(addr) = t.user_frame_addr() {
+        // SAFETY: the new thread has not run; its frame and context are ours to fill, and
+        // the FP registers on this CPU are the caller's user state (the kernel never uses
+        // them).
+        unsafe {
+            (*(addr as *mut TrapFrame)).spsr = frame.spsr;
+            crate::arm64::cswitch::machine_save_user_fp(t.machine_context());
+        }
+    }
+    Some(t)
+}
+
 /// End the calling thread: it never runs again; its stack is freed by whoever runs next
 /// once the last reference goes.
 pub fn thread_terminate_self() -> ! {
