@@ -1,6 +1,9 @@
 //! Threads for libpthread (the kernel half of XNU's pthread support): registering the entry
 //! point, creating a thread on a caller-provided stack, and ending one.
 //!
+//! Without PTHREAD_START_CUSTOM the kernel maps the stack itself (an unmapped guard, the
+//! stack, and room for the pthread structure above it) and returns the pthread address.
+//!
 //! `bsdthread_create` starts the new thread at the entry point registered with
 //! `bsdthread_register` (libpthread's `thread_start`), with x0 = the pthread, x1 = its
 //! thread port name, x2 = the function, x3 = its argument, x4 = the stack, x5 = the flags,
@@ -9,9 +12,12 @@
 use alloc::sync::Arc;
 use core::sync::atomic::Ordering;
 
+use mach::vm::{VM_FLAGS_ANYWHERE, VmProt};
 use osfmk::arm64::pmap::{USER_VM_MAX, USER_VM_MIN};
 use osfmk::kern::sched_prim::thread_setrun;
 use osfmk::kern::thread_act::{thread_create_user, thread_set_user_tsd, thread_terminate_self};
+use osfmk::vm::vm_page::round_page;
+use osfmk::vm::vm_user::{mach_vm_allocate, mach_vm_deallocate, mach_vm_protect};
 use sys::Errno;
 use sys::pthread::PTHREAD_START_CUSTOM;
 
@@ -50,17 +56,18 @@ pub fn bsdthread_create(
     flags: u64,
 ) -> Result<u64, Errno> {
     let start = p.p_threadstart.load(Ordering::Relaxed);
-    if start == 0 {
+    if start == 0 || !user_addr(func) {
         return Err(Errno::EINVAL);
     }
-    // The kernel-allocated stack variant comes with the VM calls; libpthread always passes
-    // its own stack and pthread (PTHREAD_START_CUSTOM).
-    if flags & PTHREAD_START_CUSTOM == 0 {
-        return Err(Errno::ENOTSUP);
-    }
-    if !user_addr(stack) || !stack.is_multiple_of(16) || !user_addr(pthread) || !user_addr(func) {
-        return Err(Errno::EINVAL);
-    }
+    let (stack, pthread) = if flags & PTHREAD_START_CUSTOM != 0 {
+        if !user_addr(stack) || !stack.is_multiple_of(16) || !user_addr(pthread) {
+            return Err(Errno::EINVAL);
+        }
+        (stack, pthread)
+    } else {
+        // `stack` is the stack size wanted: the kernel maps [guard | stack | pthread].
+        allocate_thread_stack(p, stack)?
+    };
     if p.task.threads().len() >= MAX_THREADS_PER_TASK {
         return Err(Errno::EAGAIN);
     }
@@ -72,9 +79,40 @@ pub fn bsdthread_create(
     Ok(pthread)
 }
 
-/// `bsdthread_terminate(stackaddr, freesize, port, sem)`: drop the thread's port name and
-/// end the calling thread. (Freeing the stack range needs the VM calls of M1.2.)
-pub fn bsdthread_terminate(p: &Arc<Proc>, _stackaddr: u64, _freesize: u64, port: u64) -> Result<u64, Errno> {
+/// Room the kernel leaves above a stack it allocates, for libpthread's `struct _pthread`.
+pub const PTHREAD_SIZE: u64 = 4096;
+/// The unmapped guard below a stack the kernel allocates.
+pub const PTHREAD_GUARD_SIZE: u64 = 16 * 1024;
+/// The largest stack `bsdthread_create` allocates (XNU caps it too).
+pub const PTHREAD_STACK_MAX: u64 = 512 * 1024 * 1024;
+
+/// Map `[guard | stack | pthread]` anywhere; returns (initial SP, pthread address).
+fn allocate_thread_stack(p: &Arc<Proc>, size: u64) -> Result<(u64, u64), Errno> {
+    if size == 0 || size > PTHREAD_STACK_MAX {
+        return Err(Errno::EINVAL);
+    }
+    let size = round_page(size);
+    let total = PTHREAD_GUARD_SIZE + size + PTHREAD_SIZE;
+    let map = p.task.map.as_ref().ok_or(Errno::EINVAL)?;
+    let mut map = map.lock();
+    let base = mach_vm_allocate(&mut map, 0, total, VM_FLAGS_ANYWHERE).map_err(|_| Errno::ENOMEM)?;
+    if mach_vm_protect(&mut map, base, PTHREAD_GUARD_SIZE, false, VmProt::NONE.0).is_err() {
+        let _ = mach_vm_deallocate(&mut map, base, total);
+        return Err(Errno::ENOMEM);
+    }
+    let pthread = base + PTHREAD_GUARD_SIZE + size;
+    Ok((pthread, pthread))
+}
+
+/// `bsdthread_terminate(stackaddr, freesize, port, sem)`: free `[stackaddr, +freesize)`
+/// (the thread's own stack, which libpthread hands back), drop the thread's port name and
+/// end the calling thread.
+pub fn bsdthread_terminate(p: &Arc<Proc>, stackaddr: u64, freesize: u64, port: u64) -> Result<u64, Errno> {
+    if freesize != 0 {
+        let map = p.task.map.as_ref().ok_or(Errno::EINVAL)?;
+        // XNU ends the thread even if the range was bad; so do we.
+        let _ = mach_vm_deallocate(&mut map.lock(), stackaddr, freesize);
+    }
     if port != 0 {
         // A bad name is the caller's problem; the thread ends either way, as in XNU.
         let _ = p.task.itk_space.deallocate(port as u32);

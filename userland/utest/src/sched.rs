@@ -22,6 +22,8 @@ pub const CASES: &[(&str, Case)] = &[
     ("threads run and finish", threads_run),
     ("bad thread arguments are errors", bad_thread_args),
     ("200 threads created and joined in a loop", many_threads),
+    ("a thread on a kernel-allocated stack", kernel_stack_thread),
+    ("bsdthread_terminate frees the thread's stack", terminate_frees_stack),
     ("two CPU hogs share the CPU within 20% over 1 s", fair_share),
     ("a sleeper wakes promptly beside two CPU hogs", interactive_latency),
     ("mach_wait_until sleeps long enough, not much longer", sleep_accuracy),
@@ -103,8 +105,12 @@ fn bad_thread_args(_: &Args) -> Result<(), &'static str> {
             "NULL function",
         )?;
         check(
-            bsdthread_create(f, 0, good_stack, pthread, 0) == Err(Errno::ENOTSUP),
-            "kernel-allocated stack",
+            bsdthread_create(f, 0, 0, pthread, 0) == Err(Errno::EINVAL),
+            "kernel-allocated stack of size 0",
+        )?;
+        check(
+            bsdthread_create(f, 0, 1 << 40, pthread, 0) == Err(Errno::EINVAL),
+            "a 1 TiB kernel-allocated stack",
         )?;
         check(
             bsdthread_create(f, 0, UNMAPPED_ADDRESS * 4, pthread, PTHREAD_START_CUSTOM) == Err(Errno::EINVAL),
@@ -120,6 +126,73 @@ fn many_threads(_: &Args) -> Result<(), &'static str> {
         SLOTS[0].join();
     }
     check(COUNTER.load(Ordering::SeqCst) == 200, "not every thread ran")
+}
+
+static KSTACK_DONE: AtomicU64 = AtomicU64::new(0);
+
+/// Runs on a stack the kernel mapped, using a good part of it.
+extern "C" fn on_kernel_stack(depth: u64) {
+    let buf = core::hint::black_box([depth as u8; 16 * 1024]);
+    KSTACK_DONE.store(buf[100] as u64 + 1, Ordering::SeqCst);
+}
+
+fn kernel_stack_thread(_: &Args) -> Result<(), &'static str> {
+    KSTACK_DONE.store(0, Ordering::SeqCst);
+    // SAFETY: the kernel maps the stack; the function and trampoline are ours.
+    let pthread = unsafe { bsdthread_create(on_kernel_stack as *const () as u64, 41, 64 * 1024, 0, 0) }
+        .map_err(|_| "bsdthread_create with a kernel stack failed")?;
+    check(pthread >= 0x1_0000_0000, "no pthread address returned")?;
+    for _ in 0..10_000 {
+        if KSTACK_DONE.load(Ordering::SeqCst) != 0 {
+            break;
+        }
+        // SAFETY: no pointers.
+        unsafe { swtch_pri(0) };
+    }
+    check(KSTACK_DONE.load(Ordering::SeqCst) == 42, "the thread did not run on its kernel stack")
+}
+
+static FREE_ME: [AtomicU64; 2] = [AtomicU64::new(0), AtomicU64::new(0)];
+static ABOUT_TO_FREE: AtomicBool = AtomicBool::new(false);
+
+/// Ends itself with bsdthread_terminate(stackaddr, freesize, …), freeing the very stack it
+/// runs on, as libpthread does for stacks it allocated.
+extern "C" fn free_own_stack(_: u64) {
+    let (base, size) = (FREE_ME[0].load(Ordering::SeqCst), FREE_ME[1].load(Ordering::SeqCst));
+    ABOUT_TO_FREE.store(true, Ordering::SeqCst);
+    // SAFETY: the kernel frees the range and ends this thread; it never returns here.
+    let _ = unsafe { libsys::syscall::bsdthread_terminate(base, size, 0, 0) };
+}
+
+fn terminate_frees_stack(_: &Args) -> Result<(), &'static str> {
+    use libsys::mach_traps::{
+        _kernelrpc_mach_vm_allocate_trap as vm_allocate, _kernelrpc_mach_vm_protect_trap as vm_protect,
+        mach_task_self,
+    };
+    let task = mach_task_self() as u64;
+    let size = 64 * 1024;
+    let mut base = 0u64;
+    // SAFETY: `base` is a valid in/out u64.
+    let kr = unsafe { vm_allocate(task, &mut base as *mut u64 as u64, size, 1) };
+    check(kr == 0, "mach_vm_allocate")?;
+    FREE_ME[0].store(base, Ordering::SeqCst);
+    FREE_ME[1].store(size, Ordering::SeqCst);
+    ABOUT_TO_FREE.store(false, Ordering::SeqCst);
+    let pthread = &SLOTS[3] as *const ThreadSlot as u64;
+    // SAFETY: the stack is the region just allocated; the slot stands in for the pthread.
+    unsafe {
+        bsdthread_create(free_own_stack as *const () as u64, 0, base + size, pthread, PTHREAD_START_CUSTOM)
+    }
+    .map_err(|_| "bsdthread_create")?;
+    while !ABOUT_TO_FREE.load(Ordering::SeqCst) {
+        // SAFETY: no pointers.
+        unsafe { swtch_pri(0) };
+    }
+    // Give it time to reach the kernel; then the range must be a hole.
+    sleep_ticks(5 * ticks_per_ms());
+    // SAFETY: protecting a hole is rejected without touching memory.
+    let kr = unsafe { vm_protect(task, base, size, 0, 1) };
+    check(kr as i64 == KernReturn::KERN_INVALID_ADDRESS.0 as i64, "the stack was not freed")
 }
 
 static STOP: AtomicBool = AtomicBool::new(false);
