@@ -33,6 +33,10 @@ for prog in utest hog-echo crash-segv crash-ill crash-mach-trap crash-nosys cras
     install -m 0755 "$bindir/$prog" "$rootfs/bin/$prog"
 done
 install -m 0755 "$bench" "$rootfs/bin/bench"
+# For the exec tests: a script run by an interpreter, and a file that is not a program.
+printf '#!/bin/utest --print-args\n' >"$rootfs/bin/args.sh"
+printf 'just some text\n' >"$rootfs/bin/not-elf"
+chmod 0755 "$rootfs/bin/args.sh" "$rootfs/bin/not-elf"
 
 if [[ -n $extra ]]; then
     if [[ ! -d $extra ]]; then

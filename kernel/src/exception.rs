@@ -292,12 +292,12 @@ extern "C" fn exception_dispatch(frame: &mut TrapFrame, kind: u64) {
             // Traps from user mode run with interrupts on, like XNU's sleh.
             osfmk::arm64::cpu::interrupts_enable();
             user_sync(frame, esr, far);
-            return_to_user();
+            return_to_user(frame);
         }
         Vector::UserIrq => {
             sched_prim::thread_enter_kernel();
             crate::irq::handle();
-            return_to_user();
+            return_to_user(frame);
         }
         Vector::KernelIrq => {
             crate::irq::handle();
@@ -366,9 +366,9 @@ fn user_fault(far: u64, access: VmProt) -> Result<(), KernReturn> {
 
 /// The ASTs on the way back to EL0 (XNU's `ast_taken_user`): BSD's (signals, exit), the
 /// thread's own (terminate, suspend), then preemption; then the clock switches to user time.
-fn return_to_user() {
+fn return_to_user(frame: &mut TrapFrame) {
     if let Some(h) = bsd_hooks() {
-        h.ast_bsd();
+        h.ast_bsd(frame);
     }
     sched_prim::thread_ast_user();
     sched_prim::ast_check_preempt();

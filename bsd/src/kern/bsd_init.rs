@@ -54,10 +54,12 @@ impl FileOps for ConsoleFile {
         loop {
             match platform().console_read_line_or_wait(buf) {
                 Some(n) => return Ok(n),
-                // The wait is interruptible: a signal or termination ends the read.
+                // The wait is interruptible: a signal (EINTR, or a restart under
+                // SA_RESTART) or termination ends the read.
                 None => {
                     if thread_block() == WaitResult::Interrupted {
-                        return Err(Errno::EINTR);
+                        return Err(crate::kern::kern_proc::current_proc()
+                            .map_or(Errno::EINTR, |p| crate::kern::kern_sig::interrupted_errno(&p)));
                     }
                 }
             }
@@ -109,13 +111,12 @@ pub fn bsd_init(
     ROOT.call_once(|| root);
 
     let path = init_path(bootargs);
-    let argv: Vec<&[u8]> = alloc::vec![path.as_bytes()];
+    let argv: Vec<Vec<u8>> = alloc::vec![path.as_bytes().to_vec()];
     if let Err(e) = crate::kern::kern_exec::exec_new_process(
         1,
         0,
         path.as_bytes(),
         &argv,
-        &[],
         Ucred::default(),
         console_fds(),
     ) {

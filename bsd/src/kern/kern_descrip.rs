@@ -100,6 +100,20 @@ impl FileDesc {
     pub fn close_all(&mut self) {
         self.fd_ofiles.clear();
     }
+
+    /// The child's table at `fork`: the same descriptors, sharing open file descriptions.
+    pub fn fork_copy(&self) -> FileDesc {
+        FileDesc { fd_ofiles: self.fd_ofiles.clone() }
+    }
+
+    /// At `exec`: close the descriptors marked close-on-exec.
+    pub fn exec_close(&mut self) {
+        for slot in &mut self.fd_ofiles {
+            if slot.as_ref().is_some_and(|fp| fp.fp_flags & FP_CLOEXEC != 0) {
+                *slot = None;
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -132,6 +146,19 @@ mod tests {
         assert!(t.get(2).is_ok());
         assert_eq!(t.get(99).err(), Some(Errno::EBADF));
         assert_eq!(t.get(u64::MAX).err(), Some(Errno::EBADF));
+    }
+
+    #[test]
+    fn fork_shares_descriptions_and_exec_closes_cloexec() {
+        let mut t = FileDesc::new();
+        t.alloc(fp()).unwrap();
+        t.alloc(FileProc { fp_flags: FP_CLOEXEC, ..fp() }).unwrap();
+        let child = t.fork_copy();
+        assert!(Arc::ptr_eq(&child.get(0).unwrap(), &t.get(0).unwrap()));
+        t.exec_close();
+        assert!(t.get(0).is_ok());
+        assert_eq!(t.get(1).err(), Some(Errno::EBADF));
+        assert!(child.get(1).is_ok(), "the child's table is its own");
     }
 
     #[test]

@@ -1,14 +1,20 @@
-//! Loading a program into a fresh task (XNU's `exec_mach_imgact` path). This milestone has
-//! no `execve` yet; `bsd_init` uses this to start pid 1 and M1.4 builds `execve` and
-//! `posix_spawn` on the same steps: look the file up, check the ELF, build the new address
-//! space completely, and only then start a thread in it.
+//! Loading programs (XNU's `kern_exec.c`): `execve`, and the first process. The image is
+//! looked up by path, checked (a static ELF64 for aarch64, or a `#!` script run by its
+//! interpreter), and a complete new address space is built — segments, lazily filled stack
+//! with a guard, argc/argv/envp/apple strings — before anything of the caller is touched,
+//! so a failed exec returns an error to an intact caller.
 
+use alloc::sync::Arc;
 use alloc::vec::Vec;
+use core::sync::atomic::Ordering;
 
 use mach::KernReturn;
 use mach::vm::{VmInherit, VmProt};
-use osfmk::arm64::copyio::{UserAddr, copyout};
-use osfmk::kern::sched_prim::thread_setrun;
+use osfmk::arm64::copyio::{UserAddr, copyin, copyinstr, copyout};
+use osfmk::arm64::cswitch::{UserFpState, reset_user_thread_pointers, write_user_fp};
+use osfmk::arm64::pmap::Pmap;
+use osfmk::arm64::trapframe::TrapFrame;
+use osfmk::kern::sched_prim::{current_thread, thread_setrun, thread_terminate};
 use osfmk::kern::task::Task;
 use osfmk::kern::thread_act::thread_create_user;
 use osfmk::vm::vm_map::{VmMap, VmPlacement};
@@ -17,19 +23,23 @@ use sys::Errno;
 
 use crate::kern::bsd_init::rootvnode;
 use crate::kern::exec_elf::{ImagePlan, parse_elf_image};
-use crate::kern::exec_stack::build_exec_stack;
+use crate::kern::exec_stack::{ARG_MAX, build_exec_stack};
 use crate::kern::kern_descrip::FileDesc;
-use crate::kern::kern_proc::{Pid, Proc, Ucred};
+use crate::kern::kern_proc::{Pid, Proc, Ucred, uthread};
 use crate::vfs::vfs_lookup::namei;
 use crate::vfs::vnode::VType;
+use crate::vfs::{MAXPATHLEN, S_IFMT};
 
-/// Top of the user stack (Darwin puts arm64 stacks just below the 4 GiB + … region; ours
-/// sits well above the image area and far below the end of the user range).
+/// Top of the user stack (well above the image area, far below the end of the user range).
 pub const USRSTACK64: u64 = 0x0000_0001_7000_0000;
 /// User stack size (Darwin's default main-thread stack, 8 MiB; pages appear as touched).
 pub const USER_STACK_SIZE: u64 = 8 * 1024 * 1024;
 /// Never-accessible gap below the stack.
 pub const USER_STACK_GUARD: u64 = 64 * 1024;
+/// Longest `#!` line read (XNU reads one page; the interpreter path must fit in it).
+const SHEBANG_MAX: usize = 512;
+/// Most argv + envp entries (each costs at least a pointer and a NUL of ARG_MAX).
+const MAX_ARGS: usize = ARG_MAX / 9;
 
 fn kr_to_errno(_: KernReturn) -> Errno {
     Errno::ENOMEM
@@ -73,48 +83,192 @@ fn basename(path: &[u8]) -> &str {
     core::str::from_utf8(name).unwrap_or("?")
 }
 
-/// Create process `pid` running the program at `path` with `argv`/`envp`.
-pub fn exec_new_process(
-    pid: Pid,
-    ppid: Pid,
-    path: &[u8],
-    argv: &[&[u8]],
-    envp: &[&[u8]],
-    cred: Ucred,
-    fds: FileDesc,
-) -> Result<(), Errno> {
+/// A program ready to run: its address space, entry point and initial stack pointer.
+pub struct Image {
+    pub map: VmMap,
+    pub entry: u64,
+    pub sp: u64,
+    /// The path of the program actually loaded (the interpreter, for a script).
+    pub comm: alloc::string::String,
+}
+
+/// Read a regular, executable file.
+fn read_executable(path: &[u8]) -> Result<Vec<u8>, Errno> {
     let root = rootvnode().ok_or(Errno::ENOENT)?;
     let vp = namei(&root, &root, path, true)?;
     match vp.vtype() {
         VType::VREG => {}
-        VType::VDIR => return Err(Errno::EACCES),
         _ => return Err(Errno::EACCES),
     }
-    let file = vp.read_to_vec()?;
-    let plan = parse_elf_image(&file)?;
+    if vp.mode() & !S_IFMT & 0o111 == 0 {
+        return Err(Errno::EACCES);
+    }
+    vp.read_to_vec()
+}
 
+/// A `#!` line: the interpreter and its optional single argument.
+struct Shebang {
+    interp: Vec<u8>,
+    arg: Option<Vec<u8>>,
+}
+
+/// Split a `#!` line into the interpreter and its optional single argument; None if the
+/// file is not a script.
+fn parse_shebang(file: &[u8]) -> Option<Result<Shebang, Errno>> {
+    let rest = file.strip_prefix(b"#!")?;
+    let line_end = rest.iter().take(SHEBANG_MAX).position(|&b| b == b'\n');
+    let Some(line_end) = line_end else { return Some(Err(Errno::ENOEXEC)) };
+    let line = &rest[..line_end];
+    let mut words = line.split(|&b| b == b' ' || b == b'\t').filter(|w| !w.is_empty());
+    let Some(interp) = words.next() else { return Some(Err(Errno::ENOEXEC)) };
+    let arg_start = interp.as_ptr() as usize - line.as_ptr() as usize + interp.len();
+    let arg = line.get(arg_start..).map(|a| a.trim_ascii()).filter(|a| !a.is_empty()).map(<[u8]>::to_vec);
+    Some(Ok(Shebang { interp: interp.to_vec(), arg }))
+}
+
+/// Build the image for `path` with `argv`/`envp` (`#!` scripts run their interpreter).
+pub fn load_image(path: &[u8], argv: &[Vec<u8>], envp: &[Vec<u8>]) -> Result<Image, Errno> {
+    let mut file = read_executable(path)?;
+    let mut exec_path = path.to_vec();
+    let mut argv: Vec<Vec<u8>> = argv.to_vec();
+    if let Some(shebang) = parse_shebang(&file) {
+        let Shebang { interp, arg } = shebang?;
+        // New argv: interpreter, its argument, the script, then the script's own arguments.
+        let mut new_argv = alloc::vec![interp.clone()];
+        new_argv.extend(arg);
+        new_argv.push(path.to_vec());
+        new_argv.extend(argv.iter().skip(1).cloned());
+        argv = new_argv;
+        file = read_executable(&interp)?;
+        if file.starts_with(b"#!") {
+            // An interpreter must itself be a binary.
+            return Err(Errno::ENOEXEC);
+        }
+        exec_path = interp;
+    }
+    let plan = parse_elf_image(&file)?;
+    let mut map = VmMap::new(Pmap::create().map_err(kr_to_errno)?);
+    load_segments(&mut map, &plan, &file)?;
+    // The stack grows down from USRSTACK64 and is filled on demand; below it, a guard
+    // entry that can never be made accessible turns a runaway stack into a fault.
+    let stack_base = USRSTACK64 - USER_STACK_SIZE;
+    let at = VmPlacement::Fixed { addr: stack_base - USER_STACK_GUARD, overwrite: false };
+    map.enter(at, USER_STACK_GUARD, 0, VmProt::NONE, VmProt::NONE, VmInherit::DEFAULT)
+        .map_err(kr_to_errno)?;
+    let at = VmPlacement::Fixed { addr: stack_base, overwrite: false };
+    map.enter(at, USER_STACK_SIZE, 0, VmProt::DEFAULT, VmProt::DEFAULT, VmInherit::DEFAULT)
+        .map_err(kr_to_errno)?;
+    let mut apple_path: Vec<u8> = b"executable_path=".to_vec();
+    apple_path.extend_from_slice(&exec_path);
+    let argv_refs: Vec<&[u8]> = argv.iter().map(Vec::as_slice).collect();
+    let envp_refs: Vec<&[u8]> = envp.iter().map(Vec::as_slice).collect();
+    let stack = build_exec_stack(USRSTACK64, &argv_refs, &envp_refs, &[&apple_path])?;
+    copyout(&mut map, &stack.image, UserAddr(stack.sp)).map_err(|_| Errno::E2BIG)?;
+    Ok(Image { map, entry: plan.entry, sp: stack.sp, comm: alloc::string::String::from(basename(path)) })
+}
+
+/// Create process `pid` running the program at `path` (the first process).
+pub fn exec_new_process(
+    pid: Pid,
+    ppid: Pid,
+    path: &[u8],
+    argv: &[Vec<u8>],
+    cred: Ucred,
+    fds: FileDesc,
+) -> Result<(), Errno> {
+    let image = load_image(path, argv, &[])?;
     let task = Task::create().map_err(kr_to_errno)?;
-    let map_lock = task.map.as_ref().ok_or(Errno::ENOMEM)?;
-    let stack = {
-        let mut map = map_lock.lock();
-        load_segments(&mut map, &plan, &file)?;
-        // The stack grows down from USRSTACK64 and is filled on demand; below it, a guard
-        // entry that can never be made accessible turns a runaway stack into a fault.
-        let stack_base = USRSTACK64 - USER_STACK_SIZE;
-        let at = VmPlacement::Fixed { addr: stack_base - USER_STACK_GUARD, overwrite: false };
-        map.enter(at, USER_STACK_GUARD, 0, VmProt::NONE, VmProt::NONE, VmInherit::DEFAULT)
-            .map_err(kr_to_errno)?;
-        let at = VmPlacement::Fixed { addr: stack_base, overwrite: false };
-        map.enter(at, USER_STACK_SIZE, 0, VmProt::DEFAULT, VmProt::DEFAULT, VmInherit::DEFAULT)
-            .map_err(kr_to_errno)?;
-        let mut apple_path: Vec<u8> = b"executable_path=".to_vec();
-        apple_path.extend_from_slice(path);
-        let stack = build_exec_stack(USRSTACK64, argv, envp, &[&apple_path])?;
-        copyout(&mut map, &stack.image, UserAddr(stack.sp)).map_err(|_| Errno::E2BIG)?;
-        stack
-    };
-    let thread = thread_create_user(task.clone(), plan.entry, stack.sp, &[]).ok_or(Errno::ENOMEM)?;
-    Proc::create(pid, ppid, basename(path), task, cred, fds);
+    task.replace_map(image.map).map_err(kr_to_errno)?;
+    let thread = thread_create_user(task.clone(), image.entry, image.sp, &[]).ok_or(Errno::ENOMEM)?;
+    Proc::create(pid, ppid, &image.comm, task, cred, fds);
     thread_setrun(thread);
     Ok(())
+}
+
+/// Copy in a NULL-terminated array of string pointers (argv or envp).
+fn copyin_string_array(p: &Proc, addr: u64, budget: &mut usize) -> Result<Vec<Vec<u8>>, Errno> {
+    let mut out = Vec::new();
+    if addr == 0 {
+        return Ok(out);
+    }
+    let map = p.task.map.as_ref().ok_or(Errno::EFAULT)?;
+    let mut map = map.lock();
+    loop {
+        if out.len() >= MAX_ARGS {
+            return Err(Errno::E2BIG);
+        }
+        let mut ptr = [0u8; 8];
+        let at = addr.checked_add(out.len() as u64 * 8).ok_or(Errno::EFAULT)?;
+        copyin(&mut map, UserAddr(at), &mut ptr).map_err(|_| Errno::EFAULT)?;
+        let ptr = u64::from_le_bytes(ptr);
+        if ptr == 0 {
+            return Ok(out);
+        }
+        let mut s = Vec::new();
+        copyinstr(&mut map, UserAddr(ptr), *budget, &mut s)
+            .map_err(|kr| if kr == KernReturn::KERN_NO_SPACE { Errno::E2BIG } else { Errno::EFAULT })?;
+        *budget = budget.saturating_sub(s.len() + 1 + 8);
+        out.push(s);
+    }
+}
+
+/// `execve(path, argv, envp)`: replace the calling process's program. On success every
+/// register is set here (EJUSTRETURN); on failure the caller is untouched.
+pub fn execve(p: &Arc<Proc>, path: u64, argv: u64, envp: u64, frame: &mut TrapFrame) -> Result<(), Errno> {
+    let mut path_bytes = Vec::new();
+    {
+        let map = p.task.map.as_ref().ok_or(Errno::EFAULT)?;
+        copyinstr(&mut map.lock(), UserAddr(path), MAXPATHLEN, &mut path_bytes).map_err(|kr| {
+            if kr == KernReturn::KERN_NO_SPACE { Errno::ENAMETOOLONG } else { Errno::EFAULT }
+        })?;
+    }
+    if path_bytes.is_empty() {
+        return Err(Errno::ENOENT);
+    }
+    let mut budget = ARG_MAX;
+    let argv = copyin_string_array(p, argv, &mut budget)?;
+    let envp = copyin_string_array(p, envp, &mut budget)?;
+    let image = load_image(&path_bytes, &argv, &envp)?;
+
+    // Past the point of no return: the old program goes.
+    let me = current_thread();
+    for t in p.threads() {
+        if !Arc::ptr_eq(&t, &me) {
+            thread_terminate(&t);
+        }
+    }
+    p.task.replace_map(image.map).map_err(kr_to_errno)?;
+    *frame = TrapFrame::new_user(image.entry, image.sp);
+    write_user_fp(&UserFpState { q: [0; 32], fpsr: 0, fpcr: 0 });
+    reset_user_thread_pointers();
+    p.p_fd.lock().exec_close();
+    let discard = p.p_sigacts.lock().exec_reset();
+    p.p_signals.lock().discard(discard);
+    {
+        let mut st = uthread(&me).sig.lock();
+        st.discard(discard);
+        st.exec_reset();
+    }
+    p.p_exec.store(true, Ordering::Release);
+    p.p_threadstart.store(0, Ordering::Relaxed);
+    p.p_pth_tsd_offset.store(0, Ordering::Relaxed);
+    *p.p_comm.lock() = image.comm;
+    Err(Errno::EJUSTRETURN)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shebang_lines() {
+        assert!(parse_shebang(b"\x7fELF").is_none());
+        let s = parse_shebang(b"#!/bin/sh\necho").unwrap().unwrap();
+        assert_eq!((s.interp.as_slice(), s.arg), (&b"/bin/sh"[..], None));
+        let s = parse_shebang(b"#! /bin/tool  -x -y \nrest").unwrap().unwrap();
+        assert_eq!(s.interp, b"/bin/tool");
+        assert_eq!(s.arg.unwrap(), b"-x -y");
+        assert_eq!(parse_shebang(b"#!/bin/sh").unwrap().err(), Some(Errno::ENOEXEC));
+        assert_eq!(parse_shebang(b"#!   \n").unwrap().err(), Some(Errno::ENOEXEC));
+    }
 }

@@ -1,41 +1,170 @@
 //! Process exit (XNU's `exit1` / `proc_exit`): record the status, close descriptors, tear
-//! down the task's rights and memory, and end the calling thread. When init dies there is
-//! nothing left to run: XNU panics ("initproc exited"); we report it and power off cleanly,
-//! which is what a person at `make run` — and the boot tests — want to see.
+//! down the task's threads, rights and memory, hand the children to init, tell the parent
+//! (SIGCHLD and a wakeup of its `wait4`), and end the calling thread.
+//!
+//! When init dies there is nothing left to run: XNU panics ("initproc exited"); we report it
+//! and power off cleanly, which is what a person at `make run` — and the boot tests — want.
 
 use alloc::sync::Arc;
 
+use osfmk::kern::sched_prim;
 use osfmk::kern::thread_act::thread_terminate_self;
-use sys::signal::signal_name;
-use sys::wait::{wexitstatus, wifexited, wtermsig};
+use sys::signal::{CLD_DUMPED, CLD_EXITED, CLD_KILLED, SIGCHLD, signal_name};
+use sys::wait::{WCOREFLAG, wexitstatus, wifexited, wtermsig};
 
 use crate::kern::bsd_init::platform;
-use crate::kern::kern_proc::{Proc, ProcState};
+use crate::kern::kern_proc::{Proc, ProcState, allproc_lock, proc_event};
+use crate::kern::kern_sendsig::SigOrigin;
 
 /// The pid of init.
 pub const INITPROC_PID: i32 = 1;
 
 /// End process `p` (the caller's own) with wait status `status`. Never returns.
 pub fn exit1(p: &Arc<Proc>, status: i32) -> ! {
-    *p.p_stat.lock() = ProcState::Zombie(status);
     p.p_fd.lock().close_all();
+    // Ask every thread to end; the caller ends itself below.
     p.task.terminate();
-    let msg = if wifexited(status) {
-        alloc::format!("bsd: pid {} ({}) exited with status {}\n", p.p_pid, p.p_comm, wexitstatus(status))
-    } else {
-        let sig = wtermsig(status) as u32;
-        alloc::format!(
-            "bsd: pid {} ({}) killed by signal {} (SIG{})\n",
-            p.p_pid,
-            p.p_comm,
-            sig,
-            signal_name(sig)
-        )
-    };
-    platform().console_write(msg.as_bytes());
+    let mut cru = p.p_cru.lock();
+    for t in p.threads() {
+        let (u, s) = t.sched.times();
+        cru.0 += u;
+        cru.1 += s;
+    }
+    drop(cru);
+    // Report init's end, and every crash (a signal that dumps core), as XNU logs crashes.
+    if p.p_pid == INITPROC_PID || (!wifexited(status) && status & WCOREFLAG != 0) {
+        let msg = if wifexited(status) {
+            alloc::format!("bsd: pid {} ({}) exited with status {}\n", p.p_pid, p.comm(), wexitstatus(status))
+        } else {
+            let sig = wtermsig(status) as u32;
+            alloc::format!(
+                "bsd: pid {} ({}) killed by signal {} (SIG{})\n",
+                p.p_pid,
+                p.comm(),
+                sig,
+                signal_name(sig)
+            )
+        };
+        platform().console_write(msg.as_bytes());
+    }
     if p.p_pid == INITPROC_PID {
         platform().console_write(b"bsd: init is gone; powering off\n");
         platform().halt();
     }
+
+    // Become a zombie, give the children to init, and find the parent — all under the
+    // table lock, so a parent in wait4 cannot miss it.
+    let (parent, init, orphaned_zombie) = {
+        let mut procs = allproc_lock();
+        *p.p_stat.lock() = ProcState::Zombie(status);
+        let mut orphaned_zombie = false;
+        for q in procs.values() {
+            if q.ppid() == p.p_pid {
+                q.set_ppid(INITPROC_PID);
+                orphaned_zombie |= q.is_zombie();
+            }
+        }
+        let parent = procs.get(&p.ppid()).cloned();
+        // A parent that set SIGCHLD to SIG_IGN, or SA_NOCLDWAIT, leaves no zombies behind.
+        if let Some(par) = &parent
+            && par.p_sigacts.lock().nocldwait()
+        {
+            procs.remove(&p.p_pid);
+        }
+        (parent, procs.get(&INITPROC_PID).cloned(), orphaned_zombie)
+    };
+    if let Some(par) = parent {
+        let code = if wifexited(status) {
+            CLD_EXITED
+        } else if status & WCOREFLAG != 0 {
+            CLD_DUMPED
+        } else {
+            CLD_KILLED
+        };
+        let child_status = if wifexited(status) { wexitstatus(status) } else { wtermsig(status) };
+        let origin = SigOrigin { pid: p.p_pid, uid: p.p_ucred.lock().ruid, code, status: child_status };
+        let _ = crate::kern::kern_sig::psignal(&par, SIGCHLD, origin);
+        sched_prim::thread_wakeup(proc_event(&par));
+    }
+    if orphaned_zombie && let Some(init) = init {
+        sched_prim::thread_wakeup(proc_event(&init));
+    }
     thread_terminate_self()
+}
+
+/// What `wait4` found.
+pub struct Waited {
+    pub pid: i32,
+    pub status: i32,
+    /// The child's user and system time (counter ticks), for `rusage`.
+    pub times: (u64, u64),
+}
+
+/// `wait4(pid, options)`: pid > 0 that child, −1 any child, 0 any child in the caller's
+/// group, < −1 any child in group −pid. WNOHANG returns None when nothing is ready;
+/// otherwise it sleeps (interruptibly) until a child exits, stops or continues.
+pub fn wait4(p: &Arc<Proc>, pid: i32, options: i32) -> Result<Option<Waited>, sys::Errno> {
+    use crate::kern::kern_proc::JobReport;
+    use osfmk::kern::sched_prim::{Interruptible, assert_wait_deadline};
+    use osfmk::kern::thread::WaitResult;
+    use sys::Errno;
+    use sys::wait::{W_CONTINUED, WCONTINUED, WNOHANG, WNOWAIT, WUNTRACED, w_stopcode};
+
+    if options & !(WNOHANG | WUNTRACED | WCONTINUED | WNOWAIT) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    loop {
+        {
+            let mut procs = allproc_lock();
+            let matches = |q: &Proc| {
+                q.ppid() == p.p_pid
+                    && q.p_pid != p.p_pid
+                    && match pid {
+                        -1 => true,
+                        0 => q.pgrp() == p.pgrp(),
+                        n if n < -1 => q.pgrp() == n.wrapping_neg(),
+                        n => q.p_pid == n,
+                    }
+            };
+            let children: alloc::vec::Vec<Arc<Proc>> =
+                procs.values().filter(|q| matches(q)).cloned().collect();
+            if children.is_empty() {
+                return Err(Errno::ECHILD);
+            }
+            for q in &children {
+                if let ProcState::Zombie(status) = *q.p_stat.lock() {
+                    let times = *q.p_cru.lock();
+                    if options & WNOWAIT == 0 {
+                        procs.remove(&q.p_pid);
+                        let mut mine = p.p_cru.lock();
+                        mine.0 += times.0;
+                        mine.1 += times.1;
+                    }
+                    return Ok(Some(Waited { pid: q.p_pid, status, times }));
+                }
+                let mut report = q.p_jobreport.lock();
+                let status = match *report {
+                    Some(JobReport::Stopped(sig)) if options & WUNTRACED != 0 => w_stopcode(sig),
+                    Some(JobReport::Continued) if options & WCONTINUED != 0 => W_CONTINUED,
+                    _ => continue,
+                };
+                if options & WNOWAIT == 0 {
+                    *report = None;
+                }
+                let times = q.threads().iter().fold((0, 0), |acc, t| {
+                    let (u, s) = t.sched.times();
+                    (acc.0 + u, acc.1 + s)
+                });
+                return Ok(Some(Waited { pid: q.p_pid, status, times }));
+            }
+            if options & WNOHANG != 0 {
+                return Ok(None);
+            }
+            // Still under the table lock: an exit in between cannot be missed.
+            assert_wait_deadline(proc_event(p), Interruptible::Yes, None);
+        }
+        if osfmk::kern::sched_prim::thread_block() == WaitResult::Interrupted {
+            return Err(crate::kern::kern_sig::interrupted_errno(p));
+        }
+    }
 }

@@ -1,16 +1,28 @@
 //! Processes: `proc` wraps exactly one Mach task (XNU's `bsd_info` link, both ways), and
-//! owns BSD identity: pid, parent, credentials, descriptors, pending signals, exit status.
+//! owns BSD identity: pid, parent, process group and session, credentials, descriptors,
+//! signal actions and pending signals, exit status. `Uthread` is BSD's per-thread part
+//! (signal mask and per-thread pending set), hung off the Mach thread.
+//!
+//! Locks, in order: the process table (`ALLPROC`) → a proc's `p_sigacts` → its
+//! `p_signals` → a thread's `Uthread::sig`; `p_fd`, `p_ucred`, `p_comm` are leaves.
 
 use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::sync::{Arc, Weak};
-use core::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, Ordering};
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 
-use osfmk::kern::locks::SpinLock;
+use osfmk::kern::locks::{SpinLock, SpinLockGuard};
 use osfmk::kern::sched_prim::current_thread;
 use osfmk::kern::task::TaskRef;
+use osfmk::kern::thread::ThreadRef;
+use sys::Errno;
 
 use crate::kern::kern_descrip::FileDesc;
+use crate::kern::kern_pid::PidAllocator;
+use crate::kern::kern_sendsig::SigOrigin;
+use crate::kern::kern_sigacts::Sigacts;
+use crate::kern::kern_sigstate::{ProcSignals, SigState};
 
 /// A process id.
 pub type Pid = i32;
@@ -29,50 +41,100 @@ pub struct Ucred {
 /// Life-cycle state (`p_stat`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ProcState {
-    /// SRUN: alive.
+    /// SRUN: alive (possibly stopped: see `ProcSignals::stopped`).
     Run,
     /// SZOMB: exited; holds the wait status until reaped.
     Zombie(i32),
 }
 
+/// A stop or continue the parent has not collected with `wait4` yet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JobReport {
+    Stopped(u32),
+    Continued,
+}
+
 /// A BSD process.
 pub struct Proc {
     pub p_pid: Pid,
-    pub p_ppid: Pid,
+    p_ppid: AtomicI32,
     /// Command name (basename of the executable).
-    pub p_comm: String,
+    pub p_comm: SpinLock<String>,
     /// The task this process wraps.
     pub task: TaskRef,
     pub p_ucred: SpinLock<Ucred>,
     pub p_fd: SpinLock<FileDesc>,
     pub p_stat: SpinLock<ProcState>,
-    /// Pending signals (process-wide), a `sigset_t`.
-    pub p_siglist: AtomicU32,
+    /// Process group and session ids.
+    pub p_pgrpid: AtomicI32,
+    pub p_sessionid: AtomicI32,
+    /// Has exec'd since fork (setpgid by the parent is then EACCES).
+    pub p_exec: AtomicBool,
+    /// Changed its ids with set*id (`issetugid`).
+    pub p_sugid: AtomicBool,
+    /// Signal actions, and the process-wide pending set and stop state.
+    pub p_sigacts: SpinLock<Sigacts>,
+    pub p_signals: SpinLock<ProcSignals>,
+    /// Who sent the last signal that has no fault to describe it (siginfo's sender fields).
+    pub p_sigorigin: SpinLock<SigOrigin>,
+    /// A stop or continue not yet reported to the parent.
+    pub p_jobreport: SpinLock<Option<JobReport>>,
     /// Nice value (`setpriority`), −20..=20.
     pub p_nice: AtomicI32,
     /// libpthread's thread entry point and TSD offset (`bsdthread_register`).
     pub p_threadstart: AtomicU64,
     pub p_pth_tsd_offset: AtomicU64,
+    /// CPU time of reaped children and of exited threads (user, system), counter ticks.
+    pub p_cru: SpinLock<(u64, u64)>,
 }
 
 /// The process table: pid → proc.
 static ALLPROC: SpinLock<BTreeMap<Pid, Arc<Proc>>> = SpinLock::new(BTreeMap::new());
+static PIDS: SpinLock<Option<PidAllocator>> = SpinLock::new(None);
+
+/// What every parent's `wait4` sleeps on.
+pub fn proc_event(p: &Proc) -> usize {
+    p as *const Proc as usize
+}
 
 impl Proc {
-    /// Create a process around `task` and link them both ways.
+    /// Create a process around `task`, link them both ways, and enter it in the table.
     pub fn create(pid: Pid, ppid: Pid, comm: &str, task: TaskRef, cred: Ucred, fd: FileDesc) -> Arc<Proc> {
+        Proc::create_from(pid, ppid, comm, task, cred, fd, Sigacts::new(), (pid, pid))
+    }
+
+    /// `create` with inherited signal actions and process group/session.
+    #[allow(clippy::too_many_arguments)]
+    pub fn create_from(
+        pid: Pid,
+        ppid: Pid,
+        comm: &str,
+        task: TaskRef,
+        cred: Ucred,
+        fd: FileDesc,
+        sigacts: Sigacts,
+        (pgrp, session): (Pid, Pid),
+    ) -> Arc<Proc> {
         let p = Arc::new(Proc {
             p_pid: pid,
-            p_ppid: ppid,
-            p_comm: String::from(comm),
+            p_ppid: AtomicI32::new(ppid),
+            p_comm: SpinLock::new(String::from(comm)),
             task: task.clone(),
             p_ucred: SpinLock::new(cred),
             p_fd: SpinLock::new(fd),
             p_stat: SpinLock::new(ProcState::Run),
-            p_siglist: AtomicU32::new(0),
+            p_pgrpid: AtomicI32::new(pgrp),
+            p_sessionid: AtomicI32::new(session),
+            p_exec: AtomicBool::new(false),
+            p_sugid: AtomicBool::new(false),
+            p_sigacts: SpinLock::new(sigacts),
+            p_signals: SpinLock::new(ProcSignals::new()),
+            p_sigorigin: SpinLock::new(SigOrigin::default()),
+            p_jobreport: SpinLock::new(None),
             p_nice: AtomicI32::new(0),
             p_threadstart: AtomicU64::new(0),
             p_pth_tsd_offset: AtomicU64::new(0),
+            p_cru: SpinLock::new((0, 0)),
         });
         let weak = Arc::downgrade(&p);
         task.bsd_info.call_once(|| alloc::boxed::Box::new(weak));
@@ -85,12 +147,60 @@ impl Proc {
         task.bsd_info.get()?.downcast_ref::<Weak<Proc>>()?.upgrade()
     }
 
-    /// Post `sig` (delivered on the way back to user mode).
-    pub fn post_signal(&self, sig: u32) {
-        if (1..sys::signal::NSIG).contains(&sig) {
-            self.p_siglist.fetch_or(sys::signal::sigmask(sig), Ordering::SeqCst);
-        }
+    /// Parent pid (init's after the parent died).
+    pub fn ppid(&self) -> Pid {
+        self.p_ppid.load(Ordering::Acquire)
     }
+
+    pub(crate) fn set_ppid(&self, ppid: Pid) {
+        self.p_ppid.store(ppid, Ordering::Release);
+    }
+
+    /// Process group id.
+    pub fn pgrp(&self) -> Pid {
+        self.p_pgrpid.load(Ordering::Acquire)
+    }
+
+    /// Session id.
+    pub fn session(&self) -> Pid {
+        self.p_sessionid.load(Ordering::Acquire)
+    }
+
+    /// The command name, for messages.
+    pub fn comm(&self) -> String {
+        self.p_comm.lock().clone()
+    }
+
+    /// Has it exited?
+    pub fn is_zombie(&self) -> bool {
+        matches!(*self.p_stat.lock(), ProcState::Zombie(_))
+    }
+
+    /// Its live threads.
+    pub fn threads(&self) -> Vec<ThreadRef> {
+        self.task.threads()
+    }
+}
+
+/// BSD's per-thread state (`uthread`).
+pub struct Uthread {
+    /// Mask, thread-pending set, alternate stack, sigreturn token.
+    pub sig: SpinLock<SigState>,
+    /// The exception that raised the pending fault signal: (FAR, ESR), for siginfo.
+    pub fault: SpinLock<(u64, u64)>,
+}
+
+impl Default for Uthread {
+    fn default() -> Uthread {
+        Uthread { sig: SpinLock::new(SigState::default()), fault: SpinLock::new((0, 0)) }
+    }
+}
+
+/// The BSD half of thread `t` (made on first use).
+pub fn uthread(t: &ThreadRef) -> &Uthread {
+    let any = t.uthread.call_once(|| alloc::boxed::Box::new(Uthread::default()));
+    // Only this module stores into `uthread`, always a `Uthread`.
+    any.downcast_ref::<Uthread>().expect("uthread holds a Uthread")
 }
 
 /// The process of the running thread, if it has one (kernel threads of pid 0 do too).
@@ -103,7 +213,23 @@ pub fn proc_find(pid: Pid) -> Option<Arc<Proc>> {
     ALLPROC.lock().get(&pid).cloned()
 }
 
-/// Every live process, for calls that act on a set of them (`setpriority(PRIO_USER)`).
-pub fn allproc() -> alloc::vec::Vec<Arc<Proc>> {
+/// Every process (live and zombie).
+pub fn allproc() -> Vec<Arc<Proc>> {
     ALLPROC.lock().values().cloned().collect()
+}
+
+/// The process table, locked (wait4 and exit change parentage and state under it).
+pub fn allproc_lock() -> SpinLockGuard<'static, BTreeMap<Pid, Arc<Proc>>> {
+    ALLPROC.lock()
+}
+
+/// A fresh pid: increasing, wrapping at PID_MAX, never one in use as a pid, process group
+/// or session (XNU's `forkproc` rule).
+pub fn pid_alloc() -> Result<Pid, Errno> {
+    let procs = ALLPROC.lock();
+    let mut pids = PIDS.lock();
+    let allocator = pids.get_or_insert_with(PidAllocator::new);
+    allocator.alloc(|pid| {
+        procs.contains_key(&pid) || procs.values().any(|q| q.pgrp() == pid || q.session() == pid)
+    })
 }

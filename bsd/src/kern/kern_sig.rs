@@ -1,22 +1,36 @@
-//! Signals, as far as this milestone goes: posting, Mach exceptions turned into signals
-//! (XNU's `ux_handler` mapping, reference §6), and delivery of the default actions on the
-//! way back to user mode (AST_BSD). Handlers, masks and `sigaction` come with M1.4.
+//! Signals in the kernel (XNU's `kern_sig.c` and `unix_signal.c`): posting to a process or a
+//! thread (`psignal`, `kill`, `__pthread_kill`), Mach exceptions turned into signals (XNU's
+//! `ux_handler` mapping, reference §6), and delivery on the way back to user mode (AST_BSD):
+//! default actions (terminate, stop, continue), or a handler entered through a signal frame
+//! built on the user stack, undone by `sigreturn`. The decisions themselves are the pure
+//! state machines in `kern_sigacts`, `kern_sigstate` and `kern_sendsig`.
 
-use core::sync::atomic::Ordering;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU64, Ordering};
 
 use mach::KernReturn;
 use mach::exception::{
     EXC_ARITHMETIC, EXC_BAD_ACCESS, EXC_BAD_INSTRUCTION, EXC_BREAKPOINT, EXC_EMULATION, EXC_SOFTWARE,
     EXC_SYSCALL, ExceptionType,
 };
+use osfmk::arm64::copyio::{UserAddr, copyin, copyout};
+use osfmk::arm64::cswitch::{UserFpState, read_user_fp, write_user_fp};
+use osfmk::arm64::trapframe::TrapFrame;
+use osfmk::kern::clock::mach_absolute_time;
 use osfmk::kern::exception::BsdHooks;
+use osfmk::kern::sched_prim::{self, Interruptible, assert_wait_deadline, current_thread, thread_block};
+use osfmk::kern::thread::ThreadRef;
+use sys::Errno;
 use sys::signal::{
-    DefaultAction, SIGBUS, SIGEMT, SIGFPE, SIGILL, SIGSEGV, SIGSYS, SIGTRAP, Signal, default_action, sigmask,
+    CLD_CONTINUED, CLD_STOPPED, SIGBUS, SIGCHLD, SIGEMT, SIGFPE, SIGILL, SIGKILL, SIGSEGV, SIGSYS, SIGTRAP,
+    SigSet, SigactionIn, SigaltStack, Signal, is_valid,
 };
 use sys::wait::w_termsig;
 
 use crate::kern::kern_exit::exit1;
-use crate::kern::kern_proc::current_proc;
+use crate::kern::kern_proc::{JobReport, Pid, Proc, allproc, current_proc, proc_event, proc_find, uthread};
+use crate::kern::kern_sendsig::{SigOrigin, SigreturnKind, UserRegs, read_ucontext, sendsig, sigreturn_kind};
 
 /// The signal BSD sends for an unhandled Mach exception (`ux_exception`).
 pub fn ux_exception(exception: ExceptionType, code: i64) -> Option<Signal> {
@@ -33,6 +47,126 @@ pub fn ux_exception(exception: ExceptionType, code: i64) -> Option<Signal> {
     }
 }
 
+/// The live threads of `p` with their masks, in the order a process signal prefers them.
+fn threads_and_masks(p: &Proc) -> Vec<(ThreadRef, SigSet)> {
+    p.threads().into_iter().map(|t| (t.clone(), uthread(&t).sig.lock().mask())).collect()
+}
+
+/// Post `sig` to process `p` (`psignal`); `origin` fills the sender fields of its siginfo.
+pub fn psignal(p: &Arc<Proc>, sig: Signal, origin: SigOrigin) -> Result<(), Errno> {
+    if p.p_pid == 0 || p.is_zombie() {
+        return Ok(());
+    }
+    let threads = threads_and_masks(p);
+    let posted = {
+        let acts = p.p_sigacts.lock();
+        let mut ps = p.p_signals.lock();
+        ps.post(sig, &acts, threads.iter().enumerate().map(|(i, (_, m))| (i, *m)))?
+    };
+    if posted.pending {
+        *p.p_sigorigin.lock() = origin;
+    }
+    if posted.discard != 0 {
+        for (t, _) in &threads {
+            uthread(t).sig.lock().discard(posted.discard);
+        }
+    }
+    if posted.resume {
+        // The process was stopped; its threads may run again.
+        let _ = p.task.resume();
+    }
+    if posted.continued {
+        *p.p_jobreport.lock() = Some(JobReport::Continued);
+        notify_parent_job(p, CLD_CONTINUED, SIGCHLD as i32);
+    }
+    if let Some(i) = posted.notify
+        && let Some((t, _)) = threads.get(i)
+    {
+        sched_prim::thread_abort(t);
+    }
+    Ok(())
+}
+
+/// Post `sig` to one thread of `p` (`__pthread_kill`, or a fault the thread caused).
+pub fn psignal_thread(p: &Arc<Proc>, t: &ThreadRef, sig: Signal, fault: bool) -> Result<(), Errno> {
+    let posted = {
+        let mut acts = p.p_sigacts.lock();
+        let mut ps = p.p_signals.lock();
+        let mut st = uthread(t).sig.lock();
+        if fault { ps.post_fault(&mut st, sig, &mut acts)? } else { ps.post_to_thread(&mut st, sig, &acts)? }
+    };
+    if posted.discard != 0 {
+        for (t, _) in threads_and_masks(p) {
+            uthread(&t).sig.lock().discard(posted.discard);
+        }
+    }
+    if posted.resume {
+        let _ = p.task.resume();
+    }
+    if posted.notify.is_some() {
+        sched_prim::thread_abort(t);
+    }
+    Ok(())
+}
+
+/// Tell `p`'s parent that `p` stopped or continued: SIGCHLD (unless SA_NOCLDSTOP) and a
+/// wakeup for its `wait4`.
+fn notify_parent_job(p: &Arc<Proc>, code: i32, status: i32) {
+    let Some(parent) = proc_find(p.ppid()) else { return };
+    if !parent.p_sigacts.lock().nocldstop() {
+        let origin = SigOrigin { pid: p.p_pid, uid: p.p_ucred.lock().ruid, code, status };
+        let _ = psignal(&parent, SIGCHLD, origin);
+    }
+    sched_prim::thread_wakeup(proc_event(&parent));
+}
+
+/// Stop the current process for `sig`: its task is suspended (every thread stops before
+/// user mode) and the parent hears of it.
+fn stop_process(p: &Arc<Proc>, sig: Signal) {
+    p.task.suspend();
+    *p.p_jobreport.lock() = Some(JobReport::Stopped(sig));
+    notify_parent_job(p, CLD_STOPPED, sig as i32);
+}
+
+/// A random-enough 64-bit value for sigreturn tokens: the counter run through a mixer.
+fn token_random() -> u64 {
+    static STATE: AtomicU64 = AtomicU64::new(0x9e37_79b9_7f4a_7c15);
+    let mut x = STATE.fetch_add(mach_absolute_time() | 1, Ordering::Relaxed) ^ mach_absolute_time();
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    x ^ (x >> 33)
+}
+
+/// Enter the handler of delivery `d`: build the frame, copy it to the user stack, and make
+/// `frame` resume in the trampoline. A frame that cannot be written kills the process with
+/// SIGILL (§10 step 9), on the next turn of the AST loop.
+fn deliver(p: &Arc<Proc>, t: &ThreadRef, frame: &mut TrapFrame, d: &crate::kern::kern_sigstate::Delivery) {
+    let mut regs = UserRegs::from_trap_frame(frame);
+    let fp = read_user_fp();
+    regs.q = fp.q;
+    regs.fpsr = fp.fpsr;
+    regs.fpcr = fp.fpcr;
+    let (far, esr) = core::mem::take(&mut *uthread(t).fault.lock());
+    regs.far = far;
+    regs.esr = esr;
+    let origin = core::mem::take(&mut *p.p_sigorigin.lock());
+    let token = uthread(t).sig.lock().sigreturn_token(token_random());
+    let written = sendsig(&regs, d, origin, token).ok().and_then(|f| {
+        let map = p.task.map.as_ref()?;
+        copyout(&mut map.lock(), &f.bytes, UserAddr(f.addr)).ok()?;
+        Some(f)
+    });
+    match written {
+        Some(f) => f.regs.store_to_trap_frame(frame),
+        None => {
+            let mut acts = p.p_sigacts.lock();
+            uthread(t).sig.lock().sendsig_failed(&mut acts);
+        }
+    }
+}
+
 /// BSD's side of the Mach ↔ BSD contract.
 pub struct Hooks;
 
@@ -40,10 +174,11 @@ pub struct Hooks;
 pub static BSD_HOOKS: Hooks = Hooks;
 
 impl BsdHooks for Hooks {
-    fn unhandled_exception(&self, exception: ExceptionType, code: i64, _subcode: i64) {
-        if let (Some(sig), Some(p)) = (ux_exception(exception, code), current_proc()) {
-            p.post_signal(sig);
-        }
+    fn unhandled_exception(&self, exception: ExceptionType, code: i64, subcode: i64) {
+        let (Some(sig), Some(p)) = (ux_exception(exception, code), current_proc()) else { return };
+        let t = current_thread();
+        *uthread(&t).fault.lock() = (subcode as u64, 0);
+        let _ = psignal_thread(&p, &t, sig, true);
     }
 
     fn memory_exhausted(&self, addr: u64) {
@@ -51,30 +186,229 @@ impl BsdHooks for Hooks {
             let msg = alloc::format!(
                 "bsd: pid {} ({}) is out of memory (fault at {:#x}); killing it\n",
                 p.p_pid,
-                p.p_comm,
+                p.comm(),
                 addr
             );
             crate::kern::bsd_init::platform().console_write(msg.as_bytes());
-            p.post_signal(sys::signal::SIGKILL);
+            let _ = psignal(&p, SIGKILL, SigOrigin::default());
         }
     }
 
-    fn ast_bsd(&self) {
+    fn ast_bsd(&self, frame: &mut TrapFrame) {
         let Some(p) = current_proc() else { return };
-        let pending = p.p_siglist.swap(0, Ordering::SeqCst);
-        for sig in 1..sys::signal::NSIG {
-            if pending & sigmask(sig) == 0 {
-                continue;
-            }
-            match default_action(sig) {
-                DefaultAction::Terminate => exit1(&p, w_termsig(sig, false)),
-                DefaultAction::Core => exit1(&p, w_termsig(sig, true)),
-                // Stopping needs job control (M1.4); until then stop signals are ignored,
-                // as are the signals whose default is to do nothing.
-                DefaultAction::Stop | DefaultAction::Continue | DefaultAction::Ignore => {}
+        let t = current_thread();
+        loop {
+            let action = {
+                let mut acts = p.p_sigacts.lock();
+                let mut ps = p.p_signals.lock();
+                let mut st = uthread(&t).sig.lock();
+                st.next_action(&mut ps, &mut acts, false)
+            };
+            use crate::kern::kern_sigstate::SignalAction::*;
+            match action {
+                None => return,
+                Some(Ignore { .. }) => {}
+                Some(Terminate { sig, core }) => exit1(&p, w_termsig(sig, core)),
+                Some(Stop { sig }) => {
+                    stop_process(&p, sig);
+                    // Wait here (or die, if killed) until continued.
+                    sched_prim::thread_ast_user();
+                }
+                Some(Deliver(d)) => deliver(&p, &t, frame, &d),
             }
         }
     }
+}
+
+/// May `p` signal `q`? Root may signal anyone; others need a real or effective uid that
+/// matches the target's real or saved uid (`cansignal`).
+fn cansignal(p: &Proc, q: &Proc) -> bool {
+    // One lock at a time: `p` and `q` may be the same process.
+    let a = *p.p_ucred.lock();
+    let b = *q.p_ucred.lock();
+    a.uid == 0 || a.ruid == b.ruid || a.ruid == b.svuid || a.uid == b.ruid || a.uid == b.svuid
+}
+
+/// `kill(pid, sig, posix)`: pid > 0 one process, 0 the caller's group, −1 everyone the
+/// caller may signal (except system processes), < −1 the group −pid. Signal 0 only checks.
+pub fn kill(p: &Arc<Proc>, pid: Pid, sig: Signal) -> Result<(), Errno> {
+    if sig != 0 && !is_valid(sig) {
+        return Err(Errno::EINVAL);
+    }
+    let targets: Vec<Arc<Proc>> = match pid {
+        0 => allproc().into_iter().filter(|q| q.pgrp() == p.pgrp()).collect(),
+        -1 => allproc().into_iter().filter(|q| q.p_pid > 1 && q.p_pid != p.p_pid).collect(),
+        n if n < 0 => allproc().into_iter().filter(|q| q.pgrp() == n.wrapping_neg()).collect(),
+        n => proc_find(n).into_iter().collect(),
+    };
+    let targets: Vec<Arc<Proc>> = targets.into_iter().filter(|q| q.p_pid != 0 && !q.is_zombie()).collect();
+    if targets.is_empty() {
+        return Err(Errno::ESRCH);
+    }
+    let mut sent = false;
+    for q in &targets {
+        if !cansignal(p, q) {
+            continue;
+        }
+        sent = true;
+        if sig != 0 {
+            let origin = SigOrigin { pid: p.p_pid, uid: p.p_ucred.lock().ruid, code: 0, status: sig as i32 };
+            psignal(q, sig, origin)?;
+        }
+    }
+    if sent { Ok(()) } else { Err(Errno::EPERM) }
+}
+
+fn map_of(p: &Proc) -> Result<&osfmk::kern::locks::SpinLock<osfmk::vm::vm_map::VmMap>, Errno> {
+    p.task.map.as_ref().ok_or(Errno::EFAULT)
+}
+
+fn copyin_array<const N: usize>(p: &Proc, addr: u64) -> Result<[u8; N], Errno> {
+    let mut b = [0u8; N];
+    copyin(&mut map_of(p)?.lock(), UserAddr(addr), &mut b).map_err(|_| Errno::EFAULT)?;
+    Ok(b)
+}
+
+fn copyout_bytes(p: &Proc, bytes: &[u8], addr: u64) -> Result<(), Errno> {
+    copyout(&mut map_of(p)?.lock(), bytes, UserAddr(addr)).map_err(|_| Errno::EFAULT)
+}
+
+/// `sigaction(sig, nsa, osa)`.
+pub fn sigaction(p: &Arc<Proc>, sig: u64, nsa: u64, osa: u64) -> Result<(), Errno> {
+    let sig = u32::try_from(sig).map_err(|_| Errno::EINVAL)?;
+    let new = if nsa != 0 { Some(SigactionIn::from_bytes(&copyin_array(p, nsa)?)) } else { None };
+    let result = p.p_sigacts.lock().sigaction(sig, new)?;
+    if result.discard != 0 {
+        p.p_signals.lock().discard(result.discard);
+        for t in p.threads() {
+            uthread(&t).sig.lock().discard(result.discard);
+        }
+    }
+    if osa != 0 {
+        copyout_bytes(p, &result.old.to_bytes(), osa)?;
+    }
+    Ok(())
+}
+
+/// `sigprocmask(how, set, oset)` and `__pthread_sigmask`: the calling thread's mask.
+pub fn sigprocmask(p: &Arc<Proc>, how: u64, set: u64, oset: u64) -> Result<(), Errno> {
+    let new = if set != 0 { Some(u32::from_le_bytes(copyin_array(p, set)?)) } else { None };
+    let t = current_thread();
+    let old = uthread(&t).sig.lock().sigprocmask(how as i32, new)?;
+    if oset != 0 {
+        copyout_bytes(p, &old.to_le_bytes(), oset)?;
+    }
+    Ok(())
+}
+
+/// `sigpending(set)`.
+pub fn sigpending(p: &Arc<Proc>, set: u64) -> Result<(), Errno> {
+    let t = current_thread();
+    let pending = {
+        let ps = p.p_signals.lock();
+        uthread(&t).sig.lock().sigpending(&ps)
+    };
+    copyout_bytes(p, &pending.to_le_bytes(), set)
+}
+
+/// `sigsuspend(mask)`: wait with `mask` until a signal is delivered; always EINTR (the
+/// old mask comes back after the handler).
+pub fn sigsuspend(p: &Arc<Proc>, mask: u64) -> Result<(), Errno> {
+    let t = current_thread();
+    uthread(&t).sig.lock().sigsuspend(mask as u32);
+    loop {
+        let ready = {
+            let ps = p.p_signals.lock();
+            uthread(&t).sig.lock().has_deliverable(&ps)
+        };
+        if ready {
+            return Err(Errno::EINTR);
+        }
+        assert_wait_deadline(uthread_event(&t), Interruptible::Yes, None);
+        thread_block();
+    }
+}
+
+/// What a thread in `sigsuspend` waits on (only aborts wake it).
+fn uthread_event(t: &ThreadRef) -> usize {
+    uthread(t) as *const _ as usize
+}
+
+/// `sigaltstack(nss, oss)`.
+pub fn sigaltstack(p: &Arc<Proc>, nss: u64, oss: u64) -> Result<(), Errno> {
+    let t = current_thread();
+    let old = uthread(&t).sig.lock().altstack_status();
+    if nss != 0 {
+        let new = SigaltStack::from_bytes(&copyin_array(p, nss)?);
+        uthread(&t).sig.lock().set_altstack(new)?;
+    }
+    if oss != 0 {
+        copyout_bytes(p, &old.to_bytes(), oss)?;
+    }
+    Ok(())
+}
+
+/// `__pthread_kill(thread_port, sig)`: signal one thread of the caller's process.
+pub fn pthread_kill(p: &Arc<Proc>, port: u64, sig: u64) -> Result<(), Errno> {
+    let sig = u32::try_from(sig).map_err(|_| Errno::EINVAL)?;
+    if sig != 0 && !is_valid(sig) {
+        return Err(Errno::EINVAL);
+    }
+    let target = p
+        .task
+        .itk_space
+        .lookup_port(port as u32, mach::port::MACH_PORT_TYPE_SEND)
+        .ok()
+        .and_then(|port| {
+            port.kobject::<osfmk::kern::thread::Thread>(osfmk::ipc::ipc_port::IkotType::ThreadControl)
+        })
+        .filter(|t| Arc::ptr_eq(&t.task, &p.task))
+        .ok_or(Errno::ESRCH)?;
+    if sig == 0 {
+        return Ok(());
+    }
+    psignal_thread(p, &target, sig, false)
+}
+
+/// `sigreturn(uctx, infostyle, token)`: resume the state saved in the signal frame.
+/// Returns EJUSTRETURN: every register was set here.
+pub fn sigreturn(
+    p: &Arc<Proc>,
+    uctx: u64,
+    infostyle: u64,
+    token: u64,
+    frame: &mut TrapFrame,
+) -> Result<(), Errno> {
+    let t = current_thread();
+    match sigreturn_kind(infostyle) {
+        SigreturnKind::SetAltStack => {
+            uthread(&t).sig.lock().set_on_altstack(true);
+            return Ok(());
+        }
+        SigreturnKind::ResetAltStack => {
+            uthread(&t).sig.lock().set_on_altstack(false);
+            return Ok(());
+        }
+        SigreturnKind::Restore => {}
+    }
+    let uc = read_ucontext(&copyin_array(p, uctx)?)?;
+    let mctx = copyin_array(p, uc.uc_mcontext64)?;
+    let enforce = p.p_sigacts.lock().enforce_sigreturn_token();
+    let token_value = uthread(&t).sig.lock().current_sigreturn_token();
+    let restored = crate::kern::kern_sendsig::sigreturn(uctx, &uc, &mctx, token, token_value, enforce)?;
+    restored.regs.store_to_trap_frame(frame);
+    write_user_fp(&UserFpState { q: restored.regs.q, fpsr: restored.regs.fpsr, fpcr: restored.regs.fpcr });
+    uthread(&t).sig.lock().sigreturn(restored.mask, restored.on_altstack);
+    Err(Errno::EJUSTRETURN)
+}
+
+/// The errno an interrupted wait turns into: EINTR, or ERESTART when the signal that
+/// interrupted it asked for SA_RESTART.
+pub fn interrupted_errno(p: &Proc) -> Errno {
+    let t = current_thread();
+    let acts = p.p_sigacts.lock();
+    let ps = p.p_signals.lock();
+    uthread(&t).sig.lock().interrupted_errno(&ps, &acts)
 }
 
 #[cfg(test)]

@@ -5,6 +5,12 @@
 pub mod exec_elf;
 pub mod exec_stack;
 pub mod kern_descrip;
+pub mod kern_pgrp;
+pub mod kern_pid;
+pub mod kern_sendsig;
+pub mod kern_sigacts;
+pub mod kern_sigstate;
+pub mod kern_wait;
 
 #[cfg(target_os = "none")]
 pub mod bsd_init;
@@ -13,9 +19,13 @@ pub mod kern_exec;
 #[cfg(target_os = "none")]
 pub mod kern_exit;
 #[cfg(target_os = "none")]
+pub mod kern_fork;
+#[cfg(target_os = "none")]
 pub mod kern_mman;
 #[cfg(target_os = "none")]
 pub mod kern_proc;
+#[cfg(target_os = "none")]
+pub mod kern_prot;
 #[cfg(target_os = "none")]
 pub mod kern_resource;
 #[cfg(target_os = "none")]

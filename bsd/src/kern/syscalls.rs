@@ -6,8 +6,6 @@
 //! sets C with the errno in x0. Numbers with no implementation post SIGSYS and fail with
 //! ENOSYS (`nosys`), or fail quietly (`enosys`) where XNU does.
 
-use core::sync::atomic::Ordering;
-
 use osfmk::arm64::copyio::{UserAddr, copyin, copyout};
 use osfmk::arm64::trapframe::TrapFrame;
 use sys::Errno;
@@ -21,8 +19,9 @@ use crate::kern::kern_proc::{Proc, current_proc};
 /// Two result registers (x0, x1).
 pub type SysRet = Result<(u64, u64), Errno>;
 
-/// Argument registers as the call sees them.
-pub struct SysArgs(pub [u64; 8]);
+/// Argument registers as the call sees them, and the caller's trap frame (for the calls
+/// that set registers themselves: fork's child, execve, sigreturn).
+pub struct SysArgs<'a>(pub [u64; 8], pub &'a mut TrapFrame);
 
 /// Bytes moved per step by read and write: bounds kernel buffers, not the request.
 const IO_CHUNK: usize = 4096;
@@ -31,15 +30,28 @@ fn map_of(p: &Proc) -> Result<&osfmk::kern::locks::SpinLock<osfmk::vm::vm_map::V
     p.task.map.as_ref().ok_or(Errno::EFAULT)
 }
 
+/// `struct rusage` from user and system counter ticks.
+fn rusage_of((user, system): (u64, u64)) -> sys::resource::Rusage {
+    let tv = |ticks: u64| {
+        let ns = osfmk::kern::clock::absolutetime_to_nanoseconds(ticks);
+        sys::time::Timeval {
+            tv_sec: (ns / 1_000_000_000) as i64,
+            tv_usec: ((ns / 1000) % 1_000_000) as i32,
+            _pad: 0,
+        }
+    };
+    sys::resource::Rusage { ru_utime: tv(user), ru_stime: tv(system), ..Default::default() }
+}
+
 /// Handlers, one per STD line of syscalls.master.
 mod handlers {
     use super::*;
 
-    pub fn exit(p: &alloc::sync::Arc<Proc>, a: &SysArgs) -> SysRet {
+    pub fn exit(p: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
         exit1(p, w_exitcode(a.0[0] as i32))
     }
 
-    pub fn read(p: &alloc::sync::Arc<Proc>, a: &SysArgs) -> SysRet {
+    pub fn read(p: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
         let (fd, buf, nbyte) = (a.0[0], a.0[1], a.0[2]);
         let fg = p.p_fd.lock().get(fd)?;
         if fg.fg_flag & crate::kern::kern_descrip::FREAD == 0 {
@@ -59,7 +71,7 @@ mod handlers {
         Ok((n as u64, 0))
     }
 
-    pub fn write(p: &alloc::sync::Arc<Proc>, a: &SysArgs) -> SysRet {
+    pub fn write(p: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
         let (fd, buf, nbyte) = (a.0[0], a.0[1], a.0[2]);
         let fg = p.p_fd.lock().get(fd)?;
         if fg.fg_flag & crate::kern::kern_descrip::FWRITE == 0 {
@@ -95,39 +107,161 @@ mod handlers {
         Ok((done, 0))
     }
 
-    pub fn getpid(p: &alloc::sync::Arc<Proc>, _: &SysArgs) -> SysRet {
+    pub fn getpid(p: &alloc::sync::Arc<Proc>, _: &mut SysArgs) -> SysRet {
         Ok((p.p_pid as u64, 0))
     }
 
-    pub fn getppid(p: &alloc::sync::Arc<Proc>, _: &SysArgs) -> SysRet {
-        Ok((p.p_ppid as u64, 0))
+    pub fn getppid(p: &alloc::sync::Arc<Proc>, _: &mut SysArgs) -> SysRet {
+        Ok((p.ppid() as u64, 0))
     }
 
-    pub fn getuid(p: &alloc::sync::Arc<Proc>, _: &SysArgs) -> SysRet {
+    pub fn getuid(p: &alloc::sync::Arc<Proc>, _: &mut SysArgs) -> SysRet {
         Ok((p.p_ucred.lock().ruid as u64, 0))
     }
 
-    pub fn geteuid(p: &alloc::sync::Arc<Proc>, _: &SysArgs) -> SysRet {
+    pub fn geteuid(p: &alloc::sync::Arc<Proc>, _: &mut SysArgs) -> SysRet {
         Ok((p.p_ucred.lock().uid as u64, 0))
     }
 
-    pub fn getgid(p: &alloc::sync::Arc<Proc>, _: &SysArgs) -> SysRet {
+    pub fn getgid(p: &alloc::sync::Arc<Proc>, _: &mut SysArgs) -> SysRet {
         Ok((p.p_ucred.lock().rgid as u64, 0))
     }
 
-    pub fn getegid(p: &alloc::sync::Arc<Proc>, _: &SysArgs) -> SysRet {
+    pub fn getegid(p: &alloc::sync::Arc<Proc>, _: &mut SysArgs) -> SysRet {
         Ok((p.p_ucred.lock().gid as u64, 0))
     }
 
-    pub fn getpriority(p: &alloc::sync::Arc<Proc>, a: &SysArgs) -> SysRet {
+    pub fn fork(p: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
+        crate::kern::kern_fork::fork1(p, a.1).map(|pid| (pid as u64, 0))
+    }
+
+    pub fn vfork(p: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
+        // vfork may be fork: copy-on-write makes the copy cheap.
+        fork(p, a)
+    }
+
+    pub fn execve(p: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
+        let (path, argv, envp) = (a.0[0], a.0[1], a.0[2]);
+        crate::kern::kern_exec::execve(p, path, argv, envp, a.1).map(|()| (0, 0))
+    }
+
+    pub fn wait4(p: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
+        let [pid, status, options, rusage, ..] = a.0;
+        let Some(w) = crate::kern::kern_exit::wait4(p, pid as i32, options as i32)? else {
+            return Ok((0, 0));
+        };
+        let mut map = map_of(p)?.lock();
+        if status != 0 {
+            copyout(&mut map, &w.status.to_le_bytes(), UserAddr(status)).map_err(|_| Errno::EFAULT)?;
+        }
+        if rusage != 0 {
+            copyout(&mut map, &rusage_of(w.times).to_bytes(), UserAddr(rusage)).map_err(|_| Errno::EFAULT)?;
+        }
+        Ok((w.pid as u64, 0))
+    }
+
+    pub fn getrusage(p: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
+        const RUSAGE_SELF: i32 = 0;
+        const RUSAGE_CHILDREN: i32 = -1;
+        let times = match a.0[0] as i32 {
+            RUSAGE_SELF => p.threads().iter().fold(*p.p_cru.lock(), |acc, t| {
+                let (u, s) = t.sched.times();
+                (acc.0 + u, acc.1 + s)
+            }),
+            RUSAGE_CHILDREN => *p.p_cru.lock(),
+            _ => return Err(Errno::EINVAL),
+        };
+        copyout(&mut map_of(p)?.lock(), &rusage_of(times).to_bytes(), UserAddr(a.0[1]))
+            .map_err(|_| Errno::EFAULT)?;
+        Ok((0, 0))
+    }
+
+    pub fn kill(p: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
+        crate::kern::kern_sig::kill(p, a.0[0] as i32, a.0[1] as u32).map(|()| (0, 0))
+    }
+
+    pub fn sigaction(p: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
+        crate::kern::kern_sig::sigaction(p, a.0[0], a.0[1], a.0[2]).map(|()| (0, 0))
+    }
+
+    pub fn sigprocmask(p: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
+        crate::kern::kern_sig::sigprocmask(p, a.0[0], a.0[1], a.0[2]).map(|()| (0, 0))
+    }
+
+    pub fn __pthread_sigmask(p: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
+        sigprocmask(p, a)
+    }
+
+    pub fn sigpending(p: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
+        crate::kern::kern_sig::sigpending(p, a.0[0]).map(|()| (0, 0))
+    }
+
+    pub fn sigsuspend(p: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
+        crate::kern::kern_sig::sigsuspend(p, a.0[0]).map(|()| (0, 0))
+    }
+
+    pub fn sigaltstack(p: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
+        crate::kern::kern_sig::sigaltstack(p, a.0[0], a.0[1]).map(|()| (0, 0))
+    }
+
+    pub fn sigreturn(p: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
+        let (uctx, infostyle, token) = (a.0[0], a.0[1], a.0[2]);
+        crate::kern::kern_sig::sigreturn(p, uctx, infostyle, token, a.1).map(|()| (0, 0))
+    }
+
+    pub fn __pthread_kill(p: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
+        crate::kern::kern_sig::pthread_kill(p, a.0[0], a.0[1]).map(|()| (0, 0))
+    }
+
+    pub fn getpgrp(p: &alloc::sync::Arc<Proc>, _: &mut SysArgs) -> SysRet {
+        Ok((p.pgrp() as u64, 0))
+    }
+
+    pub fn setpgid(p: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
+        crate::kern::kern_prot::setpgid(p, a.0[0] as i32 as i64, a.0[1] as i32 as i64).map(|()| (0, 0))
+    }
+
+    pub fn getpgid(p: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
+        crate::kern::kern_prot::getpgid(p, a.0[0] as i32 as i64).map(|g| (g as u64, 0))
+    }
+
+    pub fn setsid(p: &alloc::sync::Arc<Proc>, _: &mut SysArgs) -> SysRet {
+        crate::kern::kern_prot::setsid(p).map(|s| (s as u64, 0))
+    }
+
+    pub fn getsid(p: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
+        crate::kern::kern_prot::getsid(p, a.0[0] as i32 as i64).map(|s| (s as u64, 0))
+    }
+
+    pub fn setuid(p: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
+        crate::kern::kern_prot::setuid(p, a.0[0] as u32).map(|()| (0, 0))
+    }
+
+    pub fn seteuid(p: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
+        crate::kern::kern_prot::seteuid(p, a.0[0] as u32).map(|()| (0, 0))
+    }
+
+    pub fn setgid(p: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
+        crate::kern::kern_prot::setgid(p, a.0[0] as u32).map(|()| (0, 0))
+    }
+
+    pub fn setegid(p: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
+        crate::kern::kern_prot::setegid(p, a.0[0] as u32).map(|()| (0, 0))
+    }
+
+    pub fn issetugid(p: &alloc::sync::Arc<Proc>, _: &mut SysArgs) -> SysRet {
+        Ok((p.p_sugid.load(core::sync::atomic::Ordering::Relaxed) as u64, 0))
+    }
+
+    pub fn getpriority(p: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
         crate::kern::kern_resource::getpriority(p, a.0[0], a.0[1]).map(|n| (n as i64 as u64, 0))
     }
 
-    pub fn setpriority(p: &alloc::sync::Arc<Proc>, a: &SysArgs) -> SysRet {
+    pub fn setpriority(p: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
         crate::kern::kern_resource::setpriority(p, a.0[0], a.0[1], a.0[2] as i32 as i64).map(|()| (0, 0))
     }
 
-    pub fn gettimeofday(p: &alloc::sync::Arc<Proc>, a: &SysArgs) -> SysRet {
+    pub fn gettimeofday(p: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
         let (tp, tzp, abs) = (a.0[0], a.0[1], a.0[2]);
         let (tv, now) = crate::kern::kern_time::microtime();
         let mut map = map_of(p)?.lock();
@@ -144,44 +278,44 @@ mod handlers {
         Ok((0, 0))
     }
 
-    pub fn mmap(p: &alloc::sync::Arc<Proc>, a: &SysArgs) -> SysRet {
+    pub fn mmap(p: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
         let [addr, len, prot, flags, fd, pos, ..] = a.0;
         crate::kern::kern_mman::mmap(p, addr, len, prot, flags, fd, pos).map(|at| (at, 0))
     }
 
-    pub fn munmap(p: &alloc::sync::Arc<Proc>, a: &SysArgs) -> SysRet {
+    pub fn munmap(p: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
         crate::kern::kern_mman::munmap(p, a.0[0], a.0[1]).map(|()| (0, 0))
     }
 
-    pub fn mprotect(p: &alloc::sync::Arc<Proc>, a: &SysArgs) -> SysRet {
+    pub fn mprotect(p: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
         crate::kern::kern_mman::mprotect(p, a.0[0], a.0[1], a.0[2] as u32 as u64).map(|()| (0, 0))
     }
 
-    pub fn madvise(p: &alloc::sync::Arc<Proc>, a: &SysArgs) -> SysRet {
+    pub fn madvise(p: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
         crate::kern::kern_mman::madvise(p, a.0[0], a.0[1], a.0[2] as u32 as u64).map(|()| (0, 0))
     }
 
-    pub fn minherit(p: &alloc::sync::Arc<Proc>, a: &SysArgs) -> SysRet {
+    pub fn minherit(p: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
         crate::kern::kern_mman::minherit(p, a.0[0], a.0[1], a.0[2] as u32 as u64).map(|()| (0, 0))
     }
 
-    pub fn bsdthread_register(p: &alloc::sync::Arc<Proc>, a: &SysArgs) -> SysRet {
+    pub fn bsdthread_register(p: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
         crate::kern::pthread_support::bsdthread_register(p, a.0[0], a.0[1], a.0[6]).map(|f| (f, 0))
     }
 
-    pub fn bsdthread_create(p: &alloc::sync::Arc<Proc>, a: &SysArgs) -> SysRet {
+    pub fn bsdthread_create(p: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
         let [func, arg, stack, pthread, flags, ..] = a.0;
         crate::kern::pthread_support::bsdthread_create(p, func, arg, stack, pthread, flags).map(|t| (t, 0))
     }
 
-    pub fn bsdthread_terminate(p: &alloc::sync::Arc<Proc>, a: &SysArgs) -> SysRet {
+    pub fn bsdthread_terminate(p: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
         crate::kern::pthread_support::bsdthread_terminate(p, a.0[0], a.0[1], a.0[2]).map(|r| (r, 0))
     }
 }
 
 macro_rules! build_sysent {
     ($( ($nr:literal, $name:ident, $ret:ident, [$($arg:ident),*]) ),* $(,)?) => {
-        fn sysent_call(nr: u32, p: &alloc::sync::Arc<Proc>, args: &SysArgs) -> Option<SysRet> {
+        fn sysent_call(nr: u32, p: &alloc::sync::Arc<Proc>, args: &mut SysArgs) -> Option<SysRet> {
             match nr {
                 $( $nr => Some(handlers::$name(p, args)), )*
                 _ => None,
@@ -205,10 +339,12 @@ pub fn unix_syscall(frame: &mut TrapFrame) {
     }
     let info = sysent_info(nr);
     let result = match info.status {
-        SysStatus::Std => sysent_call(nr, &p, &SysArgs(regs)).unwrap_or(Err(Errno::ENOSYS)),
+        SysStatus::Std => sysent_call(nr, &p, &mut SysArgs(regs, frame)).unwrap_or(Err(Errno::ENOSYS)),
         SysStatus::ENoSys => Err(Errno::ENOSYS),
         SysStatus::NoSys | SysStatus::Unimpl => {
-            p.post_signal(sys::signal::SIGSYS);
+            // XNU's nosys posts SIGSYS to the calling thread.
+            let me = osfmk::kern::sched_prim::current_thread();
+            let _ = crate::kern::kern_sig::psignal_thread(&p, &me, sys::signal::SIGSYS, false);
             Err(Errno::ENOSYS)
         }
     };
@@ -239,5 +375,4 @@ pub fn unix_syscall(frame: &mut TrapFrame) {
             frame.x[1] = 0;
         }
     }
-    let _ = p.p_siglist.load(Ordering::Relaxed);
 }

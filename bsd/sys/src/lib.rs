@@ -5,16 +5,18 @@
 //! * [`errno`] — error numbers;
 //! * [`mman`] — mmap protections, flags, advice, inheritance;
 //! * [`pthread`] — `bsdthread_create` flags;
-//! * [`resource`] — priority targets and limits;
+//! * [`resource`] — priority targets, limits and `struct rusage`;
 //! * [`time`] — `timeval`, `timezone`;
-//! * [`signal`] — signal numbers and sets;
+//! * [`signal`] — signal numbers and sets, `sigaction`, `sigaltstack` and `siginfo` layouts;
+//! * [`ucontext`] — the arm64 signal frame: `ucontext64`, `mcontext64` and its register states;
 //! * [`stat`] — file mode bits;
-//! * [`wait`] — the `wait4` status encoding;
+//! * [`wait`] — the `wait4` options and status encoding;
 //! * [`trap`] — how a BSD call returns (carry flag) and the platform call.
 #![no_std]
 #![forbid(unsafe_code)]
 
 pub mod errno;
+mod le;
 pub mod mman;
 pub mod pthread;
 pub mod resource;
@@ -23,6 +25,7 @@ pub mod stat;
 pub mod syscalls;
 pub mod time;
 pub mod trap;
+pub mod ucontext;
 pub mod wait;
 
 pub use errno::Errno;

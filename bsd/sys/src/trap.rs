@@ -10,3 +10,8 @@ pub const PLATFORM_SET_TSD_BASE: u64 = 2;
 pub const PLATFORM_GET_TSD_BASE: u64 = 3;
 /// PSTATE.C: set on return when a BSD call failed (x0 = errno).
 pub const PSR64_CF: u64 = 0x2000_0000;
+/// PSTATE condition flags N, Z, C, V: the only PSTATE bits user code may choose (restored by
+/// `sigreturn`; everything else — exception masks, single step, mode — is the kernel's).
+pub const PSR64_NZCV_MASK: u64 = 0xf000_0000;
+/// PSTATE a 64-bit user thread runs with: EL0, SP_EL0, AArch64, no flags, nothing masked.
+pub const PSR64_USER64_DEFAULT: u64 = 0;

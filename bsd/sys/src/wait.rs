@@ -1,6 +1,26 @@
-//! The status word `wait4` reports (XNU `bsd/sys/wait.h`, reference §9.8).
+//! The `wait4` options and the status word it reports (XNU `bsd/sys/wait.h`, reference §9.8).
 
-use crate::signal::Signal;
+use crate::signal::{SIGCONT, Signal};
+
+/// `wait4` option: return 0 at once instead of blocking when no child has news.
+pub const WNOHANG: i32 = 0x1;
+/// … also report children that stopped.
+pub const WUNTRACED: i32 = 0x2;
+/// `waitid` option: report children that exited.
+pub const WEXITED: i32 = 0x4;
+/// `waitid` option: report children that stopped.
+pub const WSTOPPED: i32 = 0x8;
+/// … also report stopped children that continued.
+pub const WCONTINUED: i32 = 0x10;
+/// … report, but leave the child waitable (no reap, no "already reported" mark).
+pub const WNOWAIT: i32 = 0x20;
+/// `wait4` pid: any child.
+pub const WAIT_ANY: i32 = -1;
+/// `wait4` pid: any child in the caller's process group.
+pub const WAIT_MYPGRP: i32 = 0;
+
+/// Low 7 bits of a status meaning "stopped" (`_WSTOPPED`).
+pub const WSTATUS_STOPPED: i32 = 0x7f;
 
 /// `WCOREFLAG`: the process dumped core.
 pub const WCOREFLAG: i32 = 0x80;
@@ -36,6 +56,29 @@ pub const fn wtermsig(status: i32) -> i32 {
     status & 0x7f
 }
 
+/// Status of a process stopped by `sig` (`W_STOPCODE`).
+pub const fn w_stopcode(sig: Signal) -> i32 {
+    ((sig as i32) << 8) | WSTATUS_STOPPED
+}
+
+/// Status reported for a stopped process that continued: `W_STOPCODE(SIGCONT)`, 0x137f.
+pub const W_CONTINUED: i32 = w_stopcode(SIGCONT);
+
+/// Is the process stopped (and not merely continued)?
+pub const fn wifstopped(status: i32) -> bool {
+    status & 0x7f == WSTATUS_STOPPED && wstopsig(status) != SIGCONT as i32
+}
+
+/// The signal that stopped the process.
+pub const fn wstopsig(status: i32) -> i32 {
+    (status >> 8) & 0xff
+}
+
+/// Did a stopped process continue?
+pub const fn wifcontinued(status: i32) -> bool {
+    status & 0x7f == WSTATUS_STOPPED && wstopsig(status) == SIGCONT as i32
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -47,5 +90,11 @@ mod tests {
         assert!(wifexited(w_exitcode(3)) && wexitstatus(w_exitcode(3)) == 3);
         let s = w_termsig(SIGSEGV, true);
         assert!(wifsignaled(s) && wtermsig(s) == 11 && s & WCOREFLAG != 0);
+        let st = w_stopcode(crate::signal::SIGTSTP);
+        assert_eq!(st, 0x127f);
+        assert!(wifstopped(st) && !wifcontinued(st) && wstopsig(st) == 18);
+        assert!(!wifexited(st) && !wifsignaled(st));
+        assert_eq!(W_CONTINUED, 0x137f);
+        assert!(wifcontinued(W_CONTINUED) && !wifstopped(W_CONTINUED));
     }
 }

@@ -148,6 +148,31 @@ machine_save_user_fp:
     stp     q30, q31, [x9, #480]
     ret
 
+// machine_load_user_fp(ctx): load the FP/SIMD registers from `ctx` (sigreturn).
+.global machine_load_user_fp
+machine_load_user_fp:
+    ldp     x9, x10, [x0, #120]
+    msr     fpcr, x9
+    msr     fpsr, x10
+    add     x9, x0, #144
+    ldp     q0, q1, [x9, #0]
+    ldp     q2, q3, [x9, #32]
+    ldp     q4, q5, [x9, #64]
+    ldp     q6, q7, [x9, #96]
+    ldp     q8, q9, [x9, #128]
+    ldp     q10, q11, [x9, #160]
+    ldp     q12, q13, [x9, #192]
+    ldp     q14, q15, [x9, #224]
+    ldp     q16, q17, [x9, #256]
+    ldp     q18, q19, [x9, #288]
+    ldp     q20, q21, [x9, #320]
+    ldp     q22, q23, [x9, #352]
+    ldp     q24, q25, [x9, #384]
+    ldp     q26, q27, [x9, #416]
+    ldp     q28, q29, [x9, #448]
+    ldp     q30, q31, [x9, #480]
+    ret
+
 // First instructions of every new thread: x19 = argument, x20 = Rust entry `fn(u64) -> !`.
 .global thread_start_trampoline
 thread_start_trampoline:
@@ -166,9 +191,46 @@ unsafe extern "C" {
     /// # Safety
     /// `ctx` must be a valid context no CPU is switching to or from.
     pub fn machine_save_user_fp(ctx: *mut MachineContext);
+    fn machine_load_user_fp(ctx: *const MachineContext);
+}
+
+/// The running thread's user FP/SIMD state.
+#[derive(Clone, Copy, Debug)]
+pub struct UserFpState {
+    pub q: [u128; 32],
+    pub fpsr: u64,
+    pub fpcr: u64,
+}
+
+/// Read the running thread's user FP/SIMD registers (they are live in the CPU: the kernel
+/// never touches them).
+pub fn read_user_fp() -> UserFpState {
+    let mut ctx = MachineContext::new(0, 0, 0, 0);
+    // SAFETY: `ctx` is a local context that only this call writes.
+    unsafe { machine_save_user_fp(&mut ctx) };
+    UserFpState { q: ctx.q, fpsr: ctx.fpsr, fpcr: ctx.fpcr }
+}
+
+/// Replace the running thread's user FP/SIMD registers (`sigreturn`).
+pub fn write_user_fp(fp: &UserFpState) {
+    let mut ctx = MachineContext::new(0, 0, 0, 0);
+    ctx.q = fp.q;
+    ctx.fpsr = fp.fpsr;
+    ctx.fpcr = fp.fpcr;
+    // SAFETY: loads FP registers only, from a valid local context.
+    unsafe { machine_load_user_fp(&ctx) };
 }
 
 /// Address of the trampoline a new thread's context starts at.
 pub fn thread_start_trampoline_addr() -> u64 {
     thread_start_trampoline as *const () as u64
+}
+
+/// Clear the running thread's user thread pointers (TPIDRRO_EL0, TPIDR_EL0): exec.
+pub fn reset_user_thread_pointers() {
+    // SAFETY: these registers only hold user-visible thread pointers; the context switch
+    // saves whatever they hold.
+    unsafe {
+        core::arch::asm!("msr tpidrro_el0, xzr", "msr tpidr_el0, xzr", options(nostack, preserves_flags))
+    };
 }

@@ -16,8 +16,9 @@ pub trait BsdHooks: Sync {
     /// kernel keeps running. `addr` is where it faulted.
     fn memory_exhausted(&self, addr: u64);
     /// Deliver whatever is pending for the current thread before it returns to user mode
-    /// (AST_BSD). May not return if the process dies.
-    fn ast_bsd(&self);
+    /// (AST_BSD), rewriting `frame` to enter a signal handler. May not return if the process
+    /// dies.
+    fn ast_bsd(&self, frame: &mut crate::arm64::trapframe::TrapFrame);
 }
 
 static HOOKS: spin::Once<&'static dyn BsdHooks> = spin::Once::new();

@@ -9,6 +9,8 @@
 pub mod mach_traps;
 pub mod platform;
 pub mod print;
+pub mod process;
+pub mod signal;
 pub mod start;
 pub mod syscall;
 pub mod thread;

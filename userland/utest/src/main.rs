@@ -15,6 +15,7 @@ use libsys::{Args, Errno, entry, println};
 use mach::KernReturn;
 use mach::port::{MACH_PORT_NULL, mach_port_valid};
 
+mod proc;
 mod sched;
 mod vm;
 
@@ -194,8 +195,12 @@ const CASES: &[(&str, Case)] = &[
 ];
 
 fn main(args: &Args) -> i32 {
+    // As the interpreter of /bin/args.sh: report argc as the exit status.
+    if args.argv().nth(1) == Some(b"--print-args") {
+        return args.argv().count() as i32;
+    }
     let (mut passed, mut failed) = (0, 0);
-    for (name, case) in CASES.iter().chain(sched::CASES).chain(vm::CASES) {
+    for (name, case) in CASES.iter().chain(sched::CASES).chain(vm::CASES).chain(proc::CASES) {
         match case(args) {
             Ok(()) => {
                 passed += 1;

@@ -219,6 +219,11 @@ fn stop_hogs() {
     SLOTS[1].join();
 }
 
+/// Sleep for `ms` milliseconds (mach_wait_until).
+pub fn sleep_ms(ms: u64) {
+    sleep_ticks(ms * ticks_per_ms());
+}
+
 fn sleep_ticks(ticks: u64) -> u64 {
     let deadline = mach_absolute_time() + ticks;
     // SAFETY: no pointers.

@@ -1,0 +1,54 @@
+//! `fork` (XNU's `kern_fork.c`): a new process around a new Mach task whose address space is
+//! `vm_map_fork` of the parent's (copy-on-write), with one thread — a copy of the caller —
+//! and copies of the parent's descriptors (sharing open file descriptions), signal actions
+//! and mask, credentials, process group and session.
+//!
+//! Darwin's return convention: the parent gets x0 = child pid, x1 = 0; the child x0 = its
+//! own pid, x1 = 1 (Libsyscall's stub tests x1).
+
+use alloc::sync::Arc;
+use core::sync::atomic::Ordering;
+
+use osfmk::arm64::trapframe::TrapFrame;
+use osfmk::kern::sched_prim::{current_thread, thread_setrun};
+use osfmk::kern::task::Task;
+use osfmk::kern::thread_act::thread_dup;
+use sys::Errno;
+use sys::trap::PSR64_CF;
+
+use crate::kern::kern_proc::{Pid, Proc, pid_alloc, uthread};
+
+/// Most processes at once (XNU's `maxproc` is larger; ours is a round number that keeps a
+/// fork bomb from eating the kernel heap).
+pub const MAXPROC: usize = 1000;
+
+/// Fork the calling process. Returns the child's pid.
+pub fn fork1(p: &Arc<Proc>, frame: &TrapFrame) -> Result<Pid, Errno> {
+    if crate::kern::kern_proc::allproc().len() >= MAXPROC {
+        return Err(Errno::EAGAIN);
+    }
+    let pid = pid_alloc()?;
+    let task = Task::fork(&p.task).map_err(|_| Errno::ENOMEM)?;
+    let mut child_frame = *frame;
+    child_frame.x[0] = pid as u64;
+    child_frame.x[1] = 1;
+    child_frame.spsr &= !PSR64_CF;
+    let thread = thread_dup(task.clone(), &child_frame).ok_or(Errno::ENOMEM)?;
+    let parent_thread = current_thread();
+    *uthread(&thread).sig.lock() = uthread(&parent_thread).sig.lock().inherit();
+    let child = Proc::create_from(
+        pid,
+        p.p_pid,
+        &p.comm(),
+        task,
+        *p.p_ucred.lock(),
+        p.p_fd.lock().fork_copy(),
+        p.p_sigacts.lock().fork_copy(),
+        (p.pgrp(), p.session()),
+    );
+    child.p_nice.store(p.p_nice.load(Ordering::Relaxed), Ordering::Relaxed);
+    child.p_threadstart.store(p.p_threadstart.load(Ordering::Relaxed), Ordering::Relaxed);
+    child.p_pth_tsd_offset.store(p.p_pth_tsd_offset.load(Ordering::Relaxed), Ordering::Relaxed);
+    thread_setrun(thread);
+    Ok(pid)
+}

@@ -1,0 +1,301 @@
+//! The BSD process model from user space (issue M1.4): fork with copy-on-write, exec (and
+//! `#!` scripts), exit and wait4 statuses, signals with handlers, masks, stop/continue,
+//! process groups, sessions and credentials.
+
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+use libsys::process::{Forked, execv, fork, waitpid};
+use libsys::signal::{install, kill, signal_action, sigpending, sigprocmask};
+use libsys::syscall::{
+    exit_process, geteuid, getpid, getppid, getsid, getuid, issetugid, setpgid, setsid, setuid,
+};
+use libsys::{Args, Errno};
+use sys::signal::*;
+use sys::wait::*;
+
+use crate::{Case, KERNEL_ADDRESS, check};
+
+pub const CASES: &[(&str, Case)] = &[
+    ("fork: two returns, parent and child pids", fork_returns),
+    ("fork: memory is copy-on-write", fork_cow),
+    ("wait4: exit status, ECHILD, WNOHANG, bad options", wait_statuses),
+    ("execve: a child becomes another program and dies of SIGSEGV", exec_crash),
+    ("execve: #! scripts run their interpreter with the right argv", exec_script),
+    ("execve: errors leave the caller intact", exec_errors),
+    ("signals: a handler runs and returns through sigreturn", handler_runs),
+    ("signals: blocked signals stay pending until unblocked", masks),
+    ("signals: SIGKILL and SIGSTOP cannot be caught", uncatchable),
+    ("signals: kill a child; stop and continue it", kill_child),
+    ("signals: a signal interrupts wait4 (EINTR), or restarts it (SA_RESTART)", interrupted_wait),
+    ("kill: permission probe and errors", kill_errors),
+    ("process groups and sessions", groups),
+    ("credentials: setuid drops root for good", credentials),
+];
+
+/// Run `f` in a child and return its wait status.
+fn in_child(f: impl FnOnce() -> i32) -> Result<i32, &'static str> {
+    match fork().map_err(|_| "fork failed")? {
+        Forked::Child => exit_process(f()),
+        Forked::Parent(pid) => {
+            let (got, status) = waitpid(pid, 0).map_err(|_| "wait4 failed")?;
+            if got != pid {
+                return Err("wait4 returned another pid");
+            }
+            Ok(status)
+        }
+    }
+}
+
+fn fork_returns(_: &Args) -> Result<(), &'static str> {
+    // SAFETY: no pointers.
+    let me = unsafe { getpid() }.map_err(|_| "getpid")? as i32;
+    let status = in_child(|| {
+        // SAFETY: no pointers.
+        let (pid, ppid) = unsafe { (getpid().unwrap_or(0) as i32, getppid().unwrap_or(0) as i32) };
+        if ppid == me && pid != me && pid > 1 { 7 } else { 1 }
+    })?;
+    check(wifexited(status) && wexitstatus(status) == 7, "the child saw the wrong pids")
+}
+
+static SHARED: AtomicU64 = AtomicU64::new(0);
+
+fn fork_cow(_: &Args) -> Result<(), &'static str> {
+    SHARED.store(1234, Ordering::SeqCst);
+    let mut big = [0u8; 3 * 4096];
+    big[5000] = 9;
+    let big_ptr = big.as_mut_ptr();
+    let status = in_child(|| {
+        let saw = SHARED.load(Ordering::SeqCst);
+        SHARED.store(99, Ordering::SeqCst);
+        // SAFETY: the child's copy of the parent's stack buffer.
+        let (b, _) = unsafe { (big_ptr.add(5000).read_volatile(), big_ptr.add(5000).write_volatile(77)) };
+        if saw == 1234 && b == 9 && SHARED.load(Ordering::SeqCst) == 99 { 0 } else { 1 }
+    })?;
+    check(wifexited(status) && wexitstatus(status) == 0, "the child did not see the parent's memory")?;
+    check(SHARED.load(Ordering::SeqCst) == 1234, "the child's write reached the parent")?;
+    check(core::hint::black_box(&big)[5000] == 9, "the child's stack write reached the parent")
+}
+
+fn wait_statuses(_: &Args) -> Result<(), &'static str> {
+    check(waitpid(-1, WNOHANG) == Err(Errno::ECHILD), "no children: ECHILD")?;
+    check(waitpid(-1, 0x4000) == Err(Errno::EINVAL), "bad options: EINVAL")?;
+    let pid = match fork().map_err(|_| "fork")? {
+        Forked::Child => {
+            crate::sched::sleep_ms(50);
+            exit_process(3)
+        }
+        Forked::Parent(pid) => pid,
+    };
+    check(waitpid(pid, WNOHANG) == Ok((0, 0)), "WNOHANG with the child still running")?;
+    let (got, status) = waitpid(-1, 0).map_err(|_| "wait4")?;
+    check(got == pid && wifexited(status) && wexitstatus(status) == 3, "exit status 3")?;
+    check(waitpid(pid, 0) == Err(Errno::ECHILD), "a reaped child is gone")?;
+    let mut status = 0i32;
+    // SAFETY: the kernel rejects the bad rusage pointer after reaping nothing.
+    let r = unsafe { libsys::syscall::wait4(u64::MAX, &mut status as *mut i32 as u64, 0, KERNEL_ADDRESS) };
+    check(r == Err(Errno::ECHILD), "no children left")
+}
+
+fn exec_crash(_: &Args) -> Result<(), &'static str> {
+    let status = in_child(|| {
+        let e = execv(b"/bin/crash-segv\0", &[b"crash-segv\0"]);
+        100 + e.0
+    })?;
+    check(wifsignaled(status) && wtermsig(status) == SIGSEGV as i32, "expected death by SIGSEGV")?;
+    check(status & WCOREFLAG != 0, "SIGSEGV sets the core flag")
+}
+
+fn exec_script(_: &Args) -> Result<(), &'static str> {
+    // /bin/args.sh is "#!/bin/utest --print-args": utest then exits with its argc.
+    let status = in_child(|| 100 + execv(b"/bin/args.sh\0", &[b"args.sh\0", b"x\0", b"y\0"]).0)?;
+    check(wifexited(status), "the script's interpreter did not exit")?;
+    check(wexitstatus(status) == 5, "argv should be [utest, --print-args, /bin/args.sh, x, y]")
+}
+
+fn exec_errors(_: &Args) -> Result<(), &'static str> {
+    check(execv(b"/no/such/file\0", &[b"x\0"]) == Errno::ENOENT, "missing file: ENOENT")?;
+    check(execv(b"/bin\0", &[b"x\0"]) == Errno::EACCES, "a directory: EACCES")?;
+    check(execv(b"/bin/not-elf\0", &[b"x\0"]) == Errno::ENOEXEC, "not a program: ENOEXEC")?;
+    check(execv(b"/bin/utest/x\0", &[b"x\0"]) == Errno::ENOTDIR, "through a file: ENOTDIR")?;
+    let long = [b'a'; 1100];
+    let mut path = [0u8; 1101];
+    path[..1100].copy_from_slice(&long);
+    check(execv(&path, &[b"x\0"]) == Errno::ENAMETOOLONG, "path too long: ENAMETOOLONG")?;
+    // SAFETY: the kernel rejects the bad pointers.
+    unsafe {
+        check(libsys::syscall::execve(KERNEL_ADDRESS, 0, 0) == Err(Errno::EFAULT), "bad path pointer")?;
+        let argv = [KERNEL_ADDRESS, 0];
+        let r = libsys::syscall::execve(c"/bin/utest".as_ptr() as u64, argv.as_ptr() as u64, 0);
+        check(r == Err(Errno::EFAULT), "bad argv string pointer")?;
+    }
+    Ok(())
+}
+
+static CAUGHT: AtomicU32 = AtomicU32::new(0);
+static CAUGHT_SIG: AtomicU32 = AtomicU32::new(0);
+
+extern "C" fn on_signal(sig: i32, _info: u64, _uctx: u64) {
+    CAUGHT.fetch_add(1, Ordering::SeqCst);
+    CAUGHT_SIG.store(sig as u32, Ordering::SeqCst);
+}
+
+fn my_pid() -> i32 {
+    // SAFETY: no pointers.
+    unsafe { getpid() }.unwrap_or(0) as i32
+}
+
+fn handler_runs(_: &Args) -> Result<(), &'static str> {
+    CAUGHT.store(0, Ordering::SeqCst);
+    signal_action(SIGUSR1, on_signal, 0, 0).map_err(|_| "sigaction")?;
+    let x = core::hint::black_box(0x1234_5678u64);
+    kill(my_pid(), SIGUSR1).map_err(|_| "kill")?;
+    check(
+        CAUGHT.load(Ordering::SeqCst) == 1 && CAUGHT_SIG.load(Ordering::SeqCst) == SIGUSR1,
+        "handler did not run",
+    )?;
+    check(core::hint::black_box(x) == 0x1234_5678, "registers not restored after the handler")?;
+    // SA_SIGINFO handlers get the siginfo too.
+    signal_action(SIGUSR2, on_signal, 0, SA_SIGINFO).map_err(|_| "sigaction SA_SIGINFO")?;
+    kill(my_pid(), SIGUSR2).map_err(|_| "kill")?;
+    check(CAUGHT.load(Ordering::SeqCst) == 2, "SA_SIGINFO handler did not run")?;
+    install(SIGUSR1, SIG_DFL, 0, 0).map_err(|_| "reset")?;
+    install(SIGUSR2, SIG_DFL, 0, 0).map(|_| ()).map_err(|_| "reset")
+}
+
+fn masks(_: &Args) -> Result<(), &'static str> {
+    CAUGHT.store(0, Ordering::SeqCst);
+    signal_action(SIGUSR1, on_signal, 0, 0).map_err(|_| "sigaction")?;
+    sigprocmask(SIG_BLOCK, sigmask(SIGUSR1)).map_err(|_| "block")?;
+    kill(my_pid(), SIGUSR1).map_err(|_| "kill")?;
+    check(CAUGHT.load(Ordering::SeqCst) == 0, "a blocked signal was delivered")?;
+    check(sigpending() == Ok(sigmask(SIGUSR1)), "SIGUSR1 not pending")?;
+    sigprocmask(SIG_UNBLOCK, sigmask(SIGUSR1)).map_err(|_| "unblock")?;
+    check(CAUGHT.load(Ordering::SeqCst) == 1, "unblocking did not deliver")?;
+    check(sigpending() == Ok(0), "still pending")?;
+    // SIGKILL and SIGSTOP are never blocked.
+    let old = sigprocmask(SIG_SETMASK, u32::MAX).map_err(|_| "setmask")?;
+    let now = sigprocmask(SIG_SETMASK, old).map_err(|_| "restore")?;
+    check(now & (sigmask(SIGKILL) | sigmask(SIGSTOP)) == 0, "SIGKILL/SIGSTOP were masked")?;
+    check(sigprocmask(99, 0) == Err(Errno::EINVAL), "bad how")?;
+    install(SIGUSR1, SIG_DFL, 0, 0).map(|_| ()).map_err(|_| "reset")
+}
+
+fn uncatchable(_: &Args) -> Result<(), &'static str> {
+    check(signal_action(SIGKILL, on_signal, 0, 0) == Err(Errno::EINVAL), "SIGKILL handler")?;
+    check(install(SIGSTOP, SIG_IGN, 0, 0) == Err(Errno::EINVAL), "ignoring SIGSTOP")?;
+    check(install(0, SIG_IGN, 0, 0) == Err(Errno::EINVAL), "signal 0")?;
+    check(install(32, SIG_IGN, 0, 0) == Err(Errno::EINVAL), "signal 32")
+}
+
+fn kill_child(_: &Args) -> Result<(), &'static str> {
+    let pid = match fork().map_err(|_| "fork")? {
+        Forked::Child => loop {
+            crate::sched::sleep_ms(5);
+        },
+        Forked::Parent(pid) => pid,
+    };
+    kill(pid, SIGSTOP).map_err(|_| "SIGSTOP")?;
+    let (got, status) = waitpid(pid, WUNTRACED).map_err(|_| "wait stopped")?;
+    check(got == pid && wifstopped(status) && wstopsig(status) == SIGSTOP as i32, "stop not reported")?;
+    kill(pid, SIGCONT).map_err(|_| "SIGCONT")?;
+    let (got, status) = waitpid(pid, WCONTINUED).map_err(|_| "wait continued")?;
+    check(got == pid && status == W_CONTINUED, "continue not reported")?;
+    kill(pid, SIGTERM).map_err(|_| "SIGTERM")?;
+    let (got, status) = waitpid(pid, 0).map_err(|_| "wait killed")?;
+    check(got == pid && wifsignaled(status) && wtermsig(status) == SIGTERM as i32, "SIGTERM status")?;
+    check(status & WCOREFLAG == 0, "SIGTERM does not dump core")
+}
+
+static INTERRUPTS: AtomicU32 = AtomicU32::new(0);
+
+extern "C" fn count_interrupt(_: i32, _: u64, _: u64) {
+    INTERRUPTS.fetch_add(1, Ordering::SeqCst);
+}
+
+/// A child that signals its parent, then exits with `code` a little later.
+fn poke_parent_then_exit(code: i32) -> Result<i32, &'static str> {
+    let parent = my_pid();
+    match fork().map_err(|_| "fork")? {
+        Forked::Child => {
+            crate::sched::sleep_ms(20);
+            let _ = kill(parent, SIGUSR1);
+            crate::sched::sleep_ms(20);
+            exit_process(code)
+        }
+        Forked::Parent(pid) => Ok(pid),
+    }
+}
+
+fn interrupted_wait(_: &Args) -> Result<(), &'static str> {
+    INTERRUPTS.store(0, Ordering::SeqCst);
+    signal_action(SIGUSR1, count_interrupt, 0, 0).map_err(|_| "sigaction")?;
+    let pid = poke_parent_then_exit(4)?;
+    check(waitpid(pid, 0) == Err(Errno::EINTR), "wait4 should fail with EINTR")?;
+    check(INTERRUPTS.load(Ordering::SeqCst) == 1, "the handler did not run")?;
+    let (got, status) = waitpid(pid, 0).map_err(|_| "second wait4")?;
+    check(got == pid && wexitstatus(status) == 4, "child status after EINTR")?;
+    // With SA_RESTART the same wait goes on after the handler.
+    signal_action(SIGUSR1, count_interrupt, 0, SA_RESTART).map_err(|_| "sigaction SA_RESTART")?;
+    let pid = poke_parent_then_exit(6)?;
+    let (got, status) = waitpid(pid, 0).map_err(|_| "a restarted wait4 must not fail")?;
+    check(got == pid && wexitstatus(status) == 6 && INTERRUPTS.load(Ordering::SeqCst) == 2, "restart")?;
+    install(SIGUSR1, SIG_DFL, 0, 0).map(|_| ()).map_err(|_| "reset")
+}
+
+fn kill_errors(_: &Args) -> Result<(), &'static str> {
+    check(kill(my_pid(), 0) == Ok(()), "signal 0 to self")?;
+    check(kill(99_998, SIGTERM) == Err(Errno::ESRCH), "no such process")?;
+    check(kill(my_pid(), 77) == Err(Errno::EINVAL), "bad signal")?;
+    check(kill(-77_777, SIGTERM) == Err(Errno::ESRCH), "no such group")
+}
+
+fn groups(_: &Args) -> Result<(), &'static str> {
+    // SAFETY: no pointers in any of these calls.
+    unsafe {
+        let me = my_pid() as u64;
+        check(
+            getsid(0) == Ok(me) && libsys::syscall::getpgrp() == Ok(me),
+            "init leads its session and group",
+        )?;
+        check(setsid() == Err(Errno::EPERM), "a group leader cannot setsid")?;
+        check(setpgid(0, u64::MAX) == Err(Errno::EINVAL), "negative pgid")?;
+        check(setpgid(99_998, 0) == Err(Errno::ESRCH), "not a child")?;
+    }
+    let status = in_child(|| {
+        // SAFETY: no pointers.
+        unsafe {
+            let me = getpid().unwrap_or(0);
+            let ok_group = setpgid(0, 0) == Ok(0) && libsys::syscall::getpgrp() == Ok(me);
+            let ok_session = setsid() == Err(Errno::EPERM);
+            // A fresh child (not a group leader) may start a session.
+            let inner = in_child(|| {
+                let me = getpid().unwrap_or(0);
+                i32::from(
+                    !(setsid() == Ok(me) && getsid(0) == Ok(me) && libsys::syscall::getpgrp() == Ok(me)),
+                )
+            });
+            if ok_group && ok_session && inner.is_ok_and(|s| wifexited(s) && wexitstatus(s) == 0) {
+                0
+            } else {
+                1
+            }
+        }
+    })?;
+    check(wifexited(status) && wexitstatus(status) == 0, "group/session rules in children")
+}
+
+fn credentials(_: &Args) -> Result<(), &'static str> {
+    let status = in_child(|| {
+        // SAFETY: no pointers.
+        unsafe {
+            let dropped = setuid(1000) == Ok(0) && getuid() == Ok(1000) && geteuid() == Ok(1000);
+            let stuck = setuid(0) == Err(Errno::EPERM);
+            let tainted = issetugid() == Ok(1);
+            let cannot_kill_init = kill(1, 0) == Err(Errno::EPERM);
+            if dropped && stuck && tainted && cannot_kill_init { 0 } else { 1 }
+        }
+    })?;
+    check(wifexited(status) && wexitstatus(status) == 0, "setuid rules in a child")?;
+    // SAFETY: no pointers.
+    check(unsafe { issetugid() } == Ok(0), "the parent is untouched")
+}
