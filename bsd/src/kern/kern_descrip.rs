@@ -101,6 +101,43 @@ impl FileDesc {
         self.fd_ofiles.clear();
     }
 
+    /// Install `fp` at exactly `fd`, closing what was there (`dup2`, spawn's open action).
+    pub fn install(&mut self, fd: u64, fp: FileProc) -> Result<(), Errno> {
+        let fd = usize::try_from(fd).ok().filter(|&f| f < NOFILE).ok_or(Errno::EBADF)?;
+        if self.fd_ofiles.len() <= fd {
+            self.fd_ofiles.resize(fd + 1, None);
+        }
+        self.fd_ofiles[fd] = Some(fp);
+        Ok(())
+    }
+
+    /// `dup2(from, to)`: `to` becomes another descriptor for `from`'s open file, without
+    /// close-on-exec.
+    pub fn dup2(&mut self, from: u64, to: u64) -> Result<(), Errno> {
+        let glob = self.get(from)?;
+        if from == to {
+            return Ok(());
+        }
+        self.install(to, FileProc { fp_flags: 0, fp_glob: glob })
+    }
+
+    /// Set or clear close-on-exec on `fd`.
+    pub fn set_cloexec(&mut self, fd: u64, on: bool) -> Result<(), Errno> {
+        let slot = usize::try_from(fd).ok().and_then(|i| self.fd_ofiles.get_mut(i)).ok_or(Errno::EBADF)?;
+        let fp = slot.as_mut().ok_or(Errno::EBADF)?;
+        if on {
+            fp.fp_flags |= FP_CLOEXEC;
+        } else {
+            fp.fp_flags &= !FP_CLOEXEC;
+        }
+        Ok(())
+    }
+
+    /// Open descriptors.
+    pub fn open_fds(&self) -> impl Iterator<Item = u64> + '_ {
+        self.fd_ofiles.iter().enumerate().filter(|(_, s)| s.is_some()).map(|(i, _)| i as u64)
+    }
+
     /// The child's table at `fork`: the same descriptors, sharing open file descriptions.
     pub fn fork_copy(&self) -> FileDesc {
         FileDesc { fd_ofiles: self.fd_ofiles.clone() }
@@ -159,6 +196,20 @@ mod tests {
         assert!(t.get(0).is_ok());
         assert_eq!(t.get(1).err(), Some(Errno::EBADF));
         assert!(child.get(1).is_ok(), "the child's table is its own");
+    }
+
+    #[test]
+    fn dup2_install_and_cloexec() {
+        let mut t = FileDesc::new();
+        t.alloc(fp()).unwrap();
+        assert_eq!(t.dup2(0, 5), Ok(()));
+        assert!(Arc::ptr_eq(&t.get(5).unwrap(), &t.get(0).unwrap()));
+        assert_eq!(t.dup2(3, 4), Err(Errno::EBADF));
+        assert_eq!(t.dup2(0, NOFILE as u64), Err(Errno::EBADF));
+        assert_eq!(t.set_cloexec(5, true), Ok(()));
+        t.exec_close();
+        assert_eq!(t.get(5).err(), Some(Errno::EBADF));
+        assert_eq!(t.open_fds().collect::<std::vec::Vec<_>>(), [0]);
     }
 
     #[test]

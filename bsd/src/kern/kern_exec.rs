@@ -186,7 +186,7 @@ pub fn exec_new_process(
 }
 
 /// Copy in a NULL-terminated array of string pointers (argv or envp).
-fn copyin_string_array(p: &Proc, addr: u64, budget: &mut usize) -> Result<Vec<Vec<u8>>, Errno> {
+pub(crate) fn copyin_string_array(p: &Proc, addr: u64, budget: &mut usize) -> Result<Vec<Vec<u8>>, Errno> {
     let mut out = Vec::new();
     if addr == 0 {
         return Ok(out);

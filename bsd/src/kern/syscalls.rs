@@ -145,6 +145,11 @@ mod handlers {
         crate::kern::kern_exec::execve(p, path, argv, envp, a.1).map(|()| (0, 0))
     }
 
+    pub fn posix_spawn(p: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
+        let [pid, path, adesc, argv, envp, ..] = a.0;
+        crate::kern::kern_spawn::posix_spawn(p, pid, path, adesc, argv, envp).map(|()| (0, 0))
+    }
+
     pub fn wait4(p: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
         let [pid, status, options, rusage, ..] = a.0;
         let Some(w) = crate::kern::kern_exit::wait4(p, pid as i32, options as i32)? else {

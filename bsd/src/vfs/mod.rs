@@ -5,6 +5,7 @@
 //! share. They are user ABI and will move to `sys` when it grows `syslimits`/`stat` modules.
 
 pub mod vfs_lookup;
+pub mod vfs_vnops;
 pub mod vnode;
 
 /// Longest path, counting its terminating NUL (XNU `sys/syslimits.h` `PATH_MAX`, and

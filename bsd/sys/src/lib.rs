@@ -3,12 +3,14 @@
 //!
 //! * [`syscalls`] — the system call table generated from `syscalls.master`;
 //! * [`errno`] — error numbers;
+//! * [`fcntl`] — open flags;
 //! * [`mman`] — mmap protections, flags, advice, inheritance;
 //! * [`pthread`] — `bsdthread_create` flags;
 //! * [`resource`] — priority targets, limits and `struct rusage`;
 //! * [`time`] — `timeval`, `timezone`;
 //! * [`signal`] — signal numbers and sets, `sigaction`, `sigaltstack` and `siginfo` layouts;
 //! * [`ucontext`] — the arm64 signal frame: `ucontext64`, `mcontext64` and its register states;
+//! * [`spawn`] — `posix_spawn` flags and layouts;
 //! * [`stat`] — file mode bits;
 //! * [`wait`] — the `wait4` options and status encoding;
 //! * [`trap`] — how a BSD call returns (carry flag) and the platform call.
@@ -16,11 +18,13 @@
 #![forbid(unsafe_code)]
 
 pub mod errno;
+pub mod fcntl;
 mod le;
 pub mod mman;
 pub mod pthread;
 pub mod resource;
 pub mod signal;
+pub mod spawn;
 pub mod stat;
 pub mod syscalls;
 pub mod time;

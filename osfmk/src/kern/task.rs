@@ -72,7 +72,11 @@ impl Task {
     pub fn replace_map(&self, new: VmMap) -> Result<(), KernReturn> {
         let map = self.map.as_ref().ok_or(KernReturn::KERN_INVALID_TASK)?;
         let old = core::mem::replace(&mut *map.lock(), new);
-        self.activate();
+        // Only a thread of this task runs on its address space; anyone else (the kernel
+        // building a first process, a parent spawning a child) must keep its own.
+        if core::ptr::eq(sched_prim::current_thread().task.as_ref(), self) {
+            self.activate();
+        }
         drop(old);
         Ok(())
     }

@@ -45,3 +45,106 @@ pub fn execv(path: &[u8], argv: &[&[u8]]) -> Errno {
         Err(e) => e,
     }
 }
+
+/// A `posix_spawn` file action.
+pub enum SpawnAction<'a> {
+    /// Open NUL-terminated `path` with `oflag` as `fd`.
+    Open {
+        fd: i32,
+        path: &'a [u8],
+        oflag: i32,
+        mode: u16,
+    },
+    Close {
+        fd: i32,
+    },
+    Dup2 {
+        fd: i32,
+        newfd: i32,
+    },
+    Inherit {
+        fd: i32,
+    },
+}
+
+/// `posix_spawn` attributes (None: the defaults).
+#[derive(Default, Clone, Copy)]
+pub struct SpawnAttr {
+    pub flags: u16,
+    pub sigdefault: u32,
+    pub sigmask: u32,
+    pub pgroup: i32,
+}
+
+const MAX_ACTIONS: usize = 4;
+
+/// `posix_spawn(&pid, path, file_actions, attr, argv, NULL env)`: the child's pid.
+pub fn spawn(
+    path: &[u8],
+    argv: &[&[u8]],
+    attr: Option<SpawnAttr>,
+    actions: &[SpawnAction<'_>],
+) -> Result<i32, Errno> {
+    use sys::spawn::*;
+    const MAX: usize = 16;
+    if argv.len() >= MAX || actions.len() > MAX_ACTIONS || path.last() != Some(&0) {
+        return Err(Errno::EINVAL);
+    }
+    let mut ptrs = [0u64; MAX];
+    for (slot, a) in ptrs.iter_mut().zip(argv) {
+        if a.last() != Some(&0) {
+            return Err(Errno::EINVAL);
+        }
+        *slot = a.as_ptr() as u64;
+    }
+    let mut attr_block = [0u8; ATTR_READ_SIZE];
+    let mut fa_block = [0u8; FILE_ACTIONS_HEADER + MAX_ACTIONS * PSFA_ACTION_SIZE];
+    fa_block[0..4].copy_from_slice(&(MAX_ACTIONS as i32).to_le_bytes());
+    fa_block[4..8].copy_from_slice(&(actions.len() as i32).to_le_bytes());
+    for (i, action) in actions.iter().enumerate() {
+        let a = &mut fa_block[FILE_ACTIONS_HEADER + i * PSFA_ACTION_SIZE..][..PSFA_ACTION_SIZE];
+        let (kind, fd) = match action {
+            SpawnAction::Open { fd, path, oflag, mode } => {
+                let n = path.len().min(PATH_MAX);
+                a[PSFA_OPEN_PATH..PSFA_OPEN_PATH + n].copy_from_slice(&path[..n]);
+                a[PSFA_OPEN_OFLAG..PSFA_OPEN_OFLAG + 4].copy_from_slice(&oflag.to_le_bytes());
+                a[PSFA_OPEN_MODE..PSFA_OPEN_MODE + 2].copy_from_slice(&mode.to_le_bytes());
+                (PSFA_OPEN, *fd)
+            }
+            SpawnAction::Close { fd } => (PSFA_CLOSE, *fd),
+            SpawnAction::Dup2 { fd, newfd } => {
+                a[PSFA_DUP2_NEWFD..PSFA_DUP2_NEWFD + 4].copy_from_slice(&newfd.to_le_bytes());
+                (PSFA_DUP2, *fd)
+            }
+            SpawnAction::Inherit { fd } => (PSFA_INHERIT, *fd),
+        };
+        a[PSFA_TYPE..PSFA_TYPE + 4].copy_from_slice(&kind.to_le_bytes());
+        a[PSFA_FILEDES..PSFA_FILEDES + 4].copy_from_slice(&fd.to_le_bytes());
+    }
+    let mut desc = [0u64; SPAWN_ARGS_DESC_SIZE / 8];
+    if let Some(attr) = attr {
+        attr_block[ATTR_FLAGS..ATTR_FLAGS + 2].copy_from_slice(&attr.flags.to_le_bytes());
+        attr_block[ATTR_SIGDEFAULT..ATTR_SIGDEFAULT + 4].copy_from_slice(&attr.sigdefault.to_le_bytes());
+        attr_block[ATTR_SIGMASK..ATTR_SIGMASK + 4].copy_from_slice(&attr.sigmask.to_le_bytes());
+        attr_block[ATTR_PGROUP..ATTR_PGROUP + 4].copy_from_slice(&attr.pgroup.to_le_bytes());
+        desc[0] = ATTR_READ_SIZE as u64;
+        desc[1] = attr_block.as_ptr() as u64;
+    }
+    if !actions.is_empty() {
+        desc[2] = (FILE_ACTIONS_HEADER + actions.len() * PSFA_ACTION_SIZE) as u64;
+        desc[3] = fa_block.as_ptr() as u64;
+    }
+    let envp = [0u64; 1];
+    let mut pid = 0i32;
+    // SAFETY: every pointer names a live buffer of the size the kernel reads.
+    unsafe {
+        crate::syscall::posix_spawn(
+            &mut pid as *mut i32 as u64,
+            path.as_ptr() as u64,
+            desc.as_ptr() as u64,
+            ptrs.as_ptr() as u64,
+            envp.as_ptr() as u64,
+        )?;
+    }
+    Ok(pid)
+}

@@ -17,6 +17,7 @@ use mach::port::{MACH_PORT_NULL, mach_port_valid};
 
 mod proc;
 mod sched;
+mod spawn;
 mod vm;
 
 type Case = fn(&Args) -> Result<(), &'static str>;
@@ -195,12 +196,14 @@ const CASES: &[(&str, Case)] = &[
 ];
 
 fn main(args: &Args) -> i32 {
-    // As the interpreter of /bin/args.sh: report argc as the exit status.
-    if args.argv().nth(1) == Some(b"--print-args") {
-        return args.argv().count() as i32;
+    // As the interpreter of /bin/args.sh, or a spawned child: answer in the exit status.
+    if let Some(answer) = spawn::child_mode(args) {
+        return answer;
     }
     let (mut passed, mut failed) = (0, 0);
-    for (name, case) in CASES.iter().chain(sched::CASES).chain(vm::CASES).chain(proc::CASES) {
+    for (name, case) in
+        CASES.iter().chain(sched::CASES).chain(vm::CASES).chain(proc::CASES).chain(spawn::CASES)
+    {
         match case(args) {
             Ok(()) => {
                 passed += 1;

@@ -1,0 +1,20 @@
+//! Open flags (XNU `bsd/sys/fcntl.h`, reference §9.3).
+
+/// Open for reading only.
+pub const O_RDONLY: u32 = 0x0000;
+/// Open for writing only.
+pub const O_WRONLY: u32 = 0x0001;
+/// Open for reading and writing.
+pub const O_RDWR: u32 = 0x0002;
+/// The access-mode bits.
+pub const O_ACCMODE: u32 = 0x0003;
+/// Writes go to the end.
+pub const O_APPEND: u32 = 0x0008;
+/// Create the file if it does not exist.
+pub const O_CREAT: u32 = 0x0200;
+/// Truncate to zero length.
+pub const O_TRUNC: u32 = 0x0400;
+/// With O_CREAT: fail if the file exists.
+pub const O_EXCL: u32 = 0x0800;
+/// Close the descriptor on exec.
+pub const O_CLOEXEC: u32 = 0x0100_0000;
