@@ -52,6 +52,7 @@ mod tests {
         ("200 threads created and terminated leave no memory behind", thread_churn),
         ("frames return to the pool", frame_pool_round_trip),
         ("a task that exhausts memory gives every page back", vm_exhaustion),
+        ("64 MiB allocated: only touched pages become resident", lazy_residency),
         ("user pmap: enter, extract, remove", user_pmap),
         ("with PAN, the kernel cannot touch user pages directly", pan_blocks_user_access),
     ];
@@ -381,6 +382,27 @@ mod tests {
         if after != before {
             return Err("pages leaked after the task was destroyed");
         }
+        Ok(())
+    }
+
+    fn lazy_residency(_: &TaskRef) -> Result<(), &'static str> {
+        use mach::vm::{VM_FLAGS_ANYWHERE, VmProt};
+        use osfmk::vm::{vm_fault::vm_fault, vm_user::mach_vm_allocate};
+        let task = osfmk::kern::task::Task::create().map_err(|_| "task_create")?;
+        let mut map = task.map.as_ref().ok_or("no map")?.lock();
+        let size = 64u64 << 20;
+        let base = mach_vm_allocate(&mut map, 0, size, VM_FLAGS_ANYWHERE).map_err(|_| "allocate")?;
+        if map.resident_pages() != 0 || map.virtual_size() < size {
+            return Err("allocation made pages resident");
+        }
+        for page in (0..size / 4096).step_by(16) {
+            vm_fault(&mut map, base + page * 4096, VmProt::WRITE).map_err(|_| "fault")?;
+        }
+        if map.resident_pages() != size / 4096 / 16 {
+            return Err("resident pages differ from touched pages");
+        }
+        drop(map);
+        task.terminate();
         Ok(())
     }
 

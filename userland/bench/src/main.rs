@@ -8,8 +8,8 @@ use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicBool, Ordering};
 
 use libsys::mach_traps::{
-    mach_absolute_time, mach_timebase_info_trap, mach_wait_until_trap, swtch_pri, thread_self_trap,
-    timebase_info,
+    _kernelrpc_mach_vm_allocate_trap, _kernelrpc_mach_vm_deallocate_trap, mach_absolute_time,
+    mach_timebase_info_trap, mach_wait_until_trap, swtch_pri, thread_self_trap, timebase_info,
 };
 use libsys::syscall::getppid;
 use libsys::thread::{ThreadSlot, thread_register, thread_spawn};
@@ -54,7 +54,13 @@ extern "C" fn yielder(_: u64) {
     }
 }
 
-fn main(_: &Args) -> i32 {
+extern "C" fn on_signal(_: i32, _: u64, _: u64) {}
+
+fn main(args: &Args) -> i32 {
+    // Spawned by the spawn benchmark: do nothing.
+    if args.argv().nth(1) == Some(b"--exit") {
+        return 0;
+    }
     let Ok(tb) = timebase_info() else {
         println!("bench: mach_timebase_info failed");
         return 1;
@@ -99,13 +105,90 @@ fn main(_: &Args) -> i32 {
         // SAFETY: no pointers.
         unsafe { mach_wait_until_trap(0) };
     });
-    let rows: [(&str, u64); 6] = [
+    // VM: one page allocated and freed; a demand-zero fault; a copy-on-write fault.
+    let task = libsys::mach_traps::mach_task_self() as u64;
+    let alloc_free = measure(tb, SLOW_ITERATIONS, || {
+        let mut addr = 0u64;
+        // SAFETY: `addr` is a valid in/out u64; the page is freed right away.
+        unsafe {
+            _kernelrpc_mach_vm_allocate_trap(task, &mut addr as *mut u64 as u64, 4096, 1);
+            _kernelrpc_mach_vm_deallocate_trap(task, addr, 4096);
+        }
+    });
+    let region = SLOW_ITERATIONS * 4096;
+    let mut base = 0u64;
+    // SAFETY: `base` is a valid in/out u64.
+    unsafe { _kernelrpc_mach_vm_allocate_trap(task, &mut base as *mut u64 as u64, region, 1) };
+    let mut page = 0;
+    let zero_fault = measure(tb, SLOW_ITERATIONS - 1, || {
+        // SAFETY: inside the region; each call touches a page never touched before.
+        unsafe { ((base + page * 4096) as *mut u64).write_volatile(page) };
+        page += 1;
+    });
+    // Fork so every page of the region is shared copy-on-write, then write them in the
+    // parent: each first write is one COW fault (the child just waits to be told to exit).
+    let cow_fault = match libsys::process::fork() {
+        Ok(libsys::process::Forked::Child) => {
+            // SAFETY: no pointers.
+            unsafe { libsys::mach_traps::mach_wait_until_trap(u64::MAX / 2) };
+            libsys::syscall::exit_process(0)
+        }
+        Ok(libsys::process::Forked::Parent(child)) => {
+            let mut page = 0;
+            let cost = measure(tb, SLOW_ITERATIONS - 1, || {
+                // SAFETY: inside the region; each page is written once after the fork.
+                unsafe { ((base + page * 4096) as *mut u64).write_volatile(!page) };
+                page += 1;
+            });
+            let _ = libsys::signal::kill(child, sys::signal::SIGKILL);
+            let _ = libsys::process::waitpid(child, 0);
+            cost
+        }
+        Err(_) => 0,
+    };
+    // Processes: fork + exit + wait4, posix_spawn + wait4, and a signal to self.
+    let fork_exit = measure(tb, 50, || match libsys::process::fork() {
+        Ok(libsys::process::Forked::Child) => libsys::syscall::exit_process(0),
+        Ok(libsys::process::Forked::Parent(pid)) => {
+            let _ = libsys::process::waitpid(pid, 0);
+        }
+        Err(_) => {}
+    });
+    let fork_exec = measure(tb, 20, || match libsys::process::fork() {
+        Ok(libsys::process::Forked::Child) => {
+            let _ = libsys::process::execv(b"/bin/bench\0", &[b"bench\0", b"--exit\0"]);
+            libsys::syscall::exit_process(1)
+        }
+        Ok(libsys::process::Forked::Parent(pid)) => {
+            let _ = libsys::process::waitpid(pid, 0);
+        }
+        Err(_) => {}
+    });
+    let spawn_wait = measure(tb, 20, || {
+        if let Ok(pid) = libsys::process::spawn(b"/bin/bench\0", &[b"bench\0", b"--exit\0"], None, &[]) {
+            let _ = libsys::process::waitpid(pid, 0);
+        }
+    });
+    let _ = libsys::signal::signal_action(sys::signal::SIGUSR1, on_signal, 0, 0);
+    // SAFETY: no pointers.
+    let me = unsafe { libsys::syscall::getpid() }.unwrap_or(0) as i32;
+    let signal = measure(tb, SLOW_ITERATIONS, || {
+        let _ = libsys::signal::kill(me, sys::signal::SIGUSR1);
+    });
+    let rows: [(&str, u64); 13] = [
         ("null BSD syscall (getppid)", syscall),
         ("null Mach trap (thread_self_trap)", trap),
         ("Mach trap with copyout (mach_timebase_info_trap)", copyout),
         ("thread switch (two threads, swtch_pri)", switch),
         ("thread create + run + terminate + join", create),
         ("mach_wait_until round trip (deadline passed)", wait_until),
+        ("mach_vm_allocate + mach_vm_deallocate of a page", alloc_free),
+        ("demand-zero page fault", zero_fault),
+        ("copy-on-write page fault (after fork)", cow_fault),
+        ("fork + exit + wait4", fork_exit),
+        ("posix_spawn + wait4 of a trivial program", spawn_wait),
+        ("signal to self (kill + handler + sigreturn)", signal),
+        ("fork + execve of a trivial program + wait4", fork_exec),
     ];
     println!("bench: guest instructions per operation (-icount shift=0)");
     for (name, hundredths) in rows {
