@@ -56,24 +56,36 @@ pub struct FileProc {
 }
 
 /// A process's descriptor table.
-#[derive(Default)]
 pub struct FileDesc {
     fd_ofiles: Vec<Option<FileProc>>,
+    /// Descriptors at or above this number cannot be opened (RLIMIT_NOFILE).
+    fd_limit: usize,
+}
+
+impl Default for FileDesc {
+    fn default() -> FileDesc {
+        FileDesc::new()
+    }
 }
 
 impl FileDesc {
     /// An empty table.
     pub fn new() -> FileDesc {
-        FileDesc { fd_ofiles: Vec::new() }
+        FileDesc { fd_ofiles: Vec::new(), fd_limit: NOFILE }
+    }
+
+    /// Apply RLIMIT_NOFILE (never above NOFILE); open descriptors above it stay open.
+    pub fn set_limit(&mut self, limit: u64) {
+        self.fd_limit = usize::try_from(limit).unwrap_or(NOFILE).min(NOFILE);
     }
 
     /// Install `fp` at the lowest free descriptor.
     pub fn alloc(&mut self, fp: FileProc) -> Result<usize, Errno> {
-        if let Some(i) = self.fd_ofiles.iter().position(Option::is_none) {
+        if let Some(i) = self.fd_ofiles.iter().position(Option::is_none).filter(|&i| i < self.fd_limit) {
             self.fd_ofiles[i] = Some(fp);
             return Ok(i);
         }
-        if self.fd_ofiles.len() >= NOFILE {
+        if self.fd_ofiles.len() >= self.fd_limit {
             return Err(Errno::EMFILE);
         }
         self.fd_ofiles.push(Some(fp));
@@ -103,7 +115,7 @@ impl FileDesc {
 
     /// Install `fp` at exactly `fd`, closing what was there (`dup2`, spawn's open action).
     pub fn install(&mut self, fd: u64, fp: FileProc) -> Result<(), Errno> {
-        let fd = usize::try_from(fd).ok().filter(|&f| f < NOFILE).ok_or(Errno::EBADF)?;
+        let fd = usize::try_from(fd).ok().filter(|&f| f < self.fd_limit).ok_or(Errno::EBADF)?;
         if self.fd_ofiles.len() <= fd {
             self.fd_ofiles.resize(fd + 1, None);
         }
@@ -140,7 +152,7 @@ impl FileDesc {
 
     /// The child's table at `fork`: the same descriptors, sharing open file descriptions.
     pub fn fork_copy(&self) -> FileDesc {
-        FileDesc { fd_ofiles: self.fd_ofiles.clone() }
+        FileDesc { fd_ofiles: self.fd_ofiles.clone(), fd_limit: self.fd_limit }
     }
 
     /// At `exec`: close the descriptors marked close-on-exec.
@@ -221,5 +233,8 @@ mod tests {
         assert_eq!(t.alloc(fp()), Err(Errno::EMFILE));
         t.close_all();
         assert_eq!(t.alloc(fp()), Ok(0));
+        t.set_limit(2);
+        assert_eq!(t.alloc(fp()), Ok(1));
+        assert_eq!(t.alloc(fp()), Err(Errno::EMFILE));
     }
 }

@@ -26,14 +26,13 @@ use crate::kern::exec_elf::{ImagePlan, parse_elf_image};
 use crate::kern::exec_stack::{ARG_MAX, build_exec_stack};
 use crate::kern::kern_descrip::FileDesc;
 use crate::kern::kern_proc::{Pid, Proc, Ucred, uthread};
+use crate::kern::kern_rlimit::{Rlimits, stack_size};
 use crate::vfs::vfs_lookup::namei;
 use crate::vfs::vnode::VType;
 use crate::vfs::{MAXPATHLEN, S_IFMT};
 
 /// Top of the user stack (well above the image area, far below the end of the user range).
 pub const USRSTACK64: u64 = 0x0000_0001_7000_0000;
-/// User stack size (Darwin's default main-thread stack, 8 MiB; pages appear as touched).
-pub const USER_STACK_SIZE: u64 = 8 * 1024 * 1024;
 /// Never-accessible gap below the stack.
 pub const USER_STACK_GUARD: u64 = 64 * 1024;
 /// Longest `#!` line read (XNU reads one page; the interpreter path must fit in it).
@@ -127,7 +126,10 @@ fn parse_shebang(file: &[u8]) -> Option<Result<Shebang, Errno>> {
 }
 
 /// Build the image for `path` with `argv`/`envp` (`#!` scripts run their interpreter).
-pub fn load_image(path: &[u8], argv: &[Vec<u8>], envp: &[Vec<u8>]) -> Result<Image, Errno> {
+/// The stack is RLIMIT_STACK long (pages appear as touched), and the address space is
+/// capped at RLIMIT_AS.
+pub fn load_image(path: &[u8], argv: &[Vec<u8>], envp: &[Vec<u8>], limits: &Rlimits) -> Result<Image, Errno> {
+    let stack_size = stack_size(limits);
     let mut file = read_executable(path)?;
     let mut exec_path = path.to_vec();
     let mut argv: Vec<Vec<u8>> = argv.to_vec();
@@ -148,15 +150,16 @@ pub fn load_image(path: &[u8], argv: &[Vec<u8>], envp: &[Vec<u8>]) -> Result<Ima
     }
     let plan = parse_elf_image(&file)?;
     let mut map = VmMap::new(Pmap::create().map_err(kr_to_errno)?);
+    map.set_size_limit(limits[sys::resource::RLIMIT_AS as usize].rlim_cur);
     load_segments(&mut map, &plan, &file)?;
     // The stack grows down from USRSTACK64 and is filled on demand; below it, a guard
     // entry that can never be made accessible turns a runaway stack into a fault.
-    let stack_base = USRSTACK64 - USER_STACK_SIZE;
+    let stack_base = USRSTACK64 - stack_size;
     let at = VmPlacement::Fixed { addr: stack_base - USER_STACK_GUARD, overwrite: false };
     map.enter(at, USER_STACK_GUARD, 0, VmProt::NONE, VmProt::NONE, VmInherit::DEFAULT)
         .map_err(kr_to_errno)?;
     let at = VmPlacement::Fixed { addr: stack_base, overwrite: false };
-    map.enter(at, USER_STACK_SIZE, 0, VmProt::DEFAULT, VmProt::DEFAULT, VmInherit::DEFAULT)
+    map.enter(at, stack_size, 0, VmProt::DEFAULT, VmProt::DEFAULT, VmInherit::DEFAULT)
         .map_err(kr_to_errno)?;
     let mut apple_path: Vec<u8> = b"executable_path=".to_vec();
     apple_path.extend_from_slice(&exec_path);
@@ -176,7 +179,7 @@ pub fn exec_new_process(
     cred: Ucred,
     fds: FileDesc,
 ) -> Result<(), Errno> {
-    let image = load_image(path, argv, &[])?;
+    let image = load_image(path, argv, &[], &crate::kern::kern_rlimit::default_rlimits())?;
     let task = Task::create().map_err(kr_to_errno)?;
     task.replace_map(image.map).map_err(kr_to_errno)?;
     let thread = thread_create_user(task.clone(), image.entry, image.sp, &[]).ok_or(Errno::ENOMEM)?;
@@ -228,7 +231,8 @@ pub fn execve(p: &Arc<Proc>, path: u64, argv: u64, envp: u64, frame: &mut TrapFr
     let mut budget = ARG_MAX;
     let argv = copyin_string_array(p, argv, &mut budget)?;
     let envp = copyin_string_array(p, envp, &mut budget)?;
-    let image = load_image(&path_bytes, &argv, &envp)?;
+    let limits = *p.p_rlimit.lock();
+    let image = load_image(&path_bytes, &argv, &envp, &limits)?;
 
     // Past the point of no return: the old program goes.
     let me = current_thread();

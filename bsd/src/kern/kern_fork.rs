@@ -24,9 +24,7 @@ pub const MAXPROC: usize = 1000;
 
 /// Fork the calling process. Returns the child's pid.
 pub fn fork1(p: &Arc<Proc>, frame: &TrapFrame) -> Result<Pid, Errno> {
-    if crate::kern::kern_proc::allproc().len() >= MAXPROC {
-        return Err(Errno::EAGAIN);
-    }
+    crate::kern::kern_rlimit::check_nproc(p)?;
     let pid = pid_alloc()?;
     let task = Task::fork(&p.task).map_err(|_| Errno::ENOMEM)?;
     let mut child_frame = *frame;
@@ -46,6 +44,7 @@ pub fn fork1(p: &Arc<Proc>, frame: &TrapFrame) -> Result<Pid, Errno> {
         p.p_sigacts.lock().fork_copy(),
         (p.pgrp(), p.session()),
     );
+    *child.p_rlimit.lock() = *p.p_rlimit.lock();
     child.p_nice.store(p.p_nice.load(Ordering::Relaxed), Ordering::Relaxed);
     child.p_threadstart.store(p.p_threadstart.load(Ordering::Relaxed), Ordering::Relaxed);
     child.p_pth_tsd_offset.store(p.p_pth_tsd_offset.load(Ordering::Relaxed), Ordering::Relaxed);

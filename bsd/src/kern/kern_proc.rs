@@ -86,6 +86,8 @@ pub struct Proc {
     pub p_pth_tsd_offset: AtomicU64,
     /// CPU time of reaped children and of exited threads (user, system), counter ticks.
     pub p_cru: SpinLock<(u64, u64)>,
+    /// Resource limits (`p_limit`).
+    pub p_rlimit: SpinLock<crate::kern::kern_rlimit::Rlimits>,
 }
 
 /// The process table: pid → proc.
@@ -135,6 +137,7 @@ impl Proc {
             p_threadstart: AtomicU64::new(0),
             p_pth_tsd_offset: AtomicU64::new(0),
             p_cru: SpinLock::new((0, 0)),
+            p_rlimit: SpinLock::new(crate::kern::kern_rlimit::default_rlimits()),
         });
         let weak = Arc::downgrade(&p);
         task.bsd_info.call_once(|| alloc::boxed::Box::new(weak));

@@ -228,7 +228,9 @@ pub fn posix_spawn(
         cred.gid = cred.rgid;
     }
 
-    let image = load_image(&path_bytes, &argv, &envp)?;
+    crate::kern::kern_rlimit::check_nproc(p)?;
+    let limits = *p.p_rlimit.lock();
+    let image = load_image(&path_bytes, &argv, &envp, &limits)?;
     let pid = pid_alloc()?;
     let task = Task::create().map_err(|_| Errno::ENOMEM)?;
     task.replace_map(image.map).map_err(|_| Errno::ENOMEM)?;
@@ -243,6 +245,7 @@ pub fn posix_spawn(
     let child =
         Proc::create_from(pid, p.p_pid, &image.comm, task.clone(), cred, fds, sigacts, (pgrp, session));
     child.p_exec.store(true, core::sync::atomic::Ordering::Release);
+    *child.p_rlimit.lock() = limits;
     if attr.flags & POSIX_SPAWN_START_SUSPENDED != 0 {
         task.suspend();
     }

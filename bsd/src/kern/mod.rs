@@ -29,6 +29,8 @@ pub mod kern_prot;
 #[cfg(target_os = "none")]
 pub mod kern_resource;
 #[cfg(target_os = "none")]
+pub mod kern_rlimit;
+#[cfg(target_os = "none")]
 pub mod kern_sig;
 #[cfg(target_os = "none")]
 pub mod kern_spawn;

@@ -258,6 +258,18 @@ mod handlers {
         Ok((p.p_sugid.load(core::sync::atomic::Ordering::Relaxed) as u64, 0))
     }
 
+    pub fn getrlimit(p: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
+        let limit = crate::kern::kern_rlimit::getrlimit(p, a.0[0])?;
+        copyout(&mut map_of(p)?.lock(), &limit.to_bytes(), UserAddr(a.0[1])).map_err(|_| Errno::EFAULT)?;
+        Ok((0, 0))
+    }
+
+    pub fn setrlimit(p: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
+        let mut b = [0u8; 16];
+        copyin(&mut map_of(p)?.lock(), UserAddr(a.0[1]), &mut b).map_err(|_| Errno::EFAULT)?;
+        crate::kern::kern_rlimit::setrlimit(p, a.0[0], sys::resource::Rlimit::from_bytes(b)).map(|()| (0, 0))
+    }
+
     pub fn getpriority(p: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
         crate::kern::kern_resource::getpriority(p, a.0[0], a.0[1]).map(|n| (n as i64 as u64, 0))
     }

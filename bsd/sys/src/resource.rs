@@ -99,3 +99,45 @@ mod tests {
         assert_eq!(&b[136..144], &99i64.to_le_bytes());
     }
 }
+
+/// `struct rlimit`: soft (current) and hard (maximum) limit, 16 bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rlimit {
+    pub rlim_cur: u64,
+    pub rlim_max: u64,
+}
+
+impl Rlimit {
+    /// The bytes user space reads and writes.
+    pub fn to_bytes(self) -> [u8; 16] {
+        let mut b = [0u8; 16];
+        b[..8].copy_from_slice(&self.rlim_cur.to_le_bytes());
+        b[8..].copy_from_slice(&self.rlim_max.to_le_bytes());
+        b
+    }
+
+    /// From the 16 bytes user space passed.
+    pub fn from_bytes(b: [u8; 16]) -> Rlimit {
+        let mut cur = [0u8; 8];
+        let mut max = [0u8; 8];
+        cur.copy_from_slice(&b[..8]);
+        max.copy_from_slice(&b[8..]);
+        Rlimit { rlim_cur: u64::from_le_bytes(cur), rlim_max: u64::from_le_bytes(max) }
+    }
+}
+
+/// No limit (`RLIM_INFINITY`, 2^63 − 1).
+pub const RLIM_INFINITY: u64 = (1 << 63) - 1;
+/// Resources (`RLIMIT_*`).
+pub const RLIMIT_CPU: u32 = 0;
+pub const RLIMIT_FSIZE: u32 = 1;
+pub const RLIMIT_DATA: u32 = 2;
+pub const RLIMIT_STACK: u32 = 3;
+pub const RLIMIT_CORE: u32 = 4;
+/// Address space (same slot as RLIMIT_RSS).
+pub const RLIMIT_AS: u32 = 5;
+pub const RLIMIT_MEMLOCK: u32 = 6;
+pub const RLIMIT_NPROC: u32 = 7;
+pub const RLIMIT_NOFILE: u32 = 8;
+/// Number of resources.
+pub const RLIM_NLIMITS: u32 = 9;

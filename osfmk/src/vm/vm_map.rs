@@ -135,6 +135,8 @@ pub struct VmMap {
     max: u64,
     /// Sum of entry sizes.
     size: u64,
+    /// Largest `size` allowed (BSD's RLIMIT_AS; XNU's `size_limit`).
+    size_limit: u64,
 }
 
 /// Round `x` up to `mask + 1` (a power of two), or None past the top of the address space.
@@ -145,7 +147,25 @@ fn align_up(x: u64, mask: u64) -> Option<u64> {
 impl VmMap {
     /// An empty user map over `pmap`, with pages from `pool`.
     pub fn create(pmap: Box<dyn PmapOps>, pool: PoolRef) -> VmMap {
-        VmMap { entries: BTreeMap::new(), pmap, pool, min: USER_VM_MIN, max: USER_VM_MAX, size: 0 }
+        VmMap {
+            entries: BTreeMap::new(),
+            pmap,
+            pool,
+            min: USER_VM_MIN,
+            max: USER_VM_MAX,
+            size: 0,
+            size_limit: u64::MAX,
+        }
+    }
+
+    /// Cap the total mapped size: later `enter`s past it fail with KERN_NO_SPACE.
+    pub fn set_size_limit(&mut self, limit: u64) {
+        self.size_limit = limit;
+    }
+
+    /// The cap set by [`set_size_limit`](VmMap::set_size_limit).
+    pub fn size_limit(&self) -> u64 {
+        self.size_limit
     }
 
     /// The pmap (to activate the address space).
@@ -326,6 +346,9 @@ impl VmMap {
     ) -> Result<u64, KernReturn> {
         if size == 0 || size & PAGE_MASK != 0 || !cur.is_valid() || !max.is_valid() || !max.contains(cur) {
             return Err(KernReturn::KERN_INVALID_ARGUMENT);
+        }
+        if self.size.saturating_add(size) > self.size_limit {
+            return Err(KernReturn::KERN_NO_SPACE);
         }
         let start = match placement {
             VmPlacement::Anywhere { hint } => {
@@ -516,6 +539,7 @@ impl Drop for VmMap {
 /// (the parent's mappings lose write access until its next write fault); NONE → a hole.
 pub fn vm_map_fork(parent: &mut VmMap, child_pmap: Box<dyn PmapOps>) -> Result<VmMap, KernReturn> {
     let mut child = VmMap::create(child_pmap, parent.pool.clone());
+    child.size_limit = parent.size_limit;
     let keys: Vec<u64> = parent.entries.keys().copied().collect();
     for key in keys {
         let Some(entry) = parent.entries.get_mut(&key) else { continue };

@@ -15,6 +15,7 @@ use libsys::{Args, Errno, entry, println};
 use mach::KernReturn;
 use mach::port::{MACH_PORT_NULL, mach_port_valid};
 
+mod limits;
 mod proc;
 mod sched;
 mod spawn;
@@ -201,8 +202,13 @@ fn main(args: &Args) -> i32 {
         return answer;
     }
     let (mut passed, mut failed) = (0, 0);
-    for (name, case) in
-        CASES.iter().chain(sched::CASES).chain(vm::CASES).chain(proc::CASES).chain(spawn::CASES)
+    for (name, case) in CASES
+        .iter()
+        .chain(sched::CASES)
+        .chain(vm::CASES)
+        .chain(proc::CASES)
+        .chain(spawn::CASES)
+        .chain(limits::CASES)
     {
         match case(args) {
             Ok(()) => {

@@ -28,6 +28,7 @@ pub const CASES: &[(&str, Case)] = &[
     ("signals: kill a child; stop and continue it", kill_child),
     ("signals: a signal interrupts wait4 (EINTR), or restarts it (SA_RESTART)", interrupted_wait),
     ("kill: permission probe and errors", kill_errors),
+    ("a fault becomes SIGSEGV with the faulting address in siginfo", fault_siginfo),
     ("process groups and sessions", groups),
     ("credentials: setuid drops root for good", credentials),
 ];
@@ -240,6 +241,27 @@ fn interrupted_wait(_: &Args) -> Result<(), &'static str> {
     let (got, status) = waitpid(pid, 0).map_err(|_| "a restarted wait4 must not fail")?;
     check(got == pid && wexitstatus(status) == 6 && INTERRUPTS.load(Ordering::SeqCst) == 2, "restart")?;
     install(SIGUSR1, SIG_DFL, 0, 0).map(|_| ()).map_err(|_| "reset")
+}
+
+const FAULT_ADDR: u64 = 0x0000_4000_0000_0010;
+
+/// SIGSEGV handler of `fault_siginfo`: exits the child with the verdict (returning would
+/// only fault again).
+extern "C" fn on_segv(sig: i32, info: u64, _uctx: u64) {
+    // SAFETY: the kernel passes a valid siginfo (SA_SIGINFO); si_addr is at offset 24.
+    let (signo, addr) = unsafe { (*(info as *const i32), *((info + 24) as *const u64)) };
+    exit_process(i32::from(!(sig == SIGSEGV as i32 && signo == sig && addr == FAULT_ADDR)))
+}
+
+fn fault_siginfo(_: &Args) -> Result<(), &'static str> {
+    let status = in_child(|| {
+        if signal_action(SIGSEGV, on_segv, 0, SA_SIGINFO).is_err() {
+            return 2;
+        }
+        // SAFETY: deliberately invalid: the handler ends the child.
+        unsafe { core::ptr::read_volatile(FAULT_ADDR as *const u64) as i32 }
+    })?;
+    check(wifexited(status) && wexitstatus(status) == 0, "siginfo did not carry the fault address")
 }
 
 fn kill_errors(_: &Args) -> Result<(), &'static str> {

@@ -1,0 +1,127 @@
+//! Resource limits and process churn (issue M1.4): getrlimit/setrlimit rules, each limit
+//! enforced, a fork bomb that ends in EAGAIN, and many fork/exit/wait cycles.
+
+use libsys::process::{Forked, fork, waitpid};
+use libsys::signal::kill;
+use libsys::syscall::{exit_process, getrlimit, setrlimit, setuid};
+use libsys::{Args, Errno};
+use sys::resource::*;
+use sys::signal::SIGKILL;
+use sys::wait::{wexitstatus, wifexited};
+
+use crate::{Case, KERNEL_ADDRESS, check};
+
+pub const CASES: &[(&str, Case)] = &[
+    ("getrlimit / setrlimit rules", rlimit_rules),
+    ("RLIMIT_NOFILE and RLIMIT_AS are enforced", rlimits_enforced),
+    ("a fork bomb by an unprivileged user ends in EAGAIN", fork_bomb),
+    ("500 fork/exit/wait cycles", churn),
+];
+
+fn get(which: u32) -> Result<Rlimit, Errno> {
+    let mut b = [0u8; 16];
+    // SAFETY: `b` is 16 writable bytes.
+    unsafe { getrlimit(which as u64, b.as_mut_ptr() as u64)? };
+    Ok(Rlimit::from_bytes(b))
+}
+
+fn set(which: u32, cur: u64, max: u64) -> Result<(), Errno> {
+    let b = Rlimit { rlim_cur: cur, rlim_max: max }.to_bytes();
+    // SAFETY: `b` is 16 readable bytes.
+    unsafe { setrlimit(which as u64, b.as_ptr() as u64).map(|_| ()) }
+}
+
+/// Run `f` in a child; its exit status.
+fn in_child(f: impl FnOnce() -> i32) -> Result<i32, &'static str> {
+    match fork().map_err(|_| "fork")? {
+        Forked::Child => exit_process(f()),
+        Forked::Parent(pid) => {
+            let (_, status) = waitpid(pid, 0).map_err(|_| "wait4")?;
+            check(wifexited(status), "the child did not exit")?;
+            Ok(wexitstatus(status))
+        }
+    }
+}
+
+fn rlimit_rules(_: &Args) -> Result<(), &'static str> {
+    let stack = get(RLIMIT_STACK).map_err(|_| "getrlimit")?;
+    check(stack.rlim_cur == 8 << 20, "default stack limit is 8 MiB")?;
+    check(get(RLIM_NLIMITS) == Err(Errno::EINVAL), "bad resource")?;
+    check(set(RLIMIT_NOFILE, 10, 5) == Err(Errno::EINVAL), "soft above hard")?;
+    // SAFETY: the kernel rejects the bad pointer.
+    check(unsafe { getrlimit(RLIMIT_NOFILE as u64, KERNEL_ADDRESS) } == Err(Errno::EFAULT), "bad pointer")?;
+    let status = in_child(|| {
+        // SAFETY: no pointers.
+        let _ = unsafe { setuid(1000) };
+        let lowered = set(RLIMIT_CORE, 0, 0) == Ok(());
+        let raise = set(RLIMIT_CORE, 0, 10) == Err(Errno::EPERM);
+        i32::from(!(lowered && raise))
+    })?;
+    check(status == 0, "only root raises a hard limit")
+}
+
+fn rlimits_enforced(_: &Args) -> Result<(), &'static str> {
+    let status = in_child(|| {
+        // With a limit of 3 descriptors, a child (which inherits it) cannot have fd 5.
+        use libsys::process::{SpawnAction, spawn};
+        let open5 = SpawnAction::Open { fd: 5, path: b"/bin/not-elf\0", oflag: 0, mode: 0 };
+        let files_ok = set(RLIMIT_NOFILE, 3, 3) == Ok(())
+            && spawn(b"/bin/utest\0", &[b"x\0", b"--print-args\0"], None, &[open5]) == Err(Errno::EBADF);
+        let as_ok = set(RLIMIT_AS, 64 << 20, RLIM_INFINITY) == Ok(()) && {
+            let mut addr = 0u64;
+            let task = libsys::mach_traps::mach_task_self() as u64;
+            // SAFETY: `addr` is a valid in/out u64.
+            let kr = unsafe {
+                libsys::mach_traps::_kernelrpc_mach_vm_allocate_trap(
+                    task,
+                    &mut addr as *mut u64 as u64,
+                    128 << 20,
+                    1,
+                )
+            };
+            kr as i32 == mach::KernReturn::KERN_NO_SPACE.0
+        };
+        i32::from(!files_ok) | i32::from(!as_ok) << 1
+    })?;
+    check(status == 0, "limits not enforced")
+}
+
+fn fork_bomb(_: &Args) -> Result<(), &'static str> {
+    let status = in_child(|| {
+        // SAFETY: no pointers.
+        let _ = unsafe { setuid(4242) };
+        if set(RLIMIT_NPROC, 16, 16).is_err() {
+            return 10;
+        }
+        let mut made = 0;
+        let refused = loop {
+            match fork() {
+                Ok(Forked::Child) => loop {
+                    crate::sched::sleep_ms(1000);
+                },
+                Ok(Forked::Parent(_)) => made += 1,
+                Err(e) => break e,
+            }
+            if made > 100 {
+                break Errno::EINVAL;
+            }
+        };
+        // Everything this user started goes; the kernel must take it all back.
+        let _ = kill(-1, SIGKILL);
+        while waitpid(-1, 0).is_ok() {}
+        if refused == Errno::EAGAIN && made < 16 { 0 } else { 1 }
+    })?;
+    check(status == 0, "the fork bomb was not stopped with EAGAIN")
+}
+
+fn churn(_: &Args) -> Result<(), &'static str> {
+    for i in 0..500 {
+        let pid = match fork().map_err(|_| "fork")? {
+            Forked::Child => exit_process(i % 256),
+            Forked::Parent(pid) => pid,
+        };
+        let (got, status) = waitpid(pid, 0).map_err(|_| "wait4")?;
+        check(got == pid && wexitstatus(status) == i % 256, "wrong child status")?;
+    }
+    Ok(())
+}
