@@ -2,7 +2,7 @@
 
 use alloc::sync::Arc;
 
-use bsd::kern::bsd_init::BsdPlatform;
+use bsd::kern::bsd_init::{BsdPlatform, Identity};
 use osfmk::arm64::pmap::phys_to_virt;
 use osfmk::kern::task::Task;
 
@@ -49,5 +49,17 @@ pub fn bsd_init(info: &PlatformInfo, kernel_task: Arc<Task>) {
         // (so nothing else writes it), and is mapped by the direct map for the kernel's life.
         unsafe { core::slice::from_raw_parts(phys_to_virt(start) as *const u8, (end - start) as usize) }
     });
-    bsd::kern::bsd_init::bsd_init(platform, kernel_task, initrd, &info.bootargs);
+    let version = alloc::format!(
+        "{} Version {}: {} (aarch64)",
+        crate::KERNEL_NAME,
+        crate::KERNEL_VERSION,
+        env!("CARGO_PKG_DESCRIPTION")
+    );
+    let identity = Identity {
+        ostype: crate::KERNEL_NAME,
+        release: crate::KERNEL_VERSION,
+        version: &version,
+        memsize: info.memory_size(),
+    };
+    bsd::kern::bsd_init::bsd_init(platform, kernel_task, initrd, &info.bootargs, identity);
 }

@@ -92,14 +92,25 @@ pub fn init_path(bootargs: &str) -> String {
         .map_or_else(|| String::from("/sbin/init"), String::from)
 }
 
+/// Who the kernel says it is (`sysctl` kern.ostype, kern.osrelease, kern.version) and the
+/// memory size it reports (hw.memsize).
+pub struct Identity<'a> {
+    pub ostype: &'a str,
+    pub release: &'a str,
+    pub version: &'a str,
+    pub memsize: u64,
+}
+
 /// Start BSD: proc 0 around the kernel task, the root ramfs from `initrd`, and pid 1.
 pub fn bsd_init(
     platform: &'static dyn BsdPlatform,
     kernel_task: TaskRef,
     initrd: Option<&[u8]>,
     bootargs: &str,
+    identity: Identity<'_>,
 ) {
     PLATFORM.call_once(|| platform);
+    crate::kern::kern_sysctl::sysctl_init(identity.ostype, identity.release, identity.version, identity.memsize);
     register_bsd_hooks(&crate::kern::kern_sig::BSD_HOOKS);
     Proc::create(0, 0, "kernel_task", kernel_task, Ucred::default(), FileDesc::new());
 

@@ -12,6 +12,7 @@
 //! * [`ucontext`] — the arm64 signal frame: `ucontext64`, `mcontext64` and its register states;
 //! * [`spawn`] — `posix_spawn` flags and layouts;
 //! * [`stat`] — file mode bits;
+//! * [`sysctl`] — `sysctl` names;
 //! * [`wait`] — the `wait4` options and status encoding;
 //! * [`trap`] — how a BSD call returns (carry flag) and the platform call.
 #![no_std]
@@ -27,6 +28,7 @@ pub mod signal;
 pub mod spawn;
 pub mod stat;
 pub mod syscalls;
+pub mod sysctl;
 pub mod time;
 pub mod trap;
 pub mod ucontext;

@@ -15,6 +15,7 @@ use libsys::{Args, Errno, entry, println};
 use mach::KernReturn;
 use mach::port::{MACH_PORT_NULL, mach_port_valid};
 
+mod introspect;
 mod limits;
 mod proc;
 mod sched;
@@ -209,6 +210,7 @@ fn main(args: &Args) -> i32 {
         .chain(proc::CASES)
         .chain(spawn::CASES)
         .chain(limits::CASES)
+        .chain(introspect::CASES)
     {
         match case(args) {
             Ok(()) => {

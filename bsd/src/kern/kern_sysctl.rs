@@ -1,0 +1,109 @@
+//! `sysctl` (XNU's `kern_sysctl.c`): named kernel values for tools — the OS name, release
+//! and version, the host name (settable by root), limits, and the machine's CPUs, memory,
+//! page size and architecture.
+
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+
+use osfmk::arm64::copyio::{UserAddr, copyin, copyout};
+use osfmk::kern::locks::SpinLock;
+use sys::Errno;
+use sys::sysctl::*;
+
+use crate::kern::kern_proc::Proc;
+
+/// The OS name, release and version, as the kernel reports them (set once at boot).
+static IDENTITY: spin::Once<(String, String, String)> = spin::Once::new();
+static HOSTNAME: SpinLock<Vec<u8>> = SpinLock::new(Vec::new());
+static MEMSIZE: spin::Once<u64> = spin::Once::new();
+
+/// Record what `kern.ostype`, `kern.osrelease`, `kern.version` and `hw.memsize` say.
+pub fn sysctl_init(ostype: &str, release: &str, version: &str, memsize: u64) {
+    IDENTITY.call_once(|| (String::from(ostype), String::from(release), String::from(version)));
+    MEMSIZE.call_once(|| memsize);
+    *HOSTNAME.lock() = b"localhost".to_vec();
+}
+
+/// A value: a NUL-terminated string or a number of a fixed width.
+enum Value {
+    Str(Vec<u8>),
+    Int(i32),
+    Quad(u64),
+}
+
+impl Value {
+    fn bytes(&self) -> Vec<u8> {
+        match self {
+            Value::Str(s) => {
+                let mut v = s.clone();
+                v.push(0);
+                v
+            }
+            Value::Int(i) => i.to_le_bytes().to_vec(),
+            Value::Quad(q) => q.to_le_bytes().to_vec(),
+        }
+    }
+}
+
+fn lookup(name: &[i32]) -> Result<Value, Errno> {
+    let (ostype, release, version) = IDENTITY.get().cloned().unwrap_or_default();
+    Ok(match name {
+        [CTL_KERN, KERN_OSTYPE] => Value::Str(ostype.into_bytes()),
+        [CTL_KERN, KERN_OSRELEASE] => Value::Str(release.into_bytes()),
+        [CTL_KERN, KERN_VERSION] => Value::Str(version.into_bytes()),
+        [CTL_KERN, KERN_HOSTNAME] => Value::Str(HOSTNAME.lock().clone()),
+        [CTL_KERN, KERN_ARGMAX] => Value::Int(crate::kern::exec_stack::ARG_MAX as i32),
+        [CTL_KERN, KERN_MAXPROC] => Value::Int(crate::kern::kern_fork::MAXPROC as i32),
+        [CTL_HW, HW_MACHINE] => Value::Str(b"arm64".to_vec()),
+        [CTL_HW, HW_NCPU] => Value::Int(1),
+        [CTL_HW, HW_PAGESIZE] => Value::Quad(osfmk::vm::vm_page::PAGE_SIZE),
+        [CTL_HW, HW_MEMSIZE] => Value::Quad(MEMSIZE.get().copied().unwrap_or(0)),
+        _ => return Err(Errno::ENOENT),
+    })
+}
+
+/// `sysctl(name, namelen, oldp, oldlenp, newp, newlen)`. With `oldp` NULL only the size is
+/// reported; a buffer too small gets what fits and ENOMEM. Only `kern.hostname` may be set,
+/// and only by root.
+pub fn sysctl(p: &Arc<Proc>, name: u64, namelen: u64, oldp: u64, oldlenp: u64, newp: u64, newlen: u64) -> Result<(), Errno> {
+    let namelen = usize::try_from(namelen).ok().filter(|n| (2..=CTL_MAXNAME).contains(n)).ok_or(Errno::EINVAL)?;
+    let map = p.task.map.as_ref().ok_or(Errno::EFAULT)?;
+    let mut raw = [0u8; CTL_MAXNAME * 4];
+    copyin(&mut map.lock(), UserAddr(name), &mut raw[..namelen * 4]).map_err(|_| Errno::EFAULT)?;
+    let mib: Vec<i32> =
+        raw[..namelen * 4].chunks_exact(4).map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+    let value = lookup(&mib)?.bytes();
+    if oldlenp != 0 {
+        let mut lenb = [0u8; 8];
+        copyin(&mut map.lock(), UserAddr(oldlenp), &mut lenb).map_err(|_| Errno::EFAULT)?;
+        let room = u64::from_le_bytes(lenb);
+        let mut result = Ok(());
+        let mut reported = value.len() as u64;
+        if oldp != 0 {
+            let n = value.len().min(usize::try_from(room).unwrap_or(usize::MAX));
+            copyout(&mut map.lock(), &value[..n], UserAddr(oldp)).map_err(|_| Errno::EFAULT)?;
+            if n < value.len() {
+                result = Err(Errno::ENOMEM);
+                reported = n as u64;
+            }
+        }
+        copyout(&mut map.lock(), &reported.to_le_bytes(), UserAddr(oldlenp)).map_err(|_| Errno::EFAULT)?;
+        result?;
+    }
+    if newp != 0 {
+        if mib != [CTL_KERN, KERN_HOSTNAME] {
+            return Err(Errno::EPERM);
+        }
+        if p.p_ucred.lock().uid != 0 {
+            return Err(Errno::EPERM);
+        }
+        let len = usize::try_from(newlen).ok().filter(|&n| n < MAXHOSTNAMELEN).ok_or(Errno::EINVAL)?;
+        let mut new = alloc::vec![0u8; len];
+        copyin(&mut map.lock(), UserAddr(newp), &mut new).map_err(|_| Errno::EFAULT)?;
+        let end = new.iter().position(|&b| b == 0).unwrap_or(new.len());
+        new.truncate(end);
+        *HOSTNAME.lock() = new;
+    }
+    Ok(())
+}

@@ -1,0 +1,23 @@
+//! `sysctl` names (XNU `bsd/sys/sysctl.h`): the top-level and second-level numbers this
+//! kernel answers.
+
+/// Longest name (`CTL_MAXNAME`).
+pub const CTL_MAXNAME: usize = 12;
+/// Top level: kernel and hardware.
+pub const CTL_KERN: i32 = 1;
+pub const CTL_HW: i32 = 6;
+/// `kern.*`.
+pub const KERN_OSTYPE: i32 = 1;
+pub const KERN_OSRELEASE: i32 = 2;
+pub const KERN_VERSION: i32 = 4;
+pub const KERN_MAXPROC: i32 = 6;
+pub const KERN_ARGMAX: i32 = 8;
+pub const KERN_HOSTNAME: i32 = 10;
+pub const KERN_PROC: i32 = 14;
+/// `hw.*`.
+pub const HW_MACHINE: i32 = 1;
+pub const HW_NCPU: i32 = 3;
+pub const HW_PAGESIZE: i32 = 7;
+pub const HW_MEMSIZE: i32 = 24;
+/// Longest host name (`MAXHOSTNAMELEN`).
+pub const MAXHOSTNAMELEN: usize = 256;
