@@ -110,7 +110,12 @@ pub fn bsd_init(
     identity: Identity<'_>,
 ) {
     PLATFORM.call_once(|| platform);
-    crate::kern::kern_sysctl::sysctl_init(identity.ostype, identity.release, identity.version, identity.memsize);
+    crate::kern::kern_sysctl::sysctl_init(
+        identity.ostype,
+        identity.release,
+        identity.version,
+        identity.memsize,
+    );
     register_bsd_hooks(&crate::kern::kern_sig::BSD_HOOKS);
     Proc::create(0, 0, "kernel_task", kernel_task, Ucred::default(), FileDesc::new());
 

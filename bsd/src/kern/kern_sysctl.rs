@@ -66,8 +66,17 @@ fn lookup(name: &[i32]) -> Result<Value, Errno> {
 /// `sysctl(name, namelen, oldp, oldlenp, newp, newlen)`. With `oldp` NULL only the size is
 /// reported; a buffer too small gets what fits and ENOMEM. Only `kern.hostname` may be set,
 /// and only by root.
-pub fn sysctl(p: &Arc<Proc>, name: u64, namelen: u64, oldp: u64, oldlenp: u64, newp: u64, newlen: u64) -> Result<(), Errno> {
-    let namelen = usize::try_from(namelen).ok().filter(|n| (2..=CTL_MAXNAME).contains(n)).ok_or(Errno::EINVAL)?;
+pub fn sysctl(
+    p: &Arc<Proc>,
+    name: u64,
+    namelen: u64,
+    oldp: u64,
+    oldlenp: u64,
+    newp: u64,
+    newlen: u64,
+) -> Result<(), Errno> {
+    let namelen =
+        usize::try_from(namelen).ok().filter(|n| (2..=CTL_MAXNAME).contains(n)).ok_or(Errno::EINVAL)?;
     let map = p.task.map.as_ref().ok_or(Errno::EFAULT)?;
     let mut raw = [0u8; CTL_MAXNAME * 4];
     copyin(&mut map.lock(), UserAddr(name), &mut raw[..namelen * 4]).map_err(|_| Errno::EFAULT)?;

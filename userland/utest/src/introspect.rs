@@ -96,7 +96,7 @@ fn sysctl_hostname(_: &Args) -> Result<(), &'static str> {
             // SAFETY: no pointers, then valid pointers.
             let denied = unsafe {
                 let _ = setuid(1000);
-                sysctl(name.as_ptr() as u64, 2, 0, 0, b"x\0".as_ptr() as u64, 2) == Err(Errno::EPERM)
+                sysctl(name.as_ptr() as u64, 2, 0, 0, c"x".as_ptr() as u64, 2) == Err(Errno::EPERM)
             };
             exit_process(i32::from(!denied))
         }
