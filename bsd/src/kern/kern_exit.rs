@@ -9,12 +9,12 @@ use alloc::sync::Arc;
 
 use osfmk::kern::sched_prim;
 use osfmk::kern::thread_act::thread_terminate_self;
-use sys::signal::{CLD_DUMPED, CLD_EXITED, CLD_KILLED, SIGCHLD, signal_name};
+use sys::signal::{SIGCHLD, signal_name};
 use sys::wait::{WCOREFLAG, wexitstatus, wifexited, wtermsig};
 
 use crate::kern::bsd_init::platform;
 use crate::kern::kern_proc::{Proc, ProcState, allproc_lock, proc_event};
-use crate::kern::kern_sendsig::SigOrigin;
+use crate::kern::kern_wait::sigchld_origin;
 
 /// The pid of init.
 pub const INITPROC_PID: i32 = 1;
@@ -74,15 +74,7 @@ pub fn exit1(p: &Arc<Proc>, status: i32) -> ! {
         (parent, procs.get(&INITPROC_PID).cloned(), orphaned_zombie)
     };
     if let Some(par) = parent {
-        let code = if wifexited(status) {
-            CLD_EXITED
-        } else if status & WCOREFLAG != 0 {
-            CLD_DUMPED
-        } else {
-            CLD_KILLED
-        };
-        let child_status = if wifexited(status) { wexitstatus(status) } else { wtermsig(status) };
-        let origin = SigOrigin { pid: p.p_pid, uid: p.p_ucred.lock().ruid, code, status: child_status };
+        let origin = sigchld_origin(p.p_pid, p.p_ucred.lock().ruid, status);
         let _ = crate::kern::kern_sig::psignal(&par, SIGCHLD, origin);
         sched_prim::thread_wakeup(proc_event(&par));
     }
@@ -101,67 +93,61 @@ pub struct Waited {
 }
 
 /// `wait4(pid, options)`: pid > 0 that child, −1 any child, 0 any child in the caller's
-/// group, < −1 any child in group −pid. WNOHANG returns None when nothing is ready;
-/// otherwise it sleeps (interruptibly) until a child exits, stops or continues.
+/// group, < −1 any child in group −pid (the choice is `kern_wait::wait4_select`). WNOHANG
+/// returns None when nothing is ready; otherwise it sleeps (interruptibly) until a child
+/// exits, stops or continues.
 pub fn wait4(p: &Arc<Proc>, pid: i32, options: i32) -> Result<Option<Waited>, sys::Errno> {
     use crate::kern::kern_proc::JobReport;
+    use crate::kern::kern_wait::{ChildState, ChildView, WaitOutcome, wait4_select};
     use osfmk::kern::sched_prim::{Interruptible, assert_wait_deadline};
     use osfmk::kern::thread::WaitResult;
-    use sys::Errno;
-    use sys::wait::{W_CONTINUED, WCONTINUED, WNOHANG, WNOWAIT, WUNTRACED, w_stopcode};
 
-    if options & !(WNOHANG | WUNTRACED | WCONTINUED | WNOWAIT) != 0 {
-        return Err(Errno::EINVAL);
-    }
+    let cpu_of = |q: &Proc| {
+        q.threads().iter().fold(*q.p_cru.lock(), |acc, t| {
+            let (u, s) = t.sched.times();
+            (acc.0 + u, acc.1 + s)
+        })
+    };
     loop {
         {
             let mut procs = allproc_lock();
-            let matches = |q: &Proc| {
-                q.ppid() == p.p_pid
-                    && q.p_pid != p.p_pid
-                    && match pid {
-                        -1 => true,
-                        0 => q.pgrp() == p.pgrp(),
-                        n if n < -1 => q.pgrp() == n.wrapping_neg(),
-                        n => q.p_pid == n,
-                    }
-            };
             let children: alloc::vec::Vec<Arc<Proc>> =
-                procs.values().filter(|q| matches(q)).cloned().collect();
-            if children.is_empty() {
-                return Err(Errno::ECHILD);
-            }
-            for q in &children {
-                if let ProcState::Zombie(status) = *q.p_stat.lock() {
+                procs.values().filter(|q| q.ppid() == p.p_pid && q.p_pid != p.p_pid).cloned().collect();
+            let views = children.iter().map(|q| ChildView {
+                pid: q.p_pid,
+                pgid: q.pgrp(),
+                state: match (*q.p_stat.lock(), *q.p_jobreport.lock()) {
+                    (ProcState::Zombie(status), _) => ChildState::Zombie { status },
+                    (_, Some(JobReport::Stopped(sig))) => ChildState::Stopped { sig, reported: false },
+                    (_, Some(JobReport::Continued)) => ChildState::Continued { reported: false },
+                    _ => ChildState::Running,
+                },
+            });
+            let find = |pid| children.iter().find(|q| q.p_pid == pid).cloned();
+            match wait4_select(p.pgrp(), pid, options, views)? {
+                WaitOutcome::Exited { pid, status, reap } => {
+                    let q = find(pid).ok_or(sys::Errno::ECHILD)?;
                     let times = *q.p_cru.lock();
-                    if options & WNOWAIT == 0 {
-                        procs.remove(&q.p_pid);
+                    if reap {
+                        procs.remove(&pid);
                         let mut mine = p.p_cru.lock();
                         mine.0 += times.0;
                         mine.1 += times.1;
                     }
-                    return Ok(Some(Waited { pid: q.p_pid, status, times }));
+                    return Ok(Some(Waited { pid, status, times }));
                 }
-                let mut report = q.p_jobreport.lock();
-                let status = match *report {
-                    Some(JobReport::Stopped(sig)) if options & WUNTRACED != 0 => w_stopcode(sig),
-                    Some(JobReport::Continued) if options & WCONTINUED != 0 => W_CONTINUED,
-                    _ => continue,
-                };
-                if options & WNOWAIT == 0 {
-                    *report = None;
+                WaitOutcome::Stopped { pid, status, mark_reported }
+                | WaitOutcome::Continued { pid, status, mark_reported } => {
+                    let q = find(pid).ok_or(sys::Errno::ECHILD)?;
+                    if mark_reported {
+                        *q.p_jobreport.lock() = None;
+                    }
+                    return Ok(Some(Waited { pid, status, times: cpu_of(&q) }));
                 }
-                let times = q.threads().iter().fold((0, 0), |acc, t| {
-                    let (u, s) = t.sched.times();
-                    (acc.0 + u, acc.1 + s)
-                });
-                return Ok(Some(Waited { pid: q.p_pid, status, times }));
+                WaitOutcome::NoneReady => return Ok(None),
+                // Still under the table lock: an exit in between cannot be missed.
+                WaitOutcome::Block => assert_wait_deadline(proc_event(p), Interruptible::Yes, None),
             }
-            if options & WNOHANG != 0 {
-                return Ok(None);
-            }
-            // Still under the table lock: an exit in between cannot be missed.
-            assert_wait_deadline(proc_event(p), Interruptible::Yes, None);
         }
         if osfmk::kern::sched_prim::thread_block() == WaitResult::Interrupted {
             return Err(crate::kern::kern_sig::interrupted_errno(p));

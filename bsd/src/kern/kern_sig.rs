@@ -23,8 +23,8 @@ use osfmk::kern::sched_prim::{self, Interruptible, assert_wait_deadline, current
 use osfmk::kern::thread::ThreadRef;
 use sys::Errno;
 use sys::signal::{
-    CLD_CONTINUED, CLD_STOPPED, SIGBUS, SIGCHLD, SIGEMT, SIGFPE, SIGILL, SIGKILL, SIGSEGV, SIGSYS, SIGTRAP,
-    SigSet, SigactionIn, SigaltStack, Signal, is_valid,
+    SIGBUS, SIGCHLD, SIGEMT, SIGFPE, SIGILL, SIGKILL, SIGSEGV, SIGSYS, SIGTRAP, SigSet, SigactionIn,
+    SigaltStack, Signal, is_valid,
 };
 use sys::wait::w_termsig;
 
@@ -77,7 +77,7 @@ pub fn psignal(p: &Arc<Proc>, sig: Signal, origin: SigOrigin) -> Result<(), Errn
     }
     if posted.continued {
         *p.p_jobreport.lock() = Some(JobReport::Continued);
-        notify_parent_job(p, CLD_CONTINUED, SIGCHLD as i32);
+        notify_parent_job(p, sys::wait::W_CONTINUED);
     }
     if let Some(i) = posted.notify
         && let Some((t, _)) = threads.get(i)
@@ -109,12 +109,12 @@ pub fn psignal_thread(p: &Arc<Proc>, t: &ThreadRef, sig: Signal, fault: bool) ->
     Ok(())
 }
 
-/// Tell `p`'s parent that `p` stopped or continued: SIGCHLD (unless SA_NOCLDSTOP) and a
-/// wakeup for its `wait4`.
-fn notify_parent_job(p: &Arc<Proc>, code: i32, status: i32) {
+/// Tell `p`'s parent that `p` stopped or continued (`status` is the wait status):
+/// SIGCHLD (unless SA_NOCLDSTOP) and a wakeup for its `wait4`.
+fn notify_parent_job(p: &Arc<Proc>, status: i32) {
     let Some(parent) = proc_find(p.ppid()) else { return };
     if !parent.p_sigacts.lock().nocldstop() {
-        let origin = SigOrigin { pid: p.p_pid, uid: p.p_ucred.lock().ruid, code, status };
+        let origin = crate::kern::kern_wait::sigchld_origin(p.p_pid, p.p_ucred.lock().ruid, status);
         let _ = psignal(&parent, SIGCHLD, origin);
     }
     sched_prim::thread_wakeup(proc_event(&parent));
@@ -125,7 +125,7 @@ fn notify_parent_job(p: &Arc<Proc>, code: i32, status: i32) {
 fn stop_process(p: &Arc<Proc>, sig: Signal) {
     p.task.suspend();
     *p.p_jobreport.lock() = Some(JobReport::Stopped(sig));
-    notify_parent_job(p, CLD_STOPPED, sig as i32);
+    notify_parent_job(p, sys::wait::w_stopcode(sig));
 }
 
 /// A random-enough 64-bit value for sigreturn tokens: the counter run through a mixer.
