@@ -371,6 +371,11 @@ fn return_to_user(frame: &mut TrapFrame) {
         h.ast_bsd(frame);
     }
     sched_prim::thread_ast_user();
+    // After a stop (or a suspension) signals may have arrived: look once more.
+    if let Some(h) = bsd_hooks() {
+        h.ast_bsd(frame);
+        sched_prim::thread_ast_user();
+    }
     sched_prim::ast_check_preempt();
     sched_prim::thread_exit_kernel();
 }

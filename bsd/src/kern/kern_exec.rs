@@ -253,7 +253,7 @@ pub fn execve(p: &Arc<Proc>, path: u64, argv: u64, envp: u64, frame: &mut TrapFr
         st.discard(discard);
         st.exec_reset();
     }
-    p.p_exec.store(true, Ordering::Release);
+    crate::kern::kern_proc::pgrps().mark_exec(p.p_pid);
     p.p_threadstart.store(0, Ordering::Relaxed);
     p.p_pth_tsd_offset.store(0, Ordering::Relaxed);
     *p.p_comm.lock() = image.comm;

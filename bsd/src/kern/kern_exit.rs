@@ -8,19 +8,21 @@
 use alloc::sync::Arc;
 
 use osfmk::kern::sched_prim;
-use osfmk::kern::thread_act::thread_terminate_self;
 use sys::signal::{SIGCHLD, signal_name};
 use sys::wait::{WCOREFLAG, wexitstatus, wifexited, wtermsig};
 
 use crate::kern::bsd_init::platform;
-use crate::kern::kern_proc::{Proc, ProcState, allproc_lock, proc_event};
+use crate::kern::kern_proc::{Proc, ProcState, allproc_lock, pgrps, proc_event};
 use crate::kern::kern_wait::sigchld_origin;
 
 /// The pid of init.
 pub const INITPROC_PID: i32 = 1;
 
-/// End process `p` (the caller's own) with wait status `status`. Never returns.
-pub fn exit1(p: &Arc<Proc>, status: i32) -> ! {
+/// End process `p` (the caller's own) with wait status `status`. Every thread, the caller's
+/// included, is asked to terminate; the caller returns, drops what it holds, and ends on
+/// its way back to user mode (terminating here, with references still on this stack,
+/// would leak the process, its task and its thread).
+pub fn exit1(p: &Arc<Proc>, status: i32) {
     p.p_fd.lock().close_all();
     // Ask every thread to end; the caller ends itself below.
     p.task.terminate();
@@ -54,9 +56,10 @@ pub fn exit1(p: &Arc<Proc>, status: i32) -> ! {
 
     // Become a zombie, give the children to init, and find the parent — all under the
     // table lock, so a parent in wait4 cannot miss it.
-    let (parent, init, orphaned_zombie) = {
+    let (parent, init, orphaned_zombie, orphaned) = {
         let mut procs = allproc_lock();
         *p.p_stat.lock() = ProcState::Zombie(status);
+        let orphaned = pgrps().exit(p.p_pid, INITPROC_PID);
         let mut orphaned_zombie = false;
         for q in procs.values() {
             if q.ppid() == p.p_pid {
@@ -70,8 +73,9 @@ pub fn exit1(p: &Arc<Proc>, status: i32) -> ! {
             && par.p_sigacts.lock().nocldwait()
         {
             procs.remove(&p.p_pid);
+            pgrps().reap(p.p_pid);
         }
-        (parent, procs.get(&INITPROC_PID).cloned(), orphaned_zombie)
+        (parent, procs.get(&INITPROC_PID).cloned(), orphaned_zombie, orphaned)
     };
     if let Some(par) = parent {
         let origin = sigchld_origin(p.p_pid, p.p_ucred.lock().ruid, status);
@@ -81,7 +85,7 @@ pub fn exit1(p: &Arc<Proc>, status: i32) -> ! {
     if orphaned_zombie && let Some(init) = init {
         sched_prim::thread_wakeup(proc_event(&init));
     }
-    thread_terminate_self()
+    crate::kern::kern_sig::orphaned_pgrps(&orphaned);
 }
 
 /// What `wait4` found.
@@ -130,6 +134,7 @@ pub fn wait4(p: &Arc<Proc>, pid: i32, options: i32) -> Result<Option<Waited>, sy
                     let times = *q.p_cru.lock();
                     if reap {
                         procs.remove(&pid);
+                        pgrps().reap(pid);
                         let mut mine = p.p_cru.lock();
                         mine.0 += times.0;
                         mine.1 += times.1;

@@ -16,7 +16,7 @@ use osfmk::kern::thread_act::thread_dup;
 use sys::Errno;
 use sys::trap::PSR64_CF;
 
-use crate::kern::kern_proc::{Pid, Proc, pid_alloc, uthread};
+use crate::kern::kern_proc::{Membership, Pid, Proc, pid_alloc, uthread};
 
 /// Most processes at once (XNU's `maxproc` is larger; ours is a round number that keeps a
 /// fork bomb from eating the kernel heap).
@@ -34,17 +34,14 @@ pub fn fork1(p: &Arc<Proc>, frame: &TrapFrame) -> Result<Pid, Errno> {
     let thread = thread_dup(task.clone(), &child_frame).ok_or(Errno::ENOMEM)?;
     let parent_thread = current_thread();
     *uthread(&thread).sig.lock() = uthread(&parent_thread).sig.lock().inherit();
-    let child = Proc::create_from(
-        pid,
-        p.p_pid,
-        &p.comm(),
-        task,
-        *p.p_ucred.lock(),
-        p.p_fd.lock().fork_copy(),
-        p.p_sigacts.lock().fork_copy(),
-        (p.pgrp(), p.session()),
-    );
-    *child.p_rlimit.lock() = *p.p_rlimit.lock();
+    // Copy out under each lock in turn, then create the child (which takes the table lock).
+    let (comm, cred) = (p.comm(), *p.p_ucred.lock());
+    let fds = p.p_fd.lock().fork_copy();
+    let sigacts = p.p_sigacts.lock().fork_copy();
+    let child =
+        Proc::create_from(pid, p.p_pid, &comm, task, cred, fds, sigacts, Membership::ChildOf(p.p_pid));
+    let limits = *p.p_rlimit.lock();
+    *child.p_rlimit.lock() = limits;
     child.p_nice.store(p.p_nice.load(Ordering::Relaxed), Ordering::Relaxed);
     child.p_threadstart.store(p.p_threadstart.load(Ordering::Relaxed), Ordering::Relaxed);
     child.p_pth_tsd_offset.store(p.p_pth_tsd_offset.load(Ordering::Relaxed), Ordering::Relaxed);

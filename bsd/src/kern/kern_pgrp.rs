@@ -53,6 +53,11 @@ impl PgrpTable {
         PgrpTable::default()
     }
 
+    /// No processes, usable in a `static`.
+    pub const fn new_const() -> PgrpTable {
+        PgrpTable { procs: BTreeMap::new(), pgrps: BTreeMap::new(), sessions: BTreeMap::new() }
+    }
+
     /// A process made by hand at boot (kernel task, init) leading a new session and group
     /// of its own id. EEXIST if `pid` is known or its id is taken as a group or session.
     pub fn insert_leader(&mut self, pid: Pid, ppid: Pid) -> Result<(), Errno> {

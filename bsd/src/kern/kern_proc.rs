@@ -19,6 +19,7 @@ use osfmk::kern::thread::ThreadRef;
 use sys::Errno;
 
 use crate::kern::kern_descrip::FileDesc;
+use crate::kern::kern_pgrp::PgrpTable;
 use crate::kern::kern_pid::PidAllocator;
 use crate::kern::kern_sendsig::SigOrigin;
 use crate::kern::kern_sigacts::Sigacts;
@@ -65,11 +66,6 @@ pub struct Proc {
     pub p_ucred: SpinLock<Ucred>,
     pub p_fd: SpinLock<FileDesc>,
     pub p_stat: SpinLock<ProcState>,
-    /// Process group and session ids.
-    pub p_pgrpid: AtomicI32,
-    pub p_sessionid: AtomicI32,
-    /// Has exec'd since fork (setpgid by the parent is then EACCES).
-    pub p_exec: AtomicBool,
     /// Changed its ids with set*id (`issetugid`).
     pub p_sugid: AtomicBool,
     /// Signal actions, and the process-wide pending set and stop state.
@@ -92,6 +88,21 @@ pub struct Proc {
 
 /// The process table: pid → proc.
 static ALLPROC: SpinLock<BTreeMap<Pid, Arc<Proc>>> = SpinLock::new(BTreeMap::new());
+/// Process groups and sessions (taken after `ALLPROC` when both are needed).
+static PGRPS: SpinLock<PgrpTable> = SpinLock::new(PgrpTable::new_const());
+
+/// Where a new process goes for job control.
+pub enum Membership {
+    /// A process made at boot: it leads a new session and group of its own id.
+    Leader,
+    /// A child of `parent` (fork, spawn): it joins the parent's group and session.
+    ChildOf(Pid),
+}
+
+/// The process-group table, locked.
+pub fn pgrps() -> SpinLockGuard<'static, PgrpTable> {
+    PGRPS.lock()
+}
 static PIDS: SpinLock<Option<PidAllocator>> = SpinLock::new(None);
 
 /// What every parent's `wait4` sleeps on.
@@ -102,10 +113,10 @@ pub fn proc_event(p: &Proc) -> usize {
 impl Proc {
     /// Create a process around `task`, link them both ways, and enter it in the table.
     pub fn create(pid: Pid, ppid: Pid, comm: &str, task: TaskRef, cred: Ucred, fd: FileDesc) -> Arc<Proc> {
-        Proc::create_from(pid, ppid, comm, task, cred, fd, Sigacts::new(), (pid, pid))
+        Proc::create_from(pid, ppid, comm, task, cred, fd, Sigacts::new(), Membership::Leader)
     }
 
-    /// `create` with inherited signal actions and process group/session.
+    /// `create` with inherited signal actions, in a process group and session.
     #[allow(clippy::too_many_arguments)]
     pub fn create_from(
         pid: Pid,
@@ -115,7 +126,7 @@ impl Proc {
         cred: Ucred,
         fd: FileDesc,
         sigacts: Sigacts,
-        (pgrp, session): (Pid, Pid),
+        membership: Membership,
     ) -> Arc<Proc> {
         let p = Arc::new(Proc {
             p_pid: pid,
@@ -125,9 +136,6 @@ impl Proc {
             p_ucred: SpinLock::new(cred),
             p_fd: SpinLock::new(fd),
             p_stat: SpinLock::new(ProcState::Run),
-            p_pgrpid: AtomicI32::new(pgrp),
-            p_sessionid: AtomicI32::new(session),
-            p_exec: AtomicBool::new(false),
             p_sugid: AtomicBool::new(false),
             p_sigacts: SpinLock::new(sigacts),
             p_signals: SpinLock::new(ProcSignals::new()),
@@ -141,7 +149,14 @@ impl Proc {
         });
         let weak = Arc::downgrade(&p);
         task.bsd_info.call_once(|| alloc::boxed::Box::new(weak));
-        ALLPROC.lock().insert(pid, p.clone());
+        let mut procs = ALLPROC.lock();
+        let joined = match membership {
+            Membership::Leader => PGRPS.lock().insert_leader(pid, ppid),
+            Membership::ChildOf(parent) => PGRPS.lock().fork(parent, pid),
+        };
+        // Pids come from `pid_alloc`, which skips every id the table knows: a clash is a bug.
+        assert!(joined.is_ok(), "proc {pid}: process group table out of step");
+        procs.insert(pid, p.clone());
         p
     }
 
@@ -161,12 +176,12 @@ impl Proc {
 
     /// Process group id.
     pub fn pgrp(&self) -> Pid {
-        self.p_pgrpid.load(Ordering::Acquire)
+        PGRPS.lock().getpgid(self.p_pid, self.p_pid).unwrap_or(self.p_pid)
     }
 
     /// Session id.
     pub fn session(&self) -> Pid {
-        self.p_sessionid.load(Ordering::Acquire)
+        PGRPS.lock().getsid(self.p_pid, self.p_pid).unwrap_or(self.p_pid)
     }
 
     /// The command name, for messages.
@@ -232,7 +247,6 @@ pub fn pid_alloc() -> Result<Pid, Errno> {
     let procs = ALLPROC.lock();
     let mut pids = PIDS.lock();
     let allocator = pids.get_or_insert_with(PidAllocator::new);
-    allocator.alloc(|pid| {
-        procs.contains_key(&pid) || procs.values().any(|q| q.pgrp() == pid || q.session() == pid)
-    })
+    let groups = PGRPS.lock();
+    allocator.alloc(|pid| procs.contains_key(&pid) || groups.id_in_use(pid))
 }

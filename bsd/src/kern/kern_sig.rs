@@ -75,6 +75,11 @@ pub fn psignal(p: &Arc<Proc>, sig: Signal, origin: SigOrigin) -> Result<(), Errn
         // The process was stopped; its threads may run again.
         let _ = p.task.resume();
     }
+    if sig == SIGKILL {
+        // Nothing may keep a killed process from dying: undo every suspension (a
+        // spawn-suspended task, task_suspend) so its threads reach their AST.
+        while p.task.suspend_count() > 0 && p.task.resume().is_ok() {}
+    }
     if posted.continued {
         *p.p_jobreport.lock() = Some(JobReport::Continued);
         notify_parent_job(p, sys::wait::W_CONTINUED);
@@ -126,6 +131,21 @@ fn stop_process(p: &Arc<Proc>, sig: Signal) {
     p.task.suspend();
     *p.p_jobreport.lock() = Some(JobReport::Stopped(sig));
     notify_parent_job(p, sys::wait::w_stopcode(sig));
+}
+
+/// Process groups just orphaned: a group with a stopped member gets SIGHUP then SIGCONT on
+/// every member (POSIX), since no shell is left to continue it.
+pub fn orphaned_pgrps(orphaned: &[Pid]) {
+    for &pgid in orphaned {
+        let members: Vec<Arc<Proc>> =
+            allproc().into_iter().filter(|q| q.pgrp() == pgid && !q.is_zombie()).collect();
+        if members.iter().any(|q| q.p_signals.lock().stopped().is_some()) {
+            for q in &members {
+                let _ = psignal(q, sys::signal::SIGHUP, SigOrigin::default());
+                let _ = psignal(q, sys::signal::SIGCONT, SigOrigin::default());
+            }
+        }
+    }
 }
 
 /// A random-enough 64-bit value for sigreturn tokens: the counter run through a mixer.
@@ -200,19 +220,27 @@ impl BsdHooks for Hooks {
         loop {
             let action = {
                 let mut acts = p.p_sigacts.lock();
+                // One lock at a time: `pgrp()` takes the group table's lock too.
+                let pgid = p.pgrp();
+                let orphaned = crate::kern::kern_proc::pgrps().is_orphaned(pgid);
                 let mut ps = p.p_signals.lock();
                 let mut st = uthread(&t).sig.lock();
-                st.next_action(&mut ps, &mut acts, false)
+                st.next_action(&mut ps, &mut acts, orphaned)
             };
             use crate::kern::kern_sigstate::SignalAction::*;
             match action {
                 None => return,
                 Some(Ignore { .. }) => {}
-                Some(Terminate { sig, core }) => exit1(&p, w_termsig(sig, core)),
+                Some(Terminate { sig, core }) => {
+                    // The thread ends in `thread_ast_user`, after this returns.
+                    exit1(&p, w_termsig(sig, core));
+                    return;
+                }
                 Some(Stop { sig }) => {
+                    // The thread waits in `thread_ast_user` (or dies, if killed) until
+                    // continued; the AST runs again after that.
                     stop_process(&p, sig);
-                    // Wait here (or die, if killed) until continued.
-                    sched_prim::thread_ast_user();
+                    return;
                 }
                 Some(Deliver(d)) => deliver(&p, &t, frame, &d),
             }
@@ -325,8 +353,18 @@ pub fn sigsuspend(p: &Arc<Proc>, mask: u64) -> Result<(), Errno> {
             return Err(Errno::EINTR);
         }
         assert_wait_deadline(uthread_event(&t), Interruptible::Yes, None);
-        thread_block();
+        if thread_block() == osfmk::kern::thread::WaitResult::Interrupted && !ready_after_abort(p, &t) {
+            // Aborted with nothing to deliver (the thread is being terminated, or another
+            // thread took the signal): the AST on the way out sorts it out.
+            return Err(Errno::EINTR);
+        }
     }
+}
+
+/// After an abort: is there a signal for this thread after all (then loop to deliver it)?
+fn ready_after_abort(p: &Proc, t: &ThreadRef) -> bool {
+    let ps = p.p_signals.lock();
+    uthread(t).sig.lock().has_deliverable(&ps)
 }
 
 /// What a thread in `sigsuspend` waits on (only aborts wake it).

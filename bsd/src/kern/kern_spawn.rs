@@ -19,7 +19,7 @@ use crate::kern::bsd_init::rootvnode;
 use crate::kern::exec_stack::ARG_MAX;
 use crate::kern::kern_descrip::{FileDesc, FileProc};
 use crate::kern::kern_exec::{copyin_string_array, load_image};
-use crate::kern::kern_proc::{Pid, Proc, pid_alloc, uthread};
+use crate::kern::kern_proc::{Membership, Pid, Proc, allproc_lock, pgrps, pid_alloc, uthread};
 use crate::vfs::MAXPATHLEN;
 use crate::vfs::vfs_vnops::vn_open;
 
@@ -108,13 +108,14 @@ fn apply_file_actions(
     fds: &mut FileDesc,
     actions: &[FileAction],
     cloexec_default: bool,
+    root_user: bool,
 ) -> Result<(), Errno> {
     let root = rootvnode().ok_or(Errno::ENOENT)?;
     let mut keep: Vec<u64> = Vec::new();
     for action in actions {
         match action {
             FileAction::Open { fd, oflag, mode, path } => {
-                let glob = vn_open(&root, &root, path, *oflag, *mode)?;
+                let glob = vn_open(&root, &root, path, *oflag, *mode, root_user)?;
                 let flags = if *oflag & sys::fcntl::O_CLOEXEC != 0 {
                     crate::kern::kern_descrip::FP_CLOEXEC
                 } else {
@@ -206,7 +207,8 @@ pub fn posix_spawn(
 
     // The child's descriptors and signal state are settled before anything is created.
     let mut fds = p.p_fd.lock().fork_copy();
-    apply_file_actions(&mut fds, &actions, attr.flags & POSIX_SPAWN_CLOEXEC_DEFAULT != 0)?;
+    let root_user = p.p_ucred.lock().uid == 0;
+    apply_file_actions(&mut fds, &actions, attr.flags & POSIX_SPAWN_CLOEXEC_DEFAULT != 0, root_user)?;
     fds.exec_close();
     let mut sigacts = p.p_sigacts.lock().fork_copy();
     sigacts.exec_reset();
@@ -236,15 +238,33 @@ pub fn posix_spawn(
     task.replace_map(image.map).map_err(|_| Errno::ENOMEM)?;
     let thread = thread_create_user(task.clone(), image.entry, image.sp, &[]).ok_or(Errno::ENOMEM)?;
     *uthread(&thread).sig.lock() = sigstate;
-    let (mut pgrp, mut session) = (p.pgrp(), p.session());
-    if attr.flags & POSIX_SPAWN_SETSID != 0 {
-        (pgrp, session) = (pid, pid);
+    let child = Proc::create_from(
+        pid,
+        p.p_pid,
+        &image.comm,
+        task.clone(),
+        cred,
+        fds,
+        sigacts,
+        Membership::ChildOf(p.p_pid),
+    );
+    // As if the child had called setsid() or setpgid(0, pgroup) before exec.
+    let moved = if attr.flags & POSIX_SPAWN_SETSID != 0 {
+        pgrps().setsid(pid).map(|_| ())
     } else if attr.flags & POSIX_SPAWN_SETPGROUP != 0 {
-        pgrp = if attr.pgroup == 0 { pid } else { attr.pgroup };
+        pgrps().setpgid(pid, pid, attr.pgroup).map(|_| ())
+    } else {
+        Ok(())
+    };
+    pgrps().mark_exec(pid);
+    if let Err(e) = moved {
+        // The child never ran: take it back out.
+        child.task.terminate();
+        allproc_lock().remove(&pid);
+        pgrps().exit(pid, p.p_pid);
+        pgrps().reap(pid);
+        return Err(e);
     }
-    let child =
-        Proc::create_from(pid, p.p_pid, &image.comm, task.clone(), cred, fds, sigacts, (pgrp, session));
-    child.p_exec.store(true, core::sync::atomic::Ordering::Release);
     *child.p_rlimit.lock() = limits;
     if attr.flags & POSIX_SPAWN_START_SUSPENDED != 0 {
         task.suspend();

@@ -15,7 +15,8 @@ use core::sync::atomic::Ordering;
 use mach::vm::{VM_FLAGS_ANYWHERE, VmProt};
 use osfmk::arm64::pmap::{USER_VM_MAX, USER_VM_MIN};
 use osfmk::kern::sched_prim::thread_setrun;
-use osfmk::kern::thread_act::{thread_create_user, thread_set_user_tsd, thread_terminate_self};
+use osfmk::kern::sched_prim::{terminate_requested, thread_terminate};
+use osfmk::kern::thread_act::{thread_create_user, thread_set_user_tsd};
 use osfmk::vm::vm_page::round_page;
 use osfmk::vm::vm_user::{mach_vm_allocate, mach_vm_deallocate, mach_vm_protect};
 use sys::Errno;
@@ -59,6 +60,9 @@ pub fn bsdthread_create(
     if start == 0 || !user_addr(func) {
         return Err(Errno::EINVAL);
     }
+    if p.task.threads().len() >= MAX_THREADS_PER_TASK {
+        return Err(Errno::EAGAIN);
+    }
     let (stack, pthread) = if flags & PTHREAD_START_CUSTOM != 0 {
         if !user_addr(stack) || !stack.is_multiple_of(16) || !user_addr(pthread) {
             return Err(Errno::EINVAL);
@@ -68,9 +72,6 @@ pub fn bsdthread_create(
         // `stack` is the stack size wanted: the kernel maps [guard | stack | pthread].
         allocate_thread_stack(p, stack)?
     };
-    if p.task.threads().len() >= MAX_THREADS_PER_TASK {
-        return Err(Errno::EAGAIN);
-    }
     let t = thread_create_user(p.task.clone(), start, stack, &[]).ok_or(Errno::ENOMEM)?;
     let port = p.task.itk_space.insert_send(&t.self_port()).map_err(|_| Errno::ENOMEM)?;
     let tsd = pthread.wrapping_add(p.p_pth_tsd_offset.load(Ordering::Relaxed));
@@ -107,7 +108,7 @@ fn allocate_thread_stack(p: &Arc<Proc>, size: u64) -> Result<(u64, u64), Errno> 
 /// `bsdthread_terminate(stackaddr, freesize, port, sem)`: free `[stackaddr, +freesize)`
 /// (the thread's own stack, which libpthread hands back), drop the thread's port name and
 /// end the calling thread.
-pub fn bsdthread_terminate(p: &Arc<Proc>, stackaddr: u64, freesize: u64, port: u64) -> Result<u64, Errno> {
+pub fn bsdthread_terminate(p: &Arc<Proc>, stackaddr: u64, freesize: u64, port: u64) -> Result<(), Errno> {
     if freesize != 0 {
         let map = p.task.map.as_ref().ok_or(Errno::EINVAL)?;
         // XNU ends the thread even if the range was bad; so do we.
@@ -117,5 +118,14 @@ pub fn bsdthread_terminate(p: &Arc<Proc>, stackaddr: u64, freesize: u64, port: u
         // A bad name is the caller's problem; the thread ends either way, as in XNU.
         let _ = p.task.itk_space.deallocate(port as u32);
     }
-    thread_terminate_self()
+    let me = osfmk::kern::sched_prim::current_thread();
+    let others = p.threads().iter().filter(|t| !Arc::ptr_eq(t, &me) && !terminate_requested(t)).count();
+    if others == 0 {
+        // The last thread of a process ending is the process exiting (as XNU does).
+        crate::kern::kern_exit::exit1(p, sys::wait::w_exitcode(0));
+    } else {
+        // The thread ends on its way back to user mode, with nothing left on this stack.
+        thread_terminate(&me);
+    }
+    Err(Errno::EJUSTRETURN)
 }

@@ -48,7 +48,9 @@ mod handlers {
     use super::*;
 
     pub fn exit(p: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
-        exit1(p, w_exitcode(a.0[0] as i32))
+        exit1(p, w_exitcode(a.0[0] as i32));
+        // The thread ends on its way out (AST); no register matters any more.
+        Err(Errno::EJUSTRETURN)
     }
 
     pub fn read(p: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
@@ -331,7 +333,7 @@ mod handlers {
     }
 
     pub fn bsdthread_terminate(p: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
-        crate::kern::pthread_support::bsdthread_terminate(p, a.0[0], a.0[1], a.0[2]).map(|r| (r, 0))
+        crate::kern::pthread_support::bsdthread_terminate(p, a.0[0], a.0[1], a.0[2]).map(|()| (0, 0))
     }
 }
 

@@ -34,12 +34,15 @@ impl FileOps for VnodeFile {
 }
 
 /// Open `path` (relative to `cwd`) with open flags `oflag` and, for a new file, `mode`.
+/// `root_user`: the caller's effective uid is 0 (files have no owners yet, so everyone else
+/// is held to the "other" permission bits).
 pub fn vn_open(
     root: &VnodeRef,
     cwd: &VnodeRef,
     path: &[u8],
     oflag: u32,
     mode: u16,
+    root_user: bool,
 ) -> Result<Arc<FileGlob>, Errno> {
     let access = oflag & O_ACCMODE;
     if access == O_ACCMODE {
@@ -65,6 +68,14 @@ pub fn vn_open(
     };
     if vp.vtype() == VType::VDIR && fflag & FWRITE != 0 {
         return Err(Errno::EISDIR);
+    }
+    const S_IROTH: u16 = 0o004;
+    const S_IWOTH: u16 = 0o002;
+    if !root_user
+        && ((fflag & FREAD != 0 && vp.mode() & S_IROTH == 0)
+            || (fflag & FWRITE != 0 && vp.mode() & S_IWOTH == 0))
+    {
+        return Err(Errno::EACCES);
     }
     if oflag & O_TRUNC != 0 && vp.size() != 0 {
         // Shrinking files arrives with the VFS calls (truncate).

@@ -15,6 +15,8 @@ unsafe extern "C" {
 
 extern "C" fn user_thread_entry(frame: u64) -> ! {
     sched_prim::thread_continue();
+    // A thread created suspended (or already asked to end) stops here before user mode.
+    sched_prim::thread_ast_user();
     // SAFETY: `frame` is the trap frame `thread_create_user` wrote at the top of this
     // thread's own kernel stack; returning through it enters EL0.
     unsafe { thread_exception_return(frame as *const TrapFrame) }

@@ -280,14 +280,17 @@ fn groups(_: &Args) -> Result<(), &'static str> {
             "init leads its session and group",
         )?;
         check(setsid() == Err(Errno::EPERM), "a group leader cannot setsid")?;
-        check(setpgid(0, u64::MAX) == Err(Errno::EINVAL), "negative pgid")?;
+        // XNU checks the target first: init leads its session, so EPERM comes before EINVAL.
+        check(setpgid(0, u64::MAX) == Err(Errno::EPERM), "a session leader cannot change group")?;
         check(setpgid(99_998, 0) == Err(Errno::ESRCH), "not a child")?;
     }
     let status = in_child(|| {
         // SAFETY: no pointers.
         unsafe {
             let me = getpid().unwrap_or(0);
-            let ok_group = setpgid(0, 0) == Ok(0) && libsys::syscall::getpgrp() == Ok(me);
+            let ok_group = setpgid(0, u64::MAX) == Err(Errno::EINVAL)
+                && setpgid(0, 0) == Ok(0)
+                && libsys::syscall::getpgrp() == Ok(me);
             let ok_session = setsid() == Err(Errno::EPERM);
             // A fresh child (not a group leader) may start a session.
             let inner = in_child(|| {
