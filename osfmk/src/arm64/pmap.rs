@@ -268,6 +268,34 @@ impl Pmap {
         Some(((d & DESC_ADDR_MASK) | (va & (PAGE_SIZE - 1)), descriptor_prot(d)))
     }
 
+    /// The first page at or above `va` and below `end` that is mapped by a level-3 entry,
+    /// with its physical address and rights. Unmapped subtrees are skipped whole (a missing
+    /// level-1 entry passes over 1 GiB at once), so walking a huge, sparse range costs in
+    /// proportion to the tables present, not to its size.
+    pub fn next_mapped(&self, mut va: u64, end: u64) -> Option<(u64, u64, Prot)> {
+        'next: while va < end {
+            let mut table = self.root;
+            for level in 0..3 {
+                // SAFETY: every table reached from our root is a page this pmap owns.
+                let d = unsafe { table_entry(table, table_index(va, level)).read_volatile() };
+                if d & DESC_VALID == 0 || d & DESC_TABLE == 0 {
+                    // Nothing mapped by pages below this entry: go to the next one.
+                    let span = 1u64 << (39 - 9 * level);
+                    va = (va & !(span - 1)).checked_add(span)?;
+                    continue 'next;
+                }
+                table = d & DESC_ADDR_MASK;
+            }
+            // SAFETY: as above.
+            let d = unsafe { table_entry(table, table_index(va, 3)).read_volatile() };
+            if d & DESC_VALID != 0 {
+                return Some((va, d & DESC_ADDR_MASK, descriptor_prot(d)));
+            }
+            va = va.checked_add(PAGE_SIZE)?;
+        }
+        None
+    }
+
     /// Unmap the page at `va`, returning the physical page it mapped.
     pub fn remove(&mut self, va: u64) -> Option<u64> {
         let slot = self.walk(va, 3, false).ok()??;

@@ -73,32 +73,30 @@ mod machine {
             Ok(())
         }
 
-        // Page by page: fine for the ranges exec and small programs use. A table-skipping
-        // range walk in `arm64::pmap` should replace this before large sparse maps appear.
+        // Both walks visit only mapped pages (`next_mapped` skips empty subtrees), so a
+        // huge sparse range such as a mostly untouched 100 TiB reservation is cheap.
         fn remove(&mut self, start: u64, end: u64) {
             let mut va = start;
-            while va < end {
-                if self.pmap.remove(va).is_some() {
+            while let Some((page, _, _)) = self.pmap.next_mapped(va, end) {
+                if self.pmap.remove(page).is_some() {
                     self.resident -= 1;
                 }
-                va += PAGE_SIZE;
+                va = page + PAGE_SIZE;
             }
         }
 
         fn protect(&mut self, start: u64, end: u64, prot: VmProt) {
             let mut va = start;
-            while va < end {
-                if let Some((pa, old)) = self.pmap.extract(va) {
-                    let new = from_prot(old).intersection(prot);
-                    if !new.contains(VmProt::READ) {
-                        self.pmap.remove(va);
-                        self.resident -= 1;
-                    } else if new != from_prot(old) {
-                        // Lowering rights needs no table page, so this cannot fail.
-                        let _ = self.pmap.enter(va, pa & !(PAGE_SIZE - 1), to_prot(new), MemAttr::Normal);
-                    }
+            while let Some((page, pa, old)) = self.pmap.next_mapped(va, end) {
+                let new = from_prot(old).intersection(prot);
+                if !new.contains(VmProt::READ) {
+                    self.pmap.remove(page);
+                    self.resident -= 1;
+                } else if new != from_prot(old) {
+                    // Lowering rights needs no table page, so this cannot fail.
+                    let _ = self.pmap.enter(page, pa, to_prot(new), MemAttr::Normal);
                 }
-                va += PAGE_SIZE;
+                va = page + PAGE_SIZE;
             }
         }
 

@@ -19,7 +19,7 @@ use alloc::sync::Arc;
 use mach::KernReturn;
 
 use crate::kern::locks::SpinLock;
-use crate::vm::vm_page::{PAGE_SIZE, VmPage};
+use crate::vm::vm_page::VmPage;
 
 /// A shared reference to an object.
 pub type ObjectRef = Arc<VmObject>;
@@ -167,15 +167,30 @@ impl VmObject {
     /// size)` (`vm_object_copy_slowly`): used where copy-on-write cannot be arranged because
     /// others write into `this` directly (shared memory).
     pub fn copy_slowly(this: &ObjectRef, offset: u64, size: u64) -> Result<ObjectRef, KernReturn> {
+        let end = offset.checked_add(size).ok_or(KernReturn::KERN_INVALID_ARGUMENT)?;
+        // Only offsets where some object of the chain holds a page can show data; the rest
+        // read as zero in the copy too. Gathering them first keeps a sparse window (a huge
+        // shared mapping with a few pages touched) from costing one lookup per page.
+        let mut resident = alloc::collections::BTreeSet::new();
+        let mut obj = this.clone();
+        let mut shift = 0u64; // offset in `obj` = offset in `this` + shift
+        loop {
+            let next = {
+                let st = obj.state.lock();
+                let (lo, hi) = (offset.saturating_add(shift), end.saturating_add(shift));
+                resident.extend(st.pages.range(lo..hi).map(|(&o, _)| o - shift - offset));
+                st.shadow.clone()
+            };
+            let Some((backing, s)) = next else { break };
+            shift = shift.checked_add(s).ok_or(KernReturn::KERN_INVALID_ARGUMENT)?;
+            obj = backing;
+        }
         let copy = VmObject::allocate(size);
-        let mut off = 0;
-        while off < size {
-            let src = offset.checked_add(off).ok_or(KernReturn::KERN_INVALID_ARGUMENT)?;
-            if let Some(found) = VmObject::lookup(this, src) {
+        for off in resident {
+            if let Some(found) = VmObject::lookup(this, offset + off) {
                 let page = found.holder.copy_page(found.offset)?;
                 copy.insert_if_absent(off, page);
             }
-            off += PAGE_SIZE;
         }
         Ok(copy)
     }
@@ -226,6 +241,7 @@ impl Drop for VmObject {
 mod tests {
     use super::*;
     use crate::vm::test_support::FakePool;
+    use crate::vm::vm_page::PAGE_SIZE;
 
     #[test]
     fn pages_return_with_the_last_reference() {
@@ -309,6 +325,25 @@ mod tests {
         assert_ne!(cpa, pa);
         assert_eq!(fake.read(cpa, 7), 0xAB);
         assert!(copy.page_at(0).is_none(), "zero pages stay implicit");
+    }
+
+    #[test]
+    fn copy_slowly_visits_only_resident_pages_of_a_sparse_chain() {
+        let (fake, pool) = FakePool::new();
+        // 2^40 bytes: walking it page by page would never finish.
+        let huge = 1u64 << 40;
+        let base = VmObject::allocate(huge);
+        let deep = base.insert_if_absent(huge - PAGE_SIZE, VmPage::grab_zeroed(&pool).unwrap());
+        fake.write(deep, 0, 0x11);
+        base.insert_if_absent(0, VmPage::grab_zeroed(&pool).unwrap()); // outside the window
+        let top = VmObject::shadow(base.clone(), PAGE_SIZE, huge - PAGE_SIZE);
+        let own = top.insert_if_absent(5 * PAGE_SIZE, VmPage::grab_zeroed(&pool).unwrap());
+        fake.write(own, 0, 0x22);
+        // Window [PAGE_SIZE, huge - PAGE_SIZE) of `top` = [2 pages, huge) of `base`.
+        let copy = VmObject::copy_slowly(&top, PAGE_SIZE, huge - 2 * PAGE_SIZE).unwrap();
+        assert_eq!(fake.read(copy.page_at(4 * PAGE_SIZE).unwrap(), 0), 0x22);
+        assert_eq!(fake.read(copy.page_at(huge - 3 * PAGE_SIZE).unwrap(), 0), 0x11);
+        assert_eq!(copy.state.lock().pages.len(), 2, "nothing else was materialised");
     }
 
     #[test]

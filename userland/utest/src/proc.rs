@@ -34,7 +34,7 @@ pub const CASES: &[(&str, Case)] = &[
 ];
 
 /// Run `f` in a child and return its wait status.
-fn in_child(f: impl FnOnce() -> i32) -> Result<i32, &'static str> {
+pub(crate) fn in_child(f: impl FnOnce() -> i32) -> Result<i32, &'static str> {
     match fork().map_err(|_| "fork failed")? {
         Forked::Child => exit_process(f()),
         Forked::Parent(pid) => {

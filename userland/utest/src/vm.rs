@@ -24,6 +24,7 @@ pub const CASES: &[(&str, Case)] = &[
     ("copyout into a page never touched", copyout_to_fresh_page),
     ("mmap / munmap anonymous memory", mmap_anon),
     ("mmap, mprotect, madvise, minherit errors", mman_errors),
+    ("32 TiB mappings: touch, mprotect, fork, munmap stay cheap", huge_sparse),
 ];
 
 const PAGE: u64 = 4096;
@@ -223,6 +224,57 @@ fn mmap_anon(_: &Args) -> Result<(), &'static str> {
         check(c.is_ok(), "MAP_ANON with a VM tag in fd")?;
         check(munmap(a, PAGE) == Ok(0) && munmap(c.unwrap_or(0), PAGE) == Ok(0), "cleanup")
     }
+}
+
+/// Huge, mostly untouched mappings: protecting, forking and unmapping them must cost in
+/// proportion to the pages touched, not to their size (a page-by-page walk of 32 TiB
+/// would never finish).
+fn huge_sparse(_: &Args) -> Result<(), &'static str> {
+    const HUGE: u64 = 32 << 40;
+    let rw = PROT_READ | PROT_WRITE;
+    // SAFETY: anonymous mappings; no pointers passed in.
+    let private =
+        unsafe { mmap(0, HUGE, rw, MAP_ANON | MAP_PRIVATE, u64::MAX, 0) }.map_err(|_| "mmap private")?;
+    // SAFETY: as above.
+    let shared =
+        unsafe { mmap(0, HUGE, rw, MAP_ANON | MAP_SHARED, u64::MAX, 0) }.map_err(|_| "mmap shared")?;
+    let spots = [0, HUGE / 2 + 5 * PAGE, HUGE - PAGE];
+    // SAFETY: every spot is inside both read-write mappings.
+    unsafe {
+        for (i, &off) in spots.iter().enumerate() {
+            ((private + off) as *mut u64).write_volatile(i as u64 + 1);
+            ((shared + off) as *mut u64).write_volatile(i as u64 + 10);
+        }
+    }
+    // SAFETY: the mappings are ours.
+    check(unsafe { mprotect(private, HUGE, PROT_READ) } == Ok(0), "mprotect 32 TiB")?;
+    // A copied shared mapping is snapshotted at fork (`copy_slowly`).
+    // SAFETY: as above.
+    check(unsafe { minherit(shared, HUGE, VM_INHERIT_COPY) } == Ok(0), "minherit copy")?;
+    let status = crate::proc::in_child(|| {
+        let mut ok = true;
+        // SAFETY: the child's copies of both mappings.
+        unsafe {
+            for (i, &off) in spots.iter().enumerate() {
+                ok &= ((private + off) as *const u64).read_volatile() == i as u64 + 1;
+                ok &= ((shared + off) as *const u64).read_volatile() == i as u64 + 10;
+                ((shared + off) as *mut u64).write_volatile(0);
+            }
+        }
+        if ok { 0 } else { 1 }
+    })?;
+    check(sys::wait::wifexited(status) && sys::wait::wexitstatus(status) == 0, "the child saw other values")?;
+    // SAFETY: reading our own mapping.
+    let kept = spots
+        .iter()
+        .enumerate()
+        .all(|(i, &off)| unsafe { ((shared + off) as *const u64).read_volatile() } == i as u64 + 10);
+    check(kept, "the child's writes to its copy reached the parent")?;
+    // SAFETY: the mappings are ours.
+    check(
+        unsafe { munmap(private, HUGE) } == Ok(0) && unsafe { munmap(shared, HUGE) } == Ok(0),
+        "munmap 32 TiB",
+    )
 }
 
 fn mman_errors(_: &Args) -> Result<(), &'static str> {
