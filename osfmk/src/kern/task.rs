@@ -22,6 +22,11 @@ pub type TaskRef = Arc<Task>;
 
 static NEXT_TASK_ID: AtomicU64 = AtomicU64::new(0);
 
+/// Most port names one task's IPC space may hold. Names and the ports behind them live on
+/// the kernel heap, so one task allocating without end must hit this limit
+/// (`KERN_NO_SPACE`) long before the heap runs dry. Generous for any real program.
+pub const TASK_IPC_SPACE_MAX: u32 = 1 << 14;
+
 /// The table page that TTBR0 points at while a kernel-only task runs: empty, so no user
 /// address translates.
 static EMPTY_USER_ROOT: spin::Once<u64> = spin::Once::new();
@@ -93,7 +98,7 @@ impl Task {
         Arc::new(Task {
             task_id: NEXT_TASK_ID.fetch_add(1, Ordering::Relaxed),
             map,
-            itk_space: IpcSpace::new(),
+            itk_space: IpcSpace::with_limit(TASK_IPC_SPACE_MAX),
             threads: SpinLock::new(Vec::new()),
             suspend_count: AtomicU32::new(0),
             itk_self: spin::Once::new(),

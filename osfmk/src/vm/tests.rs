@@ -13,7 +13,7 @@ use mach::vm::{VmInherit, VmProt};
 use crate::arm64::pmap::{USER_VM_MAX, USER_VM_MIN};
 use crate::vm::test_support::{FakePmap, FakePool, PmapRecord};
 use crate::vm::vm_fault::{vm_fault, vm_map_kernel_page, vm_map_wire};
-use crate::vm::vm_map::{PAGE_MASK, VmMap, VmPlacement, vm_map_fork};
+use crate::vm::vm_map::{PAGE_MASK, VM_MAP_ENTRY_MAX, VmMap, VmPlacement, vm_map_fork};
 use crate::vm::vm_map_copy::{VM_MAP_COPY_EAGER_MAX, vm_map_copy_discard, vm_map_copyin, vm_map_copyout};
 use crate::vm::vm_object::VmObject;
 use crate::vm::vm_page::PAGE_SIZE;
@@ -119,7 +119,7 @@ fn anywhere_is_first_fit_and_honours_alignment() {
     assert_eq!(a, USER_VM_MIN);
     let b = alloc(&mut s.map, 1);
     assert_eq!(b, a + 2 * P);
-    s.map.remove(a, a + P);
+    s.map.remove(a, a + P).unwrap();
     assert_eq!(alloc(&mut s.map, 1), a, "reuses the first hole");
     let mask = 0x10_0000 - 1;
     let c =
@@ -207,18 +207,47 @@ fn deallocate_clips_unmaps_and_frees_pages() {
         poke(&mut s, &pool, a + i * P, i as u8 + 1).unwrap();
     }
     assert_eq!(pool.outstanding(), 4);
-    s.map.remove(a + P, a + 3 * P);
+    s.map.remove(a + P, a + 3 * P).unwrap();
     assert_eq!(s.map.entry_count(), 2);
     assert_eq!(pool.outstanding(), 2, "the clipped-out window's pages are freed");
     assert_eq!(s.map.resident_pages(), 2);
     assert_eq!(peek(&mut s, &pool, a + P), Err(KernReturn::KERN_INVALID_ADDRESS));
     assert_eq!(peek(&mut s, &pool, a + 3 * P), Ok(4));
-    s.map.remove(a - 16 * P, a + 64 * P);
+    s.map.remove(a - 16 * P, a + 64 * P).unwrap();
     assert_eq!(s.map.entry_count(), 0);
     assert_eq!(pool.outstanding(), 0);
     assert_eq!(s.map.virtual_size(), 0);
-    s.map.remove(0, u64::MAX);
+    s.map.remove(0, u64::MAX).unwrap();
     check_invariants(&s);
+}
+
+#[test]
+fn splitting_a_map_stops_at_the_entry_limit() {
+    let pool = new_pool();
+    let mut s = space(&pool);
+    let pages = VM_MAP_ENTRY_MAX as u64 + 2;
+    let a = alloc(&mut s.map, pages);
+    // Every other page read-only: each call splits off up to two more entries.
+    let mut page = 1;
+    let failed_at = loop {
+        match s.map.protect(a + page * P, a + (page + 1) * P, R, false) {
+            Ok(()) => page += 2,
+            Err(kr) => break (page, kr),
+        }
+        assert!(page < pages, "the map never filled up");
+    };
+    assert_eq!(failed_at.1, KernReturn::KERN_NO_SPACE);
+    assert!(s.map.entry_count() <= VM_MAP_ENTRY_MAX);
+    assert!(s.map.entry_count() >= VM_MAP_ENTRY_MAX - 1);
+    let tail = a + (failed_at.0 + 2) * P;
+    assert_eq!(s.map.remove(tail, tail + P), Err(KernReturn::KERN_NO_SPACE), "a hole needs a split");
+    assert_eq!(s.map.inherit(tail, tail + P, VmInherit::NONE), Err(KernReturn::KERN_NO_SPACE));
+    assert!(s.map.entry_count() <= VM_MAP_ENTRY_MAX);
+    // Whole entries can still go, and then there is room again.
+    s.map.remove(a, a + 4 * P).unwrap();
+    alloc(&mut s.map, 1);
+    s.map.deallocate_all();
+    assert_eq!(s.map.entry_count(), 0);
 }
 
 #[test]
@@ -252,14 +281,14 @@ fn inherit_and_region_lookup() {
     let pool = new_pool();
     let mut s = space(&pool);
     let a = alloc(&mut s.map, 4);
-    s.map.inherit(a + P, a + 2 * P, VmInherit::SHARE);
+    s.map.inherit(a + P, a + 2 * P, VmInherit::SHARE).unwrap();
     assert_eq!(s.map.entry_count(), 3);
     let r = s.map.region(a + P + 5).unwrap();
     assert_eq!((r.start, r.size, r.info.inheritance), (a + P, P, VmInherit::SHARE));
     let below = s.map.region(0).unwrap();
     assert_eq!(below.start, a, "the next region above");
     assert_eq!(s.map.region(a + 4 * P), Err(KernReturn::KERN_INVALID_ADDRESS));
-    s.map.inherit(a, a + 4 * P, VmInherit::COPY);
+    s.map.inherit(a, a + 4 * P, VmInherit::COPY).unwrap();
     assert_eq!(s.map.entry_count(), 1);
     assert_eq!(s.map.regions().count(), 1);
 }
@@ -379,8 +408,8 @@ fn fork_share_and_none() {
     let mut parent = space(&pool);
     let shared = alloc(&mut parent.map, 2);
     let private = alloc_at(&mut parent.map, 0x3_0000_0000, 1).unwrap();
-    parent.map.inherit(shared, shared + 2 * P, VmInherit::SHARE);
-    parent.map.inherit(private, private + P, VmInherit::NONE);
+    parent.map.inherit(shared, shared + 2 * P, VmInherit::SHARE).unwrap();
+    parent.map.inherit(private, private + P, VmInherit::NONE).unwrap();
     poke(&mut parent, &pool, shared, 1).unwrap();
     let mut child = fork(&mut parent);
     assert_eq!(peek(&mut child, &pool, private), Err(KernReturn::KERN_INVALID_ADDRESS));
@@ -390,7 +419,7 @@ fn fork_share_and_none() {
     assert_eq!(peek(&mut parent, &pool, shared), Ok(2));
     assert_eq!(peek(&mut parent, &pool, shared + P), Ok(3));
     // A copy-inheriting fork of shared memory is a snapshot, whatever the sharers do next.
-    parent.map.inherit(shared, shared + 2 * P, VmInherit::COPY);
+    parent.map.inherit(shared, shared + 2 * P, VmInherit::COPY).unwrap();
     let mut grandchild = fork(&mut parent);
     poke(&mut child, &pool, shared, 4).unwrap();
     assert_eq!(peek(&mut grandchild, &pool, shared), Ok(2));
@@ -411,7 +440,7 @@ fn sharing_copy_on_write_memory_leaves_no_stale_mapping() {
     let mut b = fork(&mut a);
     // `b` reads the page it shares copy-on-write with `a`, then shares the region onwards.
     assert_eq!(peek(&mut b, &pool, va), Ok(1));
-    b.map.inherit(va, va + P, VmInherit::SHARE);
+    b.map.inherit(va, va + P, VmInherit::SHARE).unwrap();
     let mut c = fork(&mut b);
     poke(&mut c, &pool, va, 2).unwrap();
     assert_eq!(peek(&mut b, &pool, va), Ok(2));
@@ -620,7 +649,7 @@ fn run_sequence(seed: u64, steps: usize, share: bool) {
                 }
             }
             2 => {
-                m.s.map.remove(start, end);
+                m.s.map.remove(start, end).unwrap();
                 forget(&mut m.bytes, start, end);
             }
             3 => {
@@ -630,7 +659,7 @@ fn run_sequence(seed: u64, steps: usize, share: bool) {
             4 => {
                 let choices = if share { 3 } else { 2 };
                 let inh = [VmInherit::COPY, VmInherit::NONE, VmInherit::SHARE][rng.below(choices) as usize];
-                m.s.map.inherit(start, end, inh);
+                m.s.map.inherit(start, end, inh).unwrap();
             }
             5 if live < 5 => {
                 let child = fork(&mut spaces[i].s);

@@ -31,6 +31,11 @@ use crate::vm::vm_page::{PAGE_SIZE, PoolRef};
 /// `PAGE_MASK`: the offset bits of an address.
 pub const PAGE_MASK: u64 = PAGE_SIZE - 1;
 
+/// Most entries one map may hold. Entries live on the kernel heap, and without a bound a
+/// program could exhaust it by splitting one big allocation into a page-sized entry per
+/// page (mprotect every other page). Growing past it fails with `KERN_NO_SPACE`.
+pub const VM_MAP_ENTRY_MAX: usize = 1 << 16;
+
 /// One mapped range.
 #[derive(Clone)]
 pub(super) struct VmMapEntry {
@@ -244,12 +249,20 @@ impl VmMap {
         if cursor < end { Err(KernReturn::KERN_INVALID_ADDRESS) } else { Ok(()) }
     }
 
-    /// Split the entry containing `addr` so that an entry starts exactly there.
-    pub(super) fn clip(&mut self, addr: u64) {
-        let Some((&start, e)) = self.entries.range(..addr).next_back() else { return };
+    /// Whether `more` entries still fit under [`VM_MAP_ENTRY_MAX`].
+    pub(super) fn room_for(&self, more: usize) -> Result<(), KernReturn> {
+        if self.entries.len() + more > VM_MAP_ENTRY_MAX { Err(KernReturn::KERN_NO_SPACE) } else { Ok(()) }
+    }
+
+    /// Split the entry containing `addr` so that an entry starts exactly there. A split
+    /// changes nothing a user can see, so a caller that fails after clipping leaves the map
+    /// as it was; the only failure is a full map (`KERN_NO_SPACE`).
+    pub(super) fn clip(&mut self, addr: u64) -> Result<(), KernReturn> {
+        let Some((&start, e)) = self.entries.range(..addr).next_back() else { return Ok(()) };
         if e.end <= addr {
-            return;
+            return Ok(());
         }
+        self.room_for(1)?;
         let mut right = e.clone();
         right.start = addr;
         right.offset = e.object_offset(addr);
@@ -257,6 +270,7 @@ impl VmMap {
             left.end = addr;
         }
         self.entries.insert(addr, right);
+        Ok(())
     }
 
     /// Merge the entry starting at `addr` into its predecessor when nothing tells them
@@ -350,6 +364,9 @@ impl VmMap {
         if self.size.saturating_add(size) > self.size_limit {
             return Err(KernReturn::KERN_NO_SPACE);
         }
+        // The new entry, plus up to two pieces an overwrite may cut out of its neighbours.
+        let overwriting = matches!(placement, VmPlacement::Fixed { overwrite: true, .. });
+        self.room_for(if overwriting { 3 } else { 1 })?;
         let start = match placement {
             VmPlacement::Anywhere { hint } => {
                 self.find_space(hint, size, mask).ok_or(KernReturn::KERN_NO_SPACE)?
@@ -369,7 +386,7 @@ impl VmMap {
                     if !overwrite {
                         return Err(KernReturn::KERN_NO_SPACE);
                     }
-                    self.remove(addr, end);
+                    self.remove(addr, end)?;
                 }
                 addr
             }
@@ -383,13 +400,14 @@ impl VmMap {
 
     /// Unmap `[start, end)` (page-aligned; clamped to the map). Holes are fine; entries are
     /// clipped; pages nobody else can see any more go back to the pool (`vm_map_remove`).
-    pub fn remove(&mut self, start: u64, end: u64) {
+    /// Punching a hole into a full map fails with `KERN_NO_SPACE`, removing nothing.
+    pub fn remove(&mut self, start: u64, end: u64) -> Result<(), KernReturn> {
         let (start, end) = (start.max(self.min), end.min(self.max));
         if start >= end {
-            return;
+            return Ok(());
         }
-        self.clip(start);
-        self.clip(end);
+        self.clip(start)?;
+        self.clip(end)?;
         let keys: Vec<u64> = self.entries.range(start..end).map(|(&k, _)| k).collect();
         for key in keys {
             if let Some(entry) = self.entries.remove(&key) {
@@ -398,6 +416,7 @@ impl VmMap {
                 self.release_window(entry);
             }
         }
+        Ok(())
     }
 
     /// Drop `entry`'s hold on its object. Where the object lives on only in other entries
@@ -428,7 +447,8 @@ impl VmMap {
 
     /// Unmap everything.
     pub fn deallocate_all(&mut self) {
-        self.remove(self.min, self.max);
+        // Every entry lies inside [min, max), so nothing is clipped and this cannot fail.
+        let _ = self.remove(self.min, self.max);
     }
 
     /// Set the current protection of `[start, end)` (page-aligned) to `new_prot`, or with
@@ -452,8 +472,8 @@ impl VmMap {
         if start == end {
             return Ok(());
         }
-        self.clip(start);
-        self.clip(end);
+        self.clip(start)?;
+        self.clip(end)?;
         let keys: Vec<u64> = self.entries.range(start..end).map(|(&k, _)| k).collect();
         for &key in &keys {
             if let Some(e) = self.entries.get_mut(&key) {
@@ -475,14 +495,14 @@ impl VmMap {
     }
 
     /// Set the inheritance of `[start, end)` (page-aligned; holes are skipped) —
-    /// `vm_map_inherit`.
-    pub fn inherit(&mut self, start: u64, end: u64, inheritance: VmInherit) {
+    /// `vm_map_inherit`. Fails only on a full map (`KERN_NO_SPACE`).
+    pub fn inherit(&mut self, start: u64, end: u64, inheritance: VmInherit) -> Result<(), KernReturn> {
         let (start, end) = (start.max(self.min), end.min(self.max));
         if start >= end {
-            return;
+            return Ok(());
         }
-        self.clip(start);
-        self.clip(end);
+        self.clip(start)?;
+        self.clip(end)?;
         let keys: Vec<u64> = self.entries.range(start..end).map(|(&k, _)| k).collect();
         for &key in &keys {
             if let Some(e) = self.entries.get_mut(&key) {
@@ -493,6 +513,7 @@ impl VmMap {
         for &key in keys.iter().rev() {
             self.simplify(key);
         }
+        Ok(())
     }
 
     /// The region containing `addr`, or else the next one above it (`vm_map_region`);

@@ -80,7 +80,7 @@ pub fn vm_map_copyin(
         copy_lazily(src, start, stop)?
     };
     if src_destroy {
-        src.remove(start, stop);
+        src.remove(start, stop)?;
     }
     Ok(VmMapCopy { size: len, offset: addr & PAGE_MASK, segments })
 }
@@ -103,8 +103,8 @@ fn copy_eagerly(src: &VmMap, start: u64, stop: u64) -> Result<Vec<CopySegment>, 
 
 /// One segment per source entry, sharing its object copy-on-write (as `fork` does).
 fn copy_lazily(src: &mut VmMap, start: u64, stop: u64) -> Result<Vec<CopySegment>, KernReturn> {
-    src.clip(start);
-    src.clip(stop);
+    src.clip(start)?;
+    src.clip(stop)?;
     let keys: Vec<u64> = src.entries.range(start..stop).map(|(&k, _)| k).collect();
     let mut segments = Vec::with_capacity(keys.len());
     for key in keys {
@@ -143,6 +143,7 @@ pub fn vm_map_copyout(dst: &mut VmMap, copy: VmMapCopy) -> Result<u64, KernRetur
     if copy.is_empty() {
         return Ok(0);
     }
+    dst.room_for(copy.segments.len())?;
     let total: u64 = copy.segments.iter().map(|s| s.len).sum();
     let start = dst.find_space(dst.min_offset(), total, 0).ok_or(KernReturn::KERN_NO_SPACE)?;
     let mut va = start;

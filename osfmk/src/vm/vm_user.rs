@@ -98,8 +98,7 @@ pub fn mach_vm_deallocate(map: &mut VmMap, addr: u64, size: u64) -> Result<(), K
         return Ok(());
     }
     let (start, len) = page_range(addr, size)?;
-    map.remove(start, start + len);
-    Ok(())
+    map.remove(start, start + len)
 }
 
 /// `mach_vm_protect`. `new_prot` is the raw user value: bits beyond read/write/execute
@@ -132,8 +131,7 @@ pub fn mach_vm_inherit(map: &mut VmMap, addr: u64, size: u64, inheritance: u32) 
         return Ok(());
     }
     let (start, len) = page_range(addr, size)?;
-    map.inherit(start, start + len, VmInherit(inheritance));
-    Ok(())
+    map.inherit(start, start + len, VmInherit(inheritance))
 }
 
 /// `mach_vm_region` for the basic-info flavors: the region containing `addr` or the next
