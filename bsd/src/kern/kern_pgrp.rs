@@ -89,6 +89,11 @@ impl PgrpTable {
         }
     }
 
+    /// Has `pid` exec'd since it was made (`P_EXEC`)?
+    pub fn has_exec(&self, pid: Pid) -> bool {
+        self.procs.get(&pid).is_some_and(|e| e.exec)
+    }
+
     /// Exit: `pid` stops counting for job control and its children (live or zombie) get
     /// `reaper` (init) as parent. Its group stays until it is reaped.
     pub fn exit(&mut self, pid: Pid, reaper: Pid) -> Orphaned {

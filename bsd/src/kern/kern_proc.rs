@@ -84,6 +84,8 @@ pub struct Proc {
     pub p_cru: SpinLock<(u64, u64)>,
     /// Resource limits (`p_limit`).
     pub p_rlimit: SpinLock<crate::kern::kern_rlimit::Rlimits>,
+    /// When it was created (wall clock), for `ps`.
+    pub p_start: sys::time::Timeval,
 }
 
 /// The process table: pid → proc.
@@ -146,6 +148,7 @@ impl Proc {
             p_pth_tsd_offset: AtomicU64::new(0),
             p_cru: SpinLock::new((0, 0)),
             p_rlimit: SpinLock::new(crate::kern::kern_rlimit::default_rlimits()),
+            p_start: crate::kern::kern_time::microtime().0,
         });
         let weak = Arc::downgrade(&p);
         task.bsd_info.call_once(|| alloc::boxed::Box::new(weak));

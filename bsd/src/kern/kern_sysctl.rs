@@ -1,6 +1,6 @@
 //! `sysctl` (XNU's `kern_sysctl.c`): named kernel values for tools — the OS name, release
-//! and version, the host name (settable by root), limits, and the machine's CPUs, memory,
-//! page size and architecture.
+//! and version, the host name (settable by root), limits, the process table (`kern.proc`,
+//! filled by `proc_info`), and the machine's CPUs, memory, page size and architecture.
 
 use alloc::string::String;
 use alloc::sync::Arc;
@@ -25,11 +25,13 @@ pub fn sysctl_init(ostype: &str, release: &str, version: &str, memsize: u64) {
     *HOSTNAME.lock() = b"localhost".to_vec();
 }
 
-/// A value: a NUL-terminated string or a number of a fixed width.
+/// A value: a NUL-terminated string, a number of a fixed width, or a table of fixed-size
+/// records (with the room to report to a caller that only asks for the size).
 enum Value {
     Str(Vec<u8>),
     Int(i32),
     Quad(u64),
+    Table { data: Vec<u8>, record: usize, estimate: usize },
 }
 
 impl Value {
@@ -42,6 +44,23 @@ impl Value {
             }
             Value::Int(i) => i.to_le_bytes().to_vec(),
             Value::Quad(q) => q.to_le_bytes().to_vec(),
+            Value::Table { data, .. } => data.clone(),
+        }
+    }
+
+    /// How much of a `room`-byte buffer the answer may fill: whole records for tables.
+    fn fit(&self, len: usize, room: usize) -> usize {
+        match self {
+            Value::Table { record, .. } => len.min(room) / record * record,
+            _ => len.min(room),
+        }
+    }
+
+    /// The size reported when no buffer is given.
+    fn size_hint(&self, len: usize) -> usize {
+        match self {
+            Value::Table { estimate, .. } => *estimate,
+            _ => len,
         }
     }
 }
@@ -59,6 +78,10 @@ fn lookup(name: &[i32]) -> Result<Value, Errno> {
         [CTL_HW, HW_NCPU] => Value::Int(1),
         [CTL_HW, HW_PAGESIZE] => Value::Quad(osfmk::vm::vm_page::PAGE_SIZE),
         [CTL_HW, HW_MEMSIZE] => Value::Quad(MEMSIZE.get().copied().unwrap_or(0)),
+        [CTL_KERN, KERN_PROC, rest @ ..] => {
+            let (data, estimate) = crate::kern::proc_info::sysctl_kern_proc(rest)?;
+            Value::Table { data, record: sys::proc_info::KINFO_PROC_SIZE, estimate }
+        }
         _ => return Err(Errno::ENOENT),
     })
 }
@@ -82,15 +105,17 @@ pub fn sysctl(
     copyin(&mut map.lock(), UserAddr(name), &mut raw[..namelen * 4]).map_err(|_| Errno::EFAULT)?;
     let mib: Vec<i32> =
         raw[..namelen * 4].chunks_exact(4).map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
-    let value = lookup(&mib)?.bytes();
+    let found = lookup(&mib)?;
+    let value = found.bytes();
     if oldlenp != 0 {
         let mut lenb = [0u8; 8];
         copyin(&mut map.lock(), UserAddr(oldlenp), &mut lenb).map_err(|_| Errno::EFAULT)?;
         let room = u64::from_le_bytes(lenb);
         let mut result = Ok(());
-        let mut reported = value.len() as u64;
+        let mut reported = found.size_hint(value.len()) as u64;
         if oldp != 0 {
-            let n = value.len().min(usize::try_from(room).unwrap_or(usize::MAX));
+            reported = value.len() as u64;
+            let n = found.fit(value.len(), usize::try_from(room).unwrap_or(usize::MAX));
             copyout(&mut map.lock(), &value[..n], UserAddr(oldp)).map_err(|_| Errno::EFAULT)?;
             if n < value.len() {
                 result = Err(Errno::ENOMEM);

@@ -11,6 +11,7 @@ pub mod kern_sendsig;
 pub mod kern_sigacts;
 pub mod kern_sigstate;
 pub mod kern_wait;
+pub mod proc_filter;
 
 #[cfg(target_os = "none")]
 pub mod bsd_init;
@@ -38,6 +39,8 @@ pub mod kern_spawn;
 pub mod kern_sysctl;
 #[cfg(target_os = "none")]
 pub mod kern_time;
+#[cfg(target_os = "none")]
+pub mod proc_info;
 #[cfg(target_os = "none")]
 pub mod pthread_support;
 #[cfg(target_os = "none")]

@@ -265,6 +265,12 @@ mod handlers {
         crate::kern::kern_sysctl::sysctl(p, name, namelen, oldp, oldlenp, newp, newlen).map(|()| (0, 0))
     }
 
+    pub fn proc_info(p: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
+        let [callnum, pid, flavor, _arg, buffer, buffersize, ..] = a.0;
+        crate::kern::proc_info::proc_info(p, callnum, pid as i32, flavor as u32, buffer, buffersize as i32)
+            .map(|n| (n, 0))
+    }
+
     pub fn getrlimit(p: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
         let limit = crate::kern::kern_rlimit::getrlimit(p, a.0[0])?;
         copyout(&mut map_of(p)?.lock(), &limit.to_bytes(), UserAddr(a.0[1])).map_err(|_| Errno::EFAULT)?;

@@ -6,6 +6,7 @@
 //! * [`fcntl`] — open flags;
 //! * [`mman`] — mmap protections, flags, advice, inheritance;
 //! * [`pthread`] — `bsdthread_create` flags;
+//! * [`proc_info`] — `proc_info` calls and flavors, `proc_bsdinfo`, `proc_taskinfo`, `kinfo_proc`;
 //! * [`resource`] — priority targets, limits and `struct rusage`;
 //! * [`time`] — `timeval`, `timezone`;
 //! * [`signal`] — signal numbers and sets, `sigaction`, `sigaltstack` and `siginfo` layouts;
@@ -22,6 +23,7 @@ pub mod errno;
 pub mod fcntl;
 mod le;
 pub mod mman;
+pub mod proc_info;
 pub mod pthread;
 pub mod resource;
 pub mod signal;

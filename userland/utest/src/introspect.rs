@@ -6,8 +6,11 @@ use core::sync::atomic::{AtomicU64, Ordering};
 
 use libsys::process::{Forked, fork, waitpid};
 use libsys::signal::{install, kill, signal_action, sigprocmask};
-use libsys::syscall::{__pthread_kill, exit_process, getpid, setuid, sigaltstack, sigsuspend, sysctl};
+use libsys::syscall::{
+    __pthread_kill, exit_process, getpid, getppid, getuid, proc_info, setuid, sigaltstack, sigsuspend, sysctl,
+};
 use libsys::{Args, Errno};
+use sys::proc_info::*;
 use sys::signal::*;
 use sys::sysctl::*;
 use sys::wait::{wexitstatus, wifexited};
@@ -18,6 +21,8 @@ pub const CASES: &[(&str, Case)] = &[
     ("sysctl: kernel and hardware names", sysctl_values),
     ("sysctl: sizes, short buffers and errors", sysctl_errors),
     ("sysctl: kern.hostname is settable by root only", sysctl_hostname),
+    ("sysctl kern.proc: all processes, one pid, a zombie, errors", kern_proc),
+    ("proc_info: pid lists, bsd and task info, errors and permissions", proc_info_calls),
     ("sigsuspend waits with a temporary mask", suspend),
     ("sigaltstack: a handler runs on the alternate stack", altstack),
     ("__pthread_kill signals one thread", pthread_kill),
@@ -182,4 +187,199 @@ fn pthread_kill(_: &Args) -> Result<(), &'static str> {
         check(__pthread_kill(me, 99) == Err(Errno::EINVAL), "bad signal")?;
     }
     install(SIGUSR1, SIG_DFL, 0, 0).map(|_| ()).map_err(|_| "reset")
+}
+
+const KP: usize = KINFO_PROC_SIZE;
+
+/// Our pid, parent pid and uid.
+fn my_ids() -> (i32, i32, u32) {
+    // SAFETY: calls without arguments.
+    unsafe {
+        (
+            getpid().map_or(-1, |p| p as i32),
+            getppid().map_or(-1, |p| p as i32),
+            getuid().map_or(u32::MAX, |u| u as u32),
+        )
+    }
+}
+
+/// The `kinfo_proc` records `kern.proc.<rest>` returns.
+fn kern_proc_read(rest: &[i32], buf: &mut [u8]) -> Result<usize, Errno> {
+    let mut name = [CTL_KERN, KERN_PROC, 0, 0];
+    name[2..2 + rest.len()].copy_from_slice(rest);
+    read(&name[..2 + rest.len()], buf)
+}
+
+fn kern_proc(_: &Args) -> Result<(), &'static str> {
+    let (me, parent, uid) = my_ids();
+    let mut buf = [0u8; 24 * KP];
+    // Size first: room for at least the kernel task, init and us.
+    let mut len = 0u64;
+    let name = [CTL_KERN, KERN_PROC, KERN_PROC_ALL];
+    // SAFETY: `name` and `len` are live; no old buffer.
+    unsafe { sysctl(name.as_ptr() as u64, 3, 0, &mut len as *mut u64 as u64, 0, 0) }
+        .map_err(|_| "size query")?;
+    check(len as usize >= 2 * KP && (len as usize).is_multiple_of(KP), "size estimate")?;
+    let n = kern_proc_read(&[KERN_PROC_ALL], &mut buf).map_err(|_| "kern.proc.all")?;
+    check(n >= 2 * KP && n.is_multiple_of(KP), "whole records")?;
+    let mut pids = [0i32; 24];
+    for (slot, rec) in pids.iter_mut().zip(buf[..n].chunks_exact(KP)) {
+        *slot = KinfoProc::from_bytes(rec).kp_proc.p_pid;
+    }
+    let pids = &pids[..n / KP];
+    check(
+        pids.contains(&0) && pids.contains(&1) && pids.contains(&me),
+        "kernel, init and us (maybe init) listed",
+    )?;
+    check(pids.windows(2).all(|w| w[0] < w[1]), "in pid order")?;
+    // Our own record, by pid.
+    let n = kern_proc_read(&[KERN_PROC_PID, me], &mut buf).map_err(|_| "kern.proc.pid")?;
+    check(n == KP, "one record for one pid")?;
+    let k = KinfoProc::from_bytes(&buf[..KP]);
+    check(k.kp_proc.p_pid == me && k.kp_proc.p_stat == SRUN as u8, "our pid and state")?;
+    check(&k.kp_proc.p_comm[..6] == b"utest\0", "our command name")?;
+    check(k.kp_eproc.e_ppid == parent, "our parent")?;
+    check(k.kp_eproc.cr_uid == uid, "our uid")?;
+    check(k.kp_proc.p_flag & P_LP64 != 0, "64-bit")?;
+    check(kern_proc_read(&[KERN_PROC_PID, 99_999], &mut buf) == Ok(0), "no such pid: empty")?;
+    check(kern_proc_read(&[KERN_PROC_UID, 4242], &mut buf) == Ok(0), "nobody with that uid")?;
+    check(kern_proc_read(&[KERN_PROC_PGRP, 1], &mut buf).is_ok_and(|n| n >= KP), "init's group")?;
+    // A short buffer gets whole records only, and ENOMEM.
+    check(kern_proc_read(&[KERN_PROC_ALL], &mut buf[..KP + 100]) == Err(Errno::ENOMEM), "short: ENOMEM")?;
+    check(kern_proc_read(&[77, 1], &mut buf) == Err(Errno::EINVAL), "bad selector")?;
+    check(kern_proc_read(&[KERN_PROC_PID], &mut buf) == Err(Errno::EINVAL), "pid missing")?;
+    // A zombie shows its state and exit status until it is reaped.
+    let child = match fork().map_err(|_| "fork")? {
+        Forked::Child => exit_process(9),
+        Forked::Parent(pid) => pid,
+    };
+    let mut zombie = None;
+    for _ in 0..200 {
+        if kern_proc_read(&[KERN_PROC_PID, child], &mut buf) == Ok(KP) {
+            let k = KinfoProc::from_bytes(&buf[..KP]);
+            if k.kp_proc.p_stat == SZOMB as u8 {
+                zombie = Some(k);
+                break;
+            }
+        }
+        crate::sched::sleep_ms(5);
+    }
+    let z = zombie.ok_or("the child never showed as a zombie")?;
+    check(
+        wexitstatus(z.kp_proc.p_xstat as i32) == 9 && z.kp_eproc.e_ppid == me,
+        "zombie's status and parent",
+    )?;
+    check(waitpid(child as _, 0).is_ok_and(|(_, s)| wifexited(s) && wexitstatus(s) == 9), "reap")?;
+    check(kern_proc_read(&[KERN_PROC_PID, child], &mut buf) == Ok(0), "reaped: gone")
+}
+
+fn pidinfo(pid: i32, flavor: u32, buf: &mut [u8]) -> Result<u64, Errno> {
+    // SAFETY: `buf` is live for its length.
+    unsafe {
+        proc_info(
+            PROC_INFO_CALL_PIDINFO,
+            pid as u64,
+            flavor as u64,
+            0,
+            buf.as_mut_ptr() as u64,
+            buf.len() as u64,
+        )
+    }
+}
+
+fn listpids(kind: u32, value: u32, buf: &mut [i32]) -> Result<u64, Errno> {
+    // SAFETY: `buf` is live for its length in bytes.
+    unsafe {
+        proc_info(
+            PROC_INFO_CALL_LISTPIDS,
+            kind as u64,
+            value as u64,
+            0,
+            buf.as_mut_ptr() as u64,
+            4 * buf.len() as u64,
+        )
+    }
+}
+
+fn proc_info_calls(_: &Args) -> Result<(), &'static str> {
+    let (me, parent, _) = my_ids();
+    // SAFETY: no buffer: the call only reports the room needed.
+    let room = unsafe { proc_info(PROC_INFO_CALL_LISTPIDS, PROC_ALL_PIDS as u64, 0, 0, 0, 0) };
+    check(room.is_ok_and(|r| r >= 8), "room for the pid list")?;
+    let mut pids = [0i32; 256];
+    let n = listpids(PROC_ALL_PIDS, 0, &mut pids).map_err(|_| "list all")? as usize;
+    check(n.is_multiple_of(4) && n >= 8, "bytes of whole pids")?;
+    let all = &pids[..n / 4];
+    check(all.contains(&0) && all.contains(&1) && all.contains(&me), "kernel, init and us")?;
+    let n = listpids(PROC_ALL_PIDS, 0, &mut pids[..2]).map_err(|_| "short list")?;
+    check(n == 8, "a short buffer gets what fits")?;
+    // Our bsd info.
+    let mut b = [0u8; PROC_TASKALLINFO_SIZE];
+    check(pidinfo(me, PROC_PIDTBSDINFO, &mut b) == Ok(PROC_BSDINFO_SIZE as u64), "bsdinfo size")?;
+    let info = ProcBsdInfo::from_bytes(&b);
+    check(info.pbi_pid == me as u32 && info.pbi_status == SRUN, "our pid and state")?;
+    check(info.pbi_ppid == parent as u32, "our parent")?;
+    check(&info.pbi_comm[..6] == b"utest\0" && info.pbi_flags & PROC_FLAG_LP64 != 0, "comm and flags")?;
+    check(info.pbi_nfiles >= 3 && info.pbi_start_tvsec > 1_577_836_800, "open files and start time")?;
+    // Our task info, alone and together with the bsd info.
+    check(pidinfo(me, PROC_PIDTASKINFO, &mut b) == Ok(PROC_TASKINFO_SIZE as u64), "taskinfo size")?;
+    let t = ProcTaskInfo::from_bytes(&b);
+    check(t.pti_threadnum >= 1 && t.pti_numrunning >= 1, "threads")?;
+    check(t.pti_virtual_size >= t.pti_resident_size && t.pti_resident_size >= 4096, "memory")?;
+    check(pidinfo(me, PROC_PIDTASKALLINFO, &mut b) == Ok(PROC_TASKALLINFO_SIZE as u64), "taskallinfo")?;
+    check(ProcBsdInfo::from_bytes(&b).pbi_pid == me as u32, "taskallinfo's bsd half")?;
+    check(ProcTaskInfo::from_bytes(&b[PROC_BSDINFO_SIZE..]).pti_threadnum >= 1, "taskallinfo's task half")?;
+    // A child filter lists exactly the child.
+    let child = match fork().map_err(|_| "fork")? {
+        Forked::Child => {
+            crate::sched::sleep_ms(100);
+            exit_process(0)
+        }
+        Forked::Parent(pid) => pid,
+    };
+    let n = listpids(PROC_PPID_ONLY, me as u32, &mut pids).map_err(|_| "ppid filter")? as usize;
+    // (Running as init, we may have adopted orphans of earlier tests too.)
+    check(pids[..n / 4].contains(&child) && !pids[..n / 4].contains(&me), "PROC_PPID_ONLY lists our child")?;
+    check(waitpid(child as _, 0).is_ok(), "reap")?;
+    // Errors.
+    check(pidinfo(99_999, PROC_PIDTBSDINFO, &mut b) == Err(Errno::ESRCH), "no such pid")?;
+    check(pidinfo(me, 99, &mut b) == Err(Errno::EINVAL), "bad flavor")?;
+    check(pidinfo(me, PROC_PIDTBSDINFO, &mut b[..10]) == Err(Errno::ENOMEM), "buffer too small")?;
+    check(listpids(99, 0, &mut pids) == Err(Errno::EINVAL), "bad list kind")?;
+    // SAFETY: deliberately bad arguments; the kernel must refuse them.
+    unsafe {
+        check(proc_info(99, 0, 0, 0, 0, 0) == Err(Errno::EINVAL), "bad call number")?;
+        let bad =
+            proc_info(PROC_INFO_CALL_PIDINFO, me as u64, PROC_PIDTBSDINFO as u64, 0, KERNEL_ADDRESS, 4096);
+        check(bad == Err(Errno::EFAULT), "kernel buffer")?;
+        let neg = proc_info(
+            PROC_INFO_CALL_PIDINFO,
+            me as u64,
+            PROC_PIDTBSDINFO as u64,
+            0,
+            b.as_mut_ptr() as u64,
+            -1i64 as u64,
+        );
+        check(neg == Err(Errno::EINVAL), "negative size")?;
+    }
+    // Not root: other users' identity is public, their task is not.
+    let status = crate::proc::in_child(|| {
+        let mut b = [0u8; PROC_TASKALLINFO_SIZE];
+        // SAFETY: a call without pointers.
+        if unsafe { setuid(501) }.is_err() {
+            return 1;
+        }
+        if pidinfo(1, PROC_PIDTBSDINFO, &mut b) != Ok(PROC_BSDINFO_SIZE as u64) {
+            return 2;
+        }
+        if pidinfo(1, PROC_PIDTASKINFO, &mut b) != Err(Errno::EPERM) {
+            return 3;
+        }
+        let own = my_ids().0;
+        if pidinfo(own, PROC_PIDTASKINFO, &mut b) != Ok(PROC_TASKINFO_SIZE as u64) {
+            return 4;
+        }
+        0
+    })?;
+    check(wifexited(status) && wexitstatus(status) == 0, "non-root permissions")
 }
