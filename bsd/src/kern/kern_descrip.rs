@@ -133,6 +133,28 @@ impl FileDesc {
         self.install(to, FileProc { fp_flags: 0, fp_glob: glob })
     }
 
+    /// A new descriptor for `fd`'s open file at the lowest free number at or above `min`
+    /// (`dup`, `fcntl(F_DUPFD)`): EINVAL if `min` is beyond the limit, EMFILE if full.
+    pub fn dup_at_least(&mut self, fd: u64, min: u64, cloexec: bool) -> Result<usize, Errno> {
+        let glob = self.get(fd)?;
+        let min = usize::try_from(min).ok().filter(|&m| m < self.fd_limit).ok_or(Errno::EINVAL)?;
+        let free = (min..self.fd_limit).find(|&i| self.fd_ofiles.get(i).is_none_or(Option::is_none));
+        let to = free.ok_or(Errno::EMFILE)?;
+        let fp_flags = if cloexec { FP_CLOEXEC } else { 0 };
+        self.install(to as u64, FileProc { fp_flags, fp_glob: glob })?;
+        Ok(to)
+    }
+
+    /// The per-descriptor flags of `fd` (`FP_CLOEXEC`).
+    pub fn fd_flags(&self, fd: u64) -> Result<u32, Errno> {
+        usize::try_from(fd)
+            .ok()
+            .and_then(|i| self.fd_ofiles.get(i))
+            .and_then(|slot| slot.as_ref())
+            .map(|fp| fp.fp_flags)
+            .ok_or(Errno::EBADF)
+    }
+
     /// Set or clear close-on-exec on `fd`.
     pub fn set_cloexec(&mut self, fd: u64, on: bool) -> Result<(), Errno> {
         let slot = usize::try_from(fd).ok().and_then(|i| self.fd_ofiles.get_mut(i)).ok_or(Errno::EBADF)?;
@@ -222,6 +244,24 @@ mod tests {
         t.exec_close();
         assert_eq!(t.get(5).err(), Some(Errno::EBADF));
         assert_eq!(t.open_fds().collect::<std::vec::Vec<_>>(), [0]);
+    }
+
+    #[test]
+    fn dup_takes_the_lowest_free_slot_at_or_above_min() {
+        let mut t = FileDesc::new();
+        for _ in 0..4 {
+            t.alloc(fp()).unwrap();
+        }
+        t.close(2).unwrap();
+        assert_eq!(t.dup_at_least(0, 0, false), Ok(2));
+        assert_eq!(t.dup_at_least(0, 10, true), Ok(10));
+        assert_eq!(t.fd_flags(10), Ok(FP_CLOEXEC));
+        assert_eq!(t.fd_flags(2), Ok(0));
+        assert_eq!(t.fd_flags(7), Err(Errno::EBADF));
+        assert_eq!(t.dup_at_least(9, 0, false), Err(Errno::EBADF));
+        assert_eq!(t.dup_at_least(0, NOFILE as u64, false), Err(Errno::EINVAL));
+        t.set_limit(4);
+        assert_eq!(t.dup_at_least(0, 0, false), Err(Errno::EMFILE));
     }
 
     #[test]

@@ -265,6 +265,41 @@ mod handlers {
         crate::kern::kern_sysctl::sysctl(p, name, namelen, oldp, oldlenp, newp, newlen).map(|()| (0, 0))
     }
 
+    pub fn close(p: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
+        p.p_fd.lock().close(a.0[0]).map(|()| (0, 0))
+    }
+
+    pub fn dup(p: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
+        p.p_fd.lock().dup_at_least(a.0[0], 0, false).map(|fd| (fd as u64, 0))
+    }
+
+    pub fn dup2(p: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
+        let [from, to, ..] = a.0;
+        p.p_fd.lock().dup2(from, to).map(|()| (to, 0))
+    }
+
+    /// The descriptor commands; the open-file status commands (F_GETFL, F_SETFL, locks)
+    /// arrive with the file system calls and are EINVAL until then.
+    pub fn fcntl(p: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
+        use sys::fcntl::*;
+        let [fd, cmd, arg, ..] = a.0;
+        let mut fdt = p.p_fd.lock();
+        match cmd {
+            F_DUPFD | F_DUPFD_CLOEXEC => {
+                fdt.dup_at_least(fd, arg, cmd == F_DUPFD_CLOEXEC).map(|n| (n as u64, 0))
+            }
+            F_GETFD => {
+                let flags = fdt.fd_flags(fd)?;
+                Ok((if flags & crate::kern::kern_descrip::FP_CLOEXEC != 0 { FD_CLOEXEC } else { 0 }, 0))
+            }
+            F_SETFD => fdt.set_cloexec(fd, arg & FD_CLOEXEC != 0).map(|()| (0, 0)),
+            _ => {
+                fdt.get(fd)?;
+                Err(Errno::EINVAL)
+            }
+        }
+    }
+
     pub fn proc_info(p: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
         let [callnum, pid, flavor, _arg, buffer, buffersize, ..] = a.0;
         crate::kern::proc_info::proc_info(p, callnum, pid as i32, flavor as u32, buffer, buffersize as i32)

@@ -22,6 +22,8 @@ pub const CASES: &[(&str, Case)] = &[
     ("execve: a child becomes another program and dies of SIGSEGV", exec_crash),
     ("execve: #! scripts run their interpreter with the right argv", exec_script),
     ("execve: errors leave the caller intact", exec_errors),
+    ("execve closes FD_CLOEXEC descriptors; dup, dup2, fcntl, close", exec_cloexec),
+    ("orphans go to init, which reaps them", orphans),
     ("signals: a handler runs and returns through sigreturn", handler_runs),
     ("signals: blocked signals stay pending until unblocked", masks),
     ("signals: SIGKILL and SIGSTOP cannot be caught", uncatchable),
@@ -130,6 +132,76 @@ fn exec_errors(_: &Args) -> Result<(), &'static str> {
         check(r == Err(Errno::EFAULT), "bad argv string pointer")?;
     }
     Ok(())
+}
+
+fn exec_cloexec(_: &Args) -> Result<(), &'static str> {
+    use libsys::syscall::{close, dup, dup2, fcntl};
+    use sys::fcntl::*;
+    // SAFETY: descriptor calls take no pointers.
+    unsafe {
+        let d = dup(1).map_err(|_| "dup")?;
+        check(d >= 3, "dup takes a free slot")?;
+        check(fcntl(d, F_GETFD, 0) == Ok(0), "dup clears close-on-exec")?;
+        check(fcntl(d, F_SETFD, FD_CLOEXEC) == Ok(0) && fcntl(d, F_GETFD, 0) == Ok(FD_CLOEXEC), "F_SETFD")?;
+        check(
+            fcntl(1, F_DUPFD_CLOEXEC, 20) == Ok(20) && fcntl(20, F_GETFD, 0) == Ok(FD_CLOEXEC),
+            "F_DUPFD_CLOEXEC",
+        )?;
+        check(fcntl(1, F_DUPFD, 20) == Ok(21), "F_DUPFD takes the lowest free slot at or above")?;
+        check(close(d) == Ok(0) && close(20) == Ok(0) && close(21) == Ok(0), "close")?;
+        check(close(d) == Err(Errno::EBADF) && dup(57) == Err(Errno::EBADF), "closed: EBADF")?;
+        check(dup2(1, 100_000) == Err(Errno::EBADF), "dup2 beyond the table")?;
+        check(fcntl(1, F_DUPFD, 100_000) == Err(Errno::EINVAL), "F_DUPFD beyond the table")?;
+        check(fcntl(1, 999, 0) == Err(Errno::EINVAL) && fcntl(57, 999, 0) == Err(Errno::EBADF), "bad cmd")?;
+    }
+    // The child keeps fd 7 and marks fd 8 close-on-exec; the new image sees 1 and 7 only.
+    let status = in_child(|| {
+        // SAFETY: descriptor calls take no pointers.
+        let ok = unsafe {
+            libsys::syscall::dup2(1, 7) == Ok(7)
+                && libsys::syscall::dup2(1, 8) == Ok(8)
+                && libsys::syscall::fcntl(8, F_SETFD, FD_CLOEXEC) == Ok(0)
+        };
+        if !ok {
+            return 100;
+        }
+        100 + execv(b"/bin/utest\0", &[b"utest\0", b"--check-fds\0"]).0
+    })?;
+    check(wifexited(status) && wexitstatus(status) == 0b011, "fd 8 survived exec, or 1 or 7 did not")
+}
+
+fn orphans(_: &Args) -> Result<(), &'static str> {
+    // SAFETY: no pointers.
+    let me = unsafe { getpid() }.map_err(|_| "getpid")? as i32;
+    check(me == 1, "this test runs as init")?;
+    // A child forks a grandchild and exits at once; the grandchild waits to be orphaned,
+    // then reports its new parent through its exit status.
+    let middle = match fork().map_err(|_| "fork")? {
+        Forked::Child => {
+            match fork() {
+                Ok(Forked::Child) => {
+                    crate::sched::sleep_ms(60);
+                    // SAFETY: no pointers.
+                    let ppid = unsafe { getppid() }.unwrap_or(0) as i32;
+                    exit_process(40 + ppid)
+                }
+                Ok(Forked::Parent(_)) => exit_process(0),
+                Err(_) => exit_process(1),
+            }
+        }
+        Forked::Parent(pid) => pid,
+    };
+    let (got, status) = waitpid(middle, 0).map_err(|_| "wait for the middle child")?;
+    check(got == middle && wifexited(status) && wexitstatus(status) == 0, "middle child")?;
+    // The grandchild is now ours: init reaps it like any child. (Orphans of earlier tests
+    // may be reaped on the way; the grandchild is the one that exits with 40 + its ppid.)
+    loop {
+        let (orphan, status) = waitpid(-1, 0).map_err(|_| "init could not wait for the orphan")?;
+        if wifexited(status) && (40..=42).contains(&wexitstatus(status)) {
+            check(wexitstatus(status) == 41, "the orphan's parent became init (pid 1)")?;
+            return check(waitpid(orphan, WNOHANG) == Err(Errno::ECHILD), "reaped for good");
+        }
+    }
 }
 
 static CAUGHT: AtomicU32 = AtomicU32::new(0);

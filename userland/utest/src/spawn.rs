@@ -26,9 +26,9 @@ pub fn child_mode(args: &Args) -> Option<i32> {
         b"--print-args" => args.argv().count() as i32,
         b"--cat-stdin" => libsys::syscall::read_bytes(0, &mut buf).map_or(-1, |n| n as i32),
         b"--check-fds" => {
-            // Bit 0: fd 1 open; bit 1: fd 7 open.
+            // Bit 0: fd 1 open; bit 1: fd 7 open; bit 2: fd 8 open.
             let open = |fd| libsys::syscall::write_bytes(fd, b"") != Err(Errno::EBADF);
-            i32::from(open(1)) | i32::from(open(7)) << 1
+            i32::from(open(1)) | i32::from(open(7)) << 1 | i32::from(open(8)) << 2
         }
         b"--print-sigstate" => {
             // Bit 0: SIGUSR1 blocked; bit 1: SIGUSR2 ignored.
