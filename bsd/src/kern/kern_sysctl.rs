@@ -78,6 +78,8 @@ fn lookup(name: &[i32]) -> Result<Value, Errno> {
         [CTL_HW, HW_NCPU] => Value::Int(1),
         [CTL_HW, HW_PAGESIZE] => Value::Quad(osfmk::vm::vm_page::PAGE_SIZE),
         [CTL_HW, HW_MEMSIZE] => Value::Quad(MEMSIZE.get().copied().unwrap_or(0)),
+        [CTL_VM, VM_PAGE_FREE_COUNT] => Value::Int(osfmk::vm::vm_page::vm_page_counts().0 as i32),
+        [CTL_VM, VM_PAGE_COUNT] => Value::Int(osfmk::vm::vm_page::vm_page_counts().1 as i32),
         [CTL_KERN, KERN_PROC, rest @ ..] => {
             let (data, estimate) = crate::kern::proc_info::sysctl_kern_proc(rest)?;
             Value::Table { data, record: sys::proc_info::KINFO_PROC_SIZE, estimate }
@@ -105,7 +107,43 @@ pub fn sysctl(
     copyin(&mut map.lock(), UserAddr(name), &mut raw[..namelen * 4]).map_err(|_| Errno::EFAULT)?;
     let mib: Vec<i32> =
         raw[..namelen * 4].chunks_exact(4).map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
-    let found = lookup(&mib)?;
+    sysctl_mib(p, &mib, oldp, oldlenp, newp, newlen)
+}
+
+/// `sysctlbyname(name, namelen, oldp, oldlenp, newp, newlen)`: the same, by dotted name
+/// (`namelen` bytes, no NUL needed); ENOENT for names it does not know.
+pub fn sysctlbyname(
+    p: &Arc<Proc>,
+    name: u64,
+    namelen: u64,
+    oldp: u64,
+    oldlenp: u64,
+    newp: u64,
+    newlen: u64,
+) -> Result<(), Errno> {
+    let namelen = usize::try_from(namelen).map_err(|_| Errno::ENAMETOOLONG)?;
+    if namelen > SYSCTL_NAME_MAX {
+        return Err(Errno::ENAMETOOLONG);
+    }
+    let map = p.task.map.as_ref().ok_or(Errno::EFAULT)?;
+    let mut raw = alloc::vec![0u8; namelen];
+    copyin(&mut map.lock(), UserAddr(name), &mut raw).map_err(|_| Errno::EFAULT)?;
+    let end = raw.iter().position(|&b| b == 0).unwrap_or(raw.len());
+    let mib = name_to_mib(&raw[..end]).ok_or(Errno::ENOENT)?;
+    sysctl_mib(p, &mib, oldp, oldlenp, newp, newlen)
+}
+
+/// Read and perhaps set the value named by `mib`.
+fn sysctl_mib(
+    p: &Arc<Proc>,
+    mib: &[i32],
+    oldp: u64,
+    oldlenp: u64,
+    newp: u64,
+    newlen: u64,
+) -> Result<(), Errno> {
+    let map = p.task.map.as_ref().ok_or(Errno::EFAULT)?;
+    let found = lookup(mib)?;
     let value = found.bytes();
     if oldlenp != 0 {
         let mut lenb = [0u8; 8];

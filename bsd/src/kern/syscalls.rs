@@ -306,6 +306,11 @@ mod handlers {
             .map(|n| (n, 0))
     }
 
+    pub fn sysctlbyname(p: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
+        let [name, namelen, oldp, oldlenp, newp, newlen, ..] = a.0;
+        crate::kern::kern_sysctl::sysctlbyname(p, name, namelen, oldp, oldlenp, newp, newlen).map(|()| (0, 0))
+    }
+
     pub fn getrlimit(p: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
         let limit = crate::kern::kern_rlimit::getrlimit(p, a.0[0])?;
         copyout(&mut map_of(p)?.lock(), &limit.to_bytes(), UserAddr(a.0[1])).map_err(|_| Errno::EFAULT)?;

@@ -21,6 +21,12 @@ pub const KERN_PROC_PGRP: i32 = 2;
 pub const KERN_PROC_TTY: i32 = 3;
 pub const KERN_PROC_UID: i32 = 4;
 pub const KERN_PROC_RUID: i32 = 5;
+/// `vm.*`.
+pub const CTL_VM: i32 = 2;
+/// `vm.page_free_count` and `vm.page_count`: XNU numbers these when they register
+/// (`OID_AUTO`, from 100 up) and tools find them by name; this kernel fixes the numbers.
+pub const VM_PAGE_FREE_COUNT: i32 = 100;
+pub const VM_PAGE_COUNT: i32 = 101;
 /// `hw.*`.
 pub const HW_MACHINE: i32 = 1;
 pub const HW_NCPU: i32 = 3;
@@ -28,3 +34,27 @@ pub const HW_PAGESIZE: i32 = 7;
 pub const HW_MEMSIZE: i32 = 24;
 /// Longest host name (`MAXHOSTNAMELEN`).
 pub const MAXHOSTNAMELEN: usize = 256;
+
+/// The names `sysctlbyname` knows, with the numbers they stand for.
+pub const SYSCTL_NAMES: &[(&str, [i32; 2])] = &[
+    ("kern.ostype", [CTL_KERN, KERN_OSTYPE]),
+    ("kern.osrelease", [CTL_KERN, KERN_OSRELEASE]),
+    ("kern.version", [CTL_KERN, KERN_VERSION]),
+    ("kern.maxproc", [CTL_KERN, KERN_MAXPROC]),
+    ("kern.argmax", [CTL_KERN, KERN_ARGMAX]),
+    ("kern.hostname", [CTL_KERN, KERN_HOSTNAME]),
+    ("vm.page_free_count", [CTL_VM, VM_PAGE_FREE_COUNT]),
+    ("vm.page_count", [CTL_VM, VM_PAGE_COUNT]),
+    ("hw.machine", [CTL_HW, HW_MACHINE]),
+    ("hw.ncpu", [CTL_HW, HW_NCPU]),
+    ("hw.pagesize", [CTL_HW, HW_PAGESIZE]),
+    ("hw.memsize", [CTL_HW, HW_MEMSIZE]),
+];
+
+/// The numbers for a dotted name.
+pub fn name_to_mib(name: &[u8]) -> Option<[i32; 2]> {
+    SYSCTL_NAMES.iter().find(|(n, _)| n.as_bytes() == name).map(|&(_, mib)| mib)
+}
+
+/// Longest name `sysctlbyname` accepts (`MAXPATHLEN`).
+pub const SYSCTL_NAME_MAX: usize = 1024;

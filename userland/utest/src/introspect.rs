@@ -21,6 +21,7 @@ pub const CASES: &[(&str, Case)] = &[
     ("sysctl: kernel and hardware names", sysctl_values),
     ("sysctl: sizes, short buffers and errors", sysctl_errors),
     ("sysctl: kern.hostname is settable by root only", sysctl_hostname),
+    ("sysctlbyname: names, vm.page_free_count, errors", sysctl_by_name),
     ("sysctl kern.proc: all processes, one pid, a zombie, errors", kern_proc),
     ("proc_info: pid lists, bsd and task info, errors and permissions", proc_info_calls),
     ("sigsuspend waits with a temporary mask", suspend),
@@ -382,4 +383,42 @@ fn proc_info_calls(_: &Args) -> Result<(), &'static str> {
         0
     })?;
     check(wifexited(status) && wexitstatus(status) == 0, "non-root permissions")
+}
+
+fn by_name(name: &[u8], buf: &mut [u8]) -> Result<usize, Errno> {
+    let mut len = buf.len() as u64;
+    // SAFETY: all pointers are to live buffers of the sizes given.
+    unsafe {
+        libsys::syscall::sysctlbyname(
+            name.as_ptr() as u64,
+            name.len() as u64,
+            buf.as_mut_ptr() as u64,
+            &mut len as *mut u64 as u64,
+            0,
+            0,
+        )?;
+    }
+    Ok(len as usize)
+}
+
+fn sysctl_by_name(_: &Args) -> Result<(), &'static str> {
+    let mut buf = [0u8; 64];
+    let n = by_name(b"kern.ostype", &mut buf).map_err(|_| "kern.ostype")?;
+    check(&buf[..n] == b"rxnu\0", "kern.ostype by name")?;
+    let n = by_name(b"hw.pagesize\0", &mut buf).map_err(|_| "hw.pagesize")?;
+    check(n == 8 && buf[..8] == 4096u64.to_le_bytes(), "a NUL-terminated name works too")?;
+    let free = crate::limits::free_pages()?;
+    let n = by_name(b"vm.page_count", &mut buf).map_err(|_| "vm.page_count")?;
+    let total = u32::from_le_bytes([buf[0], buf[1], buf[2], buf[3]]);
+    check(n == 4 && free > 0 && free < total, "free pages fewer than all pages")?;
+    check(by_name(b"no.such.name", &mut buf) == Err(Errno::ENOENT), "unknown name: ENOENT")?;
+    check(by_name(b"kern", &mut buf) == Err(Errno::ENOENT), "a node is not a value")?;
+    // SAFETY: deliberately bad pointers and lengths.
+    unsafe {
+        let r = libsys::syscall::sysctlbyname(KERNEL_ADDRESS, 8, 0, 0, 0, 0);
+        check(r == Err(Errno::EFAULT), "name in kernel memory")?;
+        let r = libsys::syscall::sysctlbyname(buf.as_ptr() as u64, 1 << 20, 0, 0, 0, 0);
+        check(r == Err(Errno::ENAMETOOLONG), "huge name length")?;
+    }
+    Ok(())
 }

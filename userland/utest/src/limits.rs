@@ -15,7 +15,7 @@ pub const CASES: &[(&str, Case)] = &[
     ("getrlimit / setrlimit rules", rlimit_rules),
     ("RLIMIT_NOFILE and RLIMIT_AS are enforced", rlimits_enforced),
     ("a fork bomb by an unprivileged user ends in EAGAIN", fork_bomb),
-    ("500 fork/exit/wait cycles", churn),
+    ("500 fork/exit/wait cycles leave no memory behind", churn),
 ];
 
 fn get(which: u32) -> Result<Rlimit, Errno> {
@@ -87,6 +87,7 @@ fn rlimits_enforced(_: &Args) -> Result<(), &'static str> {
 }
 
 fn fork_bomb(_: &Args) -> Result<(), &'static str> {
+    let before = free_pages()?;
     let status = in_child(|| {
         // SAFETY: no pointers.
         let _ = unsafe { setuid(4242) };
@@ -111,17 +112,50 @@ fn fork_bomb(_: &Args) -> Result<(), &'static str> {
         while waitpid(-1, 0).is_ok() {}
         if refused == Errno::EAGAIN && made < 16 { 0 } else { 1 }
     })?;
-    check(status == 0, "the fork bomb was not stopped with EAGAIN")
+    check(status == 0, "the fork bomb was not stopped with EAGAIN")?;
+    // Every process of the bomb is gone, and so is every page it held.
+    check(free_pages()? + 16 >= before, "the fork bomb's memory did not come back")
+}
+
+/// Free physical pages (`vm.page_free_count`).
+pub fn free_pages() -> Result<u32, &'static str> {
+    let name = b"vm.page_free_count";
+    let mut v = [0u8; 4];
+    let mut len = 4u64;
+    // SAFETY: every pointer is to a live buffer of the length given.
+    unsafe {
+        libsys::syscall::sysctlbyname(
+            name.as_ptr() as u64,
+            name.len() as u64,
+            v.as_mut_ptr() as u64,
+            &mut len as *mut u64 as u64,
+            0,
+            0,
+        )
+    }
+    .map_err(|_| "sysctlbyname vm.page_free_count")?;
+    Ok(u32::from_le_bytes(v))
 }
 
 fn churn(_: &Args) -> Result<(), &'static str> {
-    for i in 0..500 {
+    let cycle = |i: i32| -> Result<(), &'static str> {
         let pid = match fork().map_err(|_| "fork")? {
             Forked::Child => exit_process(i % 256),
             Forked::Parent(pid) => pid,
         };
         let (got, status) = waitpid(pid, 0).map_err(|_| "wait4")?;
-        check(got == pid && wexitstatus(status) == i % 256, "wrong child status")?;
+        check(got == pid && wexitstatus(status) == i % 256, "wrong child status")
+    };
+    // A few cycles first, so that one-time growth (our own page tables, say) is counted out.
+    for i in 0..20 {
+        cycle(i)?;
     }
-    Ok(())
+    let before = free_pages()?;
+    for i in 20..500 {
+        cycle(i)?;
+    }
+    let after = free_pages()?;
+    // A leak of even one page per cycle would show as 480; allow a little slack for pages
+    // our own process touches meanwhile (stack, heap).
+    check(after + 16 >= before, "fork/exit/wait cycles leaked physical memory")
 }
