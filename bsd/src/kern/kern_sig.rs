@@ -125,11 +125,9 @@ fn notify_parent_job(p: &Arc<Proc>, status: i32) {
     sched_prim::thread_wakeup(proc_event(&parent));
 }
 
-/// Stop the current process for `sig`: its task is suspended (every thread stops before
-/// user mode) and the parent hears of it.
+/// The current process has stopped for `sig` (its task already suspended, so every thread
+/// stops before user mode): the parent hears of it.
 fn stop_process(p: &Arc<Proc>, sig: Signal) {
-    p.task.suspend();
-    *p.p_jobreport.lock() = Some(JobReport::Stopped(sig));
     notify_parent_job(p, sys::wait::w_stopcode(sig));
 }
 
@@ -225,7 +223,16 @@ impl BsdHooks for Hooks {
                 let orphaned = crate::kern::kern_proc::pgrps().is_orphaned(pgid);
                 let mut ps = p.p_signals.lock();
                 let mut st = uthread(&t).sig.lock();
-                st.next_action(&mut ps, &mut acts, orphaned)
+                let action = st.next_action(&mut ps, &mut acts, orphaned);
+                if let Some(crate::kern::kern_sigstate::SignalAction::Stop { sig }) = action {
+                    // Suspend (and note the stop for wait4) while the stop is being recorded:
+                    // a SIGCONT posted by another thread must find either no stop yet or a
+                    // suspension to undo, never a stop whose suspension is still to come
+                    // (that one would stick).
+                    p.task.suspend();
+                    *p.p_jobreport.lock() = Some(JobReport::Stopped(sig));
+                }
+                action
             };
             use crate::kern::kern_sigstate::SignalAction::*;
             match action {
