@@ -7,7 +7,7 @@
 #   <bench-binary>  the bench program to install (debug or release build)
 #   <extra-dir>     optional; copied over the top (ROOTFS_EXTRA), symlinks and modes kept
 #
-# Layout: /sbin/init, /bin/{utest,hog-echo,bench,crash-*} (mode 0755), and the empty directories
+# Layout: /sbin/init, /bin/{ps,utest,hog-echo,bench,crash-*} (mode 0755), and the empty directories
 # /dev (where devfs is mounted) and /tmp.
 set -euo pipefail
 
@@ -28,7 +28,7 @@ chmod 0755 "$rootfs" "$rootfs"/{sbin,bin,dev}
 chmod 1777 "$rootfs/tmp"
 
 install -m 0755 "$bindir/init" "$rootfs/sbin/init"
-for prog in utest hog-echo crash-segv crash-ill crash-mach-trap crash-nosys crash-protect crash-stack \
+for prog in ps utest hog-echo crash-segv crash-ill crash-mach-trap crash-nosys crash-protect crash-stack \
     crash-oom; do
     install -m 0755 "$bindir/$prog" "$rootfs/bin/$prog"
 done

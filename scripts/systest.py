@@ -9,6 +9,7 @@
   boot-*           boot to init, type a line at it, see it exit; four machine setups
   utest            the user-space test program as init
   console-under-load  two CPU hogs must not starve the console
+  ps               /bin/ps as init lists processes through proc_info
   crash-*          programs that die of a signal as init: the kernel must report and power off
   gdb              gdb-multiarch against QEMU's gdb stub: break in kmain, backtrace
 
@@ -195,6 +196,16 @@ def test_console_under_load():
         expect_exit(qemu, 0)
 
 
+def test_ps():
+    """/bin/ps as init lists the kernel task and itself through proc_info."""
+    with boot("ps", bootargs="init=/bin/ps") as qemu:
+        qemu.expect(r"PID\s+PPID\s+PGID\s+UID\s+STAT", FIRST_OUTPUT)
+        qemu.expect(r"\n\s+0\s+0\s+0\s+0\s+Rs\s+\d+\s+\d+\.\d\d kernel_task", STEP)
+        qemu.expect(r"\n\s+1\s+0\s+1\s+0\s+Rs\s+\d+\s+\d+\.\d\d ps", STEP)
+        qemu.expect(r"bsd: pid 1 \(ps\) exited with status 0", STEP)
+        expect_exit(qemu, 0)
+
+
 def crash_test(prog, signo, signame):
     with boot(prog, bootargs=f"init=/bin/{prog}") as qemu:
         qemu.expect(
@@ -289,6 +300,7 @@ def all_tests():
         ("boot-cpu-max", lambda: boot_test("boot-cpu-max", cpu="max"), True),
         ("utest", test_utest, True),
         ("console-under-load", test_console_under_load, True),
+        ("ps", test_ps, True),
     ]
     for prog, signo, signame in (
         ("crash-segv", 11, "SIGSEGV"),

@@ -1,0 +1,114 @@
+//! `/bin/ps`: one line per process — pid, parent, group, user, state, resident memory, CPU
+//! time and command — read through `proc_info` (the pid list, then each process's BSD and
+//! task info), as Darwin's `ps` and `top` do.
+#![no_std]
+#![no_main]
+
+use libsys::syscall::proc_info;
+use libsys::{Args, Errno, entry, println};
+use sys::proc_info::*;
+
+/// Most processes listed.
+const MAX_PIDS: usize = 1024;
+
+fn list_pids(buf: &mut [i32; MAX_PIDS]) -> Result<usize, Errno> {
+    // SAFETY: `buf` is writable for its whole length in bytes.
+    let bytes = unsafe {
+        proc_info(
+            PROC_INFO_CALL_LISTPIDS,
+            PROC_ALL_PIDS as u64,
+            0,
+            0,
+            buf.as_mut_ptr() as u64,
+            4 * MAX_PIDS as u64,
+        )
+    }?;
+    Ok(bytes as usize / 4)
+}
+
+fn pid_info(pid: i32, flavor: u32, buf: &mut [u8]) -> Result<(), Errno> {
+    // SAFETY: `buf` is writable for its whole length.
+    unsafe {
+        proc_info(
+            PROC_INFO_CALL_PIDINFO,
+            pid as u64,
+            flavor as u64,
+            0,
+            buf.as_mut_ptr() as u64,
+            buf.len() as u64,
+        )
+    }
+    .map(|_| ())
+}
+
+/// `R`, `T` or `Z`, with `s` for a session leader.
+fn state(info: &ProcBsdInfo) -> [u8; 2] {
+    let s = match info.pbi_status {
+        SSTOP => b'T',
+        SZOMB => b'Z',
+        SSLEEP => b'S',
+        _ => b'R',
+    };
+    [s, if info.pbi_flags & PROC_FLAG_SLEADER != 0 { b's' } else { b' ' }]
+}
+
+fn name(field: &[u8]) -> &str {
+    let end = field.iter().position(|&b| b == 0).unwrap_or(field.len());
+    core::str::from_utf8(&field[..end]).unwrap_or("?")
+}
+
+fn main(_: &Args) -> i32 {
+    let mut pids = [0i32; MAX_PIDS];
+    let count = match list_pids(&mut pids) {
+        Ok(n) => n,
+        Err(e) => {
+            println!("ps: proc_info: {}", e.name());
+            return 1;
+        }
+    };
+    println!("  PID  PPID  PGID   UID STAT    RSS(K)     TIME COMMAND");
+    for &pid in &pids[..count] {
+        let mut b = [0u8; PROC_BSDINFO_SIZE];
+        if pid_info(pid, PROC_PIDTBSDINFO, &mut b).is_err() {
+            continue; // gone since the list was made
+        }
+        let info = ProcBsdInfo::from_bytes(&b);
+        let mut t = [0u8; PROC_TASKINFO_SIZE];
+        // A zombie has no task, and other users' tasks are private: show what we can.
+        let task = pid_info(pid, PROC_PIDTASKINFO, &mut t).ok().map(|()| ProcTaskInfo::from_bytes(&t));
+        let st = state(&info);
+        let st = core::str::from_utf8(&st).unwrap_or("?");
+        match task {
+            Some(task) => {
+                let ns = task.pti_total_user + task.pti_total_system;
+                let (secs, centis) = (ns / 1_000_000_000, (ns / 10_000_000) % 100);
+                println!(
+                    "{:5} {:5} {:5} {:5} {:4} {:9} {:5}.{:02} {}",
+                    info.pbi_pid,
+                    info.pbi_ppid,
+                    info.pbi_pgid,
+                    info.pbi_uid,
+                    st,
+                    task.pti_resident_size / 1024,
+                    secs,
+                    centis,
+                    name(&info.pbi_comm)
+                );
+            }
+            None => println!(
+                "{:5} {:5} {:5} {:5} {:4} {:>9} {:>8} {}",
+                info.pbi_pid,
+                info.pbi_ppid,
+                info.pbi_pgid,
+                info.pbi_uid,
+                st,
+                "-",
+                "-",
+                name(&info.pbi_comm)
+            ),
+        }
+    }
+    0
+}
+
+entry!(main);
