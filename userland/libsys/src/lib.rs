@@ -6,6 +6,7 @@
 //! it with [`entry!`].
 #![no_std]
 
+pub mod introspect;
 pub mod mach_traps;
 pub mod platform;
 pub mod print;

@@ -4,6 +4,9 @@
 use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicU64, Ordering};
 
+use libsys::introspect::{
+    proc_listpids as listpids, proc_pidinfo as pidinfo, sysctl_read as read, sysctlbyname_read as by_name,
+};
 use libsys::process::{Forked, fork, waitpid};
 use libsys::signal::{install, kill, signal_action, sigprocmask};
 use libsys::syscall::{
@@ -28,22 +31,6 @@ pub const CASES: &[(&str, Case)] = &[
     ("sigaltstack: a handler runs on the alternate stack", altstack),
     ("__pthread_kill signals one thread", pthread_kill),
 ];
-
-fn read(name: &[i32], buf: &mut [u8]) -> Result<usize, Errno> {
-    let mut len = buf.len() as u64;
-    // SAFETY: all pointers are to live buffers of the sizes given.
-    unsafe {
-        sysctl(
-            name.as_ptr() as u64,
-            name.len() as u64,
-            buf.as_mut_ptr() as u64,
-            &mut len as *mut u64 as u64,
-            0,
-            0,
-        )?;
-    }
-    Ok(len as usize)
-}
 
 fn read_u64(name: &[i32]) -> Result<u64, Errno> {
     let mut b = [0u8; 8];
@@ -274,60 +261,32 @@ fn kern_proc(_: &Args) -> Result<(), &'static str> {
     check(kern_proc_read(&[KERN_PROC_PID, child], &mut buf) == Ok(0), "reaped: gone")
 }
 
-fn pidinfo(pid: i32, flavor: u32, buf: &mut [u8]) -> Result<u64, Errno> {
-    // SAFETY: `buf` is live for its length.
-    unsafe {
-        proc_info(
-            PROC_INFO_CALL_PIDINFO,
-            pid as u64,
-            flavor as u64,
-            0,
-            buf.as_mut_ptr() as u64,
-            buf.len() as u64,
-        )
-    }
-}
-
-fn listpids(kind: u32, value: u32, buf: &mut [i32]) -> Result<u64, Errno> {
-    // SAFETY: `buf` is live for its length in bytes.
-    unsafe {
-        proc_info(
-            PROC_INFO_CALL_LISTPIDS,
-            kind as u64,
-            value as u64,
-            0,
-            buf.as_mut_ptr() as u64,
-            4 * buf.len() as u64,
-        )
-    }
-}
-
 fn proc_info_calls(_: &Args) -> Result<(), &'static str> {
     let (me, parent, _) = my_ids();
     // SAFETY: no buffer: the call only reports the room needed.
     let room = unsafe { proc_info(PROC_INFO_CALL_LISTPIDS, PROC_ALL_PIDS as u64, 0, 0, 0, 0) };
     check(room.is_ok_and(|r| r >= 8), "room for the pid list")?;
     let mut pids = [0i32; 256];
-    let n = listpids(PROC_ALL_PIDS, 0, &mut pids).map_err(|_| "list all")? as usize;
-    check(n.is_multiple_of(4) && n >= 8, "bytes of whole pids")?;
-    let all = &pids[..n / 4];
+    let n = listpids(PROC_ALL_PIDS, 0, &mut pids).map_err(|_| "list all")?;
+    check(n >= 2, "at least the kernel and us")?;
+    let all = &pids[..n];
     check(all.contains(&0) && all.contains(&1) && all.contains(&me), "kernel, init and us")?;
     let n = listpids(PROC_ALL_PIDS, 0, &mut pids[..2]).map_err(|_| "short list")?;
-    check(n == 8, "a short buffer gets what fits")?;
+    check(n == 2, "a short buffer gets what fits")?;
     // Our bsd info.
     let mut b = [0u8; PROC_TASKALLINFO_SIZE];
-    check(pidinfo(me, PROC_PIDTBSDINFO, &mut b) == Ok(PROC_BSDINFO_SIZE as u64), "bsdinfo size")?;
+    check(pidinfo(me, PROC_PIDTBSDINFO, &mut b) == Ok(PROC_BSDINFO_SIZE), "bsdinfo size")?;
     let info = ProcBsdInfo::from_bytes(&b);
     check(info.pbi_pid == me as u32 && info.pbi_status == SRUN, "our pid and state")?;
     check(info.pbi_ppid == parent as u32, "our parent")?;
     check(&info.pbi_comm[..6] == b"utest\0" && info.pbi_flags & PROC_FLAG_LP64 != 0, "comm and flags")?;
     check(info.pbi_nfiles >= 3 && info.pbi_start_tvsec > 1_577_836_800, "open files and start time")?;
     // Our task info, alone and together with the bsd info.
-    check(pidinfo(me, PROC_PIDTASKINFO, &mut b) == Ok(PROC_TASKINFO_SIZE as u64), "taskinfo size")?;
+    check(pidinfo(me, PROC_PIDTASKINFO, &mut b) == Ok(PROC_TASKINFO_SIZE), "taskinfo size")?;
     let t = ProcTaskInfo::from_bytes(&b);
     check(t.pti_threadnum >= 1 && t.pti_numrunning >= 1, "threads")?;
     check(t.pti_virtual_size >= t.pti_resident_size && t.pti_resident_size >= 4096, "memory")?;
-    check(pidinfo(me, PROC_PIDTASKALLINFO, &mut b) == Ok(PROC_TASKALLINFO_SIZE as u64), "taskallinfo")?;
+    check(pidinfo(me, PROC_PIDTASKALLINFO, &mut b) == Ok(PROC_TASKALLINFO_SIZE), "taskallinfo")?;
     check(ProcBsdInfo::from_bytes(&b).pbi_pid == me as u32, "taskallinfo's bsd half")?;
     check(ProcTaskInfo::from_bytes(&b[PROC_BSDINFO_SIZE..]).pti_threadnum >= 1, "taskallinfo's task half")?;
     // A child filter lists exactly the child.
@@ -338,9 +297,9 @@ fn proc_info_calls(_: &Args) -> Result<(), &'static str> {
         }
         Forked::Parent(pid) => pid,
     };
-    let n = listpids(PROC_PPID_ONLY, me as u32, &mut pids).map_err(|_| "ppid filter")? as usize;
+    let n = listpids(PROC_PPID_ONLY, me as u32, &mut pids).map_err(|_| "ppid filter")?;
     // (Running as init, we may have adopted orphans of earlier tests too.)
-    check(pids[..n / 4].contains(&child) && !pids[..n / 4].contains(&me), "PROC_PPID_ONLY lists our child")?;
+    check(pids[..n].contains(&child) && !pids[..n].contains(&me), "PROC_PPID_ONLY lists our child")?;
     check(waitpid(child as _, 0).is_ok(), "reap")?;
     // Errors.
     check(pidinfo(99_999, PROC_PIDTBSDINFO, &mut b) == Err(Errno::ESRCH), "no such pid")?;
@@ -370,35 +329,19 @@ fn proc_info_calls(_: &Args) -> Result<(), &'static str> {
         if unsafe { setuid(501) }.is_err() {
             return 1;
         }
-        if pidinfo(1, PROC_PIDTBSDINFO, &mut b) != Ok(PROC_BSDINFO_SIZE as u64) {
+        if pidinfo(1, PROC_PIDTBSDINFO, &mut b) != Ok(PROC_BSDINFO_SIZE) {
             return 2;
         }
         if pidinfo(1, PROC_PIDTASKINFO, &mut b) != Err(Errno::EPERM) {
             return 3;
         }
         let own = my_ids().0;
-        if pidinfo(own, PROC_PIDTASKINFO, &mut b) != Ok(PROC_TASKINFO_SIZE as u64) {
+        if pidinfo(own, PROC_PIDTASKINFO, &mut b) != Ok(PROC_TASKINFO_SIZE) {
             return 4;
         }
         0
     })?;
     check(wifexited(status) && wexitstatus(status) == 0, "non-root permissions")
-}
-
-fn by_name(name: &[u8], buf: &mut [u8]) -> Result<usize, Errno> {
-    let mut len = buf.len() as u64;
-    // SAFETY: all pointers are to live buffers of the sizes given.
-    unsafe {
-        libsys::syscall::sysctlbyname(
-            name.as_ptr() as u64,
-            name.len() as u64,
-            buf.as_mut_ptr() as u64,
-            &mut len as *mut u64 as u64,
-            0,
-            0,
-        )?;
-    }
-    Ok(len as usize)
 }
 
 fn sysctl_by_name(_: &Args) -> Result<(), &'static str> {

@@ -119,21 +119,8 @@ fn fork_bomb(_: &Args) -> Result<(), &'static str> {
 
 /// Free physical pages (`vm.page_free_count`).
 pub fn free_pages() -> Result<u32, &'static str> {
-    let name = b"vm.page_free_count";
     let mut v = [0u8; 4];
-    let mut len = 4u64;
-    // SAFETY: every pointer is to a live buffer of the length given.
-    unsafe {
-        libsys::syscall::sysctlbyname(
-            name.as_ptr() as u64,
-            name.len() as u64,
-            v.as_mut_ptr() as u64,
-            &mut len as *mut u64 as u64,
-            0,
-            0,
-        )
-    }
-    .map_err(|_| "sysctlbyname vm.page_free_count")?;
+    libsys::introspect::sysctlbyname_read(b"vm.page_free_count", &mut v).map_err(|_| "vm.page_free_count")?;
     Ok(u32::from_le_bytes(v))
 }
 

@@ -4,42 +4,12 @@
 #![no_std]
 #![no_main]
 
-use libsys::syscall::proc_info;
-use libsys::{Args, Errno, entry, println};
+use libsys::introspect::{proc_listpids, proc_pidinfo};
+use libsys::{Args, entry, println};
 use sys::proc_info::*;
 
 /// Most processes listed.
 const MAX_PIDS: usize = 1024;
-
-fn list_pids(buf: &mut [i32; MAX_PIDS]) -> Result<usize, Errno> {
-    // SAFETY: `buf` is writable for its whole length in bytes.
-    let bytes = unsafe {
-        proc_info(
-            PROC_INFO_CALL_LISTPIDS,
-            PROC_ALL_PIDS as u64,
-            0,
-            0,
-            buf.as_mut_ptr() as u64,
-            4 * MAX_PIDS as u64,
-        )
-    }?;
-    Ok(bytes as usize / 4)
-}
-
-fn pid_info(pid: i32, flavor: u32, buf: &mut [u8]) -> Result<(), Errno> {
-    // SAFETY: `buf` is writable for its whole length.
-    unsafe {
-        proc_info(
-            PROC_INFO_CALL_PIDINFO,
-            pid as u64,
-            flavor as u64,
-            0,
-            buf.as_mut_ptr() as u64,
-            buf.len() as u64,
-        )
-    }
-    .map(|_| ())
-}
 
 /// `R`, `T` or `Z`, with `s` for a session leader.
 fn state(info: &ProcBsdInfo) -> [u8; 2] {
@@ -59,7 +29,7 @@ fn name(field: &[u8]) -> &str {
 
 fn main(_: &Args) -> i32 {
     let mut pids = [0i32; MAX_PIDS];
-    let count = match list_pids(&mut pids) {
+    let count = match proc_listpids(PROC_ALL_PIDS, 0, &mut pids) {
         Ok(n) => n,
         Err(e) => {
             println!("ps: proc_info: {}", e.name());
@@ -69,13 +39,13 @@ fn main(_: &Args) -> i32 {
     println!("  PID  PPID  PGID   UID STAT    RSS(K)     TIME COMMAND");
     for &pid in &pids[..count] {
         let mut b = [0u8; PROC_BSDINFO_SIZE];
-        if pid_info(pid, PROC_PIDTBSDINFO, &mut b).is_err() {
+        if proc_pidinfo(pid, PROC_PIDTBSDINFO, &mut b).is_err() {
             continue; // gone since the list was made
         }
         let info = ProcBsdInfo::from_bytes(&b);
         let mut t = [0u8; PROC_TASKINFO_SIZE];
         // A zombie has no task, and other users' tasks are private: show what we can.
-        let task = pid_info(pid, PROC_PIDTASKINFO, &mut t).ok().map(|()| ProcTaskInfo::from_bytes(&t));
+        let task = proc_pidinfo(pid, PROC_PIDTASKINFO, &mut t).ok().map(|_| ProcTaskInfo::from_bytes(&t));
         let st = state(&info);
         let st = core::str::from_utf8(&st).unwrap_or("?");
         match task {
