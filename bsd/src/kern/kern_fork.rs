@@ -45,6 +45,7 @@ pub fn fork1(p: &Arc<Proc>, frame: &TrapFrame) -> Result<Pid, Errno> {
     child.p_nice.store(p.p_nice.load(Ordering::Relaxed), Ordering::Relaxed);
     child.p_threadstart.store(p.p_threadstart.load(Ordering::Relaxed), Ordering::Relaxed);
     child.p_pth_tsd_offset.store(p.p_pth_tsd_offset.load(Ordering::Relaxed), Ordering::Relaxed);
+    child.set_running();
     thread_setrun(thread);
     Ok(pid)
 }

@@ -42,6 +42,8 @@ pub struct Ucred {
 /// Life-cycle state (`p_stat`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ProcState {
+    /// SIDL: being made by fork or spawn; its thread has not been started yet.
+    Idle,
     /// SRUN: alive (possibly stopped: see `ProcSignals::stopped`).
     Run,
     /// SZOMB: exited; holds the wait status until reaped.
@@ -115,7 +117,17 @@ pub fn proc_event(p: &Proc) -> usize {
 impl Proc {
     /// Create a process around `task`, link them both ways, and enter it in the table.
     pub fn create(pid: Pid, ppid: Pid, comm: &str, task: TaskRef, cred: Ucred, fd: FileDesc) -> Arc<Proc> {
-        Proc::create_from(pid, ppid, comm, task, cred, fd, Sigacts::new(), Membership::Leader)
+        let p = Proc::create_from(pid, ppid, comm, task, cred, fd, Sigacts::new(), Membership::Leader);
+        p.set_running();
+        p
+    }
+
+    /// Creation is complete and its first thread is about to start: SIDL → SRUN.
+    pub fn set_running(&self) {
+        let mut st = self.p_stat.lock();
+        if *st == ProcState::Idle {
+            *st = ProcState::Run;
+        }
     }
 
     /// `create` with inherited signal actions, in a process group and session.
@@ -137,7 +149,7 @@ impl Proc {
             task: task.clone(),
             p_ucred: SpinLock::new(cred),
             p_fd: SpinLock::new(fd),
-            p_stat: SpinLock::new(ProcState::Run),
+            p_stat: SpinLock::new(ProcState::Idle),
             p_sugid: AtomicBool::new(false),
             p_sigacts: SpinLock::new(sigacts),
             p_signals: SpinLock::new(ProcSignals::new()),

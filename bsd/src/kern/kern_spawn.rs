@@ -269,6 +269,7 @@ pub fn posix_spawn(
     if attr.flags & POSIX_SPAWN_START_SUSPENDED != 0 {
         task.suspend();
     }
+    child.set_running();
     thread_setrun(thread);
     if pid_ptr != 0 {
         let map = p.task.map.as_ref().ok_or(Errno::EFAULT)?;

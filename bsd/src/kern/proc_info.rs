@@ -38,6 +38,7 @@ pub fn select(filter: ProcFilter) -> Vec<Arc<Proc>> {
 fn status(p: &Proc) -> u32 {
     let state = *p.p_stat.lock();
     match state {
+        ProcState::Idle => SIDL,
         ProcState::Zombie(_) => SZOMB,
         ProcState::Run if p.p_signals.lock().stopped().is_some() => SSTOP,
         ProcState::Run => SRUN,
@@ -49,7 +50,7 @@ fn xstatus(p: &Proc) -> i32 {
     let state = *p.p_stat.lock();
     match state {
         ProcState::Zombie(status) => status,
-        ProcState::Run => 0,
+        ProcState::Idle | ProcState::Run => 0,
     }
 }
 
