@@ -22,6 +22,9 @@ macro_rules! for_each_mach_trap {
             (12, _kernelrpc_mach_vm_deallocate_trap, [target, address, size]),
             (14, _kernelrpc_mach_vm_protect_trap, [target, address, size, set_maximum, new_prot]),
             (15, _kernelrpc_mach_vm_map_trap, [target, addr, size, mask, flags, cur_prot]),
+            (16, _kernelrpc_mach_port_allocate_trap, [target, right, name]),
+            (18, _kernelrpc_mach_port_deallocate_trap, [target, name]),
+            (19, _kernelrpc_mach_port_mod_refs_trap, [target, name, right, delta]),
             (26, mach_reply_port, []),
             (27, thread_self_trap, []),
             (28, task_self_trap, []),
@@ -31,6 +34,7 @@ macro_rules! for_each_mach_trap {
             (61, thread_switch, [thread_name, option, option_time]),
             (62, clock_sleep_trap, [clock_name, sleep_type, sec, nsec, wakeup_time]),
             (89, mach_timebase_info_trap, [info]),
+            (76, _kernelrpc_mach_port_type_trap, [task, name, ptype]),
             (90, mach_wait_until_trap, [deadline]),
         }
     };

@@ -6,7 +6,7 @@
 use alloc::sync::Arc;
 
 use mach::message::MACH_SEND_INVALID_DEST;
-use mach::port::MACH_PORT_TYPE_SEND;
+use mach::port::{MACH_PORT_RIGHT_RECEIVE, MACH_PORT_TYPE_SEND, MachPortRight};
 use mach::vm::{VmInherit, VmProt};
 use mach::{KernReturn, MachPortName};
 
@@ -87,4 +87,56 @@ pub fn mach_vm_map_trap(target: u64, addr: u64, size: u64, mask: u64, flags: u64
             VmInherit::DEFAULT,
         )
     })
+}
+
+/// Write the 32-bit `value` to the caller's user address `ptr`.
+fn copyout_u32(task: &Task, value: u32, ptr: u64) -> Result<(), KernReturn> {
+    let map = task.map.as_ref().ok_or(KernReturn::KERN_INVALID_TASK)?;
+    copyout(&mut map.lock(), &value.to_le_bytes(), UserAddr(ptr))
+        .map_err(|_| KernReturn::KERN_INVALID_ADDRESS)
+}
+
+/// −16: `mach_port_allocate(target, right, &name)`. Receive rights only for now: port sets
+/// and bare dead names arrive with `mach_msg` (issue M1.5) and answer KERN_INVALID_VALUE
+/// until then. If the name cannot be written out, the new right is destroyed again.
+pub fn mach_port_allocate_trap(target: u64, right: u64, name_ptr: u64) -> u64 {
+    let Some(task) = current_task_for(target) else { return MACH_SEND_INVALID_DEST as u64 };
+    if right != u64::from(MACH_PORT_RIGHT_RECEIVE) {
+        return kr(KernReturn::KERN_INVALID_VALUE);
+    }
+    let (name, _port) = match task.itk_space.alloc_receive() {
+        Ok(r) => r,
+        Err(e) => return kr(e),
+    };
+    match copyout_u32(&task, name, name_ptr) {
+        Ok(()) => kr(KernReturn::KERN_SUCCESS),
+        Err(e) => {
+            let _ = task.itk_space.destroy_receive(name);
+            kr(e)
+        }
+    }
+}
+
+/// −18: `mach_port_deallocate(target, name)`.
+pub fn mach_port_deallocate_trap(target: u64, name: u64) -> u64 {
+    let Some(task) = current_task_for(target) else { return MACH_SEND_INVALID_DEST as u64 };
+    kr(task.itk_space.deallocate(name as MachPortName).err().unwrap_or(KernReturn::KERN_SUCCESS))
+}
+
+/// −19: `mach_port_mod_refs(target, name, right, delta)`.
+pub fn mach_port_mod_refs_trap(target: u64, name: u64, right: u64, delta: u64) -> u64 {
+    let Some(task) = current_task_for(target) else { return MACH_SEND_INVALID_DEST as u64 };
+    let Ok(right) = MachPortRight::try_from(right) else { return kr(KernReturn::KERN_INVALID_VALUE) };
+    let r = task.itk_space.mod_refs(name as MachPortName, right, delta as i32);
+    kr(r.err().unwrap_or(KernReturn::KERN_SUCCESS))
+}
+
+/// −76: `mach_port_type(task, name, &type)`.
+pub fn mach_port_type_trap(target: u64, name: u64, type_ptr: u64) -> u64 {
+    let Some(task) = current_task_for(target) else { return MACH_SEND_INVALID_DEST as u64 };
+    let ty = match task.itk_space.port_type(name as MachPortName) {
+        Ok(t) => t,
+        Err(e) => return kr(e),
+    };
+    kr(copyout_u32(&task, ty, type_ptr).err().unwrap_or(KernReturn::KERN_SUCCESS))
 }

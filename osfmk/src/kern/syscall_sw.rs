@@ -42,6 +42,26 @@ mod traps {
         mach_kernelrpc::mach_vm_map_trap(a.0[0], a.0[1], a.0[2], a.0[3], a.0[4], a.0[5])
     }
 
+    /// Allocate a right in the caller's space.
+    pub fn _kernelrpc_mach_port_allocate_trap(a: &MachTrapArgs) -> u64 {
+        mach_kernelrpc::mach_port_allocate_trap(a.0[0], a.0[1], a.0[2])
+    }
+
+    /// Drop one user reference of a right in the caller's space.
+    pub fn _kernelrpc_mach_port_deallocate_trap(a: &MachTrapArgs) -> u64 {
+        mach_kernelrpc::mach_port_deallocate_trap(a.0[0], a.0[1])
+    }
+
+    /// Change the user references of a right in the caller's space.
+    pub fn _kernelrpc_mach_port_mod_refs_trap(a: &MachTrapArgs) -> u64 {
+        mach_kernelrpc::mach_port_mod_refs_trap(a.0[0], a.0[1], a.0[2], a.0[3])
+    }
+
+    /// The rights a name in the caller's space stands for.
+    pub fn _kernelrpc_mach_port_type_trap(a: &MachTrapArgs) -> u64 {
+        mach_kernelrpc::mach_port_type_trap(a.0[0], a.0[1], a.0[2])
+    }
+
     /// A new port with only a receive right, named in the caller's space.
     pub fn mach_reply_port(_: &MachTrapArgs) -> u64 {
         let task = current_thread().task.clone();

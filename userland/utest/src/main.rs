@@ -17,6 +17,7 @@ use mach::port::{MACH_PORT_NULL, mach_port_valid};
 
 mod introspect;
 mod limits;
+mod ports;
 mod proc;
 mod sched;
 mod spawn;
@@ -211,6 +212,7 @@ fn main(args: &Args) -> i32 {
         .chain(spawn::CASES)
         .chain(limits::CASES)
         .chain(introspect::CASES)
+        .chain(ports::CASES)
     {
         match case(args) {
             Ok(()) => {
