@@ -95,16 +95,103 @@ const fn table_index(va: u64, level: u32) -> usize {
     ((va >> (39 - 9 * level)) & 0x1ff) as usize
 }
 
-/// One set of translation tables: the root table's physical address and its ASID.
+/// One set of translation tables: the root table's physical address and its ASID tag.
 pub struct Pmap {
     root: u64,
-    asid: u16,
+    /// `generation << 16 | asid` from [`AsidAllocator`], given at activation (0: none yet).
+    tag: core::sync::atomic::AtomicU64,
+    /// The kernel's pmap (TTBR1, global mappings, no ASID).
+    kernel: bool,
     /// Table pages owned by this pmap (freed on destroy), root included.
     tables: alloc::vec::Vec<u64>,
 }
 
-/// ASIDs in use (bit set = taken); ASID 0 is reserved for the kernel and for "no task".
-static ASIDS: SpinLock<[u64; 1024]> = SpinLock::new([0; 1024]);
+/// ASID allocation with generations. A user pmap's tag is `generation << 16 | asid`, handed
+/// out when the pmap is activated. When every ASID of the current generation is taken, the
+/// generation advances, the whole TLB is flushed once, and every pmap takes a fresh ASID the
+/// next time it is activated. A pmap whose tag is from an older generation has nothing left
+/// in the TLB, so changing its tables needs no flush, and destroying it frees nothing. So
+/// any number of address spaces can exist, a live ASID never has stale translations, and
+/// flushes stay rare. (With several CPUs, a roll-over will also have to keep the ASIDs
+/// running elsewhere and flush every CPU's TLB; that comes with SMP.)
+pub struct AsidAllocator {
+    generation: u64,
+    /// ASIDs taken in this generation (bit set = taken); ASID 0 stays reserved for the
+    /// kernel and for "no task".
+    used: [u64; 1024],
+}
+
+/// What [`AsidAllocator::assign`] decided.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AsidAssignment {
+    /// The tag the pmap now holds.
+    pub tag: u64,
+    /// A new generation began: flush the whole TLB before using the tag.
+    pub flush_all: bool,
+}
+
+impl AsidAllocator {
+    pub const fn new() -> AsidAllocator {
+        AsidAllocator { generation: 1, used: [0; 1024] }
+    }
+
+    /// Does `tag` belong to the current generation?
+    pub fn is_current(&self, tag: u64) -> bool {
+        tag != 0 && tag >> 16 == self.generation
+    }
+
+    fn take_free(&mut self, count: usize) -> Option<u16> {
+        self.used[0] |= 1;
+        for (w, word) in self.used.iter_mut().enumerate().take(count.div_ceil(64)) {
+            if *word != u64::MAX {
+                let bit = (!*word).trailing_zeros();
+                let asid = w as u32 * 64 + bit;
+                if asid as usize >= count {
+                    return None;
+                }
+                *word |= 1 << bit;
+                return Some(asid as u16);
+            }
+        }
+        None
+    }
+
+    /// A current tag for a pmap that holds `tag`, with `count` ASIDs in the CPU: the same
+    /// tag if it is still current, else a free ASID, else a new generation.
+    pub fn assign(&mut self, tag: u64, count: usize) -> AsidAssignment {
+        if self.is_current(tag) {
+            return AsidAssignment { tag, flush_all: false };
+        }
+        if let Some(asid) = self.take_free(count) {
+            return AsidAssignment { tag: self.generation << 16 | asid as u64, flush_all: false };
+        }
+        self.generation += 1;
+        self.used = [0; 1024];
+        // A fresh generation has every ASID but 0 free, and a CPU has at least 256.
+        let asid = self.take_free(count).unwrap_or(1);
+        AsidAssignment { tag: self.generation << 16 | asid as u64, flush_all: true }
+    }
+
+    /// The pmap holding `tag` is gone: free its ASID if it is current. True when the TLB
+    /// may still hold entries tagged with it (flush by ASID before reuse).
+    pub fn release(&mut self, tag: u64) -> bool {
+        if !self.is_current(tag) {
+            return false;
+        }
+        let asid = (tag & 0xFFFF) as usize;
+        self.used[asid / 64] &= !(1 << (asid % 64));
+        true
+    }
+}
+
+impl Default for AsidAllocator {
+    fn default() -> AsidAllocator {
+        AsidAllocator::new()
+    }
+}
+
+/// The ASIDs of user pmaps.
+static ASIDS: SpinLock<AsidAllocator> = SpinLock::new(AsidAllocator::new());
 
 /// How many ASIDs the CPU has: 16 bits if ID_AA64MMFR0_EL1.ASIDBits says so, else 8.
 #[cfg(target_os = "none")]
@@ -112,30 +199,6 @@ fn asid_count() -> usize {
     use aarch64_cpu::registers::{ID_AA64MMFR0_EL1, Readable};
     const ASID_BITS_16: u64 = 0b0010;
     if ID_AA64MMFR0_EL1.read(ID_AA64MMFR0_EL1::ASIDBits) == ASID_BITS_16 { 1 << 16 } else { 1 << 8 }
-}
-
-/// Take a free ASID below `count`. ASIDs are freed (with a TLB flush by ASID) when their
-/// pmap is destroyed, so a live ASID never has stale translations and no generation
-/// roll-over is needed; with all of them in use, creating a task fails cleanly.
-fn asid_alloc_in(map: &mut [u64; 1024], count: usize) -> Option<u16> {
-    map[0] |= 1;
-    for (w, word) in map.iter_mut().enumerate().take(count.div_ceil(64)) {
-        if *word != u64::MAX {
-            let bit = (!*word).trailing_zeros();
-            *word |= 1 << bit;
-            return Some((w as u32 * 64 + bit) as u16);
-        }
-    }
-    None
-}
-
-#[cfg(target_os = "none")]
-fn asid_alloc() -> Option<u16> {
-    asid_alloc_in(&mut ASIDS.lock(), asid_count())
-}
-
-fn asid_free(asid: u16) {
-    ASIDS.lock()[asid as usize / 64] &= !(1 << (asid % 64));
 }
 
 #[cfg(target_os = "none")]
@@ -151,25 +214,23 @@ fn table_entry(table_pa: u64, index: usize) -> *mut u64 {
 
 #[cfg(target_os = "none")]
 impl Pmap {
-    /// A new, empty user pmap with its own ASID.
+    /// A new, empty user pmap (it takes an ASID when first activated).
     pub fn create() -> Result<Pmap, KernReturn> {
-        let asid = asid_alloc().ok_or(KernReturn::KERN_RESOURCE_SHORTAGE)?;
-        let root = match vm_page::vm_page_alloc() {
-            Some(pa) => pa,
-            None => {
-                asid_free(asid);
-                return Err(KernReturn::KERN_RESOURCE_SHORTAGE);
-            }
-        };
+        let root = vm_page::vm_page_alloc().ok_or(KernReturn::KERN_RESOURCE_SHORTAGE)?;
         zero_frame(root);
-        Ok(Pmap { root, asid, tables: alloc::vec![root] })
+        Ok(Pmap {
+            root,
+            tag: core::sync::atomic::AtomicU64::new(0),
+            kernel: false,
+            tables: alloc::vec![root],
+        })
     }
 
     /// A new kernel pmap (TTBR1, global mappings, ASID 0).
     pub fn create_kernel() -> Result<Pmap, KernReturn> {
         let root = vm_page::vm_page_alloc().ok_or(KernReturn::KERN_RESOURCE_SHORTAGE)?;
         zero_frame(root);
-        Ok(Pmap { root, asid: 0, tables: alloc::vec![root] })
+        Ok(Pmap { root, tag: core::sync::atomic::AtomicU64::new(0), kernel: true, tables: alloc::vec![root] })
     }
 
     /// Physical address of the root table.
@@ -177,14 +238,9 @@ impl Pmap {
         self.root
     }
 
-    /// This pmap's ASID.
+    /// This pmap's ASID (0 for the kernel's, or before the first activation).
     pub fn asid(&self) -> u16 {
-        self.asid
-    }
-
-    /// The TTBR value selecting this pmap.
-    pub fn ttbr(&self) -> u64 {
-        self.root | ((self.asid as u64) << 48)
+        (self.tag.load(core::sync::atomic::Ordering::Relaxed) & 0xFFFF) as u16
     }
 
     /// Walk to the level-`leaf_level` entry for `va`, creating tables on the way if `create`.
@@ -232,12 +288,22 @@ impl Pmap {
     }
 
     fn flush_va(&self, va: u64) {
-        let arg = ((va >> 12) & 0xFFF_FFFF_FFFF) | ((self.asid as u64) << 48);
-        // SAFETY: TLB maintenance has no memory-safety effects of its own.
-        unsafe {
-            if self.asid == 0 {
-                core::arch::asm!("dsb ishst", "tlbi vaae1is, {}", "dsb ish", "isb", in(reg) arg, options(nostack, preserves_flags));
-            } else {
+        let page = (va >> 12) & 0xFFF_FFFF_FFFF;
+        if self.kernel {
+            // SAFETY: TLB maintenance has no memory-safety effects of its own.
+            unsafe {
+                core::arch::asm!("dsb ishst", "tlbi vaae1is, {}", "dsb ish", "isb", in(reg) page, options(nostack, preserves_flags));
+            }
+            return;
+        }
+        // Under the allocator's lock, so no roll-over can slip in between: a tag from an
+        // older generation (or none) has nothing in the TLB to flush.
+        let asids = ASIDS.lock();
+        let tag = self.tag.load(core::sync::atomic::Ordering::Relaxed);
+        if asids.is_current(tag) {
+            let arg = page | ((tag & 0xFFFF) << 48);
+            // SAFETY: as above.
+            unsafe {
                 core::arch::asm!("dsb ishst", "tlbi vae1is, {}", "dsb ish", "isb", in(reg) arg, options(nostack, preserves_flags));
             }
         }
@@ -310,12 +376,27 @@ impl Pmap {
         Some(d & DESC_ADDR_MASK)
     }
 
-    /// Make this the user address space of this CPU (TTBR0).
+    /// Make this the user address space of this CPU (TTBR0), with an ASID of the current
+    /// generation.
     pub fn activate(&self) {
+        let mut asids = ASIDS.lock();
+        let got = asids.assign(self.tag.load(core::sync::atomic::Ordering::Relaxed), asid_count());
+        self.tag.store(got.tag, core::sync::atomic::Ordering::Relaxed);
+        let ttbr = self.root | ((got.tag & 0xFFFF) << 48);
         // SAFETY: the root table is valid for as long as this pmap lives, and the kernel
         // never runs from TTBR0 addresses, so switching it cannot pull code from under us.
+        // After a roll-over the whole TLB goes first, so no reused ASID finds old entries.
         unsafe {
-            core::arch::asm!("msr ttbr0_el1, {}", "isb", in(reg) self.ttbr(), options(nostack, preserves_flags))
+            if got.flush_all {
+                core::arch::asm!(
+                    "dsb ishst",
+                    "tlbi vmalle1is",
+                    "dsb ish",
+                    "isb",
+                    options(nostack, preserves_flags)
+                );
+            }
+            core::arch::asm!("msr ttbr0_el1, {}", "isb", in(reg) ttbr, options(nostack, preserves_flags))
         };
     }
 
@@ -340,14 +421,16 @@ impl Pmap {
 #[cfg(target_os = "none")]
 impl Drop for Pmap {
     fn drop(&mut self) {
-        if self.asid != 0 {
+        let tag = *self.tag.get_mut();
+        let mut asids = ASIDS.lock();
+        if !self.kernel && asids.release(tag) {
             // SAFETY: drop every translation tagged with this ASID before it is reused.
             unsafe {
                 core::arch::asm!("dsb ishst", "tlbi aside1is, {}", "dsb ish", "isb",
-                    in(reg) (self.asid as u64) << 48, options(nostack, preserves_flags));
+                    in(reg) (tag & 0xFFFF) << 48, options(nostack, preserves_flags));
             }
-            asid_free(self.asid);
         }
+        drop(asids);
         for &pa in &self.tables {
             vm_page::vm_page_free(pa);
         }
@@ -378,13 +461,36 @@ mod tests {
     }
 
     #[test]
-    fn asids_are_unique_until_exhausted() {
-        let mut map = [0u64; 1024];
-        let all: std::vec::Vec<u16> = core::iter::from_fn(|| asid_alloc_in(&mut map, 256)).collect();
-        assert_eq!(all.len(), 255, "ASID 0 is reserved");
-        assert!(!all.contains(&0));
-        map[0] &= !(1 << 7);
-        assert_eq!(asid_alloc_in(&mut map, 256), Some(7));
+    fn asids_roll_over_to_a_new_generation_with_one_flush() {
+        let mut a = AsidAllocator::new();
+        let tags: std::vec::Vec<u64> = (0..255).map(|_| a.assign(0, 256)).map(|g| g.tag).collect();
+        let asids: std::collections::BTreeSet<u64> = tags.iter().map(|t| t & 0xFFFF).collect();
+        assert_eq!(asids.len(), 255, "unique within a generation");
+        assert!(!asids.contains(&0), "ASID 0 is reserved");
+        assert!(tags.iter().all(|&t| a.is_current(t)));
+        // Still current: kept, no flush.
+        assert_eq!(a.assign(tags[3], 256), AsidAssignment { tag: tags[3], flush_all: false });
+        // A freed ASID is reused before rolling over.
+        assert!(a.release(tags[7]));
+        let again = a.assign(0, 256);
+        assert_eq!((again.tag & 0xFFFF, again.flush_all), (tags[7] & 0xFFFF, false));
+        // Full: the next one starts a generation, once.
+        let next = a.assign(0, 256);
+        assert!(next.flush_all);
+        assert!(!a.is_current(tags[0]), "every old tag is stale now");
+        assert!(!a.release(tags[0]), "a stale tag frees nothing and needs no flush");
+        let old = a.assign(tags[0], 256);
+        assert!(!old.flush_all && a.is_current(old.tag) && old.tag != next.tag, "stale pmaps re-tag");
+    }
+
+    #[test]
+    fn many_more_pmaps_than_asids() {
+        let mut a = AsidAllocator::new();
+        let mut flushes = 0;
+        for _ in 0..10_000 {
+            flushes += a.assign(0, 256).flush_all as u32;
+        }
+        assert_eq!(flushes, 10_000 / 255, "one flush per 255 new address spaces");
     }
 
     #[test]
