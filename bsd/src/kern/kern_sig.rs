@@ -212,6 +212,26 @@ impl BsdHooks for Hooks {
         }
     }
 
+    fn task_pid(&self, task: &osfmk::kern::task::Task) -> Option<i32> {
+        let info = task.bsd_info.get()?;
+        let weak = info.downcast_ref::<alloc::sync::Weak<Proc>>()?;
+        weak.upgrade().map(|p| p.p_pid)
+    }
+
+    /// Root may have any process's task port except the kernel's; others only their own
+    /// (XNU asks for entitlements instead). Zombies have no task left to give.
+    fn task_for_pid(&self, pid: i32) -> Result<osfmk::kern::task::TaskRef, mach::KernReturn> {
+        let me = current_proc().ok_or(mach::KernReturn::KERN_FAILURE)?;
+        let target = proc_find(pid).filter(|q| q.p_pid != 0 && !q.is_zombie());
+        let target = target.ok_or(mach::KernReturn::KERN_FAILURE)?;
+        let root = me.p_ucred.lock().uid == 0;
+        if root || target.p_pid == me.p_pid {
+            Ok(target.task.clone())
+        } else {
+            Err(mach::KernReturn::KERN_FAILURE)
+        }
+    }
+
     fn ast_bsd(&self, frame: &mut TrapFrame) {
         let Some(p) = current_proc() else { return };
         let t = current_thread();

@@ -29,6 +29,8 @@ macro_rules! for_each_mach_trap {
             (27, thread_self_trap, []),
             (28, task_self_trap, []),
             (29, host_self_trap, []),
+            (45, task_for_pid, [target_tport, pid, t]),
+            (46, pid_for_task, [t, pid]),
             (59, swtch_pri, [pri]),
             (60, swtch, []),
             (61, thread_switch, [thread_name, option, option_time]),

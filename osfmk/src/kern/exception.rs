@@ -19,6 +19,13 @@ pub trait BsdHooks: Sync {
     /// (AST_BSD), rewriting `frame` to enter a signal handler. May not return if the process
     /// dies.
     fn ast_bsd(&self, frame: &mut crate::arm64::trapframe::TrapFrame);
+    /// The pid of the process that wraps `task`, if one does (`pid_for_task`).
+    #[cfg(target_os = "none")]
+    fn task_pid(&self, task: &crate::kern::task::Task) -> Option<i32>;
+    /// The task of process `pid`, if the current process may control it (`task_for_pid`'s
+    /// policy); `KERN_FAILURE` otherwise, as XNU answers.
+    #[cfg(target_os = "none")]
+    fn task_for_pid(&self, pid: i32) -> Result<crate::kern::task::TaskRef, mach::KernReturn>;
 }
 
 static HOOKS: spin::Once<&'static dyn BsdHooks> = spin::Once::new();

@@ -14,6 +14,8 @@ pub mod syscall_sw;
 #[cfg(target_os = "none")]
 pub mod task;
 #[cfg(target_os = "none")]
+pub mod task_for_pid;
+#[cfg(target_os = "none")]
 pub mod thread;
 #[cfg(target_os = "none")]
 pub mod thread_act;

@@ -62,6 +62,16 @@ mod traps {
         mach_kernelrpc::mach_port_type_trap(a.0[0], a.0[1], a.0[2])
     }
 
+    /// A send right to another process's task port, by pid.
+    pub fn task_for_pid(a: &MachTrapArgs) -> u64 {
+        crate::kern::task_for_pid::task_for_pid(a.0[0], a.0[1], a.0[2])
+    }
+
+    /// The pid of the process a task port belongs to.
+    pub fn pid_for_task(a: &MachTrapArgs) -> u64 {
+        crate::kern::task_for_pid::pid_for_task(a.0[0], a.0[1])
+    }
+
     /// A new port with only a receive right, named in the caller's space.
     pub fn mach_reply_port(_: &MachTrapArgs) -> u64 {
         let task = current_thread().task.clone();

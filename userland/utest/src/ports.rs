@@ -7,7 +7,7 @@ use libsys::mach_traps::{
     _kernelrpc_mach_port_allocate_trap as port_allocate,
     _kernelrpc_mach_port_deallocate_trap as port_deallocate,
     _kernelrpc_mach_port_mod_refs_trap as port_mod_refs, _kernelrpc_mach_port_type_trap as port_type,
-    mach_reply_port, mach_task_self,
+    mach_reply_port, mach_task_self, pid_for_task, task_for_pid,
 };
 use mach::message::MACH_SEND_INVALID_DEST;
 use mach::port::*;
@@ -18,6 +18,7 @@ use crate::{Case, KERNEL_ADDRESS, check};
 pub const CASES: &[(&str, Case)] = &[
     ("mach_port_allocate / type / mod_refs: a receive right's life", receive_right_life),
     ("mach_port_* traps: bad names, rights, deltas, pointers, targets", port_trap_errors),
+    ("task_for_pid / pid_for_task: lookups and the root-or-self policy", task_for_pid_policy),
 ];
 
 fn kr(v: u64) -> KernReturn {
@@ -91,4 +92,79 @@ fn port_trap_errors(_: &Args) -> Result<(), &'static str> {
     check(mod_refs(a, MACH_PORT_RIGHT_RECEIVE, 1) == KernReturn::KERN_INVALID_VALUE, "receive delta +1")?;
     check(type_of(a) == Ok(MACH_PORT_TYPE_RECEIVE), "failed calls changed nothing")?;
     check(mod_refs(a, MACH_PORT_RIGHT_RECEIVE, -1) == KernReturn::KERN_SUCCESS, "cleanup")
+}
+
+fn pid_of(task: MachPortName) -> (KernReturn, i32) {
+    let mut pid = 12345i32;
+    // SAFETY: `pid` is a writable i32.
+    let r = kr(unsafe { pid_for_task(task as u64, &mut pid as *mut i32 as u64) });
+    (r, pid)
+}
+
+fn task_of(pid: i32) -> (KernReturn, MachPortName) {
+    let mut name: MachPortName = 0xffff;
+    // SAFETY: `name` is a writable u32.
+    let r = kr(unsafe { task_for_pid(task(), pid as i64 as u64, &mut name as *mut MachPortName as u64) });
+    (r, name)
+}
+
+fn task_for_pid_policy(_: &Args) -> Result<(), &'static str> {
+    use libsys::process::{Forked, fork, waitpid};
+    // SAFETY: no pointers.
+    let me = unsafe { libsys::syscall::getpid() }.map_err(|_| "getpid")? as i32;
+    check(pid_of(mach_task_self()) == (KernReturn::KERN_SUCCESS, me), "pid_for_task(self)")?;
+    check(pid_of(0x4242_0003) == (KernReturn::KERN_FAILURE, -1), "pid_for_task(garbage) writes -1")?;
+    // SAFETY: no arguments.
+    let reply = unsafe { mach_reply_port() } as MachPortName;
+    check(pid_of(reply).0 == KernReturn::KERN_FAILURE, "a plain port is not a task")?;
+    check(task_of(me) == (KernReturn::KERN_SUCCESS, mach_task_self()), "our own task: the same name")?;
+    check(task_of(0) == (KernReturn::KERN_FAILURE, MACH_PORT_NULL), "never the kernel task")?;
+    check(task_of(99_999) == (KernReturn::KERN_FAILURE, MACH_PORT_NULL), "no such pid")?;
+    // A child: root gets its task port, which names the child.
+    let child = match fork().map_err(|_| "fork")? {
+        Forked::Child => {
+            crate::sched::sleep_ms(200);
+            libsys::syscall::exit_process(0)
+        }
+        Forked::Parent(pid) => pid,
+    };
+    let (r, port) = task_of(child);
+    check(
+        r == KernReturn::KERN_SUCCESS && mach_port_valid(port) && port != mach_task_self(),
+        "root: child's task",
+    )?;
+    check(pid_of(port) == (KernReturn::KERN_SUCCESS, child), "pid_for_task on the child's port")?;
+    check(type_of(port) == Ok(MACH_PORT_TYPE_SEND), "a send right")?;
+    // SAFETY: deliberately bad pointers and targets.
+    unsafe {
+        let r = kr(task_for_pid(task(), child as u64, KERNEL_ADDRESS));
+        check(r == KernReturn::KERN_FAILURE, "task_for_pid into kernel memory")?;
+        let r = kr(task_for_pid(reply as u64, child as u64, &mut 0u32 as *mut u32 as u64));
+        check(r == KernReturn::KERN_FAILURE, "target must be our own task port")?;
+        check(
+            kr(pid_for_task(mach_task_self() as u64, KERNEL_ADDRESS)) == KernReturn::KERN_FAILURE,
+            "bad pid ptr",
+        )?;
+        check(kr(port_deallocate(task(), port as u64)) == KernReturn::KERN_SUCCESS, "drop the child's port")?;
+    }
+    check(mod_refs(reply, MACH_PORT_RIGHT_RECEIVE, -1) == KernReturn::KERN_SUCCESS, "cleanup")?;
+    // Not root: only our own task.
+    let status = crate::proc::in_child(|| {
+        // SAFETY: no pointers.
+        if unsafe { libsys::syscall::setuid(501) }.is_err() {
+            return 1;
+        }
+        // SAFETY: no pointers.
+        let own = unsafe { libsys::syscall::getpid() }.map_or(-1, |p| p as i32);
+        if task_of(me) != (KernReturn::KERN_FAILURE, MACH_PORT_NULL) {
+            return 2;
+        }
+        if task_of(own) != (KernReturn::KERN_SUCCESS, mach_task_self()) {
+            return 3;
+        }
+        0
+    })?;
+    check(sys::wait::wifexited(status) && sys::wait::wexitstatus(status) == 0, "non-root policy")?;
+    check(waitpid(child, 0).is_ok(), "reap")?;
+    Ok(())
 }
