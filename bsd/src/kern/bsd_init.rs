@@ -119,7 +119,10 @@ pub fn bsd_init(
     register_bsd_hooks(&crate::kern::kern_sig::BSD_HOOKS);
     Proc::create(0, 0, "kernel_task", kernel_task, Ucred::default(), FileDesc::new());
 
-    let root = match initrd.map(crate::fs::ramfs::ramfs_from_cpio) {
+    // File data lives on the kernel heap (an eighth of RAM): let files grow by a quarter of
+    // that beyond the initrd, so no program can starve the kernel's own allocations.
+    let allowance = usize::try_from(identity.memsize / 32).unwrap_or(usize::MAX);
+    let root = match initrd.map(|a| crate::fs::ramfs::ramfs_from_cpio(a, allowance)) {
         Some(Ok(root)) => root,
         Some(Err(e)) => panic!("bsd_init: the initrd is not a valid cpio archive ({})", e.name()),
         None => panic!("bsd_init: no initrd: nothing to run as init (see README, `make run`)"),

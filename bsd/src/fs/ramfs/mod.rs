@@ -10,8 +10,10 @@ mod ramfs_cpio;
 mod ramfs_vnops;
 
 pub use ramfs_cpio::ramfs_from_cpio;
+pub use ramfs_vnops::RamQuota;
 
 use alloc::boxed::Box;
+use alloc::sync::Arc;
 
 use crate::vfs::vnode::{VType, Vnode, VnodeRef};
 
@@ -19,7 +21,12 @@ use crate::vfs::vnode::{VType, Vnode, VnodeRef};
 /// cpio archive only names as part of a longer path (`rwxr-xr-x`).
 pub const RAMFS_DEFAULT_DIR_PERM: u16 = 0o755;
 
-/// A new, empty ramfs; returns its root directory.
+/// A new, empty ramfs without a data limit; returns its root directory.
 pub fn ramfs_new_root() -> VnodeRef {
-    Vnode::new(VType::VDIR, RAMFS_DEFAULT_DIR_PERM, None, Box::new(ramfs_vnops::RamDir::new()))
+    ramfs_new_root_with(RamQuota::unlimited())
+}
+
+/// A new, empty ramfs whose files share `quota`; returns its root directory.
+pub fn ramfs_new_root_with(quota: Arc<RamQuota>) -> VnodeRef {
+    Vnode::new(VType::VDIR, RAMFS_DEFAULT_DIR_PERM, None, Box::new(ramfs_vnops::RamDir::new(quota)))
 }

@@ -14,7 +14,7 @@ use alloc::collections::BTreeMap;
 use cpio_reader::Entry;
 use sys::Errno;
 
-use super::{RAMFS_DEFAULT_DIR_PERM, ramfs_new_root};
+use super::{RAMFS_DEFAULT_DIR_PERM, RamQuota, ramfs_new_root_with};
 use crate::vfs::vnode::{VType, VnodeRef};
 use crate::vfs::{ALLPERMS, MAXPATHLEN, NAME_MAX};
 
@@ -37,8 +37,10 @@ const TRAILER: &[u8] = b"TRAILER!!!";
 /// mode). `.` is the root itself. A symlink's data is its target. Regular files that share
 /// an inode number and have a link count above one are hard links; in newc only the last of them carries the data. A name
 /// that climbs with `..`, passes through a non-directory, or appears twice is `EINVAL`.
-pub fn ramfs_from_cpio(archive: &[u8]) -> Result<VnodeRef, Errno> {
-    let root = ramfs_new_root();
+/// Once loaded, the files may grow by `allowance` bytes in all (then ENOSPC).
+pub fn ramfs_from_cpio(archive: &[u8], allowance: usize) -> Result<VnodeRef, Errno> {
+    let quota = RamQuota::unlimited();
+    let root = ramfs_new_root_with(quota.clone());
     let mut links: BTreeMap<(u32, u32, u32), VnodeRef> = BTreeMap::new();
     let mut at = 0usize;
     for entry in cpio_reader::iter_files(archive) {
@@ -54,6 +56,7 @@ pub fn ramfs_from_cpio(archive: &[u8]) -> Result<VnodeRef, Errno> {
     if !is_trailer(archive, at) {
         return Err(Errno::EINVAL);
     }
+    quota.cap_growth(allowance);
     Ok(root)
 }
 
@@ -233,7 +236,7 @@ mod tests {
         a.entry("etc", DIR | 0o750, &[]);
         a.entry("bin/ls", LNK | 0o777, b"sh");
         a.entry("init", LNK | 0o777, b"/sbin/init");
-        let root = ramfs_from_cpio(&a.finish()).unwrap();
+        let root = ramfs_from_cpio(&a.finish(), usize::MAX).unwrap();
 
         assert_eq!(root.mode(), S_IFDIR | 0o700);
         assert_eq!(walk(&root, "/sbin/init").read_to_vec().unwrap(), b"\x7fELF...");
@@ -255,14 +258,14 @@ mod tests {
         let mut a = Newc::default();
         a.entry("./a//b/./c", REG | 0o644, b"x");
         a.entry("/d", DIR | 0o711, &[]);
-        let root = ramfs_from_cpio(&a.finish()).unwrap();
+        let root = ramfs_from_cpio(&a.finish(), usize::MAX).unwrap();
         assert_eq!(walk(&root, "/a/b/c").read_to_vec().unwrap(), b"x");
         assert_eq!(walk(&root, "/d").mode(), S_IFDIR | 0o711);
     }
 
     #[test]
     fn empty_archive_is_just_a_root() {
-        let root = ramfs_from_cpio(&Newc::default().finish()).unwrap();
+        let root = ramfs_from_cpio(&Newc::default().finish(), usize::MAX).unwrap();
         assert!(root.readdir().unwrap().is_empty());
     }
 
@@ -270,7 +273,7 @@ mod tests {
     fn device_nodes_are_skipped() {
         let mut a = Newc::default();
         a.entry("dev/console", S_IFCHR as u32 | 0o600, &[]);
-        let root = ramfs_from_cpio(&a.finish()).unwrap();
+        let root = ramfs_from_cpio(&a.finish(), usize::MAX).unwrap();
         assert!(walk(&root, "/dev").readdir().unwrap().is_empty());
     }
 
@@ -279,7 +282,7 @@ mod tests {
         let mut a = Newc::default();
         a.entry_ino("bin/a", REG | 0o755, &[], 42, 2);
         a.entry_ino("bin/b", REG | 0o755, b"data", 42, 2);
-        let root = ramfs_from_cpio(&a.finish()).unwrap();
+        let root = ramfs_from_cpio(&a.finish(), usize::MAX).unwrap();
         let first = walk(&root, "/bin/a");
         assert!(Arc::ptr_eq(&first, &walk(&root, "/bin/b")));
         assert_eq!(first.read_to_vec().unwrap(), b"data");
@@ -290,7 +293,7 @@ mod tests {
         let mut a = Newc::default();
         a.entry_ino("a", REG | 0o644, b"1", 7, 1);
         a.entry_ino("b", REG | 0o644, b"2", 7, 1);
-        let root = ramfs_from_cpio(&a.finish()).unwrap();
+        let root = ramfs_from_cpio(&a.finish(), usize::MAX).unwrap();
         assert_eq!(walk(&root, "/a").read_to_vec().unwrap(), b"1");
         assert_eq!(walk(&root, "/b").read_to_vec().unwrap(), b"2");
     }
@@ -298,7 +301,7 @@ mod tests {
     fn rejects(build: impl FnOnce(&mut Newc)) {
         let mut a = Newc::default();
         build(&mut a);
-        assert_eq!(ramfs_from_cpio(&a.finish()).unwrap_err(), Errno::EINVAL);
+        assert_eq!(ramfs_from_cpio(&a.finish(), usize::MAX).unwrap_err(), Errno::EINVAL);
     }
 
     #[test]
@@ -342,30 +345,30 @@ mod tests {
     #[test]
     fn damaged_archives_are_einval() {
         let good = sample();
-        assert!(ramfs_from_cpio(&good).is_ok());
-        assert_eq!(ramfs_from_cpio(&[]).unwrap_err(), Errno::EINVAL);
-        assert_eq!(ramfs_from_cpio(b"not an archive").unwrap_err(), Errno::EINVAL);
+        assert!(ramfs_from_cpio(&good, usize::MAX).is_ok());
+        assert_eq!(ramfs_from_cpio(&[], usize::MAX).unwrap_err(), Errno::EINVAL);
+        assert_eq!(ramfs_from_cpio(b"not an archive", usize::MAX).unwrap_err(), Errno::EINVAL);
 
         // No trailer.
         let mut a = Newc::default();
         a.entry("f", REG | 0o644, b"x");
-        assert_eq!(ramfs_from_cpio(&a.out).unwrap_err(), Errno::EINVAL);
+        assert_eq!(ramfs_from_cpio(&a.out, usize::MAX).unwrap_err(), Errno::EINVAL);
 
         // A bad hex digit in the second header.
         let second = good.windows(6).skip(1).position(|w| w == NEWC_MAGIC).unwrap() + 1;
         let mut bad = good.clone();
         bad[second + 6] = b'Z';
-        assert_eq!(ramfs_from_cpio(&bad).unwrap_err(), Errno::EINVAL);
+        assert_eq!(ramfs_from_cpio(&bad, usize::MAX).unwrap_err(), Errno::EINVAL);
 
         // A file size running past the end.
         let mut bad = good.clone();
         bad[54..62].copy_from_slice(b"7FFFFFFF");
-        assert_eq!(ramfs_from_cpio(&bad).unwrap_err(), Errno::EINVAL);
+        assert_eq!(ramfs_from_cpio(&bad, usize::MAX).unwrap_err(), Errno::EINVAL);
 
         // The old portable format is not newc.
         let mut bad = good.clone();
         bad[..6].copy_from_slice(b"070707");
-        assert_eq!(ramfs_from_cpio(&bad).unwrap_err(), Errno::EINVAL);
+        assert_eq!(ramfs_from_cpio(&bad, usize::MAX).unwrap_err(), Errno::EINVAL);
     }
 
     #[test]
@@ -374,7 +377,7 @@ mod tests {
         for len in 0..good.len() {
             // Cutting inside the trailer or before it loses the trailer; only the block
             // padding after it may go.
-            let r = ramfs_from_cpio(&good[..len]);
+            let r = ramfs_from_cpio(&good[..len], usize::MAX);
             let trailer_end = good.windows(10).position(|w| w == TRAILER).unwrap() + 11;
             assert_eq!(r.is_ok(), len >= trailer_end, "len {len}");
         }
@@ -383,7 +386,7 @@ mod tests {
                 let mut bad = good.clone();
                 bad[i] ^= flip;
                 // Any outcome but a panic is fine; most are EINVAL.
-                let _ = ramfs_from_cpio(&bad);
+                let _ = ramfs_from_cpio(&bad, usize::MAX);
             }
         }
     }

@@ -3,22 +3,63 @@
 use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use alloc::collections::btree_map::Entry;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicUsize, Ordering};
 
 use osfmk::kern::locks::SpinLock;
 use sys::Errno;
 
 use crate::vfs::vnode::{DirEntry, VType, Vnode, VnodeOps, VnodeRef};
 
+/// How many bytes of file data one ramfs may hold, and how many it holds. File data lives on
+/// the kernel heap (until files are backed by VM pages), so a bound keeps one program writing
+/// a huge file from starving every other kernel allocation: it gets ENOSPC instead.
+pub struct RamQuota {
+    used: AtomicUsize,
+    limit: AtomicUsize,
+}
+
+impl RamQuota {
+    /// No limit (yet).
+    pub fn unlimited() -> Arc<RamQuota> {
+        Arc::new(RamQuota { used: AtomicUsize::new(0), limit: AtomicUsize::new(usize::MAX) })
+    }
+
+    /// From now on, allow `extra` bytes beyond what is held now.
+    pub fn cap_growth(&self, extra: usize) {
+        self.limit.store(self.used.load(Ordering::Acquire).saturating_add(extra), Ordering::Release);
+    }
+
+    /// Bytes held.
+    pub fn used(&self) -> usize {
+        self.used.load(Ordering::Acquire)
+    }
+
+    fn charge(&self, n: usize) -> Result<(), Errno> {
+        let limit = self.limit.load(Ordering::Acquire);
+        self.used
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |u| u.checked_add(n).filter(|&t| t <= limit))
+            .map(|_| ())
+            .map_err(|_| Errno::ENOSPC)
+    }
+
+    fn credit(&self, n: usize) {
+        self.used.fetch_sub(n, Ordering::AcqRel);
+    }
+}
+
 /// A directory: its entries by name. A `BTreeMap` so `readdir` lists them in a stable,
 /// sorted order.
 pub(super) struct RamDir {
     entries: SpinLock<BTreeMap<Vec<u8>, VnodeRef>>,
+    /// The file system's data quota, handed to every node made here.
+    quota: Arc<RamQuota>,
 }
 
 impl RamDir {
-    pub(super) fn new() -> RamDir {
-        RamDir { entries: SpinLock::new(BTreeMap::new()) }
+    pub(super) fn new(quota: Arc<RamQuota>) -> RamDir {
+        RamDir { entries: SpinLock::new(BTreeMap::new()), quota }
     }
 
     /// Enters the vnode `make` builds under `name`, unless the name is taken (`EEXIST`).
@@ -49,11 +90,15 @@ impl VnodeOps for RamDir {
     }
 
     fn mkdir(&self, dvp: &VnodeRef, name: &[u8], perm: u16) -> Result<VnodeRef, Errno> {
-        self.enter(name, || Vnode::new(VType::VDIR, perm, Some(dvp), Box::new(RamDir::new())))
+        self.enter(name, || {
+            Vnode::new(VType::VDIR, perm, Some(dvp), Box::new(RamDir::new(self.quota.clone())))
+        })
     }
 
     fn create(&self, dvp: &VnodeRef, name: &[u8], perm: u16) -> Result<VnodeRef, Errno> {
-        self.enter(name, || Vnode::new(VType::VREG, perm, Some(dvp), Box::new(RamFile::new())))
+        self.enter(name, || {
+            Vnode::new(VType::VREG, perm, Some(dvp), Box::new(RamFile::new(self.quota.clone())))
+        })
     }
 
     fn symlink(&self, dvp: &VnodeRef, name: &[u8], perm: u16, target: &[u8]) -> Result<VnodeRef, Errno> {
@@ -69,11 +114,18 @@ impl VnodeOps for RamDir {
 /// A regular file: its bytes, growable so later `write`s work.
 pub(super) struct RamFile {
     data: SpinLock<Vec<u8>>,
+    quota: Arc<RamQuota>,
 }
 
 impl RamFile {
-    pub(super) fn new() -> RamFile {
-        RamFile { data: SpinLock::new(Vec::new()) }
+    pub(super) fn new(quota: Arc<RamQuota>) -> RamFile {
+        RamFile { data: SpinLock::new(Vec::new()), quota }
+    }
+}
+
+impl Drop for RamFile {
+    fn drop(&mut self) {
+        self.quota.credit(self.data.lock().len());
     }
 }
 
@@ -93,8 +145,13 @@ impl VnodeOps for RamFile {
         let end = start.checked_add(buf.len()).ok_or(Errno::EFBIG)?;
         let mut data = self.data.lock();
         if let Some(grow) = end.checked_sub(data.len()) {
-            // A write far past the end must fail, not abort the kernel on a failed allocation.
-            data.try_reserve(grow).map_err(|_| Errno::ENOSPC)?;
+            // A write far past the end, or beyond the quota, must fail, not abort the kernel
+            // on a failed allocation.
+            self.quota.charge(grow)?;
+            if data.try_reserve(grow).is_err() {
+                self.quota.credit(grow);
+                return Err(Errno::ENOSPC);
+            }
             data.resize(end, 0);
         }
         data[start..end].copy_from_slice(buf);
@@ -195,6 +252,24 @@ mod tests {
         assert_eq!(f.write_at(u64::MAX, b"x").unwrap_err(), Errno::EFBIG);
         assert_eq!(f.write_at(1 << 62, b"x").unwrap_err(), Errno::ENOSPC);
         assert_eq!(f.size(), 0);
+    }
+
+    #[test]
+    fn files_share_one_quota_and_give_it_back() {
+        let quota = RamQuota::unlimited();
+        let root = super::super::ramfs_new_root_with(quota.clone());
+        let a = root.create(b"a", 0o644).unwrap();
+        a.write_at(0, &[1; 100]).unwrap();
+        quota.cap_growth(150);
+        let b = root.mkdir(b"d", 0o755).unwrap().create(b"b", 0o644).unwrap();
+        b.write_at(0, &[2; 100]).unwrap();
+        assert_eq!(a.write_at(100, &[3; 51]).unwrap_err(), Errno::ENOSPC, "over the quota");
+        assert_eq!(a.size(), 100, "a refused write changes nothing");
+        a.write_at(100, &[3; 50]).unwrap();
+        a.write_at(0, &[4; 150]).unwrap(); // rewriting held bytes costs nothing
+        assert_eq!(quota.used(), 250);
+        drop((a, b, root));
+        assert_eq!(quota.used(), 0, "freed files give their bytes back");
     }
 
     #[test]
