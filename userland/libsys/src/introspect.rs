@@ -6,38 +6,28 @@ use sys::proc_info::{PROC_INFO_CALL_LISTPIDS, PROC_INFO_CALL_PIDINFO};
 
 use crate::syscall;
 
+/// Run a sysctl-style call with `buf` as the old buffer: `call(oldp, oldlenp)`; the bytes
+/// it filled.
+fn read_into(buf: &mut [u8], call: impl FnOnce(u64, u64) -> Result<u64, Errno>) -> Result<usize, Errno> {
+    let mut len = buf.len() as u64;
+    call(buf.as_mut_ptr() as u64, &mut len as *mut u64 as u64)?;
+    Ok(len as usize)
+}
+
 /// Read the value named by `mib` into `buf`; the bytes it filled (ENOMEM if it did not fit).
 pub fn sysctl_read(mib: &[i32], buf: &mut [u8]) -> Result<usize, Errno> {
-    let mut len = buf.len() as u64;
-    // SAFETY: every pointer is to a live buffer of the length given.
-    unsafe {
-        syscall::sysctl(
-            mib.as_ptr() as u64,
-            mib.len() as u64,
-            buf.as_mut_ptr() as u64,
-            &mut len as *mut u64 as u64,
-            0,
-            0,
-        )?;
-    }
-    Ok(len as usize)
+    // SAFETY: `mib` and the buffers `read_into` passes are live for the lengths given.
+    read_into(buf, |old, oldlenp| unsafe {
+        syscall::sysctl(mib.as_ptr() as u64, mib.len() as u64, old, oldlenp, 0, 0)
+    })
 }
 
 /// Read the value called `name` (e.g. `b"hw.ncpu"`) into `buf`, as [`sysctl_read`] does.
 pub fn sysctlbyname_read(name: &[u8], buf: &mut [u8]) -> Result<usize, Errno> {
-    let mut len = buf.len() as u64;
-    // SAFETY: every pointer is to a live buffer of the length given.
-    unsafe {
-        syscall::sysctlbyname(
-            name.as_ptr() as u64,
-            name.len() as u64,
-            buf.as_mut_ptr() as u64,
-            &mut len as *mut u64 as u64,
-            0,
-            0,
-        )?;
-    }
-    Ok(len as usize)
+    // SAFETY: `name` and the buffers `read_into` passes are live for the lengths given.
+    read_into(buf, |old, oldlenp| unsafe {
+        syscall::sysctlbyname(name.as_ptr() as u64, name.len() as u64, old, oldlenp, 0, 0)
+    })
 }
 
 /// `proc_listpids(kind, value, buf)`: the pids `kind`/`value` select (`PROC_ALL_PIDS`, …),
