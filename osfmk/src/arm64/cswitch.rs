@@ -49,26 +49,20 @@ unsafe extern "C" {
 
 global_asm!(
     r#"
-// The kernel is compiled without FP/SIMD; this one routine saves the user's registers.
+// The kernel is compiled without FP/SIMD; only these routines touch the user's registers.
 .arch_extension fp
 .arch_extension simd
-.global machine_switch_context
-machine_switch_context:
-    stp     x19, x20, [x0, #0]
-    stp     x21, x22, [x0, #16]
-    stp     x23, x24, [x0, #32]
-    stp     x25, x26, [x0, #48]
-    stp     x27, x28, [x0, #64]
-    stp     x29, x30, [x0, #80]
-    mov     x9, sp
-    str     x9, [x0, #96]
+
+// Store the user thread pointers, FPCR/FPSR and q0–q31 into the context at \ctx
+// (clobbers x9, x10).
+.macro save_user_state ctx
     mrs     x9, tpidrro_el0
     mrs     x10, tpidr_el0
-    stp     x9, x10, [x0, #104]
+    stp     x9, x10, [\ctx, #104]
     mrs     x9, fpcr
     mrs     x10, fpsr
-    stp     x9, x10, [x0, #120]
-    add     x9, x0, #144
+    stp     x9, x10, [\ctx, #120]
+    add     x9, \ctx, #144
     stp     q0, q1, [x9, #0]
     stp     q2, q3, [x9, #32]
     stp     q4, q5, [x9, #64]
@@ -85,8 +79,14 @@ machine_switch_context:
     stp     q26, q27, [x9, #416]
     stp     q28, q29, [x9, #448]
     stp     q30, q31, [x9, #480]
+.endm
 
-    add     x9, x1, #144
+// Load FPCR/FPSR and q0–q31 from the context at \ctx (clobbers x9, x10).
+.macro load_user_fp ctx
+    ldp     x9, x10, [\ctx, #120]
+    msr     fpcr, x9
+    msr     fpsr, x10
+    add     x9, \ctx, #144
     ldp     q0, q1, [x9, #0]
     ldp     q2, q3, [x9, #32]
     ldp     q4, q5, [x9, #64]
@@ -103,9 +103,21 @@ machine_switch_context:
     ldp     q26, q27, [x9, #416]
     ldp     q28, q29, [x9, #448]
     ldp     q30, q31, [x9, #480]
-    ldp     x9, x10, [x1, #120]
-    msr     fpcr, x9
-    msr     fpsr, x10
+.endm
+
+.global machine_switch_context
+machine_switch_context:
+    stp     x19, x20, [x0, #0]
+    stp     x21, x22, [x0, #16]
+    stp     x23, x24, [x0, #32]
+    stp     x25, x26, [x0, #48]
+    stp     x27, x28, [x0, #64]
+    stp     x29, x30, [x0, #80]
+    mov     x9, sp
+    str     x9, [x0, #96]
+    save_user_state x0
+
+    load_user_fp x1
     ldp     x9, x10, [x1, #104]
     msr     tpidrro_el0, x9
     msr     tpidr_el0, x10
@@ -123,54 +135,13 @@ machine_switch_context:
 // state, since the kernel never uses them) and TPIDRRO/TPIDR into `ctx` (fork).
 .global machine_save_user_fp
 machine_save_user_fp:
-    mrs     x9, tpidrro_el0
-    mrs     x10, tpidr_el0
-    stp     x9, x10, [x0, #104]
-    mrs     x9, fpcr
-    mrs     x10, fpsr
-    stp     x9, x10, [x0, #120]
-    add     x9, x0, #144
-    stp     q0, q1, [x9, #0]
-    stp     q2, q3, [x9, #32]
-    stp     q4, q5, [x9, #64]
-    stp     q6, q7, [x9, #96]
-    stp     q8, q9, [x9, #128]
-    stp     q10, q11, [x9, #160]
-    stp     q12, q13, [x9, #192]
-    stp     q14, q15, [x9, #224]
-    stp     q16, q17, [x9, #256]
-    stp     q18, q19, [x9, #288]
-    stp     q20, q21, [x9, #320]
-    stp     q22, q23, [x9, #352]
-    stp     q24, q25, [x9, #384]
-    stp     q26, q27, [x9, #416]
-    stp     q28, q29, [x9, #448]
-    stp     q30, q31, [x9, #480]
+    save_user_state x0
     ret
 
 // machine_load_user_fp(ctx): load the FP/SIMD registers from `ctx` (sigreturn).
 .global machine_load_user_fp
 machine_load_user_fp:
-    ldp     x9, x10, [x0, #120]
-    msr     fpcr, x9
-    msr     fpsr, x10
-    add     x9, x0, #144
-    ldp     q0, q1, [x9, #0]
-    ldp     q2, q3, [x9, #32]
-    ldp     q4, q5, [x9, #64]
-    ldp     q6, q7, [x9, #96]
-    ldp     q8, q9, [x9, #128]
-    ldp     q10, q11, [x9, #160]
-    ldp     q12, q13, [x9, #192]
-    ldp     q14, q15, [x9, #224]
-    ldp     q16, q17, [x9, #256]
-    ldp     q18, q19, [x9, #288]
-    ldp     q20, q21, [x9, #320]
-    ldp     q22, q23, [x9, #352]
-    ldp     q24, q25, [x9, #384]
-    ldp     q26, q27, [x9, #416]
-    ldp     q28, q29, [x9, #448]
-    ldp     q30, q31, [x9, #480]
+    load_user_fp x0
     ret
 
 // First instructions of every new thread: x19 = argument, x20 = Rust entry `fn(u64) -> !`.

@@ -259,19 +259,53 @@ impl IpcPort {
     }
 }
 
-/// One send right held outside any space (by the kernel, or later inside a message). Owns one
-/// count of the port's `srights`; dropping it releases that count.
-#[must_use = "dropping a send right releases it"]
-pub struct SendRight {
+/// The kinds of counted right ([`SendRight`], [`SendOnceRight`]): each knows which of the
+/// port's counts it holds and how to give it back.
+pub trait CountedKind {
+    /// Its name, for `Debug`.
+    const NAME: &'static str;
+    /// Give one count back to `port`.
+    fn release(port: &IpcPort);
+}
+
+/// Marker: a send right (one count of `srights`).
+pub enum SendKind {}
+/// Marker: a send-once right (one count of `sorights`).
+pub enum SendOnceKind {}
+
+impl CountedKind for SendKind {
+    const NAME: &'static str = "SendRight";
+    fn release(port: &IpcPort) {
+        port.release_send();
+    }
+}
+
+impl CountedKind for SendOnceKind {
+    const NAME: &'static str = "SendOnceRight";
+    fn release(port: &IpcPort) {
+        port.release_send_once();
+    }
+}
+
+/// One send or send-once right held outside any space (by the kernel, or later inside a
+/// message). Owns one count of the port's `srights` or `sorights`; dropping it releases it.
+#[must_use = "dropping a right releases it"]
+pub struct CountedRight<K: CountedKind> {
     port: PortRef,
     /// False once the count has been handed to a space entry, so drop must not release it.
     counted: bool,
+    kind: core::marker::PhantomData<K>,
 }
 
-impl SendRight {
-    /// Take over a send-right count someone already added to `port`.
+/// A send right held outside any space.
+pub type SendRight = CountedRight<SendKind>;
+/// A send-once right held outside any space.
+pub type SendOnceRight = CountedRight<SendOnceKind>;
+
+impl<K: CountedKind> CountedRight<K> {
+    /// Take over a count someone already added to `port`.
     pub(crate) fn adopt(port: PortRef) -> Self {
-        Self { port, counted: true }
+        Self { port, counted: true, kind: core::marker::PhantomData }
     }
 
     /// Hand the count to a space entry, which now stands for it.
@@ -284,7 +318,9 @@ impl SendRight {
     pub fn port(&self) -> &PortRef {
         &self.port
     }
+}
 
+impl SendRight {
     /// Another send right to the same port (XNU `ipc_port_copy_send`); no make-send count.
     pub fn copy(&self) -> SendRight {
         self.port.copy_send();
@@ -292,57 +328,17 @@ impl SendRight {
     }
 }
 
-impl Drop for SendRight {
+impl<K: CountedKind> Drop for CountedRight<K> {
     fn drop(&mut self) {
         if self.counted {
-            self.port.release_send();
+            K::release(&self.port);
         }
     }
 }
 
-impl core::fmt::Debug for SendRight {
+impl<K: CountedKind> core::fmt::Debug for CountedRight<K> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_tuple("SendRight").field(&self.port).finish()
-    }
-}
-
-/// One send-once right held outside any space. Owns one count of the port's `sorights`.
-#[must_use = "dropping a send-once right releases it"]
-pub struct SendOnceRight {
-    port: PortRef,
-    /// False once the count has been handed to a space entry.
-    counted: bool,
-}
-
-impl SendOnceRight {
-    /// Take over a send-once count someone already added to `port`.
-    pub(crate) fn adopt(port: PortRef) -> Self {
-        Self { port, counted: true }
-    }
-
-    /// Hand the count to a space entry, which now stands for it.
-    pub(crate) fn into_entry(mut self) -> PortRef {
-        self.counted = false;
-        self.port.clone()
-    }
-
-    /// The port this right sends to.
-    pub fn port(&self) -> &PortRef {
-        &self.port
-    }
-}
-
-impl Drop for SendOnceRight {
-    fn drop(&mut self) {
-        if self.counted {
-            self.port.release_send_once();
-        }
-    }
-}
-
-impl core::fmt::Debug for SendOnceRight {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_tuple("SendOnceRight").field(&self.port).finish()
+        f.debug_tuple(K::NAME).field(&self.port).finish()
     }
 }
 

@@ -398,6 +398,35 @@ impl VmMap {
         Ok(start)
     }
 
+    /// Clip so that entries start exactly at `start` and at `end`, and list the keys of the
+    /// entries now inside `[start, end)`.
+    pub(super) fn clip_range(&mut self, start: u64, end: u64) -> Result<Vec<u64>, KernReturn> {
+        self.clip(start)?;
+        self.clip(end)?;
+        Ok(self.entries.range(start..end).map(|(&k, _)| k).collect())
+    }
+
+    /// Change every entry of `[start, end)` with `f` (given the pmap too), clipping first and
+    /// merging neighbours that ended up alike afterwards.
+    fn update_range(
+        &mut self,
+        start: u64,
+        end: u64,
+        mut f: impl FnMut(&mut VmMapEntry, &mut dyn PmapOps),
+    ) -> Result<(), KernReturn> {
+        let keys = self.clip_range(start, end)?;
+        for key in &keys {
+            if let Some(e) = self.entries.get_mut(key) {
+                f(e, &mut *self.pmap);
+            }
+        }
+        self.simplify(end);
+        for &key in keys.iter().rev() {
+            self.simplify(key);
+        }
+        Ok(())
+    }
+
     /// Unmap `[start, end)` (page-aligned; clamped to the map). Holes are fine; entries are
     /// clipped; pages nobody else can see any more go back to the pool (`vm_map_remove`).
     /// Punching a hole into a full map fails with `KERN_NO_SPACE`, removing nothing.
@@ -406,10 +435,7 @@ impl VmMap {
         if start >= end {
             return Ok(());
         }
-        self.clip(start)?;
-        self.clip(end)?;
-        let keys: Vec<u64> = self.entries.range(start..end).map(|(&k, _)| k).collect();
-        for key in keys {
+        for key in self.clip_range(start, end)? {
             if let Some(entry) = self.entries.remove(&key) {
                 self.pmap.remove(entry.start, entry.end);
                 self.size -= entry.len();
@@ -472,26 +498,16 @@ impl VmMap {
         if start == end {
             return Ok(());
         }
-        self.clip(start)?;
-        self.clip(end)?;
-        let keys: Vec<u64> = self.entries.range(start..end).map(|(&k, _)| k).collect();
-        for &key in &keys {
-            if let Some(e) = self.entries.get_mut(&key) {
-                if set_maximum {
-                    e.max_protection = new_prot;
-                    e.protection = e.protection.intersection(new_prot);
-                } else {
-                    e.protection = new_prot;
-                }
-                // Rights only shrink here; a fault adds them back where the entry allows.
-                self.pmap.protect(e.start, e.end, e.pmap_protection());
+        self.update_range(start, end, |e, pmap| {
+            if set_maximum {
+                e.max_protection = new_prot;
+                e.protection = e.protection.intersection(new_prot);
+            } else {
+                e.protection = new_prot;
             }
-        }
-        self.simplify(end);
-        for &key in keys.iter().rev() {
-            self.simplify(key);
-        }
-        Ok(())
+            // Rights only shrink here; a fault adds them back where the entry allows.
+            pmap.protect(e.start, e.end, e.pmap_protection());
+        })
     }
 
     /// Set the inheritance of `[start, end)` (page-aligned; holes are skipped) —
@@ -501,19 +517,7 @@ impl VmMap {
         if start >= end {
             return Ok(());
         }
-        self.clip(start)?;
-        self.clip(end)?;
-        let keys: Vec<u64> = self.entries.range(start..end).map(|(&k, _)| k).collect();
-        for &key in &keys {
-            if let Some(e) = self.entries.get_mut(&key) {
-                e.inheritance = inheritance;
-            }
-        }
-        self.simplify(end);
-        for &key in keys.iter().rev() {
-            self.simplify(key);
-        }
-        Ok(())
+        self.update_range(start, end, |e, _| e.inheritance = inheritance)
     }
 
     /// The region containing `addr`, or else the next one above it (`vm_map_region`);

@@ -103,9 +103,7 @@ fn copy_eagerly(src: &VmMap, start: u64, stop: u64) -> Result<Vec<CopySegment>, 
 
 /// One segment per source entry, sharing its object copy-on-write (as `fork` does).
 fn copy_lazily(src: &mut VmMap, start: u64, stop: u64) -> Result<Vec<CopySegment>, KernReturn> {
-    src.clip(start)?;
-    src.clip(stop)?;
-    let keys: Vec<u64> = src.entries.range(start..stop).map(|(&k, _)| k).collect();
+    let keys = src.clip_range(start, stop)?;
     let mut segments = Vec::with_capacity(keys.len());
     for key in keys {
         let Some(entry) = src.entries.get_mut(&key) else { continue };
