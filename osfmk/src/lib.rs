@@ -24,3 +24,6 @@ pub mod arm64;
 pub mod ipc;
 pub mod kern;
 pub mod vm;
+
+#[cfg(test)]
+mod test_rng;

@@ -17,6 +17,7 @@ use mach::port::{
 
 use super::ipc_port::{IkotType, IpcPort, KObjectRef, PortRef};
 use super::ipc_space::{IpcSpace, SpaceRef};
+use crate::test_rng::Rng;
 
 /// Stands in for `task_t` behind a task control port.
 struct Task;
@@ -283,26 +284,6 @@ fn dropping_a_space_releases_its_rights() {
     assert_eq!(kport.status().srights, 0);
 }
 
-/// xorshift64*: a small deterministic generator, so a failing sequence replays exactly.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-
-    fn pick<T: Clone>(&mut self, items: &[T]) -> Option<T> {
-        if items.is_empty() { None } else { items.get(self.below(items.len())).cloned() }
-    }
-}
-
 /// One space in the randomized world, with the names it ever handed out.
 struct Tracked {
     space: SpaceRef,
@@ -399,14 +380,14 @@ fn run_random_sequence(seed: u64, steps: usize, seen: &mut Coverage) {
     let deltas = [-0xFFFF, -0x1_0000, -2, -1, -1, 0, 1, 1, 2, 0xFFFF, 0x1_0000];
 
     for _ in 0..steps {
-        let from = rng.below(world.len());
-        let to = rng.below(world.len());
+        let from = rng.index(world.len());
+        let to = rng.index(world.len());
         let Some(source) = world.get(from) else {
             continue;
         };
         let live = source.live_names();
         // Half the time a live name, otherwise one issued earlier (possibly stale) or junk.
-        let name = match rng.below(4) {
+        let name = match rng.index(4) {
             0 | 1 => rng.pick(&live),
             2 => rng.pick(&source.issued),
             _ => Some(rng.next() as u32),
@@ -419,7 +400,7 @@ fn run_random_sequence(seed: u64, steps: usize, seen: &mut Coverage) {
         };
         let mut before = target.live_names();
 
-        match rng.below(10) {
+        match rng.index(10) {
             0 => {
                 let (new, port) = target.space.alloc_receive().expect("alloc");
                 target.note(&mut before, new);
@@ -460,7 +441,7 @@ fn run_random_sequence(seed: u64, steps: usize, seen: &mut Coverage) {
                 );
             }
             7 => {
-                let right = rng.below(MACH_PORT_RIGHT_NUMBER as usize + 1) as u32;
+                let right = rng.index(MACH_PORT_RIGHT_NUMBER as usize + 1) as u32;
                 let delta = rng.pick(&deltas).unwrap_or(0);
                 if let Some(t) = world.get(from) {
                     seen.mod_refs_ok += usize::from(t.space.mod_refs(name, right, delta).is_ok());
@@ -472,7 +453,7 @@ fn run_random_sequence(seed: u64, steps: usize, seen: &mut Coverage) {
                 }
             }
             _ => {
-                if rng.below(8) == 0
+                if rng.index(8) == 0
                     && let Some(t) = world.get_mut(from)
                 {
                     t.space.destroy();

@@ -11,6 +11,7 @@ use mach::KernReturn;
 use mach::vm::{VmInherit, VmProt};
 
 use crate::arm64::pmap::{USER_VM_MAX, USER_VM_MIN};
+use crate::test_rng::Rng;
 use crate::vm::test_support::{FakePmap, FakePool, PmapRecord};
 use crate::vm::vm_fault::{vm_fault, vm_map_kernel_page, vm_map_wire};
 use crate::vm::vm_map::{PAGE_MASK, VM_MAP_ENTRY_MAX, VmMap, VmPlacement, vm_map_fork};
@@ -570,22 +571,6 @@ fn destroying_a_map_returns_everything() {
     assert_eq!(pool.outstanding(), 0);
     s.map.pmap().activate();
     assert_eq!(s.pmap.lock().unwrap().activations, 1);
-}
-
-/// xorshift64*: a small deterministic generator for the sequence test.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
 }
 
 /// One address space under test and what its memory must contain: the last byte written
