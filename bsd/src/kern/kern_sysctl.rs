@@ -25,64 +25,64 @@ pub fn sysctl_init(ostype: &str, release: &str, version: &str, memsize: u64) {
     *HOSTNAME.lock() = b"localhost".to_vec();
 }
 
-/// A value: a NUL-terminated string, a number of a fixed width, or a table of fixed-size
-/// records (with the room to report to a caller that only asks for the size).
-enum Value {
-    Str(Vec<u8>),
-    Int(i32),
-    Quad(u64),
-    Table { data: Vec<u8>, record: usize, estimate: usize },
+/// A value as user space receives it: its bytes, the unit a short buffer may cut it at
+/// (whole records for tables, any byte otherwise), and the size to report to a caller that
+/// only asks how much room it needs.
+struct Value {
+    data: Vec<u8>,
+    unit: usize,
+    size_hint: usize,
 }
 
 impl Value {
-    fn bytes(&self) -> Vec<u8> {
-        match self {
-            Value::Str(s) => {
-                let mut v = s.clone();
-                v.push(0);
-                v
-            }
-            Value::Int(i) => i.to_le_bytes().to_vec(),
-            Value::Quad(q) => q.to_le_bytes().to_vec(),
-            Value::Table { data, .. } => data.clone(),
-        }
+    /// A NUL-terminated string.
+    fn string(mut s: Vec<u8>) -> Value {
+        s.push(0);
+        Value::raw(s)
     }
 
-    /// How much of a `room`-byte buffer the answer may fill: whole records for tables.
-    fn fit(&self, len: usize, room: usize) -> usize {
-        match self {
-            Value::Table { record, .. } => len.min(room) / record * record,
-            _ => len.min(room),
-        }
+    fn int(i: i32) -> Value {
+        Value::raw(i.to_le_bytes().to_vec())
     }
 
-    /// The size reported when no buffer is given.
-    fn size_hint(&self, len: usize) -> usize {
-        match self {
-            Value::Table { estimate, .. } => *estimate,
-            _ => len,
-        }
+    fn quad(q: u64) -> Value {
+        Value::raw(q.to_le_bytes().to_vec())
+    }
+
+    fn raw(data: Vec<u8>) -> Value {
+        let size_hint = data.len();
+        Value { data, unit: 1, size_hint }
+    }
+
+    /// Fixed-size records, with room for a few more when asked for the size.
+    fn table(data: Vec<u8>, record: usize, estimate: usize) -> Value {
+        Value { data, unit: record.max(1), size_hint: estimate }
+    }
+
+    /// How much of a `room`-byte buffer the answer may fill.
+    fn fit(&self, room: usize) -> usize {
+        self.data.len().min(room) / self.unit * self.unit
     }
 }
 
 fn lookup(name: &[i32]) -> Result<Value, Errno> {
     let (ostype, release, version) = IDENTITY.get().cloned().unwrap_or_default();
     Ok(match name {
-        [CTL_KERN, KERN_OSTYPE] => Value::Str(ostype.into_bytes()),
-        [CTL_KERN, KERN_OSRELEASE] => Value::Str(release.into_bytes()),
-        [CTL_KERN, KERN_VERSION] => Value::Str(version.into_bytes()),
-        [CTL_KERN, KERN_HOSTNAME] => Value::Str(HOSTNAME.lock().clone()),
-        [CTL_KERN, KERN_ARGMAX] => Value::Int(crate::kern::exec_stack::ARG_MAX as i32),
-        [CTL_KERN, KERN_MAXPROC] => Value::Int(crate::kern::kern_fork::MAXPROC as i32),
-        [CTL_HW, HW_MACHINE] => Value::Str(b"arm64".to_vec()),
-        [CTL_HW, HW_NCPU] => Value::Int(1),
-        [CTL_HW, HW_PAGESIZE] => Value::Quad(osfmk::vm::vm_page::PAGE_SIZE),
-        [CTL_HW, HW_MEMSIZE] => Value::Quad(MEMSIZE.get().copied().unwrap_or(0)),
-        [CTL_VM, VM_PAGE_FREE_COUNT] => Value::Int(osfmk::vm::vm_page::vm_page_counts().0 as i32),
-        [CTL_VM, VM_PAGE_COUNT] => Value::Int(osfmk::vm::vm_page::vm_page_counts().1 as i32),
+        [CTL_KERN, KERN_OSTYPE] => Value::string(ostype.into_bytes()),
+        [CTL_KERN, KERN_OSRELEASE] => Value::string(release.into_bytes()),
+        [CTL_KERN, KERN_VERSION] => Value::string(version.into_bytes()),
+        [CTL_KERN, KERN_HOSTNAME] => Value::string(HOSTNAME.lock().clone()),
+        [CTL_KERN, KERN_ARGMAX] => Value::int(crate::kern::exec_stack::ARG_MAX as i32),
+        [CTL_KERN, KERN_MAXPROC] => Value::int(crate::kern::kern_fork::MAXPROC as i32),
+        [CTL_HW, HW_MACHINE] => Value::string(b"arm64".to_vec()),
+        [CTL_HW, HW_NCPU] => Value::int(1),
+        [CTL_HW, HW_PAGESIZE] => Value::quad(osfmk::vm::vm_page::PAGE_SIZE),
+        [CTL_HW, HW_MEMSIZE] => Value::quad(MEMSIZE.get().copied().unwrap_or(0)),
+        [CTL_VM, VM_PAGE_FREE_COUNT] => Value::int(osfmk::vm::vm_page::vm_page_counts().0 as i32),
+        [CTL_VM, VM_PAGE_COUNT] => Value::int(osfmk::vm::vm_page::vm_page_counts().1 as i32),
         [CTL_KERN, KERN_PROC, rest @ ..] => {
             let (data, estimate) = crate::kern::proc_info::sysctl_kern_proc(rest)?;
-            Value::Table { data, record: sys::proc_info::KINFO_PROC_SIZE, estimate }
+            Value::table(data, sys::proc_info::KINFO_PROC_SIZE, estimate)
         }
         _ => return Err(Errno::ENOENT),
     })
@@ -144,16 +144,16 @@ fn sysctl_mib(
 ) -> Result<(), Errno> {
     let map = p.task.map.as_ref().ok_or(Errno::EFAULT)?;
     let found = lookup(mib)?;
-    let value = found.bytes();
+    let value = &found.data;
     if oldlenp != 0 {
         let mut lenb = [0u8; 8];
         copyin(&mut map.lock(), UserAddr(oldlenp), &mut lenb).map_err(|_| Errno::EFAULT)?;
         let room = u64::from_le_bytes(lenb);
         let mut result = Ok(());
-        let mut reported = found.size_hint(value.len()) as u64;
+        let mut reported = found.size_hint as u64;
         if oldp != 0 {
             reported = value.len() as u64;
-            let n = found.fit(value.len(), usize::try_from(room).unwrap_or(usize::MAX));
+            let n = found.fit(usize::try_from(room).unwrap_or(usize::MAX));
             copyout(&mut map.lock(), &value[..n], UserAddr(oldp)).map_err(|_| Errno::EFAULT)?;
             if n < value.len() {
                 result = Err(Errno::ENOMEM);
