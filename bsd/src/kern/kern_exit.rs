@@ -24,15 +24,15 @@ pub const INITPROC_PID: i32 = 1;
 /// would leak the process, its task and its thread).
 pub fn exit1(p: &Arc<Proc>, status: i32) {
     p.p_fd.lock().close_all();
-    // Ask every thread to end; the caller ends itself below.
-    p.task.terminate();
-    let mut cru = p.p_cru.lock();
-    for t in p.threads() {
-        let (u, s) = t.sched.times();
-        cru.0 += u;
-        cru.1 += s;
+    // Keep the CPU time of the threads still running (those already ending have theirs
+    // counted), then ask every thread to end; the caller's ends on its way to user mode.
+    let (u, st) = p.live_thread_times();
+    {
+        let mut ru = p.p_ru.lock();
+        ru.0 += u;
+        ru.1 += st;
     }
-    drop(cru);
+    p.task.terminate();
     // Report init's end, and every crash (a signal that dumps core), as XNU logs crashes.
     if p.p_pid == INITPROC_PID || (!wifexited(status) && status & WCOREFLAG != 0) {
         let msg = if wifexited(status) {
@@ -106,12 +106,6 @@ pub fn wait4(p: &Arc<Proc>, pid: i32, options: i32) -> Result<Option<Waited>, sy
     use osfmk::kern::sched_prim::{Interruptible, assert_wait_deadline};
     use osfmk::kern::thread::WaitResult;
 
-    let cpu_of = |q: &Proc| {
-        q.threads().iter().fold(*q.p_cru.lock(), |acc, t| {
-            let (u, s) = t.sched.times();
-            (acc.0 + u, acc.1 + s)
-        })
-    };
     loop {
         {
             let mut procs = allproc_lock();
@@ -131,13 +125,15 @@ pub fn wait4(p: &Arc<Proc>, pid: i32, options: i32) -> Result<Option<Waited>, sy
             match wait4_select(p.pgrp(), pid, options, views)? {
                 WaitOutcome::Exited { pid, status, reap } => {
                     let q = find(pid).ok_or(sys::Errno::ECHILD)?;
-                    let times = *q.p_cru.lock();
+                    // A zombie's threads are all accounted in `p_ru`.
+                    let times = *q.p_ru.lock();
                     if reap {
                         procs.remove(&pid);
                         pgrps().reap(pid);
+                        let theirs = *q.p_cru.lock();
                         let mut mine = p.p_cru.lock();
-                        mine.0 += times.0;
-                        mine.1 += times.1;
+                        mine.0 += times.0 + theirs.0;
+                        mine.1 += times.1 + theirs.1;
                     }
                     return Ok(Some(Waited { pid, status, times }));
                 }
@@ -147,7 +143,7 @@ pub fn wait4(p: &Arc<Proc>, pid: i32, options: i32) -> Result<Option<Waited>, sy
                     if mark_reported {
                         *q.p_jobreport.lock() = None;
                     }
-                    return Ok(Some(Waited { pid, status, times: cpu_of(&q) }));
+                    return Ok(Some(Waited { pid, status, times: q.cpu_times() }));
                 }
                 WaitOutcome::NoneReady => return Ok(None),
                 // Still under the table lock: an exit in between cannot be missed.

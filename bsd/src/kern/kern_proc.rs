@@ -82,7 +82,9 @@ pub struct Proc {
     /// libpthread's thread entry point and TSD offset (`bsdthread_register`).
     pub p_threadstart: AtomicU64,
     pub p_pth_tsd_offset: AtomicU64,
-    /// CPU time of reaped children and of exited threads (user, system), counter ticks.
+    /// CPU time of this process's threads that have ended (user, system), counter ticks.
+    pub p_ru: SpinLock<(u64, u64)>,
+    /// CPU time of reaped children, theirs included (`RUSAGE_CHILDREN`).
     pub p_cru: SpinLock<(u64, u64)>,
     /// Resource limits (`p_limit`).
     pub p_rlimit: SpinLock<crate::kern::kern_rlimit::Rlimits>,
@@ -158,6 +160,7 @@ impl Proc {
             p_nice: AtomicI32::new(0),
             p_threadstart: AtomicU64::new(0),
             p_pth_tsd_offset: AtomicU64::new(0),
+            p_ru: SpinLock::new((0, 0)),
             p_cru: SpinLock::new((0, 0)),
             p_rlimit: SpinLock::new(crate::kern::kern_rlimit::default_rlimits()),
             p_start: crate::kern::kern_time::microtime().0,
@@ -207,6 +210,32 @@ impl Proc {
     /// Has it exited?
     pub fn is_zombie(&self) -> bool {
         matches!(*self.p_stat.lock(), ProcState::Zombie(_))
+    }
+
+    /// CPU time of the threads still running, counter ticks (user, system).
+    pub fn live_thread_times(&self) -> (u64, u64) {
+        self.threads().iter().filter(|t| !osfmk::kern::sched_prim::terminate_requested(t)).fold(
+            (0, 0),
+            |(u, s), t| {
+                let (tu, ts) = t.sched.times();
+                (u + tu, s + ts)
+            },
+        )
+    }
+
+    /// This process's own CPU time: live threads and ended ones (`RUSAGE_SELF`).
+    pub fn cpu_times(&self) -> (u64, u64) {
+        let (u, s) = self.live_thread_times();
+        let ended = *self.p_ru.lock();
+        (u + ended.0, s + ended.1)
+    }
+
+    /// Thread `t` is ending: keep its CPU time with the process.
+    pub fn thread_ended(&self, t: &ThreadRef) {
+        let (u, s) = t.sched.times();
+        let mut ru = self.p_ru.lock();
+        ru.0 += u;
+        ru.1 += s;
     }
 
     /// Its live threads.

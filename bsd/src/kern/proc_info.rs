@@ -58,14 +58,6 @@ fn is_session_leader(p: &Proc) -> bool {
     p.session() == p.p_pid
 }
 
-/// User and system time of the live threads, counter ticks.
-fn thread_times(p: &Proc) -> (u64, u64) {
-    p.threads().iter().fold((0, 0), |(u, s), t| {
-        let (tu, ts) = t.sched.times();
-        (u + tu, s + ts)
-    })
-}
-
 /// `struct proc_bsdinfo` for `p`.
 pub fn fill_bsdinfo(p: &Proc) -> ProcBsdInfo {
     let cred = *p.p_ucred.lock();
@@ -112,21 +104,21 @@ pub fn fill_bsdinfo(p: &Proc) -> ProcBsdInfo {
     }
 }
 
-/// `struct proc_taskinfo` for `p`'s task. Times are those of the live threads (this kernel
-/// folds the time of exited threads into the process's child totals); the event counters
-/// it does not keep read zero.
+/// `struct proc_taskinfo` for `p`'s task: totals include threads that have ended; the event
+/// counters this kernel does not keep read zero.
 pub fn fill_taskinfo(p: &Proc) -> ProcTaskInfo {
     let (virtual_size, resident_pages) = p.task.vm_sizes();
     let threads = p.threads();
-    let (user, system) = thread_times(p);
+    let (user, system) = p.live_thread_times();
+    let (total_user, total_system) = p.cpu_times();
     let running =
         threads.iter().filter(|t| matches!(t.state(), ThreadState::Running | ThreadState::Runnable)).count();
     let priority = threads.iter().map(|t| t.sched.base_pri()).max().unwrap_or(0);
     ProcTaskInfo {
         pti_virtual_size: virtual_size,
         pti_resident_size: resident_pages * PAGE_SIZE,
-        pti_total_user: absolutetime_to_nanoseconds(user),
-        pti_total_system: absolutetime_to_nanoseconds(system),
+        pti_total_user: absolutetime_to_nanoseconds(total_user),
+        pti_total_system: absolutetime_to_nanoseconds(total_system),
         pti_threads_user: absolutetime_to_nanoseconds(user),
         pti_threads_system: absolutetime_to_nanoseconds(system),
         pti_policy: POLICY_TIMESHARE,
@@ -141,7 +133,7 @@ pub fn fill_taskinfo(p: &Proc) -> ProcTaskInfo {
 pub fn fill_kinfo_proc(p: &Proc) -> KinfoProc {
     let cred = *p.p_ucred.lock();
     let mut k = KinfoProc::default();
-    let (user, system) = thread_times(p);
+    let (user, system) = p.cpu_times();
     let (ignored, caught) = {
         let acts = p.p_sigacts.lock();
         (1..NSIG).fold((0 as SigSet, 0 as SigSet), |(i, c), sig| {

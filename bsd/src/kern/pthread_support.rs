@@ -125,6 +125,7 @@ pub fn bsdthread_terminate(p: &Arc<Proc>, stackaddr: u64, freesize: u64, port: u
         crate::kern::kern_exit::exit1(p, sys::wait::w_exitcode(0));
     } else {
         // The thread ends on its way back to user mode, with nothing left on this stack.
+        p.thread_ended(&me);
         thread_terminate(&me);
     }
     Err(Errno::EJUSTRETURN)

@@ -171,10 +171,7 @@ mod handlers {
         const RUSAGE_SELF: i32 = 0;
         const RUSAGE_CHILDREN: i32 = -1;
         let times = match a.0[0] as i32 {
-            RUSAGE_SELF => p.threads().iter().fold(*p.p_cru.lock(), |acc, t| {
-                let (u, s) = t.sched.times();
-                (acc.0 + u, acc.1 + s)
-            }),
+            RUSAGE_SELF => p.cpu_times(),
             RUSAGE_CHILDREN => *p.p_cru.lock(),
             _ => return Err(Errno::EINVAL),
         };

@@ -24,6 +24,7 @@ pub const CASES: &[(&str, Case)] = &[
     ("execve: errors leave the caller intact", exec_errors),
     ("execve closes FD_CLOEXEC descriptors; dup, dup2, fcntl, close", exec_cloexec),
     ("orphans go to init, which reaps them", orphans),
+    ("getrusage: a reaped child's time counts for RUSAGE_CHILDREN, not RUSAGE_SELF", rusage_split),
     ("signals: a handler runs and returns through sigreturn", handler_runs),
     ("signals: blocked signals stay pending until unblocked", masks),
     ("signals: SIGKILL and SIGSTOP cannot be caught", uncatchable),
@@ -202,6 +203,41 @@ fn orphans(_: &Args) -> Result<(), &'static str> {
             return check(waitpid(orphan, WNOHANG) == Err(Errno::ECHILD), "reaped for good");
         }
     }
+}
+
+/// User + system CPU time in microseconds for `who` (RUSAGE_SELF 0, RUSAGE_CHILDREN -1).
+fn cpu_us(who: i64) -> Result<i64, &'static str> {
+    let mut b = [0u8; sys::resource::RUSAGE_SIZE];
+    // SAFETY: `b` is a writable rusage buffer.
+    unsafe { libsys::syscall::getrusage(who as u64, b.as_mut_ptr() as u64) }.map_err(|_| "getrusage")?;
+    let tv = |off: usize| {
+        let t = sys::time::Timeval::from_bytes(b[off..off + 16].try_into().unwrap_or([0; 16]));
+        t.tv_sec * 1_000_000 + t.tv_usec as i64
+    };
+    Ok(tv(0) + tv(16))
+}
+
+fn rusage_split(_: &Args) -> Result<(), &'static str> {
+    let (self_before, children_before) = (cpu_us(0)?, cpu_us(-1)?);
+    // The child burns about 200 ms of CPU, then exits; we only wait.
+    let status = in_child(|| {
+        let start = libsys::mach_traps::mach_absolute_time();
+        let tb = libsys::mach_traps::timebase_info().map_or(1, |t| (t.numer / t.denom.max(1)).max(1) as u64);
+        while (libsys::mach_traps::mach_absolute_time() - start) * tb < 200_000_000 {
+            core::hint::spin_loop();
+        }
+        0
+    })?;
+    check(wifexited(status), "the child")?;
+    let (self_after, children_after) = (cpu_us(0)?, cpu_us(-1)?);
+    check(children_after - children_before >= 150_000, "the child's CPU time is in RUSAGE_CHILDREN")?;
+    check(self_after - self_before < 100_000, "the child's CPU time leaked into RUSAGE_SELF")?;
+    // SAFETY: a bad `who` and a bad buffer are refused.
+    unsafe {
+        check(libsys::syscall::getrusage(5, 0) == Err(Errno::EINVAL), "bad who")?;
+        check(libsys::syscall::getrusage(0, KERNEL_ADDRESS) == Err(Errno::EFAULT), "bad buffer")?;
+    }
+    Ok(())
 }
 
 static CAUGHT: AtomicU32 = AtomicU32::new(0);
