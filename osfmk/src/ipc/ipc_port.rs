@@ -15,10 +15,9 @@
 use alloc::sync::{Arc, Weak};
 use core::any::Any;
 
-use spin::Mutex;
-
-use super::ipc_mqueue::IpcMqueue;
+use super::ipc_mqueue::{IpcMqueue, Outcome, wait};
 use super::ipc_space::IpcSpace;
+use crate::kern::locks::SpinLock;
 
 /// Ports are shared: by every entry naming them, by kernel objects and by rights in flight.
 pub type PortRef = Arc<IpcPort>;
@@ -84,9 +83,9 @@ enum Receiver {
 }
 
 /// Everything about a port that changes, under one lock.
-struct PortState {
+pub(super) struct PortState {
     /// Cleared once, by [`IpcPort::destroy`]; a dead port never comes back.
-    active: bool,
+    pub(super) active: bool,
     receiver: Receiver,
     /// Send rights outstanding: one per space entry holding a send right (whatever its urefs),
     /// plus one per [`SendRight`] the kernel holds (XNU `ip_srights`).
@@ -96,15 +95,15 @@ struct PortState {
     /// Send rights ever made from the receive right (XNU `ip_mscount`); reported by the
     /// no-senders notification so a receiver can tell stale notifications apart.
     mscount: u32,
-    /// The message queue; `mach_msg` fills it in (see `ipc_mqueue`).
-    messages: IpcMqueue,
+    /// The message queue (see `ipc_mqueue`).
+    pub(super) messages: IpcMqueue,
     /// The kernel object this port stands for; `None` for ordinary ports and after death.
     kobject: Option<(IkotType, KObjectRef)>,
 }
 
 /// A Mach port (XNU `struct ipc_port`).
 pub struct IpcPort {
-    state: Mutex<PortState>,
+    pub(super) state: SpinLock<PortState>,
 }
 
 /// A snapshot of a port's counters, for `mach_port_get_attributes` and for tests.
@@ -115,6 +114,10 @@ pub struct PortStatus {
     pub sorights: u32,
     pub mscount: u32,
     pub qlimit: u32,
+    /// Messages queued.
+    pub msgcount: u32,
+    /// Sequence number of the next message received.
+    pub seqno: u32,
 }
 
 impl core::fmt::Debug for IpcPort {
@@ -139,7 +142,7 @@ impl IpcPort {
 
     fn with_state(receiver: Receiver, messages: IpcMqueue, kobject: Option<(IkotType, KObjectRef)>) -> Self {
         Self {
-            state: Mutex::new(PortState {
+            state: SpinLock::new(PortState {
                 active: true,
                 receiver,
                 srights: 0,
@@ -165,6 +168,8 @@ impl IpcPort {
             sorights: st.sorights,
             mscount: st.mscount,
             qlimit: st.messages.qlimit(),
+            msgcount: st.messages.count(),
+            seqno: st.messages.seqno(),
         }
     }
 
@@ -206,14 +211,67 @@ impl IpcPort {
         weak.upgrade()?.downcast::<T>().ok()
     }
 
-    /// Kill the port (XNU `ipc_port_destroy` minus the notifications that come with mach_msg):
-    /// it stops naming its receiver and its kernel object. Send rights elsewhere stay counted
-    /// until their holders notice, which spaces do lazily by turning them into dead names.
+    /// Kill the port (XNU `ipc_port_destroy`): it stops naming its receiver and its kernel
+    /// object, its queued messages are destroyed (releasing the rights and memory they carry),
+    /// receivers waiting on it return `MACH_RCV_PORT_DIED` and blocked senders
+    /// `MACH_SEND_INVALID_DEST`. Send rights elsewhere stay counted until their holders
+    /// notice, which spaces do lazily by turning them into dead names.
     pub fn destroy(&self) {
+        let (messages, receivers, senders) = {
+            let mut st = self.state.lock();
+            if !st.active {
+                return;
+            }
+            st.active = false;
+            st.receiver = Receiver::Nobody;
+            st.kobject = None;
+            let receivers = st.messages.release_receivers(|| Outcome::PortDied);
+            (st.messages.drain(), receivers, st.messages.has_blocked_senders())
+        };
+        for event in receivers {
+            wait::wakeup(event);
+        }
+        if senders {
+            wait::wakeup(self.send_event());
+        }
+        // Destroying a message may destroy more ports (receive rights it carried): never
+        // under this port's lock.
+        drop(messages);
+    }
+
+    /// The event blocked senders sleep on.
+    pub(super) fn send_event(&self) -> usize {
+        (self as *const Self).addr()
+    }
+
+    /// The receive right leaves its space inside a message (XNU's "in transit"): receivers
+    /// blocked on it return `MACH_RCV_PORT_CHANGED`, and messages keep queueing for whoever
+    /// receives the right.
+    pub(crate) fn set_in_transit(&self) {
+        let receivers = {
+            let mut st = self.state.lock();
+            st.receiver = Receiver::Nobody;
+            st.messages.release_receivers(|| Outcome::PortChanged)
+        };
+        for event in receivers {
+            wait::wakeup(event);
+        }
+    }
+
+    /// The receive right arrived in `space`.
+    pub(crate) fn set_receiver(&self, space: Weak<IpcSpace>) {
         let mut st = self.state.lock();
-        st.active = false;
-        st.receiver = Receiver::Nobody;
-        st.kobject = None;
+        if st.active {
+            st.receiver = Receiver::Space(space);
+        }
+    }
+
+    /// Change the queue limit (`mach_port_set_attributes(MACH_PORT_LIMITS_INFO)`).
+    pub fn set_qlimit(&self, qlimit: u32) {
+        let wake = self.state.lock().messages.set_qlimit(qlimit);
+        if wake {
+            wait::wakeup(self.send_event());
+        }
     }
 
     /// Make a send right from the receive right (XNU `ipc_port_make_send`): counts a send
@@ -240,6 +298,13 @@ impl IpcPort {
     fn copy_send(&self) {
         let mut st = self.state.lock();
         st.srights = st.srights.wrapping_add(1);
+    }
+
+    /// One more send right for a holder who already has one (a space entry copying or
+    /// moving one of its user references out): no make-send count.
+    pub(crate) fn copy_send_right(self: &Arc<Self>) -> SendRight {
+        self.copy_send();
+        SendRight::adopt(self.clone())
     }
 
     /// Drop one counted send right. When the count reaches zero, this is where the no-senders
@@ -342,24 +407,37 @@ impl<K: CountedKind> core::fmt::Debug for CountedRight<K> {
     }
 }
 
-/// A receive right taken out of a space (today only on its way to destruction; with mach_msg,
-/// also while it travels in a message). Dropping it destroys the port, as XNU does with a
-/// receive right nobody takes.
+/// A receive right taken out of a space: on its way to destruction, or travelling in a
+/// message. Dropping it destroys the port, as XNU does with a receive right nobody takes.
 #[must_use = "dropping a receive right destroys the port"]
 pub struct ReceiveRight {
-    port: PortRef,
+    /// `None` only after the right went into an entry.
+    port: Option<PortRef>,
 }
 
 impl ReceiveRight {
     /// Take the receive right for `port` out of the entry that held it.
     pub(crate) fn adopt(port: PortRef) -> Self {
-        Self { port }
+        Self { port: Some(port) }
+    }
+
+    /// The port this right receives on.
+    pub fn port(&self) -> &PortRef {
+        // Only `into_entry` empties it, and that consumes the right.
+        self.port.as_ref().expect("receive right without a port")
+    }
+
+    /// Hand the right to a space entry, which now stands for it.
+    pub(crate) fn into_entry(mut self) -> PortRef {
+        self.port.take().expect("receive right without a port")
     }
 }
 
 impl Drop for ReceiveRight {
     fn drop(&mut self) {
-        self.port.destroy();
+        if let Some(port) = self.port.take() {
+            port.destroy();
+        }
     }
 }
 

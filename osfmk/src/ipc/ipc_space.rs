@@ -24,18 +24,20 @@ use alloc::collections::BTreeMap;
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 
-use mach::KernReturn;
-use mach::port::{
-    MACH_PORT_DEAD, MACH_PORT_RIGHT_DEAD_NAME, MACH_PORT_RIGHT_NUMBER, MACH_PORT_RIGHT_PORT_SET,
-    MACH_PORT_RIGHT_RECEIVE, MACH_PORT_RIGHT_SEND, MACH_PORT_RIGHT_SEND_ONCE, MACH_PORT_TYPE_DEAD_NAME,
-    MACH_PORT_TYPE_PORT_SET, MACH_PORT_TYPE_RECEIVE, MACH_PORT_TYPE_SEND, MACH_PORT_TYPE_SEND_ONCE,
-    MACH_PORT_UREFS_MAX, MachPortName, MachPortRight, MachPortType, mach_port_gen, mach_port_index,
-    mach_port_valid,
-};
-use spin::Mutex;
-
 use super::ipc_entry::{EntryView, IpcEntry, IpcObject};
+use super::ipc_kmsg::MsgRight;
 use super::ipc_port::{IpcPort, PortRef, ReceiveRight, SendOnceRight, SendRight};
+use super::ipc_right::{Taken, copyin_step};
+use crate::kern::locks::SpinLock;
+use mach::KernReturn;
+use mach::message::{MACH_MSG_TYPE_MOVE_RECEIVE, MachMsgTypeName};
+use mach::port::{
+    MACH_PORT_DEAD, MACH_PORT_NULL, MACH_PORT_RIGHT_DEAD_NAME, MACH_PORT_RIGHT_NUMBER,
+    MACH_PORT_RIGHT_PORT_SET, MACH_PORT_RIGHT_RECEIVE, MACH_PORT_RIGHT_SEND, MACH_PORT_RIGHT_SEND_ONCE,
+    MACH_PORT_TYPE_DEAD_NAME, MACH_PORT_TYPE_PORT_SET, MACH_PORT_TYPE_RECEIVE, MACH_PORT_TYPE_SEND,
+    MACH_PORT_TYPE_SEND_ONCE, MACH_PORT_UREFS_MAX, MachPortName, MachPortRight, MachPortType, mach_port_gen,
+    mach_port_index, mach_port_valid,
+};
 
 /// Spaces are shared by their task and by the ports whose receive rights they hold (weakly).
 pub type SpaceRef = Arc<IpcSpace>;
@@ -53,7 +55,7 @@ pub const IPC_SPACE_TABLE_MAX: u32 = 1 << 20;
 pub struct IpcSpace {
     /// Ourselves, for the receiver link of ports we create.
     this: Weak<IpcSpace>,
-    state: Mutex<SpaceState>,
+    state: SpinLock<SpaceState>,
 }
 
 struct SpaceState {
@@ -305,6 +307,94 @@ impl SpaceState {
     }
 }
 
+impl SpaceState {
+    /// See [`IpcSpace::copyin_rights`]: a checking pass over scratch copies of the entries,
+    /// then the taking pass, both through `copyin_step`.
+    fn copyin_rights(
+        &mut self,
+        requests: &[(MachPortName, MachMsgTypeName)],
+        first_is_dest: bool,
+        released: &mut Released,
+    ) -> Result<Vec<MsgRight>, (usize, KernReturn)> {
+        let mut indices = Vec::new();
+        indices.try_reserve(requests.len()).map_err(|_| (0, KernReturn::KERN_RESOURCE_SHORTAGE))?;
+        let mut scratch: BTreeMap<u32, (MachPortType, u32)> = BTreeMap::new();
+        let mut dest_port = None;
+        for (i, &(name, disposition)) in requests.iter().enumerate() {
+            if !mach_port_valid(name) {
+                indices.push(None);
+                continue;
+            }
+            let index = self.resolve_settled(name, released).map_err(|e| (i, e))?;
+            let entry = self.entry(index).map_err(|e| (i, e))?;
+            if i == 0 && first_is_dest {
+                dest_port = entry.port().map(port_key);
+            } else if disposition == MACH_MSG_TYPE_MOVE_RECEIVE
+                && dest_port.is_some()
+                && entry.port().map(port_key) == dest_port
+            {
+                return Err((i, KernReturn::KERN_INVALID_RIGHT));
+            }
+            let (right_type, urefs) =
+                scratch.get(&index).copied().unwrap_or((entry.right_type(), entry.urefs()));
+            if right_type == mach::port::MACH_PORT_TYPE_NONE {
+                // An earlier request in this message already emptied the entry.
+                return Err((i, KernReturn::KERN_INVALID_NAME));
+            }
+            let (ty, left, _) = copyin_step(right_type, urefs, disposition).map_err(|e| (i, e))?;
+            scratch.insert(index, (ty, left));
+            indices.push(Some(index));
+        }
+        let mut rights = Vec::new();
+        rights.try_reserve(requests.len()).map_err(|_| (0, KernReturn::KERN_RESOURCE_SHORTAGE))?;
+        for (&(name, disposition), index) in requests.iter().zip(indices) {
+            let right = match index {
+                None if name == MACH_PORT_DEAD => MsgRight::Dead,
+                None => MsgRight::Null,
+                Some(index) => self.take_right(index, disposition),
+            };
+            rights.push(right);
+        }
+        Ok(rights)
+    }
+
+    /// The taking pass for one right the checking pass accepted.
+    fn take_right(&mut self, index: u32, disposition: MachMsgTypeName) -> MsgRight {
+        let Ok(entry) = self.entry_mut(index) else { return MsgRight::Dead };
+        let Ok((ty, urefs, taken)) = copyin_step(entry.right_type(), entry.urefs(), disposition) else {
+            // The checking pass saw this exact state succeed.
+            return MsgRight::Dead;
+        };
+        let port = entry.port().cloned();
+        let emptied = ty == mach::port::MACH_PORT_TYPE_NONE;
+        if !emptied {
+            entry.set_right_type(ty);
+            entry.set_urefs(urefs);
+        }
+        if emptied || ty & (MACH_PORT_TYPE_SEND | MACH_PORT_TYPE_RECEIVE) == 0 {
+            if let Some(port) = &port {
+                self.by_port.remove(&port_key(port));
+            }
+        }
+        if emptied {
+            let _ = self.free_slot(index);
+        }
+        let Some(port) = port else { return MsgRight::Dead };
+        match taken {
+            Taken::Receive => {
+                port.set_in_transit();
+                MsgRight::Receive(ReceiveRight::adopt(port))
+            }
+            Taken::MoveSend { last: true } => MsgRight::Send(SendRight::adopt(port)),
+            Taken::MoveSend { last: false } | Taken::CopySend => MsgRight::Send(port.copy_send_right()),
+            Taken::MakeSend => MsgRight::Send(port.make_send()),
+            Taken::MakeSendOnce => MsgRight::SendOnce(port.make_send_once()),
+            Taken::MoveSendOnce => MsgRight::SendOnce(SendOnceRight::adopt(port)),
+            Taken::Dead => MsgRight::Dead,
+        }
+    }
+}
+
 impl IpcSpace {
     /// A new, empty space with the standard limit.
     pub fn new() -> SpaceRef {
@@ -315,7 +405,7 @@ impl IpcSpace {
     /// `2..=IPC_SPACE_TABLE_MAX`; slot 0 is never a name, so that is `max_entries - 1` names).
     pub fn with_limit(max_entries: u32) -> SpaceRef {
         let limit = max_entries.clamp(2, IPC_SPACE_TABLE_MAX);
-        Arc::new_cyclic(|this| Self { this: this.clone(), state: Mutex::new(SpaceState::new(limit)) })
+        Arc::new_cyclic(|this| Self { this: this.clone(), state: SpinLock::new(SpaceState::new(limit)) })
     }
 
     /// Run `op` on the live table, then release what it took out after unlocking.
@@ -413,6 +503,67 @@ impl IpcSpace {
                 }
             }
         })
+    }
+
+    /// Enter a right received in a message (XNU `ipc_object_copyout`): send rights merge into
+    /// an existing name for the port, send-once rights get a name of their own, a receive
+    /// right joins a send right already named here or takes a new name. Null and dead rights
+    /// are the names `MACH_PORT_NULL` and `MACH_PORT_DEAD`. On error (the space is full) the
+    /// right is released — a receive right destroys its port.
+    pub fn copyout_right(&self, right: MsgRight) -> Result<MachPortName, KernReturn> {
+        match right {
+            MsgRight::Null => Ok(MACH_PORT_NULL),
+            MsgRight::Dead => Ok(MACH_PORT_DEAD),
+            MsgRight::Send(r) => self.copyout_send(r),
+            MsgRight::SendOnce(r) => self.copyout_send_once(r),
+            MsgRight::Receive(r) => self.copyout_receive(r),
+        }
+    }
+
+    fn copyout_receive(&self, right: ReceiveRight) -> Result<MachPortName, KernReturn> {
+        let port = right.port().clone();
+        let name = self.with_table(|st, released| {
+            if let Some(&index) = st.by_port.get(&port_key(&port)) {
+                let entry = st.entry_mut(index)?;
+                entry.set_right_type(entry.right_type() | MACH_PORT_TYPE_RECEIVE);
+                drop(right.into_entry());
+                return Ok(entry.name(index));
+            }
+            match st.claim() {
+                Ok(index) => st.occupy(index, MACH_PORT_TYPE_RECEIVE, 0, right.into_entry()),
+                Err(kr) => {
+                    released.receive.push(right);
+                    Err(kr)
+                }
+            }
+        })?;
+        port.set_receiver(self.this.clone());
+        Ok(name)
+    }
+
+    /// Take the rights a message will carry out of this space (XNU `ipc_right_copyin`, for
+    /// the header and every port in the body at once): `requests` are `(name, disposition)`
+    /// pairs, `MACH_PORT_NULL` and `MACH_PORT_DEAD` travel as themselves. All or nothing: if
+    /// any request fails, nothing was taken and the error comes with the failing request's
+    /// position. With `first_is_dest`, the first request is the destination and no request
+    /// may move that port's receive right into the message (a port carried in its own queue
+    /// could never be received again): `KERN_INVALID_RIGHT`.
+    pub fn copyin_rights(
+        &self,
+        requests: &[(MachPortName, MachMsgTypeName)],
+        first_is_dest: bool,
+    ) -> Result<Vec<MsgRight>, (usize, KernReturn)> {
+        let mut released = Released::default();
+        let result = {
+            let mut st = self.state.lock();
+            if st.active {
+                st.copyin_rights(requests, first_is_dest, &mut released)
+            } else {
+                Err((0, KernReturn::KERN_INVALID_TASK))
+            }
+        };
+        drop(released);
+        result
     }
 
     /// What `name` stands for now (a send right to a dead port reads as a dead name).

@@ -26,8 +26,10 @@
 //! changing the order.
 
 pub mod ipc_entry;
-mod ipc_mqueue;
+pub mod ipc_kmsg;
+pub mod ipc_mqueue;
 pub mod ipc_port;
+mod ipc_right;
 pub mod ipc_space;
 
 #[cfg(test)]

@@ -10,11 +10,13 @@ use mach::KernReturn;
 use mach::port::{
     MACH_PORT_DEAD, MACH_PORT_NULL, MACH_PORT_RIGHT_DEAD_NAME, MACH_PORT_RIGHT_NUMBER,
     MACH_PORT_RIGHT_PORT_SET, MACH_PORT_RIGHT_RECEIVE, MACH_PORT_RIGHT_SEND, MACH_PORT_RIGHT_SEND_ONCE,
-    MACH_PORT_TYPE_DEAD_NAME, MACH_PORT_TYPE_RECEIVE, MACH_PORT_TYPE_SEND, MACH_PORT_TYPE_SEND_ONCE,
-    MACH_PORT_TYPE_SEND_RECEIVE, MACH_PORT_TYPE_SEND_RIGHTS, MACH_PORT_UREFS_MAX, MachPortName,
-    mach_port_gen, mach_port_index,
+    MACH_PORT_TYPE_DEAD_NAME, MACH_PORT_TYPE_PORT_RIGHTS, MACH_PORT_TYPE_RECEIVE, MACH_PORT_TYPE_SEND,
+    MACH_PORT_TYPE_SEND_ONCE, MACH_PORT_TYPE_SEND_RECEIVE, MACH_PORT_UREFS_MAX, MachPortName, mach_port_gen,
+    mach_port_index,
 };
 
+use super::ipc_entry::EntryView;
+use super::ipc_kmsg::MsgRight;
 use super::ipc_port::{IkotType, IpcPort, KObjectRef, PortRef};
 use super::ipc_space::{IpcSpace, SpaceRef};
 use crate::test_rng::Rng;
@@ -305,7 +307,7 @@ impl Tracked {
     /// Record a name an operation returned; if it was not live before, its slot must have a
     /// generation it has not had in the last 63 reuses.
     fn note(&mut self, before: &mut Vec<MachPortName>, name: MachPortName) {
-        if name == MACH_PORT_DEAD {
+        if name == MACH_PORT_DEAD || name == MACH_PORT_NULL {
             return;
         }
         self.issued.push(name);
@@ -325,8 +327,18 @@ impl Tracked {
 
 /// Check that every port's counts equal what the spaces hold, and that receive rights are
 /// where the ports think they are.
-fn check_accounting(world: &[Tracked], ports: &[PortRef]) {
+fn check_accounting(world: &[Tracked], ports: &[PortRef], in_flight: &[Vec<MsgRight>]) {
     let mut views = Vec::new();
+    for right in in_flight.iter().flatten() {
+        let right_type = match right {
+            MsgRight::Send(_) => MACH_PORT_TYPE_SEND,
+            MsgRight::SendOnce(_) => MACH_PORT_TYPE_SEND_ONCE,
+            MsgRight::Receive(_) => MACH_PORT_TYPE_RECEIVE,
+            MsgRight::Null | MsgRight::Dead => continue,
+        };
+        let view = EntryView { right_type, urefs: 1, port: right.port().cloned() };
+        views.push((core::ptr::null::<IpcSpace>(), view));
+    }
     for tracked in world {
         tracked.space.check_invariants();
         for (_, view) in tracked.space.names().expect("names") {
@@ -354,9 +366,18 @@ fn check_accounting(world: &[Tracked], ports: &[PortRef]) {
         } else if status.active {
             assert_eq!(receivers.len(), 1, "one receive right per live port");
             let owner = world.iter().find(|t| receivers.iter().any(|r| r.0 == Arc::as_ptr(&t.space)));
-            assert!(owner.is_some_and(|t| port.receiver_is(&t.space)));
+            // A receive right in flight has no space; one in a space is where the port says.
+            assert!(owner.is_none_or(|t| port.receiver_is(&t.space)));
+            assert_eq!(owner.is_none(), receivers.iter().any(|r| r.0.is_null()));
         } else {
-            assert_eq!(holds(MACH_PORT_TYPE_SEND_RIGHTS | MACH_PORT_TYPE_RECEIVE), 0);
+            // Spaces settle rights to dead ports when they look; rights in flight stay counted
+            // until the message is received or destroyed.
+            let in_spaces = views
+                .iter()
+                .filter(|(space, v)| !space.is_null() && v.right_type & MACH_PORT_TYPE_PORT_RIGHTS != 0)
+                .filter(|(_, v)| v.port.as_ref().is_some_and(|p| Arc::ptr_eq(p, port)))
+                .count();
+            assert_eq!(in_spaces, 0);
         }
     }
 }
@@ -370,6 +391,9 @@ struct Coverage {
     mod_refs_ok: usize,
     receives_destroyed: usize,
     spaces_destroyed: usize,
+    sent: usize,
+    refused: usize,
+    delivered: usize,
 }
 
 fn run_random_sequence(seed: u64, steps: usize, seen: &mut Coverage) {
@@ -378,6 +402,8 @@ fn run_random_sequence(seed: u64, steps: usize, seen: &mut Coverage) {
     let kernel: Vec<_> = (0..2).map(|_| kernel_port()).collect();
     let mut ports: Vec<PortRef> = kernel.iter().map(|(_, port)| port.clone()).collect();
     let deltas = [-0xFFFF, -0x1_0000, -2, -1, -1, 0, 1, 1, 2, 0xFFFF, 0x1_0000];
+    let dispositions = [16, 17, 17, 18, 19, 20, 21, 22, 0];
+    let mut in_flight: Vec<Vec<MsgRight>> = Vec::new();
 
     for _ in 0..steps {
         let from = rng.index(world.len());
@@ -400,7 +426,50 @@ fn run_random_sequence(seed: u64, steps: usize, seen: &mut Coverage) {
         };
         let mut before = target.live_names();
 
-        match rng.index(10) {
+        match rng.index(13) {
+            10 | 11 => {
+                // Put one to three rights in a message: all or nothing.
+                let Some(source) = world.get(from) else { continue };
+                let mut requests = Vec::new();
+                for _ in 0..1 + rng.index(3) {
+                    let n = if rng.index(3) == 0 { name } else { rng.pick(&live).unwrap_or(name) };
+                    requests.push((n, rng.pick(&dispositions).unwrap_or(17)));
+                }
+                let first_is_dest = rng.index(2) == 0;
+                let snapshot = |space: &IpcSpace| -> Vec<(MachPortName, u32, u32)> {
+                    let names = space.names().unwrap_or_default();
+                    names.into_iter().map(|(n, v)| (n, v.right_type, v.urefs)).collect()
+                };
+                let before_send = snapshot(&source.space);
+                match source.space.copyin_rights(&requests, first_is_dest) {
+                    Ok(rights) => {
+                        assert_eq!(rights.len(), requests.len());
+                        seen.sent += 1;
+                        in_flight.push(rights);
+                    }
+                    Err((at, _)) => {
+                        assert!(at < requests.len());
+                        assert_eq!(snapshot(&source.space), before_send, "a refused copyin took something");
+                        seen.refused += 1;
+                    }
+                }
+            }
+            12 => {
+                // Deliver a message in flight into the target space.
+                if !in_flight.is_empty() {
+                    let rights = in_flight.swap_remove(rng.index(in_flight.len()));
+                    for right in rights {
+                        let was_receive = matches!(right, MsgRight::Receive(_));
+                        let port = right.port().cloned();
+                        let new = target.space.copyout_right(right).expect("copyout");
+                        if was_receive && let Some(port) = port {
+                            assert!(port.receiver_is(&target.space));
+                        }
+                        target.note(&mut before, new);
+                    }
+                    seen.delivered += 1;
+                }
+            }
             0 => {
                 let (new, port) = target.space.alloc_receive().expect("alloc");
                 target.note(&mut before, new);
@@ -462,7 +531,7 @@ fn run_random_sequence(seed: u64, steps: usize, seen: &mut Coverage) {
                 }
             }
         }
-        check_accounting(&world, &ports);
+        check_accounting(&world, &ports, &in_flight);
         seen.dead_names += world
             .iter()
             .flat_map(|t| t.space.names().unwrap_or_default())
@@ -470,6 +539,7 @@ fn run_random_sequence(seed: u64, steps: usize, seen: &mut Coverage) {
             .count();
     }
 
+    drop(in_flight);
     for tracked in &world {
         tracked.space.destroy();
     }
@@ -488,4 +558,154 @@ fn random_sequences_keep_accounting_exact() {
     }
     assert!(seen.merged > 0 && seen.dead_names > 0 && seen.deallocated > 0);
     assert!(seen.mod_refs_ok > 0 && seen.receives_destroyed > 0 && seen.spaces_destroyed > 0);
+    assert!(seen.sent > 0 && seen.refused > 0 && seen.delivered > 0);
+}
+
+mod messages {
+    use super::*;
+    use crate::ipc::ipc_kmsg::{IpcKmsg, SenderToken};
+    use crate::ipc::ipc_mqueue::{IpcTimeout, IpcWaiter, Received, ipc_mqueue_receive, ipc_mqueue_send};
+    use mach::message::{
+        MACH_MSG_TYPE_COPY_SEND, MACH_MSG_TYPE_MAKE_SEND, MACH_MSG_TYPE_MAKE_SEND_ONCE,
+        MACH_MSG_TYPE_MOVE_RECEIVE, MACH_MSG_TYPE_MOVE_SEND, MACH_RCV_PORT_DIED, MACH_RCV_TIMED_OUT,
+        MACH_SEND_INVALID_DEST, MACH_SEND_TIMED_OUT,
+    };
+    use mach::port::MACH_PORT_QLIMIT_DEFAULT;
+
+    fn kmsg(remote: MsgRight, size: u32) -> IpcKmsg {
+        IpcKmsg {
+            bits: 0,
+            size,
+            remote,
+            local: MsgRight::Null,
+            id: 1,
+            body: Vec::new(),
+            descriptors: Vec::new(),
+            sender: SenderToken::KERNEL,
+        }
+    }
+
+    #[test]
+    fn queue_limit_poll_and_order() {
+        let space = IpcSpace::new();
+        let (name, port) = space.alloc_receive().expect("alloc");
+        for i in 0..MACH_PORT_QLIMIT_DEFAULT {
+            let mut m = kmsg(MsgRight::Send(port.make_send()), 24);
+            m.id = i as i32;
+            assert!(ipc_mqueue_send(&port, m, false, IpcTimeout::Poll).is_ok());
+        }
+        assert_eq!(port.status().msgcount, MACH_PORT_QLIMIT_DEFAULT);
+        // Full: a poll times out and gives the message (and its right) back.
+        let back =
+            ipc_mqueue_send(&port, kmsg(MsgRight::Send(port.make_send()), 24), false, IpcTimeout::Poll);
+        let Err((code, m)) = back else { panic!("queue should be full") };
+        assert_eq!(code, MACH_SEND_TIMED_OUT);
+        drop(m);
+        // Send-once and kernel sends ignore the limit.
+        let once = kmsg(MsgRight::SendOnce(port.make_send_once()), 24);
+        assert!(ipc_mqueue_send(&port, once, true, IpcTimeout::Poll).is_ok());
+        for want in 0..MACH_PORT_QLIMIT_DEFAULT as i32 {
+            match ipc_mqueue_receive(&port, 1024, false, IpcTimeout::Poll) {
+                Ok(Received::Message(m, seqno)) => assert_eq!((m.id, seqno), (want, want as u32)),
+                other => panic!("{other:?}"),
+            }
+        }
+        assert!(matches!(
+            ipc_mqueue_receive(&port, 1024, false, IpcTimeout::Poll),
+            Ok(Received::Message(..))
+        ));
+        let empty = ipc_mqueue_receive(&port, 1024, false, IpcTimeout::Poll);
+        assert_eq!(empty.err(), Some(MACH_RCV_TIMED_OUT));
+        // Every right the messages carried is gone with them.
+        let st = port.status();
+        assert_eq!((st.srights, st.sorights), (0, 0));
+        space.destroy_receive(name).expect("destroy");
+    }
+
+    #[test]
+    fn too_large_stays_queued_only_when_asked() {
+        let space = IpcSpace::new();
+        let (_, port) = space.alloc_receive().expect("alloc");
+        assert!(ipc_mqueue_send(&port, kmsg(MsgRight::Null, 100), false, IpcTimeout::Poll).is_ok());
+        assert!(matches!(ipc_mqueue_receive(&port, 64, true, IpcTimeout::Poll), Ok(Received::TooLarge(100))));
+        assert_eq!(port.status().msgcount, 1);
+        // Without MACH_RCV_LARGE the receiver takes it (to report and destroy it).
+        assert!(matches!(ipc_mqueue_receive(&port, 64, false, IpcTimeout::Poll), Ok(Received::Message(..))));
+        assert_eq!(port.status().msgcount, 0);
+    }
+
+    #[test]
+    fn hand_off_goes_to_the_waiting_receiver() {
+        let space = IpcSpace::new();
+        let (_, port) = space.alloc_receive().expect("alloc");
+        let small = IpcWaiter::new(32, true);
+        let big = IpcWaiter::new(4096, false);
+        {
+            let mut st = port.state.lock();
+            st.messages.add_receiver(small.clone());
+            st.messages.add_receiver(big.clone());
+        }
+        assert!(ipc_mqueue_send(&port, kmsg(MsgRight::Null, 100), false, IpcTimeout::Poll).is_ok());
+        use crate::ipc::ipc_mqueue::Outcome;
+        assert!(matches!(*small.outcome.lock(), Outcome::TooLarge(100)));
+        assert!(matches!(*big.outcome.lock(), Outcome::Message(_, 0)));
+        // Handed off, never queued.
+        assert_eq!(port.status().msgcount, 0);
+    }
+
+    #[test]
+    fn a_dying_port_destroys_its_messages_and_fails_senders() {
+        let a = IpcSpace::new();
+        let b = IpcSpace::new();
+        let (dest_name, dest) = a.alloc_receive().expect("dest");
+        let (carried_name, carried) = b.alloc_receive().expect("carried");
+        // b sends its receive right and a send right for dest inside a message to dest.
+        let send_name = b.insert_send(&dest).expect("send");
+        let rights = b
+            .copyin_rights(
+                &[(send_name, MACH_MSG_TYPE_COPY_SEND), (carried_name, MACH_MSG_TYPE_MOVE_RECEIVE)],
+                true,
+            )
+            .expect("copyin");
+        assert_eq!(b.port_type(carried_name), Err(KernReturn::KERN_INVALID_NAME));
+        assert!(carried.is_active() && !carried.receiver_is(&b));
+        let mut rights = rights.into_iter();
+        let mut m = kmsg(rights.next().expect("dest"), 36);
+        m.local = rights.next().expect("carried");
+        assert!(ipc_mqueue_send(&dest, m, false, IpcTimeout::Poll).is_ok());
+        a.destroy_receive(dest_name).expect("destroy");
+        // The queued message died with its port, and the receive right it carried with it.
+        assert!(!carried.is_active());
+        assert_eq!(dest.status().srights, 1, "only b's entry is left");
+        let again = ipc_mqueue_send(&dest, kmsg(MsgRight::Null, 24), false, IpcTimeout::Poll);
+        assert_eq!(again.err().map(|e| e.0), Some(MACH_SEND_INVALID_DEST));
+        assert_eq!(ipc_mqueue_receive(&dest, 64, false, IpcTimeout::Poll).err(), Some(MACH_RCV_PORT_DIED));
+        assert_eq!(b.port_type(send_name), Ok(MACH_PORT_TYPE_DEAD_NAME));
+    }
+
+    #[test]
+    fn copyin_is_all_or_nothing_and_guards_the_destination() {
+        let space = IpcSpace::new();
+        let (recv, port) = space.alloc_receive().expect("alloc");
+        let send = space.insert_send(&port).expect("send");
+        assert_eq!(send, recv, "send merges into the receive name");
+        // MOVE_SEND twice from one uref: the second fails, and the first is not taken either.
+        let r =
+            space.copyin_rights(&[(send, MACH_MSG_TYPE_MOVE_SEND), (send, MACH_MSG_TYPE_MOVE_SEND)], false);
+        assert_eq!(r.err(), Some((1, KernReturn::KERN_INVALID_RIGHT)));
+        assert_eq!(urefs(&space, send), 1);
+        // A port's own receive right cannot ride in a message to it.
+        let r =
+            space.copyin_rights(&[(send, MACH_MSG_TYPE_MAKE_SEND), (recv, MACH_MSG_TYPE_MOVE_RECEIVE)], true);
+        assert_eq!(r.err(), Some((1, KernReturn::KERN_INVALID_RIGHT)));
+        // Make-send-once bumps sorights; make-send the make-send count.
+        let before = port.status();
+        let rights = space
+            .copyin_rights(&[(recv, MACH_MSG_TYPE_MAKE_SEND), (recv, MACH_MSG_TYPE_MAKE_SEND_ONCE)], false)
+            .expect("make");
+        let after = port.status();
+        assert_eq!((after.mscount, after.srights, after.sorights), (before.mscount + 1, 2, 1));
+        drop(rights);
+        assert_eq!((port.status().srights, port.status().sorights), (1, 0));
+    }
 }

@@ -41,6 +41,12 @@ struct CopySegment {
     needs_copy: bool,
 }
 
+impl core::fmt::Debug for VmMapCopy {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("VmMapCopy").field("size", &self.size).field("segments", &self.segments.len()).finish()
+    }
+}
+
 impl VmMapCopy {
     /// Bytes of data in the copy.
     pub fn size(&self) -> u64 {
