@@ -218,6 +218,15 @@ impl BsdHooks for Hooks {
         weak.upgrade().map(|p| p.p_pid)
     }
 
+    /// Audit session ids and pid versions are not kept: both read 0. The audit uid is the
+    /// real uid (there is no login session to set it apart).
+    fn audit_token(&self, task: &osfmk::kern::task::Task) -> Option<[u32; 8]> {
+        let info = task.bsd_info.get()?;
+        let p = info.downcast_ref::<alloc::sync::Weak<Proc>>()?.upgrade()?;
+        let cred = *p.p_ucred.lock();
+        Some([cred.ruid, cred.uid, cred.gid, cred.ruid, cred.rgid, p.p_pid as u32, 0, 0])
+    }
+
     /// Root may have any process's task port except the kernel's; others only their own
     /// (XNU asks for entitlements instead). Zombies have no task left to give.
     fn task_for_pid(&self, pid: i32) -> Result<osfmk::kern::task::TaskRef, mach::KernReturn> {

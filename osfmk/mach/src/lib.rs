@@ -3,7 +3,8 @@
 //!
 //! * [`traps`] — the Mach trap table, declared once for the kernel's dispatcher and the stubs;
 //! * [`kern_return`] — `kern_return_t` values;
-//! * [`message`] — `mach_msg` return codes;
+//! * [`message`] — `mach_msg` layouts, bits, options, trailers and return codes;
+//! * [`mig`] — MIG's NDR record, error codes and reply-id rule;
 //! * [`port`] — port names, rights and type bits;
 //! * [`exception`] — exception types and their default BSD signals;
 //! * [`time`] — `mach_timebase_info`;
@@ -14,6 +15,7 @@
 pub mod exception;
 pub mod kern_return;
 pub mod message;
+pub mod mig;
 pub mod port;
 pub mod time;
 pub mod traps;

@@ -29,6 +29,8 @@ macro_rules! for_each_mach_trap {
             (27, thread_self_trap, []),
             (28, task_self_trap, []),
             (29, host_self_trap, []),
+            (31, mach_msg_trap, [msg, option, send_size, rcv_size, rcv_name, timeout, priority]),
+            (32, mach_msg_overwrite_trap, [msg, option, send_size, rcv_size, rcv_name, timeout, priority, rcv_msg]),
             (45, task_for_pid, [target_tport, pid, t]),
             (46, pid_for_task, [t, pid]),
             (59, swtch_pri, [pri]),

@@ -107,20 +107,20 @@ pub struct IpcKmsg {
     pub sender: SenderToken,
 }
 
-impl IpcKmsg {
+impl SenderToken {
     /// The trailer a receiver asked `trailer_size` bytes of (reference §4.5): format 0, the
-    /// sequence number, the sender's security and audit tokens; context, filter id and labels
-    /// are 0.
+    /// sequence number, this sender's security and audit tokens; context, filter id and
+    /// labels are 0.
     pub fn trailer(&self, seqno: u32, trailer_size: u32) -> Vec<u8> {
         let mut t = alloc::vec![0u8; MACH_MSG_TRAILER_MAX_SIZE as usize];
         t[0..4].copy_from_slice(&MACH_MSG_TRAILER_FORMAT_0.to_le_bytes());
         t[4..8].copy_from_slice(&trailer_size.to_le_bytes());
         t[8..12].copy_from_slice(&seqno.to_le_bytes());
-        for (i, w) in self.sender.security.iter().enumerate() {
+        for (i, w) in self.security.iter().enumerate() {
             let at = MACH_MSG_TRAILER_SENDER_OFFSET + 4 * i;
             t[at..at + 4].copy_from_slice(&w.to_le_bytes());
         }
-        for (i, w) in self.sender.audit.iter().enumerate() {
+        for (i, w) in self.audit.iter().enumerate() {
             let at = MACH_MSG_TRAILER_AUDIT_OFFSET + 4 * i;
             t[at..at + 4].copy_from_slice(&w.to_le_bytes());
         }
@@ -150,15 +150,15 @@ mod tests {
     #[test]
     fn trailer_layout() {
         let m = kmsg();
-        let t = m.trailer(9, 52);
+        let t = m.sender.trailer(9, 52);
         assert_eq!(t.len(), 52);
         let w = |i: usize| u32::from_le_bytes([t[i], t[i + 1], t[i + 2], t[i + 3]]);
         assert_eq!((w(0), w(4), w(8)), (0, 52, 9));
         assert_eq!((w(12), w(16)), (501, 20));
         assert_eq!(w(MACH_MSG_TRAILER_AUDIT_OFFSET + 4 * AUDIT_TOKEN_PID), 42);
         assert_eq!(m.sender.pid(), 42);
-        let small = m.trailer(1, requested_trailer_size(0));
+        let small = m.sender.trailer(1, requested_trailer_size(0));
         assert_eq!(small.len() as u32, MACH_MSG_TRAILER_MINIMUM_SIZE);
-        assert_eq!(m.trailer(0, 68).len(), 68);
+        assert_eq!(m.sender.trailer(0, 68).len(), 68);
     }
 }

@@ -152,6 +152,9 @@ impl IpcMqueue {
     /// queue it if there is room or `ignore_limit` (send-once rights and kernel replies are
     /// never throttled). Receivers to wake are added to `wake`, for the caller to wake after
     /// unlocking. A full queue gives the message back.
+    // A kmsg is a few words of header and owned vectors: handing it back by value is cheaper
+    // than a heap allocation per message.
+    #[allow(clippy::result_large_err)]
     pub(crate) fn post(
         &mut self,
         kmsg: IpcKmsg,
@@ -307,6 +310,7 @@ pub(crate) mod wait {
 /// while the queue is full unless `ignore_limit`. On failure the message comes back with the
 /// code — `MACH_SEND_TIMED_OUT`, `MACH_SEND_INTERRUPTED`, or `MACH_SEND_INVALID_DEST` if the
 /// port died — so the caller can return its rights to the sender.
+#[allow(clippy::result_large_err)] // see `IpcMqueue::post`
 pub fn ipc_mqueue_send(
     port: &IpcPort,
     kmsg: IpcKmsg,

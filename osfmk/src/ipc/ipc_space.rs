@@ -371,10 +371,10 @@ impl SpaceState {
             entry.set_right_type(ty);
             entry.set_urefs(urefs);
         }
-        if emptied || ty & (MACH_PORT_TYPE_SEND | MACH_PORT_TYPE_RECEIVE) == 0 {
-            if let Some(port) = &port {
-                self.by_port.remove(&port_key(port));
-            }
+        if (emptied || ty & (MACH_PORT_TYPE_SEND | MACH_PORT_TYPE_RECEIVE) == 0)
+            && let Some(port) = &port
+        {
+            self.by_port.remove(&port_key(port));
         }
         if emptied {
             let _ = self.free_slot(index);

@@ -27,6 +27,7 @@
 
 pub mod ipc_entry;
 pub mod ipc_kmsg;
+pub mod ipc_kobject;
 pub mod ipc_mqueue;
 pub mod ipc_port;
 mod ipc_right;
@@ -37,3 +38,5 @@ mod tests;
 
 #[cfg(target_os = "none")]
 pub mod mach_kernelrpc;
+#[cfg(target_os = "none")]
+pub mod mach_msg;

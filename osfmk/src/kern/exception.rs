@@ -26,6 +26,10 @@ pub trait BsdHooks: Sync {
     /// policy); `KERN_FAILURE` otherwise, as XNU answers.
     #[cfg(target_os = "none")]
     fn task_for_pid(&self, pid: i32) -> Result<crate::kern::task::TaskRef, mach::KernReturn>;
+    /// The audit token of the process wrapping `task` (reference §4.5: auid, euid, egid,
+    /// ruid, rgid, pid, asid, pid version), for the trailers of the messages it sends.
+    #[cfg(target_os = "none")]
+    fn audit_token(&self, task: &crate::kern::task::Task) -> Option<[u32; 8]>;
 }
 
 static HOOKS: spin::Once<&'static dyn BsdHooks> = spin::Once::new();

@@ -102,6 +102,20 @@ mod traps {
         task.itk_space.insert_send(&port).map_or(MACH_PORT_NULL, |n| n) as u64
     }
 
+    /// Send and/or receive a message.
+    pub fn mach_msg_trap(a: &MachTrapArgs) -> u64 {
+        let [msg, option, send_size, rcv_size, rcv_name, timeout, ..] = a.0;
+        crate::ipc::mach_msg::mach_msg_trap(msg, option, send_size, rcv_size, rcv_name, timeout)
+    }
+
+    /// `mach_msg_trap` with a separate receive buffer.
+    pub fn mach_msg_overwrite_trap(a: &MachTrapArgs) -> u64 {
+        let [msg, option, send_size, rcv_size, rcv_name, timeout, _, rcv_msg] = a.0;
+        crate::ipc::mach_msg::mach_msg_overwrite_trap(
+            msg, option, send_size, rcv_size, rcv_name, timeout, rcv_msg,
+        )
+    }
+
     /// Yield to any equal or better thread; true if others were runnable.
     pub fn swtch(_: &MachTrapArgs) -> u64 {
         syscall_subr::swtch() as u64

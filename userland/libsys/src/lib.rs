@@ -7,6 +7,7 @@
 #![no_std]
 
 pub mod introspect;
+pub mod mach;
 pub mod mach_traps;
 pub mod platform;
 pub mod print;

@@ -29,6 +29,8 @@ macro_rules! stubs {
             ///
             /// # Safety
             /// Pointer arguments must be valid for the trap.
+            // The stub mirrors the trap's register list, up to all eight argument registers.
+            #[allow(clippy::too_many_arguments)]
             pub unsafe fn $name($($arg: u64),*) -> u64 {
                 let a = crate::pad_args::<8>(&[$($arg),*]);
                 // SAFETY: forwarded from this stub's contract.

@@ -16,6 +16,7 @@ use mach::KernReturn;
 use mach::port::{MACH_PORT_NULL, mach_port_valid};
 
 mod introspect;
+mod ipc;
 mod limits;
 mod ports;
 mod proc;
@@ -213,6 +214,7 @@ fn main(args: &Args) -> i32 {
         .chain(limits::CASES)
         .chain(introspect::CASES)
         .chain(ports::CASES)
+        .chain(ipc::CASES)
     {
         match case(args) {
             Ok(()) => {

@@ -33,7 +33,7 @@ fn kr(v: u64) -> KernReturn {
     KernReturn(v as i32)
 }
 
-fn allocate(size: u64) -> Result<u64, &'static str> {
+pub(crate) fn allocate(size: u64) -> Result<u64, &'static str> {
     let mut addr = 0u64;
     // SAFETY: `addr` is a valid in/out u64.
     let r = unsafe {
@@ -42,9 +42,16 @@ fn allocate(size: u64) -> Result<u64, &'static str> {
     if kr(r) == KernReturn::KERN_SUCCESS { Ok(addr) } else { Err("mach_vm_allocate failed") }
 }
 
-fn deallocate(addr: u64, size: u64) -> KernReturn {
+pub(crate) fn deallocate(addr: u64, size: u64) -> KernReturn {
     // SAFETY: no pointers are dereferenced by the caller.
     kr(unsafe { vm_deallocate(mach_task_self() as u64, addr, size) })
+}
+
+/// Is the page at `addr` mapped? (Re-applying read/write to it fails if not.)
+pub(crate) fn is_mapped(addr: u64) -> bool {
+    let rw = VmProt::DEFAULT.0 as u64;
+    // SAFETY: no pointers; the protection is what the page already has.
+    kr(unsafe { vm_protect(mach_task_self() as u64, addr, 1, 0, rw) }) == KernReturn::KERN_SUCCESS
 }
 
 fn allocate_use_free(_: &Args) -> Result<(), &'static str> {
