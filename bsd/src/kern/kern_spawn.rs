@@ -235,6 +235,7 @@ pub fn posix_spawn(
     let image = load_image(&path_bytes, &argv, &envp, &limits)?;
     let pid = pid_alloc()?;
     let task = Task::create().map_err(|_| Errno::ENOMEM)?;
+    task.inherit_special_ports(&p.task);
     task.replace_map(image.map).map_err(|_| Errno::ENOMEM)?;
     let thread = thread_create_user(task.clone(), image.entry, image.sp, &[]).ok_or(Errno::ENOMEM)?;
     *uthread(&thread).sig.lock() = sigstate;

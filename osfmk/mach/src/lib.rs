@@ -4,7 +4,8 @@
 //! * [`traps`] — the Mach trap table, declared once for the kernel's dispatcher and the stubs;
 //! * [`kern_return`] — `kern_return_t` values;
 //! * [`message`] — `mach_msg` layouts, bits, options, trailers and return codes;
-//! * [`mig`] — MIG's NDR record, error codes and reply-id rule;
+//! * [`mig`] — MIG's NDR record, error codes, reply-id rule and the message codec;
+//! * [`defs`] — the MIG routines served, each declared once;
 //! * [`port`] — port names, rights and type bits;
 //! * [`exception`] — exception types and their default BSD signals;
 //! * [`time`] — `mach_timebase_info`;
@@ -12,6 +13,7 @@
 #![no_std]
 #![forbid(unsafe_code)]
 
+pub mod defs;
 pub mod exception;
 pub mod kern_return;
 pub mod message;

@@ -508,6 +508,33 @@ pub fn zero_page(pa: u64) {
     zero_frame(pa);
 }
 
+/// Copy `data` into frame `pa` at byte `offset` through the direct map.
+#[cfg(target_os = "none")]
+pub fn write_frame(pa: u64, offset: usize, data: &[u8]) {
+    assert!(offset + data.len() <= PAGE_SIZE as usize, "write_frame past the frame");
+    let pa = pa & DESC_ADDR_MASK;
+    // SAFETY: the range lies inside one frame of RAM in the direct map, owned by the caller's
+    // page (a page of a VM object the caller holds); `data` is kernel memory elsewhere.
+    unsafe {
+        core::ptr::copy_nonoverlapping(data.as_ptr(), (phys_to_virt(pa) as *mut u8).add(offset), data.len())
+    };
+}
+
+/// Copy bytes of frame `pa` from byte `offset` into `out` through the direct map.
+#[cfg(target_os = "none")]
+pub fn read_frame(pa: u64, offset: usize, out: &mut [u8]) {
+    assert!(offset + out.len() <= PAGE_SIZE as usize, "read_frame past the frame");
+    let pa = pa & DESC_ADDR_MASK;
+    // SAFETY: as in `write_frame`, reading.
+    unsafe {
+        core::ptr::copy_nonoverlapping(
+            (phys_to_virt(pa) as *const u8).add(offset),
+            out.as_mut_ptr(),
+            out.len(),
+        )
+    };
+}
+
 /// Copy physical page `src` to physical page `dst` through the direct map (copy-on-write).
 #[cfg(target_os = "none")]
 pub fn copy_page(dst: u64, src: u64) {

@@ -65,6 +65,20 @@ impl IpcEntry {
         self.object = Some(object);
     }
 
+    /// Start a new life for a free slot under a generation the caller picked (a name chosen
+    /// by user space: `mach_port_insert_right` to an unused name).
+    pub(crate) fn claim_as(
+        &mut self,
+        generation: u8,
+        right_type: MachPortType,
+        urefs: u32,
+        object: IpcObject,
+    ) {
+        self.bits =
+            (u32::from(generation) << 24) | (right_type & IE_BITS_TYPE_MASK) | urefs.min(MACH_PORT_UREFS_MAX);
+        self.object = Some(object);
+    }
+
     /// Return the slot to the free pool, keeping its generation for the next claim.
     pub(crate) fn free(&mut self) -> Option<IpcObject> {
         self.bits &= IE_BITS_GEN_MASK;

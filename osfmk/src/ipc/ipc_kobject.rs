@@ -1,24 +1,167 @@
 //! `ipc_kobject`: messages sent to ports the kernel receives on. The kernel serves each request
-//! at once, in the sender's thread (XNU `ipc_kobject_server`): it finds the object behind the
-//! destination port, runs the MIG routine the message id names, and builds the reply —
-//! id + 100, sent to the reply right the request carried. An id no server knows gets a
-//! `mig_reply_error_t` with `MIG_BAD_ID`.
+//! at once, in the sender's thread (XNU `ipc_kobject_server`): it finds the routine the message
+//! id names (`mach::defs`), checks and decodes the request with that routine's layout, finds
+//! the object behind the destination port, runs the routine, and builds the reply — id + 100,
+//! sent to the reply right the request carried, laid out from the same declaration. An id no
+//! server knows gets a `mig_reply_error_t` with `MIG_BAD_ID`; a malformed request
+//! `MIG_TYPE_ERROR` or `MIG_BAD_ARGUMENTS`; a destination of the wrong kind
+//! `KERN_INVALID_ARGUMENT` (what XNU's routines answer for a null object).
 
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use mach::KernReturn;
-use mach::mig::{MIG_BAD_ID, MIG_REPLY_ERROR_SIZE, MIG_REPLY_ID_OFFSET, NDR_RECORD};
+use mach::message::{MACH_MSG_HEADER_SIZE, MACH_MSGH_BITS_COMPLEX, mach_msgh_bits};
+use mach::mig::{
+    Arg, Field, MIG_BAD_ID, MIG_MAX_FIELDS, MIG_REPLY_ERROR_SIZE, MIG_REPLY_ID_OFFSET, NDR_RECORD, Routine,
+    Words, decode, descriptor_offsets, encode, is_complex,
+};
 
-use super::ipc_kmsg::{IpcKmsg, MsgRight, SenderToken};
+use super::ipc_kmsg::{IpcKmsg, KmsgDescriptor, MsgRight, SenderToken};
+use super::ipc_port::{IkotType, PortRef};
+use crate::vm::vm_map_copy::VmMapCopy;
 
-/// Serve `request`; the reply to send, if the request asked for one. The request (and every
-/// right and region it carried that the routine did not keep) is destroyed here.
+/// What a routine hands back, one value per reply field.
+pub enum KOut {
+    Int(u32),
+    Long(u64),
+    Words(Vec<u32>),
+    Port(MsgRight),
+    /// Out-of-line memory and its size in bytes.
+    Ool(Option<VmMapCopy>, u32),
+    OolPorts(Vec<MsgRight>),
+}
+
+/// A decoded request: the in-line arguments, and what its descriptors carried, in order.
+pub struct Request<'a> {
+    pub args: [Arg<'a>; MIG_MAX_FIELDS],
+    pub ports: Vec<MsgRight>,
+    pub copies: Vec<Option<VmMapCopy>>,
+    /// Who sent the request.
+    pub sender: SenderToken,
+}
+
+impl Request<'_> {
+    /// The next port right the request carried.
+    pub fn take_port(&mut self) -> MsgRight {
+        if self.ports.is_empty() { MsgRight::Null } else { self.ports.remove(0) }
+    }
+
+    /// The next out-of-line region the request carried.
+    pub fn take_copy(&mut self) -> Option<VmMapCopy> {
+        if self.copies.is_empty() { None } else { self.copies.remove(0) }
+    }
+}
+
+/// A kernel routine: the destination port and the request in, the reply's values out.
+pub type Handler = fn(&PortRef, &mut Request<'_>) -> Result<Vec<KOut>, KernReturn>;
+
+/// The kernel object of type `ty` behind `port`, or `KERN_INVALID_ARGUMENT`.
+pub fn kobject_of<T: core::any::Any + Send + Sync>(
+    port: &PortRef,
+    ty: IkotType,
+) -> Result<Arc<T>, KernReturn> {
+    port.kobject::<T>(ty).ok_or(KernReturn::KERN_INVALID_ARGUMENT)
+}
+
+/// Serve `request`; the reply to send, if the request carried a reply right. The request
+/// (and every right and region it carried that the routine did not keep) is destroyed here.
 pub fn ipc_kobject_server(request: IpcKmsg) -> Option<IpcKmsg> {
-    let IpcKmsg { local: reply_right, id, .. } = request;
-    if matches!(reply_right, MsgRight::Null | MsgRight::Dead) {
+    let IpcKmsg { bits, remote, local: reply, id, body, descriptors, sender, .. } = request;
+    let no_reply = matches!(reply, MsgRight::Null | MsgRight::Dead);
+    let port = remote.port().cloned()?;
+    let entry = crate::kern::mig_servers::MIG_SERVERS.iter().find(|(r, _)| r.id == id);
+    let Some((routine, handler)) = entry else {
+        return (!no_reply).then(|| mig_reply_error(reply, id, MIG_BAD_ID));
+    };
+    let mut req =
+        Request { args: [Arg::None; MIG_MAX_FIELDS], ports: Vec::new(), copies: Vec::new(), sender };
+    for d in descriptors {
+        match d {
+            KmsgDescriptor::Port { right, .. } => req.ports.push(right),
+            KmsgDescriptor::Ool { copy, .. } => req.copies.push(copy),
+            // No routine served here takes port arrays; `decode` rejects them by type.
+            KmsgDescriptor::OolPorts { .. } => {}
+        }
+    }
+    let complex = bits & MACH_MSGH_BITS_COMPLEX != 0;
+    let result =
+        decode(routine.request, complex, false, &body, &mut req.args).and_then(|_| handler(&port, &mut req));
+    drop(req);
+    if no_reply {
         return None;
     }
-    Some(mig_reply_error(reply_right, id, MIG_BAD_ID))
+    Some(match result {
+        Ok(values) => {
+            build_reply(routine, reply, values).unwrap_or_else(|(reply, kr)| mig_reply_error(reply, id, kr))
+        }
+        Err(kr) => mig_reply_error(reply, id, kr),
+    })
+}
+
+/// Lay out a successful reply from the routine's reply fields.
+fn build_reply(
+    routine: &Routine,
+    reply: MsgRight,
+    values: Vec<KOut>,
+) -> Result<IpcKmsg, (MsgRight, KernReturn)> {
+    let fields = routine.reply;
+    let mut args = [Arg::None; MIG_MAX_FIELDS];
+    for (slot, v) in args.iter_mut().zip(&values) {
+        *slot = match v {
+            KOut::Int(x) => Arg::Int(*x),
+            KOut::Long(x) => Arg::Long(*x),
+            KOut::Words(w) => Arg::Array(Words::Words(w)),
+            KOut::Port(r) => Arg::Port(0, r.received_type()),
+            KOut::Ool(_, size) => Arg::Ool(0, *size, false),
+            KOut::OolPorts(r) => Arg::OolPorts(0, r.len() as u32, false),
+        };
+    }
+    let max: usize = fields
+        .iter()
+        .map(|f| match f {
+            Field::Array(n) => 4 + *n as usize * 4,
+            _ => 16,
+        })
+        .sum::<usize>()
+        + 32;
+    let mut body = alloc::vec![0u8; max];
+    let len = match encode(fields, &args[..values.len()], Some(KernReturn::KERN_SUCCESS), &mut body) {
+        Ok(n) => n,
+        Err(kr) => return Err((reply, kr)),
+    };
+    body.truncate(len);
+    let mut descriptors = Vec::new();
+    let mut offsets = descriptor_offsets(fields);
+    for v in values {
+        let offset = match v {
+            KOut::Port(_) | KOut::Ool(..) | KOut::OolPorts(_) => offsets.next().unwrap_or(0),
+            _ => continue,
+        };
+        descriptors.push(match v {
+            KOut::Port(right) => KmsgDescriptor::Port { offset, right },
+            KOut::Ool(copy, _) => KmsgDescriptor::Ool { offset, copy },
+            KOut::OolPorts(rights) => KmsgDescriptor::OolPorts {
+                offset,
+                disposition: rights
+                    .first()
+                    .map_or(mach::message::MACH_MSG_TYPE_PORT_SEND, MsgRight::received_type),
+                rights,
+            },
+            _ => continue,
+        });
+    }
+    let complex = if is_complex(fields) { MACH_MSGH_BITS_COMPLEX } else { 0 };
+    Ok(IpcKmsg {
+        bits: complex | mach_msgh_bits(reply.received_type(), 0),
+        size: MACH_MSG_HEADER_SIZE + len as u32,
+        remote: reply,
+        local: MsgRight::Null,
+        id: routine.id.wrapping_add(MIG_REPLY_ID_OFFSET),
+        body,
+        descriptors,
+        sender: SenderToken::KERNEL,
+    })
 }
 
 /// A `mig_reply_error_t`: the header, the NDR record and `code`.
@@ -27,7 +170,7 @@ pub fn mig_reply_error(reply: MsgRight, request_id: i32, code: KernReturn) -> Ip
     body.extend_from_slice(&NDR_RECORD);
     body.extend_from_slice(&code.0.to_le_bytes());
     IpcKmsg {
-        bits: mach::message::mach_msgh_bits(reply.received_type(), 0),
+        bits: mach_msgh_bits(reply.received_type(), 0),
         size: MIG_REPLY_ERROR_SIZE,
         remote: reply,
         local: MsgRight::Null,

@@ -358,6 +358,76 @@ impl SpaceState {
         Ok(rights)
     }
 
+    /// See [`IpcSpace::insert_right_named`]; takes `right` out of its slot once it is entered.
+    fn insert_named(
+        &mut self,
+        name: MachPortName,
+        port: &PortRef,
+        right: &mut Option<MsgRight>,
+        released: &mut Released,
+    ) -> Result<(), KernReturn> {
+        let index = mach_port_index(name);
+        let in_use = self.entry(index).is_ok_and(|e| !e.is_free());
+        if in_use {
+            let index = self.resolve_settled(name, released).map_err(|_| KernReturn::KERN_NAME_EXISTS)?;
+            let entry = self.entry_mut(index)?;
+            if !entry.port().is_some_and(|p| Arc::ptr_eq(p, port)) {
+                return Err(KernReturn::KERN_NAME_EXISTS);
+            }
+            let ty = entry.right_type();
+            match right.take() {
+                Some(MsgRight::Send(r)) if ty & MACH_PORT_TYPE_SEND != 0 => {
+                    entry.set_urefs(apply_delta(entry.urefs(), 1)?);
+                    released.send.push(r);
+                }
+                Some(MsgRight::Send(r)) => {
+                    entry.set_right_type(ty | MACH_PORT_TYPE_SEND);
+                    entry.set_urefs(1);
+                    drop(r.into_entry());
+                }
+                Some(MsgRight::Receive(r))
+                    if ty & MACH_PORT_TYPE_RECEIVE == 0 && ty & MACH_PORT_TYPE_SEND != 0 =>
+                {
+                    entry.set_right_type(ty | MACH_PORT_TYPE_RECEIVE);
+                    drop(r.into_entry());
+                }
+                other => {
+                    *right = other;
+                    return Err(KernReturn::KERN_RIGHT_EXISTS);
+                }
+            }
+            return Ok(());
+        }
+        let send_or_receive = matches!(right, Some(MsgRight::Send(_) | MsgRight::Receive(_)));
+        if send_or_receive && self.by_port.contains_key(&port_key(port)) {
+            return Err(KernReturn::KERN_RIGHT_EXISTS);
+        }
+        if index == 0 || index >= self.limit {
+            return Err(KernReturn::KERN_NO_SPACE);
+        }
+        while self.table.len() <= index as usize {
+            let len = u32::try_from(self.table.len()).map_err(|_| KernReturn::KERN_NO_SPACE)?;
+            self.extend_to(len.saturating_mul(2).max(index + 1).min(self.limit))?;
+        }
+        self.free.retain(|&i| i != index);
+        let (ty, urefs, port) = match right.take() {
+            Some(MsgRight::Send(r)) => (MACH_PORT_TYPE_SEND, 1, r.into_entry()),
+            Some(MsgRight::SendOnce(r)) => (MACH_PORT_TYPE_SEND_ONCE, 1, r.into_entry()),
+            Some(MsgRight::Receive(r)) => (MACH_PORT_TYPE_RECEIVE, 0, r.into_entry()),
+            other => {
+                *right = other;
+                self.free.push(index);
+                return Err(KernReturn::KERN_INVALID_VALUE);
+            }
+        };
+        let key = port_key(&port);
+        self.entry_mut(index)?.claim_as(mach_port_gen(name), ty, urefs, IpcObject::Port(port));
+        if ty != MACH_PORT_TYPE_SEND_ONCE {
+            self.by_port.insert(key, index);
+        }
+        Ok(())
+    }
+
     /// The taking pass for one right the checking pass accepted.
     fn take_right(&mut self, index: u32, disposition: MachMsgTypeName) -> MsgRight {
         let Ok(entry) = self.entry_mut(index) else { return MsgRight::Dead };
@@ -539,6 +609,56 @@ impl IpcSpace {
         })?;
         port.set_receiver(self.this.clone());
         Ok(name)
+    }
+
+    /// Enter `right` under the name the caller chose (`mach_port_insert_right`). If `name`
+    /// already names the same port, a send right merges into it (one more user reference) and
+    /// a receive right joins a send right there; an unused name is taken as is. Errors as XNU:
+    /// null or dead rights or names → `KERN_INVALID_VALUE`; the name is in use for something
+    /// else → `KERN_NAME_EXISTS`; the space already names the port elsewhere, or the entry
+    /// already holds that right → `KERN_RIGHT_EXISTS`. On error the right is released.
+    pub fn insert_right_named(&self, name: MachPortName, right: MsgRight) -> Result<(), KernReturn> {
+        let Some(port) = right.port().cloned().filter(|_| mach_port_valid(name)) else {
+            return Err(KernReturn::KERN_INVALID_VALUE);
+        };
+        let is_receive = matches!(right, MsgRight::Receive(_));
+        let mut right = Some(right);
+        let result = self.with_table(|st, released| {
+            let result = st.insert_named(name, &port, &mut right, released);
+            if let Some(r) = right.take() {
+                match r {
+                    MsgRight::Send(r) => released.send.push(r),
+                    MsgRight::SendOnce(r) => released.send_once.push(r),
+                    MsgRight::Receive(r) => released.receive.push(r),
+                    MsgRight::Null | MsgRight::Dead => {}
+                }
+            }
+            result
+        });
+        if result.is_ok() && is_receive {
+            port.set_receiver(self.this.clone());
+        }
+        result
+    }
+
+    /// The user references `name` holds for `right` (`mach_port_get_refs`): send and dead-name
+    /// references, 1 for a receive or send-once right held, 0 for a right not held.
+    pub fn get_refs(&self, name: MachPortName, right: MachPortRight) -> Result<u32, KernReturn> {
+        if right >= MACH_PORT_RIGHT_NUMBER {
+            return Err(KernReturn::KERN_INVALID_VALUE);
+        }
+        if !mach_port_valid(name) {
+            return Err(KernReturn::KERN_INVALID_NAME);
+        }
+        let view = self.lookup(name)?;
+        let has = |bit: MachPortType| view.right_type & bit != 0;
+        Ok(match right {
+            MACH_PORT_RIGHT_SEND if has(MACH_PORT_TYPE_SEND) => view.urefs,
+            MACH_PORT_RIGHT_DEAD_NAME if has(MACH_PORT_TYPE_DEAD_NAME) => view.urefs,
+            MACH_PORT_RIGHT_RECEIVE if has(MACH_PORT_TYPE_RECEIVE) => 1,
+            MACH_PORT_RIGHT_SEND_ONCE if has(MACH_PORT_TYPE_SEND_ONCE) => 1,
+            _ => 0,
+        })
     }
 
     /// Take the rights a message will carry out of this space (XNU `ipc_right_copyin`, for

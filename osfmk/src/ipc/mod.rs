@@ -27,6 +27,7 @@
 
 pub mod ipc_entry;
 pub mod ipc_kmsg;
+#[cfg(target_os = "none")]
 pub mod ipc_kobject;
 pub mod ipc_mqueue;
 pub mod ipc_port;

@@ -4,6 +4,8 @@ pub mod clock;
 pub mod exception;
 pub mod host;
 pub mod locks;
+#[cfg(target_os = "none")]
+pub mod mig_servers;
 pub mod sched;
 pub mod sched_prim;
 pub mod stack;

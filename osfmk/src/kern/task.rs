@@ -10,12 +10,13 @@ use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use mach::KernReturn;
 
 use crate::arm64::pmap::Pmap;
-use crate::ipc::ipc_port::{IkotType, IpcPort, PortRef};
+use crate::ipc::ipc_port::{IkotType, IpcPort, PortRef, SendRight};
 use crate::ipc::ipc_space::{IpcSpace, SpaceRef};
 use crate::kern::locks::SpinLock;
 use crate::kern::sched_prim;
 use crate::kern::thread::{Thread, ThreadRef};
 use crate::vm::vm_map::VmMap;
+use mach::defs::special::{TASK_HOST_PORT, TASK_KERNEL_PORT, TASK_MAX_SPECIAL_PORT, TASK_NAME_PORT};
 
 /// Shared reference to a task.
 pub type TaskRef = Arc<Task>;
@@ -26,6 +27,16 @@ static NEXT_TASK_ID: AtomicU64 = AtomicU64::new(0);
 /// the kernel heap, so one task allocating without end must hit this limit
 /// (`KERN_NO_SPACE`) long before the heap runs dry. Generous for any real program.
 pub const TASK_IPC_SPACE_MAX: u32 = 1 << 14;
+
+/// Slots for special ports, indexed by id (0 unused).
+const TASK_SPECIAL_PORT_SLOTS: usize = TASK_MAX_SPECIAL_PORT as usize + 1;
+
+fn special_slot(which: i32) -> Result<usize, KernReturn> {
+    usize::try_from(which)
+        .ok()
+        .filter(|&i| (1..TASK_SPECIAL_PORT_SLOTS).contains(&i))
+        .ok_or(KernReturn::KERN_INVALID_ARGUMENT)
+}
 
 /// The table page that TTBR0 points at while a kernel-only task runs: empty, so no user
 /// address translates.
@@ -43,6 +54,12 @@ pub struct Task {
     /// `task_suspend` count: no thread of the task runs user code while it is non-zero.
     suspend_count: AtomicU32,
     itk_self: spin::Once<PortRef>,
+    /// User and system time of the task's threads that have ended (`mach_absolute_time`
+    /// ticks), for `task_info`.
+    dead_times: [AtomicU64; 2],
+    /// Special ports set with `task_set_special_port`, by id (`TASK_BOOTSTRAP_PORT`…); a
+    /// child inherits them at fork and spawn, as on XNU.
+    itk_special: SpinLock<[Option<SendRight>; TASK_SPECIAL_PORT_SLOTS]>,
     /// The BSD `proc` wrapping this task (XNU's `bsd_info`), opaque to Mach.
     pub bsd_info: spin::Once<Box<dyn Any + Send + Sync>>,
 }
@@ -69,7 +86,42 @@ impl Task {
         let parent_map = parent.map.as_ref().ok_or(KernReturn::KERN_INVALID_TASK)?;
         let child_pmap = crate::vm::pmap::MachinePmap::new(Pmap::create()?);
         let map = crate::vm::vm_map::vm_map_fork(&mut parent_map.lock(), alloc::boxed::Box::new(child_pmap))?;
-        Ok(Task::build(Some(SpinLock::new(map))))
+        let child = Task::build(Some(SpinLock::new(map)));
+        child.inherit_special_ports(parent);
+        Ok(child)
+    }
+
+    /// Copy `parent`'s special ports (bootstrap and the rest) into this new task.
+    pub fn inherit_special_ports(&self, parent: &Task) {
+        let copies: [Option<SendRight>; TASK_SPECIAL_PORT_SLOTS] =
+            core::array::from_fn(|i| parent.itk_special.lock()[i].as_ref().map(SendRight::copy));
+        let old = core::mem::replace(&mut *self.itk_special.lock(), copies);
+        drop(old);
+    }
+
+    /// A send right for special port `which` (`task_get_special_port`): the task's own port
+    /// and the host port are fixed, the others are whatever was set (None if nothing).
+    pub fn get_special_port(self: &Arc<Self>, which: i32) -> Result<Option<SendRight>, KernReturn> {
+        match which {
+            TASK_KERNEL_PORT | TASK_NAME_PORT => Ok(Some(self.self_port().make_send())),
+            TASK_HOST_PORT => Ok(Some(crate::kern::host::host_port().make_send())),
+            _ => {
+                let slot = special_slot(which)?;
+                Ok(self.itk_special.lock()[slot].as_ref().map(SendRight::copy))
+            }
+        }
+    }
+
+    /// Set special port `which` to `right` (None clears it); the old right is released. The
+    /// task's own port and the host port cannot be replaced (`KERN_INVALID_ARGUMENT`).
+    pub fn set_special_port(&self, which: i32, right: Option<SendRight>) -> Result<(), KernReturn> {
+        if matches!(which, TASK_KERNEL_PORT | TASK_NAME_PORT | TASK_HOST_PORT) {
+            return Err(KernReturn::KERN_INVALID_ARGUMENT);
+        }
+        let slot = special_slot(which)?;
+        let old = core::mem::replace(&mut self.itk_special.lock()[slot], right);
+        drop(old);
+        Ok(())
     }
 
     /// Replace the address space (exec): the new map becomes current on this CPU if the
@@ -102,6 +154,8 @@ impl Task {
             threads: SpinLock::new(Vec::new()),
             suspend_count: AtomicU32::new(0),
             itk_self: spin::Once::new(),
+            itk_special: SpinLock::new(Default::default()),
+            dead_times: [AtomicU64::new(0), AtomicU64::new(0)],
             bsd_info: spin::Once::new(),
         })
     }
@@ -141,6 +195,68 @@ impl Task {
         Ok(())
     }
 
+    /// A thread of this task ended having used `user` and `system` ticks.
+    pub fn note_thread_ended(&self, user: u64, system: u64) {
+        self.dead_times[0].fetch_add(user, Ordering::Relaxed);
+        self.dead_times[1].fetch_add(system, Ordering::Relaxed);
+    }
+
+    /// `task_info(flavor)` as `natural_t` words (reference §8.1): `MACH_TASK_BASIC_INFO`,
+    /// `TASK_BASIC_INFO_64_2`, `TASK_THREAD_TIMES_INFO` and `TASK_AUDIT_TOKEN`. A `count`
+    /// smaller than the flavor's is `KERN_INVALID_ARGUMENT`, an unknown flavor too.
+    pub fn task_info(&self, flavor: u32, count: u32) -> Result<Vec<u32>, KernReturn> {
+        use crate::kern::thread_act::time_value;
+        const TASK_THREAD_TIMES_INFO: u32 = 3;
+        const TASK_AUDIT_TOKEN: u32 = 15;
+        const TASK_BASIC_INFO_64_2: u32 = 18;
+        const MACH_TASK_BASIC_INFO: u32 = 20;
+        const POLICY_TIMESHARE: u32 = 1;
+        let need = match flavor {
+            TASK_THREAD_TIMES_INFO => 4,
+            TASK_AUDIT_TOKEN => 8,
+            TASK_BASIC_INFO_64_2 => 10,
+            MACH_TASK_BASIC_INFO => 12,
+            _ => return Err(KernReturn::KERN_INVALID_ARGUMENT),
+        };
+        if count < need {
+            return Err(KernReturn::KERN_INVALID_ARGUMENT);
+        }
+        let live = self.threads().iter().map(|t| t.sched.times()).fold((0, 0), |a, t| (a.0 + t.0, a.1 + t.1));
+        let dead = (self.dead_times[0].load(Ordering::Relaxed), self.dead_times[1].load(Ordering::Relaxed));
+        let (vsize, pages) = self.vm_sizes();
+        let resident = pages * crate::vm::vm_page::PAGE_SIZE;
+        let split = |v: u64| [v as u32, (v >> 32) as u32];
+        let mut w = Vec::with_capacity(need as usize);
+        match flavor {
+            TASK_THREAD_TIMES_INFO => {
+                w.extend_from_slice(&time_value(live.0));
+                w.extend_from_slice(&time_value(live.1));
+            }
+            TASK_AUDIT_TOKEN => {
+                let token = crate::kern::exception::bsd_hooks().and_then(|h| h.audit_token(self));
+                w.extend_from_slice(&token.unwrap_or([0; 8]));
+            }
+            TASK_BASIC_INFO_64_2 => {
+                w.push(self.suspend_count());
+                w.extend_from_slice(&split(vsize));
+                w.extend_from_slice(&split(resident));
+                w.extend_from_slice(&time_value(dead.0));
+                w.extend_from_slice(&time_value(dead.1));
+                w.push(POLICY_TIMESHARE);
+            }
+            _ => {
+                w.extend_from_slice(&split(vsize));
+                w.extend_from_slice(&split(resident));
+                w.extend_from_slice(&split(resident));
+                w.extend_from_slice(&time_value(dead.0));
+                w.extend_from_slice(&time_value(dead.1));
+                w.push(POLICY_TIMESHARE);
+                w.push(self.suspend_count());
+            }
+        }
+        Ok(w)
+    }
+
     /// Install this task's address space in TTBR0.
     pub fn activate(&self) {
         match &self.map {
@@ -172,6 +288,8 @@ impl Task {
             sched_prim::thread_terminate(&t);
         }
         self.itk_space.destroy();
+        let special = core::mem::take(&mut *self.itk_special.lock());
+        drop(special);
         if let Some(p) = self.itk_self.get() {
             p.destroy();
         }

@@ -83,8 +83,113 @@ pub fn thread_dup(task: TaskRef, frame: &TrapFrame) -> Option<ThreadRef> {
 /// once the last reference goes.
 pub fn thread_terminate_self() -> ! {
     let me = sched_prim::current_thread();
+    let (user, system) = me.sched.times();
+    me.task.note_thread_ended(user, system);
     me.set_state(ThreadState::Terminated);
     drop(me);
     sched_prim::thread_block();
     unreachable!("a terminated thread was scheduled again");
+}
+
+/// `ARM_THREAD_STATE64` (reference §8.2): x0–x28, fp, lr, sp, pc, cpsr and a flags word.
+pub const ARM_THREAD_STATE64: u32 = 6;
+/// Words in `ARM_THREAD_STATE64`.
+pub const ARM_THREAD_STATE64_COUNT: u32 = 68;
+
+/// The saved user registers of `t`. `t` must not be running user code while this is read:
+/// it is the caller itself (in the kernel) or, on this one-CPU kernel, any other thread.
+fn with_user_frame<R>(t: &Thread, f: impl FnOnce(&mut TrapFrame) -> R) -> Result<R, mach::KernReturn> {
+    if t.state() == ThreadState::Terminated {
+        return Err(mach::KernReturn::KERN_TERMINATED);
+    }
+    let addr = t.user_frame_addr().ok_or(mach::KernReturn::KERN_INVALID_ARGUMENT)?;
+    // IRQs stay masked for the access so no preemption can let `t` run in between.
+    let daif = crate::arm64::cpu::interrupts_disable();
+    // SAFETY: `addr` is the user frame at the top of `t`'s own kernel stack, which lives as
+    // long as `t`; with one CPU, `t` is either the caller (whose frame it is) or not running,
+    // so nobody else reads or writes the frame meanwhile.
+    let frame = unsafe { &mut *(addr as *mut TrapFrame) };
+    let r = f(frame);
+    crate::arm64::cpu::interrupts_restore(daif);
+    Ok(r)
+}
+
+/// `thread_get_state(t, ARM_THREAD_STATE64)`: the user registers as 68 words.
+pub fn thread_get_state(
+    t: &Thread,
+    flavor: u32,
+    count: u32,
+) -> Result<alloc::vec::Vec<u32>, mach::KernReturn> {
+    if flavor != ARM_THREAD_STATE64 || count < ARM_THREAD_STATE64_COUNT {
+        return Err(mach::KernReturn::KERN_INVALID_ARGUMENT);
+    }
+    with_user_frame(t, |frame| {
+        let mut regs = [0u64; 33];
+        regs[..31].copy_from_slice(&frame.x);
+        regs[31] = frame.sp_el0;
+        regs[32] = frame.elr;
+        let mut words: alloc::vec::Vec<u32> =
+            regs.iter().flat_map(|r| [*r as u32, (*r >> 32) as u32]).collect();
+        words.push(frame.spsr as u32);
+        words.push(0);
+        words
+    })
+}
+
+/// `thread_set_state(t, ARM_THREAD_STATE64, words)`: new user registers. Only the condition
+/// flags of cpsr are taken: a user cannot change its exception level or interrupt masks.
+pub fn thread_set_state(t: &Thread, flavor: u32, words: &[u32]) -> Result<(), mach::KernReturn> {
+    if flavor != ARM_THREAD_STATE64 || (words.len() as u32) < ARM_THREAD_STATE64_COUNT {
+        return Err(mach::KernReturn::KERN_INVALID_ARGUMENT);
+    }
+    let reg = |i: usize| u64::from(words[2 * i]) | (u64::from(words[2 * i + 1]) << 32);
+    with_user_frame(t, |frame| {
+        for (i, x) in frame.x.iter_mut().enumerate() {
+            *x = reg(i);
+        }
+        frame.sp_el0 = reg(31);
+        frame.elr = reg(32);
+        const NZCV: u64 = 0xf000_0000;
+        frame.spsr = (frame.spsr & !NZCV) | (u64::from(words[66]) & NZCV);
+    })
+}
+
+/// `THREAD_BASIC_INFO` (reference §8.2).
+pub const THREAD_BASIC_INFO: u32 = 3;
+/// Words in `thread_basic_info`.
+pub const THREAD_BASIC_INFO_COUNT: u32 = 10;
+
+/// `thread_info(t, THREAD_BASIC_INFO)`: times, policy, run state and suspend count.
+pub fn thread_info(t: &Thread, flavor: u32, count: u32) -> Result<alloc::vec::Vec<u32>, mach::KernReturn> {
+    if flavor != THREAD_BASIC_INFO || count < THREAD_BASIC_INFO_COUNT {
+        return Err(mach::KernReturn::KERN_INVALID_ARGUMENT);
+    }
+    const TH_STATE_RUNNING: u32 = 1;
+    const TH_STATE_STOPPED: u32 = 2;
+    const TH_STATE_WAITING: u32 = 3;
+    const TH_STATE_HALTED: u32 = 5;
+    const POLICY_TIMESHARE: u32 = 1;
+    const POLICY_RR: u32 = 2;
+    let (user, system) = t.sched.times();
+    let run_state = match t.state() {
+        ThreadState::Terminated => TH_STATE_HALTED,
+        ThreadState::Running | ThreadState::Runnable => TH_STATE_RUNNING,
+        _ if t.sched.suspend_count() > 0 => TH_STATE_STOPPED,
+        _ => TH_STATE_WAITING,
+    };
+    let policy = match t.sched.mode() {
+        crate::kern::sched::SchedMode::Timeshare => POLICY_TIMESHARE,
+        _ => POLICY_RR,
+    };
+    let mut words = alloc::vec::Vec::with_capacity(THREAD_BASIC_INFO_COUNT as usize);
+    words.extend_from_slice(&time_value(user));
+    words.extend_from_slice(&time_value(system));
+    words.extend_from_slice(&[0, policy, run_state, 0, t.sched.suspend_count(), 0]);
+    Ok(words)
+}
+
+/// A `time_value_t` (seconds, microseconds) from `mach_absolute_time` ticks.
+pub fn time_value(ticks: u64) -> [u32; 2] {
+    let us = crate::kern::clock::absolutetime_to_nanoseconds(ticks) / 1000;
+    [(us / 1_000_000) as u32, (us % 1_000_000) as u32]
 }

@@ -83,6 +83,18 @@ impl PagePool for FakePool {
     fn free(&self, pa: u64) {
         assert!(self.inner.lock().unwrap().frames.remove(&pa).is_some(), "double free of {pa:#x}");
     }
+
+    fn write(&self, pa: u64, offset: usize, data: &[u8]) {
+        let mut inner = self.inner.lock().unwrap();
+        let frame = inner.frames.get_mut(&pa).expect("write to a free frame");
+        frame[offset..offset + data.len()].copy_from_slice(data);
+    }
+
+    fn read(&self, pa: u64, offset: usize, out: &mut [u8]) {
+        let inner = self.inner.lock().unwrap();
+        let frame = inner.frames.get(&pa).expect("read of a free frame");
+        out.copy_from_slice(&frame[offset..offset + out.len()]);
+    }
 }
 
 /// What a fake pmap has mapped: va → (pa, prot), plus how often it was activated.

@@ -15,7 +15,9 @@ use crate::test_rng::Rng;
 use crate::vm::test_support::{FakePmap, FakePool, PmapRecord};
 use crate::vm::vm_fault::{vm_fault, vm_map_kernel_page, vm_map_wire};
 use crate::vm::vm_map::{PAGE_MASK, VM_MAP_ENTRY_MAX, VmMap, VmPlacement, vm_map_fork};
-use crate::vm::vm_map_copy::{VM_MAP_COPY_EAGER_MAX, vm_map_copy_discard, vm_map_copyin, vm_map_copyout};
+use crate::vm::vm_map_copy::{
+    VM_MAP_COPY_EAGER_MAX, VmMapCopy, vm_map_copy_discard, vm_map_copyin, vm_map_copyout,
+};
 use crate::vm::vm_object::VmObject;
 use crate::vm::vm_page::PAGE_SIZE;
 
@@ -702,4 +704,32 @@ fn random_sequences_with_sharing_keep_the_structure() {
     for seed in 1..=64u64 {
         run_sequence(seed.wrapping_mul(0xD1B5_4A32_D192_ED03) | 1, 400, true);
     }
+}
+
+#[test]
+fn kernel_buffer_copies_map_and_read_back() {
+    let pool = new_pool();
+    let pool_ref: crate::vm::vm_page::PoolRef = pool.clone();
+    let data: Vec<u8> = (0..5000u32).map(|i| (i % 251) as u8).collect();
+    let copy = VmMapCopy::from_bytes(&pool_ref, &data).expect("from_bytes");
+    assert_eq!(copy.size(), 5000);
+    let mut back = alloc::vec![0u8; 5000];
+    copy.read(0, &mut back);
+    assert_eq!(back, data);
+    let mut tail = [0u8; 8];
+    copy.read(4996, &mut tail);
+    assert_eq!(&tail[..4], &data[4996..]);
+    assert_eq!(&tail[4..], &[0; 4], "past the end reads zero");
+    // Mapped into a task, the same bytes appear.
+    let mut s = space(&pool);
+    let at = vm_map_copyout(&mut s.map, copy).expect("copyout");
+    assert_eq!(peek(&mut s, &pool, at + 4097), Ok(data[4097]));
+    // A copy of user memory reads back what the user wrote.
+    let src = alloc(&mut s.map, 2);
+    poke(&mut s, &pool, src + 10, 77).expect("poke");
+    let user = vm_map_copyin(&mut s.map, src + 8, 100, false).expect("copyin");
+    let mut b = [0u8; 4];
+    user.read(0, &mut b);
+    assert_eq!(b, [0, 0, 77, 0]);
+    assert!(VmMapCopy::from_bytes(&pool_ref, &[]).expect("empty").is_empty());
 }

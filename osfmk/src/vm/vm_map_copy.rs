@@ -17,7 +17,7 @@ use mach::vm::{VmInherit, VmProt};
 
 use crate::vm::vm_map::{PAGE_MASK, VmMap, VmMapEntry};
 use crate::vm::vm_object::{ObjectRef, VmObject};
-use crate::vm::vm_page::{PAGE_SIZE, round_page, trunc_page};
+use crate::vm::vm_page::{PAGE_SIZE, PoolRef, VmPage, round_page, trunc_page};
 
 /// Largest range (after page rounding) copied eagerly: four pages (16 KiB).
 pub const VM_MAP_COPY_EAGER_MAX: u64 = 4 * PAGE_SIZE;
@@ -56,6 +56,48 @@ impl VmMapCopy {
     /// The null copy (a zero-length range).
     pub fn is_empty(&self) -> bool {
         self.segments.is_empty()
+    }
+
+    /// A copy holding `data`, in fresh pages from `pool` (what XNU's kernel-buffer copies are
+    /// for: data the kernel itself sends out of line, such as `mach_port_names`' arrays).
+    pub fn from_bytes(pool: &PoolRef, data: &[u8]) -> Result<VmMapCopy, KernReturn> {
+        if data.is_empty() {
+            return Ok(VmMapCopy { size: 0, offset: 0, segments: Vec::new() });
+        }
+        let len = round_page(data.len() as u64);
+        let object = VmObject::allocate(len);
+        for (i, chunk) in data.chunks(PAGE_SIZE as usize).enumerate() {
+            let page = VmPage::grab_zeroed(pool)?;
+            page.write(0, chunk);
+            object.insert_if_absent(i as u64 * PAGE_SIZE, page);
+        }
+        let segment = CopySegment { len, object: Some(object), offset: 0, needs_copy: false };
+        Ok(VmMapCopy { size: data.len() as u64, offset: 0, segments: vec![segment] })
+    }
+
+    /// Read the copy's bytes from byte `from` into `out` (what the kernel does with data
+    /// sent to it out of line, such as `mach_vm_write`'s). Bytes past the end read as zero.
+    pub fn read(&self, from: u64, out: &mut [u8]) {
+        out.fill(0);
+        let mut done = 0usize;
+        while done < out.len() {
+            let pos = self.offset + from + done as u64;
+            let (page, within) = (trunc_page(pos), (pos & PAGE_MASK) as usize);
+            let n = (PAGE_SIZE as usize - within).min(out.len() - done);
+            let mut seg_start = 0u64;
+            for seg in &self.segments {
+                if (seg_start..seg_start + seg.len).contains(&page) {
+                    if let Some(obj) = &seg.object
+                        && let Some(found) = VmObject::lookup(obj, seg.offset + page - seg_start)
+                    {
+                        found.holder.read_page(found.offset, within, &mut out[done..done + n]);
+                    }
+                    break;
+                }
+                seg_start += seg.len;
+            }
+            done += n;
+        }
     }
 }
 

@@ -144,6 +144,19 @@ impl VmObject {
         st.pages.get(&offset).ok_or(KernReturn::KERN_FAILURE)?.copy()
     }
 
+    /// Read this object's own page at page-aligned `offset`, from byte `within`, into `out`;
+    /// false if the object has no page there.
+    pub fn read_page(&self, offset: u64, within: usize, out: &mut [u8]) -> bool {
+        let st = self.state.lock();
+        match st.pages.get(&offset) {
+            Some(page) => {
+                page.read(within, out);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Free this object's own pages in `[start, end)` (the range no longer backs anything).
     pub fn remove_pages(&self, start: u64, end: u64) {
         let mut st = self.state.lock();

@@ -201,6 +201,10 @@ pub trait PagePool: Send + Sync {
     fn alloc_copy(&self, src: u64) -> Option<u64>;
     /// Give frame `pa` back. Only [`VmPage`]'s drop calls this.
     fn free(&self, pa: u64);
+    /// Copy `data` into frame `pa` at byte `offset` (within the frame).
+    fn write(&self, pa: u64, offset: usize, data: &[u8]);
+    /// Copy bytes of frame `pa` from byte `offset` into `out` (within the frame).
+    fn read(&self, pa: u64, offset: usize, out: &mut [u8]);
 }
 
 /// A shared handle to a page pool.
@@ -230,6 +234,16 @@ impl VmPage {
     pub fn phys(&self) -> u64 {
         self.pa
     }
+
+    /// Write `data` into the page at byte `offset`.
+    pub fn write(&self, offset: usize, data: &[u8]) {
+        self.pool.write(self.pa, offset, data);
+    }
+
+    /// Read the page from byte `offset` into `out`.
+    pub fn read(&self, offset: usize, out: &mut [u8]) {
+        self.pool.read(self.pa, offset, out);
+    }
 }
 
 impl Drop for VmPage {
@@ -258,6 +272,14 @@ impl PagePool for KernelPagePool {
 
     fn free(&self, pa: u64) {
         vm_page_free(pa);
+    }
+
+    fn write(&self, pa: u64, offset: usize, data: &[u8]) {
+        crate::arm64::pmap::write_frame(pa, offset, data);
+    }
+
+    fn read(&self, pa: u64, offset: usize, out: &mut [u8]) {
+        crate::arm64::pmap::read_frame(pa, offset, out);
     }
 }
 

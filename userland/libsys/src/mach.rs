@@ -1,10 +1,14 @@
 //! The Mach C API over the trap stubs, under XNU's names: `mach_msg` with Libsyscall's
-//! restart rules, and the port calls (`mach_port_allocate`, …) that act on the caller's own
-//! task through the `_kernelrpc` traps.
+//! restart rules; the port and VM calls (`mach_port_allocate`, `mach_vm_allocate`, …), which
+//! use the `_kernelrpc` traps for the caller's own task and fall back to the MIG routine for
+//! another task's port, as Libsyscall does; and the MIG routines of `mach::defs` (`task_info`,
+//! `thread_get_state`, `mach_vm_read`, …) through one client, [`mig_call`], that lays requests
+//! out and reads replies from the same declarations the kernel's servers use.
 
+use ::mach::defs;
 use ::mach::message::{
     MACH_RCV_INTERRUPT, MACH_RCV_INTERRUPTED, MACH_RCV_MSG, MACH_SEND_INTERRUPT, MACH_SEND_INTERRUPTED,
-    MACH_SEND_MSG, MachMsgHeader, MachMsgOption, MachMsgReturn,
+    MACH_SEND_MSG, MachMsgHeader, MachMsgOption, MachMsgReturn, MachMsgTypeName,
 };
 use ::mach::port::{MachPortRight, MachPortType};
 use ::mach::{KernReturn, MachPortName};
@@ -59,17 +63,32 @@ pub unsafe fn mach_msg(
 }
 
 /// `mach_port_allocate(task, right, &name)`.
+/// The trap for our own task; for another task's port, the MIG routine.
 pub fn mach_port_allocate(task: MachPortName, right: MachPortRight, name: &mut MachPortName) -> KernReturn {
     // SAFETY: `name` is a writable u32.
-    kr(unsafe {
+    let r = kr(unsafe {
         traps::_kernelrpc_mach_port_allocate_trap(u64::from(task), u64::from(right), name as *mut u32 as u64)
-    })
+    });
+    if r.0 != MACH_SEND_INVALID_DEST {
+        return r;
+    }
+    let mut buf = MigBuffer::new();
+    let mut out = [Arg::None; MIG_MAX_FIELDS];
+    let r = mig_call(task, &defs::MACH_PORT_ALLOCATE, &[Arg::Int(right)], &mut buf, &mut out);
+    if r == KernReturn::KERN_SUCCESS {
+        *name = out[0].int();
+    }
+    r
 }
 
 /// `mach_port_deallocate(task, name)`.
 pub fn mach_port_deallocate(task: MachPortName, name: MachPortName) -> KernReturn {
     // SAFETY: no pointers.
-    kr(unsafe { traps::_kernelrpc_mach_port_deallocate_trap(u64::from(task), u64::from(name)) })
+    let r = kr(unsafe { traps::_kernelrpc_mach_port_deallocate_trap(u64::from(task), u64::from(name)) });
+    if r.0 != MACH_SEND_INVALID_DEST {
+        return r;
+    }
+    call0(task, &defs::MACH_PORT_DEALLOCATE, &[Arg::Int(name)])
 }
 
 /// `mach_port_mod_refs(task, name, right, delta)`.
@@ -80,26 +99,460 @@ pub fn mach_port_mod_refs(
     delta: i32,
 ) -> KernReturn {
     // SAFETY: no pointers.
-    kr(unsafe {
+    let r = kr(unsafe {
         traps::_kernelrpc_mach_port_mod_refs_trap(
             u64::from(task),
             u64::from(name),
             u64::from(right),
             delta as i64 as u64,
         )
-    })
+    });
+    if r.0 != MACH_SEND_INVALID_DEST {
+        return r;
+    }
+    call0(task, &defs::MACH_PORT_MOD_REFS, &[Arg::Int(name), Arg::Int(right), Arg::Int(delta as u32)])
 }
 
 /// `mach_port_type(task, name, &type)`.
 pub fn mach_port_type(task: MachPortName, name: MachPortName, ty: &mut MachPortType) -> KernReturn {
     // SAFETY: `ty` is a writable u32.
-    kr(unsafe {
+    let r = kr(unsafe {
         traps::_kernelrpc_mach_port_type_trap(u64::from(task), u64::from(name), ty as *mut u32 as u64)
-    })
+    });
+    if r.0 != MACH_SEND_INVALID_DEST {
+        return r;
+    }
+    let mut buf = MigBuffer::new();
+    let mut out = [Arg::None; MIG_MAX_FIELDS];
+    let r = mig_call(task, &defs::MACH_PORT_TYPE, &[Arg::Int(name)], &mut buf, &mut out);
+    if r == KernReturn::KERN_SUCCESS {
+        *ty = out[0].int();
+    }
+    r
 }
 
 /// `mach_reply_port()`: a fresh receive right.
 pub fn mach_reply_port() -> MachPortName {
     // SAFETY: takes no arguments.
     unsafe { traps::mach_reply_port() as MachPortName }
+}
+
+// ---- MIG client ------------------------------------------------------------------------------
+
+use ::mach::message::{
+    MACH_MSG_HEADER_SIZE, MACH_MSG_SUCCESS, MACH_MSG_TYPE_COPY_SEND, MACH_MSG_TYPE_MAKE_SEND_ONCE,
+    MACH_MSGH_BITS_COMPLEX, MACH_SEND_INVALID_DEST, mach_msgh_bits,
+};
+use ::mach::mig::{
+    Arg, MIG_MAX_FIELDS, MIG_REPLY_ID_OFFSET, MIG_REPLY_MISMATCH, Routine, Words, decode, encode, is_complex,
+};
+use ::mach::port::MACH_PORT_RIGHT_RECEIVE;
+
+/// Room for any request or reply of `mach::defs` (the largest is a thread state).
+pub const MIG_BUFFER_SIZE: usize = 6 * 1024;
+
+/// A message buffer for MIG calls.
+#[repr(C, align(8))]
+pub struct MigBuffer(pub [u8; MIG_BUFFER_SIZE]);
+
+impl MigBuffer {
+    pub const fn new() -> Self {
+        Self([0; MIG_BUFFER_SIZE])
+    }
+}
+
+impl Default for MigBuffer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Call `routine` on the object `target` names: send the request laid out from `args`, wait
+/// for the reply on a fresh reply port (made send-once), and decode it into `out`. Returns the
+/// routine's result, or the `mach_msg` error or MIG error that stopped it (as MIG stubs do).
+pub fn mig_call<'b>(
+    target: MachPortName,
+    routine: &Routine,
+    args: &[Arg<'_>],
+    buf: &'b mut MigBuffer,
+    out: &mut [Arg<'b>; MIG_MAX_FIELDS],
+) -> KernReturn {
+    let header = MACH_MSG_HEADER_SIZE as usize;
+    let len = match encode(routine.request, args, None, &mut buf.0[header..]) {
+        Ok(n) => n,
+        Err(kr) => return kr,
+    };
+    let reply = mach_reply_port();
+    let complex = if is_complex(routine.request) { MACH_MSGH_BITS_COMPLEX } else { 0 };
+    let h = MachMsgHeader {
+        msgh_bits: complex | mach_msgh_bits(MACH_MSG_TYPE_COPY_SEND, MACH_MSG_TYPE_MAKE_SEND_ONCE),
+        msgh_size: (header + len) as u32,
+        msgh_remote_port: target,
+        msgh_local_port: reply,
+        msgh_voucher_port: 0,
+        msgh_id: routine.id,
+    };
+    buf.0[..header].copy_from_slice(&h.to_bytes());
+    // SAFETY: `buf` is MIG_BUFFER_SIZE bytes, and both sizes fit in it.
+    let mr = unsafe {
+        mach_msg(
+            buf.0.as_mut_ptr().cast(),
+            MACH_SEND_MSG | MACH_RCV_MSG,
+            (header + len) as u32,
+            MIG_BUFFER_SIZE as u32,
+            reply,
+            0,
+            0,
+        )
+    };
+    let _ = mach_port_mod_refs(crate::mach_traps::mach_task_self(), reply, MACH_PORT_RIGHT_RECEIVE, -1);
+    if mr != MACH_MSG_SUCCESS {
+        return KernReturn(mr);
+    }
+    let mut head = [0u8; 24];
+    head.copy_from_slice(&buf.0[..header]);
+    let got = MachMsgHeader::from_bytes(&head);
+    if got.msgh_id != routine.id.wrapping_add(MIG_REPLY_ID_OFFSET) {
+        return MIG_REPLY_MISMATCH;
+    }
+    let size = (got.msgh_size as usize).clamp(header, MIG_BUFFER_SIZE);
+    let body = &buf.0[header..size];
+    match decode(routine.reply, got.msgh_bits & MACH_MSGH_BITS_COMPLEX != 0, true, body, out) {
+        Ok(code) => code,
+        // An error reply is always simple: if the routine's reply is complex, read its code.
+        Err(_) if body.len() == 12 => KernReturn(i32::from_le_bytes([body[8], body[9], body[10], body[11]])),
+        Err(kr) => kr,
+    }
+}
+
+/// `mig_call` for routines whose reply has no values.
+fn call0(target: MachPortName, routine: &Routine, args: &[Arg<'_>]) -> KernReturn {
+    let mut buf = MigBuffer::new();
+    let mut out = [Arg::None; MIG_MAX_FIELDS];
+    mig_call(target, routine, args, &mut buf, &mut out)
+}
+
+/// Copy the words of an `Array` reply value into `info`, setting `count`.
+fn words_out(v: &Arg<'_>, info: &mut [u32], count: &mut u32) {
+    if let Arg::Array(w) = v {
+        let n = w.len().min(info.len());
+        for (i, slot) in info.iter_mut().take(n).enumerate() {
+            *slot = w.get(i);
+        }
+        *count = n as u32;
+    }
+}
+
+/// Calls whose reply carries one info array: `task_info`, `thread_info`, `host_info`, …
+fn info_call(
+    target: MachPortName,
+    routine: &Routine,
+    flavor: u32,
+    info: &mut [u32],
+    count: &mut u32,
+) -> KernReturn {
+    let mut buf = MigBuffer::new();
+    let mut out = [Arg::None; MIG_MAX_FIELDS];
+    let kr = mig_call(target, routine, &[Arg::Int(flavor), Arg::Int(*count)], &mut buf, &mut out);
+    if kr == KernReturn::KERN_SUCCESS {
+        words_out(&out[0], info, count);
+    }
+    kr
+}
+
+/// `task_info(task, flavor, info, &count)`.
+pub fn task_info(task: MachPortName, flavor: u32, info: &mut [u32], count: &mut u32) -> KernReturn {
+    info_call(task, &defs::TASK_INFO, flavor, info, count)
+}
+
+/// `thread_info(thread, flavor, info, &count)`.
+pub fn thread_info(thread: MachPortName, flavor: u32, info: &mut [u32], count: &mut u32) -> KernReturn {
+    info_call(thread, &defs::THREAD_INFO, flavor, info, count)
+}
+
+/// `thread_get_state(thread, flavor, state, &count)`.
+pub fn thread_get_state(thread: MachPortName, flavor: u32, state: &mut [u32], count: &mut u32) -> KernReturn {
+    info_call(thread, &defs::THREAD_GET_STATE, flavor, state, count)
+}
+
+/// `host_info(host, flavor, info, &count)`.
+pub fn host_info(host: MachPortName, flavor: u32, info: &mut [u32], count: &mut u32) -> KernReturn {
+    info_call(host, &defs::HOST_INFO, flavor, info, count)
+}
+
+/// `host_statistics(host, flavor, info, &count)`.
+pub fn host_statistics(host: MachPortName, flavor: u32, info: &mut [u32], count: &mut u32) -> KernReturn {
+    info_call(host, &defs::HOST_STATISTICS, flavor, info, count)
+}
+
+/// `thread_set_state(thread, flavor, state, count)`.
+pub fn thread_set_state(thread: MachPortName, flavor: u32, state: &[u32]) -> KernReturn {
+    call0(thread, &defs::THREAD_SET_STATE, &[Arg::Int(flavor), Arg::Array(Words::Words(state))])
+}
+
+/// `task_suspend(task)`.
+pub fn task_suspend(task: MachPortName) -> KernReturn {
+    call0(task, &defs::TASK_SUSPEND, &[])
+}
+
+/// `task_resume(task)`.
+pub fn task_resume(task: MachPortName) -> KernReturn {
+    call0(task, &defs::TASK_RESUME, &[])
+}
+
+/// `thread_suspend(thread)`.
+pub fn thread_suspend(thread: MachPortName) -> KernReturn {
+    call0(thread, &defs::THREAD_SUSPEND, &[])
+}
+
+/// `thread_resume(thread)`.
+pub fn thread_resume(thread: MachPortName) -> KernReturn {
+    call0(thread, &defs::THREAD_RESUME, &[])
+}
+
+/// `task_threads(task, &threads, &count)`: the address of a new array of thread port names in
+/// our address space (free it with `mach_vm_deallocate`) and its length.
+pub fn task_threads(task: MachPortName, threads: &mut u64, count: &mut u32) -> KernReturn {
+    let mut buf = MigBuffer::new();
+    let mut out = [Arg::None; MIG_MAX_FIELDS];
+    let kr = mig_call(task, &defs::TASK_THREADS, &[], &mut buf, &mut out);
+    if let (KernReturn::KERN_SUCCESS, Arg::OolPorts(addr, n, _)) = (kr, out[0]) {
+        *threads = addr;
+        *count = n;
+    }
+    kr
+}
+
+/// `task_get_special_port(task, which, &port)`.
+pub fn task_get_special_port(task: MachPortName, which: i32, port: &mut MachPortName) -> KernReturn {
+    let mut buf = MigBuffer::new();
+    let mut out = [Arg::None; MIG_MAX_FIELDS];
+    let kr = mig_call(task, &defs::TASK_GET_SPECIAL_PORT, &[Arg::Int(which as u32)], &mut buf, &mut out);
+    if kr == KernReturn::KERN_SUCCESS {
+        *port = out[0].port();
+    }
+    kr
+}
+
+/// `task_set_special_port(task, which, port)`: a copy of our send right for `port`.
+pub fn task_set_special_port(task: MachPortName, which: i32, port: MachPortName) -> KernReturn {
+    call0(task, &defs::TASK_SET_SPECIAL_PORT, &[Arg::Int(which as u32), Arg::Port(port, 0)])
+}
+
+/// `task_get_bootstrap_port(task, &port)`.
+pub fn task_get_bootstrap_port(task: MachPortName, port: &mut MachPortName) -> KernReturn {
+    task_get_special_port(task, defs::special::TASK_BOOTSTRAP_PORT, port)
+}
+
+/// `mach_port_insert_right(task, name, poly, polyPoly)`.
+pub fn mach_port_insert_right(
+    task: MachPortName,
+    name: MachPortName,
+    poly: MachPortName,
+    poly_poly: MachMsgTypeName,
+) -> KernReturn {
+    call0(task, &defs::MACH_PORT_INSERT_RIGHT, &[Arg::Int(name), Arg::Port(poly, poly_poly)])
+}
+
+/// `mach_port_extract_right(task, name, msgt_name, &poly, &polyPoly)`.
+pub fn mach_port_extract_right(
+    task: MachPortName,
+    name: MachPortName,
+    msgt_name: MachMsgTypeName,
+    poly: &mut MachPortName,
+    poly_poly: &mut MachMsgTypeName,
+) -> KernReturn {
+    let mut buf = MigBuffer::new();
+    let mut out = [Arg::None; MIG_MAX_FIELDS];
+    let kr = mig_call(
+        task,
+        &defs::MACH_PORT_EXTRACT_RIGHT,
+        &[Arg::Int(name), Arg::Int(msgt_name)],
+        &mut buf,
+        &mut out,
+    );
+    if let (KernReturn::KERN_SUCCESS, Arg::Port(n, t)) = (kr, out[0]) {
+        *poly = n;
+        *poly_poly = t;
+    }
+    kr
+}
+
+/// `mach_port_get_refs(task, name, right, &refs)`.
+pub fn mach_port_get_refs(
+    task: MachPortName,
+    name: MachPortName,
+    right: MachPortRight,
+    refs: &mut u32,
+) -> KernReturn {
+    let mut buf = MigBuffer::new();
+    let mut out = [Arg::None; MIG_MAX_FIELDS];
+    let kr =
+        mig_call(task, &defs::MACH_PORT_GET_REFS, &[Arg::Int(name), Arg::Int(right)], &mut buf, &mut out);
+    if kr == KernReturn::KERN_SUCCESS {
+        *refs = out[0].int();
+    }
+    kr
+}
+
+/// `mach_port_names(task, &names, &namesCnt, &types, &typesCnt)`: two new arrays in our
+/// address space (free them with `mach_vm_deallocate`).
+pub fn mach_port_names(
+    task: MachPortName,
+    names: &mut u64,
+    names_cnt: &mut u32,
+    types: &mut u64,
+    types_cnt: &mut u32,
+) -> KernReturn {
+    let mut buf = MigBuffer::new();
+    let mut out = [Arg::None; MIG_MAX_FIELDS];
+    let kr = mig_call(task, &defs::MACH_PORT_NAMES, &[], &mut buf, &mut out);
+    if let (KernReturn::KERN_SUCCESS, Arg::Ool(a, an, _), Arg::Ool(b, bn, _)) = (kr, out[0], out[1]) {
+        (*names, *names_cnt, *types, *types_cnt) = (a, an / 4, b, bn / 4);
+    }
+    kr
+}
+
+/// `mach_port_get_attributes(task, name, flavor, info, &count)`.
+pub fn mach_port_get_attributes(
+    task: MachPortName,
+    name: MachPortName,
+    flavor: u32,
+    info: &mut [u32],
+    count: &mut u32,
+) -> KernReturn {
+    let mut buf = MigBuffer::new();
+    let mut out = [Arg::None; MIG_MAX_FIELDS];
+    let args = [Arg::Int(name), Arg::Int(flavor), Arg::Int(*count)];
+    let kr = mig_call(task, &defs::MACH_PORT_GET_ATTRIBUTES, &args, &mut buf, &mut out);
+    if kr == KernReturn::KERN_SUCCESS {
+        words_out(&out[0], info, count);
+    }
+    kr
+}
+
+/// `mach_port_set_attributes(task, name, flavor, info, count)`.
+pub fn mach_port_set_attributes(
+    task: MachPortName,
+    name: MachPortName,
+    flavor: u32,
+    info: &[u32],
+) -> KernReturn {
+    call0(
+        task,
+        &defs::MACH_PORT_SET_ATTRIBUTES,
+        &[Arg::Int(name), Arg::Int(flavor), Arg::Array(Words::Words(info))],
+    )
+}
+
+/// `mach_vm_read(task, address, size, &data, &dataCnt)`: a copy of the range, new in our
+/// address space.
+pub fn mach_vm_read(
+    task: MachPortName,
+    address: u64,
+    size: u64,
+    data: &mut u64,
+    data_cnt: &mut u32,
+) -> KernReturn {
+    let mut buf = MigBuffer::new();
+    let mut out = [Arg::None; MIG_MAX_FIELDS];
+    let kr = mig_call(task, &defs::MACH_VM_READ, &[Arg::Long(address), Arg::Long(size)], &mut buf, &mut out);
+    if let (KernReturn::KERN_SUCCESS, Arg::Ool(a, n, _)) = (kr, out[0]) {
+        (*data, *data_cnt) = (a, n);
+    }
+    kr
+}
+
+/// `mach_vm_write(task, address, data, dataCnt)`.
+pub fn mach_vm_write(task: MachPortName, address: u64, data: u64, data_cnt: u32) -> KernReturn {
+    call0(task, &defs::MACH_VM_WRITE, &[Arg::Long(address), Arg::Ool(data, data_cnt, false)])
+}
+
+/// `mach_vm_allocate(task, &address, size, flags)`: the trap for our own task, MIG otherwise.
+pub fn mach_vm_allocate(task: MachPortName, address: &mut u64, size: u64, flags: u32) -> KernReturn {
+    // SAFETY: `address` is a valid in/out u64.
+    let kr = kr(unsafe {
+        traps::_kernelrpc_mach_vm_allocate_trap(
+            u64::from(task),
+            address as *mut u64 as u64,
+            size,
+            u64::from(flags),
+        )
+    });
+    if kr.0 != MACH_SEND_INVALID_DEST {
+        return kr;
+    }
+    let mut buf = MigBuffer::new();
+    let mut out = [Arg::None; MIG_MAX_FIELDS];
+    let args = [Arg::Long(*address), Arg::Long(size), Arg::Int(flags)];
+    let kr = mig_call(task, &defs::MACH_VM_ALLOCATE, &args, &mut buf, &mut out);
+    if kr == KernReturn::KERN_SUCCESS {
+        *address = out[0].long();
+    }
+    kr
+}
+
+/// `mach_vm_deallocate(task, address, size)`: the trap for our own task, MIG otherwise.
+pub fn mach_vm_deallocate(task: MachPortName, address: u64, size: u64) -> KernReturn {
+    // SAFETY: no pointers.
+    let kr = kr(unsafe { traps::_kernelrpc_mach_vm_deallocate_trap(u64::from(task), address, size) });
+    if kr.0 != MACH_SEND_INVALID_DEST {
+        return kr;
+    }
+    call0(task, &defs::MACH_VM_DEALLOCATE, &[Arg::Long(address), Arg::Long(size)])
+}
+
+/// `mach_vm_protect(task, address, size, set_maximum, new_protection)`: the trap for our own
+/// task, MIG otherwise.
+pub fn mach_vm_protect(
+    task: MachPortName,
+    address: u64,
+    size: u64,
+    set_maximum: bool,
+    prot: i32,
+) -> KernReturn {
+    // SAFETY: no pointers.
+    let kr = kr(unsafe {
+        traps::_kernelrpc_mach_vm_protect_trap(
+            u64::from(task),
+            address,
+            size,
+            u64::from(set_maximum),
+            prot as u64,
+        )
+    });
+    if kr.0 != MACH_SEND_INVALID_DEST {
+        return kr;
+    }
+    let args = [Arg::Long(address), Arg::Long(size), Arg::Int(u32::from(set_maximum)), Arg::Int(prot as u32)];
+    call0(task, &defs::MACH_VM_PROTECT, &args)
+}
+
+/// `mach_vm_region(task, &address, &size, flavor, info, &count, &object_name)`.
+pub fn mach_vm_region(
+    task: MachPortName,
+    address: &mut u64,
+    size: &mut u64,
+    flavor: i32,
+    info: &mut [u32],
+    count: &mut u32,
+    object_name: &mut MachPortName,
+) -> KernReturn {
+    let mut buf = MigBuffer::new();
+    let mut out = [Arg::None; MIG_MAX_FIELDS];
+    let args = [Arg::Long(*address), Arg::Int(flavor as u32), Arg::Int(*count)];
+    let kr = mig_call(task, &defs::MACH_VM_REGION, &args, &mut buf, &mut out);
+    if kr == KernReturn::KERN_SUCCESS {
+        *object_name = out[0].port();
+        *address = out[1].long();
+        *size = out[2].long();
+        words_out(&out[3], info, count);
+    }
+    kr
+}
+
+/// `mach_host_self()`.
+pub fn mach_host_self() -> MachPortName {
+    // SAFETY: takes no arguments.
+    unsafe { traps::host_self_trap() as MachPortName }
 }

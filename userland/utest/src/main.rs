@@ -17,6 +17,7 @@ use mach::port::{MACH_PORT_NULL, mach_port_valid};
 
 mod introspect;
 mod ipc;
+mod kobject;
 mod limits;
 mod ports;
 mod proc;
@@ -215,6 +216,7 @@ fn main(args: &Args) -> i32 {
         .chain(introspect::CASES)
         .chain(ports::CASES)
         .chain(ipc::CASES)
+        .chain(kobject::CASES)
     {
         match case(args) {
             Ok(()) => {

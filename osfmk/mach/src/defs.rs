@@ -1,0 +1,108 @@
+//! The MIG routines this kernel serves, each declared once (XNU's `.defs` files, reference
+//! §7): the kernel's servers and the `libsys` stubs both lay their messages out from these.
+//! Ids are XNU's (subsystem base + position). The target object is the request's destination
+//! port, so it is not listed; `Field::Port` dispositions are MIG's defaults (in: COPY_SEND,
+//! out of the kernel: MOVE_SEND).
+
+use crate::message::{MACH_MSG_TYPE_COPY_SEND, MACH_MSG_TYPE_MOVE_SEND};
+use crate::mig::{Field, Field::*, Routine};
+
+/// `task_info_t` / `thread_info_t` bound (TASK_INFO_MAX, THREAD_INFO_MAX words).
+pub const INFO_MAX: u32 = 32;
+/// `mach_port_info_t` bound (the largest attribute flavor, INFO_EXT, is 17 words).
+pub const PORT_INFO_MAX: u32 = 17;
+/// `thread_state_t` bound in words (THREAD_STATE_MAX; ARM_NEON_STATE64 is the largest we
+/// serve at 132).
+pub const THREAD_STATE_MAX: u32 = 1296;
+/// `vm_region_info_t` bound in words (VM_REGION_BASIC_INFO_64 is 9).
+pub const REGION_INFO_MAX: u32 = 10;
+
+const SEND_IN: Field = Port(MACH_MSG_TYPE_COPY_SEND);
+const SEND_OUT: Field = Port(MACH_MSG_TYPE_MOVE_SEND);
+
+macro_rules! routines {
+    ($( $konst:ident = $id:literal, $name:ident, [$($req:expr),*] -> [$($rep:expr),*]; )*) => {
+        $(
+            #[doc = concat!("`", stringify!($name), "` (", stringify!($id), ").")]
+            pub const $konst: Routine = Routine {
+                id: $id,
+                name: stringify!($name),
+                request: &[$($req),*],
+                reply: &[$($rep),*],
+            };
+        )*
+        /// Every routine, for lookups by id.
+        pub const ALL: &[&Routine] = &[$(&$konst),*];
+    };
+}
+
+routines! {
+    // mach_port (3200): act on the space of the task whose port is the target.
+    MACH_PORT_NAMES = 3200, mach_port_names, [] -> [Ool, Ool];
+    MACH_PORT_TYPE = 3201, mach_port_type, [Int] -> [Int];
+    MACH_PORT_ALLOCATE = 3204, mach_port_allocate, [Int] -> [Int];
+    MACH_PORT_DEALLOCATE = 3206, mach_port_deallocate, [Int] -> [];
+    MACH_PORT_GET_REFS = 3207, mach_port_get_refs, [Int, Int] -> [Int];
+    MACH_PORT_MOD_REFS = 3208, mach_port_mod_refs, [Int, Int, Int] -> [];
+    MACH_PORT_INSERT_RIGHT = 3214, mach_port_insert_right, [Int, SEND_IN] -> [];
+    MACH_PORT_EXTRACT_RIGHT = 3215, mach_port_extract_right, [Int, Int] -> [SEND_OUT];
+    MACH_PORT_GET_ATTRIBUTES = 3217, mach_port_get_attributes, [Int, Int, Int] -> [Array(PORT_INFO_MAX)];
+    MACH_PORT_SET_ATTRIBUTES = 3218, mach_port_set_attributes, [Int, Int, Array(PORT_INFO_MAX)] -> [];
+    // task (3400).
+    TASK_TERMINATE = 3401, task_terminate, [] -> [];
+    TASK_THREADS = 3402, task_threads, [] -> [OolPorts(MACH_MSG_TYPE_MOVE_SEND)];
+    TASK_INFO = 3405, task_info, [Int, Int] -> [Array(INFO_MAX)];
+    TASK_SUSPEND = 3407, task_suspend, [] -> [];
+    TASK_RESUME = 3408, task_resume, [] -> [];
+    TASK_GET_SPECIAL_PORT = 3409, task_get_special_port, [Int] -> [SEND_OUT];
+    TASK_SET_SPECIAL_PORT = 3410, task_set_special_port, [Int, SEND_IN] -> [];
+    // thread_act (3600).
+    THREAD_TERMINATE = 3600, thread_terminate, [] -> [];
+    THREAD_GET_STATE = 3603, thread_get_state, [Int, Int] -> [Array(THREAD_STATE_MAX)];
+    THREAD_SET_STATE = 3604, thread_set_state, [Int, Array(THREAD_STATE_MAX)] -> [];
+    THREAD_SUSPEND = 3605, thread_suspend, [] -> [];
+    THREAD_RESUME = 3606, thread_resume, [] -> [];
+    THREAD_INFO = 3612, thread_info, [Int, Int] -> [Array(INFO_MAX)];
+    // mach_vm (4800): act on the map of the task whose port is the target.
+    MACH_VM_ALLOCATE = 4800, mach_vm_allocate, [Long, Long, Int] -> [Long];
+    MACH_VM_DEALLOCATE = 4801, mach_vm_deallocate, [Long, Long] -> [];
+    MACH_VM_PROTECT = 4802, mach_vm_protect, [Long, Long, Int, Int] -> [];
+    MACH_VM_READ = 4804, mach_vm_read, [Long, Long] -> [Ool];
+    MACH_VM_WRITE = 4806, mach_vm_write, [Long, Ool] -> [];
+    MACH_VM_REGION = 4816, mach_vm_region, [Long, Int, Int] -> [SEND_OUT, Long, Long, Array(REGION_INFO_MAX)];
+    // mach_host (200).
+    HOST_INFO = 200, host_info, [Int, Int] -> [Array(INFO_MAX)];
+    HOST_STATISTICS = 216, host_statistics, [Int, Int] -> [Array(INFO_MAX)];
+}
+
+/// The routine with message id `id`, if this kernel serves it.
+pub fn routine(id: i32) -> Option<&'static Routine> {
+    ALL.iter().copied().find(|r| r.id == id)
+}
+
+/// Task special ports (reference §5.4).
+pub mod special {
+    pub const TASK_KERNEL_PORT: i32 = 1;
+    pub const TASK_HOST_PORT: i32 = 2;
+    pub const TASK_NAME_PORT: i32 = 3;
+    pub const TASK_BOOTSTRAP_PORT: i32 = 4;
+    /// The largest task special port id.
+    pub const TASK_MAX_SPECIAL_PORT: i32 = 11;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_unique_and_named() {
+        for (i, a) in ALL.iter().enumerate() {
+            assert!(ALL[i + 1..].iter().all(|b| b.id != a.id), "{} twice", a.name);
+            assert!(
+                a.request.len() <= crate::mig::MIG_MAX_FIELDS && a.reply.len() <= crate::mig::MIG_MAX_FIELDS
+            );
+        }
+        assert_eq!(routine(3409).map(|r| r.name), Some("task_get_special_port"));
+        assert!(routine(3499).is_none());
+    }
+}

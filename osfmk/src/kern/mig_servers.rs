@@ -1,0 +1,373 @@
+//! The kernel's MIG servers: one handler per routine of `mach::defs`, each turning the
+//! decoded request into a call on the object behind the destination port — a task's space
+//! (`mach_port_*`), the task (`task_*`), a thread (`thread_*`), a task's map (`mach_vm_*`) or
+//! the host — and its result into the reply's values. `ipc_kobject` does the decoding,
+//! dispatch and reply layout; the work itself lives with the objects.
+
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+
+use mach::KernReturn;
+use mach::defs;
+use mach::mig::Routine;
+use mach::port::{MACH_PORT_QLIMIT_MAX, MACH_PORT_RIGHT_RECEIVE, MACH_PORT_TYPE_RECEIVE};
+
+use crate::arm64::copyio::{UserAddr, copyout};
+use crate::ipc::ipc_kmsg::MsgRight;
+use crate::ipc::ipc_kobject::{Handler, KOut, Request, kobject_of};
+use crate::ipc::ipc_port::{IkotType, PortRef};
+use crate::kern::host::Host;
+use crate::kern::sched_prim;
+use crate::kern::task::Task;
+use crate::kern::thread::Thread;
+use crate::kern::thread_act;
+use crate::vm::vm_map_copy::{VmMapCopy, vm_map_copyin};
+use crate::vm::vm_page::{PAGE_SIZE, kernel_page_pool, vm_page_counts};
+use crate::vm::vm_user;
+
+/// Every routine this kernel serves, with its handler.
+pub static MIG_SERVERS: &[(&Routine, Handler)] = &[
+    (&defs::MACH_PORT_NAMES, mach_port_names),
+    (&defs::MACH_PORT_TYPE, mach_port_type),
+    (&defs::MACH_PORT_ALLOCATE, mach_port_allocate),
+    (&defs::MACH_PORT_DEALLOCATE, mach_port_deallocate),
+    (&defs::MACH_PORT_GET_REFS, mach_port_get_refs),
+    (&defs::MACH_PORT_MOD_REFS, mach_port_mod_refs),
+    (&defs::MACH_PORT_INSERT_RIGHT, mach_port_insert_right),
+    (&defs::MACH_PORT_EXTRACT_RIGHT, mach_port_extract_right),
+    (&defs::MACH_PORT_GET_ATTRIBUTES, mach_port_get_attributes),
+    (&defs::MACH_PORT_SET_ATTRIBUTES, mach_port_set_attributes),
+    (&defs::TASK_THREADS, task_threads),
+    (&defs::TASK_INFO, task_info),
+    (&defs::TASK_SUSPEND, task_suspend),
+    (&defs::TASK_RESUME, task_resume),
+    (&defs::TASK_GET_SPECIAL_PORT, task_get_special_port),
+    (&defs::TASK_SET_SPECIAL_PORT, task_set_special_port),
+    (&defs::THREAD_GET_STATE, thread_get_state),
+    (&defs::THREAD_SET_STATE, thread_set_state),
+    (&defs::THREAD_SUSPEND, thread_suspend),
+    (&defs::THREAD_RESUME, thread_resume),
+    (&defs::THREAD_INFO, thread_info),
+    (&defs::MACH_VM_ALLOCATE, mach_vm_allocate),
+    (&defs::MACH_VM_DEALLOCATE, mach_vm_deallocate),
+    (&defs::MACH_VM_PROTECT, mach_vm_protect),
+    (&defs::MACH_VM_READ, mach_vm_read),
+    (&defs::MACH_VM_WRITE, mach_vm_write),
+    (&defs::MACH_VM_REGION, mach_vm_region),
+    (&defs::HOST_INFO, host_info),
+    (&defs::HOST_STATISTICS, host_statistics),
+];
+
+type Reply = Result<Vec<KOut>, KernReturn>;
+
+fn task_of(port: &PortRef) -> Result<Arc<Task>, KernReturn> {
+    kobject_of::<Task>(port, IkotType::TaskControl)
+}
+
+fn thread_of(port: &PortRef) -> Result<Arc<Thread>, KernReturn> {
+    kobject_of::<Thread>(port, IkotType::ThreadControl)
+}
+
+fn done(r: Result<(), KernReturn>) -> Reply {
+    r.map(|()| Vec::new())
+}
+
+// ---- mach_port: the target task's name space -------------------------------------------
+
+fn mach_port_names(port: &PortRef, _: &mut Request<'_>) -> Reply {
+    let names = task_of(port)?.itk_space.names()?;
+    let (mut n, mut t) = (Vec::new(), Vec::new());
+    for (name, view) in &names {
+        n.extend_from_slice(&name.to_le_bytes());
+        t.extend_from_slice(&view.right_type.to_le_bytes());
+    }
+    let pool = kernel_page_pool();
+    Ok(alloc::vec![
+        KOut::Ool(Some(VmMapCopy::from_bytes(&pool, &n)?), n.len() as u32),
+        KOut::Ool(Some(VmMapCopy::from_bytes(&pool, &t)?), t.len() as u32),
+    ])
+}
+
+fn mach_port_type(port: &PortRef, req: &mut Request<'_>) -> Reply {
+    let ty = task_of(port)?.itk_space.port_type(req.args[0].int())?;
+    Ok(alloc::vec![KOut::Int(ty)])
+}
+
+fn mach_port_allocate(port: &PortRef, req: &mut Request<'_>) -> Reply {
+    let task = task_of(port)?;
+    if req.args[0].int() != MACH_PORT_RIGHT_RECEIVE {
+        return Err(KernReturn::KERN_INVALID_VALUE);
+    }
+    let (name, _) = task.itk_space.alloc_receive()?;
+    Ok(alloc::vec![KOut::Int(name)])
+}
+
+fn mach_port_deallocate(port: &PortRef, req: &mut Request<'_>) -> Reply {
+    done(task_of(port)?.itk_space.deallocate(req.args[0].int()))
+}
+
+fn mach_port_get_refs(port: &PortRef, req: &mut Request<'_>) -> Reply {
+    let refs = task_of(port)?.itk_space.get_refs(req.args[0].int(), req.args[1].int())?;
+    Ok(alloc::vec![KOut::Int(refs)])
+}
+
+fn mach_port_mod_refs(port: &PortRef, req: &mut Request<'_>) -> Reply {
+    let [name, right, delta] = [0, 1, 2].map(|i| req.args[i].int());
+    done(task_of(port)?.itk_space.mod_refs(name, right, delta as i32))
+}
+
+fn mach_port_insert_right(port: &PortRef, req: &mut Request<'_>) -> Reply {
+    let task = task_of(port)?;
+    let right = req.take_port();
+    done(task.itk_space.insert_right_named(req.args[0].int(), right))
+}
+
+fn mach_port_extract_right(port: &PortRef, req: &mut Request<'_>) -> Reply {
+    let task = task_of(port)?;
+    let request = [(req.args[0].int(), req.args[1].int())];
+    let mut rights = task.itk_space.copyin_rights(&request, false).map_err(|(_, kr)| kr)?;
+    Ok(alloc::vec![KOut::Port(rights.pop().unwrap_or(MsgRight::Null))])
+}
+
+/// `mach_port_get_attributes` / `set_attributes` flavors (reference §5.3).
+const MACH_PORT_LIMITS_INFO: u32 = 1;
+const MACH_PORT_RECEIVE_STATUS: u32 = 2;
+const MACH_PORT_RECEIVE_STATUS_COUNT: u32 = 10;
+
+fn mach_port_get_attributes(port: &PortRef, req: &mut Request<'_>) -> Reply {
+    let task = task_of(port)?;
+    let [name, flavor, count] = [0, 1, 2].map(|i| req.args[i].int());
+    let target = task.itk_space.lookup_port(name, MACH_PORT_TYPE_RECEIVE)?;
+    let st = target.status();
+    let words = match flavor {
+        MACH_PORT_LIMITS_INFO if count >= 1 => alloc::vec![st.qlimit],
+        MACH_PORT_RECEIVE_STATUS if count >= MACH_PORT_RECEIVE_STATUS_COUNT => alloc::vec![
+            0,
+            st.seqno,
+            st.mscount,
+            st.qlimit,
+            st.msgcount,
+            st.sorights,
+            u32::from(st.srights > 0),
+            0,
+            0,
+            0,
+        ],
+        MACH_PORT_LIMITS_INFO | MACH_PORT_RECEIVE_STATUS => return Err(KernReturn::KERN_FAILURE),
+        _ => return Err(KernReturn::KERN_INVALID_ARGUMENT),
+    };
+    Ok(alloc::vec![KOut::Words(words)])
+}
+
+fn mach_port_set_attributes(port: &PortRef, req: &mut Request<'_>) -> Reply {
+    let task = task_of(port)?;
+    let (name, flavor) = (req.args[0].int(), req.args[1].int());
+    let mach::mig::Arg::Array(words) = req.args[2] else { return Err(KernReturn::KERN_INVALID_ARGUMENT) };
+    let target = task.itk_space.lookup_port(name, MACH_PORT_TYPE_RECEIVE)?;
+    match flavor {
+        MACH_PORT_LIMITS_INFO if !words.is_empty() => {
+            let qlimit = words.get(0);
+            if qlimit > MACH_PORT_QLIMIT_MAX {
+                return Err(KernReturn::KERN_INVALID_VALUE);
+            }
+            target.set_qlimit(qlimit);
+            Ok(Vec::new())
+        }
+        MACH_PORT_LIMITS_INFO => Err(KernReturn::KERN_FAILURE),
+        _ => Err(KernReturn::KERN_INVALID_ARGUMENT),
+    }
+}
+
+// ---- task ----------------------------------------------------------------------------------
+
+fn task_threads(port: &PortRef, _: &mut Request<'_>) -> Reply {
+    let task = task_of(port)?;
+    let rights = task.threads().iter().map(|t| MsgRight::Send(t.self_port().make_send())).collect();
+    Ok(alloc::vec![KOut::OolPorts(rights)])
+}
+
+fn task_info(port: &PortRef, req: &mut Request<'_>) -> Reply {
+    let words = task_of(port)?.task_info(req.args[0].int(), req.args[1].int())?;
+    Ok(alloc::vec![KOut::Words(words)])
+}
+
+fn task_suspend(port: &PortRef, _: &mut Request<'_>) -> Reply {
+    task_of(port)?.suspend();
+    Ok(Vec::new())
+}
+
+fn task_resume(port: &PortRef, _: &mut Request<'_>) -> Reply {
+    done(task_of(port)?.resume())
+}
+
+fn task_get_special_port(port: &PortRef, req: &mut Request<'_>) -> Reply {
+    let right = task_of(port)?.get_special_port(req.args[0].int() as i32)?;
+    Ok(alloc::vec![KOut::Port(right.map_or(MsgRight::Null, MsgRight::Send))])
+}
+
+fn task_set_special_port(port: &PortRef, req: &mut Request<'_>) -> Reply {
+    let task = task_of(port)?;
+    let right = match req.take_port() {
+        MsgRight::Send(r) => Some(r),
+        MsgRight::Null | MsgRight::Dead => None,
+        MsgRight::SendOnce(_) | MsgRight::Receive(_) => return Err(KernReturn::KERN_INVALID_ARGUMENT),
+    };
+    done(task.set_special_port(req.args[0].int() as i32, right))
+}
+
+// ---- thread_act ----------------------------------------------------------------------------
+
+fn thread_get_state(port: &PortRef, req: &mut Request<'_>) -> Reply {
+    let words = thread_act::thread_get_state(&*thread_of(port)?, req.args[0].int(), req.args[1].int())?;
+    Ok(alloc::vec![KOut::Words(words)])
+}
+
+fn thread_set_state(port: &PortRef, req: &mut Request<'_>) -> Reply {
+    let thread = thread_of(port)?;
+    let mach::mig::Arg::Array(words) = req.args[1] else { return Err(KernReturn::KERN_INVALID_ARGUMENT) };
+    let words: Vec<u32> = (0..words.len()).map(|i| words.get(i)).collect();
+    done(thread_act::thread_set_state(&thread, req.args[0].int(), &words))
+}
+
+fn thread_suspend(port: &PortRef, _: &mut Request<'_>) -> Reply {
+    sched_prim::thread_suspend(&*thread_of(port)?);
+    Ok(Vec::new())
+}
+
+fn thread_resume(port: &PortRef, _: &mut Request<'_>) -> Reply {
+    done(sched_prim::thread_resume(&*thread_of(port)?))
+}
+
+fn thread_info(port: &PortRef, req: &mut Request<'_>) -> Reply {
+    let words = thread_act::thread_info(&*thread_of(port)?, req.args[0].int(), req.args[1].int())?;
+    Ok(alloc::vec![KOut::Words(words)])
+}
+
+// ---- mach_vm: the target task's address space -----------------------------------------------
+
+fn with_map<R>(
+    port: &PortRef,
+    f: impl FnOnce(&mut crate::vm::vm_map::VmMap) -> Result<R, KernReturn>,
+) -> Result<R, KernReturn> {
+    let task = task_of(port)?;
+    let map = task.map.as_ref().ok_or(KernReturn::KERN_INVALID_ARGUMENT)?;
+    f(&mut map.lock())
+}
+
+fn mach_vm_allocate(port: &PortRef, req: &mut Request<'_>) -> Reply {
+    let (addr, size, flags) = (req.args[0].long(), req.args[1].long(), req.args[2].int());
+    let at = with_map(port, |map| vm_user::mach_vm_allocate(map, addr, size, flags))?;
+    Ok(alloc::vec![KOut::Long(at)])
+}
+
+fn mach_vm_deallocate(port: &PortRef, req: &mut Request<'_>) -> Reply {
+    let (addr, size) = (req.args[0].long(), req.args[1].long());
+    done(with_map(port, |map| vm_user::mach_vm_deallocate(map, addr, size)))
+}
+
+fn mach_vm_protect(port: &PortRef, req: &mut Request<'_>) -> Reply {
+    let (addr, size) = (req.args[0].long(), req.args[1].long());
+    let (set_max, prot) = (req.args[2].int() != 0, req.args[3].int() as i32);
+    done(with_map(port, |map| vm_user::mach_vm_protect(map, addr, size, set_max, prot)))
+}
+
+fn mach_vm_read(port: &PortRef, req: &mut Request<'_>) -> Reply {
+    let (addr, size) = (req.args[0].long(), req.args[1].long());
+    let count = u32::try_from(size).map_err(|_| KernReturn::KERN_INVALID_ARGUMENT)?;
+    let copy = with_map(port, |map| vm_map_copyin(map, addr, size, false))?;
+    Ok(alloc::vec![KOut::Ool(Some(copy), count)])
+}
+
+fn mach_vm_write(port: &PortRef, req: &mut Request<'_>) -> Reply {
+    let addr = req.args[0].long();
+    let Some(copy) = req.take_copy() else { return Ok(Vec::new()) };
+    with_map(port, |map| {
+        // A page at a time through the kernel: the target's protections apply as they would
+        // to the task itself (a read-only page is KERN_PROTECTION_FAILURE).
+        let mut page = alloc::vec![0u8; PAGE_SIZE as usize];
+        let mut done = 0u64;
+        while done < copy.size() {
+            let n = (copy.size() - done).min(PAGE_SIZE) as usize;
+            copy.read(done, &mut page[..n]);
+            let dst = addr.checked_add(done).ok_or(KernReturn::KERN_INVALID_ADDRESS)?;
+            copyout(map, &page[..n], UserAddr(dst)).map_err(|_| KernReturn::KERN_INVALID_ADDRESS)?;
+            done += n as u64;
+        }
+        Ok(Vec::new())
+    })
+}
+
+fn mach_vm_region(port: &PortRef, req: &mut Request<'_>) -> Reply {
+    let (addr, flavor, count) = (req.args[0].long(), req.args[1].int() as i32, req.args[2].int());
+    if count < mach::vm::VM_REGION_BASIC_INFO_COUNT_64 {
+        return Err(KernReturn::KERN_INVALID_ARGUMENT);
+    }
+    let region = with_map(port, |map| vm_user::mach_vm_region(map, addr, flavor))?;
+    let bytes = region.info.to_bytes();
+    let words = bytes.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+    Ok(alloc::vec![
+        KOut::Port(MsgRight::Null),
+        KOut::Long(region.start),
+        KOut::Long(region.size),
+        KOut::Words(words)
+    ])
+}
+
+// ---- host ----------------------------------------------------------------------------------
+
+/// `host_info` flavors (reference §8.2 notes).
+const HOST_BASIC_INFO: u32 = 1;
+const HOST_BASIC_INFO_COUNT: u32 = 12;
+const HOST_SCHED_INFO: u32 = 3;
+const HOST_SCHED_INFO_COUNT: u32 = 2;
+/// `host_statistics` flavor `HOST_VM_INFO` (struct `vm_statistics`, 15 words).
+const HOST_VM_INFO: u32 = 2;
+const HOST_VM_INFO_COUNT: u32 = 15;
+/// `CPU_TYPE_ARM64` (`CPU_TYPE_ARM | CPU_ARCH_ABI64`) and `CPU_SUBTYPE_ARM64_ALL`.
+const CPU_TYPE_ARM64: u32 = 0x0100_000c;
+
+fn host_info(port: &PortRef, req: &mut Request<'_>) -> Reply {
+    kobject_of::<Host>(port, IkotType::Host)?;
+    let (flavor, count) = (req.args[0].int(), req.args[1].int());
+    let words = match flavor {
+        HOST_BASIC_INFO if count >= HOST_BASIC_INFO_COUNT => {
+            let memory = vm_page_counts().1 * PAGE_SIZE;
+            let cpus = 1;
+            alloc::vec![
+                cpus,
+                cpus,
+                memory.min(u64::from(u32::MAX)) as u32,
+                CPU_TYPE_ARM64,
+                0,
+                0,
+                cpus,
+                cpus,
+                cpus,
+                cpus,
+                memory as u32,
+                (memory >> 32) as u32,
+            ]
+        }
+        HOST_SCHED_INFO if count >= HOST_SCHED_INFO_COUNT => {
+            let quantum_ms =
+                crate::kern::clock::absolutetime_to_nanoseconds(sched_prim::quantum_ticks()) / 1_000_000;
+            alloc::vec![1, quantum_ms as u32]
+        }
+        _ => return Err(KernReturn::KERN_INVALID_ARGUMENT),
+    };
+    Ok(alloc::vec![KOut::Words(words)])
+}
+
+fn host_statistics(port: &PortRef, req: &mut Request<'_>) -> Reply {
+    kobject_of::<Host>(port, IkotType::Host)?;
+    let (flavor, count) = (req.args[0].int(), req.args[1].int());
+    if flavor != HOST_VM_INFO || count < HOST_VM_INFO_COUNT {
+        return Err(KernReturn::KERN_INVALID_ARGUMENT);
+    }
+    let (free, total) = vm_page_counts();
+    let mut words = alloc::vec![0u32; HOST_VM_INFO_COUNT as usize];
+    words[0] = free as u32;
+    // Every page not free is in use by someone: report it as active.
+    words[1] = total.saturating_sub(free) as u32;
+    Ok(alloc::vec![KOut::Words(words)])
+}

@@ -1,0 +1,392 @@
+//! Kernel objects through MIG messages (issue M1.5): `task_*`, `thread_*`, `mach_port_*`,
+//! `mach_vm_*` and `host_*` routines on our own objects and on another task's, special ports
+//! inherited across fork as a rendezvous, and XNU's MIG error replies.
+
+use libsys::Args;
+use libsys::mach::*;
+use libsys::mach_traps::{mach_task_self, mach_thread_self, task_for_pid};
+use libsys::process::{Forked, fork, waitpid};
+use libsys::syscall::{exit_process, getpid};
+use mach::defs::special::TASK_BOOTSTRAP_PORT;
+use mach::message::*;
+use mach::mig::{MIG_BAD_ARGUMENTS, MIG_BAD_ID};
+use mach::port::*;
+use mach::vm::{VM_FLAGS_ANYWHERE, VM_REGION_BASIC_INFO_64, VmProt};
+use mach::{KernReturn, MachPortName};
+
+use crate::ipc::{MsgBuf, drop_port, new_port, simple, type_of};
+use crate::{Case, check};
+
+pub const CASES: &[(&str, Case)] = &[
+    ("task_info / task_threads / thread_info / thread_get_state on ourselves", own_objects),
+    ("host_info / host_statistics, and MIG error replies", host_and_errors),
+    ("mach_port_* routines: names, refs, attributes, insert / extract", port_routines),
+    ("two tasks: bootstrap special port, rights and OOL memory, RPC reply", two_tasks),
+    ("another task's memory, threads and space through its task port", remote_task_control),
+];
+
+const SUCCESS: KernReturn = KernReturn::KERN_SUCCESS;
+const MACH_TASK_BASIC_INFO: u32 = 20;
+const TASK_AUDIT_TOKEN: u32 = 15;
+const THREAD_BASIC_INFO: u32 = 3;
+const ARM_THREAD_STATE64: u32 = 6;
+const HOST_BASIC_INFO: u32 = 1;
+const HOST_VM_INFO: u32 = 2;
+
+fn pid() -> u32 {
+    // SAFETY: no pointers.
+    unsafe { getpid() }.unwrap_or(0) as u32
+}
+
+fn own_objects(_: &Args) -> Result<(), &'static str> {
+    let task = mach_task_self();
+    let mut info = [0u32; 32];
+    let mut count = 12;
+    check(task_info(task, MACH_TASK_BASIC_INFO, &mut info, &mut count) == SUCCESS, "task_info basic")?;
+    let vsize = u64::from(info[0]) | (u64::from(info[1]) << 32);
+    let resident = u64::from(info[2]) | (u64::from(info[3]) << 32);
+    check(count == 12 && vsize >= resident && resident > 0, "sizes")?;
+    check(info[10] == 1 && info[11] == 0, "policy timeshare, not suspended")?;
+    let mut count = 8;
+    check(task_info(task, TASK_AUDIT_TOKEN, &mut info, &mut count) == SUCCESS, "audit token")?;
+    check(info[5] == pid() && info[1] == 0, "audit token pid and euid")?;
+    let mut count = 4;
+    check(task_info(task, MACH_TASK_BASIC_INFO, &mut info, &mut count) != SUCCESS, "short count refused")?;
+    let mut count = 32;
+    check(task_info(task, 9999, &mut info, &mut count) == KernReturn::KERN_INVALID_ARGUMENT, "bad flavor")?;
+
+    let (mut threads, mut n) = (0u64, 0u32);
+    check(task_threads(task, &mut threads, &mut n) == SUCCESS && n == 1, "task_threads: one thread")?;
+    // SAFETY: the kernel mapped an array of `n` names at `threads` for us.
+    let first = unsafe { *(threads as *const MachPortName) };
+    check(first == mach_thread_self(), "the thread port name we already hold")?;
+    let _ = mach_vm_deallocate(task, threads, 4 * u64::from(n));
+    let _ = mach_port_deallocate(task, first);
+
+    let me = mach_thread_self();
+    let mut count = 10;
+    check(thread_info(me, THREAD_BASIC_INFO, &mut info, &mut count) == SUCCESS, "thread_info")?;
+    check(count == 10 && info[5] == 1 && info[6] == 1 && info[8] == 0, "policy, run state, suspend count")?;
+    let mut state = [0u32; 68];
+    let mut count = 68;
+    check(thread_get_state(me, ARM_THREAD_STATE64, &mut state, &mut count) == SUCCESS, "get_state")?;
+    // We are inside mach_msg: x16 holds its trap number (-31).
+    let x16 = u64::from(state[32]) | (u64::from(state[33]) << 32);
+    check(count == 68 && x16 as i64 == -31, "x16 is the mach_msg trap")?;
+    let mut count = 10;
+    check(
+        thread_get_state(me, 99, &mut state, &mut count) == KernReturn::KERN_INVALID_ARGUMENT,
+        "bad flavor",
+    )?;
+    // A task routine sent to a thread port finds no task.
+    let mut count = 12;
+    check(
+        task_info(me, MACH_TASK_BASIC_INFO, &mut info, &mut count) == KernReturn::KERN_INVALID_ARGUMENT,
+        "wrong object",
+    )?;
+    let _ = mach_port_deallocate(task, me);
+    Ok(())
+}
+
+fn host_and_errors(_: &Args) -> Result<(), &'static str> {
+    let host = mach_host_self();
+    let mut info = [0u32; 32];
+    let mut count = 12;
+    check(host_info(host, HOST_BASIC_INFO, &mut info, &mut count) == SUCCESS, "host_info")?;
+    check(info[0] >= 1 && info[2] > 0 && info[3] == 0x0100_000c, "cpus, memory, CPU_TYPE_ARM64")?;
+    let mut count = 15;
+    check(host_statistics(host, HOST_VM_INFO, &mut info, &mut count) == SUCCESS, "host_statistics")?;
+    check(count == 15 && info[0] > 0 && info[1] > 0, "free and active pages")?;
+
+    // An unknown id gets a 36-byte mig_reply_error_t with MIG_BAD_ID, id + 100.
+    let reply = mach_reply_port();
+    let mut buf = MsgBuf::new();
+    let bits = mach_msgh_bits(MACH_MSG_TYPE_COPY_SEND, MACH_MSG_TYPE_MAKE_SEND_ONCE);
+    buf.set_header(&simple(mach_task_self(), bits, reply, 3499));
+    // SAFETY: a 512-byte buffer.
+    let mr = unsafe { mach_msg(buf.ptr(), MACH_SEND_MSG | MACH_RCV_MSG, 24, 512, reply, 0, 0) };
+    check(mr == MACH_MSG_SUCCESS, "request")?;
+    let h = buf.header();
+    check(h.msgh_id == 3599 && h.msgh_size == 36, "reply id and size")?;
+    check(buf.word(32) as i32 == MIG_BAD_ID.0, "MIG_BAD_ID")?;
+    // A known id with a body of the wrong size: MIG_BAD_ARGUMENTS.
+    buf.set_header(&simple(mach_task_self(), bits, reply, mach::defs::TASK_INFO.id));
+    // SAFETY: as above.
+    let mr = unsafe { mach_msg(buf.ptr(), MACH_SEND_MSG | MACH_RCV_MSG, 28, 512, reply, 0, 0) };
+    check(mr == MACH_MSG_SUCCESS && buf.word(32) as i32 == MIG_BAD_ARGUMENTS.0, "MIG_BAD_ARGUMENTS")?;
+    // No reply port: the request is served and nothing comes back.
+    buf.set_header(&simple(mach_task_self(), mach_msgh_bits(MACH_MSG_TYPE_COPY_SEND, 0), 0, 3499));
+    check(buf.send(24, 0, 0) == MACH_MSG_SUCCESS, "one-way request")?;
+    check(buf.receive(reply, MACH_RCV_TIMEOUT, 0) == MACH_RCV_TIMED_OUT, "no reply")?;
+    drop_port(reply);
+    Ok(())
+}
+
+fn port_routines(_: &Args) -> Result<(), &'static str> {
+    let task = mach_task_self();
+    let port = new_port()?;
+    let (mut names, mut n, mut types, mut tn) = (0u64, 0u32, 0u64, 0u32);
+    check(mach_port_names(task, &mut names, &mut n, &mut types, &mut tn) == SUCCESS, "names")?;
+    check(n == tn && n >= 3, "name and type counts")?;
+    // SAFETY: the kernel mapped two arrays of `n` u32s for us.
+    let (ns, ts) = unsafe {
+        (
+            core::slice::from_raw_parts(names as *const u32, n as usize),
+            core::slice::from_raw_parts(types as *const u32, n as usize),
+        )
+    };
+    let at = ns.iter().position(|&x| x == port).ok_or("our port is listed")?;
+    check(ts[at] == MACH_PORT_TYPE_RECEIVE, "as a receive right")?;
+    check(ns.contains(&task), "our task port is listed")?;
+    let _ = mach_vm_deallocate(task, names, 4 * u64::from(n));
+    let _ = mach_vm_deallocate(task, types, 4 * u64::from(tn));
+
+    // insert_right MAKE_SEND under the receive right's own name merges; refs count.
+    check(mach_port_insert_right(task, port, port, MACH_MSG_TYPE_MAKE_SEND) == SUCCESS, "insert_right")?;
+    check(type_of(port) == MACH_PORT_TYPE_SEND_RECEIVE, "send + receive")?;
+    let mut refs = 0;
+    check(
+        mach_port_get_refs(task, port, MACH_PORT_RIGHT_SEND, &mut refs) == SUCCESS && refs == 1,
+        "1 send ref",
+    )?;
+    check(
+        mach_port_insert_right(task, port, port, MACH_MSG_TYPE_COPY_SEND) == SUCCESS && {
+            mach_port_get_refs(task, port, MACH_PORT_RIGHT_SEND, &mut refs);
+            refs == 2
+        },
+        "2 send refs",
+    )?;
+    // Another name for a port we already name: KERN_RIGHT_EXISTS; a used name: KERN_NAME_EXISTS.
+    let other = new_port()?;
+    check(
+        mach_port_insert_right(task, 0x7703, port, MACH_MSG_TYPE_MAKE_SEND) == KernReturn::KERN_RIGHT_EXISTS,
+        "right exists",
+    )?;
+    check(
+        mach_port_insert_right(task, other, port, MACH_MSG_TYPE_MAKE_SEND) == KernReturn::KERN_NAME_EXISTS,
+        "name exists",
+    )?;
+    // extract_right: a send-once right made from our receive right, under a new name.
+    let (mut got, mut ty) = (0, 0);
+    let kr = mach_port_extract_right(task, other, MACH_MSG_TYPE_MAKE_SEND_ONCE, &mut got, &mut ty);
+    check(
+        kr == SUCCESS && ty == MACH_MSG_TYPE_PORT_SEND_ONCE && type_of(got) == MACH_PORT_TYPE_SEND_ONCE,
+        "extract",
+    )?;
+    let kr = mach_port_extract_right(task, 0x4321, MACH_MSG_TYPE_MAKE_SEND, &mut got, &mut ty);
+    check(kr == KernReturn::KERN_INVALID_NAME, "extract from a bad name")?;
+    let _ = mach_port_deallocate(task, got);
+
+    // Attributes: the queue limit, the receive status, and a smaller limit enforced.
+    let mut info = [0u32; 17];
+    let mut count = 1;
+    check(
+        mach_port_get_attributes(task, port, 1, &mut info, &mut count) == SUCCESS && info[0] == 5,
+        "qlimit 5",
+    )?;
+    check(mach_port_set_attributes(task, port, 1, &[1]) == SUCCESS, "set qlimit 1")?;
+    check(
+        mach_port_set_attributes(task, port, 1, &[5000]) == KernReturn::KERN_INVALID_VALUE,
+        "qlimit too big",
+    )?;
+    check(
+        mach_port_set_attributes(task, task, 1, &[1]) == KernReturn::KERN_INVALID_RIGHT,
+        "not a receive right",
+    )?;
+    let mut buf = MsgBuf::new();
+    buf.set_header(&simple(port, mach_msgh_bits(MACH_MSG_TYPE_COPY_SEND, 0), 0, 1));
+    check(buf.send(24, MACH_SEND_TIMEOUT, 0) == MACH_MSG_SUCCESS, "first fits")?;
+    check(buf.send(24, MACH_SEND_TIMEOUT, 0) == MACH_SEND_TIMED_OUT, "second does not")?;
+    let mut count = 10;
+    check(mach_port_get_attributes(task, port, 2, &mut info, &mut count) == SUCCESS, "receive status")?;
+    check(count == 10 && info[3] == 1 && info[4] == 1 && info[6] == 1, "qlimit, msgcount, srights")?;
+    let mut count = 10;
+    check(
+        mach_port_get_attributes(task, port, 77, &mut info, &mut count) == KernReturn::KERN_INVALID_ARGUMENT,
+        "flavor",
+    )?;
+    let _ = mach_port_mod_refs(task, port, MACH_PORT_RIGHT_SEND, -2);
+    drop_port(port);
+    drop_port(other);
+    Ok(())
+}
+
+/// The child side of `two_tasks`: find the parent through the inherited bootstrap port, send
+/// it rights and memory, and check its reply. Returns the exit status.
+fn two_tasks_child(data: &[u8]) -> i32 {
+    let task = mach_task_self();
+    let mut boot = 0;
+    if task_get_bootstrap_port(task, &mut boot) != SUCCESS || type_of(boot) != MACH_PORT_TYPE_SEND {
+        return 10;
+    }
+    let Ok(mine) = new_port() else { return 11 };
+    let reply = mach_reply_port();
+    let mut buf = MsgBuf::new();
+    let bits = mach_msgh_bits(MACH_MSG_TYPE_COPY_SEND, MACH_MSG_TYPE_MAKE_SEND_ONCE) | MACH_MSGH_BITS_COMPLEX;
+    buf.set_header(&simple(boot, bits, reply, 4242));
+    buf.put(24, &2u32.to_le_bytes());
+    buf.put(28, &port_descriptor(mine, MACH_MSG_TYPE_MAKE_SEND));
+    buf.put(40, &ool_descriptor(data.as_ptr() as u64, data.len() as u32, false, MACH_MSG_VIRTUAL_COPY));
+    if buf.send(56, 0, 0) != MACH_MSG_SUCCESS {
+        return 12;
+    }
+    let mut got = MsgBuf::new();
+    if got.receive(reply, MACH_RCV_TIMEOUT, 5000) != MACH_MSG_SUCCESS || got.header().msgh_id != 4342 {
+        return 13;
+    }
+    // The parent wrote into its copy; ours is unchanged.
+    if data.iter().any(|&b| b != 0x77) {
+        return 14;
+    }
+    0
+}
+
+fn two_tasks(_: &Args) -> Result<(), &'static str> {
+    let task = mach_task_self();
+    let port = new_port()?;
+    check(mach_port_insert_right(task, port, port, MACH_MSG_TYPE_MAKE_SEND) == SUCCESS, "make a send right")?;
+    check(task_set_special_port(task, TASK_BOOTSTRAP_PORT, port) == SUCCESS, "set bootstrap")?;
+    let mut back = 0;
+    check(task_get_bootstrap_port(task, &mut back) == SUCCESS && back == port, "get bootstrap")?;
+    let _ = mach_port_deallocate(task, back);
+    let data = [0x77u8; 3 * 4096 + 5];
+    let child = match fork().map_err(|_| "fork")? {
+        Forked::Child => exit_process(two_tasks_child(&data)),
+        Forked::Parent(pid) => pid,
+    };
+    let mut got = MsgBuf::new();
+    let option = mach_rcv_trailer_elements(MACH_RCV_TRAILER_AUDIT);
+    check(got.receive(port, MACH_RCV_TIMEOUT | option, 5000) == MACH_MSG_SUCCESS, "child's message")?;
+    let h = got.header();
+    check(h.msgh_id == 4242 && h.msgh_size == 56, "id and size")?;
+    check(got.word(56 + MACH_MSG_TRAILER_AUDIT_OFFSET + 4 * AUDIT_TOKEN_PID) == child as u32, "sender pid")?;
+    let child_port = got.word(28);
+    check(type_of(child_port) == MACH_PORT_TYPE_SEND, "a send right to the child's port")?;
+    let at = u64::from(got.word(40)) | (u64::from(got.word(44)) << 32);
+    check(got.word(52) as usize == data.len(), "OOL size")?;
+    // SAFETY: the kernel mapped the OOL data for us.
+    let ool = unsafe { core::slice::from_raw_parts_mut(at as *mut u8, data.len()) };
+    check(ool.iter().all(|&b| b == 0x77), "OOL contents")?;
+    ool.fill(0x11);
+    let mut r = MsgBuf::new();
+    r.set_header(&simple(h.msgh_remote_port, mach_msgh_bits(MACH_MSG_TYPE_MOVE_SEND_ONCE, 0), 0, 4342));
+    check(r.send(24, 0, 0) == MACH_MSG_SUCCESS, "reply")?;
+    let (_, status) = waitpid(child, 0).map_err(|_| "waitpid")?;
+    check(status == 0, "child saw the reply and its own memory unchanged")?;
+    // The child is gone, and with it its port: our send right is a dead name now.
+    check(type_of(child_port) == MACH_PORT_TYPE_DEAD_NAME, "dead name after the child exits")?;
+    let _ = mach_port_deallocate(task, child_port);
+    let _ = mach_vm_deallocate(task, at, data.len() as u64);
+    check(task_set_special_port(task, TASK_BOOTSTRAP_PORT, MACH_PORT_NULL) == SUCCESS, "clear bootstrap")?;
+    let _ = mach_port_mod_refs(task, port, MACH_PORT_RIGHT_SEND, -1);
+    drop_port(port);
+    Ok(())
+}
+
+/// Written by the parent of `remote_task_control` into its child through `mach_vm_write`.
+static mut MAILBOX: [u64; 2] = [0x1111, 0];
+
+fn mailbox_addr() -> u64 {
+    core::ptr::addr_of!(MAILBOX) as u64
+}
+
+fn read_mailbox(i: usize) -> u64 {
+    // SAFETY: a volatile read of our own static (another task writes it through the kernel).
+    unsafe { core::ptr::read_volatile((mailbox_addr() as *const u64).add(i)) }
+}
+
+/// The name the parent inserts a send right under, in the child's space.
+const CHOSEN_NAME: MachPortName = 0x5_0503;
+
+fn remote_child() -> i32 {
+    // Wait for the parent to write the mailbox, then send to the name it gave us.
+    for _ in 0..5000 {
+        if read_mailbox(1) == 0xfeed {
+            let mut buf = MsgBuf::new();
+            buf.set_header(&simple(CHOSEN_NAME, mach_msgh_bits(MACH_MSG_TYPE_COPY_SEND, 0), 0, 77));
+            return if buf.send(24, 0, 0) == MACH_MSG_SUCCESS { 0 } else { 21 };
+        }
+        crate::sched::sleep_ms(1);
+    }
+    20
+}
+
+fn remote_task_control(_: &Args) -> Result<(), &'static str> {
+    let me = mach_task_self();
+    let child = match fork().map_err(|_| "fork")? {
+        Forked::Child => exit_process(remote_child()),
+        Forked::Parent(pid) => pid,
+    };
+    let mut t: MachPortName = 0;
+    // SAFETY: `t` is a writable u32.
+    let kr = unsafe { task_for_pid(u64::from(me), child as u64, &mut t as *mut u32 as u64) };
+    check(kr == 0 && type_of(t) == MACH_PORT_TYPE_SEND, "task_for_pid(child)")?;
+    // Read its memory, then write it.
+    let (mut data, mut n) = (0u64, 0u32);
+    check(mach_vm_read(t, mailbox_addr(), 16, &mut data, &mut n) == SUCCESS && n == 16, "mach_vm_read")?;
+    // SAFETY: the kernel mapped 16 bytes at `data` for us.
+    check(unsafe { *(data as *const u64) } == 0x1111, "the child's value")?;
+    let _ = mach_vm_deallocate(me, data, 16);
+    check(mach_vm_read(t, 0x10, 16, &mut data, &mut n) == KernReturn::KERN_INVALID_ADDRESS, "read a hole")?;
+    // Its threads, its regions, its space.
+    let (mut threads, mut count) = (0u64, 0u32);
+    check(task_threads(t, &mut threads, &mut count) == SUCCESS && count == 1, "child has one thread")?;
+    // SAFETY: the kernel mapped `count` names at `threads`.
+    let thread = unsafe { *(threads as *const u32) };
+    let mut info = [0u32; 10];
+    let mut c = 10;
+    check(thread_info(thread, THREAD_BASIC_INFO, &mut info, &mut c) == SUCCESS, "child thread_info")?;
+    check(task_suspend(t) == SUCCESS && task_resume(t) == SUCCESS, "suspend / resume")?;
+    check(task_resume(t) == KernReturn::KERN_FAILURE, "resume of a running task")?;
+    let (mut addr, mut size, mut obj) = (mailbox_addr(), 0u64, 0);
+    let mut rinfo = [0u32; 10];
+    let mut rc = 9;
+    let kr = mach_vm_region(t, &mut addr, &mut size, VM_REGION_BASIC_INFO_64, &mut rinfo, &mut rc, &mut obj);
+    check(kr == SUCCESS && addr <= mailbox_addr() && addr + size > mailbox_addr(), "region of the mailbox")?;
+    check(rinfo[0] as i32 & VmProt::WRITE.0 != 0, "writable")?;
+    let mut page = 0u64;
+    check(
+        mach_vm_allocate(t, &mut page, 4096, VM_FLAGS_ANYWHERE) == SUCCESS && page != 0,
+        "allocate in child",
+    )?;
+    check(mach_vm_protect(t, page, 4096, false, VmProt::READ.0) == SUCCESS, "protect in child")?;
+    let word = [0xabu8; 8];
+    check(
+        mach_vm_write(t, page, word.as_ptr() as u64, 8) == KernReturn::KERN_INVALID_ADDRESS,
+        "write read-only",
+    )?;
+    check(mach_vm_deallocate(t, page, 4096) == SUCCESS, "deallocate in child")?;
+    let mut name = 0;
+    check(
+        mach_port_allocate(t, MACH_PORT_RIGHT_RECEIVE, &mut name) == SUCCESS,
+        "allocate a port in the child",
+    )?;
+    // Give the child a send right to our port under a name of our choosing, then tell it.
+    let port = new_port()?;
+    check(
+        mach_port_insert_right(t, CHOSEN_NAME, port, MACH_MSG_TYPE_MAKE_SEND) == SUCCESS,
+        "insert in child",
+    )?;
+    let mut ty = 0;
+    let kr = mach_port_type(t, CHOSEN_NAME, &mut ty);
+    check(kr == SUCCESS && ty == MACH_PORT_TYPE_SEND, "child holds it")?;
+    let value = 0xfeedu64.to_le_bytes();
+    check(mach_vm_write(t, mailbox_addr() + 8, value.as_ptr() as u64, 8) == SUCCESS, "mach_vm_write")?;
+    let mut got = MsgBuf::new();
+    check(
+        got.receive(port, MACH_RCV_TIMEOUT, 5000) == MACH_MSG_SUCCESS && got.header().msgh_id == 77,
+        "child sent",
+    )?;
+    let (_, status) = waitpid(child, 0).map_err(|_| "waitpid")?;
+    check(status == 0, "child exit status")?;
+    // The task is gone: its port is dead.
+    let mut count = 12;
+    let kr = task_info(t, MACH_TASK_BASIC_INFO, &mut [0u32; 12], &mut count);
+    check(kr.0 == MACH_SEND_INVALID_DEST, "task_info on a dead task")?;
+    for n in [t, thread] {
+        let _ = mach_port_deallocate(me, n);
+    }
+    let _ = mach_vm_deallocate(me, threads, 4);
+    drop_port(port);
+    Ok(())
+}
