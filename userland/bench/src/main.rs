@@ -15,6 +15,8 @@ use libsys::syscall::getppid;
 use libsys::thread::{ThreadSlot, thread_register, thread_spawn};
 use libsys::{Args, entry, println};
 
+mod ipc;
+
 const ITERATIONS: u64 = 20_000;
 /// Slower operations get fewer rounds (the totals stay in the same range).
 const SLOW_ITERATIONS: u64 = 500;
@@ -175,7 +177,12 @@ fn main(args: &Args) -> i32 {
     let signal = measure(tb, SLOW_ITERATIONS, || {
         let _ = libsys::signal::kill(me, sys::signal::SIGUSR1);
     });
-    let rows: [(&str, u64); 13] = [
+    // Mach IPC.
+    let rpc_tasks = ipc::rpc_between_tasks(&mut |op| measure(tb, SLOW_ITERATIONS, op));
+    let rpc_threads = ipc::rpc_between_threads(stack(), &mut |op| measure(tb, SLOW_ITERATIONS, op));
+    let ool_4k = ipc::ool_one_way(4096, &mut |op| measure(tb, SLOW_ITERATIONS, op));
+    let ool_1m = ipc::ool_one_way(1 << 20, &mut |op| measure(tb, 20, op));
+    let rows: [(&str, u64); 17] = [
         ("null BSD syscall (getppid)", syscall),
         ("null Mach trap (thread_self_trap)", trap),
         ("Mach trap with copyout (mach_timebase_info_trap)", copyout),
@@ -189,6 +196,10 @@ fn main(args: &Args) -> i32 {
         ("posix_spawn + wait4 of a trivial program", spawn_wait),
         ("signal to self (kill + handler + sigreturn)", signal),
         ("fork + execve of a trivial program + wait4", fork_exec),
+        ("mach_msg RPC round trip, two tasks", rpc_tasks),
+        ("mach_msg RPC round trip, two threads of one task", rpc_threads),
+        ("mach_msg one-way send + receive, 4 KiB out of line", ool_4k),
+        ("mach_msg one-way send + receive, 1 MiB out of line", ool_1m),
     ];
     println!("bench: guest instructions per operation (-icount shift=0)");
     for (name, hundredths) in rows {

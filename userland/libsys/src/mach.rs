@@ -556,3 +556,83 @@ pub fn mach_host_self() -> MachPortName {
     // SAFETY: takes no arguments.
     unsafe { traps::host_self_trap() as MachPortName }
 }
+
+// ---- Message buffers ---------------------------------------------------------------------------
+
+/// A header for a message to `dest` with `bits`, reply port `reply` and id `id`.
+pub fn simple_header(dest: MachPortName, bits: u32, reply: MachPortName, id: i32) -> MachMsgHeader {
+    MachMsgHeader {
+        msgh_bits: bits,
+        msgh_size: 0,
+        msgh_remote_port: dest,
+        msgh_local_port: reply,
+        msgh_voucher_port: 0,
+        msgh_id: id,
+    }
+}
+
+/// A small aligned message buffer with accessors for headers, words and descriptors.
+#[repr(C, align(8))]
+pub struct MsgBuf(pub [u8; 512]);
+
+impl Default for MsgBuf {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl MsgBuf {
+    pub const fn new() -> Self {
+        Self([0; 512])
+    }
+
+    /// The header at the start of the buffer.
+    pub fn header(&self) -> MachMsgHeader {
+        let mut h = [0u8; 24];
+        h.copy_from_slice(&self.0[..24]);
+        MachMsgHeader::from_bytes(&h)
+    }
+
+    pub fn set_header(&mut self, h: &MachMsgHeader) {
+        self.0[..24].copy_from_slice(&h.to_bytes());
+    }
+
+    /// The little-endian u32 at byte `at`.
+    pub fn word(&self, at: usize) -> u32 {
+        u32::from_le_bytes([self.0[at], self.0[at + 1], self.0[at + 2], self.0[at + 3]])
+    }
+
+    /// The little-endian u64 at byte `at`.
+    pub fn long(&self, at: usize) -> u64 {
+        u64::from(self.word(at)) | (u64::from(self.word(at + 4)) << 32)
+    }
+
+    /// Store `bytes` at byte `at`.
+    pub fn put(&mut self, at: usize, bytes: &[u8]) {
+        self.0[at..at + bytes.len()].copy_from_slice(bytes);
+    }
+
+    pub fn ptr(&mut self) -> *mut MachMsgHeader {
+        self.0.as_mut_ptr().cast()
+    }
+
+    /// Send the first `size` bytes (at most 512) with `option` added to `MACH_SEND_MSG`.
+    pub fn send(&mut self, size: u32, option: MachMsgOption, timeout: u32) -> MachMsgReturn {
+        let size = size.min(512);
+        // SAFETY: the buffer holds 512 bytes and `size` is at most that.
+        unsafe { mach_msg(self.ptr(), MACH_SEND_MSG | option, size, 0, 0, timeout, 0) }
+    }
+
+    /// Receive on `name` into the buffer with `option` added to `MACH_RCV_MSG`.
+    pub fn receive(&mut self, name: MachPortName, option: MachMsgOption, timeout: u32) -> MachMsgReturn {
+        // SAFETY: the kernel writes at most the 512 bytes we say we have.
+        unsafe { mach_msg(self.ptr(), MACH_RCV_MSG | option, 0, 512, name, timeout, 0) }
+    }
+
+    /// Send the first `size` bytes and wait for the reply on `reply`, in one call.
+    pub fn call(&mut self, size: u32, reply: MachPortName) -> MachMsgReturn {
+        let size = size.min(512);
+        // SAFETY: as in `send` and `receive`.
+        unsafe { mach_msg(self.ptr(), MACH_SEND_MSG | MACH_RCV_MSG, size, 512, reply, 0, 0) }
+    }
+}

@@ -3,7 +3,9 @@
 //! RCV_LARGE, and XNU's codes for every kind of bad message.
 
 use libsys::Args;
-use libsys::mach::{mach_msg, mach_port_allocate, mach_port_mod_refs, mach_port_type, mach_reply_port};
+use libsys::mach::{
+    MsgBuf, mach_msg, mach_port_allocate, mach_port_mod_refs, mach_port_type, mach_reply_port,
+};
 use libsys::mach_traps::mach_task_self;
 use libsys::syscall::getpid;
 use mach::message::*;
@@ -20,55 +22,6 @@ pub const CASES: &[(&str, Case)] = &[
     ("mach_msg: RCV_LARGE and too-large messages", too_large),
     ("mach_msg: bad messages get XNU's codes and take nothing", bad_messages),
 ];
-
-/// A message buffer: aligned, big enough for every test here.
-#[repr(C, align(8))]
-pub(crate) struct MsgBuf(pub [u8; 512]);
-
-impl MsgBuf {
-    pub(crate) fn new() -> Self {
-        Self([0; 512])
-    }
-
-    pub(crate) fn header(&self) -> MachMsgHeader {
-        let mut h = [0u8; 24];
-        h.copy_from_slice(&self.0[..24]);
-        MachMsgHeader::from_bytes(&h)
-    }
-
-    pub(crate) fn set_header(&mut self, h: &MachMsgHeader) {
-        self.0[..24].copy_from_slice(&h.to_bytes());
-    }
-
-    pub(crate) fn word(&self, at: usize) -> u32 {
-        u32::from_le_bytes([self.0[at], self.0[at + 1], self.0[at + 2], self.0[at + 3]])
-    }
-
-    pub(crate) fn put(&mut self, at: usize, bytes: &[u8]) {
-        self.0[at..at + bytes.len()].copy_from_slice(bytes);
-    }
-
-    pub(crate) fn ptr(&mut self) -> *mut MachMsgHeader {
-        self.0.as_mut_ptr().cast()
-    }
-
-    /// Send `size` bytes of this buffer with `option` (plus MACH_SEND_MSG).
-    pub(crate) fn send(&mut self, size: u32, option: MachMsgOption, timeout: u32) -> MachMsgReturn {
-        // SAFETY: the buffer holds 512 bytes and `size` is at most that in every caller.
-        unsafe { mach_msg(self.ptr(), MACH_SEND_MSG | option, size, 0, 0, timeout, 0) }
-    }
-
-    /// Receive on `name` into this buffer with `option` (plus MACH_RCV_MSG).
-    pub(crate) fn receive(
-        &mut self,
-        name: MachPortName,
-        option: MachMsgOption,
-        timeout: u32,
-    ) -> MachMsgReturn {
-        // SAFETY: as above; the kernel writes at most 512 bytes.
-        unsafe { mach_msg(self.ptr(), MACH_RCV_MSG | option, 0, 512, name, timeout, 0) }
-    }
-}
 
 pub(crate) fn task() -> MachPortName {
     mach_task_self()
@@ -90,16 +43,7 @@ pub(crate) fn type_of(name: MachPortName) -> MachPortType {
     if mach_port_type(task(), name, &mut ty) == KernReturn::KERN_SUCCESS { ty } else { 0 }
 }
 
-pub(crate) fn simple(dest: MachPortName, bits: MachMsgBits, reply: MachPortName, id: i32) -> MachMsgHeader {
-    MachMsgHeader {
-        msgh_bits: bits,
-        msgh_size: 0,
-        msgh_remote_port: dest,
-        msgh_local_port: reply,
-        msgh_voucher_port: 0,
-        msgh_id: id,
-    }
-}
+pub(crate) use libsys::mach::simple_header as simple;
 
 /// Poll `name` once: the message's id, or the code.
 fn poll_id(name: MachPortName) -> Result<i32, MachMsgReturn> {

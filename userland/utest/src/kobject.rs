@@ -14,7 +14,7 @@ use mach::port::*;
 use mach::vm::{VM_FLAGS_ANYWHERE, VM_REGION_BASIC_INFO_64, VmProt};
 use mach::{KernReturn, MachPortName};
 
-use crate::ipc::{MsgBuf, drop_port, new_port, simple, type_of};
+use crate::ipc::{drop_port, new_port, simple, type_of};
 use crate::{Case, check};
 
 pub const CASES: &[(&str, Case)] = &[
