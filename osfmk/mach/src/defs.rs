@@ -4,7 +4,10 @@
 //! port, so it is not listed; `Field::Port` dispositions are MIG's defaults (in: COPY_SEND,
 //! out of the kernel: MOVE_SEND).
 
-use crate::message::{MACH_MSG_TYPE_COPY_SEND, MACH_MSG_TYPE_MOVE_SEND};
+use crate::message::{
+    MACH_MSG_TYPE_COPY_SEND, MACH_MSG_TYPE_MAKE_SEND_ONCE, MACH_MSG_TYPE_MOVE_SEND,
+    MACH_MSG_TYPE_MOVE_SEND_ONCE,
+};
 use crate::mig::{Field, Field::*, Routine};
 
 /// `task_info_t` / `thread_info_t` bound (TASK_INFO_MAX, THREAD_INFO_MAX words).
@@ -21,7 +24,7 @@ const SEND_IN: Field = Port(MACH_MSG_TYPE_COPY_SEND);
 const SEND_OUT: Field = Port(MACH_MSG_TYPE_MOVE_SEND);
 
 macro_rules! routines {
-    ($( $konst:ident = $id:literal, $name:ident, [$($req:expr),*] -> [$($rep:expr),*]; )*) => {
+    ($( $konst:ident = $id:literal, $name:ident, [$($req:expr),* $(,)?] -> [$($rep:expr),* $(,)?]; )*) => {
         $(
             #[doc = concat!("`", stringify!($name), "` (", stringify!($id), ").")]
             pub const $konst: Routine = Routine {
@@ -44,6 +47,8 @@ routines! {
     MACH_PORT_DEALLOCATE = 3206, mach_port_deallocate, [Int] -> [];
     MACH_PORT_GET_REFS = 3207, mach_port_get_refs, [Int, Int] -> [Int];
     MACH_PORT_MOD_REFS = 3208, mach_port_mod_refs, [Int, Int, Int] -> [];
+    MACH_PORT_REQUEST_NOTIFICATION = 3213, mach_port_request_notification,
+        [Int, Int, Int, Port(MACH_MSG_TYPE_MAKE_SEND_ONCE)] -> [Port(MACH_MSG_TYPE_MOVE_SEND_ONCE)];
     MACH_PORT_INSERT_RIGHT = 3214, mach_port_insert_right, [Int, SEND_IN] -> [];
     MACH_PORT_EXTRACT_RIGHT = 3215, mach_port_extract_right, [Int, Int] -> [SEND_OUT];
     MACH_PORT_GET_ATTRIBUTES = 3217, mach_port_get_attributes, [Int, Int, Int] -> [Array(PORT_INFO_MAX)];

@@ -58,3 +58,14 @@ pub const MACH_PORT_QLIMIT_DEFAULT: u32 = 5;
 pub const MACH_PORT_QLIMIT_MAX: u32 = 1024;
 /// Queue limit of kernel-owned ports.
 pub const MACH_PORT_QLIMIT_KERNEL: u32 = 65534;
+
+/// Notification message ids (`mach/notify.h`, reference §5.3), and what
+/// `mach_port_request_notification` takes as `msgid`.
+pub const MACH_NOTIFY_PORT_DELETED: i32 = 65;
+pub const MACH_NOTIFY_SEND_POSSIBLE: i32 = 66;
+pub const MACH_NOTIFY_PORT_DESTROYED: i32 = 69;
+pub const MACH_NOTIFY_NO_SENDERS: i32 = 70;
+pub const MACH_NOTIFY_SEND_ONCE: i32 = 71;
+pub const MACH_NOTIFY_DEAD_NAME: i32 = 72;
+/// `mach_port_type` bit: a dead-name request is armed on the name.
+pub const MACH_PORT_TYPE_DNREQUEST: MachPortType = 0x8000_0000;

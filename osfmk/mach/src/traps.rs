@@ -25,6 +25,7 @@ macro_rules! for_each_mach_trap {
             (16, _kernelrpc_mach_port_allocate_trap, [target, right, name]),
             (18, _kernelrpc_mach_port_deallocate_trap, [target, name]),
             (19, _kernelrpc_mach_port_mod_refs_trap, [target, name, right, delta]),
+            (21, _kernelrpc_mach_port_insert_right_trap, [target, name, poly, poly_poly]),
             (26, mach_reply_port, []),
             (27, thread_self_trap, []),
             (28, task_self_trap, []),
@@ -39,6 +40,7 @@ macro_rules! for_each_mach_trap {
             (62, clock_sleep_trap, [clock_name, sleep_type, sec, nsec, wakeup_time]),
             (89, mach_timebase_info_trap, [info]),
             (76, _kernelrpc_mach_port_type_trap, [task, name, ptype]),
+            (77, _kernelrpc_mach_port_request_notification_trap, [task, name, msgid, sync, notify, notify_poly, previous]),
             (90, mach_wait_until_trap, [deadline]),
         }
     };

@@ -16,6 +16,8 @@ use super::ipc_port::PortRef;
 const IE_BITS_UREFS_MASK: u32 = 0x0000_ffff;
 /// Right type bits, 16–20 (the `MACH_PORT_TYPE_*` values themselves).
 const IE_BITS_TYPE_MASK: u32 = MACH_PORT_TYPE_ALL_RIGHTS;
+/// A dead-name request is armed on this name (bit 21, XNU keeps its request index nearby).
+const IE_BITS_DNREQUEST: u32 = 0x0020_0000;
 /// Generation, bits 24–31.
 const IE_BITS_GEN_MASK: u32 = 0xff00_0000;
 /// One generation step. Adding it moves the name's low byte by 4, as in XNU (reference §5.2).
@@ -47,6 +49,8 @@ pub struct EntryView {
     pub urefs: u32,
     /// The port named, unless the name is dead.
     pub port: Option<PortRef>,
+    /// A dead-name request is armed on the name.
+    pub dnrequest: bool,
 }
 
 impl IpcEntry {
@@ -77,6 +81,19 @@ impl IpcEntry {
         self.bits =
             (u32::from(generation) << 24) | (right_type & IE_BITS_TYPE_MASK) | urefs.min(MACH_PORT_UREFS_MAX);
         self.object = Some(object);
+    }
+
+    /// Is a dead-name request armed on this name?
+    pub(crate) const fn has_dnrequest(&self) -> bool {
+        self.bits & IE_BITS_DNREQUEST != 0
+    }
+
+    pub(crate) fn set_dnrequest(&mut self, armed: bool) {
+        if armed {
+            self.bits |= IE_BITS_DNREQUEST;
+        } else {
+            self.bits &= !IE_BITS_DNREQUEST;
+        }
     }
 
     /// Return the slot to the free pool, keeping its generation for the next claim.
@@ -124,7 +141,12 @@ impl IpcEntry {
     }
 
     pub(crate) fn view(&self) -> EntryView {
-        EntryView { right_type: self.right_type(), urefs: self.urefs(), port: self.port().cloned() }
+        EntryView {
+            right_type: self.right_type(),
+            urefs: self.urefs(),
+            port: self.port().cloned(),
+            dnrequest: self.has_dnrequest(),
+        }
     }
 }
 

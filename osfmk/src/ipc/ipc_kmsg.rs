@@ -44,6 +44,15 @@ impl MsgRight {
         }
     }
 
+    /// The right was used to deliver a message: a send-once right goes without a send-once
+    /// notification; anything else is simply released.
+    pub fn consume(self) {
+        match self {
+            MsgRight::SendOnce(r) => r.consume(),
+            other => drop(other),
+        }
+    }
+
     /// The disposition the receiver sees (`MACH_MSG_TYPE_PORT_*`).
     pub fn received_type(&self) -> MachMsgTypeName {
         match self {
@@ -105,6 +114,14 @@ pub struct IpcKmsg {
     pub body: Vec<u8>,
     pub descriptors: Vec<KmsgDescriptor>,
     pub sender: SenderToken,
+}
+
+impl IpcKmsg {
+    /// The message reached its receiver: the destination right it travelled on is used up.
+    pub fn delivered(mut self) -> IpcKmsg {
+        core::mem::replace(&mut self.remote, MsgRight::Null).consume();
+        self
+    }
 }
 
 impl SenderToken {

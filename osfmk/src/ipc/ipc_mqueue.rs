@@ -352,8 +352,9 @@ pub fn ipc_mqueue_send(
 /// What a receive produced.
 #[derive(Debug)]
 pub enum Received {
-    /// A message and its sequence number. It may be larger than the receiver asked for (no
-    /// `MACH_RCV_LARGE`): the caller then reports `MACH_RCV_TOO_LARGE` and destroys it.
+    /// A message and its sequence number; its destination right is used up. It may be larger
+    /// than the receiver asked for (no `MACH_RCV_LARGE`): the caller then reports
+    /// `MACH_RCV_TOO_LARGE` and destroys it.
     Message(IpcKmsg, u32),
     /// With `MACH_RCV_LARGE`: the next message needs this many bytes (no trailer) and stays
     /// queued.
@@ -382,7 +383,7 @@ pub fn ipc_mqueue_receive(
                     if room {
                         wait::wakeup_one(port.send_event());
                     }
-                    return Ok(Received::Message(kmsg, seqno));
+                    return Ok(Received::Message(kmsg.delivered(), seqno));
                 }
                 Taken::TooLarge(size) => return Ok(Received::TooLarge(size)),
                 Taken::Empty => {}
@@ -402,7 +403,7 @@ pub fn ipc_mqueue_receive(
             core::mem::replace(&mut *waiter.outcome.lock(), Outcome::Waiting)
         };
         match outcome {
-            Outcome::Message(kmsg, seqno) => return Ok(Received::Message(kmsg, seqno)),
+            Outcome::Message(kmsg, seqno) => return Ok(Received::Message(kmsg.delivered(), seqno)),
             Outcome::TooLarge(size) => return Ok(Received::TooLarge(size)),
             Outcome::PortDied => return Err(MACH_RCV_PORT_DIED),
             Outcome::PortChanged => return Err(MACH_RCV_PORT_CHANGED),

@@ -16,6 +16,9 @@ use alloc::sync::{Arc, Weak};
 use core::any::Any;
 
 use super::ipc_mqueue::{IpcMqueue, Outcome, wait};
+use super::ipc_notify::{
+    ipc_notify_dead_name, ipc_notify_no_senders, ipc_notify_port_destroyed, ipc_notify_send_once,
+};
 use super::ipc_space::IpcSpace;
 use crate::kern::locks::SpinLock;
 
@@ -99,6 +102,13 @@ pub(super) struct PortState {
     pub(super) messages: IpcMqueue,
     /// The kernel object this port stands for; `None` for ordinary ports and after death.
     kobject: Option<(IkotType, KObjectRef)>,
+    /// No-senders request: where to send the notification, once the make-send count has
+    /// reached the threshold (`sync`) and the last send right is gone.
+    nsrequest: Option<(SendOnceRight, u32)>,
+    /// Port-destroyed request: where the receive right goes instead of dying.
+    pdrequest: Option<SendOnceRight>,
+    /// Dead-name requests: (space id, name in that space, where to send the notification).
+    dnrequests: alloc::vec::Vec<(usize, u32, SendOnceRight)>,
 }
 
 /// A Mach port (XNU `struct ipc_port`).
@@ -118,6 +128,12 @@ pub struct PortStatus {
     pub msgcount: u32,
     /// Sequence number of the next message received.
     pub seqno: u32,
+    /// A no-senders request is armed.
+    pub nsrequest: bool,
+    /// A port-destroyed request is armed.
+    pub pdrequest: bool,
+    /// Dead-name requests armed.
+    pub dnrequests: u32,
 }
 
 impl core::fmt::Debug for IpcPort {
@@ -150,6 +166,9 @@ impl IpcPort {
                 mscount: 0,
                 messages,
                 kobject,
+                nsrequest: None,
+                pdrequest: None,
+                dnrequests: alloc::vec::Vec::new(),
             }),
         }
     }
@@ -170,6 +189,9 @@ impl IpcPort {
             qlimit: st.messages.qlimit(),
             msgcount: st.messages.count(),
             seqno: st.messages.seqno(),
+            nsrequest: st.nsrequest.is_some(),
+            pdrequest: st.pdrequest.is_some(),
+            dnrequests: st.dnrequests.len() as u32,
         }
     }
 
@@ -217,7 +239,7 @@ impl IpcPort {
     /// `MACH_SEND_INVALID_DEST`. Send rights elsewhere stay counted until their holders
     /// notice, which spaces do lazily by turning them into dead names.
     pub fn destroy(&self) {
-        let (messages, receivers, senders) = {
+        let (messages, receivers, senders, requests) = {
             let mut st = self.state.lock();
             if !st.active {
                 return;
@@ -226,8 +248,16 @@ impl IpcPort {
             st.receiver = Receiver::Nobody;
             st.kobject = None;
             let receivers = st.messages.release_receivers(|| Outcome::PortDied);
-            (st.messages.drain(), receivers, st.messages.has_blocked_senders())
+            let requests = (st.nsrequest.take(), st.pdrequest.take(), core::mem::take(&mut st.dnrequests));
+            (st.messages.drain(), receivers, st.messages.has_blocked_senders(), requests)
         };
+        // Dead-name requests are answered; the other requests' rights die unused (each
+        // sends its own send-once notification).
+        let (nsrequest, pdrequest, dnrequests) = requests;
+        for (_, name, notify) in dnrequests {
+            ipc_notify_dead_name(notify, name);
+        }
+        drop((nsrequest, pdrequest));
         for event in receivers {
             wait::wakeup(event);
         }
@@ -307,20 +337,97 @@ impl IpcPort {
         SendRight::adopt(self.clone())
     }
 
-    /// Drop one counted send right. When the count reaches zero, this is where the no-senders
-    /// notification will be generated.
+    /// Drop one counted send right. The last one fires an armed no-senders request whose
+    /// make-send threshold has been reached.
     fn release_send(&self) {
-        let mut st = self.state.lock();
-        debug_assert!(st.srights > 0, "send right released twice");
-        st.srights = st.srights.saturating_sub(1);
+        let fire = {
+            let mut st = self.state.lock();
+            debug_assert!(st.srights > 0, "send right released twice");
+            st.srights = st.srights.saturating_sub(1);
+            Self::take_no_senders(&mut st)
+        };
+        if let Some((notify, mscount)) = fire {
+            ipc_notify_no_senders(notify, mscount);
+        }
     }
 
-    /// Drop one counted send-once right. A send-once right that dies unused owes its receiver
-    /// a send-once notification; that is generated here once notifications exist.
-    fn release_send_once(&self) {
+    /// The armed no-senders request, if it is due (lock held).
+    fn take_no_senders(st: &mut PortState) -> Option<(SendOnceRight, u32)> {
+        let due = st.active
+            && st.srights == 0
+            && st.nsrequest.as_ref().is_some_and(|(_, sync)| st.mscount >= *sync);
+        if due { st.nsrequest.take().map(|(notify, _)| (notify, st.mscount)) } else { None }
+    }
+
+    /// Drop one counted send-once right that dies unused: unless the port is dead or the
+    /// kernel's, the right itself carries a send-once notification to the port.
+    fn release_send_once(self: &Arc<Self>) {
+        if self.is_active() && !self.is_kernel_receiver() {
+            ipc_notify_send_once(SendOnceRight::adopt(self.clone()));
+        } else {
+            self.consume_send_once();
+        }
+    }
+
+    /// Drop one counted send-once right that was used (a message went through it).
+    fn consume_send_once(&self) {
         let mut st = self.state.lock();
         debug_assert!(st.sorights > 0, "send-once right released twice");
         st.sorights = st.sorights.saturating_sub(1);
+    }
+
+    /// Arm (or with `None` disarm) the no-senders request; returns the one it replaces. If
+    /// the port already has no senders and its make-send count is at least `sync`, the
+    /// notification goes out at once.
+    pub fn request_no_senders(&self, notify: Option<SendOnceRight>, sync: u32) -> Option<SendOnceRight> {
+        let (previous, fire) = {
+            let mut st = self.state.lock();
+            let previous = core::mem::replace(&mut st.nsrequest, notify.map(|n| (n, sync)));
+            (previous.map(|(n, _)| n), Self::take_no_senders(&mut st))
+        };
+        if let Some((notify, mscount)) = fire {
+            ipc_notify_no_senders(notify, mscount);
+        }
+        previous
+    }
+
+    /// Arm (or disarm) the port-destroyed request; returns the one it replaces.
+    pub fn request_port_destroyed(&self, notify: Option<SendOnceRight>) -> Option<SendOnceRight> {
+        core::mem::replace(&mut self.state.lock().pdrequest, notify)
+    }
+
+    /// Arm (or disarm) the dead-name request of `name` in space `space_id`; returns the one
+    /// it replaces. A dead port answers at once: the notification is sent now.
+    pub fn request_dead_name(
+        &self,
+        space_id: usize,
+        name: u32,
+        notify: Option<SendOnceRight>,
+    ) -> Option<SendOnceRight> {
+        let previous = self.cancel_dead_name(space_id, name);
+        if let Some(notify) = notify {
+            let mut st = self.state.lock();
+            if st.active {
+                st.dnrequests.push((space_id, name, notify));
+            } else {
+                drop(st);
+                ipc_notify_dead_name(notify, name);
+            }
+        }
+        previous
+    }
+
+    /// Take back the dead-name request of `name` in space `space_id`, if armed.
+    pub fn cancel_dead_name(&self, space_id: usize, name: u32) -> Option<SendOnceRight> {
+        let mut st = self.state.lock();
+        let at = st.dnrequests.iter().position(|(s, n, _)| *s == space_id && *n == name)?;
+        Some(st.dnrequests.swap_remove(at).2)
+    }
+
+    /// The port-destroyed request, if the port is alive and one is armed.
+    fn take_pdrequest(&self) -> Option<SendOnceRight> {
+        let mut st = self.state.lock();
+        if st.active { st.pdrequest.take() } else { None }
     }
 }
 
@@ -329,8 +436,8 @@ impl IpcPort {
 pub trait CountedKind {
     /// Its name, for `Debug`.
     const NAME: &'static str;
-    /// Give one count back to `port`.
-    fn release(port: &IpcPort);
+    /// Give one count back to `port` (the right dies unused).
+    fn release(port: &PortRef);
 }
 
 /// Marker: a send right (one count of `srights`).
@@ -340,14 +447,14 @@ pub enum SendOnceKind {}
 
 impl CountedKind for SendKind {
     const NAME: &'static str = "SendRight";
-    fn release(port: &IpcPort) {
+    fn release(port: &PortRef) {
         port.release_send();
     }
 }
 
 impl CountedKind for SendOnceKind {
     const NAME: &'static str = "SendOnceRight";
-    fn release(port: &IpcPort) {
+    fn release(port: &PortRef) {
         port.release_send_once();
     }
 }
@@ -382,6 +489,15 @@ impl<K: CountedKind> CountedRight<K> {
     /// The port this right sends to.
     pub fn port(&self) -> &PortRef {
         &self.port
+    }
+}
+
+impl SendOnceRight {
+    /// The right was used: a message went through it. Its count goes without a send-once
+    /// notification.
+    pub fn consume(mut self) {
+        self.counted = false;
+        self.port.consume_send_once();
     }
 }
 
@@ -434,9 +550,16 @@ impl ReceiveRight {
 }
 
 impl Drop for ReceiveRight {
+    /// A receive right nobody takes destroys its port — unless a port-destroyed request is
+    /// armed, in which case the right travels to the requester instead.
     fn drop(&mut self) {
-        if let Some(port) = self.port.take() {
-            port.destroy();
+        let Some(port) = self.port.take() else { return };
+        match port.take_pdrequest() {
+            Some(notify) => {
+                port.set_in_transit();
+                ipc_notify_port_destroyed(notify, ReceiveRight::adopt(port));
+            }
+            None => port.destroy(),
         }
     }
 }

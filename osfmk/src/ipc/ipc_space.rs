@@ -26,6 +26,7 @@ use alloc::vec::Vec;
 
 use super::ipc_entry::{EntryView, IpcEntry, IpcObject};
 use super::ipc_kmsg::MsgRight;
+use super::ipc_notify::ipc_notify_port_deleted;
 use super::ipc_port::{IpcPort, PortRef, ReceiveRight, SendOnceRight, SendRight};
 use super::ipc_right::{Taken, copyin_step};
 use crate::kern::locks::SpinLock;
@@ -71,6 +72,8 @@ struct SpaceState {
     by_port: BTreeMap<usize, u32>,
     /// This space's slot limit, at most [`IPC_SPACE_TABLE_MAX`].
     limit: u32,
+    /// The space's address: how ports know which space a dead-name request belongs to.
+    id: usize,
 }
 
 /// Rights an operation took out of the table. They are dropped — releasing counts, destroying
@@ -79,9 +82,19 @@ struct SpaceState {
 /// destroyed anyway.
 #[derive(Default)]
 struct Released {
+    /// Dead-name requests of names that went away: a port-deleted notification each.
+    port_deleted: Vec<(SendOnceRight, MachPortName)>,
     receive: Vec<ReceiveRight>,
     send: Vec<SendRight>,
     send_once: Vec<SendOnceRight>,
+}
+
+impl Drop for Released {
+    fn drop(&mut self) {
+        for (notify, name) in self.port_deleted.drain(..) {
+            ipc_notify_port_deleted(notify, name);
+        }
+    }
 }
 
 impl core::fmt::Debug for IpcSpace {
@@ -124,10 +137,10 @@ fn drop_one(urefs: u32) -> u32 {
 }
 
 impl SpaceState {
-    fn new(limit: u32) -> Self {
+    fn new(limit: u32, id: usize) -> Self {
         let size = IPC_ENTRY_TABLE_MIN.min(limit);
         let mut state =
-            Self { active: true, table: Vec::new(), free: Vec::new(), by_port: BTreeMap::new(), limit };
+            Self { active: true, table: Vec::new(), free: Vec::new(), by_port: BTreeMap::new(), limit, id };
         state.table.push(IpcEntry::fresh());
         // If memory is short the table just stays at its reserved slot: `extend_to` changes
         // nothing when it fails, and the first claim retries the growth and reports the error.
@@ -229,19 +242,33 @@ impl SpaceState {
             released.send_once.push(SendOnceRight::adopt(port));
             self.become_dead_name(index, 1)
         } else {
-            self.free_slot(index)
+            self.free_slot(index, released)
         }
     }
 
+    /// The entry's port died: it becomes a dead name with `urefs` references, plus one if a
+    /// dead-name request was armed (the notification the port sent carries that reference).
     fn become_dead_name(&mut self, index: u32, urefs: u32) -> Result<(), KernReturn> {
         let entry = self.entry_mut(index)?;
+        let extra = u32::from(entry.has_dnrequest());
         entry.object = None;
+        entry.set_dnrequest(false);
         entry.set_right_type(MACH_PORT_TYPE_DEAD_NAME);
-        entry.set_urefs(urefs);
+        entry.set_urefs(urefs.saturating_add(extra));
         Ok(())
     }
 
-    fn free_slot(&mut self, index: u32) -> Result<(), KernReturn> {
+    /// Free a slot. A dead-name request armed on it is cancelled with a port-deleted
+    /// notification: the name no longer names the port.
+    fn free_slot(&mut self, index: u32, released: &mut Released) -> Result<(), KernReturn> {
+        let id = self.id;
+        let entry = self.entry_mut(index)?;
+        if entry.has_dnrequest() {
+            let name = entry.name(index);
+            if let Some(notify) = entry.port().and_then(|p| p.cancel_dead_name(id, name)) {
+                released.port_deleted.push((notify, name));
+            }
+        }
         self.entry_mut(index)?.free();
         self.free.push(index);
         Ok(())
@@ -259,7 +286,7 @@ impl SpaceState {
             Ok(())
         } else {
             self.by_port.remove(&port_key(&port));
-            self.free_slot(index)
+            self.free_slot(index, released)
         }
     }
 
@@ -279,7 +306,7 @@ impl SpaceState {
             released.send.push(SendRight::adopt(port.clone()));
             self.become_dead_name(index, urefs)?;
         } else {
-            self.free_slot(index)?;
+            self.free_slot(index, released)?;
         }
         released.receive.push(ReceiveRight::adopt(port));
         Ok(())
@@ -289,7 +316,7 @@ impl SpaceState {
     fn remove_send_once(&mut self, index: u32, released: &mut Released) -> Result<(), KernReturn> {
         let port = self.entry(index)?.port().cloned().ok_or(KernReturn::KERN_INVALID_RIGHT)?;
         released.send_once.push(SendOnceRight::adopt(port));
-        self.free_slot(index)
+        self.free_slot(index, released)
     }
 
     /// Change the user references of the send right or dead name at `index`.
@@ -302,7 +329,7 @@ impl SpaceState {
         } else if entry.right_type() & MACH_PORT_TYPE_SEND != 0 {
             self.remove_send(index, released)
         } else {
-            self.free_slot(index)
+            self.free_slot(index, released)
         }
     }
 }
@@ -351,7 +378,7 @@ impl SpaceState {
             let right = match index {
                 None if name == MACH_PORT_DEAD => MsgRight::Dead,
                 None => MsgRight::Null,
-                Some(index) => self.take_right(index, disposition),
+                Some(index) => self.take_right(index, disposition, released),
             };
             rights.push(right);
         }
@@ -429,7 +456,7 @@ impl SpaceState {
     }
 
     /// The taking pass for one right the checking pass accepted.
-    fn take_right(&mut self, index: u32, disposition: MachMsgTypeName) -> MsgRight {
+    fn take_right(&mut self, index: u32, disposition: MachMsgTypeName, released: &mut Released) -> MsgRight {
         let Ok(entry) = self.entry_mut(index) else { return MsgRight::Dead };
         let Ok((ty, urefs, taken)) = copyin_step(entry.right_type(), entry.urefs(), disposition) else {
             // The checking pass saw this exact state succeed.
@@ -447,7 +474,7 @@ impl SpaceState {
             self.by_port.remove(&port_key(port));
         }
         if emptied {
-            let _ = self.free_slot(index);
+            let _ = self.free_slot(index, released);
         }
         let Some(port) = port else { return MsgRight::Dead };
         match taken {
@@ -475,7 +502,10 @@ impl IpcSpace {
     /// `2..=IPC_SPACE_TABLE_MAX`; slot 0 is never a name, so that is `max_entries - 1` names).
     pub fn with_limit(max_entries: u32) -> SpaceRef {
         let limit = max_entries.clamp(2, IPC_SPACE_TABLE_MAX);
-        Arc::new_cyclic(|this| Self { this: this.clone(), state: SpinLock::new(SpaceState::new(limit)) })
+        Arc::new_cyclic(|this| Self {
+            this: this.clone(),
+            state: SpinLock::new(SpaceState::new(limit, this.as_ptr().addr())),
+        })
     }
 
     /// Run `op` on the live table, then release what it took out after unlocking.
@@ -715,7 +745,13 @@ impl IpcSpace {
         if name == MACH_PORT_DEAD {
             return Ok(MACH_PORT_TYPE_DEAD_NAME);
         }
-        self.lookup(name).map(|view| view.right_type)
+        self.lookup(name).map(|view| {
+            if view.dnrequest {
+                view.right_type | mach::port::MACH_PORT_TYPE_DNREQUEST
+            } else {
+                view.right_type
+            }
+        })
     }
 
     /// Every name in the space with what it stands for (`mach_port_names`), lowest index
@@ -759,7 +795,7 @@ impl IpcSpace {
                 } else if right_type & MACH_PORT_TYPE_SEND != 0 {
                     st.remove_send(index, released)
                 } else {
-                    st.free_slot(index)
+                    st.free_slot(index, released)
                 }
             } else {
                 Err(KernReturn::KERN_INVALID_RIGHT)
@@ -825,7 +861,7 @@ impl IpcSpace {
     /// and every port this space receives on is destroyed. Later operations fail with
     /// `KERN_INVALID_TASK`. Destroying twice is harmless.
     pub fn destroy(&self) {
-        let table = {
+        let (table, id) = {
             let mut st = self.state.lock();
             if !st.active {
                 return;
@@ -833,14 +869,19 @@ impl IpcSpace {
             st.active = false;
             st.free = Vec::new();
             st.by_port = BTreeMap::new();
-            core::mem::take(&mut st.table)
+            (core::mem::take(&mut st.table), st.id)
         };
         let mut released = Released::default();
-        for entry in table {
+        let mut cancelled = Vec::new();
+        for (index, entry) in table.into_iter().enumerate() {
             let right_type = entry.right_type();
             let Some(port) = entry.port().cloned() else {
                 continue;
             };
+            // Dead-name requests die with the space (their rights go unused).
+            if entry.has_dnrequest() {
+                cancelled.extend(port.cancel_dead_name(id, entry.name(index as u32)));
+            }
             if right_type & MACH_PORT_TYPE_RECEIVE != 0 {
                 released.receive.push(ReceiveRight::adopt(port.clone()));
             }
@@ -852,6 +893,65 @@ impl IpcSpace {
             }
         }
         drop(released);
+        drop(cancelled);
+    }
+
+    /// Arm or disarm a notification on `name` (`mach_port_request_notification`); returns the
+    /// request's previous send-once right (or `Null`). `notify` must be a send-once right, or
+    /// `Null` to disarm (else `KERN_INVALID_CAPABILITY`). Port-destroyed (sync must be 0) and
+    /// no-senders (fires once the make-send count reaches `sync` and no send rights are left)
+    /// need the receive right; dead-name needs any right for the port — on a name already dead
+    /// it answers at once when `sync` is set and is `KERN_INVALID_ARGUMENT` otherwise.
+    /// Other ids are `KERN_INVALID_VALUE`.
+    pub fn request_notification(
+        &self,
+        name: MachPortName,
+        msgid: i32,
+        sync: u32,
+        notify: MsgRight,
+    ) -> Result<MsgRight, KernReturn> {
+        use mach::port::{MACH_NOTIFY_DEAD_NAME, MACH_NOTIFY_NO_SENDERS, MACH_NOTIFY_PORT_DESTROYED};
+        let mut notify = match notify {
+            MsgRight::SendOnce(r) => Some(r),
+            MsgRight::Null | MsgRight::Dead => None,
+            MsgRight::Send(_) | MsgRight::Receive(_) => return Err(KernReturn::KERN_INVALID_CAPABILITY),
+        };
+        let result = match msgid {
+            MACH_NOTIFY_PORT_DESTROYED if sync != 0 => Err(KernReturn::KERN_INVALID_VALUE),
+            MACH_NOTIFY_PORT_DESTROYED => self
+                .lookup_port(name, MACH_PORT_TYPE_RECEIVE)
+                .map(|port| port.request_port_destroyed(notify.take())),
+            MACH_NOTIFY_NO_SENDERS => self
+                .lookup_port(name, MACH_PORT_TYPE_RECEIVE)
+                .map(|port| port.request_no_senders(notify.take(), sync)),
+            MACH_NOTIFY_DEAD_NAME => self.with_table(|st, released| {
+                let index = st.resolve_settled(name, released)?;
+                let id = st.id;
+                let entry = st.entry_mut(index)?;
+                if entry.right_type() & MACH_PORT_TYPE_DEAD_NAME != 0 {
+                    if sync == 0 || notify.is_none() {
+                        return Err(KernReturn::KERN_INVALID_ARGUMENT);
+                    }
+                    // The notification carries a reference to the dead name, as usual.
+                    entry.set_urefs(apply_delta(entry.urefs(), 1)?);
+                    if let Some(n) = notify.take() {
+                        crate::ipc::ipc_notify::ipc_notify_dead_name(n, name);
+                    }
+                    return Ok(None);
+                }
+                let port = entry.port().cloned().ok_or(KernReturn::KERN_INVALID_RIGHT)?;
+                entry.set_dnrequest(notify.is_some());
+                Ok(port.request_dead_name(id, name, notify.take()))
+            }),
+            _ => Err(KernReturn::KERN_INVALID_VALUE),
+        };
+        // A right the kernel took for a request it refused was never the user's to lose:
+        // it goes quietly, as XNU releases it (no send-once notification).
+        if let Some(n) = notify {
+            n.consume();
+        }
+        let previous = result?;
+        Ok(previous.map_or(MsgRight::Null, MsgRight::SendOnce))
     }
 
     /// Check the table's internal bookkeeping: the reverse index names exactly the live

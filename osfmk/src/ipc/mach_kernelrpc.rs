@@ -5,12 +5,16 @@
 
 use alloc::sync::Arc;
 
-use mach::message::MACH_SEND_INVALID_DEST;
+use mach::message::{
+    MACH_MSG_TYPE_MAKE_SEND_ONCE, MACH_MSG_TYPE_MOVE_SEND_ONCE, MACH_SEND_INVALID_DEST,
+    mach_msg_type_port_any,
+};
 use mach::port::{MACH_PORT_RIGHT_RECEIVE, MACH_PORT_TYPE_SEND, MachPortRight};
 use mach::vm::{VmInherit, VmProt};
 use mach::{KernReturn, MachPortName};
 
 use crate::arm64::copyio::{UserAddr, copyin, copyout};
+use crate::ipc::ipc_kmsg::MsgRight;
 use crate::ipc::ipc_port::IkotType;
 use crate::kern::sched_prim::current_thread;
 use crate::kern::task::{Task, TaskRef};
@@ -139,4 +143,65 @@ pub fn mach_port_type_trap(target: u64, name: u64, type_ptr: u64) -> u64 {
         Err(e) => return kr(e),
     };
     kr(copyout_u32(&task, ty, type_ptr).err().unwrap_or(KernReturn::KERN_SUCCESS))
+}
+
+/// Take the right `name` names with disposition `poly` out of `task`'s space for the kernel
+/// (what the MIG form would have carried in its message). A disposition that carries no right
+/// is `KERN_INVALID_VALUE`.
+fn copyin_poly(task: &Task, name: MachPortName, poly: u64) -> Result<MsgRight, KernReturn> {
+    let poly = u32::try_from(poly)
+        .ok()
+        .filter(|&p| mach_msg_type_port_any(p))
+        .ok_or(KernReturn::KERN_INVALID_VALUE)?;
+    let mut rights = task.itk_space.copyin_rights(&[(name, poly)], false).map_err(|(_, kr)| kr)?;
+    Ok(rights.pop().unwrap_or(MsgRight::Null))
+}
+
+/// −21: `mach_port_insert_right(target, name, poly, polyPoly)`.
+pub fn mach_port_insert_right_trap(target: u64, name: u64, poly: u64, poly_poly: u64) -> u64 {
+    let Some(task) = current_task_for(target) else { return MACH_SEND_INVALID_DEST as u64 };
+    let right = match copyin_poly(&task, poly as MachPortName, poly_poly) {
+        Ok(r) => r,
+        Err(e) => return kr(e),
+    };
+    kr(task
+        .itk_space
+        .insert_right_named(name as MachPortName, right)
+        .err()
+        .unwrap_or(KernReturn::KERN_SUCCESS))
+}
+
+/// −77: `mach_port_request_notification(task, name, msgid, sync, notify, notifyPoly,
+/// &previous)`. `notify` is `MACH_PORT_NULL` (disarm) or a send-once right made or moved with
+/// `notifyPoly`. The previous request's right is entered in the caller's space.
+pub fn mach_port_request_notification_trap(
+    target: u64,
+    name: u64,
+    msgid: u64,
+    sync: u64,
+    notify: u64,
+    notify_poly: u64,
+    previous_ptr: u64,
+) -> u64 {
+    let Some(task) = current_task_for(target) else { return MACH_SEND_INVALID_DEST as u64 };
+    let notify = notify as MachPortName;
+    let right = if notify == mach::port::MACH_PORT_NULL {
+        MsgRight::Null
+    } else if notify_poly != u64::from(MACH_MSG_TYPE_MAKE_SEND_ONCE)
+        && notify_poly != u64::from(MACH_MSG_TYPE_MOVE_SEND_ONCE)
+    {
+        return kr(KernReturn::KERN_INVALID_VALUE);
+    } else {
+        match copyin_poly(&task, notify, notify_poly) {
+            Ok(r) => r,
+            Err(e) => return kr(e),
+        }
+    };
+    let previous =
+        match task.itk_space.request_notification(name as MachPortName, msgid as i32, sync as u32, right) {
+            Ok(p) => p,
+            Err(e) => return kr(e),
+        };
+    let name = task.itk_space.copyout_right(previous).unwrap_or(mach::port::MACH_PORT_DEAD);
+    kr(copyout_u32(&task, name, previous_ptr).err().unwrap_or(KernReturn::KERN_SUCCESS))
 }

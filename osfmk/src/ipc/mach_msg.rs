@@ -420,9 +420,9 @@ fn ipc_kmsg_copyout_to_user(
     };
     let header = match mode {
         CopyoutMode::Receive(rcv_name) => {
-            // The destination right was consumed by the delivery; the receiver sees the
-            // reply right as remote and its own port as local.
-            drop(remote);
+            // The destination right was used up by the delivery; the receiver sees the reply
+            // right as remote and its own port as local.
+            remote.consume();
             let reply = name_of(local, &mut mr);
             if mr != MACH_MSG_SUCCESS {
                 mr = MACH_RCV_HEADER_ERROR | MACH_MSG_IPC_SPACE;

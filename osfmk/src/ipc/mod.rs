@@ -30,6 +30,7 @@ pub mod ipc_kmsg;
 #[cfg(target_os = "none")]
 pub mod ipc_kobject;
 pub mod ipc_mqueue;
+pub mod ipc_notify;
 pub mod ipc_port;
 mod ipc_right;
 pub mod ipc_space;

@@ -31,6 +31,15 @@ fn kernel_port() -> (Arc<Task>, PortRef) {
     (task, IpcPort::new_kobject(IkotType::TaskControl, object))
 }
 
+/// Receive the next message on `port` (poll) and return its id.
+fn notification_id(port: &PortRef) -> Option<i32> {
+    use super::ipc_mqueue::{IpcTimeout, Received, ipc_mqueue_receive};
+    match ipc_mqueue_receive(port, 4096, false, IpcTimeout::Poll) {
+        Ok(Received::Message(m, _)) => Some(m.id),
+        _ => None,
+    }
+}
+
 fn urefs(space: &IpcSpace, name: MachPortName) -> u32 {
     space.lookup(name).map(|view| view.urefs).unwrap_or(0)
 }
@@ -195,6 +204,9 @@ fn mod_refs_error_codes() {
     assert_eq!(space.mod_refs(once, MACH_PORT_RIGHT_SEND, 1), INVALID_RIGHT);
     assert_eq!(space.mod_refs(once, MACH_PORT_RIGHT_SEND_ONCE, 0), Ok(()));
     assert_eq!(space.mod_refs(once, MACH_PORT_RIGHT_SEND_ONCE, -1), Ok(()));
+    // A send-once right destroyed unused tells its port so, travelling in the notification.
+    assert_eq!((port.status().sorights, port.status().msgcount), (1, 1));
+    assert_eq!(notification_id(&port), Some(mach::port::MACH_NOTIFY_SEND_ONCE));
     assert_eq!(port.status().sorights, 0);
 
     // The null and dead names hold any send right, and nothing else.
@@ -262,6 +274,7 @@ fn destroy_releases_everything() {
     assert!(!own.is_active());
     assert!(kport.is_active() && foreign.is_active());
     assert_eq!((kport.status().srights, foreign.status().srights), (0, 0));
+    assert_eq!(notification_id(&foreign), Some(mach::port::MACH_NOTIFY_SEND_ONCE));
     assert_eq!(foreign.status().sorights, 0);
     assert_eq!(other.port_type(to_own), Ok(MACH_PORT_TYPE_DEAD_NAME));
     assert_eq!(own.status().srights, 0);
@@ -336,7 +349,7 @@ fn check_accounting(world: &[Tracked], ports: &[PortRef], in_flight: &[Vec<MsgRi
             MsgRight::Receive(_) => MACH_PORT_TYPE_RECEIVE,
             MsgRight::Null | MsgRight::Dead => continue,
         };
-        let view = EntryView { right_type, urefs: 1, port: right.port().cloned() };
+        let view = EntryView { right_type, urefs: 1, port: right.port().cloned(), dnrequest: false };
         views.push((core::ptr::null::<IpcSpace>(), view));
     }
     for tracked in world {
@@ -394,6 +407,7 @@ struct Coverage {
     sent: usize,
     refused: usize,
     delivered: usize,
+    notifications: usize,
 }
 
 fn run_random_sequence(seed: u64, steps: usize, seen: &mut Coverage) {
@@ -531,6 +545,23 @@ fn run_random_sequence(seed: u64, steps: usize, seen: &mut Coverage) {
                 }
             }
         }
+        // Receivers take whatever was queued (notifications): the rights those messages carry
+        // are in flight until some space takes them.
+        for port in &ports {
+            use super::ipc_mqueue::{IpcTimeout, Received, ipc_mqueue_receive};
+            while let Ok(Received::Message(m, _)) =
+                ipc_mqueue_receive(port, u32::MAX, false, IpcTimeout::Poll)
+            {
+                seen.notifications += 1;
+                let mut rights = alloc::vec![m.local];
+                for d in m.descriptors {
+                    if let super::ipc_kmsg::KmsgDescriptor::Port { right, .. } = d {
+                        rights.push(right);
+                    }
+                }
+                in_flight.push(rights);
+            }
+        }
         check_accounting(&world, &ports, &in_flight);
         seen.dead_names += world
             .iter()
@@ -558,7 +589,7 @@ fn random_sequences_keep_accounting_exact() {
     }
     assert!(seen.merged > 0 && seen.dead_names > 0 && seen.deallocated > 0);
     assert!(seen.mod_refs_ok > 0 && seen.receives_destroyed > 0 && seen.spaces_destroyed > 0);
-    assert!(seen.sent > 0 && seen.refused > 0 && seen.delivered > 0);
+    assert!(seen.sent > 0 && seen.refused > 0 && seen.delivered > 0 && seen.notifications > 0);
 }
 
 mod messages {
@@ -706,6 +737,123 @@ mod messages {
         let after = port.status();
         assert_eq!((after.mscount, after.srights, after.sorights), (before.mscount + 1, 2, 1));
         drop(rights);
+        // The unused send-once right becomes a send-once notification on the port.
+        assert_eq!(notification_id(&port), Some(mach::port::MACH_NOTIFY_SEND_ONCE));
         assert_eq!((port.status().srights, port.status().sorights), (1, 0));
+    }
+}
+
+mod notifications {
+    use super::*;
+    use crate::ipc::ipc_kmsg::{IpcKmsg, KmsgDescriptor};
+    use crate::ipc::ipc_mqueue::{IpcTimeout, Received, ipc_mqueue_receive};
+    use mach::message::{MACH_MSG_TYPE_COPY_SEND, MACH_MSG_TYPE_MAKE_SEND_ONCE, MACH_MSG_TYPE_MOVE_SEND};
+    use mach::port::{
+        MACH_NOTIFY_DEAD_NAME, MACH_NOTIFY_NO_SENDERS, MACH_NOTIFY_PORT_DELETED, MACH_NOTIFY_PORT_DESTROYED,
+        MACH_PORT_TYPE_DNREQUEST,
+    };
+
+    fn next(port: &PortRef) -> Option<IpcKmsg> {
+        match ipc_mqueue_receive(port, 4096, false, IpcTimeout::Poll) {
+            Ok(Received::Message(m, _)) => Some(m),
+            _ => None,
+        }
+    }
+
+    /// The word after the NDR record.
+    fn word(m: &IpcKmsg) -> u32 {
+        u32::from_le_bytes([m.body[8], m.body[9], m.body[10], m.body[11]])
+    }
+
+    /// A send-once right to `notify`, made from the receive right `space` holds.
+    fn once(space: &IpcSpace, notify: MachPortName) -> MsgRight {
+        let mut r = space.copyin_rights(&[(notify, MACH_MSG_TYPE_MAKE_SEND_ONCE)], false).expect("once");
+        r.pop().expect("right")
+    }
+
+    #[test]
+    fn dead_name_and_port_deleted() {
+        let (a, b) = (IpcSpace::new(), IpcSpace::new());
+        let (notify, nport) = a.alloc_receive().expect("notify");
+        let (_, target) = b.alloc_receive().expect("target");
+        let send = a.insert_send(&target).expect("send");
+        let prev = a.request_notification(send, MACH_NOTIFY_DEAD_NAME, 0, once(&a, notify)).expect("arm");
+        assert!(matches!(prev, MsgRight::Null));
+        assert_eq!(a.port_type(send), Ok(MACH_PORT_TYPE_SEND | MACH_PORT_TYPE_DNREQUEST));
+        assert_eq!(target.status().dnrequests, 1);
+        b.destroy();
+        let m = next(&nport).expect("dead-name notification");
+        assert_eq!((m.id, word(&m)), (MACH_NOTIFY_DEAD_NAME, send));
+        // The name is dead, with one more reference for the notification.
+        assert_eq!(a.port_type(send), Ok(MACH_PORT_TYPE_DEAD_NAME));
+        assert_eq!(urefs(&a, send), 2);
+
+        // Port-deleted: the name goes away while the port lives.
+        let c = IpcSpace::new();
+        let (_, target) = c.alloc_receive().expect("t");
+        let send = a.insert_send(&target).expect("send");
+        a.request_notification(send, MACH_NOTIFY_DEAD_NAME, 0, once(&a, notify)).expect("arm");
+        a.deallocate(send).expect("deallocate");
+        let m = next(&nport).expect("port-deleted notification");
+        assert_eq!((m.id, word(&m)), (MACH_NOTIFY_PORT_DELETED, send));
+        assert_eq!(target.status().dnrequests, 0);
+        // Bad requests: unknown id, a send right as notify port, a dead name without sync.
+        let send = a.insert_send(&target).expect("send");
+        assert!(a.request_notification(send, 99, 0, MsgRight::Null).is_err());
+        let s = a.copyin_rights(&[(send, MACH_MSG_TYPE_COPY_SEND)], false).expect("copy").pop().expect("r");
+        assert_eq!(
+            a.request_notification(send, MACH_NOTIFY_DEAD_NAME, 0, s).err(),
+            Some(KernReturn::KERN_INVALID_CAPABILITY)
+        );
+    }
+
+    #[test]
+    fn no_senders_counts_make_sends() {
+        let (a, b) = (IpcSpace::new(), IpcSpace::new());
+        let (notify, nport) = a.alloc_receive().expect("notify");
+        let (name, port) = a.alloc_receive().expect("port");
+        // Armed with no senders and sync 0: fires at once with mscount 0.
+        a.request_notification(name, MACH_NOTIFY_NO_SENDERS, 0, once(&a, notify)).expect("arm");
+        let m = next(&nport).expect("immediate");
+        assert_eq!((m.id, word(&m)), (MACH_NOTIFY_NO_SENDERS, 0));
+        // Armed with sync 1: fires when the first made send right is gone.
+        a.request_notification(name, MACH_NOTIFY_NO_SENDERS, 1, once(&a, notify)).expect("arm");
+        assert!(next(&nport).is_none());
+        let given = b.insert_send(&port).expect("give");
+        assert!(next(&nport).is_none());
+        b.deallocate(given).expect("drop");
+        let m = next(&nport).expect("no-senders");
+        assert_eq!((m.id, word(&m)), (MACH_NOTIFY_NO_SENDERS, 1));
+        // Moving the only send right in a message is not losing it.
+        a.request_notification(name, MACH_NOTIFY_NO_SENDERS, 0, once(&a, notify)).expect("arm");
+        let _ = next(&nport);
+        a.request_notification(name, MACH_NOTIFY_NO_SENDERS, 2, once(&a, notify)).expect("arm");
+        let given = b.insert_send(&port).expect("give");
+        let moved = b.copyin_rights(&[(given, MACH_MSG_TYPE_MOVE_SEND)], false).expect("move");
+        assert!(next(&nport).is_none());
+        drop(moved);
+        assert_eq!(next(&nport).map(|m| (m.id, word(&m))), Some((MACH_NOTIFY_NO_SENDERS, 2)));
+    }
+
+    #[test]
+    fn port_destroyed_hands_the_receive_right_back() {
+        let a = IpcSpace::new();
+        let (notify, nport) = a.alloc_receive().expect("notify");
+        let (name, port) = a.alloc_receive().expect("port");
+        assert!(a.request_notification(name, MACH_NOTIFY_PORT_DESTROYED, 1, MsgRight::Null).is_err());
+        a.request_notification(name, MACH_NOTIFY_PORT_DESTROYED, 0, once(&a, notify)).expect("arm");
+        assert!(port.status().pdrequest);
+        a.destroy_receive(name).expect("destroy");
+        assert!(port.is_active(), "not destroyed: in transit to the requester");
+        let m = next(&nport).expect("port-destroyed");
+        assert_eq!(m.id, MACH_NOTIFY_PORT_DESTROYED);
+        let Some(KmsgDescriptor::Port { right, .. }) = m.descriptors.into_iter().next() else {
+            panic!("no port")
+        };
+        let back = a.copyout_right(right).expect("copyout");
+        assert!(port.receiver_is(&a) && a.port_type(back) == Ok(MACH_PORT_TYPE_RECEIVE));
+        // Without a request (it was used), the port dies for real.
+        a.destroy_receive(back).expect("destroy");
+        assert!(!port.is_active());
     }
 }

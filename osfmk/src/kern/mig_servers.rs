@@ -33,6 +33,7 @@ pub static MIG_SERVERS: &[(&Routine, Handler)] = &[
     (&defs::MACH_PORT_DEALLOCATE, mach_port_deallocate),
     (&defs::MACH_PORT_GET_REFS, mach_port_get_refs),
     (&defs::MACH_PORT_MOD_REFS, mach_port_mod_refs),
+    (&defs::MACH_PORT_REQUEST_NOTIFICATION, mach_port_request_notification),
     (&defs::MACH_PORT_INSERT_RIGHT, mach_port_insert_right),
     (&defs::MACH_PORT_EXTRACT_RIGHT, mach_port_extract_right),
     (&defs::MACH_PORT_GET_ATTRIBUTES, mach_port_get_attributes),
@@ -120,6 +121,14 @@ fn mach_port_insert_right(port: &PortRef, req: &mut Request<'_>) -> Reply {
     let task = task_of(port)?;
     let right = req.take_port();
     done(task.itk_space.insert_right_named(req.args[0].int(), right))
+}
+
+fn mach_port_request_notification(port: &PortRef, req: &mut Request<'_>) -> Reply {
+    let task = task_of(port)?;
+    let notify = req.take_port();
+    let [name, msgid, sync] = [0, 1, 2].map(|i| req.args[i].int());
+    let previous = task.itk_space.request_notification(name, msgid as i32, sync, notify)?;
+    Ok(alloc::vec![KOut::Port(previous)])
 }
 
 fn mach_port_extract_right(port: &PortRef, req: &mut Request<'_>) -> Reply {

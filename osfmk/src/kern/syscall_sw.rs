@@ -57,6 +57,17 @@ mod traps {
         mach_kernelrpc::mach_port_mod_refs_trap(a.0[0], a.0[1], a.0[2], a.0[3])
     }
 
+    /// Enter a right under a chosen name in the caller's space.
+    pub fn _kernelrpc_mach_port_insert_right_trap(a: &MachTrapArgs) -> u64 {
+        mach_kernelrpc::mach_port_insert_right_trap(a.0[0], a.0[1], a.0[2], a.0[3])
+    }
+
+    /// Arm or disarm a port notification.
+    pub fn _kernelrpc_mach_port_request_notification_trap(a: &MachTrapArgs) -> u64 {
+        let [task, name, msgid, sync, notify, poly, previous, _] = a.0;
+        mach_kernelrpc::mach_port_request_notification_trap(task, name, msgid, sync, notify, poly, previous)
+    }
+
     /// The rights a name in the caller's space stands for.
     pub fn _kernelrpc_mach_port_type_trap(a: &MachTrapArgs) -> u64 {
         mach_kernelrpc::mach_port_type_trap(a.0[0], a.0[1], a.0[2])

@@ -344,14 +344,63 @@ pub fn task_get_bootstrap_port(task: MachPortName, port: &mut MachPortName) -> K
     task_get_special_port(task, defs::special::TASK_BOOTSTRAP_PORT, port)
 }
 
-/// `mach_port_insert_right(task, name, poly, polyPoly)`.
+/// `mach_port_insert_right(task, name, poly, polyPoly)`: the trap for our own task, MIG
+/// otherwise.
 pub fn mach_port_insert_right(
     task: MachPortName,
     name: MachPortName,
     poly: MachPortName,
     poly_poly: MachMsgTypeName,
 ) -> KernReturn {
+    // SAFETY: no pointers.
+    let r = kr(unsafe {
+        traps::_kernelrpc_mach_port_insert_right_trap(
+            u64::from(task),
+            u64::from(name),
+            u64::from(poly),
+            u64::from(poly_poly),
+        )
+    });
+    if r.0 != MACH_SEND_INVALID_DEST {
+        return r;
+    }
     call0(task, &defs::MACH_PORT_INSERT_RIGHT, &[Arg::Int(name), Arg::Port(poly, poly_poly)])
+}
+
+/// `mach_port_request_notification(task, name, msgid, sync, notify, notifyPoly, &previous)`:
+/// the trap for our own task, MIG otherwise.
+pub fn mach_port_request_notification(
+    task: MachPortName,
+    name: MachPortName,
+    msgid: i32,
+    sync: u32,
+    notify: MachPortName,
+    notify_poly: MachMsgTypeName,
+    previous: &mut MachPortName,
+) -> KernReturn {
+    // SAFETY: `previous` is a writable u32.
+    let r = kr(unsafe {
+        traps::_kernelrpc_mach_port_request_notification_trap(
+            u64::from(task),
+            u64::from(name),
+            msgid as i64 as u64,
+            u64::from(sync),
+            u64::from(notify),
+            u64::from(notify_poly),
+            previous as *mut u32 as u64,
+        )
+    });
+    if r.0 != MACH_SEND_INVALID_DEST {
+        return r;
+    }
+    let mut buf = MigBuffer::new();
+    let mut out = [Arg::None; MIG_MAX_FIELDS];
+    let args = [Arg::Int(name), Arg::Int(msgid as u32), Arg::Int(sync), Arg::Port(notify, notify_poly)];
+    let r = mig_call(task, &defs::MACH_PORT_REQUEST_NOTIFICATION, &args, &mut buf, &mut out);
+    if r == KernReturn::KERN_SUCCESS {
+        *previous = out[0].port();
+    }
+    r
 }
 
 /// `mach_port_extract_right(task, name, msgt_name, &poly, &polyPoly)`.
