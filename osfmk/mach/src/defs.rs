@@ -61,6 +61,8 @@ routines! {
     TASK_RESUME = 3408, task_resume, [] -> [];
     TASK_GET_SPECIAL_PORT = 3409, task_get_special_port, [Int] -> [SEND_OUT];
     TASK_SET_SPECIAL_PORT = 3410, task_set_special_port, [Int, SEND_IN] -> [];
+    SEMAPHORE_CREATE = 3418, semaphore_create, [Int, Int] -> [SEND_OUT];
+    SEMAPHORE_DESTROY = 3419, semaphore_destroy, [Port(MACH_MSG_TYPE_MOVE_SEND)] -> [];
     // thread_act (3600).
     THREAD_TERMINATE = 3600, thread_terminate, [] -> [];
     THREAD_GET_STATE = 3603, thread_get_state, [Int, Int] -> [Array(THREAD_STATE_MAX)];

@@ -44,6 +44,8 @@ pub static MIG_SERVERS: &[(&Routine, Handler)] = &[
     (&defs::TASK_RESUME, task_resume),
     (&defs::TASK_GET_SPECIAL_PORT, task_get_special_port),
     (&defs::TASK_SET_SPECIAL_PORT, task_set_special_port),
+    (&defs::SEMAPHORE_CREATE, semaphore_create),
+    (&defs::SEMAPHORE_DESTROY, semaphore_destroy),
     (&defs::THREAD_GET_STATE, thread_get_state),
     (&defs::THREAD_SET_STATE, thread_set_state),
     (&defs::THREAD_SUSPEND, thread_suspend),
@@ -222,6 +224,21 @@ fn task_set_special_port(port: &PortRef, req: &mut Request<'_>) -> Reply {
         MsgRight::SendOnce(_) | MsgRight::Receive(_) => return Err(KernReturn::KERN_INVALID_ARGUMENT),
     };
     done(task.set_special_port(req.args[0].int() as i32, right))
+}
+
+fn semaphore_create(port: &PortRef, req: &mut Request<'_>) -> Reply {
+    let sem = task_of(port)?.semaphore_create(req.args[0].int(), req.args[1].int() as i32)?;
+    Ok(alloc::vec![KOut::Port(MsgRight::Send(sem.port().make_send()))])
+}
+
+fn semaphore_destroy(port: &PortRef, req: &mut Request<'_>) -> Reply {
+    let task = task_of(port)?;
+    let right = req.take_port();
+    let sem = right
+        .port()
+        .and_then(|p| p.kobject::<crate::kern::sync_sema::Semaphore>(IkotType::Semaphore))
+        .ok_or(KernReturn::KERN_INVALID_ARGUMENT)?;
+    done(task.semaphore_destroy(&sem))
 }
 
 // ---- thread_act ----------------------------------------------------------------------------

@@ -10,6 +10,8 @@ pub mod sched;
 pub mod sched_prim;
 pub mod stack;
 #[cfg(target_os = "none")]
+pub mod sync_sema;
+#[cfg(target_os = "none")]
 pub mod syscall_subr;
 #[cfg(target_os = "none")]
 pub mod syscall_sw;

@@ -387,6 +387,20 @@ mod imp {
         n
     }
 
+    /// Wake `t` if it is waiting on `event` (XNU `thread_wakeup_thread`); false if it is not.
+    pub fn thread_wakeup_thread(event: Event, t: &ThreadRef) -> bool {
+        let woke = {
+            let mut guard = SCHED.lock();
+            let Some(s) = guard.as_mut() else { return false };
+            let waiting_here = s.waits.waiters.iter().any(|(e, (w, _))| *e == event && Arc::ptr_eq(w, t));
+            waiting_here && clear_wait_locked(s, t, WaitResult::Awakened)
+        };
+        if woke {
+            preempt_if_higher(t.sched_pri());
+        }
+        woke
+    }
+
     /// Wake every thread waiting on `event`. Returns how many were woken.
     pub fn thread_wakeup(event: Event) -> usize {
         wakeup(event, false)

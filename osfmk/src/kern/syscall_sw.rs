@@ -13,7 +13,7 @@ use crate::arm64::trapframe::TrapFrame;
 use crate::ipc::mach_kernelrpc;
 use crate::kern::exception::exception_triage;
 use crate::kern::sched_prim::current_thread;
-use crate::kern::{clock, syscall_subr};
+use crate::kern::{clock, sync_sema, syscall_subr};
 
 /// Argument registers x0–x7 of a trap.
 pub struct MachTrapArgs(pub [u64; 8]);
@@ -125,6 +125,41 @@ mod traps {
         crate::ipc::mach_msg::mach_msg_overwrite_trap(
             msg, option, send_size, rcv_size, rcv_name, timeout, rcv_msg,
         )
+    }
+
+    /// Signal a semaphore.
+    pub fn semaphore_signal_trap(a: &MachTrapArgs) -> u64 {
+        sync_sema::traps::semaphore_signal_trap(a.0[0])
+    }
+
+    /// Wake every waiter of a semaphore.
+    pub fn semaphore_signal_all_trap(a: &MachTrapArgs) -> u64 {
+        sync_sema::traps::semaphore_signal_all_trap(a.0[0])
+    }
+
+    /// Wake one given thread waiting on a semaphore.
+    pub fn semaphore_signal_thread_trap(a: &MachTrapArgs) -> u64 {
+        sync_sema::traps::semaphore_signal_thread_trap(a.0[0], a.0[1])
+    }
+
+    /// Wait on a semaphore.
+    pub fn semaphore_wait_trap(a: &MachTrapArgs) -> u64 {
+        sync_sema::traps::semaphore_wait_trap(a.0[0])
+    }
+
+    /// Signal one semaphore and wait on another.
+    pub fn semaphore_wait_signal_trap(a: &MachTrapArgs) -> u64 {
+        sync_sema::traps::semaphore_wait_signal_trap(a.0[0], a.0[1])
+    }
+
+    /// Wait on a semaphore with a timeout.
+    pub fn semaphore_timedwait_trap(a: &MachTrapArgs) -> u64 {
+        sync_sema::traps::semaphore_timedwait_trap(a.0[0], a.0[1], a.0[2])
+    }
+
+    /// Signal one semaphore and wait on another with a timeout.
+    pub fn semaphore_timedwait_signal_trap(a: &MachTrapArgs) -> u64 {
+        sync_sema::traps::semaphore_timedwait_signal_trap(a.0[0], a.0[1], a.0[2], a.0[3])
     }
 
     /// Yield to any equal or better thread; true if others were runnable.

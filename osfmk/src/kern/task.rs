@@ -54,6 +54,8 @@ pub struct Task {
     /// `task_suspend` count: no thread of the task runs user code while it is non-zero.
     suspend_count: AtomicU32,
     itk_self: spin::Once<PortRef>,
+    /// Semaphores this task created; they die with it (XNU `semaphore_list`).
+    semaphores: SpinLock<Vec<Arc<crate::kern::sync_sema::Semaphore>>>,
     /// User and system time of the task's threads that have ended (`mach_absolute_time`
     /// ticks), for `task_info`.
     dead_times: [AtomicU64; 2],
@@ -156,6 +158,7 @@ impl Task {
             itk_self: spin::Once::new(),
             itk_special: SpinLock::new(Default::default()),
             dead_times: [AtomicU64::new(0), AtomicU64::new(0)],
+            semaphores: SpinLock::new(Vec::new()),
             bsd_info: spin::Once::new(),
         })
     }
@@ -192,6 +195,35 @@ impl Task {
                 sched_prim::thread_wakeup(sched_prim::suspend_event(&t));
             }
         }
+        Ok(())
+    }
+
+    /// Create a semaphore owned by this task (`semaphore_create`).
+    pub fn semaphore_create(
+        &self,
+        policy: u32,
+        value: i32,
+    ) -> Result<Arc<crate::kern::sync_sema::Semaphore>, KernReturn> {
+        /// Most semaphores one task may own: each costs kernel memory.
+        const TASK_SEMAPHORES_MAX: usize = 4096;
+        let sem = crate::kern::sync_sema::Semaphore::create(policy, value)?;
+        let mut list = self.semaphores.lock();
+        if list.len() >= TASK_SEMAPHORES_MAX {
+            return Err(KernReturn::KERN_RESOURCE_SHORTAGE);
+        }
+        list.push(sem.clone());
+        Ok(sem)
+    }
+
+    /// Destroy a semaphore this task owns (`semaphore_destroy`); `KERN_INVALID_RIGHT` if it
+    /// belongs to another task.
+    pub fn semaphore_destroy(&self, sem: &Arc<crate::kern::sync_sema::Semaphore>) -> Result<(), KernReturn> {
+        let found = {
+            let mut list = self.semaphores.lock();
+            let at = list.iter().position(|s| Arc::ptr_eq(s, sem)).ok_or(KernReturn::KERN_INVALID_RIGHT)?;
+            list.swap_remove(at)
+        };
+        found.destroy();
         Ok(())
     }
 
@@ -290,6 +322,10 @@ impl Task {
         self.itk_space.destroy();
         let special = core::mem::take(&mut *self.itk_special.lock());
         drop(special);
+        let semaphores = core::mem::take(&mut *self.semaphores.lock());
+        for sem in semaphores {
+            sem.destroy();
+        }
         if let Some(p) = self.itk_self.get() {
             p.destroy();
         }

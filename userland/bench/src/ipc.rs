@@ -147,3 +147,41 @@ pub fn ool_one_way(size: usize, measure: &mut dyn FnMut(&mut dyn FnMut()) -> u64
     let _ = mach_port_mod_refs(task, port, MACH_PORT_RIGHT_RECEIVE, -1);
     cost
 }
+
+static PING: AtomicU32 = AtomicU32::new(0);
+static PONG: AtomicU32 = AtomicU32::new(0);
+static PONG_SLOT: ThreadSlot = ThreadSlot::new();
+/// Rounds the ponger answers (the measured ones plus `measure`'s warm-up).
+static ROUNDS: AtomicU32 = AtomicU32::new(0);
+
+extern "C" fn ponger(_: u64) {
+    let (ping, pong) = (PING.load(Ordering::Acquire), PONG.load(Ordering::Acquire));
+    for _ in 0..ROUNDS.load(Ordering::Acquire) {
+        let _ = semaphore_wait_signal(ping, pong);
+    }
+}
+
+/// Semaphore ping-pong between two threads: one round = signal + wait on each side.
+pub fn semaphore_ping_pong(
+    rounds: u32,
+    stack: &'static mut [u8],
+    measure: &mut dyn FnMut(&mut dyn FnMut()) -> u64,
+) -> u64 {
+    let task = mach_task_self();
+    let (mut ping, mut pong) = (0, 0);
+    let _ = semaphore_create(task, &mut ping, 0, 0);
+    let _ = semaphore_create(task, &mut pong, 0, 0);
+    PING.store(ping, Ordering::Release);
+    PONG.store(pong, Ordering::Release);
+    ROUNDS.store(rounds + 1, Ordering::Release);
+    if thread_spawn(ponger, 0, stack, &PONG_SLOT).is_err() {
+        return 0;
+    }
+    let cost = measure(&mut || {
+        let _ = semaphore_wait_signal(pong, ping);
+    });
+    PONG_SLOT.join();
+    let _ = semaphore_destroy(task, ping);
+    let _ = semaphore_destroy(task, pong);
+    cost
+}

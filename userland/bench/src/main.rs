@@ -182,7 +182,9 @@ fn main(args: &Args) -> i32 {
     let rpc_threads = ipc::rpc_between_threads(stack(), &mut |op| measure(tb, SLOW_ITERATIONS, op));
     let ool_4k = ipc::ool_one_way(4096, &mut |op| measure(tb, SLOW_ITERATIONS, op));
     let ool_1m = ipc::ool_one_way(1 << 20, &mut |op| measure(tb, 20, op));
-    let rows: [(&str, u64); 17] = [
+    let sema =
+        ipc::semaphore_ping_pong(SLOW_ITERATIONS as u32, stack(), &mut |op| measure(tb, SLOW_ITERATIONS, op));
+    let rows: [(&str, u64); 18] = [
         ("null BSD syscall (getppid)", syscall),
         ("null Mach trap (thread_self_trap)", trap),
         ("Mach trap with copyout (mach_timebase_info_trap)", copyout),
@@ -200,6 +202,7 @@ fn main(args: &Args) -> i32 {
         ("mach_msg RPC round trip, two threads of one task", rpc_threads),
         ("mach_msg one-way send + receive, 4 KiB out of line", ool_4k),
         ("mach_msg one-way send + receive, 1 MiB out of line", ool_1m),
+        ("semaphore ping-pong round trip, two threads", sema),
     ];
     println!("bench: guest instructions per operation (-icount shift=0)");
     for (name, hundredths) in rows {

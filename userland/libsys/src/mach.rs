@@ -685,3 +685,86 @@ impl MsgBuf {
         unsafe { mach_msg(self.ptr(), MACH_SEND_MSG | MACH_RCV_MSG, size, 512, reply, 0, 0) }
     }
 }
+
+// ---- Semaphores -------------------------------------------------------------------------------
+
+/// `semaphore_create(task, &semaphore, policy, value)`.
+pub fn semaphore_create(
+    task: MachPortName,
+    semaphore: &mut MachPortName,
+    policy: u32,
+    value: i32,
+) -> KernReturn {
+    let mut buf = MigBuffer::new();
+    let mut out = [Arg::None; MIG_MAX_FIELDS];
+    let kr = mig_call(
+        task,
+        &defs::SEMAPHORE_CREATE,
+        &[Arg::Int(policy), Arg::Int(value as u32)],
+        &mut buf,
+        &mut out,
+    );
+    if kr == KernReturn::KERN_SUCCESS {
+        *semaphore = out[0].port();
+    }
+    kr
+}
+
+/// `semaphore_destroy(task, semaphore)`: consumes our send right.
+pub fn semaphore_destroy(task: MachPortName, semaphore: MachPortName) -> KernReturn {
+    call0(task, &defs::SEMAPHORE_DESTROY, &[Arg::Port(semaphore, 0)])
+}
+
+/// `semaphore_signal(semaphore)`.
+pub fn semaphore_signal(semaphore: MachPortName) -> KernReturn {
+    // SAFETY: no pointers.
+    kr(unsafe { traps::semaphore_signal_trap(u64::from(semaphore)) })
+}
+
+/// `semaphore_signal_all(semaphore)`.
+pub fn semaphore_signal_all(semaphore: MachPortName) -> KernReturn {
+    // SAFETY: no pointers.
+    kr(unsafe { traps::semaphore_signal_all_trap(u64::from(semaphore)) })
+}
+
+/// `semaphore_signal_thread(semaphore, thread)`.
+pub fn semaphore_signal_thread(semaphore: MachPortName, thread: MachPortName) -> KernReturn {
+    // SAFETY: no pointers.
+    kr(unsafe { traps::semaphore_signal_thread_trap(u64::from(semaphore), u64::from(thread)) })
+}
+
+/// `semaphore_wait(semaphore)`.
+pub fn semaphore_wait(semaphore: MachPortName) -> KernReturn {
+    // SAFETY: no pointers.
+    kr(unsafe { traps::semaphore_wait_trap(u64::from(semaphore)) })
+}
+
+/// `semaphore_wait_signal(wait_semaphore, signal_semaphore)`.
+pub fn semaphore_wait_signal(wait: MachPortName, signal: MachPortName) -> KernReturn {
+    // SAFETY: no pointers.
+    kr(unsafe { traps::semaphore_wait_signal_trap(u64::from(wait), u64::from(signal)) })
+}
+
+/// `semaphore_timedwait(semaphore, {sec, nsec})`.
+pub fn semaphore_timedwait(semaphore: MachPortName, sec: u32, nsec: u32) -> KernReturn {
+    // SAFETY: no pointers.
+    kr(unsafe { traps::semaphore_timedwait_trap(u64::from(semaphore), u64::from(sec), u64::from(nsec)) })
+}
+
+/// `semaphore_timedwait_signal(wait_semaphore, signal_semaphore, {sec, nsec})`.
+pub fn semaphore_timedwait_signal(
+    wait: MachPortName,
+    signal: MachPortName,
+    sec: u32,
+    nsec: u32,
+) -> KernReturn {
+    // SAFETY: no pointers.
+    kr(unsafe {
+        traps::semaphore_timedwait_signal_trap(
+            u64::from(wait),
+            u64::from(signal),
+            u64::from(sec),
+            u64::from(nsec),
+        )
+    })
+}

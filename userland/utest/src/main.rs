@@ -22,6 +22,7 @@ mod limits;
 mod ports;
 mod proc;
 mod sched;
+mod sema;
 mod spawn;
 mod vm;
 
@@ -217,6 +218,7 @@ fn main(args: &Args) -> i32 {
         .chain(ports::CASES)
         .chain(ipc::CASES)
         .chain(kobject::CASES)
+        .chain(sema::CASES)
     {
         match case(args) {
             Ok(()) => {

@@ -42,7 +42,7 @@ struct Stacks(UnsafeCell<[[u8; STACK_SIZE]; NSTACKS]>);
 // SAFETY: each stack is handed to one thread at a time (checked by its slot's done flag).
 unsafe impl Sync for Stacks {}
 static STACKS: Stacks = Stacks(UnsafeCell::new([[0; STACK_SIZE]; NSTACKS]));
-static SLOTS: [ThreadSlot; NSTACKS] =
+pub(crate) static SLOTS: [ThreadSlot; NSTACKS] =
     [ThreadSlot::new(), ThreadSlot::new(), ThreadSlot::new(), ThreadSlot::new()];
 
 /// Stack `i` for a thread whose slot is done (or never used).
@@ -52,7 +52,7 @@ fn stack(i: usize) -> &'static mut [u8] {
     unsafe { &mut (*STACKS.0.get())[i] }
 }
 
-fn spawn(i: usize, func: extern "C" fn(u64), arg: u64) -> Result<(), &'static str> {
+pub(crate) fn spawn(i: usize, func: extern "C" fn(u64), arg: u64) -> Result<(), &'static str> {
     thread_spawn(func, arg, stack(i), &SLOTS[i]).map_err(|_| "bsdthread_create failed")
 }
 

@@ -1,0 +1,298 @@
+//! Semaphores (XNU `sync_sema.c`): counting semaphores that threads of any task holding a
+//! send right to the semaphore's port can signal and wait on — `semaphore_create` /
+//! `semaphore_destroy` (task routines) and the semaphore traps (−33…−39).
+//!
+//! A semaphore counts signals not yet consumed; a waiter that finds none blocks. A signal that
+//! finds waiters leaves a *wakeup token* and wakes one: whichever waiter takes the token
+//! (the woken one, or one whose timeout fired in the same instant) returns success, so each
+//! signal satisfies exactly one wait and none is lost. Waits are interruptible (signals,
+//! termination: `KERN_ABORTED`) and may time out (`KERN_OPERATION_TIMED_OUT`); destroying the
+//! semaphore ends them with `KERN_TERMINATED`.
+
+use alloc::sync::{Arc, Weak};
+use core::any::Any;
+
+use mach::KernReturn;
+
+use crate::ipc::ipc_port::{IkotType, IpcPort, PortRef};
+use crate::kern::locks::SpinLock;
+use crate::kern::sched_prim::{self, Interruptible, current_thread};
+use crate::kern::thread::{ThreadRef, WaitResult};
+
+/// `SYNC_POLICY_FIFO` and friends: accepted and recorded; waiters are woken oldest first.
+pub const SYNC_POLICY_MAX: u32 = 3;
+
+/// A semaphore (XNU `struct semaphore`).
+pub struct Semaphore {
+    state: SpinLock<SemState>,
+    port: spin::Once<PortRef>,
+    policy: u32,
+}
+
+struct SemState {
+    active: bool,
+    /// Signals not yet consumed.
+    count: u32,
+    /// Threads blocked in a wait.
+    waiters: u32,
+    /// Signals handed to waiters that have not yet woken to take them.
+    tokens: u32,
+}
+
+/// Shared reference to a semaphore.
+pub type SemaphoreRef = Arc<Semaphore>;
+
+impl Semaphore {
+    /// A semaphore with `value` signals available (`semaphore_create`).
+    pub fn create(policy: u32, value: i32) -> Result<SemaphoreRef, KernReturn> {
+        if policy > SYNC_POLICY_MAX || value < 0 {
+            return Err(KernReturn::KERN_INVALID_ARGUMENT);
+        }
+        Ok(Arc::new(Semaphore {
+            state: SpinLock::new(SemState { active: true, count: value as u32, waiters: 0, tokens: 0 }),
+            port: spin::Once::new(),
+            policy,
+        }))
+    }
+
+    /// The semaphore's port (made on first use; the kernel receives on it).
+    pub fn port(self: &Arc<Self>) -> PortRef {
+        self.port
+            .call_once(|| {
+                let weak: Weak<dyn Any + Send + Sync> = Arc::downgrade(self) as Weak<dyn Any + Send + Sync>;
+                IpcPort::new_kobject(IkotType::Semaphore, weak)
+            })
+            .clone()
+    }
+
+    /// The policy it was created with.
+    pub fn policy(&self) -> u32 {
+        self.policy
+    }
+
+    fn event(&self) -> usize {
+        (self as *const Self).addr()
+    }
+
+    /// `semaphore_signal`: one signal; wakes one waiter if any.
+    pub fn signal(&self) -> Result<(), KernReturn> {
+        let wake = {
+            let mut st = self.state.lock();
+            if !st.active {
+                return Err(KernReturn::KERN_TERMINATED);
+            }
+            if st.waiters > st.tokens {
+                st.tokens += 1;
+                true
+            } else {
+                st.count = st.count.saturating_add(1);
+                false
+            }
+        };
+        if wake {
+            sched_prim::thread_wakeup_one(self.event());
+        }
+        Ok(())
+    }
+
+    /// `semaphore_signal_all`: wake every waiter; no signal is kept for later.
+    pub fn signal_all(&self) -> Result<(), KernReturn> {
+        {
+            let mut st = self.state.lock();
+            if !st.active {
+                return Err(KernReturn::KERN_TERMINATED);
+            }
+            st.tokens = st.waiters;
+        }
+        sched_prim::thread_wakeup(self.event());
+        Ok(())
+    }
+
+    /// `semaphore_signal_thread`: wake `thread` if it waits here (`KERN_NOT_WAITING` if not);
+    /// with no thread, wake one waiter if there is one (`KERN_NOT_WAITING` if none).
+    pub fn signal_thread(&self, thread: Option<&ThreadRef>) -> Result<(), KernReturn> {
+        let mut st = self.state.lock();
+        if !st.active {
+            return Err(KernReturn::KERN_TERMINATED);
+        }
+        if st.waiters <= st.tokens {
+            return Err(KernReturn::KERN_NOT_WAITING);
+        }
+        st.tokens += 1;
+        let event = self.event();
+        let woke = match thread {
+            Some(t) => sched_prim::thread_wakeup_thread(event, t),
+            None => sched_prim::thread_wakeup_one(event) > 0,
+        };
+        if !woke {
+            st.tokens -= 1;
+            return Err(KernReturn::KERN_NOT_WAITING);
+        }
+        Ok(())
+    }
+
+    /// `semaphore_wait` / `semaphore_timedwait`: take a signal, waiting for one until
+    /// `deadline` (None: forever), or not at all with `poll`. If `signal` is given it is
+    /// signalled first (`semaphore_wait_signal`).
+    pub fn wait(
+        &self,
+        deadline: Option<u64>,
+        poll: bool,
+        signal: Option<&Semaphore>,
+    ) -> Result<(), KernReturn> {
+        // Signal first: a reply that comes back at once is a counted signal, never lost.
+        if let Some(other) = signal {
+            other.signal()?;
+        }
+        {
+            let mut st = self.state.lock();
+            if !st.active {
+                return Err(KernReturn::KERN_TERMINATED);
+            }
+            if st.count > 0 {
+                st.count -= 1;
+                return Ok(());
+            }
+            if poll {
+                return Err(KernReturn::KERN_OPERATION_TIMED_OUT);
+            }
+            st.waiters += 1;
+            sched_prim::assert_wait_deadline(self.event(), Interruptible::Yes, deadline);
+        }
+        loop {
+            let result = sched_prim::thread_block();
+            let mut st = self.state.lock();
+            if st.tokens > 0 {
+                st.tokens -= 1;
+                st.waiters -= 1;
+                return Ok(());
+            }
+            if !st.active {
+                st.waiters -= 1;
+                return Err(KernReturn::KERN_TERMINATED);
+            }
+            match result {
+                WaitResult::TimedOut => {
+                    st.waiters -= 1;
+                    return Err(KernReturn::KERN_OPERATION_TIMED_OUT);
+                }
+                WaitResult::Interrupted => {
+                    st.waiters -= 1;
+                    return Err(KernReturn::KERN_ABORTED);
+                }
+                // Woken, but another waiter took the signal: wait again.
+                WaitResult::Awakened => {
+                    sched_prim::assert_wait_deadline(self.event(), Interruptible::Yes, deadline);
+                }
+            }
+        }
+    }
+
+    /// `semaphore_destroy`: waiters return `KERN_TERMINATED`, the port dies, later calls fail.
+    pub fn destroy(&self) {
+        {
+            let mut st = self.state.lock();
+            if !st.active {
+                return;
+            }
+            st.active = false;
+        }
+        sched_prim::thread_wakeup(self.event());
+        if let Some(p) = self.port.get() {
+            p.destroy();
+        }
+    }
+}
+
+/// The semaphore behind port name `name` in the caller's space: `KERN_INVALID_NAME` for a
+/// bad name, `KERN_INVALID_ARGUMENT` for a port that is not a semaphore.
+pub fn port_name_to_semaphore(name: u32) -> Result<SemaphoreRef, KernReturn> {
+    let task = current_thread().task.clone();
+    let port = task.itk_space.lookup_port(name, mach::port::MACH_PORT_TYPE_SEND).map_err(|kr| {
+        if kr == KernReturn::KERN_INVALID_RIGHT { KernReturn::KERN_INVALID_ARGUMENT } else { kr }
+    })?;
+    port.kobject::<Semaphore>(IkotType::Semaphore).ok_or(KernReturn::KERN_INVALID_ARGUMENT)
+}
+
+/// A relative `(sec, nsec)` wait as `wait` takes it: a deadline, or a poll for zero.
+pub fn timed(sec: u32, nsec: u32) -> Result<(Option<u64>, bool), KernReturn> {
+    if nsec >= 1_000_000_000 {
+        return Err(KernReturn::KERN_INVALID_VALUE);
+    }
+    if sec == 0 && nsec == 0 {
+        return Ok((None, true));
+    }
+    let ns = u64::from(sec) * 1_000_000_000 + u64::from(nsec);
+    Ok((Some(sched_prim::deadline_after_ns(ns)), false))
+}
+
+/// The thread behind port name `name` in the caller's space (`semaphore_signal_thread`).
+pub fn port_name_to_thread(name: u32) -> Result<ThreadRef, KernReturn> {
+    let task = current_thread().task.clone();
+    let port = task.itk_space.lookup_port(name, mach::port::MACH_PORT_TYPE_SEND)?;
+    port.kobject::<crate::kern::thread::Thread>(IkotType::ThreadControl)
+        .ok_or(KernReturn::KERN_INVALID_ARGUMENT)
+}
+
+/// The semaphore traps (−33…−39): each answers a `kern_return_t`.
+pub mod traps {
+    use super::*;
+
+    fn run(f: impl FnOnce() -> Result<(), KernReturn>) -> u64 {
+        f().err().unwrap_or(KernReturn::KERN_SUCCESS).0 as i64 as u64
+    }
+
+    /// −33.
+    pub fn semaphore_signal_trap(sema: u64) -> u64 {
+        run(|| port_name_to_semaphore(sema as u32)?.signal())
+    }
+
+    /// −34.
+    pub fn semaphore_signal_all_trap(sema: u64) -> u64 {
+        run(|| port_name_to_semaphore(sema as u32)?.signal_all())
+    }
+
+    /// −35: wake `thread` (or, for `MACH_PORT_NULL`, any one waiter).
+    pub fn semaphore_signal_thread_trap(sema: u64, thread: u64) -> u64 {
+        run(|| {
+            let sem = port_name_to_semaphore(sema as u32)?;
+            let thread = match thread as u32 {
+                mach::port::MACH_PORT_NULL => None,
+                name => Some(port_name_to_thread(name)?),
+            };
+            sem.signal_thread(thread.as_ref())
+        })
+    }
+
+    /// −36.
+    pub fn semaphore_wait_trap(sema: u64) -> u64 {
+        run(|| port_name_to_semaphore(sema as u32)?.wait(None, false, None))
+    }
+
+    /// −37: signal `signal_sema`, then wait on `wait_sema`.
+    pub fn semaphore_wait_signal_trap(wait_sema: u64, signal_sema: u64) -> u64 {
+        run(|| {
+            let (w, s) =
+                (port_name_to_semaphore(wait_sema as u32)?, port_name_to_semaphore(signal_sema as u32)?);
+            w.wait(None, false, Some(&s))
+        })
+    }
+
+    /// −38: wait at most `sec` s + `nsec` ns (both 0: poll).
+    pub fn semaphore_timedwait_trap(sema: u64, sec: u64, nsec: u64) -> u64 {
+        run(|| {
+            let (deadline, poll) = timed(sec as u32, nsec as u32)?;
+            port_name_to_semaphore(sema as u32)?.wait(deadline, poll, None)
+        })
+    }
+
+    /// −39.
+    pub fn semaphore_timedwait_signal_trap(wait_sema: u64, signal_sema: u64, sec: u64, nsec: u64) -> u64 {
+        run(|| {
+            let (deadline, poll) = timed(sec as u32, nsec as u32)?;
+            let (w, s) =
+                (port_name_to_semaphore(wait_sema as u32)?, port_name_to_semaphore(signal_sema as u32)?);
+            w.wait(deadline, poll, Some(&s))
+        })
+    }
+}
