@@ -61,6 +61,7 @@ routines! {
     TASK_RESUME = 3408, task_resume, [] -> [];
     TASK_GET_SPECIAL_PORT = 3409, task_get_special_port, [Int] -> [SEND_OUT];
     TASK_SET_SPECIAL_PORT = 3410, task_set_special_port, [Int, SEND_IN] -> [];
+    TASK_SET_EXCEPTION_PORTS = 3413, task_set_exception_ports, [Int, SEND_IN, Int, Int] -> [];
     SEMAPHORE_CREATE = 3418, semaphore_create, [Int, Int] -> [SEND_OUT];
     SEMAPHORE_DESTROY = 3419, semaphore_destroy, [Port(MACH_MSG_TYPE_MOVE_SEND)] -> [];
     // thread_act (3600).
@@ -70,6 +71,10 @@ routines! {
     THREAD_SUSPEND = 3605, thread_suspend, [] -> [];
     THREAD_RESUME = 3606, thread_resume, [] -> [];
     THREAD_INFO = 3612, thread_info, [Int, Int] -> [Array(INFO_MAX)];
+    THREAD_SET_EXCEPTION_PORTS = 3613, thread_set_exception_ports, [Int, SEND_IN, Int, Int] -> [];
+    // exc (2401) and mach_exc (2405): sent by the kernel to exception handlers.
+    EXCEPTION_RAISE = 2401, exception_raise, [SEND_OUT, SEND_OUT, Int, Array(2)] -> [];
+    MACH_EXCEPTION_RAISE = 2405, mach_exception_raise, [SEND_OUT, SEND_OUT, Int, LongArray(2)] -> [];
     // mach_vm (4800): act on the map of the task whose port is the target.
     MACH_VM_ALLOCATE = 4800, mach_vm_allocate, [Long, Long, Int] -> [Long];
     MACH_VM_DEALLOCATE = 4801, mach_vm_deallocate, [Long, Long] -> [];

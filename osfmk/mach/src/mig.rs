@@ -39,6 +39,10 @@ pub enum Field {
     /// An in-line array of 32-bit words with at most this many elements: a count word, then
     /// the words (the message is only as long as the count says).
     Array(u32),
+    /// An in-line array of 64-bit integers (at most this many), as `mach_exception_data_t`:
+    /// a count of elements, then the elements. Its value is an [`Arg::Array`] of twice as many
+    /// words, low half first.
+    LongArray(u32),
     /// Out-of-line memory: a descriptor, and its byte count among the in-line data.
     Ool,
     /// An out-of-line array of port rights with this disposition: a descriptor, and its
@@ -215,9 +219,21 @@ pub fn encode(
                     put(&words.get(i).to_le_bytes(), &mut at)?;
                 }
             }
+            (Field::LongArray(max), Arg::Array(words)) => {
+                let n = words.len() / 2;
+                if n > *max as usize || words.len() % 2 != 0 {
+                    return Err(MIG_ARRAY_TOO_LARGE);
+                }
+                put(&(n as u32).to_le_bytes(), &mut at)?;
+                for i in 0..2 * n {
+                    put(&words.get(i).to_le_bytes(), &mut at)?;
+                }
+            }
             (Field::Ool, Arg::Ool(_, size, _)) => put(&size.to_le_bytes(), &mut at)?,
             (Field::OolPorts(_), Arg::OolPorts(_, count, _)) => put(&count.to_le_bytes(), &mut at)?,
-            (Field::Int | Field::Long | Field::Array(_), _) => return Err(MIG_BAD_ARGUMENTS),
+            (Field::Int | Field::Long | Field::Array(_) | Field::LongArray(_), _) => {
+                return Err(MIG_BAD_ARGUMENTS);
+            }
             _ => {}
         }
     }
@@ -307,6 +323,15 @@ pub fn decode<'a>(
                 }
                 let words = body.get(at + 4..at + 4 + n as usize * 4).ok_or(MIG_BAD_ARGUMENTS)?;
                 at += 4 + n as usize * 4;
+                Arg::Array(Words::Bytes(words))
+            }
+            Field::LongArray(max) => {
+                let n = word(at)?;
+                if n > *max {
+                    return Err(MIG_BAD_ARGUMENTS);
+                }
+                let words = body.get(at + 4..at + 4 + n as usize * 8).ok_or(MIG_BAD_ARGUMENTS)?;
+                at += 4 + n as usize * 8;
                 Arg::Array(Words::Bytes(words))
             }
             Field::Ool => {

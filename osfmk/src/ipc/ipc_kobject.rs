@@ -13,8 +13,8 @@ use alloc::vec::Vec;
 use mach::KernReturn;
 use mach::message::{MACH_MSG_HEADER_SIZE, MACH_MSGH_BITS_COMPLEX, mach_msgh_bits};
 use mach::mig::{
-    Arg, Field, MIG_BAD_ID, MIG_MAX_FIELDS, MIG_REPLY_ERROR_SIZE, MIG_REPLY_ID_OFFSET, NDR_RECORD, Routine,
-    Words, decode, descriptor_offsets, encode, is_complex,
+    Arg, Field, MIG_BAD_ID, MIG_MAX_FIELDS, MIG_REPLY_ERROR_SIZE, MIG_REPLY_ID_OFFSET, NDR_RECORD, Words,
+    decode, descriptor_offsets, encode, is_complex,
 };
 
 use super::ipc_kmsg::{IpcKmsg, KmsgDescriptor, MsgRight, SenderToken};
@@ -91,21 +91,29 @@ pub fn ipc_kobject_server(request: IpcKmsg) -> Option<IpcKmsg> {
     if no_reply {
         return None;
     }
+    let reply_id = id.wrapping_add(MIG_REPLY_ID_OFFSET);
     Some(match result {
         Ok(values) => {
-            build_reply(routine, reply, values).unwrap_or_else(|(reply, kr)| mig_reply_error(reply, id, kr))
+            let success = Some(KernReturn::KERN_SUCCESS);
+            kmsg_from_values(routine.reply, reply_id, values, success, reply, MsgRight::Null)
+                .unwrap_or_else(|(reply, kr)| mig_reply_error(reply, id, kr))
         }
         Err(kr) => mig_reply_error(reply, id, kr),
     })
 }
 
-/// Lay out a successful reply from the routine's reply fields.
-fn build_reply(
-    routine: &Routine,
-    reply: MsgRight,
+/// A kernel message laid out from MIG `fields` and their `values` (a reply when `reply_code`
+/// is given), to `remote`, with reply right `local`. The kernel builds its replies and its
+/// own requests (exception messages) this way. On failure the remote right comes back.
+pub fn kmsg_from_values(
+    fields: &[Field],
+    id: i32,
     values: Vec<KOut>,
+    reply_code: Option<KernReturn>,
+    remote: MsgRight,
+    local: MsgRight,
 ) -> Result<IpcKmsg, (MsgRight, KernReturn)> {
-    let fields = routine.reply;
+    let reply = remote;
     let mut args = [Arg::None; MIG_MAX_FIELDS];
     for (slot, v) in args.iter_mut().zip(&values) {
         *slot = match v {
@@ -121,12 +129,13 @@ fn build_reply(
         .iter()
         .map(|f| match f {
             Field::Array(n) => 4 + *n as usize * 4,
+            Field::LongArray(n) => 4 + *n as usize * 8,
             _ => 16,
         })
         .sum::<usize>()
         + 32;
     let mut body = alloc::vec![0u8; max];
-    let len = match encode(fields, &args[..values.len()], Some(KernReturn::KERN_SUCCESS), &mut body) {
+    let len = match encode(fields, &args[..values.len()], reply_code, &mut body) {
         Ok(n) => n,
         Err(kr) => return Err((reply, kr)),
     };
@@ -153,11 +162,11 @@ fn build_reply(
     }
     let complex = if is_complex(fields) { MACH_MSGH_BITS_COMPLEX } else { 0 };
     Ok(IpcKmsg {
-        bits: complex | mach_msgh_bits(reply.received_type(), 0),
+        bits: complex | mach_msgh_bits(reply.received_type(), local.received_type()),
         size: MACH_MSG_HEADER_SIZE + len as u32,
         remote: reply,
-        local: MsgRight::Null,
-        id: routine.id.wrapping_add(MIG_REPLY_ID_OFFSET),
+        local,
+        id,
         body,
         descriptors,
         sender: SenderToken::KERNEL,

@@ -156,6 +156,12 @@ impl IpcPort {
         Arc::new(Self::with_state(Receiver::Space(space), IpcMqueue::new_user(), None))
     }
 
+    /// A port whose receive right the kernel holds naked, to receive on itself (the reply
+    /// port of an exception message). Dropping the right destroys the port.
+    pub fn new_kernel_reply() -> ReceiveRight {
+        ReceiveRight::adopt(Arc::new(Self::with_state(Receiver::Nobody, IpcMqueue::new_user(), None)))
+    }
+
     fn with_state(receiver: Receiver, messages: IpcMqueue, kobject: Option<(IkotType, KObjectRef)>) -> Self {
         Self {
             state: SpinLock::new(PortState {

@@ -1,9 +1,12 @@
 //! Mach exceptions and the hooks BSD registers with Mach.
 //!
-//! A fault or a bad trap that Mach cannot resolve becomes an exception message to the
-//! thread's, then the task's, then the host's exception port (M1.5). With no taker — always,
-//! for now — BSD's `ux_handler` turns it into a signal. Mach never names BSD: BSD installs an
-//! implementation of [`BsdHooks`] at boot, the Rust form of XNU's BSD callouts.
+//! A fault or a bad trap that Mach cannot resolve becomes an exception message
+//! (`exception_raise`, or `mach_exception_raise` with 64-bit codes) to the thread's, then the
+//! task's, then the host's exception port, in the faulting thread, which waits for the reply.
+//! A handler that answers `KERN_SUCCESS` has dealt with it (the thread retries the
+//! instruction); any other answer, or no handler, passes it on, and at the end BSD's
+//! `ux_handler` turns it into a signal. Mach never names BSD: BSD installs an implementation
+//! of [`BsdHooks`] at boot, the Rust form of XNU's BSD callouts.
 
 use mach::exception::ExceptionType;
 
@@ -44,11 +47,183 @@ pub fn bsd_hooks() -> Option<&'static dyn BsdHooks> {
     HOOKS.get().copied()
 }
 
-/// Raise `exception` for the current thread (`exception_triage`). There are no exception
-/// ports yet, so this goes straight to BSD; without BSD it is a kernel bug.
+/// Raise `exception` for the current thread (`exception_triage`): the exception ports first,
+/// then BSD; without BSD it is a kernel bug.
 pub fn exception_triage(exception: ExceptionType, code: i64, subcode: i64) {
+    #[cfg(target_os = "none")]
+    if ports::exception_deliver(exception, code, subcode) {
+        return;
+    }
     match bsd_hooks() {
         Some(h) => h.unhandled_exception(exception, code, subcode),
         None => panic!("exception {exception} (code {code:#x}, subcode {subcode:#x}) before BSD is up"),
+    }
+}
+
+#[cfg(target_os = "none")]
+pub use ports::{ExceptionAction, ExceptionActions, host_exception_actions};
+
+/// Exception ports: the per-thread, per-task and host tables, and delivery.
+#[cfg(target_os = "none")]
+mod ports {
+    use alloc::vec::Vec;
+
+    use mach::KernReturn;
+    use mach::defs::{EXCEPTION_RAISE, MACH_EXCEPTION_RAISE};
+    use mach::exception::{
+        EXC_MASK_ALL, EXC_TYPES_COUNT, EXCEPTION_DEFAULT, ExceptionType, MACH_EXCEPTION_CODES,
+    };
+
+    use crate::ipc::ipc_kmsg::{IpcKmsg, MsgRight};
+    use crate::ipc::ipc_kobject::{KOut, kmsg_from_values};
+    use crate::ipc::ipc_mqueue::{IpcTimeout, Received, ipc_mqueue_receive};
+    use crate::ipc::ipc_port::{IpcPort, SendRight};
+    use crate::ipc::mach_msg::ipc_kmsg_send;
+    use crate::kern::locks::SpinLock;
+    use crate::kern::sched_prim::current_thread;
+
+    /// Where one exception type goes, and how (XNU `struct exception_action`).
+    pub struct ExceptionAction {
+        pub port: SendRight,
+        /// `EXCEPTION_DEFAULT`, possibly with `MACH_EXCEPTION_CODES`.
+        pub behavior: u32,
+        /// Thread-state flavor (kept for `get`; `EXCEPTION_DEFAULT` sends no state).
+        pub flavor: u32,
+    }
+
+    impl ExceptionAction {
+        fn copy(&self) -> Self {
+            Self { port: self.port.copy(), behavior: self.behavior, flavor: self.flavor }
+        }
+    }
+
+    /// An exception-port table, one slot per exception type.
+    pub struct ExceptionActions(SpinLock<[Option<ExceptionAction>; EXC_TYPES_COUNT]>);
+
+    impl Default for ExceptionActions {
+        fn default() -> Self {
+            Self(SpinLock::new(Default::default()))
+        }
+    }
+
+    impl ExceptionActions {
+        /// `*_set_exception_ports`: `port` (None clears) for every type in `mask`. Only the
+        /// default behavior is carried (`KERN_INVALID_ARGUMENT` otherwise, and for a mask
+        /// with bits outside the valid types).
+        pub fn set(
+            &self,
+            mask: u32,
+            port: Option<SendRight>,
+            behavior: u32,
+            flavor: u32,
+        ) -> Result<(), KernReturn> {
+            if mask & !EXC_MASK_ALL != 0 || behavior & !MACH_EXCEPTION_CODES != EXCEPTION_DEFAULT {
+                return Err(KernReturn::KERN_INVALID_ARGUMENT);
+            }
+            let mut old = Vec::new();
+            let mut table = self.0.lock();
+            for (exc, slot) in table.iter_mut().enumerate() {
+                if mask & (1 << exc) != 0 {
+                    let new = port.as_ref().map(|p| ExceptionAction { port: p.copy(), behavior, flavor });
+                    old.push(core::mem::replace(slot, new));
+                }
+            }
+            drop(table);
+            drop(old);
+            Ok(())
+        }
+
+        /// The action for `exception`, if one is set.
+        pub fn get(&self, exception: ExceptionType) -> Option<ExceptionAction> {
+            self.0.lock().get(exception as usize)?.as_ref().map(ExceptionAction::copy)
+        }
+
+        /// A copy of every slot (a child task inherits its parent's task exception ports).
+        pub fn inherit_from(&self, parent: &ExceptionActions) {
+            let copies: [Option<ExceptionAction>; EXC_TYPES_COUNT] =
+                core::array::from_fn(|i| parent.0.lock()[i].as_ref().map(ExceptionAction::copy));
+            let old = core::mem::replace(&mut *self.0.lock(), copies);
+            drop(old);
+        }
+
+        /// Release every action.
+        pub fn clear(&self) {
+            let old = core::mem::take(&mut *self.0.lock());
+            drop(old);
+        }
+    }
+
+    static HOST_ACTIONS: spin::Once<ExceptionActions> = spin::Once::new();
+
+    /// The host's exception ports (the last stop before BSD).
+    pub fn host_exception_actions() -> &'static ExceptionActions {
+        HOST_ACTIONS.call_once(ExceptionActions::default)
+    }
+
+    /// Offer the exception to the thread's, the task's, then the host's handler; true when
+    /// one answered `KERN_SUCCESS` (XNU `exception_deliver` over the three levels).
+    pub(super) fn exception_deliver(exception: ExceptionType, code: i64, subcode: i64) -> bool {
+        let thread = current_thread();
+        let task = thread.task.clone();
+        let levels = [
+            thread.exc_actions.get(exception),
+            task.exc_actions.get(exception),
+            host_exception_actions().get(exception),
+        ];
+        drop(thread);
+        drop(task);
+        levels
+            .into_iter()
+            .flatten()
+            .any(|action| raise(&action, exception, code, subcode) == KernReturn::KERN_SUCCESS)
+    }
+
+    /// Send one exception message and wait for the handler's answer.
+    fn raise(action: &ExceptionAction, exception: ExceptionType, code: i64, subcode: i64) -> KernReturn {
+        if !action.port.port().is_active() {
+            return KernReturn::KERN_FAILURE;
+        }
+        let thread = current_thread();
+        let task = thread.task.clone();
+        let reply = IpcPort::new_kernel_reply();
+        let codes = if action.behavior & MACH_EXCEPTION_CODES != 0 {
+            alloc::vec![code as u32, (code >> 32) as u32, subcode as u32, (subcode >> 32) as u32]
+        } else {
+            alloc::vec![code as u32, subcode as u32]
+        };
+        let routine = if action.behavior & MACH_EXCEPTION_CODES != 0 {
+            &MACH_EXCEPTION_RAISE
+        } else {
+            &EXCEPTION_RAISE
+        };
+        let values = alloc::vec![
+            KOut::Port(MsgRight::Send(thread.self_port().make_send())),
+            KOut::Port(MsgRight::Send(task.self_port().make_send())),
+            KOut::Int(exception),
+            KOut::Words(codes),
+        ];
+        drop(thread);
+        drop(task);
+        let remote = MsgRight::Send(action.port.copy());
+        let local = MsgRight::SendOnce(reply.port().make_send_once());
+        let Ok(request) = kmsg_from_values(routine.request, routine.id, values, None, remote, local) else {
+            return KernReturn::KERN_FAILURE;
+        };
+        if ipc_kmsg_send(request, IpcTimeout::Forever).is_err() {
+            return KernReturn::KERN_FAILURE;
+        }
+        match ipc_mqueue_receive(reply.port(), 4096, false, IpcTimeout::Forever) {
+            Ok(Received::Message(answer, _)) => reply_code(&answer, routine.id),
+            _ => KernReturn::KERN_FAILURE,
+        }
+    }
+
+    /// The RetCode of a handler's reply (a simple message: header, NDR, RetCode).
+    fn reply_code(answer: &IpcKmsg, request_id: i32) -> KernReturn {
+        let ok = answer.id == request_id + mach::mig::MIG_REPLY_ID_OFFSET && answer.body.len() == 12;
+        match answer.body.get(8..12) {
+            Some(b) if ok => KernReturn(i32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+            _ => KernReturn::KERN_FAILURE,
+        }
     }
 }

@@ -44,6 +44,7 @@ pub static MIG_SERVERS: &[(&Routine, Handler)] = &[
     (&defs::TASK_RESUME, task_resume),
     (&defs::TASK_GET_SPECIAL_PORT, task_get_special_port),
     (&defs::TASK_SET_SPECIAL_PORT, task_set_special_port),
+    (&defs::TASK_SET_EXCEPTION_PORTS, task_set_exception_ports),
     (&defs::SEMAPHORE_CREATE, semaphore_create),
     (&defs::SEMAPHORE_DESTROY, semaphore_destroy),
     (&defs::THREAD_GET_STATE, thread_get_state),
@@ -51,6 +52,7 @@ pub static MIG_SERVERS: &[(&Routine, Handler)] = &[
     (&defs::THREAD_SUSPEND, thread_suspend),
     (&defs::THREAD_RESUME, thread_resume),
     (&defs::THREAD_INFO, thread_info),
+    (&defs::THREAD_SET_EXCEPTION_PORTS, thread_set_exception_ports),
     (&defs::MACH_VM_ALLOCATE, mach_vm_allocate),
     (&defs::MACH_VM_DEALLOCATE, mach_vm_deallocate),
     (&defs::MACH_VM_PROTECT, mach_vm_protect),
@@ -224,6 +226,29 @@ fn task_set_special_port(port: &PortRef, req: &mut Request<'_>) -> Reply {
         MsgRight::SendOnce(_) | MsgRight::Receive(_) => return Err(KernReturn::KERN_INVALID_ARGUMENT),
     };
     done(task.set_special_port(req.args[0].int() as i32, right))
+}
+
+/// The handler port of a `*_set_exception_ports` request: a send right, or none to clear.
+fn handler_of(req: &mut Request<'_>) -> Result<Option<crate::ipc::ipc_port::SendRight>, KernReturn> {
+    match req.take_port() {
+        MsgRight::Send(r) => Ok(Some(r)),
+        MsgRight::Null | MsgRight::Dead => Ok(None),
+        MsgRight::SendOnce(_) | MsgRight::Receive(_) => Err(KernReturn::KERN_INVALID_ARGUMENT),
+    }
+}
+
+fn task_set_exception_ports(port: &PortRef, req: &mut Request<'_>) -> Reply {
+    let task = task_of(port)?;
+    let handler = handler_of(req)?;
+    let [mask, behavior, flavor] = [0, 2, 3].map(|i| req.args[i].int());
+    done(task.exc_actions.set(mask, handler, behavior, flavor))
+}
+
+fn thread_set_exception_ports(port: &PortRef, req: &mut Request<'_>) -> Reply {
+    let thread = thread_of(port)?;
+    let handler = handler_of(req)?;
+    let [mask, behavior, flavor] = [0, 2, 3].map(|i| req.args[i].int());
+    done(thread.exc_actions.set(mask, handler, behavior, flavor))
 }
 
 fn semaphore_create(port: &PortRef, req: &mut Request<'_>) -> Reply {

@@ -54,6 +54,8 @@ pub struct Task {
     /// `task_suspend` count: no thread of the task runs user code while it is non-zero.
     suspend_count: AtomicU32,
     itk_self: spin::Once<PortRef>,
+    /// The task's exception ports (`task_set_exception_ports`), inherited by children.
+    pub exc_actions: crate::kern::exception::ExceptionActions,
     /// Semaphores this task created; they die with it (XNU `semaphore_list`).
     semaphores: SpinLock<Vec<Arc<crate::kern::sync_sema::Semaphore>>>,
     /// User and system time of the task's threads that have ended (`mach_absolute_time`
@@ -93,8 +95,10 @@ impl Task {
         Ok(child)
     }
 
-    /// Copy `parent`'s special ports (bootstrap and the rest) into this new task.
+    /// Copy `parent`'s special ports (bootstrap and the rest) and exception ports into this
+    /// new task, as XNU's fork and spawn do.
     pub fn inherit_special_ports(&self, parent: &Task) {
+        self.exc_actions.inherit_from(&parent.exc_actions);
         let copies: [Option<SendRight>; TASK_SPECIAL_PORT_SLOTS] =
             core::array::from_fn(|i| parent.itk_special.lock()[i].as_ref().map(SendRight::copy));
         let old = core::mem::replace(&mut *self.itk_special.lock(), copies);
@@ -159,6 +163,7 @@ impl Task {
             itk_special: SpinLock::new(Default::default()),
             dead_times: [AtomicU64::new(0), AtomicU64::new(0)],
             semaphores: SpinLock::new(Vec::new()),
+            exc_actions: Default::default(),
             bsd_info: spin::Once::new(),
         })
     }
@@ -322,6 +327,7 @@ impl Task {
         self.itk_space.destroy();
         let special = core::mem::take(&mut *self.itk_special.lock());
         drop(special);
+        self.exc_actions.clear();
         let semaphores = core::mem::take(&mut *self.semaphores.lock());
         for sem in semaphores {
             sem.destroy();

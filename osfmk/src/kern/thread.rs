@@ -171,6 +171,8 @@ pub struct Thread {
     self_port: spin::Once<PortRef>,
     /// BSD's per-thread data (`uthread`), opaque to Mach.
     pub uthread: spin::Once<Box<dyn Any + Send + Sync>>,
+    /// The thread's exception ports (`thread_set_exception_ports`).
+    pub exc_actions: crate::kern::exception::ExceptionActions,
 }
 
 // SAFETY: `context` is only accessed by the context switch with IRQs masked on the one CPU
@@ -192,6 +194,7 @@ impl Thread {
             kstack,
             self_port: spin::Once::new(),
             uthread: spin::Once::new(),
+            exc_actions: Default::default(),
         });
         t.task.add_thread(&t);
         t

@@ -768,3 +768,29 @@ pub fn semaphore_timedwait_signal(
         )
     })
 }
+
+// ---- Exception ports -------------------------------------------------------------------------
+
+/// `task_set_exception_ports(task, exception_mask, new_port, behavior, new_flavor)`.
+pub fn task_set_exception_ports(
+    task: MachPortName,
+    mask: u32,
+    port: MachPortName,
+    behavior: u32,
+    flavor: u32,
+) -> KernReturn {
+    let args = [Arg::Int(mask), Arg::Port(port, 0), Arg::Int(behavior), Arg::Int(flavor)];
+    call0(task, &defs::TASK_SET_EXCEPTION_PORTS, &args)
+}
+
+/// `thread_set_exception_ports(thread, exception_mask, new_port, behavior, new_flavor)`.
+pub fn thread_set_exception_ports(
+    thread: MachPortName,
+    mask: u32,
+    port: MachPortName,
+    behavior: u32,
+    flavor: u32,
+) -> KernReturn {
+    let args = [Arg::Int(mask), Arg::Port(port, 0), Arg::Int(behavior), Arg::Int(flavor)];
+    call0(thread, &defs::THREAD_SET_EXCEPTION_PORTS, &args)
+}

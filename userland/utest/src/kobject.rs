@@ -8,6 +8,7 @@ use libsys::mach_traps::{mach_task_self, mach_thread_self, task_for_pid};
 use libsys::process::{Forked, fork, waitpid};
 use libsys::syscall::{exit_process, getpid};
 use mach::defs::special::TASK_BOOTSTRAP_PORT;
+use mach::exception::{EXC_BAD_ACCESS, EXCEPTION_DEFAULT, MACH_EXCEPTION_CODES};
 use mach::message::*;
 use mach::mig::{MIG_BAD_ARGUMENTS, MIG_BAD_ID};
 use mach::port::*;
@@ -24,6 +25,7 @@ pub const CASES: &[(&str, Case)] = &[
     ("two tasks: bootstrap special port, rights and OOL memory, RPC reply", two_tasks),
     ("another task's memory, threads and space through its task port", remote_task_control),
     ("notifications: send-once, port-destroyed, port-deleted, dead-name, no-senders", notifications),
+    ("exception ports: a handler in another task repairs a fault, or refuses it", exception_handler),
 ];
 
 const SUCCESS: KernReturn = KernReturn::KERN_SUCCESS;
@@ -525,5 +527,98 @@ fn notifications(_: &Args) -> Result<(), &'static str> {
         drop_port(p);
     }
     let _ = other;
+    Ok(())
+}
+
+/// A page the `exception_handler` children fault on (the same address in parent and child).
+#[repr(C, align(4096))]
+struct Page([u8; 4096]);
+static mut FAULT_PAGE: Page = Page([0; 4096]);
+
+fn fault_page() -> u64 {
+    core::ptr::addr_of!(FAULT_PAGE) as u64
+}
+
+/// Child of `exception_handler`: make the page read-only, wait for the go, write to it.
+fn faulting_child() -> i32 {
+    if mach_vm_protect(mach_task_self(), fault_page(), 4096, false, VmProt::READ.0) != SUCCESS {
+        return 30;
+    }
+    for _ in 0..5000 {
+        if read_mailbox(1) == 0xfeed {
+            // SAFETY: our own static page; the write faults until the handler repairs it.
+            unsafe { core::ptr::write_volatile(fault_page() as *mut u8, 43) };
+            // SAFETY: as above.
+            let v = unsafe { core::ptr::read_volatile(fault_page() as *const u8) };
+            return if v == 43 { 0 } else { 31 };
+        }
+        crate::sched::sleep_ms(1);
+    }
+    32
+}
+
+/// Run a faulting child whose task exception port is ours; answer its exception with
+/// `verdict` (repairing the page first if it is success). Returns the child's wait status.
+fn handle_one_fault(verdict: KernReturn) -> Result<i32, &'static str> {
+    let me = mach_task_self();
+    let exc = new_port()?;
+    check(mach_port_insert_right(me, exc, exc, MACH_MSG_TYPE_MAKE_SEND) == SUCCESS, "send right")?;
+    let child = match fork().map_err(|_| "fork")? {
+        Forked::Child => exit_process(faulting_child()),
+        Forked::Parent(pid) => pid,
+    };
+    let mut t = 0;
+    // SAFETY: `t` is a writable u32.
+    let kr = unsafe { task_for_pid(u64::from(me), child as u64, &mut t as *mut u32 as u64) };
+    check(kr == 0, "task_for_pid")?;
+    let behavior = EXCEPTION_DEFAULT | MACH_EXCEPTION_CODES;
+    check(
+        task_set_exception_ports(t, 1 << EXC_BAD_ACCESS, exc, behavior, 0) == SUCCESS,
+        "set exception port",
+    )?;
+    check(
+        task_set_exception_ports(t, 1 << 20, exc, behavior, 0) == KernReturn::KERN_INVALID_ARGUMENT,
+        "bad mask",
+    )?;
+    check(
+        task_set_exception_ports(t, 1 << EXC_BAD_ACCESS, exc, 9, 0) == KernReturn::KERN_INVALID_ARGUMENT,
+        "bad behavior",
+    )?;
+    let go = 0xfeedu64.to_le_bytes();
+    check(mach_vm_write(t, mailbox_addr() + 8, go.as_ptr() as u64, 8) == SUCCESS, "go")?;
+    let mut msg = MsgBuf::new();
+    check(msg.receive(exc, MACH_RCV_TIMEOUT, 5000) == MACH_MSG_SUCCESS, "exception message")?;
+    let h = msg.header();
+    check(
+        h.msgh_id == 2405 && h.msgh_bits & MACH_MSGH_BITS_COMPLEX != 0 && h.msgh_size == 84,
+        "mach_exception_raise",
+    )?;
+    let (thread, task) = (msg.word(28), msg.word(40));
+    check(msg.word(60) == EXC_BAD_ACCESS && msg.word(64) == 2, "EXC_BAD_ACCESS with two codes")?;
+    check(msg.long(68) == 2 && msg.long(76) == fault_page(), "KERN_PROTECTION_FAILURE at the page")?;
+    let mut info = [0u32; 10];
+    let mut c = 10;
+    check(thread_info(thread, 3, &mut info, &mut c) == SUCCESS, "the faulting thread's port works")?;
+    if verdict == SUCCESS {
+        check(mach_vm_protect(task, fault_page(), 4096, false, VmProt::DEFAULT.0) == SUCCESS, "repair")?;
+    }
+    let mut r = MsgBuf::new();
+    r.set_header(&simple(h.msgh_remote_port, mach_msgh_bits(MACH_MSG_TYPE_MOVE_SEND_ONCE, 0), 0, 2505));
+    r.put(24, &mach::mig::NDR_RECORD);
+    r.put(32, &verdict.0.to_le_bytes());
+    check(r.send(36, 0, 0) == MACH_MSG_SUCCESS, "reply")?;
+    let (_, status) = waitpid(child, 0).map_err(|_| "waitpid")?;
+    for n in [thread, task, t] {
+        let _ = mach_port_deallocate(me, n);
+    }
+    let _ = mach_port_mod_refs(me, exc, MACH_PORT_RIGHT_SEND, -1);
+    drop_port(exc);
+    Ok(status)
+}
+
+fn exception_handler(_: &Args) -> Result<(), &'static str> {
+    check(handle_one_fault(SUCCESS)? == 0, "repaired: the child's write went through")?;
+    let status = handle_one_fault(KernReturn::KERN_FAILURE)?;
+    check(status & 0x7f == sys::signal::SIGBUS as i32, "refused: BSD turns it into SIGBUS")?;
     Ok(())
 }
