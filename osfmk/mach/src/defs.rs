@@ -17,6 +17,9 @@ pub const PORT_INFO_MAX: u32 = 17;
 /// `thread_state_t` bound in words (THREAD_STATE_MAX; ARM_NEON_STATE64 is the largest we
 /// serve at 132).
 pub const THREAD_STATE_MAX: u32 = 1296;
+/// `name_t`: a service name, 128 bytes NUL-padded.
+pub const NAME_MAX_BYTES: u32 = 128;
+
 /// `vm_region_info_t` bound in words (VM_REGION_BASIC_INFO_64 is 9).
 pub const REGION_INFO_MAX: u32 = 10;
 
@@ -82,6 +85,10 @@ routines! {
     MACH_VM_READ = 4804, mach_vm_read, [Long, Long] -> [Ool];
     MACH_VM_WRITE = 4806, mach_vm_write, [Long, Ool] -> [];
     MACH_VM_REGION = 4816, mach_vm_region, [Long, Int, Int] -> [SEND_OUT, Long, Long, Array(REGION_INFO_MAX)];
+    // bootstrap (400): served by init, as launchd does (not by the kernel); ids as in
+    // launchd's bootstrap subsystem.
+    BOOTSTRAP_REGISTER = 403, bootstrap_register, [Str(NAME_MAX_BYTES), SEND_IN] -> [];
+    BOOTSTRAP_LOOK_UP = 404, bootstrap_look_up, [Str(NAME_MAX_BYTES)] -> [Port(MACH_MSG_TYPE_COPY_SEND)];
     // mach_host (200).
     HOST_INFO = 200, host_info, [Int, Int] -> [Array(INFO_MAX)];
     HOST_STATISTICS = 216, host_statistics, [Int, Int] -> [Array(INFO_MAX)];
@@ -90,6 +97,17 @@ routines! {
 /// The routine with message id `id`, if this kernel serves it.
 pub fn routine(id: i32) -> Option<&'static Routine> {
     ALL.iter().copied().find(|r| r.id == id)
+}
+
+/// Bootstrap server answers (`bootstrap.h`).
+pub mod bootstrap {
+    pub const BOOTSTRAP_SUCCESS: i32 = 0;
+    pub const BOOTSTRAP_NOT_PRIVILEGED: i32 = 1100;
+    pub const BOOTSTRAP_NAME_IN_USE: i32 = 1101;
+    pub const BOOTSTRAP_UNKNOWN_SERVICE: i32 = 1102;
+    pub const BOOTSTRAP_SERVICE_ACTIVE: i32 = 1103;
+    pub const BOOTSTRAP_BAD_COUNT: i32 = 1104;
+    pub const BOOTSTRAP_NO_MEMORY: i32 = 1105;
 }
 
 /// Task special ports (reference §5.4).

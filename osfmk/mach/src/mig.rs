@@ -43,6 +43,9 @@ pub enum Field {
     /// a count of elements, then the elements. Its value is an [`Arg::Array`] of twice as many
     /// words, low half first.
     LongArray(u32),
+    /// A fixed-size in-line byte string (`c_string[n]`, e.g. `name_t`): always `n` bytes,
+    /// NUL-padded. `n` is a multiple of 4.
+    Str(u32),
     /// Out-of-line memory: a descriptor, and its byte count among the in-line data.
     Ool,
     /// An out-of-line array of port rights with this disposition: a descriptor, and its
@@ -106,6 +109,8 @@ pub enum Arg<'a> {
     Int(u32),
     Long(u64),
     Array(Words<'a>),
+    /// The bytes of a `Str` field (shorter values are NUL-padded; longer ones are refused).
+    Bytes(&'a [u8]),
     /// Address, size in bytes, deallocate.
     Ool(u64, u32, bool),
     /// Address of the name array, element count, deallocate.
@@ -229,6 +234,16 @@ pub fn encode(
                     put(&words.get(i).to_le_bytes(), &mut at)?;
                 }
             }
+            (Field::Str(n), Arg::Bytes(b)) => {
+                let n = *n as usize;
+                if b.len() > n {
+                    return Err(MIG_ARRAY_TOO_LARGE);
+                }
+                put(b, &mut at)?;
+                for _ in b.len()..n {
+                    put(&[0], &mut at)?;
+                }
+            }
             (Field::Ool, Arg::Ool(_, size, _)) => put(&size.to_le_bytes(), &mut at)?,
             (Field::OolPorts(_), Arg::OolPorts(_, count, _)) => put(&count.to_le_bytes(), &mut at)?,
             (Field::Int | Field::Long | Field::Array(_) | Field::LongArray(_), _) => {
@@ -324,6 +339,11 @@ pub fn decode<'a>(
                 let words = body.get(at + 4..at + 4 + n as usize * 4).ok_or(MIG_BAD_ARGUMENTS)?;
                 at += 4 + n as usize * 4;
                 Arg::Array(Words::Bytes(words))
+            }
+            Field::Str(n) => {
+                let bytes = body.get(at..at + *n as usize).ok_or(MIG_BAD_ARGUMENTS)?;
+                at += *n as usize;
+                Arg::Bytes(bytes)
             }
             Field::LongArray(max) => {
                 let n = word(at)?;

@@ -1,6 +1,8 @@
-//! `/sbin/init`, pid 1: greets with its identity from both halves of the kernel (BSD's pid,
-//! Mach's task port and timebase), echoes one line from the console, and exits with status 3
-//! so the kernel's report of init's exit can be checked. A real init arrives with the shell.
+//! `/sbin/init`, pid 1: starts the bootstrap server (it holds the bootstrap port every other
+//! task inherits, as launchd does), greets with its identity from both halves of the kernel
+//! (BSD's pid, Mach's task port and timebase), echoes one line from the console, and exits
+//! with status 3 so the kernel's report of init's exit can be checked. A real init arrives
+//! with the shell.
 #![no_std]
 #![no_main]
 
@@ -19,6 +21,13 @@ fn main(_args: &Args) -> i32 {
         return 1;
     };
     let task = mach_task_self();
+    let bootstrap = libsys::thread::thread_register()
+        .map_err(|_| mach::KernReturn::KERN_FAILURE)
+        .and_then(|()| libsys::bootstrap::bootstrap_start_server());
+    match bootstrap {
+        Ok(bp) => println!("init: bootstrap server on port {bp:#x}"),
+        Err(kr) => println!("init: no bootstrap server: {}", kr.name()),
+    }
     match timebase_info() {
         Ok(tb) => println!(
             "init: hello from pid {pid} (ppid {ppid}, uid {uid}), task port {task:#x}, timebase {}/{}",

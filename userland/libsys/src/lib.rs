@@ -6,6 +6,7 @@
 //! it with [`entry!`].
 #![no_std]
 
+pub mod bootstrap;
 pub mod introspect;
 pub mod mach;
 pub mod mach_traps;

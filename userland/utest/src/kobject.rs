@@ -26,6 +26,7 @@ pub const CASES: &[(&str, Case)] = &[
     ("another task's memory, threads and space through its task port", remote_task_control),
     ("notifications: send-once, port-destroyed, port-deleted, dead-name, no-senders", notifications),
     ("exception ports: a handler in another task repairs a fault, or refuses it", exception_handler),
+    ("bootstrap: init serves register / look_up; two unrelated processes meet by name", bootstrap_rendezvous),
 ];
 
 const SUCCESS: KernReturn = KernReturn::KERN_SUCCESS;
@@ -620,5 +621,88 @@ fn exception_handler(_: &Args) -> Result<(), &'static str> {
     check(handle_one_fault(SUCCESS)? == 0, "repaired: the child's write went through")?;
     let status = handle_one_fault(KernReturn::KERN_FAILURE)?;
     check(status & 0x7f == sys::signal::SIGBUS as i32, "refused: BSD turns it into SIGBUS")?;
+    Ok(())
+}
+
+const SERVICE: &[u8] = b"org.rxnu.test.echo";
+
+/// The registering child: publish a port under SERVICE, answer one request, exit.
+fn service_child() -> i32 {
+    use libsys::bootstrap::{bootstrap_port, bootstrap_register};
+    let Ok(port) = new_port() else { return 40 };
+    if mach_port_insert_right(mach_task_self(), port, port, MACH_MSG_TYPE_MAKE_SEND) != SUCCESS {
+        return 41;
+    }
+    if bootstrap_register(bootstrap_port(), SERVICE, port) != SUCCESS {
+        return 42;
+    }
+    let mut buf = MsgBuf::new();
+    if buf.receive(port, MACH_RCV_TIMEOUT, 5000) != MACH_MSG_SUCCESS {
+        return 43;
+    }
+    let h = buf.header();
+    buf.set_header(&simple(
+        h.msgh_remote_port,
+        mach_msgh_bits(MACH_MSG_TYPE_MOVE_SEND_ONCE, 0),
+        0,
+        h.msgh_id + 100,
+    ));
+    if buf.send(32, 0, 0) != MACH_MSG_SUCCESS { 44 } else { 0 }
+}
+
+/// The looking-up child: find SERVICE (waiting for it to appear), call it once.
+fn client_child() -> i32 {
+    use libsys::bootstrap::{bootstrap_look_up, bootstrap_port};
+    let mut service = 0;
+    let mut tries = 0;
+    while bootstrap_look_up(bootstrap_port(), SERVICE, &mut service) != SUCCESS {
+        tries += 1;
+        if tries > 5000 {
+            return 50;
+        }
+        crate::sched::sleep_ms(1);
+    }
+    let reply = mach_reply_port();
+    let mut buf = MsgBuf::new();
+    let bits = mach_msgh_bits(MACH_MSG_TYPE_COPY_SEND, MACH_MSG_TYPE_MAKE_SEND_ONCE);
+    buf.set_header(&simple(service, bits, reply, 321));
+    buf.put(24, b"ping....");
+    if buf.call(32, reply) != MACH_MSG_SUCCESS || buf.header().msgh_id != 421 || &buf.0[24..32] != b"ping...."
+    {
+        return 51;
+    }
+    0
+}
+
+fn bootstrap_rendezvous(_: &Args) -> Result<(), &'static str> {
+    use libsys::bootstrap::{bootstrap_look_up, bootstrap_register, bootstrap_start_server};
+    use mach::defs::bootstrap::{BOOTSTRAP_NAME_IN_USE, BOOTSTRAP_UNKNOWN_SERVICE};
+    // We are init here: we serve the bootstrap port our children inherit.
+    let bp = bootstrap_start_server().map_err(|_| "start the bootstrap server")?;
+    let mut got = 0;
+    check(
+        bootstrap_look_up(bp, b"no.such.service", &mut got).0 == BOOTSTRAP_UNKNOWN_SERVICE,
+        "unknown name",
+    )?;
+    // Two unrelated processes (siblings) meet by name.
+    let server = match fork().map_err(|_| "fork")? {
+        Forked::Child => exit_process(service_child()),
+        Forked::Parent(pid) => pid,
+    };
+    let client = match fork().map_err(|_| "fork")? {
+        Forked::Child => exit_process(client_child()),
+        Forked::Parent(pid) => pid,
+    };
+    let (_, s1) = waitpid(client, 0).map_err(|_| "waitpid")?;
+    let (_, s2) = waitpid(server, 0).map_err(|_| "waitpid")?;
+    check(s1 == 0 && s2 == 0, "client found the service and got its answer")?;
+    // The service's port died with its task: the name is free again.
+    let mine = new_port()?;
+    check(mach_port_insert_right(mach_task_self(), mine, mine, MACH_MSG_TYPE_MAKE_SEND) == SUCCESS, "send")?;
+    check(bootstrap_register(bp, SERVICE, mine) == SUCCESS, "name free after the service died")?;
+    check(bootstrap_register(bp, SERVICE, mine).0 == BOOTSTRAP_NAME_IN_USE, "name in use")?;
+    check(bootstrap_look_up(bp, SERVICE, &mut got) == SUCCESS && got == mine, "look up our own service")?;
+    let long = [b'x'; 200];
+    check(bootstrap_register(bp, &long, mine).0 == mach::mig::MIG_ARRAY_TOO_LARGE.0, "name too long")?;
     Ok(())
 }
