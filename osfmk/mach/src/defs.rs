@@ -50,12 +50,15 @@ routines! {
     MACH_PORT_DEALLOCATE = 3206, mach_port_deallocate, [Int] -> [];
     MACH_PORT_GET_REFS = 3207, mach_port_get_refs, [Int, Int] -> [Int];
     MACH_PORT_MOD_REFS = 3208, mach_port_mod_refs, [Int, Int, Int] -> [];
+    MACH_PORT_MOVE_MEMBER = 3212, mach_port_move_member, [Int, Int] -> [];
     MACH_PORT_REQUEST_NOTIFICATION = 3213, mach_port_request_notification,
         [Int, Int, Int, Port(MACH_MSG_TYPE_MAKE_SEND_ONCE)] -> [Port(MACH_MSG_TYPE_MOVE_SEND_ONCE)];
     MACH_PORT_INSERT_RIGHT = 3214, mach_port_insert_right, [Int, SEND_IN] -> [];
     MACH_PORT_EXTRACT_RIGHT = 3215, mach_port_extract_right, [Int, Int] -> [SEND_OUT];
     MACH_PORT_GET_ATTRIBUTES = 3217, mach_port_get_attributes, [Int, Int, Int] -> [Array(PORT_INFO_MAX)];
     MACH_PORT_SET_ATTRIBUTES = 3218, mach_port_set_attributes, [Int, Int, Array(PORT_INFO_MAX)] -> [];
+    MACH_PORT_INSERT_MEMBER = 3226, mach_port_insert_member, [Int, Int] -> [];
+    MACH_PORT_EXTRACT_MEMBER = 3227, mach_port_extract_member, [Int, Int] -> [];
     // task (3400).
     TASK_TERMINATE = 3401, task_terminate, [] -> [];
     TASK_THREADS = 3402, task_threads, [] -> [OolPorts(MACH_MSG_TYPE_MOVE_SEND)];

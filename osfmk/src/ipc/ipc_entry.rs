@@ -26,10 +26,11 @@ const IE_BITS_GEN_ONE: u32 = 0x0400_0000;
 /// name at index `i` is `(i << 8) | 0x03`, as on XNU.
 const IE_BITS_GEN_FRESH: u32 = 0xff00_0000;
 
-/// What an entry names: a port now; port sets join here with `ipc_pset`.
+/// What an entry names: a port, or a port set.
 #[derive(Clone, Debug)]
 pub(crate) enum IpcObject {
     Port(PortRef),
+    PortSet(super::ipc_pset::PsetRef),
 }
 
 /// One name's slot (XNU `struct ipc_entry`).
@@ -136,7 +137,15 @@ impl IpcEntry {
     pub(crate) fn port(&self) -> Option<&PortRef> {
         match &self.object {
             Some(IpcObject::Port(port)) => Some(port),
-            None => None,
+            Some(IpcObject::PortSet(_)) | None => None,
+        }
+    }
+
+    /// The port set named, if any.
+    pub(crate) fn pset(&self) -> Option<&super::ipc_pset::PsetRef> {
+        match &self.object {
+            Some(IpcObject::PortSet(pset)) => Some(pset),
+            _ => None,
         }
     }
 

@@ -41,7 +41,7 @@ pub enum IpcTimeout {
 
 /// How a waiting receiver's wait ended, as far as the queue is concerned.
 #[derive(Debug)]
-pub(crate) enum Outcome {
+pub enum Outcome {
     /// Nothing yet: the receiver was woken by its deadline, an abort, or not at all.
     Waiting,
     /// A sender handed this message over, with the sequence number it was received as.
@@ -97,7 +97,7 @@ pub(crate) struct IpcMqueue {
 }
 
 /// What a receive found.
-pub(crate) enum Taken {
+pub enum Taken {
     /// The next message and its sequence number.
     Message(IpcKmsg, u32),
     /// With `MACH_RCV_LARGE`: the next message needs this many bytes and stays queued.
@@ -319,6 +319,7 @@ pub fn ipc_mqueue_send(
 ) -> Result<(), (MachMsgReturn, IpcKmsg)> {
     let mut kmsg = kmsg;
     let mut wake = Vec::new();
+    let mut set = None;
     loop {
         {
             let mut st = port.state.lock();
@@ -326,7 +327,13 @@ pub fn ipc_mqueue_send(
                 return Err((MACH_SEND_INVALID_DEST, kmsg));
             }
             match st.messages.post(kmsg, ignore_limit, &mut wake) {
-                Ok(()) => break,
+                Ok(()) => {
+                    // Queued rather than handed off: a receiver on the port's set may want it.
+                    if wake.is_empty() {
+                        set = port.pset_locked(&st);
+                    }
+                    break;
+                }
                 Err(back) => kmsg = back,
             }
             if timeout == IpcTimeout::Poll {
@@ -345,6 +352,9 @@ pub fn ipc_mqueue_send(
     }
     for event in wake {
         wait::wakeup(event);
+    }
+    if let Some(set) = set {
+        set.wake_one();
     }
     Ok(())
 }

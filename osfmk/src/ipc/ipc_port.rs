@@ -15,10 +15,13 @@
 use alloc::sync::{Arc, Weak};
 use core::any::Any;
 
-use super::ipc_mqueue::{IpcMqueue, Outcome, wait};
+use mach::KernReturn;
+
+use super::ipc_mqueue::{IpcMqueue, Outcome, Taken, wait};
 use super::ipc_notify::{
     ipc_notify_dead_name, ipc_notify_no_senders, ipc_notify_port_destroyed, ipc_notify_send_once,
 };
+use super::ipc_pset::IpcPset;
 use super::ipc_space::IpcSpace;
 use crate::kern::locks::SpinLock;
 
@@ -109,6 +112,8 @@ pub(super) struct PortState {
     pdrequest: Option<SendOnceRight>,
     /// Dead-name requests: (space id, name in that space, where to send the notification).
     dnrequests: alloc::vec::Vec<(usize, u32, SendOnceRight)>,
+    /// The port set this port belongs to, if any.
+    pset: Option<Weak<IpcPset>>,
 }
 
 /// A Mach port (XNU `struct ipc_port`).
@@ -175,6 +180,7 @@ impl IpcPort {
                 nsrequest: None,
                 pdrequest: None,
                 dnrequests: alloc::vec::Vec::new(),
+                pset: None,
             }),
         }
     }
@@ -284,14 +290,69 @@ impl IpcPort {
     /// blocked on it return `MACH_RCV_PORT_CHANGED`, and messages keep queueing for whoever
     /// receives the right.
     pub(crate) fn set_in_transit(&self) {
-        let receivers = {
+        let (receivers, pset) = {
             let mut st = self.state.lock();
             st.receiver = Receiver::Nobody;
-            st.messages.release_receivers(|| Outcome::PortChanged)
+            (st.messages.release_receivers(|| Outcome::PortChanged), st.pset.as_ref().and_then(Weak::upgrade))
         };
         for event in receivers {
             wait::wakeup(event);
         }
+        // The set belongs to the space the right leaves.
+        if let Some(pset) = pset {
+            let _ = pset.remove(self);
+        }
+    }
+
+    /// Join `pset`; `KERN_ALREADY_IN_SET` if the port is in a live set already.
+    pub(crate) fn join_set(&self, pset: Weak<IpcPset>) -> Result<(), KernReturn> {
+        let mut st = self.state.lock();
+        if st.pset.as_ref().is_some_and(|w| w.strong_count() > 0) {
+            return Err(KernReturn::KERN_ALREADY_IN_SET);
+        }
+        st.pset = Some(pset);
+        Ok(())
+    }
+
+    /// Leave `pset`, if it is ours.
+    pub(crate) fn leave_set(&self, pset: &IpcPset) {
+        let mut st = self.state.lock();
+        if st.pset.as_ref().is_some_and(|w| core::ptr::eq(w.as_ptr(), pset)) {
+            st.pset = None;
+        }
+    }
+
+    /// Is the port a member of a live set?
+    pub fn in_set(&self) -> bool {
+        self.state.lock().pset.as_ref().is_some_and(|w| w.strong_count() > 0)
+    }
+
+    /// Take the next message for a receiver on the port's set (see `IpcMqueue::take`), waking
+    /// a blocked sender if that made room.
+    pub(crate) fn mqueue_take(&self, max_size: u32, large: bool) -> Taken {
+        let (taken, room) = {
+            let mut st = self.state.lock();
+            if !st.active {
+                return Taken::Empty;
+            }
+            let taken = st.messages.take(max_size, large);
+            let room = matches!(taken, Taken::Message(..)) && st.messages.has_blocked_senders();
+            (taken, room)
+        };
+        if room {
+            wait::wakeup_one(self.send_event());
+        }
+        taken
+    }
+
+    /// The live set this port is in.
+    pub(crate) fn pset(&self) -> Option<Arc<IpcPset>> {
+        self.pset_locked(&self.state.lock())
+    }
+
+    /// The live set this port is in, with the port's lock held by the caller.
+    pub(super) fn pset_locked(&self, st: &PortState) -> Option<Arc<IpcPset>> {
+        st.pset.as_ref().and_then(Weak::upgrade)
     }
 
     /// The receive right arrived in `space`.

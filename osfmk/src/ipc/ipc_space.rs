@@ -28,6 +28,7 @@ use super::ipc_entry::{EntryView, IpcEntry, IpcObject};
 use super::ipc_kmsg::MsgRight;
 use super::ipc_notify::ipc_notify_port_deleted;
 use super::ipc_port::{IpcPort, PortRef, ReceiveRight, SendOnceRight, SendRight};
+use super::ipc_pset::{IpcPset, PsetRef};
 use super::ipc_right::{Taken, copyin_step};
 use crate::kern::locks::SpinLock;
 use mach::KernReturn;
@@ -87,12 +88,17 @@ struct Released {
     receive: Vec<ReceiveRight>,
     send: Vec<SendRight>,
     send_once: Vec<SendOnceRight>,
+    /// Port sets whose name went away: destroyed.
+    psets: Vec<PsetRef>,
 }
 
 impl Drop for Released {
     fn drop(&mut self) {
         for (notify, name) in self.port_deleted.drain(..) {
             ipc_notify_port_deleted(notify, name);
+        }
+        for pset in self.psets.drain(..) {
+            pset.destroy();
         }
     }
 }
@@ -309,6 +315,14 @@ impl SpaceState {
             self.free_slot(index, released)?;
         }
         released.receive.push(ReceiveRight::adopt(port));
+        Ok(())
+    }
+
+    /// The set's only name goes away: the set is destroyed.
+    fn remove_pset(&mut self, index: u32, released: &mut Released) -> Result<(), KernReturn> {
+        let pset = self.entry(index)?.pset().cloned().ok_or(KernReturn::KERN_INVALID_RIGHT)?;
+        self.free_slot(index, released)?;
+        released.psets.push(pset);
         Ok(())
     }
 
@@ -536,6 +550,65 @@ impl IpcSpace {
             let name = st.occupy(index, MACH_PORT_TYPE_RECEIVE, 0, port.clone())?;
             Ok((name, port))
         })
+    }
+
+    /// A new, empty port set and its name (`mach_port_allocate(MACH_PORT_RIGHT_PORT_SET)`).
+    pub fn alloc_port_set(&self) -> Result<(MachPortName, PsetRef), KernReturn> {
+        self.with_table(|st, _| {
+            let index = st.claim()?;
+            let pset = IpcPset::new();
+            let entry = st.entry_mut(index)?;
+            entry.claim(MACH_PORT_TYPE_PORT_SET, 0, IpcObject::PortSet(pset.clone()));
+            Ok((entry.name(index), pset))
+        })
+    }
+
+    /// The port set `name` names: `KERN_INVALID_RIGHT` if it names something else.
+    pub fn lookup_pset(&self, name: MachPortName) -> Result<PsetRef, KernReturn> {
+        self.with_table(|st, released| {
+            let index = st.resolve_settled(name, released)?;
+            st.entry(index)?.pset().cloned().ok_or(KernReturn::KERN_INVALID_RIGHT)
+        })
+    }
+
+    /// This space's name for `port`, if it holds a send or receive right for it.
+    pub fn name_of(&self, port: &PortRef) -> Option<MachPortName> {
+        let st = self.state.lock();
+        let index = *st.by_port.get(&port_key(port))?;
+        st.entry(index).ok().map(|e| e.name(index))
+    }
+
+    /// `mach_port_insert_member(name, pset)`: the receive right `name` joins the set `pset`.
+    pub fn insert_member(&self, name: MachPortName, pset: MachPortName) -> Result<(), KernReturn> {
+        let port = self.lookup_port(name, MACH_PORT_TYPE_RECEIVE)?;
+        self.lookup_pset(pset)?.insert(&port)
+    }
+
+    /// `mach_port_extract_member(name, pset)`: the receive right `name` leaves the set `pset`.
+    pub fn extract_member(&self, name: MachPortName, pset: MachPortName) -> Result<(), KernReturn> {
+        let port = self.lookup_port(name, MACH_PORT_TYPE_RECEIVE)?;
+        self.lookup_pset(pset)?.remove(&port)
+    }
+
+    /// `mach_port_move_member(member, after)`: the receive right `member` leaves its set and,
+    /// unless `after` is `MACH_PORT_NULL`, joins `after` (`KERN_NOT_IN_SET` when asked to leave
+    /// a set it is not in).
+    pub fn move_member(&self, member: MachPortName, after: MachPortName) -> Result<(), KernReturn> {
+        let port = self.lookup_port(member, MACH_PORT_TYPE_RECEIVE)?;
+        let target = if after == MACH_PORT_NULL { None } else { Some(self.lookup_pset(after)?) };
+        match (port.pset(), target) {
+            (None, None) => Err(KernReturn::KERN_NOT_IN_SET),
+            (Some(old), None) => old.remove(&port),
+            (old, Some(new)) => {
+                if let Some(old) = old {
+                    if Arc::ptr_eq(&old, &new) {
+                        return Ok(());
+                    }
+                    old.remove(&port)?;
+                }
+                new.insert(&port)
+            }
+        }
     }
 
     /// Make a send right to `port` and enter it here (what `task_self_trap`,
@@ -841,6 +914,7 @@ impl IpcSpace {
                     0 => Ok(()),
                     -1 if right == MACH_PORT_RIGHT_RECEIVE => st.remove_receive(index, released),
                     -1 if right == MACH_PORT_RIGHT_SEND_ONCE => st.remove_send_once(index, released),
+                    -1 if right == MACH_PORT_RIGHT_PORT_SET => st.remove_pset(index, released),
                     _ => Err(KernReturn::KERN_INVALID_VALUE),
                 },
             }
@@ -875,6 +949,9 @@ impl IpcSpace {
         let mut cancelled = Vec::new();
         for (index, entry) in table.into_iter().enumerate() {
             let right_type = entry.right_type();
+            if let Some(pset) = entry.pset() {
+                released.psets.push(pset.clone());
+            }
             let Some(port) = entry.port().cloned() else {
                 continue;
             };
@@ -970,11 +1047,14 @@ impl IpcSpace {
                     indexed += 1;
                 }
                 Some(_) => assert_eq!(right_type, MACH_PORT_TYPE_SEND_ONCE),
+                None if entry.pset().is_some() => assert_eq!(right_type, MACH_PORT_TYPE_PORT_SET),
                 None => assert!(right_type == MACH_PORT_TYPE_DEAD_NAME || entry.is_free()),
             }
             let urefs = entry.urefs();
             match right_type {
-                mach::port::MACH_PORT_TYPE_NONE | MACH_PORT_TYPE_RECEIVE => assert_eq!(urefs, 0),
+                mach::port::MACH_PORT_TYPE_NONE | MACH_PORT_TYPE_RECEIVE | MACH_PORT_TYPE_PORT_SET => {
+                    assert_eq!(urefs, 0)
+                }
                 MACH_PORT_TYPE_SEND_ONCE => assert_eq!(urefs, 1),
                 _ => assert!(urefs >= 1),
             }

@@ -100,25 +100,67 @@ fn copyout_u32(task: &Task, value: u32, ptr: u64) -> Result<(), KernReturn> {
         .map_err(|_| KernReturn::KERN_INVALID_ADDRESS)
 }
 
-/// −16: `mach_port_allocate(target, right, &name)`. Receive rights only for now: port sets
-/// and bare dead names arrive with `mach_msg` (issue M1.5) and answer KERN_INVALID_VALUE
-/// until then. If the name cannot be written out, the new right is destroyed again.
+/// −16: `mach_port_allocate(target, right, &name)`: a receive right or a port set (a bare
+/// dead name is `KERN_INVALID_VALUE`, as are other rights). If the name cannot be written
+/// out, the new right is destroyed again.
 pub fn mach_port_allocate_trap(target: u64, right: u64, name_ptr: u64) -> u64 {
     let Some(task) = current_task_for(target) else { return MACH_SEND_INVALID_DEST as u64 };
-    if right != u64::from(MACH_PORT_RIGHT_RECEIVE) {
-        return kr(KernReturn::KERN_INVALID_VALUE);
-    }
-    let (name, _port) = match task.itk_space.alloc_receive() {
-        Ok(r) => r,
+    let name = match allocate(&task, right) {
+        Ok(name) => name,
         Err(e) => return kr(e),
     };
     match copyout_u32(&task, name, name_ptr) {
         Ok(()) => kr(KernReturn::KERN_SUCCESS),
         Err(e) => {
-            let _ = task.itk_space.destroy_receive(name);
+            let r = if right == u64::from(MACH_PORT_RIGHT_RECEIVE) {
+                MACH_PORT_RIGHT_RECEIVE
+            } else {
+                mach::port::MACH_PORT_RIGHT_PORT_SET
+            };
+            let _ = task.itk_space.mod_refs(name, r, -1);
             kr(e)
         }
     }
+}
+
+/// Make a receive right or a port set in `task`'s space (the trap's and the MIG routine's
+/// common part).
+pub fn allocate(task: &Task, right: u64) -> Result<MachPortName, KernReturn> {
+    match u32::try_from(right) {
+        Ok(MACH_PORT_RIGHT_RECEIVE) => task.itk_space.alloc_receive().map(|(n, _)| n),
+        Ok(mach::port::MACH_PORT_RIGHT_PORT_SET) => task.itk_space.alloc_port_set().map(|(n, _)| n),
+        _ => Err(KernReturn::KERN_INVALID_VALUE),
+    }
+}
+
+/// −20: `mach_port_move_member(target, member, after)`.
+pub fn mach_port_move_member_trap(target: u64, member: u64, after: u64) -> u64 {
+    let Some(task) = current_task_for(target) else { return MACH_SEND_INVALID_DEST as u64 };
+    kr(task
+        .itk_space
+        .move_member(member as MachPortName, after as MachPortName)
+        .err()
+        .unwrap_or(KernReturn::KERN_SUCCESS))
+}
+
+/// −22: `mach_port_insert_member(target, name, pset)`.
+pub fn mach_port_insert_member_trap(target: u64, name: u64, pset: u64) -> u64 {
+    let Some(task) = current_task_for(target) else { return MACH_SEND_INVALID_DEST as u64 };
+    kr(task
+        .itk_space
+        .insert_member(name as MachPortName, pset as MachPortName)
+        .err()
+        .unwrap_or(KernReturn::KERN_SUCCESS))
+}
+
+/// −23: `mach_port_extract_member(target, name, pset)`.
+pub fn mach_port_extract_member_trap(target: u64, name: u64, pset: u64) -> u64 {
+    let Some(task) = current_task_for(target) else { return MACH_SEND_INVALID_DEST as u64 };
+    kr(task
+        .itk_space
+        .extract_member(name as MachPortName, pset as MachPortName)
+        .err()
+        .unwrap_or(KernReturn::KERN_SUCCESS))
 }
 
 /// −18: `mach_port_deallocate(target, name)`.

@@ -29,6 +29,7 @@ use mach::vm::VM_FLAGS_ANYWHERE;
 use super::ipc_kmsg::{IpcKmsg, KmsgDescriptor, MsgRight, SenderToken};
 use super::ipc_kobject::ipc_kobject_server;
 use super::ipc_mqueue::{IpcTimeout, Received, ipc_mqueue_receive, ipc_mqueue_send};
+use super::ipc_pset::ipc_pset_receive;
 use crate::arm64::copyio::{UserAddr, copyin, copyout};
 use crate::kern::exception::bsd_hooks;
 use crate::kern::sched_prim::{current_thread, deadline_after_ns};
@@ -345,16 +346,26 @@ fn mach_msg_receive(
     if option & mach_rcv_trailer_type(0xf) != 0 {
         return MACH_RCV_INVALID_TRAILER;
     }
-    let Ok(port) = task.itk_space.lookup_port(rcv_name, MACH_PORT_TYPE_RECEIVE) else {
-        return MACH_RCV_INVALID_NAME;
-    };
     let trailer_size = requested_trailer_size(option);
     let max_size = rcv_size.saturating_sub(trailer_size);
     let large = option & MACH_RCV_LARGE != 0;
     let Some(map_lock) = task.map.as_ref() else { return MACH_RCV_INVALID_DATA };
-    match ipc_mqueue_receive(&port, max_size, large, timeout) {
-        Err(mr) => mr,
-        Ok(Received::TooLarge(size)) => {
+    // A receive right, or a port set (then the message comes from one of its members, and
+    // the header's local name is that member's).
+    let received = match task.itk_space.lookup_port(rcv_name, MACH_PORT_TYPE_RECEIVE) {
+        Ok(port) => ipc_mqueue_receive(&port, max_size, large, timeout).map(|r| (r, rcv_name)),
+        Err(_) => match task.itk_space.lookup_pset(rcv_name) {
+            Ok(pset) => ipc_pset_receive(&pset, max_size, large, timeout)
+                .map(|(r, port)| (r, task.itk_space.name_of(&port).unwrap_or(MACH_PORT_NULL))),
+            Err(_) => return MACH_RCV_INVALID_NAME,
+        },
+    };
+    let (received, rcv_name) = match received {
+        Ok(r) => r,
+        Err(mr) => return mr,
+    };
+    match received {
+        Received::TooLarge(size) => {
             // Tell the receiver how much room the message needs; it stays queued.
             let mut map = map_lock.lock();
             let _ = copyout(&mut map, &size.to_le_bytes(), UserAddr(buffer.wrapping_add(4)));
@@ -363,7 +374,7 @@ fn mach_msg_receive(
             }
             MACH_RCV_TOO_LARGE
         }
-        Ok(Received::Message(kmsg, _)) if kmsg.size > max_size => {
+        Received::Message(kmsg, _) if kmsg.size > max_size => {
             // Too large and no MACH_RCV_LARGE: the message is destroyed; the receiver sees
             // its header (with no rights in it) if the buffer can hold one.
             let header = MachMsgHeader {
@@ -380,7 +391,7 @@ fn mach_msg_receive(
             }
             MACH_RCV_TOO_LARGE
         }
-        Ok(Received::Message(kmsg, seqno)) => {
+        Received::Message(kmsg, seqno) => {
             ipc_kmsg_copyout_to_user(task, kmsg, seqno, buffer, trailer_size, CopyoutMode::Receive(rcv_name))
         }
     }

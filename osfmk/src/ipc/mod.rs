@@ -32,6 +32,7 @@ pub mod ipc_kobject;
 pub mod ipc_mqueue;
 pub mod ipc_notify;
 pub mod ipc_port;
+pub mod ipc_pset;
 mod ipc_right;
 pub mod ipc_space;
 

@@ -857,3 +857,65 @@ mod notifications {
         assert!(!port.is_active());
     }
 }
+
+mod port_sets {
+    use super::*;
+    use crate::ipc::ipc_kmsg::{IpcKmsg, SenderToken};
+    use crate::ipc::ipc_mqueue::{IpcTimeout, Received, ipc_mqueue_send};
+    use crate::ipc::ipc_pset::ipc_pset_receive;
+    use mach::message::{MACH_MSG_TYPE_MOVE_RECEIVE, MACH_RCV_PORT_DIED, MACH_RCV_TIMED_OUT};
+    use mach::port::MACH_PORT_TYPE_PORT_SET;
+
+    fn post(port: &PortRef, id: i32) {
+        let m = IpcKmsg {
+            bits: 0,
+            size: 24,
+            remote: MsgRight::Send(port.make_send()),
+            local: MsgRight::Null,
+            id,
+            body: Vec::new(),
+            descriptors: Vec::new(),
+            sender: SenderToken::KERNEL,
+        };
+        assert!(ipc_mqueue_send(port, m, false, IpcTimeout::Poll).is_ok());
+    }
+
+    #[test]
+    fn receive_from_any_member() {
+        let space = IpcSpace::new();
+        let (set_name, set) = space.alloc_port_set().expect("set");
+        assert_eq!(space.port_type(set_name), Ok(MACH_PORT_TYPE_PORT_SET));
+        let (a, pa) = space.alloc_receive().expect("a");
+        let (b, pb) = space.alloc_receive().expect("b");
+        space.insert_member(a, set_name).expect("insert a");
+        space.move_member(b, set_name).expect("move b in");
+        assert_eq!(space.insert_member(a, set_name), Err(KernReturn::KERN_ALREADY_IN_SET));
+        assert_eq!(space.insert_member(set_name, set_name), Err(KernReturn::KERN_INVALID_RIGHT));
+        space.check_invariants();
+        assert_eq!(ipc_pset_receive(&set, 64, false, IpcTimeout::Poll).err(), Some(MACH_RCV_TIMED_OUT));
+        post(&pb, 2);
+        let (got, from) = ipc_pset_receive(&set, 64, false, IpcTimeout::Poll).expect("message");
+        assert!(matches!(got, Received::Message(ref m, 0) if m.id == 2));
+        assert!(Arc::ptr_eq(&from, &pb));
+        assert_eq!(space.name_of(&from), Some(b));
+        // Leaving: extract, move to NULL, and not twice.
+        space.extract_member(a, set_name).expect("extract a");
+        assert_eq!(space.extract_member(a, set_name), Err(KernReturn::KERN_NOT_IN_SET));
+        space.move_member(b, MACH_PORT_NULL).expect("b leaves");
+        assert_eq!(space.move_member(b, MACH_PORT_NULL), Err(KernReturn::KERN_NOT_IN_SET));
+        post(&pa, 1);
+        assert_eq!(ipc_pset_receive(&set, 64, false, IpcTimeout::Poll).err(), Some(MACH_RCV_TIMED_OUT));
+        // A receive right that leaves the space leaves its set.
+        space.insert_member(a, set_name).expect("a again");
+        assert!(pa.in_set());
+        let moved = space.copyin_rights(&[(a, MACH_MSG_TYPE_MOVE_RECEIVE)], false).expect("move a");
+        assert!(!pa.in_set());
+        drop(moved);
+        // Destroying the set frees its members.
+        space.insert_member(b, set_name).expect("b again");
+        space.mod_refs(set_name, mach::port::MACH_PORT_RIGHT_PORT_SET, -1).expect("destroy set");
+        assert!(!pb.in_set());
+        assert_eq!(ipc_pset_receive(&set, 64, false, IpcTimeout::Poll).err(), Some(MACH_RCV_PORT_DIED));
+        space.check_invariants();
+    }
+}

@@ -10,7 +10,7 @@ use alloc::vec::Vec;
 use mach::KernReturn;
 use mach::defs;
 use mach::mig::Routine;
-use mach::port::{MACH_PORT_QLIMIT_MAX, MACH_PORT_RIGHT_RECEIVE, MACH_PORT_TYPE_RECEIVE};
+use mach::port::{MACH_PORT_QLIMIT_MAX, MACH_PORT_TYPE_RECEIVE};
 
 use crate::arm64::copyio::{UserAddr, copyout};
 use crate::ipc::ipc_kmsg::MsgRight;
@@ -33,6 +33,9 @@ pub static MIG_SERVERS: &[(&Routine, Handler)] = &[
     (&defs::MACH_PORT_DEALLOCATE, mach_port_deallocate),
     (&defs::MACH_PORT_GET_REFS, mach_port_get_refs),
     (&defs::MACH_PORT_MOD_REFS, mach_port_mod_refs),
+    (&defs::MACH_PORT_MOVE_MEMBER, mach_port_move_member),
+    (&defs::MACH_PORT_INSERT_MEMBER, mach_port_insert_member),
+    (&defs::MACH_PORT_EXTRACT_MEMBER, mach_port_extract_member),
     (&defs::MACH_PORT_REQUEST_NOTIFICATION, mach_port_request_notification),
     (&defs::MACH_PORT_INSERT_RIGHT, mach_port_insert_right),
     (&defs::MACH_PORT_EXTRACT_RIGHT, mach_port_extract_right),
@@ -100,11 +103,20 @@ fn mach_port_type(port: &PortRef, req: &mut Request<'_>) -> Reply {
 
 fn mach_port_allocate(port: &PortRef, req: &mut Request<'_>) -> Reply {
     let task = task_of(port)?;
-    if req.args[0].int() != MACH_PORT_RIGHT_RECEIVE {
-        return Err(KernReturn::KERN_INVALID_VALUE);
-    }
-    let (name, _) = task.itk_space.alloc_receive()?;
+    let name = crate::ipc::mach_kernelrpc::allocate(&task, u64::from(req.args[0].int()))?;
     Ok(alloc::vec![KOut::Int(name)])
+}
+
+fn mach_port_move_member(port: &PortRef, req: &mut Request<'_>) -> Reply {
+    done(task_of(port)?.itk_space.move_member(req.args[0].int(), req.args[1].int()))
+}
+
+fn mach_port_insert_member(port: &PortRef, req: &mut Request<'_>) -> Reply {
+    done(task_of(port)?.itk_space.insert_member(req.args[0].int(), req.args[1].int()))
+}
+
+fn mach_port_extract_member(port: &PortRef, req: &mut Request<'_>) -> Reply {
+    done(task_of(port)?.itk_space.extract_member(req.args[0].int(), req.args[1].int()))
 }
 
 fn mach_port_deallocate(port: &PortRef, req: &mut Request<'_>) -> Reply {
@@ -155,7 +167,7 @@ fn mach_port_get_attributes(port: &PortRef, req: &mut Request<'_>) -> Reply {
     let words = match flavor {
         MACH_PORT_LIMITS_INFO if count >= 1 => alloc::vec![st.qlimit],
         MACH_PORT_RECEIVE_STATUS if count >= MACH_PORT_RECEIVE_STATUS_COUNT => alloc::vec![
-            0,
+            u32::from(target.in_set()),
             st.seqno,
             st.mscount,
             st.qlimit,

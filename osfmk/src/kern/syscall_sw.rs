@@ -57,6 +57,21 @@ mod traps {
         mach_kernelrpc::mach_port_mod_refs_trap(a.0[0], a.0[1], a.0[2], a.0[3])
     }
 
+    /// Move a receive right into a port set (or out of its set).
+    pub fn _kernelrpc_mach_port_move_member_trap(a: &MachTrapArgs) -> u64 {
+        mach_kernelrpc::mach_port_move_member_trap(a.0[0], a.0[1], a.0[2])
+    }
+
+    /// Add a receive right to a port set.
+    pub fn _kernelrpc_mach_port_insert_member_trap(a: &MachTrapArgs) -> u64 {
+        mach_kernelrpc::mach_port_insert_member_trap(a.0[0], a.0[1], a.0[2])
+    }
+
+    /// Take a receive right out of a port set.
+    pub fn _kernelrpc_mach_port_extract_member_trap(a: &MachTrapArgs) -> u64 {
+        mach_kernelrpc::mach_port_extract_member_trap(a.0[0], a.0[1], a.0[2])
+    }
+
     /// Enter a right under a chosen name in the caller's space.
     pub fn _kernelrpc_mach_port_insert_right_trap(a: &MachTrapArgs) -> u64 {
         mach_kernelrpc::mach_port_insert_right_trap(a.0[0], a.0[1], a.0[2], a.0[3])

@@ -794,3 +794,54 @@ pub fn thread_set_exception_ports(
     let args = [Arg::Int(mask), Arg::Port(port, 0), Arg::Int(behavior), Arg::Int(flavor)];
     call0(thread, &defs::THREAD_SET_EXCEPTION_PORTS, &args)
 }
+
+// ---- Port sets ---------------------------------------------------------------------------------
+
+/// A trap taking `(task, a, b)` with the MIG routine of the same name as fallback.
+fn member_call(
+    trap: unsafe fn(u64, u64, u64) -> u64,
+    routine: &Routine,
+    task: MachPortName,
+    a: MachPortName,
+    b: MachPortName,
+) -> KernReturn {
+    // SAFETY: these traps take no pointers.
+    let r = kr(unsafe { trap(u64::from(task), u64::from(a), u64::from(b)) });
+    if r.0 != MACH_SEND_INVALID_DEST {
+        return r;
+    }
+    call0(task, routine, &[Arg::Int(a), Arg::Int(b)])
+}
+
+/// `mach_port_move_member(task, member, after)`: into set `after`, or out with `MACH_PORT_NULL`.
+pub fn mach_port_move_member(task: MachPortName, member: MachPortName, after: MachPortName) -> KernReturn {
+    member_call(
+        traps::_kernelrpc_mach_port_move_member_trap,
+        &defs::MACH_PORT_MOVE_MEMBER,
+        task,
+        member,
+        after,
+    )
+}
+
+/// `mach_port_insert_member(task, name, pset)`.
+pub fn mach_port_insert_member(task: MachPortName, name: MachPortName, pset: MachPortName) -> KernReturn {
+    member_call(
+        traps::_kernelrpc_mach_port_insert_member_trap,
+        &defs::MACH_PORT_INSERT_MEMBER,
+        task,
+        name,
+        pset,
+    )
+}
+
+/// `mach_port_extract_member(task, name, pset)`.
+pub fn mach_port_extract_member(task: MachPortName, name: MachPortName, pset: MachPortName) -> KernReturn {
+    member_call(
+        traps::_kernelrpc_mach_port_extract_member_trap,
+        &defs::MACH_PORT_EXTRACT_MEMBER,
+        task,
+        name,
+        pset,
+    )
+}

@@ -21,6 +21,7 @@ pub const CASES: &[(&str, Case)] = &[
     ("mach_msg: timeouts, the queue limit, send-once past it", timeouts_and_queue_limit),
     ("mach_msg: RCV_LARGE and too-large messages", too_large),
     ("mach_msg: bad messages get XNU's codes and take nothing", bad_messages),
+    ("port sets: members, receiving from the set, waking a waiter, leaving", port_sets),
 ];
 
 pub(crate) fn task() -> MachPortName {
@@ -340,5 +341,65 @@ fn bad_messages(_: &Args) -> Result<(), &'static str> {
     check(poll_id(port) == Err(MACH_RCV_TIMED_OUT), "that message was consumed")?;
     drop_port(other);
     drop_port(port);
+    Ok(())
+}
+
+static SET_NAME: core::sync::atomic::AtomicU32 = core::sync::atomic::AtomicU32::new(0);
+static SET_GOT: core::sync::atomic::AtomicU32 = core::sync::atomic::AtomicU32::new(0);
+
+extern "C" fn set_receiver(_: u64) {
+    use core::sync::atomic::Ordering;
+    let mut buf = MsgBuf::new();
+    let mr = buf.receive(SET_NAME.load(Ordering::Acquire), MACH_RCV_TIMEOUT, 5000);
+    let got = if mr == MACH_MSG_SUCCESS { buf.header().msgh_id as u32 } else { mr as u32 };
+    SET_GOT.store(got, Ordering::Release);
+}
+
+fn port_sets(_: &Args) -> Result<(), &'static str> {
+    use core::sync::atomic::Ordering;
+    use libsys::mach::{mach_port_extract_member, mach_port_insert_member, mach_port_move_member};
+    let mut set = 0;
+    check(mach_port_allocate(task(), MACH_PORT_RIGHT_PORT_SET, &mut set) == KernReturn::KERN_SUCCESS, "set")?;
+    check(type_of(set) == MACH_PORT_TYPE_PORT_SET, "a port set")?;
+    let (a, b) = (new_port()?, new_port()?);
+    check(mach_port_insert_member(task(), a, set) == KernReturn::KERN_SUCCESS, "insert a")?;
+    check(mach_port_move_member(task(), b, set) == KernReturn::KERN_SUCCESS, "move b in")?;
+    check(mach_port_insert_member(task(), a, set) == KernReturn::KERN_ALREADY_IN_SET, "twice")?;
+    check(
+        mach_port_insert_member(task(), task(), set) == KernReturn::KERN_INVALID_RIGHT,
+        "not a receive right",
+    )?;
+    // A message on either member arrives through the set, named by its member.
+    let mut buf = MsgBuf::new();
+    buf.set_header(&simple(b, mach_msgh_bits(MACH_MSG_TYPE_MAKE_SEND, 0), 0, 22));
+    check(buf.send(24, 0, 0) == MACH_MSG_SUCCESS, "send to b")?;
+    let mut got = MsgBuf::new();
+    check(got.receive(set, MACH_RCV_TIMEOUT, 0) == MACH_MSG_SUCCESS, "receive on the set")?;
+    check(got.header().msgh_id == 22 && got.header().msgh_local_port == b, "from b, named b")?;
+    check(got.receive(set, MACH_RCV_TIMEOUT, 0) == MACH_RCV_TIMED_OUT, "empty set")?;
+    // A thread blocked on the set is woken by a send to a member.
+    SET_NAME.store(set, Ordering::Release);
+    SET_GOT.store(0, Ordering::Release);
+    crate::sched::spawn(0, set_receiver, 0)?;
+    crate::sched::sleep_ms(20);
+    buf.set_header(&simple(a, mach_msgh_bits(MACH_MSG_TYPE_MAKE_SEND, 0), 0, 11));
+    check(buf.send(24, 0, 0) == MACH_MSG_SUCCESS, "send to a")?;
+    crate::sched::SLOTS[0].join();
+    check(SET_GOT.load(Ordering::Acquire) == 11, "the waiting thread got it")?;
+    // Leaving the set.
+    check(mach_port_extract_member(task(), a, set) == KernReturn::KERN_SUCCESS, "extract a")?;
+    check(mach_port_extract_member(task(), a, set) == KernReturn::KERN_NOT_IN_SET, "not in set")?;
+    check(mach_port_move_member(task(), b, MACH_PORT_NULL) == KernReturn::KERN_SUCCESS, "b out")?;
+    buf.set_header(&simple(a, mach_msgh_bits(MACH_MSG_TYPE_MAKE_SEND, 0), 0, 33));
+    check(buf.send(24, 0, 0) == MACH_MSG_SUCCESS, "send to a again")?;
+    check(got.receive(set, MACH_RCV_TIMEOUT, 0) == MACH_RCV_TIMED_OUT, "a left the set")?;
+    check(got.receive(a, MACH_RCV_TIMEOUT, 0) == MACH_MSG_SUCCESS, "a still receives itself")?;
+    check(
+        mach_port_mod_refs(task(), set, MACH_PORT_RIGHT_PORT_SET, -1) == KernReturn::KERN_SUCCESS,
+        "destroy",
+    )?;
+    check(type_of(set) == 0, "set gone")?;
+    drop_port(a);
+    drop_port(b);
     Ok(())
 }
