@@ -81,11 +81,16 @@ routines! {
     // exc (2401) and mach_exc (2405): sent by the kernel to exception handlers.
     EXCEPTION_RAISE = 2401, exception_raise, [SEND_OUT, SEND_OUT, Int, Array(2)] -> [];
     MACH_EXCEPTION_RAISE = 2405, mach_exception_raise, [SEND_OUT, SEND_OUT, Int, LongArray(2)] -> [];
+    // vm_map (3800).
+    MACH_MAKE_MEMORY_ENTRY_64 = 3825, mach_make_memory_entry_64,
+        [Long, Long, Int, Port(MACH_MSG_TYPE_COPY_SEND)] -> [SEND_OUT, Long];
     // mach_vm (4800): act on the map of the task whose port is the target.
     MACH_VM_ALLOCATE = 4800, mach_vm_allocate, [Long, Long, Int] -> [Long];
     MACH_VM_DEALLOCATE = 4801, mach_vm_deallocate, [Long, Long] -> [];
     MACH_VM_PROTECT = 4802, mach_vm_protect, [Long, Long, Int, Int] -> [];
     MACH_VM_READ = 4804, mach_vm_read, [Long, Long] -> [Ool];
+    MACH_VM_MAP = 4811, mach_vm_map,
+        [Long, Long, Long, Int, Port(MACH_MSG_TYPE_COPY_SEND), Long, Int, Int, Int, Int] -> [Long];
     MACH_VM_WRITE = 4806, mach_vm_write, [Long, Ool] -> [];
     MACH_VM_REGION = 4816, mach_vm_region, [Long, Int, Int] -> [SEND_OUT, Long, Long, Array(REGION_INFO_MAX)];
     // bootstrap (400): served by init, as launchd does (not by the kernel); ids as in

@@ -65,7 +65,7 @@ pub struct Routine {
 }
 
 /// The most fields a routine has.
-pub const MIG_MAX_FIELDS: usize = 8;
+pub const MIG_MAX_FIELDS: usize = 12;
 
 /// Words of an in-line array: borrowed from a message or from the caller.
 #[derive(Clone, Copy, Debug)]

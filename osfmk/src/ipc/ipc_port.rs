@@ -114,6 +114,9 @@ pub(super) struct PortState {
     dnrequests: alloc::vec::Vec<(usize, u32, SendOnceRight)>,
     /// The port set this port belongs to, if any.
     pset: Option<Weak<IpcPset>>,
+    /// For objects that live only as long as someone can send to them (named entries): the
+    /// port's strong reference, dropped — and the port destroyed — with its last send right.
+    owner: Option<Arc<dyn Any + Send + Sync>>,
 }
 
 /// A Mach port (XNU `struct ipc_port`).
@@ -155,6 +158,14 @@ impl IpcPort {
         Arc::new(Self::with_state(Receiver::Kernel, IpcMqueue::new_kernel(), kobject))
     }
 
+    /// A port standing for `object`, which it keeps alive until its last send right goes
+    /// (the caller makes the first one right away).
+    pub fn new_kobject_owned(ty: IkotType, object: Arc<dyn Any + Send + Sync>) -> PortRef {
+        let port = Self::new_kobject(ty, Arc::downgrade(&object));
+        port.state.lock().owner = Some(object);
+        port
+    }
+
     /// A port whose receive right is about to be entered in `space` (only the space makes
     /// these, so the right is never unaccounted for).
     pub(crate) fn new_receive(space: Weak<IpcSpace>) -> PortRef {
@@ -181,6 +192,7 @@ impl IpcPort {
                 pdrequest: None,
                 dnrequests: alloc::vec::Vec::new(),
                 pset: None,
+                owner: None,
             }),
         }
     }
@@ -407,14 +419,19 @@ impl IpcPort {
     /// Drop one counted send right. The last one fires an armed no-senders request whose
     /// make-send threshold has been reached.
     fn release_send(&self) {
-        let fire = {
+        let (fire, owner) = {
             let mut st = self.state.lock();
             debug_assert!(st.srights > 0, "send right released twice");
             st.srights = st.srights.saturating_sub(1);
-            Self::take_no_senders(&mut st)
+            let owner = if st.srights == 0 { st.owner.take() } else { None };
+            (Self::take_no_senders(&mut st), owner)
         };
         if let Some((notify, mscount)) = fire {
             ipc_notify_no_senders(notify, mscount);
+        }
+        if let Some(owner) = owner {
+            self.destroy();
+            drop(owner);
         }
     }
 

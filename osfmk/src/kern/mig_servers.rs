@@ -22,8 +22,10 @@ use crate::kern::task::Task;
 use crate::kern::thread::Thread;
 use crate::kern::thread_act;
 use crate::vm::vm_map_copy::{VmMapCopy, vm_map_copyin};
+use crate::vm::vm_memory_entry::{MAP_MEM_NAMED_CREATE, VmNamedEntry};
 use crate::vm::vm_page::{PAGE_SIZE, kernel_page_pool, vm_page_counts};
 use crate::vm::vm_user;
+use mach::vm::VmProt;
 
 /// Every routine this kernel serves, with its handler.
 pub static MIG_SERVERS: &[(&Routine, Handler)] = &[
@@ -62,6 +64,8 @@ pub static MIG_SERVERS: &[(&Routine, Handler)] = &[
     (&defs::MACH_VM_READ, mach_vm_read),
     (&defs::MACH_VM_WRITE, mach_vm_write),
     (&defs::MACH_VM_REGION, mach_vm_region),
+    (&defs::MACH_VM_MAP, mach_vm_map),
+    (&defs::MACH_MAKE_MEMORY_ENTRY_64, mach_make_memory_entry_64),
     (&defs::HOST_INFO, host_info),
     (&defs::HOST_STATISTICS, host_statistics),
 ];
@@ -374,6 +378,49 @@ fn mach_vm_region(port: &PortRef, req: &mut Request<'_>) -> Reply {
         KOut::Long(region.size),
         KOut::Words(words)
     ])
+}
+
+/// The named entry a request's port right stands for (None for `MACH_PORT_NULL`).
+fn named_entry(right: MsgRight) -> Result<Option<Arc<VmNamedEntry>>, KernReturn> {
+    match right {
+        MsgRight::Null => Ok(None),
+        other => other
+            .port()
+            .and_then(|p| p.kobject::<VmNamedEntry>(IkotType::NamedEntry))
+            .map(Some)
+            .ok_or(KernReturn::KERN_INVALID_ARGUMENT),
+    }
+}
+
+fn mach_make_memory_entry_64(port: &PortRef, req: &mut Request<'_>) -> Reply {
+    let (size, offset, permission) = (req.args[0].long(), req.args[1].long(), req.args[2].int());
+    let prot = VmProt((permission & VmProt::ALL.0 as u32) as i32);
+    if permission & !(VmProt::ALL.0 as u32 | MAP_MEM_NAMED_CREATE) != 0 {
+        return Err(KernReturn::KERN_INVALID_ARGUMENT);
+    }
+    let entry = match named_entry(req.take_port())? {
+        Some(parent) => parent.sub_entry(offset, size.next_multiple_of(PAGE_SIZE), prot)?,
+        None if permission & MAP_MEM_NAMED_CREATE != 0 => vm_user::make_memory_entry_create(size, prot)?,
+        None => with_map(port, |map| vm_user::make_memory_entry(map, offset, size, prot))?,
+    };
+    let len = entry.size;
+    Ok(alloc::vec![KOut::Port(MsgRight::Send(entry.into_port())), KOut::Long(len)])
+}
+
+fn mach_vm_map(port: &PortRef, req: &mut Request<'_>) -> Reply {
+    let (addr, size, mask, flags) =
+        (req.args[0].long(), req.args[1].long(), req.args[2].long(), req.args[3].int());
+    let (offset, copy) = (req.args[5].long(), req.args[6].int() != 0);
+    let (cur, max) = (VmProt(req.args[7].int() as i32), VmProt(req.args[8].int() as i32));
+    let inheritance = mach::vm::VmInherit(req.args[9].int());
+    let entry = named_entry(req.take_port())?;
+    let at = with_map(port, |map| match &entry {
+        Some(e) => {
+            vm_user::mach_vm_map_entry(map, addr, size, mask, flags, e, offset, copy, cur, max, inheritance)
+        }
+        None => vm_user::mach_vm_map(map, addr, size, mask, flags, cur, max, inheritance),
+    })?;
+    Ok(alloc::vec![KOut::Long(at)])
 }
 
 // ---- host ----------------------------------------------------------------------------------

@@ -6,6 +6,7 @@
 //! * [`vm_object`] — anonymous memory objects and their copy-on-write shadow chains;
 //! * [`vm_fault`] — demand zero, copy-on-write, and kernel access to user pages;
 //! * [`vm_map_copy`] — ranges in flight between maps (out-of-line message memory);
+//! * [`vm_memory_entry`] — named entries: ports on memory that other tasks can map;
 //! * [`vm_user`] — the user calls (`mach_vm_allocate`, …): argument checks over the map;
 //! * [`vm_page`] — the frame pool, the [`vm_page::PagePool`] seam and page handles;
 //! * [`pmap`] — the [`pmap::PmapOps`] seam to the translation tables.
@@ -17,6 +18,7 @@ pub mod pmap;
 pub mod vm_fault;
 pub mod vm_map;
 pub mod vm_map_copy;
+pub mod vm_memory_entry;
 pub mod vm_object;
 pub mod vm_page;
 pub mod vm_user;

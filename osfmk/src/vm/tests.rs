@@ -733,3 +733,87 @@ fn kernel_buffer_copies_map_and_read_back() {
     assert_eq!(b, [0, 0, 77, 0]);
     assert!(VmMapCopy::from_bytes(&pool_ref, &[]).expect("empty").is_empty());
 }
+
+#[test]
+fn shared_ranges_map_one_object_in_two_maps() {
+    use crate::vm::vm_map::VmPlacement;
+    use mach::vm::VmInherit;
+    let pool = new_pool();
+    let mut a = space(&pool);
+    let mut b = space(&pool);
+    let src = alloc(&mut a.map, 2);
+    poke(&mut a, &pool, src, 7).expect("poke");
+    let (object, offset) = a.map.share_range(src, src + 2 * P, VmProt::DEFAULT).expect("share");
+    let anywhere = VmPlacement::Anywhere { hint: 0 };
+    let at = b
+        .map
+        .enter_object(
+            anywhere,
+            2 * P,
+            0,
+            VmProt::DEFAULT,
+            VmProt::ALL,
+            VmInherit::DEFAULT,
+            object.clone(),
+            offset,
+            false,
+        )
+        .expect("map shared");
+    assert_eq!(peek(&mut b, &pool, at), Ok(7));
+    poke(&mut b, &pool, at + P + 1, 9).expect("write through b");
+    assert_eq!(peek(&mut a, &pool, src + P + 1), Ok(9), "a sees b's write");
+    poke(&mut a, &pool, src + 5, 3).expect("write through a");
+    assert_eq!(peek(&mut b, &pool, at + 5), Ok(3), "b sees a's write");
+    // A copy mapping is private from its first write on.
+    let copy = b
+        .map
+        .enter_object(
+            anywhere,
+            2 * P,
+            0,
+            VmProt::DEFAULT,
+            VmProt::ALL,
+            VmInherit::DEFAULT,
+            object.clone(),
+            offset,
+            true,
+        )
+        .expect("map copy");
+    assert_eq!(peek(&mut b, &pool, copy + 5), Ok(3));
+    poke(&mut b, &pool, copy + 5, 4).expect("write the copy");
+    assert_eq!(peek(&mut a, &pool, src + 5), Ok(3), "the copy is private");
+    // Bad requests: beyond the object, misaligned, too much protection, several entries.
+    let r = b.map.enter_object(
+        anywhere,
+        3 * P,
+        0,
+        VmProt::DEFAULT,
+        VmProt::ALL,
+        VmInherit::DEFAULT,
+        object.clone(),
+        0,
+        false,
+    );
+    assert_eq!(r, Err(KernReturn::KERN_INVALID_ARGUMENT));
+    let r = b.map.enter_object(
+        anywhere,
+        P,
+        0,
+        VmProt::DEFAULT,
+        VmProt::ALL,
+        VmInherit::DEFAULT,
+        object,
+        1,
+        false,
+    );
+    assert_eq!(r, Err(KernReturn::KERN_INVALID_ARGUMENT));
+    assert_eq!(
+        a.map.share_range(src, src + P, VmProt(0x10)).err(),
+        Some(KernReturn::KERN_PROTECTION_FAILURE)
+    );
+    let other = alloc(&mut a.map, 1);
+    a.map.protect(other, other + P, VmProt::READ, false).expect("protect");
+    assert!(a.map.share_range(src, other + P, VmProt::READ).is_err());
+    check_invariants(&a);
+    check_invariants(&b);
+}

@@ -358,6 +358,43 @@ impl VmMap {
         max: VmProt,
         inheritance: VmInherit,
     ) -> Result<u64, KernReturn> {
+        self.enter_backed(placement, size, mask, cur, max, inheritance, None)
+    }
+
+    /// `vm_map_enter` of a memory object (a named entry's): the range maps `object` from
+    /// `offset` — shared with every other mapping of it, or with `copy`, copy-on-write.
+    /// `KERN_INVALID_ARGUMENT` if the object does not cover the range.
+    #[allow(clippy::too_many_arguments)]
+    pub fn enter_object(
+        &mut self,
+        placement: VmPlacement,
+        size: u64,
+        mask: u64,
+        cur: VmProt,
+        max: VmProt,
+        inheritance: VmInherit,
+        object: ObjectRef,
+        offset: u64,
+        copy: bool,
+    ) -> Result<u64, KernReturn> {
+        let end = offset.checked_add(size).ok_or(KernReturn::KERN_INVALID_ARGUMENT)?;
+        if offset & PAGE_MASK != 0 || end > object.size() {
+            return Err(KernReturn::KERN_INVALID_ARGUMENT);
+        }
+        self.enter_backed(placement, size, mask, cur, max, inheritance, Some((object, offset, copy)))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn enter_backed(
+        &mut self,
+        placement: VmPlacement,
+        size: u64,
+        mask: u64,
+        cur: VmProt,
+        max: VmProt,
+        inheritance: VmInherit,
+        backing: Option<(ObjectRef, u64, bool)>,
+    ) -> Result<u64, KernReturn> {
         if size == 0 || size & PAGE_MASK != 0 || !cur.is_valid() || !max.is_valid() || !max.contains(cur) {
             return Err(KernReturn::KERN_INVALID_ARGUMENT);
         }
@@ -392,10 +429,46 @@ impl VmMap {
             }
         };
         let end = start + size;
-        self.insert_entry(VmMapEntry::anonymous(start, end, cur, max, inheritance));
+        let mut entry = VmMapEntry::anonymous(start, end, cur, max, inheritance);
+        if let Some((object, offset, copy)) = backing {
+            entry.object = Some(object);
+            entry.offset = offset;
+            entry.needs_copy = copy;
+            entry.is_shared = !copy;
+        }
+        self.insert_entry(entry);
         self.simplify(end);
         self.simplify(start);
         Ok(start)
+    }
+
+    /// Make `[start, end)` shareable for a named memory entry (`mach_make_memory_entry`): the
+    /// range must lie in one entry whose maximum protection allows `prot`; that entry gets an
+    /// object of its own, written in place from now on (as `VM_INHERIT_SHARE` does). Returns
+    /// the object and where `start` falls in it. Errors: `KERN_INVALID_ADDRESS` for holes,
+    /// `KERN_PROTECTION_FAILURE`, and `KERN_INVALID_ARGUMENT` for a range over several entries.
+    pub fn share_range(
+        &mut self,
+        start: u64,
+        end: u64,
+        prot: VmProt,
+    ) -> Result<(ObjectRef, u64), KernReturn> {
+        self.check_covered(start, end, |e| {
+            if e.max_protection.contains(prot) { Ok(()) } else { Err(KernReturn::KERN_PROTECTION_FAILURE) }
+        })?;
+        let keys = self.clip_range(start, end)?;
+        let [key] = keys[..] else { return Err(KernReturn::KERN_INVALID_ARGUMENT) };
+        let entry = self.entries.get_mut(&key).ok_or(KernReturn::KERN_INVALID_ADDRESS)?;
+        let had_backing = entry.needs_copy || entry.object.as_ref().is_some_and(|o| o.backing().is_some());
+        entry.resolve_needs_copy();
+        let object = entry.object_or_create();
+        entry.is_shared = true;
+        let (offset, from, to) = (entry.offset, entry.start, entry.end);
+        if had_backing {
+            // Pages of backing objects mapped here would go stale once copied up.
+            self.pmap.remove(from, to);
+        }
+        Ok((object, offset))
     }
 
     /// Clip so that entries start exactly at `start` and at `end`, and list the keys of the

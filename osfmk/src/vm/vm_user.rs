@@ -13,7 +13,10 @@ use mach::vm::{
     VM_FLAGS_USER_MAP, VM_REGION_BASIC_INFO, VM_REGION_BASIC_INFO_64, VmInherit, VmProt,
 };
 
+use alloc::sync::Arc;
+
 use crate::vm::vm_map::{PAGE_MASK, VmMap, VmPlacement, VmRegion};
+use crate::vm::vm_memory_entry::VmNamedEntry;
 use crate::vm::vm_page::trunc_page;
 
 /// The pages covering `[addr, addr + size)`: (first page, byte length).
@@ -89,6 +92,80 @@ pub fn mach_vm_map(
     }
     let (placement, len) = placement(flags, addr, size)?;
     map.enter(placement, len, mask, cur, max, inheritance)
+}
+
+/// `mach_vm_map` of a named entry: `size` bytes of it from `offset`, shared (or with `copy`,
+/// copy-on-write), with protections no more than the entry allows
+/// (`KERN_PROTECTION_FAILURE`); the range must lie inside the entry (`KERN_INVALID_ARGUMENT`).
+#[allow(clippy::too_many_arguments)]
+pub fn mach_vm_map_entry(
+    map: &mut VmMap,
+    addr: u64,
+    size: u64,
+    mask: u64,
+    flags: u32,
+    entry: &VmNamedEntry,
+    offset: u64,
+    copy: bool,
+    cur: VmProt,
+    max: VmProt,
+    inheritance: VmInherit,
+) -> Result<u64, KernReturn> {
+    if flags & !VM_FLAGS_USER_MAP != 0
+        || !cur.is_valid()
+        || !max.is_valid()
+        || !max.contains(cur)
+        || inheritance.0 > VmInherit::LAST_VALID.0
+        || size == 0
+        || offset & PAGE_MASK != 0
+    {
+        return Err(KernReturn::KERN_INVALID_ARGUMENT);
+    }
+    if !entry.protection.contains(cur) {
+        return Err(KernReturn::KERN_PROTECTION_FAILURE);
+    }
+    let (placement, len) = placement(flags, addr, size)?;
+    let end = offset.checked_add(len).ok_or(KernReturn::KERN_INVALID_ARGUMENT)?;
+    if end > entry.size {
+        return Err(KernReturn::KERN_INVALID_ARGUMENT);
+    }
+    let max = if copy { max } else { VmProt(max.0 & entry.protection.0) };
+    map.enter_object(
+        placement,
+        len,
+        mask,
+        cur,
+        max,
+        inheritance,
+        entry.object.clone(),
+        entry.offset + offset,
+        copy,
+    )
+}
+
+/// `mach_make_memory_entry_64` for a range of `map`: `[addr, addr + size)` (rounded out to
+/// pages) becomes a named entry with protection `prot`.
+pub fn make_memory_entry(
+    map: &mut VmMap,
+    addr: u64,
+    size: u64,
+    prot: VmProt,
+) -> Result<Arc<VmNamedEntry>, KernReturn> {
+    if size == 0 || !prot.is_valid() {
+        return Err(KernReturn::KERN_INVALID_ARGUMENT);
+    }
+    let (start, len) = page_range(addr, size)?;
+    let (object, offset) = map.share_range(start, start + len, prot)?;
+    Ok(VmNamedEntry::new(object, offset, len, prot))
+}
+
+/// `mach_make_memory_entry_64` with `MAP_MEM_NAMED_CREATE`: new zero-filled memory.
+pub fn make_memory_entry_create(size: u64, prot: VmProt) -> Result<Arc<VmNamedEntry>, KernReturn> {
+    if size == 0 || !prot.is_valid() {
+        return Err(KernReturn::KERN_INVALID_ARGUMENT);
+    }
+    let len = round_size(size)?;
+    Ok(VmNamedEntry::new(crate::vm::vm_object::VmObject::allocate(len), 0, len, prot))
 }
 
 /// `mach_vm_deallocate`: unmap every page `[addr, addr + size)` touches; unmapped parts

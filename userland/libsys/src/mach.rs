@@ -845,3 +845,64 @@ pub fn mach_port_extract_member(task: MachPortName, name: MachPortName, pset: Ma
         pset,
     )
 }
+
+// ---- Named memory entries --------------------------------------------------------------------
+
+/// `MAP_MEM_NAMED_CREATE` for `mach_make_memory_entry_64`: fresh memory, not a range of ours.
+pub const MAP_MEM_NAMED_CREATE: u32 = 0x0002_0000;
+
+/// `mach_make_memory_entry_64(task, &size, offset, permission, &object_handle, parent_entry)`.
+pub fn mach_make_memory_entry_64(
+    task: MachPortName,
+    size: &mut u64,
+    offset: u64,
+    permission: u32,
+    handle: &mut MachPortName,
+    parent: MachPortName,
+) -> KernReturn {
+    let mut buf = MigBuffer::new();
+    let mut out = [Arg::None; MIG_MAX_FIELDS];
+    let args = [Arg::Long(*size), Arg::Long(offset), Arg::Int(permission), Arg::Port(parent, 0)];
+    let kr = mig_call(task, &defs::MACH_MAKE_MEMORY_ENTRY_64, &args, &mut buf, &mut out);
+    if kr == KernReturn::KERN_SUCCESS {
+        *handle = out[0].port();
+        *size = out[1].long();
+    }
+    kr
+}
+
+/// `mach_vm_map(task, &address, size, mask, flags, object, offset, copy, cur, max, inherit)`.
+#[allow(clippy::too_many_arguments)]
+pub fn mach_vm_map(
+    task: MachPortName,
+    address: &mut u64,
+    size: u64,
+    mask: u64,
+    flags: u32,
+    object: MachPortName,
+    offset: u64,
+    copy: bool,
+    cur: i32,
+    max: i32,
+    inheritance: u32,
+) -> KernReturn {
+    let mut buf = MigBuffer::new();
+    let mut out = [Arg::None; MIG_MAX_FIELDS];
+    let args = [
+        Arg::Long(*address),
+        Arg::Long(size),
+        Arg::Long(mask),
+        Arg::Int(flags),
+        Arg::Port(object, 0),
+        Arg::Long(offset),
+        Arg::Int(u32::from(copy)),
+        Arg::Int(cur as u32),
+        Arg::Int(max as u32),
+        Arg::Int(inheritance),
+    ];
+    let kr = mig_call(task, &defs::MACH_VM_MAP, &args, &mut buf, &mut out);
+    if kr == KernReturn::KERN_SUCCESS {
+        *address = out[0].long();
+    }
+    kr
+}
