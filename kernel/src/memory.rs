@@ -93,7 +93,14 @@ pub fn init_heap(ram: (u64, u64), reserved: &[(u64, u64)]) -> Option<(u64, u64)>
 }
 
 /// Start the frame pool: all RAM minus the image, the DTB, the initrd and the heap.
+/// Bytes of the kernel heap in use (what `vm.kernel_heap_used` reports, through the hook
+/// `init_frames` registers with the VM layer).
+fn heap_used() -> u64 {
+    HEAP.0.lock().used() as u64
+}
+
 pub fn init_frames(info: &PlatformInfo, heap: (u64, u64)) {
+    vm_page::register_heap_used(heap_used);
     let mut reserved = alloc::vec![image_phys_range(), info.dtb, heap];
     if let Some(i) = info.initrd {
         reserved.push(i);

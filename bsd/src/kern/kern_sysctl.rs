@@ -80,6 +80,7 @@ fn lookup(name: &[i32]) -> Result<Value, Errno> {
         [CTL_HW, HW_MEMSIZE] => Value::quad(MEMSIZE.get().copied().unwrap_or(0)),
         [CTL_VM, VM_PAGE_FREE_COUNT] => Value::int(osfmk::vm::vm_page::vm_page_counts().0 as i32),
         [CTL_VM, VM_PAGE_COUNT] => Value::int(osfmk::vm::vm_page::vm_page_counts().1 as i32),
+        [CTL_VM, VM_KERNEL_HEAP_USED] => Value::quad(osfmk::vm::vm_page::kernel_heap_used()),
         [CTL_KERN, KERN_PROC, rest @ ..] => {
             let (data, estimate) = crate::kern::proc_info::sysctl_kern_proc(rest)?;
             Value::table(data, sys::proc_info::KINFO_PROC_SIZE, estimate)

@@ -27,6 +27,9 @@ pub const CTL_VM: i32 = 2;
 /// (`OID_AUTO`, from 100 up) and tools find them by name; this kernel fixes the numbers.
 pub const VM_PAGE_FREE_COUNT: i32 = 100;
 pub const VM_PAGE_COUNT: i32 = 101;
+/// `vm.kernel_heap_used`: bytes of the kernel heap in use (this kernel's own name; it lets
+/// tests see that a burst of work leaked no kernel objects).
+pub const VM_KERNEL_HEAP_USED: i32 = 102;
 /// `hw.*`.
 pub const HW_MACHINE: i32 = 1;
 pub const HW_NCPU: i32 = 3;
@@ -45,6 +48,7 @@ pub const SYSCTL_NAMES: &[(&str, [i32; 2])] = &[
     ("kern.hostname", [CTL_KERN, KERN_HOSTNAME]),
     ("vm.page_free_count", [CTL_VM, VM_PAGE_FREE_COUNT]),
     ("vm.page_count", [CTL_VM, VM_PAGE_COUNT]),
+    ("vm.kernel_heap_used", [CTL_VM, VM_KERNEL_HEAP_USED]),
     ("hw.machine", [CTL_HW, HW_MACHINE]),
     ("hw.ncpu", [CTL_HW, HW_NCPU]),
     ("hw.pagesize", [CTL_HW, HW_PAGESIZE]),

@@ -191,6 +191,20 @@ pub fn vm_page_counts() -> (u64, u64) {
     POOL.lock().as_ref().map_or((0, 0), |p| (p.free_count(), p.total_count()))
 }
 
+static HEAP_USED: spin::Once<fn() -> u64> = spin::Once::new();
+
+/// The machine layer says how to read the kernel heap's usage (once, at boot).
+pub fn register_heap_used(f: fn() -> u64) {
+    HEAP_USED.call_once(|| f);
+}
+
+/// Bytes of the kernel heap in use (0 before the machine layer registers): the figure
+/// that shows a kernel object leak, which free page counts cannot (the heap is carved out
+/// once at boot).
+pub fn kernel_heap_used() -> u64 {
+    HEAP_USED.get().map_or(0, |f| f())
+}
+
 /// Where the VM layer gets resident pages: the machine-dependent half of page management.
 /// Implementations lock internally (they are called with a VM object locked: lock order
 /// map → object → page pool).

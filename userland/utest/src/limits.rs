@@ -118,7 +118,7 @@ fn fork_bomb(_: &Args) -> Result<(), &'static str> {
 }
 
 /// Free physical pages (`vm.page_free_count`).
-pub fn free_pages() -> Result<u32, &'static str> {
+pub(crate) fn free_pages() -> Result<u32, &'static str> {
     let mut v = [0u8; 4];
     libsys::introspect::sysctlbyname_read(b"vm.page_free_count", &mut v).map_err(|_| "vm.page_free_count")?;
     Ok(u32::from_le_bytes(v))

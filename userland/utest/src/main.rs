@@ -17,6 +17,7 @@ use mach::port::{MACH_PORT_NULL, mach_port_valid};
 
 mod introspect;
 mod ipc;
+mod ipc_fuzz;
 mod kobject;
 mod limits;
 mod ports;
@@ -219,6 +220,7 @@ fn main(args: &Args) -> i32 {
         .chain(ipc::CASES)
         .chain(kobject::CASES)
         .chain(sema::CASES)
+        .chain(ipc_fuzz::CASES)
     {
         match case(args) {
             Ok(()) => {
