@@ -218,6 +218,15 @@ impl BsdHooks for Hooks {
         weak.upgrade().map(|p| p.p_pid)
     }
 
+    fn task_terminate(&self, task: &osfmk::kern::task::Task) -> bool {
+        let Some(info) = task.bsd_info.get() else { return false };
+        let Some(p) = info.downcast_ref::<alloc::sync::Weak<Proc>>().and_then(|w| w.upgrade()) else {
+            return false;
+        };
+        let _ = psignal(&p, SIGKILL, SigOrigin::default());
+        true
+    }
+
     /// Audit session ids and pid versions are not kept: both read 0. The audit uid is the
     /// real uid (there is no login session to set it apart).
     fn audit_token(&self, task: &osfmk::kern::task::Task) -> Option<[u32; 8]> {

@@ -44,6 +44,7 @@ macro_rules! for_each_mach_trap {
             (39, semaphore_timedwait_signal_trap, [wait_sema, signal_sema, sec, nsec]),
             (45, task_for_pid, [target_tport, pid, t]),
             (46, pid_for_task, [t, pid]),
+            (47, mach_msg2_trap, [data, options, bits_send_size, remote_local, voucher_id, desc_rcv_name, rcv_size_priority, timeout]),
             (59, swtch_pri, [pri]),
             (60, swtch, []),
             (61, thread_switch, [thread_name, option, option_time]),

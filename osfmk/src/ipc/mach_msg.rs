@@ -95,6 +95,85 @@ pub fn mach_msg_overwrite_trap(
     ret(MACH_MSG_SUCCESS)
 }
 
+/// `mach_msg2` option bits (reference §4.6): the vector form and the send "call kinds".
+const MACH64_MSG_VECTOR: u64 = 0x1_0000_0000;
+const MACH64_SEND_KOBJECT_CALL: u64 = 0x2_0000_0000;
+const MACH64_SEND_MQ_CALL: u64 = 0x4_0000_0000;
+const MACH64_SEND_ANY: u64 = 0x8_0000_0000;
+const MACH64_SEND_DK_CALL: u64 = 0x10_0000_0000;
+
+/// −47: `mach_msg2_trap`. Each register carries two 32-bit halves, low first (reference
+/// §4.9): x0 data, x1 options, x2 bits | send_size, x3 remote | local, x4 voucher | id,
+/// x5 descriptor count | rcv_name, x6 rcv_size | priority, x7 timeout. The header comes from
+/// the registers. A send must name exactly one call kind — `MACH64_SEND_KOBJECT_CALL` for a
+/// kernel port, `MACH64_SEND_MQ_CALL` for a message queue, or `MACH64_SEND_ANY` — else
+/// `MACH_SEND_INVALID_OPTIONS` (XNU also raises a guard exception; this kernel does not).
+/// With `MACH64_MSG_VECTOR`, `data` points at two `mach_msg_vector_t`s (message, auxiliary);
+/// auxiliary data is not supported (`MACH_SEND_INVALID_OPTIONS` if any is sent).
+#[allow(clippy::too_many_arguments)]
+pub fn mach_msg2_trap(data: u64, options: u64, x2: u64, x3: u64, x4: u64, x5: u64, x6: u64, x7: u64) -> u64 {
+    let lo = |x: u64| x as u32;
+    let hi = |x: u64| (x >> 32) as u32;
+    let task = current_thread().task.clone();
+    let option = options as u32;
+    let (mut msg, mut rcv_msg, mut send_size, mut rcv_size) = (data, data, hi(x2), lo(x6));
+    if options & MACH64_MSG_VECTOR != 0 {
+        let Some(map) = task.map.as_ref() else { return ret(MACH_SEND_INVALID_DATA) };
+        let mut v = [0u8; 48];
+        if copyin(&mut map.lock(), UserAddr(data), &mut v).is_err() {
+            return ret(MACH_SEND_INVALID_DATA);
+        }
+        let word = |at: usize| u32::from_le_bytes([v[at], v[at + 1], v[at + 2], v[at + 3]]);
+        let long = |at: usize| u64::from(word(at)) | (u64::from(word(at + 4)) << 32);
+        (msg, rcv_msg, send_size, rcv_size) = (long(0), long(8), word(16), word(20));
+        if rcv_msg == 0 {
+            rcv_msg = msg;
+        }
+        if option & MACH_SEND_MSG != 0 && word(40) != 0 {
+            return ret(MACH_SEND_INVALID_OPTIONS);
+        }
+    }
+    if option & MACH_SEND_MSG != 0 {
+        let kinds = [MACH64_SEND_KOBJECT_CALL, MACH64_SEND_MQ_CALL, MACH64_SEND_ANY, MACH64_SEND_DK_CALL];
+        let chosen: Vec<u64> = kinds.into_iter().filter(|k| options & k != 0).collect();
+        let vector_ok =
+            options & MACH64_MSG_VECTOR == 0 || options & (MACH64_SEND_MQ_CALL | MACH64_SEND_ANY) != 0;
+        if chosen.len() != 1 || chosen[0] == MACH64_SEND_DK_CALL || !vector_ok {
+            return ret(MACH_SEND_INVALID_OPTIONS);
+        }
+        let header = MachMsgHeader {
+            msgh_bits: lo(x2),
+            msgh_size: send_size,
+            msgh_remote_port: lo(x3),
+            msgh_local_port: hi(x3),
+            msgh_voucher_port: lo(x4),
+            msgh_id: hi(x4) as i32,
+        };
+        // The call kind must match the destination.
+        if chosen[0] != MACH64_SEND_ANY {
+            let kernel = task
+                .itk_space
+                .lookup(header.msgh_remote_port)
+                .ok()
+                .and_then(|v| v.port)
+                .is_some_and(|p| p.is_kernel_receiver());
+            if kernel != (chosen[0] == MACH64_SEND_KOBJECT_CALL) {
+                return ret(MACH_SEND_INVALID_OPTIONS);
+            }
+        }
+        let timeout = timeout_of(option & MACH_SEND_TIMEOUT != 0, x7 as u32);
+        let mr = mach_msg_send_with(&task, msg, send_size, Some((header, lo(x5))), timeout);
+        if mr != MACH_MSG_SUCCESS {
+            return ret(mr);
+        }
+    }
+    if option & MACH_RCV_MSG != 0 {
+        let timeout = timeout_of(option & MACH_RCV_TIMEOUT != 0, x7 as u32);
+        return ret(mach_msg_receive(&task, rcv_msg, rcv_size, hi(x5), option, timeout));
+    }
+    ret(MACH_MSG_SUCCESS)
+}
+
 /// The sender's identity for the trailer, from BSD (the kernel signs messages without one).
 fn sender_token(task: &Task) -> SenderToken {
     match bsd_hooks().and_then(|h| h.audit_token(task)) {
@@ -105,7 +184,18 @@ fn sender_token(task: &Task) -> SenderToken {
 
 /// Send the message at `msg` (`send_size` bytes) from `task`.
 fn mach_msg_send(task: &Task, msg: u64, send_size: u32, timeout: IpcTimeout) -> MachMsgReturn {
-    let kmsg = match ipc_kmsg_copyin_from_user(task, msg, send_size) {
+    mach_msg_send_with(task, msg, send_size, None, timeout)
+}
+
+/// Send, with the header taken from `given` (mach_msg2's registers) instead of memory.
+fn mach_msg_send_with(
+    task: &Task,
+    msg: u64,
+    send_size: u32,
+    given: Option<(MachMsgHeader, u32)>,
+    timeout: IpcTimeout,
+) -> MachMsgReturn {
+    let kmsg = match ipc_kmsg_copyin_from_user(task, msg, send_size, given) {
         Ok(k) => k,
         Err(mr) => return mr,
     };
@@ -205,8 +295,15 @@ fn copyin_names(map: &mut VmMap, address: u64, count: u32) -> Result<Vec<u32>, M
 }
 
 /// Read and check a message from `task`'s memory and take what it carries (see the module
-/// comment). Nothing is taken from the sender unless everything can be.
-pub fn ipc_kmsg_copyin_from_user(task: &Task, msg: u64, send_size: u32) -> Result<IpcKmsg, MachMsgReturn> {
+/// comment). Nothing is taken from the sender unless everything can be. With `given`, the
+/// header and the descriptor count come from the caller (`mach_msg2_trap`'s registers) and
+/// the words in memory are ignored.
+pub fn ipc_kmsg_copyin_from_user(
+    task: &Task,
+    msg: u64,
+    send_size: u32,
+    given: Option<(MachMsgHeader, u32)>,
+) -> Result<IpcKmsg, MachMsgReturn> {
     if send_size < MACH_MSG_HEADER_SIZE || !send_size.is_multiple_of(4) {
         return Err(MACH_SEND_MSG_TOO_SMALL);
     }
@@ -220,8 +317,18 @@ pub fn ipc_kmsg_copyin_from_user(task: &Task, msg: u64, send_size: u32) -> Resul
     copyin(&mut map_lock.lock(), UserAddr(msg), &mut bytes).map_err(|_| MACH_SEND_INVALID_DATA)?;
     let mut head = [0u8; MACH_MSG_HEADER_SIZE as usize];
     head.copy_from_slice(&bytes[..MACH_MSG_HEADER_SIZE as usize]);
-    let header = MachMsgHeader::from_bytes(&head);
-    let body = bytes.split_off(MACH_MSG_HEADER_SIZE as usize);
+    let mut header = MachMsgHeader::from_bytes(&head);
+    let mut body = bytes.split_off(MACH_MSG_HEADER_SIZE as usize);
+    if let Some((regs, desc_count)) = given {
+        header = regs;
+        if header.msgh_bits & MACH_MSGH_BITS_COMPLEX == 0 {
+            if desc_count != 0 {
+                return Err(MACH_SEND_TOO_LARGE);
+            }
+        } else if let Some(count) = body.get_mut(0..4) {
+            count.copy_from_slice(&desc_count.to_le_bytes());
+        }
+    }
     let bits = header.msgh_bits & MACH_MSGH_BITS_USER;
 
     // The header: a destination that can be sent to, a reply disposition if any.

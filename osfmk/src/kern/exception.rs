@@ -29,6 +29,10 @@ pub trait BsdHooks: Sync {
     /// policy); `KERN_FAILURE` otherwise, as XNU answers.
     #[cfg(target_os = "none")]
     fn task_for_pid(&self, pid: i32) -> Result<crate::kern::task::TaskRef, mach::KernReturn>;
+    /// `task_terminate` of a task BSD wraps: the process is killed as by `SIGKILL` (so it
+    /// exits, is reported to its parent and reaped). False if no process wraps the task.
+    #[cfg(target_os = "none")]
+    fn task_terminate(&self, task: &crate::kern::task::Task) -> bool;
     /// The audit token of the process wrapping `task` (reference §4.5: auid, euid, egid,
     /// ruid, rgid, pid, asid, pid version), for the trailers of the messages it sends.
     #[cfg(target_os = "none")]

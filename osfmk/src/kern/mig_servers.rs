@@ -43,6 +43,7 @@ pub static MIG_SERVERS: &[(&Routine, Handler)] = &[
     (&defs::MACH_PORT_EXTRACT_RIGHT, mach_port_extract_right),
     (&defs::MACH_PORT_GET_ATTRIBUTES, mach_port_get_attributes),
     (&defs::MACH_PORT_SET_ATTRIBUTES, mach_port_set_attributes),
+    (&defs::TASK_TERMINATE, task_terminate),
     (&defs::TASK_THREADS, task_threads),
     (&defs::TASK_INFO, task_info),
     (&defs::TASK_SUSPEND, task_suspend),
@@ -52,6 +53,7 @@ pub static MIG_SERVERS: &[(&Routine, Handler)] = &[
     (&defs::TASK_SET_EXCEPTION_PORTS, task_set_exception_ports),
     (&defs::SEMAPHORE_CREATE, semaphore_create),
     (&defs::SEMAPHORE_DESTROY, semaphore_destroy),
+    (&defs::THREAD_TERMINATE, thread_terminate),
     (&defs::THREAD_GET_STATE, thread_get_state),
     (&defs::THREAD_SET_STATE, thread_set_state),
     (&defs::THREAD_SUSPEND, thread_suspend),
@@ -209,6 +211,17 @@ fn mach_port_set_attributes(port: &PortRef, req: &mut Request<'_>) -> Reply {
 
 // ---- task ----------------------------------------------------------------------------------
 
+/// `task_terminate`: a BSD process is killed (and reaped by its parent as usual); a bare
+/// Mach task is torn down at once. Terminating the caller's own task ends it on its way out.
+fn task_terminate(port: &PortRef, _: &mut Request<'_>) -> Reply {
+    let task = task_of(port)?;
+    let by_bsd = crate::kern::exception::bsd_hooks().is_some_and(|h| h.task_terminate(&task));
+    if !by_bsd {
+        task.terminate();
+    }
+    Ok(Vec::new())
+}
+
 fn task_threads(port: &PortRef, _: &mut Request<'_>) -> Reply {
     let task = task_of(port)?;
     let rights = task.threads().iter().map(|t| MsgRight::Send(t.self_port().make_send())).collect();
@@ -294,6 +307,13 @@ fn thread_set_state(port: &PortRef, req: &mut Request<'_>) -> Reply {
     let mach::mig::Arg::Array(words) = req.args[1] else { return Err(KernReturn::KERN_INVALID_ARGUMENT) };
     let words: Vec<u32> = (0..words.len()).map(|i| words.get(i)).collect();
     done(thread_act::thread_set_state(&thread, req.args[0].int(), &words))
+}
+
+/// `thread_terminate`: the thread ends the next time it would return to user mode (at once
+/// if it is waiting interruptibly).
+fn thread_terminate(port: &PortRef, _: &mut Request<'_>) -> Reply {
+    sched_prim::thread_terminate(&thread_of(port)?);
+    Ok(Vec::new())
 }
 
 fn thread_suspend(port: &PortRef, _: &mut Request<'_>) -> Reply {

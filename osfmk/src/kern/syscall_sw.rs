@@ -142,6 +142,12 @@ mod traps {
         )
     }
 
+    /// Send and/or receive a message, the header in registers.
+    pub fn mach_msg2_trap(a: &MachTrapArgs) -> u64 {
+        let [data, options, x2, x3, x4, x5, x6, x7] = a.0;
+        crate::ipc::mach_msg::mach_msg2_trap(data, options, x2, x3, x4, x5, x6, x7)
+    }
+
     /// Signal a semaphore.
     pub fn semaphore_signal_trap(a: &MachTrapArgs) -> u64 {
         sync_sema::traps::semaphore_signal_trap(a.0[0])

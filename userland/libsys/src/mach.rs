@@ -906,3 +906,54 @@ pub fn mach_vm_map(
     }
     kr
 }
+
+// ---- mach_msg2 ---------------------------------------------------------------------------------
+
+/// `mach_msg2` options: the vector form and the send call kinds (reference §4.6).
+pub const MACH64_MSG_VECTOR: u64 = 0x1_0000_0000;
+pub const MACH64_SEND_KOBJECT_CALL: u64 = 0x2_0000_0000;
+pub const MACH64_SEND_MQ_CALL: u64 = 0x4_0000_0000;
+pub const MACH64_SEND_ANY: u64 = 0x8_0000_0000;
+
+/// `mach_msg2_trap` with the header `h` passed in registers (the header words in the buffer
+/// at `data` are ignored by the kernel), as Libsyscall's `mach_msg2` does.
+///
+/// # Safety
+/// `data` must point to a buffer valid for `max(send_size, rcv_size)` bytes (or, with
+/// `MACH64_MSG_VECTOR`, to two `mach_msg_vector_t`s).
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn mach_msg2(
+    data: u64,
+    options: u64,
+    h: &MachMsgHeader,
+    send_size: u32,
+    desc_count: u32,
+    rcv_name: MachPortName,
+    rcv_size: u32,
+    timeout: u32,
+) -> MachMsgReturn {
+    let pack = |lo: u32, hi: u32| u64::from(lo) | (u64::from(hi) << 32);
+    // SAFETY: forwarded from this function's contract.
+    (unsafe {
+        traps::mach_msg2_trap(
+            data,
+            options,
+            pack(h.msgh_bits, send_size),
+            pack(h.msgh_remote_port, h.msgh_local_port),
+            pack(h.msgh_voucher_port, h.msgh_id as u32),
+            pack(desc_count, rcv_name),
+            pack(rcv_size, 0),
+            u64::from(timeout),
+        )
+    }) as MachMsgReturn
+}
+
+/// `task_terminate(task)`.
+pub fn task_terminate(task: MachPortName) -> KernReturn {
+    call0(task, &defs::TASK_TERMINATE, &[])
+}
+
+/// `thread_terminate(thread)`.
+pub fn thread_terminate(thread: MachPortName) -> KernReturn {
+    call0(thread, &defs::THREAD_TERMINATE, &[])
+}

@@ -22,6 +22,7 @@ pub const CASES: &[(&str, Case)] = &[
     ("mach_msg: RCV_LARGE and too-large messages", too_large),
     ("mach_msg: bad messages get XNU's codes and take nothing", bad_messages),
     ("port sets: members, receiving from the set, waking a waiter, leaving", port_sets),
+    ("mach_msg2_trap: header in registers, call kinds, the vector form", mach_msg2_form),
 ];
 
 pub(crate) fn task() -> MachPortName {
@@ -401,5 +402,81 @@ fn port_sets(_: &Args) -> Result<(), &'static str> {
     check(type_of(set) == 0, "set gone")?;
     drop_port(a);
     drop_port(b);
+    Ok(())
+}
+
+fn mach_msg2_form(_: &Args) -> Result<(), &'static str> {
+    use libsys::mach::{
+        MACH64_MSG_VECTOR, MACH64_SEND_ANY, MACH64_SEND_KOBJECT_CALL, MACH64_SEND_MQ_CALL, mach_msg2,
+    };
+    let port = new_port()?;
+    let mut buf = MsgBuf::new();
+    // Garbage header in memory: the registers are what counts.
+    buf.set_header(&simple(0xdead, 0xffff_ffff, 0xbeef, -1));
+    buf.put(24, b"via mach_msg2...");
+    let h = simple(port, mach_msgh_bits(MACH_MSG_TYPE_MAKE_SEND, 0), 0, 2002);
+    let send = |buf: &mut MsgBuf, opts: u64, h: &MachMsgHeader, descs: u32| {
+        // SAFETY: a 512-byte buffer; 40 bytes sent.
+        unsafe {
+            mach_msg2(
+                buf.ptr() as u64,
+                u64::from(MACH_SEND_MSG | MACH_SEND_TIMEOUT) | opts,
+                h,
+                40,
+                descs,
+                0,
+                0,
+                0,
+            )
+        }
+    };
+    check(send(&mut buf, MACH64_SEND_MQ_CALL, &h, 0) == MACH_MSG_SUCCESS, "send")?;
+    let mut got = MsgBuf::new();
+    let rh = simple(0, 0, 0, 0);
+    // SAFETY: a 512-byte receive buffer.
+    let mr = unsafe {
+        mach_msg2(got.ptr() as u64, u64::from(MACH_RCV_MSG | MACH_RCV_TIMEOUT), &rh, 0, 0, port, 512, 0)
+    };
+    check(mr == MACH_MSG_SUCCESS, "receive")?;
+    check(
+        got.header().msgh_id == 2002 && got.header().msgh_size == 40 && &got.0[24..40] == b"via mach_msg2...",
+        "message",
+    )?;
+    // Call kinds: none, two, or the wrong one for the destination.
+    check(send(&mut buf, 0, &h, 0) == MACH_SEND_INVALID_OPTIONS, "no call kind")?;
+    check(
+        send(&mut buf, MACH64_SEND_MQ_CALL | MACH64_SEND_ANY, &h, 0) == MACH_SEND_INVALID_OPTIONS,
+        "two kinds",
+    )?;
+    check(send(&mut buf, MACH64_SEND_KOBJECT_CALL, &h, 0) == MACH_SEND_INVALID_OPTIONS, "not a kernel port")?;
+    let to_task = simple(task(), mach_msgh_bits(MACH_MSG_TYPE_COPY_SEND, 0), 0, 3499);
+    check(
+        send(&mut buf, MACH64_SEND_MQ_CALL, &to_task, 0) == MACH_SEND_INVALID_OPTIONS,
+        "a kernel port is no queue",
+    )?;
+    check(send(&mut buf, MACH64_SEND_ANY, &h, 3) == MACH_SEND_TOO_LARGE, "simple with descriptors")?;
+    // The vector form: message vector plus an empty auxiliary one.
+    let mut vec = [0u8; 48];
+    vec[0..8].copy_from_slice(&(buf.ptr() as u64).to_le_bytes());
+    vec[16..20].copy_from_slice(&40u32.to_le_bytes());
+    // SAFETY: `vec` holds two vectors naming our 512-byte buffer.
+    let mr = unsafe {
+        mach_msg2(
+            vec.as_ptr() as u64,
+            u64::from(MACH_SEND_MSG) | MACH64_MSG_VECTOR | MACH64_SEND_MQ_CALL,
+            &h,
+            40,
+            0,
+            0,
+            0,
+            0,
+        )
+    };
+    check(mr == MACH_MSG_SUCCESS, "vector send")?;
+    check(
+        got.receive(port, MACH_RCV_TIMEOUT, 0) == MACH_MSG_SUCCESS && got.header().msgh_id == 2002,
+        "arrived",
+    )?;
+    drop_port(port);
     Ok(())
 }

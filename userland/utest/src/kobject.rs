@@ -28,6 +28,7 @@ pub const CASES: &[(&str, Case)] = &[
     ("exception ports: a handler in another task repairs a fault, or refuses it", exception_handler),
     ("bootstrap: init serves register / look_up; two unrelated processes meet by name", bootstrap_rendezvous),
     ("named memory entries: mach_make_memory_entry_64 + mach_vm_map, shared between tasks", shared_memory),
+    ("task_terminate / thread_terminate", terminate),
 ];
 
 const SUCCESS: KernReturn = KernReturn::KERN_SUCCESS;
@@ -804,5 +805,75 @@ fn shared_memory(_: &Args) -> Result<(), &'static str> {
     for (a, n) in [(base, 8192), (alias, 8192), (here, 4096)] {
         let _ = mach_vm_deallocate(me, a, n);
     }
+    Ok(())
+}
+
+extern "C" fn spinner(_: u64) {
+    loop {
+        crate::sched::sleep_ms(1);
+    }
+}
+
+/// How many threads `task` has.
+fn thread_count(task: MachPortName) -> u32 {
+    let (mut list, mut n) = (0u64, 0u32);
+    if task_threads(task, &mut list, &mut n) != SUCCESS {
+        return 0;
+    }
+    for i in 0..n {
+        // SAFETY: the kernel mapped `n` names at `list`.
+        let _ = mach_port_deallocate(mach_task_self(), unsafe { *(list as *const u32).add(i as usize) });
+    }
+    let _ = mach_vm_deallocate(mach_task_self(), list, 4 * u64::from(n));
+    n
+}
+
+fn terminate(_: &Args) -> Result<(), &'static str> {
+    let me = mach_task_self();
+    // thread_terminate: a thread of ours that would spin forever ends.
+    let before = thread_count(me);
+    crate::sched::spawn(3, spinner, 0)?;
+    let mut tries = 0;
+    while thread_count(me) <= before && tries < 1000 {
+        crate::sched::sleep_ms(1);
+        tries += 1;
+    }
+    let (mut list, mut n) = (0u64, 0u32);
+    check(task_threads(me, &mut list, &mut n) == SUCCESS && n == before + 1, "one more thread")?;
+    // Threads are listed oldest first: the spinner is the last.
+    // SAFETY: `n` names at `list`.
+    let other = unsafe { *(list as *const u32).add(n as usize - 1) };
+    check(other != mach_thread_self(), "not ourselves")?;
+    check(thread_terminate(other) == SUCCESS, "thread_terminate")?;
+    let mut tries = 0;
+    while thread_count(me) != before && tries < 1000 {
+        crate::sched::sleep_ms(1);
+        tries += 1;
+    }
+    check(thread_count(me) == before, "the thread is gone")?;
+    let mut info = [0u32; 10];
+    let mut c = 10;
+    let kr = thread_info(other, 3, &mut info, &mut c);
+    check(kr != SUCCESS || info[6] == 5, "a terminated thread is halted or gone")?;
+    for i in 0..n {
+        // SAFETY: as above.
+        let _ = mach_port_deallocate(me, unsafe { *(list as *const u32).add(i as usize) });
+    }
+    let _ = mach_vm_deallocate(me, list, 4 * u64::from(n));
+    // task_terminate: a child killed through its task port, as by SIGKILL.
+    let child = match fork().map_err(|_| "fork")? {
+        Forked::Child => loop {
+            crate::sched::sleep_ms(1000);
+        },
+        Forked::Parent(pid) => pid,
+    };
+    let mut t = 0;
+    // SAFETY: `t` is a writable u32.
+    let kr = unsafe { task_for_pid(u64::from(me), child as u64, &mut t as *mut u32 as u64) };
+    check(kr == 0 && task_terminate(t) == SUCCESS, "task_terminate")?;
+    let (_, status) = waitpid(child, 0).map_err(|_| "waitpid")?;
+    check(status & 0x7f == sys::signal::SIGKILL as i32, "killed")?;
+    check(task_terminate(t).0 == MACH_SEND_INVALID_DEST, "a dead task's port")?;
+    let _ = mach_port_deallocate(me, t);
     Ok(())
 }
