@@ -11,7 +11,7 @@
 //!   a wakeup that comes in between is therefore never lost (the `assert_wait` rule of
 //!   `sched_prim`).
 //!
-//! Blocking itself lives in [`wait`]: the scheduler's primitives in the kernel, and a stand-in
+//! Blocking itself lives in `wait`: the scheduler's primitives in the kernel, and a stand-in
 //! on the host where the unit tests only ever poll.
 
 use alloc::collections::VecDeque;

@@ -27,11 +27,11 @@ use mach::port::{
 use mach::vm::VM_FLAGS_ANYWHERE;
 
 use super::ipc_kmsg::{IpcKmsg, KmsgDescriptor, MsgRight, SenderToken};
-use super::ipc_kobject::ipc_kobject_server;
 use super::ipc_mqueue::{IpcTimeout, Received, ipc_mqueue_receive, ipc_mqueue_send};
 use super::ipc_pset::ipc_pset_receive;
 use crate::arm64::copyio::{UserAddr, copyin, copyout};
 use crate::kern::exception::bsd_hooks;
+use crate::kern::ipc_kobject::ipc_kobject_server;
 use crate::kern::sched_prim::{current_thread, deadline_after_ns};
 use crate::kern::task::Task;
 use crate::vm::vm_map::VmMap;

@@ -1,34 +1,41 @@
-//! Mach IPC: port name spaces, their entries, ports and the rights that connect them.
+//! Mach IPC: port name spaces, their entries, ports and the rights that connect them, and the
+//! messages that carry rights between tasks.
 //!
 //! * [`ipc_space`] — a task's table of names (`IpcSpace`): allocating, merging, looking up,
-//!   deallocating and destroying rights by name;
+//!   deallocating and destroying rights by name; copying rights into and out of messages;
 //! * [`ipc_entry`] — one name's slot: the right bits, user references and generation;
-//! * [`ipc_port`] — the port (`IpcPort`): receiver, right counts, queue limit, the kernel object
-//!   it stands for, and the naked rights the kernel holds outside any space;
-//! * `ipc_mqueue` — the message queue inside a port (filled in by `mach_msg`).
+//! * `ipc_right` — what copying a right into a message does to the entry holding it;
+//! * [`ipc_port`] — the port (`IpcPort`): receiver, right counts, notification requests, the
+//!   kernel object it stands for, and the naked rights the kernel holds outside any space;
+//! * [`ipc_pset`] — port sets: one name to receive from several ports;
+//! * [`ipc_kmsg`] — a message in the kernel, owning the rights and memory it carries;
+//! * [`ipc_mqueue`] — a port's queue: hand-off to waiting receivers, the queue limit;
+//! * [`ipc_notify`] — the notifications the kernel sends about ports;
+//! * `mach_msg` — the traps: user message in, user message out (kernel only);
+//! * `mach_kernelrpc` — the `_kernelrpc_*` fast traps on the caller's own space and map.
 //!
 //! Kernel objects are reached one way only: name → port through
 //! [`IpcSpace::lookup_port`](ipc_space::IpcSpace::lookup_port) (which checks the right), then
 //! port → object through [`IpcPort::kobject`](ipc_port::IpcPort::kobject) (which checks the
-//! object's type).
+//! object's type). Messages to them are served by `kern::ipc_kobject`.
 //!
 //! # Lock order
 //!
 //! 1. a space's lock (`IpcSpace::state`),
-//! 2. then a port's lock (`IpcPort::state`).
+//! 2. a port set's lock,
+//! 3. a port's lock (`IpcPort::state`), then a waiting receiver's outcome slot,
+//! 4. the scheduler (waits and wakeups).
 //!
 //! A space operation may take port locks while it holds its own, one port at a time. Nothing
-//! holding a port lock takes a space lock, or a second port lock: ports point at spaces only
-//! weakly and never call into them. Rights that an operation takes out of a space are released
-//! after the space lock is dropped, because releasing a right is where notifications (no
-//! senders, send-once, port destroyed) will enqueue messages and where kernel-object handlers
-//! run. These are spin locks for now; the kernel will swap in its IRQ-safe locks without
-//! changing the order.
+//! holding a port lock takes a space lock, a set lock, or a second port lock: ports point at
+//! spaces and sets only weakly and never call into them while locked (a sender wakes a set's
+//! receivers after unlocking the port). Rights that an operation takes out of a space are
+//! released after the space lock is dropped, because releasing a right is where
+//! notifications (no senders, send-once, port destroyed) enqueue messages. All are the
+//! kernel's IRQ-masking spin locks.
 
 pub mod ipc_entry;
 pub mod ipc_kmsg;
-#[cfg(target_os = "none")]
-pub mod ipc_kobject;
 pub mod ipc_mqueue;
 pub mod ipc_notify;
 pub mod ipc_port;

@@ -79,10 +79,10 @@ mod ports {
     };
 
     use crate::ipc::ipc_kmsg::{IpcKmsg, MsgRight};
-    use crate::ipc::ipc_kobject::{KOut, kmsg_from_values};
     use crate::ipc::ipc_mqueue::{IpcTimeout, Received, ipc_mqueue_receive};
     use crate::ipc::ipc_port::{IpcPort, SendRight};
     use crate::ipc::mach_msg::ipc_kmsg_send;
+    use crate::kern::ipc_kobject::{KOut, kmsg_from_values};
     use crate::kern::locks::SpinLock;
     use crate::kern::sched_prim::current_thread;
 

@@ -14,9 +14,9 @@ use mach::port::{MACH_PORT_QLIMIT_MAX, MACH_PORT_TYPE_RECEIVE};
 
 use crate::arm64::copyio::{UserAddr, copyout};
 use crate::ipc::ipc_kmsg::MsgRight;
-use crate::ipc::ipc_kobject::{Handler, KOut, Request, kobject_of};
 use crate::ipc::ipc_port::{IkotType, PortRef};
 use crate::kern::host::Host;
+use crate::kern::ipc_kobject::{Handler, KOut, Request, kobject_of};
 use crate::kern::sched_prim;
 use crate::kern::task::Task;
 use crate::kern::thread::Thread;

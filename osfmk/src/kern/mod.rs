@@ -3,6 +3,8 @@
 pub mod clock;
 pub mod exception;
 pub mod host;
+#[cfg(target_os = "none")]
+pub mod ipc_kobject;
 pub mod locks;
 #[cfg(target_os = "none")]
 pub mod mig_servers;

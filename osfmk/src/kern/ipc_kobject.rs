@@ -17,8 +17,8 @@ use mach::mig::{
     decode, descriptor_offsets, encode, is_complex,
 };
 
-use super::ipc_kmsg::{IpcKmsg, KmsgDescriptor, MsgRight, SenderToken};
-use super::ipc_port::{IkotType, PortRef};
+use crate::ipc::ipc_kmsg::{IpcKmsg, KmsgDescriptor, MsgRight, SenderToken};
+use crate::ipc::ipc_port::{IkotType, PortRef};
 use crate::vm::vm_map_copy::VmMapCopy;
 
 /// What a routine hands back, one value per reply field.
