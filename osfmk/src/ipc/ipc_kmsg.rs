@@ -117,6 +117,20 @@ pub struct IpcKmsg {
 }
 
 impl IpcKmsg {
+    /// The ports whose receive rights the message carries.
+    pub fn receive_rights(&self) -> impl Iterator<Item = &PortRef> {
+        let header = [&self.remote, &self.local].into_iter();
+        let body = self.descriptors.iter().flat_map(|d| match d {
+            KmsgDescriptor::Port { right, .. } => core::slice::from_ref(right),
+            KmsgDescriptor::OolPorts { rights, .. } => rights.as_slice(),
+            KmsgDescriptor::Ool { .. } => &[],
+        });
+        header.chain(body).filter_map(|r| match r {
+            MsgRight::Receive(r) => Some(r.port()),
+            _ => None,
+        })
+    }
+
     /// The message reached its receiver: the destination right it travelled on is used up.
     pub fn delivered(mut self) -> IpcKmsg {
         core::mem::replace(&mut self.remote, MsgRight::Null).consume();

@@ -312,11 +312,21 @@ pub(crate) mod wait {
 /// port died — so the caller can return its rights to the sender.
 #[allow(clippy::result_large_err)] // see `IpcMqueue::post`
 pub fn ipc_mqueue_send(
-    port: &IpcPort,
+    port: &Arc<IpcPort>,
     kmsg: IpcKmsg,
     ignore_limit: bool,
     timeout: IpcTimeout,
 ) -> Result<(), (MachMsgReturn, IpcKmsg)> {
+    // Receive rights carried: a message that would put a port inside its own queue is
+    // destroyed, silently, as XNU does (nobody could ever receive it).
+    let carried: Vec<_> = kmsg.receive_rights().cloned().collect();
+    if carried.iter().any(|r| r.would_be_circular(port)) {
+        drop(kmsg);
+        return Ok(());
+    }
+    for r in &carried {
+        r.set_destination(port);
+    }
     let mut kmsg = kmsg;
     let mut wake = Vec::new();
     let mut set = None;

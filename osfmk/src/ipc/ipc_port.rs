@@ -114,6 +114,9 @@ pub(super) struct PortState {
     dnrequests: alloc::vec::Vec<(usize, u32, SendOnceRight)>,
     /// The port set this port belongs to, if any.
     pset: Option<Weak<IpcPset>>,
+    /// While the receive right travels in a message: the port whose queue holds that message
+    /// (XNU `ip_destination`), to find cycles of ports carried in each other's queues.
+    destination: Option<Weak<IpcPort>>,
     /// For objects that live only as long as someone can send to them (named entries): the
     /// port's strong reference, dropped — and the port destroyed — with its last send right.
     owner: Option<Arc<dyn Any + Send + Sync>>,
@@ -192,6 +195,7 @@ impl IpcPort {
                 pdrequest: None,
                 dnrequests: alloc::vec::Vec::new(),
                 pset: None,
+                destination: None,
                 owner: None,
             }),
         }
@@ -370,9 +374,40 @@ impl IpcPort {
     /// The receive right arrived in `space`.
     pub(crate) fn set_receiver(&self, space: Weak<IpcSpace>) {
         let mut st = self.state.lock();
+        st.destination = None;
         if st.active {
             st.receiver = Receiver::Space(space);
         }
+    }
+
+    /// The receive right is now queued in a message on `dest`.
+    pub(crate) fn set_destination(&self, dest: &Arc<IpcPort>) {
+        self.state.lock().destination = Some(Arc::downgrade(dest));
+    }
+
+    /// Would queueing this port's receive right on `dest` put the port inside its own queue,
+    /// directly or through other ports in transit (XNU `ipc_port_check_circularity`)?
+    pub(crate) fn would_be_circular(self: &Arc<Self>, dest: &Arc<IpcPort>) -> bool {
+        /// Longest chain of ports in transit followed; longer chains count as circular.
+        const MAX_CHAIN: usize = 256;
+        let mut cur = dest.clone();
+        for _ in 0..MAX_CHAIN {
+            if Arc::ptr_eq(&cur, self) {
+                return true;
+            }
+            let next = {
+                let st = cur.state.lock();
+                match st.receiver {
+                    Receiver::Nobody if st.active => st.destination.as_ref().and_then(Weak::upgrade),
+                    _ => None,
+                }
+            };
+            match next {
+                Some(n) => cur = n,
+                None => return false,
+            }
+        }
+        true
     }
 
     /// Change the queue limit (`mach_port_set_attributes(MACH_PORT_LIMITS_INFO)`).

@@ -919,3 +919,45 @@ mod port_sets {
         space.check_invariants();
     }
 }
+
+mod circularity {
+    use super::*;
+    use crate::ipc::ipc_kmsg::{IpcKmsg, KmsgDescriptor, SenderToken};
+    use crate::ipc::ipc_mqueue::{IpcTimeout, ipc_mqueue_send};
+    use mach::message::MACH_MSG_TYPE_MOVE_RECEIVE;
+
+    /// A message to `dest` carrying `right`.
+    fn carrying(dest: &PortRef, right: MsgRight) -> IpcKmsg {
+        IpcKmsg {
+            bits: 0,
+            size: 40,
+            remote: MsgRight::Send(dest.make_send()),
+            local: MsgRight::Null,
+            id: 0,
+            body: Vec::new(),
+            descriptors: alloc::vec![KmsgDescriptor::Port { offset: 4, right }],
+            sender: SenderToken::KERNEL,
+        }
+    }
+
+    #[test]
+    fn ports_carried_in_each_others_queues_die_instead_of_leaking() {
+        let space = IpcSpace::new();
+        let (a, pa) = space.alloc_receive().expect("a");
+        let (b, pb) = space.alloc_receive().expect("b");
+        let take =
+            |name| space.copyin_rights(&[(name, MACH_MSG_TYPE_MOVE_RECEIVE)], false).expect("take").pop();
+        // a's receive right goes into b's queue: fine.
+        let ra = take(a).expect("a's right");
+        assert!(ipc_mqueue_send(&pb, carrying(&pb, ra), false, IpcTimeout::Poll).is_ok());
+        assert_eq!(pb.status().msgcount, 1);
+        // b's receive right into a's queue would close the loop: the message is destroyed,
+        // and with it b's receive right — so b dies, and a (carried in b's queue) with it.
+        let rb = take(b).expect("b's right");
+        assert!(ipc_mqueue_send(&pa, carrying(&pa, rb), false, IpcTimeout::Poll).is_ok());
+        assert!(!pb.is_active() && !pa.is_active(), "both ports are gone, nothing leaks");
+        let weak = (Arc::downgrade(&pa), Arc::downgrade(&pb));
+        drop((pa, pb));
+        assert!(weak.0.upgrade().is_none() && weak.1.upgrade().is_none(), "no reference cycle left");
+    }
+}

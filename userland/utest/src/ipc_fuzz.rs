@@ -213,7 +213,7 @@ fn fuzz(seed: u64, rounds: u32) {
                 let mut at = 28;
                 for _ in 0..count {
                     if rng.below(2) == 0 {
-                        buf.put(at, &port_descriptor(rng.pick(&ports), rng.pick(&[19, 20, 21])));
+                        buf.put(at, &port_descriptor(rng.pick(&ports), rng.pick(&[16, 19, 20, 21])));
                         at += 12;
                     } else {
                         buf.put(
