@@ -59,6 +59,9 @@ routines! {
     MACH_PORT_SET_ATTRIBUTES = 3218, mach_port_set_attributes, [Int, Int, Array(PORT_INFO_MAX)] -> [];
     MACH_PORT_INSERT_MEMBER = 3226, mach_port_insert_member, [Int, Int] -> [];
     MACH_PORT_EXTRACT_MEMBER = 3227, mach_port_extract_member, [Int, Int] -> [];
+    // `options` is a `mach_port_options_t` in line; `context` and `guard` are 64-bit.
+    MACH_PORT_CONSTRUCT = 3231, mach_port_construct, [Str(24), Long] -> [Int];
+    MACH_PORT_DESTRUCT = 3232, mach_port_destruct, [Int, Int, Long] -> [];
     // task (3400).
     TASK_TERMINATE = 3401, task_terminate, [] -> [];
     TASK_THREADS = 3402, task_threads, [] -> [OolPorts(MACH_MSG_TYPE_MOVE_SEND)];

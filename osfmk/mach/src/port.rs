@@ -69,3 +69,18 @@ pub const MACH_NOTIFY_SEND_ONCE: i32 = 71;
 pub const MACH_NOTIFY_DEAD_NAME: i32 = 72;
 /// `mach_port_type` bit: a dead-name request is armed on the name.
 pub const MACH_PORT_TYPE_DNREQUEST: MachPortType = 0x8000_0000;
+
+/// `mach_port_get_attributes` flavors (reference §5.3).
+pub const MACH_PORT_LIMITS_INFO: u32 = 1;
+pub const MACH_PORT_LIMITS_INFO_COUNT: u32 = 1;
+pub const MACH_PORT_RECEIVE_STATUS: u32 = 2;
+pub const MACH_PORT_RECEIVE_STATUS_COUNT: u32 = 10;
+
+/// `mach_port_options_t` flags (`mach_port_construct`).
+pub const MPO_CONTEXT_AS_GUARD: u32 = 0x1;
+pub const MPO_QLIMIT: u32 = 0x2;
+pub const MPO_INSERT_SEND_RIGHT: u32 = 0x10;
+/// Every flag XNU defines (reference §5.3): the others are accepted and have no effect here.
+pub const MPO_ALL_FLAGS: u32 = 0xffff;
+/// Size of `mach_port_options_t`: flags, qlimit, a 16-byte union.
+pub const MACH_PORT_OPTIONS_SIZE: usize = 24;

@@ -223,6 +223,41 @@ impl IpcPort {
         }
     }
 
+    /// `mach_port_get_attributes(flavor)` as words: the queue limit, or the receive status
+    /// (set membership, seqno, make-send count, qlimit, queued messages, send-once rights,
+    /// whether send rights and port-destroyed / no-senders requests exist, flags). A `count`
+    /// too small for the flavor is `KERN_FAILURE`; an unknown flavor `KERN_INVALID_ARGUMENT`.
+    pub fn attributes(&self, flavor: u32, count: u32) -> Result<alloc::vec::Vec<u32>, KernReturn> {
+        use mach::port::{
+            MACH_PORT_LIMITS_INFO, MACH_PORT_LIMITS_INFO_COUNT, MACH_PORT_RECEIVE_STATUS,
+            MACH_PORT_RECEIVE_STATUS_COUNT,
+        };
+        let st = self.status();
+        let (need, words) = match flavor {
+            MACH_PORT_LIMITS_INFO => (MACH_PORT_LIMITS_INFO_COUNT, alloc::vec![st.qlimit]),
+            MACH_PORT_RECEIVE_STATUS => (
+                MACH_PORT_RECEIVE_STATUS_COUNT,
+                alloc::vec![
+                    u32::from(self.in_set()),
+                    st.seqno,
+                    st.mscount,
+                    st.qlimit,
+                    st.msgcount,
+                    st.sorights,
+                    u32::from(st.srights > 0),
+                    u32::from(st.pdrequest),
+                    u32::from(st.nsrequest),
+                    0,
+                ],
+            ),
+            _ => return Err(KernReturn::KERN_INVALID_ARGUMENT),
+        };
+        if count < need {
+            return Err(KernReturn::KERN_FAILURE);
+        }
+        Ok(words)
+    }
+
     /// Does the kernel receive on this port?
     pub fn is_kernel_receiver(&self) -> bool {
         matches!(self.state.lock().receiver, Receiver::Kernel)

@@ -247,3 +247,101 @@ pub fn mach_port_request_notification_trap(
     let name = task.itk_space.copyout_right(previous).unwrap_or(mach::port::MACH_PORT_DEAD);
     kr(copyout_u32(&task, name, previous_ptr).err().unwrap_or(KernReturn::KERN_SUCCESS))
 }
+
+/// `mach_port_construct` with the `mach_port_options_t` bytes `options`: a receive right,
+/// with the queue limit it asks for (`MPO_QLIMIT`) and a send right under the same name
+/// (`MPO_INSERT_SEND_RIGHT`). Guards and the other flags are accepted and have no effect (this
+/// kernel has no port guards yet). Unknown flags or a queue limit over the maximum are
+/// `KERN_INVALID_VALUE`.
+pub fn construct(task: &Task, options: &[u8]) -> Result<MachPortName, KernReturn> {
+    use mach::port::{MACH_PORT_QLIMIT_MAX, MPO_ALL_FLAGS, MPO_INSERT_SEND_RIGHT, MPO_QLIMIT};
+    let word =
+        |at: usize| options.get(at..at + 4).map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+    let (flags, qlimit) = (word(0), word(4));
+    if flags & !MPO_ALL_FLAGS != 0 || (flags & MPO_QLIMIT != 0 && qlimit > MACH_PORT_QLIMIT_MAX) {
+        return Err(KernReturn::KERN_INVALID_VALUE);
+    }
+    let (name, port) = task.itk_space.alloc_receive()?;
+    if flags & MPO_QLIMIT != 0 {
+        port.set_qlimit(qlimit);
+    }
+    if flags & MPO_INSERT_SEND_RIGHT != 0
+        && let Err(kr) = task.itk_space.insert_send(&port)
+    {
+        let _ = task.itk_space.destroy_receive(name);
+        return Err(kr);
+    }
+    Ok(name)
+}
+
+/// `mach_port_destruct`: drop `-srdelta` send references of `name`, then its receive right.
+pub fn destruct(task: &Task, name: MachPortName, srdelta: i32) -> Result<(), KernReturn> {
+    if srdelta > 0 {
+        return Err(KernReturn::KERN_INVALID_VALUE);
+    }
+    task.itk_space.lookup_port(name, mach::port::MACH_PORT_TYPE_RECEIVE)?;
+    if srdelta != 0 {
+        task.itk_space.mod_refs(name, mach::port::MACH_PORT_RIGHT_SEND, srdelta)?;
+    }
+    task.itk_space.destroy_receive(name)
+}
+
+/// −24: `mach_port_construct(target, options*, context, &name)`.
+pub fn mach_port_construct_trap(target: u64, options_ptr: u64, _context: u64, name_ptr: u64) -> u64 {
+    let Some(task) = current_task_for(target) else { return MACH_SEND_INVALID_DEST as u64 };
+    let Some(map) = &task.map else { return kr(KernReturn::KERN_INVALID_TASK) };
+    let mut options = [0u8; mach::port::MACH_PORT_OPTIONS_SIZE];
+    if copyin(&mut map.lock(), UserAddr(options_ptr), &mut options).is_err() {
+        return kr(KernReturn::KERN_INVALID_ADDRESS);
+    }
+    let name = match construct(&task, &options) {
+        Ok(n) => n,
+        Err(e) => return kr(e),
+    };
+    match copyout_u32(&task, name, name_ptr) {
+        Ok(()) => kr(KernReturn::KERN_SUCCESS),
+        Err(e) => {
+            let _ = destruct(&task, name, 0).or_else(|_| task.itk_space.destroy_receive(name));
+            kr(e)
+        }
+    }
+}
+
+/// −25: `mach_port_destruct(target, name, srdelta, guard)`.
+pub fn mach_port_destruct_trap(target: u64, name: u64, srdelta: u64, _guard: u64) -> u64 {
+    let Some(task) = current_task_for(target) else { return MACH_SEND_INVALID_DEST as u64 };
+    kr(destruct(&task, name as MachPortName, srdelta as i32).err().unwrap_or(KernReturn::KERN_SUCCESS))
+}
+
+/// −40: `mach_port_get_attributes(target, name, flavor, info*, &count)`.
+pub fn mach_port_get_attributes_trap(
+    target: u64,
+    name: u64,
+    flavor: u64,
+    info_ptr: u64,
+    count_ptr: u64,
+) -> u64 {
+    let Some(task) = current_task_for(target) else { return MACH_SEND_INVALID_DEST as u64 };
+    let Some(map) = &task.map else { return kr(KernReturn::KERN_INVALID_TASK) };
+    let mut count = [0u8; 4];
+    if copyin(&mut map.lock(), UserAddr(count_ptr), &mut count).is_err() {
+        return kr(KernReturn::KERN_INVALID_ADDRESS);
+    }
+    let words = task
+        .itk_space
+        .lookup_port(name as MachPortName, mach::port::MACH_PORT_TYPE_RECEIVE)
+        .and_then(|port| port.attributes(flavor as u32, u32::from_le_bytes(count)));
+    let words = match words {
+        Ok(w) => w,
+        Err(e) => return kr(e),
+    };
+    let bytes: alloc::vec::Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+    let mut map = map.lock();
+    let n = (words.len() as u32).to_le_bytes();
+    if copyout(&mut map, &bytes, UserAddr(info_ptr)).is_err()
+        || copyout(&mut map, &n, UserAddr(count_ptr)).is_err()
+    {
+        return kr(KernReturn::KERN_INVALID_ADDRESS);
+    }
+    kr(KernReturn::KERN_SUCCESS)
+}

@@ -10,7 +10,7 @@ use alloc::vec::Vec;
 use mach::KernReturn;
 use mach::defs;
 use mach::mig::Routine;
-use mach::port::{MACH_PORT_QLIMIT_MAX, MACH_PORT_TYPE_RECEIVE};
+use mach::port::{MACH_PORT_LIMITS_INFO, MACH_PORT_QLIMIT_MAX, MACH_PORT_TYPE_RECEIVE};
 
 use crate::arm64::copyio::{UserAddr, copyout};
 use crate::ipc::ipc_kmsg::MsgRight;
@@ -43,6 +43,8 @@ pub static MIG_SERVERS: &[(&Routine, Handler)] = &[
     (&defs::MACH_PORT_EXTRACT_RIGHT, mach_port_extract_right),
     (&defs::MACH_PORT_GET_ATTRIBUTES, mach_port_get_attributes),
     (&defs::MACH_PORT_SET_ATTRIBUTES, mach_port_set_attributes),
+    (&defs::MACH_PORT_CONSTRUCT, mach_port_construct),
+    (&defs::MACH_PORT_DESTRUCT, mach_port_destruct),
     (&defs::TASK_TERMINATE, task_terminate),
     (&defs::TASK_THREADS, task_threads),
     (&defs::TASK_INFO, task_info),
@@ -160,34 +162,24 @@ fn mach_port_extract_right(port: &PortRef, req: &mut Request<'_>) -> Reply {
     Ok(alloc::vec![KOut::Port(rights.pop().unwrap_or(MsgRight::Null))])
 }
 
-/// `mach_port_get_attributes` / `set_attributes` flavors (reference §5.3).
-const MACH_PORT_LIMITS_INFO: u32 = 1;
-const MACH_PORT_RECEIVE_STATUS: u32 = 2;
-const MACH_PORT_RECEIVE_STATUS_COUNT: u32 = 10;
-
 fn mach_port_get_attributes(port: &PortRef, req: &mut Request<'_>) -> Reply {
     let task = task_of(port)?;
     let [name, flavor, count] = [0, 1, 2].map(|i| req.args[i].int());
     let target = task.itk_space.lookup_port(name, MACH_PORT_TYPE_RECEIVE)?;
-    let st = target.status();
-    let words = match flavor {
-        MACH_PORT_LIMITS_INFO if count >= 1 => alloc::vec![st.qlimit],
-        MACH_PORT_RECEIVE_STATUS if count >= MACH_PORT_RECEIVE_STATUS_COUNT => alloc::vec![
-            u32::from(target.in_set()),
-            st.seqno,
-            st.mscount,
-            st.qlimit,
-            st.msgcount,
-            st.sorights,
-            u32::from(st.srights > 0),
-            0,
-            0,
-            0,
-        ],
-        MACH_PORT_LIMITS_INFO | MACH_PORT_RECEIVE_STATUS => return Err(KernReturn::KERN_FAILURE),
-        _ => return Err(KernReturn::KERN_INVALID_ARGUMENT),
-    };
-    Ok(alloc::vec![KOut::Words(words)])
+    Ok(alloc::vec![KOut::Words(target.attributes(flavor, count)?)])
+}
+
+fn mach_port_construct(port: &PortRef, req: &mut Request<'_>) -> Reply {
+    let task = task_of(port)?;
+    let mach::mig::Arg::Bytes(options) = req.args[0] else { return Err(KernReturn::KERN_INVALID_ARGUMENT) };
+    let name = crate::ipc::mach_kernelrpc::construct(&task, options)?;
+    Ok(alloc::vec![KOut::Int(name)])
+}
+
+fn mach_port_destruct(port: &PortRef, req: &mut Request<'_>) -> Reply {
+    let task = task_of(port)?;
+    let (name, srdelta) = (req.args[0].int(), req.args[1].int() as i32);
+    done(crate::ipc::mach_kernelrpc::destruct(&task, name, srdelta))
 }
 
 fn mach_port_set_attributes(port: &PortRef, req: &mut Request<'_>) -> Reply {

@@ -72,6 +72,21 @@ mod traps {
         mach_kernelrpc::mach_port_extract_member_trap(a.0[0], a.0[1], a.0[2])
     }
 
+    /// A receive right with options (queue limit, a send right under the same name).
+    pub fn _kernelrpc_mach_port_construct_trap(a: &MachTrapArgs) -> u64 {
+        mach_kernelrpc::mach_port_construct_trap(a.0[0], a.0[1], a.0[2], a.0[3])
+    }
+
+    /// Drop a receive right and some send references with it.
+    pub fn _kernelrpc_mach_port_destruct_trap(a: &MachTrapArgs) -> u64 {
+        mach_kernelrpc::mach_port_destruct_trap(a.0[0], a.0[1], a.0[2], a.0[3])
+    }
+
+    /// A receive right's attributes.
+    pub fn _kernelrpc_mach_port_get_attributes_trap(a: &MachTrapArgs) -> u64 {
+        mach_kernelrpc::mach_port_get_attributes_trap(a.0[0], a.0[1], a.0[2], a.0[3], a.0[4])
+    }
+
     /// Enter a right under a chosen name in the caller's space.
     pub fn _kernelrpc_mach_port_insert_right_trap(a: &MachTrapArgs) -> u64 {
         mach_kernelrpc::mach_port_insert_right_trap(a.0[0], a.0[1], a.0[2], a.0[3])

@@ -462,7 +462,8 @@ pub fn mach_port_names(
     kr
 }
 
-/// `mach_port_get_attributes(task, name, flavor, info, &count)`.
+/// `mach_port_get_attributes(task, name, flavor, info, &count)`: the trap for our own task,
+/// MIG otherwise.
 pub fn mach_port_get_attributes(
     task: MachPortName,
     name: MachPortName,
@@ -470,6 +471,20 @@ pub fn mach_port_get_attributes(
     info: &mut [u32],
     count: &mut u32,
 ) -> KernReturn {
+    *count = (*count).min(info.len() as u32);
+    // SAFETY: `info` holds `count` words and `count` is a writable u32.
+    let r = kr(unsafe {
+        traps::_kernelrpc_mach_port_get_attributes_trap(
+            u64::from(task),
+            u64::from(name),
+            u64::from(flavor),
+            info.as_mut_ptr() as u64,
+            count as *mut u32 as u64,
+        )
+    });
+    if r.0 != MACH_SEND_INVALID_DEST {
+        return r;
+    }
     let mut buf = MigBuffer::new();
     let mut out = [Arg::None; MIG_MAX_FIELDS];
     let args = [Arg::Int(name), Arg::Int(flavor), Arg::Int(*count)];
@@ -956,4 +971,73 @@ pub fn task_terminate(task: MachPortName) -> KernReturn {
 /// `thread_terminate(thread)`.
 pub fn thread_terminate(thread: MachPortName) -> KernReturn {
     call0(thread, &defs::THREAD_TERMINATE, &[])
+}
+
+/// `mach_port_options_t`: construct flags, the queue limit, and 16 reserved bytes.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct MachPortOptions {
+    pub flags: u32,
+    pub mpl_qlimit: u32,
+}
+
+impl MachPortOptions {
+    fn to_bytes(self) -> [u8; ::mach::port::MACH_PORT_OPTIONS_SIZE] {
+        let mut b = [0u8; ::mach::port::MACH_PORT_OPTIONS_SIZE];
+        b[0..4].copy_from_slice(&self.flags.to_le_bytes());
+        b[4..8].copy_from_slice(&self.mpl_qlimit.to_le_bytes());
+        b
+    }
+}
+
+/// `mach_port_construct(task, &options, context, &name)`: the trap for our own task, MIG
+/// otherwise.
+pub fn mach_port_construct(
+    task: MachPortName,
+    options: &MachPortOptions,
+    context: u64,
+    name: &mut MachPortName,
+) -> KernReturn {
+    let bytes = options.to_bytes();
+    // SAFETY: `bytes` is a readable options struct, `name` a writable u32.
+    let r = kr(unsafe {
+        traps::_kernelrpc_mach_port_construct_trap(
+            u64::from(task),
+            bytes.as_ptr() as u64,
+            context,
+            name as *mut u32 as u64,
+        )
+    });
+    if r.0 != MACH_SEND_INVALID_DEST {
+        return r;
+    }
+    let mut buf = MigBuffer::new();
+    let mut out = [Arg::None; MIG_MAX_FIELDS];
+    let r = mig_call(
+        task,
+        &defs::MACH_PORT_CONSTRUCT,
+        &[Arg::Bytes(&bytes), Arg::Long(context)],
+        &mut buf,
+        &mut out,
+    );
+    if r == KernReturn::KERN_SUCCESS {
+        *name = out[0].int();
+    }
+    r
+}
+
+/// `mach_port_destruct(task, name, srdelta, guard)`: the trap for our own task, MIG otherwise.
+pub fn mach_port_destruct(task: MachPortName, name: MachPortName, srdelta: i32, guard: u64) -> KernReturn {
+    // SAFETY: no pointers.
+    let r = kr(unsafe {
+        traps::_kernelrpc_mach_port_destruct_trap(
+            u64::from(task),
+            u64::from(name),
+            srdelta as i64 as u64,
+            guard,
+        )
+    });
+    if r.0 != MACH_SEND_INVALID_DEST {
+        return r;
+    }
+    call0(task, &defs::MACH_PORT_DESTRUCT, &[Arg::Int(name), Arg::Int(srdelta as u32), Arg::Long(guard)])
 }

@@ -23,6 +23,7 @@ pub const CASES: &[(&str, Case)] = &[
     ("mach_msg: bad messages get XNU's codes and take nothing", bad_messages),
     ("port sets: members, receiving from the set, waking a waiter, leaving", port_sets),
     ("mach_msg2_trap: header in registers, call kinds, the vector form", mach_msg2_form),
+    ("mach_port_construct / destruct / get_attributes traps", construct_destruct),
 ];
 
 pub(crate) fn task() -> MachPortName {
@@ -478,5 +479,48 @@ fn mach_msg2_form(_: &Args) -> Result<(), &'static str> {
         "arrived",
     )?;
     drop_port(port);
+    Ok(())
+}
+
+fn construct_destruct(_: &Args) -> Result<(), &'static str> {
+    use libsys::mach::{MachPortOptions, mach_port_construct, mach_port_destruct, mach_port_get_attributes};
+    let options = MachPortOptions { flags: MPO_QLIMIT | MPO_INSERT_SEND_RIGHT, mpl_qlimit: 1 };
+    let mut name = 0;
+    check(mach_port_construct(task(), &options, 0, &mut name) == KernReturn::KERN_SUCCESS, "construct")?;
+    check(type_of(name) == MACH_PORT_TYPE_SEND_RECEIVE, "receive and send under one name")?;
+    let mut info = [0u32; 10];
+    let mut count = 10;
+    let kr = mach_port_get_attributes(task(), name, MACH_PORT_RECEIVE_STATUS, &mut info, &mut count);
+    check(
+        kr == KernReturn::KERN_SUCCESS && count == 10 && info[3] == 1 && info[6] == 1,
+        "qlimit 1, send rights",
+    )?;
+    let mut buf = MsgBuf::new();
+    buf.set_header(&simple(name, mach_msgh_bits(MACH_MSG_TYPE_COPY_SEND, 0), 0, 1));
+    check(buf.send(24, MACH_SEND_TIMEOUT, 0) == MACH_MSG_SUCCESS, "one fits")?;
+    check(buf.send(24, MACH_SEND_TIMEOUT, 0) == MACH_SEND_TIMED_OUT, "two do not")?;
+    let mut count = 0;
+    let kr = mach_port_get_attributes(task(), name, MACH_PORT_LIMITS_INFO, &mut info, &mut count);
+    check(kr == KernReturn::KERN_FAILURE, "count too small")?;
+    check(mach_port_destruct(task(), name, 1, 0) == KernReturn::KERN_INVALID_VALUE, "positive srdelta")?;
+    // The timed-out send came back to us (pseudo-receive) with its copied send right: two
+    // send references now, both dropped with the receive right.
+    let mut refs = 0;
+    let _ = libsys::mach::mach_port_get_refs(task(), name, MACH_PORT_RIGHT_SEND, &mut refs);
+    check(refs == 2, "the returned copy-send reference")?;
+    check(mach_port_destruct(task(), name, -2, 0) == KernReturn::KERN_SUCCESS, "destruct")?;
+    check(type_of(name) == 0, "name gone")?;
+    let bad = MachPortOptions { flags: 0x1_0000, mpl_qlimit: 0 };
+    check(mach_port_construct(task(), &bad, 0, &mut name) == KernReturn::KERN_INVALID_VALUE, "unknown flag")?;
+    let big = MachPortOptions { flags: MPO_QLIMIT, mpl_qlimit: 5000 };
+    check(
+        mach_port_construct(task(), &big, 0, &mut name) == KernReturn::KERN_INVALID_VALUE,
+        "qlimit too big",
+    )?;
+    // SAFETY: the kernel must reject the bad pointer.
+    let kr = unsafe {
+        libsys::mach_traps::_kernelrpc_mach_port_construct_trap(u64::from(task()), UNMAPPED_ADDRESS, 0, 0)
+    };
+    check(kr as i32 == KernReturn::KERN_INVALID_ADDRESS.0, "bad options pointer")?;
     Ok(())
 }
