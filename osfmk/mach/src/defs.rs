@@ -24,6 +24,12 @@ pub const NAME_MAX_BYTES: u32 = 128;
 pub const REGION_INFO_MAX: u32 = 10;
 
 const SEND_IN: Field = Port(MACH_MSG_TYPE_COPY_SEND);
+/// `EXC_TYPES_COUNT`-bounded handler lists of `*_get_exception_ports`.
+pub const EXC_HANDLERS_MAX: u32 = 32;
+/// The handlers `*_get_exception_ports` returns: 32 port descriptors, unused ones null.
+const HANDLERS: Field = PortArray(EXC_HANDLERS_MAX, MACH_MSG_TYPE_MOVE_SEND);
+/// Their masks, behaviors and flavors: three arrays sharing one count.
+const HANDLER_INFO: Field = SameCountArrays(3, EXC_HANDLERS_MAX);
 const SEND_OUT: Field = Port(MACH_MSG_TYPE_MOVE_SEND);
 
 macro_rules! routines {
@@ -71,6 +77,7 @@ routines! {
     TASK_GET_SPECIAL_PORT = 3409, task_get_special_port, [Int] -> [SEND_OUT];
     TASK_SET_SPECIAL_PORT = 3410, task_set_special_port, [Int, SEND_IN] -> [];
     TASK_SET_EXCEPTION_PORTS = 3413, task_set_exception_ports, [Int, SEND_IN, Int, Int] -> [];
+    TASK_GET_EXCEPTION_PORTS = 3414, task_get_exception_ports, [Int] -> [HANDLERS, HANDLER_INFO];
     SEMAPHORE_CREATE = 3418, semaphore_create, [Int, Int] -> [SEND_OUT];
     SEMAPHORE_DESTROY = 3419, semaphore_destroy, [Port(MACH_MSG_TYPE_MOVE_SEND)] -> [];
     // thread_act (3600).
@@ -81,6 +88,7 @@ routines! {
     THREAD_RESUME = 3606, thread_resume, [] -> [];
     THREAD_INFO = 3612, thread_info, [Int, Int] -> [Array(INFO_MAX)];
     THREAD_SET_EXCEPTION_PORTS = 3613, thread_set_exception_ports, [Int, SEND_IN, Int, Int] -> [];
+    THREAD_GET_EXCEPTION_PORTS = 3614, thread_get_exception_ports, [Int] -> [HANDLERS, HANDLER_INFO];
     // exc (2401) and mach_exc (2405): sent by the kernel to exception handlers.
     EXCEPTION_RAISE = 2401, exception_raise, [SEND_OUT, SEND_OUT, Int, Array(2)] -> [];
     MACH_EXCEPTION_RAISE = 2405, mach_exception_raise, [SEND_OUT, SEND_OUT, Int, LongArray(2)] -> [];

@@ -51,6 +51,13 @@ pub enum Field {
     /// An out-of-line array of port rights with this disposition: a descriptor, and its
     /// element count among the in-line data.
     OolPorts(MachMsgTypeName),
+    /// An in-line array of port rights (`exception_handler_array_t`): always this many port
+    /// descriptors with this disposition, the unused ones null.
+    PortArray(u32, MachMsgTypeName),
+    /// Several in-line word arrays sharing one count (MIG's `SameCount`): the count, then
+    /// the first array's `count` words, then the next's (`.0` arrays, at most `.1` words
+    /// each). Its value is an [`Arg::Array`] of the arrays one after the other.
+    SameCountArrays(u32, u32),
 }
 
 /// A MIG routine: its id and the layout of its request and reply. Each routine is declared
@@ -115,6 +122,10 @@ pub enum Arg<'a> {
     Ool(u64, u32, bool),
     /// Address of the name array, element count, deallocate.
     OolPorts(u64, u32, bool),
+    /// The names of a `PortArray` and their disposition (0: the field's); decoded replies
+    /// give the descriptors' bytes as [`Arg::Bytes`] instead (the name of entry `i` is the
+    /// word at byte `12 * i`).
+    Ports(&'a [u32], MachMsgTypeName),
 }
 
 impl Arg<'_> {
@@ -136,31 +147,44 @@ impl Arg<'_> {
 
 /// Does a message with these fields carry descriptors?
 pub fn is_complex(fields: &[Field]) -> bool {
-    fields.iter().any(|f| matches!(f, Field::Port(_) | Field::Ool | Field::OolPorts(_)))
+    fields.iter().any(|f| descriptor_count(f) != 0)
+}
+
+/// How many descriptors a field takes.
+fn descriptor_count(f: &Field) -> usize {
+    match f {
+        Field::Port(_) | Field::Ool | Field::OolPorts(_) => 1,
+        Field::PortArray(n, _) => *n as usize,
+        _ => 0,
+    }
 }
 
 /// MIG writes the NDR record only in front of in-line data: a RetCode, or any field that is
 /// not a port (out-of-line fields have their count in line).
 fn has_ndr(fields: &[Field], retcode: bool) -> bool {
-    retcode || fields.iter().any(|f| !matches!(f, Field::Port(_)))
+    retcode || fields.iter().any(|f| !matches!(f, Field::Port(_) | Field::PortArray(..)))
 }
 
+/// The size of each of a field's descriptors.
 fn descriptor_size(f: &Field) -> usize {
     match f {
-        Field::Port(_) => MACH_MSG_PORT_DESCRIPTOR_SIZE as usize,
+        Field::Port(_) | Field::PortArray(..) => MACH_MSG_PORT_DESCRIPTOR_SIZE as usize,
         Field::Ool | Field::OolPorts(_) => MACH_MSG_OOL_DESCRIPTOR_SIZE as usize,
         _ => 0,
     }
 }
 
 /// Byte offsets, within the body (after the header), of each descriptor of a message with
-/// these fields, in field order.
+/// these fields, in field order (a `PortArray` gives one per element).
 pub fn descriptor_offsets(fields: &[Field]) -> impl Iterator<Item = usize> + '_ {
-    fields.iter().filter(|f| descriptor_size(f) != 0).scan(4usize, |at, f| {
-        let here = *at;
-        *at += descriptor_size(f);
-        Some(here)
-    })
+    fields.iter().flat_map(|f| core::iter::repeat_n(descriptor_size(f), descriptor_count(f))).scan(
+        4usize,
+        |at, size| {
+            let here = *at;
+            *at += size;
+            Some(here)
+        },
+    )
 }
 
 /// Lay out the body (everything after the 24-byte header) of a message with `fields` and
@@ -184,7 +208,7 @@ pub fn encode(
     };
     let complex = is_complex(fields);
     if complex {
-        let count = fields.iter().filter(|f| descriptor_size(f) != 0).count() as u32;
+        let count = fields.iter().map(descriptor_count).sum::<usize>() as u32;
         put(&count.to_le_bytes(), &mut at)?;
         for (f, a) in fields.iter().zip(args) {
             match (f, a) {
@@ -198,7 +222,18 @@ pub fn encode(
                 (Field::OolPorts(disp), Arg::OolPorts(addr, count, dealloc)) => {
                     put(&ool_ports_descriptor(*addr, *count, *dealloc, *disp), &mut at)?;
                 }
-                (Field::Port(_) | Field::Ool | Field::OolPorts(_), _) => return Err(MIG_BAD_ARGUMENTS),
+                (Field::PortArray(n, default), Arg::Ports(names, disp)) => {
+                    if names.len() > *n as usize {
+                        return Err(MIG_ARRAY_TOO_LARGE);
+                    }
+                    let disp = if *disp == 0 { *default } else { *disp };
+                    for i in 0..*n as usize {
+                        put(&port_descriptor(names.get(i).copied().unwrap_or(0), disp), &mut at)?;
+                    }
+                }
+                (Field::Port(_) | Field::Ool | Field::OolPorts(_) | Field::PortArray(..), _) => {
+                    return Err(MIG_BAD_ARGUMENTS);
+                }
                 _ => {}
             }
         }
@@ -231,6 +266,17 @@ pub fn encode(
                 }
                 put(&(n as u32).to_le_bytes(), &mut at)?;
                 for i in 0..2 * n {
+                    put(&words.get(i).to_le_bytes(), &mut at)?;
+                }
+            }
+            (Field::SameCountArrays(k, max), Arg::Array(words)) => {
+                let k = (*k).max(1) as usize;
+                let n = words.len() / k;
+                if n > *max as usize || words.len() % k != 0 {
+                    return Err(MIG_ARRAY_TOO_LARGE);
+                }
+                put(&(n as u32).to_le_bytes(), &mut at)?;
+                for i in 0..words.len() {
                     put(&words.get(i).to_le_bytes(), &mut at)?;
                 }
             }
@@ -274,11 +320,23 @@ pub fn decode<'a>(
     let mut at = 0usize;
     if complex {
         let count = word(0)? as usize;
-        if count != fields.iter().filter(|f| descriptor_size(f) != 0).count() {
+        if count != fields.iter().map(descriptor_count).sum::<usize>() {
             return Err(MIG_TYPE_ERROR);
         }
         at = 4;
         for (i, f) in fields.iter().enumerate() {
+            if let Field::PortArray(n, _) = f {
+                let len = *n as usize * MACH_MSG_PORT_DESCRIPTOR_SIZE as usize;
+                let all = body.get(at..at + len).ok_or(MIG_BAD_ARGUMENTS)?;
+                if all.chunks_exact(12).any(|d| u32::from(d[11]) != MACH_MSG_PORT_DESCRIPTOR) {
+                    return Err(MIG_TYPE_ERROR);
+                }
+                if let Some(slot) = out.get_mut(i) {
+                    *slot = Arg::Bytes(all);
+                }
+                at += len;
+                continue;
+            }
             let size = descriptor_size(f);
             if size == 0 {
                 continue;
@@ -340,6 +398,16 @@ pub fn decode<'a>(
                 at += 4 + n as usize * 4;
                 Arg::Array(Words::Bytes(words))
             }
+            Field::SameCountArrays(k, max) => {
+                let n = word(at)?;
+                if n > *max {
+                    return Err(MIG_BAD_ARGUMENTS);
+                }
+                let len = n as usize * 4 * (*k).max(1) as usize;
+                let words = body.get(at + 4..at + 4 + len).ok_or(MIG_BAD_ARGUMENTS)?;
+                at += 4 + len;
+                Arg::Array(Words::Bytes(words))
+            }
             Field::Str(n) => {
                 let bytes = body.get(at..at + *n as usize).ok_or(MIG_BAD_ARGUMENTS)?;
                 at += *n as usize;
@@ -365,7 +433,7 @@ pub fn decode<'a>(
                 at += 4;
                 continue;
             }
-            Field::Port(_) => continue,
+            Field::Port(_) | Field::PortArray(..) => continue,
         };
         if let Some(slot) = out.get_mut(i) {
             *slot = value;
@@ -428,6 +496,29 @@ mod tests {
         assert_eq!(encode(&[], &[], None, &mut err2), Ok(0));
         let port = [Field::Port(crate::message::MACH_MSG_TYPE_MOVE_SEND)];
         assert_eq!(encode(&port, &[Arg::Port(5, 0)], Some(KernReturn::KERN_SUCCESS), &mut err2), Ok(4 + 12));
+    }
+
+    #[test]
+    fn port_arrays_and_same_count_arrays() {
+        use crate::message::MACH_MSG_TYPE_MOVE_SEND;
+        let fields = &[Field::PortArray(4, MACH_MSG_TYPE_MOVE_SEND), Field::SameCountArrays(3, 4)];
+        let mut buf = [0u8; 256];
+        let words = [1u32, 2, 10, 20, 100, 200];
+        let args = [Arg::Ports(&[0x103, 0x207], 0), Arg::Array(Words::Words(&words))];
+        let n = encode(fields, &args, Some(KernReturn::KERN_SUCCESS), &mut buf).expect("encode");
+        // count + 4 descriptors + NDR + count + 2×3 words
+        assert_eq!(n, 4 + 48 + 8 + 4 + 24);
+        assert_eq!(
+            descriptor_offsets(fields).collect::<alloc_free::Vec4>(),
+            alloc_free::Vec4::of(&[4, 16, 28, 40])
+        );
+        let mut out = [Arg::None; MIG_MAX_FIELDS];
+        assert_eq!(decode(fields, true, true, &buf[..n], &mut out), Ok(KernReturn::KERN_SUCCESS));
+        let Arg::Bytes(ports) = out[0] else { panic!("ports") };
+        assert_eq!((desc_word(ports, 0), desc_word(ports, 12), desc_word(ports, 24)), (0x103, 0x207, 0));
+        assert!(matches!(out[1], Arg::Array(w) if w.len() == 6 && w.get(4) == 100));
+        let too_many = [Arg::Ports(&[1, 2, 3, 4, 5], 0), Arg::Array(Words::Words(&words))];
+        assert_eq!(encode(fields, &too_many, None, &mut buf), Err(MIG_ARRAY_TOO_LARGE));
     }
 
     /// A tiny fixed-capacity collector so this no_std crate's tests need no allocator.

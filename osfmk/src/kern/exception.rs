@@ -142,6 +142,27 @@ mod ports {
             self.0.lock().get(exception as usize)?.as_ref().map(ExceptionAction::copy)
         }
 
+        /// `*_get_exception_ports(mask)`: the distinct handlers for the types in `mask`, each
+        /// with the mask of the types it handles, its behavior and flavor (XNU merges
+        /// identical handlers the same way).
+        pub fn get_all(&self, mask: u32) -> Vec<(u32, SendRight, u32, u32)> {
+            let table = self.0.lock();
+            let mut out: Vec<(u32, SendRight, u32, u32)> = Vec::new();
+            for (exc, slot) in table.iter().enumerate() {
+                let Some(action) = slot.as_ref().filter(|_| mask & (1 << exc) != 0) else { continue };
+                let same = |o: &&mut (u32, SendRight, u32, u32)| {
+                    alloc::sync::Arc::ptr_eq(o.1.port(), action.port.port())
+                        && o.2 == action.behavior
+                        && o.3 == action.flavor
+                };
+                match out.iter_mut().find(same) {
+                    Some(o) => o.0 |= 1 << exc,
+                    None => out.push((1 << exc, action.port.copy(), action.behavior, action.flavor)),
+                }
+            }
+            out
+        }
+
         /// A copy of every slot (a child task inherits its parent's task exception ports).
         pub fn inherit_from(&self, parent: &ExceptionActions) {
             let copies: [Option<ExceptionAction>; EXC_TYPES_COUNT] =

@@ -30,6 +30,8 @@ pub enum KOut {
     /// Out-of-line memory and its size in bytes.
     Ool(Option<VmMapCopy>, u32),
     OolPorts(Vec<MsgRight>),
+    /// An in-line port array (`Field::PortArray`): the rights, padded with nulls.
+    Ports(Vec<MsgRight>),
 }
 
 /// A decoded request: the in-line arguments, and what its descriptors carried, in order.
@@ -123,6 +125,7 @@ pub fn kmsg_from_values(
             KOut::Port(r) => Arg::Port(0, r.received_type()),
             KOut::Ool(_, size) => Arg::Ool(0, *size, false),
             KOut::OolPorts(r) => Arg::OolPorts(0, r.len() as u32, false),
+            KOut::Ports(r) => Arg::Ports(&NULL_NAMES[..r.len().min(NULL_NAMES.len())], 0),
         };
     }
     let max: usize = fields
@@ -130,6 +133,8 @@ pub fn kmsg_from_values(
         .map(|f| match f {
             Field::Array(n) => 4 + *n as usize * 4,
             Field::LongArray(n) => 4 + *n as usize * 8,
+            Field::PortArray(n, _) => *n as usize * 12,
+            Field::SameCountArrays(k, n) => 4 + (*k * *n) as usize * 4,
             _ => 16,
         })
         .sum::<usize>()
@@ -145,6 +150,22 @@ pub fn kmsg_from_values(
     for v in values {
         let offset = match v {
             KOut::Port(_) | KOut::Ool(..) | KOut::OolPorts(_) => offsets.next().unwrap_or(0),
+            KOut::Ports(rights) => {
+                // One descriptor per element of the field's fixed array.
+                let n = fields
+                    .iter()
+                    .find_map(|f| if let Field::PortArray(n, _) = f { Some(*n as usize) } else { None })
+                    .unwrap_or(0);
+                let mut rights = rights.into_iter();
+                for _ in 0..n {
+                    let offset = offsets.next().unwrap_or(0);
+                    descriptors.push(KmsgDescriptor::Port {
+                        offset,
+                        right: rights.next().unwrap_or(MsgRight::Null),
+                    });
+                }
+                continue;
+            }
             _ => continue,
         };
         descriptors.push(match v {
@@ -172,6 +193,10 @@ pub fn kmsg_from_values(
         sender: SenderToken::KERNEL,
     })
 }
+
+/// Names written into the descriptors of a port array the kernel sends (the rights ride in
+/// the kernel's descriptors; copyout writes the receiver's names over these).
+static NULL_NAMES: [u32; 64] = [0; 64];
 
 /// A `mig_reply_error_t`: the header, the NDR record and `code`.
 pub fn mig_reply_error(reply: MsgRight, request_id: i32, code: KernReturn) -> IpcKmsg {

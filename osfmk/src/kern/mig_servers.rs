@@ -53,6 +53,7 @@ pub static MIG_SERVERS: &[(&Routine, Handler)] = &[
     (&defs::TASK_GET_SPECIAL_PORT, task_get_special_port),
     (&defs::TASK_SET_SPECIAL_PORT, task_set_special_port),
     (&defs::TASK_SET_EXCEPTION_PORTS, task_set_exception_ports),
+    (&defs::TASK_GET_EXCEPTION_PORTS, task_get_exception_ports),
     (&defs::SEMAPHORE_CREATE, semaphore_create),
     (&defs::SEMAPHORE_DESTROY, semaphore_destroy),
     (&defs::THREAD_TERMINATE, thread_terminate),
@@ -62,6 +63,7 @@ pub static MIG_SERVERS: &[(&Routine, Handler)] = &[
     (&defs::THREAD_RESUME, thread_resume),
     (&defs::THREAD_INFO, thread_info),
     (&defs::THREAD_SET_EXCEPTION_PORTS, thread_set_exception_ports),
+    (&defs::THREAD_GET_EXCEPTION_PORTS, thread_get_exception_ports),
     (&defs::MACH_VM_ALLOCATE, mach_vm_allocate),
     (&defs::MACH_VM_DEALLOCATE, mach_vm_deallocate),
     (&defs::MACH_VM_PROTECT, mach_vm_protect),
@@ -270,6 +272,28 @@ fn thread_set_exception_ports(port: &PortRef, req: &mut Request<'_>) -> Reply {
     let handler = handler_of(req)?;
     let [mask, behavior, flavor] = [0, 2, 3].map(|i| req.args[i].int());
     done(thread.exc_actions.set(mask, handler, behavior, flavor))
+}
+
+/// The reply of `*_get_exception_ports`: the handlers, then masks, behaviors and flavors.
+fn exception_ports_reply(actions: &crate::kern::exception::ExceptionActions, mask: u32) -> Reply {
+    if mask & !mach::exception::EXC_MASK_ALL != 0 {
+        return Err(KernReturn::KERN_INVALID_ARGUMENT);
+    }
+    let handlers = actions.get_all(mask);
+    let mut words = Vec::with_capacity(handlers.len() * 3);
+    words.extend(handlers.iter().map(|h| h.0));
+    words.extend(handlers.iter().map(|h| h.2));
+    words.extend(handlers.iter().map(|h| h.3));
+    let ports = handlers.into_iter().map(|h| MsgRight::Send(h.1)).collect();
+    Ok(alloc::vec![KOut::Ports(ports), KOut::Words(words)])
+}
+
+fn task_get_exception_ports(port: &PortRef, req: &mut Request<'_>) -> Reply {
+    exception_ports_reply(&task_of(port)?.exc_actions, req.args[0].int())
+}
+
+fn thread_get_exception_ports(port: &PortRef, req: &mut Request<'_>) -> Reply {
+    exception_ports_reply(&thread_of(port)?.exc_actions, req.args[0].int())
 }
 
 fn semaphore_create(port: &PortRef, req: &mut Request<'_>) -> Reply {

@@ -1041,3 +1041,50 @@ pub fn mach_port_destruct(task: MachPortName, name: MachPortName, srdelta: i32, 
     }
     call0(task, &defs::MACH_PORT_DESTRUCT, &[Arg::Int(name), Arg::Int(srdelta as u32), Arg::Long(guard)])
 }
+
+/// The handlers `*_get_exception_ports` reports (`masksCnt` entries of each array).
+#[derive(Clone, Copy, Debug)]
+pub struct ExceptionHandlers {
+    pub count: u32,
+    pub masks: [u32; 32],
+    pub handlers: [MachPortName; 32],
+    pub behaviors: [u32; 32],
+    pub flavors: [u32; 32],
+}
+
+fn get_exception_ports(
+    target: MachPortName,
+    routine: &Routine,
+    mask: u32,
+    out_h: &mut ExceptionHandlers,
+) -> KernReturn {
+    let mut buf = MigBuffer::new();
+    let mut out = [Arg::None; MIG_MAX_FIELDS];
+    let kr = mig_call(target, routine, &[Arg::Int(mask)], &mut buf, &mut out);
+    if let (KernReturn::KERN_SUCCESS, Arg::Bytes(ports), Arg::Array(info)) = (kr, out[0], out[1]) {
+        let n = (info.len() / 3).min(32);
+        out_h.count = n as u32;
+        for i in 0..n {
+            out_h.handlers[i] =
+                u32::from_le_bytes([ports[12 * i], ports[12 * i + 1], ports[12 * i + 2], ports[12 * i + 3]]);
+            out_h.masks[i] = info.get(i);
+            out_h.behaviors[i] = info.get(n + i);
+            out_h.flavors[i] = info.get(2 * n + i);
+        }
+    }
+    kr
+}
+
+/// `task_get_exception_ports(task, mask, masks, &count, handlers, behaviors, flavors)`.
+pub fn task_get_exception_ports(task: MachPortName, mask: u32, out: &mut ExceptionHandlers) -> KernReturn {
+    get_exception_ports(task, &defs::TASK_GET_EXCEPTION_PORTS, mask, out)
+}
+
+/// `thread_get_exception_ports(thread, mask, ...)`.
+pub fn thread_get_exception_ports(
+    thread: MachPortName,
+    mask: u32,
+    out: &mut ExceptionHandlers,
+) -> KernReturn {
+    get_exception_ports(thread, &defs::THREAD_GET_EXCEPTION_PORTS, mask, out)
+}
