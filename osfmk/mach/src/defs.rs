@@ -111,6 +111,9 @@ routines! {
     // mach_host (200).
     HOST_INFO = 200, host_info, [Int, Int] -> [Array(INFO_MAX)];
     HOST_STATISTICS = 216, host_statistics, [Int, Int] -> [Array(INFO_MAX)];
+    // host_priv (400): this kernel has one host port; these need a root caller.
+    HOST_SET_EXCEPTION_PORTS = 414, host_set_exception_ports, [Int, SEND_IN, Int, Int] -> [];
+    HOST_GET_EXCEPTION_PORTS = 415, host_get_exception_ports, [Int] -> [HANDLERS, HANDLER_INFO];
 }
 
 /// The routine with message id `id`, if this kernel serves it.

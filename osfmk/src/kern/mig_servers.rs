@@ -74,6 +74,8 @@ pub static MIG_SERVERS: &[(&Routine, Handler)] = &[
     (&defs::MACH_MAKE_MEMORY_ENTRY_64, mach_make_memory_entry_64),
     (&defs::HOST_INFO, host_info),
     (&defs::HOST_STATISTICS, host_statistics),
+    (&defs::HOST_SET_EXCEPTION_PORTS, host_set_exception_ports),
+    (&defs::HOST_GET_EXCEPTION_PORTS, host_get_exception_ports),
 ];
 
 type Reply = Result<Vec<KOut>, KernReturn>;
@@ -516,4 +518,28 @@ fn host_statistics(port: &PortRef, req: &mut Request<'_>) -> Reply {
     // Every page not free is in use by someone: report it as active.
     words[1] = total.saturating_sub(free) as u32;
     Ok(alloc::vec![KOut::Words(words)])
+}
+
+/// The host's privileged routines need a root caller (XNU asks for the host-priv port, which
+/// only root can get; this kernel has one host port and checks the caller instead).
+fn host_priv(port: &PortRef) -> Result<(), KernReturn> {
+    kobject_of::<Host>(port, IkotType::Host)?;
+    let task = sched_prim::current_thread().task.clone();
+    let token = crate::kern::exception::bsd_hooks().and_then(|h| h.audit_token(&task));
+    match token {
+        Some(t) if t[1] == 0 => Ok(()),
+        _ => Err(KernReturn::KERN_INVALID_ARGUMENT),
+    }
+}
+
+fn host_set_exception_ports(port: &PortRef, req: &mut Request<'_>) -> Reply {
+    host_priv(port)?;
+    let handler = handler_of(req)?;
+    let [mask, behavior, flavor] = [0, 2, 3].map(|i| req.args[i].int());
+    done(crate::kern::exception::host_exception_actions().set(mask, handler, behavior, flavor))
+}
+
+fn host_get_exception_ports(port: &PortRef, req: &mut Request<'_>) -> Reply {
+    host_priv(port)?;
+    exception_ports_reply(crate::kern::exception::host_exception_actions(), req.args[0].int())
 }

@@ -1088,3 +1088,20 @@ pub fn thread_get_exception_ports(
 ) -> KernReturn {
     get_exception_ports(thread, &defs::THREAD_GET_EXCEPTION_PORTS, mask, out)
 }
+
+/// `host_set_exception_ports(host_priv, mask, port, behavior, flavor)` (root only).
+pub fn host_set_exception_ports(
+    host: MachPortName,
+    mask: u32,
+    port: MachPortName,
+    behavior: u32,
+    flavor: u32,
+) -> KernReturn {
+    let args = [Arg::Int(mask), Arg::Port(port, 0), Arg::Int(behavior), Arg::Int(flavor)];
+    call0(host, &defs::HOST_SET_EXCEPTION_PORTS, &args)
+}
+
+/// `host_get_exception_ports(host_priv, mask, ...)` (root only).
+pub fn host_get_exception_ports(host: MachPortName, mask: u32, out: &mut ExceptionHandlers) -> KernReturn {
+    get_exception_ports(host, &defs::HOST_GET_EXCEPTION_PORTS, mask, out)
+}

@@ -8,7 +8,7 @@ use libsys::mach_traps::{mach_task_self, mach_thread_self, task_for_pid};
 use libsys::process::{Forked, fork, waitpid};
 use libsys::syscall::{exit_process, getpid};
 use mach::defs::special::TASK_BOOTSTRAP_PORT;
-use mach::exception::{EXC_BAD_ACCESS, EXCEPTION_DEFAULT, MACH_EXCEPTION_CODES};
+use mach::exception::{EXC_BAD_ACCESS, EXC_BREAKPOINT, EXCEPTION_DEFAULT, MACH_EXCEPTION_CODES};
 use mach::message::*;
 use mach::mig::{MIG_BAD_ARGUMENTS, MIG_BAD_ID};
 use mach::port::*;
@@ -29,6 +29,7 @@ pub const CASES: &[(&str, Case)] = &[
     ("bootstrap: init serves register / look_up; two unrelated processes meet by name", bootstrap_rendezvous),
     ("named memory entries: mach_make_memory_entry_64 + mach_vm_map, shared between tasks", shared_memory),
     ("task_terminate / thread_terminate", terminate),
+    ("host exception port: a breakpoint stepped over with thread_set_state", host_handler),
 ];
 
 const SUCCESS: KernReturn = KernReturn::KERN_SUCCESS;
@@ -875,5 +876,60 @@ fn terminate(_: &Args) -> Result<(), &'static str> {
     check(status & 0x7f == sys::signal::SIGKILL as i32, "killed")?;
     check(task_terminate(t).0 == MACH_SEND_INVALID_DEST, "a dead task's port")?;
     let _ = mach_port_deallocate(me, t);
+    Ok(())
+}
+
+/// Child of `host_handler`: hit a breakpoint; the host-level handler steps over it.
+fn breakpoint_child() -> i32 {
+    // SAFETY: `brk` traps to the kernel; the handler moves the pc past it.
+    unsafe { core::arch::asm!("brk #0x1", options(nomem, nostack)) };
+    0
+}
+
+fn host_handler(_: &Args) -> Result<(), &'static str> {
+    let me = mach_task_self();
+    let host = mach_host_self();
+    let exc = new_port()?;
+    check(mach_port_insert_right(me, exc, exc, MACH_MSG_TYPE_MAKE_SEND) == SUCCESS, "send right")?;
+    let behavior = EXCEPTION_DEFAULT | MACH_EXCEPTION_CODES;
+    check(host_set_exception_ports(host, 1 << EXC_BREAKPOINT, exc, behavior, 0) == SUCCESS, "set host port")?;
+    let child = match fork().map_err(|_| "fork")? {
+        Forked::Child => exit_process(breakpoint_child()),
+        Forked::Parent(pid) => pid,
+    };
+    let mut msg = MsgBuf::new();
+    check(msg.receive(exc, MACH_RCV_TIMEOUT, 5000) == MACH_MSG_SUCCESS, "exception at the host level")?;
+    let h = msg.header();
+    check(h.msgh_id == 2405 && msg.word(60) == EXC_BREAKPOINT, "EXC_BREAKPOINT")?;
+    // Step over the brk: pc + 4 in the faulting thread's state.
+    let thread = msg.word(28);
+    let mut state = [0u32; 68];
+    let mut count = 68;
+    check(thread_get_state(thread, 6, &mut state, &mut count) == SUCCESS, "get state")?;
+    let pc = u64::from(state[64]) | (u64::from(state[65]) << 32);
+    check(pc == msg.long(76), "the subcode is the pc")?;
+    let next = pc + 4;
+    state[64] = next as u32;
+    state[65] = (next >> 32) as u32;
+    check(thread_set_state(thread, 6, &state) == SUCCESS, "set state")?;
+    let mut r = MsgBuf::new();
+    r.set_header(&simple(h.msgh_remote_port, mach_msgh_bits(MACH_MSG_TYPE_MOVE_SEND_ONCE, 0), 0, 2505));
+    r.put(24, &mach::mig::NDR_RECORD);
+    r.put(32, &0i32.to_le_bytes());
+    check(r.send(36, 0, 0) == MACH_MSG_SUCCESS, "reply")?;
+    let (_, status) = waitpid(child, 0).map_err(|_| "waitpid")?;
+    check(status == 0, "the child ran on past its breakpoint")?;
+    check(host_set_exception_ports(host, 1 << EXC_BREAKPOINT, 0, behavior, 0) == SUCCESS, "clear")?;
+    // Only root may set the host's ports.
+    let status = crate::proc::in_child(|| {
+        // SAFETY: no pointers.
+        let _ = unsafe { libsys::syscall::setuid(501) };
+        let kr = host_set_exception_ports(mach_host_self(), 1 << EXC_BREAKPOINT, 0, behavior, 0);
+        i32::from(kr != KernReturn::KERN_INVALID_ARGUMENT)
+    })?;
+    check(status == 0, "non-root refused")?;
+    let _ = mach_port_deallocate(me, thread);
+    let _ = mach_port_mod_refs(me, exc, MACH_PORT_RIGHT_SEND, -1);
+    drop_port(exc);
     Ok(())
 }
