@@ -91,7 +91,15 @@ routines! {
     THREAD_GET_EXCEPTION_PORTS = 3614, thread_get_exception_ports, [Int] -> [HANDLERS, HANDLER_INFO];
     // exc (2401) and mach_exc (2405): sent by the kernel to exception handlers.
     EXCEPTION_RAISE = 2401, exception_raise, [SEND_OUT, SEND_OUT, Int, Array(2)] -> [];
+    EXCEPTION_RAISE_STATE = 2402, exception_raise_state,
+        [Int, Array(2), Int, Array(THREAD_STATE_MAX)] -> [Int, Array(THREAD_STATE_MAX)];
+    EXCEPTION_RAISE_STATE_IDENTITY = 2403, exception_raise_state_identity,
+        [SEND_OUT, SEND_OUT, Int, Array(2), Int, Array(THREAD_STATE_MAX)] -> [Int, Array(THREAD_STATE_MAX)];
     MACH_EXCEPTION_RAISE = 2405, mach_exception_raise, [SEND_OUT, SEND_OUT, Int, LongArray(2)] -> [];
+    MACH_EXCEPTION_RAISE_STATE = 2406, mach_exception_raise_state,
+        [Int, LongArray(2), Int, Array(THREAD_STATE_MAX)] -> [Int, Array(THREAD_STATE_MAX)];
+    MACH_EXCEPTION_RAISE_STATE_IDENTITY = 2407, mach_exception_raise_state_identity,
+        [SEND_OUT, SEND_OUT, Int, LongArray(2), Int, Array(THREAD_STATE_MAX)] -> [Int, Array(THREAD_STATE_MAX)];
     // vm_map (3800).
     MACH_MAKE_MEMORY_ENTRY_64 = 3825, mach_make_memory_entry_64,
         [Long, Long, Int, Port(MACH_MSG_TYPE_COPY_SEND)] -> [SEND_OUT, Long];

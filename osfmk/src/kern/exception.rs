@@ -73,10 +73,15 @@ mod ports {
     use alloc::vec::Vec;
 
     use mach::KernReturn;
-    use mach::defs::{EXCEPTION_RAISE, MACH_EXCEPTION_RAISE};
-    use mach::exception::{
-        EXC_MASK_ALL, EXC_TYPES_COUNT, EXCEPTION_DEFAULT, ExceptionType, MACH_EXCEPTION_CODES,
+    use mach::defs::{
+        EXCEPTION_RAISE, EXCEPTION_RAISE_STATE, EXCEPTION_RAISE_STATE_IDENTITY, MACH_EXCEPTION_RAISE,
+        MACH_EXCEPTION_RAISE_STATE, MACH_EXCEPTION_RAISE_STATE_IDENTITY,
     };
+    use mach::exception::{
+        EXC_MASK_ALL, EXC_TYPES_COUNT, EXCEPTION_DEFAULT, EXCEPTION_STATE, EXCEPTION_STATE_IDENTITY,
+        ExceptionType, MACH_EXCEPTION_CODES,
+    };
+    use mach::mig::{Arg, MIG_MAX_FIELDS, decode};
 
     use crate::ipc::ipc_kmsg::{IpcKmsg, MsgRight};
     use crate::ipc::ipc_mqueue::{IpcTimeout, Received, ipc_mqueue_receive};
@@ -85,6 +90,7 @@ mod ports {
     use crate::kern::ipc_kobject::{KOut, kmsg_from_values};
     use crate::kern::locks::SpinLock;
     use crate::kern::sched_prim::current_thread;
+    use crate::kern::thread_act;
 
     /// Where one exception type goes, and how (XNU `struct exception_action`).
     pub struct ExceptionAction {
@@ -111,9 +117,11 @@ mod ports {
     }
 
     impl ExceptionActions {
-        /// `*_set_exception_ports`: `port` (None clears) for every type in `mask`. Only the
-        /// default behavior is carried (`KERN_INVALID_ARGUMENT` otherwise, and for a mask
-        /// with bits outside the valid types).
+        /// `*_set_exception_ports`: `port` (None clears) for every type in `mask`, with
+        /// behavior `EXCEPTION_DEFAULT`, `EXCEPTION_STATE` or `EXCEPTION_STATE_IDENTITY`
+        /// (optionally `| MACH_EXCEPTION_CODES`); the state behaviors carry
+        /// `ARM_THREAD_STATE64`. Anything else, or a mask with bits outside the valid types,
+        /// is `KERN_INVALID_ARGUMENT`.
         pub fn set(
             &self,
             mask: u32,
@@ -121,7 +129,12 @@ mod ports {
             behavior: u32,
             flavor: u32,
         ) -> Result<(), KernReturn> {
-            if mask & !EXC_MASK_ALL != 0 || behavior & !MACH_EXCEPTION_CODES != EXCEPTION_DEFAULT {
+            let valid_behavior = match behavior & !MACH_EXCEPTION_CODES {
+                EXCEPTION_DEFAULT => true,
+                EXCEPTION_STATE | EXCEPTION_STATE_IDENTITY => flavor == thread_act::ARM_THREAD_STATE64,
+                _ => false,
+            };
+            if mask & !EXC_MASK_ALL != 0 || !valid_behavior {
                 return Err(KernReturn::KERN_INVALID_ARGUMENT);
             }
             let mut old = Vec::new();
@@ -208,26 +221,40 @@ mod ports {
         if !action.port.port().is_active() {
             return KernReturn::KERN_FAILURE;
         }
+        let wide = action.behavior & MACH_EXCEPTION_CODES != 0;
+        let behavior = action.behavior & !MACH_EXCEPTION_CODES;
+        let routine = match (behavior, wide) {
+            (EXCEPTION_DEFAULT, false) => &EXCEPTION_RAISE,
+            (EXCEPTION_DEFAULT, true) => &MACH_EXCEPTION_RAISE,
+            (EXCEPTION_STATE, false) => &EXCEPTION_RAISE_STATE,
+            (EXCEPTION_STATE, true) => &MACH_EXCEPTION_RAISE_STATE,
+            (_, false) => &EXCEPTION_RAISE_STATE_IDENTITY,
+            (_, true) => &MACH_EXCEPTION_RAISE_STATE_IDENTITY,
+        };
         let thread = current_thread();
         let task = thread.task.clone();
         let reply = IpcPort::new_kernel_reply();
-        let codes = if action.behavior & MACH_EXCEPTION_CODES != 0 {
+        let codes = if wide {
             alloc::vec![code as u32, (code >> 32) as u32, subcode as u32, (subcode >> 32) as u32]
         } else {
             alloc::vec![code as u32, subcode as u32]
         };
-        let routine = if action.behavior & MACH_EXCEPTION_CODES != 0 {
-            &MACH_EXCEPTION_RAISE
-        } else {
-            &EXCEPTION_RAISE
-        };
-        let values = alloc::vec![
-            KOut::Port(MsgRight::Send(thread.self_port().make_send())),
-            KOut::Port(MsgRight::Send(task.self_port().make_send())),
-            KOut::Int(exception),
-            KOut::Words(codes),
-        ];
-        drop(thread);
+        let mut values = Vec::new();
+        if behavior != EXCEPTION_STATE {
+            values.push(KOut::Port(MsgRight::Send(thread.self_port().make_send())));
+            values.push(KOut::Port(MsgRight::Send(task.self_port().make_send())));
+        }
+        values.push(KOut::Int(exception));
+        values.push(KOut::Words(codes));
+        if behavior != EXCEPTION_DEFAULT {
+            let Ok(state) =
+                thread_act::thread_get_state(&thread, action.flavor, thread_act::ARM_THREAD_STATE64_COUNT)
+            else {
+                return KernReturn::KERN_FAILURE;
+            };
+            values.push(KOut::Int(action.flavor));
+            values.push(KOut::Words(state));
+        }
         drop(task);
         let remote = MsgRight::Send(action.port.copy());
         let local = MsgRight::SendOnce(reply.port().make_send_once());
@@ -237,9 +264,29 @@ mod ports {
         if ipc_kmsg_send(request, IpcTimeout::Forever).is_err() {
             return KernReturn::KERN_FAILURE;
         }
-        match ipc_mqueue_receive(reply.port(), 4096, false, IpcTimeout::Forever) {
-            Ok(Received::Message(answer, _)) => reply_code(&answer, routine.id),
-            _ => KernReturn::KERN_FAILURE,
+        let answer = match ipc_mqueue_receive(reply.port(), 8192, false, IpcTimeout::Forever) {
+            Ok(Received::Message(answer, _)) => answer,
+            _ => return KernReturn::KERN_FAILURE,
+        };
+        if behavior == EXCEPTION_DEFAULT {
+            return reply_code(&answer, routine.id);
+        }
+        // A state reply: on success, the handler's new state goes into the thread.
+        if answer.id != routine.id + mach::mig::MIG_REPLY_ID_OFFSET {
+            return KernReturn::KERN_FAILURE;
+        }
+        let complex = answer.bits & mach::message::MACH_MSGH_BITS_COMPLEX != 0;
+        let mut args = [Arg::None; MIG_MAX_FIELDS];
+        match decode(routine.reply, complex, true, &answer.body, &mut args) {
+            Ok(KernReturn::KERN_SUCCESS) => {}
+            Ok(code) => return code,
+            Err(_) => return KernReturn::KERN_FAILURE,
+        }
+        let Arg::Array(words) = args[1] else { return KernReturn::KERN_FAILURE };
+        let state: Vec<u32> = (0..words.len()).map(|i| words.get(i)).collect();
+        match thread_act::thread_set_state(&thread, args[0].int(), &state) {
+            Ok(()) => KernReturn::KERN_SUCCESS,
+            Err(kr) => kr,
         }
     }
 

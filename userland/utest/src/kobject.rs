@@ -30,6 +30,7 @@ pub const CASES: &[(&str, Case)] = &[
     ("named memory entries: mach_make_memory_entry_64 + mach_vm_map, shared between tasks", shared_memory),
     ("task_terminate / thread_terminate", terminate),
     ("host exception port: a breakpoint stepped over with thread_set_state", host_handler),
+    ("EXCEPTION_STATE_IDENTITY: the handler gets and returns the thread state", state_handler),
 ];
 
 const SUCCESS: KernReturn = KernReturn::KERN_SUCCESS;
@@ -929,6 +930,66 @@ fn host_handler(_: &Args) -> Result<(), &'static str> {
     })?;
     check(status == 0, "non-root refused")?;
     let _ = mach_port_deallocate(me, thread);
+    let _ = mach_port_mod_refs(me, exc, MACH_PORT_RIGHT_SEND, -1);
+    drop_port(exc);
+    Ok(())
+}
+
+fn state_handler(_: &Args) -> Result<(), &'static str> {
+    use mach::exception::EXCEPTION_STATE_IDENTITY;
+    let me = mach_task_self();
+    let exc = new_port()?;
+    check(mach_port_insert_right(me, exc, exc, MACH_MSG_TYPE_MAKE_SEND) == SUCCESS, "send right")?;
+    let child = match fork().map_err(|_| "fork")? {
+        Forked::Child => {
+            // Wait for the parent's go (through our mailbox), then hit the breakpoint.
+            for _ in 0..5000 {
+                if read_mailbox(1) == 0xfeed {
+                    exit_process(breakpoint_child());
+                }
+                crate::sched::sleep_ms(1);
+            }
+            exit_process(9)
+        }
+        Forked::Parent(pid) => pid,
+    };
+    let mut t = 0;
+    // SAFETY: `t` is a writable u32.
+    let kr = unsafe { task_for_pid(u64::from(me), child as u64, &mut t as *mut u32 as u64) };
+    check(kr == 0, "task_for_pid")?;
+    let behavior = EXCEPTION_STATE_IDENTITY | MACH_EXCEPTION_CODES;
+    check(
+        task_set_exception_ports(t, 1 << EXC_BREAKPOINT, exc, behavior, 99)
+            == KernReturn::KERN_INVALID_ARGUMENT,
+        "flavor",
+    )?;
+    check(task_set_exception_ports(t, 1 << EXC_BREAKPOINT, exc, behavior, 6) == SUCCESS, "set")?;
+    let go = 0xfeedu64.to_le_bytes();
+    check(mach_vm_write(t, mailbox_addr() + 8, go.as_ptr() as u64, 8) == SUCCESS, "go")?;
+    let mut msg = MsgBuf::new();
+    check(msg.receive(exc, MACH_RCV_TIMEOUT, 5000) == MACH_MSG_SUCCESS, "exception")?;
+    let h = msg.header();
+    check(h.msgh_id == 2407 && h.msgh_size == 364, "mach_exception_raise_state_identity")?;
+    check(msg.word(60) == EXC_BREAKPOINT && msg.word(84) == 6 && msg.word(88) == 68, "state in the message")?;
+    // The state's pc (words 64, 65) is the subcode; answer with pc + 4.
+    let pc = msg.long(92 + 64 * 4);
+    check(pc == msg.long(76), "pc matches the subcode")?;
+    let mut r = MsgBuf::new();
+    r.set_header(&simple(h.msgh_remote_port, mach_msgh_bits(MACH_MSG_TYPE_MOVE_SEND_ONCE, 0), 0, 2507));
+    r.put(24, &mach::mig::NDR_RECORD);
+    r.put(32, &0i32.to_le_bytes());
+    r.put(36, &6u32.to_le_bytes());
+    r.put(40, &68u32.to_le_bytes());
+    let mut state = [0u8; 272];
+    state.copy_from_slice(&msg.0[92..92 + 272]);
+    r.put(44, &state);
+    r.put(44 + 64 * 4, &(pc + 4).to_le_bytes());
+    check(r.send(44 + 272, 0, 0) == MACH_MSG_SUCCESS, "reply with the new state")?;
+    let (_, status) = waitpid(child, 0).map_err(|_| "waitpid")?;
+    check(status == 0, "the child went on from the new pc")?;
+    for n in [msg.word(28), msg.word(40), t] {
+        let _ = mach_port_deallocate(me, n);
+    }
     let _ = mach_port_mod_refs(me, exc, MACH_PORT_RIGHT_SEND, -1);
     drop_port(exc);
     Ok(())
