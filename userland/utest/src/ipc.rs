@@ -24,6 +24,7 @@ pub const CASES: &[(&str, Case)] = &[
     ("port sets: members, receiving from the set, waking a waiter, leaving", port_sets),
     ("mach_msg2_trap: header in registers, call kinds, the vector form", mach_msg2_form),
     ("mach_port_construct / destruct / get_attributes traps", construct_destruct),
+    ("a sender blocks on a full queue until a receive makes room", sender_blocks_until_room),
 ];
 
 pub(crate) fn task() -> MachPortName {
@@ -522,5 +523,58 @@ fn construct_destruct(_: &Args) -> Result<(), &'static str> {
         libsys::mach_traps::_kernelrpc_mach_port_construct_trap(u64::from(task()), UNMAPPED_ADDRESS, 0, 0)
     };
     check(kr as i32 == KernReturn::KERN_INVALID_ADDRESS.0, "bad options pointer")?;
+    Ok(())
+}
+
+static FULL_PORT: core::sync::atomic::AtomicU32 = core::sync::atomic::AtomicU32::new(0);
+static BLOCKED_RESULT: core::sync::atomic::AtomicU32 = core::sync::atomic::AtomicU32::new(0);
+
+extern "C" fn blocked_sender(_: u64) {
+    use core::sync::atomic::Ordering;
+    let mut buf = MsgBuf::new();
+    buf.set_header(&simple(
+        FULL_PORT.load(Ordering::Acquire),
+        mach_msgh_bits(MACH_MSG_TYPE_MAKE_SEND, 0),
+        0,
+        77,
+    ));
+    // No timeout: waits for room.
+    let mr = buf.send(24, 0, 0);
+    BLOCKED_RESULT.store(if mr == MACH_MSG_SUCCESS { 1 } else { mr as u32 }, Ordering::Release);
+}
+
+fn sender_blocks_until_room(_: &Args) -> Result<(), &'static str> {
+    use core::sync::atomic::Ordering;
+    let port = new_port()?;
+    let mut buf = MsgBuf::new();
+    for id in 0..MACH_PORT_QLIMIT_DEFAULT as i32 {
+        buf.set_header(&simple(port, mach_msgh_bits(MACH_MSG_TYPE_MAKE_SEND, 0), 0, id));
+        check(buf.send(24, MACH_SEND_TIMEOUT, 0) == MACH_MSG_SUCCESS, "fill")?;
+    }
+    FULL_PORT.store(port, Ordering::Release);
+    BLOCKED_RESULT.store(0, Ordering::Release);
+    crate::sched::spawn(1, blocked_sender, 0)?;
+    crate::sched::sleep_ms(30);
+    check(BLOCKED_RESULT.load(Ordering::Acquire) == 0, "the sender is still blocked on the full queue")?;
+    check(poll_id(port) == Ok(0), "make room")?;
+    crate::sched::SLOTS[1].join();
+    check(BLOCKED_RESULT.load(Ordering::Acquire) == 1, "the blocked send went through")?;
+    for want in (1..MACH_PORT_QLIMIT_DEFAULT as i32).chain([77]) {
+        check(poll_id(port) == Ok(want), "in order, the late one last")?;
+    }
+    // A port destroyed under a blocked sender fails the send with MACH_SEND_INVALID_DEST.
+    for id in 0..MACH_PORT_QLIMIT_DEFAULT as i32 {
+        buf.set_header(&simple(port, mach_msgh_bits(MACH_MSG_TYPE_MAKE_SEND, 0), 0, id));
+        check(buf.send(24, MACH_SEND_TIMEOUT, 0) == MACH_MSG_SUCCESS, "fill again")?;
+    }
+    BLOCKED_RESULT.store(0, Ordering::Release);
+    crate::sched::spawn(1, blocked_sender, 0)?;
+    crate::sched::sleep_ms(30);
+    drop_port(port);
+    crate::sched::SLOTS[1].join();
+    check(
+        BLOCKED_RESULT.load(Ordering::Acquire) == MACH_SEND_INVALID_DEST as u32,
+        "dead port fails the send",
+    )?;
     Ok(())
 }
