@@ -377,6 +377,17 @@ pub fn decode<'a>(
             return Ok(code);
         }
     }
+    // A count word, then `count` elements of `elem` bytes (at most `max`).
+    let counted = |at: &mut usize, max: u32, elem: usize| -> Result<Arg<'a>, KernReturn> {
+        let n = word(*at)?;
+        if n > max {
+            return Err(MIG_BAD_ARGUMENTS);
+        }
+        let len = n as usize * elem;
+        let bytes = body.get(*at + 4..*at + 4 + len).ok_or(MIG_BAD_ARGUMENTS)?;
+        *at += 4 + len;
+        Ok(Arg::Array(Words::Bytes(bytes)))
+    };
     for (i, f) in fields.iter().enumerate() {
         let value = match f {
             Field::Int => {
@@ -389,38 +400,13 @@ pub fn decode<'a>(
                 at += 8;
                 Arg::Long(lo | (hi << 32))
             }
-            Field::Array(max) => {
-                let n = word(at)?;
-                if n > *max {
-                    return Err(MIG_BAD_ARGUMENTS);
-                }
-                let words = body.get(at + 4..at + 4 + n as usize * 4).ok_or(MIG_BAD_ARGUMENTS)?;
-                at += 4 + n as usize * 4;
-                Arg::Array(Words::Bytes(words))
-            }
-            Field::SameCountArrays(k, max) => {
-                let n = word(at)?;
-                if n > *max {
-                    return Err(MIG_BAD_ARGUMENTS);
-                }
-                let len = n as usize * 4 * (*k).max(1) as usize;
-                let words = body.get(at + 4..at + 4 + len).ok_or(MIG_BAD_ARGUMENTS)?;
-                at += 4 + len;
-                Arg::Array(Words::Bytes(words))
-            }
+            Field::Array(max) => counted(&mut at, *max, 4)?,
+            Field::SameCountArrays(k, max) => counted(&mut at, *max, 4 * (*k).max(1) as usize)?,
+            Field::LongArray(max) => counted(&mut at, *max, 8)?,
             Field::Str(n) => {
                 let bytes = body.get(at..at + *n as usize).ok_or(MIG_BAD_ARGUMENTS)?;
                 at += *n as usize;
                 Arg::Bytes(bytes)
-            }
-            Field::LongArray(max) => {
-                let n = word(at)?;
-                if n > *max {
-                    return Err(MIG_BAD_ARGUMENTS);
-                }
-                let words = body.get(at + 4..at + 4 + n as usize * 8).ok_or(MIG_BAD_ARGUMENTS)?;
-                at += 4 + n as usize * 8;
-                Arg::Array(Words::Bytes(words))
             }
             Field::Ool => {
                 // The count word repeats the descriptor's size; the descriptor is what counts.

@@ -133,48 +133,38 @@ pub fn allocate(task: &Task, right: u64) -> Result<MachPortName, KernReturn> {
     }
 }
 
+/// Run `op` on the caller's own task (`target` must name it) and answer its result.
+fn on_own_task(target: u64, op: impl FnOnce(&Task) -> Result<(), KernReturn>) -> u64 {
+    let Some(task) = current_task_for(target) else { return MACH_SEND_INVALID_DEST as u64 };
+    kr(op(&task).err().unwrap_or(KernReturn::KERN_SUCCESS))
+}
+
 /// −20: `mach_port_move_member(target, member, after)`.
 pub fn mach_port_move_member_trap(target: u64, member: u64, after: u64) -> u64 {
-    let Some(task) = current_task_for(target) else { return MACH_SEND_INVALID_DEST as u64 };
-    kr(task
-        .itk_space
-        .move_member(member as MachPortName, after as MachPortName)
-        .err()
-        .unwrap_or(KernReturn::KERN_SUCCESS))
+    on_own_task(target, |t| t.itk_space.move_member(member as MachPortName, after as MachPortName))
 }
 
 /// −22: `mach_port_insert_member(target, name, pset)`.
 pub fn mach_port_insert_member_trap(target: u64, name: u64, pset: u64) -> u64 {
-    let Some(task) = current_task_for(target) else { return MACH_SEND_INVALID_DEST as u64 };
-    kr(task
-        .itk_space
-        .insert_member(name as MachPortName, pset as MachPortName)
-        .err()
-        .unwrap_or(KernReturn::KERN_SUCCESS))
+    on_own_task(target, |t| t.itk_space.insert_member(name as MachPortName, pset as MachPortName))
 }
 
 /// −23: `mach_port_extract_member(target, name, pset)`.
 pub fn mach_port_extract_member_trap(target: u64, name: u64, pset: u64) -> u64 {
-    let Some(task) = current_task_for(target) else { return MACH_SEND_INVALID_DEST as u64 };
-    kr(task
-        .itk_space
-        .extract_member(name as MachPortName, pset as MachPortName)
-        .err()
-        .unwrap_or(KernReturn::KERN_SUCCESS))
+    on_own_task(target, |t| t.itk_space.extract_member(name as MachPortName, pset as MachPortName))
 }
 
 /// −18: `mach_port_deallocate(target, name)`.
 pub fn mach_port_deallocate_trap(target: u64, name: u64) -> u64 {
-    let Some(task) = current_task_for(target) else { return MACH_SEND_INVALID_DEST as u64 };
-    kr(task.itk_space.deallocate(name as MachPortName).err().unwrap_or(KernReturn::KERN_SUCCESS))
+    on_own_task(target, |t| t.itk_space.deallocate(name as MachPortName))
 }
 
 /// −19: `mach_port_mod_refs(target, name, right, delta)`.
 pub fn mach_port_mod_refs_trap(target: u64, name: u64, right: u64, delta: u64) -> u64 {
-    let Some(task) = current_task_for(target) else { return MACH_SEND_INVALID_DEST as u64 };
-    let Ok(right) = MachPortRight::try_from(right) else { return kr(KernReturn::KERN_INVALID_VALUE) };
-    let r = task.itk_space.mod_refs(name as MachPortName, right, delta as i32);
-    kr(r.err().unwrap_or(KernReturn::KERN_SUCCESS))
+    on_own_task(target, |t| {
+        let right = MachPortRight::try_from(right).map_err(|_| KernReturn::KERN_INVALID_VALUE)?;
+        t.itk_space.mod_refs(name as MachPortName, right, delta as i32)
+    })
 }
 
 /// −76: `mach_port_type(task, name, &type)`.
@@ -309,8 +299,7 @@ pub fn mach_port_construct_trap(target: u64, options_ptr: u64, _context: u64, na
 
 /// −25: `mach_port_destruct(target, name, srdelta, guard)`.
 pub fn mach_port_destruct_trap(target: u64, name: u64, srdelta: u64, _guard: u64) -> u64 {
-    let Some(task) = current_task_for(target) else { return MACH_SEND_INVALID_DEST as u64 };
-    kr(destruct(&task, name as MachPortName, srdelta as i32).err().unwrap_or(KernReturn::KERN_SUCCESS))
+    on_own_task(target, |t| destruct(t, name as MachPortName, srdelta as i32))
 }
 
 /// −40: `mach_port_get_attributes(target, name, flavor, info*, &count)`.

@@ -81,17 +81,27 @@ pub fn mach_vm_map(
     max: VmProt,
     inheritance: VmInherit,
 ) -> Result<u64, KernReturn> {
-    if flags & !VM_FLAGS_USER_MAP != 0
-        || !cur.is_valid()
-        || !max.is_valid()
-        || !max.contains(cur)
-        || inheritance.0 > VmInherit::LAST_VALID.0
-        || size == 0
-    {
-        return Err(KernReturn::KERN_INVALID_ARGUMENT);
-    }
+    check_map_args(flags, size, cur, max, inheritance)?;
     let (placement, len) = placement(flags, addr, size)?;
     map.enter(placement, len, mask, cur, max, inheritance)
+}
+
+/// The argument checks every `mach_vm_map` form shares: user flags only, valid protections
+/// with `cur` within `max`, a known inheritance, a non-zero size.
+fn check_map_args(
+    flags: u32,
+    size: u64,
+    cur: VmProt,
+    max: VmProt,
+    inheritance: VmInherit,
+) -> Result<(), KernReturn> {
+    let valid = flags & !VM_FLAGS_USER_MAP == 0
+        && cur.is_valid()
+        && max.is_valid()
+        && max.contains(cur)
+        && inheritance.0 <= VmInherit::LAST_VALID.0
+        && size != 0;
+    if valid { Ok(()) } else { Err(KernReturn::KERN_INVALID_ARGUMENT) }
 }
 
 /// `mach_vm_map` of a named entry: `size` bytes of it from `offset`, shared (or with `copy`,
@@ -111,14 +121,8 @@ pub fn mach_vm_map_entry(
     max: VmProt,
     inheritance: VmInherit,
 ) -> Result<u64, KernReturn> {
-    if flags & !VM_FLAGS_USER_MAP != 0
-        || !cur.is_valid()
-        || !max.is_valid()
-        || !max.contains(cur)
-        || inheritance.0 > VmInherit::LAST_VALID.0
-        || size == 0
-        || offset & PAGE_MASK != 0
-    {
+    check_map_args(flags, size, cur, max, inheritance)?;
+    if offset & PAGE_MASK != 0 {
         return Err(KernReturn::KERN_INVALID_ARGUMENT);
     }
     if !entry.protection.contains(cur) {

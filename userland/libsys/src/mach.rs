@@ -72,13 +72,9 @@ pub fn mach_port_allocate(task: MachPortName, right: MachPortRight, name: &mut M
     if r.0 != MACH_SEND_INVALID_DEST {
         return r;
     }
-    let mut buf = MigBuffer::new();
-    let mut out = [Arg::None; MIG_MAX_FIELDS];
-    let r = mig_call(task, &defs::MACH_PORT_ALLOCATE, &[Arg::Int(right)], &mut buf, &mut out);
-    if r == KernReturn::KERN_SUCCESS {
+    call_with(task, &defs::MACH_PORT_ALLOCATE, &[Arg::Int(right)], |out| {
         *name = out[0].int();
-    }
-    r
+    })
 }
 
 /// `mach_port_deallocate(task, name)`.
@@ -122,13 +118,9 @@ pub fn mach_port_type(task: MachPortName, name: MachPortName, ty: &mut MachPortT
     if r.0 != MACH_SEND_INVALID_DEST {
         return r;
     }
-    let mut buf = MigBuffer::new();
-    let mut out = [Arg::None; MIG_MAX_FIELDS];
-    let r = mig_call(task, &defs::MACH_PORT_TYPE, &[Arg::Int(name)], &mut buf, &mut out);
-    if r == KernReturn::KERN_SUCCESS {
+    call_with(task, &defs::MACH_PORT_TYPE, &[Arg::Int(name)], |out| {
         *ty = out[0].int();
-    }
-    r
+    })
 }
 
 /// `mach_reply_port()`: a fresh receive right.
@@ -225,11 +217,25 @@ pub fn mig_call<'b>(
     }
 }
 
-/// `mig_call` for routines whose reply has no values.
-fn call0(target: MachPortName, routine: &Routine, args: &[Arg<'_>]) -> KernReturn {
+/// `mig_call` with a buffer of its own; on success, `take` reads the reply's values.
+fn call_with(
+    target: MachPortName,
+    routine: &Routine,
+    args: &[Arg<'_>],
+    take: impl FnOnce(&[Arg<'_>; MIG_MAX_FIELDS]),
+) -> KernReturn {
     let mut buf = MigBuffer::new();
     let mut out = [Arg::None; MIG_MAX_FIELDS];
-    mig_call(target, routine, args, &mut buf, &mut out)
+    let kr = mig_call(target, routine, args, &mut buf, &mut out);
+    if kr == KernReturn::KERN_SUCCESS {
+        take(&out);
+    }
+    kr
+}
+
+/// `mig_call` for routines whose reply has no values.
+fn call0(target: MachPortName, routine: &Routine, args: &[Arg<'_>]) -> KernReturn {
+    call_with(target, routine, args, |_| {})
 }
 
 /// Copy the words of an `Array` reply value into `info`, setting `count`.
@@ -251,13 +257,9 @@ fn info_call(
     info: &mut [u32],
     count: &mut u32,
 ) -> KernReturn {
-    let mut buf = MigBuffer::new();
-    let mut out = [Arg::None; MIG_MAX_FIELDS];
-    let kr = mig_call(target, routine, &[Arg::Int(flavor), Arg::Int(*count)], &mut buf, &mut out);
-    if kr == KernReturn::KERN_SUCCESS {
+    call_with(target, routine, &[Arg::Int(flavor), Arg::Int(*count)], |out| {
         words_out(&out[0], info, count);
-    }
-    kr
+    })
 }
 
 /// `task_info(task, flavor, info, &count)`.
@@ -313,25 +315,19 @@ pub fn thread_resume(thread: MachPortName) -> KernReturn {
 /// `task_threads(task, &threads, &count)`: the address of a new array of thread port names in
 /// our address space (free it with `mach_vm_deallocate`) and its length.
 pub fn task_threads(task: MachPortName, threads: &mut u64, count: &mut u32) -> KernReturn {
-    let mut buf = MigBuffer::new();
-    let mut out = [Arg::None; MIG_MAX_FIELDS];
-    let kr = mig_call(task, &defs::TASK_THREADS, &[], &mut buf, &mut out);
-    if let (KernReturn::KERN_SUCCESS, Arg::OolPorts(addr, n, _)) = (kr, out[0]) {
-        *threads = addr;
-        *count = n;
-    }
-    kr
+    call_with(task, &defs::TASK_THREADS, &[], |out| {
+        if let Arg::OolPorts(addr, n, _) = out[0] {
+            *threads = addr;
+            *count = n;
+        }
+    })
 }
 
 /// `task_get_special_port(task, which, &port)`.
 pub fn task_get_special_port(task: MachPortName, which: i32, port: &mut MachPortName) -> KernReturn {
-    let mut buf = MigBuffer::new();
-    let mut out = [Arg::None; MIG_MAX_FIELDS];
-    let kr = mig_call(task, &defs::TASK_GET_SPECIAL_PORT, &[Arg::Int(which as u32)], &mut buf, &mut out);
-    if kr == KernReturn::KERN_SUCCESS {
+    call_with(task, &defs::TASK_GET_SPECIAL_PORT, &[Arg::Int(which as u32)], |out| {
         *port = out[0].port();
-    }
-    kr
+    })
 }
 
 /// `task_set_special_port(task, which, port)`: a copy of our send right for `port`.
@@ -393,14 +389,10 @@ pub fn mach_port_request_notification(
     if r.0 != MACH_SEND_INVALID_DEST {
         return r;
     }
-    let mut buf = MigBuffer::new();
-    let mut out = [Arg::None; MIG_MAX_FIELDS];
     let args = [Arg::Int(name), Arg::Int(msgid as u32), Arg::Int(sync), Arg::Port(notify, notify_poly)];
-    let r = mig_call(task, &defs::MACH_PORT_REQUEST_NOTIFICATION, &args, &mut buf, &mut out);
-    if r == KernReturn::KERN_SUCCESS {
+    call_with(task, &defs::MACH_PORT_REQUEST_NOTIFICATION, &args, |out| {
         *previous = out[0].port();
-    }
-    r
+    })
 }
 
 /// `mach_port_extract_right(task, name, msgt_name, &poly, &polyPoly)`.
@@ -411,20 +403,12 @@ pub fn mach_port_extract_right(
     poly: &mut MachPortName,
     poly_poly: &mut MachMsgTypeName,
 ) -> KernReturn {
-    let mut buf = MigBuffer::new();
-    let mut out = [Arg::None; MIG_MAX_FIELDS];
-    let kr = mig_call(
-        task,
-        &defs::MACH_PORT_EXTRACT_RIGHT,
-        &[Arg::Int(name), Arg::Int(msgt_name)],
-        &mut buf,
-        &mut out,
-    );
-    if let (KernReturn::KERN_SUCCESS, Arg::Port(n, t)) = (kr, out[0]) {
-        *poly = n;
-        *poly_poly = t;
-    }
-    kr
+    call_with(task, &defs::MACH_PORT_EXTRACT_RIGHT, &[Arg::Int(name), Arg::Int(msgt_name)], |out| {
+        if let Arg::Port(n, t) = out[0] {
+            *poly = n;
+            *poly_poly = t;
+        }
+    })
 }
 
 /// `mach_port_get_refs(task, name, right, &refs)`.
@@ -434,14 +418,9 @@ pub fn mach_port_get_refs(
     right: MachPortRight,
     refs: &mut u32,
 ) -> KernReturn {
-    let mut buf = MigBuffer::new();
-    let mut out = [Arg::None; MIG_MAX_FIELDS];
-    let kr =
-        mig_call(task, &defs::MACH_PORT_GET_REFS, &[Arg::Int(name), Arg::Int(right)], &mut buf, &mut out);
-    if kr == KernReturn::KERN_SUCCESS {
+    call_with(task, &defs::MACH_PORT_GET_REFS, &[Arg::Int(name), Arg::Int(right)], |out| {
         *refs = out[0].int();
-    }
-    kr
+    })
 }
 
 /// `mach_port_names(task, &names, &namesCnt, &types, &typesCnt)`: two new arrays in our
@@ -453,13 +432,11 @@ pub fn mach_port_names(
     types: &mut u64,
     types_cnt: &mut u32,
 ) -> KernReturn {
-    let mut buf = MigBuffer::new();
-    let mut out = [Arg::None; MIG_MAX_FIELDS];
-    let kr = mig_call(task, &defs::MACH_PORT_NAMES, &[], &mut buf, &mut out);
-    if let (KernReturn::KERN_SUCCESS, Arg::Ool(a, an, _), Arg::Ool(b, bn, _)) = (kr, out[0], out[1]) {
-        (*names, *names_cnt, *types, *types_cnt) = (a, an / 4, b, bn / 4);
-    }
-    kr
+    call_with(task, &defs::MACH_PORT_NAMES, &[], |out| {
+        if let (Arg::Ool(a, an, _), Arg::Ool(b, bn, _)) = (out[0], out[1]) {
+            (*names, *names_cnt, *types, *types_cnt) = (a, an / 4, b, bn / 4);
+        }
+    })
 }
 
 /// `mach_port_get_attributes(task, name, flavor, info, &count)`: the trap for our own task,
@@ -485,14 +462,10 @@ pub fn mach_port_get_attributes(
     if r.0 != MACH_SEND_INVALID_DEST {
         return r;
     }
-    let mut buf = MigBuffer::new();
-    let mut out = [Arg::None; MIG_MAX_FIELDS];
     let args = [Arg::Int(name), Arg::Int(flavor), Arg::Int(*count)];
-    let kr = mig_call(task, &defs::MACH_PORT_GET_ATTRIBUTES, &args, &mut buf, &mut out);
-    if kr == KernReturn::KERN_SUCCESS {
+    call_with(task, &defs::MACH_PORT_GET_ATTRIBUTES, &args, |out| {
         words_out(&out[0], info, count);
-    }
-    kr
+    })
 }
 
 /// `mach_port_set_attributes(task, name, flavor, info, count)`.
@@ -518,13 +491,11 @@ pub fn mach_vm_read(
     data: &mut u64,
     data_cnt: &mut u32,
 ) -> KernReturn {
-    let mut buf = MigBuffer::new();
-    let mut out = [Arg::None; MIG_MAX_FIELDS];
-    let kr = mig_call(task, &defs::MACH_VM_READ, &[Arg::Long(address), Arg::Long(size)], &mut buf, &mut out);
-    if let (KernReturn::KERN_SUCCESS, Arg::Ool(a, n, _)) = (kr, out[0]) {
-        (*data, *data_cnt) = (a, n);
-    }
-    kr
+    call_with(task, &defs::MACH_VM_READ, &[Arg::Long(address), Arg::Long(size)], |out| {
+        if let Arg::Ool(a, n, _) = out[0] {
+            (*data, *data_cnt) = (a, n);
+        }
+    })
 }
 
 /// `mach_vm_write(task, address, data, dataCnt)`.
@@ -546,14 +517,10 @@ pub fn mach_vm_allocate(task: MachPortName, address: &mut u64, size: u64, flags:
     if kr.0 != MACH_SEND_INVALID_DEST {
         return kr;
     }
-    let mut buf = MigBuffer::new();
-    let mut out = [Arg::None; MIG_MAX_FIELDS];
     let args = [Arg::Long(*address), Arg::Long(size), Arg::Int(flags)];
-    let kr = mig_call(task, &defs::MACH_VM_ALLOCATE, &args, &mut buf, &mut out);
-    if kr == KernReturn::KERN_SUCCESS {
+    call_with(task, &defs::MACH_VM_ALLOCATE, &args, |out| {
         *address = out[0].long();
-    }
-    kr
+    })
 }
 
 /// `mach_vm_deallocate(task, address, size)`: the trap for our own task, MIG otherwise.
@@ -602,17 +569,13 @@ pub fn mach_vm_region(
     count: &mut u32,
     object_name: &mut MachPortName,
 ) -> KernReturn {
-    let mut buf = MigBuffer::new();
-    let mut out = [Arg::None; MIG_MAX_FIELDS];
     let args = [Arg::Long(*address), Arg::Int(flavor as u32), Arg::Int(*count)];
-    let kr = mig_call(task, &defs::MACH_VM_REGION, &args, &mut buf, &mut out);
-    if kr == KernReturn::KERN_SUCCESS {
+    call_with(task, &defs::MACH_VM_REGION, &args, |out| {
         *object_name = out[0].port();
         *address = out[1].long();
         *size = out[2].long();
         words_out(&out[3], info, count);
-    }
-    kr
+    })
 }
 
 /// `mach_host_self()`.
@@ -710,19 +673,9 @@ pub fn semaphore_create(
     policy: u32,
     value: i32,
 ) -> KernReturn {
-    let mut buf = MigBuffer::new();
-    let mut out = [Arg::None; MIG_MAX_FIELDS];
-    let kr = mig_call(
-        task,
-        &defs::SEMAPHORE_CREATE,
-        &[Arg::Int(policy), Arg::Int(value as u32)],
-        &mut buf,
-        &mut out,
-    );
-    if kr == KernReturn::KERN_SUCCESS {
+    call_with(task, &defs::SEMAPHORE_CREATE, &[Arg::Int(policy), Arg::Int(value as u32)], |out| {
         *semaphore = out[0].port();
-    }
-    kr
+    })
 }
 
 /// `semaphore_destroy(task, semaphore)`: consumes our send right.
@@ -875,15 +828,11 @@ pub fn mach_make_memory_entry_64(
     handle: &mut MachPortName,
     parent: MachPortName,
 ) -> KernReturn {
-    let mut buf = MigBuffer::new();
-    let mut out = [Arg::None; MIG_MAX_FIELDS];
     let args = [Arg::Long(*size), Arg::Long(offset), Arg::Int(permission), Arg::Port(parent, 0)];
-    let kr = mig_call(task, &defs::MACH_MAKE_MEMORY_ENTRY_64, &args, &mut buf, &mut out);
-    if kr == KernReturn::KERN_SUCCESS {
+    call_with(task, &defs::MACH_MAKE_MEMORY_ENTRY_64, &args, |out| {
         *handle = out[0].port();
         *size = out[1].long();
-    }
-    kr
+    })
 }
 
 /// `mach_vm_map(task, &address, size, mask, flags, object, offset, copy, cur, max, inherit)`.
@@ -901,8 +850,6 @@ pub fn mach_vm_map(
     max: i32,
     inheritance: u32,
 ) -> KernReturn {
-    let mut buf = MigBuffer::new();
-    let mut out = [Arg::None; MIG_MAX_FIELDS];
     let args = [
         Arg::Long(*address),
         Arg::Long(size),
@@ -915,11 +862,9 @@ pub fn mach_vm_map(
         Arg::Int(max as u32),
         Arg::Int(inheritance),
     ];
-    let kr = mig_call(task, &defs::MACH_VM_MAP, &args, &mut buf, &mut out);
-    if kr == KernReturn::KERN_SUCCESS {
+    call_with(task, &defs::MACH_VM_MAP, &args, |out| {
         *address = out[0].long();
-    }
-    kr
+    })
 }
 
 // ---- mach_msg2 ---------------------------------------------------------------------------------
@@ -1010,19 +955,9 @@ pub fn mach_port_construct(
     if r.0 != MACH_SEND_INVALID_DEST {
         return r;
     }
-    let mut buf = MigBuffer::new();
-    let mut out = [Arg::None; MIG_MAX_FIELDS];
-    let r = mig_call(
-        task,
-        &defs::MACH_PORT_CONSTRUCT,
-        &[Arg::Bytes(&bytes), Arg::Long(context)],
-        &mut buf,
-        &mut out,
-    );
-    if r == KernReturn::KERN_SUCCESS {
+    call_with(task, &defs::MACH_PORT_CONSTRUCT, &[Arg::Bytes(&bytes), Arg::Long(context)], |out| {
         *name = out[0].int();
-    }
-    r
+    })
 }
 
 /// `mach_port_destruct(task, name, srdelta, guard)`: the trap for our own task, MIG otherwise.
@@ -1058,21 +993,23 @@ fn get_exception_ports(
     mask: u32,
     out_h: &mut ExceptionHandlers,
 ) -> KernReturn {
-    let mut buf = MigBuffer::new();
-    let mut out = [Arg::None; MIG_MAX_FIELDS];
-    let kr = mig_call(target, routine, &[Arg::Int(mask)], &mut buf, &mut out);
-    if let (KernReturn::KERN_SUCCESS, Arg::Bytes(ports), Arg::Array(info)) = (kr, out[0], out[1]) {
-        let n = (info.len() / 3).min(32);
-        out_h.count = n as u32;
-        for i in 0..n {
-            out_h.handlers[i] =
-                u32::from_le_bytes([ports[12 * i], ports[12 * i + 1], ports[12 * i + 2], ports[12 * i + 3]]);
-            out_h.masks[i] = info.get(i);
-            out_h.behaviors[i] = info.get(n + i);
-            out_h.flavors[i] = info.get(2 * n + i);
+    call_with(target, routine, &[Arg::Int(mask)], |out| {
+        if let (Arg::Bytes(ports), Arg::Array(info)) = (out[0], out[1]) {
+            let n = (info.len() / 3).min(32);
+            out_h.count = n as u32;
+            for i in 0..n {
+                out_h.handlers[i] = u32::from_le_bytes([
+                    ports[12 * i],
+                    ports[12 * i + 1],
+                    ports[12 * i + 2],
+                    ports[12 * i + 3],
+                ]);
+                out_h.masks[i] = info.get(i);
+                out_h.behaviors[i] = info.get(n + i);
+                out_h.flavors[i] = info.get(2 * n + i);
+            }
         }
-    }
-    kr
+    })
 }
 
 /// `task_get_exception_ports(task, mask, masks, &count, handlers, behaviors, flavors)`.
