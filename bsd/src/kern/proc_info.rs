@@ -19,7 +19,7 @@ use crate::kern::kern_proc::{Proc, ProcState, allproc, pgrps, proc_find, uthread
 use crate::kern::proc_filter::{NODEV, ProcFilter, ProcIds, size_estimate};
 
 /// `POLICY_TIMESHARE`, the only scheduling policy user threads have here.
-const POLICY_TIMESHARE: i32 = 1;
+const POLICY_TIMESHARE: i32 = mach::info::POLICY_TIMESHARE as i32;
 /// `kinfo_proc`'s `e_flag` bit for a session leader (`EPROC_SLEADER`).
 const EPROC_SLEADER: i32 = 0x2;
 

@@ -7,6 +7,7 @@
 //! * [`mig`] — MIG's NDR record, error codes, reply-id rule and the message codec;
 //! * [`defs`] — the MIG routines served, each declared once;
 //! * [`port`] — port names, rights and type bits;
+//! * [`info`] — `task_info` / `thread_info` / `host_info` flavors, thread-state flavors;
 //! * [`exception`] — exception types and their default BSD signals;
 //! * [`time`] — `mach_timebase_info`;
 //! * [`vm`] — VM protections, inheritance, allocation flags and region flavors.
@@ -15,6 +16,7 @@
 
 pub mod defs;
 pub mod exception;
+pub mod info;
 pub mod kern_return;
 pub mod message;
 pub mod mig;

@@ -463,16 +463,10 @@ fn mach_vm_map(port: &PortRef, req: &mut Request<'_>) -> Reply {
 
 // ---- host ----------------------------------------------------------------------------------
 
-/// `host_info` flavors (reference §8.2 notes).
-const HOST_BASIC_INFO: u32 = 1;
-const HOST_BASIC_INFO_COUNT: u32 = 12;
-const HOST_SCHED_INFO: u32 = 3;
-const HOST_SCHED_INFO_COUNT: u32 = 2;
-/// `host_statistics` flavor `HOST_VM_INFO` (struct `vm_statistics`, 15 words).
-const HOST_VM_INFO: u32 = 2;
-const HOST_VM_INFO_COUNT: u32 = 15;
-/// `CPU_TYPE_ARM64` (`CPU_TYPE_ARM | CPU_ARCH_ABI64`) and `CPU_SUBTYPE_ARM64_ALL`.
-const CPU_TYPE_ARM64: u32 = 0x0100_000c;
+use mach::info::{
+    CPU_TYPE_ARM64, HOST_BASIC_INFO, HOST_BASIC_INFO_COUNT, HOST_SCHED_INFO, HOST_SCHED_INFO_COUNT,
+    HOST_VM_INFO, HOST_VM_INFO_COUNT,
+};
 
 fn host_info(port: &PortRef, req: &mut Request<'_>) -> Reply {
     kobject_of::<Host>(port, IkotType::Host)?;

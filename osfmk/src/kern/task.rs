@@ -243,16 +243,16 @@ impl Task {
     /// smaller than the flavor's is `KERN_INVALID_ARGUMENT`, an unknown flavor too.
     pub fn task_info(&self, flavor: u32, count: u32) -> Result<Vec<u32>, KernReturn> {
         use crate::kern::thread_act::time_value;
-        const TASK_THREAD_TIMES_INFO: u32 = 3;
-        const TASK_AUDIT_TOKEN: u32 = 15;
-        const TASK_BASIC_INFO_64_2: u32 = 18;
-        const MACH_TASK_BASIC_INFO: u32 = 20;
-        const POLICY_TIMESHARE: u32 = 1;
+        use mach::info::{
+            MACH_TASK_BASIC_INFO, MACH_TASK_BASIC_INFO_COUNT, POLICY_TIMESHARE, TASK_AUDIT_TOKEN,
+            TASK_AUDIT_TOKEN_COUNT, TASK_BASIC_INFO_64_2, TASK_BASIC_INFO_64_2_COUNT, TASK_THREAD_TIMES_INFO,
+            TASK_THREAD_TIMES_INFO_COUNT,
+        };
         let need = match flavor {
-            TASK_THREAD_TIMES_INFO => 4,
-            TASK_AUDIT_TOKEN => 8,
-            TASK_BASIC_INFO_64_2 => 10,
-            MACH_TASK_BASIC_INFO => 12,
+            TASK_THREAD_TIMES_INFO => TASK_THREAD_TIMES_INFO_COUNT,
+            TASK_AUDIT_TOKEN => TASK_AUDIT_TOKEN_COUNT,
+            TASK_BASIC_INFO_64_2 => TASK_BASIC_INFO_64_2_COUNT,
+            MACH_TASK_BASIC_INFO => MACH_TASK_BASIC_INFO_COUNT,
             _ => return Err(KernReturn::KERN_INVALID_ARGUMENT),
         };
         if count < need {

@@ -91,10 +91,11 @@ pub fn thread_terminate_self() -> ! {
     unreachable!("a terminated thread was scheduled again");
 }
 
-/// `ARM_THREAD_STATE64` (reference §8.2): x0–x28, fp, lr, sp, pc, cpsr and a flags word.
-pub const ARM_THREAD_STATE64: u32 = 6;
-/// Words in `ARM_THREAD_STATE64`.
-pub const ARM_THREAD_STATE64_COUNT: u32 = 68;
+pub use mach::info::{ARM_THREAD_STATE64, ARM_THREAD_STATE64_COUNT};
+use mach::info::{
+    POLICY_RR, POLICY_TIMESHARE, TH_STATE_HALTED, TH_STATE_RUNNING, TH_STATE_STOPPED, TH_STATE_WAITING,
+    THREAD_BASIC_INFO, THREAD_BASIC_INFO_COUNT,
+};
 
 /// The saved user registers of `t`. `t` must not be running user code while this is read:
 /// it is the caller itself (in the kernel) or, on this one-CPU kernel, any other thread.
@@ -154,22 +155,11 @@ pub fn thread_set_state(t: &Thread, flavor: u32, words: &[u32]) -> Result<(), ma
     })
 }
 
-/// `THREAD_BASIC_INFO` (reference §8.2).
-pub const THREAD_BASIC_INFO: u32 = 3;
-/// Words in `thread_basic_info`.
-pub const THREAD_BASIC_INFO_COUNT: u32 = 10;
-
 /// `thread_info(t, THREAD_BASIC_INFO)`: times, policy, run state and suspend count.
 pub fn thread_info(t: &Thread, flavor: u32, count: u32) -> Result<alloc::vec::Vec<u32>, mach::KernReturn> {
     if flavor != THREAD_BASIC_INFO || count < THREAD_BASIC_INFO_COUNT {
         return Err(mach::KernReturn::KERN_INVALID_ARGUMENT);
     }
-    const TH_STATE_RUNNING: u32 = 1;
-    const TH_STATE_STOPPED: u32 = 2;
-    const TH_STATE_WAITING: u32 = 3;
-    const TH_STATE_HALTED: u32 = 5;
-    const POLICY_TIMESHARE: u32 = 1;
-    const POLICY_RR: u32 = 2;
     let (user, system) = t.sched.times();
     let run_state = match t.state() {
         ThreadState::Terminated => TH_STATE_HALTED,

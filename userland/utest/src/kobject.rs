@@ -34,12 +34,10 @@ pub const CASES: &[(&str, Case)] = &[
 ];
 
 const SUCCESS: KernReturn = KernReturn::KERN_SUCCESS;
-const MACH_TASK_BASIC_INFO: u32 = 20;
-const TASK_AUDIT_TOKEN: u32 = 15;
-const THREAD_BASIC_INFO: u32 = 3;
-const ARM_THREAD_STATE64: u32 = 6;
-const HOST_BASIC_INFO: u32 = 1;
-const HOST_VM_INFO: u32 = 2;
+use mach::info::{
+    ARM_THREAD_STATE64, ARM_THREAD_STATE64_PC, HOST_BASIC_INFO, HOST_VM_INFO, MACH_TASK_BASIC_INFO,
+    TASK_AUDIT_TOKEN, THREAD_BASIC_INFO,
+};
 
 fn pid() -> u32 {
     // SAFETY: no pointers.
@@ -595,7 +593,9 @@ fn handle_one_fault(verdict: KernReturn) -> Result<i32, &'static str> {
     check(msg.receive(exc, MACH_RCV_TIMEOUT, 5000) == MACH_MSG_SUCCESS, "exception message")?;
     let h = msg.header();
     check(
-        h.msgh_id == 2405 && h.msgh_bits & MACH_MSGH_BITS_COMPLEX != 0 && h.msgh_size == 84,
+        h.msgh_id == mach::defs::MACH_EXCEPTION_RAISE.id
+            && h.msgh_bits & MACH_MSGH_BITS_COMPLEX != 0
+            && h.msgh_size == 84,
         "mach_exception_raise",
     )?;
     let (thread, task) = (msg.word(28), msg.word(40));
@@ -603,12 +603,20 @@ fn handle_one_fault(verdict: KernReturn) -> Result<i32, &'static str> {
     check(msg.long(68) == 2 && msg.long(76) == fault_page(), "KERN_PROTECTION_FAILURE at the page")?;
     let mut info = [0u32; 10];
     let mut c = 10;
-    check(thread_info(thread, 3, &mut info, &mut c) == SUCCESS, "the faulting thread's port works")?;
+    check(
+        thread_info(thread, THREAD_BASIC_INFO, &mut info, &mut c) == SUCCESS,
+        "the faulting thread's port works",
+    )?;
     if verdict == SUCCESS {
         check(mach_vm_protect(task, fault_page(), 4096, false, VmProt::DEFAULT.0) == SUCCESS, "repair")?;
     }
     let mut r = MsgBuf::new();
-    r.set_header(&simple(h.msgh_remote_port, mach_msgh_bits(MACH_MSG_TYPE_MOVE_SEND_ONCE, 0), 0, 2505));
+    r.set_header(&simple(
+        h.msgh_remote_port,
+        mach_msgh_bits(MACH_MSG_TYPE_MOVE_SEND_ONCE, 0),
+        0,
+        mach::defs::MACH_EXCEPTION_RAISE.id + mach::mig::MIG_REPLY_ID_OFFSET,
+    ));
     r.put(24, &mach::mig::NDR_RECORD);
     r.put(32, &verdict.0.to_le_bytes());
     check(r.send(36, 0, 0) == MACH_MSG_SUCCESS, "reply")?;
@@ -855,7 +863,7 @@ fn terminate(_: &Args) -> Result<(), &'static str> {
     check(thread_count(me) == before, "the thread is gone")?;
     let mut info = [0u32; 10];
     let mut c = 10;
-    let kr = thread_info(other, 3, &mut info, &mut c);
+    let kr = thread_info(other, THREAD_BASIC_INFO, &mut info, &mut c);
     check(kr != SUCCESS || info[6] == 5, "a terminated thread is halted or gone")?;
     for i in 0..n {
         // SAFETY: as above.
@@ -901,20 +909,28 @@ fn host_handler(_: &Args) -> Result<(), &'static str> {
     let mut msg = MsgBuf::new();
     check(msg.receive(exc, MACH_RCV_TIMEOUT, 5000) == MACH_MSG_SUCCESS, "exception at the host level")?;
     let h = msg.header();
-    check(h.msgh_id == 2405 && msg.word(60) == EXC_BREAKPOINT, "EXC_BREAKPOINT")?;
+    check(
+        h.msgh_id == mach::defs::MACH_EXCEPTION_RAISE.id && msg.word(60) == EXC_BREAKPOINT,
+        "EXC_BREAKPOINT",
+    )?;
     // Step over the brk: pc + 4 in the faulting thread's state.
     let thread = msg.word(28);
     let mut state = [0u32; 68];
     let mut count = 68;
-    check(thread_get_state(thread, 6, &mut state, &mut count) == SUCCESS, "get state")?;
-    let pc = u64::from(state[64]) | (u64::from(state[65]) << 32);
+    check(thread_get_state(thread, ARM_THREAD_STATE64, &mut state, &mut count) == SUCCESS, "get state")?;
+    let pc = u64::from(state[ARM_THREAD_STATE64_PC]) | (u64::from(state[ARM_THREAD_STATE64_PC + 1]) << 32);
     check(pc == msg.long(76), "the subcode is the pc")?;
     let next = pc + 4;
-    state[64] = next as u32;
-    state[65] = (next >> 32) as u32;
-    check(thread_set_state(thread, 6, &state) == SUCCESS, "set state")?;
+    state[ARM_THREAD_STATE64_PC] = next as u32;
+    state[ARM_THREAD_STATE64_PC + 1] = (next >> 32) as u32;
+    check(thread_set_state(thread, ARM_THREAD_STATE64, &state) == SUCCESS, "set state")?;
     let mut r = MsgBuf::new();
-    r.set_header(&simple(h.msgh_remote_port, mach_msgh_bits(MACH_MSG_TYPE_MOVE_SEND_ONCE, 0), 0, 2505));
+    r.set_header(&simple(
+        h.msgh_remote_port,
+        mach_msgh_bits(MACH_MSG_TYPE_MOVE_SEND_ONCE, 0),
+        0,
+        mach::defs::MACH_EXCEPTION_RAISE.id + mach::mig::MIG_REPLY_ID_OFFSET,
+    ));
     r.put(24, &mach::mig::NDR_RECORD);
     r.put(32, &0i32.to_le_bytes());
     check(r.send(36, 0, 0) == MACH_MSG_SUCCESS, "reply")?;
@@ -963,19 +979,30 @@ fn state_handler(_: &Args) -> Result<(), &'static str> {
             == KernReturn::KERN_INVALID_ARGUMENT,
         "flavor",
     )?;
-    check(task_set_exception_ports(t, 1 << EXC_BREAKPOINT, exc, behavior, 6) == SUCCESS, "set")?;
+    check(
+        task_set_exception_ports(t, 1 << EXC_BREAKPOINT, exc, behavior, ARM_THREAD_STATE64) == SUCCESS,
+        "set",
+    )?;
     let go = 0xfeedu64.to_le_bytes();
     check(mach_vm_write(t, mailbox_addr() + 8, go.as_ptr() as u64, 8) == SUCCESS, "go")?;
     let mut msg = MsgBuf::new();
     check(msg.receive(exc, MACH_RCV_TIMEOUT, 5000) == MACH_MSG_SUCCESS, "exception")?;
     let h = msg.header();
-    check(h.msgh_id == 2407 && h.msgh_size == 364, "mach_exception_raise_state_identity")?;
+    check(
+        h.msgh_id == mach::defs::MACH_EXCEPTION_RAISE_STATE_IDENTITY.id && h.msgh_size == 364,
+        "mach_exception_raise_state_identity",
+    )?;
     check(msg.word(60) == EXC_BREAKPOINT && msg.word(84) == 6 && msg.word(88) == 68, "state in the message")?;
     // The state's pc (words 64, 65) is the subcode; answer with pc + 4.
-    let pc = msg.long(92 + 64 * 4);
+    let pc = msg.long(92 + ARM_THREAD_STATE64_PC * 4);
     check(pc == msg.long(76), "pc matches the subcode")?;
     let mut r = MsgBuf::new();
-    r.set_header(&simple(h.msgh_remote_port, mach_msgh_bits(MACH_MSG_TYPE_MOVE_SEND_ONCE, 0), 0, 2507));
+    r.set_header(&simple(
+        h.msgh_remote_port,
+        mach_msgh_bits(MACH_MSG_TYPE_MOVE_SEND_ONCE, 0),
+        0,
+        mach::defs::MACH_EXCEPTION_RAISE_STATE_IDENTITY.id + mach::mig::MIG_REPLY_ID_OFFSET,
+    ));
     r.put(24, &mach::mig::NDR_RECORD);
     r.put(32, &0i32.to_le_bytes());
     r.put(36, &6u32.to_le_bytes());
@@ -983,7 +1010,7 @@ fn state_handler(_: &Args) -> Result<(), &'static str> {
     let mut state = [0u8; 272];
     state.copy_from_slice(&msg.0[92..92 + 272]);
     r.put(44, &state);
-    r.put(44 + 64 * 4, &(pc + 4).to_le_bytes());
+    r.put(44 + ARM_THREAD_STATE64_PC * 4, &(pc + 4).to_le_bytes());
     check(r.send(44 + 272, 0, 0) == MACH_MSG_SUCCESS, "reply with the new state")?;
     let (_, status) = waitpid(child, 0).map_err(|_| "waitpid")?;
     check(status == 0, "the child went on from the new pc")?;
