@@ -261,7 +261,51 @@ fn run_child(seed: u64, rounds: u32) -> Result<(), &'static str> {
     check(status == 0, "the fuzzing child survived and exited normally")
 }
 
+/// How many names our own space holds.
+fn name_count() -> Result<u32, &'static str> {
+    let (mut names, mut n, mut types, mut tn) = (0u64, 0u32, 0u64, 0u32);
+    let me = mach_task_self();
+    check(
+        mach_port_names(me, &mut names, &mut n, &mut types, &mut tn) == mach::KernReturn::KERN_SUCCESS,
+        "names",
+    )?;
+    let _ = mach_vm_deallocate(me, names, 4 * u64::from(n));
+    let _ = mach_vm_deallocate(me, types, 4 * u64::from(tn));
+    Ok(n)
+}
+
+/// Messages that cannot be sent — bad destinations, sizes, dispositions, descriptors,
+/// pointers — must each fail and take nothing: our own name count stays put.
+fn failing_sends_take_nothing(seed: u64, rounds: u32) -> Result<(), &'static str> {
+    let mut rng = Rng(seed | 1);
+    let mut port = 0;
+    let _ = mach_port_allocate(mach_task_self(), MACH_PORT_RIGHT_RECEIVE, &mut port);
+    let before = name_count()?;
+    let mut buf = MsgBuf::new();
+    for _ in 0..rounds {
+        for b in buf.0.iter_mut() {
+            *b = rng.next() as u8;
+        }
+        // A destination that is no send right of ours, rights from our port in the body.
+        // Generations are 3 mod 4, so a low byte of 1 is never a live name.
+        let stranger = (rng.next() as u32 & !0xff) | 0x01;
+        let dest = rng.pick(&[0, MACH_PORT_DEAD, stranger, port]);
+        let remote = if dest == port { rng.pick(&[17, 18, 19, 16, 0]) } else { rng.pick(&[17, 19, 20, 21]) };
+        let bits = mach_msgh_bits(remote, rng.pick(&[0, 20, 21])) | MACH_MSGH_BITS_COMPLEX;
+        buf.set_header(&simple_header(dest, bits, rng.pick(&[0, port, 0x5501]), 1));
+        buf.put(24, &1u32.to_le_bytes());
+        buf.put(28, &port_descriptor(rng.pick(&[port, 0x4401]), rng.pick(&[16, 19, 20, 21, 99])));
+        let size = rng.pick(&[20, 24, 40, 26, 40]);
+        let mr = buf.send(size, MACH_SEND_TIMEOUT, 0);
+        check(mr != MACH_MSG_SUCCESS, "a send that could not succeed did")?;
+    }
+    check(name_count()? == before, "a failed send left a name behind or took one")?;
+    let _ = mach_port_mod_refs(mach_task_self(), port, MACH_PORT_RIGHT_RECEIVE, -1);
+    Ok(())
+}
+
 fn garbage(_: &Args) -> Result<(), &'static str> {
+    failing_sends_take_nothing(7, 2000)?;
     // Two warm-up children: first-time growth (tables that reach a new capacity once) is
     // not a leak. After that, each child must leave the kernel exactly as it found it.
     run_child(1, 1500)?;
