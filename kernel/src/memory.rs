@@ -99,8 +99,13 @@ fn heap_used() -> u64 {
     HEAP.0.lock().used() as u64
 }
 
+/// Bytes of kernel heap in all.
+fn heap_size() -> u64 {
+    HEAP.0.lock().size() as u64
+}
+
 pub fn init_frames(info: &PlatformInfo, heap: (u64, u64)) {
-    vm_page::register_heap_used(heap_used);
+    vm_page::register_heap_stats(heap_used, heap_size);
     let mut reserved = alloc::vec![image_phys_range(), info.dtb, heap];
     if let Some(i) = info.initrd {
         reserved.push(i);

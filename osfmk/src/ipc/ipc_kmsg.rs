@@ -10,7 +10,9 @@
 //! descriptors carry is held beside it in [`IpcKmsg::descriptors`], and the descriptor bytes are
 //! rewritten for the receiver (names, addresses) when the message is copied out.
 
+use alloc::sync::Arc;
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicUsize, Ordering};
 
 use mach::message::{
     AUDIT_TOKEN_PID, MACH_MSG_TRAILER_AUDIT_OFFSET, MACH_MSG_TRAILER_FORMAT_0, MACH_MSG_TRAILER_MAX_SIZE,
@@ -114,6 +116,73 @@ pub struct IpcKmsg {
     pub body: Vec<u8>,
     pub descriptors: Vec<KmsgDescriptor>,
     pub sender: SenderToken,
+    /// What a message from user space costs the kernel heap, given back when it is gone
+    /// (`None` for the kernel's own messages).
+    pub charge: Option<KmsgCharge>,
+}
+
+/// Kernel heap bytes held by user messages in flight.
+static KMSG_BYTES: AtomicUsize = AtomicUsize::new(0);
+
+/// What a queued message costs besides its bytes (the kmsg, its vectors, the queue slot).
+pub const KMSG_OVERHEAD: usize = 256;
+
+/// The most kernel heap the messages one task has sent may hold while in flight.
+pub const IPC_KMSG_TASK_MAX: usize = 4 << 20;
+
+/// A message's share of the kernel heap, charged to its sender. A task's messages in flight
+/// may hold at most [`IPC_KMSG_TASK_MAX`], and all user messages together at most a quarter
+/// of the heap, so no sender — however many ports and queues it fills — can starve the kernel
+/// (or, alone, everyone else) of memory; beyond that, sends fail with `MACH_SEND_NO_BUFFER`.
+#[derive(Debug)]
+pub struct KmsgCharge {
+    cost: usize,
+    task: Arc<AtomicUsize>,
+}
+
+/// Add `cost` to `counter` if the total stays within `limit`.
+fn take(counter: &AtomicUsize, cost: usize, limit: usize) -> bool {
+    counter
+        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |held| {
+            held.checked_add(cost).filter(|&total| total <= limit)
+        })
+        .is_ok()
+}
+
+impl KmsgCharge {
+    /// Charge `bytes` (plus the fixed overhead) to the sender's counter `task`, if both its
+    /// budget and the kernel's allow.
+    pub fn new(bytes: usize, task: &Arc<AtomicUsize>) -> Option<KmsgCharge> {
+        let cost = bytes.saturating_add(KMSG_OVERHEAD);
+        if !take(task, cost, IPC_KMSG_TASK_MAX) {
+            return None;
+        }
+        if !take(&KMSG_BYTES, cost, kmsg_budget()) {
+            task.fetch_sub(cost, Ordering::AcqRel);
+            return None;
+        }
+        Some(KmsgCharge { cost, task: task.clone() })
+    }
+}
+
+impl Drop for KmsgCharge {
+    fn drop(&mut self) {
+        KMSG_BYTES.fetch_sub(self.cost, Ordering::AcqRel);
+        self.task.fetch_sub(self.cost, Ordering::AcqRel);
+    }
+}
+
+/// A quarter of the kernel heap (no limit before the heap is known, as in host tests).
+fn kmsg_budget() -> usize {
+    match crate::vm::vm_page::kernel_heap_size() {
+        0 => usize::MAX,
+        size => (size / 4) as usize,
+    }
+}
+
+/// Kernel heap bytes user messages hold now.
+pub fn kmsg_bytes_held() -> usize {
+    KMSG_BYTES.load(Ordering::Acquire)
 }
 
 impl IpcKmsg {
@@ -175,7 +244,20 @@ mod tests {
             body: Vec::new(),
             descriptors: Vec::new(),
             sender: SenderToken { security: [501, 20], audit: [501, 501, 20, 501, 20, 42, 0, 3] },
+            charge: None,
         }
+    }
+
+    #[test]
+    fn charges_are_bounded_per_task_and_given_back() {
+        let task = Arc::new(AtomicUsize::new(0));
+        let big = KmsgCharge::new(IPC_KMSG_TASK_MAX - KMSG_OVERHEAD, &task).expect("fits exactly");
+        assert!(KmsgCharge::new(1, &task).is_none(), "the task's budget is spent");
+        let other = Arc::new(AtomicUsize::new(0));
+        assert!(KmsgCharge::new(1, &other).is_some(), "another task still may send");
+        drop(big);
+        assert_eq!(task.load(Ordering::Acquire), 0);
+        assert!(KmsgCharge::new(1, &task).is_some());
     }
 
     #[test]

@@ -48,6 +48,7 @@ fn send(notify: SendOnceRight, id: i32, complex: bool, body: Vec<u8>, descriptor
         body,
         descriptors,
         sender: SenderToken::KERNEL,
+        charge: None,
     };
     // Only a port that died meanwhile refuses it; the message (and what it carries) is then
     // destroyed.

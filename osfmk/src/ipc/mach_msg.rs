@@ -26,7 +26,7 @@ use mach::port::{
 };
 use mach::vm::VM_FLAGS_ANYWHERE;
 
-use super::ipc_kmsg::{IpcKmsg, KmsgDescriptor, MsgRight, SenderToken};
+use super::ipc_kmsg::{IpcKmsg, KmsgCharge, KmsgDescriptor, MsgRight, SenderToken};
 use super::ipc_mqueue::{IpcTimeout, Received, ipc_mqueue_receive, ipc_mqueue_send};
 use super::ipc_pset::ipc_pset_receive;
 use crate::arm64::copyio::{UserAddr, copyin, copyout};
@@ -311,6 +311,8 @@ pub fn ipc_kmsg_copyin_from_user(
         return Err(MACH_SEND_TOO_LARGE);
     }
     let map_lock = task.map.as_ref().ok_or(MACH_SEND_INVALID_DEST)?;
+    // The message's share of the kernel heap, before any of it is allocated.
+    let charge = KmsgCharge::new(send_size as usize, &task.ipc_kmsg_bytes).ok_or(MACH_SEND_NO_BUFFER)?;
     let mut bytes = Vec::new();
     bytes.try_reserve_exact(send_size as usize).map_err(|_| MACH_SEND_NO_BUFFER)?;
     bytes.resize(send_size as usize, 0);
@@ -438,6 +440,7 @@ pub fn ipc_kmsg_copyin_from_user(
         body,
         descriptors,
         sender: sender_token(task),
+        charge: Some(charge),
     })
 }
 
@@ -525,7 +528,7 @@ fn ipc_kmsg_copyout_to_user(
 ) -> MachMsgReturn {
     let space = &task.itk_space;
     let Some(map_lock) = task.map.as_ref() else { return MACH_RCV_INVALID_DATA };
-    let IpcKmsg { bits, size, remote, local, id, mut body, descriptors, sender } = kmsg;
+    let IpcKmsg { bits, size, remote, local, id, mut body, descriptors, sender, charge: _charge } = kmsg;
     let remote_type = mach_msgh_bits_remote(bits);
     let local_type = mach_msgh_bits_local(bits);
     let mut mr = MACH_MSG_SUCCESS;

@@ -613,6 +613,7 @@ mod messages {
             body: Vec::new(),
             descriptors: Vec::new(),
             sender: SenderToken::KERNEL,
+            charge: None,
         }
     }
 
@@ -876,6 +877,7 @@ mod port_sets {
             body: Vec::new(),
             descriptors: Vec::new(),
             sender: SenderToken::KERNEL,
+            charge: None,
         };
         assert!(ipc_mqueue_send(port, m, false, IpcTimeout::Poll).is_ok());
     }
@@ -937,6 +939,7 @@ mod circularity {
             body: Vec::new(),
             descriptors: alloc::vec![KmsgDescriptor::Port { offset: 4, right }],
             sender: SenderToken::KERNEL,
+            charge: None,
         }
     }
 

@@ -191,6 +191,7 @@ pub fn kmsg_from_values(
         body,
         descriptors,
         sender: SenderToken::KERNEL,
+        charge: None,
     })
 }
 
@@ -212,5 +213,6 @@ pub fn mig_reply_error(reply: MsgRight, request_id: i32, code: KernReturn) -> Ip
         body,
         descriptors: Vec::new(),
         sender: SenderToken::KERNEL,
+        charge: None,
     }
 }

@@ -56,6 +56,9 @@ pub struct Task {
     itk_self: spin::Once<PortRef>,
     /// The task's exception ports (`task_set_exception_ports`), inherited by children.
     pub exc_actions: crate::kern::exception::ExceptionActions,
+    /// Kernel heap bytes held by messages this task sent that are still in flight
+    /// (`ipc_kmsg::KmsgCharge`).
+    pub ipc_kmsg_bytes: Arc<core::sync::atomic::AtomicUsize>,
     /// Semaphores this task created; they die with it (XNU `semaphore_list`).
     semaphores: SpinLock<Vec<Arc<crate::kern::sync_sema::Semaphore>>>,
     /// User and system time of the task's threads that have ended (`mach_absolute_time`
@@ -163,6 +166,7 @@ impl Task {
             itk_special: SpinLock::new(Default::default()),
             dead_times: [AtomicU64::new(0), AtomicU64::new(0)],
             semaphores: SpinLock::new(Vec::new()),
+            ipc_kmsg_bytes: Arc::new(core::sync::atomic::AtomicUsize::new(0)),
             exc_actions: Default::default(),
             bsd_info: spin::Once::new(),
         })

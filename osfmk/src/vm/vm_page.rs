@@ -191,18 +191,29 @@ pub fn vm_page_counts() -> (u64, u64) {
     POOL.lock().as_ref().map_or((0, 0), |p| (p.free_count(), p.total_count()))
 }
 
-static HEAP_USED: spin::Once<fn() -> u64> = spin::Once::new();
+/// How to read the kernel heap: bytes in use, bytes in all.
+struct HeapStats {
+    used: fn() -> u64,
+    size: fn() -> u64,
+}
 
-/// The machine layer says how to read the kernel heap's usage (once, at boot).
-pub fn register_heap_used(f: fn() -> u64) {
-    HEAP_USED.call_once(|| f);
+static HEAP_STATS: spin::Once<HeapStats> = spin::Once::new();
+
+/// The machine layer says how to read the kernel heap's usage and size (once, at boot).
+pub fn register_heap_stats(used: fn() -> u64, size: fn() -> u64) {
+    HEAP_STATS.call_once(|| HeapStats { used, size });
 }
 
 /// Bytes of the kernel heap in use (0 before the machine layer registers): the figure
 /// that shows a kernel object leak, which free page counts cannot (the heap is carved out
 /// once at boot).
 pub fn kernel_heap_used() -> u64 {
-    HEAP_USED.get().map_or(0, |f| f())
+    HEAP_STATS.get().map_or(0, |h| (h.used)())
+}
+
+/// Bytes of kernel heap in all (0 before the machine layer registers).
+pub fn kernel_heap_size() -> u64 {
+    HEAP_STATS.get().map_or(0, |h| (h.size)())
 }
 
 /// Where the VM layer gets resident pages: the machine-dependent half of page management.

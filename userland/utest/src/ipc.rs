@@ -25,6 +25,7 @@ pub const CASES: &[(&str, Case)] = &[
     ("mach_msg2_trap: header in registers, call kinds, the vector form", mach_msg2_form),
     ("mach_port_construct / destruct / get_attributes traps", construct_destruct),
     ("a sender blocks on a full queue until a receive makes room", sender_blocks_until_room),
+    ("a task flooding queues gets MACH_SEND_NO_BUFFER at its budget", flood_gets_no_buffer),
 ];
 
 pub(crate) fn task() -> MachPortName {
@@ -576,5 +577,86 @@ fn sender_blocks_until_room(_: &Args) -> Result<(), &'static str> {
         BLOCKED_RESULT.load(Ordering::Acquire) == MACH_SEND_INVALID_DEST as u32,
         "dead port fails the send",
     )?;
+    Ok(())
+}
+
+fn flood_gets_no_buffer(_: &Args) -> Result<(), &'static str> {
+    use libsys::process::{Forked, fork, waitpid};
+    const BIG: u32 = 60 * 1024;
+    let child = match fork().map_err(|_| "fork")? {
+        Forked::Child => {
+            // Fill queue after queue with 60 KiB inline messages until the kernel says no.
+            let me = task();
+            let mut buf = 0u64;
+            // Room for a message and its trailer.
+            if libsys::mach::mach_vm_allocate(me, &mut buf, u64::from(BIG) + 4096, 1)
+                != KernReturn::KERN_SUCCESS
+            {
+                libsys::syscall::exit_process(1);
+            }
+            let mut sent = 0;
+            let mut first_port = 0;
+            'fill: for _ in 0..200 {
+                let Ok(port) = new_port() else { libsys::syscall::exit_process(2) };
+                if first_port == 0 {
+                    first_port = port;
+                }
+                for _ in 0..MACH_PORT_QLIMIT_DEFAULT {
+                    let h = simple(port, mach_msgh_bits(MACH_MSG_TYPE_MAKE_SEND, 0), 0, 1);
+                    // SAFETY: `buf` is BIG + 4096 bytes of our memory.
+                    unsafe { (buf as *mut [u8; 24]).write(h.to_bytes()) };
+                    // SAFETY: as above.
+                    let mr = unsafe {
+                        mach_msg(
+                            buf as *mut MachMsgHeader,
+                            MACH_SEND_MSG | MACH_SEND_TIMEOUT,
+                            BIG,
+                            0,
+                            0,
+                            0,
+                            0,
+                        )
+                    };
+                    match mr {
+                        MACH_MSG_SUCCESS => sent += 1,
+                        MACH_SEND_NO_BUFFER => break 'fill,
+                        _ => libsys::syscall::exit_process(3),
+                    }
+                }
+            }
+            // Bounded (4 MiB a task), and reading one message back frees room for another.
+            let ok_bound = sent > 0 && sent * BIG <= 4 << 20;
+            // SAFETY: `buf` holds BIG + 4096 bytes.
+            let mr = unsafe {
+                mach_msg(
+                    buf as *mut MachMsgHeader,
+                    MACH_RCV_MSG | MACH_RCV_TIMEOUT,
+                    0,
+                    BIG + 64,
+                    first_port,
+                    0,
+                    0,
+                )
+            };
+            let h = simple(first_port, mach_msgh_bits(MACH_MSG_TYPE_MAKE_SEND, 0), 0, 2);
+            // SAFETY: as above.
+            let again = unsafe {
+                (buf as *mut [u8; 24]).write(h.to_bytes());
+                mach_msg(buf as *mut MachMsgHeader, MACH_SEND_MSG | MACH_SEND_TIMEOUT, BIG, 0, 0, 0, 0)
+            };
+            libsys::syscall::exit_process(
+                if ok_bound && mr == MACH_MSG_SUCCESS && again == MACH_MSG_SUCCESS { 0 } else { 4 },
+            )
+        }
+        Forked::Parent(pid) => pid,
+    };
+    let (_, status) = waitpid(child, 0).map_err(|_| "waitpid")?;
+    check(status == 0, "a flooding task is held to its budget, and only itself")?;
+    // Meanwhile nobody else was starved: we can still send.
+    let port = new_port()?;
+    let mut buf = MsgBuf::new();
+    buf.set_header(&simple(port, mach_msgh_bits(MACH_MSG_TYPE_MAKE_SEND, 0), 0, 3));
+    check(buf.send(256, 0, 0) == MACH_MSG_SUCCESS, "others still send")?;
+    drop_port(port);
     Ok(())
 }
