@@ -163,6 +163,20 @@ impl KmsgCharge {
         }
         Some(KmsgCharge { cost, task: task.clone() })
     }
+
+    /// Charge `more` bytes on top (what the message turns out to carry besides its bytes:
+    /// rights of out-of-line port arrays). False, charging nothing, if a budget is spent.
+    pub fn grow(&mut self, more: usize) -> bool {
+        if !take(&self.task, more, IPC_KMSG_TASK_MAX) {
+            return false;
+        }
+        if !take(&KMSG_BYTES, more, kmsg_budget()) {
+            self.task.fetch_sub(more, Ordering::AcqRel);
+            return false;
+        }
+        self.cost += more;
+        true
+    }
 }
 
 impl Drop for KmsgCharge {
@@ -257,6 +271,10 @@ mod tests {
         assert!(KmsgCharge::new(1, &other).is_some(), "another task still may send");
         drop(big);
         assert_eq!(task.load(Ordering::Acquire), 0);
+        let mut small = KmsgCharge::new(0, &task).expect("small");
+        assert!(small.grow(100) && !small.grow(IPC_KMSG_TASK_MAX));
+        assert_eq!(task.load(Ordering::Acquire), KMSG_OVERHEAD + 100);
+        drop(small);
         assert!(KmsgCharge::new(1, &task).is_some());
     }
 

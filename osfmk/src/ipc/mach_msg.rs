@@ -312,7 +312,7 @@ pub fn ipc_kmsg_copyin_from_user(
     }
     let map_lock = task.map.as_ref().ok_or(MACH_SEND_INVALID_DEST)?;
     // The message's share of the kernel heap, before any of it is allocated.
-    let charge = KmsgCharge::new(send_size as usize, &task.ipc_kmsg_bytes).ok_or(MACH_SEND_NO_BUFFER)?;
+    let mut charge = KmsgCharge::new(send_size as usize, &task.ipc_kmsg_bytes).ok_or(MACH_SEND_NO_BUFFER)?;
     let mut bytes = Vec::new();
     bytes.try_reserve_exact(send_size as usize).map_err(|_| MACH_SEND_NO_BUFFER)?;
     bytes.resize(send_size as usize, 0);
@@ -350,6 +350,14 @@ pub fn ipc_kmsg_copyin_from_user(
     let reply = if reply_type == MACH_MSG_TYPE_PORT_NONE { MACH_PORT_NULL } else { header.msgh_local_port };
     let complex = bits & MACH_MSGH_BITS_COMPLEX != 0;
     let descs = if complex { parse_descriptors(&body)? } else { Vec::new() };
+    // Rights of out-of-line port arrays live in the kernel until delivery: charge them too.
+    let ool_names: usize = descs
+        .iter()
+        .map(|d| if let UserDesc::OolPorts { count, .. } = d { *count as usize } else { 0 })
+        .sum();
+    if !charge.grow(ool_names * core::mem::size_of::<MsgRight>()) {
+        return Err(MACH_SEND_NO_BUFFER);
+    }
 
     // Out-of-line memory and port arrays first: reading them takes nothing from the sender.
     let mut requests = alloc::vec![(dest, dest_type), (reply, reply_type)];
