@@ -127,6 +127,29 @@ pub struct IpcPort {
     pub(super) state: SpinLock<PortState>,
 }
 
+/// Ports alive now (kernel and user).
+static PORTS_IN_USE: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
+
+/// What a port costs the kernel heap, roughly, for the budget below.
+const PORT_HEAP_COST: usize = 512;
+
+/// May a task make another port? Ports and sets that users allocate may use at most a
+/// quarter of the kernel heap between them (no limit before the heap is known, as in host
+/// tests): past that, allocation fails with `KERN_RESOURCE_SHORTAGE` instead of the kernel
+/// running out of memory. Ports the kernel makes for its own objects are not refused.
+pub fn user_port_allowed() -> bool {
+    match crate::vm::vm_page::kernel_heap_size() {
+        0 => true,
+        size => PORTS_IN_USE.load(core::sync::atomic::Ordering::Relaxed) * PORT_HEAP_COST < size as usize / 4,
+    }
+}
+
+impl Drop for IpcPort {
+    fn drop(&mut self) {
+        PORTS_IN_USE.fetch_sub(1, core::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 /// A snapshot of a port's counters, for `mach_port_get_attributes` and for tests.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct PortStatus {
@@ -182,6 +205,7 @@ impl IpcPort {
     }
 
     fn with_state(receiver: Receiver, messages: IpcMqueue, kobject: Option<(IkotType, KObjectRef)>) -> Self {
+        PORTS_IN_USE.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
         Self {
             state: SpinLock::new(PortState {
                 active: true,

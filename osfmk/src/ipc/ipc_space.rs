@@ -544,6 +544,9 @@ impl IpcSpace {
     /// A new port whose receive right this space holds, and its name (what `mach_reply_port`
     /// and `mach_port_allocate(MACH_PORT_RIGHT_RECEIVE)` do).
     pub fn alloc_receive(&self) -> Result<(MachPortName, PortRef), KernReturn> {
+        if !super::ipc_port::user_port_allowed() {
+            return Err(KernReturn::KERN_RESOURCE_SHORTAGE);
+        }
         self.with_table(|st, _| {
             let index = st.claim()?;
             let port = IpcPort::new_receive(self.this.clone());
@@ -554,6 +557,9 @@ impl IpcSpace {
 
     /// A new, empty port set and its name (`mach_port_allocate(MACH_PORT_RIGHT_PORT_SET)`).
     pub fn alloc_port_set(&self) -> Result<(MachPortName, PsetRef), KernReturn> {
+        if !super::ipc_port::user_port_allowed() {
+            return Err(KernReturn::KERN_RESOURCE_SHORTAGE);
+        }
         self.with_table(|st, _| {
             let index = st.claim()?;
             let pset = IpcPset::new();

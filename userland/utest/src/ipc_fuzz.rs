@@ -13,7 +13,10 @@ use mach::port::*;
 
 use crate::{Case, KERNEL_ADDRESS, UNMAPPED_ADDRESS, check};
 
-pub const CASES: &[(&str, Case)] = &[("garbage mach_msg / MIG / port traps leak nothing", garbage)];
+pub const CASES: &[(&str, Case)] = &[
+    ("garbage mach_msg / MIG / port traps leak nothing", garbage),
+    ("ports: a task stops at its name limit, all tasks at the kernel's port budget", port_budget),
+];
 
 /// A small deterministic generator (xorshift64*), so a failure replays.
 struct Rng(u64);
@@ -324,4 +327,76 @@ fn garbage(_: &Args) -> Result<(), &'static str> {
     // and stays there: measured over 17 children, the heap plateaus).
     check(heap_after <= heap + HEAP_SLACK, "the kernel heap grew: something leaked")?;
     check(pages_after + 4 >= pages, "free pages shrank: something leaked")
+}
+
+/// Children allocating ports until the kernel says no: each task stops at its own name limit
+/// (`KERN_NO_SPACE`), and together they stop at the kernel's port budget
+/// (`KERN_RESOURCE_SHORTAGE`) — never at an exhausted kernel heap.
+fn port_budget(_: &Args) -> Result<(), &'static str> {
+    use libsys::syscall::{mmap, munmap};
+    use sys::mman::{MAP_ANON, MAP_SHARED, PROT_READ, PROT_WRITE};
+    const CHILDREN: usize = 4;
+    // One shared page: child i writes (count, error) at words 2i, 2i+1 when it is done.
+    // SAFETY: an anonymous shared mapping; no pointers passed in.
+    let page = unsafe { mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_ANON | MAP_SHARED, u64::MAX, 0) }
+        .map_err(|_| "mmap")?;
+    let slot = |i: usize| (page + 8 * i as u64) as *mut u32;
+    let mut pids = [0i32; CHILDREN];
+    for (i, pid) in pids.iter_mut().enumerate() {
+        *pid = match fork().map_err(|_| "fork")? {
+            Forked::Child => {
+                let me = mach_task_self();
+                let mut count = 0u32;
+                let error = loop {
+                    let mut name = 0;
+                    let kr = mach_port_allocate(me, MACH_PORT_RIGHT_RECEIVE, &mut name);
+                    if kr != mach::KernReturn::KERN_SUCCESS {
+                        break kr.0 as u32;
+                    }
+                    count += 1;
+                };
+                // SAFETY: our two words of the shared page.
+                unsafe {
+                    slot(2 * i).write_volatile(count);
+                    slot(2 * i + 1).write_volatile(error);
+                }
+                loop {
+                    crate::sched::sleep_ms(1000);
+                }
+            }
+            Forked::Parent(pid) => pid,
+        };
+        // Let each child fill up before the next starts.
+        let mut tries = 0;
+        // SAFETY: the shared page.
+        while unsafe { slot(2 * i + 1).read_volatile() } == 0 && tries < 20_000 {
+            crate::sched::sleep_ms(1);
+            tries += 1;
+        }
+    }
+    // SAFETY: the shared page; the children are done writing.
+    let results: [(u32, u32); CHILDREN] =
+        core::array::from_fn(|i| unsafe { (slot(2 * i).read_volatile(), slot(2 * i + 1).read_volatile()) });
+    for pid in pids {
+        let _ = libsys::signal::kill(pid, sys::signal::SIGKILL);
+        let _ = waitpid(pid, 0);
+    }
+    // SAFETY: our mapping.
+    let _ = unsafe { munmap(page, 4096) };
+    let no_space = mach::KernReturn::KERN_NO_SPACE.0 as u32;
+    let shortage = mach::KernReturn::KERN_RESOURCE_SHORTAGE.0 as u32;
+    // The first child fills its own space; later ones run into the kernel's budget (the last
+    // ones may get no port at all).
+    check(results[0].0 > 0 && results[0].1 == no_space, "the first child stopped at its name limit")?;
+    check(results.iter().all(|&(_, e)| e == no_space || e == shortage), "each stopped cleanly")?;
+    check(results.iter().any(|&(_, e)| e == shortage), "the kernel's budget was reached")?;
+    // All given back: we can allocate again.
+    let mut name = 0;
+    check(
+        mach_port_allocate(mach_task_self(), MACH_PORT_RIGHT_RECEIVE, &mut name)
+            == mach::KernReturn::KERN_SUCCESS,
+        "allocate after",
+    )?;
+    let _ = mach_port_mod_refs(mach_task_self(), name, MACH_PORT_RIGHT_RECEIVE, -1);
+    Ok(())
 }
