@@ -436,6 +436,10 @@ fn mach_make_memory_entry_64(port: &PortRef, req: &mut Request<'_>) -> Reply {
     if permission & !(VmProt::ALL.0 as u32 | MAP_MEM_NAMED_CREATE) != 0 {
         return Err(KernReturn::KERN_INVALID_ARGUMENT);
     }
+    // Each entry is a port: the same budget as ports users allocate.
+    if !crate::ipc::ipc_port::user_port_allowed() {
+        return Err(KernReturn::KERN_RESOURCE_SHORTAGE);
+    }
     let entry = match named_entry(req.take_port())? {
         Some(parent) => parent.sub_entry(offset, size.next_multiple_of(PAGE_SIZE), prot)?,
         None if permission & MAP_MEM_NAMED_CREATE != 0 => vm_user::make_memory_entry_create(size, prot)?,

@@ -215,6 +215,9 @@ impl Task {
     ) -> Result<Arc<crate::kern::sync_sema::Semaphore>, KernReturn> {
         /// Most semaphores one task may own: each costs kernel memory.
         const TASK_SEMAPHORES_MAX: usize = 4096;
+        if !crate::ipc::ipc_port::user_port_allowed() {
+            return Err(KernReturn::KERN_RESOURCE_SHORTAGE);
+        }
         let sem = crate::kern::sync_sema::Semaphore::create(policy, value)?;
         let mut list = self.semaphores.lock();
         if list.len() >= TASK_SEMAPHORES_MAX {
