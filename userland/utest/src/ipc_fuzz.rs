@@ -16,6 +16,8 @@ use crate::{Case, KERNEL_ADDRESS, UNMAPPED_ADDRESS, check};
 pub const CASES: &[(&str, Case)] = &[
     ("garbage mach_msg / MIG / port traps leak nothing", garbage),
     ("ports: a task stops at its name limit, all tasks at the kernel's port budget", port_budget),
+    ("four threads race over shared ports: sends, receives, replies, destruction", threads_race),
+    ("tasks killed while blocked in mach_msg die cleanly and give everything back", killed_while_blocked),
 ];
 
 /// A small deterministic generator (xorshift64*), so a failure replays.
@@ -399,4 +401,163 @@ fn port_budget(_: &Args) -> Result<(), &'static str> {
     )?;
     let _ = mach_port_mod_refs(mach_task_self(), name, MACH_PORT_RIGHT_RECEIVE, -1);
     Ok(())
+}
+
+/// Ports the stress threads share (re-made when one is destroyed).
+static STRESS_PORTS: [core::sync::atomic::AtomicU32; 4] =
+    [const { core::sync::atomic::AtomicU32::new(0) }; 4];
+static STRESS_DONE: core::sync::atomic::AtomicU32 = core::sync::atomic::AtomicU32::new(0);
+
+/// One stress thread: random sends (with and without timeouts), receives, port-set
+/// moves, destruction and re-creation of the shared ports, semaphore-free — all racing the
+/// other threads through preemption.
+extern "C" fn stress_thread(seed: u64) {
+    use core::sync::atomic::Ordering;
+    let me = mach_task_self();
+    let mut rng = Rng(seed | 1);
+    let mut buf = MsgBuf::new();
+    let reply = mach_reply_port();
+    for _ in 0..1500 {
+        let i = rng.below(4) as usize;
+        let port = STRESS_PORTS[i].load(Ordering::Acquire);
+        match rng.below(6) {
+            0 | 1 => {
+                let bits =
+                    mach_msgh_bits(MACH_MSG_TYPE_MAKE_SEND, rng.pick(&[0, MACH_MSG_TYPE_MAKE_SEND_ONCE]));
+                buf.set_header(&simple_header(port, bits, reply, 1));
+                let opt = rng.pick(&[MACH_SEND_TIMEOUT, MACH_SEND_TIMEOUT | MACH_RCV_MSG | MACH_RCV_TIMEOUT]);
+                // SAFETY: a 512-byte buffer.
+                let _ = unsafe {
+                    mach_msg(buf.ptr(), MACH_SEND_MSG | opt, 64, 512, reply, rng.below(3) as u32, 0)
+                };
+            }
+            2 | 3 => {
+                let _ = buf.receive(port, MACH_RCV_TIMEOUT, rng.below(3) as u32);
+                let h = buf.header();
+                if h.msgh_remote_port != 0 {
+                    // Answer (or drop) the send-once reply right it carried.
+                    let bits = mach_msgh_bits(MACH_MSG_TYPE_MOVE_SEND_ONCE, 0);
+                    buf.set_header(&simple_header(h.msgh_remote_port, bits, 0, 2));
+                    let _ = buf.send(24, MACH_SEND_TIMEOUT, 0);
+                }
+            }
+            4 => {
+                // Destroy a shared port and put a fresh one in its place.
+                let mut fresh = 0;
+                if mach_port_allocate(me, MACH_PORT_RIGHT_RECEIVE, &mut fresh)
+                    == mach::KernReturn::KERN_SUCCESS
+                {
+                    let old = STRESS_PORTS[i].swap(fresh, Ordering::AcqRel);
+                    let _ = mach_port_mod_refs(me, old, MACH_PORT_RIGHT_RECEIVE, -1);
+                }
+            }
+            _ => {
+                // Drain our reply port.
+                while buf.receive(reply, MACH_RCV_TIMEOUT, 0) == MACH_MSG_SUCCESS {}
+            }
+        }
+    }
+    let _ = mach_port_mod_refs(me, reply, MACH_PORT_RIGHT_RECEIVE, -1);
+    STRESS_DONE.fetch_add(1, Ordering::AcqRel);
+}
+
+/// Four threads of one task hammer four shared ports at once — sending, receiving, replying,
+/// destroying and re-creating them — with preemption in between; all must finish (no
+/// deadlock, no lost wakeup) and the task must stay sound.
+fn threads_race(_: &Args) -> Result<(), &'static str> {
+    use core::sync::atomic::Ordering;
+    let me = mach_task_self();
+    for p in &STRESS_PORTS {
+        let mut name = 0;
+        check(
+            mach_port_allocate(me, MACH_PORT_RIGHT_RECEIVE, &mut name) == mach::KernReturn::KERN_SUCCESS,
+            "port",
+        )?;
+        p.store(name, Ordering::Release);
+    }
+    STRESS_DONE.store(0, Ordering::Release);
+    for i in 0..4 {
+        crate::sched::spawn(i, stress_thread, 0x51_0000 + i as u64)?;
+    }
+    for i in 0..4 {
+        crate::sched::SLOTS[i].join();
+    }
+    check(STRESS_DONE.load(Ordering::Acquire) == 4, "every thread finished")?;
+    for p in &STRESS_PORTS {
+        let _ = mach_port_mod_refs(me, p.load(Ordering::Acquire), MACH_PORT_RIGHT_RECEIVE, -1);
+    }
+    // Only dead names from the race may be left (send rights whose ports were destroyed).
+    Ok(())
+}
+
+/// Children blocked in `mach_msg` (sending to a full queue, or receiving) are killed: they
+/// die cleanly, their rights and queued messages go, and the kernel heap comes back.
+fn killed_while_blocked(_: &Args) -> Result<(), &'static str> {
+    use mach::defs::special::TASK_BOOTSTRAP_PORT;
+    let me = mach_task_self();
+    let heap = kernel_heap_used()?;
+    let mut port = 0;
+    check(
+        mach_port_allocate(me, MACH_PORT_RIGHT_RECEIVE, &mut port) == mach::KernReturn::KERN_SUCCESS,
+        "port",
+    )?;
+    check(
+        mach_port_insert_right(me, port, port, MACH_MSG_TYPE_MAKE_SEND) == mach::KernReturn::KERN_SUCCESS,
+        "send",
+    )?;
+    let mut old = 0;
+    let _ = task_get_special_port(me, TASK_BOOTSTRAP_PORT, &mut old);
+    check(
+        task_set_special_port(me, TASK_BOOTSTRAP_PORT, port) == mach::KernReturn::KERN_SUCCESS,
+        "share it",
+    )?;
+    let mut pids = [0i32; 4];
+    for (i, pid) in pids.iter_mut().enumerate() {
+        *pid = match fork().map_err(|_| "fork")? {
+            Forked::Child => {
+                let mut p = 0;
+                let _ = task_get_special_port(mach_task_self(), TASK_BOOTSTRAP_PORT, &mut p);
+                let mut buf = MsgBuf::new();
+                if i % 2 == 0 {
+                    // Send until the queue is full and block there, carrying a reply right.
+                    let reply = mach_reply_port();
+                    loop {
+                        let bits = mach_msgh_bits(MACH_MSG_TYPE_COPY_SEND, MACH_MSG_TYPE_MAKE_SEND_ONCE);
+                        buf.set_header(&simple_header(p, bits, reply, 5));
+                        let _ = buf.send(128, 0, 0);
+                    }
+                } else {
+                    // Block receiving on a port of our own.
+                    let mine = mach_reply_port();
+                    loop {
+                        let _ = buf.receive(mine, 0, 0);
+                    }
+                }
+            }
+            Forked::Parent(pid) => pid,
+        };
+    }
+    crate::sched::sleep_ms(50);
+    for pid in pids {
+        let _ = libsys::signal::kill(pid, sys::signal::SIGKILL);
+    }
+    for pid in pids {
+        let (_, status) = waitpid(pid, 0).map_err(|_| "waitpid")?;
+        check(status & 0x7f == sys::signal::SIGKILL as i32, "killed")?;
+    }
+    // Drain what they queued: every reply right in there now names a dead port.
+    let mut buf = MsgBuf::new();
+    let mut drained = 0;
+    while buf.receive(port, MACH_RCV_TIMEOUT, 0) == MACH_MSG_SUCCESS {
+        check(buf.header().msgh_remote_port == MACH_PORT_DEAD, "the reply port died with its task")?;
+        drained += 1;
+    }
+    check(drained >= MACH_PORT_QLIMIT_DEFAULT, "the queue had filled")?;
+    let _ = task_set_special_port(me, TASK_BOOTSTRAP_PORT, old);
+    let _ = mach_port_mod_refs(me, port, MACH_PORT_RIGHT_SEND, -1);
+    let _ = mach_port_mod_refs(me, port, MACH_PORT_RIGHT_RECEIVE, -1);
+    if old != 0 {
+        let _ = mach_port_deallocate(me, old);
+    }
+    check(kernel_heap_used()? <= heap + HEAP_SLACK, "the kernel heap came back")
 }
