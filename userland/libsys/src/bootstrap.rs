@@ -10,6 +10,8 @@ use mach::defs::bootstrap::{
     BOOTSTRAP_NAME_IN_USE, BOOTSTRAP_NO_MEMORY, BOOTSTRAP_SUCCESS, BOOTSTRAP_UNKNOWN_SERVICE,
 };
 use mach::defs::{BOOTSTRAP_LOOK_UP, BOOTSTRAP_REGISTER, NAME_MAX_BYTES};
+
+use crate::mach::mig;
 use mach::message::*;
 use mach::mig::{Arg, MIG_BAD_ID, MIG_MAX_FIELDS, MIG_REPLY_ID_OFFSET, NDR_RECORD, decode, encode};
 use mach::port::{MACH_PORT_NULL, MACH_PORT_RIGHT_SEND, MACH_PORT_TYPE_DEAD_NAME};
@@ -27,26 +29,20 @@ pub fn bootstrap_port() -> MachPortName {
 
 /// `bootstrap_register(bp, name, service_port)`: publish a send right under `name`.
 pub fn bootstrap_register(bp: MachPortName, name: &[u8], service: MachPortName) -> KernReturn {
-    let mut buf = MigBuffer::new();
-    let mut out = [Arg::None; MIG_MAX_FIELDS];
-    mig_call(
-        bp,
-        &BOOTSTRAP_REGISTER,
-        &[Arg::Bytes(name), Arg::Port(service, MACH_MSG_TYPE_COPY_SEND)],
-        &mut buf,
-        &mut out,
-    )
+    mig::bootstrap_register(bp, name, (service, MACH_MSG_TYPE_COPY_SEND), &mut MigBuffer::new())
+        .err()
+        .unwrap_or(KernReturn::KERN_SUCCESS)
 }
 
 /// `bootstrap_look_up(bp, name, &service_port)`: a send right to the service `name`.
 pub fn bootstrap_look_up(bp: MachPortName, name: &[u8], service: &mut MachPortName) -> KernReturn {
-    let mut buf = MigBuffer::new();
-    let mut out = [Arg::None; MIG_MAX_FIELDS];
-    let kr = mig_call(bp, &BOOTSTRAP_LOOK_UP, &[Arg::Bytes(name)], &mut buf, &mut out);
-    if kr == KernReturn::KERN_SUCCESS {
-        *service = out[0].port();
+    match mig::bootstrap_look_up(bp, name, &mut MigBuffer::new()) {
+        Ok(out) => {
+            *service = out[0].port();
+            KernReturn::KERN_SUCCESS
+        }
+        Err(kr) => kr,
     }
-    kr
 }
 
 /// Most services one bootstrap server keeps (user space has no heap: a fixed table).

@@ -2,8 +2,9 @@
 //! restart rules; the port and VM calls (`mach_port_allocate`, `mach_vm_allocate`, …), which
 //! use the `_kernelrpc` traps for the caller's own task and fall back to the MIG routine for
 //! another task's port, as Libsyscall does; and the MIG routines of `mach::defs` (`task_info`,
-//! `thread_get_state`, `mach_vm_read`, …) through one client, [`mig_call`], that lays requests
-//! out and reads replies from the same declarations the kernel's servers use.
+//! `thread_get_state`, `mach_vm_read`, …). Their stubs ([`mig`]) are generated from the same
+//! declarations (`mach::for_each_mig_routine!`) the kernel's servers decode with, and send
+//! through one client, [`mig_call`]; the C-named calls adapt them to XNU's signatures.
 
 use ::mach::defs;
 use ::mach::message::{
@@ -72,7 +73,7 @@ pub fn mach_port_allocate(task: MachPortName, right: MachPortRight, name: &mut M
     if r.0 != MACH_SEND_INVALID_DEST {
         return r;
     }
-    call_with(task, &defs::MACH_PORT_ALLOCATE, &[Arg::Int(right)], |out| {
+    reply(mig::mach_port_allocate(task, right, &mut MigBuffer::new()), |out| {
         *name = out[0].int();
     })
 }
@@ -84,7 +85,7 @@ pub fn mach_port_deallocate(task: MachPortName, name: MachPortName) -> KernRetur
     if r.0 != MACH_SEND_INVALID_DEST {
         return r;
     }
-    call0(task, &defs::MACH_PORT_DEALLOCATE, &[Arg::Int(name)])
+    status(mig::mach_port_deallocate(task, name, &mut MigBuffer::new()))
 }
 
 /// `mach_port_mod_refs(task, name, right, delta)`.
@@ -106,7 +107,7 @@ pub fn mach_port_mod_refs(
     if r.0 != MACH_SEND_INVALID_DEST {
         return r;
     }
-    call0(task, &defs::MACH_PORT_MOD_REFS, &[Arg::Int(name), Arg::Int(right), Arg::Int(delta as u32)])
+    status(mig::mach_port_mod_refs(task, name, right, delta as u32, &mut MigBuffer::new()))
 }
 
 /// `mach_port_type(task, name, &type)`.
@@ -118,7 +119,7 @@ pub fn mach_port_type(task: MachPortName, name: MachPortName, ty: &mut MachPortT
     if r.0 != MACH_SEND_INVALID_DEST {
         return r;
     }
-    call_with(task, &defs::MACH_PORT_TYPE, &[Arg::Int(name)], |out| {
+    reply(mig::mach_port_type(task, name, &mut MigBuffer::new()), |out| {
         *ty = out[0].int();
     })
 }
@@ -217,26 +218,27 @@ pub fn mig_call<'b>(
     }
 }
 
-/// `mig_call` with a buffer of its own; on success, `take` reads the reply's values.
-fn call_with(
-    target: MachPortName,
-    routine: &Routine,
-    args: &[Arg<'_>],
-    take: impl FnOnce(&[Arg<'_>; MIG_MAX_FIELDS]),
-) -> KernReturn {
-    let mut buf = MigBuffer::new();
-    let mut out = [Arg::None; MIG_MAX_FIELDS];
-    let kr = mig_call(target, routine, args, &mut buf, &mut out);
-    if kr == KernReturn::KERN_SUCCESS {
-        take(&out);
+/// What a generated stub returns: the reply's values, or the code that stopped the call.
+type StubResult<'b> = Result<[Arg<'b>; MIG_MAX_FIELDS], KernReturn>;
+
+/// A C call's result from a stub's: on success, `take` reads the reply's values.
+fn reply<'b>(r: StubResult<'b>, take: impl FnOnce(&[Arg<'b>; MIG_MAX_FIELDS])) -> KernReturn {
+    match r {
+        Ok(out) => {
+            take(&out);
+            KernReturn::KERN_SUCCESS
+        }
+        Err(kr) => kr,
     }
-    kr
 }
 
-/// `mig_call` for routines whose reply has no values.
-fn call0(target: MachPortName, routine: &Routine, args: &[Arg<'_>]) -> KernReturn {
-    call_with(target, routine, args, |_| {})
+/// A C call's result from a stub whose reply has no values.
+fn status(r: StubResult<'_>) -> KernReturn {
+    r.err().unwrap_or(KernReturn::KERN_SUCCESS)
 }
+
+/// The generated stub of a routine taking `(flavor, count)` and answering one info array.
+type InfoStub = for<'b> fn(MachPortName, u32, u32, &'b mut MigBuffer) -> StubResult<'b>;
 
 /// Copy the words of an `Array` reply value into `info`, setting `count`.
 fn words_out(v: &Arg<'_>, info: &mut [u32], count: &mut u32) {
@@ -252,70 +254,68 @@ fn words_out(v: &Arg<'_>, info: &mut [u32], count: &mut u32) {
 /// Calls whose reply carries one info array: `task_info`, `thread_info`, `host_info`, …
 fn info_call(
     target: MachPortName,
-    routine: &Routine,
+    stub: InfoStub,
     flavor: u32,
     info: &mut [u32],
     count: &mut u32,
 ) -> KernReturn {
-    call_with(target, routine, &[Arg::Int(flavor), Arg::Int(*count)], |out| {
-        words_out(&out[0], info, count);
-    })
+    reply(stub(target, flavor, *count, &mut MigBuffer::new()), |out| words_out(&out[0], info, count))
 }
 
 /// `task_info(task, flavor, info, &count)`.
 pub fn task_info(task: MachPortName, flavor: u32, info: &mut [u32], count: &mut u32) -> KernReturn {
-    info_call(task, &defs::TASK_INFO, flavor, info, count)
+    info_call(task, mig::task_info, flavor, info, count)
 }
 
 /// `thread_info(thread, flavor, info, &count)`.
 pub fn thread_info(thread: MachPortName, flavor: u32, info: &mut [u32], count: &mut u32) -> KernReturn {
-    info_call(thread, &defs::THREAD_INFO, flavor, info, count)
+    info_call(thread, mig::thread_info, flavor, info, count)
 }
 
 /// `thread_get_state(thread, flavor, state, &count)`.
 pub fn thread_get_state(thread: MachPortName, flavor: u32, state: &mut [u32], count: &mut u32) -> KernReturn {
-    info_call(thread, &defs::THREAD_GET_STATE, flavor, state, count)
+    info_call(thread, mig::thread_get_state, flavor, state, count)
 }
 
 /// `host_info(host, flavor, info, &count)`.
 pub fn host_info(host: MachPortName, flavor: u32, info: &mut [u32], count: &mut u32) -> KernReturn {
-    info_call(host, &defs::HOST_INFO, flavor, info, count)
+    info_call(host, mig::host_info, flavor, info, count)
 }
 
 /// `host_statistics(host, flavor, info, &count)`.
 pub fn host_statistics(host: MachPortName, flavor: u32, info: &mut [u32], count: &mut u32) -> KernReturn {
-    info_call(host, &defs::HOST_STATISTICS, flavor, info, count)
+    info_call(host, mig::host_statistics, flavor, info, count)
 }
 
 /// `thread_set_state(thread, flavor, state, count)`.
 pub fn thread_set_state(thread: MachPortName, flavor: u32, state: &[u32]) -> KernReturn {
-    call0(thread, &defs::THREAD_SET_STATE, &[Arg::Int(flavor), Arg::Array(Words::Words(state))])
+    status(mig::thread_set_state(thread, flavor, state, &mut MigBuffer::new()))
 }
 
 /// `task_suspend(task)`.
 pub fn task_suspend(task: MachPortName) -> KernReturn {
-    call0(task, &defs::TASK_SUSPEND, &[])
+    status(mig::task_suspend(task, &mut MigBuffer::new()))
 }
 
 /// `task_resume(task)`.
 pub fn task_resume(task: MachPortName) -> KernReturn {
-    call0(task, &defs::TASK_RESUME, &[])
+    status(mig::task_resume(task, &mut MigBuffer::new()))
 }
 
 /// `thread_suspend(thread)`.
 pub fn thread_suspend(thread: MachPortName) -> KernReturn {
-    call0(thread, &defs::THREAD_SUSPEND, &[])
+    status(mig::thread_suspend(thread, &mut MigBuffer::new()))
 }
 
 /// `thread_resume(thread)`.
 pub fn thread_resume(thread: MachPortName) -> KernReturn {
-    call0(thread, &defs::THREAD_RESUME, &[])
+    status(mig::thread_resume(thread, &mut MigBuffer::new()))
 }
 
 /// `task_threads(task, &threads, &count)`: the address of a new array of thread port names in
 /// our address space (free it with `mach_vm_deallocate`) and its length.
 pub fn task_threads(task: MachPortName, threads: &mut u64, count: &mut u32) -> KernReturn {
-    call_with(task, &defs::TASK_THREADS, &[], |out| {
+    reply(mig::task_threads(task, &mut MigBuffer::new()), |out| {
         if let Arg::OolPorts(addr, n, _) = out[0] {
             *threads = addr;
             *count = n;
@@ -325,14 +325,14 @@ pub fn task_threads(task: MachPortName, threads: &mut u64, count: &mut u32) -> K
 
 /// `task_get_special_port(task, which, &port)`.
 pub fn task_get_special_port(task: MachPortName, which: i32, port: &mut MachPortName) -> KernReturn {
-    call_with(task, &defs::TASK_GET_SPECIAL_PORT, &[Arg::Int(which as u32)], |out| {
+    reply(mig::task_get_special_port(task, which as u32, &mut MigBuffer::new()), |out| {
         *port = out[0].port();
     })
 }
 
 /// `task_set_special_port(task, which, port)`: a copy of our send right for `port`.
 pub fn task_set_special_port(task: MachPortName, which: i32, port: MachPortName) -> KernReturn {
-    call0(task, &defs::TASK_SET_SPECIAL_PORT, &[Arg::Int(which as u32), Arg::Port(port, 0)])
+    status(mig::task_set_special_port(task, which as u32, (port, 0), &mut MigBuffer::new()))
 }
 
 /// `task_get_bootstrap_port(task, &port)`.
@@ -360,7 +360,7 @@ pub fn mach_port_insert_right(
     if r.0 != MACH_SEND_INVALID_DEST {
         return r;
     }
-    call0(task, &defs::MACH_PORT_INSERT_RIGHT, &[Arg::Int(name), Arg::Port(poly, poly_poly)])
+    status(mig::mach_port_insert_right(task, name, (poly, poly_poly), &mut MigBuffer::new()))
 }
 
 /// `mach_port_request_notification(task, name, msgid, sync, notify, notifyPoly, &previous)`:
@@ -389,10 +389,19 @@ pub fn mach_port_request_notification(
     if r.0 != MACH_SEND_INVALID_DEST {
         return r;
     }
-    let args = [Arg::Int(name), Arg::Int(msgid as u32), Arg::Int(sync), Arg::Port(notify, notify_poly)];
-    call_with(task, &defs::MACH_PORT_REQUEST_NOTIFICATION, &args, |out| {
-        *previous = out[0].port();
-    })
+    reply(
+        mig::mach_port_request_notification(
+            task,
+            name,
+            msgid as u32,
+            sync,
+            (notify, notify_poly),
+            &mut MigBuffer::new(),
+        ),
+        |out| {
+            *previous = out[0].port();
+        },
+    )
 }
 
 /// `mach_port_extract_right(task, name, msgt_name, &poly, &polyPoly)`.
@@ -403,7 +412,7 @@ pub fn mach_port_extract_right(
     poly: &mut MachPortName,
     poly_poly: &mut MachMsgTypeName,
 ) -> KernReturn {
-    call_with(task, &defs::MACH_PORT_EXTRACT_RIGHT, &[Arg::Int(name), Arg::Int(msgt_name)], |out| {
+    reply(mig::mach_port_extract_right(task, name, msgt_name, &mut MigBuffer::new()), |out| {
         if let Arg::Port(n, t) = out[0] {
             *poly = n;
             *poly_poly = t;
@@ -418,7 +427,7 @@ pub fn mach_port_get_refs(
     right: MachPortRight,
     refs: &mut u32,
 ) -> KernReturn {
-    call_with(task, &defs::MACH_PORT_GET_REFS, &[Arg::Int(name), Arg::Int(right)], |out| {
+    reply(mig::mach_port_get_refs(task, name, right, &mut MigBuffer::new()), |out| {
         *refs = out[0].int();
     })
 }
@@ -432,7 +441,7 @@ pub fn mach_port_names(
     types: &mut u64,
     types_cnt: &mut u32,
 ) -> KernReturn {
-    call_with(task, &defs::MACH_PORT_NAMES, &[], |out| {
+    reply(mig::mach_port_names(task, &mut MigBuffer::new()), |out| {
         if let (Arg::Ool(a, an, _), Arg::Ool(b, bn, _)) = (out[0], out[1]) {
             (*names, *names_cnt, *types, *types_cnt) = (a, an / 4, b, bn / 4);
         }
@@ -462,8 +471,7 @@ pub fn mach_port_get_attributes(
     if r.0 != MACH_SEND_INVALID_DEST {
         return r;
     }
-    let args = [Arg::Int(name), Arg::Int(flavor), Arg::Int(*count)];
-    call_with(task, &defs::MACH_PORT_GET_ATTRIBUTES, &args, |out| {
+    reply(mig::mach_port_get_attributes(task, name, flavor, *count, &mut MigBuffer::new()), |out| {
         words_out(&out[0], info, count);
     })
 }
@@ -475,11 +483,7 @@ pub fn mach_port_set_attributes(
     flavor: u32,
     info: &[u32],
 ) -> KernReturn {
-    call0(
-        task,
-        &defs::MACH_PORT_SET_ATTRIBUTES,
-        &[Arg::Int(name), Arg::Int(flavor), Arg::Array(Words::Words(info))],
-    )
+    status(mig::mach_port_set_attributes(task, name, flavor, info, &mut MigBuffer::new()))
 }
 
 /// `mach_vm_read(task, address, size, &data, &dataCnt)`: a copy of the range, new in our
@@ -491,7 +495,7 @@ pub fn mach_vm_read(
     data: &mut u64,
     data_cnt: &mut u32,
 ) -> KernReturn {
-    call_with(task, &defs::MACH_VM_READ, &[Arg::Long(address), Arg::Long(size)], |out| {
+    reply(mig::mach_vm_read(task, address, size, &mut MigBuffer::new()), |out| {
         if let Arg::Ool(a, n, _) = out[0] {
             (*data, *data_cnt) = (a, n);
         }
@@ -500,7 +504,7 @@ pub fn mach_vm_read(
 
 /// `mach_vm_write(task, address, data, dataCnt)`.
 pub fn mach_vm_write(task: MachPortName, address: u64, data: u64, data_cnt: u32) -> KernReturn {
-    call0(task, &defs::MACH_VM_WRITE, &[Arg::Long(address), Arg::Ool(data, data_cnt, false)])
+    status(mig::mach_vm_write(task, address, (data, data_cnt, false), &mut MigBuffer::new()))
 }
 
 /// `mach_vm_allocate(task, &address, size, flags)`: the trap for our own task, MIG otherwise.
@@ -517,8 +521,7 @@ pub fn mach_vm_allocate(task: MachPortName, address: &mut u64, size: u64, flags:
     if kr.0 != MACH_SEND_INVALID_DEST {
         return kr;
     }
-    let args = [Arg::Long(*address), Arg::Long(size), Arg::Int(flags)];
-    call_with(task, &defs::MACH_VM_ALLOCATE, &args, |out| {
+    reply(mig::mach_vm_allocate(task, *address, size, flags, &mut MigBuffer::new()), |out| {
         *address = out[0].long();
     })
 }
@@ -530,7 +533,7 @@ pub fn mach_vm_deallocate(task: MachPortName, address: u64, size: u64) -> KernRe
     if kr.0 != MACH_SEND_INVALID_DEST {
         return kr;
     }
-    call0(task, &defs::MACH_VM_DEALLOCATE, &[Arg::Long(address), Arg::Long(size)])
+    status(mig::mach_vm_deallocate(task, address, size, &mut MigBuffer::new()))
 }
 
 /// `mach_vm_protect(task, address, size, set_maximum, new_protection)`: the trap for our own
@@ -555,8 +558,14 @@ pub fn mach_vm_protect(
     if kr.0 != MACH_SEND_INVALID_DEST {
         return kr;
     }
-    let args = [Arg::Long(address), Arg::Long(size), Arg::Int(u32::from(set_maximum)), Arg::Int(prot as u32)];
-    call0(task, &defs::MACH_VM_PROTECT, &args)
+    status(mig::mach_vm_protect(
+        task,
+        address,
+        size,
+        u32::from(set_maximum),
+        prot as u32,
+        &mut MigBuffer::new(),
+    ))
 }
 
 /// `mach_vm_region(task, &address, &size, flavor, info, &count, &object_name)`.
@@ -569,8 +578,7 @@ pub fn mach_vm_region(
     count: &mut u32,
     object_name: &mut MachPortName,
 ) -> KernReturn {
-    let args = [Arg::Long(*address), Arg::Int(flavor as u32), Arg::Int(*count)];
-    call_with(task, &defs::MACH_VM_REGION, &args, |out| {
+    reply(mig::mach_vm_region(task, *address, flavor as u32, *count, &mut MigBuffer::new()), |out| {
         *object_name = out[0].port();
         *address = out[1].long();
         *size = out[2].long();
@@ -673,14 +681,14 @@ pub fn semaphore_create(
     policy: u32,
     value: i32,
 ) -> KernReturn {
-    call_with(task, &defs::SEMAPHORE_CREATE, &[Arg::Int(policy), Arg::Int(value as u32)], |out| {
+    reply(mig::semaphore_create(task, policy, value as u32, &mut MigBuffer::new()), |out| {
         *semaphore = out[0].port();
     })
 }
 
 /// `semaphore_destroy(task, semaphore)`: consumes our send right.
 pub fn semaphore_destroy(task: MachPortName, semaphore: MachPortName) -> KernReturn {
-    call0(task, &defs::SEMAPHORE_DESTROY, &[Arg::Port(semaphore, 0)])
+    status(mig::semaphore_destroy(task, (semaphore, 0), &mut MigBuffer::new()))
 }
 
 /// `semaphore_signal(semaphore)`.
@@ -747,8 +755,7 @@ pub fn task_set_exception_ports(
     behavior: u32,
     flavor: u32,
 ) -> KernReturn {
-    let args = [Arg::Int(mask), Arg::Port(port, 0), Arg::Int(behavior), Arg::Int(flavor)];
-    call0(task, &defs::TASK_SET_EXCEPTION_PORTS, &args)
+    status(mig::task_set_exception_ports(task, mask, (port, 0), behavior, flavor, &mut MigBuffer::new()))
 }
 
 /// `thread_set_exception_ports(thread, exception_mask, new_port, behavior, new_flavor)`.
@@ -759,8 +766,7 @@ pub fn thread_set_exception_ports(
     behavior: u32,
     flavor: u32,
 ) -> KernReturn {
-    let args = [Arg::Int(mask), Arg::Port(port, 0), Arg::Int(behavior), Arg::Int(flavor)];
-    call0(thread, &defs::THREAD_SET_EXCEPTION_PORTS, &args)
+    status(mig::thread_set_exception_ports(thread, mask, (port, 0), behavior, flavor, &mut MigBuffer::new()))
 }
 
 // ---- Port sets ---------------------------------------------------------------------------------
@@ -768,7 +774,7 @@ pub fn thread_set_exception_ports(
 /// A trap taking `(task, a, b)` with the MIG routine of the same name as fallback.
 fn member_call(
     trap: unsafe fn(u64, u64, u64) -> u64,
-    routine: &Routine,
+    stub: for<'b> fn(MachPortName, u32, u32, &'b mut MigBuffer) -> StubResult<'b>,
     task: MachPortName,
     a: MachPortName,
     b: MachPortName,
@@ -778,25 +784,19 @@ fn member_call(
     if r.0 != MACH_SEND_INVALID_DEST {
         return r;
     }
-    call0(task, routine, &[Arg::Int(a), Arg::Int(b)])
+    status(stub(task, a, b, &mut MigBuffer::new()))
 }
 
 /// `mach_port_move_member(task, member, after)`: into set `after`, or out with `MACH_PORT_NULL`.
 pub fn mach_port_move_member(task: MachPortName, member: MachPortName, after: MachPortName) -> KernReturn {
-    member_call(
-        traps::_kernelrpc_mach_port_move_member_trap,
-        &defs::MACH_PORT_MOVE_MEMBER,
-        task,
-        member,
-        after,
-    )
+    member_call(traps::_kernelrpc_mach_port_move_member_trap, mig::mach_port_move_member, task, member, after)
 }
 
 /// `mach_port_insert_member(task, name, pset)`.
 pub fn mach_port_insert_member(task: MachPortName, name: MachPortName, pset: MachPortName) -> KernReturn {
     member_call(
         traps::_kernelrpc_mach_port_insert_member_trap,
-        &defs::MACH_PORT_INSERT_MEMBER,
+        mig::mach_port_insert_member,
         task,
         name,
         pset,
@@ -807,7 +807,7 @@ pub fn mach_port_insert_member(task: MachPortName, name: MachPortName, pset: Mac
 pub fn mach_port_extract_member(task: MachPortName, name: MachPortName, pset: MachPortName) -> KernReturn {
     member_call(
         traps::_kernelrpc_mach_port_extract_member_trap,
-        &defs::MACH_PORT_EXTRACT_MEMBER,
+        mig::mach_port_extract_member,
         task,
         name,
         pset,
@@ -828,11 +828,13 @@ pub fn mach_make_memory_entry_64(
     handle: &mut MachPortName,
     parent: MachPortName,
 ) -> KernReturn {
-    let args = [Arg::Long(*size), Arg::Long(offset), Arg::Int(permission), Arg::Port(parent, 0)];
-    call_with(task, &defs::MACH_MAKE_MEMORY_ENTRY_64, &args, |out| {
-        *handle = out[0].port();
-        *size = out[1].long();
-    })
+    reply(
+        mig::mach_make_memory_entry_64(task, *size, offset, permission, (parent, 0), &mut MigBuffer::new()),
+        |out| {
+            *handle = out[0].port();
+            *size = out[1].long();
+        },
+    )
 }
 
 /// `mach_vm_map(task, &address, size, mask, flags, object, offset, copy, cur, max, inherit)`.
@@ -850,21 +852,25 @@ pub fn mach_vm_map(
     max: i32,
     inheritance: u32,
 ) -> KernReturn {
-    let args = [
-        Arg::Long(*address),
-        Arg::Long(size),
-        Arg::Long(mask),
-        Arg::Int(flags),
-        Arg::Port(object, 0),
-        Arg::Long(offset),
-        Arg::Int(u32::from(copy)),
-        Arg::Int(cur as u32),
-        Arg::Int(max as u32),
-        Arg::Int(inheritance),
-    ];
-    call_with(task, &defs::MACH_VM_MAP, &args, |out| {
-        *address = out[0].long();
-    })
+    reply(
+        mig::mach_vm_map(
+            task,
+            *address,
+            size,
+            mask,
+            flags,
+            (object, 0),
+            offset,
+            u32::from(copy),
+            cur as u32,
+            max as u32,
+            inheritance,
+            &mut MigBuffer::new(),
+        ),
+        |out| {
+            *address = out[0].long();
+        },
+    )
 }
 
 // ---- mach_msg2 ---------------------------------------------------------------------------------
@@ -910,12 +916,12 @@ pub unsafe fn mach_msg2(
 
 /// `task_terminate(task)`.
 pub fn task_terminate(task: MachPortName) -> KernReturn {
-    call0(task, &defs::TASK_TERMINATE, &[])
+    status(mig::task_terminate(task, &mut MigBuffer::new()))
 }
 
 /// `thread_terminate(thread)`.
 pub fn thread_terminate(thread: MachPortName) -> KernReturn {
-    call0(thread, &defs::THREAD_TERMINATE, &[])
+    status(mig::thread_terminate(thread, &mut MigBuffer::new()))
 }
 
 /// `mach_port_options_t`: construct flags, the queue limit, and 16 reserved bytes.
@@ -955,7 +961,7 @@ pub fn mach_port_construct(
     if r.0 != MACH_SEND_INVALID_DEST {
         return r;
     }
-    call_with(task, &defs::MACH_PORT_CONSTRUCT, &[Arg::Bytes(&bytes), Arg::Long(context)], |out| {
+    reply(mig::mach_port_construct(task, &bytes, context, &mut MigBuffer::new()), |out| {
         *name = out[0].int();
     })
 }
@@ -974,7 +980,7 @@ pub fn mach_port_destruct(task: MachPortName, name: MachPortName, srdelta: i32, 
     if r.0 != MACH_SEND_INVALID_DEST {
         return r;
     }
-    call0(task, &defs::MACH_PORT_DESTRUCT, &[Arg::Int(name), Arg::Int(srdelta as u32), Arg::Long(guard)])
+    status(mig::mach_port_destruct(task, name, srdelta as u32, guard, &mut MigBuffer::new()))
 }
 
 /// The handlers `*_get_exception_ports` reports (`masksCnt` entries of each array).
@@ -989,11 +995,11 @@ pub struct ExceptionHandlers {
 
 fn get_exception_ports(
     target: MachPortName,
-    routine: &Routine,
+    stub: for<'b> fn(MachPortName, u32, &'b mut MigBuffer) -> StubResult<'b>,
     mask: u32,
     out_h: &mut ExceptionHandlers,
 ) -> KernReturn {
-    call_with(target, routine, &[Arg::Int(mask)], |out| {
+    reply(stub(target, mask, &mut MigBuffer::new()), |out| {
         if let (Arg::Bytes(ports), Arg::Array(info)) = (out[0], out[1]) {
             let n = (info.len() / 3).min(32);
             out_h.count = n as u32;
@@ -1014,7 +1020,7 @@ fn get_exception_ports(
 
 /// `task_get_exception_ports(task, mask, masks, &count, handlers, behaviors, flavors)`.
 pub fn task_get_exception_ports(task: MachPortName, mask: u32, out: &mut ExceptionHandlers) -> KernReturn {
-    get_exception_ports(task, &defs::TASK_GET_EXCEPTION_PORTS, mask, out)
+    get_exception_ports(task, mig::task_get_exception_ports, mask, out)
 }
 
 /// `thread_get_exception_ports(thread, mask, ...)`.
@@ -1023,7 +1029,7 @@ pub fn thread_get_exception_ports(
     mask: u32,
     out: &mut ExceptionHandlers,
 ) -> KernReturn {
-    get_exception_ports(thread, &defs::THREAD_GET_EXCEPTION_PORTS, mask, out)
+    get_exception_ports(thread, mig::thread_get_exception_ports, mask, out)
 }
 
 /// `host_set_exception_ports(host_priv, mask, port, behavior, flavor)` (root only).
@@ -1034,11 +1040,134 @@ pub fn host_set_exception_ports(
     behavior: u32,
     flavor: u32,
 ) -> KernReturn {
-    let args = [Arg::Int(mask), Arg::Port(port, 0), Arg::Int(behavior), Arg::Int(flavor)];
-    call0(host, &defs::HOST_SET_EXCEPTION_PORTS, &args)
+    status(mig::host_set_exception_ports(host, mask, (port, 0), behavior, flavor, &mut MigBuffer::new()))
 }
 
 /// `host_get_exception_ports(host_priv, mask, ...)` (root only).
 pub fn host_get_exception_ports(host: MachPortName, mask: u32, out: &mut ExceptionHandlers) -> KernReturn {
-    get_exception_ports(host, &defs::HOST_GET_EXCEPTION_PORTS, mask, out)
+    get_exception_ports(host, mig::host_get_exception_ports, mask, out)
 }
+
+// ---- Generated MIG stubs -----------------------------------------------------------------------
+
+/// The Rust type a caller passes for a MIG field kind.
+macro_rules! mig_param_ty {
+    (Int) => {
+        u32
+    };
+    (Long) => {
+        u64
+    };
+    (Str $n:tt) => {
+        &[u8]
+    };
+    (Array $n:tt) => {
+        &[u32]
+    };
+    (LongArray $n:tt) => {
+        &[u32]
+    };
+    (SameCountArrays $n:tt) => {
+        &[u32]
+    };
+    (PortArray $n:tt) => {
+        &[u32]
+    };
+    (HANDLERS) => {
+        &[u32]
+    };
+    (HANDLER_INFO) => {
+        &[u32]
+    };
+    (Ool) => {
+        (u64, u32, bool)
+    };
+    (OolPorts $n:tt) => {
+        (u64, u32, bool)
+    };
+    // A port: its name and the disposition to send it with (0: the routine's default).
+    (Port $d:tt) => {
+        (MachPortName, MachMsgTypeName)
+    };
+    (SEND_IN) => {
+        (MachPortName, MachMsgTypeName)
+    };
+    (SEND_OUT) => {
+        (MachPortName, MachMsgTypeName)
+    };
+}
+
+/// The request value for parameter `$v` of a MIG field kind.
+macro_rules! mig_param_arg {
+    ($v:ident, Int) => {
+        Arg::Int($v)
+    };
+    ($v:ident, Long) => {
+        Arg::Long($v)
+    };
+    ($v:ident, Str $n:tt) => {
+        Arg::Bytes($v)
+    };
+    ($v:ident, Array $n:tt) => {
+        Arg::Array(Words::Words($v))
+    };
+    ($v:ident, LongArray $n:tt) => {
+        Arg::Array(Words::Words($v))
+    };
+    ($v:ident, SameCountArrays $n:tt) => {
+        Arg::Array(Words::Words($v))
+    };
+    ($v:ident, PortArray $n:tt) => {
+        Arg::Ports($v, 0)
+    };
+    ($v:ident, HANDLERS) => {
+        Arg::Ports($v, 0)
+    };
+    ($v:ident, HANDLER_INFO) => {
+        Arg::Array(Words::Words($v))
+    };
+    ($v:ident, Ool) => {
+        Arg::Ool($v.0, $v.1, $v.2)
+    };
+    ($v:ident, OolPorts $n:tt) => {
+        Arg::OolPorts($v.0, $v.1, $v.2)
+    };
+    ($v:ident, Port $d:tt) => {
+        Arg::Port($v.0, $v.1)
+    };
+    ($v:ident, SEND_IN) => {
+        Arg::Port($v.0, $v.1)
+    };
+    ($v:ident, SEND_OUT) => {
+        Arg::Port($v.0, $v.1)
+    };
+}
+
+macro_rules! mig_stubs {
+    ($( ($konst:ident, $id:literal, $name:ident, [$($p:ident: $kind:ident $(($($karg:tt)*))?),* $(,)?], [$($rep:tt)*]) ),* $(,)?) => {
+        /// One stub per routine of `mach::defs`, generated from its declaration: the target
+        /// port, the request's values (typed by their field kinds), and a buffer the reply's
+        /// values are read from. The C-named calls above are written on top of these.
+        pub mod mig {
+            use super::*;
+            $(
+                #[doc = concat!("`", stringify!($name), "` (", stringify!($id), "): the request, then the reply's values.")]
+                #[allow(clippy::too_many_arguments, clippy::type_complexity, unused_parens)]
+                pub fn $name<'b>(
+                    target: MachPortName,
+                    $($p: mig_param_ty!($kind $(($($karg)*))?),)*
+                    buf: &'b mut MigBuffer,
+                ) -> Result<[Arg<'b>; MIG_MAX_FIELDS], KernReturn> {
+                    let mut out = [Arg::None; MIG_MAX_FIELDS];
+                    let args: &[Arg<'_>] = &[$(mig_param_arg!($p, $kind $(($($karg)*))?)),*];
+                    match mig_call(target, &defs::$konst, args, buf, &mut out) {
+                        KernReturn::KERN_SUCCESS => Ok(out),
+                        kr => Err(kr),
+                    }
+                }
+            )*
+        }
+    };
+}
+
+::mach::for_each_mig_routine!(mig_stubs);
