@@ -39,6 +39,14 @@ use mach::info::{
     TASK_AUDIT_TOKEN, THREAD_BASIC_INFO,
 };
 
+/// A send right to our child `pid`'s task port (we are root, so `task_for_pid` allows it).
+pub(crate) fn child_task(pid: i32) -> Result<MachPortName, &'static str> {
+    let mut t = 0;
+    // SAFETY: `t` is a writable u32.
+    let kr = unsafe { task_for_pid(u64::from(mach_task_self()), pid as u64, &mut t as *mut u32 as u64) };
+    if kr == 0 { Ok(t) } else { Err("task_for_pid(child)") }
+}
+
 fn pid() -> u32 {
     // SAFETY: no pointers.
     unsafe { getpid() }.unwrap_or(0) as u32
@@ -323,10 +331,8 @@ fn remote_task_control(_: &Args) -> Result<(), &'static str> {
         Forked::Child => exit_process(remote_child()),
         Forked::Parent(pid) => pid,
     };
-    let mut t: MachPortName = 0;
-    // SAFETY: `t` is a writable u32.
-    let kr = unsafe { task_for_pid(u64::from(me), child as u64, &mut t as *mut u32 as u64) };
-    check(kr == 0 && type_of(t) == MACH_PORT_TYPE_SEND, "task_for_pid(child)")?;
+    let t = child_task(child)?;
+    check(type_of(t) == MACH_PORT_TYPE_SEND, "task_for_pid(child)")?;
     // Read its memory, then write it.
     let (mut data, mut n) = (0u64, 0u32);
     check(mach_vm_read(t, mailbox_addr(), 16, &mut data, &mut n) == SUCCESS && n == 16, "mach_vm_read")?;
@@ -499,10 +505,7 @@ fn notifications(_: &Args) -> Result<(), &'static str> {
         },
         Forked::Parent(pid) => pid,
     };
-    let mut t = 0;
-    // SAFETY: `t` is a writable u32.
-    let kr = unsafe { task_for_pid(u64::from(task), child as u64, &mut t as *mut u32 as u64) };
-    check(kr == 0, "task_for_pid")?;
+    let t = child_task(child)?;
     check(
         mach_port_insert_right(t, CHOSEN_NAME, live, MACH_MSG_TYPE_MAKE_SEND) == SUCCESS,
         "give the child a send right",
@@ -570,10 +573,7 @@ fn handle_one_fault(verdict: KernReturn) -> Result<i32, &'static str> {
         Forked::Child => exit_process(faulting_child()),
         Forked::Parent(pid) => pid,
     };
-    let mut t = 0;
-    // SAFETY: `t` is a writable u32.
-    let kr = unsafe { task_for_pid(u64::from(me), child as u64, &mut t as *mut u32 as u64) };
-    check(kr == 0, "task_for_pid")?;
+    let t = child_task(child)?;
     let behavior = EXCEPTION_DEFAULT | MACH_EXCEPTION_CODES;
     check(
         task_set_exception_ports(t, 1 << EXC_BAD_ACCESS, exc, behavior, 0) == SUCCESS,
@@ -794,10 +794,7 @@ fn shared_memory(_: &Args) -> Result<(), &'static str> {
         }
         Forked::Parent(pid) => pid,
     };
-    let mut t = 0;
-    // SAFETY: `t` is a writable u32.
-    let kr = unsafe { task_for_pid(u64::from(me), child as u64, &mut t as *mut u32 as u64) };
-    check(kr == 0, "task_for_pid")?;
+    let t = child_task(child)?;
     let mut there = 0u64;
     check(
         mach_vm_map(t, &mut there, 4096, 0, VM_FLAGS_ANYWHERE, fresh, 0, false, rw, rw, 0) == SUCCESS,
@@ -877,10 +874,8 @@ fn terminate(_: &Args) -> Result<(), &'static str> {
         },
         Forked::Parent(pid) => pid,
     };
-    let mut t = 0;
-    // SAFETY: `t` is a writable u32.
-    let kr = unsafe { task_for_pid(u64::from(me), child as u64, &mut t as *mut u32 as u64) };
-    check(kr == 0 && task_terminate(t) == SUCCESS, "task_terminate")?;
+    let t = child_task(child)?;
+    check(task_terminate(t) == SUCCESS, "task_terminate")?;
     let (_, status) = waitpid(child, 0).map_err(|_| "waitpid")?;
     check(status & 0x7f == sys::signal::SIGKILL as i32, "killed")?;
     check(task_terminate(t).0 == MACH_SEND_INVALID_DEST, "a dead task's port")?;
@@ -969,10 +964,7 @@ fn state_handler(_: &Args) -> Result<(), &'static str> {
         }
         Forked::Parent(pid) => pid,
     };
-    let mut t = 0;
-    // SAFETY: `t` is a writable u32.
-    let kr = unsafe { task_for_pid(u64::from(me), child as u64, &mut t as *mut u32 as u64) };
-    check(kr == 0, "task_for_pid")?;
+    let t = child_task(child)?;
     let behavior = EXCEPTION_STATE_IDENTITY | MACH_EXCEPTION_CODES;
     check(
         task_set_exception_ports(t, 1 << EXC_BREAKPOINT, exc, behavior, 99)

@@ -6,7 +6,7 @@ use core::sync::atomic::{AtomicU32, Ordering};
 
 use libsys::Args;
 use libsys::mach::*;
-use libsys::mach_traps::{mach_task_self, mach_thread_self, task_for_pid};
+use libsys::mach_traps::{mach_task_self, mach_thread_self};
 use libsys::process::{Forked, fork, waitpid};
 use libsys::syscall::exit_process;
 use mach::KernReturn;
@@ -137,10 +137,7 @@ fn between_tasks(_: &Args) -> Result<(), &'static str> {
         }
         Forked::Parent(pid) => pid,
     };
-    let mut t = 0;
-    // SAFETY: `t` is a writable u32.
-    let kr = unsafe { task_for_pid(u64::from(task), child as u64, &mut t as *mut u32 as u64) };
-    check(kr == 0, "task_for_pid")?;
+    let t = crate::kobject::child_task(child)?;
     check(mach_port_insert_right(t, CHILD_PING, ping, MACH_MSG_TYPE_COPY_SEND) == SUCCESS, "give ping")?;
     check(mach_port_insert_right(t, CHILD_PONG, pong, MACH_MSG_TYPE_COPY_SEND) == SUCCESS, "give pong")?;
     for _ in 0..ROUNDS {
