@@ -441,7 +441,10 @@ fn mach_make_memory_entry_64(port: &PortRef, req: &mut Request<'_>) -> Reply {
         return Err(KernReturn::KERN_RESOURCE_SHORTAGE);
     }
     let entry = match named_entry(req.take_port())? {
-        Some(parent) => parent.sub_entry(offset, size.next_multiple_of(PAGE_SIZE), prot)?,
+        Some(parent) => {
+            let size = size.checked_next_multiple_of(PAGE_SIZE).ok_or(KernReturn::KERN_INVALID_ARGUMENT)?;
+            parent.sub_entry(offset, size, prot)?
+        }
         None if permission & MAP_MEM_NAMED_CREATE != 0 => vm_user::make_memory_entry_create(size, prot)?,
         None => with_map(port, |map| vm_user::make_memory_entry(map, offset, size, prot))?,
     };

@@ -763,6 +763,9 @@ fn shared_memory(_: &Args) -> Result<(), &'static str> {
             == KernReturn::KERN_PROTECTION_FAILURE,
         "no write through a read-only entry",
     )?;
+    let (mut huge, mut none) = (u64::MAX, 0);
+    let kr = mach_make_memory_entry_64(me, &mut huge, 0, rw as u32, &mut none, entry);
+    check(kr == KernReturn::KERN_INVALID_ARGUMENT, "a sub-entry size that overflows")?;
     let mut hole = 0;
     check(mach_make_memory_entry_64(me, &mut rsize, 0x10, rw as u32, &mut hole, 0) != SUCCESS, "a hole")?;
 
