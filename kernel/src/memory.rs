@@ -105,7 +105,7 @@ fn heap_size() -> u64 {
 }
 
 pub fn init_frames(info: &PlatformInfo, heap: (u64, u64)) {
-    vm_page::register_heap_stats(heap_used, heap_size);
+    vm_page::register_heap_stats(heap_used, heap_size());
     let mut reserved = alloc::vec![image_phys_range(), info.dtb, heap];
     if let Some(i) = info.initrd {
         reserved.push(i);

@@ -369,6 +369,10 @@ impl SpaceState {
             let index = self.resolve_settled(name, released).map_err(|e| (i, e))?;
             let entry = self.entry(index).map_err(|e| (i, e))?;
             if i == 0 && first_is_dest {
+                // A dead name carries nothing to send to: refused before anything is taken.
+                if entry.right_type() & MACH_PORT_TYPE_DEAD_NAME != 0 {
+                    return Err((i, KernReturn::KERN_INVALID_RIGHT));
+                }
                 dest_port = entry.port().map(port_key);
             } else if disposition == MACH_MSG_TYPE_MOVE_RECEIVE
                 && dest_port.is_some()
@@ -774,9 +778,9 @@ impl IpcSpace {
     /// the header and every port in the body at once): `requests` are `(name, disposition)`
     /// pairs, `MACH_PORT_NULL` and `MACH_PORT_DEAD` travel as themselves. All or nothing: if
     /// any request fails, nothing was taken and the error comes with the failing request's
-    /// position. With `first_is_dest`, the first request is the destination and no request
-    /// may move that port's receive right into the message (a port carried in its own queue
-    /// could never be received again): `KERN_INVALID_RIGHT`.
+    /// position. With `first_is_dest`, the first request is the destination: it may not be a
+    /// dead name, and no request may move that port's receive right into the message (a port
+    /// carried in its own queue could never be received again): `KERN_INVALID_RIGHT`.
     pub fn copyin_rights(
         &self,
         requests: &[(MachPortName, MachMsgTypeName)],

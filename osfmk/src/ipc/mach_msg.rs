@@ -21,9 +21,7 @@ use alloc::vec::Vec;
 
 use mach::KernReturn;
 use mach::message::*;
-use mach::port::{
-    MACH_PORT_DEAD, MACH_PORT_NULL, MACH_PORT_TYPE_DEAD_NAME, MACH_PORT_TYPE_RECEIVE, mach_port_valid,
-};
+use mach::port::{MACH_PORT_DEAD, MACH_PORT_NULL, MACH_PORT_TYPE_RECEIVE, mach_port_valid};
 use mach::vm::VM_FLAGS_ANYWHERE;
 
 use super::ipc_kmsg::{IpcKmsg, KmsgCharge, KmsgDescriptor, MsgRight, SenderToken};
@@ -342,9 +340,7 @@ pub fn ipc_kmsg_copyin_from_user(
         return Err(MACH_SEND_INVALID_HEADER);
     }
     let dest = header.msgh_remote_port;
-    if !mach_port_valid(dest)
-        || task.itk_space.port_type(dest).is_ok_and(|t| t & MACH_PORT_TYPE_DEAD_NAME != 0)
-    {
+    if !mach_port_valid(dest) {
         return Err(MACH_SEND_INVALID_DEST);
     }
     let reply = if reply_type == MACH_MSG_TYPE_PORT_NONE { MACH_PORT_NULL } else { header.msgh_local_port };

@@ -964,3 +964,16 @@ mod circularity {
         assert!(weak.0.upgrade().is_none() && weak.1.upgrade().is_none(), "no reference cycle left");
     }
 }
+
+#[test]
+fn a_dead_destination_takes_nothing() {
+    use mach::message::MACH_MSG_TYPE_MOVE_SEND;
+    let (a, b) = (IpcSpace::new(), IpcSpace::new());
+    let (name, port) = b.alloc_receive().expect("port");
+    let send = a.insert_send(&port).expect("send");
+    b.destroy_receive(name).expect("kill it");
+    let r = a.copyin_rights(&[(send, MACH_MSG_TYPE_MOVE_SEND)], true);
+    assert_eq!(r.err(), Some((0, KernReturn::KERN_INVALID_RIGHT)));
+    assert_eq!(a.port_type(send), Ok(MACH_PORT_TYPE_DEAD_NAME));
+    assert_eq!(urefs(&a, send), 1, "the dead name keeps its reference");
+}

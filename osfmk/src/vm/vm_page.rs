@@ -191,16 +191,17 @@ pub fn vm_page_counts() -> (u64, u64) {
     POOL.lock().as_ref().map_or((0, 0), |p| (p.free_count(), p.total_count()))
 }
 
-/// How to read the kernel heap: bytes in use, bytes in all.
+/// The kernel heap: how to read the bytes in use, and its size (fixed at boot).
 struct HeapStats {
     used: fn() -> u64,
-    size: fn() -> u64,
+    size: u64,
 }
 
 static HEAP_STATS: spin::Once<HeapStats> = spin::Once::new();
 
-/// The machine layer says how to read the kernel heap's usage and size (once, at boot).
-pub fn register_heap_stats(used: fn() -> u64, size: fn() -> u64) {
+/// The machine layer says how to read the kernel heap's usage, and how big it is (once, at
+/// boot, after the heap is set up).
+pub fn register_heap_stats(used: fn() -> u64, size: u64) {
     HEAP_STATS.call_once(|| HeapStats { used, size });
 }
 
@@ -213,7 +214,7 @@ pub fn kernel_heap_used() -> u64 {
 
 /// Bytes of kernel heap in all (0 before the machine layer registers).
 pub fn kernel_heap_size() -> u64 {
-    HEAP_STATS.get().map_or(0, |h| (h.size)())
+    HEAP_STATS.get().map_or(0, |h| h.size)
 }
 
 /// Where the VM layer gets resident pages: the machine-dependent half of page management.

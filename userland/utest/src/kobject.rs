@@ -545,6 +545,17 @@ fn fault_page() -> u64 {
     core::ptr::addr_of!(FAULT_PAGE) as u64
 }
 
+/// The handler's answer to exception message `h` of `routine`: a reply to its send-once
+/// reply right carrying `code` (state replies append their new state after byte 36).
+fn exception_reply(h: &MachMsgHeader, routine: &mach::mig::Routine, code: KernReturn) -> MsgBuf {
+    let mut r = MsgBuf::new();
+    let id = routine.id + mach::mig::MIG_REPLY_ID_OFFSET;
+    r.set_header(&simple(h.msgh_remote_port, mach_msgh_bits(MACH_MSG_TYPE_MOVE_SEND_ONCE, 0), 0, id));
+    r.put(24, &mach::mig::NDR_RECORD);
+    r.put(32, &code.0.to_le_bytes());
+    r
+}
+
 /// Child of `exception_handler`: make the page read-only, wait for the go, write to it.
 fn faulting_child() -> i32 {
     if mach_vm_protect(mach_task_self(), fault_page(), 4096, false, VmProt::READ.0) != SUCCESS {
@@ -610,15 +621,7 @@ fn handle_one_fault(verdict: KernReturn) -> Result<i32, &'static str> {
     if verdict == SUCCESS {
         check(mach_vm_protect(task, fault_page(), 4096, false, VmProt::DEFAULT.0) == SUCCESS, "repair")?;
     }
-    let mut r = MsgBuf::new();
-    r.set_header(&simple(
-        h.msgh_remote_port,
-        mach_msgh_bits(MACH_MSG_TYPE_MOVE_SEND_ONCE, 0),
-        0,
-        mach::defs::MACH_EXCEPTION_RAISE.id + mach::mig::MIG_REPLY_ID_OFFSET,
-    ));
-    r.put(24, &mach::mig::NDR_RECORD);
-    r.put(32, &verdict.0.to_le_bytes());
+    let mut r = exception_reply(&h, &mach::defs::MACH_EXCEPTION_RAISE, verdict);
     check(r.send(36, 0, 0) == MACH_MSG_SUCCESS, "reply")?;
     let (_, status) = waitpid(child, 0).map_err(|_| "waitpid")?;
     for n in [thread, task, t] {
@@ -922,15 +925,7 @@ fn host_handler(_: &Args) -> Result<(), &'static str> {
     state[ARM_THREAD_STATE64_PC] = next as u32;
     state[ARM_THREAD_STATE64_PC + 1] = (next >> 32) as u32;
     check(thread_set_state(thread, ARM_THREAD_STATE64, &state) == SUCCESS, "set state")?;
-    let mut r = MsgBuf::new();
-    r.set_header(&simple(
-        h.msgh_remote_port,
-        mach_msgh_bits(MACH_MSG_TYPE_MOVE_SEND_ONCE, 0),
-        0,
-        mach::defs::MACH_EXCEPTION_RAISE.id + mach::mig::MIG_REPLY_ID_OFFSET,
-    ));
-    r.put(24, &mach::mig::NDR_RECORD);
-    r.put(32, &0i32.to_le_bytes());
+    let mut r = exception_reply(&h, &mach::defs::MACH_EXCEPTION_RAISE, SUCCESS);
     check(r.send(36, 0, 0) == MACH_MSG_SUCCESS, "reply")?;
     let (_, status) = waitpid(child, 0).map_err(|_| "waitpid")?;
     check(status == 0, "the child ran on past its breakpoint")?;
@@ -991,15 +986,7 @@ fn state_handler(_: &Args) -> Result<(), &'static str> {
     // The state's pc (words 64, 65) is the subcode; answer with pc + 4.
     let pc = msg.long(92 + ARM_THREAD_STATE64_PC * 4);
     check(pc == msg.long(76), "pc matches the subcode")?;
-    let mut r = MsgBuf::new();
-    r.set_header(&simple(
-        h.msgh_remote_port,
-        mach_msgh_bits(MACH_MSG_TYPE_MOVE_SEND_ONCE, 0),
-        0,
-        mach::defs::MACH_EXCEPTION_RAISE_STATE_IDENTITY.id + mach::mig::MIG_REPLY_ID_OFFSET,
-    ));
-    r.put(24, &mach::mig::NDR_RECORD);
-    r.put(32, &0i32.to_le_bytes());
+    let mut r = exception_reply(&h, &mach::defs::MACH_EXCEPTION_RAISE_STATE_IDENTITY, SUCCESS);
     r.put(36, &6u32.to_le_bytes());
     r.put(40, &68u32.to_le_bytes());
     let mut state = [0u8; 272];
