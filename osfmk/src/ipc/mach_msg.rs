@@ -318,7 +318,10 @@ pub fn ipc_kmsg_copyin_from_user(
     let mut head = [0u8; MACH_MSG_HEADER_SIZE as usize];
     head.copy_from_slice(&bytes[..MACH_MSG_HEADER_SIZE as usize]);
     let mut header = MachMsgHeader::from_bytes(&head);
-    let mut body = bytes.split_off(MACH_MSG_HEADER_SIZE as usize);
+    // The body is the same buffer with the header taken off the front (no second allocation
+    // of a size the user chose).
+    bytes.drain(..MACH_MSG_HEADER_SIZE as usize);
+    let mut body = bytes;
     if let Some((regs, desc_count)) = given {
         header = regs;
         if header.msgh_bits & MACH_MSGH_BITS_COMPLEX == 0 {
