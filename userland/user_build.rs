@@ -3,9 +3,6 @@ fn main() {
     let dir = std::env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR");
     if std::env::var("TARGET").is_ok_and(|t| t == "aarch64-unknown-none") {
         println!("cargo:rustc-link-arg-bins=-T{dir}/../user.ld");
-        // No RELRO: it would split .data from .bss into two segments sharing a page, which
-        // the loader refuses (segments are mapped at page grain, with one protection each).
-        println!("cargo:rustc-link-arg-bins=-znorelro");
     }
     println!("cargo:rerun-if-changed=../user.ld");
 }

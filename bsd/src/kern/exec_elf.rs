@@ -5,7 +5,8 @@
 //! dynamically linked image (`ET_DYN`, or any image naming an interpreter with `PT_INTERP`)
 //! is `ENOEXEC`: there is no dynamic loader. Everything the plan says is checked here so
 //! the mapping code can trust it: segments lie inside the file and inside the user image
-//! range, never share a page, are never both writable and executable, and the entry point
+//! range, share a page only with a neighbour of the same protection (`.data` and `.bss`, as
+//! linkers lay them out) and never overlap, are never both writable and executable, and the entry point
 //! is in an executable segment's file-backed bytes. Any violation — or bytes that are not
 //! ELF at all — is `ENOEXEC`.
 
@@ -90,11 +91,14 @@ pub fn parse_elf_image(bytes: &[u8]) -> Result<ImagePlan, Errno> {
     }
 
     segments.sort_unstable_by_key(|s| s.vaddr);
+    // Neighbours may share a page only if they would map it the same way; bytes never overlap.
     for pair in segments.windows(2) {
-        if let [low, high] = pair
-            && page_round_up(low.vaddr + low.memsz) > page_trunc(high.vaddr)
-        {
-            return Err(Errno::ENOEXEC);
+        if let [low, high] = pair {
+            let low_end = low.vaddr + low.memsz;
+            let shares_page = page_round_up(low_end) > page_trunc(high.vaddr);
+            if low_end > high.vaddr || (shares_page && low.prot != high.prot) {
+                return Err(Errno::ENOEXEC);
+            }
         }
     }
 
@@ -384,6 +388,20 @@ mod tests {
         e.phdrs.insert(0, load(PF_R, 0, BASE + 0x4000, 0x10, 0x10));
         assert!(e.parse().is_ok());
         rejected(|e| e.phdrs.insert(0, load(PF_R, 0, BASE + 0x3000, 0x10, 0x10)));
+    }
+
+    #[test]
+    fn same_protection_neighbours_may_share_a_page() {
+        // `.data` then `.bss` in the same page, as a linker with RELRO lays them out.
+        let mut e = Elf::typical();
+        e.phdrs.insert(2, load(PF_R | PF_W, 0, BASE + 0x4010, 0, 0x2000));
+        e.phdrs[1].memsz = 0x3010;
+        assert!(e.parse().is_ok());
+        // But never overlapping bytes.
+        rejected(|e| {
+            e.phdrs.insert(2, load(PF_R | PF_W, 0, BASE + 0x4000, 0, 0x2000));
+            e.phdrs[1].memsz = 0x3010;
+        });
     }
 
     #[test]

@@ -58,19 +58,27 @@ fn vm_prot(p: &crate::kern::exec_elf::Prot) -> VmProt {
     v
 }
 
-/// Map each segment (zero-fill, filled lazily past the file bytes), copy the file bytes in
-/// through the writable mapping, then lower the protection to the segment's own.
+/// Map each segment (zero-fill, filled lazily past the file bytes) read/write, copy the file
+/// bytes in, then lower each segment to its own protection. A page a segment shares with the
+/// one before (same protection, checked by the plan) is already mapped.
 fn load_segments(map: &mut VmMap, plan: &ImagePlan, file: &[u8]) -> Result<(), Errno> {
+    let mut mapped_to = 0;
     for seg in &plan.segments {
         let end = seg.vaddr.checked_add(seg.memsz).ok_or(Errno::ENOEXEC)?;
-        let (start, end) = (trunc_page(seg.vaddr), round_page(end));
-        let at = VmPlacement::Fixed { addr: start, overwrite: false };
-        map.enter(at, end - start, 0, VmProt::DEFAULT, VmProt::ALL, VmInherit::DEFAULT)
-            .map_err(kr_to_errno)?;
+        let (start, end) = (trunc_page(seg.vaddr).max(mapped_to), round_page(end));
+        if start < end {
+            let at = VmPlacement::Fixed { addr: start, overwrite: false };
+            map.enter(at, end - start, 0, VmProt::DEFAULT, VmProt::ALL, VmInherit::DEFAULT)
+                .map_err(kr_to_errno)?;
+            mapped_to = end;
+        }
         let from = usize::try_from(seg.file_offset).map_err(|_| Errno::ENOEXEC)?;
         let len = usize::try_from(seg.filesz).map_err(|_| Errno::ENOEXEC)?;
         let bytes = from.checked_add(len).and_then(|to| file.get(from..to)).ok_or(Errno::ENOEXEC)?;
         copyout(map, bytes, UserAddr(seg.vaddr)).map_err(|_| Errno::ENOMEM)?;
+    }
+    for seg in &plan.segments {
+        let (start, end) = (trunc_page(seg.vaddr), round_page(seg.vaddr + seg.memsz));
         map.protect(start, end, vm_prot(&seg.prot), false).map_err(kr_to_errno)?;
     }
     Ok(())
