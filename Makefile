@@ -27,6 +27,7 @@ KERNEL_ELF    := target/$(KERNEL_TARGET)/debug/kernel
 KTEST_ELF     := target/ktest/$(KERNEL_TARGET)/debug/kernel
 USER_DEBUG    := target/$(USER_TARGET)/debug
 USER_RELEASE  := target/$(USER_TARGET)/release
+C_OUT         := build/c
 
 BUILD         := build
 IMAGE         := $(BUILD)/Image
@@ -45,7 +46,7 @@ BENCH_TIMEOUT ?= 300
 
 .DEFAULT_GOAL := help
 
-.PHONY: help setup prereqs kernel ktest-kernel user bench-release rootfs rootfs-bench initrd \
+.PHONY: help setup prereqs kernel ktest-kernel user c bench-release rootfs rootfs-bench initrd \
         build run debug gdb test lint bench clean
 
 # ---- Help ------------------------------------------------------------------------------------
@@ -100,17 +101,22 @@ ktest-kernel: prereqs
 user: prereqs
 	cargo build $(USER_PKGS) --target $(USER_TARGET)
 
+# The C runtime and C test programs (userland/c), built with the GNU cross toolchain.
+c: prereqs
+	$(MAKE) --no-print-directory -C userland/c OUT=$(abspath $(C_OUT))
+
 # Only bench is measured, so only bench is built optimised.
 bench-release: prereqs
 	cargo build -p bench --target $(USER_TARGET) --release
 
 # The root filesystem normally holds the debug user programs; `make bench` puts the release
-# build of bench in its place (the other programs stay debug).
-rootfs: user
-	scripts/mkrootfs.sh $(ROOTFS) $(USER_DEBUG) $(USER_DEBUG)/bench '$(ROOTFS_EXTRA)'
+# build of bench in its place (the other programs stay debug). Programs are installed without
+# their debug info (the unstripped builds stay in target/ and build/c/ for gdb).
+rootfs: user c
+	scripts/mkrootfs.sh $(ROOTFS) $(USER_DEBUG) $(USER_DEBUG)/bench $(C_OUT)/bin '$(ROOTFS_EXTRA)'
 
-rootfs-bench: user bench-release
-	scripts/mkrootfs.sh $(ROOTFS) $(USER_DEBUG) $(USER_RELEASE)/bench '$(ROOTFS_EXTRA)'
+rootfs-bench: user bench-release c
+	scripts/mkrootfs.sh $(ROOTFS) $(USER_DEBUG) $(USER_RELEASE)/bench $(C_OUT)/bin '$(ROOTFS_EXTRA)'
 
 initrd: rootfs
 	scripts/mkinitrd.py $(ROOTFS) $(INITRD)

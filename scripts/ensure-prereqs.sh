@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Makes sure everything `make` needs is installed, installing what is missing:
 #   - the Rust toolchain pinned in rust-toolchain.toml, with its targets and components;
-#   - qemu-system-aarch64 and gdb-multiarch (Debian/Ubuntu packages), and python3.
+#   - qemu-system-aarch64, gdb-multiarch, the GNU cross toolchain for the C test programs
+#     (aarch64-linux-gnu-gcc, with its binutils: objcopy strips the root file system's
+#     programs) — Debian/Ubuntu packages — and python3.
 #
 # Every make target that builds or runs calls this first, so the common case — everything
 # present — must be fast: it only looks at local files (no rustup or apt network calls) and
@@ -126,9 +128,11 @@ declare -A package_of=(
     [qemu-system-aarch64]=qemu-system-arm
     [gdb-multiarch]=gdb-multiarch
     [python3]=python3
+    [aarch64-linux-gnu-gcc]=gcc-aarch64-linux-gnu
+    [aarch64-linux-gnu-objcopy]=binutils-aarch64-linux-gnu
 )
 packages=()
-for cmd in qemu-system-aarch64 gdb-multiarch python3; do
+for cmd in qemu-system-aarch64 gdb-multiarch python3 aarch64-linux-gnu-gcc aarch64-linux-gnu-objcopy; do
     command -v "$cmd" >/dev/null 2>&1 || packages+=("${package_of[$cmd]}")
 done
 if ((${#packages[@]})); then

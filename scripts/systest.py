@@ -11,6 +11,8 @@
   console-under-load  two CPU hogs must not starve the console
   ps               /bin/ps as init lists processes through proc_info
   crash-*          programs that die of a signal as init: the kernel must report and power off
+  c-*              the GNU-built C programs (userland/c) as init: their output and exit status
+  bad-init         an init that cannot be loaded (ENOEXEC) is reported, then a clean power-off
   gdb              gdb-multiarch against QEMU's gdb stub: break in kmain, backtrace
 
 Each test prints PASS or FAIL; the run stops at the first failure (unless --keep-going) and
@@ -206,6 +208,35 @@ def test_ps():
         expect_exit(qemu, 0)
 
 
+# The C programs built by userland/c with the GNU toolchain, as init: what each must print
+# and the status it must exit with (utest runs them through posix_spawn and execve too).
+C_PROGRAMS = {
+    "hello": (r"c-hello: hello, world from /bin/c/hello-O. \(pid 1, argc 1\)", 0),
+    "bss": (r"c-bss: 1541 words zeroed, sum after writing 3561251", 0),
+    "data": (r"c-data: constants, data and bss agree\r?\nc-data: sum of primes 77, last counter 407", 42),
+    "tls": (r"c-tls: counter 1235, words sum 37, buffer end 7", 0),
+    "true": (None, 0),
+}
+
+
+def c_init_test(prog, opt):
+    name = f"{prog}-{opt}"
+    output, status = C_PROGRAMS[prog]
+    with boot(f"c-{name}", bootargs=f"init=/bin/c/{name}") as qemu:
+        if output:
+            qemu.expect(output, FIRST_OUTPUT)
+        qemu.expect(rf"bsd: pid 1 \({re.escape(name)}\) exited with status {status}\b", STEP)
+        expect_exit(qemu, 0)
+
+
+def test_bad_init():
+    """An init that cannot be loaded is reported, and the machine powers off cleanly."""
+    path = "/bin/mutants/truncated"
+    with boot("bad-init", bootargs=f"init={path}") as qemu:
+        qemu.expect(rf"bsd: cannot run {re.escape(path)} as init: ENOEXEC; powering off", FIRST_OUTPUT)
+        expect_exit(qemu, 0)
+
+
 def crash_test(prog, signo, signame):
     with boot(prog, bootargs=f"init=/bin/{prog}") as qemu:
         qemu.expect(
@@ -312,6 +343,10 @@ def all_tests():
         ("crash-oom", 9, "SIGKILL"),
     ):
         tests.append((prog, lambda p=prog, n=signo, s=signame: crash_test(p, n, s), True))
+    for prog in C_PROGRAMS:
+        for opt in ("O0", "O2"):
+            tests.append((f"c-{prog}-{opt}", lambda p=prog, o=opt: c_init_test(p, o), True))
+    tests.append(("bad-init", test_bad_init, True))
     tests.append(("gdb", test_gdb, True))
     return tests
 

@@ -139,6 +139,10 @@ pub fn bsd_init(
         Ucred::default(),
         console_fds(),
     ) {
-        panic!("bsd_init: cannot run {path} as init: {}", e.name());
+        // Not a kernel bug: the machine was given a program that cannot run (a bad
+        // `init=`, a damaged image). Say why and power off, as when init dies.
+        let msg = alloc::format!("bsd: cannot run {path} as init: {}; powering off\n", e.name());
+        platform.console_write(msg.as_bytes());
+        platform.halt();
     }
 }

@@ -3,6 +3,11 @@
 //! interpreter), and a complete new address space is built — segments, lazily filled stack
 //! with a guard, argc/argv/envp/apple strings — before anything of the caller is touched,
 //! so a failed exec returns an error to an intact caller.
+//!
+//! Exec reads only what it needs from the file: the first bytes (to tell a script from an
+//! ELF image), the ELF and program headers, and each segment's file bytes, read once
+//! straight into the new pages. What else the file holds — symbols, debug info — costs
+//! nothing.
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -10,7 +15,7 @@ use core::sync::atomic::Ordering;
 
 use mach::KernReturn;
 use mach::vm::{VmInherit, VmProt};
-use osfmk::arm64::copyio::{UserAddr, copyin, copyinstr, copyout};
+use osfmk::arm64::copyio::{FillError, UserAddr, copyin, copyinstr, copyout, copyout_with};
 use osfmk::arm64::cswitch::{UserFpState, reset_user_thread_pointers, write_user_fp};
 use osfmk::arm64::pmap::Pmap;
 use osfmk::arm64::trapframe::TrapFrame;
@@ -22,14 +27,15 @@ use osfmk::vm::vm_page::{round_page, trunc_page};
 use sys::Errno;
 
 use crate::kern::bsd_init::rootvnode;
-use crate::kern::exec_elf::{ImagePlan, parse_elf_image};
+use crate::kern::exec_elf::{ExecSource, ImagePlan, parse_elf_image};
 use crate::kern::exec_stack::{ARG_MAX, build_exec_stack};
 use crate::kern::kern_descrip::FileDesc;
 use crate::kern::kern_proc::{Pid, Proc, Ucred, uthread};
 use crate::kern::kern_rlimit::{Rlimits, stack_size};
+use crate::vfs::S_IFMT;
 use crate::vfs::vfs_lookup::namei;
-use crate::vfs::vnode::VType;
-use crate::vfs::{MAXPATHLEN, S_IFMT};
+use crate::vfs::vfs_syscalls::copyin_path;
+use crate::vfs::vnode::{VType, VnodeRef};
 
 /// Top of the user stack (well above the image area, far below the end of the user range).
 pub const USRSTACK64: u64 = 0x0000_0001_7000_0000;
@@ -37,6 +43,9 @@ pub const USRSTACK64: u64 = 0x0000_0001_7000_0000;
 pub const USER_STACK_GUARD: u64 = 64 * 1024;
 /// Longest `#!` line read (XNU reads one page; the interpreter path must fit in it).
 const SHEBANG_MAX: usize = 512;
+/// How much of a file exec reads to tell a script from a binary: `#!` and the bytes in
+/// which the line must end.
+const SHEBANG_HEAD: usize = 2 + SHEBANG_MAX;
 /// Most argv + envp entries (each costs at least a pointer and a NUL of ARG_MAX).
 const MAX_ARGS: usize = ARG_MAX / 9;
 
@@ -58,10 +67,10 @@ fn vm_prot(p: &crate::kern::exec_elf::Prot) -> VmProt {
     v
 }
 
-/// Map each segment (zero-fill, filled lazily past the file bytes) read/write, copy the file
-/// bytes in, then lower each segment to its own protection. A page a segment shares with the
-/// one before (same protection, checked by the plan) is already mapped.
-fn load_segments(map: &mut VmMap, plan: &ImagePlan, file: &[u8]) -> Result<(), Errno> {
+/// Map each segment (zero-fill, filled lazily past the file bytes) read/write, read the file
+/// bytes into it, then lower each segment to its own protection. A page a segment shares with
+/// the one before (same protection, checked by the plan) is already mapped.
+fn load_segments(map: &mut VmMap, plan: &ImagePlan, file: &Executable) -> Result<(), Errno> {
     let mut mapped_to = 0;
     for seg in &plan.segments {
         let end = seg.vaddr.checked_add(seg.memsz).ok_or(Errno::ENOEXEC)?;
@@ -72,10 +81,14 @@ fn load_segments(map: &mut VmMap, plan: &ImagePlan, file: &[u8]) -> Result<(), E
                 .map_err(kr_to_errno)?;
             mapped_to = end;
         }
-        let from = usize::try_from(seg.file_offset).map_err(|_| Errno::ENOEXEC)?;
         let len = usize::try_from(seg.filesz).map_err(|_| Errno::ENOEXEC)?;
-        let bytes = from.checked_add(len).and_then(|to| file.get(from..to)).ok_or(Errno::ENOEXEC)?;
-        copyout(map, bytes, UserAddr(seg.vaddr)).map_err(|_| Errno::ENOMEM)?;
+        copyout_with(map, UserAddr(seg.vaddr), len, |done, piece| {
+            file.read_exact_at(seg.file_offset + done, piece)
+        })
+        .map_err(|e| match e {
+            FillError::Fault(_) => Errno::ENOMEM,
+            FillError::Fill(errno) => errno,
+        })?;
     }
     for seg in &plan.segments {
         let (start, end) = (trunc_page(seg.vaddr), round_page(seg.vaddr + seg.memsz));
@@ -99,18 +112,52 @@ pub struct Image {
     pub comm: alloc::string::String,
 }
 
-/// Read a regular, executable file.
-fn read_executable(path: &[u8]) -> Result<Vec<u8>, Errno> {
-    let root = rootvnode().ok_or(Errno::ENOENT)?;
-    let vp = namei(&root, &root, path, true)?;
-    match vp.vtype() {
-        VType::VREG => {}
-        _ => return Err(Errno::EACCES),
+/// An executable file as exec reads it: a regular file with an execute bit, read in place.
+struct Executable {
+    vp: VnodeRef,
+}
+
+impl Executable {
+    /// Look `path` up and check it may be run.
+    fn open(path: &[u8]) -> Result<Executable, Errno> {
+        let root = rootvnode().ok_or(Errno::ENOENT)?;
+        let vp = namei(&root, &root, path, true)?;
+        if vp.vtype() != VType::VREG || vp.mode() & !S_IFMT & 0o111 == 0 {
+            return Err(Errno::EACCES);
+        }
+        Ok(Executable { vp })
     }
-    if vp.mode() & !S_IFMT & 0o111 == 0 {
-        return Err(Errno::EACCES);
+
+    /// The first bytes of the file, up to `buf.len()`; returns how many there were.
+    fn read_head(&self, buf: &mut [u8]) -> Result<usize, Errno> {
+        let mut done = 0;
+        while let Some(rest) = buf.get_mut(done..).filter(|r| !r.is_empty()) {
+            let n = self.vp.read_at(done as u64, rest)?;
+            if n == 0 {
+                break;
+            }
+            done += n;
+        }
+        Ok(done)
     }
-    vp.read_to_vec()
+}
+
+impl ExecSource for Executable {
+    fn file_len(&self) -> u64 {
+        self.vp.size()
+    }
+
+    fn read_exact_at(&self, off: u64, buf: &mut [u8]) -> Result<(), Errno> {
+        let mut done = 0;
+        while let Some(rest) = buf.get_mut(done..).filter(|r| !r.is_empty()) {
+            let at = off.checked_add(done as u64).ok_or(Errno::ENOEXEC)?;
+            match self.vp.read_at(at, rest)? {
+                0 => return Err(Errno::ENOEXEC),
+                n => done += n,
+            }
+        }
+        Ok(())
+    }
 }
 
 /// A `#!` line: the interpreter and its optional single argument.
@@ -121,8 +168,8 @@ struct Shebang {
 
 /// Split a `#!` line into the interpreter and its optional single argument; None if the
 /// file is not a script.
-fn parse_shebang(file: &[u8]) -> Option<Result<Shebang, Errno>> {
-    let rest = file.strip_prefix(b"#!")?;
+fn parse_shebang(head: &[u8]) -> Option<Result<Shebang, Errno>> {
+    let rest = head.strip_prefix(b"#!")?;
     let line_end = rest.iter().take(SHEBANG_MAX).position(|&b| b == b'\n');
     let Some(line_end) = line_end else { return Some(Err(Errno::ENOEXEC)) };
     let line = &rest[..line_end];
@@ -138,10 +185,12 @@ fn parse_shebang(file: &[u8]) -> Option<Result<Shebang, Errno>> {
 /// capped at RLIMIT_AS.
 pub fn load_image(path: &[u8], argv: &[Vec<u8>], envp: &[Vec<u8>], limits: &Rlimits) -> Result<Image, Errno> {
     let stack_size = stack_size(limits);
-    let mut file = read_executable(path)?;
+    let mut file = Executable::open(path)?;
+    let mut head = [0u8; SHEBANG_HEAD];
+    let head_len = file.read_head(&mut head)?;
     let mut exec_path = path.to_vec();
     let mut argv: Vec<Vec<u8>> = argv.to_vec();
-    if let Some(shebang) = parse_shebang(&file) {
+    if let Some(shebang) = parse_shebang(&head[..head_len]) {
         let Shebang { interp, arg } = shebang?;
         // New argv: interpreter, its argument, the script, then the script's own arguments.
         let mut new_argv = alloc::vec![interp.clone()];
@@ -149,8 +198,9 @@ pub fn load_image(path: &[u8], argv: &[Vec<u8>], envp: &[Vec<u8>], limits: &Rlim
         new_argv.push(path.to_vec());
         new_argv.extend(argv.iter().skip(1).cloned());
         argv = new_argv;
-        file = read_executable(&interp)?;
-        if file.starts_with(b"#!") {
+        file = Executable::open(&interp)?;
+        let mut magic = [0u8; 2];
+        if file.read_head(&mut magic)? == 2 && &magic == b"#!" {
             // An interpreter must itself be a binary.
             return Err(Errno::ENOEXEC);
         }
@@ -226,16 +276,7 @@ pub(crate) fn copyin_string_array(p: &Proc, addr: u64, budget: &mut usize) -> Re
 /// `execve(path, argv, envp)`: replace the calling process's program. On success every
 /// register is set here (EJUSTRETURN); on failure the caller is untouched.
 pub fn execve(p: &Arc<Proc>, path: u64, argv: u64, envp: u64, frame: &mut TrapFrame) -> Result<(), Errno> {
-    let mut path_bytes = Vec::new();
-    {
-        let map = p.task.map.as_ref().ok_or(Errno::EFAULT)?;
-        copyinstr(&mut map.lock(), UserAddr(path), MAXPATHLEN, &mut path_bytes).map_err(|kr| {
-            if kr == KernReturn::KERN_NO_SPACE { Errno::ENAMETOOLONG } else { Errno::EFAULT }
-        })?;
-    }
-    if path_bytes.is_empty() {
-        return Err(Errno::ENOENT);
-    }
+    let path_bytes = copyin_path(p, path)?;
     let mut budget = ARG_MAX;
     let argv = copyin_string_array(p, argv, &mut budget)?;
     let envp = copyin_string_array(p, envp, &mut budget)?;

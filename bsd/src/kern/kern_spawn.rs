@@ -7,7 +7,7 @@
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-use osfmk::arm64::copyio::{UserAddr, copyin, copyinstr, copyout};
+use osfmk::arm64::copyio::{UserAddr, copyin, copyout};
 use osfmk::kern::sched_prim::{current_thread, thread_setrun};
 use osfmk::kern::task::Task;
 use osfmk::kern::thread_act::thread_create_user;
@@ -20,7 +20,7 @@ use crate::kern::exec_stack::ARG_MAX;
 use crate::kern::kern_descrip::{FileDesc, FileProc};
 use crate::kern::kern_exec::{copyin_string_array, load_image};
 use crate::kern::kern_proc::{Membership, Pid, Proc, allproc_lock, pgrps, pid_alloc, uthread};
-use crate::vfs::MAXPATHLEN;
+use crate::vfs::vfs_syscalls::copyin_path;
 use crate::vfs::vfs_vnops::vn_open;
 
 /// Largest file-actions block accepted (64 actions).
@@ -194,13 +194,7 @@ pub fn posix_spawn(
         return Err(Errno::EINVAL);
     }
 
-    let mut path_bytes = Vec::new();
-    {
-        let map = p.task.map.as_ref().ok_or(Errno::EFAULT)?;
-        copyinstr(&mut map.lock(), UserAddr(path), MAXPATHLEN, &mut path_bytes).map_err(|kr| {
-            if kr == mach::KernReturn::KERN_NO_SPACE { Errno::ENAMETOOLONG } else { Errno::EFAULT }
-        })?;
-    }
+    let path_bytes = copyin_path(p, path)?;
     let mut budget = ARG_MAX;
     let argv = copyin_string_array(p, argv, &mut budget)?;
     let envp = copyin_string_array(p, envp, &mut budget)?;

@@ -262,6 +262,11 @@ mod handlers {
         crate::kern::kern_sysctl::sysctl(p, name, namelen, oldp, oldlenp, newp, newlen).map(|()| (0, 0))
     }
 
+    pub fn open(p: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
+        let [path, flags, mode, ..] = a.0;
+        crate::vfs::vfs_syscalls::open(p, path, flags as u32, mode as u16).map(|fd| (fd as u64, 0))
+    }
+
     pub fn close(p: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
         p.p_fd.lock().close(a.0[0]).map(|()| (0, 0))
     }

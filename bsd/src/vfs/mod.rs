@@ -1,10 +1,13 @@
 //! The virtual file system layer (XNU's `bsd/vfs`): the [`vnode`] every file system hands out,
-//! and [`vfs_lookup`], which walks a path over vnodes.
+//! [`vfs_lookup`], which walks a path over vnodes, [`vfs_vnops`] (vnodes as open files) and
+//! [`vfs_syscalls`] (the file system calls).
 //!
 //! It also holds the path limits and file-type mode bits that the lookup and the file systems
 //! share. They are user ABI and will move to `sys` when it grows `syslimits`/`stat` modules.
 
 pub mod vfs_lookup;
+#[cfg(target_os = "none")]
+pub mod vfs_syscalls;
 pub mod vfs_vnops;
 pub mod vnode;
 

@@ -68,6 +68,42 @@ pub fn copyout(map: &mut VmMap, buf: &[u8], dst: UserAddr) -> Result<(), usize> 
     Ok(())
 }
 
+/// Why [`copyout_with`] stopped.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum FillError<E> {
+    /// The destination was not writable user memory after this many bytes.
+    Fault(usize),
+    /// The fill function failed.
+    Fill(E),
+}
+
+/// Fill `len` bytes of user memory at `dst` (which must be writable) by calling `fill` with
+/// each piece's offset from `dst` and the piece itself (at most a page, in order): the bytes
+/// go straight into the user pages, with no kernel buffer in between. exec reads a
+/// program's segments from its file this way.
+pub fn copyout_with<E>(
+    map: &mut VmMap,
+    dst: UserAddr,
+    len: usize,
+    mut fill: impl FnMut(u64, &mut [u8]) -> Result<(), E>,
+) -> Result<(), FillError<E>> {
+    let mut done = 0;
+    while done < len {
+        let addr = dst.offset(done as u64).ok_or(FillError::Fault(done))?;
+        let (kva, room) = chunk(map, addr.0, true).map_err(|_| FillError::Fault(done))?;
+        let n = room.min(len - done);
+        // SAFETY: `kva..kva+n` lies inside one user page faulted in writable (and private)
+        // just now, reached through the direct map, and the exclusive borrow of the map
+        // keeps it mapped while `fill` runs. No kernel object lives there: the only other
+        // possible writers are the task's own user threads (as for `copyout`), and plain
+        // bytes have no invariant they could break.
+        let piece = unsafe { core::slice::from_raw_parts_mut(kva as *mut u8, n) };
+        fill(done as u64, piece).map_err(FillError::Fill)?;
+        done += n;
+    }
+    Ok(())
+}
+
 /// Copy a NUL-terminated string of at most `max` bytes (NUL included) into `out`.
 /// Errors: `KERN_INVALID_ADDRESS` for a bad pointer, `KERN_NO_SPACE` if no NUL within `max`.
 pub fn copyinstr(

@@ -59,6 +59,15 @@ pub fn write_bytes(fd: u64, buf: &[u8]) -> Result<u64, Errno> {
     unsafe { write(fd, buf.as_ptr() as u64, buf.len() as u64) }
 }
 
+/// `open` of a NUL-terminated path (EINVAL if `path` has no terminating NUL).
+pub fn open_path(path: &[u8], oflag: u32, mode: u16) -> Result<u64, Errno> {
+    if path.last() != Some(&0) {
+        return Err(Errno::EINVAL);
+    }
+    // SAFETY: `path` is a NUL-terminated string that outlives the call.
+    unsafe { open(path.as_ptr() as u64, u64::from(oflag), u64::from(mode)) }
+}
+
 /// `read` into a byte slice.
 pub fn read_bytes(fd: u64, buf: &mut [u8]) -> Result<u64, Errno> {
     // SAFETY: `buf` is a valid, writable slice for its length.

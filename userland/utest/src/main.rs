@@ -15,6 +15,7 @@ use libsys::{Args, Errno, entry, println};
 use mach::KernReturn;
 use mach::port::{MACH_PORT_NULL, mach_port_valid};
 
+mod exec;
 mod introspect;
 mod ipc;
 mod ipc_fuzz;
@@ -214,6 +215,7 @@ fn main(args: &Args) -> i32 {
         .chain(vm::CASES)
         .chain(proc::CASES)
         .chain(spawn::CASES)
+        .chain(exec::CASES)
         .chain(limits::CASES)
         .chain(introspect::CASES)
         .chain(ports::CASES)
