@@ -52,3 +52,43 @@ pub const VM_INHERIT_SHARE: u64 = 0;
 pub const VM_INHERIT_COPY: u64 = 1;
 /// Not present in the child.
 pub const VM_INHERIT_NONE: u64 = 2;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The C runtime's `<sys/mman.h>` mirrors these constants for C programs; every value it
+    /// defines must be the one here, so the ABI still has one source of truth.
+    #[test]
+    fn the_c_header_agrees() {
+        let header = include_str!("../../../userland/c/include/sys/mman.h");
+        let mut checked = 0;
+        for line in header.lines() {
+            let mut words = line.split_whitespace();
+            let (Some("#define"), Some(name), Some(value)) = (words.next(), words.next(), words.next())
+            else {
+                continue;
+            };
+            let ours = match name {
+                "PROT_NONE" => PROT_NONE,
+                "PROT_READ" => PROT_READ,
+                "PROT_WRITE" => PROT_WRITE,
+                "PROT_EXEC" => PROT_EXEC,
+                "MAP_SHARED" => MAP_SHARED,
+                "MAP_PRIVATE" => MAP_PRIVATE,
+                "MAP_FIXED" => MAP_FIXED,
+                "MAP_ANON" => MAP_ANON,
+                // Not a kernel constant: mmap's failure value in C.
+                "MAP_FAILED" => continue,
+                other => panic!("sys/mman.h defines {other}, which this test does not know"),
+            };
+            let theirs = match value.strip_prefix("0x") {
+                Some(hex) => u64::from_str_radix(hex, 16),
+                None => value.parse(),
+            };
+            assert_eq!(theirs, Ok(ours), "{name}");
+            checked += 1;
+        }
+        assert_eq!(checked, 8);
+    }
+}

@@ -22,13 +22,21 @@ const ITERATIONS: u64 = 20_000;
 const SLOW_ITERATIONS: u64 = 500;
 
 /// Nanoseconds per operation (= guest instructions with icount shift=0), in hundredths.
+///
+/// The timed loop is bracketed by `hint #0x50` / `hint #0x51`, no-ops to the CPU, which the
+/// profiling plugin (`scripts/profile/`) takes as the start and end of a measured window:
+/// `make profile WINDOW=<k>` profiles the k-th call of this function (from 0).
 fn measure(tb: (u64, u64), iterations: u64, mut op: impl FnMut()) -> u64 {
     op();
+    // SAFETY: a hint the architecture reserves: it executes as a NOP.
+    unsafe { core::arch::asm!("hint #0x50", options(nomem, nostack, preserves_flags)) };
     let t0 = mach_absolute_time();
     for _ in 0..iterations {
         op();
     }
     let ticks = mach_absolute_time() - t0;
+    // SAFETY: as above.
+    unsafe { core::arch::asm!("hint #0x51", options(nomem, nostack, preserves_flags)) };
     ticks * tb.0 * 100 / tb.1 / iterations
 }
 
@@ -171,6 +179,24 @@ fn main(args: &Args) -> i32 {
             let _ = libsys::process::waitpid(pid, 0);
         }
     });
+    // The same with the smallest C program (userland/c `true`, stripped): what a tiny
+    // static program costs, comparable with the same measurement on other kernels.
+    const TRUE_C: &[u8] = b"/bin/c/true-O2\0";
+    let fork_exec_c = measure(tb, 20, || match libsys::process::fork() {
+        Ok(libsys::process::Forked::Child) => {
+            let _ = libsys::process::execv(TRUE_C, &[TRUE_C]);
+            libsys::syscall::exit_process(1)
+        }
+        Ok(libsys::process::Forked::Parent(pid)) => {
+            let _ = libsys::process::waitpid(pid, 0);
+        }
+        Err(_) => {}
+    });
+    let spawn_wait_c = measure(tb, 20, || {
+        if let Ok(pid) = libsys::process::spawn(TRUE_C, &[TRUE_C], None, &[]) {
+            let _ = libsys::process::waitpid(pid, 0);
+        }
+    });
     let _ = libsys::signal::signal_action(sys::signal::SIGUSR1, on_signal, 0, 0);
     // SAFETY: no pointers.
     let me = unsafe { libsys::syscall::getpid() }.unwrap_or(0) as i32;
@@ -184,7 +210,7 @@ fn main(args: &Args) -> i32 {
     let ool_1m = ipc::ool_one_way(1 << 20, &mut |op| measure(tb, 20, op));
     let sema =
         ipc::semaphore_ping_pong(SLOW_ITERATIONS as u32, stack(), &mut |op| measure(tb, SLOW_ITERATIONS, op));
-    let rows: [(&str, u64); 18] = [
+    let rows: [(&str, u64); 20] = [
         ("null BSD syscall (getppid)", syscall),
         ("null Mach trap (thread_self_trap)", trap),
         ("Mach trap with copyout (mach_timebase_info_trap)", copyout),
@@ -198,6 +224,8 @@ fn main(args: &Args) -> i32 {
         ("posix_spawn + wait4 of a trivial program", spawn_wait),
         ("signal to self (kill + handler + sigreturn)", signal),
         ("fork + execve of a trivial program + wait4", fork_exec),
+        ("fork + execve of a tiny C program (true) + wait4", fork_exec_c),
+        ("posix_spawn + wait4 of a tiny C program (true)", spawn_wait_c),
         ("mach_msg RPC round trip, two tasks", rpc_tasks),
         ("mach_msg RPC round trip, two threads of one task", rpc_threads),
         ("mach_msg one-way send + receive, 4 KiB out of line", ool_4k),

@@ -35,6 +35,8 @@ const fn prog(path: &'static [u8], status: i32, starts: &'static [u8], ends: &'s
 
 const HELLO_O0: &[u8] = b"c-hello: hello, world from /bin/c/hello-O0 (pid ";
 const HELLO_O2: &[u8] = b"c-hello: hello, world from /bin/c/hello-O2 (pid ";
+const HELLO_GOLD: &[u8] = b"c-hello: hello, world from /bin/c/hello-gold-O2 (pid ";
+const HELLO_LLD: &[u8] = b"c-hello: hello, world from /bin/c/hello-lld-O2 (pid ";
 const BSS: &[u8] = b"c-bss: 1541 words zeroed, sum after writing 3561251\n";
 const DATA: &[u8] = b"c-data: constants, data and bss agree\nc-data: sum of primes 77, last counter 407\n";
 const TLS: &[u8] = b"c-tls: counter 1235, words sum 37, buffer end 7\n";
@@ -50,6 +52,13 @@ const C_PROGRAMS: &[CProgram] = &[
     prog(b"/bin/c/tls-O2\0", 0, TLS, b""),
     prog(b"/bin/c/true-O0\0", 0, b"", b""),
     prog(b"/bin/c/true-O2\0", 0, b"", b""),
+    // The same sources linked by gold and by LLD.
+    prog(b"/bin/c/hello-gold-O2\0", 0, HELLO_GOLD, b", argc 1)\n"),
+    prog(b"/bin/c/hello-lld-O2\0", 0, HELLO_LLD, b", argc 1)\n"),
+    prog(b"/bin/c/data-gold-O2\0", 42, DATA, b""),
+    prog(b"/bin/c/data-lld-O2\0", 42, DATA, b""),
+    prog(b"/bin/c/tls-gold-O2\0", 0, TLS, b""),
+    prog(b"/bin/c/tls-lld-O2\0", 0, TLS, b""),
 ];
 
 /// Reads a whole (small) file.
