@@ -46,7 +46,7 @@ BENCH_TIMEOUT ?= 300
 
 .DEFAULT_GOAL := help
 
-.PHONY: help setup prereqs kernel ktest-kernel user c bench-release rootfs rootfs-bench initrd \
+.PHONY: profile help setup prereqs kernel ktest-kernel user c bench-release rootfs rootfs-bench initrd \
         build run debug gdb test lint bench clean
 
 # ---- Help ------------------------------------------------------------------------------------
@@ -60,6 +60,8 @@ help:
 	@echo '               crash and debugger tests (logs in build/test-logs/)'
 	@echo '  make lint    cargo clippy -D warnings for the host crates, the kernel and user space'
 	@echo '  make bench   boot /bin/bench (release) under -icount and print its bench: lines'
+	@echo '  make profile per-function instruction counts of one bench measurement'
+	@echo '               (WINDOW=<k>: the k-th measure() call, ITERATIONS=<its count>)'
 	@echo '  make build   build the kernel Image and the initrd without booting'
 	@echo '  make setup   install the toolchain, QEMU and gdb if missing, fetch crates'
 	@echo '  make clean   remove build/ and target/'
@@ -156,6 +158,14 @@ bench: kernel rootfs-bench
 	scripts/mkinitrd.py $(ROOTFS) $(INITRD)
 	BOOTARGS="init=/bin/bench" QEMU_ARGS="-icount shift=0,sleep=off $(QEMU_ARGS)" \
 		scripts/bench.sh $(BENCH_TIMEOUT) $(BUILD)/bench.log
+
+# A per-function instruction profile of one bench measurement (scripts/profile/): WINDOW is
+# the measure() call to profile, counted from 0 in bench's order; ITERATIONS its loop count.
+WINDOW     ?= 12
+ITERATIONS ?= 20
+profile: kernel rootfs-bench
+	scripts/mkinitrd.py $(ROOTFS) $(INITRD)
+	scripts/profile/profile.sh $(WINDOW) $(ITERATIONS)
 
 # ---- Cleaning --------------------------------------------------------------------------------
 

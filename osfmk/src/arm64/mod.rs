@@ -13,3 +13,5 @@ pub mod trapframe;
 pub mod copyio;
 #[cfg(target_os = "none")]
 pub mod cswitch;
+#[cfg(target_os = "none")]
+mod mem;
