@@ -2,7 +2,9 @@
 //! `kern_prot.c`): which group and session every process is in, the `setpgid`, `setsid`,
 //! `getpgid` and `getsid` rules, and orphaned process groups — a group is orphaned when no
 //! member has a parent in another group of the same session, i.e. no shell left to resume
-//! its stopped jobs. Modelled over pids: the table keeps, per process, its parent, group,
+//! its stopped jobs. As XNU's `pg_jobc`, each group counts the members that have such a
+//! parent, kept in step by every change, so "is it orphaned" is one lookup, not a walk over
+//! the members and their parents on every exit. Modelled over pids: the table keeps, per process, its parent, group,
 //! liveness and whether it has exec'd, so it is testable without real processes. The caller
 //! holds the process-list lock around every call and keeps this table in step with fork,
 //! exec, exit and reaping.
@@ -36,6 +38,9 @@ struct Pgrp {
     /// The session id (the session leader's pid).
     session: Pid,
     members: BTreeSet<Pid>,
+    /// Live members whose live parent is in another group of the same session (XNU's
+    /// `pg_jobc`): while there is one, a shell can continue the group's stopped jobs.
+    jobc: usize,
 }
 
 /// Every process's group and session.
@@ -66,6 +71,7 @@ impl PgrpTable {
         }
         self.procs.insert(pid, ProcEntry { ppid, pgid: pid, alive: true, exec: false });
         self.join(pid, pid, pid);
+        self.count_as_child(pid, true);
         Ok(())
     }
 
@@ -79,6 +85,7 @@ impl PgrpTable {
         let session = self.session_of_pgrp(p.pgid).ok_or(Errno::ESRCH)?;
         self.procs.insert(child, ProcEntry { ppid: parent, pgid: p.pgid, alive: true, exec: false });
         self.join(child, p.pgid, session);
+        self.count_as_child(child, true);
         Ok(())
     }
 
@@ -97,10 +104,20 @@ impl PgrpTable {
     /// Exit: `pid` stops counting for job control and its children (live or zombie) get
     /// `reaper` (init) as parent. Its group stays until it is reaped.
     pub fn exit(&mut self, pid: Pid, reaper: Pid) -> Orphaned {
-        let watch = self.watch(pid);
+        let children = self.children(pid);
+        let watch = self.watch(pid, &children);
+        self.count_as_child(pid, false);
+        self.count_as_parent(&children, false);
         if let Some(e) = self.procs.get_mut(&pid) {
             e.alive = false;
         }
+        for &c in &children {
+            if let Some(e) = self.procs.get_mut(&c) {
+                e.ppid = reaper;
+            }
+            self.count_as_child(c, true);
+        }
+        // Zombie children follow too (they no longer count for job control).
         for e in self.procs.values_mut() {
             if e.ppid == pid {
                 e.ppid = reaper;
@@ -152,8 +169,9 @@ impl PgrpTable {
         if pgid == t.pgid {
             return Ok(Orphaned::new());
         }
-        let watch = self.watch(target);
-        self.move_to(target, pgid, t_session);
+        let children = self.children(target);
+        let watch = self.watch(target, &children);
+        self.move_to(target, pgid, t_session, &children);
         Ok(self.newly_orphaned(watch))
     }
 
@@ -164,8 +182,9 @@ impl PgrpTable {
         if me.pgid == caller || self.pgrps.contains_key(&caller) {
             return Err(Errno::EPERM);
         }
-        let watch = self.watch(caller);
-        self.move_to(caller, caller, caller);
+        let children = self.children(caller);
+        let watch = self.watch(caller, &children);
+        self.move_to(caller, caller, caller, &children);
         Ok(self.newly_orphaned(watch))
     }
 
@@ -189,11 +208,7 @@ impl PgrpTable {
     /// Is group `pgid` orphaned: no live member has a live parent in another group of the
     /// same session? (Also true for a group that does not exist.)
     pub fn is_orphaned(&self, pgid: Pid) -> bool {
-        let Some(session) = self.session_of_pgrp(pgid) else { return true };
-        !self.members(pgid).any(|m| {
-            let Some(parent) = self.procs.get(&m).and_then(|e| self.procs.get(&e.ppid)) else { return false };
-            parent.alive && parent.pgid != pgid && self.session_of_pgrp(parent.pgid) == Some(session)
-        })
+        self.pgrps.get(&pgid).is_none_or(|g| g.jobc == 0)
     }
 
     /// Is `id` taken as a process (live or zombie), group or session id? The pid allocator
@@ -229,7 +244,7 @@ impl PgrpTable {
     fn join(&mut self, pid: Pid, pgid: Pid, session: Pid) {
         let group = self.pgrps.entry(pgid).or_insert_with(|| {
             *self.sessions.entry(session).or_insert(0) += 1;
-            Pgrp { session, members: BTreeSet::new() }
+            Pgrp { session, members: BTreeSet::new(), jobc: 0 }
         });
         group.members.insert(pid);
     }
@@ -250,19 +265,62 @@ impl PgrpTable {
         }
     }
 
-    fn move_to(&mut self, pid: Pid, pgid: Pid, session: Pid) {
-        let Some(e) = self.procs.get_mut(&pid) else { return };
-        let old = e.pgid;
-        e.pgid = pgid;
+    /// Moves live `pid` (whose live children are `children`) to group `pgid` of `session`.
+    /// Only the links through `pid` — to its parent and to its children — can change
+    /// qualification, so only those are taken out of the counts and put back.
+    fn move_to(&mut self, pid: Pid, pgid: Pid, session: Pid, children: &[Pid]) {
+        let Some(old) = self.procs.get(&pid).map(|e| e.pgid) else { return };
+        self.count_as_child(pid, false);
+        self.count_as_parent(children, false);
         self.join(pid, pgid, session);
+        if let Some(e) = self.procs.get_mut(&pid) {
+            e.pgid = pgid;
+        }
         self.leave(pid, old);
+        self.count_as_child(pid, true);
+        self.count_as_parent(children, true);
+    }
+
+    /// Live `child`'s link to its parent counts for its group's `jobc` if the parent is alive
+    /// and in another group of the same session.
+    fn qualifies(&self, child: Pid) -> Option<Pid> {
+        let c = self.procs.get(&child).filter(|e| e.alive)?;
+        let parent = self.procs.get(&c.ppid).filter(|p| p.alive && p.pgid != c.pgid)?;
+        (self.session_of_pgrp(parent.pgid)? == self.session_of_pgrp(c.pgid)?).then_some(c.pgid)
+    }
+
+    /// Adds (`add`) or takes away `child`'s link to its parent in its group's count.
+    fn count_as_child(&mut self, child: Pid, add: bool) {
+        let Some(pgid) = self.qualifies(child) else { return };
+        if let Some(g) = self.pgrps.get_mut(&pgid) {
+            g.jobc = if add { g.jobc + 1 } else { g.jobc.saturating_sub(1) };
+        }
+    }
+
+    /// The same for the links of `children` (a process's live children) to their parent.
+    fn count_as_parent(&mut self, children: &[Pid], add: bool) {
+        for &c in children {
+            self.count_as_child(c, add);
+        }
+    }
+
+    /// The live children of `pid`.
+    fn children(&self, pid: Pid) -> Vec<Pid> {
+        self.procs
+            .iter()
+            .filter(|(_, e)| e.ppid == pid && e.alive)
+            .map(|(&c, _)| c)
+            .filter(|&c| c != pid)
+            .collect()
     }
 
     /// The groups whose orphan status a change to `pid` can flip — its own and its
     /// children's — with that status now.
-    fn watch(&self, pid: Pid) -> Vec<(Pid, bool)> {
-        let mut groups: BTreeSet<Pid> = self.procs.get(&pid).map(|e| e.pgid).into_iter().collect();
-        groups.extend(self.procs.values().filter(|e| e.ppid == pid && e.alive).map(|e| e.pgid));
+    fn watch(&self, pid: Pid, children: &[Pid]) -> Vec<(Pid, bool)> {
+        let mut groups: Vec<Pid> = self.procs.get(&pid).map(|e| e.pgid).into_iter().collect();
+        groups.extend(children.iter().filter_map(|c| self.procs.get(c)).map(|e| e.pgid));
+        groups.sort_unstable();
+        groups.dedup();
         groups.into_iter().map(|g| (g, self.is_orphaned(g))).collect()
     }
 
@@ -437,5 +495,64 @@ mod tests {
         assert_eq!(t.getsid(0, 1), Ok(1));
         assert!(t.is_orphaned(1));
         assert!(t.is_orphaned(12345), "no such group");
+    }
+
+    /// The definition, walked out: no live member has a live parent in another group of the
+    /// same session.
+    fn orphaned_by_definition(t: &PgrpTable, pgid: Pid) -> bool {
+        let Some(session) = t.session_of_pgrp(pgid) else { return true };
+        !t.members(pgid).any(|m| {
+            let Some(parent) = t.procs.get(&m).and_then(|e| t.procs.get(&e.ppid)) else { return false };
+            parent.alive && parent.pgid != pgid && t.session_of_pgrp(parent.pgid) == Some(session)
+        })
+    }
+
+    #[test]
+    fn job_counts_agree_with_the_definition_under_random_changes() {
+        let mut rng = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move |n: usize| {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            (rng % n.max(1) as u64) as usize
+        };
+        let mut t = login();
+        let mut next_pid = 11;
+        for step in 0..20_000 {
+            let live: Vec<Pid> = t.procs.iter().filter(|(_, e)| e.alive).map(|(&p, _)| p).collect();
+            let zombies: Vec<Pid> = t.procs.iter().filter(|(_, e)| !e.alive).map(|(&p, _)| p).collect();
+            let pick = |v: &[Pid], k: usize| v.get(k % v.len().max(1)).copied().unwrap_or(1);
+            match next(6) {
+                0 | 1 if live.len() < 40 => {
+                    t.fork(pick(&live, next(64)), next_pid).unwrap();
+                    next_pid += 1;
+                }
+                2 => {
+                    let p = pick(&live, next(64));
+                    if p != 1 {
+                        t.exit(p, 1);
+                    }
+                }
+                3 => {
+                    if let Some(&z) = zombies.get(next(64) % zombies.len().max(1)) {
+                        t.reap(z);
+                    }
+                }
+                4 => {
+                    // As a shell does: the parent (or the process itself) moves it into a new
+                    // group of its own, or into the group of another process.
+                    let target = pick(&live, next(64));
+                    let caller = if next(2) == 0 { target } else { t.procs[&target].ppid };
+                    let pgid = if next(2) == 0 { 0 } else { t.procs[&pick(&live, next(64))].pgid };
+                    let _ = t.setpgid(caller, target, pgid);
+                }
+                _ => {
+                    let _ = t.setsid(pick(&live, next(64)));
+                }
+            }
+            for &g in t.pgrps.keys() {
+                assert_eq!(t.is_orphaned(g), orphaned_by_definition(&t, g), "group {g} after step {step}");
+            }
+        }
     }
 }

@@ -405,13 +405,24 @@ impl Pmap {
             }
             let base = va & !(L3_SPAN - 1);
             let stop = end.min(base.saturating_add(L3_SPAN));
-            let (first, last) = (table_index(va, 3), ((stop - base).div_ceil(PAGE_SIZE)) as usize);
-            for i in first..last {
+            let (mut i, last) = (table_index(va, 3), ((stop - base).div_ceil(PAGE_SIZE)) as usize);
+            while i < last {
+                // Eight entries at once while none is valid: one test per 32 KiB of range.
+                if i % 8 == 0 && i + 8 <= last {
+                    // SAFETY: `i..i + 8` lie inside this level-3 table, a page this pmap owns.
+                    let any =
+                        (i..i + 8).fold(0, |acc, j| acc | unsafe { table_entry(table, j).read_volatile() });
+                    if any & DESC_VALID == 0 {
+                        i += 8;
+                        continue;
+                    }
+                }
                 // SAFETY: `i` < 512 indexes this level-3 table, a page this pmap owns.
                 let d = unsafe { table_entry(table, i).read_volatile() };
                 if d & DESC_VALID != 0 {
                     return Some((base + i as u64 * PAGE_SIZE, d & DESC_ADDR_MASK, descriptor_prot(d)));
                 }
+                i += 1;
             }
             va = base.checked_add(L3_SPAN)?;
         }
