@@ -11,6 +11,9 @@ ROOTFS_EXTRA ?=
 QEMU_ARGS    ?=
 CPU          ?= cortex-a72
 MACHINE_OPTS ?=
+# For `make bench` and `make profile`: `release` measures an optimised kernel instead of the
+# one `make run` boots (opt-level 1 with debug assertions and overflow checks, for gdb).
+BENCH_KERNEL ?= dev
 # For `make test`: only the tests whose names match these shell patterns (default: all).
 TESTS        ?=
 
@@ -25,12 +28,14 @@ USER_PKGS     := -p init -p utest -p bench -p crash
 
 KERNEL_ELF    := target/$(KERNEL_TARGET)/debug/kernel
 KTEST_ELF     := target/ktest/$(KERNEL_TARGET)/debug/kernel
+RELEASE_ELF   := target/$(KERNEL_TARGET)/release/kernel
 USER_DEBUG    := target/$(USER_TARGET)/debug
 USER_RELEASE  := target/$(USER_TARGET)/release
 C_OUT         := build/c
 
 BUILD         := build
 IMAGE         := $(BUILD)/Image
+RELEASE_IMAGE := $(BUILD)/release/Image
 KTEST_IMAGE   := $(BUILD)/ktest/Image
 ROOTFS        := $(BUILD)/rootfs
 INITRD        := $(BUILD)/initrd.cpio
@@ -46,7 +51,7 @@ BENCH_TIMEOUT ?= 300
 
 .DEFAULT_GOAL := help
 
-.PHONY: profile help setup prereqs kernel ktest-kernel user c bench-release rootfs rootfs-bench initrd \
+.PHONY: profile bench-kernel help setup prereqs kernel ktest-kernel user c bench-release rootfs rootfs-bench initrd \
         build run debug gdb test lint bench clean
 
 # ---- Help ------------------------------------------------------------------------------------
@@ -73,6 +78,7 @@ help:
 	@echo '  CPU=<model>          QEMU -cpu (default cortex-a72; e.g. max)'
 	@echo '  MACHINE_OPTS=<opts>  appended to -M virt, e.g. MACHINE_OPTS=,gic-version=3'
 	@echo '                       or MACHINE_OPTS=,virtualization=on'
+	@echo '  BENCH_KERNEL=release  bench and profile an optimised kernel (default: the make run one)'
 	@echo 'Variables (test):'
 	@echo '  TESTS="<patterns>"   run only the tests matching these shell patterns, e.g.'
 	@echo '                       TESTS="boot-* utest"; scripts/systest.py --list names them'
@@ -106,6 +112,23 @@ user: prereqs
 # The C runtime and C test programs (userland/c), built with the GNU cross toolchain.
 c: prereqs
 	$(MAKE) --no-print-directory -C userland/c OUT=$(abspath $(C_OUT))
+
+# The kernel that bench and profile boot: the `make run` one, or (BENCH_KERNEL=release) the
+# same code optimised.
+ifeq ($(BENCH_KERNEL),release)
+BENCH_IMAGE := $(RELEASE_IMAGE)
+BENCH_ELF   := $(RELEASE_ELF)
+bench-kernel: prereqs
+	cargo build -p kernel --target $(KERNEL_TARGET) --release
+	@mkdir -p $(dir $(RELEASE_IMAGE))
+	$(OBJCOPY) -O binary $(RELEASE_ELF) $(RELEASE_IMAGE)
+else ifeq ($(BENCH_KERNEL),dev)
+BENCH_IMAGE := $(IMAGE)
+BENCH_ELF   := $(KERNEL_ELF)
+bench-kernel: kernel
+else
+$(error BENCH_KERNEL must be dev or release, not '$(BENCH_KERNEL)')
+endif
 
 # Only bench is measured, so only bench is built optimised.
 bench-release: prereqs
@@ -154,18 +177,19 @@ test: prereqs
 
 # bench runs with stdin from /dev/null: it needs no input, and a terminal would be put in
 # raw mode by QEMU for nothing. The console is kept in build/bench.log.
-bench: kernel rootfs-bench
+bench: bench-kernel rootfs-bench
 	scripts/mkinitrd.py $(ROOTFS) $(INITRD)
-	BOOTARGS="init=/bin/bench" QEMU_ARGS="-icount shift=0,sleep=off $(QEMU_ARGS)" \
+	@echo 'bench: kernel $(BENCH_KERNEL) ($(BENCH_IMAGE))'
+	KERNEL_IMAGE=$(BENCH_IMAGE) BOOTARGS="init=/bin/bench" QEMU_ARGS="-icount shift=0,sleep=off $(QEMU_ARGS)" \
 		scripts/bench.sh $(BENCH_TIMEOUT) $(BUILD)/bench.log
 
 # A per-function instruction profile of one bench measurement (scripts/profile/): WINDOW is
 # the measure() call to profile, counted from 0 in bench's order; ITERATIONS its loop count.
 WINDOW     ?= 12
 ITERATIONS ?= 20
-profile: kernel rootfs-bench
+profile: bench-kernel rootfs-bench
 	scripts/mkinitrd.py $(ROOTFS) $(INITRD)
-	scripts/profile/profile.sh $(WINDOW) $(ITERATIONS)
+	KERNEL_IMAGE=$(BENCH_IMAGE) KERNEL_ELF=$(BENCH_ELF) scripts/profile/profile.sh $(WINDOW) $(ITERATIONS)
 
 # ---- Cleaning --------------------------------------------------------------------------------
 
