@@ -53,7 +53,7 @@ mod tests {
         ("frames return to the pool", frame_pool_round_trip),
         ("a task that exhausts memory gives every page back", vm_exhaustion),
         ("64 MiB allocated: only touched pages become resident", lazy_residency),
-        ("user pmap: enter, extract, remove", user_pmap),
+        ("user pmap: enter, extract, remove, next_mapped", user_pmap),
         ("with PAN, the kernel cannot touch user pages directly", pan_blocks_user_access),
     ];
 
@@ -468,6 +468,35 @@ mod tests {
             }
             if pmap.remove(va) != Some(pa) || pmap.extract(va).is_some() {
                 return Err("remove failed");
+            }
+            // next_mapped finds pages in address order whatever order they were entered in
+            // (a level-3 table's low-water hint only ever skips empty entries), and skips
+            // empty tables and the empty ends of full ones.
+            let table = 0x1_4000_0000; // a 2 MiB-aligned range: one level-3 table
+            let order = [300u64, 511, 100, 7];
+            for i in order {
+                pmap.enter(table + i * 4096, pa, prot, MemAttr::Normal).map_err(|_| "enter")?;
+            }
+            let mut found = alloc::vec::Vec::new();
+            let mut at = 0x1_0000_0000;
+            while let Some((page, got, _)) = pmap.next_mapped(at, 0x2_0000_0000) {
+                if got != pa {
+                    return Err("next_mapped: wrong physical page");
+                }
+                found.push((page - table) / 4096);
+                at = page + 4096;
+            }
+            if found != [7, 100, 300, 511] {
+                return Err("next_mapped missed or misordered pages");
+            }
+            if pmap.next_mapped(table + 101 * 4096, table + 300 * 4096).is_some() {
+                return Err("next_mapped found a page outside its range");
+            }
+            for i in order {
+                pmap.remove(table + i * 4096);
+            }
+            if pmap.next_mapped(0x1_0000_0000, 0x2_0000_0000).is_some() {
+                return Err("next_mapped after remove");
             }
             osfmk::vm::vm_page::vm_page_free(pa);
         }

@@ -253,6 +253,14 @@ impl BsdHooks for Hooks {
     fn ast_bsd(&self, frame: &mut TrapFrame) {
         let Some(p) = current_proc() else { return };
         let t = current_thread();
+        {
+            // Nothing pending (almost every return to user): no more to do. A signal posted
+            // after this look is seen on the next way out, as it would be after the walk.
+            let ps = p.p_signals.lock();
+            if !uthread(&t).sig.lock().has_work(&ps) {
+                return;
+            }
+        }
         loop {
             let action = {
                 let mut acts = p.p_sigacts.lock();

@@ -344,6 +344,13 @@ impl SigState {
         (self.pending | proc.pending) & !self.mask
     }
 
+    /// Has [`next_action`](Self::next_action) anything to do: a signal this thread may
+    /// take, or a `sigsuspend` mask to put back? The way back to user space asks this
+    /// first, so a thread with nothing pending skips the whole signal walk.
+    pub fn has_work(&self, proc: &ProcSignals) -> bool {
+        self.deliverable(proc) != 0 || self.saved_mask.is_some()
+    }
+
     /// How a system call interrupted by a signal returns: ERESTART (re-issue it after the
     /// handler) when the signal's action has SA_RESTART or no handler runs (a stop, then a
     /// continue, resumes the call; a fatal signal never returns), else EINTR.

@@ -54,6 +54,15 @@ const DESC_NG: u64 = 1 << 11;
 const DESC_PXN: u64 = 1 << 53;
 const DESC_UXN: u64 = 1 << 54;
 const DESC_ADDR_MASK: u64 = 0x0000_FFFF_FFFF_F000;
+/// Software field of a level-2 table descriptor (bits 11:2 are ignored by the walker in a
+/// table descriptor with 4 KiB granules and without FEAT_LPA2/HAFT, which we never enable:
+/// Arm ARM D8.3.1): a level-3 table's lowest possibly valid entry. Entries below it are
+/// known to be empty, so scans of a stack's table (filled from the top) start near its top.
+/// 0 (as in any descriptor that never had it set) means "scan from the start".
+const DESC_L3_LOW_SHIFT: u32 = 2;
+const DESC_L3_LOW_MASK: u64 = 0x3ff << DESC_L3_LOW_SHIFT;
+/// The hint of a new, empty level-3 table: no entry below the end.
+const L3_EMPTY: u64 = 512;
 
 /// Encode a leaf descriptor (page at level 3, block above).
 pub const fn leaf_descriptor(pa: u64, prot: Prot, attr: MemAttr, level3: bool) -> u64 {
@@ -305,11 +314,12 @@ impl Pmap {
                 let pa = vm_page::vm_page_alloc().ok_or(KernReturn::KERN_RESOURCE_SHORTAGE)?;
                 zero_frame(pa);
                 self.tables.push(pa);
+                let hint = if level == 2 { L3_EMPTY << DESC_L3_LOW_SHIFT } else { 0 };
                 // The zeroed table must be visible to the walker before it is linked in.
                 // SAFETY: barrier, then a store into our own table page.
                 unsafe {
                     core::arch::asm!("dsb ishst", options(nostack, preserves_flags));
-                    slot.write_volatile(pa | DESC_VALID | DESC_TABLE);
+                    slot.write_volatile(pa | DESC_VALID | DESC_TABLE | hint);
                 }
                 table = pa;
             } else if d & DESC_TABLE == 0 {
@@ -361,6 +371,19 @@ impl Pmap {
     pub fn enter(&mut self, va: u64, pa: u64, prot: Prot, attr: MemAttr) -> Result<(), KernReturn> {
         let slot = self.walk(va, 3, true)?.ok_or(KernReturn::KERN_INVALID_ADDRESS)?;
         self.write_leaf(slot, leaf_descriptor(pa, prot, attr, true), va);
+        // Lower the level-3 table's low-water hint to this entry (the walk above made the
+        // level-2 descriptor, so it is there).
+        if let Ok(Some(l2)) = self.walk(va, 2, false) {
+            let index = table_index(va, 3) as u64;
+            // SAFETY: `l2` is an entry of one of our tables, a table descriptor (the walk to
+            // level 3 went through it); only its software bits change.
+            unsafe {
+                let d = l2.read_volatile();
+                if (d & DESC_L3_LOW_MASK) >> DESC_L3_LOW_SHIFT > index {
+                    l2.write_volatile((d & !DESC_L3_LOW_MASK) | index << DESC_L3_LOW_SHIFT);
+                }
+            }
+        }
         Ok(())
     }
 
@@ -392,6 +415,7 @@ impl Pmap {
         const L3_SPAN: u64 = PAGE_SIZE * 512;
         'next: while va < end {
             let mut table = self.root;
+            let mut low = 0;
             for level in 0..3 {
                 // SAFETY: every table reached from our root is a page this pmap owns.
                 let d = unsafe { table_entry(table, table_index(va, level)).read_volatile() };
@@ -402,10 +426,12 @@ impl Pmap {
                     continue 'next;
                 }
                 table = d & DESC_ADDR_MASK;
+                low = ((d & DESC_L3_LOW_MASK) >> DESC_L3_LOW_SHIFT) as usize;
             }
             let base = va & !(L3_SPAN - 1);
             let stop = end.min(base.saturating_add(L3_SPAN));
-            let (mut i, last) = (table_index(va, 3), ((stop - base).div_ceil(PAGE_SIZE)) as usize);
+            // Entries below the table's low-water hint are empty.
+            let (mut i, last) = (table_index(va, 3).max(low), ((stop - base).div_ceil(PAGE_SIZE)) as usize);
             while i < last {
                 // Eight entries at once while none is valid: one test per 32 KiB of range.
                 if i % 8 == 0 && i + 8 <= last {
