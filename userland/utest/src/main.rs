@@ -22,6 +22,7 @@ mod kobject;
 mod limits;
 mod ports;
 mod proc;
+mod robust;
 mod sched;
 mod sema;
 mod spawn;
@@ -221,6 +222,7 @@ fn main(args: &Args) -> i32 {
         .chain(kobject::CASES)
         .chain(sema::CASES)
         .chain(ipc_fuzz::CASES)
+        .chain(robust::CASES)
     {
         match case(args) {
             Ok(()) => {
