@@ -10,7 +10,7 @@ use sys::fcntl::{O_ACCMODE, O_APPEND, O_CREAT, O_EXCL, O_TRUNC};
 use sys::stat::{S_IROTH, S_IWOTH, S_IXOTH};
 
 use crate::kern::kern_descrip::{FREAD, FWRITE, FileGlob, FileOps};
-use crate::vfs::vfs_lookup::namei;
+use crate::vfs::vfs_lookup::namei_as;
 use crate::vfs::vnode::{VType, Vnode, VnodeRef};
 use crate::vfs::{ALLPERMS, NAME_MAX};
 
@@ -52,8 +52,9 @@ pub fn vn_authorize_add(dvp: &Vnode, root_user: bool) -> Result<(), Errno> {
 
 /// Open `path` (relative to `cwd`) with open flags `oflag` and, for a new file, `mode`.
 /// `root_user`: the caller's effective uid is 0 (files have no owners yet, so everyone else
-/// is held to the "other" permission bits). A missing file is made only with `O_CREAT` and
-/// only in a directory the caller may write and search ([`vn_authorize_add`]).
+/// is held to the "other" permission bits). Every directory on the way must be searchable
+/// ([`namei_as`]); a missing file is made only with `O_CREAT` and only in a directory the
+/// caller may write and search ([`vn_authorize_add`]).
 pub fn vn_open(
     root: &VnodeRef,
     cwd: &VnodeRef,
@@ -68,7 +69,7 @@ pub fn vn_open(
     }
     // Kernel file flags are the access mode plus one (FFLAGS).
     let fflag = (access + 1) & (FREAD | FWRITE);
-    let (vp, created) = match namei(root, cwd, path, true) {
+    let (vp, created) = match namei_as(root, cwd, path, true, root_user) {
         Ok(_) if oflag & O_CREAT != 0 && oflag & O_EXCL != 0 => return Err(Errno::EEXIST),
         Ok(vp) => (vp, false),
         Err(Errno::ENOENT) if oflag & O_CREAT != 0 => {
@@ -79,7 +80,7 @@ pub fn vn_open(
             if name.is_empty() || name.len() > NAME_MAX {
                 return Err(Errno::ENOENT);
             }
-            let dvp = namei(root, cwd, dir, true)?;
+            let dvp = namei_as(root, cwd, dir, true, root_user)?;
             vn_authorize_add(&dvp, root_user)?;
             (dvp.create(name, mode & ALLPERMS)?, true)
         }
@@ -134,6 +135,21 @@ mod tests {
         assert!(vn_open(&root, &root, b"/tmp/x", O_RDONLY | O_CREAT, 0, false).is_ok());
         assert_eq!(vn_open(&root, &root, b"/sbin/x", O_RDONLY, 0, false).err(), None);
         assert_eq!(vn_open(&root, &root, b"/sbin/x", O_WRONLY, 0, false).err(), Some(Errno::EACCES));
+    }
+
+    #[test]
+    fn the_way_to_a_file_must_be_searchable() {
+        let root = tree();
+        let locked = root.mkdir(b"locked", 0o776).unwrap();
+        locked.create(b"f", 0o666).unwrap();
+        locked.mkdir(b"open", 0o777).unwrap();
+        let creat = O_WRONLY | O_CREAT;
+        assert_eq!(vn_open(&root, &root, b"/locked/f", O_RDONLY, 0, false).err(), Some(Errno::EACCES));
+        assert_eq!(vn_open(&root, &root, b"/locked/g", creat, 0o644, false).err(), Some(Errno::EACCES));
+        assert_eq!(vn_open(&root, &root, b"/locked/open/g", creat, 0o644, false).err(), Some(Errno::EACCES));
+        assert_eq!(locked.lookup(b"open").unwrap().lookup(b"g").unwrap_err(), Errno::ENOENT, "nothing made");
+        assert!(vn_open(&root, &root, b"/locked/f", O_RDONLY, 0, true).is_ok(), "root may");
+        assert!(vn_open(&root, &root, b"/tmp/../tmp/h", creat, 0o644, false).is_ok());
     }
 
     #[test]
