@@ -102,8 +102,8 @@ fn killed_by(status: i32, sig: u32) -> bool {
 
 // ---- item 9: file creation permissions, and file actions of failed spawns ---------------
 
-/// Does `path` exist? Asked through a spawn that opens it read-only (there is no open call
-/// yet): ENOENT means no.
+/// Does `path` exist? Asked through a spawn that opens it read-only (the open call is not on
+/// this branch; spawn's open action goes through the same `vn_open`): ENOENT means no.
 fn exists(path: &[u8]) -> Result<bool, &'static str> {
     let open = SpawnAction::Open { fd: 3, path, oflag: O_RDONLY as i32, mode: 0 };
     match spawn(b"/bin/utest\0", &[b"utest\0", b"--print-args\0"], None, &[open]) {
