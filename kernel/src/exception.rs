@@ -364,18 +364,10 @@ fn user_fault(far: u64, access: VmProt) -> Result<(), KernReturn> {
     osfmk::vm::vm_fault::vm_fault(&mut map.lock(), far, access)
 }
 
-/// The ASTs on the way back to EL0 (XNU's `ast_taken_user`): BSD's (signals, exit), the
-/// thread's own (terminate, suspend), then preemption; then the clock switches to user time.
+/// The ASTs on the way back to EL0 (XNU's `ast_taken_user`): BSD's and the thread's own
+/// until nothing holds the thread, then preemption; then the clock switches to user time.
 fn return_to_user(frame: &mut TrapFrame) {
-    if let Some(h) = bsd_hooks() {
-        h.ast_bsd(frame);
-    }
-    sched_prim::thread_ast_user();
-    // After a stop (or a suspension) signals may have arrived: look once more.
-    if let Some(h) = bsd_hooks() {
-        h.ast_bsd(frame);
-        sched_prim::thread_ast_user();
-    }
+    osfmk::kern::thread_act::ast_taken_user(frame);
     sched_prim::ast_check_preempt();
     sched_prim::thread_exit_kernel();
 }

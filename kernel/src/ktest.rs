@@ -49,6 +49,7 @@ mod tests {
         ("a higher-priority thread preempts within a quantum", priority_preempts),
         ("sleeps end at their deadline, not before", sleep_deadlines),
         ("suspend counts nest and stop a thread", suspend_nests),
+        ("no suspension holds a thread of a killed task", killed_task_is_not_held),
         ("200 threads created and terminated leave no memory behind", thread_churn),
         ("frames return to the pool", frame_pool_round_trip),
         ("a task that exhausts memory gives every page back", vm_exhaustion),
@@ -315,6 +316,39 @@ mod tests {
         task.resume().map_err(|_| "task resume")?;
         if progress_over(3) == 0 {
             return Err("task resume did not restart the thread");
+        }
+        sched_prim::thread_terminate(&t);
+        wait_terminated(&t);
+        Ok(())
+    }
+
+    /// Issue 11 item 7: a thread held by its own or its task's suspension must still reach
+    /// the AST that ends it once its task is being killed — suspensions made before the kill
+    /// or after it.
+    fn killed_task_is_not_held(_: &TaskRef) -> Result<(), &'static str> {
+        let task = osfmk::kern::task::Task::create().map_err(|_| "no task")?;
+        let t = Thread::create(task.clone(), BASEPRI_KERNEL, suspendable, 0).ok_or("no memory")?;
+        // A user task's threads time-share and would decay below this test's thread, which
+        // polls at a fixed priority: keep it at ours, as the kernel task's are.
+        sched_prim::thread_set_base_priority(&t, SchedMode::Fixed, BASEPRI_KERNEL);
+        sched_prim::thread_setrun(t.clone());
+        if progress_over(3) == 0 {
+            return Err("the thread never ran");
+        }
+        sched_prim::thread_suspend(&t);
+        task.suspend();
+        progress_over(1);
+        if progress_over(3) != 0 {
+            return Err("a suspended thread kept running");
+        }
+        task.mark_killed();
+        if progress_over(3) == 0 {
+            return Err("a killed task's thread stayed suspended");
+        }
+        sched_prim::thread_suspend(&t);
+        task.suspend();
+        if progress_over(3) == 0 {
+            return Err("a suspension made after the kill held the thread");
         }
         sched_prim::thread_terminate(&t);
         wait_terminated(&t);

@@ -22,7 +22,14 @@ pub const INITPROC_PID: i32 = 1;
 /// included, is asked to terminate; the caller returns, drops what it holds, and ends on
 /// its way back to user mode (terminating here, with references still on this stack,
 /// would leak the process, its task and its thread).
+///
+/// Only the first call for a process does anything: threads exiting together (exit and a
+/// fatal signal, the last thread ending during an exit) each end only their own thread.
 pub fn exit1(p: &Arc<Proc>, status: i32) {
+    if p.p_lexit.swap(true, core::sync::atomic::Ordering::AcqRel) {
+        sched_prim::thread_terminate(&sched_prim::current_thread());
+        return;
+    }
     p.p_fd.lock().close_all();
     // Keep the CPU time of the threads still running (those already ending have theirs
     // counted), then ask every thread to end; the caller's ends on its way to user mode.

@@ -90,6 +90,9 @@ pub struct Proc {
     pub p_rlimit: SpinLock<crate::kern::kern_rlimit::Rlimits>,
     /// When it was created (wall clock), for `ps`.
     pub p_start: sys::time::Timeval,
+    /// `exit1` has begun (XNU's `P_LEXIT`): the first caller does the exit, any later one
+    /// (another thread exiting, a fatal signal, the last thread ending) only ends its thread.
+    pub p_lexit: AtomicBool,
 }
 
 /// The process table: pid → proc.
@@ -153,6 +156,7 @@ impl Proc {
             p_fd: SpinLock::new(fd),
             p_stat: SpinLock::new(ProcState::Idle),
             p_sugid: AtomicBool::new(false),
+            p_lexit: AtomicBool::new(false),
             p_sigacts: SpinLock::new(sigacts),
             p_signals: SpinLock::new(ProcSignals::new()),
             p_sigorigin: SpinLock::new(SigOrigin::default()),
@@ -231,7 +235,7 @@ impl Proc {
     }
 
     /// Thread `t` is ending: keep its CPU time with the process.
-    pub fn thread_ended(&self, t: &ThreadRef) {
+    pub fn thread_ended(&self, t: &osfmk::kern::thread::Thread) {
         let (u, s) = t.sched.times();
         let mut ru = self.p_ru.lock();
         ru.0 += u;

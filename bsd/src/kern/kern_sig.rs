@@ -76,9 +76,10 @@ pub fn psignal(p: &Arc<Proc>, sig: Signal, origin: SigOrigin) -> Result<(), Errn
         let _ = p.task.resume();
     }
     if sig == SIGKILL {
-        // Nothing may keep a killed process from dying: undo every suspension (a
-        // spawn-suspended task, task_suspend) so its threads reach their AST.
-        while p.task.suspend_count() > 0 && p.task.resume().is_ok() {}
+        // Nothing may keep a killed process from dying: no suspension (a spawn-suspended
+        // task, task_suspend, a stop, a thread that suspended itself) holds its threads any
+        // more, so they reach the AST that ends them.
+        p.task.mark_killed();
     }
     if posted.continued {
         *p.p_jobreport.lock() = Some(JobReport::Continued);
@@ -225,6 +226,23 @@ impl BsdHooks for Hooks {
         };
         let _ = psignal(&p, SIGKILL, SigOrigin::default());
         true
+    }
+
+    fn thread_terminated(&self, thread: &osfmk::kern::thread::Thread, last: bool) {
+        let Some(info) = thread.task.bsd_info.get() else { return };
+        let Some(p) = info.downcast_ref::<alloc::sync::Weak<Proc>>().and_then(|w| w.upgrade()) else {
+            return;
+        };
+        if !p.p_lexit.load(core::sync::atomic::Ordering::Acquire) {
+            // Once exiting, exit1 has counted the time of every thread still running.
+            p.thread_ended(thread);
+        }
+        if last {
+            // The last thread of a process ending is the process exiting, whatever ended
+            // it (XNU: `proc_exit` from `thread_terminate_self`); exit1 does nothing if the
+            // process is exiting already.
+            exit1(&p, sys::wait::w_exitcode(0));
+        }
     }
 
     /// Audit session ids and pid versions are not kept: both read 0. The audit uid is the

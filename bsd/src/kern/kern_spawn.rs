@@ -199,11 +199,7 @@ pub fn posix_spawn(
     let argv = copyin_string_array(p, argv, &mut budget)?;
     let envp = copyin_string_array(p, envp, &mut budget)?;
 
-    // The child's descriptors and signal state are settled before anything is created.
-    let mut fds = p.p_fd.lock().fork_copy();
-    let root_user = p.p_ucred.lock().uid == 0;
-    apply_file_actions(&mut fds, &actions, attr.flags & POSIX_SPAWN_CLOEXEC_DEFAULT != 0, root_user)?;
-    fds.exec_close();
+    // The child's signal state is settled before anything is created.
     let mut sigacts = p.p_sigacts.lock().fork_copy();
     sigacts.exec_reset();
     if attr.flags & POSIX_SPAWN_SETSIGDEF != 0 {
@@ -227,6 +223,14 @@ pub fn posix_spawn(
     crate::kern::kern_rlimit::check_nproc(p)?;
     let limits = *p.p_rlimit.lock();
     let image = load_image(&path_bytes, &argv, &envp, &limits)?;
+    // File actions act on the file system (an open may create a file), so they run only
+    // once the program is loaded: a spawn that fails for want of a program, or of memory
+    // for it, leaves no trace (XNU applies them in the child, after image activation
+    // began). Permissions are the spawning user's.
+    let mut fds = p.p_fd.lock().fork_copy();
+    let root_user = p.p_ucred.lock().uid == 0;
+    apply_file_actions(&mut fds, &actions, attr.flags & POSIX_SPAWN_CLOEXEC_DEFAULT != 0, root_user)?;
+    fds.exec_close();
     let pid = pid_alloc()?;
     let task = Task::create().map_err(|_| Errno::ENOMEM)?;
     task.inherit_special_ports(&p.task);

@@ -15,7 +15,7 @@ use core::sync::atomic::Ordering;
 use mach::vm::{VM_FLAGS_ANYWHERE, VmProt};
 use osfmk::arm64::pmap::{USER_VM_MAX, USER_VM_MIN};
 use osfmk::kern::sched_prim::thread_setrun;
-use osfmk::kern::sched_prim::{terminate_requested, thread_terminate};
+use osfmk::kern::sched_prim::thread_terminate;
 use osfmk::kern::thread_act::{thread_create_user, thread_set_user_tsd};
 use osfmk::vm::vm_page::round_page;
 use osfmk::vm::vm_user::{mach_vm_allocate, mach_vm_deallocate, mach_vm_protect};
@@ -118,15 +118,8 @@ pub fn bsdthread_terminate(p: &Arc<Proc>, stackaddr: u64, freesize: u64, port: u
         // A bad name is the caller's problem; the thread ends either way, as in XNU.
         let _ = p.task.itk_space.deallocate(port as u32);
     }
-    let me = osfmk::kern::sched_prim::current_thread();
-    let others = p.threads().iter().filter(|t| !Arc::ptr_eq(t, &me) && !terminate_requested(t)).count();
-    if others == 0 {
-        // The last thread of a process ending is the process exiting (as XNU does).
-        crate::kern::kern_exit::exit1(p, sys::wait::w_exitcode(0));
-    } else {
-        // The thread ends on its way back to user mode, with nothing left on this stack.
-        p.thread_ended(&me);
-        thread_terminate(&me);
-    }
+    // The thread ends on its way back to user mode, with nothing left on this stack; if it
+    // is the last, the process exits then (`thread_terminated`).
+    thread_terminate(&osfmk::kern::sched_prim::current_thread());
     Err(Errno::EJUSTRETURN)
 }

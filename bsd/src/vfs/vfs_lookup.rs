@@ -11,6 +11,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use sys::Errno;
+use sys::stat::S_IXOTH;
 
 use super::vnode::{VType, VnodeRef};
 use super::{MAXPATHLEN, MAXSYMLINKS, NAME_MAX};
@@ -25,6 +26,20 @@ use super::{MAXPATHLEN, MAXSYMLINKS, NAME_MAX};
 /// another component or a trailing `/` — `ENOTDIR`; more than [`MAXSYMLINKS`] links `ELOOP`;
 /// a NUL inside the path `EINVAL`.
 pub fn namei(root: &VnodeRef, cwd: &VnodeRef, path: &[u8], follow_last: bool) -> Result<VnodeRef, Errno> {
+    namei_as(root, cwd, path, follow_last, true)
+}
+
+/// [`namei`] on behalf of a caller who is root (`root_user`) or not: a caller who is not
+/// needs search permission on every directory the walk looks a name up in (files have no
+/// owners yet, so the "other" execute bit), else `EACCES` — as XNU's `lookup` asks
+/// `vnode_authorize(KAUTH_VNODE_SEARCH)` of each directory.
+pub fn namei_as(
+    root: &VnodeRef,
+    cwd: &VnodeRef,
+    path: &[u8],
+    follow_last: bool,
+    root_user: bool,
+) -> Result<VnodeRef, Errno> {
     if path.is_empty() {
         return Err(Errno::ENOENT);
     }
@@ -55,6 +70,9 @@ pub fn namei(root: &VnodeRef, cwd: &VnodeRef, path: &[u8], follow_last: bool) ->
             return Err(Errno::ENAMETOOLONG);
         }
 
+        if !root_user && dir.vtype() == VType::VDIR && dir.mode() & S_IXOTH == 0 {
+            return Err(Errno::EACCES);
+        }
         let vp = if name == b".." && Arc::ptr_eq(&dir, root) { dir.clone() } else { dir.lookup(name)? };
 
         if vp.vtype() == VType::VLNK && (!is_last || follow_last || trailing_slash) {

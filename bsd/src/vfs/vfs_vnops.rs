@@ -6,10 +6,12 @@ use alloc::sync::Arc;
 
 use sys::Errno;
 use sys::fcntl::{O_ACCMODE, O_APPEND, O_CREAT, O_EXCL, O_TRUNC};
+// Files have no owners yet: a caller who is not root is held to the "other" bits.
+use sys::stat::{S_IROTH, S_IWOTH, S_IXOTH};
 
 use crate::kern::kern_descrip::{FREAD, FWRITE, FileGlob, FileOps};
-use crate::vfs::vfs_lookup::namei;
-use crate::vfs::vnode::{VType, VnodeRef};
+use crate::vfs::vfs_lookup::namei_as;
+use crate::vfs::vnode::{VType, Vnode, VnodeRef};
 use crate::vfs::{ALLPERMS, NAME_MAX};
 
 /// A vnode as an open file.
@@ -33,9 +35,26 @@ impl FileOps for VnodeFile {
     }
 }
 
+/// May the caller add a name to directory `dvp` (XNU's `vnode_authorize` with
+/// `KAUTH_VNODE_ADD_FILE`)? It needs write and search permission on it; root always may.
+/// `EACCES` otherwise. Every path that makes a name — create, and the mkdir, symlink,
+/// link and rename calls to come — asks this before the file system sees the request.
+pub fn vn_authorize_add(dvp: &Vnode, root_user: bool) -> Result<(), Errno> {
+    if dvp.vtype() != VType::VDIR {
+        return Err(Errno::ENOTDIR);
+    }
+    if root_user || dvp.mode() & (S_IWOTH | S_IXOTH) == S_IWOTH | S_IXOTH {
+        Ok(())
+    } else {
+        Err(Errno::EACCES)
+    }
+}
+
 /// Open `path` (relative to `cwd`) with open flags `oflag` and, for a new file, `mode`.
 /// `root_user`: the caller's effective uid is 0 (files have no owners yet, so everyone else
-/// is held to the "other" permission bits).
+/// is held to the "other" permission bits). Every directory on the way must be searchable
+/// ([`namei_as`]); a missing file is made only with `O_CREAT` and only in a directory the
+/// caller may write and search ([`vn_authorize_add`]).
 pub fn vn_open(
     root: &VnodeRef,
     cwd: &VnodeRef,
@@ -50,9 +69,9 @@ pub fn vn_open(
     }
     // Kernel file flags are the access mode plus one (FFLAGS).
     let fflag = (access + 1) & (FREAD | FWRITE);
-    let vp = match namei(root, cwd, path, true) {
+    let (vp, created) = match namei_as(root, cwd, path, true, root_user) {
         Ok(_) if oflag & O_CREAT != 0 && oflag & O_EXCL != 0 => return Err(Errno::EEXIST),
-        Ok(vp) => vp,
+        Ok(vp) => (vp, false),
         Err(Errno::ENOENT) if oflag & O_CREAT != 0 => {
             let (dir, name) = match path.iter().rposition(|&b| b == b'/') {
                 Some(i) => (&path[..i.max(1)], &path[i + 1..]),
@@ -61,17 +80,18 @@ pub fn vn_open(
             if name.is_empty() || name.len() > NAME_MAX {
                 return Err(Errno::ENOENT);
             }
-            let dvp = namei(root, cwd, dir, true)?;
-            dvp.create(name, mode & ALLPERMS)?
+            let dvp = namei_as(root, cwd, dir, true, root_user)?;
+            vn_authorize_add(&dvp, root_user)?;
+            (dvp.create(name, mode & ALLPERMS)?, true)
         }
         Err(e) => return Err(e),
     };
     if vp.vtype() == VType::VDIR && fflag & FWRITE != 0 {
         return Err(Errno::EISDIR);
     }
-    const S_IROTH: u16 = 0o004;
-    const S_IWOTH: u16 = 0o002;
+    // The creator of a file may open it as asked whatever mode it gave the file (POSIX).
     if !root_user
+        && !created
         && ((fflag & FREAD != 0 && vp.mode() & S_IROTH == 0)
             || (fflag & FWRITE != 0 && vp.mode() & S_IWOTH == 0))
     {
@@ -82,4 +102,65 @@ pub fn vn_open(
         return Err(Errno::ENOTSUP);
     }
     Ok(FileGlob::new(fflag, Arc::new(VnodeFile { vp, append: oflag & O_APPEND != 0 })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fs::ramfs::ramfs_new_root;
+    use sys::fcntl::{O_RDONLY, O_RDWR, O_WRONLY};
+
+    /// `/sbin` (rwxr-xr-x), `/tmp` (rwxrwxrwt), `/box` (rwx-w--w-: writable, not searchable).
+    fn tree() -> VnodeRef {
+        let root = ramfs_new_root();
+        root.mkdir(b"sbin", 0o755).unwrap();
+        root.mkdir(b"tmp", 0o1777).unwrap();
+        root.mkdir(b"box", 0o722).unwrap();
+        root
+    }
+
+    #[test]
+    fn only_root_creates_in_a_directory_others_may_not_write() {
+        // Issue 11 item 9: uid 501 created /sbin/x.
+        let root = tree();
+        let creat = O_WRONLY | O_CREAT;
+        assert_eq!(vn_open(&root, &root, b"/sbin/x", creat, 0o644, false).err(), Some(Errno::EACCES));
+        assert_eq!(root.lookup(b"sbin").unwrap().lookup(b"x").unwrap_err(), Errno::ENOENT, "nothing made");
+        assert_eq!(vn_open(&root, &root, b"/box/x", creat, 0o644, false).err(), Some(Errno::EACCES));
+        assert_eq!(vn_open(&root, &root, b"x", creat, 0o644, false).err(), Some(Errno::EACCES), "/ is 0755");
+        assert!(vn_open(&root, &root, b"/tmp/x", creat, 0o444, false).is_ok(), "the creator may write");
+        assert!(vn_open(&root, &root, b"/sbin/x", creat, 0o644, true).is_ok(), "root may");
+        // Opening what exists needs no directory permission, only the file's.
+        assert_eq!(vn_open(&root, &root, b"/tmp/x", O_RDWR | O_CREAT, 0, false).err(), Some(Errno::EACCES));
+        assert!(vn_open(&root, &root, b"/tmp/x", O_RDONLY | O_CREAT, 0, false).is_ok());
+        assert_eq!(vn_open(&root, &root, b"/sbin/x", O_RDONLY, 0, false).err(), None);
+        assert_eq!(vn_open(&root, &root, b"/sbin/x", O_WRONLY, 0, false).err(), Some(Errno::EACCES));
+    }
+
+    #[test]
+    fn the_way_to_a_file_must_be_searchable() {
+        let root = tree();
+        let locked = root.mkdir(b"locked", 0o776).unwrap();
+        locked.create(b"f", 0o666).unwrap();
+        locked.mkdir(b"open", 0o777).unwrap();
+        let creat = O_WRONLY | O_CREAT;
+        assert_eq!(vn_open(&root, &root, b"/locked/f", O_RDONLY, 0, false).err(), Some(Errno::EACCES));
+        assert_eq!(vn_open(&root, &root, b"/locked/g", creat, 0o644, false).err(), Some(Errno::EACCES));
+        assert_eq!(vn_open(&root, &root, b"/locked/open/g", creat, 0o644, false).err(), Some(Errno::EACCES));
+        assert_eq!(locked.lookup(b"open").unwrap().lookup(b"g").unwrap_err(), Errno::ENOENT, "nothing made");
+        assert!(vn_open(&root, &root, b"/locked/f", O_RDONLY, 0, true).is_ok(), "root may");
+        assert!(vn_open(&root, &root, b"/tmp/../tmp/h", creat, 0o644, false).is_ok());
+    }
+
+    #[test]
+    fn authorize_add_needs_write_and_search() {
+        let root = tree();
+        let dir = |n: &[u8]| root.lookup(n).unwrap();
+        assert_eq!(vn_authorize_add(&dir(b"sbin"), false), Err(Errno::EACCES));
+        assert_eq!(vn_authorize_add(&dir(b"box"), false), Err(Errno::EACCES));
+        assert_eq!(vn_authorize_add(&dir(b"tmp"), false), Ok(()));
+        assert_eq!(vn_authorize_add(&dir(b"box"), true), Ok(()));
+        let file = dir(b"tmp").create(b"f", 0o777).unwrap();
+        assert_eq!(vn_authorize_add(&file, true), Err(Errno::ENOTDIR));
+    }
 }

@@ -18,3 +18,9 @@ pub const S_IFLNK: u16 = 0o120000;
 pub const S_IFSOCK: u16 = 0o140000;
 /// Every permission bit: set-id, sticky and rwx for owner, group and other (`ALLPERMS`).
 pub const ALLPERMS: u16 = 0o7777;
+/// Read permission, others (XNU `sys/stat.h`).
+pub const S_IROTH: u16 = 0o000004;
+/// Write permission, others.
+pub const S_IWOTH: u16 = 0o000002;
+/// Execute (search, for a directory) permission, others.
+pub const S_IXOTH: u16 = 0o000001;

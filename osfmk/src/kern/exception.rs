@@ -33,6 +33,11 @@ pub trait BsdHooks: Sync {
     /// exits, is reported to its parent and reaped). False if no process wraps the task.
     #[cfg(target_os = "none")]
     fn task_terminate(&self, task: &crate::kern::task::Task) -> bool;
+    /// Thread `thread` of a task BSD may wrap is ending (in `thread_terminate_self`, on its
+    /// own stack); `last`: no other thread of the task is left, so the process must exit
+    /// now if it is not exiting already — however the threads were ended.
+    #[cfg(target_os = "none")]
+    fn thread_terminated(&self, thread: &crate::kern::thread::Thread, last: bool);
     /// The audit token of the process wrapping `task` (reference §4.5: auid, euid, egid,
     /// ruid, rgid, pid, asid, pid version), for the trailers of the messages it sends.
     #[cfg(target_os = "none")]

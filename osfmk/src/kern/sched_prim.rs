@@ -679,23 +679,35 @@ mod imp {
         t.sched.terminate_requested.load(Ordering::Acquire)
     }
 
+    /// Is `t` held by a suspension? Not once its task is being killed: nothing may keep a
+    /// killed thread from reaching the AST that ends it ([`Task::mark_killed`]).
+    ///
+    /// [`Task::mark_killed`]: crate::kern::task::Task::mark_killed
+    fn suspension_holds(t: &Thread) -> bool {
+        (t.sched.suspend_count() > 0 || t.task.suspend_count() > 0) && !t.task.is_killed()
+    }
+
     /// The per-thread AST on the way back to user mode (XNU's `thread_apc_ast`): terminate
-    /// if asked, and wait while the thread or its task is suspended.
-    pub fn thread_ast_user() {
+    /// if asked, and wait while the thread or its task is suspended. Returns whether it
+    /// waited: signals may have arrived meanwhile, so the caller looks at them again
+    /// before user mode (`ast_taken_user`).
+    pub fn thread_ast_user() -> bool {
         let t = current_thread();
+        let mut waited = false;
         loop {
             if terminate_requested(&t) {
                 drop(t);
                 crate::kern::thread_act::thread_terminate_self();
             }
-            if t.sched.suspend_count() == 0 && t.task.suspend_count() == 0 {
-                return;
+            if !suspension_holds(&t) {
+                return waited;
             }
+            waited = true;
             // Test-and-wait under the scheduler lock's protection of the counts' wakeups:
-            // resume wakes `suspend_event` after dropping the count.
+            // resume (and a kill) wakes `suspend_event` after changing what we test.
             let ev = suspend_event(&t);
             assert_wait_deadline(ev, Interruptible::No, None);
-            if t.sched.suspend_count() == 0 && t.task.suspend_count() == 0 && !terminate_requested(&t) {
+            if !suspension_holds(&t) || terminate_requested(&t) {
                 let mut guard = SCHED.lock();
                 if let Some(s) = guard.as_mut() {
                     clear_wait_locked(s, &t, WaitResult::Awakened);

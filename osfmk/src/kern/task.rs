@@ -5,7 +5,7 @@ use alloc::boxed::Box;
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 use core::any::Any;
-use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 use mach::KernReturn;
 
@@ -53,6 +53,8 @@ pub struct Task {
     threads: SpinLock<Vec<Weak<Thread>>>,
     /// `task_suspend` count: no thread of the task runs user code while it is non-zero.
     suspend_count: AtomicU32,
+    /// Being killed (SIGKILL, `task_terminate`): no suspension holds its threads any more.
+    killed: AtomicBool,
     itk_self: spin::Once<PortRef>,
     /// The task's exception ports (`task_set_exception_ports`), inherited by children.
     pub exc_actions: crate::kern::exception::ExceptionActions,
@@ -162,6 +164,7 @@ impl Task {
             itk_space: IpcSpace::with_limit(TASK_IPC_SPACE_MAX),
             threads: SpinLock::new(Vec::new()),
             suspend_count: AtomicU32::new(0),
+            killed: AtomicBool::new(false),
             itk_self: spin::Once::new(),
             itk_special: SpinLock::new(Default::default()),
             dead_times: [AtomicU64::new(0), AtomicU64::new(0)],
@@ -183,9 +186,33 @@ impl Task {
         self.threads.lock().iter().filter_map(Weak::upgrade).collect()
     }
 
+    /// `t` is ending: it leaves the task's list. True if it was the last thread — no other
+    /// started or yet-to-start thread is left. Decided under the list's lock, so of threads
+    /// ending together exactly one is the last (XNU's `task->active_thread_count`).
+    pub(crate) fn remove_thread(&self, t: &Thread) -> bool {
+        let mut threads = self.threads.lock();
+        threads.retain(|w| w.strong_count() > 0 && !core::ptr::eq(w.as_ptr(), t));
+        threads.is_empty()
+    }
+
     /// `task_suspend` nesting count.
     pub fn suspend_count(&self) -> u32 {
         self.suspend_count.load(Ordering::Acquire)
+    }
+
+    /// The task is being killed: from now on no suspension — of the task or of any of its
+    /// threads, made before or after — keeps a thread from running to the AST that ends it
+    /// (a thread that suspended itself, a stopped process, `task_suspend` by anyone).
+    pub fn mark_killed(&self) {
+        self.killed.store(true, Ordering::Release);
+        for t in self.threads() {
+            sched_prim::thread_wakeup(sched_prim::suspend_event(&t));
+        }
+    }
+
+    /// Has [`mark_killed`](Task::mark_killed) been called?
+    pub fn is_killed(&self) -> bool {
+        self.killed.load(Ordering::Acquire)
     }
 
     /// Suspend every thread of the task once more (`task_suspend`).
@@ -328,6 +355,7 @@ impl Task {
     /// threads) linger a little longer. The caller's own thread, if it is one of them,
     /// must end itself next (`thread_terminate_self`).
     pub fn terminate(&self) {
+        self.mark_killed();
         for t in self.threads() {
             sched_prim::thread_terminate(&t);
         }

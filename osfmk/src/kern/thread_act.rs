@@ -15,11 +15,28 @@ unsafe extern "C" {
 
 extern "C" fn user_thread_entry(frame: u64) -> ! {
     sched_prim::thread_continue();
-    // A thread created suspended (or already asked to end) stops here before user mode.
-    sched_prim::thread_ast_user();
+    // A thread created suspended (or already asked to end, or killed) stops here before
+    // user mode, as on any other way there.
     // SAFETY: `frame` is the trap frame `thread_create_user` wrote at the top of this
-    // thread's own kernel stack; returning through it enters EL0.
+    // thread's own kernel stack, which nothing else touches while the thread runs.
+    ast_taken_user(unsafe { &mut *(frame as *mut TrapFrame) });
+    // SAFETY: as above; returning through it enters EL0.
     unsafe { thread_exception_return(frame as *const TrapFrame) }
+}
+
+/// The ASTs on the way back to user mode (XNU's `ast_taken_user`), before preemption:
+/// BSD's (signals, exit), then the thread's own (terminate, suspend). After a wait for a
+/// suspension signals may have arrived (a SIGKILL, say), so both run again until nothing
+/// held the thread.
+pub fn ast_taken_user(frame: &mut TrapFrame) {
+    loop {
+        if let Some(h) = crate::kern::exception::bsd_hooks() {
+            h.ast_bsd(frame);
+        }
+        if !sched_prim::thread_ast_user() {
+            return;
+        }
+    }
 }
 
 /// A new thread in `task` that will enter user mode at `pc` with stack `sp`, suspended
@@ -80,11 +97,17 @@ pub fn thread_dup(task: TaskRef, frame: &TrapFrame) -> Option<ThreadRef> {
 }
 
 /// End the calling thread: it never runs again; its stack is freed by whoever runs next
-/// once the last reference goes.
+/// once the last reference goes. BSD hears of every thread that ends, whichever way it was
+/// asked to (`thread_terminate`, `bsdthread_terminate`, exit, a kill); when it was the
+/// task's last, the process exits (XNU runs `proc_exit` from `thread_terminate_self`).
 pub fn thread_terminate_self() -> ! {
     let me = sched_prim::current_thread();
     let (user, system) = me.sched.times();
     me.task.note_thread_ended(user, system);
+    let last = me.task.remove_thread(&me);
+    if let Some(h) = crate::kern::exception::bsd_hooks() {
+        h.thread_terminated(&me, last);
+    }
     me.set_state(ThreadState::Terminated);
     drop(me);
     sched_prim::thread_block();

@@ -13,12 +13,21 @@
 //! (`VM_INHERIT_SHARE`) is written directly by several maps, so copies of it are made
 //! eagerly instead.
 //!
-//! Locking: a map sits behind its task's `SpinLock`; order map → object → page pool.
+//! Budgets: entries live on the kernel heap, so they are counted twice — per map
+//! ([`VM_MAP_ENTRY_MAX`]) and over all maps together ([`VM_MAP_ENTRY_TOTAL_MAX`], held in a
+//! [`VmMapEntryBudget`]). Every operation that adds entries checks both first and fails
+//! cleanly; `vm_map_fork` too, so a fork that would overflow the total fails instead of
+//! exhausting the heap.
+//!
+//! Locking: a map sits behind its task's `SpinLock`; order map → object → page pool. Nothing
+//! here walks the whole map per entry: removal costs a bounded look at each removed entry's
+//! neighbours, so tearing down a map of n entries is O(n log n).
 
 use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicUsize, Ordering};
 
 use mach::KernReturn;
 use mach::vm::{VM_BEHAVIOR_DEFAULT, VmInherit, VmProt, VmRegionBasicInfo64};
@@ -35,6 +44,66 @@ pub const PAGE_MASK: u64 = PAGE_SIZE - 1;
 /// program could exhaust it by splitting one big allocation into a page-sized entry per
 /// page (mprotect every other page). Growing past it fails with `KERN_NO_SPACE`.
 pub const VM_MAP_ENTRY_MAX: usize = 1 << 16;
+
+/// Most entries all maps together may hold (and at most a quarter of the kernel heap at
+/// [`VM_MAP_ENTRY_HEAP_COST`] each): 131072, about 13 MiB. One map may take half of it, so
+/// a program that fills its map cannot fork copies of it until the heap is gone: growing past
+/// it fails with `KERN_RESOURCE_SHORTAGE` (fork: ENOMEM).
+pub const VM_MAP_ENTRY_TOTAL_MAX: usize = 1 << 17;
+
+/// What one entry costs the kernel heap, roughly (the entry and its share of the B-tree's
+/// nodes; measured: 65,000 entries took 6.8 MiB), for the heap cap of the total budget.
+const VM_MAP_ENTRY_HEAP_COST: usize = 112;
+
+/// How many entries on each side of a removed entry [`VmMap::remove`] looks at to decide
+/// whether the removed window's pages can be freed at once. A bound keeps removal linear in
+/// the entries removed; past it the pages simply wait for the object to die.
+const RELEASE_WINDOW_NEIGHBOURS: usize = 16;
+
+/// A count of map entries shared by many maps, with its limit (the kernel's is
+/// [`VM_MAP_ENTRY_BUDGET`]; tests make their own).
+pub struct VmMapEntryBudget {
+    in_use: AtomicUsize,
+    limit: usize,
+}
+
+impl VmMapEntryBudget {
+    /// A budget of `limit` entries, none used.
+    pub const fn new(limit: usize) -> VmMapEntryBudget {
+        VmMapEntryBudget { in_use: AtomicUsize::new(0), limit }
+    }
+
+    /// Entries held now.
+    pub fn in_use(&self) -> usize {
+        self.in_use.load(Ordering::Relaxed)
+    }
+
+    /// The limit: the configured one, capped at a quarter of the kernel heap once the heap
+    /// is known (host tests have none, and keep the configured limit).
+    pub fn limit(&self) -> usize {
+        match crate::vm::vm_page::kernel_heap_size() {
+            0 => self.limit,
+            heap => self.limit.min(heap as usize / 4 / VM_MAP_ENTRY_HEAP_COST),
+        }
+    }
+
+    /// Would `more` entries fit? (Concurrent maps may overshoot by the few entries one
+    /// operation adds after its check; the bound is what matters.)
+    fn has_room(&self, more: usize) -> bool {
+        self.in_use().saturating_add(more) <= self.limit()
+    }
+
+    fn add(&self, n: usize) {
+        self.in_use.fetch_add(n, Ordering::Relaxed);
+    }
+
+    fn sub(&self, n: usize) {
+        self.in_use.fetch_sub(n, Ordering::Relaxed);
+    }
+}
+
+/// The kernel's budget of map entries over every map ([`VM_MAP_ENTRY_TOTAL_MAX`]).
+pub static VM_MAP_ENTRY_BUDGET: VmMapEntryBudget = VmMapEntryBudget::new(VM_MAP_ENTRY_TOTAL_MAX);
 
 /// One mapped range.
 #[derive(Clone)]
@@ -142,6 +211,8 @@ pub struct VmMap {
     size: u64,
     /// Largest `size` allowed (BSD's RLIMIT_AS; XNU's `size_limit`).
     size_limit: u64,
+    /// Where this map's entries are counted with every other map's.
+    budget: &'static VmMapEntryBudget,
 }
 
 /// Round `x` up to `mask + 1` (a power of two), or None past the top of the address space.
@@ -150,8 +221,14 @@ fn align_up(x: u64, mask: u64) -> Option<u64> {
 }
 
 impl VmMap {
-    /// An empty user map over `pmap`, with pages from `pool`.
+    /// An empty user map over `pmap`, with pages from `pool`, its entries counted in the
+    /// kernel's [`VM_MAP_ENTRY_BUDGET`].
     pub fn create(pmap: Box<dyn PmapOps>, pool: PoolRef) -> VmMap {
+        VmMap::create_in(pmap, pool, &VM_MAP_ENTRY_BUDGET)
+    }
+
+    /// An empty user map whose entries count against `budget`.
+    pub fn create_in(pmap: Box<dyn PmapOps>, pool: PoolRef, budget: &'static VmMapEntryBudget) -> VmMap {
         VmMap {
             entries: BTreeMap::new(),
             pmap,
@@ -160,7 +237,22 @@ impl VmMap {
             max: USER_VM_MAX,
             size: 0,
             size_limit: u64::MAX,
+            budget,
         }
+    }
+
+    /// Enter `entry` under `key`, counting it in the budget (callers checked room first).
+    fn entry_insert(&mut self, key: u64, entry: VmMapEntry) {
+        if self.entries.insert(key, entry).is_none() {
+            self.budget.add(1);
+        }
+    }
+
+    /// Take the entry under `key` out, giving its budget back.
+    fn entry_remove(&mut self, key: u64) -> Option<VmMapEntry> {
+        let e = self.entries.remove(&key)?;
+        self.budget.sub(1);
+        Some(e)
     }
 
     /// Cap the total mapped size: later `enter`s past it fail with KERN_NO_SPACE.
@@ -249,14 +341,21 @@ impl VmMap {
         if cursor < end { Err(KernReturn::KERN_INVALID_ADDRESS) } else { Ok(()) }
     }
 
-    /// Whether `more` entries still fit under [`VM_MAP_ENTRY_MAX`].
+    /// Whether `more` entries still fit: under [`VM_MAP_ENTRY_MAX`] in this map
+    /// (`KERN_NO_SPACE`) and in the budget over all maps (`KERN_RESOURCE_SHORTAGE`).
     pub(super) fn room_for(&self, more: usize) -> Result<(), KernReturn> {
-        if self.entries.len() + more > VM_MAP_ENTRY_MAX { Err(KernReturn::KERN_NO_SPACE) } else { Ok(()) }
+        if self.entries.len() + more > VM_MAP_ENTRY_MAX {
+            return Err(KernReturn::KERN_NO_SPACE);
+        }
+        if !self.budget.has_room(more) {
+            return Err(KernReturn::KERN_RESOURCE_SHORTAGE);
+        }
+        Ok(())
     }
 
     /// Split the entry containing `addr` so that an entry starts exactly there. A split
     /// changes nothing a user can see, so a caller that fails after clipping leaves the map
-    /// as it was; the only failure is a full map (`KERN_NO_SPACE`).
+    /// as it was; the only failure is no room for another entry (see [`room_for`](Self::room_for)).
     pub(super) fn clip(&mut self, addr: u64) -> Result<(), KernReturn> {
         let Some((&start, e)) = self.entries.range(..addr).next_back() else { return Ok(()) };
         if e.end <= addr {
@@ -269,7 +368,7 @@ impl VmMap {
         if let Some(left) = self.entries.get_mut(&start) {
             left.end = addr;
         }
-        self.entries.insert(addr, right);
+        self.entry_insert(addr, right);
         Ok(())
     }
 
@@ -302,7 +401,7 @@ impl VmMap {
             }
             _ => return,
         };
-        let Some(next) = self.entries.remove(&addr) else { return };
+        let Some(next) = self.entry_remove(addr) else { return };
         if let Some(prev) = self.entries.get_mut(&prev_key) {
             if let (Some(size), Some(obj)) = (grow_to, &prev.object) {
                 obj.extend(size);
@@ -311,10 +410,10 @@ impl VmMap {
         }
     }
 
-    /// Insert a new entry (the range must be free).
+    /// Insert a new entry (the range must be free, and [`room_for`](Self::room_for) said yes).
     pub(super) fn insert_entry(&mut self, entry: VmMapEntry) {
         self.size += entry.len();
-        self.entries.insert(entry.start, entry);
+        self.entry_insert(entry.start, entry);
     }
 
     /// The first free, `mask`-aligned range of `size` bytes at or above `lower`.
@@ -509,7 +608,7 @@ impl VmMap {
             return Ok(());
         }
         for key in self.clip_range(start, end)? {
-            if let Some(entry) = self.entries.remove(&key) {
+            if let Some(entry) = self.entry_remove(key) {
                 self.pmap.remove(entry.start, entry.end);
                 self.size -= entry.len();
                 self.release_window(entry);
@@ -520,7 +619,10 @@ impl VmMap {
 
     /// Drop `entry`'s hold on its object. Where the object lives on only in other entries
     /// of this map that do not overlap the entry's window (a clipped allocation), the
-    /// window's pages are freed now rather than when the whole object dies.
+    /// window's pages are freed now rather than when the whole object dies. Only the
+    /// [`RELEASE_WINDOW_NEIGHBOURS`] nearest entries on each side are looked at — where a
+    /// clip leaves the rest of an object — so this costs O(log n), not a walk of the map; a
+    /// reference found nowhere near keeps the pages until the object dies.
     fn release_window(&self, entry: VmMapEntry) {
         let Some(obj) = &entry.object else { return };
         let refs = Arc::strong_count(obj);
@@ -529,7 +631,9 @@ impl VmMap {
         }
         let window = entry.offset..entry.object_offset(entry.end);
         let mut seen = 1;
-        for other in self.entries.values() {
+        let before = self.entries.range(..entry.start).rev().take(RELEASE_WINDOW_NEIGHBOURS);
+        let after = self.entries.range(entry.start..).take(RELEASE_WINDOW_NEIGHBOURS);
+        for other in before.chain(after).map(|(_, e)| e) {
             if let Some(o) = &other.object
                 && Arc::ptr_eq(o, obj)
             {
@@ -635,12 +739,21 @@ impl Drop for VmMap {
 /// The child's address space at fork (`vm_map_fork`), built entry by entry from each
 /// entry's inheritance: SHARE → the same object, written by both; COPY → copy-on-write
 /// (the parent's mappings lose write access until its next write fault); NONE → a hole.
+/// Every child entry is charged like any other: when the budget of entries over all maps
+/// runs out the fork fails with `KERN_RESOURCE_SHORTAGE` (the half-built child is torn
+/// down, and the parent keeps working: its entries only became copy-on-write).
 pub fn vm_map_fork(parent: &mut VmMap, child_pmap: Box<dyn PmapOps>) -> Result<VmMap, KernReturn> {
-    let mut child = VmMap::create(child_pmap, parent.pool.clone());
+    let mut child = VmMap::create_in(child_pmap, parent.pool.clone(), parent.budget);
     child.size_limit = parent.size_limit;
-    let keys: Vec<u64> = parent.entries.keys().copied().collect();
-    for key in keys {
-        let Some(entry) = parent.entries.get_mut(&key) else { continue };
+    // Check the whole budget up front, so an over-budget fork touches nothing in the
+    // parent; the per-entry checks below still stop a fork that races with other maps.
+    let inherited = parent.entries.values().filter(|e| e.inheritance != VmInherit::NONE).count();
+    child.room_for(inherited)?;
+    let (entries, parent_pmap) = (&mut parent.entries, &mut parent.pmap);
+    for entry in entries.values_mut() {
+        if entry.inheritance != VmInherit::NONE {
+            child.room_for(1)?;
+        }
         match entry.inheritance {
             VmInherit::SHARE => {
                 let had_backing =
@@ -651,7 +764,7 @@ pub fn vm_map_fork(parent: &mut VmMap, child_pmap: Box<dyn PmapOps>) -> Result<V
                 if had_backing {
                     // Pages of backing objects mapped here would go stale once the other
                     // side copies them up into the shared object; refault them through it.
-                    parent.pmap.remove(entry.start, entry.end);
+                    parent_pmap.remove(entry.start, entry.end);
                 }
                 child.insert_entry(entry.clone());
             }
@@ -667,7 +780,7 @@ pub fn vm_map_fork(parent: &mut VmMap, child_pmap: Box<dyn PmapOps>) -> Result<V
                     } else {
                         if !entry.needs_copy {
                             entry.needs_copy = true;
-                            parent.pmap.protect(entry.start, entry.end, entry.pmap_protection());
+                            parent_pmap.protect(entry.start, entry.end, entry.pmap_protection());
                         }
                         copy.needs_copy = true;
                     }

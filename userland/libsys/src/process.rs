@@ -47,6 +47,7 @@ pub fn execv(path: &[u8], argv: &[&[u8]]) -> Errno {
 }
 
 /// A `posix_spawn` file action.
+#[derive(Clone, Copy)]
 pub enum SpawnAction<'a> {
     /// Open NUL-terminated `path` with `oflag` as `fd`.
     Open {
@@ -76,7 +77,8 @@ pub struct SpawnAttr {
     pub pgroup: i32,
 }
 
-const MAX_ACTIONS: usize = 4;
+/// As many file actions as the kernel takes in one spawn.
+const MAX_ACTIONS: usize = 64;
 
 /// `posix_spawn(&pid, path, file_actions, attr, argv, NULL env)`: the child's pid.
 pub fn spawn(

@@ -23,6 +23,7 @@ mod kobject;
 mod limits;
 mod ports;
 mod proc;
+mod robust;
 mod sched;
 mod sema;
 mod spawn;
@@ -223,6 +224,7 @@ fn main(args: &Args) -> i32 {
         .chain(kobject::CASES)
         .chain(sema::CASES)
         .chain(ipc_fuzz::CASES)
+        .chain(robust::CASES)
     {
         match case(args) {
             Ok(()) => {

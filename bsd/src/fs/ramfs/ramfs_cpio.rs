@@ -14,7 +14,7 @@ use alloc::collections::BTreeMap;
 use cpio_reader::Entry;
 use sys::Errno;
 
-use super::{RAMFS_DEFAULT_DIR_PERM, RamQuota, ramfs_new_root_with};
+use super::{RAMFS_DEFAULT_DIR_PERM, RAMFS_NODE_GROWTH_MAX, RamQuota, ramfs_new_root_with};
 use crate::vfs::vnode::{VType, VnodeRef};
 use crate::vfs::{ALLPERMS, MAXPATHLEN, NAME_MAX};
 
@@ -37,10 +37,11 @@ const TRAILER: &[u8] = b"TRAILER!!!";
 /// mode). `.` is the root itself. A symlink's data is its target. Regular files that share
 /// an inode number and have a link count above one are hard links; in newc only the last of them carries the data. A name
 /// that climbs with `..`, passes through a non-directory, or appears twice is `EINVAL`.
-/// Once loaded, the files may grow by `allowance` bytes in all (then ENOSPC).
+/// Once loaded, the files (data and metadata) may grow by `allowance` bytes in all, and
+/// the file system by [`RAMFS_NODE_GROWTH_MAX`] nodes (then ENOSPC).
 pub fn ramfs_from_cpio(archive: &[u8], allowance: usize) -> Result<VnodeRef, Errno> {
     let quota = RamQuota::unlimited();
-    let root = ramfs_new_root_with(quota.clone());
+    let root = ramfs_new_root_with(quota.clone())?;
     let mut links: BTreeMap<(u32, u32, u32), VnodeRef> = BTreeMap::new();
     let mut at = 0usize;
     for entry in cpio_reader::iter_files(archive) {
@@ -57,6 +58,7 @@ pub fn ramfs_from_cpio(archive: &[u8], allowance: usize) -> Result<VnodeRef, Err
         return Err(Errno::EINVAL);
     }
     quota.cap_growth(allowance);
+    quota.cap_node_growth(RAMFS_NODE_GROWTH_MAX);
     Ok(root)
 }
 

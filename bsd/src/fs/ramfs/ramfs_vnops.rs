@@ -12,18 +12,37 @@ use sys::Errno;
 
 use crate::vfs::vnode::{DirEntry, VType, Vnode, VnodeOps, VnodeRef};
 
-/// How many bytes of file data one ramfs may hold, and how many it holds. File data lives on
-/// the kernel heap (until files are backed by VM pages), so a bound keeps one program writing
-/// a huge file from starving every other kernel allocation: it gets ENOSPC instead.
+/// What one node costs the kernel heap besides its name and data, for the quota: the vnode,
+/// its operations object, and a directory slot (measured: about 390 bytes a file; rounded up
+/// for the allocator's own overhead).
+pub const RAMFS_NODE_COST: usize = 512;
+
+/// Most nodes (files, directories, links: vnodes) a ramfs may gain after it is loaded; one
+/// more fails with ENOSPC. Each node lives on the kernel heap for as long as its name does, so
+/// without a bound any user could fill the heap with empty files in `/tmp`.
+pub const RAMFS_NODE_GROWTH_MAX: usize = 2048;
+
+/// How much of the kernel heap one ramfs may hold, and how much it holds: file data, and the
+/// metadata of every node and name ([`RAMFS_NODE_COST`] plus the name's bytes). Both live on
+/// the kernel heap (until files are backed by VM pages), so a bound keeps one program
+/// writing a huge file, or making files without end, from starving every other kernel
+/// allocation: it gets ENOSPC instead. Nodes are also counted, with their own limit.
 pub struct RamQuota {
     used: AtomicUsize,
     limit: AtomicUsize,
+    nodes: AtomicUsize,
+    node_limit: AtomicUsize,
 }
 
 impl RamQuota {
     /// No limit (yet).
     pub fn unlimited() -> Arc<RamQuota> {
-        Arc::new(RamQuota { used: AtomicUsize::new(0), limit: AtomicUsize::new(usize::MAX) })
+        Arc::new(RamQuota {
+            used: AtomicUsize::new(0),
+            limit: AtomicUsize::new(usize::MAX),
+            nodes: AtomicUsize::new(0),
+            node_limit: AtomicUsize::new(usize::MAX),
+        })
     }
 
     /// From now on, allow `extra` bytes beyond what is held now.
@@ -31,9 +50,19 @@ impl RamQuota {
         self.limit.store(self.used.load(Ordering::Acquire).saturating_add(extra), Ordering::Release);
     }
 
+    /// From now on, allow `extra` nodes beyond those that exist now.
+    pub fn cap_node_growth(&self, extra: usize) {
+        self.node_limit.store(self.nodes.load(Ordering::Acquire).saturating_add(extra), Ordering::Release);
+    }
+
     /// Bytes held.
     pub fn used(&self) -> usize {
         self.used.load(Ordering::Acquire)
+    }
+
+    /// Nodes that exist.
+    pub fn nodes(&self) -> usize {
+        self.nodes.load(Ordering::Acquire)
     }
 
     fn charge(&self, n: usize) -> Result<(), Errno> {
@@ -47,27 +76,73 @@ impl RamQuota {
     fn credit(&self, n: usize) {
         self.used.fetch_sub(n, Ordering::AcqRel);
     }
+
+    /// Take one node and its [`RAMFS_NODE_COST`]; ENOSPC if either limit is reached.
+    fn charge_node(self: &Arc<Self>) -> Result<NodeCharge, Errno> {
+        let limit = self.node_limit.load(Ordering::Acquire);
+        self.nodes
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_add(1).filter(|&t| t <= limit))
+            .map_err(|_| Errno::ENOSPC)?;
+        if let Err(e) = self.charge(RAMFS_NODE_COST) {
+            self.nodes.fetch_sub(1, Ordering::AcqRel);
+            return Err(e);
+        }
+        Ok(NodeCharge { quota: self.clone() })
+    }
+}
+
+/// One node's share of its file system's quota, given back when the node goes.
+pub(super) struct NodeCharge {
+    quota: Arc<RamQuota>,
+}
+
+impl Drop for NodeCharge {
+    fn drop(&mut self) {
+        self.quota.credit(RAMFS_NODE_COST);
+        self.quota.nodes.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 /// A directory: its entries by name. A `BTreeMap` so `readdir` lists them in a stable,
 /// sorted order.
 pub(super) struct RamDir {
     entries: SpinLock<BTreeMap<Vec<u8>, VnodeRef>>,
-    /// The file system's data quota, handed to every node made here.
+    /// The file system's quota, handed to every node made here; names are charged to it.
     quota: Arc<RamQuota>,
+    _charge: NodeCharge,
 }
 
 impl RamDir {
-    pub(super) fn new(quota: Arc<RamQuota>) -> RamDir {
-        RamDir { entries: SpinLock::new(BTreeMap::new()), quota }
+    /// A directory's operations, charged as one node (ENOSPC past the quota).
+    pub(super) fn new(quota: Arc<RamQuota>) -> Result<RamDir, Errno> {
+        let charge = quota.charge_node()?;
+        Ok(RamDir { entries: SpinLock::new(BTreeMap::new()), quota, _charge: charge })
     }
 
-    /// Enters the vnode `make` builds under `name`, unless the name is taken (`EEXIST`).
-    fn enter(&self, name: &[u8], make: impl FnOnce() -> VnodeRef) -> Result<VnodeRef, Errno> {
-        match self.entries.lock().entry(name.to_vec()) {
+    /// Enters the vnode `make` builds under `name`, unless the name is taken (`EEXIST`) or
+    /// the quota is spent (`ENOSPC`, from the name's bytes or from `make`).
+    fn enter(&self, name: &[u8], make: impl FnOnce() -> Result<VnodeRef, Errno>) -> Result<VnodeRef, Errno> {
+        let mut entries = self.entries.lock();
+        match entries.entry(name.to_vec()) {
             Entry::Occupied(_) => Err(Errno::EEXIST),
-            Entry::Vacant(slot) => Ok(slot.insert(make()).clone()),
+            Entry::Vacant(slot) => {
+                self.quota.charge(name.len())?;
+                match make() {
+                    Ok(vp) => Ok(slot.insert(vp).clone()),
+                    Err(e) => {
+                        self.quota.credit(name.len());
+                        Err(e)
+                    }
+                }
+            }
         }
+    }
+}
+
+impl Drop for RamDir {
+    fn drop(&mut self) {
+        let names: usize = self.entries.lock().keys().map(Vec::len).sum();
+        self.quota.credit(names);
     }
 }
 
@@ -91,23 +166,28 @@ impl VnodeOps for RamDir {
 
     fn mkdir(&self, dvp: &VnodeRef, name: &[u8], perm: u16) -> Result<VnodeRef, Errno> {
         self.enter(name, || {
-            Vnode::new(VType::VDIR, perm, Some(dvp), Box::new(RamDir::new(self.quota.clone())))
+            let ops = RamDir::new(self.quota.clone())?;
+            Ok(Vnode::new(VType::VDIR, perm, Some(dvp), Box::new(ops)))
         })
     }
 
     fn create(&self, dvp: &VnodeRef, name: &[u8], perm: u16) -> Result<VnodeRef, Errno> {
         self.enter(name, || {
-            Vnode::new(VType::VREG, perm, Some(dvp), Box::new(RamFile::new(self.quota.clone())))
+            let ops = RamFile::new(self.quota.clone())?;
+            Ok(Vnode::new(VType::VREG, perm, Some(dvp), Box::new(ops)))
         })
     }
 
     fn symlink(&self, dvp: &VnodeRef, name: &[u8], perm: u16, target: &[u8]) -> Result<VnodeRef, Errno> {
-        let ops = Box::new(RamSymlink { target: target.to_vec() });
-        self.enter(name, || Vnode::new(VType::VLNK, perm, Some(dvp), ops))
+        self.enter(name, || {
+            let ops = RamSymlink::new(&self.quota, target)?;
+            Ok(Vnode::new(VType::VLNK, perm, Some(dvp), Box::new(ops)))
+        })
     }
 
     fn link(&self, name: &[u8], vp: &VnodeRef) -> Result<(), Errno> {
-        self.enter(name, || vp.clone()).map(drop)
+        // A second name for an existing node costs only the name.
+        self.enter(name, || Ok(vp.clone())).map(drop)
     }
 }
 
@@ -115,11 +195,14 @@ impl VnodeOps for RamDir {
 pub(super) struct RamFile {
     data: SpinLock<Vec<u8>>,
     quota: Arc<RamQuota>,
+    _charge: NodeCharge,
 }
 
 impl RamFile {
-    pub(super) fn new(quota: Arc<RamQuota>) -> RamFile {
-        RamFile { data: SpinLock::new(Vec::new()), quota }
+    /// An empty file's operations, charged as one node (ENOSPC past the quota).
+    pub(super) fn new(quota: Arc<RamQuota>) -> Result<RamFile, Errno> {
+        let charge = quota.charge_node()?;
+        Ok(RamFile { data: SpinLock::new(Vec::new()), quota, _charge: charge })
     }
 }
 
@@ -166,6 +249,23 @@ impl VnodeOps for RamFile {
 /// A symbolic link: its target, fixed when it is made.
 pub(super) struct RamSymlink {
     target: Vec<u8>,
+    quota: Arc<RamQuota>,
+    _charge: NodeCharge,
+}
+
+impl RamSymlink {
+    /// A link's operations, charged as one node plus its target's bytes.
+    fn new(quota: &Arc<RamQuota>, target: &[u8]) -> Result<RamSymlink, Errno> {
+        let charge = quota.charge_node()?;
+        quota.charge(target.len())?;
+        Ok(RamSymlink { target: target.to_vec(), quota: quota.clone(), _charge: charge })
+    }
+}
+
+impl Drop for RamSymlink {
+    fn drop(&mut self) {
+        self.quota.credit(self.target.len());
+    }
 }
 
 impl VnodeOps for RamSymlink {
@@ -257,19 +357,54 @@ mod tests {
     #[test]
     fn files_share_one_quota_and_give_it_back() {
         let quota = RamQuota::unlimited();
-        let root = super::super::ramfs_new_root_with(quota.clone());
+        let root = super::super::ramfs_new_root_with(quota.clone()).unwrap();
         let a = root.create(b"a", 0o644).unwrap();
         a.write_at(0, &[1; 100]).unwrap();
-        quota.cap_growth(150);
+        let meta = quota.used() - 100;
+        assert_eq!(meta, 2 * RAMFS_NODE_COST + 1, "two nodes and a one-byte name");
+        // Room for another directory and file (two nodes, two one-byte names) and 150 bytes.
+        quota.cap_growth(2 * RAMFS_NODE_COST + 2 + 150);
         let b = root.mkdir(b"d", 0o755).unwrap().create(b"b", 0o644).unwrap();
         b.write_at(0, &[2; 100]).unwrap();
         assert_eq!(a.write_at(100, &[3; 51]).unwrap_err(), Errno::ENOSPC, "over the quota");
         assert_eq!(a.size(), 100, "a refused write changes nothing");
         a.write_at(100, &[3; 50]).unwrap();
         a.write_at(0, &[4; 150]).unwrap(); // rewriting held bytes costs nothing
-        assert_eq!(quota.used(), 250);
+        assert_eq!(quota.used(), meta + 2 * RAMFS_NODE_COST + 2 + 250);
         drop((a, b, root));
         assert_eq!(quota.used(), 0, "freed files give their bytes back");
+        assert_eq!(quota.nodes(), 0);
+    }
+
+    #[test]
+    fn making_files_is_charged_and_bounded() {
+        // Issue 11 item 10: every file's vnode and name lived on the kernel heap outside the
+        // quota, so empty files could be made until the heap was gone.
+        let quota = RamQuota::unlimited();
+        let root = super::super::ramfs_new_root_with(quota.clone()).unwrap();
+        quota.cap_node_growth(3);
+        let d = root.mkdir(b"dir", 0o755).unwrap();
+        d.create(b"one", 0o644).unwrap();
+        d.symlink(b"two", 0o755, b"one").unwrap();
+        assert_eq!(quota.nodes(), 4);
+        assert_eq!(d.create(b"three", 0o644).unwrap_err(), Errno::ENOSPC, "past the node limit");
+        assert_eq!(d.mkdir(b"three", 0o755).unwrap_err(), Errno::ENOSPC);
+        assert_eq!(d.lookup(b"three").unwrap_err(), Errno::ENOENT, "a refused create leaves no name");
+        // A hard link makes no node: only its name is charged.
+        d.link(b"again", &d.lookup(b"one").unwrap()).unwrap();
+        assert_eq!(quota.nodes(), 4);
+        // The byte quota covers metadata too: with no bytes left, not even a name fits.
+        let used = quota.used();
+        quota.cap_node_growth(100);
+        quota.cap_growth(RAMFS_NODE_COST + 3);
+        d.create(b"abc", 0o644).unwrap();
+        assert_eq!(quota.used(), used + RAMFS_NODE_COST + 3);
+        assert_eq!(d.create(b"x", 0o644).unwrap_err(), Errno::ENOSPC, "past the byte quota");
+        assert_eq!(d.link(b"y", &root).unwrap_err(), Errno::EPERM);
+        assert_eq!(d.lookup(b"x").unwrap_err(), Errno::ENOENT);
+        assert_eq!(quota.used(), used + RAMFS_NODE_COST + 3, "a refused create takes nothing");
+        drop((d, root));
+        assert_eq!((quota.used(), quota.nodes()), (0, 0), "everything comes back");
     }
 
     #[test]
