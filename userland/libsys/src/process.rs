@@ -79,6 +79,9 @@ pub struct SpawnAttr {
 
 /// As many file actions as the kernel takes in one spawn.
 const MAX_ACTIONS: usize = 64;
+/// What most spawns need; the file-action block (1 KiB an action) is sized for this many
+/// unless more are asked for, so a plain spawn does not clear 64 KiB of stack.
+const FEW_ACTIONS: usize = 4;
 
 /// `posix_spawn(&pid, path, file_actions, attr, argv, NULL env)`: the child's pid.
 pub fn spawn(
@@ -87,9 +90,23 @@ pub fn spawn(
     attr: Option<SpawnAttr>,
     actions: &[SpawnAction<'_>],
 ) -> Result<i32, Errno> {
+    if actions.len() <= FEW_ACTIONS {
+        spawn_with::<FEW_ACTIONS>(path, argv, attr, actions)
+    } else {
+        spawn_with::<MAX_ACTIONS>(path, argv, attr, actions)
+    }
+}
+
+/// [`spawn`] with room for `N` file actions.
+fn spawn_with<const N: usize>(
+    path: &[u8],
+    argv: &[&[u8]],
+    attr: Option<SpawnAttr>,
+    actions: &[SpawnAction<'_>],
+) -> Result<i32, Errno> {
     use sys::spawn::*;
     const MAX: usize = 16;
-    if argv.len() >= MAX || actions.len() > MAX_ACTIONS || path.last() != Some(&0) {
+    if argv.len() >= MAX || actions.len() > N || path.last() != Some(&0) {
         return Err(Errno::EINVAL);
     }
     let mut ptrs = [0u64; MAX];
@@ -100,11 +117,17 @@ pub fn spawn(
         *slot = a.as_ptr() as u64;
     }
     let mut attr_block = [0u8; ATTR_READ_SIZE];
-    let mut fa_block = [0u8; FILE_ACTIONS_HEADER + MAX_ACTIONS * PSFA_ACTION_SIZE];
-    fa_block[0..4].copy_from_slice(&(MAX_ACTIONS as i32).to_le_bytes());
-    fa_block[4..8].copy_from_slice(&(actions.len() as i32).to_le_bytes());
-    for (i, action) in actions.iter().enumerate() {
-        let a = &mut fa_block[FILE_ACTIONS_HEADER + i * PSFA_ACTION_SIZE..][..PSFA_ACTION_SIZE];
+    // The kernel reads the header and the actions as one block: byte arrays, so no padding.
+    #[repr(C)]
+    struct FileActions<const N: usize> {
+        header: [u8; FILE_ACTIONS_HEADER],
+        actions: [[u8; PSFA_ACTION_SIZE]; N],
+    }
+    let mut fa_block =
+        FileActions::<N> { header: [0; FILE_ACTIONS_HEADER], actions: [[0; PSFA_ACTION_SIZE]; N] };
+    fa_block.header[0..4].copy_from_slice(&(N as i32).to_le_bytes());
+    fa_block.header[4..8].copy_from_slice(&(actions.len() as i32).to_le_bytes());
+    for (a, action) in fa_block.actions.iter_mut().zip(actions) {
         let (kind, fd) = match action {
             SpawnAction::Open { fd, path, oflag, mode } => {
                 let n = path.len().min(PATH_MAX);
@@ -134,7 +157,7 @@ pub fn spawn(
     }
     if !actions.is_empty() {
         desc[2] = (FILE_ACTIONS_HEADER + actions.len() * PSFA_ACTION_SIZE) as u64;
-        desc[3] = fa_block.as_ptr() as u64;
+        desc[3] = &fa_block as *const FileActions<N> as u64;
     }
     let envp = [0u64; 1];
     let mut pid = 0i32;
