@@ -48,24 +48,128 @@ pub fn image_phys_range() -> (u64, u64) {
     unsafe { (sym(&__image_start) - off, sym(&__image_end) - off) }
 }
 
-struct KernelHeap(SpinLock<Heap>);
+/// Small blocks are served from per-size caches of freed blocks before the general heap
+/// (XNU's zone caches in spirit): kernel objects are allocated and freed in bursts of the
+/// same few sizes (a fork makes and an exit frees dozens), and the first-fit heap walks its
+/// hole list on every call. Sizes round up to a multiple of [`CACHE_GRAIN`] (which the heap
+/// does nearly anyway: it rounds to 8), so a cached block fits any request of its class.
+const CACHE_GRAIN: usize = 16;
+/// The largest size cached; larger blocks always go to the heap.
+const CACHE_MAX: usize = 512;
+const CACHE_CLASSES: usize = CACHE_MAX / CACHE_GRAIN;
+/// Blocks kept per class: bounds what the caches hold back from the heap (at most
+/// 16 × (16 + 32 + … + 512) bytes, about 130 KiB).
+const CACHE_DEPTH: usize = 16;
+
+/// The heap and its caches, under one IRQ-masking lock.
+struct HeapState {
+    heap: Heap,
+    cache: [[*mut u8; CACHE_DEPTH]; CACHE_CLASSES],
+    cached: [usize; CACHE_CLASSES],
+    /// Bytes sitting in the caches (counted as used by `heap`, but free).
+    cached_bytes: usize,
+}
+
+// SAFETY: the cached pointers are free heap blocks that only this allocator refers to, and
+// the state is only reached under the heap's lock, from whichever CPU holds it.
+unsafe impl Send for HeapState {}
+
+impl HeapState {
+    /// The cache class and rounded layout of a request the caches serve, if they do.
+    fn class_of(layout: Layout) -> Option<(usize, Layout)> {
+        if layout.size() > CACHE_MAX || layout.align() > CACHE_GRAIN {
+            return None;
+        }
+        let class = layout.size().max(1).div_ceil(CACHE_GRAIN) - 1;
+        let rounded = Layout::from_size_align((class + 1) * CACHE_GRAIN, CACHE_GRAIN).ok()?;
+        Some((class, rounded))
+    }
+
+    fn alloc(&mut self, layout: Layout) -> *mut u8 {
+        let layout = match Self::class_of(layout) {
+            Some((class, rounded)) => match self.cached[class].checked_sub(1) {
+                Some(n) => {
+                    self.cached[class] = n;
+                    self.cached_bytes -= rounded.size();
+                    return self.cache[class][n];
+                }
+                None => rounded,
+            },
+            None => layout,
+        };
+        if let Ok(p) = self.heap.allocate_first_fit(layout) {
+            return p.as_ptr();
+        }
+        // Out of heap: what the caches hold back is free memory too.
+        self.flush_caches();
+        self.heap.allocate_first_fit(layout).map_or(core::ptr::null_mut(), |p| p.as_ptr())
+    }
+
+    /// Gives every cached block back to the heap.
+    fn flush_caches(&mut self) {
+        for class in 0..CACHE_CLASSES {
+            let size = (class + 1) * CACHE_GRAIN;
+            while let Some(n) = self.cached[class].checked_sub(1) {
+                self.cached[class] = n;
+                self.cached_bytes -= size;
+                let (Some(ptr), Ok(layout)) =
+                    (NonNull::new(self.cache[class][n]), Layout::from_size_align(size, CACHE_GRAIN))
+                else {
+                    continue;
+                };
+                // SAFETY: a cached block came from the heap with exactly this rounded layout
+                // and nothing refers to it.
+                unsafe { self.heap.deallocate(ptr, layout) };
+            }
+        }
+    }
+
+    /// # Safety
+    /// `ptr` came from [`alloc`](Self::alloc) with this `layout` and is not used again.
+    unsafe fn dealloc(&mut self, ptr: NonNull<u8>, layout: Layout) {
+        let layout = match Self::class_of(layout) {
+            Some((class, rounded)) if self.cached[class] < CACHE_DEPTH => {
+                self.cache[class][self.cached[class]] = ptr.as_ptr();
+                self.cached[class] += 1;
+                self.cached_bytes += rounded.size();
+                return;
+            }
+            Some((_, rounded)) => rounded,
+            None => layout,
+        };
+        // SAFETY: `ptr` came from the heap with `layout` (rounded as `alloc` rounded it).
+        unsafe { self.heap.deallocate(ptr, layout) };
+    }
+
+    /// Bytes in live allocations.
+    fn used(&self) -> usize {
+        self.heap.used() - self.cached_bytes
+    }
+}
+
+struct KernelHeap(SpinLock<HeapState>);
 
 // SAFETY: every operation takes the IRQ-masking lock, so the heap is never entered twice.
 unsafe impl GlobalAlloc for KernelHeap {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        self.0.lock().allocate_first_fit(layout).map_or(core::ptr::null_mut(), |p| p.as_ptr())
+        self.0.lock().alloc(layout)
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         if let Some(p) = NonNull::new(ptr) {
             // SAFETY: `ptr` came from `alloc` with this layout (GlobalAlloc contract).
-            unsafe { self.0.lock().deallocate(p, layout) };
+            unsafe { self.0.lock().dealloc(p, layout) };
         }
     }
 }
 
 #[global_allocator]
-static HEAP: KernelHeap = KernelHeap(SpinLock::new(Heap::empty()));
+static HEAP: KernelHeap = KernelHeap(SpinLock::new(HeapState {
+    heap: Heap::empty(),
+    cache: [[core::ptr::null_mut(); CACHE_DEPTH]; CACHE_CLASSES],
+    cached: [0; CACHE_CLASSES],
+    cached_bytes: 0,
+}));
 
 /// Physical ranges that must never be handed out.
 fn overlaps(a: (u64, u64), b: (u64, u64)) -> bool {
@@ -84,7 +188,7 @@ pub fn init_heap(ram: (u64, u64), reserved: &[(u64, u64)]) -> Option<(u64, u64)>
             None => {
                 // SAFETY: `cand` is RAM (inside `ram`), used by nothing else (clear of the
                 // image, the DTB and the initrd), and mapped RW in the direct map.
-                unsafe { HEAP.0.lock().init(phys_to_virt(cand.0) as *mut u8, size as usize) };
+                unsafe { HEAP.0.lock().heap.init(phys_to_virt(cand.0) as *mut u8, size as usize) };
                 return Some(cand);
             }
         }
@@ -101,7 +205,7 @@ fn heap_used() -> u64 {
 
 /// Bytes of kernel heap in all.
 fn heap_size() -> u64 {
-    HEAP.0.lock().size() as u64
+    HEAP.0.lock().heap.size() as u64
 }
 
 pub fn init_frames(info: &PlatformInfo, heap: (u64, u64)) {
