@@ -23,6 +23,8 @@ PHDR = struct.Struct("<IIQQQQQQ")
 PT_LOAD, PT_INTERP, PT_GNU_STACK = 1, 3, 0x6474E551
 PF_X, PF_W, PF_R = 1, 2, 4
 ET_DYN, EM_X86_64 = 3, 62
+# The top of the user stack (bsd/src/kern/kern_exec.rs USRSTACK64).
+USRSTACK64 = 0x1_7000_0000
 
 
 class Image:
@@ -88,6 +90,8 @@ def mutants(original):
         ("data-over-text", "ENOEXEC", change(phdr_field(data, 3, base.phdr(text)[3] + 0x100))),
         ("interp", "ENOEXEC", change(phdr_field(base.find(PT_GNU_STACK), 0, PT_INTERP))),
         ("truncated", "ENOEXEC", bytes(original[:100])),
+        # Memory reaching into the stack (and its guard) below USRSTACK64 cannot be loaded.
+        ("bss-into-stack", "ENOEXEC", change(phdr_field(data, 6, USRSTACK64 - base.phdr(data)[3]))),
         # A zero-fill segment's offset names no file bytes: any value is valid ELF.
         ("bss-offset-far", "exit0", change(phdr_field(data, 2, 0xFF_FFFF_F000 + base.phdr(data)[3] % 4096))),
     ]

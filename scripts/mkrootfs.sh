@@ -10,7 +10,8 @@
 #
 # Layout: /sbin/init, /bin/{ps,utest,hog-echo,bench,crash-*}, the C programs in /bin/c/, damaged
 # copies of one of them for the exec tests in /bin/mutants/ (scripts/mkmutants.py), all mode
-# 0755, and the empty directories /dev (where devfs is mounted) and /tmp.
+# 0755, /private (mode 0700, with a program in it), and the empty directories /dev (where
+# devfs is mounted) and /tmp.
 #
 # Programs are installed without debug info (they keep their symbol tables, for crash reports);
 # the unstripped builds stay where they were built, for gdb. GNU objcopy does the stripping:
@@ -56,6 +57,11 @@ for prog in "$cbindir"/*; do
 done
 "$here/mkmutants.py" "$rootfs/bin/c/hello-O2" "$rootfs/bin/mutants"
 chmod 0755 "$rootfs/bin/mutants"
+# A directory only its owner (root) may search, holding a program: exec's lookup must ask for
+# search permission like open's.
+mkdir -p "$rootfs/private"
+install_program --strip-all "$cbindir/data-O2" "$rootfs/private/data"
+chmod 0700 "$rootfs/private"
 # For the exec tests: a script run by an interpreter, and a file that is not a program.
 printf '#!/bin/utest --print-args\n' >"$rootfs/bin/args.sh"
 printf 'just some text\n' >"$rootfs/bin/not-elf"

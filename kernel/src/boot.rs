@@ -59,6 +59,14 @@ _start:
     // At EL2: run EL1 in AArch64, give it the timers, and drop to EL1h with DAIF masked.
     mov     x1, #(1 << 31)
     msr     hcr_el2, x1
+    // With FEAT_HCX (ID_AA64MMFR1_EL1.HCX), clear HCRX_EL2: among other things TCR2En=0
+    // makes TCR2_EL1 read as 0, so no table-descriptor bit is ever written by hardware
+    // (FEAT_HAFT) and the pmap may keep software bits there (osfmk/src/arm64/pmap.rs).
+    mrs     x1, id_aa64mmfr1_el1
+    ubfx    x1, x1, #40, #4
+    cbz     x1, 8f
+    msr     s3_4_c1_c2_2, xzr       // HCRX_EL2
+8:
     mov     x1, #3
     msr     cnthctl_el2, x1
     msr     cntvoff_el2, xzr

@@ -150,7 +150,9 @@ pub fn parse_elf_image<S: ExecSource + ?Sized>(src: &S) -> Result<ImagePlan, Err
     for phdr in phdrs.iter() {
         match phdr.p_type {
             PT_INTERP => return Err(Errno::ENOEXEC),
-            // An empty PT_LOAD maps nothing; some linkers emit one.
+            // An empty PT_LOAD maps nothing; some linkers emit one. File bytes with no memory
+            // to hold them break the gABI's p_filesz <= p_memsz all the same.
+            PT_LOAD if phdr.p_filesz > phdr.p_memsz => return Err(Errno::ENOEXEC),
             PT_LOAD if phdr.p_memsz != 0 => segments.push(plan_segment(&phdr, file_len)?),
             PT_TLS if tls.is_some() => return Err(Errno::ENOEXEC),
             PT_TLS => tls = Some(phdr),
@@ -376,6 +378,9 @@ mod tests {
         let plan = e.parse().unwrap();
         assert_eq!(plan.segments.len(), 2);
         assert!(plan.segments[0].vaddr < plan.segments[1].vaddr);
+        // An empty segment with file bytes is not empty: it is malformed.
+        e.phdrs.push(load(PF_R, 0, BASE + 0x9000, 0x10, 0));
+        assert_eq!(e.parse(), Err(Errno::ENOEXEC));
     }
 
     #[test]

@@ -15,9 +15,8 @@ use core::sync::atomic::Ordering;
 
 use mach::KernReturn;
 use mach::vm::{VmInherit, VmProt};
-use osfmk::arm64::copyio::{FillError, UserAddr, copyin, copyinstr, copyout, copyout_with};
+use osfmk::arm64::copyio::{FillError, FreshMap, UserAddr, copyin, copyinstr};
 use osfmk::arm64::cswitch::{UserFpState, reset_user_thread_pointers, write_user_fp};
-use osfmk::arm64::pmap::Pmap;
 use osfmk::arm64::trapframe::TrapFrame;
 use osfmk::kern::sched_prim::{current_thread, thread_setrun, thread_terminate};
 use osfmk::kern::task::Task;
@@ -33,7 +32,7 @@ use crate::kern::kern_descrip::FileDesc;
 use crate::kern::kern_proc::{Pid, Proc, Ucred, uthread};
 use crate::kern::kern_rlimit::{Rlimits, stack_size};
 use crate::vfs::S_IFMT;
-use crate::vfs::vfs_lookup::namei;
+use crate::vfs::vfs_lookup::namei_as;
 use crate::vfs::vfs_syscalls::copyin_path;
 use crate::vfs::vnode::{VType, VnodeRef};
 
@@ -70,19 +69,19 @@ fn vm_prot(p: &crate::kern::exec_elf::Prot) -> VmProt {
 /// Map each segment (zero-fill, filled lazily past the file bytes) read/write, read the file
 /// bytes into it, then lower each segment to its own protection. A page a segment shares with
 /// the one before (same protection, checked by the plan) is already mapped.
-fn load_segments(map: &mut VmMap, plan: &ImagePlan, file: &Executable) -> Result<(), Errno> {
+fn load_segments(map: &mut FreshMap, plan: &ImagePlan, file: &Executable) -> Result<(), Errno> {
     let mut mapped_to = 0;
     for seg in &plan.segments {
         let end = seg.vaddr.checked_add(seg.memsz).ok_or(Errno::ENOEXEC)?;
         let (start, end) = (trunc_page(seg.vaddr).max(mapped_to), round_page(end));
         if start < end {
             let at = VmPlacement::Fixed { addr: start, overwrite: false };
-            map.enter(at, end - start, 0, VmProt::DEFAULT, VmProt::ALL, VmInherit::DEFAULT)
+            map.enter(at, end - start, VmProt::DEFAULT, VmProt::ALL, VmInherit::DEFAULT)
                 .map_err(kr_to_errno)?;
             mapped_to = end;
         }
         let len = usize::try_from(seg.filesz).map_err(|_| Errno::ENOEXEC)?;
-        copyout_with(map, UserAddr(seg.vaddr), len, |done, piece| {
+        map.copyout_with(UserAddr(seg.vaddr), len, |done, piece| {
             file.read_exact_at(seg.file_offset + done, piece)
         })
         .map_err(|e| match e {
@@ -92,7 +91,7 @@ fn load_segments(map: &mut VmMap, plan: &ImagePlan, file: &Executable) -> Result
     }
     for seg in &plan.segments {
         let (start, end) = (trunc_page(seg.vaddr), round_page(seg.vaddr + seg.memsz));
-        map.protect(start, end, vm_prot(&seg.prot), false).map_err(kr_to_errno)?;
+        map.protect(start, end, vm_prot(&seg.prot)).map_err(kr_to_errno)?;
     }
     Ok(())
 }
@@ -118,10 +117,11 @@ struct Executable {
 }
 
 impl Executable {
-    /// Look `path` up and check it may be run.
-    fn open(path: &[u8]) -> Result<Executable, Errno> {
+    /// Look `path` up (a caller who is not `root_user` needs search permission on the way)
+    /// and check it may be run.
+    fn open(path: &[u8], root_user: bool) -> Result<Executable, Errno> {
         let root = rootvnode().ok_or(Errno::ENOENT)?;
-        let vp = namei(&root, &root, path, true)?;
+        let vp = namei_as(&root, &root, path, true, root_user)?;
         if vp.vtype() != VType::VREG || vp.mode() & !S_IFMT & 0o111 == 0 {
             return Err(Errno::EACCES);
         }
@@ -183,9 +183,15 @@ fn parse_shebang(head: &[u8]) -> Option<Result<Shebang, Errno>> {
 /// Build the image for `path` with `argv`/`envp` (`#!` scripts run their interpreter).
 /// The stack is RLIMIT_STACK long (pages appear as touched), and the address space is
 /// capped at RLIMIT_AS.
-pub fn load_image(path: &[u8], argv: &[Vec<u8>], envp: &[Vec<u8>], limits: &Rlimits) -> Result<Image, Errno> {
+pub fn load_image(
+    path: &[u8],
+    argv: &[Vec<u8>],
+    envp: &[Vec<u8>],
+    limits: &Rlimits,
+    root_user: bool,
+) -> Result<Image, Errno> {
     let stack_size = stack_size(limits);
-    let mut file = Executable::open(path)?;
+    let mut file = Executable::open(path, root_user)?;
     let mut head = [0u8; SHEBANG_HEAD];
     let head_len = file.read_head(&mut head)?;
     let mut exec_path = path.to_vec();
@@ -198,7 +204,7 @@ pub fn load_image(path: &[u8], argv: &[Vec<u8>], envp: &[Vec<u8>], limits: &Rlim
         new_argv.push(path.to_vec());
         new_argv.extend(argv.iter().skip(1).cloned());
         argv = new_argv;
-        file = Executable::open(&interp)?;
+        file = Executable::open(&interp, root_user)?;
         let mut magic = [0u8; 2];
         if file.read_head(&mut magic)? == 2 && &magic == b"#!" {
             // An interpreter must itself be a binary.
@@ -207,25 +213,28 @@ pub fn load_image(path: &[u8], argv: &[Vec<u8>], envp: &[Vec<u8>], limits: &Rlim
         exec_path = interp;
     }
     let plan = parse_elf_image(&file)?;
-    let mut map = VmMap::new(Pmap::create().map_err(kr_to_errno)?);
-    map.set_size_limit(limits[sys::resource::RLIMIT_AS as usize].rlim_cur);
-    load_segments(&mut map, &plan, &file)?;
     // The stack grows down from USRSTACK64 and is filled on demand; below it, a guard
-    // entry that can never be made accessible turns a runaway stack into a fault.
+    // entry that can never be made accessible turns a runaway stack into a fault. An image
+    // that reaches into either cannot be loaded.
     let stack_base = USRSTACK64 - stack_size;
-    let at = VmPlacement::Fixed { addr: stack_base - USER_STACK_GUARD, overwrite: false };
-    map.enter(at, USER_STACK_GUARD, 0, VmProt::NONE, VmProt::NONE, VmInherit::DEFAULT)
-        .map_err(kr_to_errno)?;
+    let guard_base = stack_base - USER_STACK_GUARD;
+    if plan.segments.iter().any(|s| s.vaddr < USRSTACK64 && s.vaddr + s.memsz > guard_base) {
+        return Err(Errno::ENOEXEC);
+    }
+    let mut map = FreshMap::new(limits[sys::resource::RLIMIT_AS as usize].rlim_cur).map_err(kr_to_errno)?;
+    load_segments(&mut map, &plan, &file)?;
+    let at = VmPlacement::Fixed { addr: guard_base, overwrite: false };
+    map.enter(at, USER_STACK_GUARD, VmProt::NONE, VmProt::NONE, VmInherit::DEFAULT).map_err(kr_to_errno)?;
     let at = VmPlacement::Fixed { addr: stack_base, overwrite: false };
-    map.enter(at, stack_size, 0, VmProt::DEFAULT, VmProt::DEFAULT, VmInherit::DEFAULT)
-        .map_err(kr_to_errno)?;
+    map.enter(at, stack_size, VmProt::DEFAULT, VmProt::DEFAULT, VmInherit::DEFAULT).map_err(kr_to_errno)?;
     let mut apple_path: Vec<u8> = b"executable_path=".to_vec();
     apple_path.extend_from_slice(&exec_path);
     let argv_refs: Vec<&[u8]> = argv.iter().map(Vec::as_slice).collect();
     let envp_refs: Vec<&[u8]> = envp.iter().map(Vec::as_slice).collect();
     let stack = build_exec_stack(USRSTACK64, &argv_refs, &envp_refs, &[&apple_path])?;
-    copyout(&mut map, &stack.image, UserAddr(stack.sp)).map_err(|_| Errno::E2BIG)?;
-    Ok(Image { map, entry: plan.entry, sp: stack.sp, comm: alloc::string::String::from(basename(path)) })
+    map.copyout(&stack.image, UserAddr(stack.sp)).map_err(|_| Errno::E2BIG)?;
+    let comm = alloc::string::String::from(basename(path));
+    Ok(Image { map: map.into_map(), entry: plan.entry, sp: stack.sp, comm })
 }
 
 /// Create process `pid` running the program at `path` (the first process).
@@ -237,7 +246,7 @@ pub fn exec_new_process(
     cred: Ucred,
     fds: FileDesc,
 ) -> Result<(), Errno> {
-    let image = load_image(path, argv, &[], &crate::kern::kern_rlimit::default_rlimits())?;
+    let image = load_image(path, argv, &[], &crate::kern::kern_rlimit::default_rlimits(), cred.uid == 0)?;
     let task = Task::create().map_err(kr_to_errno)?;
     task.replace_map(image.map).map_err(kr_to_errno)?;
     let thread = thread_create_user(task.clone(), image.entry, image.sp, &[]).ok_or(Errno::ENOMEM)?;
@@ -281,7 +290,8 @@ pub fn execve(p: &Arc<Proc>, path: u64, argv: u64, envp: u64, frame: &mut TrapFr
     let argv = copyin_string_array(p, argv, &mut budget)?;
     let envp = copyin_string_array(p, envp, &mut budget)?;
     let limits = *p.p_rlimit.lock();
-    let image = load_image(&path_bytes, &argv, &envp, &limits)?;
+    let root_user = p.p_ucred.lock().uid == 0;
+    let image = load_image(&path_bytes, &argv, &envp, &limits, root_user)?;
 
     // Past the point of no return: the old program goes.
     let me = current_thread();

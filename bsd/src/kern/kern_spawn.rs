@@ -222,13 +222,14 @@ pub fn posix_spawn(
 
     crate::kern::kern_rlimit::check_nproc(p)?;
     let limits = *p.p_rlimit.lock();
-    let image = load_image(&path_bytes, &argv, &envp, &limits)?;
+    // The lookups (the program's, the open actions') are the spawning user's.
+    let root_user = p.p_ucred.lock().uid == 0;
+    let image = load_image(&path_bytes, &argv, &envp, &limits, root_user)?;
     // File actions act on the file system (an open may create a file), so they run only
     // once the program is loaded: a spawn that fails for want of a program, or of memory
     // for it, leaves no trace (XNU applies them in the child, after image activation
     // began). Permissions are the spawning user's.
     let mut fds = p.p_fd.lock().fork_copy();
-    let root_user = p.p_ucred.lock().uid == 0;
     apply_file_actions(&mut fds, &actions, attr.flags & POSIX_SPAWN_CLOEXEC_DEFAULT != 0, root_user)?;
     fds.exec_close();
     let pid = pid_alloc()?;

@@ -8,11 +8,11 @@
 
 use mach::KernReturn;
 
-use mach::vm::VmProt;
+use mach::vm::{VmInherit, VmProt};
 
 use crate::arm64::pmap::{USER_VM_MAX, USER_VM_MIN, phys_to_virt};
 use crate::vm::vm_fault::vm_map_kernel_page;
-use crate::vm::vm_map::VmMap;
+use crate::vm::vm_map::{VmMap, VmPlacement};
 use crate::vm::vm_page::PAGE_SIZE;
 
 /// A user virtual address. Only copyio turns it into memory.
@@ -68,7 +68,7 @@ pub fn copyout(map: &mut VmMap, buf: &[u8], dst: UserAddr) -> Result<(), usize> 
     Ok(())
 }
 
-/// Why [`copyout_with`] stopped.
+/// Why [`FreshMap::copyout_with`] stopped.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum FillError<E> {
     /// The destination was not writable user memory after this many bytes.
@@ -77,31 +77,73 @@ pub enum FillError<E> {
     Fill(E),
 }
 
-/// Fill `len` bytes of user memory at `dst` (which must be writable) by calling `fill` with
-/// each piece's offset from `dst` and the piece itself (at most a page, in order): the bytes
-/// go straight into the user pages, with no kernel buffer in between. exec reads a
-/// program's segments from its file this way.
-pub fn copyout_with<E>(
-    map: &mut VmMap,
-    dst: UserAddr,
-    len: usize,
-    mut fill: impl FnMut(u64, &mut [u8]) -> Result<(), E>,
-) -> Result<(), FillError<E>> {
-    let mut done = 0;
-    while done < len {
-        let addr = dst.offset(done as u64).ok_or(FillError::Fault(done))?;
-        let (kva, room) = chunk(map, addr.0, true).map_err(|_| FillError::Fault(done))?;
-        let n = room.min(len - done);
-        // SAFETY: `kva..kva+n` lies inside one user page faulted in writable (and private)
-        // just now, reached through the direct map, and the exclusive borrow of the map
-        // keeps it mapped while `fill` runs. No kernel object lives there: the only other
-        // possible writers are the task's own user threads (as for `copyout`), and plain
-        // bytes have no invariant they could break.
-        let piece = unsafe { core::slice::from_raw_parts_mut(kva as *mut u8, n) };
-        fill(done as u64, piece).map_err(FillError::Fill)?;
-        done += n;
+/// A user address space being built for a new program (exec), before any task has it: it
+/// starts empty, only private anonymous memory can be entered into it, and no thread has
+/// ever run in it. So nothing but the kernel can see its pages yet, which is what lets
+/// [`copyout_with`](FreshMap::copyout_with) lend them out as plain slices.
+pub struct FreshMap(VmMap);
+
+impl FreshMap {
+    /// An empty map over a new pmap, whose total size is capped at `size_limit` (RLIMIT_AS).
+    pub fn new(size_limit: u64) -> Result<FreshMap, KernReturn> {
+        let mut map = VmMap::new(crate::arm64::pmap::Pmap::create()?);
+        map.set_size_limit(size_limit);
+        Ok(FreshMap(map))
     }
-    Ok(())
+
+    /// `vm_map_enter` of anonymous zero-fill memory (see [`VmMap::enter`]).
+    pub fn enter(
+        &mut self,
+        placement: VmPlacement,
+        size: u64,
+        cur: VmProt,
+        max: VmProt,
+        inheritance: VmInherit,
+    ) -> Result<u64, KernReturn> {
+        self.0.enter(placement, size, 0, cur, max, inheritance)
+    }
+
+    /// `vm_protect` (see [`VmMap::protect`]).
+    pub fn protect(&mut self, start: u64, end: u64, prot: VmProt) -> Result<(), KernReturn> {
+        self.0.protect(start, end, prot, false)
+    }
+
+    /// [`copyout`] into this map.
+    pub fn copyout(&mut self, buf: &[u8], dst: UserAddr) -> Result<(), usize> {
+        copyout(&mut self.0, buf, dst)
+    }
+
+    /// Fill `len` bytes at `dst` (which must be writable) by calling `fill` with each
+    /// piece's offset from `dst` and the piece itself (at most a page, in order): the bytes
+    /// go straight into the user pages, with no kernel buffer in between. exec reads a
+    /// program's segments from its file this way.
+    pub fn copyout_with<E>(
+        &mut self,
+        dst: UserAddr,
+        len: usize,
+        mut fill: impl FnMut(u64, &mut [u8]) -> Result<(), E>,
+    ) -> Result<(), FillError<E>> {
+        let mut done = 0;
+        while done < len {
+            let addr = dst.offset(done as u64).ok_or(FillError::Fault(done))?;
+            let (kva, room) = chunk(&mut self.0, addr.0, true).map_err(|_| FillError::Fault(done))?;
+            let n = room.min(len - done);
+            // SAFETY: `kva..kva+n` lies inside one user page faulted in writable just now,
+            // reached through the direct map, and the exclusive borrow of the map keeps it
+            // mapped while `fill` runs. The page belongs to an anonymous private object of
+            // a map no thread has run in and no task holds (see `FreshMap`), so nothing else
+            // reads or writes it while the slice lives.
+            let piece = unsafe { core::slice::from_raw_parts_mut(kva as *mut u8, n) };
+            fill(done as u64, piece).map_err(FillError::Fill)?;
+            done += n;
+        }
+        Ok(())
+    }
+
+    /// The finished address space, for a task.
+    pub fn into_map(self) -> VmMap {
+        self.0
+    }
 }
 
 /// Copy a NUL-terminated string of at most `max` bytes (NUL included) into `out`.

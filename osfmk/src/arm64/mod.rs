@@ -14,4 +14,4 @@ pub mod copyio;
 #[cfg(target_os = "none")]
 pub mod cswitch;
 #[cfg(target_os = "none")]
-mod mem;
+pub mod mem;

@@ -55,8 +55,10 @@ const DESC_PXN: u64 = 1 << 53;
 const DESC_UXN: u64 = 1 << 54;
 const DESC_ADDR_MASK: u64 = 0x0000_FFFF_FFFF_F000;
 /// Software field of a level-2 table descriptor (bits 11:2 are ignored by the walker in a
-/// table descriptor with 4 KiB granules and without FEAT_LPA2/HAFT, which we never enable:
-/// Arm ARM D8.3.1): a level-3 table's lowest possibly valid entry. Entries below it are
+/// table descriptor with 4 KiB granules while TCR_EL1.DS is 0 (no FEAT_LPA2) and
+/// TCR2_EL1.HAFT is 0: Arm ARM D8.3.1). We never set DS; TCR2_EL1 reads as 0 when we start
+/// at EL2 (boot clears HCRX_EL2) and is assumed left at 0 by firmware otherwise, as QEMU
+/// does. The field holds a level-3 table's lowest possibly valid entry. Entries below it are
 /// known to be empty, so scans of a stack's table (filled from the top) start near its top.
 /// 0 (as in any descriptor that never had it set) means "scan from the start".
 const DESC_L3_LOW_SHIFT: u32 = 2;
@@ -241,7 +243,8 @@ fn dc_zva_block() -> u64 {
 #[cfg(target_os = "none")]
 fn zero_frame(pa: u64) {
     let va = phys_to_virt(pa & DESC_ADDR_MASK);
-    let block = dc_zva_block();
+    // DC ZVA faults on Device memory, which is what the boot tables map most RAM as.
+    let block = if crate::arm64::mem::ram_is_normal() { dc_zva_block() } else { 0 };
     if block == 0 {
         // SAFETY: `pa` is a frame we own, mapped RW (Normal memory) in the direct map.
         unsafe { core::ptr::write_bytes(va as *mut u8, 0, PAGE_SIZE as usize) };
@@ -669,6 +672,8 @@ static KERNEL_PMAP: SpinLock<Option<Pmap>> = SpinLock::new(None);
 #[cfg(target_os = "none")]
 pub fn kernel_pmap_bootstrap(pmap: Pmap) {
     pmap.activate_kernel();
+    // These tables map all RAM as Normal memory (the boot ones left most of it Device).
+    crate::arm64::mem::all_ram_is_normal();
     *KERNEL_PMAP.lock() = Some(pmap);
 }
 

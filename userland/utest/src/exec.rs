@@ -18,6 +18,7 @@ pub const CASES: &[(&str, Case)] = &[
     ("C programs from the GNU toolchain run through posix_spawn", c_programs_spawned),
     ("execve of GNU-built programs (.bss-only, .data, TLS)", c_programs_execed),
     ("damaged executables: ENOEXEC or a harmless end", exec_mutants),
+    ("exec needs search permission on the way to the program", exec_search_permission),
 ];
 
 /// A C program, the exit status it must end with, and what it must print: the whole text, or
@@ -252,4 +253,30 @@ fn exec_mutants(_: &Args) -> Result<(), &'static str> {
     check(count >= 20, "fewer mutants than mkmutants.py writes")?;
     // The kernel is still itself: a good program still runs.
     check(fork_exec_status(b"/bin/c/true-O2\0")? == 0, "a good program no longer runs")
+}
+
+fn exec_search_permission(_: &Args) -> Result<(), &'static str> {
+    // /private is rwx------ (root's) and holds the data program, which exits with 42: root
+    // runs it; for anyone else execve, posix_spawn and open alike fail with EACCES (a
+    // successful exec would show as the child's status 42).
+    check(fork_exec_status(b"/private/data\0")? == 42, "root could not run /private/data")?;
+    match fork().map_err(|_| "fork")? {
+        Forked::Child => {
+            // SAFETY: no pointers.
+            if unsafe { libsys::syscall::setuid(501) }.is_err() {
+                libsys::syscall::exit_process(1);
+            }
+            let spawned = spawn(b"/private/data\0", &[b"/private/data\0"], None, &[]);
+            let opened = open_path(b"/private/data\0", O_RDONLY, 0);
+            if spawned != Err(Errno::EACCES) || opened != Err(Errno::EACCES) {
+                libsys::syscall::exit_process(2);
+            }
+            let exec = execv(b"/private/data\0", &[b"/private/data\0"]);
+            libsys::syscall::exit_process(if exec == Errno::EACCES { 0 } else { 3 })
+        }
+        Forked::Parent(pid) => {
+            let status = reap_within_2s(pid)?;
+            check(wifexited(status) && wexitstatus(status) == 0, "uid 501 reached into /private")
+        }
+    }
 }
