@@ -15,6 +15,7 @@ use alloc::vec::Vec;
 use mach::KernReturn;
 use mach::vm::{VmInherit, VmProt};
 
+use crate::kern::budget::VM_MAP_COPY_SEGMENT_COST;
 use crate::vm::vm_map::{PAGE_MASK, VmMap, VmMapEntry};
 use crate::vm::vm_object::{ObjectRef, VmObject};
 use crate::vm::vm_page::{PAGE_SIZE, PoolRef, VmPage, round_page, trunc_page};
@@ -101,6 +102,21 @@ impl VmMapCopy {
     }
 }
 
+/// What copying `[addr, addr + len)` out of `src` would cost the kernel heap (see
+/// `kern::budget`): one segment per map entry the range touches — a lazy copy holds one per
+/// entry, however many there are — or one for a small range copied eagerly. The caller
+/// charges it before `vm_map_copyin` allocates anything. A range that does not add up is
+/// costed as one segment; `vm_map_copyin` then refuses it.
+pub fn vm_map_copy_cost(src: &VmMap, addr: u64, len: u64) -> usize {
+    let Some(end) = addr.checked_add(len).filter(|_| len > 0) else { return 0 };
+    let (start, stop) = (trunc_page(addr), round_page(end));
+    if stop < end || stop - start <= VM_MAP_COPY_EAGER_MAX {
+        return VM_MAP_COPY_SEGMENT_COST;
+    }
+    let touched = src.entries.range(..stop).rev().take_while(|(_, e)| e.end > start).count();
+    touched.max(1).saturating_mul(VM_MAP_COPY_SEGMENT_COST)
+}
+
 /// Copy `[addr, addr + len)` out of `src`; with `src_destroy`, also remove it from `src`.
 /// Errors: `KERN_INVALID_ARGUMENT` on overflow, `KERN_INVALID_ADDRESS` if any part is not
 /// mapped, `KERN_PROTECTION_FAILURE` if any part is not readable, `KERN_RESOURCE_SHORTAGE`
@@ -152,7 +168,8 @@ fn copy_eagerly(src: &VmMap, start: u64, stop: u64) -> Result<Vec<CopySegment>, 
 /// One segment per source entry, sharing its object copy-on-write (as `fork` does).
 fn copy_lazily(src: &mut VmMap, start: u64, stop: u64) -> Result<Vec<CopySegment>, KernReturn> {
     let keys = src.clip_range(start, stop)?;
-    let mut segments = Vec::with_capacity(keys.len());
+    let mut segments = Vec::new();
+    segments.try_reserve_exact(keys.len()).map_err(|_| KernReturn::KERN_RESOURCE_SHORTAGE)?;
     for key in keys {
         let Some(entry) = src.entries.get_mut(&key) else { continue };
         let segment = match &entry.object {
