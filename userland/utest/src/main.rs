@@ -18,6 +18,7 @@ use mach::port::{MACH_PORT_NULL, mach_port_valid};
 mod introspect;
 mod ipc;
 mod ipc_fuzz;
+mod ipc_robust;
 mod kobject;
 mod limits;
 mod ports;
@@ -221,6 +222,7 @@ fn main(args: &Args) -> i32 {
         .chain(kobject::CASES)
         .chain(sema::CASES)
         .chain(ipc_fuzz::CASES)
+        .chain(ipc_robust::CASES)
     {
         match case(args) {
             Ok(()) => {
