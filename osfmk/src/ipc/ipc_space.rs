@@ -5,7 +5,10 @@
 //! handed out lowest-index first in a fresh table, so a new task's first name is 0x103 and its
 //! second 0x203; a freed slot is reused first, with its generation advanced, so a stale name
 //! never reaches the new right. The table starts at [`IPC_ENTRY_TABLE_MIN`] slots and doubles
-//! up to a per-space limit (at most [`IPC_SPACE_TABLE_MAX`]).
+//! up to a per-space limit (at most [`IPC_SPACE_TABLE_MAX`]). A name user space picks beyond
+//! one doubling of the table (`mach_port_insert_right`) gets a sparse entry of its own instead
+//! of a table grown to reach it, so a space costs what its names hold, not its largest index;
+//! table slots and sparse entries are charged to the name-table budget (`kern::budget`).
 //!
 //! A reverse index from port to name holds every entry with a send or receive right, so a
 //! second send right to a port merges into the name already there (more user references, no

@@ -233,3 +233,44 @@ pub fn vm_map_copyout(dst: &mut VmMap, copy: VmMapCopy) -> Result<u64, KernRetur
 pub fn vm_map_copy_discard(copy: VmMapCopy) {
     drop(copy);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vm::test_support::{FakePmap, FakePool};
+    use crate::vm::vm_map::VmPlacement;
+
+    /// A copy is costed by the map entries its range touches, which is what it holds (issue
+    /// 11: a range of many small entries was one uncharged segment per entry).
+    #[test]
+    fn copy_cost_counts_the_entries_a_copy_holds() {
+        let (_pool, pool_ref) = FakePool::new();
+        let (pmap, _record) = FakePmap::create();
+        let mut map = VmMap::create(pmap, pool_ref);
+        const PAGES: u64 = 64;
+        let a = map
+            .enter(
+                VmPlacement::Anywhere { hint: 0 },
+                PAGES * PAGE_SIZE,
+                0,
+                VmProt::DEFAULT,
+                VmProt::ALL,
+                VmInherit::DEFAULT,
+            )
+            .expect("enter");
+        assert_eq!(vm_map_copy_cost(&map, a, PAGES * PAGE_SIZE), VM_MAP_COPY_SEGMENT_COST);
+        for page in (0..PAGES).step_by(2) {
+            let at = a + page * PAGE_SIZE;
+            map.protect(at, at + PAGE_SIZE, VmProt::READ, false).expect("protect");
+        }
+        let whole = PAGES as usize * VM_MAP_COPY_SEGMENT_COST;
+        assert_eq!(vm_map_copy_cost(&map, a, PAGES * PAGE_SIZE), whole);
+        // Part of the range: the entries it touches, counted before any clipping.
+        assert_eq!(vm_map_copy_cost(&map, a + PAGE_SIZE / 2, 10 * PAGE_SIZE), 11 * VM_MAP_COPY_SEGMENT_COST);
+        // Small ranges are copied eagerly into one segment; nothing costs nothing.
+        assert_eq!(vm_map_copy_cost(&map, a, 2 * PAGE_SIZE), VM_MAP_COPY_SEGMENT_COST);
+        assert_eq!(vm_map_copy_cost(&map, a, 0), 0);
+        let copy = vm_map_copyin(&mut map, a, PAGES * PAGE_SIZE, false).expect("copyin");
+        assert_eq!(copy.segments.len() * VM_MAP_COPY_SEGMENT_COST, whole, "the cost is what the copy holds");
+    }
+}

@@ -42,7 +42,8 @@ fn heap_back(before: u64) -> Result<(), &'static str> {
 fn queued(port: MachPortName) -> Result<u32, &'static str> {
     let mut status = [0u32; MACH_PORT_RECEIVE_STATUS_COUNT as usize];
     let mut count = MACH_PORT_RECEIVE_STATUS_COUNT;
-    let kr = mach_port_get_attributes(mach_task_self(), port, MACH_PORT_RECEIVE_STATUS, &mut status, &mut count);
+    let kr =
+        mach_port_get_attributes(mach_task_self(), port, MACH_PORT_RECEIVE_STATUS, &mut status, &mut count);
     ok(kr, "mach_port_get_attributes")?;
     // mach_port_status_t: pset, seqno, mscount, qlimit, msgcount, …
     Ok(status[4])
@@ -151,9 +152,7 @@ fn send_ool(dest: MachPortName, addr: u64, count: usize) -> MachMsgReturn {
     }
     let size = 28 + 16 * count as u32;
     // SAFETY: the buffer holds 1024 bytes and `size` is at most 988.
-    unsafe {
-        mach_msg(buf.0.as_mut_ptr().cast(), MACH_SEND_MSG | MACH_SEND_TIMEOUT, size, 0, 0, 0, 0)
-    }
+    unsafe { mach_msg(buf.0.as_mut_ptr().cast(), MACH_SEND_MSG | MACH_SEND_TIMEOUT, size, 0, 0, 0, 0) }
 }
 
 /// Item 3: a copy holds a segment per map entry of its range. Sixty descriptors of a
