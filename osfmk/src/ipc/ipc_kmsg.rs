@@ -10,9 +10,7 @@
 //! descriptors carry is held beside it in [`IpcKmsg::descriptors`], and the descriptor bytes are
 //! rewritten for the receiver (names, addresses) when the message is copied out.
 
-use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicUsize, Ordering};
 
 use mach::message::{
     AUDIT_TOKEN_PID, MACH_MSG_TRAILER_AUDIT_OFFSET, MACH_MSG_TRAILER_FORMAT_0, MACH_MSG_TRAILER_MAX_SIZE,
@@ -21,6 +19,7 @@ use mach::message::{
 };
 
 use super::ipc_port::{PortRef, ReceiveRight, SendOnceRight, SendRight};
+pub use crate::kern::budget::KmsgCharge;
 use crate::vm::vm_map_copy::VmMapCopy;
 
 /// A right in flight (XNU carries these as `ipc_object_t` plus a disposition).
@@ -121,84 +120,6 @@ pub struct IpcKmsg {
     pub charge: Option<KmsgCharge>,
 }
 
-/// Kernel heap bytes held by user messages in flight.
-static KMSG_BYTES: AtomicUsize = AtomicUsize::new(0);
-
-/// What a queued message costs besides its bytes (the kmsg, its vectors, the queue slot).
-pub const KMSG_OVERHEAD: usize = 256;
-
-/// The most kernel heap the messages one task has sent may hold while in flight.
-pub const IPC_KMSG_TASK_MAX: usize = 4 << 20;
-
-/// A message's share of the kernel heap, charged to its sender. A task's messages in flight
-/// may hold at most [`IPC_KMSG_TASK_MAX`], and all user messages together at most a quarter
-/// of the heap, so no sender — however many ports and queues it fills — can starve the kernel
-/// (or, alone, everyone else) of memory; beyond that, sends fail with `MACH_SEND_NO_BUFFER`.
-#[derive(Debug)]
-pub struct KmsgCharge {
-    cost: usize,
-    task: Arc<AtomicUsize>,
-}
-
-/// Add `cost` to `counter` if the total stays within `limit`.
-fn take(counter: &AtomicUsize, cost: usize, limit: usize) -> bool {
-    counter
-        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |held| {
-            held.checked_add(cost).filter(|&total| total <= limit)
-        })
-        .is_ok()
-}
-
-impl KmsgCharge {
-    /// Charge `bytes` (plus the fixed overhead) to the sender's counter `task`, if both its
-    /// budget and the kernel's allow.
-    pub fn new(bytes: usize, task: &Arc<AtomicUsize>) -> Option<KmsgCharge> {
-        let cost = bytes.saturating_add(KMSG_OVERHEAD);
-        if !take(task, cost, IPC_KMSG_TASK_MAX) {
-            return None;
-        }
-        if !take(&KMSG_BYTES, cost, kmsg_budget()) {
-            task.fetch_sub(cost, Ordering::AcqRel);
-            return None;
-        }
-        Some(KmsgCharge { cost, task: task.clone() })
-    }
-
-    /// Charge `more` bytes on top (what the message turns out to carry besides its bytes:
-    /// rights of out-of-line port arrays). False, charging nothing, if a budget is spent.
-    pub fn grow(&mut self, more: usize) -> bool {
-        if !take(&self.task, more, IPC_KMSG_TASK_MAX) {
-            return false;
-        }
-        if !take(&KMSG_BYTES, more, kmsg_budget()) {
-            self.task.fetch_sub(more, Ordering::AcqRel);
-            return false;
-        }
-        self.cost += more;
-        true
-    }
-}
-
-impl Drop for KmsgCharge {
-    fn drop(&mut self) {
-        KMSG_BYTES.fetch_sub(self.cost, Ordering::AcqRel);
-        self.task.fetch_sub(self.cost, Ordering::AcqRel);
-    }
-}
-
-/// A quarter of the kernel heap (no limit before the heap is known, as in host tests).
-fn kmsg_budget() -> usize {
-    match crate::vm::vm_page::kernel_heap_size() {
-        0 => usize::MAX,
-        size => (size / 4) as usize,
-    }
-}
-
-/// Kernel heap bytes user messages hold now.
-pub fn kmsg_bytes_held() -> usize {
-    KMSG_BYTES.load(Ordering::Acquire)
-}
-
 impl IpcKmsg {
     /// The ports whose receive rights the message carries.
     pub fn receive_rights(&self) -> impl Iterator<Item = &PortRef> {
@@ -212,6 +133,27 @@ impl IpcKmsg {
             MsgRight::Receive(r) => Some(r.port()),
             _ => None,
         })
+    }
+
+    /// Hand every receive right the message carries to `f`, leaving null rights in their
+    /// places (to destroy nested ports one at a time rather than by dropping the message).
+    pub fn take_receive_rights(&mut self, mut f: impl FnMut(ReceiveRight)) {
+        let mut take = |slot: &mut MsgRight| {
+            if matches!(slot, MsgRight::Receive(_))
+                && let MsgRight::Receive(r) = core::mem::replace(slot, MsgRight::Null)
+            {
+                f(r);
+            }
+        };
+        take(&mut self.remote);
+        take(&mut self.local);
+        for d in &mut self.descriptors {
+            match d {
+                KmsgDescriptor::Port { right, .. } => take(right),
+                KmsgDescriptor::OolPorts { rights, .. } => rights.iter_mut().for_each(&mut take),
+                KmsgDescriptor::Ool { .. } => {}
+            }
+        }
     }
 
     /// The message reached its receiver: the destination right it travelled on is used up.
@@ -260,22 +202,6 @@ mod tests {
             sender: SenderToken { security: [501, 20], audit: [501, 501, 20, 501, 20, 42, 0, 3] },
             charge: None,
         }
-    }
-
-    #[test]
-    fn charges_are_bounded_per_task_and_given_back() {
-        let task = Arc::new(AtomicUsize::new(0));
-        let big = KmsgCharge::new(IPC_KMSG_TASK_MAX - KMSG_OVERHEAD, &task).expect("fits exactly");
-        assert!(KmsgCharge::new(1, &task).is_none(), "the task's budget is spent");
-        let other = Arc::new(AtomicUsize::new(0));
-        assert!(KmsgCharge::new(1, &other).is_some(), "another task still may send");
-        drop(big);
-        assert_eq!(task.load(Ordering::Acquire), 0);
-        let mut small = KmsgCharge::new(0, &task).expect("small");
-        assert!(small.grow(100) && !small.grow(IPC_KMSG_TASK_MAX));
-        assert_eq!(task.load(Ordering::Acquire), KMSG_OVERHEAD + 100);
-        drop(small);
-        assert!(KmsgCharge::new(1, &task).is_some());
     }
 
     #[test]

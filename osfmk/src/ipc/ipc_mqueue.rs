@@ -200,6 +200,19 @@ impl IpcMqueue {
         Taken::Message(kmsg, seqno)
     }
 
+    /// Is the queue full and its last message a kernel notification identical to `kmsg`
+    /// (same id and body, no descriptors)? Then `kmsg` says nothing new.
+    pub(crate) fn full_and_repeats_last(&self, kmsg: &IpcKmsg) -> bool {
+        self.count() >= self.qlimit
+            && self.messages.back().is_some_and(|last| {
+                last.sender == kmsg.sender
+                    && last.id == kmsg.id
+                    && last.body == kmsg.body
+                    && last.descriptors.is_empty()
+                    && kmsg.descriptors.is_empty()
+            })
+    }
+
     /// Are senders blocked waiting for room that a receive just made?
     pub(crate) fn has_blocked_senders(&self) -> bool {
         self.blocked_senders > 0

@@ -12,8 +12,12 @@
 //! | 72 | dead-name: the port a name stood for died | NDR, name |
 //!
 //! A notification is delivered like any message, never blocking and ignoring the queue limit
-//! (its destination is a send-once right). One aimed at a port that is dead, or that the kernel
-//! receives on, is dropped.
+//! (its destination is a send-once right). It is charged like a message too, to the task whose
+//! action sent it (`kern::budget`), so nobody can queue them without bound: one that no budget
+//! can pay for is dropped, as is one aimed at a port that is dead or that the kernel receives
+//! on. On a full queue, a notification identical to the last one queued there coalesces with it
+//! (its right is used up, nothing is queued): a loop of `insert_right(MAKE_SEND_ONCE)` +
+//! `deallocate` on a port nobody reads costs one message, not one per turn.
 
 use alloc::vec::Vec;
 
@@ -26,33 +30,51 @@ use mach::port::{
     MACH_NOTIFY_SEND_ONCE, MachPortName,
 };
 
-use super::ipc_kmsg::{IpcKmsg, KmsgDescriptor, MsgRight, SenderToken};
+use super::ipc_kmsg::{IpcKmsg, KmsgCharge, KmsgDescriptor, MsgRight, SenderToken};
 use super::ipc_mqueue::{IpcTimeout, ipc_mqueue_send};
 use super::ipc_port::{ReceiveRight, SendOnceRight};
 
-/// Send a notification: `body` follows the header; `descriptors` describe ports in it.
-fn send(notify: SendOnceRight, id: i32, complex: bool, body: Vec<u8>, descriptors: Vec<KmsgDescriptor>) {
+/// Send a notification: `body` follows the header; `descriptors` describe ports in it. A
+/// notification that cannot be queued is given back (its destination right used up), for the
+/// caller to destroy what it carries.
+#[allow(clippy::result_large_err)] // see `IpcMqueue::post`
+fn send(
+    notify: SendOnceRight,
+    id: i32,
+    complex: bool,
+    body: Vec<u8>,
+    descriptors: Vec<KmsgDescriptor>,
+) -> Result<(), IpcKmsg> {
     let port = notify.port().clone();
-    if !port.is_active() || port.is_kernel_receiver() {
-        notify.consume();
-        return;
-    }
     let bits = mach_msgh_bits(mach::message::MACH_MSG_TYPE_PORT_SEND_ONCE, 0)
         | if complex { MACH_MSGH_BITS_COMPLEX } else { 0 };
-    let kmsg = IpcKmsg {
+    let size = MACH_MSG_HEADER_SIZE + body.len() as u32;
+    let charge = KmsgCharge::kernel_made(size as usize);
+    let mut kmsg = IpcKmsg {
         bits,
-        size: MACH_MSG_HEADER_SIZE + body.len() as u32,
-        remote: MsgRight::SendOnce(notify),
+        size,
+        remote: MsgRight::Null,
         local: MsgRight::Null,
         id,
         body,
         descriptors,
         sender: SenderToken::KERNEL,
-        charge: None,
+        charge,
     };
-    // Only a port that died meanwhile refuses it; the message (and what it carries) is then
-    // destroyed.
-    let _ = ipc_mqueue_send(&port, kmsg, true, IpcTimeout::Poll);
+    let refused = !port.is_active()
+        || port.is_kernel_receiver()
+        || kmsg.charge.is_none()
+        || kmsg.receive_rights().any(|r| r.would_be_circular(&port));
+    if refused || port.coalesces(&kmsg) {
+        notify.consume();
+        return if refused { Err(kmsg) } else { Ok(()) };
+    }
+    kmsg.remote = MsgRight::SendOnce(notify);
+    // Only a port that died meanwhile refuses it.
+    ipc_mqueue_send(&port, kmsg, true, IpcTimeout::Poll).map_err(|(_, mut kmsg)| {
+        core::mem::replace(&mut kmsg.remote, MsgRight::Null).consume();
+        kmsg
+    })
 }
 
 /// NDR followed by one word.
@@ -66,32 +88,37 @@ fn ndr_and(word: u32) -> Vec<u8> {
 /// `name`, which had a dead-name request, no longer names the port (XNU
 /// `ipc_notify_port_deleted`).
 pub fn ipc_notify_port_deleted(notify: SendOnceRight, name: MachPortName) {
-    send(notify, MACH_NOTIFY_PORT_DELETED, false, ndr_and(name), Vec::new());
+    drop(send(notify, MACH_NOTIFY_PORT_DELETED, false, ndr_and(name), Vec::new()));
 }
 
 /// The port `name` stood for died (XNU `ipc_notify_dead_name`).
 pub fn ipc_notify_dead_name(notify: SendOnceRight, name: MachPortName) {
-    send(notify, MACH_NOTIFY_DEAD_NAME, false, ndr_and(name), Vec::new());
+    drop(send(notify, MACH_NOTIFY_DEAD_NAME, false, ndr_and(name), Vec::new()));
 }
 
 /// The last send right of a port whose make-send count is `mscount` went away (XNU
 /// `ipc_notify_no_senders`).
 pub fn ipc_notify_no_senders(notify: SendOnceRight, mscount: u32) {
-    send(notify, MACH_NOTIFY_NO_SENDERS, false, ndr_and(mscount), Vec::new());
+    drop(send(notify, MACH_NOTIFY_NO_SENDERS, false, ndr_and(mscount), Vec::new()));
 }
 
 /// `right` dies unused: its port hears about it through the right itself (XNU
 /// `ipc_notify_send_once`).
 pub fn ipc_notify_send_once(right: SendOnceRight) {
-    send(right, MACH_NOTIFY_SEND_ONCE, false, Vec::new(), Vec::new());
+    drop(send(right, MACH_NOTIFY_SEND_ONCE, false, Vec::new(), Vec::new()));
 }
 
 /// The receive right `right` would have died: it goes to `notify` instead (XNU
-/// `ipc_notify_port_destroyed`). The message is complex: a body with one port descriptor.
-pub fn ipc_notify_port_destroyed(notify: SendOnceRight, right: ReceiveRight) {
+/// `ipc_notify_port_destroyed`). The message is complex: a body with one port descriptor. If
+/// it cannot be queued the right comes back, for the caller to destroy.
+pub fn ipc_notify_port_destroyed(notify: SendOnceRight, right: ReceiveRight) -> Result<(), ReceiveRight> {
     let mut body = Vec::with_capacity(16);
     body.extend_from_slice(&1u32.to_le_bytes());
     body.extend_from_slice(&port_descriptor(0, MACH_MSG_TYPE_MOVE_RECEIVE));
     let descriptors = alloc::vec![KmsgDescriptor::Port { offset: 4, right: MsgRight::Receive(right) }];
-    send(notify, MACH_NOTIFY_PORT_DESTROYED, true, body, descriptors);
+    send(notify, MACH_NOTIFY_PORT_DESTROYED, true, body, descriptors).or_else(|mut kmsg| {
+        let mut back = None;
+        kmsg.take_receive_rights(|r| back = Some(r));
+        back.map_or(Ok(()), Err)
+    })
 }

@@ -13,6 +13,7 @@
 //! the coming no-senders / send-once / port-destroyed notifications one place to hook in.
 
 use alloc::sync::{Arc, Weak};
+use alloc::vec::Vec;
 use core::any::Any;
 
 use mach::KernReturn;
@@ -127,26 +128,9 @@ pub struct IpcPort {
     pub(super) state: SpinLock<PortState>,
 }
 
-/// Ports alive now (kernel and user).
-static PORTS_IN_USE: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
-
-/// What a port costs the kernel heap, roughly, for the budget below.
-const PORT_HEAP_COST: usize = 512;
-
-/// May a task make another port? Ports and sets that users allocate may use at most a
-/// quarter of the kernel heap between them (no limit before the heap is known, as in host
-/// tests): past that, allocation fails with `KERN_RESOURCE_SHORTAGE` instead of the kernel
-/// running out of memory. Ports the kernel makes for its own objects are not refused.
-pub fn user_port_allowed() -> bool {
-    match crate::vm::vm_page::kernel_heap_size() {
-        0 => true,
-        size => PORTS_IN_USE.load(core::sync::atomic::Ordering::Relaxed) * PORT_HEAP_COST < size as usize / 4,
-    }
-}
-
 impl Drop for IpcPort {
     fn drop(&mut self) {
-        PORTS_IN_USE.fetch_sub(1, core::sync::atomic::Ordering::Relaxed);
+        crate::kern::budget::port_freed();
     }
 }
 
@@ -205,7 +189,7 @@ impl IpcPort {
     }
 
     fn with_state(receiver: Receiver, messages: IpcMqueue, kobject: Option<(IkotType, KObjectRef)>) -> Self {
-        PORTS_IN_USE.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+        crate::kern::budget::port_created();
         Self {
             state: SpinLock::new(PortState {
                 active: true,
@@ -325,7 +309,39 @@ impl IpcPort {
     /// receivers waiting on it return `MACH_RCV_PORT_DIED` and blocked senders
     /// `MACH_SEND_INVALID_DEST`. Send rights elsewhere stay counted until their holders
     /// notice, which spaces do lazily by turning them into dead names.
+    ///
+    /// Queued messages may carry receive rights, whose ports die too, and so on down: that is
+    /// done with a work list, never by recursion, so no chain of ports nested in each other's
+    /// queues can overflow the kernel stack (XNU defers nested destruction the same way).
     pub fn destroy(&self) {
+        let mut work = Vec::new();
+        self.destroy_one(&mut work);
+        Self::destroy_all(work);
+    }
+
+    /// Destroy the ports in `work` and every port found inside their queues.
+    fn destroy_all(mut work: Vec<PortRef>) {
+        while let Some(port) = work.pop() {
+            port.destroy_one(&mut work);
+        }
+    }
+
+    /// A receive right nobody takes: its port goes to the port-destroyed requester if one is
+    /// armed (and the notification can be queued), otherwise onto `work` to be destroyed.
+    fn reap_receive(port: PortRef, work: &mut Vec<PortRef>) {
+        let Some(notify) = port.take_pdrequest() else {
+            work.push(port);
+            return;
+        };
+        port.set_in_transit();
+        if let Err(back) = ipc_notify_port_destroyed(notify, ReceiveRight::adopt(port)) {
+            work.push(back.into_port());
+        }
+    }
+
+    /// One port of [`IpcPort::destroy`]: the ports whose receive rights its queued messages
+    /// carried are added to `work` instead of being destroyed here.
+    fn destroy_one(&self, work: &mut Vec<PortRef>) {
         let (messages, receivers, senders, requests) = {
             let mut st = self.state.lock();
             if !st.active {
@@ -352,8 +368,11 @@ impl IpcPort {
             wait::wakeup(self.send_event());
         }
         // Destroying a message may destroy more ports (receive rights it carried): never
-        // under this port's lock.
-        drop(messages);
+        // under this port's lock, and never from inside this call.
+        for mut kmsg in messages {
+            kmsg.take_receive_rights(|right| Self::reap_receive(right.into_port(), work));
+            drop(kmsg);
+        }
     }
 
     /// The event blocked senders sleep on.
@@ -418,6 +437,12 @@ impl IpcPort {
             wait::wakeup_one(self.send_event());
         }
         taken
+    }
+
+    /// Would queueing the notification `kmsg` only repeat the last message of a full queue
+    /// (see `ipc_notify`)?
+    pub(super) fn coalesces(&self, kmsg: &super::ipc_kmsg::IpcKmsg) -> bool {
+        self.state.lock().messages.full_and_repeats_last(kmsg)
     }
 
     /// The live set this port is in.
@@ -575,24 +600,25 @@ impl IpcPort {
     }
 
     /// Arm (or disarm) the dead-name request of `name` in space `space_id`; returns the one
-    /// it replaces. A dead port answers at once: the notification is sent now.
+    /// it replaces and, if the port is dead, `notify` back: the caller sends the dead-name
+    /// notification at once, once it holds no lock (it calls with its space locked).
     pub fn request_dead_name(
         &self,
         space_id: usize,
         name: u32,
         notify: Option<SendOnceRight>,
-    ) -> Option<SendOnceRight> {
+    ) -> (Option<SendOnceRight>, Option<SendOnceRight>) {
         let previous = self.cancel_dead_name(space_id, name);
+        let mut answered = None;
         if let Some(notify) = notify {
             let mut st = self.state.lock();
             if st.active {
                 st.dnrequests.push((space_id, name, notify));
             } else {
-                drop(st);
-                ipc_notify_dead_name(notify, name);
+                answered = Some(notify);
             }
         }
-        previous
+        (previous, answered)
     }
 
     /// Take back the dead-name request of `name` in space `space_id`, if armed.
@@ -725,6 +751,11 @@ impl ReceiveRight {
     pub(crate) fn into_entry(mut self) -> PortRef {
         self.port.take().expect("receive right without a port")
     }
+
+    /// Take the port out without destroying it: the caller destroys it (or hands it on).
+    fn into_port(self) -> PortRef {
+        self.into_entry()
+    }
 }
 
 impl Drop for ReceiveRight {
@@ -732,13 +763,9 @@ impl Drop for ReceiveRight {
     /// armed, in which case the right travels to the requester instead.
     fn drop(&mut self) {
         let Some(port) = self.port.take() else { return };
-        match port.take_pdrequest() {
-            Some(notify) => {
-                port.set_in_transit();
-                ipc_notify_port_destroyed(notify, ReceiveRight::adopt(port));
-            }
-            None => port.destroy(),
-        }
+        let mut work = Vec::new();
+        IpcPort::reap_receive(port, &mut work);
+        IpcPort::destroy_all(work);
     }
 }
 

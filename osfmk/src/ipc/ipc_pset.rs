@@ -109,6 +109,16 @@ impl IpcPset {
     }
 }
 
+/// What one scan of a set's members came to.
+enum Scan {
+    /// A member had a message (or, with `MACH_RCV_LARGE`, one too large).
+    Found(Taken, PortRef),
+    /// Nothing queued and the receiver will not wait.
+    Nothing,
+    /// Nothing queued: wait as this receiver, then scan again.
+    Wait(Arc<IpcWaiter>),
+}
+
 /// Receive from any member of `pset` (XNU `ipc_mqueue_receive` on a set): the message and the
 /// member it came from. Errors as for a port; a set with no members just waits.
 pub fn ipc_pset_receive(
@@ -118,28 +128,46 @@ pub fn ipc_pset_receive(
     timeout: IpcTimeout,
 ) -> Result<(Received, PortRef), MachMsgReturn> {
     loop {
-        let waiter = {
+        // The scan holds the set's lock; what it finds is finished after unlocking, because
+        // using up the destination right may send a notification to a member of this very
+        // set (whose wakeup takes the set's lock), and because the last reference to a member
+        // may go with `scanned` (a port dropped releases what it still holds).
+        let mut scanned = Vec::new();
+        let step = {
             let mut st = pset.state.lock();
             if !st.active {
                 return Err(MACH_RCV_PORT_DIED);
             }
             st.members.retain(|w| w.strong_count() > 0);
+            let mut step = None;
             for port in st.members.iter().filter_map(Weak::upgrade) {
                 match port.mqueue_take(max_size, large) {
-                    Taken::Message(kmsg, seqno) => {
-                        return Ok((Received::Message(kmsg.delivered(), seqno), port));
+                    Taken::Empty => scanned.push(port),
+                    taken => {
+                        step = Some(Scan::Found(taken, port));
+                        break;
                     }
-                    Taken::TooLarge(size) => return Ok((Received::TooLarge(size), port)),
-                    Taken::Empty => {}
                 }
             }
-            if timeout == IpcTimeout::Poll {
-                return Err(MACH_RCV_TIMED_OUT);
+            match step {
+                Some(found) => found,
+                None if timeout == IpcTimeout::Poll => Scan::Nothing,
+                None => {
+                    let waiter = IpcWaiter::new(max_size, large);
+                    st.receivers.push_back(waiter.clone());
+                    wait::assert_wait(waiter.event(), timeout);
+                    Scan::Wait(waiter)
+                }
             }
-            let waiter = IpcWaiter::new(max_size, large);
-            st.receivers.push_back(waiter.clone());
-            wait::assert_wait(waiter.event(), timeout);
-            waiter
+        };
+        drop(scanned);
+        let waiter = match step {
+            Scan::Found(Taken::Message(kmsg, seqno), port) => {
+                return Ok((Received::Message(kmsg.delivered(), seqno), port));
+            }
+            Scan::Found(Taken::TooLarge(size), port) => return Ok((Received::TooLarge(size), port)),
+            Scan::Found(Taken::Empty, _) | Scan::Nothing => return Err(MACH_RCV_TIMED_OUT),
+            Scan::Wait(waiter) => waiter,
         };
         let woke = wait::block();
         let outcome = {

@@ -5,7 +5,10 @@
 //! handed out lowest-index first in a fresh table, so a new task's first name is 0x103 and its
 //! second 0x203; a freed slot is reused first, with its generation advanced, so a stale name
 //! never reaches the new right. The table starts at [`IPC_ENTRY_TABLE_MIN`] slots and doubles
-//! up to a per-space limit (at most [`IPC_SPACE_TABLE_MAX`]).
+//! up to a per-space limit (at most [`IPC_SPACE_TABLE_MAX`]). A name user space picks beyond
+//! one doubling of the table (`mach_port_insert_right`) gets a sparse entry of its own instead
+//! of a table grown to reach it, so a space costs what its names hold, not its largest index;
+//! table slots and sparse entries are charged to the name-table budget (`kern::budget`).
 //!
 //! A reverse index from port to name holds every entry with a send or receive right, so a
 //! second send right to a port merges into the name already there (more user references, no
@@ -26,10 +29,11 @@ use alloc::vec::Vec;
 
 use super::ipc_entry::{EntryView, IpcEntry, IpcObject};
 use super::ipc_kmsg::MsgRight;
-use super::ipc_notify::ipc_notify_port_deleted;
+use super::ipc_notify::{ipc_notify_dead_name, ipc_notify_port_deleted};
 use super::ipc_port::{IpcPort, PortRef, ReceiveRight, SendOnceRight, SendRight};
 use super::ipc_pset::{IpcPset, PsetRef};
 use super::ipc_right::{Taken, copyin_step};
+use crate::kern::budget::{self, IPC_ENTRY_SLOT_COST, IPC_ENTRY_SPARSE_COST};
 use crate::kern::locks::SpinLock;
 use mach::KernReturn;
 use mach::message::{MACH_MSG_TYPE_MOVE_RECEIVE, MachMsgTypeName};
@@ -66,6 +70,12 @@ struct SpaceState {
     active: bool,
     /// The entries, indexed by `mach_port_index(name)`. Slot 0 stays free forever.
     table: Vec<IpcEntry>,
+    /// Entries at indices beyond the table, under names user space chose
+    /// (`mach_port_insert_right`): a name far out costs one entry, not a table grown to
+    /// reach it. They move into the table when it grows over them.
+    sparse: BTreeMap<u32, IpcEntry>,
+    /// Heap bytes of table and sparse entries charged to the name-table budget.
+    charged: usize,
     /// Free slot indices; the next claim pops the last one.
     free: Vec<u32>,
     /// Port address → index of the entry holding a send and/or receive right for it. The key
@@ -90,12 +100,20 @@ struct Released {
     send_once: Vec<SendOnceRight>,
     /// Port sets whose name went away: destroyed.
     psets: Vec<PsetRef>,
+    /// Dead-name requests answered at once (the name was already dead): a dead-name
+    /// notification each.
+    dead_name: Vec<(SendOnceRight, MachPortName)>,
+    /// What freed slots held: their references go last, as they may be a port's last.
+    objects: Vec<IpcObject>,
 }
 
 impl Drop for Released {
     fn drop(&mut self) {
         for (notify, name) in self.port_deleted.drain(..) {
             ipc_notify_port_deleted(notify, name);
+        }
+        for (notify, name) in self.dead_name.drain(..) {
+            ipc_notify_dead_name(notify, name);
         }
         for pset in self.psets.drain(..) {
             pset.destroy();
@@ -145,8 +163,16 @@ fn drop_one(urefs: u32) -> u32 {
 impl SpaceState {
     fn new(limit: u32, id: usize) -> Self {
         let size = IPC_ENTRY_TABLE_MIN.min(limit);
-        let mut state =
-            Self { active: true, table: Vec::new(), free: Vec::new(), by_port: BTreeMap::new(), limit, id };
+        let mut state = Self {
+            active: true,
+            table: Vec::new(),
+            sparse: BTreeMap::new(),
+            charged: 0,
+            free: Vec::new(),
+            by_port: BTreeMap::new(),
+            limit,
+            id,
+        };
         state.table.push(IpcEntry::fresh());
         // If memory is short the table just stays at its reserved slot: `extend_to` changes
         // nothing when it fails, and the first claim retries the growth and reports the error.
@@ -162,13 +188,32 @@ impl SpaceState {
             return Err(KernReturn::KERN_NO_SPACE);
         }
         let added = (size - old) as usize;
+        let cost = added.saturating_mul(IPC_ENTRY_SLOT_COST);
+        if !budget::name_table_charge(cost) {
+            return Err(KernReturn::KERN_RESOURCE_SHORTAGE);
+        }
         // Reserve the free list for the whole table too, so freeing a slot never allocates.
-        self.table.try_reserve(added).map_err(|_| KernReturn::KERN_RESOURCE_SHORTAGE)?;
-        self.free
-            .try_reserve(size as usize - self.free.len())
-            .map_err(|_| KernReturn::KERN_RESOURCE_SHORTAGE)?;
+        if self.table.try_reserve(added).is_err()
+            || self.free.try_reserve(size as usize - self.free.len()).is_err()
+        {
+            budget::name_table_release(cost);
+            return Err(KernReturn::KERN_RESOURCE_SHORTAGE);
+        }
+        self.charged += cost;
+        // Sparse entries the table now reaches move in; the other new slots are free.
+        let moved: Vec<u32> = self.sparse.range(old..size).map(|(&i, _)| i).collect();
         self.table.resize_with(size as usize, IpcEntry::fresh);
-        self.free.extend((old..size).rev());
+        for index in moved {
+            if let (Some(entry), Some(slot)) =
+                (self.sparse.remove(&index), self.table.get_mut(index as usize))
+            {
+                *slot = entry;
+                budget::name_table_release(IPC_ENTRY_SPARSE_COST);
+                self.charged -= IPC_ENTRY_SPARSE_COST;
+            }
+        }
+        let table = &self.table;
+        self.free.extend((old..size).rev().filter(|&i| table.get(i as usize).is_some_and(IpcEntry::is_free)));
         Ok(())
     }
 
@@ -201,11 +246,23 @@ impl SpaceState {
     }
 
     fn entry(&self, index: u32) -> Result<&IpcEntry, KernReturn> {
-        self.table.get(index as usize).ok_or(KernReturn::KERN_INVALID_NAME)
+        self.table
+            .get(index as usize)
+            .or_else(|| self.sparse.get(&index))
+            .ok_or(KernReturn::KERN_INVALID_NAME)
     }
 
     fn entry_mut(&mut self, index: u32) -> Result<&mut IpcEntry, KernReturn> {
-        self.table.get_mut(index as usize).ok_or(KernReturn::KERN_INVALID_NAME)
+        match self.table.get_mut(index as usize) {
+            Some(entry) => Ok(entry),
+            None => self.sparse.get_mut(&index).ok_or(KernReturn::KERN_INVALID_NAME),
+        }
+    }
+
+    /// The indices of every slot, in order: the table's, then the sparse entries'.
+    fn indices(&self) -> Vec<u32> {
+        let dense = u32::try_from(self.table.len()).unwrap_or(u32::MAX);
+        (0..dense).chain(self.sparse.keys().copied()).collect()
     }
 
     /// The index of the live entry `name` refers to. Unknown indices, free slots and names
@@ -275,8 +332,13 @@ impl SpaceState {
                 released.port_deleted.push((notify, name));
             }
         }
-        self.entry_mut(index)?.free();
-        self.free.push(index);
+        released.objects.extend(self.entry_mut(index)?.free());
+        if (index as usize) < self.table.len() {
+            self.free.push(index);
+        } else if self.sparse.remove(&index).is_some() {
+            budget::name_table_release(IPC_ENTRY_SPARSE_COST);
+            self.charged -= IPC_ENTRY_SPARSE_COST;
+        }
         Ok(())
     }
 
@@ -450,18 +512,31 @@ impl SpaceState {
         if index == 0 || index >= self.limit {
             return Err(KernReturn::KERN_NO_SPACE);
         }
-        while self.table.len() <= index as usize {
-            let len = u32::try_from(self.table.len()).map_err(|_| KernReturn::KERN_NO_SPACE)?;
-            self.extend_to(len.saturating_mul(2).max(index + 1).min(self.limit))?;
+        if !matches!(right, Some(MsgRight::Send(_) | MsgRight::SendOnce(_) | MsgRight::Receive(_))) {
+            return Err(KernReturn::KERN_INVALID_VALUE);
         }
-        self.free.retain(|&i| i != index);
+        // A name one doubling of the table reaches grows the table; one farther out gets a
+        // sparse entry of its own (charged as such), so the cost follows the names held.
+        let len = u32::try_from(self.table.len()).map_err(|_| KernReturn::KERN_NO_SPACE)?;
+        if index >= len && index < len.saturating_mul(2) {
+            self.extend_to(len.saturating_mul(2).min(self.limit))?;
+        }
+        if index < u32::try_from(self.table.len()).map_err(|_| KernReturn::KERN_NO_SPACE)? {
+            self.free.retain(|&i| i != index);
+        } else {
+            if !budget::name_table_charge(IPC_ENTRY_SPARSE_COST) {
+                return Err(KernReturn::KERN_RESOURCE_SHORTAGE);
+            }
+            self.charged += IPC_ENTRY_SPARSE_COST;
+            self.sparse.insert(index, IpcEntry::fresh());
+        }
         let (ty, urefs, port) = match right.take() {
             Some(MsgRight::Send(r)) => (MACH_PORT_TYPE_SEND, 1, r.into_entry()),
             Some(MsgRight::SendOnce(r)) => (MACH_PORT_TYPE_SEND_ONCE, 1, r.into_entry()),
             Some(MsgRight::Receive(r)) => (MACH_PORT_TYPE_RECEIVE, 0, r.into_entry()),
+            // Checked above.
             other => {
                 *right = other;
-                self.free.push(index);
                 return Err(KernReturn::KERN_INVALID_VALUE);
             }
         };
@@ -548,7 +623,7 @@ impl IpcSpace {
     /// A new port whose receive right this space holds, and its name (what `mach_reply_port`
     /// and `mach_port_allocate(MACH_PORT_RIGHT_RECEIVE)` do).
     pub fn alloc_receive(&self) -> Result<(MachPortName, PortRef), KernReturn> {
-        if !super::ipc_port::user_port_allowed() {
+        if !crate::kern::budget::user_port_allowed() {
             return Err(KernReturn::KERN_RESOURCE_SHORTAGE);
         }
         self.with_table(|st, _| {
@@ -561,7 +636,7 @@ impl IpcSpace {
 
     /// A new, empty port set and its name (`mach_port_allocate(MACH_PORT_RIGHT_PORT_SET)`).
     pub fn alloc_port_set(&self) -> Result<(MachPortName, PsetRef), KernReturn> {
-        if !super::ipc_port::user_port_allowed() {
+        if !crate::kern::budget::user_port_allowed() {
             return Err(KernReturn::KERN_RESOURCE_SHORTAGE);
         }
         self.with_table(|st, _| {
@@ -841,9 +916,8 @@ impl IpcSpace {
     /// first. Dead ports are settled on the way, as any lookup would.
     pub fn names(&self) -> Result<Vec<(MachPortName, EntryView)>, KernReturn> {
         self.with_table(|st, released| {
-            let len = u32::try_from(st.table.len()).map_err(|_| KernReturn::KERN_NO_SPACE)?;
             let mut names = Vec::new();
-            for index in 1..len {
+            for index in st.indices().into_iter().skip(1) {
                 if st.entry(index)?.is_free() {
                     continue;
                 }
@@ -945,7 +1019,7 @@ impl IpcSpace {
     /// and every port this space receives on is destroyed. Later operations fail with
     /// `KERN_INVALID_TASK`. Destroying twice is harmless.
     pub fn destroy(&self) {
-        let (table, id) = {
+        let (table, sparse, id) = {
             let mut st = self.state.lock();
             if !st.active {
                 return;
@@ -953,11 +1027,13 @@ impl IpcSpace {
             st.active = false;
             st.free = Vec::new();
             st.by_port = BTreeMap::new();
-            (core::mem::take(&mut st.table), st.id)
+            budget::name_table_release(core::mem::take(&mut st.charged));
+            (core::mem::take(&mut st.table), core::mem::take(&mut st.sparse), st.id)
         };
         let mut released = Released::default();
         let mut cancelled = Vec::new();
-        for (index, entry) in table.into_iter().enumerate() {
+        let dense = table.into_iter().enumerate().map(|(i, e)| (u32::try_from(i).unwrap_or(u32::MAX), e));
+        for (index, entry) in dense.chain(sparse) {
             let right_type = entry.right_type();
             if let Some(pset) = entry.pset() {
                 released.psets.push(pset.clone());
@@ -967,7 +1043,7 @@ impl IpcSpace {
             };
             // Dead-name requests die with the space (their rights go unused).
             if entry.has_dnrequest() {
-                cancelled.extend(port.cancel_dead_name(id, entry.name(index as u32)));
+                cancelled.extend(port.cancel_dead_name(id, entry.name(index)));
             }
             if right_type & MACH_PORT_TYPE_RECEIVE != 0 {
                 released.receive.push(ReceiveRight::adopt(port.clone()));
@@ -1022,13 +1098,15 @@ impl IpcSpace {
                     // The notification carries a reference to the dead name, as usual.
                     entry.set_urefs(apply_delta(entry.urefs(), 1)?);
                     if let Some(n) = notify.take() {
-                        crate::ipc::ipc_notify::ipc_notify_dead_name(n, name);
+                        released.dead_name.push((n, name));
                     }
                     return Ok(None);
                 }
                 let port = entry.port().cloned().ok_or(KernReturn::KERN_INVALID_RIGHT)?;
                 entry.set_dnrequest(notify.is_some());
-                Ok(port.request_dead_name(id, name, notify.take()))
+                let (previous, answered) = port.request_dead_name(id, name, notify.take());
+                released.dead_name.extend(answered.map(|n| (n, name)));
+                Ok(previous)
             }),
             _ => Err(KernReturn::KERN_INVALID_VALUE),
         };
@@ -1041,16 +1119,27 @@ impl IpcSpace {
         Ok(previous.map_or(MsgRight::Null, MsgRight::SendOnce))
     }
 
+    /// Heap bytes this space's names are charged for.
+    #[cfg(test)]
+    pub(crate) fn table_bytes(&self) -> usize {
+        self.state.lock().charged
+    }
+
     /// Check the table's internal bookkeeping: the reverse index names exactly the live
     /// send/receive entries, and the free list exactly the free slots.
     #[cfg(test)]
     pub(crate) fn check_invariants(&self) {
         let st = self.state.lock();
         let mut indexed = 0;
-        for (index, entry) in st.table.iter().enumerate() {
-            let index = u32::try_from(index).unwrap_or(u32::MAX);
+        for index in st.indices() {
+            let entry = st.entry(index).expect("listed index");
             let right_type = entry.right_type();
-            assert_eq!(entry.is_free(), st.free.contains(&index) || index == 0, "slot {index}");
+            if (index as usize) >= st.table.len() {
+                assert!(!entry.is_free(), "a free sparse entry at {index}");
+            }
+            if (index as usize) < st.table.len() {
+                assert_eq!(entry.is_free(), st.free.contains(&index) || index == 0, "slot {index}");
+            }
             match entry.port() {
                 Some(port) if right_type & (MACH_PORT_TYPE_SEND | MACH_PORT_TYPE_RECEIVE) != 0 => {
                     assert_eq!(st.by_port.get(&port_key(port)), Some(&index));
@@ -1070,6 +1159,12 @@ impl IpcSpace {
             }
         }
         assert_eq!(st.by_port.len(), indexed);
+    }
+}
+
+impl Drop for SpaceState {
+    fn drop(&mut self) {
+        budget::name_table_release(self.charged);
     }
 }
 

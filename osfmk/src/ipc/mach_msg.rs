@@ -33,7 +33,7 @@ use crate::kern::ipc_kobject::ipc_kobject_server;
 use crate::kern::sched_prim::{current_thread, deadline_after_ns};
 use crate::kern::task::Task;
 use crate::vm::vm_map::VmMap;
-use crate::vm::vm_map_copy::{vm_map_copyin, vm_map_copyout};
+use crate::vm::vm_map_copy::{VmMapCopy, vm_map_copy_cost, vm_map_copyin, vm_map_copyout};
 use crate::vm::vm_user;
 
 /// The most names one OOL port array may carry: keeps the kernel's copy of the array small.
@@ -372,6 +372,11 @@ pub fn ipc_kmsg_copyin_from_user(
                     }
                 }
                 UserDesc::Ool { address, size, .. } => {
+                    // A copy holds a segment per map entry of the range: charged before it is
+                    // made, so a range of many small entries cannot fill the heap.
+                    if !charge.grow(vm_map_copy_cost(&map, address, u64::from(size))) {
+                        return Err(MACH_SEND_NO_BUFFER);
+                    }
                     let copy = if size == 0 {
                         None
                     } else {
@@ -523,6 +528,13 @@ enum CopyoutMode {
     Pseudo,
 }
 
+/// Out-of-line memory a received message puts into the receiver's map: a copied region, or
+/// the names of a port array (already entered in the space).
+enum OutOfLine {
+    Copy(usize, Option<VmMapCopy>),
+    Names(usize, Vec<u8>, MachMsgTypeName),
+}
+
 /// Put `kmsg` into `task`: its rights into the space, its memory into the map, its bytes (and
 /// for a receive the trailer) into the buffer at `buffer`.
 fn ipc_kmsg_copyout_to_user(
@@ -573,20 +585,33 @@ fn ipc_kmsg_copyout_to_user(
             msgh_id: id,
         },
     };
+    // Rights go into the space before the map is locked: entering one can fail and release
+    // it (a receive right destroys its port), and rights are released with no lock held.
     let mut body_error = MACH_MSG_SUCCESS;
+    let mut memory = Vec::new();
+    for d in descriptors {
+        match d {
+            KmsgDescriptor::Port { offset, right } => {
+                let ty = right.received_type();
+                let name = name_of(right, &mut body_error);
+                if let Some(slot) = body.get_mut(offset..offset + 12) {
+                    slot[0..4].copy_from_slice(&name.to_le_bytes());
+                    slot[10] = ty as u8;
+                }
+            }
+            KmsgDescriptor::Ool { offset, copy } => memory.push(OutOfLine::Copy(offset, copy)),
+            KmsgDescriptor::OolPorts { offset, rights, disposition } => {
+                let names: Vec<u8> =
+                    rights.into_iter().flat_map(|r| name_of(r, &mut body_error).to_le_bytes()).collect();
+                memory.push(OutOfLine::Names(offset, names, disposition));
+            }
+        }
+    }
     {
         let mut map = map_lock.lock();
-        for d in descriptors {
-            match d {
-                KmsgDescriptor::Port { offset, right } => {
-                    let ty = right.received_type();
-                    let name = name_of(right, &mut body_error);
-                    if let Some(slot) = body.get_mut(offset..offset + 12) {
-                        slot[0..4].copy_from_slice(&name.to_le_bytes());
-                        slot[10] = ty as u8;
-                    }
-                }
-                KmsgDescriptor::Ool { offset, copy } => {
+        for m in memory {
+            match m {
+                OutOfLine::Copy(offset, copy) => {
                     let address = match copy {
                         None => 0,
                         Some(copy) => vm_map_copyout(&mut map, copy).unwrap_or_else(|_| {
@@ -598,9 +623,7 @@ fn ipc_kmsg_copyout_to_user(
                         slot.copy_from_slice(&address.to_le_bytes());
                     }
                 }
-                KmsgDescriptor::OolPorts { offset, rights, disposition } => {
-                    let names: Vec<u8> =
-                        rights.into_iter().flat_map(|r| name_of(r, &mut body_error).to_le_bytes()).collect();
+                OutOfLine::Names(offset, names, disposition) => {
                     let address = if names.is_empty() {
                         0
                     } else {

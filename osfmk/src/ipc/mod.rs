@@ -29,10 +29,14 @@
 //! A space operation may take port locks while it holds its own, one port at a time. Nothing
 //! holding a port lock takes a space lock, a set lock, or a second port lock: ports point at
 //! spaces and sets only weakly and never call into them while locked (a sender wakes a set's
-//! receivers after unlocking the port). Rights that an operation takes out of a space are
-//! released after the space lock is dropped, because releasing a right is where
-//! notifications (no senders, send-once, port destroyed) enqueue messages. All are the
-//! kernel's IRQ-masking spin locks.
+//! receivers after unlocking the port). Rights (and messages, and the last
+//! references to ports) that an operation takes out of a space, a set or a queue are released
+//! after every lock is dropped — including a receiver's map lock during copyout — because
+//! releasing a right is where notifications (no senders, send-once, port destroyed) enqueue
+//! messages and wake sets. All are the kernel's IRQ-masking spin locks.
+//!
+//! Destroying a port destroys the ports whose receive rights its queue holds, and so on: with
+//! a work list (`IpcPort::destroy`), never by recursion.
 
 pub mod ipc_entry;
 pub mod ipc_kmsg;

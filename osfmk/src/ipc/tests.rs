@@ -977,3 +977,195 @@ fn a_dead_destination_takes_nothing() {
     assert_eq!(a.port_type(send), Ok(MACH_PORT_TYPE_DEAD_NAME));
     assert_eq!(urefs(&a, send), 1, "the dead name keeps its reference");
 }
+
+/// Issue 11: holes that hung or panicked the kernel (lock re-entry, recursion, unbounded
+/// kernel-made messages, name tables sized by the largest name).
+mod robustness {
+    use super::*;
+    use crate::ipc::ipc_kmsg::{IpcKmsg, KmsgDescriptor, SenderToken};
+    use crate::ipc::ipc_mqueue::{IpcTimeout, Received, ipc_mqueue_receive, ipc_mqueue_send};
+    use crate::ipc::ipc_pset::ipc_pset_receive;
+    use mach::message::{MACH_MSG_TYPE_MAKE_SEND_ONCE, MACH_MSG_TYPE_MOVE_RECEIVE};
+    use mach::port::{
+        MACH_NOTIFY_NO_SENDERS, MACH_NOTIFY_PORT_DESTROYED, MACH_NOTIFY_SEND_ONCE, MACH_PORT_QLIMIT_DEFAULT,
+    };
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    /// Run `f` on a thread with a `stack`-byte stack; a hang shows as a failed test after
+    /// `secs` seconds (the thread is left spinning), a stack overflow aborts the test run.
+    fn within(secs: u64, stack: usize, f: impl FnOnce() + Send + 'static) {
+        let (tx, rx) = mpsc::channel();
+        std::thread::Builder::new()
+            .stack_size(stack)
+            .spawn(move || {
+                f();
+                let _ = tx.send(());
+            })
+            .expect("spawn");
+        assert!(rx.recv_timeout(Duration::from_secs(secs)).is_ok(), "did not finish: hung or panicked");
+    }
+
+    fn message(remote: MsgRight, descriptors: Vec<KmsgDescriptor>) -> IpcKmsg {
+        IpcKmsg {
+            bits: 0,
+            size: 40,
+            remote,
+            local: MsgRight::Null,
+            id: 1234,
+            body: Vec::new(),
+            descriptors,
+            sender: SenderToken::KERNEL,
+            charge: None,
+        }
+    }
+
+    fn once(space: &IpcSpace, name: MachPortName) -> MsgRight {
+        let mut r = space.copyin_rights(&[(name, MACH_MSG_TYPE_MAKE_SEND_ONCE)], false).expect("once");
+        r.pop().expect("right")
+    }
+
+    /// Item 1: receiving on a set uses up the message's destination right; when that is the
+    /// last send right, the no-senders notification goes to a member of the same set, whose
+    /// wakeup takes the set's lock — which the receive must no longer hold.
+    #[test]
+    fn pset_receive_releases_the_destination_right_after_unlocking() {
+        within(10, 1 << 20, || {
+            let space = IpcSpace::new();
+            let (set_name, set) = space.alloc_port_set().expect("set");
+            let (name, port) = space.alloc_receive().expect("port");
+            space.insert_member(name, set_name).expect("member");
+            // The only send right rides in the message; the notification comes to the port.
+            let m = message(MsgRight::Send(port.make_send()), Vec::new());
+            assert!(ipc_mqueue_send(&port, m, false, IpcTimeout::Poll).is_ok());
+            space.request_notification(name, MACH_NOTIFY_NO_SENDERS, 1, once(&space, name)).expect("arm");
+            let (got, _) = ipc_pset_receive(&set, 4096, false, IpcTimeout::Poll).expect("the message");
+            assert!(matches!(got, Received::Message(ref m, _) if m.id == 1234));
+            let (got, _) = ipc_pset_receive(&set, 4096, false, IpcTimeout::Poll).expect("the notification");
+            assert!(matches!(got, Received::Message(ref m, _) if m.id == MACH_NOTIFY_NO_SENDERS));
+            space.check_invariants();
+        });
+    }
+
+    /// Item 1, sibling: a dead-name request on a name already dead is answered at once — after
+    /// the space's lock is dropped (the notification to a member of a set wakes the set).
+    #[test]
+    fn an_immediate_dead_name_notification_is_sent_after_unlocking() {
+        use mach::port::MACH_NOTIFY_DEAD_NAME;
+        within(10, 1 << 20, || {
+            let (a, b) = (IpcSpace::new(), IpcSpace::new());
+            let (set_name, set) = a.alloc_port_set().expect("set");
+            let (notify, _) = a.alloc_receive().expect("notify");
+            a.insert_member(notify, set_name).expect("member");
+            let (target_name, target) = b.alloc_receive().expect("target");
+            let send = a.insert_send(&target).expect("send");
+            b.destroy_receive(target_name).expect("kill");
+            a.request_notification(send, MACH_NOTIFY_DEAD_NAME, 1, once(&a, notify)).expect("arm");
+            let (got, _) = ipc_pset_receive(&set, 4096, false, IpcTimeout::Poll).expect("notification");
+            assert!(matches!(got, Received::Message(ref m, _) if m.id == MACH_NOTIFY_DEAD_NAME));
+        });
+    }
+
+    /// A chain of `depth` ports, each one's receive right queued on the next (built bottom
+    /// up, so no message is circular); the top's receive right stays in `space`. With
+    /// `pdrequest_to_dead`, every port also has a port-destroyed request aimed at a port that
+    /// has died, so each notification fails and the right must be destroyed after all.
+    fn chain(space: &IpcSpace, depth: usize, pdrequest_to_dead: bool) -> (MachPortName, Vec<Weak<IpcPort>>) {
+        let (dead_name, _) = space.alloc_receive().expect("notify port");
+        let mut weak = Vec::new();
+        let (mut below, port) = space.alloc_receive().expect("bottom");
+        weak.push(Arc::downgrade(&port));
+        for _ in 0..depth {
+            let (name, port) = space.alloc_receive().expect("next");
+            weak.push(Arc::downgrade(&port));
+            if pdrequest_to_dead {
+                space
+                    .request_notification(below, MACH_NOTIFY_PORT_DESTROYED, 0, once(space, dead_name))
+                    .expect("pdrequest");
+            }
+            let right = space.copyin_rights(&[(below, MACH_MSG_TYPE_MOVE_RECEIVE)], false).expect("take");
+            let right = right.into_iter().next().expect("right");
+            let m = message(
+                MsgRight::Send(port.make_send()),
+                alloc::vec![KmsgDescriptor::Port { offset: 4, right }],
+            );
+            assert!(ipc_mqueue_send(&port, m, false, IpcTimeout::Poll).is_ok());
+            below = name;
+        }
+        space.destroy_receive(dead_name).expect("the requests' port dies");
+        (below, weak)
+    }
+
+    /// Item 2: destroying the top of a deep chain destroys every port below it without
+    /// recursion (a thread with a 256 KiB stack overflowed at a few thousand levels), with and
+    /// without failing port-destroyed requests, through a right and through task exit.
+    #[test]
+    fn nested_receive_rights_are_destroyed_iteratively() {
+        for (pdrequests, by_exit) in [(false, false), (true, false), (false, true), (true, true)] {
+            within(60, 256 << 10, move || {
+                let space = IpcSpace::new();
+                let (top, weak) = chain(&space, 5000, pdrequests);
+                if by_exit {
+                    space.destroy();
+                } else {
+                    space.destroy_receive(top).expect("destroy the top");
+                }
+                assert!(weak.iter().all(|w| w.upgrade().is_none()), "every port in the chain is gone");
+            });
+        }
+    }
+
+    /// Item 4: a send-once notification to a full queue that repeats the last message there
+    /// coalesces with it (the loop `insert_right(MAKE_SEND_ONCE)` + `deallocate` on a port
+    /// nobody reads grew the queue without bound), and every notification is charged.
+    #[test]
+    fn repeated_notifications_to_a_full_queue_coalesce_and_are_charged() {
+        let space = IpcSpace::new();
+        let (_, port) = space.alloc_receive().expect("port");
+        for _ in 0..2000 {
+            let name = space.insert_send_once(&port).expect("send-once");
+            space.deallocate(name).expect("deallocate");
+        }
+        let st = port.status();
+        assert!(st.msgcount <= MACH_PORT_QLIMIT_DEFAULT + 1, "queued {} notifications", st.msgcount);
+        assert_eq!(st.sorights, st.msgcount, "each queued notification holds its right, no more");
+        let Ok(Received::Message(m, _)) = ipc_mqueue_receive(&port, 4096, false, IpcTimeout::Poll) else {
+            panic!("no notification")
+        };
+        assert_eq!(m.id, MACH_NOTIFY_SEND_ONCE);
+        assert!(m.charge.is_some(), "kernel-made messages are charged");
+    }
+
+    /// Item 11: a name far out in the index space costs one entry, not a table grown to it;
+    /// names below still grow the table as usual, and sparse names move into it on the way.
+    #[test]
+    fn a_far_name_costs_one_entry() {
+        let space = IpcSpace::with_limit(1 << 14);
+        let (_, _port) = space.alloc_receive().expect("port");
+        let (_task, other) = kernel_port();
+        let far = mach::port::mach_port_make(0x3fff, 0x07);
+        space.insert_right_named(far, MsgRight::Send(other.make_send())).expect("insert far");
+        assert!(space.table_bytes() < 4096, "{} bytes of table for two names", space.table_bytes());
+        assert_eq!(space.port_type(far), Ok(MACH_PORT_TYPE_SEND));
+        assert_eq!(space.names().expect("names").len(), 2);
+        space.check_invariants();
+        // Fill the table up to and past the far name: it moves in and keeps its name.
+        let (_t, kport) = kernel_port();
+        let mut held = Vec::new();
+        for _ in 0..0x4000 {
+            match space.insert_send_once(&kport) {
+                Ok(name) => held.push(name),
+                Err(kr) => {
+                    assert_eq!(kr, KernReturn::KERN_NO_SPACE);
+                    break;
+                }
+            }
+        }
+        assert_eq!(held.len(), 0x4000 - 3, "every slot but 0, the port's and the far name's");
+        assert_eq!(space.port_type(far), Ok(MACH_PORT_TYPE_SEND));
+        space.check_invariants();
+        space.deallocate(far).expect("deallocate far");
+        assert_eq!(space.port_type(far), Err(KernReturn::KERN_INVALID_NAME));
+        space.check_invariants();
+    }
+}

@@ -17,7 +17,7 @@ use mach::mig::{
     decode, descriptor_offsets, encode, is_complex,
 };
 
-use crate::ipc::ipc_kmsg::{IpcKmsg, KmsgDescriptor, MsgRight, SenderToken};
+use crate::ipc::ipc_kmsg::{IpcKmsg, KmsgCharge, KmsgDescriptor, MsgRight, SenderToken};
 use crate::ipc::ipc_port::{IkotType, PortRef};
 use crate::vm::vm_map_copy::VmMapCopy;
 
@@ -41,6 +41,9 @@ pub struct Request<'a> {
     pub copies: Vec<Option<VmMapCopy>>,
     /// Who sent the request.
     pub sender: SenderToken,
+    /// The request's share of its sender's message budget. It becomes the reply's, so a
+    /// routine whose reply holds more (out-of-line memory) grows it first.
+    pub charge: Option<KmsgCharge>,
 }
 
 impl Request<'_> {
@@ -69,15 +72,20 @@ pub fn kobject_of<T: core::any::Any + Send + Sync>(
 /// Serve `request`; the reply to send, if the request carried a reply right. The request
 /// (and every right and region it carried that the routine did not keep) is destroyed here.
 pub fn ipc_kobject_server(request: IpcKmsg) -> Option<IpcKmsg> {
-    let IpcKmsg { bits, remote, local: reply, id, body, descriptors, sender, .. } = request;
+    let IpcKmsg { bits, remote, local: reply, id, body, descriptors, sender, charge, .. } = request;
     let no_reply = matches!(reply, MsgRight::Null | MsgRight::Dead);
     let port = remote.port().cloned()?;
     let entry = crate::kern::mig_servers::MIG_SERVERS.iter().find(|(r, _)| r.id == id);
     let Some((routine, handler)) = entry else {
         return (!no_reply).then(|| mig_reply_error(reply, id, MIG_BAD_ID));
     };
-    let mut req =
-        Request { args: [Arg::None; MIG_MAX_FIELDS], ports: Vec::new(), copies: Vec::new(), sender };
+    let mut req = Request {
+        args: [Arg::None; MIG_MAX_FIELDS],
+        ports: Vec::new(),
+        copies: Vec::new(),
+        sender,
+        charge: charge.or_else(|| KmsgCharge::kernel_made(body.len())),
+    };
     for d in descriptors {
         match d {
             KmsgDescriptor::Port { right, .. } => req.ports.push(right),
@@ -89,19 +97,37 @@ pub fn ipc_kobject_server(request: IpcKmsg) -> Option<IpcKmsg> {
     let complex = bits & MACH_MSGH_BITS_COMPLEX != 0;
     let result =
         decode(routine.request, complex, false, &body, &mut req.args).and_then(|_| handler(&port, &mut req));
+    let charge = req.charge.take();
     drop(req);
     if no_reply {
         return None;
     }
     let reply_id = id.wrapping_add(MIG_REPLY_ID_OFFSET);
-    Some(match result {
+    let reply = match result {
         Ok(values) => {
             let success = Some(KernReturn::KERN_SUCCESS);
             kmsg_from_values(routine.reply, reply_id, values, success, reply, MsgRight::Null)
                 .unwrap_or_else(|(reply, kr)| mig_reply_error(reply, id, kr))
         }
         Err(kr) => mig_reply_error(reply, id, kr),
-    })
+    };
+    Some(charge_reply(reply, charge, id))
+}
+
+/// Give `reply` the request's `charge`, grown to what the reply holds beyond the request's
+/// bytes. A reply that no budget can pay for becomes `KERN_RESOURCE_SHORTAGE` (which the
+/// request's charge covers); with no charge at all (the sender's budget was spent and the
+/// kernel's too) the reply still goes: it is the error, one per request.
+fn charge_reply(mut reply: IpcKmsg, charge: Option<KmsgCharge>, request_id: i32) -> IpcKmsg {
+    let Some(mut charge) = charge else { return reply };
+    let need = (reply.size as usize).saturating_add(crate::kern::budget::KMSG_OVERHEAD);
+    if need > charge.cost() && !charge.grow(need - charge.cost()) {
+        let remote = core::mem::replace(&mut reply.remote, MsgRight::Null);
+        drop(reply);
+        reply = mig_reply_error(remote, request_id, KernReturn::KERN_RESOURCE_SHORTAGE);
+    }
+    reply.charge = Some(charge);
+    reply
 }
 
 /// A kernel message laid out from MIG `fields` and their `values` (a reply when `reply_code`

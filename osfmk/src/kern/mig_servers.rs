@@ -21,7 +21,7 @@ use crate::kern::sched_prim;
 use crate::kern::task::Task;
 use crate::kern::thread::Thread;
 use crate::kern::thread_act;
-use crate::vm::vm_map_copy::{VmMapCopy, vm_map_copyin};
+use crate::vm::vm_map_copy::{VmMapCopy, vm_map_copy_cost, vm_map_copyin};
 use crate::vm::vm_memory_entry::{MAP_MEM_NAMED_CREATE, VmNamedEntry};
 use crate::vm::vm_page::{PAGE_SIZE, kernel_page_pool, vm_page_counts};
 use crate::vm::vm_user;
@@ -379,7 +379,15 @@ fn mach_vm_protect(port: &PortRef, req: &mut Request<'_>) -> Reply {
 fn mach_vm_read(port: &PortRef, req: &mut Request<'_>) -> Reply {
     let (addr, size) = (req.args[0].long(), req.args[1].long());
     let count = u32::try_from(size).map_err(|_| KernReturn::KERN_INVALID_ARGUMENT)?;
-    let copy = with_map(port, |map| vm_map_copyin(map, addr, size, false))?;
+    // The reply holds the copy: its segments are charged to the caller before it is made.
+    let charge = &mut req.charge;
+    let copy = with_map(port, |map| {
+        let cost = vm_map_copy_cost(map, addr, size);
+        if !charge.as_mut().is_some_and(|c| c.grow(cost)) {
+            return Err(KernReturn::KERN_RESOURCE_SHORTAGE);
+        }
+        vm_map_copyin(map, addr, size, false)
+    })?;
     Ok(alloc::vec![KOut::Ool(Some(copy), count)])
 }
 
@@ -437,7 +445,7 @@ fn mach_make_memory_entry_64(port: &PortRef, req: &mut Request<'_>) -> Reply {
         return Err(KernReturn::KERN_INVALID_ARGUMENT);
     }
     // Each entry is a port: the same budget as ports users allocate.
-    if !crate::ipc::ipc_port::user_port_allowed() {
+    if !crate::kern::budget::user_port_allowed() {
         return Err(KernReturn::KERN_RESOURCE_SHORTAGE);
     }
     let entry = match named_entry(req.take_port())? {

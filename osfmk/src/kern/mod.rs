@@ -1,5 +1,6 @@
 //! The Mach kernel proper: tasks, threads, the scheduler, traps, exceptions and time.
 
+pub mod budget;
 pub mod clock;
 pub mod exception;
 pub mod host;

@@ -23,10 +23,8 @@ pub type TaskRef = Arc<Task>;
 
 static NEXT_TASK_ID: AtomicU64 = AtomicU64::new(0);
 
-/// Most port names one task's IPC space may hold. Names and the ports behind them live on
-/// the kernel heap, so one task allocating without end must hit this limit
-/// (`KERN_NO_SPACE`) long before the heap runs dry. Generous for any real program.
-pub const TASK_IPC_SPACE_MAX: u32 = 1 << 14;
+/// Most slots one task's IPC space may hold (the IPC budgets live in `kern::budget`).
+pub use crate::kern::budget::TASK_IPC_SPACE_MAX;
 
 /// Slots for special ports, indexed by id (0 unused).
 const TASK_SPECIAL_PORT_SLOTS: usize = TASK_MAX_SPECIAL_PORT as usize + 1;
@@ -242,7 +240,7 @@ impl Task {
     ) -> Result<Arc<crate::kern::sync_sema::Semaphore>, KernReturn> {
         /// Most semaphores one task may own: each costs kernel memory.
         const TASK_SEMAPHORES_MAX: usize = 4096;
-        if !crate::ipc::ipc_port::user_port_allowed() {
+        if !crate::kern::budget::user_port_allowed() {
             return Err(KernReturn::KERN_RESOURCE_SHORTAGE);
         }
         let sem = crate::kern::sync_sema::Semaphore::create(policy, value)?;

@@ -15,6 +15,7 @@ use alloc::vec::Vec;
 use mach::KernReturn;
 use mach::vm::{VmInherit, VmProt};
 
+use crate::kern::budget::VM_MAP_COPY_SEGMENT_COST;
 use crate::vm::vm_map::{PAGE_MASK, VmMap, VmMapEntry};
 use crate::vm::vm_object::{ObjectRef, VmObject};
 use crate::vm::vm_page::{PAGE_SIZE, PoolRef, VmPage, round_page, trunc_page};
@@ -101,6 +102,21 @@ impl VmMapCopy {
     }
 }
 
+/// What copying `[addr, addr + len)` out of `src` would cost the kernel heap (see
+/// `kern::budget`): one segment per map entry the range touches — a lazy copy holds one per
+/// entry, however many there are — or one for a small range copied eagerly. The caller
+/// charges it before `vm_map_copyin` allocates anything. A range that does not add up is
+/// costed as one segment; `vm_map_copyin` then refuses it.
+pub fn vm_map_copy_cost(src: &VmMap, addr: u64, len: u64) -> usize {
+    let Some(end) = addr.checked_add(len).filter(|_| len > 0) else { return 0 };
+    let (start, stop) = (trunc_page(addr), round_page(end));
+    if stop < end || stop - start <= VM_MAP_COPY_EAGER_MAX {
+        return VM_MAP_COPY_SEGMENT_COST;
+    }
+    let touched = src.entries.range(..stop).rev().take_while(|(_, e)| e.end > start).count();
+    touched.max(1).saturating_mul(VM_MAP_COPY_SEGMENT_COST)
+}
+
 /// Copy `[addr, addr + len)` out of `src`; with `src_destroy`, also remove it from `src`.
 /// Errors: `KERN_INVALID_ARGUMENT` on overflow, `KERN_INVALID_ADDRESS` if any part is not
 /// mapped, `KERN_PROTECTION_FAILURE` if any part is not readable, `KERN_RESOURCE_SHORTAGE`
@@ -152,7 +168,8 @@ fn copy_eagerly(src: &VmMap, start: u64, stop: u64) -> Result<Vec<CopySegment>, 
 /// One segment per source entry, sharing its object copy-on-write (as `fork` does).
 fn copy_lazily(src: &mut VmMap, start: u64, stop: u64) -> Result<Vec<CopySegment>, KernReturn> {
     let keys = src.clip_range(start, stop)?;
-    let mut segments = Vec::with_capacity(keys.len());
+    let mut segments = Vec::new();
+    segments.try_reserve_exact(keys.len()).map_err(|_| KernReturn::KERN_RESOURCE_SHORTAGE)?;
     for key in keys {
         let Some(entry) = src.entries.get_mut(&key) else { continue };
         let segment = match &entry.object {
@@ -215,4 +232,45 @@ pub fn vm_map_copyout(dst: &mut VmMap, copy: VmMapCopy) -> Result<u64, KernRetur
 /// Release a copy that will not be copied out.
 pub fn vm_map_copy_discard(copy: VmMapCopy) {
     drop(copy);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vm::test_support::{FakePmap, FakePool};
+    use crate::vm::vm_map::VmPlacement;
+
+    /// A copy is costed by the map entries its range touches, which is what it holds (issue
+    /// 11: a range of many small entries was one uncharged segment per entry).
+    #[test]
+    fn copy_cost_counts_the_entries_a_copy_holds() {
+        let (_pool, pool_ref) = FakePool::new();
+        let (pmap, _record) = FakePmap::create();
+        let mut map = VmMap::create(pmap, pool_ref);
+        const PAGES: u64 = 64;
+        let a = map
+            .enter(
+                VmPlacement::Anywhere { hint: 0 },
+                PAGES * PAGE_SIZE,
+                0,
+                VmProt::DEFAULT,
+                VmProt::ALL,
+                VmInherit::DEFAULT,
+            )
+            .expect("enter");
+        assert_eq!(vm_map_copy_cost(&map, a, PAGES * PAGE_SIZE), VM_MAP_COPY_SEGMENT_COST);
+        for page in (0..PAGES).step_by(2) {
+            let at = a + page * PAGE_SIZE;
+            map.protect(at, at + PAGE_SIZE, VmProt::READ, false).expect("protect");
+        }
+        let whole = PAGES as usize * VM_MAP_COPY_SEGMENT_COST;
+        assert_eq!(vm_map_copy_cost(&map, a, PAGES * PAGE_SIZE), whole);
+        // Part of the range: the entries it touches, counted before any clipping.
+        assert_eq!(vm_map_copy_cost(&map, a + PAGE_SIZE / 2, 10 * PAGE_SIZE), 11 * VM_MAP_COPY_SEGMENT_COST);
+        // Small ranges are copied eagerly into one segment; nothing costs nothing.
+        assert_eq!(vm_map_copy_cost(&map, a, 2 * PAGE_SIZE), VM_MAP_COPY_SEGMENT_COST);
+        assert_eq!(vm_map_copy_cost(&map, a, 0), 0);
+        let copy = vm_map_copyin(&mut map, a, PAGES * PAGE_SIZE, false).expect("copyin");
+        assert_eq!(copy.segments.len() * VM_MAP_COPY_SEGMENT_COST, whole, "the cost is what the copy holds");
+    }
 }

@@ -40,7 +40,7 @@ impl Rng {
     }
 }
 
-fn kernel_heap_used() -> Result<u64, &'static str> {
+pub(crate) fn kernel_heap_used() -> Result<u64, &'static str> {
     let mut v = [0u8; 8];
     libsys::introspect::sysctlbyname_read(b"vm.kernel_heap_used", &mut v)
         .map_err(|_| "vm.kernel_heap_used")?;
@@ -252,7 +252,7 @@ fn fuzz(seed: u64, rounds: u32) {
 }
 
 /// Bytes of kernel heap growth not counted as a leak (see `garbage`).
-const HEAP_SLACK: u64 = 256;
+pub(crate) const HEAP_SLACK: u64 = 256;
 
 fn run_child(seed: u64, rounds: u32) -> Result<(), &'static str> {
     let pid = match fork().map_err(|_| "fork")? {

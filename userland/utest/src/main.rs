@@ -19,6 +19,7 @@ mod exec;
 mod introspect;
 mod ipc;
 mod ipc_fuzz;
+mod ipc_robust;
 mod kobject;
 mod limits;
 mod ports;
@@ -224,6 +225,8 @@ fn main(args: &Args) -> i32 {
         .chain(kobject::CASES)
         .chain(sema::CASES)
         .chain(ipc_fuzz::CASES)
+        .chain(ipc_robust::CASES)
+        // Last: it fills /tmp up to the file system's budget (nothing can unlink yet).
         .chain(robust::CASES)
     {
         match case(args) {

@@ -1,0 +1,218 @@
+//! `budget`: what user space can make the kernel allocate through Mach IPC, and the limits on
+//! it (DESIGN "Budgets"). Each such allocation is charged here before it is made; past a limit
+//! the call fails with the error below and the kernel keeps running.
+//!
+//! | budget | limit | error |
+//! |---|---|---|
+//! | messages in flight, per task ([`KmsgCharge`]) | [`IPC_KMSG_TASK_MAX`] (4 MiB) of kernel heap | `MACH_SEND_NO_BUFFER` |
+//! | messages in flight, all tasks | a quarter of the kernel heap | `MACH_SEND_NO_BUFFER` |
+//! | out-of-line copies (`vm_map_copy` segments), charged to the message carrying them | [`VM_MAP_COPY_SEGMENT_COST`] per segment, within the two above | `MACH_SEND_NO_BUFFER`; `KERN_RESOURCE_SHORTAGE` from `mach_vm_read` |
+//! | MIG replies: charged to the request's sender (the request's charge moves to the reply) | within the two above | `MACH_SEND_NO_BUFFER` on the request; a reply that outgrows it is `KERN_RESOURCE_SHORTAGE` |
+//! | notifications: charged to the task whose action sent them, else the kernel's own counter | per task as above; kernel [`IPC_KMSG_TASK_MAX`] | none to give: the notification is dropped (its right consumed); duplicates to a full queue coalesce first |
+//! | ports and port sets users allocate | a quarter of the kernel heap at [`PORT_HEAP_COST`] each | `KERN_RESOURCE_SHORTAGE` |
+//! | names per task | [`TASK_IPC_SPACE_MAX`] − 1 (16383) | `KERN_NO_SPACE` |
+//! | name-table slots, all spaces | an eighth of the kernel heap, [`IPC_ENTRY_SLOT_COST`] per dense slot, [`IPC_ENTRY_SPARSE_COST`] per sparse name | `KERN_RESOURCE_SHORTAGE` |
+//!
+//! Heap-relative limits apply once the kernel heap is known; before that (and in host tests)
+//! only the fixed per-task ones do.
+
+use alloc::sync::Arc;
+use core::sync::atomic::{AtomicUsize, Ordering};
+
+/// The most kernel heap the messages one task has sent may hold while in flight.
+pub const IPC_KMSG_TASK_MAX: usize = 4 << 20;
+
+/// What a queued message costs besides its bytes (the kmsg, its vectors, the queue slot).
+pub const KMSG_OVERHEAD: usize = 256;
+
+/// What one segment of an out-of-line copy costs the heap: the segment itself, the key the
+/// source map's clip hands back for it and, for a shared source entry, the private object the
+/// copy gets (rounded up).
+pub const VM_MAP_COPY_SEGMENT_COST: usize = 256;
+
+/// What a port costs the kernel heap, roughly, for the port budget.
+pub const PORT_HEAP_COST: usize = 512;
+
+/// Most slots one task's IPC space may hold (slot 0 is never a name). Names and the ports
+/// behind them live on the kernel heap, so one task allocating without end hits this limit
+/// long before the heap runs dry. Generous for any real program.
+pub const TASK_IPC_SPACE_MAX: u32 = 1 << 14;
+
+/// What one slot of a space's dense table costs: the entry and its free-list index.
+pub const IPC_ENTRY_SLOT_COST: usize = core::mem::size_of::<crate::ipc::ipc_entry::IpcEntry>() + 4;
+
+/// What one name held outside the dense table costs: the entry, its key and the tree node's
+/// share (B-tree nodes are at least half full).
+pub const IPC_ENTRY_SPARSE_COST: usize =
+    2 * (core::mem::size_of::<crate::ipc::ipc_entry::IpcEntry>() + 4) + 16;
+
+/// Add `cost` to `counter` if the total stays within `limit`.
+fn take(counter: &AtomicUsize, cost: usize, limit: usize) -> bool {
+    counter
+        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |held| {
+            held.checked_add(cost).filter(|&total| total <= limit)
+        })
+        .is_ok()
+}
+
+/// `1/divisor` of the kernel heap, or no limit before the heap is known.
+fn heap_share(divisor: u64) -> usize {
+    match crate::vm::vm_page::kernel_heap_size() {
+        0 => usize::MAX,
+        size => usize::try_from(size / divisor).unwrap_or(usize::MAX),
+    }
+}
+
+/// Kernel heap bytes held by messages in flight (user and kernel-made).
+static KMSG_BYTES: AtomicUsize = AtomicUsize::new(0);
+
+/// What kernel-made messages cost when no task can be charged (host tests, the kernel's own
+/// threads before any task runs).
+static KERNEL_KMSG_BYTES: AtomicUsize = AtomicUsize::new(0);
+
+/// A message's share of the kernel heap, charged to a task (or to the kernel). A task's
+/// messages in flight may hold at most [`IPC_KMSG_TASK_MAX`], and all messages together at
+/// most a quarter of the heap, so no sender — however many ports and queues it fills — can
+/// starve the kernel (or, alone, everyone else) of memory.
+#[derive(Debug)]
+pub struct KmsgCharge {
+    cost: usize,
+    /// The task's counter; `None` is the kernel's.
+    task: Option<Arc<AtomicUsize>>,
+}
+
+impl KmsgCharge {
+    /// Charge `bytes` (plus the fixed overhead) to the sender's counter `task`, if both its
+    /// budget and the kernel's allow.
+    pub fn new(bytes: usize, task: &Arc<AtomicUsize>) -> Option<KmsgCharge> {
+        Self::charge(bytes.saturating_add(KMSG_OVERHEAD), Some(task.clone()))
+    }
+
+    /// Charge a message the kernel makes (a notification) to the task running now — whose
+    /// action made it — or, with none, to the kernel's own counter.
+    pub fn kernel_made(bytes: usize) -> Option<KmsgCharge> {
+        Self::charge(bytes.saturating_add(KMSG_OVERHEAD), current_task_counter())
+    }
+
+    fn charge(cost: usize, task: Option<Arc<AtomicUsize>>) -> Option<KmsgCharge> {
+        let counter = task.as_deref().unwrap_or(&KERNEL_KMSG_BYTES);
+        if !take(counter, cost, IPC_KMSG_TASK_MAX) {
+            return None;
+        }
+        if !take(&KMSG_BYTES, cost, heap_share(4)) {
+            counter.fetch_sub(cost, Ordering::AcqRel);
+            return None;
+        }
+        Some(KmsgCharge { cost, task })
+    }
+
+    fn counter(&self) -> &AtomicUsize {
+        self.task.as_deref().unwrap_or(&KERNEL_KMSG_BYTES)
+    }
+
+    /// What the charge holds now.
+    pub fn cost(&self) -> usize {
+        self.cost
+    }
+
+    /// Charge `more` bytes on top (what the message turns out to carry besides its bytes:
+    /// rights of out-of-line port arrays, out-of-line copies). False, charging nothing, if a
+    /// budget is spent.
+    pub fn grow(&mut self, more: usize) -> bool {
+        if !take(self.counter(), more, IPC_KMSG_TASK_MAX) {
+            return false;
+        }
+        if !take(&KMSG_BYTES, more, heap_share(4)) {
+            self.counter().fetch_sub(more, Ordering::AcqRel);
+            return false;
+        }
+        self.cost += more;
+        true
+    }
+}
+
+impl Drop for KmsgCharge {
+    fn drop(&mut self) {
+        KMSG_BYTES.fetch_sub(self.cost, Ordering::AcqRel);
+        self.counter().fetch_sub(self.cost, Ordering::AcqRel);
+    }
+}
+
+/// The message counter of the task whose thread runs now.
+fn current_task_counter() -> Option<Arc<AtomicUsize>> {
+    #[cfg(target_os = "none")]
+    if crate::kern::sched_prim::sched_running() {
+        return Some(crate::kern::sched_prim::current_thread().task.ipc_kmsg_bytes.clone());
+    }
+    None
+}
+
+/// Kernel heap bytes messages hold now.
+pub fn kmsg_bytes_held() -> usize {
+    KMSG_BYTES.load(Ordering::Acquire)
+}
+
+/// Kernel heap bytes kernel-made messages charged to nobody hold now (for tests).
+pub fn kernel_kmsg_bytes_held() -> usize {
+    KERNEL_KMSG_BYTES.load(Ordering::Acquire)
+}
+
+/// Ports alive now (kernel and user).
+static PORTS_IN_USE: AtomicUsize = AtomicUsize::new(0);
+
+/// A port was made (any port: the kernel's count against the users' budget too).
+pub fn port_created() {
+    PORTS_IN_USE.fetch_add(1, Ordering::Relaxed);
+}
+
+/// A port was freed.
+pub fn port_freed() {
+    PORTS_IN_USE.fetch_sub(1, Ordering::Relaxed);
+}
+
+/// May a task make another port? Ports and sets that users allocate may use at most a
+/// quarter of the kernel heap between them: past that, allocation fails with
+/// `KERN_RESOURCE_SHORTAGE` instead of the kernel running out of memory. Ports the kernel
+/// makes for its own objects are not refused.
+pub fn user_port_allowed() -> bool {
+    PORTS_IN_USE.load(Ordering::Relaxed).saturating_mul(PORT_HEAP_COST) < heap_share(4)
+}
+
+/// Heap bytes held by the name tables of all spaces.
+static NAME_TABLE_BYTES: AtomicUsize = AtomicUsize::new(0);
+
+/// Charge `bytes` of name table: false, charging nothing, past an eighth of the heap.
+pub fn name_table_charge(bytes: usize) -> bool {
+    take(&NAME_TABLE_BYTES, bytes, heap_share(8))
+}
+
+/// Give back `bytes` of name table.
+pub fn name_table_release(bytes: usize) {
+    NAME_TABLE_BYTES.fetch_sub(bytes, Ordering::AcqRel);
+}
+
+/// Heap bytes name tables hold now.
+pub fn name_table_bytes_held() -> usize {
+    NAME_TABLE_BYTES.load(Ordering::Acquire)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn charges_are_bounded_per_task_and_given_back() {
+        let task = Arc::new(AtomicUsize::new(0));
+        let big = KmsgCharge::new(IPC_KMSG_TASK_MAX - KMSG_OVERHEAD, &task).expect("fits exactly");
+        assert!(KmsgCharge::new(1, &task).is_none(), "the task's budget is spent");
+        let other = Arc::new(AtomicUsize::new(0));
+        assert!(KmsgCharge::new(1, &other).is_some(), "another task still may send");
+        drop(big);
+        assert_eq!(task.load(Ordering::Acquire), 0);
+        let mut small = KmsgCharge::new(0, &task).expect("small");
+        assert!(small.grow(100) && !small.grow(IPC_KMSG_TASK_MAX));
+        assert_eq!(task.load(Ordering::Acquire), KMSG_OVERHEAD + 100);
+        drop(small);
+        assert!(KmsgCharge::new(1, &task).is_some());
+    }
+}
