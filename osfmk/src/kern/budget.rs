@@ -1,6 +1,10 @@
-//! `budget`: what user space can make the kernel allocate through Mach IPC, and the limits on
-//! it (DESIGN "Budgets"). Each such allocation is charged here before it is made; past a limit
-//! the call fails with the error below and the kernel keeps running.
+//! `budget`: what user space can make the kernel allocate, and the limits on it (DESIGN
+//! "Budgets") — the one list of them all. The rule: every kernel allocation whose size or
+//! count a user controls is charged to one of these before it is made, or is fallible with a
+//! clean error; past a limit the call fails with the error given and the kernel keeps running.
+//! A new kind of user-driven allocation gets a row here.
+//!
+//! Mach IPC's budgets are charged by the code in this module:
 //!
 //! | budget | limit | error |
 //! |---|---|---|
@@ -13,8 +17,30 @@
 //! | names per task | [`TASK_IPC_SPACE_MAX`] − 1 (16383) | `KERN_NO_SPACE` |
 //! | name-table slots, all spaces | an eighth of the kernel heap, [`IPC_ENTRY_SLOT_COST`] per dense slot, [`IPC_ENTRY_SPARSE_COST`] per sparse name | `KERN_RESOURCE_SHORTAGE` |
 //!
+//! The others live with the mechanism they bound:
+//!
+//! | budget | limit | error |
+//! |---|---|---|
+//! | map entries per map ([`VM_MAP_ENTRY_MAX`]) | 65536 | `KERN_NO_SPACE` (mmap, mprotect: ENOMEM) |
+//! | map entries, all maps ([`VM_MAP_ENTRY_TOTAL_MAX`], `VM_MAP_ENTRY_BUDGET`) | 131072, at most a quarter of the heap | `KERN_RESOURCE_SHORTAGE` (fork, mmap: ENOMEM) |
+//! | a task's address space (RLIMIT_AS, `VmMap::set_size_limit`) | the limit | `KERN_NO_SPACE` (ENOMEM) |
+//! | physical pages | the frame pool | a fault with none left: SIGKILL for the faulting process; calls: `KERN_RESOURCE_SHORTAGE` / ENOMEM |
+//! | kernel stacks, so threads, all tasks ([`KSTACK_SLOTS`]) | 16384 | `KERN_RESOURCE_SHORTAGE` (bsdthread_create: EAGAIN) |
+//! | threads per task (`bsd::kern::pthread_support::MAX_THREADS_PER_TASK`) | 512 | EAGAIN |
+//! | semaphores per task (`Task::semaphore_create`) | 4096 | `KERN_RESOURCE_SHORTAGE` |
+//! | processes (`bsd::kern::kern_fork::MAXPROC`; RLIMIT_NPROC per user, half of it) | 1000 | EAGAIN |
+//! | descriptors per process (`bsd::kern::kern_descrip::NOFILE`, RLIMIT_NOFILE) | 256 | EMFILE |
+//! | files and their metadata in the root ramfs (`bsd::fs::ramfs::RamQuota`) | RAM/32 beyond the initrd; a node costs 512 bytes plus its name | ENOSPC |
+//! | ramfs nodes (files, directories, links) (`RAMFS_NODE_GROWTH_MAX`) | 2048 beyond the initrd | ENOSPC |
+//! | exec: argv + envp (`bsd::kern::exec_stack::ARG_MAX`), program headers | 256 KiB; one page of headers | E2BIG; ENOEXEC |
+//! | pipe buffers | no pipes yet: they get a row when they come (B4) | |
+//!
 //! Heap-relative limits apply once the kernel heap is known; before that (and in host tests)
 //! only the fixed per-task ones do.
+//!
+//! [`VM_MAP_ENTRY_MAX`]: crate::vm::vm_map::VM_MAP_ENTRY_MAX
+//! [`VM_MAP_ENTRY_TOTAL_MAX`]: crate::vm::vm_map::VM_MAP_ENTRY_TOTAL_MAX
+//! [`KSTACK_SLOTS`]: crate::kern::stack::KSTACK_SLOTS
 
 use alloc::sync::Arc;
 use core::sync::atomic::{AtomicUsize, Ordering};
