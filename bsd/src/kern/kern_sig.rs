@@ -109,6 +109,11 @@ pub fn psignal_thread(p: &Arc<Proc>, t: &ThreadRef, sig: Signal, fault: bool) ->
     if posted.resume {
         let _ = p.task.resume();
     }
+    if sig == SIGKILL {
+        // SIGKILL aimed at one thread still kills the process (its default action), so
+        // nothing may hold it back: as in `psignal`.
+        p.task.mark_killed();
+    }
     if posted.notify.is_some() {
         sched_prim::thread_abort(t);
     }

@@ -121,6 +121,25 @@ pub struct IpcKmsg {
 }
 
 impl IpcKmsg {
+    /// What the message holds of the kernel's memory beyond its header and body: its port
+    /// arrays' rights, and the pages its out-of-line regions own alone (a region the kernel
+    /// made, as MIG replies' arrays are; regions shared copy-on-write are charged by their
+    /// segments when they are made).
+    pub fn payload_bytes(&self) -> usize {
+        self.descriptors
+            .iter()
+            .map(|d| match d {
+                KmsgDescriptor::Port { .. } => 0,
+                KmsgDescriptor::OolPorts { rights, .. } => {
+                    rights.len().saturating_mul(core::mem::size_of::<MsgRight>())
+                }
+                KmsgDescriptor::Ool { copy, .. } => {
+                    copy.as_ref().map_or(0, |c| usize::try_from(c.private_bytes()).unwrap_or(usize::MAX))
+                }
+            })
+            .fold(0, usize::saturating_add)
+    }
+
     /// The ports whose receive rights the message carries.
     pub fn receive_rights(&self) -> impl Iterator<Item = &PortRef> {
         let header = [&self.remote, &self.local].into_iter();

@@ -10,8 +10,8 @@
 //! |---|---|---|
 //! | messages in flight, per task ([`KmsgCharge`]) | [`IPC_KMSG_TASK_MAX`] (4 MiB) of kernel heap | `MACH_SEND_NO_BUFFER` |
 //! | messages in flight, all tasks | a quarter of the kernel heap | `MACH_SEND_NO_BUFFER` |
-//! | out-of-line copies (`vm_map_copy` segments), charged to the message carrying them | [`VM_MAP_COPY_SEGMENT_COST`] per segment, within the two above | `MACH_SEND_NO_BUFFER`; `KERN_RESOURCE_SHORTAGE` from `mach_vm_read` |
-//! | MIG replies: charged to the request's sender (the request's charge moves to the reply) | within the two above | `MACH_SEND_NO_BUFFER` on the request; a reply that outgrows it is `KERN_RESOURCE_SHORTAGE` |
+//! | out-of-line copies (`vm_map_copy` segments), charged to the message carrying them | [`VM_MAP_COPY_SEGMENT_COST`] per segment, plus the fresh pages of a small range copied eagerly, within the two above | `MACH_SEND_NO_BUFFER`; `KERN_RESOURCE_SHORTAGE` from `mach_vm_read` |
+//! | MIG replies (unknown ids' errors too): charged to the request's sender (the request's charge moves to the reply, grown to the reply's bytes, port arrays and out-of-line pages) | within the two above | `MACH_SEND_NO_BUFFER` on the request; a reply that outgrows it is `KERN_RESOURCE_SHORTAGE` |
 //! | notifications: charged to the task whose action sent them, else the kernel's own counter | per task as above; kernel [`IPC_KMSG_TASK_MAX`] | none to give: the notification is dropped (its right consumed); duplicates to a full queue coalesce first |
 //! | ports and port sets users allocate | a quarter of the kernel heap at [`PORT_HEAP_COST`] each | `KERN_RESOURCE_SHORTAGE` |
 //! | names per task | [`TASK_IPC_SPACE_MAX`] − 1 (16383) | `KERN_NO_SPACE` |

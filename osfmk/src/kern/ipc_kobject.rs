@@ -77,7 +77,9 @@ pub fn ipc_kobject_server(request: IpcKmsg) -> Option<IpcKmsg> {
     let port = remote.port().cloned()?;
     let entry = crate::kern::mig_servers::MIG_SERVERS.iter().find(|(r, _)| r.id == id);
     let Some((routine, handler)) = entry else {
-        return (!no_reply).then(|| mig_reply_error(reply, id, MIG_BAD_ID));
+        // The error reply is charged like any other: replies to send-once rights pass the
+        // queue limit, so uncharged ones could pile up without end.
+        return (!no_reply).then(|| charge_reply(mig_reply_error(reply, id, MIG_BAD_ID), charge, id));
     };
     let mut req = Request {
         args: [Arg::None; MIG_MAX_FIELDS],
@@ -115,12 +117,15 @@ pub fn ipc_kobject_server(request: IpcKmsg) -> Option<IpcKmsg> {
 }
 
 /// Give `reply` the request's `charge`, grown to what the reply holds beyond the request's
-/// bytes. A reply that no budget can pay for becomes `KERN_RESOURCE_SHORTAGE` (which the
-/// request's charge covers); with no charge at all (the sender's budget was spent and the
-/// kernel's too) the reply still goes: it is the error, one per request.
+/// bytes — inline bytes, port arrays and out-of-line pages alike. A reply that no budget can
+/// pay for becomes `KERN_RESOURCE_SHORTAGE` (which the request's charge covers); with no
+/// charge at all (the sender's budget was spent and the kernel's too) the reply still goes:
+/// it is the error, one per request.
 fn charge_reply(mut reply: IpcKmsg, charge: Option<KmsgCharge>, request_id: i32) -> IpcKmsg {
     let Some(mut charge) = charge else { return reply };
-    let need = (reply.size as usize).saturating_add(crate::kern::budget::KMSG_OVERHEAD);
+    let need = (reply.size as usize)
+        .saturating_add(reply.payload_bytes())
+        .saturating_add(crate::kern::budget::KMSG_OVERHEAD);
     if need > charge.cost() && !charge.grow(need - charge.cost()) {
         let remote = core::mem::replace(&mut reply.remote, MsgRight::Null);
         drop(reply);

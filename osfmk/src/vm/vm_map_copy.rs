@@ -54,6 +54,13 @@ impl VmMapCopy {
         self.size
     }
 
+    /// Bytes of pages the copy owns alone — made for it (kernel data, an eager copy) rather
+    /// than shared copy-on-write with its source — which it keeps out of the pool until it is
+    /// mapped or dropped.
+    pub fn private_bytes(&self) -> u64 {
+        self.segments.iter().filter(|s| s.object.is_some() && !s.needs_copy).map(|s| s.len).sum()
+    }
+
     /// The null copy (a zero-length range).
     pub fn is_empty(&self) -> bool {
         self.segments.is_empty()
@@ -102,16 +109,18 @@ impl VmMapCopy {
     }
 }
 
-/// What copying `[addr, addr + len)` out of `src` would cost the kernel heap (see
-/// `kern::budget`): one segment per map entry the range touches — a lazy copy holds one per
-/// entry, however many there are — or one for a small range copied eagerly. The caller
+/// What copying `[addr, addr + len)` out of `src` would cost the kernel (see `kern::budget`):
+/// one segment per map entry the range touches — a lazy copy holds one per entry, however
+/// many there are — or, for a small range copied eagerly, one segment and its fresh pages. The caller
 /// charges it before `vm_map_copyin` allocates anything. A range that does not add up is
 /// costed as one segment; `vm_map_copyin` then refuses it.
 pub fn vm_map_copy_cost(src: &VmMap, addr: u64, len: u64) -> usize {
     let Some(end) = addr.checked_add(len).filter(|_| len > 0) else { return 0 };
     let (start, stop) = (trunc_page(addr), round_page(end));
     if stop < end || stop - start <= VM_MAP_COPY_EAGER_MAX {
-        return VM_MAP_COPY_SEGMENT_COST;
+        // A small range is copied now, into fresh pages the message holds until received.
+        return VM_MAP_COPY_SEGMENT_COST
+            .saturating_add(usize::try_from(stop.saturating_sub(start)).unwrap_or(usize::MAX));
     }
     let touched = src.entries.range(..stop).rev().take_while(|(_, e)| e.end > start).count();
     touched.max(1).saturating_mul(VM_MAP_COPY_SEGMENT_COST)
@@ -267,8 +276,14 @@ mod tests {
         assert_eq!(vm_map_copy_cost(&map, a, PAGES * PAGE_SIZE), whole);
         // Part of the range: the entries it touches, counted before any clipping.
         assert_eq!(vm_map_copy_cost(&map, a + PAGE_SIZE / 2, 10 * PAGE_SIZE), 11 * VM_MAP_COPY_SEGMENT_COST);
-        // Small ranges are copied eagerly into one segment; nothing costs nothing.
-        assert_eq!(vm_map_copy_cost(&map, a, 2 * PAGE_SIZE), VM_MAP_COPY_SEGMENT_COST);
+        // Small ranges are copied eagerly into one segment of fresh pages, which count too
+        // (sixty descriptors of one 16 KiB buffer hold 960 KiB of pages); nothing costs nothing.
+        let two_pages = 2 * PAGE_SIZE as usize;
+        assert_eq!(vm_map_copy_cost(&map, a, 2 * PAGE_SIZE), VM_MAP_COPY_SEGMENT_COST + two_pages);
+        assert_eq!(
+            vm_map_copy_cost(&map, a + 8, 2 * PAGE_SIZE),
+            VM_MAP_COPY_SEGMENT_COST + 3 * PAGE_SIZE as usize
+        );
         assert_eq!(vm_map_copy_cost(&map, a, 0), 0);
         let copy = vm_map_copyin(&mut map, a, PAGES * PAGE_SIZE, false).expect("copyin");
         assert_eq!(copy.segments.len() * VM_MAP_COPY_SEGMENT_COST, whole, "the cost is what the copy holds");

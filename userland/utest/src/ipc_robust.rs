@@ -23,7 +23,111 @@ pub const CASES: &[(&str, Case)] = &[
     ("send-once notifications to an unread port coalesce instead of piling up", send_once_flood),
     ("MIG replies to an unread port are charged to the requester", reply_flood),
     ("mach_port_insert_right at index 0x3fff does not grow the table to it", far_name),
+    ("MIG_BAD_ID replies to an unread port are charged too", bad_id_reply_flood),
+    ("MIG replies are charged for their out-of-line pages (mach_port_names)", ool_reply_flood),
+    ("small out-of-line copies are charged for the pages they copy", eager_ool_pages),
 ];
+
+/// Sends requests `id` with no arguments (the header alone) to our own task port with
+/// replies to `reply`, which nobody reads, until the kernel refuses; how many went.
+fn flood_task_port(id: i32, reply: MachPortName, max: u32) -> Result<u32, &'static str> {
+    let mut buf = MsgBuf::new();
+    for sent in 0..max {
+        let bits = mach_msgh_bits(MACH_MSG_TYPE_COPY_SEND, MACH_MSG_TYPE_MAKE_SEND_ONCE);
+        buf.set_header(&simple(mach_task_self(), bits, reply, id));
+        match buf.send(24, MACH_SEND_TIMEOUT, 0) {
+            MACH_MSG_SUCCESS => {}
+            MACH_SEND_NO_BUFFER => return Ok(sent),
+            _ => return Err("a request failed otherwise"),
+        }
+    }
+    Ok(max)
+}
+
+/// Review of item 4: a request with an unknown id got its MIG_BAD_ID reply uncharged (the
+/// request's charge was given back), so looping such requests filled the heap.
+fn bad_id_reply_flood(_: &Args) -> Result<(), &'static str> {
+    let heap = kernel_heap_used()?;
+    let port = new_port()?;
+    let sent = flood_task_port(12345, port, 40_000)?;
+    check(sent < 40_000, "MIG_BAD_ID replies were never charged")?;
+    let mut buf = MsgBuf::new();
+    check(buf.receive(port, MACH_RCV_TIMEOUT, 0) == MACH_MSG_SUCCESS, "receive a reply")?;
+    check(buf.header().msgh_id == 12345 + 100, "a reply to the unknown id")?;
+    drop_port(port);
+    heap_back(heap)
+}
+
+/// Review of item 4: a MIG reply was charged for its inline bytes only, not for the pages of
+/// its out-of-line data; mach_port_names' reply holds two arrays in fresh pages, so a task
+/// could leave ~13,000 of them (100 MiB of pages) queued on a 4 MiB budget.
+fn ool_reply_flood(_: &Args) -> Result<(), &'static str> {
+    let (heap, pages) = (kernel_heap_used()?, crate::limits::free_pages()?);
+    let port = new_port()?;
+    let sent = flood_task_port(3200, port, 5000)?;
+    // Each reply holds at least two pages: 4 MiB of budget is at most 512 of them.
+    check(sent <= 600, "replies were not charged for their out-of-line pages")?;
+    let mut buf = MsgBuf::new();
+    check(buf.receive(port, MACH_RCV_TIMEOUT | MACH_RCV_LARGE, 0) == MACH_MSG_SUCCESS, "receive a reply")?;
+    check(
+        buf.header().msgh_id == 3300 && buf.header().msgh_bits & MACH_MSGH_BITS_COMPLEX != 0,
+        "a names reply",
+    )?;
+    drop_port(port);
+    heap_back(heap)?;
+    let after = crate::limits::free_pages()?;
+    check(after + 16 >= pages, "the replies' pages did not come back")
+}
+
+/// Review of item 3: a range of up to 16 KiB is copied into fresh pages at send time, but was
+/// charged as one segment: sixty descriptors of one 16 KiB buffer pinned ~1 MiB of pages for
+/// ~16 KiB of budget, so a task could hold hundreds of MiB in its own unread queue.
+fn eager_ool_pages(_: &Args) -> Result<(), &'static str> {
+    const BUF: u64 = 16 * 1024;
+    let me = mach_task_self();
+    let (heap, pages) = (kernel_heap_used()?, crate::limits::free_pages()?);
+    let mut addr = 0;
+    ok(mach_vm_allocate(me, &mut addr, BUF, VM_FLAGS_ANYWHERE), "allocate")?;
+    for page in 0..BUF / 4096 {
+        // SAFETY: inside the fresh allocation; makes each page resident.
+        unsafe { ((addr + page * 4096) as *mut u64).write_volatile(page + 1) };
+    }
+    let mut ports = [0; 64];
+    let mut sent = 0;
+    for p in ports.iter_mut() {
+        *p = new_port()?;
+        match send_small_ool(*p, addr, BUF as u32, OOL_DESCRIPTORS) {
+            MACH_MSG_SUCCESS => sent += 1,
+            MACH_SEND_NO_BUFFER => break,
+            _ => return Err("an out-of-line send failed otherwise"),
+        }
+    }
+    // Each message copies 60 × 16 KiB: the 4 MiB budget takes four.
+    check(sent <= 6, "small copies were not charged for their pages")?;
+    for p in ports.into_iter().filter(|&p| p != 0) {
+        drop_port(p);
+    }
+    ok(mach_vm_deallocate(me, addr, BUF), "deallocate")?;
+    heap_back(heap)?;
+    check(crate::limits::free_pages()? + 16 >= pages, "the copies' pages did not come back")
+}
+
+/// A message to `dest` with `count` out-of-line descriptors of `[addr, addr + len)`.
+fn send_small_ool(dest: MachPortName, addr: u64, len: u32, count: usize) -> MachMsgReturn {
+    #[repr(C, align(8))]
+    struct Big([u8; 1024]);
+    let mut buf = Big([0; 1024]);
+    let bits = MACH_MSGH_BITS_COMPLEX | mach_msgh_bits(MACH_MSG_TYPE_MAKE_SEND, 0);
+    buf.0[..24].copy_from_slice(&simple(dest, bits, 0, 9).to_bytes());
+    buf.0[24..28].copy_from_slice(&(count as u32).to_le_bytes());
+    for i in 0..count {
+        let at = 28 + 16 * i;
+        buf.0[at..at + 16].copy_from_slice(&ool_descriptor(addr, len, false, MACH_MSG_VIRTUAL_COPY));
+    }
+    let size = 28 + 16 * count as u32;
+    // SAFETY: the buffer holds 1024 bytes and `size` is at most 988.
+    unsafe { mach_msg(buf.0.as_mut_ptr().cast(), MACH_SEND_MSG | MACH_SEND_TIMEOUT, size, 0, 0, 0, 0) }
+}
 
 fn ok(kr: KernReturn, why: &'static str) -> Result<(), &'static str> {
     check(kr == KernReturn::KERN_SUCCESS, why)

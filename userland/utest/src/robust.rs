@@ -25,6 +25,7 @@ pub const CASES: &[(&str, Case)] = &[
     ("robust: unmapping and exiting with 16k map entries is quick", many_entries_go_quickly),
     ("robust: fork stops at the budget of map entries over all maps", fork_entry_budget),
     ("robust: SIGKILL ends a thread that suspended itself", kill_self_suspended),
+    ("robust: a SIGKILL aimed at the self-suspended thread ends the process", pthread_kill_self_suspended),
     ("robust: SIGKILL and task_terminate end a process however it is suspended", kill_suspended_siblings),
     ("robust: thread_terminate of the last thread ends the process", last_thread_terminated),
     // Last: the files it makes stay (there is no unlink yet), so /tmp is full after it.
@@ -284,6 +285,34 @@ fn kill_self_suspended(_: &Args) -> Result<(), &'static str> {
     };
     sleep_ms(20);
     kill(pid, SIGKILL).map_err(|_| "kill")?;
+    let status = wait_gone(pid, 5000)?;
+    check(killed_by(status, SIGKILL), "not killed by SIGKILL")
+}
+
+/// A second thread's work: SIGKILL the thread named `target` (with __pthread_kill), then wait.
+extern "C" fn kill_thread(target: u64) {
+    sleep_ms(20);
+    // SAFETY: no pointers.
+    let _ = unsafe { libsys::syscall::__pthread_kill(target, u64::from(SIGKILL)) };
+    loop {
+        sleep_ms(1000);
+    }
+}
+
+fn pthread_kill_self_suspended(_: &Args) -> Result<(), &'static str> {
+    // The main thread suspends itself; a second one aims SIGKILL at it. The default action
+    // still ends the whole process, suspension or not.
+    let pid = match fork().map_err(|_| "fork")? {
+        Forked::Child => {
+            let me = mach_thread_self();
+            if crate::sched::spawn(0, kill_thread, u64::from(me)).is_err() {
+                exit_process(2);
+            }
+            thread_suspend(me);
+            exit_process(3)
+        }
+        Forked::Parent(pid) => pid,
+    };
     let status = wait_gone(pid, 5000)?;
     check(killed_by(status, SIGKILL), "not killed by SIGKILL")
 }
