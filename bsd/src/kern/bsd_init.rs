@@ -119,9 +119,9 @@ pub fn bsd_init(
     register_bsd_hooks(&crate::kern::kern_sig::BSD_HOOKS);
     Proc::create(0, 0, "kernel_task", kernel_task, Ucred::default(), FileDesc::new());
 
-    // File data lives on the kernel heap (an eighth of RAM): let files grow by a quarter of
-    // that beyond the initrd, so no program can starve the kernel's own allocations.
-    let allowance = usize::try_from(identity.memsize / 32).unwrap_or(usize::MAX);
+    // File data and metadata live on the kernel heap: beyond the initrd they may take the
+    // file system's share of it (osfmk::kern::budget), so no program can starve the kernel.
+    let allowance = osfmk::kern::budget::heap_share(osfmk::kern::budget::FILE_SYSTEM_HEAP_SHARE);
     let root = match initrd.map(|a| crate::fs::ramfs::ramfs_from_cpio(a, allowance)) {
         Some(Ok(root)) => root,
         Some(Err(e)) => panic!("bsd_init: the initrd is not a valid cpio archive ({})", e.name()),

@@ -9,20 +9,20 @@
 //! | budget | limit | error |
 //! |---|---|---|
 //! | messages in flight, per task ([`KmsgCharge`]) | [`IPC_KMSG_TASK_MAX`] (4 MiB) of kernel heap | `MACH_SEND_NO_BUFFER` |
-//! | messages in flight, all tasks | a quarter of the kernel heap | `MACH_SEND_NO_BUFFER` |
+//! | messages in flight, all tasks | a quarter of the kernel heap ([`KMSG_HEAP_SHARE`]) | `MACH_SEND_NO_BUFFER` |
 //! | out-of-line copies (`vm_map_copy` segments), charged to the message carrying them | [`VM_MAP_COPY_SEGMENT_COST`] per segment, plus the fresh pages of a small range copied eagerly, within the two above | `MACH_SEND_NO_BUFFER`; `KERN_RESOURCE_SHORTAGE` from `mach_vm_read` |
 //! | MIG replies (unknown ids' errors too): charged to the request's sender (the request's charge moves to the reply, grown to the reply's bytes, port arrays and out-of-line pages) | within the two above | `MACH_SEND_NO_BUFFER` on the request; a reply that outgrows it is `KERN_RESOURCE_SHORTAGE` |
 //! | notifications: charged to the task whose action sent them, else the kernel's own counter | per task as above; kernel [`IPC_KMSG_TASK_MAX`] | none to give: the notification is dropped (its right consumed); duplicates to a full queue coalesce first |
-//! | ports and port sets users allocate | a quarter of the kernel heap at [`PORT_HEAP_COST`] each | `KERN_RESOURCE_SHORTAGE` |
+//! | ports and port sets users allocate | a quarter of the kernel heap ([`PORT_HEAP_SHARE`]) at [`PORT_HEAP_COST`] each | `KERN_RESOURCE_SHORTAGE` |
 //! | names per task | [`TASK_IPC_SPACE_MAX`] − 1 (16383) | `KERN_NO_SPACE` |
-//! | name-table slots, all spaces | an eighth of the kernel heap, [`IPC_ENTRY_SLOT_COST`] per dense slot, [`IPC_ENTRY_SPARSE_COST`] per sparse name | `KERN_RESOURCE_SHORTAGE` |
+//! | name-table slots, all spaces | a sixteenth of the kernel heap ([`NAME_TABLE_HEAP_SHARE`]), [`IPC_ENTRY_SLOT_COST`] per dense slot, [`IPC_ENTRY_SPARSE_COST`] per sparse name | `KERN_RESOURCE_SHORTAGE` |
 //!
 //! The others live with the mechanism they bound:
 //!
 //! | budget | limit | error |
 //! |---|---|---|
 //! | map entries per map ([`VM_MAP_ENTRY_MAX`]) | 65536 | `KERN_NO_SPACE` (mmap, mprotect: ENOMEM) |
-//! | map entries, all maps ([`VM_MAP_ENTRY_TOTAL_MAX`], `VM_MAP_ENTRY_BUDGET`) | 131072, at most a quarter of the heap | `KERN_RESOURCE_SHORTAGE` (fork, mmap: ENOMEM) |
+//! | map entries, all maps ([`VM_MAP_ENTRY_TOTAL_MAX`], `VM_MAP_ENTRY_BUDGET`) | 131072, at most a quarter of the heap ([`MAP_ENTRY_HEAP_SHARE`]) | `KERN_RESOURCE_SHORTAGE` (fork, mmap: ENOMEM) |
 //! | a task's address space (RLIMIT_AS, `VmMap::set_size_limit`) | the limit | `KERN_NO_SPACE` (ENOMEM) |
 //! | physical pages | the frame pool | a fault with none left: SIGKILL for the faulting process; calls: `KERN_RESOURCE_SHORTAGE` / ENOMEM |
 //! | kernel stacks, so threads, all tasks ([`KSTACK_SLOTS`]) | 16384 | `KERN_RESOURCE_SHORTAGE` (bsdthread_create: EAGAIN) |
@@ -30,11 +30,12 @@
 //! | semaphores per task (`Task::semaphore_create`) | 4096 | `KERN_RESOURCE_SHORTAGE` |
 //! | processes (`bsd::kern::kern_fork::MAXPROC`; RLIMIT_NPROC per user, half of it) | 1000 | EAGAIN |
 //! | descriptors per process (`bsd::kern::kern_descrip::NOFILE`, RLIMIT_NOFILE) | 256 | EMFILE |
-//! | files and their metadata in the root ramfs (`bsd::fs::ramfs::RamQuota`) | RAM/32 beyond the initrd; a node costs 512 bytes plus its name | ENOSPC |
+//! | files and their metadata in the root ramfs (`bsd::fs::ramfs::RamQuota`) | a sixteenth of the heap ([`FILE_SYSTEM_HEAP_SHARE`]) beyond the initrd; a node costs 512 bytes plus its name | ENOSPC |
 //! | ramfs nodes (files, directories, links) (`RAMFS_NODE_GROWTH_MAX`) | 2048 beyond the initrd | ENOSPC |
 //! | exec: argv + envp (`bsd::kern::exec_stack::ARG_MAX`), program headers | 256 KiB; one page of headers | E2BIG; ENOEXEC |
 //! | pipe buffers | no pipes yet: they get a row when they come (B4) | |
 //!
+//! The heap-relative shares add up to less than the heap (see [`KMSG_HEAP_SHARE`]).
 //! Heap-relative limits apply once the kernel heap is known; before that (and in host tests)
 //! only the fixed per-task ones do.
 //!
@@ -81,8 +82,24 @@ fn take(counter: &AtomicUsize, cost: usize, limit: usize) -> bool {
         .is_ok()
 }
 
+/// The shares of the kernel heap the heap-relative budgets may hold, as divisors. Together
+/// they come to at most 7/8 — messages ¼, ports ¼, map entries ¼ (their count, 131072, is
+/// the tighter limit below a 64 MiB heap), name tables 1/16, file data and metadata 1/16 — so
+/// users filling every budget at once still leave the kernel an eighth, for its own objects
+/// and the bookkeeping of resident pages (which grows with RAM, as the heap does). A new
+/// heap-relative budget takes its share from these, never on top.
+pub const KMSG_HEAP_SHARE: u64 = 4;
+/// Ports and port sets that users allocate (see [`KMSG_HEAP_SHARE`]).
+pub const PORT_HEAP_SHARE: u64 = 4;
+/// Map entries over all maps (`VM_MAP_ENTRY_BUDGET`; see [`KMSG_HEAP_SHARE`]).
+pub const MAP_ENTRY_HEAP_SHARE: u64 = 4;
+/// Name tables of all IPC spaces (see [`KMSG_HEAP_SHARE`]).
+pub const NAME_TABLE_HEAP_SHARE: u64 = 16;
+/// The root ramfs's files beyond the initrd, data and metadata (see [`KMSG_HEAP_SHARE`]).
+pub const FILE_SYSTEM_HEAP_SHARE: u64 = 16;
+
 /// `1/divisor` of the kernel heap, or no limit before the heap is known.
-fn heap_share(divisor: u64) -> usize {
+pub fn heap_share(divisor: u64) -> usize {
     match crate::vm::vm_page::kernel_heap_size() {
         0 => usize::MAX,
         size => usize::try_from(size / divisor).unwrap_or(usize::MAX),
@@ -125,7 +142,7 @@ impl KmsgCharge {
         if !take(counter, cost, IPC_KMSG_TASK_MAX) {
             return None;
         }
-        if !take(&KMSG_BYTES, cost, heap_share(4)) {
+        if !take(&KMSG_BYTES, cost, heap_share(KMSG_HEAP_SHARE)) {
             counter.fetch_sub(cost, Ordering::AcqRel);
             return None;
         }
@@ -148,7 +165,7 @@ impl KmsgCharge {
         if !take(self.counter(), more, IPC_KMSG_TASK_MAX) {
             return false;
         }
-        if !take(&KMSG_BYTES, more, heap_share(4)) {
+        if !take(&KMSG_BYTES, more, heap_share(KMSG_HEAP_SHARE)) {
             self.counter().fetch_sub(more, Ordering::AcqRel);
             return false;
         }
@@ -197,19 +214,19 @@ pub fn port_freed() {
 }
 
 /// May a task make another port? Ports and sets that users allocate may use at most a
-/// quarter of the kernel heap between them: past that, allocation fails with
+/// [`PORT_HEAP_SHARE`] of the kernel heap between them: past that, allocation fails with
 /// `KERN_RESOURCE_SHORTAGE` instead of the kernel running out of memory. Ports the kernel
 /// makes for its own objects are not refused.
 pub fn user_port_allowed() -> bool {
-    PORTS_IN_USE.load(Ordering::Relaxed).saturating_mul(PORT_HEAP_COST) < heap_share(4)
+    PORTS_IN_USE.load(Ordering::Relaxed).saturating_mul(PORT_HEAP_COST) < heap_share(PORT_HEAP_SHARE)
 }
 
 /// Heap bytes held by the name tables of all spaces.
 static NAME_TABLE_BYTES: AtomicUsize = AtomicUsize::new(0);
 
-/// Charge `bytes` of name table: false, charging nothing, past an eighth of the heap.
+/// Charge `bytes` of name table: false, charging nothing, past its share of the heap.
 pub fn name_table_charge(bytes: usize) -> bool {
-    take(&NAME_TABLE_BYTES, bytes, heap_share(8))
+    take(&NAME_TABLE_BYTES, bytes, heap_share(NAME_TABLE_HEAP_SHARE))
 }
 
 /// Give back `bytes` of name table.

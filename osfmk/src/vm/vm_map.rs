@@ -78,12 +78,14 @@ impl VmMapEntryBudget {
         self.in_use.load(Ordering::Relaxed)
     }
 
-    /// The limit: the configured one, capped at a quarter of the kernel heap once the heap
+    /// The limit: the configured one, capped at its share of the kernel heap once the heap
     /// is known (host tests have none, and keep the configured limit).
     pub fn limit(&self) -> usize {
         match crate::vm::vm_page::kernel_heap_size() {
             0 => self.limit,
-            heap => self.limit.min(heap as usize / 4 / VM_MAP_ENTRY_HEAP_COST),
+            heap => self
+                .limit
+                .min((heap / crate::kern::budget::MAP_ENTRY_HEAP_SHARE) as usize / VM_MAP_ENTRY_HEAP_COST),
         }
     }
 
