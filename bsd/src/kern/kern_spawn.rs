@@ -225,30 +225,28 @@ pub fn posix_spawn(
     // The lookups (the program's, the open actions') are the spawning user's.
     let root_user = p.p_ucred.lock().uid == 0;
     let image = load_image(&path_bytes, &argv, &envp, &limits, root_user)?;
-    // File actions act on the file system (an open may create a file), so they run only
-    // once the program is loaded: a spawn that fails for want of a program, or of memory
-    // for it, leaves no trace (XNU applies them in the child, after image activation
-    // began). Permissions are the spawning user's.
-    let mut fds = p.p_fd.lock().fork_copy();
-    apply_file_actions(&mut fds, &actions, attr.flags & POSIX_SPAWN_CLOEXEC_DEFAULT != 0, root_user)?;
-    fds.exec_close();
     let pid = pid_alloc()?;
     let task = Task::create().map_err(|_| Errno::ENOMEM)?;
     task.inherit_special_ports(&p.task);
     task.replace_map(image.map).map_err(|_| Errno::ENOMEM)?;
     let thread = thread_create_user(task.clone(), image.entry, image.sp, &[]).ok_or(Errno::ENOMEM)?;
     *uthread(&thread).sig.lock() = sigstate;
+    // The child gets its descriptors last (see below); until it runs, it has none.
     let child = Proc::create_from(
         pid,
         p.p_pid,
         &image.comm,
         task.clone(),
         cred,
-        fds,
+        FileDesc::new(),
         sigacts,
         Membership::ChildOf(p.p_pid),
     );
-    // As if the child had called setsid() or setpgid(0, pgroup) before exec.
+    // As if the child had called setsid() or setpgid(0, pgroup) before exec. File actions
+    // act on the file system (an open may create a file), so they run last, once nothing
+    // else can fail: a spawn that fails — for want of a program, memory, a pid or a group —
+    // leaves no trace (XNU applies them in the child, after image activation). Permissions
+    // are the spawning user's.
     let moved = if attr.flags & POSIX_SPAWN_SETSID != 0 {
         pgrps().setsid(pid).map(|_| ())
     } else if attr.flags & POSIX_SPAWN_SETPGROUP != 0 {
@@ -257,14 +255,24 @@ pub fn posix_spawn(
         Ok(())
     };
     pgrps().mark_exec(pid);
-    if let Err(e) = moved {
-        // The child never ran: take it back out.
-        child.task.terminate();
-        allproc_lock().remove(&pid);
-        pgrps().exit(pid, p.p_pid);
-        pgrps().reap(pid);
-        return Err(e);
-    }
+    let fds = moved.and_then(|()| {
+        let mut fds = p.p_fd.lock().fork_copy();
+        apply_file_actions(&mut fds, &actions, attr.flags & POSIX_SPAWN_CLOEXEC_DEFAULT != 0, root_user)?;
+        fds.exec_close();
+        Ok(fds)
+    });
+    let fds = match fds {
+        Ok(fds) => fds,
+        Err(e) => {
+            // The child never ran: take it back out.
+            child.task.terminate();
+            allproc_lock().remove(&pid);
+            pgrps().exit(pid, p.p_pid);
+            pgrps().reap(pid);
+            return Err(e);
+        }
+    };
+    *child.p_fd.lock() = fds;
     *child.p_rlimit.lock() = limits;
     if attr.flags & POSIX_SPAWN_START_SUSPENDED != 0 {
         task.suspend();

@@ -3,7 +3,7 @@
 //! exit status they must have; damaged copies of one are refused with ENOEXEC or end
 //! harmlessly; and `open`, which these tests read the programs' output back with.
 
-use libsys::process::{Forked, SpawnAction, execv, fork, spawn, waitpid};
+use libsys::process::{Forked, SpawnAction, SpawnAttr, execv, fork, spawn, waitpid};
 use libsys::signal::kill;
 use libsys::syscall::{close, open_path, read_bytes, write_bytes};
 use libsys::{Args, Errno};
@@ -19,6 +19,7 @@ pub const CASES: &[(&str, Case)] = &[
     ("execve of GNU-built programs (.bss-only, .data, TLS)", c_programs_execed),
     ("damaged executables: ENOEXEC or a harmless end", exec_mutants),
     ("exec needs search permission on the way to the program", exec_search_permission),
+    ("a posix_spawn that fails late (its process group) leaves no file behind", spawn_fails_late),
 ];
 
 /// A C program, the exit status it must end with, and what it must print: the whole text, or
@@ -279,4 +280,15 @@ fn exec_search_permission(_: &Args) -> Result<(), &'static str> {
             check(wifexited(status) && wexitstatus(status) == 0, "uid 501 reached into /private")
         }
     }
+}
+
+fn spawn_fails_late(_: &Args) -> Result<(), &'static str> {
+    // POSIX_SPAWN_SETPGROUP into a group that does not exist is EPERM — found only after the
+    // program is loaded. The open action must not have run by then.
+    let path = b"/tmp/spawn-late-failure\0";
+    let create = SpawnAction::Open { fd: 1, path, oflag: (O_WRONLY | O_CREAT) as i32, mode: 0o644 };
+    let attr = SpawnAttr { flags: sys::spawn::POSIX_SPAWN_SETPGROUP, pgroup: 99_999, ..Default::default() };
+    let r = spawn(b"/bin/c/true-O2\0", &[b"true\0"], Some(attr), &[create]);
+    check(r == Err(Errno::EPERM), "spawn into a missing process group: EPERM")?;
+    check(open_path(path, O_RDONLY, 0) == Err(Errno::ENOENT), "the failed spawn's open action ran")
 }
