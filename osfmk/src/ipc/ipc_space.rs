@@ -219,12 +219,17 @@ impl SpaceState {
 
     /// A free slot's index, growing the table if none is left.
     fn claim(&mut self) -> Result<u32, KernReturn> {
-        if let Some(index) = self.free.pop() {
-            return Ok(index);
+        loop {
+            if let Some(index) = self.free.pop() {
+                return Ok(index);
+            }
+            // Sparse entries moving in may fill a whole growth: grow again, up to the limit.
+            let len = u32::try_from(self.table.len()).map_err(|_| KernReturn::KERN_NO_SPACE)?;
+            if len >= self.limit {
+                return Err(KernReturn::KERN_NO_SPACE);
+            }
+            self.extend_to(len.saturating_mul(2).max(1).min(self.limit))?;
         }
-        let len = u32::try_from(self.table.len()).map_err(|_| KernReturn::KERN_NO_SPACE)?;
-        self.extend_to(len.saturating_mul(2).min(self.limit))?;
-        self.free.pop().ok_or(KernReturn::KERN_NO_SPACE)
     }
 
     /// Fill a claimed slot and return its name.
@@ -922,7 +927,8 @@ impl IpcSpace {
                     continue;
                 }
                 st.settle(index, released)?;
-                let entry = st.entry(index)?;
+                // Settling may have freed a sparse entry outright.
+                let Ok(entry) = st.entry(index) else { continue };
                 if !entry.is_free() {
                     names.push((entry.name(index), entry.view()));
                 }

@@ -1168,4 +1168,29 @@ mod robustness {
         assert_eq!(space.port_type(far), Err(KernReturn::KERN_INVALID_NAME));
         space.check_invariants();
     }
+
+    /// Review of item 11: when the sparse names a growth takes in fill all of its new slots,
+    /// claiming a name grows again instead of failing with `KERN_NO_SPACE`; and
+    /// `mach_port_names` lists every name whatever settling does to sparse entries.
+    #[test]
+    fn a_growth_full_of_sparse_names_grows_again() {
+        let min = crate::ipc::ipc_space::IPC_ENTRY_TABLE_MIN;
+        let space = IpcSpace::with_limit(1 << 14);
+        let (_t, kport) = kernel_port();
+        // Beyond one doubling of the first table: sparse entries, [2 min, 4 min) all taken.
+        for index in 2 * min..4 * min {
+            let name = mach::port::mach_port_make(index, 0x07);
+            space.insert_right_named(name, MsgRight::SendOnce(kport.make_send_once())).expect("sparse");
+        }
+        // Fill the table, which grows once to 2 min on the way.
+        for _ in 1..2 * min {
+            space.insert_send_once(&kport).expect("a slot below 2 min");
+        }
+        space.check_invariants();
+        // The next growth (to 4 min) takes in only sparse names: there must be a next one.
+        let name = space.insert_send_once(&kport).expect("a name after a growth full of sparse entries");
+        assert!(mach::port::mach_port_index(name) >= 4 * min);
+        assert_eq!(space.names().expect("names").len() as u32, 4 * min);
+        space.check_invariants();
+    }
 }
