@@ -96,7 +96,7 @@ fn eager_ool_pages(_: &Args) -> Result<(), &'static str> {
     let mut sent = 0;
     for p in ports.iter_mut() {
         *p = new_port()?;
-        match send_small_ool(*p, addr, BUF as u32, OOL_DESCRIPTORS) {
+        match send_ool_of(*p, addr, BUF as u32, OOL_DESCRIPTORS) {
             MACH_MSG_SUCCESS => sent += 1,
             MACH_SEND_NO_BUFFER => break,
             _ => return Err("an out-of-line send failed otherwise"),
@@ -112,30 +112,22 @@ fn eager_ool_pages(_: &Args) -> Result<(), &'static str> {
     check(crate::limits::free_pages()? + 16 >= pages, "the copies' pages did not come back")
 }
 
-/// A message to `dest` with `count` out-of-line descriptors of `[addr, addr + len)`.
-fn send_small_ool(dest: MachPortName, addr: u64, len: u32, count: usize) -> MachMsgReturn {
-    #[repr(C, align(8))]
-    struct Big([u8; 1024]);
-    let mut buf = Big([0; 1024]);
-    let bits = MACH_MSGH_BITS_COMPLEX | mach_msgh_bits(MACH_MSG_TYPE_MAKE_SEND, 0);
-    buf.0[..24].copy_from_slice(&simple(dest, bits, 0, 9).to_bytes());
-    buf.0[24..28].copy_from_slice(&(count as u32).to_le_bytes());
-    for i in 0..count {
-        let at = 28 + 16 * i;
-        buf.0[at..at + 16].copy_from_slice(&ool_descriptor(addr, len, false, MACH_MSG_VIRTUAL_COPY));
-    }
-    let size = 28 + 16 * count as u32;
-    // SAFETY: the buffer holds 1024 bytes and `size` is at most 988.
-    unsafe { mach_msg(buf.0.as_mut_ptr().cast(), MACH_SEND_MSG | MACH_SEND_TIMEOUT, size, 0, 0, 0, 0) }
-}
-
 fn ok(kr: KernReturn, why: &'static str) -> Result<(), &'static str> {
     check(kr == KernReturn::KERN_SUCCESS, why)
 }
 
 /// The kernel heap must come back to `before` (within the usual slack) once a case is done.
+/// A reaped child's last thread is freed once its CPU has switched away from it, which may
+/// be a moment after wait4 returns: give that a few ticks before judging.
 fn heap_back(before: u64) -> Result<(), &'static str> {
-    let after = kernel_heap_used()?;
+    let mut after = kernel_heap_used()?;
+    for _ in 0..20 {
+        if after <= before + HEAP_SLACK {
+            break;
+        }
+        crate::sched::sleep_ms(5);
+        after = kernel_heap_used()?;
+    }
     if after > before + HEAP_SLACK {
         libsys::println!("utest: ipc_robust: kernel heap {before} -> {after} bytes");
     }
@@ -243,6 +235,11 @@ fn many_entries() -> Result<u64, &'static str> {
 
 /// A message to `dest` with `count` out-of-line descriptors, each for the whole range.
 fn send_ool(dest: MachPortName, addr: u64, count: usize) -> MachMsgReturn {
+    send_ool_of(dest, addr, (OOL_PAGES * 4096) as u32, count)
+}
+
+/// A message to `dest` with `count` out-of-line descriptors of `[addr, addr + len)`.
+fn send_ool_of(dest: MachPortName, addr: u64, len: u32, count: usize) -> MachMsgReturn {
     #[repr(C, align(8))]
     struct Big([u8; 1024]);
     let mut buf = Big([0; 1024]);
@@ -251,7 +248,7 @@ fn send_ool(dest: MachPortName, addr: u64, count: usize) -> MachMsgReturn {
     buf.0[24..28].copy_from_slice(&(count as u32).to_le_bytes());
     for i in 0..count {
         let at = 28 + 16 * i;
-        let d = ool_descriptor(addr, (OOL_PAGES * 4096) as u32, false, MACH_MSG_VIRTUAL_COPY);
+        let d = ool_descriptor(addr, len, false, MACH_MSG_VIRTUAL_COPY);
         buf.0[at..at + 16].copy_from_slice(&d);
     }
     let size = 28 + 16 * count as u32;
