@@ -221,8 +221,9 @@ impl Vnode {
         self.ops.write_at(off, buf)
     }
 
-    /// The whole contents of a regular file, as exec needs them. A directory: `EISDIR`; no
-    /// memory for it: `ENOMEM`.
+    /// The whole contents of a regular file (for tests: exec reads only what it maps). A
+    /// directory: `EISDIR`; no memory for it: `ENOMEM`.
+    #[cfg(test)]
     pub fn read_to_vec(&self) -> Result<Vec<u8>, Errno> {
         self.require_not_dir()?;
         let len = usize::try_from(self.size()).map_err(|_| Errno::EFBIG)?;
