@@ -305,9 +305,22 @@ impl Pmap {
 
     /// Walk to the level-`leaf_level` entry for `va`, creating tables on the way if `create`.
     fn walk(&mut self, va: u64, leaf_level: u32, create: bool) -> Result<Option<*mut u64>, KernReturn> {
+        Ok(self.walk_with_parent(va, leaf_level, create)?.map(|(leaf, _)| leaf))
+    }
+
+    /// [`walk`](Self::walk), also giving the entry one level up that points at the leaf's
+    /// table (`enter` keeps the level-3 table's low-water hint there).
+    fn walk_with_parent(
+        &mut self,
+        va: u64,
+        leaf_level: u32,
+        create: bool,
+    ) -> Result<Option<(*mut u64, *mut u64)>, KernReturn> {
         let mut table = self.root;
+        let mut parent = core::ptr::null_mut();
         for level in 0..leaf_level {
             let slot = table_entry(table, table_index(va, level));
+            parent = slot;
             // SAFETY: `slot` points into a table page owned by this pmap (direct map).
             let d = unsafe { slot.read_volatile() };
             if d & DESC_VALID == 0 {
@@ -332,7 +345,7 @@ impl Pmap {
                 table = d & DESC_ADDR_MASK;
             }
         }
-        Ok(Some(table_entry(table, table_index(va, leaf_level))))
+        Ok(Some((table_entry(table, table_index(va, leaf_level)), parent)))
     }
 
     fn write_leaf(&self, slot: *mut u64, desc: u64, va: u64) {
@@ -372,19 +385,16 @@ impl Pmap {
 
     /// Map the 4 KiB page at `va` to `pa`.
     pub fn enter(&mut self, va: u64, pa: u64, prot: Prot, attr: MemAttr) -> Result<(), KernReturn> {
-        let slot = self.walk(va, 3, true)?.ok_or(KernReturn::KERN_INVALID_ADDRESS)?;
+        let (slot, l2) = self.walk_with_parent(va, 3, true)?.ok_or(KernReturn::KERN_INVALID_ADDRESS)?;
         self.write_leaf(slot, leaf_descriptor(pa, prot, attr, true), va);
-        // Lower the level-3 table's low-water hint to this entry (the walk above made the
-        // level-2 descriptor, so it is there).
-        if let Ok(Some(l2)) = self.walk(va, 2, false) {
-            let index = table_index(va, 3) as u64;
-            // SAFETY: `l2` is an entry of one of our tables, a table descriptor (the walk to
-            // level 3 went through it); only its software bits change.
-            unsafe {
-                let d = l2.read_volatile();
-                if (d & DESC_L3_LOW_MASK) >> DESC_L3_LOW_SHIFT > index {
-                    l2.write_volatile((d & !DESC_L3_LOW_MASK) | index << DESC_L3_LOW_SHIFT);
-                }
+        // Lower the level-3 table's low-water hint to this entry.
+        let index = table_index(va, 3) as u64;
+        // SAFETY: `l2` is the level-2 table descriptor the walk to level 3 went through, an
+        // entry of one of our tables; only its software bits change.
+        unsafe {
+            let d = l2.read_volatile();
+            if (d & DESC_L3_LOW_MASK) >> DESC_L3_LOW_SHIFT > index {
+                l2.write_volatile((d & !DESC_L3_LOW_MASK) | index << DESC_L3_LOW_SHIFT);
             }
         }
         Ok(())
