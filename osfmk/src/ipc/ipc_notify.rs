@@ -12,8 +12,9 @@
 //! | 72 | dead-name: the port a name stood for died | NDR, name |
 //!
 //! A notification is delivered like any message, never blocking and ignoring the queue limit
-//! (its destination is a send-once right). It is charged like a message too, to the task whose
-//! action sent it (`kern::budget`), so nobody can queue them without bound: one that no budget
+//! (its destination is a send-once right). It is charged like a message too (`kern::budget`),
+//! to the task that receives on its destination — which asked for it and lets it pile up —
+//! so nobody can queue them without bound, nor spend another task's budget: one that no budget
 //! can pay for is dropped, as is one aimed at a port that is dead or that the kernel receives
 //! on. On a full queue, a notification identical to the last one queued there coalesces with it
 //! (its right is used up, nothing is queued): a loop of `insert_right(MAKE_SEND_ONCE)` +
@@ -49,7 +50,7 @@ fn send(
     let bits = mach_msgh_bits(mach::message::MACH_MSG_TYPE_PORT_SEND_ONCE, 0)
         | if complex { MACH_MSGH_BITS_COMPLEX } else { 0 };
     let size = MACH_MSG_HEADER_SIZE + body.len() as u32;
-    let charge = KmsgCharge::kernel_made(size as usize);
+    let charge = KmsgCharge::notification(size as usize, port.receiver_kmsg_counter());
     let mut kmsg = IpcKmsg {
         bits,
         size,

@@ -271,6 +271,18 @@ impl IpcPort {
         matches!(self.state.lock().receiver, Receiver::Kernel)
     }
 
+    /// The message budget of the task whose space holds this port's receive right (none for
+    /// a port the kernel receives on, one in transit, or a dead one).
+    pub fn receiver_kmsg_counter(&self) -> Option<alloc::sync::Arc<core::sync::atomic::AtomicUsize>> {
+        let space = match &self.state.lock().receiver {
+            Receiver::Space(weak) => weak.upgrade(),
+            Receiver::Nobody | Receiver::Kernel => None,
+        };
+        // The space reference goes after the port lock (rights and references are released
+        // with no lock held).
+        space.and_then(|s| s.kmsg_counter())
+    }
+
     /// Does `space` hold this port's receive right?
     pub fn receiver_is(&self, space: &IpcSpace) -> bool {
         match &self.state.lock().receiver {

@@ -62,6 +62,9 @@ pub struct IpcSpace {
     /// Ourselves, for the receiver link of ports we create.
     this: Weak<IpcSpace>,
     state: SpinLock<SpaceState>,
+    /// The message budget of the task this space belongs to (`kern::budget`): what the
+    /// kernel queues on ports received here (notifications) is charged to it.
+    kmsg_counter: spin::Once<Arc<core::sync::atomic::AtomicUsize>>,
 }
 
 struct SpaceState {
@@ -603,7 +606,18 @@ impl IpcSpace {
         Arc::new_cyclic(|this| Self {
             this: this.clone(),
             state: SpinLock::new(SpaceState::new(limit, this.as_ptr().addr())),
+            kmsg_counter: spin::Once::new(),
         })
+    }
+
+    /// Tie the space to its task's message budget (once, when the task is made).
+    pub fn set_kmsg_counter(&self, counter: Arc<core::sync::atomic::AtomicUsize>) {
+        self.kmsg_counter.call_once(|| counter);
+    }
+
+    /// The message budget of the space's task, if it has one.
+    pub fn kmsg_counter(&self) -> Option<Arc<core::sync::atomic::AtomicUsize>> {
+        self.kmsg_counter.get().cloned()
     }
 
     /// Run `op` on the live table, then release what it took out after unlocking.

@@ -1193,4 +1193,29 @@ mod robustness {
         assert_eq!(space.names().expect("names").len() as u32, 4 * min);
         space.check_invariants();
     }
+
+    /// Review of item 4: a notification is charged to the task receiving on its destination
+    /// (which asked for it), not to whoever happens to run — so a client that hands a server
+    /// send-once rights to drop spends its own budget, not the server's.
+    #[test]
+    fn notifications_are_charged_to_their_receiver() {
+        use core::sync::atomic::{AtomicUsize, Ordering};
+        let (client, server) = (IpcSpace::new(), IpcSpace::new());
+        let (client_budget, server_budget) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        client.set_kmsg_counter(client_budget.clone());
+        server.set_kmsg_counter(server_budget.clone());
+        let (_, port) = client.alloc_receive().expect("the client's port");
+        // The server holds a send-once right to the client's port and drops it unused.
+        let name = server.insert_send_once(&port).expect("send-once");
+        server.deallocate(name).expect("deallocate");
+        assert_eq!(port.status().msgcount, 1, "the send-once notification is queued");
+        assert!(client_budget.load(Ordering::Acquire) > 0, "the receiver pays");
+        assert_eq!(server_budget.load(Ordering::Acquire), 0, "not the task that dropped the right");
+        let Ok(Received::Message(m, _)) = ipc_mqueue_receive(&port, 4096, false, IpcTimeout::Poll) else {
+            panic!("no notification")
+        };
+        assert_eq!(m.id, MACH_NOTIFY_SEND_ONCE);
+        drop(m);
+        assert_eq!(client_budget.load(Ordering::Acquire), 0, "received and gone: the charge comes back");
+    }
 }

@@ -12,7 +12,7 @@
 //! | messages in flight, all tasks | a quarter of the kernel heap ([`KMSG_HEAP_SHARE`]) | `MACH_SEND_NO_BUFFER` |
 //! | out-of-line copies (`vm_map_copy` segments), charged to the message carrying them | [`VM_MAP_COPY_SEGMENT_COST`] per segment, plus the fresh pages of a small range copied eagerly, within the two above | `MACH_SEND_NO_BUFFER`; `KERN_RESOURCE_SHORTAGE` from `mach_vm_read` |
 //! | MIG replies (unknown ids' errors too): charged to the request's sender (the request's charge moves to the reply, grown to the reply's bytes, port arrays and out-of-line pages) | within the two above | `MACH_SEND_NO_BUFFER` on the request; a reply that outgrows it is `KERN_RESOURCE_SHORTAGE` |
-//! | notifications: charged to the task whose action sent them, else the kernel's own counter | per task as above; kernel [`IPC_KMSG_TASK_MAX`] | none to give: the notification is dropped (its right consumed); duplicates to a full queue coalesce first |
+//! | notifications: charged to the task that receives on their destination, else to the task whose action sent them, else the kernel's own counter | per task as above; kernel [`IPC_KMSG_TASK_MAX`] | none to give: the notification is dropped (its right consumed); duplicates to a full queue coalesce first |
 //! | ports and port sets users allocate | a quarter of the kernel heap ([`PORT_HEAP_SHARE`]) at [`PORT_HEAP_COST`] each | `KERN_RESOURCE_SHORTAGE` |
 //! | names per task | [`TASK_IPC_SPACE_MAX`] − 1 (16383) | `KERN_NO_SPACE` |
 //! | name-table slots, all spaces | a sixteenth of the kernel heap ([`NAME_TABLE_HEAP_SHARE`]), [`IPC_ENTRY_SLOT_COST`] per dense slot, [`IPC_ENTRY_SPARSE_COST`] per sparse name | `KERN_RESOURCE_SHORTAGE` |
@@ -135,6 +135,15 @@ impl KmsgCharge {
     /// action made it — or, with none, to the kernel's own counter.
     pub fn kernel_made(bytes: usize) -> Option<KmsgCharge> {
         Self::charge(bytes.saturating_add(KMSG_OVERHEAD), current_task_counter())
+    }
+
+    /// Charge a notification to `receiver`, the budget of the task that receives on its
+    /// destination — which asked for it (a request it registered, a send-once right it
+    /// made) and lets it pile up unread — or, for a port no task receives on, as
+    /// [`kernel_made`](Self::kernel_made). So a client cannot spend a server's budget by
+    /// handing it send-once rights to drop.
+    pub fn notification(bytes: usize, receiver: Option<Arc<AtomicUsize>>) -> Option<KmsgCharge> {
+        Self::charge(bytes.saturating_add(KMSG_OVERHEAD), receiver.or_else(current_task_counter))
     }
 
     fn charge(cost: usize, task: Option<Arc<AtomicUsize>>) -> Option<KmsgCharge> {

@@ -156,7 +156,7 @@ impl Task {
     }
 
     fn build(map: Option<SpinLock<VmMap>>) -> TaskRef {
-        Arc::new(Task {
+        let task = Arc::new(Task {
             task_id: NEXT_TASK_ID.fetch_add(1, Ordering::Relaxed),
             map,
             itk_space: IpcSpace::with_limit(TASK_IPC_SPACE_MAX),
@@ -170,7 +170,10 @@ impl Task {
             ipc_kmsg_bytes: Arc::new(core::sync::atomic::AtomicUsize::new(0)),
             exc_actions: Default::default(),
             bsd_info: spin::Once::new(),
-        })
+        });
+        // Notifications queued on the task's ports are charged to the task.
+        task.itk_space.set_kmsg_counter(task.ipc_kmsg_bytes.clone());
+        task
     }
 
     pub(crate) fn add_thread(&self, t: &ThreadRef) {
