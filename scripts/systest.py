@@ -7,7 +7,7 @@
   ktest-*          in-kernel tests under -cpu cortex-a72 and -cpu max
   kernel-stack-overflow  a kernel stack overflow ends in a clear panic
   boot-*           boot to init, type a line at it, see it exit; four machine setups
-  utest            the user-space test program as init
+  utest            the user-space test program as init (also on -cpu max entered at EL2)
   console-under-load  two CPU hogs must not starve the console
   ps               /bin/ps as init lists processes through proc_info
   crash-*          programs that die of a signal as init: the kernel must report and power off
@@ -179,8 +179,8 @@ def boot_test(name, machine_opts="", cpu="cortex-a72", gic=None):
         expect_exit(qemu, 0)
 
 
-def test_utest():
-    with boot("utest", bootargs="init=/bin/utest") as qemu:
+def test_utest(name="utest", cpu="cortex-a72", machine_opts=""):
+    with boot(name, bootargs="init=/bin/utest", cpu=cpu, machine_opts=machine_opts) as qemu:
         m = qemu.expect(r"^utest: (\d+) passed, (\d+) failed", UTEST)
         print("    " + m.group(0), flush=True)
         if m.group(2) != "0" or int(m.group(1)) < 1:
@@ -334,6 +334,8 @@ def all_tests():
         ("boot-virtualization", lambda: boot_test("boot-virtualization", ",virtualization=on"), True),
         ("boot-cpu-max", lambda: boot_test("boot-cpu-max", cpu="max"), True),
         ("utest", test_utest, True),
+        # The same on `-cpu max` entered at EL2: PAN on, FEAT_HCX and the other v8.x/v9 bits.
+        ("utest-cpu-max-el2", lambda: test_utest("utest-cpu-max-el2", "max", ",virtualization=on"), True),
         ("console-under-load", test_console_under_load, True),
         ("ps", test_ps, True),
     ]
