@@ -29,6 +29,35 @@ pub fn interrupts_restore(daif: u64) {
     let _ = daif;
 }
 
+/// IRQs masked on this CPU until this is dropped, when the mask is put back as it was:
+/// [`interrupts_disable`] and [`interrupts_restore`] as a value, so that the restore cannot
+/// be forgotten, or come before what it protects (a field declared after a lock guard drops
+/// after it).
+pub struct InterruptsMasked {
+    daif: u64,
+}
+
+impl InterruptsMasked {
+    /// Mask IRQs on this CPU.
+    #[inline]
+    pub fn new() -> InterruptsMasked {
+        InterruptsMasked { daif: interrupts_disable() }
+    }
+}
+
+impl Default for InterruptsMasked {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for InterruptsMasked {
+    #[inline]
+    fn drop(&mut self) {
+        interrupts_restore(self.daif);
+    }
+}
+
 /// Unmask IRQs (used by the idle loop and by threads starting to run).
 #[inline]
 pub fn interrupts_enable() {

@@ -17,10 +17,11 @@ pub struct SpinLock<T: ?Sized> {
     inner: spin::Mutex<T>,
 }
 
-/// Holds a [`SpinLock`]; IRQs stay masked until it drops.
+/// Holds a [`SpinLock`]; IRQs stay masked until it drops. Fields drop in declaration order:
+/// the lock is released first, then the interrupt mask put back.
 pub struct SpinLockGuard<'a, T: ?Sized> {
-    guard: core::mem::ManuallyDrop<spin::MutexGuard<'a, T>>,
-    daif: u64,
+    guard: spin::MutexGuard<'a, T>,
+    _masked: cpu::InterruptsMasked,
 }
 
 impl<T> SpinLock<T> {
@@ -32,21 +33,17 @@ impl<T> SpinLock<T> {
 
 impl<T: ?Sized> SpinLock<T> {
     /// Mask IRQs, then spin until the lock is ours.
+    #[inline]
     pub fn lock(&self) -> SpinLockGuard<'_, T> {
-        let daif = cpu::interrupts_disable();
-        SpinLockGuard { guard: core::mem::ManuallyDrop::new(self.inner.lock()), daif }
+        let masked = cpu::InterruptsMasked::new();
+        SpinLockGuard { guard: self.inner.lock(), _masked: masked }
     }
 
     /// Take the lock if it is free (used by the panic path to avoid deadlocking on itself).
     pub fn try_lock(&self) -> Option<SpinLockGuard<'_, T>> {
-        let daif = cpu::interrupts_disable();
-        match self.inner.try_lock() {
-            Some(g) => Some(SpinLockGuard { guard: core::mem::ManuallyDrop::new(g), daif }),
-            None => {
-                cpu::interrupts_restore(daif);
-                None
-            }
-        }
+        let masked = cpu::InterruptsMasked::new();
+        // On failure `masked` drops here and the mask is put back.
+        self.inner.try_lock().map(|guard| SpinLockGuard { guard, _masked: masked })
     }
 }
 
@@ -60,18 +57,6 @@ impl<T: ?Sized> Deref for SpinLockGuard<'_, T> {
 impl<T: ?Sized> DerefMut for SpinLockGuard<'_, T> {
     fn deref_mut(&mut self) -> &mut T {
         &mut self.guard
-    }
-}
-
-impl<T: ?Sized> Drop for SpinLockGuard<'_, T> {
-    fn drop(&mut self) {
-        // SAFETY(ManuallyDrop): the guard is dropped exactly once, here, before IRQs return.
-        #[allow(unsafe_code)]
-        // SAFETY: `guard` is never used again after this drop.
-        unsafe {
-            core::mem::ManuallyDrop::drop(&mut self.guard)
-        };
-        cpu::interrupts_restore(self.daif);
     }
 }
 
