@@ -22,8 +22,12 @@ impl BsdPlatform for Platform {
         crate::console::write_bytes(bytes);
     }
 
-    fn console_read_line_or_wait(&self, buf: &mut [u8]) -> Option<usize> {
-        crate::console::read_line_or_wait(buf)
+    fn console_read_line(&self, buf: &mut [u8]) -> Option<usize> {
+        crate::console::read_line(buf)
+    }
+
+    fn console_input_waitq(&self) -> &'static osfmk::kern::waitq::WaitQueue {
+        &crate::console::INPUT_WAITQ
     }
 
     fn boot_wall_clock(&self) -> (u64, u64) {

@@ -4,6 +4,7 @@
 use core::fmt::{self, Write};
 
 use osfmk::kern::locks::SpinLock;
+use osfmk::kern::waitq::WaitQueue;
 
 use crate::drivers::pl011::Pl011;
 
@@ -18,10 +19,8 @@ struct InputRing {
 
 static INPUT: SpinLock<InputRing> = SpinLock::new(InputRing { buf: [0; 1024], head: 0, len: 0 });
 
-/// What readers of the console wait on.
-fn input_event() -> usize {
-    &INPUT as *const _ as usize
-}
+/// Readers of the console wait here for a line; the receive interrupt wakes them.
+pub static INPUT_WAITQ: WaitQueue = WaitQueue::new();
 
 /// Start using the UART at virtual address `base`.
 ///
@@ -109,22 +108,17 @@ pub fn handle_irq() {
         }
     }
     if woke {
-        osfmk::kern::sched_prim::thread_wakeup(input_event());
+        INPUT_WAITQ.wakeup_all();
     }
 }
 
-/// Take up to `out.len()` bytes of one line. With no complete line buffered, the calling
-/// thread is made to wait for one (`assert_wait` under the input lock, so a line arriving
-/// before it blocks still wakes it) and None is returned: call `thread_block` next.
-pub fn read_line_or_wait(out: &mut [u8]) -> Option<usize> {
+/// Take up to `out.len()` bytes of one line; None if no complete line is buffered (the
+/// caller may sleep on [`INPUT_WAITQ`]).
+pub fn read_line(out: &mut [u8]) -> Option<usize> {
     let mut ring = INPUT.lock();
     let cap = ring.buf.len();
     let line_len = (0..ring.len).find(|&i| ring.buf[(ring.head + i) % cap] == b'\n').map(|i| i + 1);
-    let Some(line_len) = line_len.or(if ring.len == cap { Some(cap) } else { None }) else {
-        use osfmk::kern::sched_prim::{Interruptible, assert_wait_deadline};
-        assert_wait_deadline(input_event(), Interruptible::Yes, None);
-        return None;
-    };
+    let line_len = line_len.or(if ring.len == cap { Some(cap) } else { None })?;
     let n = line_len.min(out.len());
     for slot in out.iter_mut().take(n) {
         *slot = ring.buf[ring.head];

@@ -108,10 +108,11 @@ exception_vectors:
     EL1_ENTRY 4
     EL1_ENTRY 5
 
-// The kernel stack overflowed: finish on the emergency stack and panic.
+// The kernel stack overflowed: finish on this CPU's emergency stack (its top is the first
+// word of the per-CPU block TPIDR_EL1 points at) and panic.
 kernel_stack_overflow_entry:
-    adrp    x0, {emergency_top}
-    add     x0, x0, :lo12:{emergency_top}
+    mrs     x0, tpidr_el1
+    ldr     x0, [x0, #{emergency_top_offset}]
     mov     sp, x0
     mrs     x0, sp_el0
     SAVE_FRAME
@@ -163,25 +164,7 @@ exception_return:
     kstack_l0 = const (KSTACK_REGION_L0 & 0x1ff),
     slot_size = const KSTACK_SLOT_SIZE,
     guard_size = const KSTACK_GUARD_SIZE,
-    emergency_top = sym EMERGENCY_STACK_TOP,
-);
-
-/// The stack a kernel stack overflow is reported on (one CPU; per CPU once SMP arrives).
-#[repr(C, align(16))]
-struct EmergencyStack([u8; 16 * 1024]);
-
-// The top of the emergency stack, as a symbol the assembly can address.
-#[unsafe(no_mangle)]
-static mut EMERGENCY_STACK: EmergencyStack = EmergencyStack([0; 16 * 1024]);
-
-unsafe extern "C" {
-    static EMERGENCY_STACK_TOP: u8;
-}
-
-core::arch::global_asm!(
-    ".set EMERGENCY_STACK_TOP, EMERGENCY_STACK + {size}",
-    ".global EMERGENCY_STACK_TOP",
-    size = const core::mem::size_of::<EmergencyStack>(),
+    emergency_top_offset = const osfmk::arm64::cpu_data::EMERGENCY_STACK_TOP_OFFSET,
 );
 
 /// Reached on the emergency stack when an EL1 exception found the kernel stack overflowed.
@@ -301,8 +284,9 @@ extern "C" fn exception_dispatch(frame: &mut TrapFrame, kind: u64) {
         }
         Vector::KernelIrq => {
             crate::irq::handle();
-            // Kernel preemption: safe because every lock masks IRQs, so an IRQ never
-            // interrupts a lock holder.
+            // Kernel preemption: an IRQ never interrupts the holder of an interrupt-masking
+            // lock, and `ast_check_preempt` leaves a CPU alone while preemption is disabled
+            // (preemption-disabling locks, a wait being set up).
             if sched_prim::sched_running() {
                 sched_prim::ast_check_preempt();
             }

@@ -118,6 +118,8 @@ fn cpu_name(midr: u64) -> &'static str {
 /// First Rust code, on the boot stack in the upper half, IRQs masked.
 #[unsafe(no_mangle)]
 extern "C" fn kernel_entry(x0: u64, entry_el: u64) -> ! {
+    // This CPU's block first: every lock below reads it.
+    osfmk::arm64::cpu_data::cpu_data_attach_boot(aarch64_cpu::registers::MPIDR_EL1.get());
     let Some(dtb_pa) = find_dtb(x0) else {
         // Without a DTB there is no console to complain on.
         drivers::semihosting::exit(panic::PANIC_EXIT_STATUS)
@@ -157,6 +159,20 @@ fn kmain(info: PlatformInfo, entry_el: u64, pan: bool) -> ! {
             GicVersion::V2 => 2,
             GicVersion::V3 => 3,
         }
+    );
+    // Every CPU the device tree lists gets its per-CPU block; this one (the boot CPU) runs,
+    // the others stay down until they are brought up.
+    let (cpus, dropped) = osfmk::arm64::cpu_data::cpu_data_register(info.cpus.iter().copied());
+    kprintln!(
+        "  {} CPU{} in the device tree{}, 1 running (MPIDR {:#x})",
+        cpus,
+        if cpus == 1 { "" } else { "s" },
+        if dropped > 0 {
+            alloc::format!(" ({dropped} more beyond the kernel's limit, ignored)")
+        } else {
+            alloc::string::String::new()
+        },
+        osfmk::arm64::cpu_data::current_cpu().mpidr()
     );
     kprintln!(
         "  {} of {} pages free, timer {} Hz, PAN {}, PSCI {:?}, bootargs \"{}\"",

@@ -43,6 +43,8 @@ pub struct PlatformInfo {
     pub bootargs: String,
     /// `/chosen` initrd range `[start, end)`.
     pub initrd: Option<(u64, u64)>,
+    /// The MPIDR affinity of every CPU under `/cpus`, in the tree's order.
+    pub cpus: Vec<u64>,
 }
 
 /// Why the DTB could not be used.
@@ -157,7 +159,25 @@ impl PlatformInfo {
             _ => None,
         };
 
+        let cpus = fdt
+            .find_node("/cpus")
+            .map(|n| {
+                n.children()
+                    .filter(|c| c.property("device_type").and_then(|p| p.as_str()) == Some("cpu"))
+                    .filter_map(|c| {
+                        let reg = c.property("reg")?;
+                        match reg.value.len() {
+                            4 => Some(u64::from(u32::from_be_bytes(reg.value.try_into().ok()?))),
+                            8 => Some(u64::from_be_bytes(reg.value.try_into().ok()?)),
+                            _ => None,
+                        }
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+
         Ok(PlatformInfo {
+            cpus,
             memory,
             dtb: (pa, pa + fdt.total_size() as u64),
             uart,

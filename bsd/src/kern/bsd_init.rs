@@ -7,9 +7,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use osfmk::kern::exception::register_bsd_hooks;
-use osfmk::kern::sched_prim::thread_block;
 use osfmk::kern::task::TaskRef;
-use osfmk::kern::thread::WaitResult;
 use sys::Errno;
 
 use crate::kern::kern_descrip::{FREAD, FWRITE, FileDesc, FileGlob, FileOps, FileProc};
@@ -20,9 +18,10 @@ use crate::vfs::vnode::VnodeRef;
 pub trait BsdPlatform: Sync {
     /// Write bytes to the console.
     fn console_write(&self, bytes: &[u8]);
-    /// Take buffered input up to one line. With no complete line yet, the calling thread is
-    /// left waiting for one (already `assert_wait`ed) and None comes back: block next.
-    fn console_read_line_or_wait(&self, buf: &mut [u8]) -> Option<usize>;
+    /// Take buffered input up to one line; None if no complete line is buffered yet.
+    fn console_read_line(&self, buf: &mut [u8]) -> Option<usize>;
+    /// The queue woken when a line arrives.
+    fn console_input_waitq(&self) -> &'static osfmk::kern::waitq::WaitQueue;
     /// The wall clock at boot: seconds since the epoch (0 if there is no RTC) and the
     /// absolute time when it was read.
     fn boot_wall_clock(&self) -> (u64, u64);
@@ -51,19 +50,14 @@ impl FileOps for ConsoleFile {
         if buf.is_empty() {
             return Ok(0);
         }
-        loop {
-            match platform().console_read_line_or_wait(buf) {
-                Some(n) => return Ok(n),
-                // The wait is interruptible: a signal (EINTR, or a restart under
-                // SA_RESTART) or termination ends the read.
-                None => {
-                    if thread_block() == WaitResult::Interrupted {
-                        return Err(crate::kern::kern_proc::current_proc()
-                            .map_or(Errno::EINTR, |p| crate::kern::kern_sig::interrupted_errno(&p)));
-                    }
-                }
-            }
-        }
+        // A signal (EINTR, or a restart under SA_RESTART) or termination ends the wait.
+        let platform = platform();
+        crate::kern::kern_synch::msleep(
+            &[platform.console_input_waitq()],
+            crate::kern::kern_synch::PCATCH,
+            None,
+            || Ok(platform.console_read_line(buf)),
+        )
     }
 
     fn write(&self, buf: &[u8], _offset: u64) -> Result<usize, Errno> {

@@ -12,7 +12,7 @@ use sys::signal::{SIGCHLD, signal_name};
 use sys::wait::{WCOREFLAG, wexitstatus, wifexited, wtermsig};
 
 use crate::kern::bsd_init::platform;
-use crate::kern::kern_proc::{Proc, ProcState, allproc_lock, pgrps, proc_event};
+use crate::kern::kern_proc::{Proc, ProcState, allproc_lock, pgrps};
 use crate::kern::kern_wait::sigchld_origin;
 
 /// The pid of init.
@@ -87,10 +87,10 @@ pub fn exit1(p: &Arc<Proc>, status: i32) {
     if let Some(par) = parent {
         let origin = sigchld_origin(p.p_pid, p.p_ucred.lock().ruid, status);
         let _ = crate::kern::kern_sig::psignal(&par, SIGCHLD, origin);
-        sched_prim::thread_wakeup(proc_event(&par));
+        par.p_waitq.wakeup_all();
     }
     if orphaned_zombie && let Some(init) = init {
-        sched_prim::thread_wakeup(proc_event(&init));
+        init.p_waitq.wakeup_all();
     }
     crate::kern::kern_sig::orphaned_pgrps(&orphaned);
 }
@@ -109,56 +109,55 @@ pub struct Waited {
 /// exits, stops or continues.
 pub fn wait4(p: &Arc<Proc>, pid: i32, options: i32) -> Result<Option<Waited>, sys::Errno> {
     use crate::kern::kern_proc::JobReport;
+    use crate::kern::kern_synch::{PCATCH, msleep};
     use crate::kern::kern_wait::{ChildState, ChildView, WaitOutcome, wait4_select};
-    use osfmk::kern::sched_prim::{Interruptible, assert_wait_deadline};
-    use osfmk::kern::thread::WaitResult;
 
-    loop {
-        {
-            let mut procs = allproc_lock();
-            let children: alloc::vec::Vec<Arc<Proc>> =
-                procs.values().filter(|q| q.ppid() == p.p_pid && q.p_pid != p.p_pid).cloned().collect();
-            let views = children.iter().map(|q| ChildView {
-                pid: q.p_pid,
-                pgid: q.pgrp(),
-                state: match (*q.p_stat.lock(), *q.p_jobreport.lock()) {
-                    (ProcState::Zombie(status), _) => ChildState::Zombie { status },
-                    (_, Some(JobReport::Stopped(sig))) => ChildState::Stopped { sig, reported: false },
-                    (_, Some(JobReport::Continued)) => ChildState::Continued { reported: false },
-                    _ => ChildState::Running,
-                },
-            });
-            let find = |pid| children.iter().find(|q| q.p_pid == pid).cloned();
-            match wait4_select(p.pgrp(), pid, options, views)? {
-                WaitOutcome::Exited { pid, status, reap } => {
-                    let q = find(pid).ok_or(sys::Errno::ECHILD)?;
-                    // A zombie's threads are all accounted in `p_ru`.
-                    let times = *q.p_ru.lock();
-                    if reap {
-                        procs.remove(&pid);
-                        pgrps().reap(pid);
-                        let theirs = *q.p_cru.lock();
-                        let mut mine = p.p_cru.lock();
-                        mine.0 += times.0 + theirs.0;
-                        mine.1 += times.1 + theirs.1;
-                    }
-                    return Ok(Some(Waited { pid, status, times }));
+    // The reaped child's last reference goes after the sleep is over, not inside the check.
+    let mut reaped = None;
+    let found = msleep(&[&p.p_waitq], PCATCH, None, || {
+        let mut procs = allproc_lock();
+        let children: alloc::vec::Vec<Arc<Proc>> =
+            procs.values().filter(|q| q.ppid() == p.p_pid && q.p_pid != p.p_pid).cloned().collect();
+        let views = children.iter().map(|q| ChildView {
+            pid: q.p_pid,
+            pgid: q.pgrp(),
+            state: match (*q.p_stat.lock(), *q.p_jobreport.lock()) {
+                (ProcState::Zombie(status), _) => ChildState::Zombie { status },
+                (_, Some(JobReport::Stopped(sig))) => ChildState::Stopped { sig, reported: false },
+                (_, Some(JobReport::Continued)) => ChildState::Continued { reported: false },
+                _ => ChildState::Running,
+            },
+        });
+        let find = |pid| children.iter().find(|q| q.p_pid == pid).cloned();
+        match wait4_select(p.pgrp(), pid, options, views)? {
+            WaitOutcome::Exited { pid, status, reap } => {
+                let q = find(pid).ok_or(sys::Errno::ECHILD)?;
+                // A zombie's threads are all accounted in `p_ru`.
+                let times = *q.p_ru.lock();
+                if reap {
+                    procs.remove(&pid);
+                    pgrps().reap(pid);
+                    let theirs = *q.p_cru.lock();
+                    let mut mine = p.p_cru.lock();
+                    mine.0 += times.0 + theirs.0;
+                    mine.1 += times.1 + theirs.1;
                 }
-                WaitOutcome::Stopped { pid, status, mark_reported }
-                | WaitOutcome::Continued { pid, status, mark_reported } => {
-                    let q = find(pid).ok_or(sys::Errno::ECHILD)?;
-                    if mark_reported {
-                        *q.p_jobreport.lock() = None;
-                    }
-                    return Ok(Some(Waited { pid, status, times: q.cpu_times() }));
-                }
-                WaitOutcome::NoneReady => return Ok(None),
-                // Still under the table lock: an exit in between cannot be missed.
-                WaitOutcome::Block => assert_wait_deadline(proc_event(p), Interruptible::Yes, None),
+                reaped = Some(q);
+                Ok(Some(Some(Waited { pid, status, times })))
             }
+            WaitOutcome::Stopped { pid, status, mark_reported }
+            | WaitOutcome::Continued { pid, status, mark_reported } => {
+                let q = find(pid).ok_or(sys::Errno::ECHILD)?;
+                if mark_reported {
+                    *q.p_jobreport.lock() = None;
+                }
+                Ok(Some(Some(Waited { pid, status, times: q.cpu_times() })))
+            }
+            WaitOutcome::NoneReady => Ok(Some(None)),
+            // A child that exits after this check wakes `p_waitq`, which we are on.
+            WaitOutcome::Block => Ok(None),
         }
-        if osfmk::kern::sched_prim::thread_block() == WaitResult::Interrupted {
-            return Err(crate::kern::kern_sig::interrupted_errno(p));
-        }
-    }
+    });
+    drop(reaped);
+    found
 }

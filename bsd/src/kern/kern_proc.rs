@@ -93,6 +93,8 @@ pub struct Proc {
     /// `exit1` has begun (XNU's `P_LEXIT`): the first caller does the exit, any later one
     /// (another thread exiting, a fatal signal, the last thread ending) only ends its thread.
     pub p_lexit: AtomicBool,
+    /// The parent's `wait4` sleeps here; a child's exit, stop or continue wakes it.
+    pub p_waitq: osfmk::kern::waitq::WaitQueue,
 }
 
 /// The process table: pid → proc.
@@ -113,11 +115,6 @@ pub fn pgrps() -> SpinLockGuard<'static, PgrpTable> {
     PGRPS.lock()
 }
 static PIDS: SpinLock<Option<PidAllocator>> = SpinLock::new(None);
-
-/// What every parent's `wait4` sleeps on.
-pub fn proc_event(p: &Proc) -> usize {
-    p as *const Proc as usize
-}
 
 impl Proc {
     /// Create a process around `task`, link them both ways, and enter it in the table.
@@ -168,6 +165,7 @@ impl Proc {
             p_cru: SpinLock::new((0, 0)),
             p_rlimit: SpinLock::new(crate::kern::kern_rlimit::default_rlimits()),
             p_start: crate::kern::kern_time::microtime().0,
+            p_waitq: osfmk::kern::waitq::WaitQueue::new(),
         });
         let weak = Arc::downgrade(&p);
         task.bsd_info.call_once(|| alloc::boxed::Box::new(weak));

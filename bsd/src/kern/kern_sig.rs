@@ -19,7 +19,7 @@ use osfmk::arm64::cswitch::{UserFpState, read_user_fp, write_user_fp};
 use osfmk::arm64::trapframe::TrapFrame;
 use osfmk::kern::clock::mach_absolute_time;
 use osfmk::kern::exception::BsdHooks;
-use osfmk::kern::sched_prim::{self, Interruptible, assert_wait_deadline, current_thread, thread_block};
+use osfmk::kern::sched_prim::{self, current_thread};
 use osfmk::kern::thread::ThreadRef;
 use sys::Errno;
 use sys::signal::{
@@ -29,7 +29,7 @@ use sys::signal::{
 use sys::wait::w_termsig;
 
 use crate::kern::kern_exit::exit1;
-use crate::kern::kern_proc::{JobReport, Pid, Proc, allproc, current_proc, proc_event, proc_find, uthread};
+use crate::kern::kern_proc::{JobReport, Pid, Proc, allproc, current_proc, proc_find, uthread};
 use crate::kern::kern_sendsig::{SigOrigin, SigreturnKind, UserRegs, read_ucontext, sendsig, sigreturn_kind};
 
 /// The signal BSD sends for an unhandled Mach exception (`ux_exception`).
@@ -128,7 +128,7 @@ fn notify_parent_job(p: &Arc<Proc>, status: i32) {
         let origin = crate::kern::kern_wait::sigchld_origin(p.p_pid, p.p_ucred.lock().ruid, status);
         let _ = psignal(&parent, SIGCHLD, origin);
     }
-    sched_prim::thread_wakeup(proc_event(&parent));
+    parent.p_waitq.wakeup_all();
 }
 
 /// The current process has stopped for `sig` (its task already suspended, so every thread
@@ -420,32 +420,15 @@ pub fn sigpending(p: &Arc<Proc>, set: u64) -> Result<(), Errno> {
 pub fn sigsuspend(p: &Arc<Proc>, mask: u64) -> Result<(), Errno> {
     let t = current_thread();
     uthread(&t).sig.lock().sigsuspend(mask as u32);
-    loop {
-        let ready = {
-            let ps = p.p_signals.lock();
-            uthread(&t).sig.lock().has_deliverable(&ps)
-        };
-        if ready {
-            return Err(Errno::EINTR);
-        }
-        assert_wait_deadline(uthread_event(&t), Interruptible::Yes, None);
-        if thread_block() == osfmk::kern::thread::WaitResult::Interrupted && !ready_after_abort(p, &t) {
-            // Aborted with nothing to deliver (the thread is being terminated, or another
-            // thread took the signal): the AST on the way out sorts it out.
-            return Err(Errno::EINTR);
-        }
-    }
-}
-
-/// After an abort: is there a signal for this thread after all (then loop to deliver it)?
-fn ready_after_abort(p: &Proc, t: &ThreadRef) -> bool {
-    let ps = p.p_signals.lock();
-    uthread(t).sig.lock().has_deliverable(&ps)
-}
-
-/// What a thread in `sigsuspend` waits on (only aborts wake it).
-fn uthread_event(t: &ThreadRef) -> usize {
-    uthread(t) as *const _ as usize
+    // No queue: only the abort that posting a signal (or termination) makes ends the sleep.
+    // However it ends — a signal to deliver, or an abort with nothing for this thread (it
+    // is being terminated, or another thread took the signal; the AST on the way out sorts
+    // that out) — the answer is EINTR, never a restart.
+    let _ = crate::kern::kern_synch::msleep(&[], crate::kern::kern_synch::PCATCH, None, || {
+        let ps = p.p_signals.lock();
+        Ok(uthread(&t).sig.lock().has_deliverable(&ps).then_some(()))
+    });
+    Err(Errno::EINTR)
 }
 
 /// `sigaltstack(nss, oss)`.

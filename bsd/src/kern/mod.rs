@@ -36,6 +36,8 @@ pub mod kern_sig;
 #[cfg(target_os = "none")]
 pub mod kern_spawn;
 #[cfg(target_os = "none")]
+pub mod kern_synch;
+#[cfg(target_os = "none")]
 pub mod kern_sysctl;
 #[cfg(target_os = "none")]
 pub mod kern_time;

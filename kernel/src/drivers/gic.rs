@@ -74,9 +74,14 @@ pub enum Gic {
     V3 { gicd: &'static GicdRegs, gicr: &'static GicrRegs },
 }
 
-// SAFETY: the register frames are MMIO owned by this driver; `irq` keeps the one instance
-// behind a lock, and the banked/system-register parts are per CPU by construction.
+// SAFETY: the register frames are MMIO owned by this driver, valid for 'static.
 unsafe impl Send for Gic {}
+// SAFETY: shared use is sound register by register: the distributor is configured by
+// `init` before anything else can reach the instance, and later only through the
+// write-one-to-set enable registers (GICD_ISENABLERn), which need no read-modify-write;
+// acknowledge and end-of-interrupt go to the CPU interface, which is banked per CPU (the
+// GICv2 GICC frame decodes per accessing CPU, GICv3 uses this CPU's ICC system registers).
+unsafe impl Sync for Gic {}
 
 impl Gic {
     /// # Safety

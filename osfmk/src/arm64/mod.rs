@@ -5,6 +5,7 @@
 #![allow(unsafe_code)]
 
 pub mod cpu;
+pub mod cpu_data;
 pub mod esr;
 pub mod pmap;
 pub mod trapframe;

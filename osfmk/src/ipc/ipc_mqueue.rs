@@ -6,13 +6,13 @@
 //!
 //! * **Hand-off.** A sender that finds a receiver already waiting gives the message straight to
 //!   that receiver's [`IpcWaiter`] and wakes it; the message never touches the queue.
-//! * **Wait under the lock.** A thread that must wait registers itself and calls
-//!   `assert_wait` while still holding the port lock, then blocks after unlocking. A message or
-//!   a wakeup that comes in between is therefore never lost (the `assert_wait` rule of
-//!   `sched_prim`).
+//! * **Wait under the lock.** A thread that must wait registers itself and begins its wait
+//!   on a wait queue (`waitq::Wait::begin`) while still holding the port lock, then blocks
+//!   after unlocking. A message or a wakeup that comes in between is therefore never lost.
+//!   Blocked senders wait on the port's `send_waitq`; each blocked receiver on its own
+//!   [`IpcWaiter`]'s queue, so a hand-off wakes exactly the receiver it chose.
 //!
-//! Blocking itself lives in `wait`: the scheduler's primitives in the kernel, and a stand-in
-//! on the host where the unit tests only ever poll.
+//! On the host the wait queues never hold anyone (`waitq`): the unit tests only ever poll.
 
 use alloc::collections::VecDeque;
 use alloc::sync::Arc;
@@ -27,6 +27,7 @@ use mach::port::{MACH_PORT_QLIMIT_DEFAULT, MACH_PORT_QLIMIT_KERNEL};
 use super::ipc_kmsg::IpcKmsg;
 use super::ipc_port::IpcPort;
 use crate::kern::locks::SpinLock;
+use crate::kern::waitq::WaitQueue;
 
 /// How long a send or receive may wait.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -63,6 +64,8 @@ pub struct IpcWaiter {
     /// `MACH_RCV_LARGE`: leave a message that does not fit queued and report its size.
     pub(crate) large: bool,
     pub(crate) outcome: SpinLock<Outcome>,
+    /// The receiving thread waits here.
+    pub(crate) waitq: WaitQueue,
 }
 
 impl core::fmt::Debug for IpcWaiter {
@@ -73,12 +76,12 @@ impl core::fmt::Debug for IpcWaiter {
 
 impl IpcWaiter {
     pub(crate) fn new(max_size: u32, large: bool) -> Arc<Self> {
-        Arc::new(Self { max_size, large, outcome: SpinLock::new(Outcome::Waiting) })
+        Arc::new(Self { max_size, large, outcome: SpinLock::new(Outcome::Waiting), waitq: WaitQueue::new() })
     }
 
-    /// The event the waiting thread sleeps on.
-    pub(crate) fn event(self: &Arc<Self>) -> usize {
-        Arc::as_ptr(self).addr()
+    /// Wake the receiver (after its outcome was set, and after the queue's lock is dropped).
+    pub(crate) fn wakeup(&self) {
+        self.waitq.wakeup_all();
     }
 }
 
@@ -92,7 +95,7 @@ pub(crate) struct IpcMqueue {
     messages: VecDeque<IpcKmsg>,
     /// Receivers waiting for a message, longest-waiting first.
     receivers: VecDeque<Arc<IpcWaiter>>,
-    /// Senders blocked on a full queue; they sleep on the port's event.
+    /// Senders blocked on a full queue; they sleep on the port's `send_waitq`.
     blocked_senders: u32,
 }
 
@@ -159,13 +162,13 @@ impl IpcMqueue {
         &mut self,
         kmsg: IpcKmsg,
         ignore_limit: bool,
-        wake: &mut Vec<usize>,
+        wake: &mut Vec<Arc<IpcWaiter>>,
     ) -> Result<(), IpcKmsg> {
         let size = kmsg.size;
         let mut told_large = false;
         while let Some(waiter) = self.receivers.pop_front() {
             let mut outcome = waiter.outcome.lock();
-            wake.push(waiter.event());
+            wake.push(waiter.clone());
             if size > waiter.max_size && waiter.large {
                 // It would not fit: tell this receiver the size and try the next one.
                 *outcome = Outcome::TooLarge(size);
@@ -237,13 +240,12 @@ impl IpcMqueue {
     }
 
     /// Wake every receiver with `outcome` (port death, or the receive right moving away) and
-    /// return their events; the caller wakes them after unlocking.
-    pub(crate) fn release_receivers(&mut self, outcome: fn() -> Outcome) -> Vec<usize> {
+    /// return them; the caller wakes them after unlocking.
+    pub(crate) fn release_receivers(&mut self, outcome: fn() -> Outcome) -> Vec<Arc<IpcWaiter>> {
         self.receivers
             .drain(..)
-            .map(|w| {
+            .inspect(|w| {
                 *w.outcome.lock() = outcome();
-                w.event()
             })
             .collect()
     }
@@ -255,68 +257,39 @@ impl IpcMqueue {
     }
 }
 
-/// The scheduler calls the queue needs: the real ones in the kernel, stand-ins on the host
-/// (where tests only poll, so nothing ever really waits).
+/// Waiting for a port: a wait queue wait with the message timeout, and its outcome.
 pub(crate) mod wait {
     use super::IpcTimeout;
+    use crate::kern::waitq::{Interruptible, Wait, WaitQueue, WaitResult};
 
     /// How a wait ended.
     #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-    #[cfg_attr(not(target_os = "none"), allow(dead_code))]
     pub(crate) enum Woke {
         Awakened,
         TimedOut,
         Interrupted,
     }
 
-    #[cfg(target_os = "none")]
-    mod imp {
-        use super::{IpcTimeout, Woke};
-        use crate::kern::sched_prim::{self, Interruptible};
-        use crate::kern::thread::WaitResult;
-
-        pub(crate) fn assert_wait(event: usize, timeout: IpcTimeout) {
-            let deadline = match timeout {
-                IpcTimeout::Until(d) => Some(d),
-                IpcTimeout::Forever | IpcTimeout::Poll => None,
-            };
-            sched_prim::assert_wait_deadline(event, Interruptible::Yes, deadline);
-        }
-
-        pub(crate) fn block() -> Woke {
-            match sched_prim::thread_block() {
-                WaitResult::Awakened => Woke::Awakened,
-                WaitResult::TimedOut => Woke::TimedOut,
-                WaitResult::Interrupted => Woke::Interrupted,
-            }
-        }
-
-        pub(crate) fn wakeup(event: usize) {
-            sched_prim::thread_wakeup(event);
-        }
-
-        pub(crate) fn wakeup_one(event: usize) {
-            sched_prim::thread_wakeup_one(event);
-        }
+    /// Begin an interruptible wait on `q` until `timeout` (under the lock that guards the
+    /// condition).
+    pub(crate) fn begin(q: &WaitQueue, timeout: IpcTimeout) -> Wait<'_> {
+        let deadline = match timeout {
+            IpcTimeout::Until(d) => Some(d),
+            IpcTimeout::Forever | IpcTimeout::Poll => None,
+        };
+        let mut w = Wait::begin(Interruptible::Yes, deadline);
+        w.on(q);
+        w
     }
 
-    #[cfg(not(target_os = "none"))]
-    mod imp {
-        use super::{IpcTimeout, Woke};
-
-        pub(crate) fn assert_wait(_event: usize, _timeout: IpcTimeout) {}
-
-        /// Nobody else runs on the host: a wait can only end by its deadline.
-        pub(crate) fn block() -> Woke {
-            Woke::TimedOut
+    /// Block (after unlocking) until the wait ends.
+    pub(crate) fn block(w: Wait<'_>) -> Woke {
+        match w.block() {
+            WaitResult::Awakened => Woke::Awakened,
+            WaitResult::TimedOut => Woke::TimedOut,
+            WaitResult::Interrupted => Woke::Interrupted,
         }
-
-        pub(crate) fn wakeup(_event: usize) {}
-
-        pub(crate) fn wakeup_one(_event: usize) {}
     }
-
-    pub(crate) use imp::{assert_wait, block, wakeup, wakeup_one};
 }
 
 /// Send `kmsg` to `port` (XNU `ipc_mqueue_send`): hand it off or queue it, waiting for room
@@ -344,7 +317,7 @@ pub fn ipc_mqueue_send(
     let mut wake = Vec::new();
     let mut set = None;
     loop {
-        {
+        let woke = {
             let mut st = port.state.lock();
             if !st.active {
                 return Err((MACH_SEND_INVALID_DEST, kmsg));
@@ -363,9 +336,10 @@ pub fn ipc_mqueue_send(
                 return Err((MACH_SEND_TIMED_OUT, kmsg));
             }
             st.messages.add_blocked_sender();
-            wait::assert_wait(port.send_event(), timeout);
-        }
-        let woke = wait::block();
+            let w = wait::begin(&port.send_waitq, timeout);
+            drop(st);
+            wait::block(w)
+        };
         port.state.lock().messages.remove_blocked_sender();
         match woke {
             wait::Woke::Awakened => {}
@@ -373,8 +347,8 @@ pub fn ipc_mqueue_send(
             wait::Woke::Interrupted => return Err((MACH_SEND_INTERRUPTED, kmsg)),
         }
     }
-    for event in wake {
-        wait::wakeup(event);
+    for waiter in wake {
+        waiter.wakeup();
     }
     if let Some(set) = set {
         set.wake_one();
@@ -404,7 +378,8 @@ pub fn ipc_mqueue_receive(
     timeout: IpcTimeout,
 ) -> Result<Received, MachMsgReturn> {
     loop {
-        let waiter = {
+        let waiter;
+        let woke = {
             let mut st = port.state.lock();
             if !st.active {
                 return Err(MACH_RCV_PORT_DIED);
@@ -414,7 +389,7 @@ pub fn ipc_mqueue_receive(
                     let room = st.messages.has_blocked_senders();
                     drop(st);
                     if room {
-                        wait::wakeup_one(port.send_event());
+                        port.send_waitq.wakeup_one();
                     }
                     return Ok(Received::Message(kmsg.delivered(), seqno));
                 }
@@ -424,12 +399,12 @@ pub fn ipc_mqueue_receive(
             if timeout == IpcTimeout::Poll {
                 return Err(MACH_RCV_TIMED_OUT);
             }
-            let waiter = IpcWaiter::new(max_size, large);
+            waiter = IpcWaiter::new(max_size, large);
             st.messages.add_receiver(waiter.clone());
-            wait::assert_wait(waiter.event(), timeout);
-            waiter
+            let w = wait::begin(&waiter.waitq, timeout);
+            drop(st);
+            wait::block(w)
         };
-        let woke = wait::block();
         let outcome = {
             let mut st = port.state.lock();
             st.messages.remove_receiver(&waiter);

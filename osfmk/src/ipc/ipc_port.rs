@@ -18,7 +18,7 @@ use core::any::Any;
 
 use mach::KernReturn;
 
-use super::ipc_mqueue::{IpcMqueue, Outcome, Taken, wait};
+use super::ipc_mqueue::{IpcMqueue, Outcome, Taken};
 use super::ipc_notify::{
     ipc_notify_dead_name, ipc_notify_no_senders, ipc_notify_port_destroyed, ipc_notify_send_once,
 };
@@ -126,6 +126,8 @@ pub(super) struct PortState {
 /// A Mach port (XNU `struct ipc_port`).
 pub struct IpcPort {
     pub(super) state: SpinLock<PortState>,
+    /// Senders blocked on a full queue wait here.
+    pub(super) send_waitq: crate::kern::waitq::WaitQueue,
 }
 
 impl Drop for IpcPort {
@@ -206,6 +208,7 @@ impl IpcPort {
                 destination: None,
                 owner: None,
             }),
+            send_waitq: crate::kern::waitq::WaitQueue::new(),
         }
     }
 
@@ -373,11 +376,11 @@ impl IpcPort {
             ipc_notify_dead_name(notify, name);
         }
         drop((nsrequest, pdrequest));
-        for event in receivers {
-            wait::wakeup(event);
+        for waiter in receivers {
+            waiter.wakeup();
         }
         if senders {
-            wait::wakeup(self.send_event());
+            self.send_waitq.wakeup_all();
         }
         // Destroying a message may destroy more ports (receive rights it carried): never
         // under this port's lock, and never from inside this call.
@@ -385,11 +388,6 @@ impl IpcPort {
             kmsg.take_receive_rights(|right| Self::reap_receive(right.into_port(), work));
             drop(kmsg);
         }
-    }
-
-    /// The event blocked senders sleep on.
-    pub(super) fn send_event(&self) -> usize {
-        (self as *const Self).addr()
     }
 
     /// The receive right leaves its space inside a message (XNU's "in transit"): receivers
@@ -401,8 +399,8 @@ impl IpcPort {
             st.receiver = Receiver::Nobody;
             (st.messages.release_receivers(|| Outcome::PortChanged), st.pset.as_ref().and_then(Weak::upgrade))
         };
-        for event in receivers {
-            wait::wakeup(event);
+        for waiter in receivers {
+            waiter.wakeup();
         }
         // The set belongs to the space the right leaves.
         if let Some(pset) = pset {
@@ -446,7 +444,7 @@ impl IpcPort {
             (taken, room)
         };
         if room {
-            wait::wakeup_one(self.send_event());
+            self.send_waitq.wakeup_one();
         }
         taken
     }
@@ -510,7 +508,7 @@ impl IpcPort {
     pub fn set_qlimit(&self, qlimit: u32) {
         let wake = self.state.lock().messages.set_qlimit(qlimit);
         if wake {
-            wait::wakeup(self.send_event());
+            self.send_waitq.wakeup_all();
         }
     }
 

@@ -82,9 +82,9 @@ impl IpcPset {
 
     /// A member's queue got a message: wake one receiver waiting on the set to look again.
     pub(crate) fn wake_one(&self) {
-        let event = self.state.lock().receivers.pop_front().map(|w| w.event());
-        if let Some(event) = event {
-            wait::wakeup(event);
+        let waiter = self.state.lock().receivers.pop_front();
+        if let Some(waiter) = waiter {
+            waiter.wakeup();
         }
     }
 
@@ -104,7 +104,7 @@ impl IpcPset {
         }
         for w in receivers {
             *w.outcome.lock() = Outcome::PortDied;
-            wait::wakeup(w.event());
+            w.wakeup();
         }
     }
 }
@@ -115,8 +115,8 @@ enum Scan {
     Found(Taken, PortRef),
     /// Nothing queued and the receiver will not wait.
     Nothing,
-    /// Nothing queued: wait as this receiver, then scan again.
-    Wait(Arc<IpcWaiter>),
+    /// Nothing queued: waited as this receiver (and how that ended); scan again.
+    Wait(wait::Woke, Arc<IpcWaiter>),
 }
 
 /// Receive from any member of `pset` (XNU `ipc_mqueue_receive` on a set): the message and the
@@ -155,21 +155,22 @@ pub fn ipc_pset_receive(
                 None => {
                     let waiter = IpcWaiter::new(max_size, large);
                     st.receivers.push_back(waiter.clone());
-                    wait::assert_wait(waiter.event(), timeout);
-                    Scan::Wait(waiter)
+                    let w = wait::begin(&waiter.waitq, timeout);
+                    drop(st);
+                    drop(scanned);
+                    let woke = wait::block(w);
+                    Scan::Wait(woke, waiter)
                 }
             }
         };
-        drop(scanned);
-        let waiter = match step {
+        let (woke, waiter) = match step {
             Scan::Found(Taken::Message(kmsg, seqno), port) => {
                 return Ok((Received::Message(kmsg.delivered(), seqno), port));
             }
             Scan::Found(Taken::TooLarge(size), port) => return Ok((Received::TooLarge(size), port)),
             Scan::Found(Taken::Empty, _) | Scan::Nothing => return Err(MACH_RCV_TIMED_OUT),
-            Scan::Wait(waiter) => waiter,
+            Scan::Wait(woke, waiter) => (woke, waiter),
         };
-        let woke = wait::block();
         let outcome = {
             let mut st = pset.state.lock();
             st.receivers.retain(|w| !Arc::ptr_eq(w, &waiter));

@@ -335,7 +335,7 @@ fn thread_terminate(port: &PortRef, _: &mut Request<'_>) -> Reply {
 }
 
 fn thread_suspend(port: &PortRef, _: &mut Request<'_>) -> Reply {
-    sched_prim::thread_suspend(&*thread_of(port)?);
+    sched_prim::thread_suspend(&thread_of(port)?);
     Ok(Vec::new())
 }
 

@@ -27,3 +27,4 @@ pub mod thread;
 #[cfg(target_os = "none")]
 pub mod thread_act;
 pub mod timer_call;
+pub mod waitq;

@@ -3,9 +3,14 @@
 //!
 //! Mach priorities run 0–127 (reference §12.1); the run queue keeps one FIFO per priority and
 //! a 128-bit bitmap of non-empty queues, so picking the next thread is a count-leading-zeros.
-//! A thread that blocks says why with `assert_wait(event)`; `thread_wakeup(event)` makes every
-//! thread waiting on it runnable again. This milestone keeps one CPU; all state sits behind
-//! IRQ-masking locks so that more CPUs are bring-up work (see `locks`).
+//! Threads wait on the wait queues of the objects they wait for (`waitq`); a wakeup, a
+//! deadline or an abort ends a wait through [`thread_go`].
+//!
+//! Written for several CPUs: each CPU's own state (running thread, quantum, reschedule
+//! request) is in its per-CPU block (`arm64::cpu_data`); what they share — the run queue,
+//! the wait deadlines, every thread's scheduling state — is under one interrupt-masking
+//! lock, the scheduler lock. The switch protocol is described at [`thread_block`]'s
+//! private half, `thread_block_reason`.
 
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
@@ -89,65 +94,31 @@ impl<T> RunQueue<T> {
     }
 }
 
-/// What a wait is for: an address-like token, as in XNU's `event_t`.
-pub type Event = usize;
-
-/// Threads waiting on events. A list is enough for one CPU and a handful of waiters; the
-/// per-event hashed wait queues of M1.3 replace it behind the same functions.
-pub struct WaitTable<T> {
-    waiters: Vec<(Event, T)>,
-}
-
-impl<T> Default for WaitTable<T> {
-    fn default() -> Self {
-        WaitTable { waiters: Vec::new() }
-    }
-}
-
-impl<T: Clone> WaitTable<T> {
-    /// Record that `t` waits on `event`.
-    pub fn add(&mut self, event: Event, t: T) {
-        self.waiters.push((event, t));
-    }
-
-    /// Remove and return every waiter on `event`, in the order they began waiting.
-    pub fn take(&mut self, event: Event) -> Vec<T> {
-        let mut woken = Vec::new();
-        self.waiters.retain(|(e, t)| {
-            if *e == event {
-                woken.push(t.clone());
-                false
-            } else {
-                true
-            }
-        });
-        woken
-    }
-
-    /// Forget every waiter matching `pred` (its wait was cancelled).
-    pub fn remove_if(&mut self, mut pred: impl FnMut(&T) -> bool) {
-        self.waiters.retain(|(_, w)| !pred(w));
-    }
-}
-
 #[cfg(target_os = "none")]
 pub use imp::*;
 
 // The machine-facing half of the scheduler: the per-CPU block behind TPIDR_EL1 and the
 // hand-over of thread references across a context switch need raw pointers.
+
+pub use crate::kern::waitq::Interruptible;
+
+// The machine-facing half of the scheduler: the thread references the per-CPU block holds
+// across a context switch are raw pointers, and the switch itself is assembly.
 #[cfg(target_os = "none")]
 #[allow(unsafe_code)]
 mod imp {
     use super::*;
-    use crate::arm64::cpu;
+    use crate::arm64::cpu::{self, InterruptsMasked};
+    use crate::arm64::cpu_data::{CpuData, all_cpus, current_cpu};
     use crate::arm64::cswitch::machine_switch_context;
     use crate::kern::clock::{mach_absolute_time, nanoseconds_to_absolutetime};
     use crate::kern::locks::SpinLock;
     use crate::kern::sched::{SCHED_TICK_NS, SchedMode, USAGE_PER_QUANTUM, compute_sched_pri, decay_usage};
-    use crate::kern::thread::{Thread, ThreadRef, ThreadState, WaitResult};
+    use crate::kern::thread::{NO_PRI, NO_TIMER, Thread, ThreadRef, ThreadState, WaitResult};
     use crate::kern::timer_call::{TimerId, TimerQueue};
+    use crate::kern::waitq::Wait;
     use alloc::sync::Arc;
-    use core::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
+    use core::sync::atomic::Ordering;
 
     /// A pending wait timeout: which thread, and which of its waits.
     struct WaitTimeout {
@@ -155,13 +126,14 @@ mod imp {
         seq: u64,
     }
 
+    /// What every CPU shares (XNU's processor set): the run queue, the threads held off it
+    /// by `thread_stop`, and the wait deadlines. One lock, the scheduler lock, covers it and
+    /// every thread's scheduling state (`state`, `on_cpu`, the wait fields, `stop_count`).
     struct Scheduler {
         runq: RunQueue<ThreadRef>,
-        /// Waiting threads by event, with the deadline (if any) that ends their wait.
-        waits: WaitTable<(ThreadRef, Option<TimerId>)>,
+        /// Runnable, but held by `thread_stop` until `thread_unstop`.
+        stopped: Vec<ThreadRef>,
         timers: TimerQueue<WaitTimeout>,
-        /// Absolute time the running thread's quantum ends.
-        quantum_end: u64,
         /// Counter ticks per quantum and per scheduler (decay) tick.
         quantum: u64,
         sched_tick: u64,
@@ -171,76 +143,70 @@ mod imp {
 
     /// Where the scheduler asks for its next interrupt: the kernel's timer driver.
     pub trait ClockDevice: Sync {
-        /// Interrupt at absolute time `deadline` (replacing any earlier request).
+        /// Interrupt this CPU at absolute time `deadline` (replacing any earlier request).
         fn set_deadline(&self, deadline: u64);
     }
 
-    static CLOCK: spin::Once<&'static dyn ClockDevice> = spin::Once::new();
-
-    /// The per-CPU block (TPIDR_EL1 points here): the running thread and the idle thread.
-    pub struct ProcessorData {
-        current: AtomicPtr<Thread>,
-        idle: AtomicPtr<Thread>,
-        /// AST_PREEMPT: switch at the next opportunity (quantum over, or a wakeup).
-        pub need_resched: AtomicBool,
+    /// How the scheduler reaches another CPU: the kernel's interrupt controller.
+    pub trait CpuSignal: Sync {
+        /// Make CPU `cpu` take a reschedule interrupt (an SGI) soon.
+        fn signal_reschedule(&self, cpu: u32);
     }
 
-    static CPU0: ProcessorData = ProcessorData {
-        current: AtomicPtr::new(core::ptr::null_mut()),
-        idle: AtomicPtr::new(core::ptr::null_mut()),
-        need_resched: AtomicBool::new(false),
-    };
+    static CLOCK: spin::Once<&'static dyn ClockDevice> = spin::Once::new();
+    static SIGNAL: spin::Once<&'static dyn CpuSignal> = spin::Once::new();
 
-    fn cpu_data() -> &'static ProcessorData {
-        let p: u64;
-        // SAFETY: TPIDR_EL1 holds the address of this CPU's `ProcessorData` (set in
-        // `sched_init` before any thread runs) and is only read here.
-        unsafe {
-            core::arch::asm!("mrs {}, tpidr_el1", out(reg) p, options(nomem, nostack, preserves_flags))
-        };
-        if p == 0 {
-            return &CPU0;
-        }
-        // SAFETY: see above; the block is static.
-        unsafe { &*(p as *const ProcessorData) }
+    /// Register the interrupt controller's inter-processor signal (before secondary CPUs
+    /// start; with one CPU nobody needs it).
+    pub fn sched_set_cpu_signal(signal: &'static dyn CpuSignal) {
+        SIGNAL.call_once(|| signal);
     }
 
     /// Bring up the scheduler on the boot CPU. `boot` becomes the running thread (it adopts
     /// the boot stack) and `idle` runs whenever nothing else can. `clock` takes our deadlines.
+    /// The boot CPU's block must already be attached (`cpu_data_attach`).
     pub fn sched_init(boot: ThreadRef, idle: ThreadRef, clock: &'static dyn ClockDevice) {
-        // SAFETY: publishes the static per-CPU block's address in this CPU's TPIDR_EL1.
-        unsafe {
-            core::arch::asm!("msr tpidr_el1, {}", in(reg) &CPU0 as *const _ as u64, options(nostack, preserves_flags))
-        };
         CLOCK.call_once(|| clock);
         let quantum = nanoseconds_to_absolutetime(QUANTUM_NS);
         let now = mach_absolute_time();
         *SCHED.lock() = Some(Scheduler {
             runq: RunQueue::new(),
-            waits: WaitTable::default(),
+            stopped: Vec::new(),
             timers: TimerQueue::default(),
-            quantum_end: now + quantum,
             quantum,
             sched_tick: nanoseconds_to_absolutetime(SCHED_TICK_NS),
         });
-        boot.set_state(ThreadState::Running);
-        CPU0.current.store(Arc::into_raw(boot) as *mut Thread, Ordering::Release);
-        CPU0.idle.store(Arc::into_raw(idle) as *mut Thread, Ordering::Release);
+        processor_start(boot, idle, now + quantum);
         clock.set_deadline(now + quantum);
     }
 
-    /// The running thread.
+    /// This CPU starts scheduling: `running` is the thread already on it, `idle` its idle
+    /// thread.
+    fn processor_start(running: ThreadRef, idle: ThreadRef, quantum_end: u64) {
+        let cpu = current_cpu();
+        running.set_state(ThreadState::Running);
+        running.sched.on_cpu.store(true, Ordering::Relaxed);
+        running.sched.last_cpu.store(cpu.cpu_number(), Ordering::Relaxed);
+        idle.sched.last_cpu.store(cpu.cpu_number(), Ordering::Relaxed);
+        cpu.quantum_end.store(quantum_end, Ordering::Relaxed);
+        cpu.idle_thread.store(Arc::into_raw(idle) as *mut Thread, Ordering::Release);
+        cpu.active_thread.store(Arc::into_raw(running) as *mut Thread, Ordering::Release);
+    }
+
+    /// The thread running on this CPU.
     pub fn current_thread() -> ThreadRef {
-        let p = cpu_data().current.load(Ordering::Acquire);
+        // Masked so that we read the block of the CPU we are still on when we use it.
+        let _masked = InterruptsMasked::new();
+        let p = current_cpu().active_thread.load(Ordering::Acquire);
         assert!(!p.is_null(), "current_thread before sched_init");
-        // SAFETY: `current` always holds one strong count of a live thread (from
+        // SAFETY: `active_thread` always holds one strong count of a live thread (from
         // `Arc::into_raw`); we take a new one without releasing that count.
         unsafe { clone_raw(p) }
     }
 
-    /// Has the scheduler started?
+    /// Has the scheduler started on this CPU?
     pub fn sched_running() -> bool {
-        !cpu_data().current.load(Ordering::Acquire).is_null()
+        !current_cpu().active_thread.load(Ordering::Acquire).is_null()
     }
 
     /// The scheduler tick number at `now` (decay happens per tick).
@@ -248,180 +214,157 @@ mod imp {
         now / s.sched_tick.max(1)
     }
 
-    /// Bring `t`'s usage decay up to date and recompute its scheduled priority.
+    /// Bring `t`'s usage decay up to date and recompute its scheduled priority (never below
+    /// the floor a lock waiter lent it).
     fn update_priority(s: &Scheduler, t: &Thread, now: u64) -> u8 {
         let tick = tick_of(s, now);
         let last = t.sched.usage_stamp.swap(tick, Ordering::Relaxed);
         let elapsed = tick.saturating_sub(last).min(u32::MAX as u64) as u32;
         let usage = decay_usage(t.sched.cpu_usage.load(Ordering::Relaxed), elapsed);
         t.sched.cpu_usage.store(usage, Ordering::Relaxed);
-        let pri = compute_sched_pri(t.sched.mode(), t.sched.base_pri(), usage);
+        let pri = compute_sched_pri(t.sched.mode(), t.sched.base_pri(), usage).max(t.sched.promotion());
         t.sched.set_sched_pri(pri);
         pri
     }
 
-    fn enqueue(s: &mut Scheduler, t: ThreadRef) {
-        let pri = update_priority(s, &t, mach_absolute_time());
+    /// Put `t` (off every CPU, not waiting) where a CPU can pick it: the run queue at `pri`,
+    /// or the held list while `thread_stop` holds it. Returns whether it went on the queue.
+    fn setrun_locked(s: &mut Scheduler, t: ThreadRef, pri: u8) -> bool {
         t.set_state(ThreadState::Runnable);
-        s.runq.enqueue(t, pri);
+        if t.sched.stop_count.load(Ordering::Relaxed) > 0 {
+            s.stopped.push(t);
+            false
+        } else {
+            s.runq.enqueue(t, pri);
+            true
+        }
     }
 
     /// Make `t` runnable (a new thread, or one that was never waiting).
     pub fn thread_setrun(t: ThreadRef) {
-        let pri;
-        {
-            let mut guard = SCHED.lock();
-            let Some(s) = guard.as_mut() else { return };
-            enqueue(s, t.clone());
-            pri = t.sched_pri();
-        }
-        preempt_if_higher(pri);
-    }
-
-    /// A thread of priority `pri` became runnable: ask for a switch if it beats ours.
-    fn preempt_if_higher(pri: u8) {
-        let cur = cpu_data().current.load(Ordering::Acquire);
-        if cur.is_null() || core::ptr::eq(cur, cpu_data().idle.load(Ordering::Acquire)) {
-            cpu_data().need_resched.store(true, Ordering::Relaxed);
-            return;
-        }
-        // SAFETY: `current` holds a count of the running thread, which is not null here.
-        let running = unsafe { &*cur };
-        if pri > running.sched_pri() {
-            cpu_data().need_resched.store(true, Ordering::Relaxed);
-        }
-    }
-
-    /// Whether a wait can be broken by `thread_abort` (signals, termination).
-    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-    pub enum Interruptible {
-        /// Only the event (or the deadline) ends the wait (`THREAD_UNINT`).
-        No,
-        /// An abort ends it with `WaitResult::Interrupted` (`THREAD_ABORTSAFE`).
-        Yes,
-    }
-
-    /// Declare that the current thread is about to wait on `event`; call `thread_block`
-    /// next. A wakeup that arrives in between is not lost (the thread is just runnable), and
-    /// being preempted in between is the same as blocking early.
-    ///
-    /// The rule that makes this safe (XNU's): test the condition and call `assert_wait`
-    /// under the lock that the waker takes to change the condition. Otherwise the condition
-    /// can come true between the test and the wait, and nobody wakes the thread.
-    pub fn assert_wait(event: Event) {
-        assert_wait_deadline(event, Interruptible::No, None);
-    }
-
-    /// `assert_wait` that may also end at absolute time `deadline`, or by an abort.
-    pub fn assert_wait_deadline(event: Event, interruptible: Interruptible, deadline: Option<u64>) {
-        let t = current_thread();
         let mut guard = SCHED.lock();
         let Some(s) = guard.as_mut() else { return };
+        let pri = update_priority(s, &t, mach_absolute_time());
+        if setrun_locked(s, t, pri) {
+            preempt_check_locked(pri);
+        }
+    }
+
+    /// A thread of priority `pri` became runnable: ask a CPU running something less
+    /// important to reschedule — an idle CPU first, then the one running the lowest
+    /// priority, this one on a tie — signalling it if it is not this CPU.
+    fn preempt_check_locked(pri: u8) {
+        let here = current_cpu();
+        let mut victim: Option<(&CpuData, i16)> = None;
+        for cpu in all_cpus().iter().filter(|c| c.is_online()) {
+            let active = cpu.active_thread.load(Ordering::Acquire);
+            let running =
+                if active.is_null() || core::ptr::eq(active, cpu.idle_thread.load(Ordering::Acquire)) {
+                    -1
+                } else {
+                    // SAFETY: the thread `active_thread` points at is alive while we hold the
+                    // scheduler lock: its count moves to `previous_thread` when its CPU switches
+                    // away, and is released only after that CPU's `thread_dispatch` has taken
+                    // and dropped the scheduler lock.
+                    i16::from(unsafe { &*active }.sched_pri())
+                };
+            if running >= i16::from(pri) {
+                continue;
+            }
+            let better = match victim {
+                None => true,
+                Some((_, best)) => running < best || (running == best && core::ptr::eq(cpu, here)),
+            };
+            if better {
+                victim = Some((cpu, running));
+            }
+        }
+        if let Some((cpu, _)) = victim {
+            cpu.set_need_resched();
+            if !core::ptr::eq(cpu, here)
+                && let Some(sig) = SIGNAL.get()
+            {
+                sig.signal_reschedule(cpu.cpu_number());
+            }
+        }
+    }
+
+    /// Start a wait of `t` (the current thread; see `waitq::Wait::begin`). Returns the
+    /// wait's number, or None if it failed at once because an abort is pending.
+    pub(crate) fn wait_begin(
+        t: &ThreadRef,
+        interruptible: Interruptible,
+        deadline: Option<u64>,
+    ) -> Option<u64> {
+        let mut guard = SCHED.lock();
+        let s = guard.as_mut().expect("wait before sched_init");
         let seq = t.sched.wait_seq.fetch_add(1, Ordering::Relaxed) + 1;
         t.sched.interruptible.store(interruptible == Interruptible::Yes, Ordering::Relaxed);
         if interruptible == Interruptible::Yes && t.sched.abort_requested.load(Ordering::Relaxed) {
-            // An abort is pending: the wait fails at once (the thread stays running).
             t.sched.set_wait_result(WaitResult::Interrupted);
-            return;
+            return None;
         }
         t.sched.set_wait_result(WaitResult::Awakened);
-        let timer = deadline.map(|d| s.timers.enter(d, WaitTimeout { thread: t.clone(), seq }));
-        // State and wait-table entry change together, with IRQs masked: a preemption
-        // never sees a waiting thread that no wakeup could find.
+        match deadline {
+            Some(d) => {
+                let id = s.timers.enter(d, WaitTimeout { thread: t.clone(), seq });
+                t.sched.wait_timer_deadline.store(id.0, Ordering::Relaxed);
+                t.sched.wait_timer_seq.store(id.1, Ordering::Relaxed);
+                program_clock(s, current_cpu());
+            }
+            None => t.sched.wait_timer_seq.store(NO_TIMER, Ordering::Relaxed),
+        }
         t.set_state(ThreadState::Waiting);
-        s.waits.add(event, (t, timer));
-        if let Some(d) = deadline {
-            program_clock(s, d);
+        Some(seq)
+    }
+
+    /// The current thread gives up wait `seq` before blocking (its condition came true).
+    pub(crate) fn wait_cancel(t: &ThreadRef, seq: u64) {
+        let mut guard = SCHED.lock();
+        if let Some(s) = guard.as_mut() {
+            thread_go_locked(s, t, seq, WaitResult::Awakened);
         }
     }
 
-    /// End `t`'s wait with `result` if it is still waiting (lock held).
-    fn clear_wait_locked(s: &mut Scheduler, t: &ThreadRef, result: WaitResult) -> bool {
-        if t.state() != ThreadState::Waiting {
+    /// End `t`'s wait `seq` with `result`, if that wait is still open (XNU's `thread_go`).
+    /// Returns whether it was. The thread goes back to its CPU's care if it is still on one
+    /// (about to block, or switching away: `thread_dispatch` will queue it), else on the
+    /// run queue.
+    pub(crate) fn thread_go(t: &ThreadRef, seq: u64, result: WaitResult) -> bool {
+        let mut guard = SCHED.lock();
+        let Some(s) = guard.as_mut() else { return false };
+        thread_go_locked(s, t, seq, result)
+    }
+
+    fn thread_go_locked(s: &mut Scheduler, t: &ThreadRef, seq: u64, result: WaitResult) -> bool {
+        if t.state() != ThreadState::Waiting || t.sched.wait_seq.load(Ordering::Relaxed) != seq {
             return false;
         }
-        let mut timer = None;
-        s.waits.remove_if(|(w, tm)| {
-            let hit = Arc::ptr_eq(w, t);
-            if hit {
-                timer = *tm;
-            }
-            hit
-        });
-        if let Some(id) = timer {
-            s.timers.cancel(id);
+        let timer_seq = t.sched.wait_timer_seq.swap(NO_TIMER, Ordering::Relaxed);
+        if timer_seq != NO_TIMER {
+            s.timers.cancel(TimerId(t.sched.wait_timer_deadline.load(Ordering::Relaxed), timer_seq));
         }
         t.sched.set_wait_result(result);
-        enqueue(s, t.clone());
+        if t.sched.on_cpu.load(Ordering::Relaxed) {
+            t.set_state(ThreadState::Running);
+        } else {
+            let pri = update_priority(s, t, mach_absolute_time());
+            if setrun_locked(s, t.clone(), pri) {
+                preempt_check_locked(pri);
+            }
+        }
         true
     }
 
-    fn wakeup(event: Event, one: bool) -> usize {
-        let mut best = 0;
-        let n = {
-            let mut guard = SCHED.lock();
-            let Some(s) = guard.as_mut() else { return 0 };
-            let mut woken = s.waits.take(event);
-            if one && woken.len() > 1 {
-                // Put back all but the first waiter.
-                for w in woken.drain(1..) {
-                    s.waits.add(event, w);
-                }
-            }
-            let n = woken.len();
-            for (t, timer) in woken {
-                if let Some(id) = timer {
-                    s.timers.cancel(id);
-                }
-                if t.state() == ThreadState::Waiting {
-                    t.sched.set_wait_result(WaitResult::Awakened);
-                    enqueue(s, t.clone());
-                    best = best.max(t.sched_pri());
-                }
-            }
-            n
-        };
-        if n > 0 {
-            preempt_if_higher(best);
-        }
-        n
-    }
-
-    /// Wake `t` if it is waiting on `event` (XNU `thread_wakeup_thread`); false if it is not.
-    pub fn thread_wakeup_thread(event: Event, t: &ThreadRef) -> bool {
-        let woke = {
-            let mut guard = SCHED.lock();
-            let Some(s) = guard.as_mut() else { return false };
-            let waiting_here = s.waits.waiters.iter().any(|(e, (w, _))| *e == event && Arc::ptr_eq(w, t));
-            waiting_here && clear_wait_locked(s, t, WaitResult::Awakened)
-        };
-        if woke {
-            preempt_if_higher(t.sched_pri());
-        }
-        woke
-    }
-
-    /// Wake every thread waiting on `event`. Returns how many were woken.
-    pub fn thread_wakeup(event: Event) -> usize {
-        wakeup(event, false)
-    }
-
-    /// Wake the longest-waiting thread on `event`.
-    pub fn thread_wakeup_one(event: Event) -> usize {
-        wakeup(event, true)
-    }
-
-    /// Abort `t`: an interruptible wait it is in (or next enters, until it returns to user
-    /// mode) ends with `WaitResult::Interrupted` (XNU's `thread_abort`).
+    /// Abort `t`'s interruptible wait (and any it starts before it next returns to user
+    /// mode): signals and termination (`thread_abort`).
     pub fn thread_abort(t: &ThreadRef) {
+        let mut guard = SCHED.lock();
         t.sched.abort_requested.store(true, Ordering::Relaxed);
-        let woke = {
-            let mut guard = SCHED.lock();
-            let Some(s) = guard.as_mut() else { return };
-            t.sched.interruptible.load(Ordering::Relaxed) && clear_wait_locked(s, t, WaitResult::Interrupted)
-        };
-        if woke {
-            preempt_if_higher(t.sched_pri());
+        let Some(s) = guard.as_mut() else { return };
+        if t.sched.interruptible.load(Ordering::Relaxed) {
+            let seq = t.sched.wait_seq.load(Ordering::Relaxed);
+            thread_go_locked(s, t, seq, WaitResult::Interrupted);
         }
     }
 
@@ -463,96 +406,144 @@ mod imp {
     }
 
     /// Give up the CPU: run the best runnable thread. If the current thread is still
-    /// runnable it goes to the back of its priority's queue; if it is waiting or terminated
-    /// it stays off the run queue until a wakeup (or forever). Returns how the current
-    /// thread's wait ended (`Awakened` when it was not waiting).
-    ///
-    /// Reference counting: `current` owns one count of the running thread. On a switch that
-    /// count cannot be dropped on the old thread's own stack (dropping the last count frees
-    /// the stack), so it is parked in `PREVIOUS` and released by the thread that runs next.
+    /// runnable it goes to the back of its priority's queue (once its registers are saved);
+    /// if it is waiting or terminated it stays off the run queue until a wakeup (or forever).
+    /// Returns how the current thread's last wait ended (`Awakened` when it was not waiting).
     pub fn thread_block() -> WaitResult {
         thread_block_reason(None)
     }
 
     /// `thread_block`, yielding at `yield_pri` instead of the thread's own priority when it
     /// stays runnable (a priority depression for one decision: `thread_switch` DEPRESS).
+    ///
+    /// The switch protocol, which everything else leans on (XNU's `thread_invoke` and
+    /// `thread_dispatch`): under the scheduler lock this CPU picks the next thread and marks
+    /// it `on_cpu`; the old thread stays `on_cpu` and off every run queue, so no other CPU
+    /// can take it while its registers are still live here. After `machine_switch_context`
+    /// has saved them, the *new* thread, first thing on its side of the switch, runs
+    /// `thread_dispatch`, which under the same lock clears the old thread's `on_cpu` and, if
+    /// the old thread is runnable (preempted, yielding, or woken while it was switching out),
+    /// puts it on the run queue. A wakeup in between finds the old thread `on_cpu` and only
+    /// marks it running; dispatch queues it. So a thread becomes runnable elsewhere only
+    /// after its context is saved. (The alternative, a per-thread lock held across the
+    /// switch as xv6 holds the process lock, would make every wakeup spin on a switching
+    /// thread; this way nobody waits for a switch to finish.)
+    ///
+    /// References: `active_thread` owns one count of the running thread. On a switch that
+    /// count moves to `previous_thread` and is released by the thread that runs next —
+    /// dropping it on the old thread's own stack could free that stack.
     fn thread_block_reason(yield_pri: Option<u8>) -> WaitResult {
+        assert!(!crate::arm64::cpu_data::in_interrupt(), "thread_block in interrupt context");
         let daif = cpu::interrupts_disable();
-        let cpu = cpu_data();
+        let cpu = current_cpu();
         cpu.need_resched.store(false, Ordering::Relaxed);
-        let old_ptr = cpu.current.load(Ordering::Acquire) as *const Thread;
-        let idle_ptr = cpu.idle.load(Ordering::Acquire) as *const Thread;
-        // SAFETY: `current` holds a count of the running thread for as long as it runs.
+        let old_ptr = cpu.active_thread.load(Ordering::Acquire) as *const Thread;
+        let idle_ptr = cpu.idle_thread.load(Ordering::Acquire) as *const Thread;
+        // SAFETY: `active_thread` holds a count of the running thread for as long as it runs.
         let old = unsafe { &*old_ptr };
         let now = mach_absolute_time();
         account(old, now);
-        let next: ThreadRef = {
-            let mut guard = SCHED.lock();
-            let s = guard.as_mut().expect("thread_block before sched_init");
-            if old.state() == ThreadState::Running && !core::ptr::eq(old_ptr, idle_ptr) {
-                // SAFETY: `current`'s count keeps `old` alive.
-                let me = unsafe { clone_raw(old_ptr) };
-                let pri = yield_pri.unwrap_or_else(|| update_priority(s, &me, now));
-                me.set_state(ThreadState::Runnable);
-                s.runq.enqueue(me, pri);
+        let mut guard = SCHED.lock();
+        let s = guard.as_mut().expect("thread_block before sched_init");
+        let is_idle = core::ptr::eq(old_ptr, idle_ptr);
+        let old_runnable = old.state() == ThreadState::Running && !is_idle;
+        let old_pri =
+            if old_runnable { yield_pri.unwrap_or_else(|| update_priority(s, old, now)) } else { 0 };
+        let must_leave = old_runnable && old.sched.stop_count.load(Ordering::Relaxed) > 0;
+        let next = match s.runq.highest() {
+            // Round robin among equals: a runnable thread yields to one of its priority.
+            Some(best) if !old_runnable || must_leave || best >= old_pri => s.runq.dequeue(),
+            _ if old_runnable && !must_leave => None,
+            // Nothing else to run: this CPU idles (unless it already is the idle thread).
+            _ if is_idle => None,
+            _ => {
+                // SAFETY: `idle_thread` holds a permanent count of the idle thread.
+                Some(unsafe { clone_raw(idle_ptr) })
             }
-            let next = match s.runq.dequeue() {
-                Some(t) => t,
-                // SAFETY: `cpu.idle` holds a permanent count of the idle thread.
-                None => unsafe { clone_raw(idle_ptr) },
-            };
-            // A new thread on the CPU gets a fresh quantum.
-            if !core::ptr::eq(Arc::as_ptr(&next), old_ptr) {
-                s.quantum_end = now + s.quantum;
-                program_clock(s, s.quantum_end);
-            }
-            next
         };
-        if core::ptr::eq(Arc::as_ptr(&next), old_ptr) {
-            old.set_state(ThreadState::Running);
-            drop(next);
+        let Some(next) = next else {
+            drop(guard);
             cpu::interrupts_restore(daif);
             return old.sched.wait_result();
+        };
+        if yield_pri.is_some() && old_runnable {
+            old.sched.depress_pri.store(old_pri, Ordering::Relaxed);
         }
         next.set_state(ThreadState::Running);
+        next.sched.on_cpu.store(true, Ordering::Relaxed);
+        next.sched.last_cpu.store(cpu.cpu_number(), Ordering::Relaxed);
         next.sched.stamp.store(now, Ordering::Relaxed);
+        // A new thread on the CPU gets a fresh quantum.
+        cpu.quantum_end.store(now + s.quantum, Ordering::Relaxed);
+        program_clock(s, cpu);
+        drop(guard);
         next.activate_address_space();
         let new_ctx = next.machine_context();
-        cpu.current.store(Arc::into_raw(next) as *mut Thread, Ordering::Release);
-        PREVIOUS.store(old_ptr as *mut Thread, Ordering::Release);
-        // SAFETY: both contexts belong to live threads (old via PREVIOUS, new via current),
-        // and IRQs are masked across the switch.
+        cpu.previous_thread.store(old_ptr as *mut Thread, Ordering::Relaxed);
+        cpu.active_thread.store(Arc::into_raw(next) as *mut Thread, Ordering::Release);
+        cpu.context_switches.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: `old` is this thread (its count now in `previous_thread`), `new_ctx`
+        // belongs to the thread just made active, whose context was saved by a completed
+        // switch (it was on the run queue) or built by `Thread::create`; IRQs are masked
+        // across the switch, and no other CPU touches either context (see above).
         unsafe { machine_switch_context(old.machine_context(), new_ctx) };
-        // Back on this thread, possibly much later, switched to by someone else.
-        release_previous();
-        let me = cpu_data().current.load(Ordering::Acquire);
-        // SAFETY: we are the running thread; `current` holds our count.
+        // Back on this thread, possibly much later and on another CPU, switched to by
+        // someone else: finish that switch.
+        thread_dispatch();
+        let me = current_cpu().active_thread.load(Ordering::Acquire);
+        // SAFETY: we are the running thread; `active_thread` holds our count.
         let result = unsafe { &*me }.sched.wait_result();
         cpu::interrupts_restore(daif);
         result
     }
 
-    static PREVIOUS: AtomicPtr<Thread> = AtomicPtr::new(core::ptr::null_mut());
-
-    fn release_previous() {
-        let p = PREVIOUS.swap(core::ptr::null_mut(), Ordering::AcqRel);
-        if !p.is_null() {
-            // SAFETY: `p` is the count `current` held on the thread that switched to us.
-            unsafe { drop(Arc::from_raw(p)) };
+    /// The second half of a switch, run by the thread switched to (XNU `thread_dispatch`):
+    /// the previous thread's registers are saved now, so it may run elsewhere — queue it if
+    /// it is runnable — and its count is released.
+    fn thread_dispatch() {
+        let cpu = current_cpu();
+        let prev = cpu.previous_thread.swap(core::ptr::null_mut(), Ordering::Relaxed);
+        if prev.is_null() {
+            return;
         }
+        // SAFETY: `previous_thread` held the count `active_thread` had on the thread that
+        // switched to us; we own it now.
+        let prev: ThreadRef = unsafe { Arc::from_raw(prev) };
+        let idle = cpu.idle_thread.load(Ordering::Acquire);
+        {
+            let mut guard = SCHED.lock();
+            prev.sched.on_cpu.store(false, Ordering::Relaxed);
+            if let Some(s) = guard.as_mut()
+                && prev.state() == ThreadState::Running
+                && !core::ptr::eq(Arc::as_ptr(&prev), idle)
+            {
+                let depressed = prev.sched.depress_pri.swap(NO_PRI, Ordering::Relaxed);
+                let pri = if depressed != NO_PRI { depressed } else { prev.sched_pri() };
+                if setrun_locked(s, prev.clone(), pri) && depressed == NO_PRI {
+                    preempt_check_locked(pri);
+                }
+            }
+        }
+        // Dropping may free the thread (a terminated one): we are on our own stack.
+        drop(prev);
     }
 
     /// First Rust code of every new thread (IRQs still masked from the switch): finish the
     /// switch that brought us here, then take interrupts.
     pub fn thread_continue() {
-        release_previous();
+        thread_dispatch();
         cpu::interrupts_enable();
+    }
+
+    /// Is anything waiting to run?
+    fn runnable_others() -> bool {
+        SCHED.lock().as_ref().is_some_and(|s| !s.runq.is_empty())
     }
 
     /// Yield the CPU to any thread of equal or higher priority (`swtch`, `thread_switch`
     /// without options). Returns whether another thread was runnable.
     pub fn thread_yield() -> bool {
-        let others = SCHED.lock().as_ref().is_some_and(|s| !s.runq.is_empty());
+        let others = runnable_others();
         thread_block();
         others
     }
@@ -560,7 +551,7 @@ mod imp {
     /// Yield below every other runnable thread once (`thread_switch` with DEPRESS, and
     /// `swtch_pri`).
     pub fn thread_yield_depressed() -> bool {
-        let others = SCHED.lock().as_ref().is_some_and(|s| !s.runq.is_empty());
+        let others = runnable_others();
         thread_block_reason(Some(crate::kern::sched::MINPRI + 1));
         others
     }
@@ -571,15 +562,14 @@ mod imp {
         if deadline <= mach_absolute_time() {
             return WaitResult::TimedOut;
         }
-        let t = current_thread();
-        let event = Arc::as_ptr(&t) as usize;
-        drop(t);
-        assert_wait_deadline(event, Interruptible::Yes, Some(deadline));
-        thread_block()
+        Wait::begin(Interruptible::Yes, Some(deadline)).block()
     }
 
-    fn program_clock(s: &Scheduler, wanted: u64) {
-        let next = s.timers.next_deadline().map_or(s.quantum_end, |d| d.min(s.quantum_end)).min(wanted);
+    /// Program this CPU's timer for the earlier of its quantum's end and the first wait
+    /// deadline.
+    fn program_clock(s: &Scheduler, cpu: &CpuData) {
+        let quantum_end = cpu.quantum_end.load(Ordering::Relaxed);
+        let next = s.timers.next_deadline().map_or(quantum_end, |d| d.min(quantum_end));
         if let Some(c) = CLOCK.get() {
             c.set_deadline(next);
         }
@@ -589,44 +579,38 @@ mod imp {
     /// is over (charging it CPU use, which lowers a time-sharing thread's priority).
     pub fn clock_interrupt() {
         let now = mach_absolute_time();
-        let mut resched = false;
-        let mut best = 0;
-        {
-            let mut guard = SCHED.lock();
-            let Some(s) = guard.as_mut() else { return };
-            while let Some(w) = s.timers.pop_expired(now) {
-                if w.thread.sched.wait_seq.load(Ordering::Relaxed) == w.seq
-                    && clear_wait_locked(s, &w.thread, WaitResult::TimedOut)
-                {
-                    best = best.max(w.thread.sched_pri());
+        let cpu = current_cpu();
+        let mut guard = SCHED.lock();
+        let Some(s) = guard.as_mut() else { return };
+        while let Some(w) = s.timers.pop_expired(now) {
+            // The entry is gone from the queue: forget it before ending the wait.
+            if w.thread.sched.wait_seq.load(Ordering::Relaxed) == w.seq {
+                w.thread.sched.wait_timer_seq.store(NO_TIMER, Ordering::Relaxed);
+            }
+            thread_go_locked(s, &w.thread, w.seq, WaitResult::TimedOut);
+        }
+        if now >= cpu.quantum_end.load(Ordering::Relaxed) {
+            let cur = cpu.active_thread.load(Ordering::Acquire);
+            if !cur.is_null() && !core::ptr::eq(cur, cpu.idle_thread.load(Ordering::Acquire)) {
+                // SAFETY: `active_thread` holds a count of the running thread.
+                let t = unsafe { &*cur };
+                if t.sched.mode() == SchedMode::Timeshare {
+                    update_priority(s, t, now);
+                    t.sched.cpu_usage.fetch_add(USAGE_PER_QUANTUM, Ordering::Relaxed);
+                    update_priority(s, t, now);
                 }
             }
-            if now >= s.quantum_end {
-                let cur = cpu_data().current.load(Ordering::Acquire);
-                if !cur.is_null() && !core::ptr::eq(cur, cpu_data().idle.load(Ordering::Acquire)) {
-                    // SAFETY: `current` holds a count of the running thread.
-                    let t = unsafe { &*cur };
-                    if t.sched.mode() == SchedMode::Timeshare {
-                        update_priority(s, t, now);
-                        t.sched.cpu_usage.fetch_add(USAGE_PER_QUANTUM, Ordering::Relaxed);
-                        update_priority(s, t, now);
-                    }
-                }
-                s.quantum_end = now + s.quantum;
-                resched = true;
-            }
-            program_clock(s, s.quantum_end);
+            cpu.quantum_end.store(now + s.quantum, Ordering::Relaxed);
+            cpu.set_need_resched();
         }
-        if resched {
-            cpu_data().need_resched.store(true, Ordering::Relaxed);
-        } else if best > 0 {
-            preempt_if_higher(best);
-        }
+        program_clock(s, cpu);
     }
 
-    /// On the way out of an exception: switch if a reschedule was asked for (AST_PREEMPT).
+    /// On the way out of an exception, and when preemption is enabled again: switch if a
+    /// reschedule was asked for (AST_PREEMPT) and this CPU may be preempted now.
     pub fn ast_check_preempt() {
-        if cpu_data().need_resched.load(Ordering::Relaxed) {
+        let cpu = current_cpu();
+        if cpu.need_resched() && !cpu.preemption_disabled() && cpu.interrupt_level() == 0 {
             thread_block();
         }
     }
@@ -636,15 +620,84 @@ mod imp {
         loop {
             cpu::interrupts_enable();
             cpu::wait_for_interrupt();
-            if cpu_data().need_resched.load(Ordering::Relaxed) {
+            if current_cpu().need_resched() {
                 thread_block();
             }
         }
     }
 
+    /// Wait until `t` is off every CPU (XNU `thread_wait`): its registers are in its saved
+    /// context and its user frame is not changing under us. `t` must not be the caller.
+    pub fn thread_wait(t: &Thread) {
+        loop {
+            {
+                let guard = SCHED.lock();
+                if !t.sched.on_cpu.load(Ordering::Relaxed) || guard.is_none() {
+                    return;
+                }
+                // Make the CPU it runs on switch away soon.
+                let cpu = t.sched.last_cpu.load(Ordering::Relaxed);
+                if let Some(c) = all_cpus().get(cpu as usize) {
+                    c.set_need_resched();
+                    if !core::ptr::eq(c, current_cpu())
+                        && let Some(sig) = SIGNAL.get()
+                    {
+                        sig.signal_reschedule(cpu);
+                    }
+                }
+            }
+            thread_yield();
+        }
+    }
+
+    /// Hold `t` off every CPU and wait until it is off (XNU `thread_stop`), so that its
+    /// saved user state can be read or changed. Undo with [`thread_unstop`]. Stops nest.
+    pub fn thread_stop(t: &ThreadRef) {
+        {
+            let mut guard = SCHED.lock();
+            t.sched.stop_count.fetch_add(1, Ordering::Relaxed);
+            // Already queued: hold it off the queue too.
+            if let Some(s) = guard.as_mut() {
+                let mut found = false;
+                s.runq.remove_if(|q| {
+                    let hit = Arc::ptr_eq(q, t);
+                    found |= hit;
+                    hit
+                });
+                if found {
+                    s.stopped.push(t.clone());
+                }
+            }
+        }
+        thread_wait(t);
+    }
+
+    /// Undo one [`thread_stop`]: when the last goes, a thread that became runnable while
+    /// held goes on the run queue.
+    pub fn thread_unstop(t: &ThreadRef) {
+        let mut guard = SCHED.lock();
+        let before = t.sched.stop_count.fetch_sub(1, Ordering::Relaxed);
+        assert!(before != 0, "thread_unstop without thread_stop");
+        if before != 1 {
+            return;
+        }
+        let Some(s) = guard.as_mut() else { return };
+        if let Some(i) = s.stopped.iter().position(|q| Arc::ptr_eq(q, t)) {
+            let q = s.stopped.swap_remove(i);
+            let pri = update_priority(s, &q, mach_absolute_time());
+            if setrun_locked(s, q, pri) {
+                preempt_check_locked(pri);
+            }
+        }
+    }
+
     /// Suspend `t` once more (`thread_suspend`): it stops before it next runs user code.
-    pub fn thread_suspend(t: &Thread) {
+    /// When `t` is not the caller, this returns only once `t` is off its CPU.
+    pub fn thread_suspend(t: &ThreadRef) {
         t.sched.suspend_count.fetch_add(1, Ordering::AcqRel);
+        if !Arc::ptr_eq(t, &current_thread()) && t.state() == ThreadState::Running {
+            thread_wait(t);
+        }
     }
 
     /// Undo one `thread_suspend`. Errors if the thread was not suspended.
@@ -655,14 +708,15 @@ mod imp {
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |c| c.checked_sub(1))
             .map_err(|_| mach::KernReturn::KERN_FAILURE)?;
         if prev == 1 {
-            thread_wakeup(suspend_event(t));
+            t.suspend_waitq.wakeup_all();
         }
         Ok(())
     }
 
-    /// What a suspended thread waits on.
-    pub fn suspend_event(t: &Thread) -> Event {
-        &t.sched as *const _ as usize
+    /// Wake `t` if it waits for its suspension (or its task's) to end: the count changed,
+    /// or the task is being killed.
+    pub fn thread_wakeup_suspended(t: &Thread) {
+        t.suspend_waitq.wakeup_all();
     }
 
     /// Ask `t` to terminate: it ends itself before it next runs user code; an interruptible
@@ -671,7 +725,7 @@ mod imp {
         t.sched.terminate_requested.store(true, Ordering::Release);
         thread_abort(t);
         // A suspended thread must run to notice.
-        thread_wakeup(suspend_event(t));
+        t.suspend_waitq.wakeup_all();
     }
 
     /// Is the current thread asked to terminate?
@@ -703,18 +757,13 @@ mod imp {
                 return waited;
             }
             waited = true;
-            // Test-and-wait under the scheduler lock's protection of the counts' wakeups:
-            // resume (and a kill) wakes `suspend_event` after changing what we test.
-            let ev = suspend_event(&t);
-            assert_wait_deadline(ev, Interruptible::No, None);
-            if !suspension_holds(&t) || terminate_requested(&t) {
-                let mut guard = SCHED.lock();
-                if let Some(s) = guard.as_mut() {
-                    clear_wait_locked(s, &t, WaitResult::Awakened);
-                }
-                drop(guard);
+            // Resume (and a kill) change what we test before they wake the queue, and we
+            // are on the queue before we test again: no wakeup is lost.
+            let mut wait = Wait::begin(Interruptible::No, None);
+            wait.on(&t.suspend_waitq);
+            if suspension_holds(&t) && !terminate_requested(&t) {
+                wait.block();
             }
-            thread_block();
         }
     }
 
@@ -723,24 +772,46 @@ mod imp {
         let mut guard = SCHED.lock();
         t.sched.set_base(mode, base.min(crate::kern::sched::MAXPRI));
         if let Some(s) = guard.as_mut() {
-            update_priority(s, t, mach_absolute_time());
-            // Re-sort it if it is waiting in the run queue.
-            let mut found = false;
-            s.runq.remove_if(|q| {
-                let hit = Arc::ptr_eq(q, t);
-                found |= hit;
-                hit
-            });
-            if found {
-                let pri = t.sched_pri();
-                s.runq.enqueue(t.clone(), pri);
-            }
+            requeue_locked(s, t);
         }
         drop(guard);
-        cpu_data().need_resched.store(true, Ordering::Relaxed);
+        current_cpu().set_need_resched();
     }
 
-    /// Counter ticks this CPU's scheduler has handed out per quantum.
+    /// Recompute `t`'s priority and re-sort it if it is on the run queue.
+    fn requeue_locked(s: &mut Scheduler, t: &ThreadRef) {
+        update_priority(s, t, mach_absolute_time());
+        let mut found = false;
+        s.runq.remove_if(|q| {
+            let hit = Arc::ptr_eq(q, t);
+            found |= hit;
+            hit
+        });
+        if found {
+            let pri = t.sched_pri();
+            s.runq.enqueue(t.clone(), pri);
+            preempt_check_locked(pri);
+        }
+    }
+
+    /// Lend `t` a priority floor of `pri` (0: take it back) — a lock's owner, while a
+    /// thread of priority `pri` waits for the lock (priority inheritance).
+    pub fn thread_set_promotion(t: &ThreadRef, pri: u8) {
+        let mut guard = SCHED.lock();
+        if t.sched.promotion.swap(pri, Ordering::Relaxed) == pri {
+            return;
+        }
+        if let Some(s) = guard.as_mut() {
+            requeue_locked(s, t);
+        }
+        drop(guard);
+        if pri == 0 && Arc::ptr_eq(t, &current_thread()) {
+            // Giving the floor back may leave a better thread waiting.
+            current_cpu().set_need_resched();
+        }
+    }
+
+    /// Counter ticks per quantum.
     pub fn quantum_ticks() -> u64 {
         SCHED.lock().as_ref().map_or(0, |s| s.quantum)
     }
@@ -779,17 +850,5 @@ mod tests {
         rq.remove_if(|&t| t == 2);
         assert_eq!(rq.highest(), Some(5));
         assert_eq!(rq.len(), 1);
-    }
-
-    #[test]
-    fn wait_table_wakes_only_its_event() {
-        let mut w = WaitTable::default();
-        w.add(1, 'a');
-        w.add(2, 'b');
-        w.add(1, 'c');
-        assert_eq!(w.take(1), ['a', 'c']);
-        assert_eq!(w.take(1), [] as [char; 0]);
-        w.remove_if(|&c| c == 'b');
-        assert_eq!(w.take(2), [] as [char; 0]);
     }
 }

@@ -16,8 +16,9 @@ use mach::KernReturn;
 
 use crate::ipc::ipc_port::{IkotType, IpcPort, PortRef};
 use crate::kern::locks::SpinLock;
-use crate::kern::sched_prim::{self, Interruptible, current_thread};
+use crate::kern::sched_prim::{self, current_thread};
 use crate::kern::thread::{ThreadRef, WaitResult};
+use crate::kern::waitq::{Interruptible, Wait, WaitQueue};
 
 /// `SYNC_POLICY_FIFO` and friends: accepted and recorded; waiters are woken oldest first.
 pub const SYNC_POLICY_MAX: u32 = 3;
@@ -27,6 +28,8 @@ pub struct Semaphore {
     state: SpinLock<SemState>,
     port: spin::Once<PortRef>,
     policy: u32,
+    /// Waiting threads.
+    waitq: WaitQueue,
 }
 
 struct SemState {
@@ -52,6 +55,7 @@ impl Semaphore {
             state: SpinLock::new(SemState { active: true, count: value as u32, waiters: 0, tokens: 0 }),
             port: spin::Once::new(),
             policy,
+            waitq: WaitQueue::new(),
         }))
     }
 
@@ -70,10 +74,6 @@ impl Semaphore {
         self.policy
     }
 
-    fn event(&self) -> usize {
-        (self as *const Self).addr()
-    }
-
     /// `semaphore_signal`: one signal; wakes one waiter if any.
     pub fn signal(&self) -> Result<(), KernReturn> {
         let wake = {
@@ -90,7 +90,7 @@ impl Semaphore {
             }
         };
         if wake {
-            sched_prim::thread_wakeup_one(self.event());
+            self.waitq.wakeup_one();
         }
         Ok(())
     }
@@ -104,7 +104,7 @@ impl Semaphore {
             }
             st.tokens = st.waiters;
         }
-        sched_prim::thread_wakeup(self.event());
+        self.waitq.wakeup_all();
         Ok(())
     }
 
@@ -119,10 +119,9 @@ impl Semaphore {
             return Err(KernReturn::KERN_NOT_WAITING);
         }
         st.tokens += 1;
-        let event = self.event();
         let woke = match thread {
-            Some(t) => sched_prim::thread_wakeup_thread(event, t),
-            None => sched_prim::thread_wakeup_one(event) > 0,
+            Some(t) => self.waitq.wakeup_thread(t),
+            None => self.waitq.wakeup_one(),
         };
         if !woke {
             st.tokens -= 1;
@@ -144,24 +143,24 @@ impl Semaphore {
         if let Some(other) = signal {
             other.signal()?;
         }
-        {
-            let mut st = self.state.lock();
-            if !st.active {
-                return Err(KernReturn::KERN_TERMINATED);
-            }
-            if st.count > 0 {
-                st.count -= 1;
-                return Ok(());
-            }
-            if poll {
-                return Err(KernReturn::KERN_OPERATION_TIMED_OUT);
-            }
-            st.waiters += 1;
-            sched_prim::assert_wait_deadline(self.event(), Interruptible::Yes, deadline);
+        let mut st = self.state.lock();
+        if !st.active {
+            return Err(KernReturn::KERN_TERMINATED);
         }
+        if st.count > 0 {
+            st.count -= 1;
+            return Ok(());
+        }
+        if poll {
+            return Err(KernReturn::KERN_OPERATION_TIMED_OUT);
+        }
+        st.waiters += 1;
         loop {
-            let result = sched_prim::thread_block();
-            let mut st = self.state.lock();
+            let mut w = Wait::begin(Interruptible::Yes, deadline);
+            w.on(&self.waitq);
+            drop(st);
+            let result = w.block();
+            st = self.state.lock();
             if st.tokens > 0 {
                 st.tokens -= 1;
                 st.waiters -= 1;
@@ -181,9 +180,7 @@ impl Semaphore {
                     return Err(KernReturn::KERN_ABORTED);
                 }
                 // Woken, but another waiter took the signal: wait again.
-                WaitResult::Awakened => {
-                    sched_prim::assert_wait_deadline(self.event(), Interruptible::Yes, deadline);
-                }
+                WaitResult::Awakened => {}
             }
         }
     }
@@ -197,7 +194,7 @@ impl Semaphore {
             }
             st.active = false;
         }
-        sched_prim::thread_wakeup(self.event());
+        self.waitq.wakeup_all();
         if let Some(p) = self.port.get() {
             p.destroy();
         }

@@ -207,7 +207,7 @@ impl Task {
     pub fn mark_killed(&self) {
         self.killed.store(true, Ordering::Release);
         for t in self.threads() {
-            sched_prim::thread_wakeup(sched_prim::suspend_event(&t));
+            sched_prim::thread_wakeup_suspended(&t);
         }
     }
 
@@ -216,9 +216,14 @@ impl Task {
         self.killed.load(Ordering::Acquire)
     }
 
-    /// Suspend every thread of the task once more (`task_suspend`).
+    /// Suspend every thread of the task once more (`task_suspend`). Returns once every
+    /// thread but the caller is off its CPU (XNU's `task_hold` + `task_wait`).
     pub fn suspend(&self) {
         self.suspend_count.fetch_add(1, Ordering::AcqRel);
+        let me = sched_prim::current_thread();
+        for t in self.threads().iter().filter(|t| !Arc::ptr_eq(t, &me)) {
+            sched_prim::thread_wait(t);
+        }
     }
 
     /// Undo one `task_suspend`; the threads run again when the count reaches zero.
@@ -229,7 +234,7 @@ impl Task {
             .map_err(|_| KernReturn::KERN_FAILURE)?;
         if prev == 1 {
             for t in self.threads() {
-                sched_prim::thread_wakeup(sched_prim::suspend_event(&t));
+                sched_prim::thread_wakeup_suspended(&t);
             }
         }
         Ok(())

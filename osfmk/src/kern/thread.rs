@@ -20,27 +20,7 @@ use crate::kern::task::TaskRef;
 /// Shared reference to a thread.
 pub type ThreadRef = Arc<Thread>;
 
-/// How a wait ended (`wait_result_t`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u8)]
-pub enum WaitResult {
-    /// The event happened (`THREAD_AWAKENED`).
-    Awakened = 0,
-    /// The deadline passed first (`THREAD_TIMED_OUT`).
-    TimedOut = 1,
-    /// The wait was aborted: a signal, termination or `thread_abort` (`THREAD_INTERRUPTED`).
-    Interrupted = 2,
-}
-
-impl WaitResult {
-    fn from_u8(v: u8) -> WaitResult {
-        match v {
-            1 => WaitResult::TimedOut,
-            2 => WaitResult::Interrupted,
-            _ => WaitResult::Awakened,
-        }
-    }
-}
+pub use crate::kern::waitq::WaitResult;
 
 /// Per-thread scheduling state. Fields change with the run queue lock held (or on the
 /// running thread itself); atomics let anyone read them without a lock.
@@ -73,7 +53,28 @@ pub struct ThreadSched {
     /// When the current stretch of user or kernel time began, and which it is.
     pub(crate) stamp: AtomicU64,
     pub(crate) in_user: AtomicBool,
+    /// On a CPU, or being switched off one: its registers are live, not in its context.
+    /// Set when a CPU switches to it; cleared by the next thread on that CPU once the
+    /// context is saved (`thread_dispatch`). Only then may it run anywhere else.
+    pub(crate) on_cpu: AtomicBool,
+    /// The CPU it last ran on.
+    pub(crate) last_cpu: AtomicU32,
+    /// `thread_stop` holds: while non-zero it is kept off every CPU.
+    pub(crate) stop_count: AtomicU32,
+    /// The priority it yields at when it goes back on the run queue this once
+    /// (`thread_switch` DEPRESS); `NO_PRI` if none.
+    pub(crate) depress_pri: AtomicU8,
+    /// A priority floor lent by a waiter on a lock it holds (priority inheritance); 0: none.
+    pub(crate) promotion: AtomicU8,
+    /// The timer that ends the current wait (`TimerId` parts; `seq == NO_TIMER`: none).
+    pub(crate) wait_timer_deadline: AtomicU64,
+    pub(crate) wait_timer_seq: AtomicU64,
 }
+
+/// No priority stored (`depress_pri`).
+pub(crate) const NO_PRI: u8 = u8::MAX;
+/// No wait timer stored (`wait_timer_seq`).
+pub(crate) const NO_TIMER: u64 = u64::MAX;
 
 impl ThreadSched {
     fn new(mode: SchedMode, pri: u8) -> ThreadSched {
@@ -93,6 +94,13 @@ impl ThreadSched {
             system_ticks: AtomicU64::new(0),
             stamp: AtomicU64::new(crate::kern::clock::mach_absolute_time()),
             in_user: AtomicBool::new(false),
+            on_cpu: AtomicBool::new(false),
+            last_cpu: AtomicU32::new(0),
+            stop_count: AtomicU32::new(0),
+            depress_pri: AtomicU8::new(NO_PRI),
+            promotion: AtomicU8::new(0),
+            wait_timer_deadline: AtomicU64::new(0),
+            wait_timer_seq: AtomicU64::new(NO_TIMER),
         }
     }
 
@@ -109,6 +117,11 @@ impl ThreadSched {
     pub(crate) fn set_base(&self, mode: SchedMode, base: u8) {
         self.mode.store(mode as u8, Ordering::Relaxed);
         self.base_pri.store(base, Ordering::Relaxed);
+    }
+
+    /// The priority floor lent by lock waiters (0: none).
+    pub fn promotion(&self) -> u8 {
+        self.promotion.load(Ordering::Relaxed)
     }
 
     pub(crate) fn set_sched_pri(&self, pri: u8) {
@@ -135,15 +148,16 @@ impl ThreadSched {
     }
 }
 
-/// Scheduling state (a simplification of XNU's TH_* bits for one CPU).
+/// Scheduling state (XNU's TH_RUN/TH_WAIT bits, with `on_cpu` kept beside it: a thread can
+/// be `Waiting` and still on its CPU for the moment it takes to switch away).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
 pub enum ThreadState {
     /// Built, not yet started.
     Embryo = 0,
-    /// On a run queue.
+    /// On a run queue (or held off it by `thread_stop`).
     Runnable = 1,
-    /// On the CPU.
+    /// Running on a CPU, or chosen to go back to a run queue when its CPU switches away.
     Running = 2,
     /// Blocked in `assert_wait`/`thread_block`.
     Waiting = 3,
@@ -162,8 +176,9 @@ pub struct Thread {
     state: AtomicU8,
     /// Priorities, waits, suspension, CPU accounting.
     pub sched: ThreadSched,
-    /// Saved registers while switched out; touched only by the context switch, with IRQs
-    /// masked, by the CPU that owns the thread at that moment.
+    /// Saved registers while switched out. Written by the CPU switching the thread out and
+    /// read by the CPU switching it in; the switch protocol (`sched_prim`) orders the two:
+    /// a thread is chosen to run only after `on_cpu` is clear, under the scheduler lock.
     context: UnsafeCell<MachineContext>,
     /// None for the boot thread, which keeps running on the boot stack.
     kstack: Option<KernelStack>,
@@ -173,12 +188,20 @@ pub struct Thread {
     pub uthread: spin::Once<Box<dyn Any + Send + Sync>>,
     /// The thread's exception ports (`thread_set_exception_ports`).
     pub exc_actions: crate::kern::exception::ExceptionActions,
+    /// Where it waits while suspended; `thread_resume` and termination wake it.
+    pub(crate) suspend_waitq: crate::kern::waitq::WaitQueue,
 }
 
-// SAFETY: `context` is only accessed by the context switch with IRQs masked on the one CPU
-// that is switching this thread in or out; everything else is atomics or locks.
+// SAFETY: the only field that is not `Sync` by itself is `context`. It is accessed by the
+// context switch alone (and by thread setup before the thread is ever runnable): the CPU
+// switching the thread out writes it; a CPU switches the thread in only after taking it off
+// a run queue, and it gets onto one only after `thread_dispatch` on the old CPU has seen the
+// save complete and cleared `on_cpu` — both under the scheduler lock, whose release and
+// acquire order the save before the load. So no two CPUs ever touch it at once. Everything
+// else is atomics, locks, or immutable after construction.
 unsafe impl Sync for Thread {}
-// SAFETY: as above; a thread moves between CPUs only through the scheduler.
+// SAFETY: as above; a thread (and its context) moves between CPUs only through the
+// scheduler's run queue, under its lock.
 unsafe impl Send for Thread {}
 
 impl Thread {
@@ -195,6 +218,7 @@ impl Thread {
             self_port: spin::Once::new(),
             uthread: spin::Once::new(),
             exc_actions: Default::default(),
+            suspend_waitq: crate::kern::waitq::WaitQueue::new(),
         });
         t.task.add_thread(&t);
         t

@@ -18,7 +18,7 @@ impl<T> Default for TimerQueue<T> {
 
 /// Handle to cancel a pending deadline.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct TimerId(u64, u64);
+pub struct TimerId(pub(crate) u64, pub(crate) u64);
 
 impl<T> TimerQueue<T> {
     /// Run `payload` at `deadline`.

@@ -1,0 +1,275 @@
+//! The per-CPU block (XNU's `cpu_data_t`/`processor_t`): one per CPU the device tree lists,
+//! reached through TPIDR_EL1, which each CPU points at its own block before it takes a lock.
+//!
+//! It holds what is "this CPU's": the running thread, the thread being switched away from,
+//! the idle thread, the end of the running thread's quantum, the reschedule request, the
+//! preemption and interrupt nesting levels, and the emergency stack a kernel stack overflow
+//! is reported on. Nothing global stands in for "this CPU": code asks [`current_cpu`].
+//!
+//! A CPU only ever changes its own block's thread fields (the scheduler does, with
+//! interrupts masked); other CPUs read them (to decide whom to preempt) through atomics.
+//! The thread pointers are owned by `sched_prim`, which keeps one strong count in each.
+
+use core::cell::UnsafeCell;
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+
+#[cfg(target_os = "none")]
+use crate::kern::thread::Thread;
+// Threads exist only in the target build; on the host the thread fields stay null.
+#[cfg(not(target_os = "none"))]
+type Thread = ();
+
+/// The most CPUs the kernel keeps a block for; a device tree listing more is truncated (and
+/// the banner says so).
+pub const MAX_CPUS: usize = 8;
+
+/// Bytes of each CPU's emergency stack (a kernel stack overflow is reported on it).
+pub const EMERGENCY_STACK_SIZE: usize = 16 * 1024;
+
+/// One CPU's state. `repr(C)` because the exception vectors read `emergency_stack_top` at a
+/// fixed offset ([`EMERGENCY_STACK_TOP_OFFSET`]).
+#[repr(C)]
+pub struct CpuData {
+    /// Top of this CPU's emergency stack (read by the stack-overflow vector).
+    emergency_stack_top: AtomicU64,
+    /// Index of this CPU (`cpu_number()`), its position in the device tree's list.
+    cpu_number: u32,
+    /// Has this CPU come up (entered the kernel and set TPIDR_EL1)?
+    online: AtomicBool,
+    /// The affinity (MPIDR_EL1 bits the device tree's `reg` gives) of this CPU.
+    mpidr: AtomicU64,
+    /// The running thread: one strong count, owned by `sched_prim`.
+    pub(crate) active_thread: AtomicPtr<Thread>,
+    /// During a switch, the thread switched away from (its count); the thread switched to
+    /// finishes with it (`thread_dispatch`).
+    pub(crate) previous_thread: AtomicPtr<Thread>,
+    /// This CPU's idle thread (a permanent count).
+    pub(crate) idle_thread: AtomicPtr<Thread>,
+    /// Absolute time the running thread's quantum ends.
+    pub(crate) quantum_end: AtomicU64,
+    /// AST_PREEMPT: switch at the next opportunity (quantum over, or a better thread woke).
+    pub(crate) need_resched: AtomicBool,
+    /// Preemption is off while this is non-zero (preemption-disabling locks nest here).
+    preemption_level: AtomicU32,
+    /// Interrupt handlers running on this CPU (0 in thread context).
+    interrupt_level: AtomicU32,
+    /// Sequence of switches on this CPU (statistics; the debugger shows it).
+    pub(crate) context_switches: AtomicUsize,
+}
+
+/// Offset of the emergency stack top in [`CpuData`], for the exception vectors.
+pub const EMERGENCY_STACK_TOP_OFFSET: usize = core::mem::offset_of!(CpuData, emergency_stack_top);
+const _: () = assert!(EMERGENCY_STACK_TOP_OFFSET == 0);
+
+impl CpuData {
+    const fn new(cpu_number: u32) -> CpuData {
+        CpuData {
+            emergency_stack_top: AtomicU64::new(0),
+            cpu_number,
+            online: AtomicBool::new(false),
+            mpidr: AtomicU64::new(0),
+            active_thread: AtomicPtr::new(core::ptr::null_mut()),
+            previous_thread: AtomicPtr::new(core::ptr::null_mut()),
+            idle_thread: AtomicPtr::new(core::ptr::null_mut()),
+            quantum_end: AtomicU64::new(0),
+            need_resched: AtomicBool::new(false),
+            preemption_level: AtomicU32::new(0),
+            interrupt_level: AtomicU32::new(0),
+            context_switches: AtomicUsize::new(0),
+        }
+    }
+
+    /// This CPU's index.
+    pub fn cpu_number(&self) -> u32 {
+        self.cpu_number
+    }
+
+    /// The CPU's MPIDR affinity.
+    pub fn mpidr(&self) -> u64 {
+        self.mpidr.load(Ordering::Relaxed)
+    }
+
+    /// Is the CPU up?
+    pub fn is_online(&self) -> bool {
+        self.online.load(Ordering::Acquire)
+    }
+
+    /// Is preemption disabled on this CPU?
+    pub fn preemption_disabled(&self) -> bool {
+        self.preemption_level.load(Ordering::Relaxed) != 0
+    }
+
+    /// How many interrupt handlers are running on this CPU (0: thread context).
+    pub fn interrupt_level(&self) -> u32 {
+        self.interrupt_level.load(Ordering::Relaxed)
+    }
+
+    /// Is a reschedule pending here?
+    pub fn need_resched(&self) -> bool {
+        self.need_resched.load(Ordering::Relaxed)
+    }
+
+    /// Ask this CPU to reschedule at its next opportunity.
+    pub fn set_need_resched(&self) {
+        self.need_resched.store(true, Ordering::Relaxed);
+    }
+
+    /// Context switches this CPU has made.
+    pub fn context_switches(&self) -> usize {
+        self.context_switches.load(Ordering::Relaxed)
+    }
+}
+
+static CPUS: [CpuData; MAX_CPUS] = [
+    CpuData::new(0),
+    CpuData::new(1),
+    CpuData::new(2),
+    CpuData::new(3),
+    CpuData::new(4),
+    CpuData::new(5),
+    CpuData::new(6),
+    CpuData::new(7),
+];
+
+/// How many CPUs the device tree listed (at most [`MAX_CPUS`]); 1 until told.
+static CPU_COUNT: AtomicUsize = AtomicUsize::new(1);
+
+/// The emergency stacks, one per CPU.
+#[repr(C, align(16))]
+struct EmergencyStacks([UnsafeCell<[u8; EMERGENCY_STACK_SIZE]>; MAX_CPUS]);
+
+// SAFETY: each stack is only ever used as a stack, by the stack-overflow vector of the one
+// CPU whose block points at it; Rust code never reads or writes it through this static.
+unsafe impl Sync for EmergencyStacks {}
+
+static EMERGENCY_STACKS: EmergencyStacks =
+    EmergencyStacks([const { UnsafeCell::new([0; EMERGENCY_STACK_SIZE]) }; MAX_CPUS]);
+
+/// The MPIDR_EL1 affinity fields (Aff3, Aff2–Aff0), as the device tree's `reg` of a CPU
+/// node gives them (ARM ARM D23.2.122).
+pub const MPIDR_AFFINITY_MASK: u64 = 0xff_00ff_ffff;
+
+/// The boot CPU takes block 0 (`cpu_number() == 0`, as in XNU) as its first act, before
+/// the device tree is read.
+pub fn cpu_data_attach_boot(mpidr: u64) {
+    CPUS[0].mpidr.store(mpidr & MPIDR_AFFINITY_MASK, Ordering::Relaxed);
+    cpu_data_attach(&CPUS[0]);
+}
+
+/// Record the other CPUs the device tree lists, by MPIDR affinity, in its order (the boot
+/// CPU need not be first in it, nor have affinity 0; its entry is skipped). Returns how
+/// many CPUs have a block now, and how many listed CPUs did not fit in [`MAX_CPUS`].
+pub fn cpu_data_register(listed: impl IntoIterator<Item = u64>) -> (usize, usize) {
+    let boot = CPUS[0].mpidr();
+    let mut n = 1;
+    let mut dropped = 0;
+    for mpidr in listed.into_iter().map(|m| m & MPIDR_AFFINITY_MASK).filter(|&m| m != boot) {
+        let Some(cpu) = CPUS.get(n) else {
+            dropped += 1;
+            continue;
+        };
+        cpu.mpidr.store(mpidr, Ordering::Relaxed);
+        let top = EMERGENCY_STACKS.0[n].get() as u64 + EMERGENCY_STACK_SIZE as u64;
+        cpu.emergency_stack_top.store(top, Ordering::Relaxed);
+        n += 1;
+    }
+    CPU_COUNT.store(n, Ordering::Release);
+    (n, dropped)
+}
+
+/// The block whose MPIDR affinity is `mpidr` (a CPU finding itself at bring-up).
+pub fn cpu_data_for_mpidr(mpidr: u64) -> Option<&'static CpuData> {
+    CPUS[..cpu_count()].iter().find(|c| c.mpidr() == mpidr)
+}
+
+/// How many CPUs have a block.
+pub fn cpu_count() -> usize {
+    CPU_COUNT.load(Ordering::Acquire)
+}
+
+/// Every CPU's block (for the scheduler choosing a CPU, and for the debugger).
+pub fn all_cpus() -> &'static [CpuData] {
+    &CPUS[..cpu_count()]
+}
+
+/// Make `cpu` this CPU's block: TPIDR_EL1 points at it from now on. Called once per CPU,
+/// first thing, before it takes any lock.
+pub fn cpu_data_attach(cpu: &'static CpuData) {
+    if cpu.emergency_stack_top.load(Ordering::Relaxed) == 0 {
+        let i = cpu.cpu_number as usize;
+        let top = EMERGENCY_STACKS.0[i].get() as u64 + EMERGENCY_STACK_SIZE as u64;
+        cpu.emergency_stack_top.store(top, Ordering::Relaxed);
+    }
+    #[cfg(target_os = "none")]
+    // SAFETY: TPIDR_EL1 is reserved for the kernel's per-CPU pointer; `cpu` is a static
+    // that lives forever, so the pointer stays valid.
+    unsafe {
+        core::arch::asm!("msr tpidr_el1, {}", in(reg) cpu as *const CpuData as u64, options(nostack, preserves_flags))
+    };
+    cpu.online.store(true, Ordering::Release);
+}
+
+/// The block of the CPU this code runs on. A thread that can be preempted may move to
+/// another CPU right after the call; what it reads of "its" CPU is then only a hint — the
+/// scheduler reads its own block with interrupts masked.
+#[inline]
+pub fn current_cpu() -> &'static CpuData {
+    #[cfg(target_os = "none")]
+    {
+        let p: u64;
+        // SAFETY: reading TPIDR_EL1 has no side effects.
+        unsafe {
+            core::arch::asm!("mrs {}, tpidr_el1", out(reg) p, options(nomem, nostack, preserves_flags))
+        };
+        if p != 0 {
+            // SAFETY: a non-zero TPIDR_EL1 was set by `cpu_data_attach` to one of the static
+            // blocks in `CPUS`.
+            return unsafe { &*(p as *const CpuData) };
+        }
+    }
+    // Before the boot CPU attached (the first lines of boot), and on the host, CPU 0.
+    &CPUS[0]
+}
+
+/// `cpu_number()`: this CPU's index.
+#[inline]
+pub fn cpu_number() -> u32 {
+    current_cpu().cpu_number
+}
+
+/// Disable preemption on this CPU (nests). Interrupts still arrive; the switch they would
+/// cause waits until [`preemption_enable`] brings the level back to zero.
+#[inline]
+pub fn preemption_disable() {
+    current_cpu().preemption_level.fetch_add(1, Ordering::Relaxed);
+    core::sync::atomic::compiler_fence(Ordering::SeqCst);
+}
+
+/// Undo one [`preemption_disable`]. Returns whether preemption is now enabled and a
+/// reschedule is pending (the caller may switch now).
+#[inline]
+pub fn preemption_enable() -> bool {
+    core::sync::atomic::compiler_fence(Ordering::SeqCst);
+    let cpu = current_cpu();
+    let before = cpu.preemption_level.fetch_sub(1, Ordering::Relaxed);
+    assert!(before != 0, "preemption_enable without preemption_disable");
+    before == 1 && cpu.need_resched()
+}
+
+/// An interrupt handler starts on this CPU (the IRQ vector calls it; interrupts are masked).
+#[inline]
+pub fn interrupt_enter() {
+    current_cpu().interrupt_level.fetch_add(1, Ordering::Relaxed);
+}
+
+/// The interrupt handler that [`interrupt_enter`] announced is done.
+#[inline]
+pub fn interrupt_exit() {
+    current_cpu().interrupt_level.fetch_sub(1, Ordering::Relaxed);
+}
+
+/// Is this CPU running an interrupt handler?
+#[inline]
+pub fn in_interrupt() -> bool {
+    current_cpu().interrupt_level() != 0
+}
