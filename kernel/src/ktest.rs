@@ -28,6 +28,9 @@ pub fn expected_fault(frame: &mut TrapFrame, esr: Esr, far: u64) -> bool {
 pub use tests::run;
 
 #[cfg(feature = "ktest")]
+mod waitq_tests;
+
+#[cfg(feature = "ktest")]
 mod tests {
     use super::*;
     use crate::kprintln;
@@ -48,6 +51,14 @@ mod tests {
         ("scheduler time-slices two CPU-bound threads", time_slicing),
         ("a higher-priority thread preempts within a quantum", priority_preempts),
         ("sleeps end at their deadline, not before", sleep_deadlines),
+        ("a wakeup between Wait::begin and block is not lost", super::waitq_tests::wakeup_before_block),
+        ("a wait on two queues ends on either and leaves neither", super::waitq_tests::wait_on_two_queues),
+        ("wakeup_one passes over waits that already ended", super::waitq_tests::wakeup_one_skips_ended_waits),
+        ("deadlines and aborts end waits", super::waitq_tests::deadlines_and_aborts),
+        (
+            "thread_stop keeps a thread off the CPU until thread_unstop",
+            super::waitq_tests::stop_holds_a_thread_off_cpu,
+        ),
         ("suspend counts nest and stop a thread", suspend_nests),
         ("no suspension holds a thread of a killed task", killed_task_is_not_held),
         ("200 threads created and terminated leave no memory behind", thread_churn),

@@ -316,7 +316,7 @@ fn semaphore_destroy(port: &PortRef, req: &mut Request<'_>) -> Reply {
 // ---- thread_act ----------------------------------------------------------------------------
 
 fn thread_get_state(port: &PortRef, req: &mut Request<'_>) -> Reply {
-    let words = thread_act::thread_get_state(&*thread_of(port)?, req.args[0].int(), req.args[1].int())?;
+    let words = thread_act::thread_get_state(&thread_of(port)?, req.args[0].int(), req.args[1].int())?;
     Ok(alloc::vec![KOut::Words(words)])
 }
 

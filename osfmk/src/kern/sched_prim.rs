@@ -156,8 +156,8 @@ mod imp {
     static CLOCK: spin::Once<&'static dyn ClockDevice> = spin::Once::new();
     static SIGNAL: spin::Once<&'static dyn CpuSignal> = spin::Once::new();
 
-    /// Register the interrupt controller's inter-processor signal (before secondary CPUs
-    /// start; with one CPU nobody needs it).
+    /// Register the interrupt controller's inter-processor signal, before secondary CPUs
+    /// start (until then there is no other CPU to signal).
     pub fn sched_set_cpu_signal(signal: &'static dyn CpuSignal) {
         SIGNAL.call_once(|| signal);
     }

@@ -120,27 +120,34 @@ use mach::info::{
     THREAD_BASIC_INFO, THREAD_BASIC_INFO_COUNT,
 };
 
-/// The saved user registers of `t`. `t` must not be running user code while this is read:
-/// it is the caller itself (in the kernel) or, on this one-CPU kernel, any other thread.
-fn with_user_frame<R>(t: &Thread, f: impl FnOnce(&mut TrapFrame) -> R) -> Result<R, mach::KernReturn> {
+/// Run `f` on the saved user registers of `t`. For the caller's own thread that is its trap
+/// frame, which only it touches. Any other thread is first stopped (`thread_stop`): held off
+/// every CPU, and waited for until it is off the one it ran on, so its frame holds its user
+/// state and nothing changes it until `thread_unstop`.
+fn with_user_frame<R>(t: &ThreadRef, f: impl FnOnce(&mut TrapFrame) -> R) -> Result<R, mach::KernReturn> {
     if t.state() == ThreadState::Terminated {
         return Err(mach::KernReturn::KERN_TERMINATED);
     }
     let addr = t.user_frame_addr().ok_or(mach::KernReturn::KERN_INVALID_ARGUMENT)?;
-    // IRQs stay masked for the access so no preemption can let `t` run in between.
-    let daif = crate::arm64::cpu::interrupts_disable();
+    let myself = alloc::sync::Arc::ptr_eq(t, &sched_prim::current_thread());
+    if !myself {
+        sched_prim::thread_stop(t);
+    }
     // SAFETY: `addr` is the user frame at the top of `t`'s own kernel stack, which lives as
-    // long as `t`; with one CPU, `t` is either the caller (whose frame it is) or not running,
-    // so nobody else reads or writes the frame meanwhile.
+    // long as `t` (we hold a reference). Either `t` is the calling thread, whose frame this
+    // code alone uses, or `t` is stopped: off every CPU and kept off until `thread_unstop`
+    // below, so no other code reads or writes the frame while `frame` lives.
     let frame = unsafe { &mut *(addr as *mut TrapFrame) };
     let r = f(frame);
-    crate::arm64::cpu::interrupts_restore(daif);
+    if !myself {
+        sched_prim::thread_unstop(t);
+    }
     Ok(r)
 }
 
 /// `thread_get_state(t, ARM_THREAD_STATE64)`: the user registers as 68 words.
 pub fn thread_get_state(
-    t: &Thread,
+    t: &ThreadRef,
     flavor: u32,
     count: u32,
 ) -> Result<alloc::vec::Vec<u32>, mach::KernReturn> {
@@ -162,7 +169,7 @@ pub fn thread_get_state(
 
 /// `thread_set_state(t, ARM_THREAD_STATE64, words)`: new user registers. Only the condition
 /// flags of cpsr are taken: a user cannot change its exception level or interrupt masks.
-pub fn thread_set_state(t: &Thread, flavor: u32, words: &[u32]) -> Result<(), mach::KernReturn> {
+pub fn thread_set_state(t: &ThreadRef, flavor: u32, words: &[u32]) -> Result<(), mach::KernReturn> {
     if flavor != ARM_THREAD_STATE64 || (words.len() as u32) < ARM_THREAD_STATE64_COUNT {
         return Err(mach::KernReturn::KERN_INVALID_ARGUMENT);
     }
