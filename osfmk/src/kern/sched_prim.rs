@@ -204,6 +204,21 @@ mod imp {
         unsafe { clone_raw(p) }
     }
 
+    /// Run `f` on the running thread without taking a reference (cheaper than
+    /// [`current_thread`] on the trap paths).
+    #[inline]
+    fn with_current<R>(f: impl FnOnce(&Thread) -> R) -> R {
+        let p = {
+            let _masked = InterruptsMasked::new();
+            current_cpu().active_thread.load(Ordering::Acquire)
+        };
+        assert!(!p.is_null(), "current_thread before sched_init");
+        // SAFETY: `p` is the thread running this code (read on the CPU we were on then;
+        // if we have moved since, we moved with it), which lives at least as long as it
+        // runs: `active_thread` of whatever CPU runs it holds a count.
+        f(unsafe { &*p })
+    }
+
     /// Has the scheduler started on this CPU?
     pub fn sched_running() -> bool {
         !current_cpu().active_thread.load(Ordering::Acquire).is_null()
@@ -255,6 +270,19 @@ mod imp {
     /// priority, this one on a tie — signalling it if it is not this CPU.
     fn preempt_check_locked(pri: u8) {
         let here = current_cpu();
+        if all_cpus().len() == 1 {
+            // Only this CPU: preempt what runs here if `pri` beats it.
+            let active = here.active_thread.load(Ordering::Acquire);
+            let beaten = active.is_null()
+                || core::ptr::eq(active, here.idle_thread.load(Ordering::Acquire))
+                // SAFETY: `active_thread` holds a count of the thread running on this CPU,
+                // which is this code's thread and so alive.
+                || pri > unsafe { &*active }.sched_pri();
+            if beaten {
+                here.set_need_resched();
+            }
+            return;
+        }
         let mut victim: Option<(&CpuData, i16)> = None;
         for cpu in all_cpus().iter().filter(|c| c.is_online()) {
             let active = cpu.active_thread.load(Ordering::Acquire);
@@ -380,17 +408,19 @@ mod imp {
 
     /// The running thread trapped in from user mode.
     pub fn thread_enter_kernel() {
-        let t = current_thread();
-        account(&t, mach_absolute_time());
-        t.sched.in_user.store(false, Ordering::Relaxed);
+        with_current(|t| {
+            account(t, mach_absolute_time());
+            t.sched.in_user.store(false, Ordering::Relaxed);
+        })
     }
 
     /// The running thread is about to return to user mode.
     pub fn thread_exit_kernel() {
-        let t = current_thread();
-        account(&t, mach_absolute_time());
-        t.sched.in_user.store(true, Ordering::Relaxed);
-        t.sched.abort_requested.store(false, Ordering::Relaxed);
+        with_current(|t| {
+            account(t, mach_absolute_time());
+            t.sched.in_user.store(true, Ordering::Relaxed);
+            t.sched.abort_requested.store(false, Ordering::Relaxed);
+        })
     }
 
     /// A new strong reference from a pointer that already holds one.
@@ -510,22 +540,21 @@ mod imp {
         // switched to us; we own it now.
         let prev: ThreadRef = unsafe { Arc::from_raw(prev) };
         let idle = cpu.idle_thread.load(Ordering::Acquire);
-        {
-            let mut guard = SCHED.lock();
-            prev.sched.on_cpu.store(false, Ordering::Relaxed);
-            if let Some(s) = guard.as_mut()
-                && prev.state() == ThreadState::Running
-                && !core::ptr::eq(Arc::as_ptr(&prev), idle)
-            {
-                let depressed = prev.sched.depress_pri.swap(NO_PRI, Ordering::Relaxed);
-                let pri = if depressed != NO_PRI { depressed } else { prev.sched_pri() };
-                if setrun_locked(s, prev.clone(), pri) && depressed == NO_PRI {
-                    preempt_check_locked(pri);
-                }
+        let mut guard = SCHED.lock();
+        prev.sched.on_cpu.store(false, Ordering::Relaxed);
+        let Some(s) = guard.as_mut() else { return };
+        if prev.state() == ThreadState::Running && !core::ptr::eq(Arc::as_ptr(&prev), idle) {
+            let depressed = prev.sched.depress_pri.swap(NO_PRI, Ordering::Relaxed);
+            let pri = if depressed != NO_PRI { depressed } else { prev.sched_pri() };
+            // The run queue takes over our count.
+            if setrun_locked(s, prev, pri) && depressed == NO_PRI {
+                preempt_check_locked(pri);
             }
+        } else {
+            drop(guard);
+            // Dropping may free the thread (a terminated one): we are on our own stack.
+            drop(prev);
         }
-        // Dropping may free the thread (a terminated one): we are on our own stack.
-        drop(prev);
     }
 
     /// First Rust code of every new thread (IRQs still masked from the switch): finish the
@@ -746,6 +775,9 @@ mod imp {
     /// waited: signals may have arrived meanwhile, so the caller looks at them again
     /// before user mode (`ast_taken_user`).
     pub fn thread_ast_user() -> bool {
+        if with_current(|t| !terminate_requested(t) && !suspension_holds(t)) {
+            return false;
+        }
         let t = current_thread();
         let mut waited = false;
         loop {

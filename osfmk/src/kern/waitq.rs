@@ -76,9 +76,57 @@ mod imp {
         seq: u64,
     }
 
+    /// Waiters in arrival order. The first is kept inline: most queues never hold more
+    /// than one thread (a receiver's own queue always), and then waiting allocates nothing.
+    struct Waiters {
+        first: Option<Waiter>,
+        rest: VecDeque<Waiter>,
+    }
+
+    impl Waiters {
+        const fn new() -> Waiters {
+            Waiters { first: None, rest: VecDeque::new() }
+        }
+
+        fn is_empty(&self) -> bool {
+            self.first.is_none()
+        }
+
+        fn push_back(&mut self, w: Waiter) {
+            if self.first.is_none() {
+                self.first = Some(w);
+            } else {
+                self.rest.push_back(w);
+            }
+        }
+
+        fn pop_front(&mut self) -> Option<Waiter> {
+            let w = self.first.take()?;
+            self.first = self.rest.pop_front();
+            Some(w)
+        }
+
+        fn iter(&self) -> impl Iterator<Item = &Waiter> {
+            self.first.iter().chain(self.rest.iter())
+        }
+
+        /// Keep the waiters `keep` says yes to, in order.
+        fn retain(&mut self, mut keep: impl FnMut(&Waiter) -> bool) {
+            if let Some(w) = self.first.take()
+                && keep(&w)
+            {
+                self.first = Some(w);
+            }
+            self.rest.retain(|w| keep(w));
+            if self.first.is_none() {
+                self.first = self.rest.pop_front();
+            }
+        }
+    }
+
     /// Threads waiting on one object, in arrival order.
     pub struct WaitQueue {
-        waiters: SpinLock<VecDeque<Waiter>>,
+        waiters: SpinLock<Waiters>,
     }
 
     impl Default for WaitQueue {
@@ -96,7 +144,7 @@ mod imp {
     impl WaitQueue {
         /// An empty queue.
         pub const fn new() -> WaitQueue {
-            WaitQueue { waiters: SpinLock::new(VecDeque::new()) }
+            WaitQueue { waiters: SpinLock::new(Waiters::new()) }
         }
 
         /// Wake the longest waiter whose wait is still open (`waitq_wakeup64_one`). Returns
@@ -125,7 +173,7 @@ mod imp {
         pub fn wakeup_all_with(&self, result: WaitResult) -> usize {
             let mut q = self.waiters.lock();
             let mut n = 0;
-            for w in q.drain(..) {
+            while let Some(w) = q.pop_front() {
                 n += usize::from(sched_prim::thread_go(&w.thread, w.seq, result));
             }
             n
