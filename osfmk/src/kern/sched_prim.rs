@@ -71,16 +71,22 @@ impl<T> RunQueue<T> {
         t
     }
 
-    /// Remove every entry matching `pred` (a thread terminated while runnable).
-    pub fn remove_if(&mut self, mut pred: impl FnMut(&T) -> bool) {
-        for pri in 0..NRQS {
-            let before = self.queues[pri].len();
-            self.queues[pri].retain(|t| !pred(t));
-            self.count -= before - self.queues[pri].len();
-            if self.queues[pri].is_empty() {
-                self.bitmap[pri / 64] &= !(1 << (pri % 64));
+    /// Take out the first entry matching `pred`, searching from the highest priority.
+    pub fn remove_first(&mut self, mut pred: impl FnMut(&T) -> bool) -> Option<T> {
+        for pri in (0..NRQS).rev() {
+            if self.bitmap[pri / 64] & (1 << (pri % 64)) == 0 {
+                continue;
+            }
+            if let Some(i) = self.queues[pri].iter().position(&mut pred) {
+                let t = self.queues[pri].remove(i);
+                if self.queues[pri].is_empty() {
+                    self.bitmap[pri / 64] &= !(1 << (pri % 64));
+                }
+                self.count -= 1;
+                return t;
             }
         }
+        None
     }
 
     /// Number of queued threads.
@@ -686,16 +692,10 @@ mod imp {
             let mut guard = SCHED.lock();
             t.sched.stop_count.fetch_add(1, Ordering::Relaxed);
             // Already queued: hold it off the queue too.
-            if let Some(s) = guard.as_mut() {
-                let mut found = false;
-                s.runq.remove_if(|q| {
-                    let hit = Arc::ptr_eq(q, t);
-                    found |= hit;
-                    hit
-                });
-                if found {
-                    s.stopped.push(t.clone());
-                }
+            if let Some(s) = guard.as_mut()
+                && let Some(q) = s.runq.remove_first(|q| Arc::ptr_eq(q, t))
+            {
+                s.stopped.push(q);
             }
         }
         thread_wait(t);
@@ -812,16 +812,9 @@ mod imp {
 
     /// Recompute `t`'s priority and re-sort it if it is on the run queue.
     fn requeue_locked(s: &mut Scheduler, t: &ThreadRef) {
-        update_priority(s, t, mach_absolute_time());
-        let mut found = false;
-        s.runq.remove_if(|q| {
-            let hit = Arc::ptr_eq(q, t);
-            found |= hit;
-            hit
-        });
-        if found {
-            let pri = t.sched_pri();
-            s.runq.enqueue(t.clone(), pri);
+        let pri = update_priority(s, t, mach_absolute_time());
+        if let Some(q) = s.runq.remove_first(|q| Arc::ptr_eq(q, t)) {
+            s.runq.enqueue(q, pri);
             preempt_check_locked(pri);
         }
     }
@@ -875,11 +868,27 @@ mod tests {
     }
 
     #[test]
-    fn remove_if_keeps_bitmap_exact() {
+    fn remove_first_takes_one_and_keeps_order() {
         let mut rq = RunQueue::new();
         rq.enqueue(1, 5);
         rq.enqueue(2, 70);
-        rq.remove_if(|&t| t == 2);
+        rq.enqueue(3, 70);
+        rq.enqueue(2, 5);
+        assert_eq!(rq.remove_first(|&t| t == 2), Some(2));
+        assert_eq!(rq.len(), 3);
+        assert_eq!(rq.dequeue(), Some(3));
+        assert_eq!(rq.remove_first(|&t| t == 9), None);
+        assert_eq!(rq.dequeue(), Some(1));
+        assert_eq!(rq.dequeue(), Some(2));
+        assert_eq!(rq.highest(), None);
+    }
+
+    #[test]
+    fn remove_first_keeps_bitmap_exact() {
+        let mut rq = RunQueue::new();
+        rq.enqueue(1, 5);
+        rq.enqueue(2, 70);
+        rq.remove_first(|&t| t == 2);
         assert_eq!(rq.highest(), Some(5));
         assert_eq!(rq.len(), 1);
     }
