@@ -120,7 +120,9 @@ mod imp {
     use crate::kern::clock::{mach_absolute_time, nanoseconds_to_absolutetime};
     use crate::kern::locks::SpinLock;
     use crate::kern::sched::{SCHED_TICK_NS, SchedMode, USAGE_PER_QUANTUM, compute_sched_pri, decay_usage};
-    use crate::kern::thread::{NO_PRI, NO_TIMER, Thread, ThreadRef, ThreadState, WaitResult};
+    use crate::kern::thread::{
+        NO_TIMER, OFF_CPU, ON_CPU, SWITCHING_OUT, Thread, ThreadRef, ThreadState, WaitResult,
+    };
     use crate::kern::timer_call::{TimerId, TimerQueue};
     use crate::kern::waitq::Wait;
     use alloc::sync::Arc;
@@ -191,7 +193,7 @@ mod imp {
     fn processor_start(running: ThreadRef, idle: ThreadRef, quantum_end: u64) {
         let cpu = current_cpu();
         running.set_state(ThreadState::Running);
-        running.sched.on_cpu.store(true, Ordering::Relaxed);
+        running.sched.on_cpu.store(ON_CPU, Ordering::Relaxed);
         running.sched.last_cpu.store(cpu.cpu_number(), Ordering::Relaxed);
         idle.sched.last_cpu.store(cpu.cpu_number(), Ordering::Relaxed);
         cpu.quantum_end.store(quantum_end, Ordering::Relaxed);
@@ -379,9 +381,12 @@ mod imp {
             s.timers.cancel(TimerId(t.sched.wait_timer_deadline.load(Ordering::Relaxed), timer_seq));
         }
         t.sched.set_wait_result(result);
-        if t.sched.on_cpu.load(Ordering::Relaxed) {
+        if t.sched.on_cpu.load(Ordering::Relaxed) == ON_CPU {
+            // Not switched away yet (between `Wait::begin` and `block`): it just goes on.
             t.set_state(ThreadState::Running);
         } else {
+            // Off its CPU, or being switched off one: whoever takes it from the run queue
+            // waits for the switch to finish (see `thread_block_reason`).
             let pri = update_priority(s, t, mach_absolute_time());
             if setrun_locked(s, t.clone(), pri) {
                 preempt_check_locked(pri);
@@ -452,22 +457,28 @@ mod imp {
     /// `thread_block`, yielding at `yield_pri` instead of the thread's own priority when it
     /// stays runnable (a priority depression for one decision: `thread_switch` DEPRESS).
     ///
-    /// The switch protocol, which everything else leans on (XNU's `thread_invoke` and
-    /// `thread_dispatch`): under the scheduler lock this CPU picks the next thread and marks
-    /// it `on_cpu`; the old thread stays `on_cpu` and off every run queue, so no other CPU
-    /// can take it while its registers are still live here. After `machine_switch_context`
-    /// has saved them, the *new* thread, first thing on its side of the switch, runs
-    /// `thread_dispatch`, which under the same lock clears the old thread's `on_cpu` and, if
-    /// the old thread is runnable (preempted, yielding, or woken while it was switching out),
-    /// puts it on the run queue. A wakeup in between finds the old thread `on_cpu` and only
-    /// marks it running; dispatch queues it. So a thread becomes runnable elsewhere only
-    /// after its context is saved. (The alternative, a per-thread lock held across the
-    /// switch as xv6 holds the process lock, would make every wakeup spin on a switching
-    /// thread; this way nobody waits for a switch to finish.)
+    /// The switch protocol, which everything else leans on. A thread's `on_cpu` says where
+    /// its registers are: `ON_CPU` while it runs, `SWITCHING_OUT` from the moment its CPU
+    /// decides (under the scheduler lock) to switch it away until its registers are saved,
+    /// then `OFF_CPU`. `SWITCHING_OUT` is a lock on the thread's saved context, held across
+    /// the switch by the CPU switching it away (as xv6 holds the process lock across
+    /// `swtch`): that CPU puts a still-runnable thread back on the run queue right away,
+    /// under the same lock hold that picks the next thread, and a wakeup may queue a
+    /// switching thread too — but a CPU that takes such a thread off the queue waits until
+    /// `on_cpu` is `OFF_CPU` before loading its context. The release happens on the other
+    /// side of the switch: the thread switched to runs `thread_dispatch` first thing, which
+    /// stores `OFF_CPU` (release ordering, after the save) and drops the old thread's count.
+    /// So a thread never runs on a second CPU before its context is saved, dispatch takes no
+    /// lock, and the wait for a switch to finish is only ever the few instructions of a
+    /// register save on another CPU. (XNU's alternative keeps the old thread off the queue
+    /// until `thread_dispatch` queues it under the thread lock; it costs a second lock round
+    /// on every switch.) A wakeup of a thread that is still `ON_CPU` — between
+    /// `Wait::begin` and `block` — only marks it running; `thread_block` then returns at once.
     ///
     /// References: `active_thread` owns one count of the running thread. On a switch that
     /// count moves to `previous_thread` and is released by the thread that runs next —
-    /// dropping it on the old thread's own stack could free that stack.
+    /// dropping it on the old thread's own stack could free that stack. The run queue holds
+    /// counts of its own.
     fn thread_block_reason(yield_pri: Option<u8>) -> WaitResult {
         assert!(!crate::arm64::cpu_data::in_interrupt(), "thread_block in interrupt context");
         let daif = cpu::interrupts_disable();
@@ -483,18 +494,31 @@ mod imp {
         let s = guard.as_mut().expect("thread_block before sched_init");
         let is_idle = core::ptr::eq(old_ptr, idle_ptr);
         let old_runnable = old.state() == ThreadState::Running && !is_idle;
-        let old_pri =
-            if old_runnable { yield_pri.unwrap_or_else(|| update_priority(s, old, now)) } else { 0 };
-        let must_leave = old_runnable && old.sched.stop_count.load(Ordering::Relaxed) > 0;
-        let next = match s.runq.highest() {
+        let next = if old_runnable {
+            let old_pri = yield_pri.unwrap_or_else(|| update_priority(s, old, now));
+            let must_leave = old.sched.stop_count.load(Ordering::Relaxed) > 0;
             // Round robin among equals: a runnable thread yields to one of its priority.
-            Some(best) if !old_runnable || must_leave || best >= old_pri => s.runq.dequeue(),
-            _ if old_runnable && !must_leave => None,
-            // Nothing else to run: this CPU idles (unless it already is the idle thread).
-            _ if is_idle => None,
-            _ => {
+            if !must_leave && s.runq.highest().is_none_or(|best| best < old_pri) {
+                None
+            } else {
+                // Behind its equals (or held, if stopped), then the best of the rest.
+                // SAFETY: `active_thread`'s count keeps `old` alive; the queue gets its own.
+                let me = unsafe { clone_raw(old_ptr) };
+                if setrun_locked(s, me, old_pri) && yield_pri.is_none() {
+                    preempt_check_locked(old_pri);
+                }
+                Some(s.runq.dequeue().unwrap_or_else(|| {
+                    // SAFETY: `idle_thread` holds a permanent count of the idle thread.
+                    unsafe { clone_raw(idle_ptr) }
+                }))
+            }
+        } else {
+            match s.runq.dequeue() {
+                Some(t) => Some(t),
+                // Nothing to run: this CPU idles (unless it already is the idle thread).
+                None if is_idle => None,
                 // SAFETY: `idle_thread` holds a permanent count of the idle thread.
-                Some(unsafe { clone_raw(idle_ptr) })
+                None => Some(unsafe { clone_raw(idle_ptr) }),
             }
         };
         let Some(next) = next else {
@@ -502,26 +526,29 @@ mod imp {
             cpu::interrupts_restore(daif);
             return old.sched.wait_result();
         };
-        if yield_pri.is_some() && old_runnable {
-            old.sched.depress_pri.store(old_pri, Ordering::Relaxed);
-        }
+        old.sched.on_cpu.store(SWITCHING_OUT, Ordering::Relaxed);
         next.set_state(ThreadState::Running);
-        next.sched.on_cpu.store(true, Ordering::Relaxed);
         next.sched.last_cpu.store(cpu.cpu_number(), Ordering::Relaxed);
         next.sched.stamp.store(now, Ordering::Relaxed);
         // A new thread on the CPU gets a fresh quantum.
         cpu.quantum_end.store(now + s.quantum, Ordering::Relaxed);
         program_clock(s, cpu);
         drop(guard);
+        // Taken off the queue by us, so ours — once the CPU switching it away (if any) has
+        // saved its registers.
+        while next.sched.on_cpu.load(Ordering::Acquire) != OFF_CPU {
+            core::hint::spin_loop();
+        }
+        next.sched.on_cpu.store(ON_CPU, Ordering::Relaxed);
         next.activate_address_space();
         let new_ctx = next.machine_context();
         cpu.previous_thread.store(old_ptr as *mut Thread, Ordering::Relaxed);
         cpu.active_thread.store(Arc::into_raw(next) as *mut Thread, Ordering::Release);
         cpu.context_switches.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: `old` is this thread (its count now in `previous_thread`), `new_ctx`
+        // SAFETY: `old` is this thread (its count now in `previous_thread`); `new_ctx`
         // belongs to the thread just made active, whose context was saved by a completed
-        // switch (it was on the run queue) or built by `Thread::create`; IRQs are masked
-        // across the switch, and no other CPU touches either context (see above).
+        // switch (we saw `OFF_CPU` with acquire ordering) or built by `Thread::create`. IRQs
+        // are masked across the switch, and no other CPU touches either context (see above).
         unsafe { machine_switch_context(old.machine_context(), new_ctx) };
         // Back on this thread, possibly much later and on another CPU, switched to by
         // someone else: finish that switch.
@@ -533,9 +560,9 @@ mod imp {
         result
     }
 
-    /// The second half of a switch, run by the thread switched to (XNU `thread_dispatch`):
-    /// the previous thread's registers are saved now, so it may run elsewhere — queue it if
-    /// it is runnable — and its count is released.
+    /// The second half of a switch, run first by the thread switched to (XNU's
+    /// `thread_dispatch`): the previous thread's registers are saved now, so it may run
+    /// elsewhere; its count is released.
     fn thread_dispatch() {
         let cpu = current_cpu();
         let prev = cpu.previous_thread.swap(core::ptr::null_mut(), Ordering::Relaxed);
@@ -545,22 +572,10 @@ mod imp {
         // SAFETY: `previous_thread` held the count `active_thread` had on the thread that
         // switched to us; we own it now.
         let prev: ThreadRef = unsafe { Arc::from_raw(prev) };
-        let idle = cpu.idle_thread.load(Ordering::Acquire);
-        let mut guard = SCHED.lock();
-        prev.sched.on_cpu.store(false, Ordering::Relaxed);
-        let Some(s) = guard.as_mut() else { return };
-        if prev.state() == ThreadState::Running && !core::ptr::eq(Arc::as_ptr(&prev), idle) {
-            let depressed = prev.sched.depress_pri.swap(NO_PRI, Ordering::Relaxed);
-            let pri = if depressed != NO_PRI { depressed } else { prev.sched_pri() };
-            // The run queue takes over our count.
-            if setrun_locked(s, prev, pri) && depressed == NO_PRI {
-                preempt_check_locked(pri);
-            }
-        } else {
-            drop(guard);
-            // Dropping may free the thread (a terminated one): we are on our own stack.
-            drop(prev);
-        }
+        // Release: the register save above happens before any CPU that sees this loads them.
+        prev.sched.on_cpu.store(OFF_CPU, Ordering::Release);
+        // Dropping may free the thread (a terminated one): we are on our own stack.
+        drop(prev);
     }
 
     /// First Rust code of every new thread (IRQs still masked from the switch): finish the
@@ -664,10 +679,17 @@ mod imp {
     /// Wait until `t` is off every CPU (XNU `thread_wait`): its registers are in its saved
     /// context and its user frame is not changing under us. `t` must not be the caller.
     pub fn thread_wait(t: &Thread) {
+        // An idle thread holds no state anyone waits for, and it never leaves `Running`.
+        if all_cpus().iter().any(|c| core::ptr::eq(c.idle_thread.load(Ordering::Relaxed), t)) {
+            return;
+        }
         loop {
             {
                 let guard = SCHED.lock();
-                if !t.sched.on_cpu.load(Ordering::Relaxed) || guard.is_none() {
+                // Running, about to run (taken off the queue), or still being switched away.
+                let on_a_cpu =
+                    t.state() == ThreadState::Running || t.sched.on_cpu.load(Ordering::Acquire) != OFF_CPU;
+                if !on_a_cpu || guard.is_none() {
                     return;
                 }
                 // Make the CPU it runs on switch away soon.

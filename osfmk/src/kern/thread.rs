@@ -53,17 +53,14 @@ pub struct ThreadSched {
     /// When the current stretch of user or kernel time began, and which it is.
     pub(crate) stamp: AtomicU64,
     pub(crate) in_user: AtomicBool,
-    /// On a CPU, or being switched off one: its registers are live, not in its context.
-    /// Set when a CPU switches to it; cleared by the next thread on that CPU once the
-    /// context is saved (`thread_dispatch`). Only then may it run anywhere else.
-    pub(crate) on_cpu: AtomicBool,
+    /// Where its registers are (`OFF_CPU`, `ON_CPU`, `SWITCHING_OUT`): the switch protocol
+    /// of `sched_prim`. `SWITCHING_OUT` works as a lock on the saved context, held by the
+    /// CPU switching the thread away and released by `thread_dispatch` once it is saved.
+    pub(crate) on_cpu: AtomicU8,
     /// The CPU it last ran on.
     pub(crate) last_cpu: AtomicU32,
     /// `thread_stop` holds: while non-zero it is kept off every CPU.
     pub(crate) stop_count: AtomicU32,
-    /// The priority it yields at when it goes back on the run queue this once
-    /// (`thread_switch` DEPRESS); `NO_PRI` if none.
-    pub(crate) depress_pri: AtomicU8,
     /// A priority floor lent by a waiter on a lock it holds (priority inheritance); 0: none.
     pub(crate) promotion: AtomicU8,
     /// The timer that ends the current wait (`TimerId` parts; `seq == NO_TIMER`: none).
@@ -71,8 +68,12 @@ pub struct ThreadSched {
     pub(crate) wait_timer_seq: AtomicU64,
 }
 
-/// No priority stored (`depress_pri`).
-pub(crate) const NO_PRI: u8 = u8::MAX;
+/// `on_cpu`: its registers are in its saved context.
+pub(crate) const OFF_CPU: u8 = 0;
+/// `on_cpu`: running on a CPU (its own code, or about to block).
+pub(crate) const ON_CPU: u8 = 1;
+/// `on_cpu`: its CPU has chosen to switch it away and is saving its registers.
+pub(crate) const SWITCHING_OUT: u8 = 2;
 /// No wait timer stored (`wait_timer_seq`).
 pub(crate) const NO_TIMER: u64 = u64::MAX;
 
@@ -94,10 +95,9 @@ impl ThreadSched {
             system_ticks: AtomicU64::new(0),
             stamp: AtomicU64::new(crate::kern::clock::mach_absolute_time()),
             in_user: AtomicBool::new(false),
-            on_cpu: AtomicBool::new(false),
+            on_cpu: AtomicU8::new(OFF_CPU),
             last_cpu: AtomicU32::new(0),
             stop_count: AtomicU32::new(0),
-            depress_pri: AtomicU8::new(NO_PRI),
             promotion: AtomicU8::new(0),
             wait_timer_deadline: AtomicU64::new(0),
             wait_timer_seq: AtomicU64::new(NO_TIMER),
@@ -148,8 +148,8 @@ impl ThreadSched {
     }
 }
 
-/// Scheduling state (XNU's TH_RUN/TH_WAIT bits, with `on_cpu` kept beside it: a thread can
-/// be `Waiting` and still on its CPU for the moment it takes to switch away).
+/// Scheduling state (XNU's TH_RUN/TH_WAIT bits), with `on_cpu` kept beside it: a thread can
+/// be `Waiting` or `Runnable` and still on its CPU for the moment it takes to switch away.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
 pub enum ThreadState {
@@ -178,7 +178,8 @@ pub struct Thread {
     pub sched: ThreadSched,
     /// Saved registers while switched out. Written by the CPU switching the thread out and
     /// read by the CPU switching it in; the switch protocol (`sched_prim`) orders the two:
-    /// a thread is chosen to run only after `on_cpu` is clear, under the scheduler lock.
+    /// a CPU loads it only after seeing `on_cpu` go to `OFF_CPU` (acquire), which the
+    /// switching-out side stores (release) after the save.
     context: UnsafeCell<MachineContext>,
     /// None for the boot thread, which keeps running on the boot stack.
     kstack: Option<KernelStack>,
@@ -194,11 +195,11 @@ pub struct Thread {
 
 // SAFETY: the only field that is not `Sync` by itself is `context`. It is accessed by the
 // context switch alone (and by thread setup before the thread is ever runnable): the CPU
-// switching the thread out writes it; a CPU switches the thread in only after taking it off
-// a run queue, and it gets onto one only after `thread_dispatch` on the old CPU has seen the
-// save complete and cleared `on_cpu` — both under the scheduler lock, whose release and
-// acquire order the save before the load. So no two CPUs ever touch it at once. Everything
-// else is atomics, locks, or immutable after construction.
+// switching the thread out writes it, then `thread_dispatch` there stores `on_cpu = OFF_CPU`
+// with release ordering; a CPU switches the thread in only after taking it off the run queue
+// (so no other CPU can) and then seeing `OFF_CPU` with acquire ordering. So the save happens
+// before the load and no two CPUs ever touch it at once. Everything else is atomics, locks,
+// or immutable after construction.
 unsafe impl Sync for Thread {}
 // SAFETY: as above; a thread (and its context) moves between CPUs only through the
 // scheduler's run queue, under its lock.
