@@ -60,6 +60,12 @@ impl<T: ?Sized> DerefMut for SpinLockGuard<'_, T> {
     }
 }
 
+/// The caller may block here (it is about to copy user memory, whose faults may sleep).
+/// A placeholder: the lock validator, being written alongside, will check that no spin lock
+/// is held and that this is not interrupt context.
+#[inline]
+pub fn assert_may_block() {}
+
 #[cfg(test)]
 mod tests {
     use super::SpinLock;

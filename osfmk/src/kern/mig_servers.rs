@@ -12,7 +12,7 @@ use mach::defs;
 use mach::mig::Routine;
 use mach::port::{MACH_PORT_LIMITS_INFO, MACH_PORT_QLIMIT_MAX, MACH_PORT_TYPE_RECEIVE};
 
-use crate::arm64::copyio::{UserAddr, copyout};
+use crate::arm64::copyio::{UserAddr, copyout_to_map};
 use crate::ipc::ipc_kmsg::MsgRight;
 use crate::ipc::ipc_port::{IkotType, PortRef};
 use crate::kern::host::Host;
@@ -356,7 +356,7 @@ fn with_map<R>(
 ) -> Result<R, KernReturn> {
     let task = task_of(port)?;
     let map = task.map.as_ref().ok_or(KernReturn::KERN_INVALID_ARGUMENT)?;
-    f(&mut map.lock())
+    f(&mut map.write())
 }
 
 fn mach_vm_allocate(port: &PortRef, req: &mut Request<'_>) -> Reply {
@@ -396,14 +396,16 @@ fn mach_vm_write(port: &PortRef, req: &mut Request<'_>) -> Reply {
     let Some(copy) = req.take_copy() else { return Ok(Vec::new()) };
     with_map(port, |map| {
         // A page at a time through the kernel: the target's protections apply as they would
-        // to the task itself (a read-only page is KERN_PROTECTION_FAILURE).
+        // to the task itself (a read-only page is KERN_PROTECTION_FAILURE). The target is
+        // usually another task, whose map is not the current address space: the software
+        // path, under its write lock.
         let mut page = alloc::vec![0u8; PAGE_SIZE as usize];
         let mut done = 0u64;
         while done < copy.size() {
             let n = (copy.size() - done).min(PAGE_SIZE) as usize;
             copy.read(done, &mut page[..n]);
             let dst = addr.checked_add(done).ok_or(KernReturn::KERN_INVALID_ADDRESS)?;
-            copyout(map, &page[..n], UserAddr(dst)).map_err(|_| KernReturn::KERN_INVALID_ADDRESS)?;
+            copyout_to_map(map, &page[..n], UserAddr(dst)).map_err(|_| KernReturn::KERN_INVALID_ADDRESS)?;
             done += n as u64;
         }
         Ok(Vec::new())
