@@ -144,10 +144,16 @@ impl Task {
     pub fn replace_map(&self, new: VmMap) -> Result<(), KernReturn> {
         let map = self.map.as_ref().ok_or(KernReturn::KERN_INVALID_TASK)?;
         let ttbr = new.pmap().ttbr();
-        let old = core::mem::replace(&mut *map.write(), new);
-        // From here a switch into the task loads the new tables; the old ones stay until
-        // `old` drops below, after this CPU has left them.
-        *self.ttbr.lock() = ttbr;
+        let old = {
+            let mut guard = map.write();
+            let old = core::mem::replace(&mut *guard, new);
+            // Map and TTBR0 source change together: from here a switch into the task loads
+            // the new tables. The old ones stay until `old` drops below, after this CPU has
+            // left them; no other CPU may still run on them by then (spawn's task has no
+            // thread yet; exec must have its other threads off CPU, not only told to end).
+            *self.ttbr.lock() = ttbr;
+            old
+        };
         // Only a thread of this task runs on its address space; anyone else (the kernel
         // building a first process, a parent spawning a child) must keep its own.
         if core::ptr::eq(sched_prim::current_thread().task.as_ref(), self) {
