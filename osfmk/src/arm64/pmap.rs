@@ -283,6 +283,52 @@ fn zero_frame(pa: u64) {
     };
 }
 
+/// Where a task's TTBR0 comes from: the [`PmapTtbr`] of its map's pmap, or none (the kernel
+/// task: an empty table). The context switch reads it ([`TtbrSlot::activate`]) and exec
+/// replaces it ([`TtbrSlot::set`]), both holding the ASID allocator's lock — which the switch
+/// needs anyway, to give the pmap an ASID of the current generation — so the switch takes no
+/// other lock, and never the map's.
+#[cfg(target_os = "none")]
+pub struct TtbrSlot {
+    current: core::cell::UnsafeCell<Option<alloc::sync::Arc<PmapTtbr>>>,
+}
+
+// SAFETY: `current` is only read or written with ASIDS held (`activate`, `set`), which
+// serialises every access to it, from any CPU.
+#[cfg(target_os = "none")]
+unsafe impl Sync for TtbrSlot {}
+
+#[cfg(target_os = "none")]
+impl TtbrSlot {
+    /// A slot holding `ttbr`.
+    pub fn new(ttbr: Option<alloc::sync::Arc<PmapTtbr>>) -> TtbrSlot {
+        TtbrSlot { current: core::cell::UnsafeCell::new(ttbr) }
+    }
+
+    /// Put `ttbr` in the slot (exec's new map), giving back the old one.
+    pub fn set(&self, ttbr: Option<alloc::sync::Arc<PmapTtbr>>) -> Option<alloc::sync::Arc<PmapTtbr>> {
+        let _asids = ASIDS.lock();
+        // SAFETY: ASIDS is held (see `TtbrSlot`'s Sync).
+        unsafe { core::mem::replace(&mut *self.current.get(), ttbr) }
+    }
+
+    /// Load TTBR0 from the slot: its tables with an ASID of the current generation, or
+    /// `empty_root` (no user mappings, ASID 0), if there is one yet, for an empty slot.
+    pub fn activate(&self, empty_root: Option<u64>) {
+        let mut asids = ASIDS.lock();
+        // SAFETY: ASIDS is held (see `TtbrSlot`'s Sync); the reference does not outlive it.
+        let current = unsafe { &*self.current.get() };
+        match current {
+            Some(ttbr) => ttbr.activate_locked(&mut asids),
+            None => {
+                if let Some(root) = empty_root {
+                    Pmap::deactivate_user(root);
+                }
+            }
+        }
+    }
+}
+
 #[cfg(target_os = "none")]
 impl PmapTtbr {
     fn new(root: u64) -> alloc::sync::Arc<PmapTtbr> {
@@ -293,7 +339,11 @@ impl PmapTtbr {
     /// current generation: the pmap's own if it still is one, else a new one (XNU's
     /// `pmap_switch`). Takes only the ASID allocator's lock.
     pub fn activate(&self) {
-        let mut asids = ASIDS.lock();
+        self.activate_locked(&mut ASIDS.lock());
+    }
+
+    /// [`activate`](Self::activate) with the ASID allocator held.
+    fn activate_locked(&self, asids: &mut AsidAllocator) {
         let got = asids.assign(self.tag.load(core::sync::atomic::Ordering::Relaxed), asid_count());
         self.tag.store(got.tag, core::sync::atomic::Ordering::Relaxed);
         let ttbr = self.root | ((got.tag & 0xFFFF) << 48);
@@ -327,7 +377,12 @@ impl Pmap {
     pub fn create() -> Result<Pmap, KernReturn> {
         let root = vm_page::vm_page_alloc().ok_or(KernReturn::KERN_RESOURCE_SHORTAGE)?;
         zero_frame(root);
-        Ok(Pmap { ttbr: PmapTtbr::new(root), kernel: false, tables: alloc::vec![root] })
+        // Room for a small program's tables without growing the list: the root, and a
+        // level-1, -2 and -3 table each for its text and data, its stack and its heap.
+        const TABLES_AT_FIRST: usize = 10;
+        let mut tables = alloc::vec::Vec::with_capacity(TABLES_AT_FIRST);
+        tables.push(root);
+        Ok(Pmap { ttbr: PmapTtbr::new(root), kernel: false, tables })
     }
 
     /// A new kernel pmap (TTBR1, global mappings, ASID 0).

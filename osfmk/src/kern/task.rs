@@ -9,7 +9,7 @@ use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 use mach::KernReturn;
 
-use crate::arm64::pmap::{Pmap, PmapTtbr};
+use crate::arm64::pmap::{Pmap, TtbrSlot};
 use crate::ipc::ipc_port::{IkotType, IpcPort, PortRef, SendRight};
 use crate::ipc::ipc_space::{IpcSpace, SpaceRef};
 use crate::kern::locks::SpinLock;
@@ -49,8 +49,8 @@ pub struct Task {
     pub map: Option<VmMapLock>,
     /// What TTBR0 is loaded from while the task runs: its map's pmap's root and ASID, shared
     /// with the pmap. The context switch reads it here, not through the map's lock; exec
-    /// swaps it with the map. The lock is a leaf held for the load of TTBR0 only.
-    ttbr: SpinLock<Option<Arc<PmapTtbr>>>,
+    /// replaces it with the map.
+    ttbr: TtbrSlot,
     /// The port name space.
     pub itk_space: SpaceRef,
     threads: SpinLock<Vec<Weak<Thread>>>,
@@ -141,24 +141,24 @@ impl Task {
 
     /// Replace the address space (exec): the new map becomes current on this CPU if the
     /// caller is one of this task's threads, and the old one is torn down.
-    pub fn replace_map(&self, new: VmMap) -> Result<(), KernReturn> {
+    pub fn replace_map(&self, mut new: VmMap) -> Result<(), KernReturn> {
         let map = self.map.as_ref().ok_or(KernReturn::KERN_INVALID_TASK)?;
-        let ttbr = new.pmap().ttbr();
-        let old = {
+        let ttbr = new.pmap_mut().ttbr();
+        let (old, old_ttbr) = {
             let mut guard = map.write();
             let old = core::mem::replace(&mut *guard, new);
             // Map and TTBR0 source change together: from here a switch into the task loads
             // the new tables. The old ones stay until `old` drops below, after this CPU has
             // left them; no other CPU may still run on them by then (spawn's task has no
             // thread yet; exec must have its other threads off CPU, not only told to end).
-            *self.ttbr.lock() = ttbr;
-            old
+            (old, self.ttbr.set(ttbr))
         };
         // Only a thread of this task runs on its address space; anyone else (the kernel
         // building a first process, a parent spawning a child) must keep its own.
         if core::ptr::eq(sched_prim::current_thread().task.as_ref(), self) {
             self.activate();
         }
+        drop(old_ttbr);
         drop(old);
         Ok(())
     }
@@ -171,12 +171,12 @@ impl Task {
         })
     }
 
-    fn build(map: Option<VmMap>) -> TaskRef {
-        let ttbr = map.as_ref().and_then(|m| m.pmap().ttbr());
+    fn build(mut map: Option<VmMap>) -> TaskRef {
+        let ttbr = map.as_mut().and_then(|m| m.pmap_mut().ttbr());
         let task = Arc::new(Task {
             task_id: NEXT_TASK_ID.fetch_add(1, Ordering::Relaxed),
             map: map.map(VmMapLock::new),
-            ttbr: SpinLock::new(ttbr),
+            ttbr: TtbrSlot::new(ttbr),
             itk_space: IpcSpace::with_limit(TASK_IPC_SPACE_MAX),
             threads: SpinLock::new(Vec::new()),
             suspend_count: AtomicU32::new(0),
@@ -350,14 +350,7 @@ impl Task {
     /// Install this task's address space in TTBR0 (the context switch): from [`Task::ttbr`],
     /// never through the map's lock, which the thread switched away from may hold.
     pub fn activate(&self) {
-        match &*self.ttbr.lock() {
-            Some(ttbr) => ttbr.activate(),
-            None => {
-                if let Some(&root) = EMPTY_USER_ROOT.get() {
-                    Pmap::deactivate_user(root);
-                }
-            }
-        }
+        self.ttbr.activate(EMPTY_USER_ROOT.get().copied());
     }
 
     /// The task's kernel port (what `task_self_trap` hands out a send right to).

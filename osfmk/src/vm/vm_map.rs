@@ -22,7 +22,8 @@
 //! Locking: a map sits behind its task's [`VmMapLock`](crate::vm::vm_map_lock::VmMapLock):
 //! `&VmMap` (the read side) is enough to fault pages in, `&mut VmMap` (the write side)
 //! changes entries. The pmap has a lock of its own, taken only while translation tables
-//! change, so that faults under the read side can enter pages. Order map → object → pmap →
+//! change, so that faults under the read side can enter pages (with `&mut VmMap` nobody else
+//! can hold it, and the pmap is used without locking). Order map → object → pmap →
 //! page pool. Nothing here walks the whole map per entry: removal costs a bounded look at each removed entry's
 //! neighbours, so tearing down a map of n entries is O(n log n).
 
@@ -278,6 +279,11 @@ impl VmMap {
         self.pmap.lock()
     }
 
+    /// The pmap of a map held exclusively (no locking needed).
+    pub fn pmap_mut(&mut self) -> &mut dyn PmapOps {
+        &mut **self.pmap.get_mut()
+    }
+
     /// The pool this map's pages come from.
     pub fn pool(&self) -> &PoolRef {
         &self.pool
@@ -312,8 +318,13 @@ impl VmMap {
         self.entries.range(..=va).next_back().map(|(_, e)| e).filter(|e| va < e.end)
     }
 
-    pub(super) fn entry_containing_mut(&mut self, va: u64) -> Option<&mut VmMapEntry> {
-        self.entries.range_mut(..=va).next_back().map(|(_, e)| e).filter(|e| va < e.end)
+    /// The entry of `entries` containing `va`, changeable while the map's other fields are
+    /// borrowed too (a fault uses its pool and pmap beside it).
+    pub(super) fn entry_containing_mut(
+        entries: &mut BTreeMap<u64, VmMapEntry>,
+        va: u64,
+    ) -> Option<&mut VmMapEntry> {
+        entries.range_mut(..=va).next_back().map(|(_, e)| e).filter(|e| va < e.end)
     }
 
     /// Key of the first entry overlapping `[start, ...)`.
@@ -573,7 +584,7 @@ impl VmMap {
         let (offset, from, to) = (entry.offset, entry.start, entry.end);
         if had_backing {
             // Pages of backing objects mapped here would go stale once copied up.
-            self.pmap().remove(from, to);
+            self.pmap.get_mut().remove(from, to);
         }
         Ok((object, offset))
     }
@@ -595,13 +606,12 @@ impl VmMap {
         mut f: impl FnMut(&mut VmMapEntry, &mut dyn PmapOps),
     ) -> Result<(), KernReturn> {
         let keys = self.clip_range(start, end)?;
-        let mut pmap = self.pmap.lock();
+        let pmap = self.pmap.get_mut();
         for key in &keys {
             if let Some(e) = self.entries.get_mut(key) {
                 f(e, &mut **pmap);
             }
         }
-        drop(pmap);
         self.simplify(end);
         for &key in keys.iter().rev() {
             self.simplify(key);
@@ -619,7 +629,7 @@ impl VmMap {
         }
         for key in self.clip_range(start, end)? {
             if let Some(entry) = self.entry_remove(key) {
-                self.pmap().remove(entry.start, entry.end);
+                self.pmap.get_mut().remove(entry.start, entry.end);
                 self.size -= entry.len();
                 self.release_window(entry);
             }
@@ -759,7 +769,7 @@ pub fn vm_map_fork(parent: &mut VmMap, child_pmap: Box<dyn PmapOps>) -> Result<V
     // parent; the per-entry checks below still stop a fork that races with other maps.
     let inherited = parent.entries.values().filter(|e| e.inheritance != VmInherit::NONE).count();
     child.room_for(inherited)?;
-    let (entries, parent_pmap) = (&mut parent.entries, &parent.pmap);
+    let (entries, parent_pmap) = (&mut parent.entries, parent.pmap.get_mut());
     for entry in entries.values_mut() {
         if entry.inheritance != VmInherit::NONE {
             child.room_for(1)?;
@@ -774,7 +784,7 @@ pub fn vm_map_fork(parent: &mut VmMap, child_pmap: Box<dyn PmapOps>) -> Result<V
                 if had_backing {
                     // Pages of backing objects mapped here would go stale once the other
                     // side copies them up into the shared object; refault them through it.
-                    parent_pmap.lock().remove(entry.start, entry.end);
+                    parent_pmap.remove(entry.start, entry.end);
                 }
                 child.insert_entry(entry.clone());
             }
@@ -790,7 +800,7 @@ pub fn vm_map_fork(parent: &mut VmMap, child_pmap: Box<dyn PmapOps>) -> Result<V
                     } else {
                         if !entry.needs_copy {
                             entry.needs_copy = true;
-                            parent_pmap.lock().protect(entry.start, entry.end, entry.pmap_protection());
+                            parent_pmap.protect(entry.start, entry.end, entry.pmap_protection());
                         }
                         copy.needs_copy = true;
                     }

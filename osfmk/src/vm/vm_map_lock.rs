@@ -1,9 +1,9 @@
 //! The lock around a task's map (XNU's `vm_map_lock` / `vm_map_lock_read`): readers — page
 //! faults, copies of user memory resolving their faults, queries — take [`VmMapLock::read`];
 //! anything that changes entries takes [`VmMapLock::write`]. A fault that finds it must
-//! change its entry drops the read side and takes the write side, then looks again
-//! (`vm_fault::vm_map_fault`): there is no in-place upgrade, so nothing may be assumed to
-//! have stayed the same across it.
+//! change its entry upgrades ([`VmMapReadGuard::upgrade`], XNU's
+//! `vm_map_lock_read_to_write`): in place if it can, else the read side is gone and the
+//! fault takes the write side and looks again (`vm_fault::vm_map_fault`).
 //!
 //! For now both sides are one interrupt-masking spin lock, so readers exclude each other
 //! too; the sleeping reader-writer lock (`lck_rw`) replaces it behind this same surface.
@@ -39,6 +39,15 @@ impl VmMapLock {
     /// Exclusive access (`vm_map_lock`).
     pub fn write(&self) -> VmMapWriteGuard<'_> {
         VmMapWriteGuard(self.inner.lock())
+    }
+}
+
+impl<'a> VmMapReadGuard<'a> {
+    /// The write side, keeping what was read valid if it can (no other reader holds the
+    /// lock or waits to upgrade); None if the lock had to be let go of, and what was read
+    /// may have changed. (The spin lock inside excludes other readers: always in place.)
+    pub fn upgrade(self) -> Option<VmMapWriteGuard<'a>> {
+        Some(VmMapWriteGuard(self.0))
     }
 }
 
