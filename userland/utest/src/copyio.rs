@@ -171,7 +171,8 @@ extern "C" fn sleeper(ticks_2ms: u64) {
 
 /// The sleeper's wakeups while something ran beside it.
 struct Lateness {
-    median: u64,
+    /// The third quartile: three wakeups in four were no later than this.
+    p75: u64,
     worst: u64,
     wakeups: usize,
 }
@@ -189,9 +190,9 @@ fn sample_while(work: impl FnOnce() -> Result<u64, &'static str>) -> Result<(Lat
     }
     let late = &mut late[..n];
     late.sort_unstable();
-    let median = late.get(n / 2).copied().unwrap_or(0);
+    let p75 = late.get(n * 3 / 4).copied().unwrap_or(0);
     let worst = late.last().copied().unwrap_or(0);
-    Ok((Lateness { median, worst, wakeups: n }, longest?))
+    Ok((Lateness { p75, worst, wakeups: n }, longest?))
 }
 
 /// `rounds` rounds of big copies: a 200 KiB exec argument (at `arg`), and a ~4 MiB message
@@ -254,26 +255,31 @@ fn copy_keeps_interrupts(_: &Args) -> Result<(), &'static str> {
     // One scheduler tick: the quantum (sched_prim's QUANTUM_NS).
     let tick = 10 * ms;
     // A copy that masks interrupts holds every wakeup that falls inside it until it ends,
-    // and the copies fill most of the time: most wakeups are late by milliseconds (6-7 ms
-    // when measured with copies that did). A host that stalls the emulator makes wakeups
-    // late too, beside copies or not: the baseline says how much, and a measurement whose
-    // worst case missed is tried again.
+    // and the copies fill most of the time: most wakeups are late by milliseconds (with
+    // copies that did, a quarter of the wakeups were 10-13 ms late). A host that stalls the
+    // emulator makes wakeups late too, beside copies or not: the baseline says how much, a
+    // loaded host still adds a few milliseconds to a busy guest, and a measurement that
+    // misses is tried again.
+    let mut why = "";
     for _ in 0..3 {
         let (base, copies, longest) = measure()?;
         println!(
-            "utest:   wakeup lateness, median / worst: {} / {} us beside big copies ({} wakeups, longest copy {} us), {} / {} us beside a spinning thread",
-            copies.median * 1000 / ms,
+            "utest:   wakeup lateness, 3rd quartile / worst: {} / {} us beside big copies ({} wakeups, longest copy {} us), {} / {} us beside a spinning thread",
+            copies.p75 * 1000 / ms,
             copies.worst * 1000 / ms,
             copies.wakeups,
             longest * 1000 / ms,
-            base.median * 1000 / ms,
+            base.p75 * 1000 / ms,
             base.worst * 1000 / ms,
         );
         check(copies.wakeups > 4, "the sleeper hardly woke")?;
-        check(copies.median < base.median + ms, "the median wakeup beside copies was a millisecond later")?;
-        if copies.worst < tick + base.worst {
+        why = if copies.p75 >= base.p75 + tick / 2 {
+            "a quarter of the wakeups beside copies were half a tick later"
+        } else if copies.worst >= base.worst + tick {
+            "a timed wakeup was held off for a tick more during a copy"
+        } else {
             return Ok(());
-        }
+        };
     }
-    Err("a timed wakeup was held off for a tick or more during a copy")
+    Err(why)
 }
