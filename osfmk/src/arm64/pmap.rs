@@ -117,13 +117,6 @@ pub struct PmapTtbr {
     tag: core::sync::atomic::AtomicU64,
 }
 
-impl PmapTtbr {
-    /// Physical address of the root table.
-    pub fn root(&self) -> u64 {
-        self.root
-    }
-}
-
 /// One set of translation tables: the root table's physical address and its ASID tag.
 pub struct Pmap {
     ttbr: alloc::sync::Arc<PmapTtbr>,

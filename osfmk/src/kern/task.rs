@@ -347,7 +347,7 @@ impl Task {
         Ok(w)
     }
 
-    /// Install this task's address space in TTBR0 (the context switch): from [`Task::ttbr`],
+    /// Install this task's address space in TTBR0 (the context switch): from its `ttbr` slot,
     /// never through the map's lock, which the thread switched away from may hold.
     pub fn activate(&self) {
         self.ttbr.activate(EMPTY_USER_ROOT.get().copied());
