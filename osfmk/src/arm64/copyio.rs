@@ -11,16 +11,16 @@
 //! The fault-fixup path. Every user access of the routines lies in a range of the fixup
 //! table ([`copyio_fixup`]). A data abort taken at EL1 whose ELR is in one of them goes to
 //! `copyio_fault` in `kernel/src/exception.rs`, which does what a user fault does: if it is
-//! an MMU fault (translation, access flag, permission) at a user address, it runs `vm_fault`
-//! on the current task's map — taking only that map's lock, the read side, upgraded to the
-//! write side only when the entry itself must change (see `vm::vm_fault`) — with interrupts
-//! enabled again if the copy had them (copies run with interrupts on, and a fault may one
-//! day sleep for a disk), and returns to the faulting instruction, which runs again. A
-//! fault it cannot resolve (no entry, the protection, no memory, a kernel address, an
-//! alignment or external abort) resumes at the range's fixup instead: a word access goes on
-//! byte by byte, so the copy stops exactly at the first byte it cannot move, and a byte
-//! access ends the routine with the count of bytes not moved. copyin and copyout then
-//! return `Err(bytes copied)` (the caller's `EFAULT` / `KERN_INVALID_ADDRESS`), copyinstr
+//! an MMU fault (translation, access flag, permission) at a user address, it runs
+//! `vm_map_fault` on the current task's map — taking only that map's lock, the read side,
+//! upgraded to the write side only when the entry itself must change (see `vm::vm_fault`) —
+//! with interrupts enabled again if the copy had them (copies run with interrupts on, and a
+//! fault may one day sleep for a disk), and returns to the faulting instruction, which runs
+//! again. A fault it cannot resolve (no entry, the protection, no memory, a kernel address,
+//! an alignment or external abort) resumes at the range's fixup instead: a word access goes
+//! on byte by byte, so the copy stops exactly at the first byte it cannot move, and a byte
+//! access ends the routine with the count of bytes not moved. copyin and copyout then return
+//! `Err(bytes copied)` (the caller's `EFAULT` / `KERN_INVALID_ADDRESS`), copyinstr
 //! `KERN_INVALID_ADDRESS`.
 //!
 //! Hence the rule: no caller holds a spin lock across a copy (every spin lock masks

@@ -8,12 +8,13 @@
 //! fault that finds no free page returns `KERN_RESOURCE_SHORTAGE`.
 //!
 //! Locking: the common case reads the map only (objects lock themselves, the pmap has its
-//! own leaf lock), so [`vm_map_fault`] — the entry point for user faults and for faults
-//! inside copyin/copyout — holds just the map's read lock. Only two things change the entry
-//! itself: a write to a `needs_copy` entry (a shadow object goes in front) and the first
-//! fault on an entry that has no object yet. For those the fault drops the read lock, takes
-//! the write lock, changes the entry after looking it up again (the map may have changed in
-//! between: XNU's `vm_map_lock_read_to_write` failing), and then finishes as a reader would.
+//! own lock, below them), so [`vm_map_fault`] — the entry point for user faults and for
+//! faults inside copyin/copyout — holds just the map's read lock. Only two things change the
+//! entry itself: a write to a `needs_copy` entry (a shadow object goes in front) and the
+//! first fault on an entry that has no object yet. For those the fault upgrades to the write
+//! lock (XNU's `vm_map_lock_read_to_write`): in place, it changes the entry it found; if the
+//! read lock had to be let go of first, it takes the write lock and looks the entry up again
+//! (the map may have changed in between). Then it finishes as a reader would.
 //!
 //! The same path serves the kernel's software access to maps that are not current
 //! (`vm_map_kernel_page`, for exec's new map and `mach_vm_write` through the direct map) and
