@@ -8,10 +8,11 @@ use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use libsys::mach::mach_msg;
 use libsys::mach_traps::mach_absolute_time;
 use libsys::process::{Forked, fork, waitpid};
-use libsys::syscall::{gettimeofday, open, sigaction};
+use libsys::syscall::{gettimeofday, mprotect, open, sigaction};
 use libsys::{Args, Errno, println};
 use mach::KernReturn;
 use mach::message::*;
+use sys::mman::PROT_READ;
 
 use crate::ipc::{drop_port, new_port, simple};
 use crate::sched::{SLOTS, sleep_ticks, spawn, ticks_per_ms};
@@ -120,6 +121,22 @@ fn bad_pointers(_: &Args) -> Result<(), &'static str> {
     // SAFETY: the kernel reads the path until it faults.
     let r = unsafe { open(tail, 0, 0) };
     check(r == Err(Errno::EFAULT), "a path running into a hole")?;
+    // A read-only page: readable by copyin, not writable by copyout, whether it was
+    // touched before or not.
+    let ro = allocate(2 * PAGE)?;
+    // SAFETY: our page; touched before it becomes read-only.
+    unsafe { (ro as *mut u64).write_volatile(0) };
+    // SAFETY: our pages; no pointers are passed.
+    check(unsafe { mprotect(ro, 2 * PAGE, PROT_READ) } == Ok(0), "mprotect")?;
+    for page in [ro, ro + PAGE] {
+        // SAFETY: the kernel must refuse to write the read-only page.
+        check(unsafe { gettimeofday(page, 0, 0) } == Err(Errno::EFAULT), "copyout into a read-only page")?;
+        // SAFETY: the kernel must refuse to write the read-only page (the old action).
+        check(unsafe { sigaction(2, 0, page) } == Err(Errno::EFAULT), "sigaction into a read-only page")?;
+        // SAFETY: reading the (zero) page as a new action is allowed: SIG_DFL.
+        check(unsafe { sigaction(2, page, 0) } == Ok(0), "copyin from a read-only page")?;
+    }
+    check(deallocate(ro, 2 * PAGE) == KernReturn::KERN_SUCCESS, "cleanup")?;
     check(deallocate(a, PAGE) == KernReturn::KERN_SUCCESS, "cleanup")
 }
 
