@@ -350,6 +350,7 @@ fn thread_info(port: &PortRef, req: &mut Request<'_>) -> Reply {
 
 // ---- mach_vm: the target task's address space -----------------------------------------------
 
+/// Run `f` on the target task's map, write-locked.
 fn with_map<R>(
     port: &PortRef,
     f: impl FnOnce(&mut crate::vm::vm_map::VmMap) -> Result<R, KernReturn>,
@@ -357,6 +358,16 @@ fn with_map<R>(
     let task = task_of(port)?;
     let map = task.map.as_ref().ok_or(KernReturn::KERN_INVALID_ARGUMENT)?;
     f(&mut map.write())
+}
+
+/// Run `f` on the target task's map, read-locked.
+fn with_map_read<R>(
+    port: &PortRef,
+    f: impl FnOnce(&crate::vm::vm_map::VmMap) -> Result<R, KernReturn>,
+) -> Result<R, KernReturn> {
+    let task = task_of(port)?;
+    let map = task.map.as_ref().ok_or(KernReturn::KERN_INVALID_ARGUMENT)?;
+    f(&map.read())
 }
 
 fn mach_vm_allocate(port: &PortRef, req: &mut Request<'_>) -> Reply {
@@ -417,7 +428,7 @@ fn mach_vm_region(port: &PortRef, req: &mut Request<'_>) -> Reply {
     if count < mach::vm::VM_REGION_BASIC_INFO_COUNT_64 {
         return Err(KernReturn::KERN_INVALID_ARGUMENT);
     }
-    let region = with_map(port, |map| vm_user::mach_vm_region(map, addr, flavor))?;
+    let region = with_map_read(port, |map| vm_user::mach_vm_region(map, addr, flavor))?;
     let bytes = region.info.to_bytes();
     let words = bytes.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
     Ok(alloc::vec![
