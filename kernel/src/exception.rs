@@ -4,7 +4,8 @@
 //! call `exception_dispatch`. Synchronous exceptions from EL0 are system calls and user
 //! faults; IRQs are the timer and the UART; a data abort inside a copyin/copyout routine
 //! is resolved like a user fault, or fixed up to fail the copy (`copyio_fault`); anything
-//! else unexpected panics with the decoded syndrome. On the way back to EL0 the pending ASTs run (preemption, BSD signal work).
+//! else unexpected panics with the decoded syndrome. On the way back to EL0 the pending
+//! ASTs run (preemption, BSD signal work).
 
 use core::arch::global_asm;
 
@@ -378,7 +379,7 @@ const SPSR_I: u64 = 1 << 7;
 
 /// A data abort at a user access of a copy routine (see `osfmk::arm64::copyio`): an MMU
 /// fault at a user address is resolved as a user fault would be, on the current task's
-/// map, and the access runs again; anything else, or a fault `vm_fault` cannot resolve,
+/// map, and the access runs again; anything else, or a fault `vm_map_fault` cannot resolve,
 /// resumes at the routine's `fixup`, which makes the copy fail.
 fn copyio_fault(frame: &mut TrapFrame, esr: Esr, far: u64, fixup: u64) {
     if esr.is_mmu_fault() && is_user_address(far) {
