@@ -23,9 +23,9 @@
 //! `&VmMap` (the read side) is enough to fault pages in, `&mut VmMap` (the write side)
 //! changes entries. The pmap has a lock of its own, taken only while translation tables
 //! change, so that faults under the read side can enter pages (with `&mut VmMap` nobody else
-//! can hold it, and the pmap is used without locking). Order map → object → pmap →
-//! page pool. Nothing here walks the whole map per entry: removal costs a bounded look at each removed entry's
-//! neighbours, so tearing down a map of n entries is O(n log n).
+//! can hold it, and the pmap is used without locking). Order map → object → pmap → page
+//! pool. Nothing here walks the whole map per entry: removal costs a bounded look at each
+//! removed entry's neighbours, so tearing down a map of n entries is O(n log n).
 
 use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
