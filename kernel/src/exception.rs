@@ -2,8 +2,10 @@
 //!
 //! All 16 vectors (ARM ARM D1.10.2) save a full `TrapFrame` on the current kernel stack and
 //! call `exception_dispatch`. Synchronous exceptions from EL0 are system calls and user
-//! faults; IRQs are the timer and the UART; anything unexpected panics with the decoded
-//! syndrome. On the way back to EL0 the pending ASTs run (preemption, BSD signal work).
+//! faults; IRQs are the timer and the UART; a data abort inside a copyin/copyout routine
+//! is resolved like a user fault, or fixed up to fail the copy (`copyio_fault`); anything
+//! else unexpected panics with the decoded syndrome. On the way back to EL0 the pending
+//! ASTs run (preemption, BSD signal work).
 
 use core::arch::global_asm;
 
@@ -12,6 +14,7 @@ use aarch64_cpu::registers::{ESR_EL1, FAR_EL1, Readable, VBAR_EL1, Writeable};
 use mach::KernReturn;
 use mach::exception::{EXC_BAD_ACCESS, EXC_BAD_INSTRUCTION, EXC_BREAKPOINT};
 use mach::vm::VmProt;
+use osfmk::arm64::copyio::{copyio_fixup, is_user_address};
 use osfmk::arm64::esr::{Esr, ec};
 use osfmk::arm64::trapframe::{TRAP_FRAME_SIZE, TrapFrame};
 use osfmk::kern::exception::{bsd_hooks, exception_triage};
@@ -293,6 +296,12 @@ extern "C" fn exception_dispatch(frame: &mut TrapFrame, kind: u64) {
         }
         Vector::KernelSync => {
             let (esr, far) = read_esr_far();
+            if esr.ec() == ec::DABT_CURRENT
+                && let Some(fixup) = copyio_fixup(frame.elr)
+            {
+                copyio_fault(frame, esr, far, fixup);
+                return;
+            }
             if crate::ktest::expected_fault(frame, esr, far) {
                 return;
             }
@@ -341,11 +350,35 @@ fn user_sync(frame: &mut TrapFrame, esr: Esr, far: u64) {
     }
 }
 
-/// Resolve a user fault through the task's map (`vm_fault`).
+/// Resolve a user fault through the current task's map (`vm_map_fault`: its read lock,
+/// the write lock only if an entry must change).
 fn user_fault(far: u64, access: VmProt) -> Result<(), KernReturn> {
     let task = sched_prim::current_thread().task.clone();
     let map = task.map.as_ref().ok_or(KernReturn::KERN_INVALID_ADDRESS)?;
-    osfmk::vm::vm_fault::vm_fault(&mut map.lock(), far, access)
+    osfmk::vm::vm_fault::vm_map_fault(map, far, access)
+}
+
+/// PSTATE.I in a saved SPSR: IRQs were masked where the exception was taken.
+const SPSR_I: u64 = 1 << 7;
+
+/// A data abort at a user access of a copy routine (see `osfmk::arm64::copyio`): an MMU
+/// fault at a user address is resolved as a user fault would be, on the current task's
+/// map, and the access runs again; anything else, or a fault `vm_map_fault` cannot resolve,
+/// resumes at the routine's `fixup`, which makes the copy fail.
+fn copyio_fault(frame: &mut TrapFrame, esr: Esr, far: u64, fixup: u64) {
+    if esr.is_mmu_fault() && is_user_address(far) {
+        let access = if esr.is_write() { VmProt::WRITE } else { VmProt::READ };
+        // Taking the exception masked IRQs; the copy ran with them on (no spin lock held),
+        // and so does the fault, as a user fault would. `exception_return` masks them again
+        // before the frame is restored.
+        if frame.spsr & SPSR_I == 0 {
+            osfmk::arm64::cpu::interrupts_enable();
+        }
+        if user_fault(far, access).is_ok() {
+            return;
+        }
+    }
+    frame.elr = fixup;
 }
 
 /// The ASTs on the way back to EL0 (XNU's `ast_taken_user`): BSD's and the thread's own

@@ -67,6 +67,7 @@ mod tests {
         ("64 MiB allocated: only touched pages become resident", lazy_residency),
         ("user pmap: enter, extract, remove, next_mapped", user_pmap),
         ("with PAN, the kernel cannot touch user pages directly", pan_blocks_user_access),
+        ("copyio with no user memory fails through the fixup table", copyio_without_user_memory),
     ];
 
     /// Recurse with a kilobyte of stack per level until the stack runs out.
@@ -400,7 +401,7 @@ mod tests {
         let (before, _) = vm_page_counts();
         let faulted = {
             let task = osfmk::kern::task::Task::create().map_err(|_| "task_create")?;
-            let mut map = task.map.as_ref().ok_or("no map")?.lock();
+            let mut map = task.map.as_ref().ok_or("no map")?.write();
             let size = 64u64 << 30;
             let base = mach_vm_allocate(&mut map, 0, size, VM_FLAGS_ANYWHERE).map_err(|_| "allocate")?;
             let mut n = 0u64;
@@ -434,7 +435,7 @@ mod tests {
         use mach::vm::{VM_FLAGS_ANYWHERE, VmProt};
         use osfmk::vm::{vm_fault::vm_fault, vm_user::mach_vm_allocate};
         let task = osfmk::kern::task::Task::create().map_err(|_| "task_create")?;
-        let mut map = task.map.as_ref().ok_or("no map")?.lock();
+        let mut map = task.map.as_ref().ok_or("no map")?.write();
         let size = 64u64 << 20;
         let base = mach_vm_allocate(&mut map, 0, size, VM_FLAGS_ANYWHERE).map_err(|_| "allocate")?;
         if map.resident_pages() != 0 || map.virtual_size() < size {
@@ -497,6 +498,36 @@ mod tests {
             }
             (false, Some(_)) => Err("a user page was unreadable without PAN"),
         }
+    }
+
+    /// The kernel task has no user memory (TTBR0 holds an empty table), so every access of
+    /// the copy routines faults, `vm_fault` finds no map, and the fixups end the copies:
+    /// at once for a byte access, after going on byte by byte for a word access.
+    fn copyio_without_user_memory(_: &TaskRef) -> Result<(), &'static str> {
+        use osfmk::arm64::copyio::{UserAddr, copyin, copyinstr, copyout};
+        let mut buf = [0u8; 100];
+        for addr in [0x1_0000_0000u64, 0x1_0000_0003, 0x7FFF_FFFF_FF00] {
+            if copyin(UserAddr(addr), &mut buf) != Err(0) {
+                return Err("copyin from unmapped user memory did not fail at once");
+            }
+            if copyout(&buf, UserAddr(addr)) != Err(0) {
+                return Err("copyout to unmapped user memory did not fail at once");
+            }
+            let mut s = alloc::vec::Vec::new();
+            if copyinstr(UserAddr(addr), 64, &mut s) != Err(mach::KernReturn::KERN_INVALID_ADDRESS) {
+                return Err("copyinstr from unmapped user memory did not fail");
+            }
+        }
+        // Outside user space: refused before any access.
+        let kernel = crate::memory::kernel_text_range().0;
+        if copyin(UserAddr(kernel), &mut buf) != Err(0) || copyout(&buf, UserAddr(0x7FFF_FFFF_FFF0)) != Err(0)
+        {
+            return Err("a range outside user space was not refused");
+        }
+        if copyin(UserAddr(kernel), &mut []) != Ok(()) {
+            return Err("an empty copy failed");
+        }
+        Ok(())
     }
 
     fn user_pmap(_: &TaskRef) -> Result<(), &'static str> {

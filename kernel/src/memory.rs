@@ -265,9 +265,10 @@ pub fn kernel_text_range() -> (u64, u64) {
 }
 
 /// Privileged Access Never, where the CPU has it (ID_AA64MMFR1_EL1.PAN): the kernel then
-/// faults on any direct access to user memory. copyin/copyout never make one — they go
-/// through the direct map — so this only turns a kernel bug into a clean panic. Returns
-/// whether PAN is on.
+/// faults on any direct access to user memory. copyin/copyout never make one — they use
+/// unprivileged loads and stores, which PAN does not restrict, and the software path for
+/// maps that are not current goes through the direct map — so this only turns a kernel bug
+/// into a clean panic. Returns whether PAN is on.
 pub fn enable_pan() -> bool {
     use aarch64_cpu::registers::{ID_AA64MMFR1_EL1, Readable, SCTLR_EL1, Writeable};
     if ID_AA64MMFR1_EL1.read(ID_AA64MMFR1_EL1::PAN) == 0 {

@@ -255,27 +255,29 @@ pub fn exec_new_process(
     Ok(())
 }
 
-/// Copy in a NULL-terminated array of string pointers (argv or envp).
+/// Copy in a NULL-terminated array of string pointers (argv or envp) from the memory of
+/// `p`, the calling process.
 pub(crate) fn copyin_string_array(p: &Proc, addr: u64, budget: &mut usize) -> Result<Vec<Vec<u8>>, Errno> {
     let mut out = Vec::new();
     if addr == 0 {
         return Ok(out);
     }
-    let map = p.task.map.as_ref().ok_or(Errno::EFAULT)?;
-    let mut map = map.lock();
+    if p.task.map.is_none() {
+        return Err(Errno::EFAULT);
+    }
     loop {
         if out.len() >= MAX_ARGS {
             return Err(Errno::E2BIG);
         }
         let mut ptr = [0u8; 8];
         let at = addr.checked_add(out.len() as u64 * 8).ok_or(Errno::EFAULT)?;
-        copyin(&mut map, UserAddr(at), &mut ptr).map_err(|_| Errno::EFAULT)?;
+        copyin(UserAddr(at), &mut ptr).map_err(|_| Errno::EFAULT)?;
         let ptr = u64::from_le_bytes(ptr);
         if ptr == 0 {
             return Ok(out);
         }
         let mut s = Vec::new();
-        copyinstr(&mut map, UserAddr(ptr), *budget, &mut s)
+        copyinstr(UserAddr(ptr), *budget, &mut s)
             .map_err(|kr| if kr == KernReturn::KERN_NO_SPACE { Errno::E2BIG } else { Errno::EFAULT })?;
         *budget = budget.saturating_sub(s.len() + 1 + 8);
         out.push(s);

@@ -27,7 +27,7 @@ fn errno(kr: KernReturn) -> Errno {
 
 fn with_map<T>(p: &Arc<Proc>, f: impl FnOnce(&mut VmMap) -> Result<T, Errno>) -> Result<T, Errno> {
     let map = p.task.map.as_ref().ok_or(Errno::EINVAL)?;
-    f(&mut map.lock())
+    f(&mut map.write())
 }
 
 fn page_aligned(addr: u64) -> bool {

@@ -58,7 +58,7 @@ pub fn setrlimit(p: &Arc<Proc>, which: u64, new: Rlimit) -> Result<(), Errno> {
         RLIMIT_NOFILE => p.p_fd.lock().set_limit(new.rlim_cur),
         RLIMIT_AS => {
             if let Some(map) = &p.task.map {
-                map.lock().set_size_limit(new.rlim_cur);
+                map.write().set_size_limit(new.rlim_cur);
             }
         }
         _ => {}

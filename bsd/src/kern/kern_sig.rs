@@ -178,8 +178,8 @@ fn deliver(p: &Arc<Proc>, t: &ThreadRef, frame: &mut TrapFrame, d: &crate::kern:
     let origin = core::mem::take(&mut *p.p_sigorigin.lock());
     let token = uthread(t).sig.lock().sigreturn_token(token_random());
     let written = sendsig(&regs, d, origin, token).ok().and_then(|f| {
-        let map = p.task.map.as_ref()?;
-        copyout(&mut map.lock(), &f.bytes, UserAddr(f.addr)).ok()?;
+        // On the target thread, in its AST: its own address space.
+        copyout(&f.bytes, UserAddr(f.addr)).ok()?;
         Some(f)
     });
     match written {
@@ -363,24 +363,20 @@ pub fn kill(p: &Arc<Proc>, pid: Pid, sig: Signal) -> Result<(), Errno> {
     if sent { Ok(()) } else { Err(Errno::EPERM) }
 }
 
-fn map_of(p: &Proc) -> Result<&osfmk::kern::locks::SpinLock<osfmk::vm::vm_map::VmMap>, Errno> {
-    p.task.map.as_ref().ok_or(Errno::EFAULT)
-}
-
-fn copyin_array<const N: usize>(p: &Proc, addr: u64) -> Result<[u8; N], Errno> {
+fn copyin_array<const N: usize>(addr: u64) -> Result<[u8; N], Errno> {
     let mut b = [0u8; N];
-    copyin(&mut map_of(p)?.lock(), UserAddr(addr), &mut b).map_err(|_| Errno::EFAULT)?;
+    copyin(UserAddr(addr), &mut b).map_err(|_| Errno::EFAULT)?;
     Ok(b)
 }
 
-fn copyout_bytes(p: &Proc, bytes: &[u8], addr: u64) -> Result<(), Errno> {
-    copyout(&mut map_of(p)?.lock(), bytes, UserAddr(addr)).map_err(|_| Errno::EFAULT)
+fn copyout_bytes(bytes: &[u8], addr: u64) -> Result<(), Errno> {
+    copyout(bytes, UserAddr(addr)).map_err(|_| Errno::EFAULT)
 }
 
 /// `sigaction(sig, nsa, osa)`.
 pub fn sigaction(p: &Arc<Proc>, sig: u64, nsa: u64, osa: u64) -> Result<(), Errno> {
     let sig = u32::try_from(sig).map_err(|_| Errno::EINVAL)?;
-    let new = if nsa != 0 { Some(SigactionIn::from_bytes(&copyin_array(p, nsa)?)) } else { None };
+    let new = if nsa != 0 { Some(SigactionIn::from_bytes(&copyin_array(nsa)?)) } else { None };
     let result = p.p_sigacts.lock().sigaction(sig, new)?;
     if result.discard != 0 {
         p.p_signals.lock().discard(result.discard);
@@ -389,18 +385,18 @@ pub fn sigaction(p: &Arc<Proc>, sig: u64, nsa: u64, osa: u64) -> Result<(), Errn
         }
     }
     if osa != 0 {
-        copyout_bytes(p, &result.old.to_bytes(), osa)?;
+        copyout_bytes(&result.old.to_bytes(), osa)?;
     }
     Ok(())
 }
 
 /// `sigprocmask(how, set, oset)` and `__pthread_sigmask`: the calling thread's mask.
-pub fn sigprocmask(p: &Arc<Proc>, how: u64, set: u64, oset: u64) -> Result<(), Errno> {
-    let new = if set != 0 { Some(u32::from_le_bytes(copyin_array(p, set)?)) } else { None };
+pub fn sigprocmask(how: u64, set: u64, oset: u64) -> Result<(), Errno> {
+    let new = if set != 0 { Some(u32::from_le_bytes(copyin_array(set)?)) } else { None };
     let t = current_thread();
     let old = uthread(&t).sig.lock().sigprocmask(how as i32, new)?;
     if oset != 0 {
-        copyout_bytes(p, &old.to_le_bytes(), oset)?;
+        copyout_bytes(&old.to_le_bytes(), oset)?;
     }
     Ok(())
 }
@@ -412,7 +408,7 @@ pub fn sigpending(p: &Arc<Proc>, set: u64) -> Result<(), Errno> {
         let ps = p.p_signals.lock();
         uthread(&t).sig.lock().sigpending(&ps)
     };
-    copyout_bytes(p, &pending.to_le_bytes(), set)
+    copyout_bytes(&pending.to_le_bytes(), set)
 }
 
 /// `sigsuspend(mask)`: wait with `mask` until a signal is delivered; always EINTR (the
@@ -432,15 +428,15 @@ pub fn sigsuspend(p: &Arc<Proc>, mask: u64) -> Result<(), Errno> {
 }
 
 /// `sigaltstack(nss, oss)`.
-pub fn sigaltstack(p: &Arc<Proc>, nss: u64, oss: u64) -> Result<(), Errno> {
+pub fn sigaltstack(nss: u64, oss: u64) -> Result<(), Errno> {
     let t = current_thread();
     let old = uthread(&t).sig.lock().altstack_status();
     if nss != 0 {
-        let new = SigaltStack::from_bytes(&copyin_array(p, nss)?);
+        let new = SigaltStack::from_bytes(&copyin_array(nss)?);
         uthread(&t).sig.lock().set_altstack(new)?;
     }
     if oss != 0 {
-        copyout_bytes(p, &old.to_bytes(), oss)?;
+        copyout_bytes(&old.to_bytes(), oss)?;
     }
     Ok(())
 }
@@ -488,8 +484,8 @@ pub fn sigreturn(
         }
         SigreturnKind::Restore => {}
     }
-    let uc = read_ucontext(&copyin_array(p, uctx)?)?;
-    let mctx = copyin_array(p, uc.uc_mcontext64)?;
+    let uc = read_ucontext(&copyin_array(uctx)?)?;
+    let mctx = copyin_array(uc.uc_mcontext64)?;
     let enforce = p.p_sigacts.lock().enforce_sigreturn_token();
     let token_value = uthread(&t).sig.lock().current_sigreturn_token();
     let restored = crate::kern::kern_sendsig::sigreturn(uctx, &uc, &mctx, token, token_value, enforce)?;

@@ -55,10 +55,9 @@ fn u64_at(b: &[u8], off: usize) -> u64 {
     u64::from_le_bytes(v)
 }
 
-fn copyin_vec(p: &Proc, addr: u64, len: usize) -> Result<Vec<u8>, Errno> {
+fn copyin_vec(addr: u64, len: usize) -> Result<Vec<u8>, Errno> {
     let mut buf = alloc::vec![0u8; len];
-    let map = p.task.map.as_ref().ok_or(Errno::EFAULT)?;
-    copyin(&mut map.lock(), UserAddr(addr), &mut buf).map_err(|_| Errno::EFAULT)?;
+    copyin(UserAddr(addr), &mut buf).map_err(|_| Errno::EFAULT)?;
     Ok(buf)
 }
 
@@ -156,7 +155,7 @@ pub fn posix_spawn(
     let mut attr = SpawnAttr::default();
     let mut actions = Vec::new();
     if adesc != 0 {
-        let desc = copyin_vec(p, adesc, SPAWN_ARGS_DESC_SIZE)?;
+        let desc = copyin_vec(adesc, SPAWN_ARGS_DESC_SIZE)?;
         // Port actions, MAC extensions, coalitions, personas, credentials, subsystem roots
         // and conclaves are not supported yet: refuse rather than ignore them.
         if (2..9).any(|pair| u64_at(&desc, pair * 16 + 8) != 0) {
@@ -167,7 +166,7 @@ pub fn posix_spawn(
             if (attr_size as usize) < ATTR_READ_SIZE {
                 return Err(Errno::EINVAL);
             }
-            let a = copyin_vec(p, attrp, ATTR_READ_SIZE)?;
+            let a = copyin_vec(attrp, ATTR_READ_SIZE)?;
             attr = SpawnAttr {
                 flags: u16::from_le_bytes([a[ATTR_FLAGS], a[ATTR_FLAGS + 1]]),
                 sigdefault: u32_at(&a, ATTR_SIGDEFAULT),
@@ -183,7 +182,7 @@ pub fn posix_spawn(
             {
                 return Err(Errno::EINVAL);
             }
-            actions = parse_file_actions(&copyin_vec(p, fa, fa_size)?)?;
+            actions = parse_file_actions(&copyin_vec(fa, fa_size)?)?;
         }
     }
     if attr.flags & POSIX_SPAWN_SETEXEC != 0 {
@@ -280,8 +279,7 @@ pub fn posix_spawn(
     child.set_running();
     thread_setrun(thread);
     if pid_ptr != 0 {
-        let map = p.task.map.as_ref().ok_or(Errno::EFAULT)?;
-        copyout(&mut map.lock(), &pid.to_le_bytes(), UserAddr(pid_ptr)).map_err(|_| Errno::EFAULT)?;
+        copyout(&pid.to_le_bytes(), UserAddr(pid_ptr)).map_err(|_| Errno::EFAULT)?;
     }
     Ok(())
 }

@@ -103,9 +103,8 @@ pub fn sysctl(
 ) -> Result<(), Errno> {
     let namelen =
         usize::try_from(namelen).ok().filter(|n| (2..=CTL_MAXNAME).contains(n)).ok_or(Errno::EINVAL)?;
-    let map = p.task.map.as_ref().ok_or(Errno::EFAULT)?;
     let mut raw = [0u8; CTL_MAXNAME * 4];
-    copyin(&mut map.lock(), UserAddr(name), &mut raw[..namelen * 4]).map_err(|_| Errno::EFAULT)?;
+    copyin(UserAddr(name), &mut raw[..namelen * 4]).map_err(|_| Errno::EFAULT)?;
     let mib: Vec<i32> =
         raw[..namelen * 4].chunks_exact(4).map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
     sysctl_mib(p, &mib, oldp, oldlenp, newp, newlen)
@@ -126,9 +125,8 @@ pub fn sysctlbyname(
     if namelen > SYSCTL_NAME_MAX {
         return Err(Errno::ENAMETOOLONG);
     }
-    let map = p.task.map.as_ref().ok_or(Errno::EFAULT)?;
     let mut raw = alloc::vec![0u8; namelen];
-    copyin(&mut map.lock(), UserAddr(name), &mut raw).map_err(|_| Errno::EFAULT)?;
+    copyin(UserAddr(name), &mut raw).map_err(|_| Errno::EFAULT)?;
     let end = raw.iter().position(|&b| b == 0).unwrap_or(raw.len());
     let mib = name_to_mib(&raw[..end]).ok_or(Errno::ENOENT)?;
     sysctl_mib(p, &mib, oldp, oldlenp, newp, newlen)
@@ -143,25 +141,24 @@ fn sysctl_mib(
     newp: u64,
     newlen: u64,
 ) -> Result<(), Errno> {
-    let map = p.task.map.as_ref().ok_or(Errno::EFAULT)?;
     let found = lookup(mib)?;
     let value = &found.data;
     if oldlenp != 0 {
         let mut lenb = [0u8; 8];
-        copyin(&mut map.lock(), UserAddr(oldlenp), &mut lenb).map_err(|_| Errno::EFAULT)?;
+        copyin(UserAddr(oldlenp), &mut lenb).map_err(|_| Errno::EFAULT)?;
         let room = u64::from_le_bytes(lenb);
         let mut result = Ok(());
         let mut reported = found.size_hint as u64;
         if oldp != 0 {
             reported = value.len() as u64;
             let n = found.fit(usize::try_from(room).unwrap_or(usize::MAX));
-            copyout(&mut map.lock(), &value[..n], UserAddr(oldp)).map_err(|_| Errno::EFAULT)?;
+            copyout(&value[..n], UserAddr(oldp)).map_err(|_| Errno::EFAULT)?;
             if n < value.len() {
                 result = Err(Errno::ENOMEM);
                 reported = n as u64;
             }
         }
-        copyout(&mut map.lock(), &reported.to_le_bytes(), UserAddr(oldlenp)).map_err(|_| Errno::EFAULT)?;
+        copyout(&reported.to_le_bytes(), UserAddr(oldlenp)).map_err(|_| Errno::EFAULT)?;
         result?;
     }
     if newp != 0 {
@@ -173,7 +170,7 @@ fn sysctl_mib(
         }
         let len = usize::try_from(newlen).ok().filter(|&n| n < MAXHOSTNAMELEN).ok_or(Errno::EINVAL)?;
         let mut new = alloc::vec![0u8; len];
-        copyin(&mut map.lock(), UserAddr(newp), &mut new).map_err(|_| Errno::EFAULT)?;
+        copyin(UserAddr(newp), &mut new).map_err(|_| Errno::EFAULT)?;
         let end = new.iter().position(|&b| b == 0).unwrap_or(new.len());
         new.truncate(end);
         *HOSTNAME.lock() = new;

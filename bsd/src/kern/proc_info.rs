@@ -207,7 +207,6 @@ pub fn proc_info(
     buffersize: i32,
 ) -> Result<u64, Errno> {
     let room = usize::try_from(buffersize).map_err(|_| Errno::EINVAL)?;
-    let map = p.task.map.as_ref().ok_or(Errno::EFAULT)?;
     match callnum {
         PROC_INFO_CALL_LISTPIDS => {
             let procs = select(ProcFilter::from_listpids(pid as u32, flavor)?);
@@ -215,7 +214,7 @@ pub fn proc_info(
                 return Ok(size_estimate(procs.len(), 4) as u64);
             }
             let pids: Vec<u8> = procs.iter().take(room / 4).flat_map(|q| q.p_pid.to_le_bytes()).collect();
-            copyout(&mut map.lock(), &pids, UserAddr(buffer)).map_err(|_| Errno::EFAULT)?;
+            copyout(&pids, UserAddr(buffer)).map_err(|_| Errno::EFAULT)?;
             Ok(pids.len() as u64)
         }
         PROC_INFO_CALL_PIDINFO => {
@@ -245,7 +244,7 @@ pub fn proc_info(
             if flavor != PROC_PIDTBSDINFO {
                 out.extend_from_slice(&fill_taskinfo(&target).to_bytes());
             }
-            copyout(&mut map.lock(), &out, UserAddr(buffer)).map_err(|_| Errno::EFAULT)?;
+            copyout(&out, UserAddr(buffer)).map_err(|_| Errno::EFAULT)?;
             Ok(out.len() as u64)
         }
         _ => Err(Errno::EINVAL),

@@ -95,7 +95,7 @@ fn allocate_thread_stack(p: &Arc<Proc>, size: u64) -> Result<(u64, u64), Errno> 
     let size = round_page(size);
     let total = PTHREAD_GUARD_SIZE + size + PTHREAD_SIZE;
     let map = p.task.map.as_ref().ok_or(Errno::EINVAL)?;
-    let mut map = map.lock();
+    let mut map = map.write();
     let base = mach_vm_allocate(&mut map, 0, total, VM_FLAGS_ANYWHERE).map_err(|_| Errno::ENOMEM)?;
     if mach_vm_protect(&mut map, base, PTHREAD_GUARD_SIZE, false, VmProt::NONE.0).is_err() {
         let _ = mach_vm_deallocate(&mut map, base, total);
@@ -112,7 +112,7 @@ pub fn bsdthread_terminate(p: &Arc<Proc>, stackaddr: u64, freesize: u64, port: u
     if freesize != 0 {
         let map = p.task.map.as_ref().ok_or(Errno::EINVAL)?;
         // XNU ends the thread even if the range was bad; so do we.
-        let _ = mach_vm_deallocate(&mut map.lock(), stackaddr, freesize);
+        let _ = mach_vm_deallocate(&mut map.write(), stackaddr, freesize);
     }
     if port != 0 {
         // A bad name is the caller's problem; the thread ends either way, as in XNU.

@@ -26,10 +26,6 @@ pub struct SysArgs<'a>(pub [u64; 8], pub &'a mut TrapFrame);
 /// Bytes moved per step by read and write: bounds kernel buffers, not the request.
 const IO_CHUNK: usize = 4096;
 
-fn map_of(p: &Proc) -> Result<&osfmk::kern::locks::SpinLock<osfmk::vm::vm_map::VmMap>, Errno> {
-    p.task.map.as_ref().ok_or(Errno::EFAULT)
-}
-
 /// `struct rusage` from user and system counter ticks.
 fn rusage_of((user, system): (u64, u64)) -> sys::resource::Rusage {
     let tv = |ticks: u64| {
@@ -66,7 +62,7 @@ mod handlers {
         let want = (nbyte as usize).min(IO_CHUNK);
         let offset = *fg.fg_offset.lock();
         let n = fg.fg_ops.read(&mut kbuf[..want], offset)?;
-        copyout(&mut map_of(p)?.lock(), &kbuf[..n], UserAddr(buf)).map_err(|_| Errno::EFAULT)?;
+        copyout(&kbuf[..n], UserAddr(buf)).map_err(|_| Errno::EFAULT)?;
         if fg.fg_ops.seekable() {
             *fg.fg_offset.lock() += n as u64;
         }
@@ -82,7 +78,6 @@ mod handlers {
         if nbyte > isize::MAX as u64 {
             return Err(Errno::EINVAL);
         }
-        let map = map_of(p)?;
         let mut kbuf = [0u8; IO_CHUNK];
         let mut done: u64 = 0;
         while done < nbyte {
@@ -90,7 +85,7 @@ mod handlers {
             let src = UserAddr(buf).offset(done).ok_or(Errno::EFAULT)?;
             // A bad address part-way through ends the write short, as on BSD; a bad address
             // at the start is EFAULT.
-            let got = match copyin(&mut map.lock(), src, &mut kbuf[..want]) {
+            let got = match copyin(src, &mut kbuf[..want]) {
                 Ok(()) => want,
                 Err(partial) => partial,
             };
@@ -157,12 +152,11 @@ mod handlers {
         let Some(w) = crate::kern::kern_exit::wait4(p, pid as i32, options as i32)? else {
             return Ok((0, 0));
         };
-        let mut map = map_of(p)?.lock();
         if status != 0 {
-            copyout(&mut map, &w.status.to_le_bytes(), UserAddr(status)).map_err(|_| Errno::EFAULT)?;
+            copyout(&w.status.to_le_bytes(), UserAddr(status)).map_err(|_| Errno::EFAULT)?;
         }
         if rusage != 0 {
-            copyout(&mut map, &rusage_of(w.times).to_bytes(), UserAddr(rusage)).map_err(|_| Errno::EFAULT)?;
+            copyout(&rusage_of(w.times).to_bytes(), UserAddr(rusage)).map_err(|_| Errno::EFAULT)?;
         }
         Ok((w.pid as u64, 0))
     }
@@ -175,8 +169,7 @@ mod handlers {
             RUSAGE_CHILDREN => *p.p_cru.lock(),
             _ => return Err(Errno::EINVAL),
         };
-        copyout(&mut map_of(p)?.lock(), &rusage_of(times).to_bytes(), UserAddr(a.0[1]))
-            .map_err(|_| Errno::EFAULT)?;
+        copyout(&rusage_of(times).to_bytes(), UserAddr(a.0[1])).map_err(|_| Errno::EFAULT)?;
         Ok((0, 0))
     }
 
@@ -188,8 +181,8 @@ mod handlers {
         crate::kern::kern_sig::sigaction(p, a.0[0], a.0[1], a.0[2]).map(|()| (0, 0))
     }
 
-    pub fn sigprocmask(p: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
-        crate::kern::kern_sig::sigprocmask(p, a.0[0], a.0[1], a.0[2]).map(|()| (0, 0))
+    pub fn sigprocmask(_: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
+        crate::kern::kern_sig::sigprocmask(a.0[0], a.0[1], a.0[2]).map(|()| (0, 0))
     }
 
     pub fn __pthread_sigmask(p: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
@@ -204,8 +197,8 @@ mod handlers {
         crate::kern::kern_sig::sigsuspend(p, a.0[0]).map(|()| (0, 0))
     }
 
-    pub fn sigaltstack(p: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
-        crate::kern::kern_sig::sigaltstack(p, a.0[0], a.0[1]).map(|()| (0, 0))
+    pub fn sigaltstack(_: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
+        crate::kern::kern_sig::sigaltstack(a.0[0], a.0[1]).map(|()| (0, 0))
     }
 
     pub fn sigreturn(p: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
@@ -315,13 +308,13 @@ mod handlers {
 
     pub fn getrlimit(p: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
         let limit = crate::kern::kern_rlimit::getrlimit(p, a.0[0])?;
-        copyout(&mut map_of(p)?.lock(), &limit.to_bytes(), UserAddr(a.0[1])).map_err(|_| Errno::EFAULT)?;
+        copyout(&limit.to_bytes(), UserAddr(a.0[1])).map_err(|_| Errno::EFAULT)?;
         Ok((0, 0))
     }
 
     pub fn setrlimit(p: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
         let mut b = [0u8; 16];
-        copyin(&mut map_of(p)?.lock(), UserAddr(a.0[1]), &mut b).map_err(|_| Errno::EFAULT)?;
+        copyin(UserAddr(a.0[1]), &mut b).map_err(|_| Errno::EFAULT)?;
         crate::kern::kern_rlimit::setrlimit(p, a.0[0], sys::resource::Rlimit::from_bytes(b)).map(|()| (0, 0))
     }
 
@@ -333,19 +326,18 @@ mod handlers {
         crate::kern::kern_resource::setpriority(p, a.0[0], a.0[1], a.0[2] as i32 as i64).map(|()| (0, 0))
     }
 
-    pub fn gettimeofday(p: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
+    pub fn gettimeofday(_: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
         let (tp, tzp, abs) = (a.0[0], a.0[1], a.0[2]);
         let (tv, now) = crate::kern::kern_time::microtime();
-        let mut map = map_of(p)?.lock();
         if tp != 0 {
-            copyout(&mut map, &tv.to_bytes(), UserAddr(tp)).map_err(|_| Errno::EFAULT)?;
+            copyout(&tv.to_bytes(), UserAddr(tp)).map_err(|_| Errno::EFAULT)?;
         }
         if tzp != 0 {
-            copyout(&mut map, &[0u8; core::mem::size_of::<sys::time::Timezone>()], UserAddr(tzp))
+            copyout(&[0u8; core::mem::size_of::<sys::time::Timezone>()], UserAddr(tzp))
                 .map_err(|_| Errno::EFAULT)?;
         }
         if abs != 0 {
-            copyout(&mut map, &now.to_le_bytes(), UserAddr(abs)).map_err(|_| Errno::EFAULT)?;
+            copyout(&now.to_le_bytes(), UserAddr(abs)).map_err(|_| Errno::EFAULT)?;
         }
         Ok((0, 0))
     }

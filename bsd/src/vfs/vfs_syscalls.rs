@@ -20,11 +20,14 @@ use crate::vfs::MAXPATHLEN;
 use crate::vfs::vfs_vnops::vn_open;
 
 /// Copies in the NUL-terminated path at user `addr`. Longer than [`MAXPATHLEN`] with its
-/// NUL: `ENAMETOOLONG`; a bad pointer: `EFAULT`; empty: `ENOENT` (POSIX).
+/// NUL: `ENAMETOOLONG`; a bad pointer: `EFAULT`; empty: `ENOENT` (POSIX). `p` is the
+/// calling process, whose memory is the current address space.
 pub fn copyin_path(p: &Proc, addr: u64) -> Result<Vec<u8>, Errno> {
-    let map = p.task.map.as_ref().ok_or(Errno::EFAULT)?;
+    if p.task.map.is_none() {
+        return Err(Errno::EFAULT);
+    }
     let mut path = Vec::new();
-    copyinstr(&mut map.lock(), UserAddr(addr), MAXPATHLEN, &mut path)
+    copyinstr(UserAddr(addr), MAXPATHLEN, &mut path)
         .map_err(|kr| if kr == KernReturn::KERN_NO_SPACE { Errno::ENAMETOOLONG } else { Errno::EFAULT })?;
     if path.is_empty() {
         return Err(Errno::ENOENT);

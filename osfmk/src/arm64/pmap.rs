@@ -106,11 +106,20 @@ const fn table_index(va: u64, level: u32) -> usize {
     ((va >> (39 - 9 * level)) & 0x1ff) as usize
 }
 
+/// What TTBR0 is loaded from for one user pmap: its root table (fixed for the pmap's life)
+/// and its ASID tag, `generation << 16 | asid` from [`AsidAllocator`] (0 before the first
+/// activation), which changes when the pmap is tagged again after a roll-over. The pmap and
+/// the task running in it share it (`Task::activate`), so the context switch reaches it
+/// without the map's lock. The tag is read and changed only under the allocator's lock, so
+/// the ASID loaded is always one of the current generation, and the one flushes use.
+pub struct PmapTtbr {
+    root: u64,
+    tag: core::sync::atomic::AtomicU64,
+}
+
 /// One set of translation tables: the root table's physical address and its ASID tag.
 pub struct Pmap {
-    root: u64,
-    /// `generation << 16 | asid` from [`AsidAllocator`], given at activation (0: none yet).
-    tag: core::sync::atomic::AtomicU64,
+    ttbr: alloc::sync::Arc<PmapTtbr>,
     /// The kernel's pmap (TTBR1, global mappings, no ASID).
     kernel: bool,
     /// Table pages owned by this pmap (freed on destroy), root included.
@@ -267,6 +276,89 @@ fn zero_frame(pa: u64) {
     };
 }
 
+/// Where a task's TTBR0 comes from: the [`PmapTtbr`] of its map's pmap, or none (the kernel
+/// task: an empty table). The context switch reads it ([`TtbrSlot::activate`]) and exec
+/// replaces it ([`TtbrSlot::set`]), both holding the ASID allocator's lock — which the switch
+/// needs anyway, to give the pmap an ASID of the current generation — so the switch takes no
+/// other lock, and never the map's.
+#[cfg(target_os = "none")]
+pub struct TtbrSlot {
+    current: core::cell::UnsafeCell<Option<alloc::sync::Arc<PmapTtbr>>>,
+}
+
+// SAFETY: `current` is only read or written with ASIDS held (`activate`, `set`), which
+// serialises every access to it, from any CPU.
+#[cfg(target_os = "none")]
+unsafe impl Sync for TtbrSlot {}
+
+#[cfg(target_os = "none")]
+impl TtbrSlot {
+    /// A slot holding `ttbr`.
+    pub fn new(ttbr: Option<alloc::sync::Arc<PmapTtbr>>) -> TtbrSlot {
+        TtbrSlot { current: core::cell::UnsafeCell::new(ttbr) }
+    }
+
+    /// Put `ttbr` in the slot (exec's new map), giving back the old one.
+    pub fn set(&self, ttbr: Option<alloc::sync::Arc<PmapTtbr>>) -> Option<alloc::sync::Arc<PmapTtbr>> {
+        let _asids = ASIDS.lock();
+        // SAFETY: ASIDS is held (see `TtbrSlot`'s Sync).
+        unsafe { core::mem::replace(&mut *self.current.get(), ttbr) }
+    }
+
+    /// Load TTBR0 from the slot: its tables with an ASID of the current generation, or
+    /// `empty_root` (no user mappings, ASID 0), if there is one yet, for an empty slot.
+    pub fn activate(&self, empty_root: Option<u64>) {
+        let mut asids = ASIDS.lock();
+        // SAFETY: ASIDS is held (see `TtbrSlot`'s Sync); the reference does not outlive it.
+        let current = unsafe { &*self.current.get() };
+        match current {
+            Some(ttbr) => ttbr.activate_locked(&mut asids),
+            None => {
+                if let Some(root) = empty_root {
+                    Pmap::deactivate_user(root);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(target_os = "none")]
+impl PmapTtbr {
+    fn new(root: u64) -> alloc::sync::Arc<PmapTtbr> {
+        alloc::sync::Arc::new(PmapTtbr { root, tag: core::sync::atomic::AtomicU64::new(0) })
+    }
+
+    /// Make these tables the user address space of this CPU (TTBR0), with an ASID of the
+    /// current generation: the pmap's own if it still is one, else a new one (XNU's
+    /// `pmap_switch`). Takes only the ASID allocator's lock.
+    pub fn activate(&self) {
+        self.activate_locked(&mut ASIDS.lock());
+    }
+
+    /// [`activate`](Self::activate) with the ASID allocator held.
+    fn activate_locked(&self, asids: &mut AsidAllocator) {
+        let got = asids.assign(self.tag.load(core::sync::atomic::Ordering::Relaxed), asid_count());
+        self.tag.store(got.tag, core::sync::atomic::Ordering::Relaxed);
+        let ttbr = self.root | ((got.tag & 0xFFFF) << 48);
+        // SAFETY: the root table is valid for as long as its pmap lives, which its task (the
+        // caller's) keeps alive while it runs in it; the kernel never runs from TTBR0
+        // addresses, so switching it cannot pull code from under us. After a roll-over the
+        // whole TLB goes first, so no reused ASID finds old entries.
+        unsafe {
+            if got.flush_all {
+                core::arch::asm!(
+                    "dsb ishst",
+                    "tlbi vmalle1is",
+                    "dsb ish",
+                    "isb",
+                    options(nostack, preserves_flags)
+                );
+            }
+            core::arch::asm!("msr ttbr0_el1, {}", "isb", in(reg) ttbr, options(nostack, preserves_flags))
+        };
+    }
+}
+
 #[cfg(target_os = "none")]
 fn table_entry(table_pa: u64, index: usize) -> *mut u64 {
     (phys_to_virt(table_pa) as *mut u64).wrapping_add(index)
@@ -278,29 +370,34 @@ impl Pmap {
     pub fn create() -> Result<Pmap, KernReturn> {
         let root = vm_page::vm_page_alloc().ok_or(KernReturn::KERN_RESOURCE_SHORTAGE)?;
         zero_frame(root);
-        Ok(Pmap {
-            root,
-            tag: core::sync::atomic::AtomicU64::new(0),
-            kernel: false,
-            tables: alloc::vec![root],
-        })
+        // Room for a small program's tables without growing the list: the root, and a
+        // level-1, -2 and -3 table each for its text and data, its stack and its heap.
+        const TABLES_AT_FIRST: usize = 10;
+        let mut tables = alloc::vec::Vec::with_capacity(TABLES_AT_FIRST);
+        tables.push(root);
+        Ok(Pmap { ttbr: PmapTtbr::new(root), kernel: false, tables })
     }
 
     /// A new kernel pmap (TTBR1, global mappings, ASID 0).
     pub fn create_kernel() -> Result<Pmap, KernReturn> {
         let root = vm_page::vm_page_alloc().ok_or(KernReturn::KERN_RESOURCE_SHORTAGE)?;
         zero_frame(root);
-        Ok(Pmap { root, tag: core::sync::atomic::AtomicU64::new(0), kernel: true, tables: alloc::vec![root] })
+        Ok(Pmap { ttbr: PmapTtbr::new(root), kernel: true, tables: alloc::vec![root] })
     }
 
     /// Physical address of the root table.
     pub fn root(&self) -> u64 {
-        self.root
+        self.ttbr.root
+    }
+
+    /// What TTBR0 is loaded from for this pmap, to share with the task that runs in it.
+    pub fn ttbr(&self) -> alloc::sync::Arc<PmapTtbr> {
+        self.ttbr.clone()
     }
 
     /// This pmap's ASID (0 for the kernel's, or before the first activation).
     pub fn asid(&self) -> u16 {
-        (self.tag.load(core::sync::atomic::Ordering::Relaxed) & 0xFFFF) as u16
+        (self.ttbr.tag.load(core::sync::atomic::Ordering::Relaxed) & 0xFFFF) as u16
     }
 
     /// Walk to the level-`leaf_level` entry for `va`, creating tables on the way if `create`.
@@ -316,7 +413,7 @@ impl Pmap {
         leaf_level: u32,
         create: bool,
     ) -> Result<Option<(*mut u64, *mut u64)>, KernReturn> {
-        let mut table = self.root;
+        let mut table = self.ttbr.root;
         let mut parent = core::ptr::null_mut();
         for level in 0..leaf_level {
             let slot = table_entry(table, table_index(va, level));
@@ -373,7 +470,7 @@ impl Pmap {
         // Under the allocator's lock, so no roll-over can slip in between: a tag from an
         // older generation (or none) has nothing in the TLB to flush.
         let asids = ASIDS.lock();
-        let tag = self.tag.load(core::sync::atomic::Ordering::Relaxed);
+        let tag = self.ttbr.tag.load(core::sync::atomic::Ordering::Relaxed);
         if asids.is_current(tag) {
             let arg = page | ((tag & 0xFFFF) << 48);
             // SAFETY: as above.
@@ -427,7 +524,7 @@ impl Pmap {
         /// Bytes one level-3 table maps.
         const L3_SPAN: u64 = PAGE_SIZE * 512;
         'next: while va < end {
-            let mut table = self.root;
+            let mut table = self.ttbr.root;
             let mut low = 0;
             for level in 0..3 {
                 // SAFETY: every table reached from our root is a page this pmap owns.
@@ -485,25 +582,7 @@ impl Pmap {
     /// Make this the user address space of this CPU (TTBR0), with an ASID of the current
     /// generation.
     pub fn activate(&self) {
-        let mut asids = ASIDS.lock();
-        let got = asids.assign(self.tag.load(core::sync::atomic::Ordering::Relaxed), asid_count());
-        self.tag.store(got.tag, core::sync::atomic::Ordering::Relaxed);
-        let ttbr = self.root | ((got.tag & 0xFFFF) << 48);
-        // SAFETY: the root table is valid for as long as this pmap lives, and the kernel
-        // never runs from TTBR0 addresses, so switching it cannot pull code from under us.
-        // After a roll-over the whole TLB goes first, so no reused ASID finds old entries.
-        unsafe {
-            if got.flush_all {
-                core::arch::asm!(
-                    "dsb ishst",
-                    "tlbi vmalle1is",
-                    "dsb ish",
-                    "isb",
-                    options(nostack, preserves_flags)
-                );
-            }
-            core::arch::asm!("msr ttbr0_el1, {}", "isb", in(reg) ttbr, options(nostack, preserves_flags))
-        };
+        self.ttbr.activate();
     }
 
     /// Switch TTBR0 to no user mappings at all (ASID 0, empty table): kernel threads.
@@ -519,7 +598,7 @@ impl Pmap {
         // SAFETY: the caller built this pmap to map everything the kernel is running from.
         unsafe {
             core::arch::asm!("dsb ish", "msr ttbr1_el1, {}", "isb", "tlbi vmalle1is", "dsb ish", "isb",
-                in(reg) self.root, options(nostack, preserves_flags));
+                in(reg) self.ttbr.root, options(nostack, preserves_flags));
         }
     }
 }
@@ -527,8 +606,8 @@ impl Pmap {
 #[cfg(target_os = "none")]
 impl Drop for Pmap {
     fn drop(&mut self) {
-        let tag = *self.tag.get_mut();
         let mut asids = ASIDS.lock();
+        let tag = self.ttbr.tag.load(core::sync::atomic::Ordering::Relaxed);
         if !self.kernel && asids.release(tag) {
             // SAFETY: drop every translation tagged with this ASID before it is reused.
             unsafe {

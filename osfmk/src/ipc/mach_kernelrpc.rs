@@ -41,13 +41,14 @@ fn with_inout_addr(
 ) -> u64 {
     let Some(task) = current_task_for(target) else { return MACH_SEND_INVALID_DEST as u64 };
     let Some(map) = &task.map else { return kr(KernReturn::KERN_INVALID_TASK) };
-    let mut map = map.lock();
     let mut bytes = [0u8; 8];
-    if copyin(&mut map, UserAddr(addr_ptr), &mut bytes).is_err() {
+    if copyin(UserAddr(addr_ptr), &mut bytes).is_err() {
         return kr(KernReturn::KERN_INVALID_ADDRESS);
     }
-    match op(&mut map, u64::from_le_bytes(bytes)) {
-        Ok(addr) => match copyout(&mut map, &addr.to_le_bytes(), UserAddr(addr_ptr)) {
+    // The map is locked for the operation only: the copies fault without it.
+    let result = op(&mut map.write(), u64::from_le_bytes(bytes));
+    match result {
+        Ok(addr) => match copyout(&addr.to_le_bytes(), UserAddr(addr_ptr)) {
             Ok(()) => kr(KernReturn::KERN_SUCCESS),
             Err(_) => kr(KernReturn::KERN_INVALID_ADDRESS),
         },
@@ -64,7 +65,7 @@ pub fn mach_vm_allocate_trap(target: u64, addr: u64, size: u64, flags: u64) -> u
 pub fn mach_vm_deallocate_trap(target: u64, address: u64, size: u64) -> u64 {
     let Some(task) = current_task_for(target) else { return MACH_SEND_INVALID_DEST as u64 };
     let Some(map) = &task.map else { return kr(KernReturn::KERN_INVALID_TASK) };
-    kr(vm_user::mach_vm_deallocate(&mut map.lock(), address, size).err().unwrap_or(KernReturn::KERN_SUCCESS))
+    kr(vm_user::mach_vm_deallocate(&mut map.write(), address, size).err().unwrap_or(KernReturn::KERN_SUCCESS))
 }
 
 /// −14: `mach_vm_protect(target, address, size, set_maximum, new_prot)`.
@@ -72,7 +73,7 @@ pub fn mach_vm_protect_trap(target: u64, address: u64, size: u64, set_maximum: u
     let Some(task) = current_task_for(target) else { return MACH_SEND_INVALID_DEST as u64 };
     let Some(map) = &task.map else { return kr(KernReturn::KERN_INVALID_TASK) };
     let r =
-        vm_user::mach_vm_protect(&mut map.lock(), address, size, set_maximum as u32 != 0, new_prot as i32);
+        vm_user::mach_vm_protect(&mut map.write(), address, size, set_maximum as u32 != 0, new_prot as i32);
     kr(r.err().unwrap_or(KernReturn::KERN_SUCCESS))
 }
 
@@ -95,9 +96,8 @@ pub fn mach_vm_map_trap(target: u64, addr: u64, size: u64, mask: u64, flags: u64
 
 /// Write the 32-bit `value` to the caller's user address `ptr`.
 fn copyout_u32(task: &Task, value: u32, ptr: u64) -> Result<(), KernReturn> {
-    let map = task.map.as_ref().ok_or(KernReturn::KERN_INVALID_TASK)?;
-    copyout(&mut map.lock(), &value.to_le_bytes(), UserAddr(ptr))
-        .map_err(|_| KernReturn::KERN_INVALID_ADDRESS)
+    task.map.as_ref().ok_or(KernReturn::KERN_INVALID_TASK)?;
+    copyout(&value.to_le_bytes(), UserAddr(ptr)).map_err(|_| KernReturn::KERN_INVALID_ADDRESS)
 }
 
 /// −16: `mach_port_allocate(target, right, &name)`: a receive right or a port set (a bare
@@ -279,9 +279,11 @@ pub fn destruct(task: &Task, name: MachPortName, srdelta: i32) -> Result<(), Ker
 /// −24: `mach_port_construct(target, options*, context, &name)`.
 pub fn mach_port_construct_trap(target: u64, options_ptr: u64, _context: u64, name_ptr: u64) -> u64 {
     let Some(task) = current_task_for(target) else { return MACH_SEND_INVALID_DEST as u64 };
-    let Some(map) = &task.map else { return kr(KernReturn::KERN_INVALID_TASK) };
+    if task.map.is_none() {
+        return kr(KernReturn::KERN_INVALID_TASK);
+    }
     let mut options = [0u8; mach::port::MACH_PORT_OPTIONS_SIZE];
-    if copyin(&mut map.lock(), UserAddr(options_ptr), &mut options).is_err() {
+    if copyin(UserAddr(options_ptr), &mut options).is_err() {
         return kr(KernReturn::KERN_INVALID_ADDRESS);
     }
     let name = match construct(&task, &options) {
@@ -311,9 +313,11 @@ pub fn mach_port_get_attributes_trap(
     count_ptr: u64,
 ) -> u64 {
     let Some(task) = current_task_for(target) else { return MACH_SEND_INVALID_DEST as u64 };
-    let Some(map) = &task.map else { return kr(KernReturn::KERN_INVALID_TASK) };
+    if task.map.is_none() {
+        return kr(KernReturn::KERN_INVALID_TASK);
+    }
     let mut count = [0u8; 4];
-    if copyin(&mut map.lock(), UserAddr(count_ptr), &mut count).is_err() {
+    if copyin(UserAddr(count_ptr), &mut count).is_err() {
         return kr(KernReturn::KERN_INVALID_ADDRESS);
     }
     let words = task
@@ -325,11 +329,8 @@ pub fn mach_port_get_attributes_trap(
         Err(e) => return kr(e),
     };
     let bytes: alloc::vec::Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
-    let mut map = map.lock();
     let n = (words.len() as u32).to_le_bytes();
-    if copyout(&mut map, &bytes, UserAddr(info_ptr)).is_err()
-        || copyout(&mut map, &n, UserAddr(count_ptr)).is_err()
-    {
+    if copyout(&bytes, UserAddr(info_ptr)).is_err() || copyout(&n, UserAddr(count_ptr)).is_err() {
         return kr(KernReturn::KERN_INVALID_ADDRESS);
     }
     kr(KernReturn::KERN_SUCCESS)

@@ -32,7 +32,6 @@ use crate::kern::exception::bsd_hooks;
 use crate::kern::ipc_kobject::ipc_kobject_server;
 use crate::kern::sched_prim::{current_thread, deadline_after_ns};
 use crate::kern::task::Task;
-use crate::vm::vm_map::VmMap;
 use crate::vm::vm_map_copy::{VmMapCopy, vm_map_copy_cost, vm_map_copyin, vm_map_copyout};
 use crate::vm::vm_user;
 
@@ -116,9 +115,11 @@ pub fn mach_msg2_trap(data: u64, options: u64, x2: u64, x3: u64, x4: u64, x5: u6
     let option = options as u32;
     let (mut msg, mut rcv_msg, mut send_size, mut rcv_size) = (data, data, hi(x2), lo(x6));
     if options & MACH64_MSG_VECTOR != 0 {
-        let Some(map) = task.map.as_ref() else { return ret(MACH_SEND_INVALID_DATA) };
+        if task.map.is_none() {
+            return ret(MACH_SEND_INVALID_DATA);
+        }
         let mut v = [0u8; 48];
-        if copyin(&mut map.lock(), UserAddr(data), &mut v).is_err() {
+        if copyin(UserAddr(data), &mut v).is_err() {
             return ret(MACH_SEND_INVALID_DATA);
         }
         let word = |at: usize| u32::from_le_bytes([v[at], v[at + 1], v[at + 2], v[at + 3]]);
@@ -283,12 +284,12 @@ fn parse_descriptors(body: &[u8]) -> Result<Vec<UserDesc>, MachMsgReturn> {
     Ok(descs)
 }
 
-/// Read `count` port names from user `address`.
-fn copyin_names(map: &mut VmMap, address: u64, count: u32) -> Result<Vec<u32>, MachMsgReturn> {
+/// Read `count` port names from user `address` (the caller's memory).
+fn copyin_names(address: u64, count: u32) -> Result<Vec<u32>, MachMsgReturn> {
     let mut bytes = Vec::new();
     bytes.try_reserve_exact(count as usize * 4).map_err(|_| MACH_SEND_NO_BUFFER)?;
     bytes.resize(count as usize * 4, 0);
-    copyin(map, UserAddr(address), &mut bytes).map_err(|_| MACH_SEND_INVALID_MEMORY)?;
+    copyin(UserAddr(address), &mut bytes).map_err(|_| MACH_SEND_INVALID_MEMORY)?;
     Ok(bytes.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
 }
 
@@ -314,7 +315,7 @@ pub fn ipc_kmsg_copyin_from_user(
     let mut bytes = Vec::new();
     bytes.try_reserve_exact(send_size as usize).map_err(|_| MACH_SEND_NO_BUFFER)?;
     bytes.resize(send_size as usize, 0);
-    copyin(&mut map_lock.lock(), UserAddr(msg), &mut bytes).map_err(|_| MACH_SEND_INVALID_DATA)?;
+    copyin(UserAddr(msg), &mut bytes).map_err(|_| MACH_SEND_INVALID_DATA)?;
     let mut head = [0u8; MACH_MSG_HEADER_SIZE as usize];
     head.copy_from_slice(&bytes[..MACH_MSG_HEADER_SIZE as usize]);
     let mut header = MachMsgHeader::from_bytes(&head);
@@ -360,17 +361,24 @@ pub fn ipc_kmsg_copyin_from_user(
 
     // Out-of-line memory and port arrays first: reading them takes nothing from the sender.
     let mut requests = alloc::vec![(dest, dest_type), (reply, reply_type)];
+    for d in &descs {
+        match *d {
+            UserDesc::Port { name, disposition, .. } => requests.push((name, disposition)),
+            UserDesc::OolPorts { address, count, disposition, .. } => {
+                for name in copyin_names(address, count)? {
+                    requests.push((name, disposition));
+                }
+            }
+            UserDesc::Ool { .. } => {}
+        }
+    }
+    // The memory under the map's lock, which the copies of names above must not hold.
     let mut copies = Vec::new();
     {
-        let mut map = map_lock.lock();
+        let mut map = map_lock.write();
         for d in &descs {
             match *d {
-                UserDesc::Port { name, disposition, .. } => requests.push((name, disposition)),
-                UserDesc::OolPorts { address, count, disposition, .. } => {
-                    for name in copyin_names(&mut map, address, count)? {
-                        requests.push((name, disposition));
-                    }
-                }
+                UserDesc::Port { .. } | UserDesc::OolPorts { .. } => {}
                 UserDesc::Ool { address, size, .. } => {
                     // A copy holds a segment per map entry of the range: charged before it is
                     // made, so a range of many small entries cannot fill the heap.
@@ -433,7 +441,7 @@ pub fn ipc_kmsg_copyin_from_user(
         });
     }
     if !deallocations.is_empty() {
-        let mut map = map_lock.lock();
+        let mut map = map_lock.write();
         for (address, size) in deallocations {
             let _ = vm_user::mach_vm_deallocate(&mut map, address, size);
         }
@@ -471,7 +479,9 @@ fn mach_msg_receive(
     let trailer_size = requested_trailer_size(option);
     let max_size = rcv_size.saturating_sub(trailer_size);
     let large = option & MACH_RCV_LARGE != 0;
-    let Some(map_lock) = task.map.as_ref() else { return MACH_RCV_INVALID_DATA };
+    if task.map.is_none() {
+        return MACH_RCV_INVALID_DATA;
+    }
     // A receive right, or a port set (then the message comes from one of its members, and
     // the header's local name is that member's).
     let received = match task.itk_space.lookup_port(rcv_name, MACH_PORT_TYPE_RECEIVE) {
@@ -489,10 +499,9 @@ fn mach_msg_receive(
     match received {
         Received::TooLarge(size) => {
             // Tell the receiver how much room the message needs; it stays queued.
-            let mut map = map_lock.lock();
-            let _ = copyout(&mut map, &size.to_le_bytes(), UserAddr(buffer.wrapping_add(4)));
+            let _ = copyout(&size.to_le_bytes(), UserAddr(buffer.wrapping_add(4)));
             if option & MACH_RCV_LARGE_IDENTITY != 0 {
-                let _ = copyout(&mut map, &rcv_name.to_le_bytes(), UserAddr(buffer.wrapping_add(12)));
+                let _ = copyout(&rcv_name.to_le_bytes(), UserAddr(buffer.wrapping_add(12)));
             }
             MACH_RCV_TOO_LARGE
         }
@@ -509,7 +518,7 @@ fn mach_msg_receive(
             };
             drop(kmsg);
             if rcv_size >= MACH_MSG_HEADER_SIZE {
-                let _ = copyout(&mut map_lock.lock(), &header.to_bytes(), UserAddr(buffer));
+                let _ = copyout(&header.to_bytes(), UserAddr(buffer));
             }
             MACH_RCV_TOO_LARGE
         }
@@ -607,53 +616,54 @@ fn ipc_kmsg_copyout_to_user(
             }
         }
     }
-    {
-        let mut map = map_lock.lock();
-        for m in memory {
-            match m {
-                OutOfLine::Copy(offset, copy) => {
-                    let address = match copy {
-                        None => 0,
-                        Some(copy) => vm_map_copyout(&mut map, copy).unwrap_or_else(|_| {
-                            body_error |= MACH_MSG_VM_SPACE;
-                            0
-                        }),
-                    };
-                    if let Some(slot) = body.get_mut(offset..offset + 8) {
-                        slot.copy_from_slice(&address.to_le_bytes());
-                    }
-                }
-                OutOfLine::Names(offset, names, disposition) => {
-                    let address = if names.is_empty() {
+    // The map is locked only to enter memory; the copies run without it (they fault).
+    for m in memory {
+        match m {
+            OutOfLine::Copy(offset, copy) => {
+                let address = match copy {
+                    None => 0,
+                    Some(copy) => vm_map_copyout(&mut map_lock.write(), copy).unwrap_or_else(|_| {
+                        body_error |= MACH_MSG_VM_SPACE;
                         0
-                    } else {
-                        vm_user::mach_vm_allocate(&mut map, 0, names.len() as u64, VM_FLAGS_ANYWHERE)
-                            .ok()
-                            .filter(|&a| copyout(&mut map, &names, UserAddr(a)).is_ok())
-                            .unwrap_or_else(|| {
-                                body_error |= MACH_MSG_VM_SPACE;
-                                0
-                            })
-                    };
-                    if let Some(slot) = body.get_mut(offset..offset + 12) {
-                        slot[0..8].copy_from_slice(&address.to_le_bytes());
-                        slot[10] = disposition as u8;
-                    }
+                    }),
+                };
+                if let Some(slot) = body.get_mut(offset..offset + 8) {
+                    slot.copy_from_slice(&address.to_le_bytes());
+                }
+            }
+            OutOfLine::Names(offset, names, disposition) => {
+                let address = if names.is_empty() {
+                    0
+                } else {
+                    let allocated = vm_user::mach_vm_allocate(
+                        &mut map_lock.write(),
+                        0,
+                        names.len() as u64,
+                        VM_FLAGS_ANYWHERE,
+                    );
+                    allocated.ok().filter(|&a| copyout(&names, UserAddr(a)).is_ok()).unwrap_or_else(|| {
+                        body_error |= MACH_MSG_VM_SPACE;
+                        0
+                    })
+                };
+                if let Some(slot) = body.get_mut(offset..offset + 12) {
+                    slot[0..8].copy_from_slice(&address.to_le_bytes());
+                    slot[10] = disposition as u8;
                 }
             }
         }
-        let mut out = Vec::new();
-        if out.try_reserve(size as usize + trailer_size as usize).is_err() {
-            return MACH_RCV_INVALID_DATA;
-        }
-        out.extend_from_slice(&header.to_bytes());
-        out.extend_from_slice(&body);
-        if let CopyoutMode::Receive(_) = mode {
-            out.extend_from_slice(&sender.trailer(seqno, trailer_size));
-        }
-        if copyout(&mut map, &out, UserAddr(buffer)).is_err() {
-            return MACH_RCV_INVALID_DATA;
-        }
+    }
+    let mut out = Vec::new();
+    if out.try_reserve(size as usize + trailer_size as usize).is_err() {
+        return MACH_RCV_INVALID_DATA;
+    }
+    out.extend_from_slice(&header.to_bytes());
+    out.extend_from_slice(&body);
+    if let CopyoutMode::Receive(_) = mode {
+        out.extend_from_slice(&sender.trailer(seqno, trailer_size));
+    }
+    if copyout(&out, UserAddr(buffer)).is_err() {
+        return MACH_RCV_INVALID_DATA;
     }
     if mr != MACH_MSG_SUCCESS {
         mr

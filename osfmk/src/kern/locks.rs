@@ -39,6 +39,12 @@ impl<T: ?Sized> SpinLock<T> {
         SpinLockGuard { guard: self.inner.lock(), _masked: masked }
     }
 
+    /// The value through an exclusive borrow of the lock: no one else can hold it, so
+    /// nothing is locked (a map changing its own pmap under the map's write lock).
+    pub fn get_mut(&mut self) -> &mut T {
+        self.inner.get_mut()
+    }
+
     /// Take the lock if it is free (used by the panic path to avoid deadlocking on itself).
     pub fn try_lock(&self) -> Option<SpinLockGuard<'_, T>> {
         let masked = cpu::InterruptsMasked::new();
@@ -59,6 +65,12 @@ impl<T: ?Sized> DerefMut for SpinLockGuard<'_, T> {
         &mut self.guard
     }
 }
+
+/// The caller may block here (it is about to copy user memory, whose faults may sleep).
+/// A placeholder: the lock validator, being written alongside, will check that no spin lock
+/// is held and that this is not interrupt context.
+#[inline]
+pub fn assert_may_block() {}
 
 #[cfg(test)]
 mod tests {

@@ -12,7 +12,7 @@ use mach::defs;
 use mach::mig::Routine;
 use mach::port::{MACH_PORT_LIMITS_INFO, MACH_PORT_QLIMIT_MAX, MACH_PORT_TYPE_RECEIVE};
 
-use crate::arm64::copyio::{UserAddr, copyout};
+use crate::arm64::copyio::{UserAddr, copyout_to_map};
 use crate::ipc::ipc_kmsg::MsgRight;
 use crate::ipc::ipc_port::{IkotType, PortRef};
 use crate::kern::host::Host;
@@ -350,13 +350,24 @@ fn thread_info(port: &PortRef, req: &mut Request<'_>) -> Reply {
 
 // ---- mach_vm: the target task's address space -----------------------------------------------
 
+/// Run `f` on the target task's map, write-locked.
 fn with_map<R>(
     port: &PortRef,
     f: impl FnOnce(&mut crate::vm::vm_map::VmMap) -> Result<R, KernReturn>,
 ) -> Result<R, KernReturn> {
     let task = task_of(port)?;
     let map = task.map.as_ref().ok_or(KernReturn::KERN_INVALID_ARGUMENT)?;
-    f(&mut map.lock())
+    f(&mut map.write())
+}
+
+/// Run `f` on the target task's map, read-locked.
+fn with_map_read<R>(
+    port: &PortRef,
+    f: impl FnOnce(&crate::vm::vm_map::VmMap) -> Result<R, KernReturn>,
+) -> Result<R, KernReturn> {
+    let task = task_of(port)?;
+    let map = task.map.as_ref().ok_or(KernReturn::KERN_INVALID_ARGUMENT)?;
+    f(&map.read())
 }
 
 fn mach_vm_allocate(port: &PortRef, req: &mut Request<'_>) -> Reply {
@@ -396,14 +407,16 @@ fn mach_vm_write(port: &PortRef, req: &mut Request<'_>) -> Reply {
     let Some(copy) = req.take_copy() else { return Ok(Vec::new()) };
     with_map(port, |map| {
         // A page at a time through the kernel: the target's protections apply as they would
-        // to the task itself (a read-only page is KERN_PROTECTION_FAILURE).
+        // to the task itself (a read-only page is KERN_PROTECTION_FAILURE). The target is
+        // usually another task, whose map is not the current address space: the software
+        // path, under its write lock.
         let mut page = alloc::vec![0u8; PAGE_SIZE as usize];
         let mut done = 0u64;
         while done < copy.size() {
             let n = (copy.size() - done).min(PAGE_SIZE) as usize;
             copy.read(done, &mut page[..n]);
             let dst = addr.checked_add(done).ok_or(KernReturn::KERN_INVALID_ADDRESS)?;
-            copyout(map, &page[..n], UserAddr(dst)).map_err(|_| KernReturn::KERN_INVALID_ADDRESS)?;
+            copyout_to_map(map, &page[..n], UserAddr(dst)).map_err(|_| KernReturn::KERN_INVALID_ADDRESS)?;
             done += n as u64;
         }
         Ok(Vec::new())
@@ -415,7 +428,7 @@ fn mach_vm_region(port: &PortRef, req: &mut Request<'_>) -> Reply {
     if count < mach::vm::VM_REGION_BASIC_INFO_COUNT_64 {
         return Err(KernReturn::KERN_INVALID_ARGUMENT);
     }
-    let region = with_map(port, |map| vm_user::mach_vm_region(map, addr, flavor))?;
+    let region = with_map_read(port, |map| vm_user::mach_vm_region(map, addr, flavor))?;
     let bytes = region.info.to_bytes();
     let words = bytes.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
     Ok(alloc::vec![

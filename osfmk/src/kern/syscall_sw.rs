@@ -250,8 +250,10 @@ mod traps {
     /// Copy `bytes` to the caller's `addr`: KERN_SUCCESS or KERN_INVALID_ADDRESS.
     fn copyout_current(bytes: &[u8], addr: u64) -> u64 {
         let task = current_thread().task.clone();
-        let Some(map) = &task.map else { return kr(KernReturn::KERN_INVALID_ARGUMENT) };
-        match copyout(&mut map.lock(), bytes, UserAddr(addr)) {
+        if task.map.is_none() {
+            return kr(KernReturn::KERN_INVALID_ARGUMENT);
+        }
+        match copyout(bytes, UserAddr(addr)) {
             Ok(()) => kr(KernReturn::KERN_SUCCESS),
             Err(_) => kr(KernReturn::KERN_INVALID_ADDRESS),
         }

@@ -9,13 +9,14 @@ use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 use mach::KernReturn;
 
-use crate::arm64::pmap::Pmap;
+use crate::arm64::pmap::{Pmap, TtbrSlot};
 use crate::ipc::ipc_port::{IkotType, IpcPort, PortRef, SendRight};
 use crate::ipc::ipc_space::{IpcSpace, SpaceRef};
 use crate::kern::locks::SpinLock;
 use crate::kern::sched_prim;
 use crate::kern::thread::{Thread, ThreadRef};
 use crate::vm::vm_map::VmMap;
+use crate::vm::vm_map_lock::VmMapLock;
 use mach::defs::special::{TASK_HOST_PORT, TASK_KERNEL_PORT, TASK_MAX_SPECIAL_PORT, TASK_NAME_PORT};
 
 /// Shared reference to a task.
@@ -45,7 +46,11 @@ pub struct Task {
     /// Unique id, 0 for the kernel task.
     pub task_id: u64,
     /// The user address space; None for the kernel task.
-    pub map: Option<SpinLock<VmMap>>,
+    pub map: Option<VmMapLock>,
+    /// What TTBR0 is loaded from while the task runs: its map's pmap's root and ASID, shared
+    /// with the pmap. The context switch reads it here, not through the map's lock; exec
+    /// replaces it with the map.
+    ttbr: TtbrSlot,
     /// The port name space.
     pub itk_space: SpaceRef,
     threads: SpinLock<Vec<Weak<Thread>>>,
@@ -83,7 +88,7 @@ impl Task {
     /// A new user task with an empty address space.
     pub fn create() -> Result<TaskRef, KernReturn> {
         let pmap = Pmap::create()?;
-        Ok(Task::build(Some(SpinLock::new(VmMap::new(pmap)))))
+        Ok(Task::build(Some(VmMap::new(pmap))))
     }
 
     /// A child of `parent` for `fork`: its address space is `vm_map_fork` of the parent's
@@ -92,8 +97,9 @@ impl Task {
     pub fn fork(parent: &Task) -> Result<TaskRef, KernReturn> {
         let parent_map = parent.map.as_ref().ok_or(KernReturn::KERN_INVALID_TASK)?;
         let child_pmap = crate::vm::pmap::MachinePmap::new(Pmap::create()?);
-        let map = crate::vm::vm_map::vm_map_fork(&mut parent_map.lock(), alloc::boxed::Box::new(child_pmap))?;
-        let child = Task::build(Some(SpinLock::new(map)));
+        let map =
+            crate::vm::vm_map::vm_map_fork(&mut parent_map.write(), alloc::boxed::Box::new(child_pmap))?;
+        let child = Task::build(Some(map));
         child.inherit_special_ports(parent);
         Ok(child)
     }
@@ -135,14 +141,24 @@ impl Task {
 
     /// Replace the address space (exec): the new map becomes current on this CPU if the
     /// caller is one of this task's threads, and the old one is torn down.
-    pub fn replace_map(&self, new: VmMap) -> Result<(), KernReturn> {
+    pub fn replace_map(&self, mut new: VmMap) -> Result<(), KernReturn> {
         let map = self.map.as_ref().ok_or(KernReturn::KERN_INVALID_TASK)?;
-        let old = core::mem::replace(&mut *map.lock(), new);
+        let ttbr = new.pmap_mut().ttbr();
+        let (old, old_ttbr) = {
+            let mut guard = map.write();
+            let old = core::mem::replace(&mut *guard, new);
+            // Map and TTBR0 source change together: from here a switch into the task loads
+            // the new tables. The old ones stay until `old` drops below, after this CPU has
+            // left them; no other CPU may still run on them by then (spawn's task has no
+            // thread yet; exec must have its other threads off CPU, not only told to end).
+            (old, self.ttbr.set(ttbr))
+        };
         // Only a thread of this task runs on its address space; anyone else (the kernel
         // building a first process, a parent spawning a child) must keep its own.
         if core::ptr::eq(sched_prim::current_thread().task.as_ref(), self) {
             self.activate();
         }
+        drop(old_ttbr);
         drop(old);
         Ok(())
     }
@@ -150,15 +166,17 @@ impl Task {
     /// Virtual size and resident pages of the address space (`task_info` basic).
     pub fn vm_sizes(&self) -> (u64, u64) {
         self.map.as_ref().map_or((0, 0), |m| {
-            let m = m.lock();
+            let m = m.read();
             (m.virtual_size(), m.resident_pages())
         })
     }
 
-    fn build(map: Option<SpinLock<VmMap>>) -> TaskRef {
+    fn build(mut map: Option<VmMap>) -> TaskRef {
+        let ttbr = map.as_mut().and_then(|m| m.pmap_mut().ttbr());
         let task = Arc::new(Task {
             task_id: NEXT_TASK_ID.fetch_add(1, Ordering::Relaxed),
-            map,
+            map: map.map(VmMapLock::new),
+            ttbr: TtbrSlot::new(ttbr),
             itk_space: IpcSpace::with_limit(TASK_IPC_SPACE_MAX),
             threads: SpinLock::new(Vec::new()),
             suspend_count: AtomicU32::new(0),
@@ -334,16 +352,10 @@ impl Task {
         Ok(w)
     }
 
-    /// Install this task's address space in TTBR0.
+    /// Install this task's address space in TTBR0 (the context switch): from its `ttbr` slot,
+    /// never through the map's lock, which the thread switched away from may hold.
     pub fn activate(&self) {
-        match &self.map {
-            Some(map) => map.lock().pmap().activate(),
-            None => {
-                if let Some(&root) = EMPTY_USER_ROOT.get() {
-                    Pmap::deactivate_user(root);
-                }
-            }
-        }
+        self.ttbr.activate(EMPTY_USER_ROOT.get().copied());
     }
 
     /// The task's kernel port (what `task_self_trap` hands out a send right to).
@@ -377,7 +389,7 @@ impl Task {
             p.destroy();
         }
         if let Some(map) = &self.map {
-            map.lock().deallocate_all();
+            map.write().deallocate_all();
         }
     }
 }

@@ -19,9 +19,10 @@ fn kr(k: KernReturn) -> u64 {
     k.0 as i64 as u64
 }
 
-/// Write a 32-bit value to the caller's memory; false if the address is bad.
+/// Write a 32-bit value to the caller's memory (`task` is the caller's); false if the
+/// address is bad.
 fn put_u32(task: &Task, value: u32, ptr: u64) -> bool {
-    task.map.as_ref().is_some_and(|m| copyout(&mut m.lock(), &value.to_le_bytes(), UserAddr(ptr)).is_ok())
+    task.map.is_some() && copyout(&value.to_le_bytes(), UserAddr(ptr)).is_ok()
 }
 
 /// The task a send right in the caller's space names.

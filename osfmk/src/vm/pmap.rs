@@ -3,7 +3,7 @@
 //! decisions, so every mapping can be removed and rebuilt by a later fault.
 //!
 //! On the target [`MachinePmap`] adapts `arm64::pmap::Pmap`; host tests use a recording
-//! fake. The pmap belongs to its map and is only touched under the map's lock.
+//! fake. The pmap belongs to its map and is only touched under the map's pmap lock.
 
 use mach::KernReturn;
 use mach::vm::VmProt;
@@ -22,8 +22,9 @@ pub trait PmapOps: Send {
     fn extract(&mut self, va: u64) -> Option<(u64, VmProt)>;
     /// Pages currently mapped (the task's resident size, as XNU reports it).
     fn resident_count(&self) -> u64;
-    /// Make this address space the current user one (XNU's `pmap_switch`).
-    fn activate(&self);
+    /// What TTBR0 is loaded from for this address space, shared with the task that runs in
+    /// it so that the context switch needs no lock of the map (None: a host fake).
+    fn ttbr(&self) -> Option<alloc::sync::Arc<crate::arm64::pmap::PmapTtbr>>;
 }
 
 #[cfg(target_os = "none")]
@@ -108,8 +109,8 @@ mod machine {
             self.resident
         }
 
-        fn activate(&self) {
-            self.pmap.activate();
+        fn ttbr(&self) -> Option<alloc::sync::Arc<crate::arm64::pmap::PmapTtbr>> {
+            Some(self.pmap.ttbr())
         }
     }
 }

@@ -97,11 +97,10 @@ impl PagePool for FakePool {
     }
 }
 
-/// What a fake pmap has mapped: va → (pa, prot), plus how often it was activated.
+/// What a fake pmap has mapped: va → (pa, prot).
 #[derive(Default)]
 pub struct PmapRecord {
     pub mappings: BTreeMap<u64, (u64, VmProt)>,
-    pub activations: u32,
 }
 
 /// A recording pmap; the test keeps a handle on the record after the map takes the pmap.
@@ -155,7 +154,7 @@ impl PmapOps for FakePmap {
         self.record.lock().unwrap().mappings.len() as u64
     }
 
-    fn activate(&self) {
-        self.record.lock().unwrap().activations += 1;
+    fn ttbr(&self) -> Option<alloc::sync::Arc<crate::arm64::pmap::PmapTtbr>> {
+        None
     }
 }

@@ -19,9 +19,13 @@
 //! cleanly; `vm_map_fork` too, so a fork that would overflow the total fails instead of
 //! exhausting the heap.
 //!
-//! Locking: a map sits behind its task's `SpinLock`; order map → object → page pool. Nothing
-//! here walks the whole map per entry: removal costs a bounded look at each removed entry's
-//! neighbours, so tearing down a map of n entries is O(n log n).
+//! Locking: a map sits behind its task's [`VmMapLock`](crate::vm::vm_map_lock::VmMapLock):
+//! `&VmMap` (the read side) is enough to fault pages in, `&mut VmMap` (the write side)
+//! changes entries. The pmap has a lock of its own, taken only while translation tables
+//! change, so that faults under the read side can enter pages (with `&mut VmMap` nobody else
+//! can hold it, and the pmap is used without locking). Order map → object → pmap → page
+//! pool. Nothing here walks the whole map per entry: removal costs a bounded look at each
+//! removed entry's neighbours, so tearing down a map of n entries is O(n log n).
 
 use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
@@ -33,6 +37,7 @@ use mach::KernReturn;
 use mach::vm::{VM_BEHAVIOR_DEFAULT, VmInherit, VmProt, VmRegionBasicInfo64};
 
 use crate::arm64::pmap::{USER_VM_MAX, USER_VM_MIN};
+use crate::kern::locks::{SpinLock, SpinLockGuard};
 use crate::vm::pmap::PmapOps;
 use crate::vm::vm_object::{ObjectRef, VmObject};
 use crate::vm::vm_page::{PAGE_SIZE, PoolRef};
@@ -205,7 +210,8 @@ pub struct VmRegion {
 /// A user address space.
 pub struct VmMap {
     pub(super) entries: BTreeMap<u64, VmMapEntry>,
-    pub(super) pmap: Box<dyn PmapOps>,
+    /// The translation tables, behind their own leaf lock (see the module doc).
+    pub(super) pmap: SpinLock<Box<dyn PmapOps>>,
     pub(super) pool: PoolRef,
     min: u64,
     max: u64,
@@ -233,7 +239,7 @@ impl VmMap {
     pub fn create_in(pmap: Box<dyn PmapOps>, pool: PoolRef, budget: &'static VmMapEntryBudget) -> VmMap {
         VmMap {
             entries: BTreeMap::new(),
-            pmap,
+            pmap: SpinLock::new(pmap),
             pool,
             min: USER_VM_MIN,
             max: USER_VM_MAX,
@@ -267,9 +273,15 @@ impl VmMap {
         self.size_limit
     }
 
-    /// The pmap (to activate the address space).
-    pub fn pmap(&self) -> &dyn PmapOps {
-        &*self.pmap
+    /// The pmap, locked (below objects in the lock order: take no map or object lock
+    /// while holding it).
+    pub fn pmap(&self) -> SpinLockGuard<'_, Box<dyn PmapOps>> {
+        self.pmap.lock()
+    }
+
+    /// The pmap of a map held exclusively (no locking needed).
+    pub fn pmap_mut(&mut self) -> &mut dyn PmapOps {
+        &mut **self.pmap.get_mut()
     }
 
     /// The pool this map's pages come from.
@@ -294,7 +306,7 @@ impl VmMap {
 
     /// Pages mapped in the pmap (a task's `resident_size` in pages).
     pub fn resident_pages(&self) -> u64 {
-        self.pmap.resident_count()
+        self.pmap().resident_count()
     }
 
     /// Number of entries.
@@ -306,8 +318,13 @@ impl VmMap {
         self.entries.range(..=va).next_back().map(|(_, e)| e).filter(|e| va < e.end)
     }
 
-    pub(super) fn entry_containing_mut(&mut self, va: u64) -> Option<&mut VmMapEntry> {
-        self.entries.range_mut(..=va).next_back().map(|(_, e)| e).filter(|e| va < e.end)
+    /// The entry of `entries` containing `va`, changeable while the map's other fields are
+    /// borrowed too (a fault uses its pool and pmap beside it).
+    pub(super) fn entry_containing_mut(
+        entries: &mut BTreeMap<u64, VmMapEntry>,
+        va: u64,
+    ) -> Option<&mut VmMapEntry> {
+        entries.range_mut(..=va).next_back().map(|(_, e)| e).filter(|e| va < e.end)
     }
 
     /// Key of the first entry overlapping `[start, ...)`.
@@ -567,7 +584,7 @@ impl VmMap {
         let (offset, from, to) = (entry.offset, entry.start, entry.end);
         if had_backing {
             // Pages of backing objects mapped here would go stale once copied up.
-            self.pmap.remove(from, to);
+            self.pmap.get_mut().remove(from, to);
         }
         Ok((object, offset))
     }
@@ -589,9 +606,10 @@ impl VmMap {
         mut f: impl FnMut(&mut VmMapEntry, &mut dyn PmapOps),
     ) -> Result<(), KernReturn> {
         let keys = self.clip_range(start, end)?;
+        let pmap = self.pmap.get_mut();
         for key in &keys {
             if let Some(e) = self.entries.get_mut(key) {
-                f(e, &mut *self.pmap);
+                f(e, &mut **pmap);
             }
         }
         self.simplify(end);
@@ -611,7 +629,7 @@ impl VmMap {
         }
         for key in self.clip_range(start, end)? {
             if let Some(entry) = self.entry_remove(key) {
-                self.pmap.remove(entry.start, entry.end);
+                self.pmap.get_mut().remove(entry.start, entry.end);
                 self.size -= entry.len();
                 self.release_window(entry);
             }
@@ -751,7 +769,7 @@ pub fn vm_map_fork(parent: &mut VmMap, child_pmap: Box<dyn PmapOps>) -> Result<V
     // parent; the per-entry checks below still stop a fork that races with other maps.
     let inherited = parent.entries.values().filter(|e| e.inheritance != VmInherit::NONE).count();
     child.room_for(inherited)?;
-    let (entries, parent_pmap) = (&mut parent.entries, &mut parent.pmap);
+    let (entries, parent_pmap) = (&mut parent.entries, parent.pmap.get_mut());
     for entry in entries.values_mut() {
         if entry.inheritance != VmInherit::NONE {
             child.room_for(1)?;

@@ -198,7 +198,7 @@ fn copy_lazily(src: &mut VmMap, start: u64, stop: u64) -> Result<Vec<CopySegment
                 };
                 if !entry.needs_copy {
                     entry.needs_copy = true;
-                    src.pmap.protect(entry.start, entry.end, entry.pmap_protection());
+                    src.pmap.get_mut().protect(entry.start, entry.end, entry.pmap_protection());
                 }
                 segment
             }

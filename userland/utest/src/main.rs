@@ -15,6 +15,7 @@ use libsys::{Args, Errno, entry, println};
 use mach::KernReturn;
 use mach::port::{MACH_PORT_NULL, mach_port_valid};
 
+mod copyio;
 mod exec;
 mod introspect;
 mod ipc;
@@ -215,6 +216,7 @@ fn main(args: &Args) -> i32 {
         .iter()
         .chain(sched::CASES)
         .chain(vm::CASES)
+        .chain(copyio::CASES)
         .chain(proc::CASES)
         .chain(spawn::CASES)
         .chain(exec::CASES)

@@ -56,7 +56,7 @@ pub(crate) fn spawn(i: usize, func: extern "C" fn(u64), arg: u64) -> Result<(), 
     thread_spawn(func, arg, stack(i), &SLOTS[i]).map_err(|_| "bsdthread_create failed")
 }
 
-fn ticks_per_ms() -> u64 {
+pub(crate) fn ticks_per_ms() -> u64 {
     let tb = timebase_info().unwrap_or(mach::time::MachTimebaseInfo { numer: 1, denom: 1 });
     1_000_000 * tb.denom as u64 / tb.numer.max(1) as u64
 }
@@ -224,7 +224,7 @@ pub fn sleep_ms(ms: u64) {
     sleep_ticks(ms * ticks_per_ms());
 }
 
-fn sleep_ticks(ticks: u64) -> u64 {
+pub(crate) fn sleep_ticks(ticks: u64) -> u64 {
     let deadline = mach_absolute_time() + ticks;
     // SAFETY: no pointers.
     unsafe { mach_wait_until_trap(deadline) };
