@@ -18,7 +18,7 @@ use mach::vm::{VmInherit, VmProt};
 use osfmk::arm64::copyio::{FillError, FreshMap, UserAddr, copyin, copyinstr};
 use osfmk::arm64::cswitch::{UserFpState, reset_user_thread_pointers, write_user_fp};
 use osfmk::arm64::trapframe::TrapFrame;
-use osfmk::kern::sched_prim::{current_thread, thread_setrun, thread_terminate};
+use osfmk::kern::sched_prim::{current_thread, thread_setrun};
 use osfmk::kern::task::Task;
 use osfmk::kern::thread_act::thread_create_user;
 use osfmk::vm::vm_map::{VmMap, VmPlacement};
@@ -295,13 +295,11 @@ pub fn execve(p: &Arc<Proc>, path: u64, argv: u64, envp: u64, frame: &mut TrapFr
     let root_user = p.p_ucred.lock().uid == 0;
     let image = load_image(&path_bytes, &argv, &envp, &limits, root_user)?;
 
-    // Past the point of no return: the old program goes.
+    // The old program goes: its other threads first, all the way (none may still be in a
+    // call that uses the old map, or running on it). Only a kill, or another thread's exec
+    // winning the race, stops this here; past it there is no return.
+    osfmk::kern::thread_act::thread_terminate_others().map_err(|_| Errno::EINTR)?;
     let me = current_thread();
-    for t in p.threads() {
-        if !Arc::ptr_eq(&t, &me) {
-            thread_terminate(&t);
-        }
-    }
     p.task.replace_map(image.map).map_err(kr_to_errno)?;
     *frame = TrapFrame::new_user(image.entry, image.sp);
     write_user_fp(&UserFpState { q: [0; 32], fpsr: 0, fpcr: 0 });

@@ -775,8 +775,10 @@ mod imp {
     pub fn thread_terminate(t: &ThreadRef) {
         t.sched.terminate_requested.store(true, Ordering::Release);
         thread_abort(t);
-        // A suspended thread must run to notice.
+        // A suspended thread must run to notice; so must one waiting for its task's other
+        // threads to end (`thread_terminate_others`), which may be waiting for us.
         t.suspend_waitq.wakeup_all();
+        t.task.thread_gone.wakeup_all();
     }
 
     /// Is the current thread asked to terminate?

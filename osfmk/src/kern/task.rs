@@ -54,6 +54,8 @@ pub struct Task {
     /// The port name space.
     pub itk_space: SpaceRef,
     threads: SpinLock<Vec<Weak<Thread>>>,
+    /// Woken whenever one of the task's threads has ended (exec waits for the others).
+    pub(crate) thread_gone: crate::kern::waitq::WaitQueue,
     /// `task_suspend` count: no thread of the task runs user code while it is non-zero.
     suspend_count: AtomicU32,
     /// Being killed (SIGKILL, `task_terminate`): no suspension holds its threads any more.
@@ -179,6 +181,7 @@ impl Task {
             ttbr: TtbrSlot::new(ttbr),
             itk_space: IpcSpace::with_limit(TASK_IPC_SPACE_MAX),
             threads: SpinLock::new(Vec::new()),
+            thread_gone: crate::kern::waitq::WaitQueue::new(),
             suspend_count: AtomicU32::new(0),
             killed: AtomicBool::new(false),
             itk_self: spin::Once::new(),

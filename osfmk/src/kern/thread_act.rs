@@ -109,9 +109,42 @@ pub fn thread_terminate_self() -> ! {
         h.thread_terminated(&me, last);
     }
     me.set_state(ThreadState::Terminated);
+    me.task.thread_gone.wakeup_all();
     drop(me);
     sched_prim::thread_block();
     unreachable!("a terminated thread was scheduled again");
+}
+
+/// End every other thread of the caller's task and wait until each one that ever ran has
+/// ended and is off its CPU (exec, before the old address space goes). A thread that never
+/// started ends before it first reaches user mode (`thread_terminate` marks it).
+/// `KERN_ABORTED` if the caller is itself told to terminate meanwhile (another thread's
+/// exec, a kill): it must not wait for threads that may be waiting for it.
+pub fn thread_terminate_others() -> Result<(), mach::KernReturn> {
+    use crate::kern::waitq::{Interruptible, Wait};
+    let me = sched_prim::current_thread();
+    let task = me.task.clone();
+    let others: alloc::vec::Vec<ThreadRef> =
+        task.threads().into_iter().filter(|t| !alloc::sync::Arc::ptr_eq(t, &me)).collect();
+    for t in &others {
+        sched_prim::thread_terminate(t);
+    }
+    for t in &others {
+        loop {
+            // On the queue before looking: an end in between still wakes us.
+            let mut wait = Wait::begin(Interruptible::No, None);
+            wait.on(&task.thread_gone);
+            if sched_prim::terminate_requested(&me) {
+                return Err(mach::KernReturn::KERN_ABORTED);
+            }
+            if matches!(t.state(), ThreadState::Terminated | ThreadState::Embryo) {
+                break;
+            }
+            wait.block();
+        }
+        sched_prim::thread_wait(t);
+    }
+    Ok(())
 }
 
 pub use mach::info::{ARM_THREAD_STATE64, ARM_THREAD_STATE64_COUNT};

@@ -23,6 +23,8 @@ pub const CASES: &[(&str, Case)] = &[
     ("execve: #! scripts run their interpreter with the right argv", exec_script),
     ("execve: errors leave the caller intact", exec_errors),
     ("execve closes FD_CLOEXEC descriptors; dup, dup2, fcntl, close", exec_cloexec),
+    ("execve: the new program starts alone (the old threads have ended)", exec_ends_threads),
+    ("execve: two threads calling it at once — one wins, nothing hangs", exec_race),
     ("orphans go to init, which reaps them", orphans),
     ("getrusage: a reaped child's time counts for RUSAGE_CHILDREN, not RUSAGE_SELF", rusage_split),
     ("signals: a handler runs and returns through sigreturn", handler_runs),
@@ -169,6 +171,41 @@ fn exec_cloexec(_: &Args) -> Result<(), &'static str> {
         100 + execv(b"/bin/utest\0", &[b"utest\0", b"--check-fds\0"]).0
     })?;
     check(wifexited(status) && wexitstatus(status) == 0b011, "fd 8 survived exec, or 1 or 7 did not")
+}
+
+/// A second thread that sleeps in the kernel until it is terminated.
+extern "C" fn sleep_long(_: u64) {
+    crate::sched::sleep_ms(60_000);
+}
+
+/// A second thread that execs the thread counter itself.
+extern "C" fn exec_counter(_: u64) {
+    execv(b"/bin/utest\0", &[b"utest\0", b"--count-threads\0"]);
+}
+
+fn exec_ends_threads(_: &Args) -> Result<(), &'static str> {
+    let status = in_child(|| {
+        // Registering twice is refused; once is what spawning needs.
+        let _ = libsys::thread::thread_register();
+        if crate::sched::spawn(0, sleep_long, 0).is_err() {
+            return 100;
+        }
+        // Let it get into its sleep.
+        crate::sched::sleep_ms(5);
+        100 + execv(b"/bin/utest\0", &[b"utest\0", b"--count-threads\0"]).0
+    })?;
+    check(wifexited(status) && wexitstatus(status) == 1, "the exec'd program saw more than its own thread")
+}
+
+fn exec_race(_: &Args) -> Result<(), &'static str> {
+    let status = in_child(|| {
+        let _ = libsys::thread::thread_register();
+        if crate::sched::spawn(0, exec_counter, 0).is_err() {
+            return 100;
+        }
+        100 + execv(b"/bin/utest\0", &[b"utest\0", b"--count-threads\0"]).0
+    })?;
+    check(wifexited(status) && wexitstatus(status) == 1, "racing execs: the winner should run alone")
 }
 
 fn orphans(_: &Args) -> Result<(), &'static str> {

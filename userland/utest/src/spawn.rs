@@ -36,6 +36,14 @@ pub fn child_mode(args: &Args) -> Option<i32> {
             let ignored = install(SIGUSR2, SIG_DFL, 0, 0) == Ok(SIG_IGN);
             i32::from(mask & sigmask(SIGUSR1) != 0) | i32::from(ignored) << 1
         }
+        b"--count-threads" => {
+            let task = libsys::mach_traps::mach_task_self();
+            let (mut threads, mut n) = (0u64, 0u32);
+            if libsys::mach::task_threads(task, &mut threads, &mut n) != mach::KernReturn::KERN_SUCCESS {
+                return Some(-1);
+            }
+            n as i32
+        }
         b"--pgrp-is-pid" => {
             // SAFETY: no pointers.
             let (me, g) = unsafe { (libsys::syscall::getpid(), libsys::syscall::getpgrp()) };
