@@ -55,6 +55,10 @@ pub struct CpuData {
     interrupt_level: AtomicU32,
     /// Sequence of switches on this CPU (statistics; the debugger shows it).
     pub(crate) context_switches: AtomicUsize,
+    /// The spin locks this CPU holds, for the lock validator. Only this CPU touches it, with
+    /// interrupts masked, so the lock is never contended.
+    #[cfg(feature = "lock-validator")]
+    pub(crate) held_spin: spin::Mutex<crate::kern::lock_order::HeldStack>,
 }
 
 /// Offset of the emergency stack top in [`CpuData`], for the exception vectors.
@@ -76,6 +80,8 @@ impl CpuData {
             preemption_level: AtomicU32::new(0),
             interrupt_level: AtomicU32::new(0),
             context_switches: AtomicUsize::new(0),
+            #[cfg(feature = "lock-validator")]
+            held_spin: spin::Mutex::new(crate::kern::lock_order::HeldStack::new()),
         }
     }
 

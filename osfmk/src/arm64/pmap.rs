@@ -10,7 +10,8 @@
 
 use mach::KernReturn;
 
-use crate::kern::locks::SpinLock;
+use crate::kern::lock_order;
+use crate::kern::locks::SimpleLock;
 use crate::vm::vm_page::{self, PAGE_SIZE};
 
 /// Where the direct map of physical memory starts in the upper half (TTBR1, L0 slot 0).
@@ -202,7 +203,7 @@ impl Default for AsidAllocator {
 }
 
 /// The ASIDs of user pmaps.
-static ASIDS: SpinLock<AsidAllocator> = SpinLock::new(AsidAllocator::new());
+static ASIDS: SimpleLock<AsidAllocator> = SimpleLock::new(&lock_order::ASIDS, AsidAllocator::new());
 
 /// How many ASIDs the CPU has: 16 bits if ID_AA64MMFR0_EL1.ASIDBits says so, else 8.
 #[cfg(target_os = "none")]
@@ -676,7 +677,7 @@ pub fn copy_page(dst: u64, src: u64) {
 
 /// The kernel's upper-half tables (TTBR1), once built.
 #[cfg(target_os = "none")]
-static KERNEL_PMAP: SpinLock<Option<Pmap>> = SpinLock::new(None);
+static KERNEL_PMAP: SimpleLock<Option<Pmap>> = SimpleLock::new(&lock_order::KERNEL_PMAP, None);
 
 /// Install `pmap` as the kernel's address space for good (it is never freed).
 #[cfg(target_os = "none")]

@@ -65,11 +65,12 @@ pub use imp::KernelStack;
 mod imp {
     use super::*;
     use crate::arm64::pmap::{Prot, kernel_pmap_enter, kernel_pmap_remove};
-    use crate::kern::locks::SpinLock;
+    use crate::kern::locks::SimpleLock;
     use crate::vm::vm_page::{self, PAGE_SIZE};
     use mach::KernReturn;
 
-    static SLOTS: SpinLock<SlotMap> = SpinLock::new(SlotMap::new());
+    static SLOTS: SimpleLock<SlotMap> =
+        SimpleLock::new(&crate::kern::lock_order::KERNEL_STACKS, SlotMap::new());
 
     /// A mapped kernel stack; unmapped and freed when dropped.
     pub struct KernelStack {

@@ -12,7 +12,8 @@ use mach::KernReturn;
 use crate::arm64::pmap::Pmap;
 use crate::ipc::ipc_port::{IkotType, IpcPort, PortRef, SendRight};
 use crate::ipc::ipc_space::{IpcSpace, SpaceRef};
-use crate::kern::locks::SpinLock;
+use crate::kern::lock_order;
+use crate::kern::locks::{SimpleLock, SpinLock};
 use crate::kern::sched_prim;
 use crate::kern::thread::{Thread, ThreadRef};
 use crate::vm::vm_map::VmMap;
@@ -48,7 +49,7 @@ pub struct Task {
     pub map: Option<SpinLock<VmMap>>,
     /// The port name space.
     pub itk_space: SpaceRef,
-    threads: SpinLock<Vec<Weak<Thread>>>,
+    threads: SimpleLock<Vec<Weak<Thread>>>,
     /// `task_suspend` count: no thread of the task runs user code while it is non-zero.
     suspend_count: AtomicU32,
     /// Being killed (SIGKILL, `task_terminate`): no suspension holds its threads any more.
@@ -60,13 +61,13 @@ pub struct Task {
     /// (`ipc_kmsg::KmsgCharge`).
     pub ipc_kmsg_bytes: Arc<core::sync::atomic::AtomicUsize>,
     /// Semaphores this task created; they die with it (XNU `semaphore_list`).
-    semaphores: SpinLock<Vec<Arc<crate::kern::sync_sema::Semaphore>>>,
+    semaphores: SimpleLock<Vec<Arc<crate::kern::sync_sema::Semaphore>>>,
     /// User and system time of the task's threads that have ended (`mach_absolute_time`
     /// ticks), for `task_info`.
     dead_times: [AtomicU64; 2],
     /// Special ports set with `task_set_special_port`, by id (`TASK_BOOTSTRAP_PORT`…); a
     /// child inherits them at fork and spawn, as on XNU.
-    itk_special: SpinLock<[Option<SendRight>; TASK_SPECIAL_PORT_SLOTS]>,
+    itk_special: SimpleLock<[Option<SendRight>; TASK_SPECIAL_PORT_SLOTS]>,
     /// The BSD `proc` wrapping this task (XNU's `bsd_info`), opaque to Mach.
     pub bsd_info: spin::Once<Box<dyn Any + Send + Sync>>,
 }
@@ -83,7 +84,7 @@ impl Task {
     /// A new user task with an empty address space.
     pub fn create() -> Result<TaskRef, KernReturn> {
         let pmap = Pmap::create()?;
-        Ok(Task::build(Some(SpinLock::new(VmMap::new(pmap)))))
+        Ok(Task::build(Some(SpinLock::new(&lock_order::VM_MAP, VmMap::new(pmap)))))
     }
 
     /// A child of `parent` for `fork`: its address space is `vm_map_fork` of the parent's
@@ -93,7 +94,7 @@ impl Task {
         let parent_map = parent.map.as_ref().ok_or(KernReturn::KERN_INVALID_TASK)?;
         let child_pmap = crate::vm::pmap::MachinePmap::new(Pmap::create()?);
         let map = crate::vm::vm_map::vm_map_fork(&mut parent_map.lock(), alloc::boxed::Box::new(child_pmap))?;
-        let child = Task::build(Some(SpinLock::new(map)));
+        let child = Task::build(Some(SpinLock::new(&lock_order::VM_MAP, map)));
         child.inherit_special_ports(parent);
         Ok(child)
     }
@@ -160,13 +161,13 @@ impl Task {
             task_id: NEXT_TASK_ID.fetch_add(1, Ordering::Relaxed),
             map,
             itk_space: IpcSpace::with_limit(TASK_IPC_SPACE_MAX),
-            threads: SpinLock::new(Vec::new()),
+            threads: SimpleLock::new(&lock_order::TASK_THREADS, Vec::new()),
             suspend_count: AtomicU32::new(0),
             killed: AtomicBool::new(false),
             itk_self: spin::Once::new(),
-            itk_special: SpinLock::new(Default::default()),
+            itk_special: SimpleLock::new(&lock_order::TASK_SPECIAL_PORTS, Default::default()),
             dead_times: [AtomicU64::new(0), AtomicU64::new(0)],
-            semaphores: SpinLock::new(Vec::new()),
+            semaphores: SimpleLock::new(&lock_order::TASK_SEMAPHORES, Vec::new()),
             ipc_kmsg_bytes: Arc::new(core::sync::atomic::AtomicUsize::new(0)),
             exc_actions: Default::default(),
             bsd_info: spin::Once::new(),
