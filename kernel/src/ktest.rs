@@ -56,6 +56,16 @@ mod tests {
         ("64 MiB allocated: only touched pages become resident", lazy_residency),
         ("user pmap: enter, extract, remove, next_mapped", user_pmap),
         ("with PAN, the kernel cannot touch user pages directly", pan_blocks_user_access),
+        ("lock validator: an acquisition against the order is caught", crate::ktest_locks::order_inversion),
+        (
+            "lock validator: sleeping or blocking under a spin lock is caught",
+            crate::ktest_locks::sleeping_under_spin,
+        ),
+        (
+            "lock validator: a sleeping lock in interrupt context is caught",
+            crate::ktest_locks::sleeping_in_interrupt,
+        ),
+        ("LckMtx: priority inheritance resolves an inversion", crate::ktest_locks::priority_inversion),
     ];
 
     /// Recurse with a kilobyte of stack per level until the stack runs out.

@@ -181,6 +181,9 @@ pub enum ViolationKind {
     BlockPreemptionDisabled,
     /// A sleeping lock taken (or blocking) in interrupt context.
     InInterrupt,
+    /// A preemption-disabling spin lock taken in interrupt context (the thread the
+    /// interrupt came in on may hold it: only interrupt-masking locks are safe there).
+    SimpleLockInInterrupt,
 }
 
 /// A caught violation: the lock being taken (or the blocking site), the held lock it
@@ -240,6 +243,11 @@ impl fmt::Display for Violation {
                     t.class.name, t.at
                 )
             }
+            (ViolationKind::SimpleLockInInterrupt, Some(t), _) => write!(
+                f,
+                "lock violation: took preemption-disabling lock {} (at {}) in interrupt context; interrupt handlers take only interrupt-masking locks",
+                t.class.name, t.at
+            ),
             (ViolationKind::InInterrupt, None, _) => {
                 write!(f, "lock violation: blocked (at {}) in interrupt context", self.site)
             }
@@ -402,9 +410,22 @@ mod validator {
 
     /// A spin lock is about to be taken on this CPU (interrupts masked or preemption off,
     /// so this CPU stays ours): check it against what this CPU and thread hold, record it.
-    pub fn spin_acquire(new: Held, trylock: bool) {
+    /// `irq_safe`: the lock masks interrupts (a [`SpinLock`]), so interrupt handlers may
+    /// take it.
+    ///
+    /// [`SpinLock`]: crate::kern::locks::SpinLock
+    pub fn spin_acquire(new: Held, trylock: bool, irq_safe: bool) {
         if !active() {
             return;
+        }
+        if !irq_safe && cpu_data::in_interrupt() {
+            violation(Violation {
+                kind: ViolationKind::SimpleLockInInterrupt,
+                taking: Some(new),
+                site: new.at,
+                held: None,
+                seen: None,
+            });
         }
         let v = {
             let _masked = InterruptsMasked::new();

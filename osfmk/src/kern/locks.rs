@@ -102,7 +102,7 @@ impl<T: ?Sized> SpinLock<T> {
     pub fn lock_nested(&self, subclass: u8) -> SpinLockGuard<'_, T> {
         let masked = cpu::InterruptsMasked::new();
         #[cfg(feature = "lock-validator")]
-        lock_order::spin_acquire(held_at(self.class, subclass, self.addr(), Location::caller()), false);
+        lock_order::spin_acquire(held_at(self.class, subclass, self.addr(), Location::caller()), false, true);
         #[cfg(not(feature = "lock-validator"))]
         let _ = subclass;
         SpinLockGuard {
@@ -120,7 +120,7 @@ impl<T: ?Sized> SpinLock<T> {
         // On failure `masked` drops here and the mask is put back.
         let guard = self.inner.try_lock()?;
         #[cfg(feature = "lock-validator")]
-        lock_order::spin_acquire(held_at(self.class, 0, self.addr(), Location::caller()), true);
+        lock_order::spin_acquire(held_at(self.class, 0, self.addr(), Location::caller()), true, true);
         Some(SpinLockGuard {
             guard,
             _masked: masked,
@@ -231,7 +231,11 @@ impl<T: ?Sized> SimpleLock<T> {
     pub fn lock_nested(&self, subclass: u8) -> SimpleLockGuard<'_, T> {
         let preempt = PreemptionDisabled::new();
         #[cfg(feature = "lock-validator")]
-        lock_order::spin_acquire(held_at(self.class, subclass, self.addr(), Location::caller()), false);
+        lock_order::spin_acquire(
+            held_at(self.class, subclass, self.addr(), Location::caller()),
+            false,
+            false,
+        );
         #[cfg(not(feature = "lock-validator"))]
         let _ = subclass;
         SimpleLockGuard {
@@ -248,7 +252,7 @@ impl<T: ?Sized> SimpleLock<T> {
         let preempt = PreemptionDisabled::new();
         let guard = self.inner.try_lock()?;
         #[cfg(feature = "lock-validator")]
-        lock_order::spin_acquire(held_at(self.class, 0, self.addr(), Location::caller()), true);
+        lock_order::spin_acquire(held_at(self.class, 0, self.addr(), Location::caller()), true, false);
         Some(SimpleLockGuard {
             guard,
             _preempt: preempt,
@@ -1060,12 +1064,17 @@ impl<T: ?Sized> LckRw<T> {
     }
 }
 
+/// [`LckRwReadGuard::try_upgrade`] failed (another reader holds the lock); the read lock
+/// is gone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UpgradeFailed;
+
 impl<'a, T: ?Sized> LckRwReadGuard<'a, T> {
     /// Turn the read lock into the write lock if this is the only reader
     /// (`vm_map_lock_read_to_write`). On failure the read lock is released: take the write
     /// lock and redo whatever the read lock was taken for.
     #[cfg_attr(feature = "lock-validator", track_caller)]
-    pub fn try_upgrade(self) -> Result<LckRwWriteGuard<'a, T>, ()> {
+    pub fn try_upgrade(self) -> Result<LckRwWriteGuard<'a, T>, UpgradeFailed> {
         let lock = self.lock;
         let me = current_owner();
         let upgraded = |_: ()| LckRwWriteGuard { lock, owner: me, _not_send: PhantomData };
@@ -1087,7 +1096,7 @@ impl<'a, T: ?Sized> LckRwReadGuard<'a, T> {
             }
         }
         drop(self);
-        Err(())
+        Err(UpgradeFailed)
     }
 }
 
@@ -1227,7 +1236,7 @@ mod tests {
             assert!(l.try_write().is_none());
             drop(r2);
             // The only reader upgrades.
-            let mut w = r1.try_upgrade().ok().expect("sole reader upgrades");
+            let Ok(mut w) = r1.try_upgrade() else { panic!("the sole reader could not upgrade") };
             *w = 8;
             assert!(l.try_read().is_none());
             let r = w.downgrade();
@@ -1266,6 +1275,14 @@ mod tests {
             .collect();
         threads.into_iter().for_each(|t| t.join().unwrap());
         assert_eq!(l.read().0, 10_000);
+    }
+
+    #[test]
+    fn rw_lock_can_hold_a_vm_map() {
+        // The vm_map will live behind an LckRw (of class VM_MAP) shared by a task's threads.
+        fn shared<T: Sync + Send>() {}
+        shared::<LckRw<crate::vm::vm_map::VmMap>>();
+        let _class = &crate::kern::lock_order::VM_MAP;
     }
 
     #[test]

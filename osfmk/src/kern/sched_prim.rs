@@ -213,6 +213,7 @@ mod imp {
     }
 
     /// `f` on the running thread, without taking a count (None before `sched_init`).
+    #[cfg(feature = "lock-validator")]
     pub(crate) fn with_current_thread<R>(f: impl FnOnce(&Thread) -> R) -> Option<R> {
         let _masked = InterruptsMasked::new();
         let p = current_cpu().active_thread.load(Ordering::Acquire);
