@@ -216,6 +216,7 @@ impl IpcPort {
     }
 
     /// Is the port still alive?
+    #[inline]
     pub fn is_active(&self) -> bool {
         self.state.lock().active
     }
@@ -518,6 +519,7 @@ impl IpcPort {
     /// Make a send right from the receive right (XNU `ipc_port_make_send`): counts a send
     /// right and bumps the make-send count. The caller must hold the receive right — the
     /// kernel for its own ports, or a space that checked the entry.
+    #[inline]
     pub fn make_send(self: &Arc<Self>) -> SendRight {
         {
             let mut st = self.state.lock();

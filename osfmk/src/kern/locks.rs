@@ -160,20 +160,20 @@ impl<T: ?Sized> DerefMut for SpinLockGuard<'_, T> {
 /// Preemption off on this CPU until dropped; when that brings it back on and a reschedule
 /// is pending, switch now (unless IRQs are masked: then the caller is the scheduler, or
 /// holds a [`SpinLock`], and the switch waits for the next opportunity).
-struct PreemptionDisabled(PhantomData<*const ()>);
+/// It keeps this CPU's block: with preemption off, the thread stays on this CPU.
+struct PreemptionDisabled(&'static cpu_data::CpuData, PhantomData<*const ()>);
 
 impl PreemptionDisabled {
-    #[inline]
+    #[inline(always)]
     fn new() -> PreemptionDisabled {
-        cpu_data::preemption_disable();
-        PreemptionDisabled(PhantomData)
+        PreemptionDisabled(cpu_data::preemption_disable_here(), PhantomData)
     }
 }
 
 impl Drop for PreemptionDisabled {
-    #[inline]
+    #[inline(always)]
     fn drop(&mut self) {
-        if cpu_data::preemption_enable() && !cpu::interrupts_masked() {
+        if self.0.preemption_enable_here() && !cpu::interrupts_masked() {
             #[cfg(target_os = "none")]
             crate::kern::sched_prim::ast_check_preempt();
         }

@@ -65,12 +65,12 @@ pub use imp::KernelStack;
 mod imp {
     use super::*;
     use crate::arm64::pmap::{Prot, kernel_pmap_enter, kernel_pmap_remove};
-    use crate::kern::locks::SimpleLock;
+    use crate::kern::locks::SpinLock;
     use crate::vm::vm_page::{self, PAGE_SIZE};
     use mach::KernReturn;
 
-    static SLOTS: SimpleLock<SlotMap> =
-        SimpleLock::new(&crate::kern::lock_order::KERNEL_STACKS, SlotMap::new());
+    // Interrupt-masking: the switch path frees a dead thread's stack (`thread_dispatch`).
+    static SLOTS: SpinLock<SlotMap> = SpinLock::new(&crate::kern::lock_order::KERNEL_STACKS, SlotMap::new());
 
     /// A mapped kernel stack; unmapped and freed when dropped.
     pub struct KernelStack {

@@ -16,7 +16,7 @@ use alloc::vec::Vec;
 
 use mach::KernReturn;
 
-use crate::kern::locks::SimpleLock;
+use crate::kern::locks::SpinLock;
 
 /// Bytes in a page (4 KiB granule everywhere in this kernel).
 pub const PAGE_SIZE: u64 = 4096;
@@ -162,7 +162,8 @@ impl FramePool {
 }
 
 /// The kernel's pool, set up by the platform code at boot.
-static POOL: SimpleLock<Option<FramePool>> = SimpleLock::new(&crate::kern::lock_order::PAGE_POOL, None);
+// Interrupt-masking: the switch path frees a dead thread's stack pages (`thread_dispatch`).
+static POOL: SpinLock<Option<FramePool>> = SpinLock::new(&crate::kern::lock_order::PAGE_POOL, None);
 
 /// Install the boot-time pool.
 pub fn vm_page_bootstrap(pool: FramePool) {
