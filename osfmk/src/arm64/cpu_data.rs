@@ -290,6 +290,10 @@ pub fn preemption_disable_here() -> &'static CpuData {
     // A plain load and store: only this CPU changes its level, and an interrupt handler
     // that runs in between gives back what it took before we store. (On the host every test
     // thread shares block 0: there it is a real read-modify-write.)
+    // Open window, shared with `preemption_disable`: an interrupt between the TPIDR_EL1 read
+    // and the store may preempt (the level is still 0) and the thread resume on another CPU,
+    // then store into this block. Closing it needs the count in the thread (XNU keeps it
+    // there, reached from TPIDR_EL1 = the current thread) — a change to this block's layout.
     #[cfg(target_os = "none")]
     {
         let level = cpu.preemption_level.load(Ordering::Relaxed);

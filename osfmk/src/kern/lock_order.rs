@@ -98,8 +98,9 @@ lock_classes! {
     TASK_SEMAPHORES = "task semaphores";
     /// A task's or thread's (or the host's) exception ports.
     EXC_ACTIONS = "exception actions";
-    /// A task's `vm_map`. mach_msg holds it while it copies out-of-line memory and then
-    /// takes the receiver's space: map → space.
+    /// A task's `vm_map` (interrupt-masking today, the context switch reads the pmap root
+    /// under it; an `LckRw` once the map is wrapped as `VmMapLock`). mach_msg holds it while
+    /// it copies out-of-line memory and then takes the receiver's space: map → space.
     VM_MAP = "vm_map";
     /// A VM object's pages and shadow.
     VM_OBJECT = "vm_object";
@@ -115,11 +116,13 @@ lock_classes! {
     SEMAPHORE = "semaphore";
     /// A task's thread list.
     TASK_THREADS = "task threads";
-    /// The kernel stack slots.
+
+    // ---- Taken by the context switch with interrupts masked (interrupt-masking) -----------
+    /// The kernel stack slots (`thread_dispatch` frees a dead thread's stack).
     KERNEL_STACKS = "kernel stack slots";
-    /// The kernel pmap (kernel translation tables).
+    /// The kernel pmap (kernel translation tables; stacks are mapped and unmapped).
     KERNEL_PMAP = "kernel pmap";
-    /// The ASID allocator (the context switch takes it).
+    /// The ASID allocator (the switch activates the next thread's pmap).
     ASIDS = "asid allocator";
     /// The physical frame pool.
     PAGE_POOL = "page pool";
@@ -517,6 +520,21 @@ mod validator {
         };
         violation(v);
         false
+    }
+
+    /// A thread is ending: it must hold no sleeping lock (a lock's waiters reach its owner
+    /// through the lock word, which is only sound while the owner lives).
+    pub fn check_terminate() {
+        if !active() {
+            return;
+        }
+        if let Some(h) = with_thread_held(|t| t.last().copied()).flatten() {
+            OFF.store(true, Ordering::SeqCst);
+            panic!(
+                "lock violation: thread terminated holding sleeping lock {} (taken at {})",
+                h.class.name, h.at
+            );
+        }
     }
 
     /// Run `f` with violations reported instead of panicking; returns the first one (and

@@ -3,7 +3,7 @@
 //!
 //! | kind | while held | use it for |
 //! |------|------------|------------|
-//! | [`SpinLock`] | IRQs masked, spinning | state an interrupt handler or the scheduler touches: the scheduler, wait queues, timers, the kernel heap, the console's UART and input ring. Nothing else. |
+//! | [`SpinLock`] | IRQs masked, spinning | state an interrupt handler or the scheduler touches: the scheduler, wait queues, timers, the kernel heap, the console's UART and input ring, and what the context switch takes with interrupts masked (ASIDs, the kernel pmap, kernel stack slots, the page pool: `thread_dispatch` frees a dead thread's stack). Nothing else. |
 //! | [`SimpleLock`] | preemption disabled, spinning | short critical sections that never block and never touch user memory: ports, spaces, port sets, tasks, procs, pgrps, fd tables, budgets. The default. |
 //! | [`LckMtx`] | may sleep; owner tracked | anything that may block or run long: file data, directories, vnodes, ttys, pipes. Waiters lend their priority to the owner. |
 //! | [`LckRw`] | may sleep; shared or exclusive | mostly-read state that may block: the `vm_map` (a fault takes it shared and may sleep). |
@@ -209,11 +209,6 @@ impl<T> SimpleLock<T> {
             inner: spin::Mutex::new(value),
         }
     }
-
-    /// The value, taken out of the lock.
-    pub fn into_inner(self) -> T {
-        self.inner.into_inner()
-    }
 }
 
 impl<T: ?Sized> SimpleLock<T> {
@@ -259,11 +254,6 @@ impl<T: ?Sized> SimpleLock<T> {
             #[cfg(feature = "lock-validator")]
             key: self.addr(),
         })
-    }
-
-    /// The value, through `&mut` (no locking needed).
-    pub fn get_mut(&mut self) -> &mut T {
-        self.inner.get_mut()
     }
 
     #[cfg(feature = "lock-validator")]
@@ -352,7 +342,8 @@ impl Promotions {
 /// Lock state each thread carries (a field of `Thread`).
 #[derive(Debug)]
 pub struct ThreadLocks {
-    /// What waiters lend this thread (see the module doc).
+    /// What waiters lend this thread (see the module doc). Threads run only on the target.
+    #[cfg_attr(not(target_os = "none"), allow(dead_code))]
     promotions: SimpleLock<Promotions>,
     /// The sleeping locks this thread holds, for the validator. Only the thread itself
     /// touches it, so the lock is never contended.
@@ -380,11 +371,6 @@ impl ThreadLocks {
             #[cfg(feature = "lock-validator")]
             held: spin::Mutex::new(lock_order::HeldStack::new()),
         }
-    }
-
-    /// The highest priority lent to this thread now (0: none).
-    pub fn promotion(&self) -> u8 {
-        self.promotions.lock().highest()
     }
 }
 
