@@ -66,6 +66,10 @@ mod tests {
             crate::ktest_locks::sleeping_in_interrupt,
         ),
         ("LckMtx: priority inheritance resolves an inversion", crate::ktest_locks::priority_inversion),
+        (
+            "LckRw: a waiting writer holds new readers off; upgrade and downgrade",
+            crate::ktest_locks::rw_contention,
+        ),
     ];
 
     /// Recurse with a kilobyte of stack per level until the stack runs out.

@@ -295,3 +295,114 @@ pub fn priority_inversion(task: &TaskRef) -> Result<(), &'static str> {
     }
     Ok(())
 }
+
+// ---- LckRw under contention ----------------------------------------------------------------
+
+static RW2: LckRw<u64> = LckRw::new(&TEST_SLEEPING, 0);
+static SEQ: AtomicU64 = AtomicU64::new(1);
+static W_SEQ: AtomicU64 = AtomicU64::new(0);
+static R_SEQ: AtomicU64 = AtomicU64::new(0);
+static R3_HOLDS: AtomicBool = AtomicBool::new(false);
+static R3_GO: AtomicBool = AtomicBool::new(false);
+
+/// Takes the lock exclusively, holds it across a sleep (a sleeping lock may be), releases.
+extern "C" fn rw_writer(_: u64) -> ! {
+    sched_prim::thread_continue();
+    let q = sched_prim::quantum_ticks();
+    let mut w = RW2.write();
+    W_SEQ.store(SEQ.fetch_add(1, Ordering::SeqCst), Ordering::SeqCst);
+    *w += 1;
+    sleep_quanta(1, q);
+    drop(w);
+    thread_terminate_self()
+}
+
+/// Takes the lock shared once.
+extern "C" fn rw_reader(_: u64) -> ! {
+    sched_prim::thread_continue();
+    let r = RW2.read();
+    R_SEQ.store(SEQ.fetch_add(1, Ordering::SeqCst), Ordering::SeqCst);
+    drop(r);
+    thread_terminate_self()
+}
+
+/// Holds the lock shared until told to let go.
+extern "C" fn rw_holder(_: u64) -> ! {
+    sched_prim::thread_continue();
+    let q = sched_prim::quantum_ticks();
+    let r = RW2.read();
+    R3_HOLDS.store(true, Ordering::SeqCst);
+    while !R3_GO.load(Ordering::SeqCst) {
+        sleep_quanta(1, q);
+    }
+    drop(r);
+    thread_terminate_self()
+}
+
+fn wait_all(ts: &[&osfmk::kern::thread::ThreadRef], q: u64) {
+    for t in ts {
+        while t.state() != ThreadState::Terminated {
+            sleep_quanta(1, q);
+        }
+    }
+}
+
+/// A writer that waits for readers holds new readers off (writers are not starved), and gets
+/// the lock when the last reader leaves; the reader behind it follows. `try_upgrade` fails
+/// beside another reader (dropping the read lock) and succeeds alone; `downgrade` keeps the
+/// lock shared.
+pub fn rw_contention(task: &TaskRef) -> Result<(), &'static str> {
+    let q = sched_prim::quantum_ticks();
+    for v in [&W_SEQ, &R_SEQ] {
+        v.store(0, Ordering::SeqCst);
+    }
+    R3_HOLDS.store(false, Ordering::SeqCst);
+    R3_GO.store(false, Ordering::SeqCst);
+    let me = sched_prim::current_thread();
+    sched_prim::thread_set_base_priority(&me, SchedMode::Fixed, PRI_TEST);
+    let result = (|| {
+        let r = RW2.read();
+        let w = Thread::create(task.clone(), PRI_H, rw_writer, 0).ok_or("no memory")?;
+        sched_prim::thread_setrun(w.clone());
+        sleep_quanta(1, q);
+        let rd = Thread::create(task.clone(), PRI_H, rw_reader, 0).ok_or("no memory")?;
+        sched_prim::thread_setrun(rd.clone());
+        sleep_quanta(1, q);
+        if W_SEQ.load(Ordering::SeqCst) != 0 {
+            return Err("the writer got the lock beside a reader");
+        }
+        if R_SEQ.load(Ordering::SeqCst) != 0 {
+            return Err("a new reader passed the waiting writer");
+        }
+        drop(r);
+        wait_all(&[&w, &rd], q);
+        let (ws, rs) = (W_SEQ.load(Ordering::SeqCst), R_SEQ.load(Ordering::SeqCst));
+        if ws == 0 || rs == 0 || ws > rs {
+            return Err("the writer did not go first when the reader left, or the reader never came");
+        }
+        // Upgrades.
+        let holder = Thread::create(task.clone(), PRI_H, rw_holder, 0).ok_or("no memory")?;
+        sched_prim::thread_setrun(holder.clone());
+        while !R3_HOLDS.load(Ordering::SeqCst) {
+            sleep_quanta(1, q);
+        }
+        if RW2.read().try_upgrade().is_ok() {
+            return Err("an upgrade beside another reader succeeded");
+        }
+        R3_GO.store(true, Ordering::SeqCst);
+        wait_all(&[&holder], q);
+        let mut w = RW2.read().try_upgrade().map_err(|_| "the only reader could not upgrade")?;
+        *w += 1;
+        let r = w.downgrade();
+        if *r != 2 || RW2.try_write().is_some() || RW2.try_read().is_none() {
+            return Err("downgrade did not keep the lock shared");
+        }
+        drop(r);
+        if RW2.try_write().is_none() {
+            return Err("the lock was not free at the end");
+        }
+        Ok(())
+    })();
+    sched_prim::thread_set_base_priority(&me, SchedMode::Fixed, BASEPRI_KERNEL);
+    result
+}

@@ -51,6 +51,14 @@ macro_rules! lock_classes {
 }
 
 lock_classes! {
+    // ---- For the lock tests (outermost: a test may hold them across anything) ------------
+    /// Test lock, outer.
+    TEST_OUTER = "test outer";
+    /// Test lock, inner.
+    TEST_INNER = "test inner";
+    /// Test sleeping lock.
+    TEST_SLEEPING = "test sleeping";
+
     // ---- BSD: processes, files, vnodes (preemption-disabling spin locks) -------------------
     /// `allproc`: pid → proc (taken before any one proc's locks).
     ALLPROC = "allproc";
@@ -126,14 +134,6 @@ lock_classes! {
     ASIDS = "asid allocator";
     /// The physical frame pool.
     PAGE_POOL = "page pool";
-
-    // ---- For tests of the validator itself ------------------------------------------------
-    /// Test lock, outer.
-    TEST_OUTER = "test outer";
-    /// Test lock, inner.
-    TEST_INNER = "test inner";
-    /// Test sleeping lock.
-    TEST_SLEEPING = "test sleeping";
 
     // ---- The lock kinds' own interlocks -----------------------------------------------------
     /// An `LckMtx`'s or `LckRw`'s interlock (its waiters, the priority it lends).
