@@ -67,6 +67,10 @@ mod tests {
         ),
         ("LckMtx: priority inheritance resolves an inversion", crate::ktest_locks::priority_inversion),
         (
+            "LckRw: a reader waiting for the writer lends it its priority",
+            crate::ktest_locks::priority_inversion_rw,
+        ),
+        (
             "LckRw: a waiting writer holds new readers off; upgrade and downgrade",
             crate::ktest_locks::rw_contention,
         ),

@@ -176,6 +176,11 @@ pub fn sleeping_in_interrupt(_: &TaskRef) -> Result<(), &'static str> {
 // ---- Priority inversion ------------------------------------------------------------------
 
 static PI_MTX: LckMtx<()> = LckMtx::new(&TEST_SLEEPING, ());
+static PI_RW: LckRw<()> = LckRw::new(&TEST_SLEEPING, ());
+/// The inversion's lock: an `LckMtx` (arg 0), or an `LckRw` L holds exclusively and H wants
+/// shared (arg 1).
+const ON_MUTEX: u64 = 0;
+const ON_RW: u64 = 1;
 static L_HAS_LOCK: AtomicBool = AtomicBool::new(false);
 static L_GO: AtomicBool = AtomicBool::new(false);
 static L_MAX_PRI: AtomicU8 = AtomicU8::new(0);
@@ -192,16 +197,16 @@ const PRI_H: u8 = BASEPRI_KERNEL;
 const PRI_TEST: u8 = BASEPRI_KERNEL + 10;
 
 /// Low: takes the mutex, spins (never blocking) until told to go on, releases it.
-extern "C" fn low(_: u64) -> ! {
+extern "C" fn low(on: u64) -> ! {
     sched_prim::thread_continue();
     let me = sched_prim::current_thread();
-    let g = PI_MTX.lock();
+    let (m, w) = if on == ON_RW { (None, Some(PI_RW.write())) } else { (Some(PI_MTX.lock()), None) };
     L_HAS_LOCK.store(true, Ordering::SeqCst);
     while !L_GO.load(Ordering::SeqCst) {
         L_MAX_PRI.fetch_max(me.sched_pri(), Ordering::Relaxed);
     }
     L_MAX_PRI.fetch_max(me.sched_pri(), Ordering::Relaxed);
-    drop(g);
+    drop((m, w));
     L_PRI_AFTER.store(me.sched_pri(), Ordering::SeqCst);
     drop(me);
     thread_terminate_self()
@@ -219,12 +224,12 @@ extern "C" fn medium(_: u64) -> ! {
 }
 
 /// High: blocks on the mutex L holds.
-extern "C" fn high(_: u64) -> ! {
+extern "C" fn high(on: u64) -> ! {
     sched_prim::thread_continue();
     H_STARTED.store(true, Ordering::SeqCst);
-    let g = PI_MTX.lock();
+    let (m, r) = if on == ON_RW { (None, Some(PI_RW.read())) } else { (Some(PI_MTX.lock()), None) };
     H_ACQUIRED_AT.store(mach_absolute_time(), Ordering::SeqCst);
-    drop(g);
+    drop((m, r));
     thread_terminate_self()
 }
 
@@ -237,6 +242,15 @@ fn sleep_quanta(n: u64, q: u64) {
 /// priority, releases at once, and H gets the mutex while M is still spinning. Afterwards L
 /// is back at its own priority.
 pub fn priority_inversion(task: &TaskRef) -> Result<(), &'static str> {
+    inversion(task, ON_MUTEX)
+}
+
+/// The same with an `LckRw`: a reader waiting for the writer lends the writer its priority.
+pub fn priority_inversion_rw(task: &TaskRef) -> Result<(), &'static str> {
+    inversion(task, ON_RW)
+}
+
+fn inversion(task: &TaskRef, on: u64) -> Result<(), &'static str> {
     let q = sched_prim::quantum_ticks();
     for f in [&L_HAS_LOCK, &L_GO, &H_STARTED, &M_STOP] {
         f.store(false, Ordering::SeqCst);
@@ -247,7 +261,7 @@ pub fn priority_inversion(task: &TaskRef) -> Result<(), &'static str> {
     L_MAX_PRI.store(0, Ordering::SeqCst);
     let me = sched_prim::current_thread();
     sched_prim::thread_set_base_priority(&me, SchedMode::Fixed, PRI_TEST);
-    let l = Thread::create(task.clone(), PRI_L, low, 0).ok_or("no memory")?;
+    let l = Thread::create(task.clone(), PRI_L, low, on).ok_or("no memory")?;
     sched_prim::thread_setrun(l.clone());
     let give_up = mach_absolute_time() + 100 * q;
     while !L_HAS_LOCK.load(Ordering::SeqCst) && mach_absolute_time() < give_up {
@@ -256,7 +270,7 @@ pub fn priority_inversion(task: &TaskRef) -> Result<(), &'static str> {
     // M spins for 50 quanta at most: long enough that an H left waiting for it is obvious.
     M_DEADLINE.store(mach_absolute_time() + 50 * q, Ordering::SeqCst);
     let m = Thread::create(task.clone(), PRI_M, medium, 0).ok_or("no memory")?;
-    let h = Thread::create(task.clone(), PRI_H, high, 0).ok_or("no memory")?;
+    let h = Thread::create(task.clone(), PRI_H, high, on).ok_or("no memory")?;
     sched_prim::thread_setrun(m.clone());
     sched_prim::thread_setrun(h.clone());
     // Let H block on the mutex (and M start spinning), then let L finish.
@@ -278,7 +292,7 @@ pub fn priority_inversion(task: &TaskRef) -> Result<(), &'static str> {
     sched_prim::thread_set_base_priority(&me, SchedMode::Fixed, BASEPRI_KERNEL);
     let (acquired, m_end) = (H_ACQUIRED_AT.load(Ordering::SeqCst), M_ENDED_AT.load(Ordering::SeqCst));
     kprintln!(
-        "ktest:   H got the mutex {} ticks after L could release it (quantum {q}); M ran until {} ticks after; L ran at up to {}, then {}",
+        "ktest:   H got the lock {} ticks after L could release it (quantum {q}); M ran until {} ticks after; L ran at up to {}, then {}",
         acquired.saturating_sub(released),
         m_end.saturating_sub(released),
         L_MAX_PRI.load(Ordering::SeqCst),
@@ -291,7 +305,7 @@ pub fn priority_inversion(task: &TaskRef) -> Result<(), &'static str> {
         return Err("L did not run at H's priority while H waited");
     }
     if L_PRI_AFTER.load(Ordering::SeqCst) != PRI_L || l.sched.promotion() != 0 {
-        return Err("L kept the lent priority after releasing the mutex");
+        return Err("L kept the lent priority after releasing the lock");
     }
     Ok(())
 }
