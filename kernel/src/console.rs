@@ -3,12 +3,13 @@
 
 use core::fmt::{self, Write};
 
+use osfmk::kern::lock_order;
 use osfmk::kern::locks::SpinLock;
 use osfmk::kern::waitq::WaitQueue;
 
 use crate::drivers::pl011::Pl011;
 
-static UART: SpinLock<Option<Pl011>> = SpinLock::new(None);
+static UART: SpinLock<Option<Pl011>> = SpinLock::new(&lock_order::CONSOLE_UART, None);
 
 /// Bytes typed but not yet read (a ring; when full, new input is dropped, like a UART FIFO).
 struct InputRing {
@@ -17,7 +18,8 @@ struct InputRing {
     len: usize,
 }
 
-static INPUT: SpinLock<InputRing> = SpinLock::new(InputRing { buf: [0; 1024], head: 0, len: 0 });
+static INPUT: SpinLock<InputRing> =
+    SpinLock::new(&lock_order::CONSOLE_INPUT, InputRing { buf: [0; 1024], head: 0, len: 0 });
 
 /// Readers of the console wait here for a line; the receive interrupt wakes them.
 pub static INPUT_WAITQ: WaitQueue = WaitQueue::new();

@@ -68,6 +68,24 @@ mod tests {
         ("user pmap: enter, extract, remove, next_mapped", user_pmap),
         ("with PAN, the kernel cannot touch user pages directly", pan_blocks_user_access),
         ("copyio with no user memory fails through the fixup table", copyio_without_user_memory),
+        ("lock validator: an acquisition against the order is caught", crate::ktest_locks::order_inversion),
+        (
+            "lock validator: sleeping or blocking under a spin lock is caught",
+            crate::ktest_locks::sleeping_under_spin,
+        ),
+        (
+            "lock validator: a sleeping lock in interrupt context is caught",
+            crate::ktest_locks::sleeping_in_interrupt,
+        ),
+        ("LckMtx: priority inheritance resolves an inversion", crate::ktest_locks::priority_inversion),
+        (
+            "LckRw: a reader waiting for the writer lends it its priority",
+            crate::ktest_locks::priority_inversion_rw,
+        ),
+        (
+            "LckRw: a waiting writer holds new readers off; upgrade and downgrade",
+            crate::ktest_locks::rw_contention,
+        ),
     ];
 
     /// Recurse with a kilobyte of stack per level until the stack runs out.

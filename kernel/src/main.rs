@@ -32,6 +32,8 @@ mod drivers;
 mod exception;
 mod irq;
 mod ktest;
+#[cfg(feature = "ktest")]
+mod ktest_locks;
 mod memory;
 mod panic;
 mod platform;

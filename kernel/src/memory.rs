@@ -164,12 +164,15 @@ unsafe impl GlobalAlloc for KernelHeap {
 }
 
 #[global_allocator]
-static HEAP: KernelHeap = KernelHeap(SpinLock::new(HeapState {
-    heap: Heap::empty(),
-    cache: [[core::ptr::null_mut(); CACHE_DEPTH]; CACHE_CLASSES],
-    cached: [0; CACHE_CLASSES],
-    cached_bytes: 0,
-}));
+static HEAP: KernelHeap = KernelHeap(SpinLock::new(
+    &osfmk::kern::lock_order::KERNEL_HEAP,
+    HeapState {
+        heap: Heap::empty(),
+        cache: [[core::ptr::null_mut(); CACHE_DEPTH]; CACHE_CLASSES],
+        cached: [0; CACHE_CLASSES],
+        cached_bytes: 0,
+    },
+));
 
 /// Physical ranges that must never be handed out.
 fn overlaps(a: (u64, u64), b: (u64, u64)) -> bool {

@@ -5,7 +5,7 @@
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-use osfmk::kern::locks::SpinLock;
+use osfmk::kern::locks::SimpleLock;
 use sys::Errno;
 
 /// Open for reading (`FREAD`).
@@ -34,7 +34,7 @@ pub struct FileGlob {
     /// FREAD / FWRITE and status flags.
     pub fg_flag: u32,
     /// Current offset.
-    pub fg_offset: SpinLock<u64>,
+    pub fg_offset: SimpleLock<u64>,
     /// What is open.
     pub fg_ops: Arc<dyn FileOps>,
 }
@@ -42,7 +42,11 @@ pub struct FileGlob {
 impl FileGlob {
     /// A new description with `flag` over `ops`.
     pub fn new(flag: u32, ops: Arc<dyn FileOps>) -> Arc<FileGlob> {
-        Arc::new(FileGlob { fg_flag: flag, fg_offset: SpinLock::new(0), fg_ops: ops })
+        Arc::new(FileGlob {
+            fg_flag: flag,
+            fg_offset: SimpleLock::new(&osfmk::kern::lock_order::FILEGLOB_OFFSET, 0),
+            fg_ops: ops,
+        })
     }
 }
 

@@ -33,7 +33,9 @@ pub fn fork1(p: &Arc<Proc>, frame: &TrapFrame) -> Result<Pid, Errno> {
     child_frame.spsr &= !PSR64_CF;
     let thread = thread_dup(task.clone(), &child_frame).ok_or(Errno::ENOMEM)?;
     let parent_thread = current_thread();
-    *uthread(&thread).sig.lock() = uthread(&parent_thread).sig.lock().inherit();
+    // One thread's signal lock at a time: two of one class never nest.
+    let inherited = uthread(&parent_thread).sig.lock().inherit();
+    *uthread(&thread).sig.lock() = inherited;
     // Copy out under each lock in turn, then create the child (which takes the table lock).
     let (comm, cred) = (p.comm(), *p.p_ucred.lock());
     let fds = p.p_fd.lock().fork_copy();

@@ -12,7 +12,8 @@ use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 
-use osfmk::kern::locks::{SpinLock, SpinLockGuard};
+use osfmk::kern::lock_order;
+use osfmk::kern::locks::{SimpleLock, SimpleLockGuard};
 use osfmk::kern::sched_prim::current_thread;
 use osfmk::kern::task::TaskRef;
 use osfmk::kern::thread::ThreadRef;
@@ -62,32 +63,32 @@ pub struct Proc {
     pub p_pid: Pid,
     p_ppid: AtomicI32,
     /// Command name (basename of the executable).
-    pub p_comm: SpinLock<String>,
+    pub p_comm: SimpleLock<String>,
     /// The task this process wraps.
     pub task: TaskRef,
-    pub p_ucred: SpinLock<Ucred>,
-    pub p_fd: SpinLock<FileDesc>,
-    pub p_stat: SpinLock<ProcState>,
+    pub p_ucred: SimpleLock<Ucred>,
+    pub p_fd: SimpleLock<FileDesc>,
+    pub p_stat: SimpleLock<ProcState>,
     /// Changed its ids with set*id (`issetugid`).
     pub p_sugid: AtomicBool,
     /// Signal actions, and the process-wide pending set and stop state.
-    pub p_sigacts: SpinLock<Sigacts>,
-    pub p_signals: SpinLock<ProcSignals>,
+    pub p_sigacts: SimpleLock<Sigacts>,
+    pub p_signals: SimpleLock<ProcSignals>,
     /// Who sent the last signal that has no fault to describe it (siginfo's sender fields).
-    pub p_sigorigin: SpinLock<SigOrigin>,
+    pub p_sigorigin: SimpleLock<SigOrigin>,
     /// A stop or continue not yet reported to the parent.
-    pub p_jobreport: SpinLock<Option<JobReport>>,
+    pub p_jobreport: SimpleLock<Option<JobReport>>,
     /// Nice value (`setpriority`), −20..=20.
     pub p_nice: AtomicI32,
     /// libpthread's thread entry point and TSD offset (`bsdthread_register`).
     pub p_threadstart: AtomicU64,
     pub p_pth_tsd_offset: AtomicU64,
     /// CPU time of this process's threads that have ended (user, system), counter ticks.
-    pub p_ru: SpinLock<(u64, u64)>,
+    pub p_ru: SimpleLock<(u64, u64)>,
     /// CPU time of reaped children, theirs included (`RUSAGE_CHILDREN`).
-    pub p_cru: SpinLock<(u64, u64)>,
+    pub p_cru: SimpleLock<(u64, u64)>,
     /// Resource limits (`p_limit`).
-    pub p_rlimit: SpinLock<crate::kern::kern_rlimit::Rlimits>,
+    pub p_rlimit: SimpleLock<crate::kern::kern_rlimit::Rlimits>,
     /// When it was created (wall clock), for `ps`.
     pub p_start: sys::time::Timeval,
     /// `exit1` has begun (XNU's `P_LEXIT`): the first caller does the exit, any later one
@@ -98,9 +99,9 @@ pub struct Proc {
 }
 
 /// The process table: pid → proc.
-static ALLPROC: SpinLock<BTreeMap<Pid, Arc<Proc>>> = SpinLock::new(BTreeMap::new());
+static ALLPROC: SimpleLock<BTreeMap<Pid, Arc<Proc>>> = SimpleLock::new(&lock_order::ALLPROC, BTreeMap::new());
 /// Process groups and sessions (taken after `ALLPROC` when both are needed).
-static PGRPS: SpinLock<PgrpTable> = SpinLock::new(PgrpTable::new_const());
+static PGRPS: SimpleLock<PgrpTable> = SimpleLock::new(&lock_order::PGRPS, PgrpTable::new_const());
 
 /// Where a new process goes for job control.
 pub enum Membership {
@@ -111,10 +112,10 @@ pub enum Membership {
 }
 
 /// The process-group table, locked.
-pub fn pgrps() -> SpinLockGuard<'static, PgrpTable> {
+pub fn pgrps() -> SimpleLockGuard<'static, PgrpTable> {
     PGRPS.lock()
 }
-static PIDS: SpinLock<Option<PidAllocator>> = SpinLock::new(None);
+static PIDS: SimpleLock<Option<PidAllocator>> = SimpleLock::new(&lock_order::PIDS, None);
 
 impl Proc {
     /// Create a process around `task`, link them both ways, and enter it in the table.
@@ -147,23 +148,23 @@ impl Proc {
         let p = Arc::new(Proc {
             p_pid: pid,
             p_ppid: AtomicI32::new(ppid),
-            p_comm: SpinLock::new(String::from(comm)),
+            p_comm: SimpleLock::new(&lock_order::PROC_COMM, String::from(comm)),
             task: task.clone(),
-            p_ucred: SpinLock::new(cred),
-            p_fd: SpinLock::new(fd),
-            p_stat: SpinLock::new(ProcState::Idle),
+            p_ucred: SimpleLock::new(&lock_order::PROC_UCRED, cred),
+            p_fd: SimpleLock::new(&lock_order::PROC_FD, fd),
+            p_stat: SimpleLock::new(&lock_order::PROC_STAT, ProcState::Idle),
             p_sugid: AtomicBool::new(false),
             p_lexit: AtomicBool::new(false),
-            p_sigacts: SpinLock::new(sigacts),
-            p_signals: SpinLock::new(ProcSignals::new()),
-            p_sigorigin: SpinLock::new(SigOrigin::default()),
-            p_jobreport: SpinLock::new(None),
+            p_sigacts: SimpleLock::new(&lock_order::PROC_SIGACTS, sigacts),
+            p_signals: SimpleLock::new(&lock_order::PROC_SIGNALS, ProcSignals::new()),
+            p_sigorigin: SimpleLock::new(&lock_order::PROC_SIGORIGIN, SigOrigin::default()),
+            p_jobreport: SimpleLock::new(&lock_order::PROC_JOBREPORT, None),
             p_nice: AtomicI32::new(0),
             p_threadstart: AtomicU64::new(0),
             p_pth_tsd_offset: AtomicU64::new(0),
-            p_ru: SpinLock::new((0, 0)),
-            p_cru: SpinLock::new((0, 0)),
-            p_rlimit: SpinLock::new(crate::kern::kern_rlimit::default_rlimits()),
+            p_ru: SimpleLock::new(&lock_order::PROC_RUSAGE, (0, 0)),
+            p_cru: SimpleLock::new(&lock_order::PROC_RUSAGE, (0, 0)),
+            p_rlimit: SimpleLock::new(&lock_order::PROC_RLIMIT, crate::kern::kern_rlimit::default_rlimits()),
             p_start: crate::kern::kern_time::microtime().0,
             p_waitq: osfmk::kern::waitq::WaitQueue::new(),
         });
@@ -249,14 +250,17 @@ impl Proc {
 /// BSD's per-thread state (`uthread`).
 pub struct Uthread {
     /// Mask, thread-pending set, alternate stack, sigreturn token.
-    pub sig: SpinLock<SigState>,
+    pub sig: SimpleLock<SigState>,
     /// The exception that raised the pending fault signal: (FAR, ESR), for siginfo.
-    pub fault: SpinLock<(u64, u64)>,
+    pub fault: SimpleLock<(u64, u64)>,
 }
 
 impl Default for Uthread {
     fn default() -> Uthread {
-        Uthread { sig: SpinLock::new(SigState::default()), fault: SpinLock::new((0, 0)) }
+        Uthread {
+            sig: SimpleLock::new(&lock_order::UTHREAD_SIG, SigState::default()),
+            fault: SimpleLock::new(&lock_order::UTHREAD_FAULT, (0, 0)),
+        }
     }
 }
 
@@ -283,7 +287,7 @@ pub fn allproc() -> Vec<Arc<Proc>> {
 }
 
 /// The process table, locked (wait4 and exit change parentage and state under it).
-pub fn allproc_lock() -> SpinLockGuard<'static, BTreeMap<Pid, Arc<Proc>>> {
+pub fn allproc_lock() -> SimpleLockGuard<'static, BTreeMap<Pid, Arc<Proc>>> {
     ALLPROC.lock()
 }
 

@@ -7,7 +7,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use osfmk::arm64::copyio::{UserAddr, copyin, copyout};
-use osfmk::kern::locks::SpinLock;
+use osfmk::kern::locks::SimpleLock;
 use sys::Errno;
 use sys::sysctl::*;
 
@@ -15,7 +15,7 @@ use crate::kern::kern_proc::Proc;
 
 /// The OS name, release and version, as the kernel reports them (set once at boot).
 static IDENTITY: spin::Once<(String, String, String)> = spin::Once::new();
-static HOSTNAME: SpinLock<Vec<u8>> = SpinLock::new(Vec::new());
+static HOSTNAME: SimpleLock<Vec<u8>> = SimpleLock::new(&osfmk::kern::lock_order::HOSTNAME, Vec::new());
 static MEMSIZE: spin::Once<u64> = spin::Once::new();
 
 /// Record what `kern.ostype`, `kern.osrelease`, `kern.version` and `hw.memsize` say.

@@ -55,6 +55,10 @@ pub struct CpuData {
     interrupt_level: AtomicU32,
     /// Sequence of switches on this CPU (statistics; the debugger shows it).
     pub(crate) context_switches: AtomicUsize,
+    /// The spin locks this CPU holds, for the lock validator. Only this CPU touches it, with
+    /// interrupts masked, so the lock is never contended.
+    #[cfg(feature = "lock-validator")]
+    pub(crate) held_spin: spin::Mutex<crate::kern::lock_order::HeldStack>,
 }
 
 /// Offset of the emergency stack top in [`CpuData`], for the exception vectors.
@@ -76,6 +80,8 @@ impl CpuData {
             preemption_level: AtomicU32::new(0),
             interrupt_level: AtomicU32::new(0),
             context_switches: AtomicUsize::new(0),
+            #[cfg(feature = "lock-validator")]
+            held_spin: spin::Mutex::new(crate::kern::lock_order::HeldStack::new()),
         }
     }
 
@@ -231,6 +237,25 @@ pub fn current_cpu() -> &'static CpuData {
     &CPUS[0]
 }
 
+/// [`current_cpu`] for code that only runs once this CPU is attached — anything that takes a
+/// lock: every CPU attaches its block first thing, before any lock (`cpu_data_attach`).
+#[inline(always)]
+fn attached_cpu() -> &'static CpuData {
+    #[cfg(target_os = "none")]
+    {
+        let p: u64;
+        // SAFETY: reading TPIDR_EL1 has no side effects.
+        unsafe {
+            core::arch::asm!("mrs {}, tpidr_el1", out(reg) p, options(nomem, nostack, preserves_flags))
+        };
+        // SAFETY: each CPU points TPIDR_EL1 at its static block in `CPUS` (`cpu_data_attach`)
+        // before it takes any lock, and the callers are the locks.
+        unsafe { &*(p as *const CpuData) }
+    }
+    #[cfg(not(target_os = "none"))]
+    &CPUS[0]
+}
+
 /// `cpu_number()`: this CPU's index.
 #[inline]
 pub fn cpu_number() -> u32 {
@@ -254,6 +279,48 @@ pub fn preemption_enable() -> bool {
     let before = cpu.preemption_level.fetch_sub(1, Ordering::Relaxed);
     assert!(before != 0, "preemption_enable without preemption_disable");
     before == 1 && cpu.need_resched()
+}
+
+/// [`preemption_disable`] for a lock that gives it back itself: returns this CPU's block,
+/// which stays this CPU's until the matching [`CpuData::preemption_enable_here`] (with
+/// preemption off the thread cannot move). The preemption-disabling spin lock's fast path.
+#[inline(always)]
+pub fn preemption_disable_here() -> &'static CpuData {
+    let cpu = attached_cpu();
+    // A plain load and store: only this CPU changes its level, and an interrupt handler
+    // that runs in between gives back what it took before we store. (On the host every test
+    // thread shares block 0: there it is a real read-modify-write.)
+    // Open window, shared with `preemption_disable`: an interrupt between the TPIDR_EL1 read
+    // and the store may preempt (the level is still 0) and the thread resume on another CPU,
+    // then store into this block. Closing it needs the count in the thread (XNU keeps it
+    // there, reached from TPIDR_EL1 = the current thread) — a change to this block's layout.
+    #[cfg(target_os = "none")]
+    {
+        let level = cpu.preemption_level.load(Ordering::Relaxed);
+        cpu.preemption_level.store(level + 1, Ordering::Relaxed);
+    }
+    #[cfg(not(target_os = "none"))]
+    cpu.preemption_level.fetch_add(1, Ordering::Relaxed);
+    core::sync::atomic::compiler_fence(Ordering::SeqCst);
+    cpu
+}
+
+impl CpuData {
+    /// Undo a [`preemption_disable_here`] that returned this block. Returns whether
+    /// preemption is now enabled and a reschedule is pending.
+    #[inline(always)]
+    pub fn preemption_enable_here(&self) -> bool {
+        core::sync::atomic::compiler_fence(Ordering::SeqCst);
+        #[cfg(target_os = "none")]
+        let level = {
+            let level = self.preemption_level.load(Ordering::Relaxed).wrapping_sub(1);
+            self.preemption_level.store(level, Ordering::Relaxed);
+            level
+        };
+        #[cfg(not(target_os = "none"))]
+        let level = self.preemption_level.fetch_sub(1, Ordering::Relaxed).wrapping_sub(1);
+        level == 0 && self.need_resched.load(Ordering::Relaxed)
+    }
 }
 
 /// An interrupt handler starts on this CPU (the IRQ vector calls it; interrupts are masked).

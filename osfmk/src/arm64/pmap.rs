@@ -10,6 +10,7 @@
 
 use mach::KernReturn;
 
+use crate::kern::lock_order;
 use crate::kern::locks::SpinLock;
 use crate::vm::vm_page::{self, PAGE_SIZE};
 
@@ -211,7 +212,8 @@ impl Default for AsidAllocator {
 }
 
 /// The ASIDs of user pmaps.
-static ASIDS: SpinLock<AsidAllocator> = SpinLock::new(AsidAllocator::new());
+// Interrupt-masking: the context switch takes it (activating the next thread's pmap).
+static ASIDS: SpinLock<AsidAllocator> = SpinLock::new(&lock_order::ASIDS, AsidAllocator::new());
 
 /// How many ASIDs the CPU has: 16 bits if ID_AA64MMFR0_EL1.ASIDBits says so, else 8.
 #[cfg(target_os = "none")]
@@ -755,7 +757,9 @@ pub fn copy_page(dst: u64, src: u64) {
 
 /// The kernel's upper-half tables (TTBR1), once built.
 #[cfg(target_os = "none")]
-static KERNEL_PMAP: SpinLock<Option<Pmap>> = SpinLock::new(None);
+// Interrupt-masking: the switch path takes it (`thread_dispatch` frees a dead thread's
+// stack, unmapping it, with interrupts masked).
+static KERNEL_PMAP: SpinLock<Option<Pmap>> = SpinLock::new(&lock_order::KERNEL_PMAP, None);
 
 /// Install `pmap` as the kernel's address space for good (it is never freed).
 #[cfg(target_os = "none")]

@@ -26,7 +26,7 @@ use mach::port::{MACH_PORT_QLIMIT_DEFAULT, MACH_PORT_QLIMIT_KERNEL};
 
 use super::ipc_kmsg::IpcKmsg;
 use super::ipc_port::IpcPort;
-use crate::kern::locks::SpinLock;
+use crate::kern::locks::SimpleLock;
 use crate::kern::waitq::WaitQueue;
 
 /// How long a send or receive may wait.
@@ -63,7 +63,7 @@ pub struct IpcWaiter {
     pub(crate) max_size: u32,
     /// `MACH_RCV_LARGE`: leave a message that does not fit queued and report its size.
     pub(crate) large: bool,
-    pub(crate) outcome: SpinLock<Outcome>,
+    pub(crate) outcome: SimpleLock<Outcome>,
     /// The receiving thread waits here.
     pub(crate) waitq: WaitQueue,
 }
@@ -76,7 +76,12 @@ impl core::fmt::Debug for IpcWaiter {
 
 impl IpcWaiter {
     pub(crate) fn new(max_size: u32, large: bool) -> Arc<Self> {
-        Arc::new(Self { max_size, large, outcome: SpinLock::new(Outcome::Waiting), waitq: WaitQueue::new() })
+        Arc::new(Self {
+            max_size,
+            large,
+            outcome: SimpleLock::new(&crate::kern::lock_order::IPC_MQUEUE_WAITER, Outcome::Waiting),
+            waitq: WaitQueue::new(),
+        })
     }
 
     /// Wake the receiver (after its outcome was set, and after the queue's lock is dropped).

@@ -24,7 +24,7 @@ use super::ipc_notify::{
 };
 use super::ipc_pset::IpcPset;
 use super::ipc_space::IpcSpace;
-use crate::kern::locks::SpinLock;
+use crate::kern::locks::SimpleLock;
 
 /// Ports are shared: by every entry naming them, by kernel objects and by rights in flight.
 pub type PortRef = Arc<IpcPort>;
@@ -125,7 +125,7 @@ pub(super) struct PortState {
 
 /// A Mach port (XNU `struct ipc_port`).
 pub struct IpcPort {
-    pub(super) state: SpinLock<PortState>,
+    pub(super) state: SimpleLock<PortState>,
     /// Senders blocked on a full queue wait here.
     pub(super) send_waitq: crate::kern::waitq::WaitQueue,
 }
@@ -193,26 +193,30 @@ impl IpcPort {
     fn with_state(receiver: Receiver, messages: IpcMqueue, kobject: Option<(IkotType, KObjectRef)>) -> Self {
         crate::kern::budget::port_created();
         Self {
-            state: SpinLock::new(PortState {
-                active: true,
-                receiver,
-                srights: 0,
-                sorights: 0,
-                mscount: 0,
-                messages,
-                kobject,
-                nsrequest: None,
-                pdrequest: None,
-                dnrequests: alloc::vec::Vec::new(),
-                pset: None,
-                destination: None,
-                owner: None,
-            }),
+            state: SimpleLock::new(
+                &crate::kern::lock_order::IPC_PORT,
+                PortState {
+                    active: true,
+                    receiver,
+                    srights: 0,
+                    sorights: 0,
+                    mscount: 0,
+                    messages,
+                    kobject,
+                    nsrequest: None,
+                    pdrequest: None,
+                    dnrequests: alloc::vec::Vec::new(),
+                    pset: None,
+                    destination: None,
+                    owner: None,
+                },
+            ),
             send_waitq: crate::kern::waitq::WaitQueue::new(),
         }
     }
 
     /// Is the port still alive?
+    #[inline]
     pub fn is_active(&self) -> bool {
         self.state.lock().active
     }
@@ -515,6 +519,7 @@ impl IpcPort {
     /// Make a send right from the receive right (XNU `ipc_port_make_send`): counts a send
     /// right and bumps the make-send count. The caller must hold the receive right — the
     /// kernel for its own ports, or a space that checked the entry.
+    #[inline]
     pub fn make_send(self: &Arc<Self>) -> SendRight {
         {
             let mut st = self.state.lock();

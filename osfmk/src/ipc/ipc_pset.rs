@@ -18,14 +18,14 @@ use mach::message::{MACH_RCV_INTERRUPTED, MACH_RCV_PORT_DIED, MACH_RCV_TIMED_OUT
 use super::ipc_mqueue::{IpcTimeout, IpcWaiter, Outcome, Received, Taken, wait};
 use super::ipc_port::{IpcPort, PortRef};
 
-use crate::kern::locks::SpinLock;
+use crate::kern::locks::SimpleLock;
 
 /// Shared reference to a set.
 pub type PsetRef = Arc<IpcPset>;
 
 /// A port set (XNU `struct ipc_pset`).
 pub struct IpcPset {
-    state: SpinLock<PsetState>,
+    state: SimpleLock<PsetState>,
 }
 
 struct PsetState {
@@ -45,7 +45,10 @@ impl IpcPset {
     /// A new, empty set.
     pub fn new() -> PsetRef {
         Arc::new(IpcPset {
-            state: SpinLock::new(PsetState { active: true, members: Vec::new(), receivers: VecDeque::new() }),
+            state: SimpleLock::new(
+                &crate::kern::lock_order::IPC_PSET,
+                PsetState { active: true, members: Vec::new(), receivers: VecDeque::new() },
+            ),
         })
     }
 

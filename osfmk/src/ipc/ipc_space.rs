@@ -34,7 +34,7 @@ use super::ipc_port::{IpcPort, PortRef, ReceiveRight, SendOnceRight, SendRight};
 use super::ipc_pset::{IpcPset, PsetRef};
 use super::ipc_right::{Taken, copyin_step};
 use crate::kern::budget::{self, IPC_ENTRY_SLOT_COST, IPC_ENTRY_SPARSE_COST};
-use crate::kern::locks::SpinLock;
+use crate::kern::locks::SimpleLock;
 use mach::KernReturn;
 use mach::message::{MACH_MSG_TYPE_MOVE_RECEIVE, MachMsgTypeName};
 use mach::port::{
@@ -61,7 +61,7 @@ pub const IPC_SPACE_TABLE_MAX: u32 = 1 << 20;
 pub struct IpcSpace {
     /// Ourselves, for the receiver link of ports we create.
     this: Weak<IpcSpace>,
-    state: SpinLock<SpaceState>,
+    state: SimpleLock<SpaceState>,
     /// The message budget of the task this space belongs to (`kern::budget`): what the
     /// kernel queues on ports received here (notifications) is charged to it.
     kmsg_counter: spin::Once<Arc<core::sync::atomic::AtomicUsize>>,
@@ -605,7 +605,10 @@ impl IpcSpace {
         let limit = max_entries.clamp(2, IPC_SPACE_TABLE_MAX);
         Arc::new_cyclic(|this| Self {
             this: this.clone(),
-            state: SpinLock::new(SpaceState::new(limit, this.as_ptr().addr())),
+            state: SimpleLock::new(
+                &crate::kern::lock_order::IPC_SPACE,
+                SpaceState::new(limit, this.as_ptr().addr()),
+            ),
             kmsg_counter: spin::Once::new(),
         })
     }

@@ -93,7 +93,7 @@ mod ports {
     use crate::ipc::ipc_port::{IpcPort, SendRight};
     use crate::ipc::mach_msg::ipc_kmsg_send;
     use crate::kern::ipc_kobject::{KOut, kmsg_from_values};
-    use crate::kern::locks::SpinLock;
+    use crate::kern::locks::SimpleLock;
     use crate::kern::sched_prim::current_thread;
     use crate::kern::thread_act;
 
@@ -113,11 +113,11 @@ mod ports {
     }
 
     /// An exception-port table, one slot per exception type.
-    pub struct ExceptionActions(SpinLock<[Option<ExceptionAction>; EXC_TYPES_COUNT]>);
+    pub struct ExceptionActions(SimpleLock<[Option<ExceptionAction>; EXC_TYPES_COUNT]>);
 
     impl Default for ExceptionActions {
         fn default() -> Self {
-            Self(SpinLock::new(Default::default()))
+            Self(SimpleLock::new(&crate::kern::lock_order::EXC_ACTIONS, Default::default()))
         }
     }
 

@@ -6,6 +6,7 @@ pub mod exception;
 pub mod host;
 #[cfg(target_os = "none")]
 pub mod ipc_kobject;
+pub mod lock_order;
 pub mod locks;
 #[cfg(target_os = "none")]
 pub mod mig_servers;

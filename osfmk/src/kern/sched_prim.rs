@@ -147,7 +147,7 @@ mod imp {
         sched_tick: u64,
     }
 
-    static SCHED: SpinLock<Option<Scheduler>> = SpinLock::new(None);
+    static SCHED: SpinLock<Option<Scheduler>> = SpinLock::new(&crate::kern::lock_order::SCHED, None);
 
     /// Where the scheduler asks for its next interrupt: the kernel's timer driver.
     pub trait ClockDevice: Sync {
@@ -225,6 +225,39 @@ mod imp {
         // if we have moved since, we moved with it), which lives at least as long as it
         // runs: `active_thread` of whatever CPU runs it holds a count.
         f(unsafe { &*p })
+    }
+
+    /// The running thread's address (0 before the scheduler starts): a cheap identity for
+    /// lock owners, without taking a count.
+    #[inline]
+    pub fn current_thread_addr() -> usize {
+        let _masked = InterruptsMasked::new();
+        current_cpu().active_thread.load(Ordering::Acquire).expose_provenance()
+    }
+
+    /// `f` on the running thread, without taking a count (None before `sched_init`).
+    #[cfg(feature = "lock-validator")]
+    pub(crate) fn with_current_thread<R>(f: impl FnOnce(&Thread) -> R) -> Option<R> {
+        let _masked = InterruptsMasked::new();
+        let p = current_cpu().active_thread.load(Ordering::Acquire);
+        if p.is_null() {
+            return None;
+        }
+        // SAFETY: `active_thread` holds a count of the running thread for as long as it runs,
+        // and with interrupts masked it stays the running thread while `f` runs.
+        Some(f(unsafe { &*p }))
+    }
+
+    /// A counted reference to the thread at `addr` (a lock owner's, from
+    /// [`current_thread_addr`]).
+    ///
+    /// # Safety
+    /// The thread at `addr` must be alive for the length of the call (someone holds a count
+    /// of it: the locks' protocol guarantees it for the owner of a lock).
+    pub(crate) unsafe fn thread_ref_from_addr(addr: usize) -> ThreadRef {
+        // SAFETY: `addr` came from the pointer `active_thread` held, an `Arc::into_raw`;
+        // the caller guarantees a count is held.
+        unsafe { clone_raw(core::ptr::with_exposed_provenance(addr)) }
     }
 
     /// Has the scheduler started on this CPU?
@@ -450,6 +483,7 @@ mod imp {
     /// runnable it goes to the back of its priority's queue (once its registers are saved);
     /// if it is waiting or terminated it stays off the run queue until a wakeup (or forever).
     /// Returns how the current thread's last wait ended (`Awakened` when it was not waiting).
+    #[cfg_attr(feature = "lock-validator", track_caller)]
     pub fn thread_block() -> WaitResult {
         thread_block_reason(None)
     }
@@ -479,7 +513,15 @@ mod imp {
     /// count moves to `previous_thread` and is released by the thread that runs next —
     /// dropping it on the old thread's own stack could free that stack. The run queue holds
     /// counts of its own.
+    #[cfg_attr(feature = "lock-validator", track_caller)]
     fn thread_block_reason(yield_pri: Option<u8>) -> WaitResult {
+        // Blocking with a spin lock held would switch with it held (preemption is off by a
+        // lock, or the wait is being set up, both legitimately: no preemption check here).
+        #[cfg(feature = "lock-validator")]
+        if !crate::kern::lock_order::check_block(core::panic::Location::caller(), false) {
+            // A test provoked it on purpose: it has been reported; do not switch.
+            return crate::kern::sched_prim::current_thread().sched.wait_result();
+        }
         assert!(!crate::arm64::cpu_data::in_interrupt(), "thread_block in interrupt context");
         let daif = cpu::interrupts_disable();
         let cpu = current_cpu();

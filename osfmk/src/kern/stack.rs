@@ -69,7 +69,8 @@ mod imp {
     use crate::vm::vm_page::{self, PAGE_SIZE};
     use mach::KernReturn;
 
-    static SLOTS: SpinLock<SlotMap> = SpinLock::new(SlotMap::new());
+    // Interrupt-masking: the switch path frees a dead thread's stack (`thread_dispatch`).
+    static SLOTS: SpinLock<SlotMap> = SpinLock::new(&crate::kern::lock_order::KERNEL_STACKS, SlotMap::new());
 
     /// A mapped kernel stack; unmapped and freed when dropped.
     pub struct KernelStack {

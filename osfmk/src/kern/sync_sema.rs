@@ -15,7 +15,7 @@ use core::any::Any;
 use mach::KernReturn;
 
 use crate::ipc::ipc_port::{IkotType, IpcPort, PortRef};
-use crate::kern::locks::SpinLock;
+use crate::kern::locks::SimpleLock;
 use crate::kern::sched_prim::{self, current_thread};
 use crate::kern::thread::{ThreadRef, WaitResult};
 use crate::kern::waitq::{Interruptible, Wait, WaitQueue};
@@ -25,7 +25,7 @@ pub const SYNC_POLICY_MAX: u32 = 3;
 
 /// A semaphore (XNU `struct semaphore`).
 pub struct Semaphore {
-    state: SpinLock<SemState>,
+    state: SimpleLock<SemState>,
     port: spin::Once<PortRef>,
     policy: u32,
     /// Waiting threads.
@@ -52,7 +52,10 @@ impl Semaphore {
             return Err(KernReturn::KERN_INVALID_ARGUMENT);
         }
         Ok(Arc::new(Semaphore {
-            state: SpinLock::new(SemState { active: true, count: value as u32, waiters: 0, tokens: 0 }),
+            state: SimpleLock::new(
+                &crate::kern::lock_order::SEMAPHORE,
+                SemState { active: true, count: value as u32, waiters: 0, tokens: 0 },
+            ),
             port: spin::Once::new(),
             policy,
             waitq: WaitQueue::new(),

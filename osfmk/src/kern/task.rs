@@ -12,7 +12,8 @@ use mach::KernReturn;
 use crate::arm64::pmap::{Pmap, TtbrSlot};
 use crate::ipc::ipc_port::{IkotType, IpcPort, PortRef, SendRight};
 use crate::ipc::ipc_space::{IpcSpace, SpaceRef};
-use crate::kern::locks::SpinLock;
+use crate::kern::lock_order;
+use crate::kern::locks::SimpleLock;
 use crate::kern::sched_prim;
 use crate::kern::thread::{Thread, ThreadRef};
 use crate::vm::vm_map::VmMap;
@@ -53,7 +54,7 @@ pub struct Task {
     ttbr: TtbrSlot,
     /// The port name space.
     pub itk_space: SpaceRef,
-    threads: SpinLock<Vec<Weak<Thread>>>,
+    threads: SimpleLock<Vec<Weak<Thread>>>,
     /// Woken whenever one of the task's threads has ended (exec waits for the others).
     pub(crate) thread_gone: crate::kern::waitq::WaitQueue,
     /// `task_suspend` count: no thread of the task runs user code while it is non-zero.
@@ -67,13 +68,13 @@ pub struct Task {
     /// (`ipc_kmsg::KmsgCharge`).
     pub ipc_kmsg_bytes: Arc<core::sync::atomic::AtomicUsize>,
     /// Semaphores this task created; they die with it (XNU `semaphore_list`).
-    semaphores: SpinLock<Vec<Arc<crate::kern::sync_sema::Semaphore>>>,
+    semaphores: SimpleLock<Vec<Arc<crate::kern::sync_sema::Semaphore>>>,
     /// User and system time of the task's threads that have ended (`mach_absolute_time`
     /// ticks), for `task_info`.
     dead_times: [AtomicU64; 2],
     /// Special ports set with `task_set_special_port`, by id (`TASK_BOOTSTRAP_PORT`…); a
     /// child inherits them at fork and spawn, as on XNU.
-    itk_special: SpinLock<[Option<SendRight>; TASK_SPECIAL_PORT_SLOTS]>,
+    itk_special: SimpleLock<[Option<SendRight>; TASK_SPECIAL_PORT_SLOTS]>,
     /// The BSD `proc` wrapping this task (XNU's `bsd_info`), opaque to Mach.
     pub bsd_info: spin::Once<Box<dyn Any + Send + Sync>>,
 }
@@ -180,14 +181,14 @@ impl Task {
             map: map.map(VmMapLock::new),
             ttbr: TtbrSlot::new(ttbr),
             itk_space: IpcSpace::with_limit(TASK_IPC_SPACE_MAX),
-            threads: SpinLock::new(Vec::new()),
+            threads: SimpleLock::new(&lock_order::TASK_THREADS, Vec::new()),
             thread_gone: crate::kern::waitq::WaitQueue::new(),
             suspend_count: AtomicU32::new(0),
             killed: AtomicBool::new(false),
             itk_self: spin::Once::new(),
-            itk_special: SpinLock::new(Default::default()),
+            itk_special: SimpleLock::new(&lock_order::TASK_SPECIAL_PORTS, Default::default()),
             dead_times: [AtomicU64::new(0), AtomicU64::new(0)],
-            semaphores: SpinLock::new(Vec::new()),
+            semaphores: SimpleLock::new(&lock_order::TASK_SEMAPHORES, Vec::new()),
             ipc_kmsg_bytes: Arc::new(core::sync::atomic::AtomicUsize::new(0)),
             exc_actions: Default::default(),
             bsd_info: spin::Once::new(),

@@ -191,6 +191,8 @@ pub struct Thread {
     pub exc_actions: crate::kern::exception::ExceptionActions,
     /// Where it waits while suspended; `thread_resume` and termination wake it.
     pub(crate) suspend_waitq: crate::kern::waitq::WaitQueue,
+    /// Priorities lent by waiters on its locks; the validator's record of its locks.
+    pub(crate) locks: crate::kern::locks::ThreadLocks,
 }
 
 // SAFETY: the only field that is not `Sync` by itself is `context`. It is accessed by the
@@ -220,6 +222,7 @@ impl Thread {
             uthread: spin::Once::new(),
             exc_actions: Default::default(),
             suspend_waitq: crate::kern::waitq::WaitQueue::new(),
+            locks: crate::kern::locks::ThreadLocks::new(),
         });
         t.task.add_thread(&t);
         t

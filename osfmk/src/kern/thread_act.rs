@@ -101,6 +101,8 @@ pub fn thread_dup(task: TaskRef, frame: &TrapFrame) -> Option<ThreadRef> {
 /// asked to (`thread_terminate`, `bsdthread_terminate`, exit, a kill); when it was the
 /// task's last, the process exits (XNU runs `proc_exit` from `thread_terminate_self`).
 pub fn thread_terminate_self() -> ! {
+    #[cfg(feature = "lock-validator")]
+    crate::kern::lock_order::check_terminate();
     let me = sched_prim::current_thread();
     let (user, system) = me.sched.times();
     me.task.note_thread_ended(user, system);

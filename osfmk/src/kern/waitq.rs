@@ -63,6 +63,7 @@ pub enum Interruptible {
 mod imp {
     use super::{Interruptible, WaitResult};
     use crate::arm64::cpu_data;
+    use crate::kern::lock_order;
     use crate::kern::locks::SpinLock;
     use crate::kern::sched_prim;
     use crate::kern::thread::{Thread, ThreadRef};
@@ -144,7 +145,7 @@ mod imp {
     impl WaitQueue {
         /// An empty queue.
         pub const fn new() -> WaitQueue {
-            WaitQueue { waiters: SpinLock::new(Waiters::new()) }
+            WaitQueue { waiters: SpinLock::new(&lock_order::WAITQ, Waiters::new()) }
         }
 
         /// Wake the longest waiter whose wait is still open (`waitq_wakeup64_one`). Returns

@@ -9,7 +9,7 @@ use mach::KernReturn;
 use mach::vm::VmProt;
 
 /// Translation-table operations on one address space.
-pub trait PmapOps: Send {
+pub trait PmapOps: Send + Sync {
     /// Map the page at `va` to frame `pa` with `prot` (which includes READ), replacing any
     /// mapping there.
     fn enter(&mut self, va: u64, pa: u64, prot: VmProt) -> Result<(), KernReturn>;

@@ -239,7 +239,7 @@ impl VmMap {
     pub fn create_in(pmap: Box<dyn PmapOps>, pool: PoolRef, budget: &'static VmMapEntryBudget) -> VmMap {
         VmMap {
             entries: BTreeMap::new(),
-            pmap: SpinLock::new(pmap),
+            pmap: SpinLock::new(&crate::kern::lock_order::PMAP, pmap),
             pool,
             min: USER_VM_MIN,
             max: USER_VM_MAX,

@@ -5,49 +5,50 @@
 //! `vm_map_lock_read_to_write`): in place if it can, else the read side is gone and the
 //! fault takes the write side and looks again (`vm_fault::vm_map_fault`).
 //!
-//! For now both sides are one interrupt-masking spin lock, so readers exclude each other
-//! too; the sleeping reader-writer lock (`lck_rw`) replaces it behind this same surface.
-//! Lock order: map → object → pmap → page pool.
+//! The lock is a sleeping reader-writer lock (`LckRw`, class `VM_MAP` in the lock order):
+//! a long operation on a map (fork's copy, a big `vm_deallocate`) runs preemptible, with
+//! interrupts on, and faults of several threads resolve side by side.
+//! Lock order: map → object → pmap → page pool (see `kern::lock_order`).
 
 use core::ops::{Deref, DerefMut};
 
-use crate::kern::locks::{SpinLock, SpinLockGuard};
+use crate::kern::lock_order;
+use crate::kern::locks::{LckRw, LckRwReadGuard, LckRwWriteGuard};
 use crate::vm::vm_map::VmMap;
 
 /// A map with its reader-writer lock.
 pub struct VmMapLock {
-    inner: SpinLock<VmMap>,
+    inner: LckRw<VmMap>,
 }
 
 /// The read side: shared access to the map.
-pub struct VmMapReadGuard<'a>(SpinLockGuard<'a, VmMap>);
+pub struct VmMapReadGuard<'a>(LckRwReadGuard<'a, VmMap>);
 
 /// The write side: exclusive access to the map.
-pub struct VmMapWriteGuard<'a>(SpinLockGuard<'a, VmMap>);
+pub struct VmMapWriteGuard<'a>(LckRwWriteGuard<'a, VmMap>);
 
 impl VmMapLock {
     /// Put `map` behind the lock.
     pub fn new(map: VmMap) -> VmMapLock {
-        VmMapLock { inner: SpinLock::new(map) }
+        VmMapLock { inner: LckRw::new(&lock_order::VM_MAP, map) }
     }
 
     /// Shared access (`vm_map_lock_read`).
     pub fn read(&self) -> VmMapReadGuard<'_> {
-        VmMapReadGuard(self.inner.lock())
+        VmMapReadGuard(self.inner.read())
     }
 
     /// Exclusive access (`vm_map_lock`).
     pub fn write(&self) -> VmMapWriteGuard<'_> {
-        VmMapWriteGuard(self.inner.lock())
+        VmMapWriteGuard(self.inner.write())
     }
 }
 
 impl<'a> VmMapReadGuard<'a> {
     /// The write side, keeping what was read valid if it can (no other reader holds the
-    /// lock or waits to upgrade); None if the lock had to be let go of, and what was read
-    /// may have changed. (The spin lock inside excludes other readers: always in place.)
+    /// lock); None if the lock had to be let go of, and what was read may have changed.
     pub fn upgrade(self) -> Option<VmMapWriteGuard<'a>> {
-        Some(VmMapWriteGuard(self.0))
+        self.0.try_upgrade().ok().map(VmMapWriteGuard)
     }
 }
 

@@ -18,7 +18,7 @@ use alloc::sync::Arc;
 
 use mach::KernReturn;
 
-use crate::kern::locks::SpinLock;
+use crate::kern::locks::SimpleLock;
 use crate::vm::vm_page::VmPage;
 
 /// A shared reference to an object.
@@ -26,7 +26,7 @@ pub type ObjectRef = Arc<VmObject>;
 
 /// An anonymous memory object.
 pub struct VmObject {
-    state: SpinLock<ObjectState>,
+    state: SimpleLock<ObjectState>,
 }
 
 struct ObjectState {
@@ -54,18 +54,20 @@ impl VmObject {
     /// A new empty (all-zero) object of `size` bytes.
     pub fn allocate(size: u64) -> ObjectRef {
         Arc::new(VmObject {
-            state: SpinLock::new(ObjectState { size, pages: BTreeMap::new(), shadow: None }),
+            state: SimpleLock::new(
+                &crate::kern::lock_order::VM_OBJECT,
+                ObjectState { size, pages: BTreeMap::new(), shadow: None },
+            ),
         })
     }
 
     /// A new empty object of `size` bytes in front of `backing` at `offset` (`vm_object_shadow`).
     pub fn shadow(backing: ObjectRef, offset: u64, size: u64) -> ObjectRef {
         Arc::new(VmObject {
-            state: SpinLock::new(ObjectState {
-                size,
-                pages: BTreeMap::new(),
-                shadow: Some((backing, offset)),
-            }),
+            state: SimpleLock::new(
+                &crate::kern::lock_order::VM_OBJECT,
+                ObjectState { size, pages: BTreeMap::new(), shadow: Some((backing, offset)) },
+            ),
         })
     }
 
@@ -221,7 +223,8 @@ impl VmObject {
                 st.shadow = Some((backing, shift));
                 return;
             }
-            let mut bst = backing.state.lock();
+            // The backing object after the one that shadows it.
+            let mut bst = backing.state.lock_nested(1);
             let size = st.size;
             let pages = core::mem::take(&mut bst.pages);
             for (boff, page) in pages {

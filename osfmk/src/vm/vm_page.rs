@@ -162,7 +162,8 @@ impl FramePool {
 }
 
 /// The kernel's pool, set up by the platform code at boot.
-static POOL: SpinLock<Option<FramePool>> = SpinLock::new(None);
+// Interrupt-masking: the switch path frees a dead thread's stack pages (`thread_dispatch`).
+static POOL: SpinLock<Option<FramePool>> = SpinLock::new(&crate::kern::lock_order::PAGE_POOL, None);
 
 /// Install the boot-time pool.
 pub fn vm_page_bootstrap(pool: FramePool) {

@@ -35,6 +35,10 @@ pub const CASES: &[(&str, Case)] = &[
 const PAGE: u64 = 4096;
 
 fn kernel_heap_used() -> Result<u64, &'static str> {
+    // A child that wait4 has reaped may still be finishing its last thread: its exit woke
+    // us, and we may have preempted it right there (as in XNU, where the reaper frees a
+    // thread later). Let the dying finish before counting.
+    crate::sched::sleep_ms(20);
     let mut v = [0u8; 8];
     libsys::introspect::sysctlbyname_read(b"vm.kernel_heap_used", &mut v)
         .map_err(|_| "vm.kernel_heap_used")?;

@@ -7,7 +7,8 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicUsize, Ordering};
 
-use osfmk::kern::locks::SpinLock;
+use osfmk::kern::lock_order;
+use osfmk::kern::locks::LckMtx;
 use sys::Errno;
 
 use crate::vfs::vnode::{DirEntry, VType, Vnode, VnodeOps, VnodeRef};
@@ -106,7 +107,7 @@ impl Drop for NodeCharge {
 /// A directory: its entries by name. A `BTreeMap` so `readdir` lists them in a stable,
 /// sorted order.
 pub(super) struct RamDir {
-    entries: SpinLock<BTreeMap<Vec<u8>, VnodeRef>>,
+    entries: LckMtx<BTreeMap<Vec<u8>, VnodeRef>>,
     /// The file system's quota, handed to every node made here; names are charged to it.
     quota: Arc<RamQuota>,
     _charge: NodeCharge,
@@ -116,7 +117,7 @@ impl RamDir {
     /// A directory's operations, charged as one node (ENOSPC past the quota).
     pub(super) fn new(quota: Arc<RamQuota>) -> Result<RamDir, Errno> {
         let charge = quota.charge_node()?;
-        Ok(RamDir { entries: SpinLock::new(BTreeMap::new()), quota, _charge: charge })
+        Ok(RamDir { entries: LckMtx::new(&lock_order::RAMFS_DIR, BTreeMap::new()), quota, _charge: charge })
     }
 
     /// Enters the vnode `make` builds under `name`, unless the name is taken (`EEXIST`) or
@@ -193,7 +194,7 @@ impl VnodeOps for RamDir {
 
 /// A regular file: its bytes, growable so later `write`s work.
 pub(super) struct RamFile {
-    data: SpinLock<Vec<u8>>,
+    data: LckMtx<Vec<u8>>,
     quota: Arc<RamQuota>,
     _charge: NodeCharge,
 }
@@ -202,13 +203,13 @@ impl RamFile {
     /// An empty file's operations, charged as one node (ENOSPC past the quota).
     pub(super) fn new(quota: Arc<RamQuota>) -> Result<RamFile, Errno> {
         let charge = quota.charge_node()?;
-        Ok(RamFile { data: SpinLock::new(Vec::new()), quota, _charge: charge })
+        Ok(RamFile { data: LckMtx::new(&lock_order::RAMFS_FILE, Vec::new()), quota, _charge: charge })
     }
 }
 
 impl Drop for RamFile {
     fn drop(&mut self) {
-        self.quota.credit(self.data.lock().len());
+        self.quota.credit(self.data.get_mut().len());
     }
 }
 
