@@ -383,8 +383,19 @@ fn copyio_fault(frame: &mut TrapFrame, esr: Esr, far: u64, fixup: u64) {
 
 /// The ASTs on the way back to EL0 (XNU's `ast_taken_user`): BSD's and the thread's own
 /// until nothing holds the thread, then preemption; then the clock switches to user time.
+/// The last look is taken with interrupts masked (they stay masked to the `eret`), so a
+/// suspension, kill, signal or reschedule that arrives meanwhile is acted on now, not at
+/// the next trap.
 fn return_to_user(frame: &mut TrapFrame) {
-    osfmk::kern::thread_act::ast_taken_user(frame);
-    sched_prim::ast_check_preempt();
+    loop {
+        osfmk::kern::thread_act::ast_taken_user(frame);
+        sched_prim::ast_check_preempt();
+        osfmk::arm64::cpu::interrupts_disable();
+        let pending = sched_prim::thread_ast_pending() || bsd_hooks().is_some_and(|h| h.ast_bsd_pending());
+        if !pending {
+            break;
+        }
+        osfmk::arm64::cpu::interrupts_enable();
+    }
     sched_prim::thread_exit_kernel();
 }

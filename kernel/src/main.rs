@@ -204,7 +204,7 @@ fn kmain(info: PlatformInfo, entry_el: u64, pan: bool) -> ! {
 
     // Mach: the kernel task, this boot thread, the idle thread, the scheduler.
     let kernel_task = Task::kernel_task().expect("kernel task");
-    let boot_thread = Thread::bootstrap(kernel_task.clone(), BASEPRI_KERNEL);
+    let boot_thread = Thread::bootstrap(kernel_task.clone(), BASEPRI_KERNEL).expect("boot thread");
     let idle = Thread::create(kernel_task.clone(), IDLEPRI, idle_main, 0).expect("idle thread");
     timer::init();
     sched_prim::sched_init(boot_thread, idle, &timer::VIRTUAL_TIMER);

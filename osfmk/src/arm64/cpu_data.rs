@@ -11,7 +11,7 @@
 //! The thread pointers are owned by `sched_prim`, which keeps one strong count in each.
 
 use core::cell::UnsafeCell;
-use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicI16, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 #[cfg(target_os = "none")]
 use crate::kern::thread::Thread;
@@ -22,6 +22,9 @@ type Thread = ();
 /// The most CPUs the kernel keeps a block for; a device tree listing more is truncated (and
 /// the banner says so).
 pub const MAX_CPUS: usize = 8;
+
+/// `current_pri` of an idle CPU: below every thread.
+pub const IDLE_PRI: i16 = -1;
 
 /// Bytes of each CPU's emergency stack (a kernel stack overflow is reported on it).
 pub const EMERGENCY_STACK_SIZE: usize = 16 * 1024;
@@ -49,6 +52,11 @@ pub struct CpuData {
     pub(crate) quantum_end: AtomicU64,
     /// AST_PREEMPT: switch at the next opportunity (quantum over, or a better thread woke).
     pub(crate) need_resched: AtomicBool,
+    /// The priority this CPU runs at, for other CPUs choosing whom to preempt (XNU's
+    /// `processor->current_pri`): the running thread's, [`IDLE_PRI`] while idle, raised to a
+    /// woken thread's when a wakeup picks this CPU (so the next wakeup picks another).
+    /// Written under the scheduler lock.
+    pub(crate) current_pri: AtomicI16,
     /// Preemption is off while this is non-zero (preemption-disabling locks nest here).
     preemption_level: AtomicU32,
     /// Interrupt handlers running on this CPU (0 in thread context).
@@ -77,6 +85,7 @@ impl CpuData {
             idle_thread: AtomicPtr::new(core::ptr::null_mut()),
             quantum_end: AtomicU64::new(0),
             need_resched: AtomicBool::new(false),
+            current_pri: AtomicI16::new(IDLE_PRI),
             preemption_level: AtomicU32::new(0),
             interrupt_level: AtomicU32::new(0),
             context_switches: AtomicUsize::new(0),
@@ -266,19 +275,16 @@ pub fn cpu_number() -> u32 {
 /// cause waits until [`preemption_enable`] brings the level back to zero.
 #[inline]
 pub fn preemption_disable() {
-    current_cpu().preemption_level.fetch_add(1, Ordering::Relaxed);
-    core::sync::atomic::compiler_fence(Ordering::SeqCst);
+    let _ = preemption_disable_here();
 }
 
 /// Undo one [`preemption_disable`]. Returns whether preemption is now enabled and a
 /// reschedule is pending (the caller may switch now).
 #[inline]
 pub fn preemption_enable() -> bool {
-    core::sync::atomic::compiler_fence(Ordering::SeqCst);
     let cpu = current_cpu();
-    let before = cpu.preemption_level.fetch_sub(1, Ordering::Relaxed);
-    assert!(before != 0, "preemption_enable without preemption_disable");
-    before == 1 && cpu.need_resched()
+    assert!(cpu.preemption_disabled(), "preemption_enable without preemption_disable");
+    cpu.preemption_enable_here()
 }
 
 /// [`preemption_disable`] for a lock that gives it back itself: returns this CPU's block,
@@ -286,19 +292,22 @@ pub fn preemption_enable() -> bool {
 /// preemption off the thread cannot move). The preemption-disabling spin lock's fast path.
 #[inline(always)]
 pub fn preemption_disable_here() -> &'static CpuData {
-    let cpu = attached_cpu();
-    // A plain load and store: only this CPU changes its level, and an interrupt handler
-    // that runs in between gives back what it took before we store. (On the host every test
-    // thread shares block 0: there it is a real read-modify-write.)
-    // Open window, shared with `preemption_disable`: an interrupt between the TPIDR_EL1 read
-    // and the store may preempt (the level is still 0) and the thread resume on another CPU,
-    // then store into this block. Closing it needs the count in the thread (XNU keeps it
-    // there, reached from TPIDR_EL1 = the current thread) — a change to this block's layout.
+    // Interrupts stay masked from finding this CPU's block to raising its level: otherwise
+    // an interrupt in between could preempt (the level still 0) and the thread resume on
+    // another CPU, then raise the level of a CPU it no longer runs on. Once the level is up
+    // the thread stays here. A plain load and store then suffices: only this CPU changes its
+    // level. (On the host every test thread shares block 0: there it is a real
+    // read-modify-write.)
     #[cfg(target_os = "none")]
-    {
+    let cpu = {
+        let _masked = crate::arm64::cpu::InterruptsMasked::new();
+        let cpu = attached_cpu();
         let level = cpu.preemption_level.load(Ordering::Relaxed);
         cpu.preemption_level.store(level + 1, Ordering::Relaxed);
-    }
+        cpu
+    };
+    #[cfg(not(target_os = "none"))]
+    let cpu = attached_cpu();
     #[cfg(not(target_os = "none"))]
     cpu.preemption_level.fetch_add(1, Ordering::Relaxed);
     core::sync::atomic::compiler_fence(Ordering::SeqCst);

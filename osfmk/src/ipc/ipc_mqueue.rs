@@ -85,8 +85,9 @@ impl IpcWaiter {
     }
 
     /// Wake the receiver (after its outcome was set, and after the queue's lock is dropped).
-    pub(crate) fn wakeup(&self) {
-        self.waitq.wakeup_all();
+    /// False if it was not waiting any more (its wait ended by its deadline or an abort).
+    pub(crate) fn wakeup(&self) -> bool {
+        self.waitq.wakeup_all() > 0
     }
 }
 

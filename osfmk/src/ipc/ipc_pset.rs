@@ -85,9 +85,15 @@ impl IpcPset {
 
     /// A member's queue got a message: wake one receiver waiting on the set to look again.
     pub(crate) fn wake_one(&self) {
-        let waiter = self.state.lock().receivers.pop_front();
-        if let Some(waiter) = waiter {
-            waiter.wakeup();
+        // A receiver whose wait already ended (its deadline, an abort) is still listed until
+        // it runs again; waking it would wake nobody, and it will not scan again. Pass over
+        // such receivers to one that really waits.
+        loop {
+            let waiter = self.state.lock().receivers.pop_front();
+            match waiter {
+                Some(w) if !w.wakeup() => continue,
+                _ => return,
+            }
         }
     }
 

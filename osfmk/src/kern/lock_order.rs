@@ -100,6 +100,9 @@ lock_classes! {
     HOSTNAME = "hostname";
 
     // ---- Mach: tasks, VM, IPC (preemption-disabling spin locks) ---------------------------
+    /// One thread at a time stops another to read or change its user state (`LckMtx`): two
+    /// threads stopping each other would otherwise each be held off the CPU by the other.
+    THREAD_STOP = "thread stop";
     /// A task's special ports (`task_set_special_port`).
     TASK_SPECIAL_PORTS = "task special ports";
     /// A task's semaphores.

@@ -115,7 +115,7 @@ pub use crate::kern::waitq::Interruptible;
 mod imp {
     use super::*;
     use crate::arm64::cpu::{self, InterruptsMasked};
-    use crate::arm64::cpu_data::{CpuData, all_cpus, current_cpu};
+    use crate::arm64::cpu_data::{CpuData, IDLE_PRI, all_cpus, current_cpu};
     use crate::arm64::cswitch::machine_switch_context;
     use crate::kern::clock::{mach_absolute_time, nanoseconds_to_absolutetime};
     use crate::kern::locks::SpinLock;
@@ -197,6 +197,7 @@ mod imp {
         running.sched.last_cpu.store(cpu.cpu_number(), Ordering::Relaxed);
         idle.sched.last_cpu.store(cpu.cpu_number(), Ordering::Relaxed);
         cpu.quantum_end.store(quantum_end, Ordering::Relaxed);
+        cpu.current_pri.store(i16::from(running.sched_pri()), Ordering::Relaxed);
         cpu.idle_thread.store(Arc::into_raw(idle) as *mut Thread, Ordering::Release);
         cpu.active_thread.store(Arc::into_raw(running) as *mut Thread, Ordering::Release);
     }
@@ -306,38 +307,18 @@ mod imp {
         }
     }
 
-    /// A thread of priority `pri` became runnable: ask a CPU running something less
-    /// important to reschedule — an idle CPU first, then the one running the lowest
-    /// priority, this one on a tie — signalling it if it is not this CPU.
+    /// A thread of priority `pri` became runnable (scheduler lock held): ask a CPU running
+    /// something less important to reschedule — an idle CPU first, then the one running the
+    /// lowest priority, this one on a tie — signalling it if it is not this CPU. The chosen
+    /// CPU's `current_pri` is raised to `pri` at once, so that a second wakeup before it
+    /// switches picks another CPU.
     fn preempt_check_locked(pri: u8) {
         let here = current_cpu();
-        if all_cpus().len() == 1 {
-            // Only this CPU: preempt what runs here if `pri` beats it.
-            let active = here.active_thread.load(Ordering::Acquire);
-            let beaten = active.is_null()
-                || core::ptr::eq(active, here.idle_thread.load(Ordering::Acquire))
-                // SAFETY: `active_thread` holds a count of the thread running on this CPU,
-                // which is this code's thread and so alive.
-                || pri > unsafe { &*active }.sched_pri();
-            if beaten {
-                here.set_need_resched();
-            }
-            return;
-        }
+        let pri = i16::from(pri);
         let mut victim: Option<(&CpuData, i16)> = None;
         for cpu in all_cpus().iter().filter(|c| c.is_online()) {
-            let active = cpu.active_thread.load(Ordering::Acquire);
-            let running =
-                if active.is_null() || core::ptr::eq(active, cpu.idle_thread.load(Ordering::Acquire)) {
-                    -1
-                } else {
-                    // SAFETY: the thread `active_thread` points at is alive while we hold the
-                    // scheduler lock: its count moves to `previous_thread` when its CPU switches
-                    // away, and is released only after that CPU's `thread_dispatch` has taken
-                    // and dropped the scheduler lock.
-                    i16::from(unsafe { &*active }.sched_pri())
-                };
-            if running >= i16::from(pri) {
+            let running = cpu.current_pri.load(Ordering::Relaxed);
+            if running >= pri {
                 continue;
             }
             let better = match victim {
@@ -349,12 +330,29 @@ mod imp {
             }
         }
         if let Some((cpu, _)) = victim {
+            cpu.current_pri.store(pri, Ordering::Relaxed);
             cpu.set_need_resched();
             if !core::ptr::eq(cpu, here)
                 && let Some(sig) = SIGNAL.get()
             {
                 sig.signal_reschedule(cpu.cpu_number());
             }
+        }
+    }
+
+    /// Tell the CPU running `t` (if one is) to look at its choice again: `t`'s priority
+    /// changed.
+    fn reconsider_running_locked(t: &Thread) {
+        if t.state() != ThreadState::Running {
+            return;
+        }
+        let Some(cpu) = all_cpus().get(t.sched.last_cpu.load(Ordering::Relaxed) as usize) else { return };
+        cpu.current_pri.store(i16::from(t.sched_pri()), Ordering::Relaxed);
+        cpu.set_need_resched();
+        if !core::ptr::eq(cpu, current_cpu())
+            && let Some(sig) = SIGNAL.get()
+        {
+            sig.signal_reschedule(cpu.cpu_number());
         }
     }
 
@@ -564,10 +562,16 @@ mod imp {
             }
         };
         let Some(next) = next else {
+            if !is_idle {
+                cpu.current_pri.store(i16::from(old.sched_pri()), Ordering::Relaxed);
+            }
             drop(guard);
             cpu::interrupts_restore(daif);
             return old.sched.wait_result();
         };
+        let next_is_idle = core::ptr::eq(Arc::as_ptr(&next), idle_ptr);
+        cpu.current_pri
+            .store(if next_is_idle { IDLE_PRI } else { i16::from(next.sched_pri()) }, Ordering::Relaxed);
         old.sched.on_cpu.store(SWITCHING_OUT, Ordering::Relaxed);
         next.set_state(ThreadState::Running);
         next.sched.last_cpu.store(cpu.cpu_number(), Ordering::Relaxed);
@@ -616,8 +620,22 @@ mod imp {
         let prev: ThreadRef = unsafe { Arc::from_raw(prev) };
         // Release: the register save above happens before any CPU that sees this loads them.
         prev.sched.on_cpu.store(OFF_CPU, Ordering::Release);
+        if prev.state() == ThreadState::Terminated {
+            prev.task.thread_ended_off_cpu();
+        }
         // Dropping may free the thread (a terminated one): we are on our own stack.
         drop(prev);
+    }
+
+    /// End the calling thread's life on the CPU (`thread_terminate_self`'s last step; it
+    /// holds no reference of its own any more). Interrupts stay masked from marking it
+    /// terminated to the switch: a preemption in between would switch it away unfinished,
+    /// never to run again.
+    pub fn thread_terminate_block() -> ! {
+        cpu::interrupts_disable();
+        with_current(|t| t.set_state(ThreadState::Terminated));
+        thread_block();
+        unreachable!("a terminated thread was scheduled again");
     }
 
     /// First Rust code of every new thread (IRQs still masked from the switch): finish the
@@ -710,11 +728,15 @@ mod imp {
     /// The idle loop: wait for interrupts; the timer or a wakeup brings work.
     pub fn idle_thread_loop() -> ! {
         loop {
-            cpu::interrupts_enable();
-            cpu::wait_for_interrupt();
+            // Look for work with interrupts masked, then wait: a wakeup that asks this CPU
+            // after the look leaves an interrupt pending, which ends the `wfi` at once.
+            cpu::interrupts_disable();
             if current_cpu().need_resched() {
                 thread_block();
+            } else {
+                cpu::wait_for_interrupt();
             }
+            cpu::interrupts_enable();
         }
     }
 
@@ -865,6 +887,13 @@ mod imp {
         }
     }
 
+    /// Is an AST pending for the running thread on its way to user mode — preemption,
+    /// termination, a suspension — that `ast_taken_user` and `ast_check_preempt` would act on?
+    /// The last look, taken with interrupts masked so that nothing slips in before `eret`.
+    pub fn thread_ast_pending() -> bool {
+        current_cpu().need_resched() || with_current(|t| terminate_requested(t) || suspension_holds(t))
+    }
+
     /// Change a thread's scheduling mode and base priority.
     pub fn thread_set_base_priority(t: &ThreadRef, mode: SchedMode, base: u8) {
         let mut guard = SCHED.lock();
@@ -872,8 +901,7 @@ mod imp {
         if let Some(s) = guard.as_mut() {
             requeue_locked(s, t);
         }
-        drop(guard);
-        current_cpu().set_need_resched();
+        reconsider_running_locked(t);
     }
 
     /// Recompute `t`'s priority and re-sort it if it is on the run queue.
@@ -895,11 +923,8 @@ mod imp {
         if let Some(s) = guard.as_mut() {
             requeue_locked(s, t);
         }
-        drop(guard);
-        if pri == 0 && Arc::ptr_eq(t, &current_thread()) {
-            // Giving the floor back may leave a better thread waiting.
-            current_cpu().set_need_resched();
-        }
+        // Giving the floor back may leave a better thread waiting.
+        reconsider_running_locked(t);
     }
 
     /// Counter ticks per quantum.

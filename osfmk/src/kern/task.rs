@@ -55,8 +55,13 @@ pub struct Task {
     /// The port name space.
     pub itk_space: SpaceRef,
     threads: SimpleLock<Vec<Weak<Thread>>>,
-    /// Woken whenever one of the task's threads has ended (exec waits for the others).
+    /// Woken whenever one of the task's threads has ended and left its CPU (exec waits for
+    /// the others).
     pub(crate) thread_gone: crate::kern::waitq::WaitQueue,
+    /// Ended threads not yet off their CPU.
+    ending: AtomicU32,
+    /// An exec is ending the other threads: no new ones (`begin_halt`).
+    halting: AtomicBool,
     /// `task_suspend` count: no thread of the task runs user code while it is non-zero.
     suspend_count: AtomicU32,
     /// Being killed (SIGKILL, `task_terminate`): no suspension holds its threads any more.
@@ -183,6 +188,8 @@ impl Task {
             itk_space: IpcSpace::with_limit(TASK_IPC_SPACE_MAX),
             threads: SimpleLock::new(&lock_order::TASK_THREADS, Vec::new()),
             thread_gone: crate::kern::waitq::WaitQueue::new(),
+            ending: AtomicU32::new(0),
+            halting: AtomicBool::new(false),
             suspend_count: AtomicU32::new(0),
             killed: AtomicBool::new(false),
             itk_self: spin::Once::new(),
@@ -198,10 +205,38 @@ impl Task {
         task
     }
 
-    pub(crate) fn add_thread(&self, t: &ThreadRef) {
+    /// `t` joins the task; false (and it does not) while an exec ends the task's threads.
+    pub(crate) fn add_thread(&self, t: &ThreadRef) -> bool {
         let mut threads = self.threads.lock();
+        if self.halting.load(Ordering::Acquire) {
+            return false;
+        }
         threads.retain(|w| w.strong_count() > 0);
         threads.push(Arc::downgrade(t));
+        true
+    }
+
+    /// Claim the right to end every other thread (exec): false if another thread of the
+    /// task already has it. New threads are refused until [`end_halt`](Task::end_halt).
+    pub(crate) fn begin_halt(&self) -> bool {
+        let _threads = self.threads.lock();
+        self.halting.compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire).is_ok()
+    }
+
+    /// The halt is over (the others have ended): threads may be created again.
+    pub(crate) fn end_halt(&self) {
+        self.halting.store(false, Ordering::Release);
+    }
+
+    /// An ended thread of the task is off its CPU now (`thread_dispatch`).
+    pub(crate) fn thread_ended_off_cpu(&self) {
+        self.ending.fetch_sub(1, Ordering::AcqRel);
+        self.thread_gone.wakeup_all();
+    }
+
+    /// Threads that have left the list but may still be on a CPU.
+    pub(crate) fn threads_ending(&self) -> u32 {
+        self.ending.load(Ordering::Acquire)
     }
 
     /// The task's live threads.
@@ -214,6 +249,8 @@ impl Task {
     /// ending together exactly one is the last (XNU's `task->active_thread_count`).
     pub(crate) fn remove_thread(&self, t: &Thread) -> bool {
         let mut threads = self.threads.lock();
+        // Until `thread_dispatch` sees it off its CPU (`thread_ended_off_cpu`).
+        self.ending.fetch_add(1, Ordering::AcqRel);
         threads.retain(|w| w.strong_count() > 0 && !core::ptr::eq(w.as_ptr(), t));
         threads.is_empty()
     }

@@ -208,7 +208,8 @@ unsafe impl Sync for Thread {}
 unsafe impl Send for Thread {}
 
 impl Thread {
-    fn build(task: TaskRef, pri: u8, kstack: Option<KernelStack>, ctx: MachineContext) -> ThreadRef {
+    /// None if the task takes no new threads (an exec is ending its threads).
+    fn build(task: TaskRef, pri: u8, kstack: Option<KernelStack>, ctx: MachineContext) -> Option<ThreadRef> {
         // Threads of the kernel task run at fixed priorities; user threads time-share.
         let mode = if task.map.is_none() { SchedMode::Fixed } else { SchedMode::Timeshare };
         let t = Arc::new(Thread {
@@ -224,12 +225,11 @@ impl Thread {
             suspend_waitq: crate::kern::waitq::WaitQueue::new(),
             locks: crate::kern::locks::ThreadLocks::new(),
         });
-        t.task.add_thread(&t);
-        t
+        t.task.add_thread(&t).then_some(t)
     }
 
     /// The thread that is already running at boot (it adopts the boot stack).
-    pub fn bootstrap(task: TaskRef, pri: u8) -> ThreadRef {
+    pub fn bootstrap(task: TaskRef, pri: u8) -> Option<ThreadRef> {
         Thread::build(task, pri, None, MachineContext::new(0, 0, 0, 0))
     }
 
@@ -239,7 +239,7 @@ impl Thread {
         let kstack = KernelStack::alloc().ok()?;
         let ctx =
             MachineContext::new(thread_start_trampoline_addr(), kstack.top(), arg, entry as *const () as u64);
-        Some(Thread::build(task, pri, Some(kstack), ctx))
+        Thread::build(task, pri, Some(kstack), ctx)
     }
 
     /// Where the user trap frame of this thread lives: the top of its kernel stack.

@@ -110,11 +110,9 @@ pub fn thread_terminate_self() -> ! {
     if let Some(h) = crate::kern::exception::bsd_hooks() {
         h.thread_terminated(&me, last);
     }
-    me.set_state(ThreadState::Terminated);
-    me.task.thread_gone.wakeup_all();
+    // No count of our own may stay on this stack: it is never unwound.
     drop(me);
-    sched_prim::thread_block();
-    unreachable!("a terminated thread was scheduled again");
+    sched_prim::thread_terminate_block()
 }
 
 /// End every other thread of the caller's task and wait until each one that ever ran has
@@ -126,27 +124,33 @@ pub fn thread_terminate_others() -> Result<(), mach::KernReturn> {
     use crate::kern::waitq::{Interruptible, Wait};
     let me = sched_prim::current_thread();
     let task = me.task.clone();
+    // One thread at a time ends the others: of two racing execs one backs out here, before
+    // it has terminated anybody. From now on no thread can be added.
+    if !task.begin_halt() {
+        return Err(mach::KernReturn::KERN_ABORTED);
+    }
     let others: alloc::vec::Vec<ThreadRef> =
         task.threads().into_iter().filter(|t| !alloc::sync::Arc::ptr_eq(t, &me)).collect();
     for t in &others {
         sched_prim::thread_terminate(t);
     }
-    for t in &others {
-        loop {
-            // On the queue before looking: an end in between still wakes us.
-            let mut wait = Wait::begin(Interruptible::No, None);
-            wait.on(&task.thread_gone);
-            if sched_prim::terminate_requested(&me) {
-                return Err(mach::KernReturn::KERN_ABORTED);
-            }
-            if matches!(t.state(), ThreadState::Terminated | ThreadState::Embryo) {
-                break;
-            }
-            wait.block();
+    let ended = |t: &ThreadRef| matches!(t.state(), ThreadState::Terminated | ThreadState::Embryo);
+    let result = loop {
+        // On the queue before looking: an end in between still wakes us.
+        let mut wait = Wait::begin(Interruptible::No, None);
+        wait.on(&task.thread_gone);
+        if sched_prim::terminate_requested(&me) {
+            break Err(mach::KernReturn::KERN_ABORTED);
         }
-        sched_prim::thread_wait(t);
-    }
-    Ok(())
+        // Every other thread ended, and every ended one (those too that were ending before
+        // we looked) off its CPU.
+        if others.iter().all(ended) && task.threads_ending() == 0 {
+            break Ok(());
+        }
+        wait.block();
+    };
+    task.end_halt();
+    result
 }
 
 pub use mach::info::{ARM_THREAD_STATE64, ARM_THREAD_STATE64_COUNT};
@@ -154,6 +158,10 @@ use mach::info::{
     POLICY_RR, POLICY_TIMESHARE, TH_STATE_HALTED, TH_STATE_RUNNING, TH_STATE_STOPPED, TH_STATE_WAITING,
     THREAD_BASIC_INFO, THREAD_BASIC_INFO_COUNT,
 };
+
+/// Held by the thread that stops another for `with_user_frame` (see `lock_order::THREAD_STOP`).
+static THREAD_STOP: crate::kern::locks::LckMtx<()> =
+    crate::kern::locks::LckMtx::new(&crate::kern::lock_order::THREAD_STOP, ());
 
 /// Run `f` on the saved user registers of `t`. For the caller's own thread that is its trap
 /// frame, which only it touches. Any other thread is first stopped (`thread_stop`): held off
@@ -165,17 +173,20 @@ fn with_user_frame<R>(t: &ThreadRef, f: impl FnOnce(&mut TrapFrame) -> R) -> Res
     }
     let addr = t.user_frame_addr().ok_or(mach::KernReturn::KERN_INVALID_ARGUMENT)?;
     let myself = alloc::sync::Arc::ptr_eq(t, &sched_prim::current_thread());
-    if !myself {
+    let stopping = (!myself).then(|| {
+        let one_at_a_time = THREAD_STOP.lock();
         sched_prim::thread_stop(t);
-    }
+        one_at_a_time
+    });
     // SAFETY: `addr` is the user frame at the top of `t`'s own kernel stack, which lives as
     // long as `t` (we hold a reference). Either `t` is the calling thread, whose frame this
     // code alone uses, or `t` is stopped: off every CPU and kept off until `thread_unstop`
     // below, so no other code reads or writes the frame while `frame` lives.
     let frame = unsafe { &mut *(addr as *mut TrapFrame) };
     let r = f(frame);
-    if !myself {
+    if let Some(one_at_a_time) = stopping {
         sched_prim::thread_unstop(t);
+        drop(one_at_a_time);
     }
     Ok(r)
 }
