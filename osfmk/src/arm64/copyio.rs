@@ -23,9 +23,9 @@
 //! `Err(bytes copied)` (the caller's `EFAULT` / `KERN_INVALID_ADDRESS`), copyinstr
 //! `KERN_INVALID_ADDRESS`.
 //!
-//! Hence the rule: no caller holds a spin lock across a copy (every spin lock masks
-//! interrupts, and the fault would take the map lock the caller might hold); the wrappers
-//! check it in debug builds. And every caller copies within the task it runs in: a system
+//! Hence the rule: no caller holds a spin lock across a copy (a fault takes the map's
+//! sleeping read lock, which may block, and may need the very lock the caller holds); the
+//! wrappers check it: the lock validator's `assert_may_block`, and interrupts must be on. And every caller copies within the task it runs in: a system
 //! call or trap for the current thread, signal delivery on the target thread, a receive by
 //! the receiver. A map that is not the current one is reached only by the software path,
 //! which walks the map and moves the bytes through the direct map under the map's write
@@ -65,8 +65,9 @@ pub fn is_user_address(addr: u64) -> bool {
 }
 
 /// What every copy checks first: its caller may block, since a fault in the copy resolves
-/// through `vm_fault` (which takes the map's lock, and may one day sleep). Every spin lock
-/// masks interrupts, so interrupts still masked here mean a spin lock is held.
+/// through `vm_fault`, which takes the map's sleeping lock. The lock validator checks that no
+/// spin lock of either kind is held and this is not interrupt context; interrupts still
+/// masked here mean an interrupt-masking spin lock is held (or a caller masked them).
 fn copy_may_block() {
     crate::kern::locks::assert_may_block();
     debug_assert!(

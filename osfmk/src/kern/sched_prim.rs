@@ -103,9 +103,6 @@ impl<T> RunQueue<T> {
 #[cfg(target_os = "none")]
 pub use imp::*;
 
-// The machine-facing half of the scheduler: the per-CPU block behind TPIDR_EL1 and the
-// hand-over of thread references across a context switch need raw pointers.
-
 pub use crate::kern::waitq::Interruptible;
 
 // The machine-facing half of the scheduler: the thread references the per-CPU block holds
@@ -299,6 +296,7 @@ mod imp {
 
     /// Make `t` runnable (a new thread, or one that was never waiting).
     pub fn thread_setrun(t: ThreadRef) {
+        debug_assert!(t.state() == ThreadState::Embryo, "thread_setrun of a thread that already runs");
         let mut guard = SCHED.lock();
         let Some(s) = guard.as_mut() else { return };
         let pri = update_priority(s, &t, mach_absolute_time());
@@ -767,9 +765,15 @@ mod imp {
                     }
                 }
             }
-            thread_yield();
+            // Let others run meanwhile; with nobody else to run, doze rather than spin.
+            if !thread_yield() {
+                thread_sleep_until(deadline_after_ns(WAIT_OFF_CPU_POLL_NS));
+            }
         }
     }
+
+    /// How often `thread_wait` looks again while its thread is on another CPU.
+    const WAIT_OFF_CPU_POLL_NS: u64 = 100_000;
 
     /// Hold `t` off every CPU and wait until it is off (XNU `thread_stop`), so that its
     /// saved user state can be read or changed. Undo with [`thread_unstop`]. Stops nest.

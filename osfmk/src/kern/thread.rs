@@ -196,7 +196,8 @@ pub struct Thread {
 }
 
 // SAFETY: the only field that is not `Sync` by itself is `context`. It is accessed by the
-// context switch alone (and by thread setup before the thread is ever runnable): the CPU
+// context switch alone, and by thread setup (`thread_create_user`, `thread_dup`,
+// `thread_set_user_tsd`) while the thread is an embryo no CPU can pick yet: the CPU
 // switching the thread out writes it, then `thread_dispatch` there stores `on_cpu = OFF_CPU`
 // with release ordering; a CPU switches the thread in only after taking it off the run queue
 // (so no other CPU can) and then seeing `OFF_CPU` with acquire ordering. So the save happens
