@@ -274,16 +274,16 @@ extern "C" fn exception_dispatch(frame: &mut TrapFrame, kind: u64) {
     match vector(kind) {
         Vector::UserSync => {
             let (esr, far) = read_esr_far();
-            sched_prim::thread_enter_kernel();
+            let seen = sched_prim::thread_enter_kernel();
             // Traps from user mode run with interrupts on, like XNU's sleh.
             osfmk::arm64::cpu::interrupts_enable();
             user_sync(frame, esr, far);
-            return_to_user(frame);
+            return_to_user(frame, seen);
         }
         Vector::UserIrq => {
-            sched_prim::thread_enter_kernel();
+            let seen = sched_prim::thread_enter_kernel();
             crate::irq::handle();
-            return_to_user(frame);
+            return_to_user(frame, seen);
         }
         Vector::KernelIrq => {
             crate::irq::handle();
@@ -386,16 +386,15 @@ fn copyio_fault(frame: &mut TrapFrame, esr: Esr, far: u64, fixup: u64) {
 /// The last look is taken with interrupts masked (they stay masked to the `eret`), so a
 /// suspension, kill, signal or reschedule that arrives meanwhile is acted on now, not at
 /// the next trap.
-fn return_to_user(frame: &mut TrapFrame) {
+fn return_to_user(frame: &mut TrapFrame, mut seen: u32) {
     loop {
         osfmk::kern::thread_act::ast_taken_user(frame);
-        sched_prim::ast_check_preempt();
         osfmk::arm64::cpu::interrupts_disable();
-        let pending = sched_prim::thread_ast_pending() || bsd_hooks().is_some_and(|h| h.ast_bsd_pending());
-        if !pending {
+        if sched_prim::ast_user_settled(&mut seen) {
             break;
         }
         osfmk::arm64::cpu::interrupts_enable();
+        sched_prim::ast_check_preempt();
     }
     sched_prim::thread_exit_kernel();
 }

@@ -273,13 +273,6 @@ impl BsdHooks for Hooks {
         }
     }
 
-    fn ast_bsd_pending(&self) -> bool {
-        let Some(p) = current_proc() else { return false };
-        let t = current_thread();
-        let ps = p.p_signals.lock();
-        uthread(&t).sig.lock().has_work(&ps)
-    }
-
     fn ast_bsd(&self, frame: &mut TrapFrame) {
         let Some(p) = current_proc() else { return };
         let t = current_thread();

@@ -22,9 +22,6 @@ pub trait BsdHooks: Sync {
     /// (AST_BSD), rewriting `frame` to enter a signal handler. May not return if the process
     /// dies.
     fn ast_bsd(&self, frame: &mut crate::arm64::trapframe::TrapFrame);
-    /// Is anything pending that [`ast_bsd`](BsdHooks::ast_bsd) would deliver? Asked with
-    /// interrupts masked, last thing before user mode; takes no sleeping lock.
-    fn ast_bsd_pending(&self) -> bool;
     /// The pid of the process that wraps `task`, if one does (`pid_for_task`).
     #[cfg(target_os = "none")]
     fn task_pid(&self, task: &crate::kern::task::Task) -> Option<i32>;

@@ -427,6 +427,7 @@ mod imp {
     /// Abort `t`'s interruptible wait (and any it starts before it next returns to user
     /// mode): signals and termination (`thread_abort`).
     pub fn thread_abort(t: &ThreadRef) {
+        thread_ast_post(t);
         let mut guard = SCHED.lock();
         t.sched.abort_requested.store(true, Ordering::Relaxed);
         let Some(s) = guard.as_mut() else { return };
@@ -446,11 +447,13 @@ mod imp {
         }
     }
 
-    /// The running thread trapped in from user mode.
-    pub fn thread_enter_kernel() {
+    /// The running thread trapped in from user mode. Returns its AST generation, for the
+    /// way back ([`ast_user_settled`]).
+    pub fn thread_enter_kernel() -> u32 {
         with_current(|t| {
             account(t, mach_absolute_time());
             t.sched.in_user.store(false, Ordering::Relaxed);
+            t.sched.ast_gen.load(Ordering::Acquire)
         })
     }
 
@@ -560,9 +563,9 @@ mod imp {
             }
         };
         let Some(next) = next else {
-            if !is_idle {
-                cpu.current_pri.store(i16::from(old.sched_pri()), Ordering::Relaxed);
-            }
+            // Staying: drop any reservation a wakeup made for a thread another CPU took.
+            let running = if is_idle { IDLE_PRI } else { i16::from(old.sched_pri()) };
+            cpu.current_pri.store(running, Ordering::Relaxed);
             drop(guard);
             cpu::interrupts_restore(daif);
             return old.sched.wait_result();
@@ -814,6 +817,7 @@ mod imp {
     /// When `t` is not the caller, this returns only once `t` is off its CPU.
     pub fn thread_suspend(t: &ThreadRef) {
         t.sched.suspend_count.fetch_add(1, Ordering::AcqRel);
+        thread_ast_post(t);
         if !Arc::ptr_eq(t, &current_thread()) && t.state() == ThreadState::Running {
             thread_wait(t);
         }
@@ -842,6 +846,7 @@ mod imp {
     /// wait it is in is aborted.
     pub fn thread_terminate(t: &ThreadRef) {
         t.sched.terminate_requested.store(true, Ordering::Release);
+        thread_ast_post(t);
         thread_abort(t);
         // A suspended thread must run to notice; so must one waiting for its task's other
         // threads to end (`thread_terminate_others`), which may be waiting for us.
@@ -891,11 +896,29 @@ mod imp {
         }
     }
 
-    /// Is an AST pending for the running thread on its way to user mode — preemption,
-    /// termination, a suspension — that `ast_taken_user` and `ast_check_preempt` would act on?
-    /// The last look, taken with interrupts masked so that nothing slips in before `eret`.
-    pub fn thread_ast_pending() -> bool {
-        current_cpu().need_resched() || with_current(|t| terminate_requested(t) || suspension_holds(t))
+    /// The last look on the way to user mode, with interrupts masked (they stay masked to
+    /// the `eret`, so nothing can slip in after it; a poster on another CPU signals this one,
+    /// whose interrupt is then taken in user mode). True if nothing is left to do: no
+    /// reschedule asked for, and nothing posted to the thread (a signal's abort, a
+    /// termination, a suspension) since generation `seen`, which `ast_taken_user` has acted
+    /// on. Otherwise `seen` moves on and the caller runs the ASTs again.
+    pub fn ast_user_settled(seen: &mut u32) -> bool {
+        debug_assert!(cpu::interrupts_masked());
+        let cpu = current_cpu();
+        let t = cpu.active_thread.load(Ordering::Acquire);
+        // SAFETY: with interrupts masked this code stays the running thread, whose count
+        // `active_thread` holds.
+        let now = unsafe { &*t }.sched.ast_gen.load(Ordering::Acquire);
+        if now == *seen && !cpu.need_resched() {
+            return true;
+        }
+        *seen = now;
+        false
+    }
+
+    /// Note that something was posted to `t` for its way back to user mode.
+    pub fn thread_ast_post(t: &Thread) {
+        t.sched.ast_gen.fetch_add(1, Ordering::AcqRel);
     }
 
     /// Change a thread's scheduling mode and base priority.

@@ -279,6 +279,9 @@ impl Task {
     /// thread but the caller is off its CPU (XNU's `task_hold` + `task_wait`).
     pub fn suspend(&self) {
         self.suspend_count.fetch_add(1, Ordering::AcqRel);
+        for t in self.threads() {
+            sched_prim::thread_ast_post(&t);
+        }
         let me = sched_prim::current_thread();
         for t in self.threads().iter().filter(|t| !Arc::ptr_eq(t, &me)) {
             sched_prim::thread_wait(t);

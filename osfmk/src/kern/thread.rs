@@ -59,6 +59,9 @@ pub struct ThreadSched {
     pub(crate) on_cpu: AtomicU8,
     /// The CPU it last ran on.
     pub(crate) last_cpu: AtomicU32,
+    /// Bumped whenever something is posted that the way back to user mode must act on (an
+    /// abort for a signal, a termination, a suspension): XNU's AST bits, as a generation.
+    pub(crate) ast_gen: AtomicU32,
     /// `thread_stop` holds: while non-zero it is kept off every CPU.
     pub(crate) stop_count: AtomicU32,
     /// A priority floor lent by a waiter on a lock it holds (priority inheritance); 0: none.
@@ -97,6 +100,7 @@ impl ThreadSched {
             in_user: AtomicBool::new(false),
             on_cpu: AtomicU8::new(OFF_CPU),
             last_cpu: AtomicU32::new(0),
+            ast_gen: AtomicU32::new(0),
             stop_count: AtomicU32::new(0),
             promotion: AtomicU8::new(0),
             wait_timer_deadline: AtomicU64::new(0),
