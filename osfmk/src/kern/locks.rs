@@ -6,7 +6,7 @@
 //! | [`SpinLock`] | IRQs masked, spinning | state an interrupt handler or the scheduler touches: the scheduler, wait queues, timers, the kernel heap, the console's UART and input ring, and what the context switch takes with interrupts masked (ASIDs, the kernel pmap, kernel stack slots, the page pool: `thread_dispatch` frees a dead thread's stack). Nothing else. |
 //! | [`SimpleLock`] | preemption disabled, spinning | short critical sections that never block and never touch user memory: ports, spaces, port sets, tasks, procs, pgrps, fd tables, budgets. The default. |
 //! | [`LckMtx`] | may sleep; owner tracked | anything that may block or run long: file data, directories, vnodes, ttys, pipes. Waiters lend their priority to the owner. |
-//! | [`LckRw`] | may sleep; shared or exclusive | mostly-read state that may block: the `vm_map` once it is wrapped as `VmMapLock` (a fault takes it shared and may sleep; class `VM_MAP`). |
+//! | [`LckRw`] | may sleep; shared or exclusive | mostly-read state that may block: the `vm_map` (inside `VmMapLock`: a fault takes it shared and may sleep, upgrading only to change an entry; class `VM_MAP`). |
 //!
 //! Rules: interrupt handlers take only [`SpinLock`]s and only wake threads — work that needs
 //! task or process locks (posting ^C's SIGINT) runs in thread context. Nothing blocks, and no

@@ -7,10 +7,19 @@
 //! deadline or an abort ends a wait through [`thread_go`].
 //!
 //! Written for several CPUs: each CPU's own state (running thread, quantum, reschedule
-//! request) is in its per-CPU block (`arm64::cpu_data`); what they share — the run queue,
-//! the wait deadlines, every thread's scheduling state — is under one interrupt-masking
-//! lock, the scheduler lock. The switch protocol is described at [`thread_block`]'s
-//! private half, `thread_block_reason`.
+//! request, the priority it runs at) is in its per-CPU block (`arm64::cpu_data`); what they
+//! share — the run queue, the wait deadlines, every thread's scheduling state — is under one
+//! interrupt-masking lock, the scheduler lock (XNU's processor set with one run queue). One
+//! shared queue is correct for any number of CPUs and keeps every choice global (the best
+//! thread always runs somewhere); per-CPU queues with balancing are a scaling step for when
+//! SMP is on, behind the same functions. A wakeup picks a CPU to preempt by the priorities
+//! the blocks publish (`preempt_check_locked`) and signals it through [`CpuSignal`].
+//!
+//! The switch protocol is described at [`thread_block`]'s private half,
+//! `thread_block_reason`. Reading or changing another thread's user state first stops it
+//! ([`thread_stop`]): held off every CPU and waited for until it is off the one it ran on.
+//! The way back to user mode takes its last look at pending ASTs with interrupts masked
+//! ([`ast_user_settled`]).
 
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
