@@ -54,127 +54,49 @@ fn held_at(
     lock_order::Held { class, subclass, addr, at }
 }
 
-// ---- SpinLock: masks interrupts ----------------------------------------------------------
+// ---- The two spin lock kinds: one lock, two modes ---------------------------------------
 
-/// A spin lock that masks IRQs while held: only for state shared with interrupt handlers
-/// and the scheduler (see the module doc).
-pub struct SpinLock<T: ?Sized> {
-    #[cfg(feature = "lock-validator")]
-    class: &'static LockClass,
-    inner: spin::Mutex<T>,
+/// What a spin lock does to its CPU while it is held: mask interrupts ([`MaskIrq`], for
+/// [`SpinLock`]) or disable preemption ([`NoPreempt`], for [`SimpleLock`]).
+pub trait SpinMode {
+    /// Held for as long as the lock (taken before it, dropped after it is released); its
+    /// drop undoes what [`enter`](SpinMode::enter) did.
+    type Token;
+    /// Does this mode mask interrupts? (The validator tells the two kinds apart.)
+    const MASKS_IRQ: bool;
+    /// Prepare the CPU for holding a lock of this mode.
+    fn enter() -> Self::Token;
 }
 
-/// Holds a [`SpinLock`]; IRQs stay masked until it drops. Fields drop in declaration order:
-/// the lock is released first, then the interrupt mask put back.
-pub struct SpinLockGuard<'a, T: ?Sized> {
-    guard: spin::MutexGuard<'a, T>,
-    _masked: cpu::InterruptsMasked,
-    /// The lock's address, which the validator knows it by.
-    #[cfg(feature = "lock-validator")]
-    key: usize,
-}
+/// [`SpinLock`]'s mode: interrupts masked while held.
+pub struct MaskIrq;
 
-impl<T> SpinLock<T> {
-    /// A new unlocked lock of `class`.
-    pub const fn new(class: &'static LockClass, value: T) -> SpinLock<T> {
-        #[cfg(not(feature = "lock-validator"))]
-        let _ = class;
-        SpinLock {
-            #[cfg(feature = "lock-validator")]
-            class,
-            inner: spin::Mutex::new(value),
-        }
+impl SpinMode for MaskIrq {
+    type Token = cpu::InterruptsMasked;
+    const MASKS_IRQ: bool = true;
+    #[inline(always)]
+    fn enter() -> cpu::InterruptsMasked {
+        cpu::InterruptsMasked::new()
     }
 }
 
-impl<T: ?Sized> SpinLock<T> {
-    /// Mask IRQs, then spin until the lock is ours.
-    #[inline]
-    #[cfg_attr(feature = "lock-validator", track_caller)]
-    pub fn lock(&self) -> SpinLockGuard<'_, T> {
-        self.lock_nested(0)
-    }
+/// [`SimpleLock`]'s mode: preemption disabled while held.
+pub struct NoPreempt;
 
-    /// Take a second lock of this lock's class, ordered after the one held with a lower
-    /// `subclass` (two ports: the destination 0, the one being moved 1).
-    #[inline]
-    #[cfg_attr(feature = "lock-validator", track_caller)]
-    pub fn lock_nested(&self, subclass: u8) -> SpinLockGuard<'_, T> {
-        let masked = cpu::InterruptsMasked::new();
-        #[cfg(feature = "lock-validator")]
-        lock_order::spin_acquire(held_at(self.class, subclass, self.addr(), Location::caller()), false, true);
-        #[cfg(not(feature = "lock-validator"))]
-        let _ = subclass;
-        SpinLockGuard {
-            guard: self.inner.lock(),
-            _masked: masked,
-            #[cfg(feature = "lock-validator")]
-            key: self.addr(),
-        }
-    }
-
-    /// The value through an exclusive borrow of the lock: no one else can hold it, so
-    /// nothing is locked (a map changing its own pmap under the map's write lock).
-    pub fn get_mut(&mut self) -> &mut T {
-        self.inner.get_mut()
-    }
-
-    /// Take the lock if it is free (used by the panic path to avoid deadlocking on itself).
-    #[cfg_attr(feature = "lock-validator", track_caller)]
-    pub fn try_lock(&self) -> Option<SpinLockGuard<'_, T>> {
-        let masked = cpu::InterruptsMasked::new();
-        // On failure `masked` drops here and the mask is put back.
-        let guard = self.inner.try_lock()?;
-        #[cfg(feature = "lock-validator")]
-        lock_order::spin_acquire(held_at(self.class, 0, self.addr(), Location::caller()), true, true);
-        Some(SpinLockGuard {
-            guard,
-            _masked: masked,
-            #[cfg(feature = "lock-validator")]
-            key: self.addr(),
-        })
-    }
-
-    #[cfg(feature = "lock-validator")]
-    fn addr(&self) -> usize {
-        core::ptr::from_ref(self).cast::<u8>().addr()
+impl SpinMode for NoPreempt {
+    type Token = PreemptionDisabled;
+    const MASKS_IRQ: bool = false;
+    #[inline(always)]
+    fn enter() -> PreemptionDisabled {
+        PreemptionDisabled(cpu_data::preemption_disable_here(), PhantomData)
     }
 }
-
-#[cfg(feature = "lock-validator")]
-impl<T: ?Sized> Drop for SpinLockGuard<'_, T> {
-    fn drop(&mut self) {
-        lock_order::spin_release(self.key);
-    }
-}
-
-impl<T: ?Sized> Deref for SpinLockGuard<'_, T> {
-    type Target = T;
-    fn deref(&self) -> &T {
-        &self.guard
-    }
-}
-
-impl<T: ?Sized> DerefMut for SpinLockGuard<'_, T> {
-    fn deref_mut(&mut self) -> &mut T {
-        &mut self.guard
-    }
-}
-
-// ---- SimpleLock: disables preemption -----------------------------------------------------
 
 /// Preemption off on this CPU until dropped; when that brings it back on and a reschedule
 /// is pending, switch now (unless IRQs are masked: then the caller is the scheduler, or
 /// holds a [`SpinLock`], and the switch waits for the next opportunity).
 /// It keeps this CPU's block: with preemption off, the thread stays on this CPU.
-struct PreemptionDisabled(&'static cpu_data::CpuData, PhantomData<*const ()>);
-
-impl PreemptionDisabled {
-    #[inline(always)]
-    fn new() -> PreemptionDisabled {
-        PreemptionDisabled(cpu_data::preemption_disable_here(), PhantomData)
-    }
-}
+pub struct PreemptionDisabled(&'static cpu_data::CpuData, PhantomData<*const ()>);
 
 impl Drop for PreemptionDisabled {
     #[inline(always)]
@@ -186,77 +108,101 @@ impl Drop for PreemptionDisabled {
     }
 }
 
-/// A spin lock that disables preemption while held (XNU's `simple_lock`/`lck_spin_t`): the
-/// default lock, for short critical sections that never block (see the module doc).
-pub struct SimpleLock<T: ?Sized> {
+/// A spin lock of mode `M` (see [`SpinLock`] and [`SimpleLock`], the two names it is used
+/// by).
+pub struct Spin<M: SpinMode, T: ?Sized> {
     #[cfg(feature = "lock-validator")]
     class: &'static LockClass,
+    _mode: PhantomData<M>,
     inner: spin::Mutex<T>,
 }
 
-/// Holds a [`SimpleLock`]. Fields drop in order: the lock is released, then preemption is
-/// enabled again (and a pending switch taken).
-pub struct SimpleLockGuard<'a, T: ?Sized> {
+/// A spin lock that masks IRQs while held: only for state shared with interrupt handlers
+/// and the scheduler (see the module doc).
+pub type SpinLock<T> = Spin<MaskIrq, T>;
+
+/// A spin lock that disables preemption while held (XNU's `simple_lock`/`lck_spin_t`): the
+/// default lock, for short critical sections that never block (see the module doc).
+pub type SimpleLock<T> = Spin<NoPreempt, T>;
+
+/// Holds a [`Spin`] lock. Fields drop in declaration order: the lock is released first,
+/// then the mode's token (the interrupt mask put back, or preemption enabled again and a
+/// pending switch taken).
+pub struct SpinGuard<'a, M: SpinMode, T: ?Sized> {
     guard: spin::MutexGuard<'a, T>,
-    _preempt: PreemptionDisabled,
+    _mode: M::Token,
     /// The lock's address, which the validator knows it by.
     #[cfg(feature = "lock-validator")]
     key: usize,
 }
 
-impl<T> SimpleLock<T> {
+/// Holds a [`SpinLock`]; IRQs stay masked until it drops.
+pub type SpinLockGuard<'a, T> = SpinGuard<'a, MaskIrq, T>;
+
+/// Holds a [`SimpleLock`]; preemption stays off until it drops.
+pub type SimpleLockGuard<'a, T> = SpinGuard<'a, NoPreempt, T>;
+
+impl<M: SpinMode, T> Spin<M, T> {
     /// A new unlocked lock of `class`.
-    pub const fn new(class: &'static LockClass, value: T) -> SimpleLock<T> {
+    pub const fn new(class: &'static LockClass, value: T) -> Spin<M, T> {
         #[cfg(not(feature = "lock-validator"))]
         let _ = class;
-        SimpleLock {
+        Spin {
             #[cfg(feature = "lock-validator")]
             class,
+            _mode: PhantomData,
             inner: spin::Mutex::new(value),
         }
     }
 }
 
-impl<T: ?Sized> SimpleLock<T> {
-    /// Disable preemption, then spin until the lock is ours.
+impl<M: SpinMode, T: ?Sized> Spin<M, T> {
+    /// Enter the mode (mask IRQs or disable preemption), then spin until the lock is ours.
     #[inline]
     #[cfg_attr(feature = "lock-validator", track_caller)]
-    pub fn lock(&self) -> SimpleLockGuard<'_, T> {
+    pub fn lock(&self) -> SpinGuard<'_, M, T> {
         self.lock_nested(0)
     }
 
     /// Take a second lock of this lock's class, ordered after the one held with a lower
-    /// `subclass` (see [`SpinLock::lock_nested`]).
+    /// `subclass` (two ports: the destination 0, the one being moved 1).
     #[inline]
     #[cfg_attr(feature = "lock-validator", track_caller)]
-    pub fn lock_nested(&self, subclass: u8) -> SimpleLockGuard<'_, T> {
-        let preempt = PreemptionDisabled::new();
+    pub fn lock_nested(&self, subclass: u8) -> SpinGuard<'_, M, T> {
+        let token = M::enter();
         #[cfg(feature = "lock-validator")]
         lock_order::spin_acquire(
             held_at(self.class, subclass, self.addr(), Location::caller()),
             false,
-            false,
+            M::MASKS_IRQ,
         );
         #[cfg(not(feature = "lock-validator"))]
         let _ = subclass;
-        SimpleLockGuard {
+        SpinGuard {
             guard: self.inner.lock(),
-            _preempt: preempt,
+            _mode: token,
             #[cfg(feature = "lock-validator")]
             key: self.addr(),
         }
     }
 
-    /// Take the lock if it is free.
+    /// The value through an exclusive borrow of the lock: no one else can hold it, so
+    /// nothing is locked (a map changing its own pmap under the map's write lock).
+    pub fn get_mut(&mut self) -> &mut T {
+        self.inner.get_mut()
+    }
+
+    /// Take the lock if it is free (the panic path uses it to avoid deadlocking on itself).
     #[cfg_attr(feature = "lock-validator", track_caller)]
-    pub fn try_lock(&self) -> Option<SimpleLockGuard<'_, T>> {
-        let preempt = PreemptionDisabled::new();
+    pub fn try_lock(&self) -> Option<SpinGuard<'_, M, T>> {
+        let token = M::enter();
+        // On failure `token` drops here and the mode is left again.
         let guard = self.inner.try_lock()?;
         #[cfg(feature = "lock-validator")]
-        lock_order::spin_acquire(held_at(self.class, 0, self.addr(), Location::caller()), true, false);
-        Some(SimpleLockGuard {
+        lock_order::spin_acquire(held_at(self.class, 0, self.addr(), Location::caller()), true, M::MASKS_IRQ);
+        Some(SpinGuard {
             guard,
-            _preempt: preempt,
+            _mode: token,
             #[cfg(feature = "lock-validator")]
             key: self.addr(),
         })
@@ -269,20 +215,20 @@ impl<T: ?Sized> SimpleLock<T> {
 }
 
 #[cfg(feature = "lock-validator")]
-impl<T: ?Sized> Drop for SimpleLockGuard<'_, T> {
+impl<M: SpinMode, T: ?Sized> Drop for SpinGuard<'_, M, T> {
     fn drop(&mut self) {
         lock_order::spin_release(self.key);
     }
 }
 
-impl<T: ?Sized> Deref for SimpleLockGuard<'_, T> {
+impl<M: SpinMode, T: ?Sized> Deref for SpinGuard<'_, M, T> {
     type Target = T;
     fn deref(&self) -> &T {
         &self.guard
     }
 }
 
-impl<T: ?Sized> DerefMut for SimpleLockGuard<'_, T> {
+impl<M: SpinMode, T: ?Sized> DerefMut for SpinGuard<'_, M, T> {
     fn deref_mut(&mut self) -> &mut T {
         &mut self.guard
     }
