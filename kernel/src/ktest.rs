@@ -59,6 +59,10 @@ mod tests {
             "thread_stop keeps a thread off the CPU until thread_unstop",
             super::waitq_tests::stop_holds_a_thread_off_cpu,
         ),
+        (
+            "a port set's message passes over a receiver that just timed out",
+            super::waitq_tests::pset_wakeup_passes_over_timed_out_receiver,
+        ),
         ("suspend counts nest and stop a thread", suspend_nests),
         ("no suspension holds a thread of a killed task", killed_task_is_not_held),
         ("200 threads created and terminated leave no memory behind", thread_churn),

@@ -191,3 +191,83 @@ pub fn stop_holds_a_thread_off_cpu(task: &TaskRef) -> Result<(), &'static str> {
     }
     Ok(())
 }
+
+/// The port set the receive test's threads wait on.
+static PSET: spin::Once<osfmk::ipc::ipc_pset::PsetRef> = spin::Once::new();
+/// How each receiver's receive ended: 0 not yet, 1 a message, 2 timed out, 3 anything else.
+static RECEIVED: [AtomicU8; 2] = [AtomicU8::new(0), AtomicU8::new(0)];
+/// The first receiver's deadline.
+static FIRST_DEADLINE: AtomicU64 = AtomicU64::new(0);
+
+extern "C" fn pset_receiver(which: u64) -> ! {
+    use mach::message::MACH_RCV_TIMED_OUT;
+    use osfmk::ipc::ipc_mqueue::IpcTimeout;
+    sched_prim::thread_continue();
+    let i = which as usize & 1;
+    let timeout =
+        if i == 0 { IpcTimeout::Until(FIRST_DEADLINE.load(Ordering::Relaxed)) } else { IpcTimeout::Forever };
+    let outcome = match PSET.get().map(|s| osfmk::ipc::ipc_pset::ipc_pset_receive(s, 1024, false, timeout)) {
+        Some(Ok(_)) => 1,
+        Some(Err(e)) if e == MACH_RCV_TIMED_OUT => 2,
+        _ => 3,
+    };
+    RECEIVED[i].store(outcome, Ordering::Release);
+    thread_terminate_self()
+}
+
+/// A message queued on a set's member wakes a receiver that really waits, even when the
+/// receiver first in line has just timed out (ended, but not yet run to leave the line).
+pub fn pset_wakeup_passes_over_timed_out_receiver(task: &TaskRef) -> Result<(), &'static str> {
+    use osfmk::ipc::ipc_kmsg::{IpcKmsg, MsgRight, SenderToken};
+    use osfmk::ipc::ipc_mqueue::{IpcTimeout, ipc_mqueue_send};
+    let space = osfmk::ipc::ipc_space::IpcSpace::new();
+    let (_, port) = space.alloc_receive().map_err(|_| "alloc_receive")?;
+    let pset = PSET.call_once(osfmk::ipc::ipc_pset::IpcPset::new).clone();
+    pset.insert(&port).map_err(|_| "insert")?;
+    for r in &RECEIVED {
+        r.store(0, Ordering::Relaxed);
+    }
+    FIRST_DEADLINE.store(mach_absolute_time() + ms(3), Ordering::Relaxed);
+    // Below our priority: once the first one's deadline passes it is runnable, but does not
+    // run while we spin.
+    for i in 0..2 {
+        let t = Thread::create(task.clone(), BASEPRI_KERNEL - 2, pset_receiver, i).ok_or("no memory")?;
+        sched_prim::thread_setrun(t);
+    }
+    sched_prim::thread_sleep_until(mach_absolute_time() + ms(1));
+    while mach_absolute_time() < FIRST_DEADLINE.load(Ordering::Relaxed) + ms(2) {
+        core::hint::spin_loop();
+    }
+    let kmsg = IpcKmsg {
+        bits: 0,
+        size: 24,
+        remote: MsgRight::Send(port.make_send()),
+        local: MsgRight::Null,
+        id: 7,
+        body: alloc::vec::Vec::new(),
+        descriptors: alloc::vec::Vec::new(),
+        sender: SenderToken::KERNEL,
+        charge: None,
+    };
+    ipc_mqueue_send(&port, kmsg, false, IpcTimeout::Poll).map_err(|_| "send")?;
+    let end = mach_absolute_time() + ms(100);
+    while RECEIVED[1].load(Ordering::Acquire) == 0 && mach_absolute_time() < end {
+        sched_prim::thread_sleep_until(mach_absolute_time() + ms(1));
+    }
+    let second = RECEIVED[1].load(Ordering::Acquire);
+    // Whatever happened, nobody stays blocked on the set.
+    pset.destroy();
+    let end = mach_absolute_time() + ms(100);
+    while (RECEIVED[0].load(Ordering::Acquire) == 0 || RECEIVED[1].load(Ordering::Acquire) == 0)
+        && mach_absolute_time() < end
+    {
+        sched_prim::thread_sleep_until(mach_absolute_time() + ms(1));
+    }
+    if RECEIVED[0].load(Ordering::Acquire) != 2 {
+        return Err("the first receiver did not time out");
+    }
+    if second != 1 {
+        return Err("the message woke nobody: the waiting receiver slept on");
+    }
+    Ok(())
+}
