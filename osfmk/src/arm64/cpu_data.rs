@@ -29,7 +29,7 @@ pub const IDLE_PRI: i16 = -1;
 /// Bytes of each CPU's emergency stack (a kernel stack overflow is reported on it).
 pub const EMERGENCY_STACK_SIZE: usize = 16 * 1024;
 
-/// One CPU's state. `repr(C)` because the exception vectors read `emergency_stack_top` at a
+/// The state of a CPU. `repr(C)` because the exception vectors read `emergency_stack_top` at a
 /// fixed offset ([`EMERGENCY_STACK_TOP_OFFSET`]).
 #[repr(C)]
 pub struct CpuData {

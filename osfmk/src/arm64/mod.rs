@@ -16,3 +16,5 @@ pub mod copyio;
 pub mod cswitch;
 #[cfg(target_os = "none")]
 pub mod mem;
+#[cfg(target_os = "none")]
+pub mod thread_machine;

@@ -153,6 +153,10 @@ lock_classes! {
     THREAD_PROMOTIONS = "thread promotions";
     /// The scheduler: run queues, wait deadlines, every thread's scheduling state.
     SCHED = "scheduler";
+    /// Every live thread by address (`thread::thread_by_addr`): a lock waiter looks its
+    /// owner up under the lock's interlock; a thread is entered and removed with nearly
+    /// anything held, the scheduler lock too (its last reference may go anywhere).
+    THREAD_REGISTRY = "thread registry";
     /// The kernel heap (anything may allocate, the scheduler too).
     KERNEL_HEAP = "kernel heap";
     /// The console UART (a panic prints from anywhere).
@@ -266,7 +270,7 @@ impl fmt::Display for Violation {
     }
 }
 
-/// The locks one CPU (spin) or one thread (sleeping) holds, innermost last.
+/// The locks held by a CPU (spin locks) or by a thread (sleeping locks), innermost last.
 #[derive(Debug)]
 pub struct HeldStack {
     entries: [Option<Held>; MAX_HELD],

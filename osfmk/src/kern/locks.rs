@@ -29,12 +29,10 @@
 //! highest of what their waiters lend and keeps the rest when it releases one. Not done: the
 //! chain (a lent priority does not pass on to the owner of a lock the owner waits for).
 //!
-//! Unsafe code here: the sleeping locks keep their data in an `UnsafeCell` (the lock is what
-//! makes sharing it sound), and a waiter reaches the owner's thread from the address in the
-//! lock word (see `owner_ref`).
-#![allow(unsafe_code)]
+//! No unsafe code: the sleeping locks keep their value behind an inner spin lock that only
+//! the holder of the word takes (so it never spins), and a waiter finds the owner's thread
+//! from the address in the lock word through the thread registry (`thread::thread_by_addr`).
 
-use core::cell::UnsafeCell;
 use core::marker::PhantomData;
 use core::ops::{Deref, DerefMut};
 use core::sync::atomic::{AtomicUsize, Ordering};
@@ -416,10 +414,7 @@ mod slow {
         if addr == 0 || addr == NO_THREAD {
             return None;
         }
-        // SAFETY: per the contract above, `addr` is a live thread's address (from
-        // `Arc::as_ptr` by `current_thread_addr`), and some count keeps it alive for the
-        // length of this call, which adds one of its own.
-        Some(unsafe { sched_prim::thread_ref_from_addr(addr) })
+        crate::kern::thread::thread_by_addr(addr)
     }
 
     /// Change what `owner` is lent: `old` back, `new` lent (either 0 for none); its
@@ -498,14 +493,10 @@ pub struct LckMtx<T: ?Sized> {
     waitq: crate::kern::waitq::WaitQueue,
     #[cfg(feature = "lock-validator")]
     class: &'static LockClass,
-    data: UnsafeCell<T>,
+    /// The value. Only the owner (of the word) takes this inner lock, so it never spins:
+    /// it is what lets the guard hand out the value without unsafe code.
+    data: spin::Mutex<T>,
 }
-
-// SAFETY: the mutex hands out access to `data` to one thread at a time (the owner word),
-// so sharing it only needs `T: Send`, as for `std::sync::Mutex`.
-unsafe impl<T: ?Sized + Send> Sync for LckMtx<T> {}
-// SAFETY: moving the mutex moves the value; nobody can hold it while it moves.
-unsafe impl<T: ?Sized + Send> Send for LckMtx<T> {}
 
 impl<T: ?Sized> core::fmt::Debug for LckMtx<T> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
@@ -513,11 +504,25 @@ impl<T: ?Sized> core::fmt::Debug for LckMtx<T> {
     }
 }
 
-/// Holds an [`LckMtx`]; released on drop. Stays on the thread that took it.
+/// Holds an [`LckMtx`]; released on drop. Stays on the thread that took it. Fields drop in
+/// order: the value's inner lock first, then the mutex itself.
 pub struct LckMtxGuard<'a, T: ?Sized> {
+    data: spin::MutexGuard<'a, T>,
+    _release: MtxRelease<'a, T>,
+}
+
+/// Releases an [`LckMtx`] when dropped.
+struct MtxRelease<'a, T: ?Sized> {
     lock: &'a LckMtx<T>,
     owner: usize,
     _not_send: PhantomData<*const ()>,
+}
+
+impl<'a, T: ?Sized> MtxRelease<'a, T> {
+    /// The guard of a mutex the caller now owns.
+    fn guard(self) -> LckMtxGuard<'a, T> {
+        LckMtxGuard { data: self.lock.data.lock(), _release: self }
+    }
 }
 
 impl<T> LckMtx<T> {
@@ -533,7 +538,7 @@ impl<T> LckMtx<T> {
             waitq: crate::kern::waitq::WaitQueue::new(),
             #[cfg(feature = "lock-validator")]
             class,
-            data: UnsafeCell::new(value),
+            data: spin::Mutex::new(value),
         }
     }
 
@@ -554,7 +559,7 @@ impl<T: ?Sized> LckMtx<T> {
         if self.state.compare_exchange(0, me, Ordering::Acquire, Ordering::Relaxed).is_err() {
             self.lock_contended(me);
         }
-        LckMtxGuard { lock: self, owner: me, _not_send: PhantomData }
+        MtxRelease { lock: self, owner: me, _not_send: PhantomData }.guard()
     }
 
     /// Take the mutex if it is free.
@@ -564,7 +569,7 @@ impl<T: ?Sized> LckMtx<T> {
         self.state.compare_exchange(0, me, Ordering::Acquire, Ordering::Relaxed).ok()?;
         #[cfg(feature = "lock-validator")]
         lock_order::sleeping_acquire(held_at(self.class, 0, self.addr(), Location::caller()), true);
-        Some(LckMtxGuard { lock: self, owner: me, _not_send: PhantomData })
+        Some(MtxRelease { lock: self, owner: me, _not_send: PhantomData }.guard())
     }
 
     /// Is the mutex held (by anyone)? For assertions.
@@ -647,7 +652,7 @@ impl<T: ?Sized> LckMtx<T> {
     }
 }
 
-impl<T: ?Sized> Drop for LckMtxGuard<'_, T> {
+impl<T: ?Sized> Drop for MtxRelease<'_, T> {
     fn drop(&mut self) {
         self.lock.unlock(self.owner);
     }
@@ -656,16 +661,13 @@ impl<T: ?Sized> Drop for LckMtxGuard<'_, T> {
 impl<T: ?Sized> Deref for LckMtxGuard<'_, T> {
     type Target = T;
     fn deref(&self) -> &T {
-        // SAFETY: the guard exists only while this thread owns the mutex, so nobody else
-        // reaches `data` until it drops.
-        unsafe { &*self.lock.data.get() }
+        &self.data
     }
 }
 
 impl<T: ?Sized> DerefMut for LckMtxGuard<'_, T> {
     fn deref_mut(&mut self) -> &mut T {
-        // SAFETY: as in `deref`; `&mut self` makes this the only reference through the guard.
-        unsafe { &mut *self.lock.data.get() }
+        &mut self.data
     }
 }
 
@@ -693,14 +695,11 @@ pub struct LckRw<T: ?Sized> {
     write_q: crate::kern::waitq::WaitQueue,
     #[cfg(feature = "lock-validator")]
     class: &'static LockClass,
-    data: UnsafeCell<T>,
+    /// The value. Its inner lock is taken the way the word was (shared by readers, by the
+    /// writer alone), so it never spins: it is what lets the guards hand out the value
+    /// without unsafe code.
+    data: spin::RwLock<T>,
 }
-
-// SAFETY: readers share `&T` across threads (`T: Sync`), a writer gets `&mut T` (`T: Send`),
-// as for `std::sync::RwLock`.
-unsafe impl<T: ?Sized + Send + Sync> Sync for LckRw<T> {}
-// SAFETY: moving the lock moves the value; nobody can hold it while it moves.
-unsafe impl<T: ?Sized + Send> Send for LckRw<T> {}
 
 impl<T: ?Sized> core::fmt::Debug for LckRw<T> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
@@ -708,17 +707,42 @@ impl<T: ?Sized> core::fmt::Debug for LckRw<T> {
     }
 }
 
-/// Holds an [`LckRw`] shared.
+/// Holds an [`LckRw`] shared. Fields drop in order: the value's inner lock, then the lock.
 pub struct LckRwReadGuard<'a, T: ?Sized> {
+    data: spin::RwLockReadGuard<'a, T>,
+    release: RwReadRelease<'a, T>,
+}
+
+/// Holds an [`LckRw`] exclusively. Fields drop in order: the value's inner lock, then the
+/// lock.
+pub struct LckRwWriteGuard<'a, T: ?Sized> {
+    data: spin::RwLockWriteGuard<'a, T>,
+    release: RwWriteRelease<'a, T>,
+}
+
+/// Releases a read hold of an [`LckRw`] when dropped.
+struct RwReadRelease<'a, T: ?Sized> {
     lock: &'a LckRw<T>,
     _not_send: PhantomData<*const ()>,
 }
 
-/// Holds an [`LckRw`] exclusively.
-pub struct LckRwWriteGuard<'a, T: ?Sized> {
+/// Releases the write hold of an [`LckRw`] when dropped.
+struct RwWriteRelease<'a, T: ?Sized> {
     lock: &'a LckRw<T>,
     owner: usize,
     _not_send: PhantomData<*const ()>,
+}
+
+impl<'a, T: ?Sized> RwReadRelease<'a, T> {
+    fn guard(self) -> LckRwReadGuard<'a, T> {
+        LckRwReadGuard { data: self.lock.data.read(), release: self }
+    }
+}
+
+impl<'a, T: ?Sized> RwWriteRelease<'a, T> {
+    fn guard(self) -> LckRwWriteGuard<'a, T> {
+        LckRwWriteGuard { data: self.lock.data.write(), release: self }
+    }
 }
 
 impl<T> LckRw<T> {
@@ -736,7 +760,7 @@ impl<T> LckRw<T> {
             write_q: crate::kern::waitq::WaitQueue::new(),
             #[cfg(feature = "lock-validator")]
             class,
-            data: UnsafeCell::new(value),
+            data: spin::RwLock::new(value),
         }
     }
 
@@ -756,7 +780,7 @@ impl<T: ?Sized> LckRw<T> {
         if !self.try_read_word() {
             self.read_contended();
         }
-        LckRwReadGuard { lock: self, _not_send: PhantomData }
+        RwReadRelease { lock: self, _not_send: PhantomData }.guard()
     }
 
     /// Take the lock exclusively, sleeping while anyone holds it.
@@ -769,7 +793,7 @@ impl<T: ?Sized> LckRw<T> {
         if self.state.compare_exchange(0, me | RW_WRITE, Ordering::Acquire, Ordering::Relaxed).is_err() {
             self.write_contended(me);
         }
-        LckRwWriteGuard { lock: self, owner: me, _not_send: PhantomData }
+        RwWriteRelease { lock: self, owner: me, _not_send: PhantomData }.guard()
     }
 
     /// Take the lock shared if that needs no wait.
@@ -780,7 +804,7 @@ impl<T: ?Sized> LckRw<T> {
         }
         #[cfg(feature = "lock-validator")]
         lock_order::sleeping_acquire(held_at(self.class, 0, self.addr(), Location::caller()), true);
-        Some(LckRwReadGuard { lock: self, _not_send: PhantomData })
+        Some(RwReadRelease { lock: self, _not_send: PhantomData }.guard())
     }
 
     /// Take the lock exclusively if it is free.
@@ -790,7 +814,7 @@ impl<T: ?Sized> LckRw<T> {
         self.state.compare_exchange(0, me | RW_WRITE, Ordering::Acquire, Ordering::Relaxed).ok()?;
         #[cfg(feature = "lock-validator")]
         lock_order::sleeping_acquire(held_at(self.class, 0, self.addr(), Location::caller()), true);
-        Some(LckRwWriteGuard { lock: self, owner: me, _not_send: PhantomData })
+        Some(RwWriteRelease { lock: self, owner: me, _not_send: PhantomData }.guard())
     }
 
     /// The value, through `&mut` (no locking needed).
@@ -1013,13 +1037,21 @@ impl<'a, T: ?Sized> LckRwReadGuard<'a, T> {
     /// lock and redo whatever the read lock was taken for.
     #[cfg_attr(feature = "lock-validator", track_caller)]
     pub fn try_upgrade(self) -> Result<LckRwWriteGuard<'a, T>, UpgradeFailed> {
-        let lock = self.lock;
+        let LckRwReadGuard { data, release } = self;
+        // Our read of the value ends; the word still counts us as a reader, so no writer
+        // gets in until we upgrade or let go.
+        drop(data);
+        let lock = release.lock;
         let me = current_owner();
-        let upgraded = |_: ()| LckRwWriteGuard { lock, owner: me, _not_send: PhantomData };
+        // The word now says "written by us": the write of the value (which no one else can
+        // want) begins.
+        let upgraded = move |release: RwReadRelease<'a, T>| {
+            core::mem::forget(release);
+            RwWriteRelease { lock, owner: me, _not_send: PhantomData }.guard()
+        };
         if lock.state.compare_exchange(RW_READER, me | RW_WRITE, Ordering::Acquire, Ordering::Relaxed).is_ok()
         {
-            core::mem::forget(self);
-            return Ok(upgraded(()));
+            return Ok(upgraded(release));
         }
         #[cfg(target_os = "none")]
         {
@@ -1029,11 +1061,10 @@ impl<'a, T: ?Sized> LckRwReadGuard<'a, T> {
                 // The only reader, in slow mode: writers wait for us anyway.
                 lock.state.store(me | RW_WRITE | (s & FLAG_BITS & !RW_WRITE), Ordering::Relaxed);
                 drop(il);
-                core::mem::forget(self);
-                return Ok(upgraded(()));
+                return Ok(upgraded(release));
             }
         }
-        drop(self);
+        drop(release);
         Err(UpgradeFailed)
     }
 }
@@ -1041,9 +1072,10 @@ impl<'a, T: ?Sized> LckRwReadGuard<'a, T> {
 impl<'a, T: ?Sized> LckRwWriteGuard<'a, T> {
     /// Keep the lock, shared (`vm_map_lock_write_to_read`): waiting readers come in too.
     pub fn downgrade(self) -> LckRwReadGuard<'a, T> {
-        let lock = self.lock;
-        let me = self.owner;
-        core::mem::forget(self);
+        let LckRwWriteGuard { data, release } = self;
+        let (lock, me) = (release.lock, release.owner);
+        core::mem::forget(release);
+        let data = spin::RwLockWriteGuard::downgrade(data);
         if lock
             .state
             .compare_exchange(me | RW_WRITE, RW_READER, Ordering::Release, Ordering::Relaxed)
@@ -1062,17 +1094,17 @@ impl<'a, T: ?Sized> LckRwWriteGuard<'a, T> {
                 lock.state.store(RW_READER | lock.queued_flags(), Ordering::Release);
             }
         }
-        LckRwReadGuard { lock, _not_send: PhantomData }
+        LckRwReadGuard { data, release: RwReadRelease { lock, _not_send: PhantomData } }
     }
 }
 
-impl<T: ?Sized> Drop for LckRwReadGuard<'_, T> {
+impl<T: ?Sized> Drop for RwReadRelease<'_, T> {
     fn drop(&mut self) {
         self.lock.read_unlock();
     }
 }
 
-impl<T: ?Sized> Drop for LckRwWriteGuard<'_, T> {
+impl<T: ?Sized> Drop for RwWriteRelease<'_, T> {
     fn drop(&mut self) {
         self.lock.write_unlock(self.owner);
     }
@@ -1081,25 +1113,20 @@ impl<T: ?Sized> Drop for LckRwWriteGuard<'_, T> {
 impl<T: ?Sized> Deref for LckRwReadGuard<'_, T> {
     type Target = T;
     fn deref(&self) -> &T {
-        // SAFETY: while a read guard exists the word counts it as a reader, so no writer
-        // (the only one to take `&mut`) holds the lock.
-        unsafe { &*self.lock.data.get() }
+        &self.data
     }
 }
 
 impl<T: ?Sized> Deref for LckRwWriteGuard<'_, T> {
     type Target = T;
     fn deref(&self) -> &T {
-        // SAFETY: the write guard is the lock's only holder.
-        unsafe { &*self.lock.data.get() }
+        &self.data
     }
 }
 
 impl<T: ?Sized> DerefMut for LckRwWriteGuard<'_, T> {
     fn deref_mut(&mut self) -> &mut T {
-        // SAFETY: the write guard is the lock's only holder; `&mut self` makes this the
-        // only reference through it.
-        unsafe { &mut *self.lock.data.get() }
+        &mut self.data
     }
 }
 

@@ -114,15 +114,14 @@ pub use imp::*;
 
 pub use crate::kern::waitq::Interruptible;
 
-// The machine-facing half of the scheduler: the thread references the per-CPU block holds
-// across a context switch are raw pointers, and the switch itself is assembly.
+// The machine-facing half of the scheduler. The raw thread references of the per-CPU block
+// and the switch itself are `arm64::thread_machine`'s.
 #[cfg(target_os = "none")]
-#[allow(unsafe_code)]
 mod imp {
     use super::*;
-    use crate::arm64::cpu::{self, InterruptsMasked};
+    use crate::arm64::cpu;
     use crate::arm64::cpu_data::{CpuData, IDLE_PRI, all_cpus, current_cpu};
-    use crate::arm64::cswitch::machine_switch_context;
+    use crate::arm64::thread_machine;
     use crate::kern::clock::{mach_absolute_time, nanoseconds_to_absolutetime};
     use crate::kern::locks::SpinLock;
     use crate::kern::sched::{SCHED_TICK_NS, SchedMode, USAGE_PER_QUANTUM, compute_sched_pri, decay_usage};
@@ -204,67 +203,32 @@ mod imp {
         idle.sched.last_cpu.store(cpu.cpu_number(), Ordering::Relaxed);
         cpu.quantum_end.store(quantum_end, Ordering::Relaxed);
         cpu.current_pri.store(i16::from(running.sched_pri()), Ordering::Relaxed);
-        cpu.idle_thread.store(Arc::into_raw(idle) as *mut Thread, Ordering::Release);
-        cpu.active_thread.store(Arc::into_raw(running) as *mut Thread, Ordering::Release);
+        thread_machine::install_threads(cpu, running, idle);
     }
 
     /// The thread running on this CPU.
     pub fn current_thread() -> ThreadRef {
-        // Masked so that we read the block of the CPU we are still on when we use it.
-        let _masked = InterruptsMasked::new();
-        let p = current_cpu().active_thread.load(Ordering::Acquire);
-        assert!(!p.is_null(), "current_thread before sched_init");
-        // SAFETY: `active_thread` always holds one strong count of a live thread (from
-        // `Arc::into_raw`); we take a new one without releasing that count.
-        unsafe { clone_raw(p) }
+        thread_machine::current_thread_ref().expect("current_thread before sched_init")
     }
 
     /// Run `f` on the running thread without taking a reference (cheaper than
     /// [`current_thread`] on the trap paths).
     #[inline]
     fn with_current<R>(f: impl FnOnce(&Thread) -> R) -> R {
-        let p = {
-            let _masked = InterruptsMasked::new();
-            current_cpu().active_thread.load(Ordering::Acquire)
-        };
-        assert!(!p.is_null(), "current_thread before sched_init");
-        // SAFETY: `p` is the thread running this code (read on the CPU we were on then;
-        // if we have moved since, we moved with it), which lives at least as long as it
-        // runs: `active_thread` of whatever CPU runs it holds a count.
-        f(unsafe { &*p })
+        thread_machine::with_current_thread(f).expect("current_thread before sched_init")
     }
 
     /// The running thread's address (0 before the scheduler starts): a cheap identity for
     /// lock owners, without taking a count.
     #[inline]
     pub fn current_thread_addr() -> usize {
-        let _masked = InterruptsMasked::new();
-        current_cpu().active_thread.load(Ordering::Acquire).expose_provenance()
+        thread_machine::current_thread_addr()
     }
 
     /// `f` on the running thread, without taking a count (None before `sched_init`).
     #[cfg(feature = "lock-validator")]
     pub(crate) fn with_current_thread<R>(f: impl FnOnce(&Thread) -> R) -> Option<R> {
-        let _masked = InterruptsMasked::new();
-        let p = current_cpu().active_thread.load(Ordering::Acquire);
-        if p.is_null() {
-            return None;
-        }
-        // SAFETY: `active_thread` holds a count of the running thread for as long as it runs,
-        // and with interrupts masked it stays the running thread while `f` runs.
-        Some(f(unsafe { &*p }))
-    }
-
-    /// A counted reference to the thread at `addr` (a lock owner's, from
-    /// [`current_thread_addr`]).
-    ///
-    /// # Safety
-    /// The thread at `addr` must be alive for the length of the call (someone holds a count
-    /// of it: the locks' protocol guarantees it for the owner of a lock).
-    pub(crate) unsafe fn thread_ref_from_addr(addr: usize) -> ThreadRef {
-        // SAFETY: `addr` came from the pointer `active_thread` held, an `Arc::into_raw`;
-        // the caller guarantees a count is held.
-        unsafe { clone_raw(core::ptr::with_exposed_provenance(addr)) }
+        thread_machine::with_current_thread(f)
     }
 
     /// Has the scheduler started on this CPU?
@@ -475,18 +439,6 @@ mod imp {
         })
     }
 
-    /// A new strong reference from a pointer that already holds one.
-    ///
-    /// # Safety
-    /// `p` must come from `Arc::into_raw` and its count must still be held by someone.
-    unsafe fn clone_raw(p: *const Thread) -> ThreadRef {
-        // SAFETY: per the contract, the count we add keeps `p` alive.
-        unsafe {
-            Arc::increment_strong_count(p);
-            Arc::from_raw(p)
-        }
-    }
-
     /// Give up the CPU: run the best runnable thread. If the current thread is still
     /// runnable it goes to the back of its priority's queue (once its registers are saved);
     /// if it is waiting or terminated it stays off the run queue until a wakeup (or forever).
@@ -532,18 +484,32 @@ mod imp {
         }
         assert!(!crate::arm64::cpu_data::in_interrupt(), "thread_block in interrupt context");
         let daif = cpu::interrupts_disable();
-        let cpu = current_cpu();
-        cpu.need_resched.store(false, Ordering::Relaxed);
-        let old_ptr = cpu.active_thread.load(Ordering::Acquire) as *const Thread;
-        let idle_ptr = cpu.idle_thread.load(Ordering::Acquire) as *const Thread;
-        // SAFETY: `active_thread` holds a count of the running thread for as long as it runs.
-        let old = unsafe { &*old_ptr };
+        let result = with_current(|old| {
+            let cpu = current_cpu();
+            cpu.need_resched.store(false, Ordering::Relaxed);
+            if let Some(next) = choose_next(cpu, old, yield_pri) {
+                thread_machine::thread_switch(next);
+                // Back on this thread, possibly much later and on another CPU, switched to
+                // by someone else: finish that switch.
+                thread_dispatch();
+            }
+            old.sched.wait_result()
+        });
+        cpu::interrupts_restore(daif);
+        result
+    }
+
+    /// Under the scheduler lock, what `cpu` runs after `old` (the running thread): None to
+    /// keep running it. The old thread is queued again if it stays runnable, and marked
+    /// SWITCHING_OUT if it is to leave (see `thread_block_reason`).
+    fn choose_next(cpu: &CpuData, old: &Thread, yield_pri: Option<u8>) -> Option<ThreadRef> {
         let now = mach_absolute_time();
         account(old, now);
         let mut guard = SCHED.lock();
         let s = guard.as_mut().expect("thread_block before sched_init");
-        let is_idle = core::ptr::eq(old_ptr, idle_ptr);
+        let is_idle = thread_machine::is_idle_thread(cpu, old);
         let old_runnable = old.state() == ThreadState::Running && !is_idle;
+        let idle = || thread_machine::idle_thread_ref(cpu).expect("no idle thread");
         let next = if old_runnable {
             let old_pri = yield_pri.unwrap_or_else(|| update_priority(s, old, now));
             let must_leave = old.sched.stop_count.load(Ordering::Relaxed) > 0;
@@ -552,34 +518,27 @@ mod imp {
                 None
             } else {
                 // Behind its equals (or held, if stopped), then the best of the rest.
-                // SAFETY: `active_thread`'s count keeps `old` alive; the queue gets its own.
-                let me = unsafe { clone_raw(old_ptr) };
+                let me = current_thread();
                 if setrun_locked(s, me, old_pri) && yield_pri.is_none() {
                     preempt_check_locked(old_pri);
                 }
-                Some(s.runq.dequeue().unwrap_or_else(|| {
-                    // SAFETY: `idle_thread` holds a permanent count of the idle thread.
-                    unsafe { clone_raw(idle_ptr) }
-                }))
+                Some(s.runq.dequeue().unwrap_or_else(idle))
             }
         } else {
             match s.runq.dequeue() {
                 Some(t) => Some(t),
                 // Nothing to run: this CPU idles (unless it already is the idle thread).
                 None if is_idle => None,
-                // SAFETY: `idle_thread` holds a permanent count of the idle thread.
-                None => Some(unsafe { clone_raw(idle_ptr) }),
+                None => Some(idle()),
             }
         };
         let Some(next) = next else {
             // Staying: drop any reservation a wakeup made for a thread another CPU took.
             let running = if is_idle { IDLE_PRI } else { i16::from(old.sched_pri()) };
             cpu.current_pri.store(running, Ordering::Relaxed);
-            drop(guard);
-            cpu::interrupts_restore(daif);
-            return old.sched.wait_result();
+            return None;
         };
-        let next_is_idle = core::ptr::eq(Arc::as_ptr(&next), idle_ptr);
+        let next_is_idle = thread_machine::is_idle_thread(cpu, &next);
         cpu.current_pri
             .store(if next_is_idle { IDLE_PRI } else { i16::from(next.sched_pri()) }, Ordering::Relaxed);
         old.sched.on_cpu.store(SWITCHING_OUT, Ordering::Relaxed);
@@ -589,47 +548,16 @@ mod imp {
         // A new thread on the CPU gets a fresh quantum.
         cpu.quantum_end.store(now + s.quantum, Ordering::Relaxed);
         program_clock(s, cpu);
-        drop(guard);
-        // Taken off the queue by us, so ours — once the CPU switching it away (if any) has
-        // saved its registers.
-        while next.sched.on_cpu.load(Ordering::Acquire) != OFF_CPU {
-            core::hint::spin_loop();
-        }
-        next.sched.on_cpu.store(ON_CPU, Ordering::Relaxed);
-        next.activate_address_space();
-        let new_ctx = next.machine_context();
-        cpu.previous_thread.store(old_ptr as *mut Thread, Ordering::Relaxed);
-        cpu.active_thread.store(Arc::into_raw(next) as *mut Thread, Ordering::Release);
-        cpu.context_switches.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: `old` is this thread (its count now in `previous_thread`); `new_ctx`
-        // belongs to the thread just made active, whose context was saved by a completed
-        // switch (we saw `OFF_CPU` with acquire ordering) or built by `Thread::create`. IRQs
-        // are masked across the switch, and no other CPU touches either context (see above).
-        unsafe { machine_switch_context(old.machine_context(), new_ctx) };
-        // Back on this thread, possibly much later and on another CPU, switched to by
-        // someone else: finish that switch.
-        thread_dispatch();
-        let me = current_cpu().active_thread.load(Ordering::Acquire);
-        // SAFETY: we are the running thread; `active_thread` holds our count.
-        let result = unsafe { &*me }.sched.wait_result();
-        cpu::interrupts_restore(daif);
-        result
+        Some(next)
     }
 
     /// The second half of a switch, run first by the thread switched to (XNU's
     /// `thread_dispatch`): the previous thread's registers are saved now, so it may run
     /// elsewhere; its count is released.
     fn thread_dispatch() {
-        let cpu = current_cpu();
-        let prev = cpu.previous_thread.swap(core::ptr::null_mut(), Ordering::Relaxed);
-        if prev.is_null() {
-            return;
-        }
-        // SAFETY: `previous_thread` held the count `active_thread` had on the thread that
-        // switched to us; we own it now.
-        let prev: ThreadRef = unsafe { Arc::from_raw(prev) };
-        // Release: the register save above happens before any CPU that sees this loads them.
-        prev.sched.on_cpu.store(OFF_CPU, Ordering::Release);
+        // Marks it OFF_CPU with release ordering: the register save happens before any CPU
+        // that sees this loads them.
+        let Some(prev) = thread_machine::thread_switch_finish() else { return };
         if prev.state() == ThreadState::Terminated {
             prev.task.thread_ended_off_cpu();
         }
@@ -710,16 +638,14 @@ mod imp {
             thread_go_locked(s, &w.thread, w.seq, WaitResult::TimedOut);
         }
         if now >= cpu.quantum_end.load(Ordering::Relaxed) {
-            let cur = cpu.active_thread.load(Ordering::Acquire);
-            if !cur.is_null() && !core::ptr::eq(cur, cpu.idle_thread.load(Ordering::Acquire)) {
-                // SAFETY: `active_thread` holds a count of the running thread.
-                let t = unsafe { &*cur };
-                if t.sched.mode() == SchedMode::Timeshare {
+            // The interrupted thread used up its quantum.
+            thread_machine::with_current_thread(|t| {
+                if !thread_machine::is_idle_thread(cpu, t) && t.sched.mode() == SchedMode::Timeshare {
                     update_priority(s, t, now);
                     t.sched.cpu_usage.fetch_add(USAGE_PER_QUANTUM, Ordering::Relaxed);
                     update_priority(s, t, now);
                 }
-            }
+            });
             cpu.quantum_end.store(now + s.quantum, Ordering::Relaxed);
             cpu.set_need_resched();
         }
@@ -913,12 +839,8 @@ mod imp {
     /// on. Otherwise `seen` moves on and the caller runs the ASTs again.
     pub fn ast_user_settled(seen: &mut u32) -> bool {
         debug_assert!(cpu::interrupts_masked());
-        let cpu = current_cpu();
-        let t = cpu.active_thread.load(Ordering::Acquire);
-        // SAFETY: with interrupts masked this code stays the running thread, whose count
-        // `active_thread` holds.
-        let now = unsafe { &*t }.sched.ast_gen.load(Ordering::Acquire);
-        if now == *seen && !cpu.need_resched() {
+        let now = with_current(|t| t.sched.ast_gen.load(Ordering::Acquire));
+        if now == *seen && !current_cpu().need_resched() {
             return true;
         }
         *seen = now;

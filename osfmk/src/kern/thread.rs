@@ -1,18 +1,17 @@
 //! Threads: a kernel stack, a saved machine context, a scheduling state and priority, and
 //! the task they belong to. A thread that runs user code enters EL0 through a trap frame
 //! built at the top of its kernel stack.
-// Threads own raw machine state (the saved context, the kernel stack contents).
-#![allow(unsafe_code)]
 
 use alloc::boxed::Box;
+use alloc::collections::BTreeMap;
 use alloc::sync::{Arc, Weak};
 use core::any::Any;
-use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
 
 use crate::arm64::cswitch::{MachineContext, thread_start_trampoline_addr};
 use crate::arm64::trapframe::TrapFrame;
 use crate::ipc::ipc_port::{IkotType, IpcPort, PortRef};
+use crate::kern::locks::SimpleLock;
 use crate::kern::sched::SchedMode;
 use crate::kern::stack::KernelStack;
 use crate::kern::task::TaskRef;
@@ -171,6 +170,16 @@ pub enum ThreadState {
 
 static NEXT_THREAD_ID: AtomicU64 = AtomicU64::new(1);
 
+/// Every live thread by address: how a lock waiter finds the thread whose address is in a
+/// sleeping lock's word (to lend it its priority) without trusting the address.
+static THREADS_BY_ADDR: SimpleLock<BTreeMap<usize, Weak<Thread>>> =
+    SimpleLock::new(&crate::kern::lock_order::THREAD_REGISTRY, BTreeMap::new());
+
+/// The live thread at `addr` (an `Arc::as_ptr` of a `ThreadRef`), if there is one.
+pub fn thread_by_addr(addr: usize) -> Option<ThreadRef> {
+    THREADS_BY_ADDR.lock().get(&addr).and_then(Weak::upgrade)
+}
+
 /// A Mach thread.
 pub struct Thread {
     /// Unique id (`thread_id` in `thread_identifier_info`).
@@ -184,7 +193,7 @@ pub struct Thread {
     /// read by the CPU switching it in; the switch protocol (`sched_prim`) orders the two:
     /// a CPU loads it only after seeing `on_cpu` go to `OFF_CPU` (acquire), which the
     /// switching-out side stores (release) after the save.
-    context: UnsafeCell<MachineContext>,
+    pub(crate) context: crate::arm64::thread_machine::ContextCell,
     /// None for the boot thread, which keeps running on the boot stack.
     kstack: Option<KernelStack>,
     /// The thread's kernel port (a send right to it is what `thread_self_trap` returns).
@@ -199,19 +208,6 @@ pub struct Thread {
     pub(crate) locks: crate::kern::locks::ThreadLocks,
 }
 
-// SAFETY: the only field that is not `Sync` by itself is `context`. It is accessed by the
-// context switch alone, and by thread setup (`thread_create_user`, `thread_dup`,
-// `thread_set_user_tsd`) while the thread is an embryo no CPU can pick yet: the CPU
-// switching the thread out writes it, then `thread_dispatch` there stores `on_cpu = OFF_CPU`
-// with release ordering; a CPU switches the thread in only after taking it off the run queue
-// (so no other CPU can) and then seeing `OFF_CPU` with acquire ordering. So the save happens
-// before the load and no two CPUs ever touch it at once. Everything else is atomics, locks,
-// or immutable after construction.
-unsafe impl Sync for Thread {}
-// SAFETY: as above; a thread (and its context) moves between CPUs only through the
-// scheduler's run queue, under its lock.
-unsafe impl Send for Thread {}
-
 impl Thread {
     /// None if the task takes no new threads (an exec is ending its threads).
     fn build(task: TaskRef, pri: u8, kstack: Option<KernelStack>, ctx: MachineContext) -> Option<ThreadRef> {
@@ -222,7 +218,7 @@ impl Thread {
             task,
             state: AtomicU8::new(ThreadState::Embryo as u8),
             sched: ThreadSched::new(mode, pri),
-            context: UnsafeCell::new(ctx),
+            context: crate::arm64::thread_machine::ContextCell::new(ctx),
             kstack,
             self_port: spin::Once::new(),
             uthread: spin::Once::new(),
@@ -230,6 +226,7 @@ impl Thread {
             suspend_waitq: crate::kern::waitq::WaitQueue::new(),
             locks: crate::kern::locks::ThreadLocks::new(),
         });
+        THREADS_BY_ADDR.lock().insert(Arc::as_ptr(&t).addr(), Arc::downgrade(&t));
         t.task.add_thread(&t).then_some(t)
     }
 
@@ -273,11 +270,6 @@ impl Thread {
         self.sched.sched_pri.load(Ordering::Relaxed)
     }
 
-    /// Saved context, for the context switch only.
-    pub fn machine_context(&self) -> *mut MachineContext {
-        self.context.get()
-    }
-
     /// Install this thread's task's address space on this CPU.
     pub fn activate_address_space(&self) {
         self.task.activate();
@@ -296,6 +288,7 @@ impl Thread {
 
 impl Drop for Thread {
     fn drop(&mut self) {
+        THREADS_BY_ADDR.lock().remove(&core::ptr::from_ref(self).addr());
         if let Some(p) = self.self_port.get() {
             p.destroy();
         }

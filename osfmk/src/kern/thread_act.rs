@@ -1,27 +1,17 @@
 //! Starting and ending threads that run user code.
-// Building the first user frame on a new kernel stack, and jumping to it.
-#![allow(unsafe_code)]
 
+use crate::arm64::thread_machine;
 use crate::arm64::trapframe::TrapFrame;
 use crate::kern::sched_prim::{self, BASEPRI_DEFAULT};
 use crate::kern::task::TaskRef;
 use crate::kern::thread::{Thread, ThreadRef, ThreadState};
 
-unsafe extern "C" {
-    /// Restore the trap frame at `frame` and `eret` to it (the kernel's exception-return
-    /// path, in `kernel/src/exception.rs`).
-    fn thread_exception_return(frame: *const TrapFrame) -> !;
-}
-
-extern "C" fn user_thread_entry(frame: u64) -> ! {
+extern "C" fn user_thread_entry(_: u64) -> ! {
     sched_prim::thread_continue();
     // A thread created suspended (or already asked to end, or killed) stops here before
     // user mode, as on any other way there.
-    // SAFETY: `frame` is the trap frame `thread_create_user` wrote at the top of this
-    // thread's own kernel stack, which nothing else touches while the thread runs.
-    ast_taken_user(unsafe { &mut *(frame as *mut TrapFrame) });
-    // SAFETY: as above; returning through it enters EL0.
-    unsafe { thread_exception_return(frame as *const TrapFrame) }
+    thread_machine::with_own_user_frame(ast_taken_user);
+    thread_machine::return_to_user_through_own_frame()
 }
 
 /// The ASTs on the way back to user mode (XNU's `ast_taken_user`), before preemption:
@@ -46,53 +36,47 @@ pub fn thread_create_user(task: TaskRef, pc: u64, sp: u64, x: &[u64]) -> Option<
     for (slot, v) in frame.x.iter_mut().zip(x) {
         *slot = *v;
     }
-    // Build the thread with a placeholder, then write the frame where it will live.
     let t = Thread::create(task, BASEPRI_DEFAULT, user_thread_entry, 0)?;
     let addr = t.user_frame_addr()?;
-    // SAFETY: `addr` is the top 272 bytes of the new thread's kernel stack, which nothing
-    // uses until the thread first runs; it is 16-byte aligned.
-    unsafe { (addr as *mut TrapFrame).write(frame) };
-    // SAFETY: the thread has not run, so nobody else touches its saved context. x19 is the
-    // argument its trampoline passes to `user_thread_entry`; its stack starts below the frame.
-    unsafe {
-        let ctx = &mut *t.machine_context();
-        ctx.regs[0] = addr;
+    with_embryo_state(&t, |f, ctx| {
+        *f = frame;
+        // Its kernel stack starts below the frame.
         ctx.regs[12] = addr;
-    }
+    })?;
     Some(t)
+}
+
+/// `f` on the user frame and saved context of a thread that has not run yet. None if it
+/// has started meanwhile.
+fn with_embryo_state<R>(
+    t: &ThreadRef,
+    f: impl FnOnce(&mut TrapFrame, &mut crate::arm64::cswitch::MachineContext) -> R,
+) -> Option<R> {
+    // Held off every CPU while it is filled in, in case someone resumes it meanwhile.
+    sched_prim::thread_stop(t);
+    let r = if t.state() == ThreadState::Embryo { thread_machine::with_saved_state(t, f) } else { None };
+    sched_prim::thread_unstop(t);
+    r
 }
 
 /// Before a user thread first runs: set its TSD base (TPIDRRO_EL0) and argument registers.
 pub fn thread_set_user_tsd(t: &ThreadRef, tsd: u64, x: &[u64]) {
-    if t.state() != ThreadState::Embryo {
-        return;
-    }
-    if let Some(addr) = t.user_frame_addr() {
-        // SAFETY: the thread has not run: its frame at the top of its kernel stack and its
-        // saved context are ours to fill in.
-        unsafe {
-            let frame = &mut *(addr as *mut TrapFrame);
-            for (slot, v) in frame.x.iter_mut().zip(x) {
-                *slot = *v;
-            }
-            (*t.machine_context()).tpidrro_el0 = tsd;
+    with_embryo_state(t, |frame, ctx| {
+        for (slot, v) in frame.x.iter_mut().zip(x) {
+            *slot = *v;
         }
-    }
+        ctx.tpidrro_el0 = tsd;
+    });
 }
 
 /// A new thread in `task` that resumes user mode with `frame` and with the calling thread's
 /// FP/SIMD registers and thread pointers (`fork`'s child thread).
 pub fn thread_dup(task: TaskRef, frame: &TrapFrame) -> Option<ThreadRef> {
     let t = thread_create_user(task, frame.elr, frame.sp_el0, &frame.x)?;
-    if let Some(addr) = t.user_frame_addr() {
-        // SAFETY: the new thread has not run; its frame and context are ours to fill, and
-        // the FP registers on this CPU are the caller's user state (the kernel never uses
-        // them).
-        unsafe {
-            (*(addr as *mut TrapFrame)).spsr = frame.spsr;
-            crate::arm64::cswitch::machine_save_user_fp(t.machine_context());
-        }
-    }
+    with_embryo_state(&t, |f, ctx| {
+        f.spsr = frame.spsr;
+        thread_machine::save_own_user_state_into(ctx);
+    })?;
     Some(t)
 }
 
@@ -171,24 +155,18 @@ fn with_user_frame<R>(t: &ThreadRef, f: impl FnOnce(&mut TrapFrame) -> R) -> Res
     if t.state() == ThreadState::Terminated {
         return Err(mach::KernReturn::KERN_TERMINATED);
     }
-    let addr = t.user_frame_addr().ok_or(mach::KernReturn::KERN_INVALID_ARGUMENT)?;
-    let myself = alloc::sync::Arc::ptr_eq(t, &sched_prim::current_thread());
-    let stopping = (!myself).then(|| {
-        let one_at_a_time = THREAD_STOP.lock();
-        sched_prim::thread_stop(t);
-        one_at_a_time
-    });
-    // SAFETY: `addr` is the user frame at the top of `t`'s own kernel stack, which lives as
-    // long as `t` (we hold a reference). Either `t` is the calling thread, whose frame this
-    // code alone uses, or `t` is stopped: off every CPU and kept off until `thread_unstop`
-    // below, so no other code reads or writes the frame while `frame` lives.
-    let frame = unsafe { &mut *(addr as *mut TrapFrame) };
-    let r = f(frame);
-    if let Some(one_at_a_time) = stopping {
-        sched_prim::thread_unstop(t);
-        drop(one_at_a_time);
+    if t.user_frame_addr().is_none() {
+        return Err(mach::KernReturn::KERN_INVALID_ARGUMENT);
     }
-    Ok(r)
+    if alloc::sync::Arc::ptr_eq(t, &sched_prim::current_thread()) {
+        return thread_machine::with_own_user_frame(f).ok_or(mach::KernReturn::KERN_INVALID_ARGUMENT);
+    }
+    let one_at_a_time = THREAD_STOP.lock();
+    sched_prim::thread_stop(t);
+    let r = thread_machine::with_saved_state(t, |frame, _| f(frame));
+    sched_prim::thread_unstop(t);
+    drop(one_at_a_time);
+    r.ok_or(mach::KernReturn::KERN_TERMINATED)
 }
 
 /// `thread_get_state(t, ARM_THREAD_STATE64)`: the user registers as 68 words.
