@@ -12,7 +12,7 @@ use crate::arm64::cpu::{self, InterruptsMasked};
 use crate::arm64::cpu_data::{CpuData, current_cpu};
 use crate::arm64::cswitch::{MachineContext, machine_save_user_fp, machine_switch_context};
 use crate::arm64::trapframe::TrapFrame;
-use crate::kern::thread::{OFF_CPU, ON_CPU, Thread, ThreadRef, ThreadState};
+use crate::kern::thread::{OFF_CPU, ON_CPU, Thread, ThreadRef};
 
 /// A thread's saved registers while it is off every CPU.
 pub struct ContextCell(UnsafeCell<MachineContext>);
@@ -20,9 +20,8 @@ pub struct ContextCell(UnsafeCell<MachineContext>);
 // SAFETY: the cell is reached only through this module: by `thread_switch`, which saves into
 // the running thread's own cell and loads a thread's cell only after winning it (`on_cpu`
 // OFF_CPU → ON_CPU by compare-exchange, acquire: the release store of `thread_switch_finish`
-// on the CPU that saved it comes first), and by `with_saved_state`, which requires the thread
-// to be held off every CPU by `thread_stop` and to be off its CPU. No two CPUs ever touch a
-// cell at once.
+// on the CPU that saved it comes first), and by `with_saved_state`, which wins it the same
+// way for as long as it uses it. No two CPUs ever touch a cell at once.
 unsafe impl Sync for ContextCell {}
 
 impl ContextCell {
@@ -169,26 +168,25 @@ pub fn return_to_user_through_own_frame() -> ! {
     unsafe { thread_exception_return(addr as *const TrapFrame) }
 }
 
-/// `f` on the saved user trap frame and context of `t`, which must be held by `thread_stop`
-/// and off its CPU (or never have run): then nothing else reads or writes them. None if `t`
-/// is not held so, or has no user frame.
+/// `f` on the saved user trap frame and context of `t`, a thread that is off every CPU: for
+/// the length of `f` its context is claimed as a CPU switching it in would claim it
+/// (`on_cpu` OFF_CPU → ON_CPU), so nothing else reads or writes them, and a CPU that wants
+/// to switch it in waits. `f` runs with interrupts masked (short: a copy of registers), so
+/// this CPU cannot be the one that waits. None if `t` is on a CPU, or has no user frame.
+/// To have it off its CPU and keep it off for longer, stop it first (`thread_stop`).
 pub fn with_saved_state<R>(
     t: &Thread,
     f: impl FnOnce(&mut TrapFrame, &mut MachineContext) -> R,
 ) -> Option<R> {
-    let held = t.sched.stop_count.load(Ordering::Acquire) > 0
-        && t.sched.on_cpu.load(Ordering::Acquire) == OFF_CPU
-        && t.state() != ThreadState::Running;
-    if !held {
-        return None;
-    }
     let addr = t.user_frame_addr()?;
-    // SAFETY: `t` is held off every CPU by `thread_stop` and its registers are saved (seen
-    // OFF_CPU with acquire), so no CPU switches it in or out, and it runs no code that uses
-    // its frame, until `thread_unstop`, which cannot come while the caller's `&Thread`
-    // borrow and this call last (the caller holds the stop). The frame is at the top of its
-    // kernel stack, 16-byte aligned.
-    Some(unsafe { f(&mut *(addr as *mut TrapFrame), &mut *t.context.0.get()) })
+    let _masked = InterruptsMasked::new();
+    t.sched.on_cpu.compare_exchange(OFF_CPU, ON_CPU, Ordering::Acquire, Ordering::Relaxed).ok()?;
+    // SAFETY: we won `t`'s context (its registers saved, seen with acquire), so no CPU
+    // switches it in, and it runs no code that uses its frame, until we give it back below;
+    // the frame is at the top of its kernel stack, 16-byte aligned.
+    let r = unsafe { f(&mut *(addr as *mut TrapFrame), &mut *t.context.0.get()) };
+    t.sched.on_cpu.store(OFF_CPU, Ordering::Release);
+    Some(r)
 }
 
 /// Store the calling thread's user FP/SIMD registers and thread pointers (live in this CPU:

@@ -52,11 +52,11 @@ fn with_embryo_state<R>(
     t: &ThreadRef,
     f: impl FnOnce(&mut TrapFrame, &mut crate::arm64::cswitch::MachineContext) -> R,
 ) -> Option<R> {
-    // Held off every CPU while it is filled in, in case someone resumes it meanwhile.
-    sched_prim::thread_stop(t);
-    let r = if t.state() == ThreadState::Embryo { thread_machine::with_saved_state(t, f) } else { None };
-    sched_prim::thread_unstop(t);
-    r
+    // Its context is claimed while it is filled in, in case someone resumes it meanwhile.
+    thread_machine::with_saved_state(t, |frame, ctx| {
+        (t.state() == ThreadState::Embryo).then(|| f(frame, ctx))
+    })
+    .flatten()
 }
 
 /// Before a user thread first runs: set its TSD base (TPIDRRO_EL0) and argument registers.
