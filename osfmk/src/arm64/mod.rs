@@ -1,5 +1,5 @@
-//! The aarch64 machine layer: interrupt masking, the context switch, user-memory access and
-//! the pmap. This is one of the two rooms where `unsafe` lives (the other is `kernel/`).
+//! The aarch64 machine layer: interrupt masking, the per-CPU blocks, the context switch and
+//! the thread references it hands over, user-memory access and the pmap. This is one of the two rooms where `unsafe` lives (the other is `kernel/`).
 //! Pure logic here (descriptor encodings, ESR decoding, the trap frame) also builds on the
 //! host for tests; everything that touches system registers is compiled only for the target.
 #![allow(unsafe_code)]
