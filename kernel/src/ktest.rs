@@ -90,6 +90,10 @@ mod tests {
             "LckRw: a waiting writer holds new readers off; upgrade and downgrade",
             crate::ktest_locks::rw_contention,
         ),
+        (
+            "LckMtx: a thread taking sleeping locks is preempted anywhere without a hang",
+            crate::ktest_locks::sleeping_locks_preempted,
+        ),
     ];
 
     /// Recurse with a kilobyte of stack per level until the stack runs out.

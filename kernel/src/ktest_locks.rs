@@ -420,3 +420,75 @@ pub fn rw_contention(task: &TaskRef) -> Result<(), &'static str> {
     sched_prim::thread_set_base_priority(&me, SchedMode::Fixed, BASEPRI_KERNEL);
     result
 }
+
+// ---- Sleeping locks taken and released while the CPU is shared -----------------------------
+
+static CHURN_MTX: LckMtx<u64> = LckMtx::new(&TEST_SLEEPING, 0);
+static CHURN_DEADLINE: AtomicU64 = AtomicU64::new(0);
+static CHURN_ROUNDS: AtomicU64 = AtomicU64::new(0);
+static CHURN_PREEMPTED: AtomicU64 = AtomicU64::new(0);
+static SPIN_ROUNDS: AtomicU64 = AtomicU64::new(0);
+
+/// Takes and releases an uncontended `LckMtx` as fast as it can until the deadline, counting
+/// the times it found it had been off the CPU (a gap of half a quantum between two rounds).
+extern "C" fn churn(_: u64) -> ! {
+    sched_prim::thread_continue();
+    let half_quantum = sched_prim::quantum_ticks() / 2;
+    let deadline = CHURN_DEADLINE.load(Ordering::SeqCst);
+    let mut last = mach_absolute_time();
+    while last < deadline {
+        *CHURN_MTX.lock() += 1;
+        CHURN_ROUNDS.fetch_add(1, Ordering::Relaxed);
+        let now = mach_absolute_time();
+        if now - last > half_quantum {
+            CHURN_PREEMPTED.fetch_add(1, Ordering::Relaxed);
+        }
+        last = now;
+    }
+    thread_terminate_self()
+}
+
+/// Spins beside `churn` at its priority, so each quantum's end preempts one of them.
+extern "C" fn spin_beside(_: u64) -> ! {
+    sched_prim::thread_continue();
+    let deadline = CHURN_DEADLINE.load(Ordering::SeqCst);
+    while mach_absolute_time() < deadline {
+        SPIN_ROUNDS.fetch_add(1, Ordering::Relaxed);
+    }
+    thread_terminate_self()
+}
+
+/// A thread that takes and releases a sleeping lock is preempted wherever the timer finds it,
+/// including inside the validator's record of the locks it holds: the preemption's own lock
+/// checks must not spin on that record (they did, with interrupts masked, and the CPU hung).
+pub fn sleeping_locks_preempted(task: &TaskRef) -> Result<(), &'static str> {
+    let q = sched_prim::quantum_ticks();
+    for v in [&CHURN_ROUNDS, &CHURN_PREEMPTED, &SPIN_ROUNDS] {
+        v.store(0, Ordering::SeqCst);
+    }
+    let me = sched_prim::current_thread();
+    sched_prim::thread_set_base_priority(&me, SchedMode::Fixed, PRI_TEST);
+    let result = (|| {
+        CHURN_DEADLINE.store(mach_absolute_time() + 150 * q, Ordering::SeqCst);
+        let c = Thread::create(task.clone(), PRI_H, churn, 0).ok_or("no memory")?;
+        let s = Thread::create(task.clone(), PRI_H, spin_beside, 0).ok_or("no memory")?;
+        sched_prim::thread_setrun(c.clone());
+        sched_prim::thread_setrun(s.clone());
+        wait_all(&[&c, &s], q);
+        let (rounds, preempted) =
+            (CHURN_ROUNDS.load(Ordering::SeqCst), CHURN_PREEMPTED.load(Ordering::SeqCst));
+        kprintln!(
+            "ktest:   {rounds} lock/unlock rounds, off the CPU {preempted} times, beside {} spins",
+            SPIN_ROUNDS.load(Ordering::SeqCst)
+        );
+        if preempted < 10 || SPIN_ROUNDS.load(Ordering::SeqCst) == 0 {
+            return Err("the two threads did not take turns on the CPU");
+        }
+        if *CHURN_MTX.lock() != rounds {
+            return Err("a round's increment was lost");
+        }
+        Ok(())
+    })();
+    sched_prim::thread_set_base_priority(&me, SchedMode::Fixed, BASEPRI_KERNEL);
+    result
+}

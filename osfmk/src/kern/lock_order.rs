@@ -415,10 +415,15 @@ mod validator {
 
     /// The current thread's sleeping locks, when there is a current thread and we are not
     /// in an interrupt handler (which is not the interrupted thread's context).
+    ///
+    /// Interrupts stay masked while the record is open: the preemption an interrupt may end
+    /// in takes the scheduler's spin lock, whose check reads this same record, and an
+    /// interrupt taken with the record open would spin on it forever.
     fn with_thread_held<R>(f: impl FnOnce(&mut HeldStack) -> R) -> Option<R> {
         if cpu_data::in_interrupt() {
             return None;
         }
+        let _masked = InterruptsMasked::new();
         crate::kern::locks::with_current_thread_locks(|locks| f(&mut locks.held.lock()))
     }
 
