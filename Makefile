@@ -11,6 +11,8 @@ ROOTFS_EXTRA ?=
 QEMU_ARGS    ?=
 CPU          ?= cortex-a72
 MACHINE_OPTS ?=
+# CPUs QEMU gives the guest (-smp); `make bench`'s deterministic table always uses one.
+SMP          ?= 1
 # For `make bench` and `make profile`: `release` measures an optimised kernel instead of the
 # one `make run` boots (opt-level 1 with debug assertions and overflow checks, for gdb).
 BENCH_KERNEL ?= dev
@@ -18,7 +20,7 @@ BENCH_KERNEL ?= dev
 TESTS        ?=
 
 # scripts/qemu.sh reads these from the environment.
-export BOOTARGS QEMU_ARGS CPU MACHINE_OPTS
+export BOOTARGS QEMU_ARGS CPU MACHINE_OPTS SMP
 
 # ---- Fixed names -----------------------------------------------------------------------------
 
@@ -78,6 +80,7 @@ help:
 	@echo '  ROOTFS_EXTRA=<dir>   copy <dir> over the root filesystem (also for test)'
 	@echo '  QEMU_ARGS="..."      extra QEMU options, e.g. QEMU_ARGS="-d int -D build/qemu.log"'
 	@echo '  CPU=<model>          QEMU -cpu (default cortex-a72; e.g. max)'
+	@echo '  SMP=<n>              CPUs (QEMU -smp n, default 1)'
 	@echo '  MACHINE_OPTS=<opts>  appended to -M virt, e.g. MACHINE_OPTS=,gic-version=3'
 	@echo '                       or MACHINE_OPTS=,virtualization=on'
 	@echo '  BENCH_KERNEL=release  bench and profile an optimised kernel (default: the make run one, without the lock validator)'
@@ -191,7 +194,7 @@ test: prereqs
 bench: bench-kernel rootfs-bench
 	scripts/mkinitrd.py $(ROOTFS) $(INITRD)
 	@echo 'bench: kernel $(BENCH_KERNEL) ($(BENCH_IMAGE))'
-	KERNEL_IMAGE=$(BENCH_IMAGE) BOOTARGS="init=/bin/bench" QEMU_ARGS="-icount shift=0,sleep=off $(QEMU_ARGS)" \
+	KERNEL_IMAGE=$(BENCH_IMAGE) BOOTARGS="init=/bin/bench" SMP=1 QEMU_ARGS="-icount shift=0,sleep=off $(QEMU_ARGS)" \
 		scripts/bench.sh $(BENCH_TIMEOUT) $(BUILD)/bench.log
 
 # A per-function instruction profile of one bench measurement (scripts/profile/): WINDOW is
