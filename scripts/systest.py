@@ -10,6 +10,8 @@
   utest            the user-space test program as init (also on -cpu max entered at EL2)
   console-under-load  two CPU hogs must not starve the console
   ps               /bin/ps as init lists processes through proc_info
+  *-smp4           the in-kernel, user-space, boot and crash tests again on four CPUs
+                   (GICv2 and GICv3): every CPU must come up
   crash-*          programs that die of a signal as init: the kernel must report and power off
   c-*              the GNU-built C programs (userland/c) as init: their output and exit status
   bad-init         an init that cannot be loaded (ENOEXEC) is reported, then a clean power-off
@@ -57,6 +59,8 @@ STEP = 30 * SCALE  # between two console lines
 EXIT = 30 * SCALE  # from the last line to QEMU's exit
 KTEST = 300 * SCALE  # the whole in-kernel test run
 UTEST = 300 * SCALE  # the whole user-space test run
+# CPUs of the multiprocessor runs (the `-smp4` tests).
+SMP = 4
 QEMU_LIMIT = 600 * SCALE  # hard limit on any one QEMU process (coreutils timeout)
 GDB = 60 * SCALE  # the gdb batch session
 CONSOLE_UNDER_LOAD = 5 * SCALE  # typed line to echo, with two CPU hogs running
@@ -96,7 +100,7 @@ def make(*targets):
     run_step(["make", "--no-print-directory", *targets], CARGO)
 
 
-def boot(name, *, image=None, cpu="cortex-a72", machine_opts="", bootargs="", extra=()):
+def boot(name, *, image=None, cpu="cortex-a72", machine_opts="", bootargs="", smp=1, extra=()):
     """Starts QEMU through scripts/qemu.sh on a console we drive; use it with `with`."""
     env = dict(os.environ)
     env.update(
@@ -105,6 +109,7 @@ def boot(name, *, image=None, cpu="cortex-a72", machine_opts="", bootargs="", ex
         CPU=cpu,
         MACHINE_OPTS=machine_opts,
         BOOTARGS=bootargs,
+        SMP=str(smp),
     )
     # The tests choose their own machine; a QEMU_ARGS from `make test QEMU_ARGS=...` must not
     # leak in.
@@ -146,8 +151,16 @@ def test_build():
     make("kernel", "ktest-kernel", "initrd")
 
 
-def ktest(name, cpu):
-    with boot(name, image=KTEST_IMAGE, cpu=cpu) as qemu:
+def expect_cpus(qemu, smp):
+    """The banner's CPU line: every CPU QEMU gave us came up."""
+    m = qemu.expect(r"^  (\d+) of (\d+) CPUs? running", FIRST_OUTPUT)
+    if (int(m.group(1)), int(m.group(2))) != (smp, smp):
+        raise Failure(f"{m.group(1)} of {m.group(2)} CPUs came up, expected {smp} of {smp}", qemu.tail())
+
+
+def ktest(name, cpu, smp=1, machine_opts=""):
+    with boot(name, image=KTEST_IMAGE, cpu=cpu, smp=smp, machine_opts=machine_opts) as qemu:
+        expect_cpus(qemu, smp)
         m = qemu.expect(r"^ktest: (\d+) passed, (\d+) failed", KTEST)
         print("    " + m.group(0), flush=True)
         if m.group(2) != "0":
@@ -165,11 +178,12 @@ def test_kernel_stack_overflow():
         expect_exit(qemu, 101)
 
 
-def boot_test(name, machine_opts="", cpu="cortex-a72", gic=None):
-    with boot(name, cpu=cpu, machine_opts=machine_opts) as qemu:
+def boot_test(name, machine_opts="", cpu="cortex-a72", gic=None, smp=1):
+    with boot(name, cpu=cpu, machine_opts=machine_opts, smp=smp) as qemu:
         m = qemu.expect(r"^rxnu \S+ \(aarch64\): .*GICv(2|3)", FIRST_OUTPUT)
         if gic and m.group(1) != gic:
             raise Failure(f"banner says GICv{m.group(1)}, expected GICv{gic}", qemu.tail())
+        expect_cpus(qemu, smp)
         qemu.expect(r"init: hello from pid 1", STEP)
         qemu.expect(r"init: type a line:", STEP)
         # Enter on a serial console is CR; the tty turns it into a newline for init.
@@ -179,8 +193,9 @@ def boot_test(name, machine_opts="", cpu="cortex-a72", gic=None):
         expect_exit(qemu, 0)
 
 
-def test_utest(name="utest", cpu="cortex-a72", machine_opts=""):
-    with boot(name, bootargs="init=/bin/utest", cpu=cpu, machine_opts=machine_opts) as qemu:
+def test_utest(name="utest", cpu="cortex-a72", machine_opts="", smp=1):
+    with boot(name, bootargs="init=/bin/utest", cpu=cpu, machine_opts=machine_opts, smp=smp) as qemu:
+        expect_cpus(qemu, smp)
         m = qemu.expect(r"^utest: (\d+) passed, (\d+) failed", UTEST)
         print("    " + m.group(0), flush=True)
         if m.group(2) != "0" or int(m.group(1)) < 1:
@@ -188,9 +203,9 @@ def test_utest(name="utest", cpu="cortex-a72", machine_opts=""):
         expect_exit(qemu, 0)
 
 
-def test_console_under_load():
+def test_console_under_load(name="console-under-load", smp=1):
     """Two CPU hogs at the default priority must not keep the console from answering."""
-    with boot("console-under-load", bootargs="init=/bin/hog-echo") as qemu:
+    with boot(name, bootargs="init=/bin/hog-echo", smp=smp) as qemu:
         qemu.expect(r"hog-echo: two hogs running; type a line:", FIRST_OUTPUT)
         qemu.send("still here\r")
         qemu.expect(r"hog-echo: you typed: still here", CONSOLE_UNDER_LOAD)
@@ -198,9 +213,9 @@ def test_console_under_load():
         expect_exit(qemu, 0)
 
 
-def test_ps():
+def test_ps(name="ps", smp=1):
     """/bin/ps as init lists the kernel task and itself through proc_info."""
-    with boot("ps", bootargs="init=/bin/ps") as qemu:
+    with boot(name, bootargs="init=/bin/ps", smp=smp) as qemu:
         qemu.expect(r"PID\s+PPID\s+PGID\s+UID\s+STAT", FIRST_OUTPUT)
         qemu.expect(r"\n\s+0\s+0\s+0\s+0\s+Rs\s+\d+\s+\d+\.\d\d kernel_task", STEP)
         qemu.expect(r"\n\s+1\s+0\s+1\s+0\s+Rs\s+\d+\s+\d+\.\d\d ps", STEP)
@@ -241,8 +256,8 @@ def test_bad_init():
         expect_exit(qemu, 0)
 
 
-def crash_test(prog, signo, signame):
-    with boot(prog, bootargs=f"init=/bin/{prog}") as qemu:
+def crash_test(prog, signo, signame, smp=1):
+    with boot(prog if smp == 1 else f"{prog}-smp{smp}", bootargs=f"init=/bin/{prog}", smp=smp) as qemu:
         qemu.expect(
             rf"bsd: pid 1 \({re.escape(prog)}\) killed by signal {signo} \({signame}\)",
             FIRST_OUTPUT,
@@ -338,6 +353,28 @@ def all_tests():
         ("utest-cpu-max-el2", lambda: test_utest("utest-cpu-max-el2", "max", ",virtualization=on"), True),
         ("console-under-load", test_console_under_load, True),
         ("ps", test_ps, True),
+        # Again on four CPUs (SMP): the in-kernel and user-space tests, the boot tests, and
+        # (below) the crash tests; GICv3 too, where each CPU has a redistributor of its own.
+        ("ktest-cortex-a72-smp4", lambda: ktest("ktest-cortex-a72-smp4", "cortex-a72", SMP), True),
+        ("ktest-max-smp4", lambda: ktest("ktest-max-smp4", "max", SMP), True),
+        ("ktest-gicv3-smp4", lambda: ktest("ktest-gicv3-smp4", "cortex-a72", SMP, ",gic-version=3"), True),
+        ("boot-virt-smp4", lambda: boot_test("boot-virt-smp4", smp=SMP), True),
+        ("boot-gicv3-smp4", lambda: boot_test("boot-gicv3-smp4", ",gic-version=3", gic="3", smp=SMP), True),
+        (
+            "boot-virtualization-smp4",
+            lambda: boot_test("boot-virtualization-smp4", ",virtualization=on", smp=SMP),
+            True,
+        ),
+        ("boot-cpu-max-smp4", lambda: boot_test("boot-cpu-max-smp4", cpu="max", smp=SMP), True),
+        ("utest-smp4", lambda: test_utest("utest-smp4", smp=SMP), True),
+        (
+            "utest-cpu-max-el2-smp4",
+            lambda: test_utest("utest-cpu-max-el2-smp4", "max", ",virtualization=on", smp=SMP),
+            True,
+        ),
+        ("utest-gicv3-smp4", lambda: test_utest("utest-gicv3-smp4", machine_opts=",gic-version=3", smp=SMP), True),
+        ("console-under-load-smp4", lambda: test_console_under_load("console-under-load-smp4", SMP), True),
+        ("ps-smp4", lambda: test_ps("ps-smp4", SMP), True),
     ]
     for prog, signo, signame in (
         ("crash-segv", 11, "SIGSEGV"),
@@ -349,6 +386,7 @@ def all_tests():
         ("crash-oom", 9, "SIGKILL"),
     ):
         tests.append((prog, lambda p=prog, n=signo, s=signame: crash_test(p, n, s), True))
+        tests.append((f"{prog}-smp4", lambda p=prog, n=signo, s=signame: crash_test(p, n, s, SMP), True))
     for prog in C_PROGRAMS:
         for v in C_VARIANTS:
             if v in ("O0", "O2") or prog in ("hello", "data", "tls"):

@@ -1,11 +1,13 @@
 //! The first instructions: the arm64 Image header, the EL2 → EL1 drop, FP/SIMD, BSS, the boot
-//! page tables and the jump into the upper half, then `kernel_entry` in Rust.
+//! page tables and the jump into the upper half, then `kernel_entry` in Rust. And the same
+//! path, shorter, for a secondary CPU that PSCI starts (`secondary_entry` → `secondary_main`).
 //!
 //! The boot tables are deliberately crude and position independent: L0[0] (the direct map at
 //! `PHYS_MAP_BASE`) and L0[511] (the kernel image) both point at one L1 table of 1 GiB blocks,
 //! Device-nGnRE everywhere except the gigabyte the kernel was loaded into, which is Normal
 //! memory. That is enough to reach the UART, the DTB and the image; `memory::init` replaces
-//! them with the real kernel tables as soon as the DTB has been read.
+//! them with the real kernel tables as soon as the DTB has been read. They stay in place after
+//! that: their identity half (TTBR0) is what a secondary CPU runs on while it turns its MMU on.
 
 use core::arch::global_asm;
 
@@ -36,27 +38,13 @@ const BOOT_DEVICE_BLOCK: u64 = 1 | (1 << 10) | (1 << 53) | (1 << 54);
 global_asm!(
     r#"
 .section .text.boot, "ax"
-.global _start
-_start:
-    // arm64 Image header, so the same file boots as `-kernel Image` (Linux boot protocol).
-    b       1f
-    .long   0
-    .quad   __text_offset
-    .quad   __image_size
-    .quad   0x2                     // little endian, 4 KiB pages
-    .quad   0, 0, 0
-    .long   0x644d5241              // "ARM\x64"
-    .long   0
-1:
-    .cfi_sections .debug_frame
-    .cfi_startproc
-    .cfi_undefined x30
-    mov     x19, x0                 // DTB pointer (Image boot) or 0 (ELF boot)
+// Leaves x20 = the exception level we were entered at. At EL2: run EL1 in AArch64, give it
+// the timers, and drop to EL1h with DAIF masked. Then FP/SIMD on for EL1 and EL0.
+.macro ENTER_EL1
     mrs     x20, CurrentEL
     lsr     x20, x20, #2
     cmp     x20, #2
     b.ne    2f
-    // At EL2: run EL1 in AArch64, give it the timers, and drop to EL1h with DAIF masked.
     mov     x1, #(1 << 31)
     msr     hcr_el2, x1
     // With FEAT_HCX (ID_AA64MMFR1_EL1.HCX), clear HCRX_EL2: among other things TCR2En=0
@@ -79,6 +67,25 @@ _start:
     mov     x1, #(3 << 20)          // CPACR_EL1.FPEN: FP/SIMD for EL0 (and EL1)
     msr     cpacr_el1, x1
     isb
+.endm
+
+.global _start
+_start:
+    // arm64 Image header, so the same file boots as `-kernel Image` (Linux boot protocol).
+    b       1f
+    .long   0
+    .quad   __text_offset
+    .quad   __image_size
+    .quad   0x2                     // little endian, 4 KiB pages
+    .quad   0, 0, 0
+    .long   0x644d5241              // "ARM\x64"
+    .long   0
+1:
+    .cfi_sections .debug_frame
+    .cfi_startproc
+    .cfi_undefined x30
+    mov     x19, x0                 // DTB pointer (Image boot) or 0 (ELF boot)
+    ENTER_EL1
     adrp    x1, __bss_start
     add     x1, x1, :lo12:__bss_start
     adrp    x2, __image_end
@@ -137,10 +144,92 @@ _start:
 7:  wfe
     b       7b
     .cfi_endproc
+
+// A secondary CPU, started by PSCI CPU_ON with the MMU off and x0 = the physical address of
+// its `SecondaryStart`. It takes the boot CPU's MMU settings and kernel tables (TTBR1), runs
+// from the identity half of the boot tables (TTBR0) just long enough to jump to the upper
+// half, and calls `secondary_main` on the stack it was given.
+.global secondary_entry
+secondary_entry:
+    .cfi_startproc
+    .cfi_undefined x30
+    mov     x19, x0
+    ENTER_EL1
+    ldr     x1, [x19, #{start_mair}]
+    msr     mair_el1, x1
+    ldr     x1, [x19, #{start_tcr}]
+    msr     tcr_el1, x1
+    adrp    x1, __boot_l0
+    msr     ttbr0_el1, x1
+    ldr     x1, [x19, #{start_ttbr1}]
+    msr     ttbr1_el1, x1
+    dsb     ish
+    tlbi    vmalle1
+    dsb     ish
+    isb
+    ldr     x1, [x19, #{start_sctlr}]
+    msr     sctlr_el1, x1
+    isb
+    ldr     x1, =9f
+    br      x1
+9:
+    ldr     x1, =KERNEL_VIRT_OFFSET
+    add     x19, x19, x1
+    ldr     x1, [x19, #{start_stack}]
+    mov     sp, x1
+    ldr     x0, [x19, #{start_cpu}]
+    mov     x1, x20
+    mov     x29, xzr
+    mov     x30, xzr
+    bl      secondary_main
+10: wfe
+    b       10b
+    .cfi_endproc
 "#,
     device = const BOOT_DEVICE_BLOCK,
     normal = const BOOT_NORMAL_BLOCK,
     mair = const MAIR,
     tcr = const TCR,
     sctlr = const SCTLR,
+    start_ttbr1 = const core::mem::offset_of!(SecondaryStart, ttbr1),
+    start_tcr = const core::mem::offset_of!(SecondaryStart, tcr),
+    start_mair = const core::mem::offset_of!(SecondaryStart, mair),
+    start_sctlr = const core::mem::offset_of!(SecondaryStart, sctlr),
+    start_stack = const core::mem::offset_of!(SecondaryStart, stack_top),
+    start_cpu = const core::mem::offset_of!(SecondaryStart, cpu_number),
 );
+
+/// What a secondary CPU needs before it can run Rust code, read by `secondary_entry` with the
+/// MMU (and so the caches) off: the boot CPU writes it, cleans it to the point of coherency,
+/// then starts the CPU (`smp::start_secondaries`).
+#[repr(C, align(64))]
+pub struct SecondaryStart {
+    /// The kernel's translation tables (TTBR1_EL1).
+    pub ttbr1: u64,
+    /// TCR_EL1, MAIR_EL1 and SCTLR_EL1 as the boot CPU has them.
+    pub tcr: u64,
+    pub mair: u64,
+    pub sctlr: u64,
+    /// The stack `secondary_main` runs on (the top of the CPU's idle thread's kernel stack).
+    pub stack_top: u64,
+    /// The CPU's number (its per-CPU block).
+    pub cpu_number: u64,
+}
+
+const _: () = assert!(core::mem::size_of::<SecondaryStart>() <= 64);
+
+impl SecondaryStart {
+    pub const fn zeroed() -> SecondaryStart {
+        SecondaryStart { ttbr1: 0, tcr: 0, mair: 0, sctlr: 0, stack_top: 0, cpu_number: 0 }
+    }
+}
+
+unsafe extern "C" {
+    static secondary_entry: u8;
+}
+
+/// The virtual address of `secondary_entry` (the caller turns it into a physical one).
+pub fn secondary_entry_addr() -> u64 {
+    // SAFETY: only the address of the assembly symbol is taken.
+    unsafe { &secondary_entry as *const u8 as u64 }
+}

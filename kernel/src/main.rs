@@ -37,6 +37,7 @@ mod ktest_locks;
 mod memory;
 mod panic;
 mod platform;
+mod smp;
 mod syscall;
 mod timer;
 
@@ -165,17 +166,9 @@ fn kmain(info: PlatformInfo, entry_el: u64, pan: bool) -> ! {
     // Every CPU the device tree lists gets its per-CPU block; this one (the boot CPU) runs,
     // the others stay down until they are brought up.
     let (cpus, dropped) = osfmk::arm64::cpu_data::cpu_data_register(info.cpus.iter().copied());
-    kprintln!(
-        "  {} CPU{} in the device tree{}, 1 running (MPIDR {:#x})",
-        cpus,
-        if cpus == 1 { "" } else { "s" },
-        if dropped > 0 {
-            alloc::format!(" ({dropped} more beyond the kernel's limit, ignored)")
-        } else {
-            alloc::string::String::new()
-        },
-        osfmk::arm64::cpu_data::current_cpu().mpidr()
-    );
+    if dropped > 0 {
+        kprintln!("  {cpus} CPUs in the device tree are used; {dropped} more are beyond the kernel's limit");
+    }
     kprintln!(
         "  {} of {} pages free, timer {} Hz, PAN {}, PSCI {:?}, bootargs \"{}\"",
         free,
@@ -195,11 +188,15 @@ fn kmain(info: PlatformInfo, entry_el: u64, pan: bool) -> ! {
                 Gic::new_v2(phys_to_virt(info.gicd.0) as usize, phys_to_virt(info.gicc_or_gicr.0) as usize)
             }
             GicVersion::V3 => {
-                Gic::new_v3(phys_to_virt(info.gicd.0) as usize, phys_to_virt(info.gicc_or_gicr.0) as usize)
+                let gicr =
+                    (phys_to_virt(info.gicc_or_gicr.0) as usize, phys_to_virt(info.gicc_or_gicr.1) as usize);
+                Gic::new_v3(phys_to_virt(info.gicd.0) as usize, gicr)
             }
         }
     };
-    irq::init(gic, info.vtimer_irq, info.uart_irq);
+    if let Err(e) = irq::init(gic, info.vtimer_irq, info.uart_irq) {
+        panic!("the boot CPU's GIC interface cannot be brought up: {e:?}");
+    }
     console::enable_input();
 
     // Mach: the kernel task, this boot thread, the idle thread, the scheduler.
@@ -209,6 +206,20 @@ fn kmain(info: PlatformInfo, entry_el: u64, pan: bool) -> ! {
     timer::init();
     sched_prim::sched_init(boot_thread, idle, &timer::VIRTUAL_TIMER);
     osfmk::arm64::cpu::interrupts_enable();
+
+    // The other CPUs, each on an idle thread of its own.
+    let started = smp::start_secondaries(info.psci, &kernel_task);
+    kprintln!(
+        "  {} of {} CPU{} running (boot CPU MPIDR {:#x}){}",
+        started.running,
+        cpus,
+        if cpus == 1 { "" } else { "s" },
+        osfmk::arm64::cpu_data::current_cpu().mpidr(),
+        if started.failed.is_empty() { "" } else { "; left out:" }
+    );
+    for (n, mpidr, why) in &started.failed {
+        kprintln!("    CPU {n} (MPIDR {mpidr:#x}): {why}");
+    }
 
     #[cfg(feature = "ktest")]
     ktest::run(kernel_task, &info.bootargs);
@@ -221,6 +232,8 @@ fn kmain(info: PlatformInfo, entry_el: u64, pan: bool) -> ! {
     }
 }
 
+/// The boot CPU's idle thread starts here when first switched to. A secondary CPU's idle
+/// thread never does: that CPU starts on its stack, already running it (`smp`).
 extern "C" fn idle_main(_: u64) -> ! {
     sched_prim::thread_continue();
     sched_prim::idle_thread_loop()

@@ -165,10 +165,11 @@ static EMERGENCY_STACKS: EmergencyStacks =
 pub const MPIDR_AFFINITY_MASK: u64 = 0xff_00ff_ffff;
 
 /// The boot CPU takes block 0 (`cpu_number() == 0`, as in XNU) as its first act, before
-/// the device tree is read.
+/// the device tree is read. It is online from then on.
 pub fn cpu_data_attach_boot(mpidr: u64) {
     CPUS[0].mpidr.store(mpidr & MPIDR_AFFINITY_MASK, Ordering::Relaxed);
     cpu_data_attach(&CPUS[0]);
+    cpu_set_online(&CPUS[0]);
 }
 
 /// Record the other CPUs the device tree lists, by MPIDR affinity, in its order (the boot
@@ -208,7 +209,8 @@ pub fn all_cpus() -> &'static [CpuData] {
 }
 
 /// Make `cpu` this CPU's block: TPIDR_EL1 points at it from now on. Called once per CPU,
-/// first thing, before it takes any lock.
+/// first thing, before it takes any lock. The CPU is not online (a choice for other CPUs
+/// placing work) until [`cpu_set_online`].
 pub fn cpu_data_attach(cpu: &'static CpuData) {
     if cpu.emergency_stack_top.load(Ordering::Relaxed) == 0 {
         let i = cpu.cpu_number as usize;
@@ -221,7 +223,16 @@ pub fn cpu_data_attach(cpu: &'static CpuData) {
     unsafe {
         core::arch::asm!("msr tpidr_el1, {}", in(reg) cpu as *const CpuData as u64, options(nostack, preserves_flags))
     };
+}
+
+/// `cpu` runs the scheduler now: other CPUs may hand it work (and signal it).
+pub fn cpu_set_online(cpu: &CpuData) {
     cpu.online.store(true, Ordering::Release);
+}
+
+/// How many CPUs are online.
+pub fn cpus_online() -> usize {
+    all_cpus().iter().filter(|c| c.is_online()).count()
 }
 
 /// The block of the CPU this code runs on. A thread that can be preempted may move to

@@ -100,6 +100,9 @@ lock_classes! {
     HOSTNAME = "hostname";
 
     // ---- Mach: tasks, VM, IPC (preemption-disabling spin locks) ---------------------------
+    /// The secondary CPUs' start blocks and idle threads, handed from the boot CPU to each
+    /// CPU it starts (taken alone).
+    CPU_START = "cpu start";
     /// One thread at a time stops another to read or change its user state (`LckMtx`): two
     /// threads stopping each other would otherwise each be held off the CPU by the other.
     THREAD_STOP = "thread stop";
@@ -180,6 +183,8 @@ pub struct Held {
     pub addr: usize,
     /// Where it was taken.
     pub at: &'static Location<'static>,
+    /// An interrupt-masking spin lock (set by the validator when it records the lock).
+    pub irq_safe: bool,
 }
 
 /// What went wrong.
@@ -198,6 +203,12 @@ pub enum ViolationKind {
     /// A preemption-disabling spin lock taken in interrupt context (the thread the
     /// interrupt came in on may hold it: only interrupt-masking locks are safe there).
     SimpleLockInInterrupt,
+    /// A preemption-disabling spin lock taken while holding an interrupt-masking one. The
+    /// pair deadlocks across CPUs: one CPU holds the preemption-disabling lock with
+    /// interrupts on, takes an interrupt whose handler wants the interrupt-masking lock,
+    /// which another CPU holds while it waits for the first lock. Whatever nests inside an
+    /// interrupt-masking lock must mask interrupts too.
+    SimpleUnderIrqSafe,
 }
 
 /// A caught violation: the lock being taken (or the blocking site), the held lock it
@@ -261,6 +272,11 @@ impl fmt::Display for Violation {
                 f,
                 "lock violation: took preemption-disabling lock {} (at {}) in interrupt context; interrupt handlers take only interrupt-masking locks",
                 t.class.name, t.at
+            ),
+            (ViolationKind::SimpleUnderIrqSafe, Some(t), Some(h)) => write!(
+                f,
+                "lock violation: took preemption-disabling lock {} (at {}) while holding interrupt-masking lock {} (taken at {}); a lock nested in an interrupt-masking lock must mask interrupts too",
+                t.class.name, t.at, h.class.name, h.at
             ),
             (ViolationKind::InInterrupt, None, _) => {
                 write!(f, "lock violation: blocked (at {}) in interrupt context", self.site)
@@ -433,10 +449,11 @@ mod validator {
     /// take it.
     ///
     /// [`SpinLock`]: crate::kern::locks::SpinLock
-    pub fn spin_acquire(new: Held, trylock: bool, irq_safe: bool) {
+    pub fn spin_acquire(mut new: Held, trylock: bool, irq_safe: bool) {
         if !active() {
             return;
         }
+        new.irq_safe = irq_safe;
         if !irq_safe && cpu_data::in_interrupt() {
             violation(Violation {
                 kind: ViolationKind::SimpleLockInInterrupt,
@@ -449,7 +466,16 @@ mod validator {
         let v = {
             let _masked = InterruptsMasked::new();
             let mut held = current_cpu().held_spin.lock();
-            let v = check_against(&held, &new, trylock)
+            let under_irq_safe = if irq_safe { None } else { held.iter().find(|h| h.irq_safe).copied() };
+            let v = under_irq_safe
+                .map(|h| Violation {
+                    kind: ViolationKind::SimpleUnderIrqSafe,
+                    taking: Some(new),
+                    site: new.at,
+                    held: Some(h),
+                    seen: None,
+                })
+                .or_else(|| check_against(&held, &new, trylock))
                 .or_else(|| with_thread_held(|t| check_against(t, &new, trylock)).flatten());
             held.push(new);
             v
@@ -575,7 +601,7 @@ mod tests {
 
     #[track_caller]
     fn held(class: &'static LockClass, subclass: u8, addr: usize) -> Held {
-        Held { class, subclass, addr, at: Location::caller() }
+        Held { class, subclass, addr, at: Location::caller(), irq_safe: false }
     }
 
     #[test]

@@ -49,7 +49,7 @@ fn held_at(
     addr: usize,
     at: &'static Location<'static>,
 ) -> lock_order::Held {
-    lock_order::Held { class, subclass, addr, at }
+    lock_order::Held { class, subclass, addr, at, irq_safe: false }
 }
 
 // ---- The two spin lock kinds: one lock, two modes ---------------------------------------

@@ -206,6 +206,24 @@ mod imp {
         thread_machine::install_threads(cpu, running, idle);
     }
 
+    /// Bring up the scheduler on a secondary CPU, already running on `idle`'s stack (as the
+    /// boot thread runs on the boot stack): `idle` becomes both its running and its idle
+    /// thread, its clock gets its first deadline, and the CPU goes online — from then on
+    /// wakeups may choose it.
+    pub fn processor_start_secondary(idle: ThreadRef, clock: &'static dyn ClockDevice) {
+        let now = mach_absolute_time();
+        let quantum_end = now + nanoseconds_to_absolutetime(QUANTUM_NS);
+        {
+            // Under the scheduler lock: a CPU choosing whom to preempt sees the new one
+            // whole (idle, at IDLE_PRI) or not at all.
+            let _guard = SCHED.lock();
+            processor_start(idle.clone(), idle, quantum_end);
+            current_cpu().current_pri.store(IDLE_PRI, Ordering::Relaxed);
+            crate::arm64::cpu_data::cpu_set_online(current_cpu());
+        }
+        clock.set_deadline(quantum_end);
+    }
+
     /// The thread running on this CPU.
     pub fn current_thread() -> ThreadRef {
         thread_machine::current_thread_ref().expect("current_thread before sched_init")
@@ -847,9 +865,23 @@ mod imp {
         false
     }
 
-    /// Note that something was posted to `t` for its way back to user mode.
+    /// Note that something was posted to `t` for its way back to user mode, and if `t` runs
+    /// on another CPU, make that CPU look (it may be in user mode, where nothing else would
+    /// bring it back soon). The look under the scheduler lock pairs with the switch: either
+    /// we see `t` running where it runs, or its switch comes after our post and its last
+    /// look before user mode (`ast_user_settled`) sees the new generation.
     pub fn thread_ast_post(t: &Thread) {
         t.sched.ast_gen.fetch_add(1, Ordering::AcqRel);
+        let Some(sig) = SIGNAL.get() else { return };
+        let target = {
+            let _guard = SCHED.lock();
+            (t.state() == ThreadState::Running).then(|| t.sched.last_cpu.load(Ordering::Relaxed))
+        };
+        if let Some(cpu) = target
+            && cpu != current_cpu().cpu_number()
+        {
+            sig.signal_reschedule(cpu);
+        }
     }
 
     /// Change a thread's scheduling mode and base priority.

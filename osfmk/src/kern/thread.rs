@@ -11,7 +11,7 @@ use core::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
 use crate::arm64::cswitch::{MachineContext, thread_start_trampoline_addr};
 use crate::arm64::trapframe::TrapFrame;
 use crate::ipc::ipc_port::{IkotType, IpcPort, PortRef};
-use crate::kern::locks::SimpleLock;
+use crate::kern::locks::SpinLock;
 use crate::kern::sched::SchedMode;
 use crate::kern::stack::KernelStack;
 use crate::kern::task::TaskRef;
@@ -172,8 +172,10 @@ static NEXT_THREAD_ID: AtomicU64 = AtomicU64::new(1);
 
 /// Every live thread by address: how a lock waiter finds the thread whose address is in a
 /// sleeping lock's word (to lend it its priority) without trusting the address.
-static THREADS_BY_ADDR: SimpleLock<BTreeMap<usize, Weak<Thread>>> =
-    SimpleLock::new(&crate::kern::lock_order::THREAD_REGISTRY, BTreeMap::new());
+/// Interrupt-masking: a thread's last reference may go under the scheduler lock, which the
+/// clock interrupt takes.
+static THREADS_BY_ADDR: SpinLock<BTreeMap<usize, Weak<Thread>>> =
+    SpinLock::new(&crate::kern::lock_order::THREAD_REGISTRY, BTreeMap::new());
 
 /// The live thread at `addr` (an `Arc::as_ptr` of a `ThreadRef`), if there is one.
 pub fn thread_by_addr(addr: usize) -> Option<ThreadRef> {
@@ -242,6 +244,12 @@ impl Thread {
         let ctx =
             MachineContext::new(thread_start_trampoline_addr(), kstack.top(), arg, entry as *const () as u64);
         Thread::build(task, pri, Some(kstack), ctx)
+    }
+
+    /// The top of this thread's kernel stack (None for the boot thread, which has none of
+    /// its own).
+    pub fn kernel_stack_top(&self) -> Option<u64> {
+        self.kstack.as_ref().map(|k| k.top())
     }
 
     /// Where the user trap frame of this thread lives: the top of its kernel stack.
