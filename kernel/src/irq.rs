@@ -61,8 +61,10 @@ pub fn handle() {
             crate::timer::handle_irq();
         } else if Some(intid) == s.uart {
             crate::console::handle_irq();
+        } else if intid == SGI_RESCHEDULE {
+            // Nothing to do here but count it: the way out of the interrupt looks.
+            cpu_data::current_cpu().note_reschedule_interrupt();
         }
-        // SGI_RESCHEDULE: nothing to do here; the way out of the interrupt looks.
         s.gic.eoi(intid);
     }
     cpu_data::interrupt_exit();

@@ -54,6 +54,10 @@ mod tests {
         ("a wakeup between Wait::begin and block is not lost", super::waitq_tests::wakeup_before_block),
         ("a wait on two queues ends on either and leaves neither", super::waitq_tests::wait_on_two_queues),
         ("wakeup_one passes over waits that already ended", super::waitq_tests::wakeup_one_skips_ended_waits),
+        (
+            "a thread woken on a busy CPU runs on an idle one at once (reschedule SGI)",
+            super::waitq_tests::wakeup_runs_on_an_idle_cpu,
+        ),
         ("deadlines and aborts end waits", super::waitq_tests::deadlines_and_aborts),
         (
             "thread_stop keeps a thread off the CPU until thread_unstop",
@@ -267,14 +271,30 @@ mod tests {
             return Err("CPU time accounting is off: more time than the CPUs had");
         }
         drop(spinners);
-        // Let the scheduler drop its last references to the dead threads.
-        sched_prim::thread_block();
-        let (free_after, _) = osfmk::vm::vm_page::vm_page_counts();
-        if free_after != free_before {
+        if !free_pages_come_back(free_before) {
             return Err("terminated threads leaked their stacks");
         }
         Ok(())
     }
+    /// Have at least `before` pages come back? A thread is marked terminated just before its
+    /// CPU switches away from it, and that CPU's next thread drops the last reference (which
+    /// frees the stack): on another CPU that may come a moment after we see the state, so
+    /// give it a few quanta.
+    fn free_pages_come_back(before: u64) -> bool {
+        let give_up = mach_absolute_time() + 5 * sched_prim::quantum_ticks();
+        loop {
+            let now = osfmk::vm::vm_page::vm_page_counts().0;
+            if now >= before {
+                return true;
+            }
+            if mach_absolute_time() > give_up {
+                kprintln!("ktest:   free pages {before} before, {now} after");
+                return false;
+            }
+            sched_prim::thread_sleep_until(sched_prim::deadline_after_ns(1_000_000));
+        }
+    }
+
     fn wait_terminated(t: &osfmk::kern::thread::ThreadRef) {
         while t.state() != ThreadState::Terminated {
             sched_prim::thread_block();
@@ -441,20 +461,10 @@ mod tests {
             sched_prim::thread_setrun(t.clone());
             wait_terminated(&t);
         }
-        // A thread is marked terminated just before its CPU switches away from it, and that
-        // CPU's next thread drops the last reference (freeing the stack): on another CPU that
-        // may come a moment after we see the state. Give it a few quanta.
-        let give_up = mach_absolute_time() + 5 * sched_prim::quantum_ticks();
-        let mut after = osfmk::vm::vm_page::vm_page_counts().0;
-        while after < before && mach_absolute_time() < give_up {
-            sched_prim::thread_sleep_until(sched_prim::deadline_after_ns(1_000_000));
-            after = osfmk::vm::vm_page::vm_page_counts().0;
-        }
         if CHURN_RUNS.load(Ordering::Relaxed) != 200 {
             return Err("not every thread ran");
         }
-        if after < before {
-            kprintln!("ktest:   free pages {before} before, {after} after");
+        if !free_pages_come_back(before) {
             return Err("thread stacks leaked");
         }
         Ok(())

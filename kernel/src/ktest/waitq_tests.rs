@@ -17,7 +17,7 @@ static RESULT: AtomicU8 = AtomicU8::new(NOT_YET);
 const NOT_YET: u8 = 0xff;
 
 fn ms(n: u64) -> u64 {
-    sched_prim::deadline_after_ns(n * 1_000_000) - mach_absolute_time()
+    osfmk::kern::clock::nanoseconds_to_absolutetime(n * 1_000_000)
 }
 
 /// Sleep (so that threads of any priority run) until `t` is blocked in a wait, or give up
@@ -227,16 +227,23 @@ pub fn pset_wakeup_passes_over_timed_out_receiver(task: &TaskRef) -> Result<(), 
     for r in &RECEIVED {
         r.store(0, Ordering::Relaxed);
     }
-    FIRST_DEADLINE.store(mach_absolute_time() + ms(3), Ordering::Relaxed);
-    // Below our priority: once the first one's deadline passes it is runnable, but does not
-    // run while we spin.
-    for i in 0..2 {
-        let t = Thread::create(task.clone(), BASEPRI_KERNEL - 2, pset_receiver, i).ok_or("no memory")?;
-        sched_prim::thread_setrun(t);
-    }
-    sched_prim::thread_sleep_until(mach_absolute_time() + ms(1));
+    FIRST_DEADLINE.store(mach_absolute_time() + ms(50), Ordering::Relaxed);
+    let first = Thread::create(task.clone(), BASEPRI_KERNEL - 2, pset_receiver, 0).ok_or("no memory")?;
+    let second_thread =
+        Thread::create(task.clone(), BASEPRI_KERNEL - 2, pset_receiver, 1).ok_or("no memory")?;
+    sched_prim::thread_setrun(first.clone());
+    until_waiting(&first, ms(40))?;
+    sched_prim::thread_setrun(second_thread.clone());
+    until_waiting(&second_thread, ms(40))?;
+    // Hold the first receiver off every CPU: when its deadline passes its wait ends, but it
+    // cannot run to leave the line (on one CPU or several alike).
+    sched_prim::thread_stop(&first);
     while mach_absolute_time() < FIRST_DEADLINE.load(Ordering::Relaxed) + ms(2) {
-        core::hint::spin_loop();
+        sched_prim::thread_sleep_until(mach_absolute_time() + ms(1));
+    }
+    if first.state() != ThreadState::Runnable {
+        sched_prim::thread_unstop(&first);
+        return Err("the first receiver's wait did not end at its deadline");
     }
     let kmsg = IpcKmsg {
         bits: 0,
@@ -249,12 +256,14 @@ pub fn pset_wakeup_passes_over_timed_out_receiver(task: &TaskRef) -> Result<(), 
         sender: SenderToken::KERNEL,
         charge: None,
     };
-    ipc_mqueue_send(&port, kmsg, false, IpcTimeout::Poll).map_err(|_| "send")?;
+    let sent = ipc_mqueue_send(&port, kmsg, false, IpcTimeout::Poll).map_err(|_| "send");
     let end = mach_absolute_time() + ms(100);
-    while RECEIVED[1].load(Ordering::Acquire) == 0 && mach_absolute_time() < end {
+    while sent.is_ok() && RECEIVED[1].load(Ordering::Acquire) == 0 && mach_absolute_time() < end {
         sched_prim::thread_sleep_until(mach_absolute_time() + ms(1));
     }
     let second = RECEIVED[1].load(Ordering::Acquire);
+    sched_prim::thread_unstop(&first);
+    sent?;
     // Whatever happened, nobody stays blocked on the set.
     pset.destroy();
     let end = mach_absolute_time() + ms(100);
@@ -270,4 +279,131 @@ pub fn pset_wakeup_passes_over_timed_out_receiver(task: &TaskRef) -> Result<(), 
         return Err("the message woke nobody: the waiting receiver slept on");
     }
     Ok(())
+}
+
+// ---- A wakeup on one CPU preempts another CPU (the reschedule SGI) ---------------------------
+
+static IPI_Q: WaitQueue = WaitQueue::new();
+static IPI_WOKEN_AT: AtomicU64 = AtomicU64::new(0);
+static IPI_STOP: AtomicBool = AtomicBool::new(false);
+static IPI_CPU: AtomicU64 = AtomicU64::new(0);
+
+/// Waits on `IPI_Q` over and over, noting when each wakeup got it running.
+extern "C" fn ipi_sleeper(_: u64) -> ! {
+    sched_prim::thread_continue();
+    loop {
+        let mut wait = Wait::begin(Interruptible::No, None);
+        wait.on(&IPI_Q);
+        if IPI_STOP.load(Ordering::Acquire) {
+            break;
+        }
+        wait.block();
+        IPI_CPU.store(u64::from(osfmk::arm64::cpu_data::cpu_number()), Ordering::Relaxed);
+        IPI_WOKEN_AT.store(mach_absolute_time(), Ordering::Release);
+    }
+    thread_terminate_self()
+}
+
+/// This thread spins at the top priority and wakes a thread that then cannot run here: an
+/// idle CPU must take it at once, which only a reschedule interrupt sent to that CPU makes
+/// it do (without one it would look at its next clock tick: half a quantum late on average).
+/// The other CPUs stay idle, so the host has cores for them. On one CPU there is nothing to
+/// show.
+pub fn wakeup_runs_on_an_idle_cpu(task: &TaskRef) -> Result<(), &'static str> {
+    let cpus = osfmk::arm64::cpu_data::cpus_online();
+    if cpus < 2 {
+        crate::kprintln!("ktest:   one CPU: nothing to signal");
+        return Ok(());
+    }
+    let q = sched_prim::quantum_ticks();
+    IPI_STOP.store(false, Ordering::SeqCst);
+    let me = sched_prim::current_thread();
+    sched_prim::thread_set_base_priority(&me, osfmk::kern::sched::SchedMode::Fixed, BASEPRI_KERNEL + 20);
+    let result = (|| {
+        let sleeper = Thread::create(task.clone(), BASEPRI_KERNEL + 10, ipi_sleeper, 0).ok_or("no memory")?;
+        sched_prim::thread_set_base_priority(
+            &sleeper,
+            osfmk::kern::sched::SchedMode::Fixed,
+            BASEPRI_KERNEL + 10,
+        );
+        let threads = [sleeper.clone()];
+        sched_prim::thread_setrun(sleeper.clone());
+        let signals =
+            || -> u64 { osfmk::arm64::cpu_data::all_cpus().iter().map(|c| c.reschedule_interrupts()).sum() };
+        let signals_before = signals();
+        let mut latencies = alloc::vec::Vec::new();
+        for _ in 0..15 {
+            // Spin (never block: this CPU stays busy) until the sleeper waits again.
+            let end = mach_absolute_time() + 50 * q;
+            while sleeper.state() != ThreadState::Waiting {
+                if mach_absolute_time() > end {
+                    return Err("the sleeper never went back to waiting");
+                }
+            }
+            // Then give it time to switch away and its CPU to doze in `wfi` (a wakeup while
+            // it is still on its CPU, between `Wait::begin` and `block`, needs no signal).
+            let settle = mach_absolute_time() + ms(2);
+            while mach_absolute_time() < settle {
+                core::hint::spin_loop();
+            }
+            IPI_WOKEN_AT.store(0, Ordering::SeqCst);
+            // It is Waiting a moment before it is on the queue (`Wait::begin`, then `on`).
+            let t0 = loop {
+                let t0 = mach_absolute_time();
+                if IPI_Q.wakeup_one() {
+                    break t0;
+                }
+                if t0 > end {
+                    return Err("the sleeper never got on its queue");
+                }
+            };
+            let end = t0 + 5 * q;
+            let woke = loop {
+                let at = IPI_WOKEN_AT.load(Ordering::Acquire);
+                if at != 0 {
+                    break at;
+                }
+                if mach_absolute_time() > end {
+                    break end;
+                }
+            };
+            latencies.push(woke.saturating_sub(t0));
+            if IPI_CPU.load(Ordering::Relaxed) == u64::from(osfmk::arm64::cpu_data::cpu_number()) {
+                return Err("the woken thread ran on the CPU that woke it");
+            }
+        }
+        let signalled = signals() - signals_before;
+        latencies.sort_unstable();
+        let median = latencies[latencies.len() / 2];
+        crate::kprintln!(
+            "ktest:   {cpus} CPUs: {signalled} reschedule interrupts for {} wakeups; the woken thread ran after {median} ticks (median; worst {}), quantum {q}",
+            latencies.len(),
+            latencies.last().copied().unwrap_or(0)
+        );
+        IPI_STOP.store(true, Ordering::SeqCst);
+        IPI_Q.wakeup_all();
+        for t in &threads {
+            let end = mach_absolute_time() + 100 * q;
+            while t.state() != ThreadState::Terminated {
+                if mach_absolute_time() > end {
+                    return Err("a helper thread did not end");
+                }
+                IPI_Q.wakeup_all();
+                sched_prim::thread_sleep_until(mach_absolute_time() + ms(1));
+            }
+        }
+        // Each wakeup signals the idle CPU it picks. (How fast it then runs is up to the host
+        // as much as to us — a vCPU the host has not scheduled takes the interrupt late — so
+        // the latency is printed, and only a gross delay fails.)
+        if signalled < latencies.len() as u64 {
+            return Err("a wakeup that picked another CPU did not signal it");
+        }
+        if median >= 4 * q {
+            return Err("woken threads waited quanta for an idle CPU");
+        }
+        Ok(())
+    })();
+    IPI_STOP.store(true, Ordering::SeqCst);
+    sched_prim::thread_set_base_priority(&me, osfmk::kern::sched::SchedMode::Fixed, BASEPRI_KERNEL);
+    result
 }

@@ -63,6 +63,8 @@ pub struct CpuData {
     interrupt_level: AtomicU32,
     /// Sequence of switches on this CPU (statistics; the debugger shows it).
     pub(crate) context_switches: AtomicUsize,
+    /// Reschedule interrupts (SGIs from other CPUs) this CPU has taken (statistics).
+    reschedule_interrupts: AtomicU64,
     /// The spin locks this CPU holds, for the lock validator. Only this CPU touches it, with
     /// interrupts masked, so the lock is never contended.
     #[cfg(feature = "lock-validator")]
@@ -89,6 +91,7 @@ impl CpuData {
             preemption_level: AtomicU32::new(0),
             interrupt_level: AtomicU32::new(0),
             context_switches: AtomicUsize::new(0),
+            reschedule_interrupts: AtomicU64::new(0),
             #[cfg(feature = "lock-validator")]
             held_spin: spin::Mutex::new(crate::kern::lock_order::HeldStack::new()),
         }
@@ -132,6 +135,16 @@ impl CpuData {
     /// Context switches this CPU has made.
     pub fn context_switches(&self) -> usize {
         self.context_switches.load(Ordering::Relaxed)
+    }
+
+    /// Reschedule interrupts this CPU has taken.
+    pub fn reschedule_interrupts(&self) -> u64 {
+        self.reschedule_interrupts.load(Ordering::Relaxed)
+    }
+
+    /// This CPU took a reschedule interrupt (its own block only: the interrupt handler).
+    pub fn note_reschedule_interrupt(&self) {
+        self.reschedule_interrupts.fetch_add(1, Ordering::Relaxed);
     }
 }
 

@@ -142,6 +142,17 @@ mod imp {
     /// What every CPU shares (XNU's processor set): the run queue, the threads held off it
     /// by `thread_stop`, and the wait deadlines. One lock, the scheduler lock, covers it and
     /// every thread's scheduling state (`state`, `on_cpu`, the wait fields, `stop_count`).
+    ///
+    /// One run queue per processor set, not one per CPU, by choice: it is what XNU's clutch
+    /// and edge schedulers keep for the CPUs of one cluster (a pset's run queue, with
+    /// per-processor queues only for bound threads), and QEMU's `virt` CPUs are one cluster.
+    /// Every CPU picks the best runnable thread system-wide, so priorities and the
+    /// real-time and fixed bands mean the same on any number of CPUs, an idle CPU takes work
+    /// the moment it looks, and there is nothing to balance; a wakeup picks the CPU to
+    /// preempt (`preempt_check_locked`) and signals it. The price is one lock that every
+    /// switch takes, which at a handful of CPUs costs less than stealing between queues would
+    /// (the scaling table of `make bench` shows it); past that, per-CPU queues with stealing
+    /// are the way on, and the choice of a CPU already goes through one function.
     struct Scheduler {
         runq: RunQueue<ThreadRef>,
         /// Runnable, but held by `thread_stop` until `thread_unstop`.
