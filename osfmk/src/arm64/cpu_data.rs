@@ -63,11 +63,28 @@ pub struct CpuData {
     interrupt_level: AtomicU32,
     /// Sequence of switches on this CPU (statistics; the debugger shows it).
     pub(crate) context_switches: AtomicUsize,
+    /// Time spent on this CPU in user mode, in the kernel, and in its idle thread, in
+    /// absolute-time units (XNU's per-processor user, system and idle timers). Only this CPU
+    /// adds to them ([`CpuData::charge_time`]); anyone reads them.
+    cpu_time: [AtomicU64; CPU_TIME_KINDS],
     /// The spin locks this CPU holds, for the lock validator. Only this CPU touches it, with
     /// interrupts masked, so the lock is never contended.
     #[cfg(feature = "lock-validator")]
     pub(crate) held_spin: spin::Mutex<crate::kern::lock_order::HeldStack>,
 }
+
+/// What a CPU's time went to (the index into its time counters).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CpuTime {
+    /// A thread running in user mode.
+    User = 0,
+    /// A thread (other than the idle thread) running in the kernel.
+    System = 1,
+    /// The CPU's idle thread.
+    Idle = 2,
+}
+
+const CPU_TIME_KINDS: usize = 3;
 
 /// Offset of the emergency stack top in [`CpuData`], for the exception vectors.
 pub const EMERGENCY_STACK_TOP_OFFSET: usize = core::mem::offset_of!(CpuData, emergency_stack_top);
@@ -89,6 +106,7 @@ impl CpuData {
             preemption_level: AtomicU32::new(0),
             interrupt_level: AtomicU32::new(0),
             context_switches: AtomicUsize::new(0),
+            cpu_time: [const { AtomicU64::new(0) }; CPU_TIME_KINDS],
             #[cfg(feature = "lock-validator")]
             held_spin: spin::Mutex::new(crate::kern::lock_order::HeldStack::new()),
         }
@@ -348,4 +366,22 @@ pub fn interrupt_exit() {
 #[inline]
 pub fn in_interrupt() -> bool {
     current_cpu().interrupt_level() != 0
+}
+
+impl CpuData {
+    /// Charge `ticks` of absolute time spent on this CPU to `kind`. Called on the CPU that
+    /// spent them, by the scheduler's accounting, with interrupts masked.
+    pub fn charge_time(&self, kind: CpuTime, ticks: u64) {
+        self.cpu_time[kind as usize].fetch_add(ticks, Ordering::Relaxed);
+    }
+
+    /// Absolute time this CPU has spent on `kind` since boot.
+    pub fn time_spent(&self, kind: CpuTime) -> u64 {
+        self.cpu_time[kind as usize].load(Ordering::Relaxed)
+    }
+}
+
+/// How many CPUs are up (XNU's `avail_cpus`; at most [`cpu_count`]).
+pub fn online_count() -> usize {
+    all_cpus().iter().filter(|c| c.is_online()).count()
 }
