@@ -125,6 +125,11 @@ fn cpu_load(_: &Args) -> Result<(), &'static str> {
     let all = after.busy_and_idle().wrapping_sub(before.busy_and_idle());
     check((4..1 << 31).contains(&user), "user ticks grew by the spin")?;
     check(all >= user, "user + system + idle grew")?;
+    let total = |q: &[u32; CPU_STATE_MAX]| {
+        q[CPU_STATE_USER].wrapping_add(q[CPU_STATE_SYSTEM]).wrapping_add(q[CPU_STATE_IDLE])
+    };
+    let busiest = before.ticks.iter().zip(&after.ticks).map(|(b, a)| total(a).wrapping_sub(total(b))).max();
+    check(busiest.is_some_and(|t| t >= 2), "the busy CPU's user + system + idle grew")?;
     // host_statistics(HOST_CPU_LOAD_INFO): the same counters summed over the processors.
     let mut sums = [0u32; 8];
     let mut count = HOST_CPU_LOAD_INFO_COUNT;
