@@ -2,7 +2,8 @@
 //!
 //! Rooms:
 //! * [`kern`] — tasks, threads, the scheduler (`sched_prim`), locks, the Mach trap table
-//!   (`syscall_sw`), exceptions and the hooks BSD plugs into, clocks, the host object;
+//!   (`syscall_sw`), exceptions and the hooks BSD plugs into, clocks, the host object and
+//!   the processors it reports (`processor`);
 //! * [`ipc`] — port name spaces, entries, ports and rights;
 //! * [`vm`] — the physical page pool and task address spaces;
 //! * [`arm64`] — the machine layer: pmap, context switch, copyin/copyout, trap frame, ESR.

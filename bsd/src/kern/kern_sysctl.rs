@@ -8,6 +8,7 @@ use alloc::vec::Vec;
 
 use osfmk::arm64::copyio::{UserAddr, copyin, copyout};
 use osfmk::kern::locks::SimpleLock;
+use osfmk::kern::processor;
 use sys::Errno;
 use sys::sysctl::*;
 
@@ -75,7 +76,13 @@ fn lookup(name: &[i32]) -> Result<Value, Errno> {
         [CTL_KERN, KERN_ARGMAX] => Value::int(crate::kern::exec_stack::ARG_MAX as i32),
         [CTL_KERN, KERN_MAXPROC] => Value::int(crate::kern::kern_fork::MAXPROC as i32),
         [CTL_HW, HW_MACHINE] => Value::string(b"arm64".to_vec()),
-        [CTL_HW, HW_NCPU] => Value::int(1),
+        // Every CPU is one core with one hardware thread: physical and logical counts are
+        // the CPUs that are up, their maxima the CPUs the machine has (as XNU's
+        // `machine_info` has them on arm64).
+        [CTL_HW, HW_NCPU | HW_PHYSICALCPU_MAX | HW_LOGICALCPU_MAX] => {
+            Value::int(processor::max_cpus() as i32)
+        }
+        [CTL_HW, HW_AVAILCPU | HW_PHYSICALCPU | HW_LOGICALCPU] => Value::int(processor::avail_cpus() as i32),
         [CTL_HW, HW_PAGESIZE] => Value::quad(osfmk::vm::vm_page::PAGE_SIZE),
         [CTL_HW, HW_MEMSIZE] => Value::quad(MEMSIZE.get().copied().unwrap_or(0)),
         [CTL_VM, VM_PAGE_FREE_COUNT] => Value::int(osfmk::vm::vm_page::vm_page_counts().0 as i32),

@@ -35,6 +35,15 @@ pub const HW_MACHINE: i32 = 1;
 pub const HW_NCPU: i32 = 3;
 pub const HW_PAGESIZE: i32 = 7;
 pub const HW_MEMSIZE: i32 = 24;
+/// `hw.activecpu`: the CPUs that are up (`hw.ncpu` is every CPU the machine has).
+pub const HW_AVAILCPU: i32 = 25;
+/// `hw.physicalcpu`, `hw.physicalcpu_max`, `hw.logicalcpu`, `hw.logicalcpu_max`: numbered
+/// at registration in XNU (`OID_AUTO`, from 100 up; tools find them by name); this kernel
+/// fixes the numbers.
+pub const HW_PHYSICALCPU: i32 = 100;
+pub const HW_PHYSICALCPU_MAX: i32 = 101;
+pub const HW_LOGICALCPU: i32 = 102;
+pub const HW_LOGICALCPU_MAX: i32 = 103;
 /// Longest host name (`MAXHOSTNAMELEN`).
 pub const MAXHOSTNAMELEN: usize = 256;
 
@@ -51,6 +60,11 @@ pub const SYSCTL_NAMES: &[(&str, [i32; 2])] = &[
     ("vm.kernel_heap_used", [CTL_VM, VM_KERNEL_HEAP_USED]),
     ("hw.machine", [CTL_HW, HW_MACHINE]),
     ("hw.ncpu", [CTL_HW, HW_NCPU]),
+    ("hw.activecpu", [CTL_HW, HW_AVAILCPU]),
+    ("hw.physicalcpu", [CTL_HW, HW_PHYSICALCPU]),
+    ("hw.physicalcpu_max", [CTL_HW, HW_PHYSICALCPU_MAX]),
+    ("hw.logicalcpu", [CTL_HW, HW_LOGICALCPU]),
+    ("hw.logicalcpu_max", [CTL_HW, HW_LOGICALCPU_MAX]),
     ("hw.pagesize", [CTL_HW, HW_PAGESIZE]),
     ("hw.memsize", [CTL_HW, HW_MEMSIZE]),
 ];

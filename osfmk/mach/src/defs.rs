@@ -102,6 +102,7 @@ macro_rules! for_each_mig_routine {
             (BOOTSTRAP_LOOK_UP, 404, bootstrap_look_up, [service_name: Str(NAME_MAX_BYTES)], [Port(MACH_MSG_TYPE_COPY_SEND)]),
             // mach_host (200).
             (HOST_INFO, 200, host_info, [flavor: Int, count: Int], [Array(INFO_MAX)]),
+            (HOST_PROCESSOR_INFO, 204, host_processor_info, [flavor: Int], [Int, OolWords]),
             (HOST_STATISTICS, 216, host_statistics, [flavor: Int, count: Int], [Array(INFO_MAX)]),
             // host_priv (400): this kernel has one host port; these need a root caller.
             (HOST_SET_EXCEPTION_PORTS, 414, host_set_exception_ports, [mask: Int, port: SEND_IN, behavior: Int, flavor: Int], []),

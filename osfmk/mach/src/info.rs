@@ -34,6 +34,8 @@ pub const ARM_THREAD_STATE64_PC: usize = 64;
 /// `host_info` flavors and counts.
 pub const HOST_BASIC_INFO: u32 = 1;
 pub const HOST_BASIC_INFO_COUNT: u32 = 12;
+/// The first five fields only (`max_cpus` to `cpu_subtype`): what older callers ask for.
+pub const HOST_BASIC_INFO_OLD_COUNT: u32 = 5;
 pub const HOST_SCHED_INFO: u32 = 3;
 pub const HOST_SCHED_INFO_COUNT: u32 = 2;
 /// `host_statistics` flavor `HOST_VM_INFO` (`vm_statistics`) and its count.
@@ -41,3 +43,20 @@ pub const HOST_VM_INFO: u32 = 2;
 pub const HOST_VM_INFO_COUNT: u32 = 15;
 /// `CPU_TYPE_ARM64` (`CPU_TYPE_ARM | CPU_ARCH_ABI64`); subtype `CPU_SUBTYPE_ARM64_ALL` is 0.
 pub const CPU_TYPE_ARM64: u32 = 0x0100_000c;
+
+/// `host_statistics` flavor `HOST_CPU_LOAD_INFO` (`host_cpu_load_info`: the CPU-state tick
+/// counters summed over every processor) and its count.
+pub const HOST_CPU_LOAD_INFO: u32 = 3;
+pub const HOST_CPU_LOAD_INFO_COUNT: u32 = CPU_STATE_MAX as u32;
+/// `processor_info` flavor `PROCESSOR_CPU_LOAD_INFO` (`processor_cpu_load_info`: one
+/// processor's tick counters) and its count (reference files-tty-tools §4.5).
+pub const PROCESSOR_CPU_LOAD_INFO: u32 = 2;
+pub const PROCESSOR_CPU_LOAD_INFO_COUNT: u32 = CPU_STATE_MAX as u32;
+/// Indices of the tick counters (`cpu_ticks[CPU_STATE_MAX]`). `CPU_STATE_NICE` is always 0.
+pub const CPU_STATE_USER: usize = 0;
+pub const CPU_STATE_SYSTEM: usize = 1;
+pub const CPU_STATE_IDLE: usize = 2;
+pub const CPU_STATE_NICE: usize = 3;
+pub const CPU_STATE_MAX: usize = 4;
+/// Length of one CPU-load tick: 1/100 s (the counters are in units of 10 ms).
+pub const CPU_LOAD_TICK_NS: u64 = 10_000_000;

@@ -48,6 +48,10 @@ pub enum Field {
     Str(u32),
     /// Out-of-line memory: a descriptor, and its byte count among the in-line data.
     Ool,
+    /// An out-of-line array of 32-bit words (`integer_t` arrays: `processor_info_array_t`):
+    /// a descriptor, and its element count among the in-line data. Its value is an
+    /// [`Arg::Ool`] whose size is in bytes, as the descriptor's is.
+    OolWords,
     /// An out-of-line array of port rights with this disposition: a descriptor, and its
     /// element count among the in-line data.
     OolPorts(MachMsgTypeName),
@@ -153,7 +157,7 @@ pub fn is_complex(fields: &[Field]) -> bool {
 /// How many descriptors a field takes.
 fn descriptor_count(f: &Field) -> usize {
     match f {
-        Field::Port(_) | Field::Ool | Field::OolPorts(_) => 1,
+        Field::Port(_) | Field::Ool | Field::OolWords | Field::OolPorts(_) => 1,
         Field::PortArray(n, _) => *n as usize,
         _ => 0,
     }
@@ -169,7 +173,7 @@ fn has_ndr(fields: &[Field], retcode: bool) -> bool {
 fn descriptor_size(f: &Field) -> usize {
     match f {
         Field::Port(_) | Field::PortArray(..) => MACH_MSG_PORT_DESCRIPTOR_SIZE as usize,
-        Field::Ool | Field::OolPorts(_) => MACH_MSG_OOL_DESCRIPTOR_SIZE as usize,
+        Field::Ool | Field::OolWords | Field::OolPorts(_) => MACH_MSG_OOL_DESCRIPTOR_SIZE as usize,
         _ => 0,
     }
 }
@@ -216,7 +220,7 @@ pub fn encode(
                     let disp = if *disp == 0 { *default } else { *disp };
                     put(&port_descriptor(*name, disp), &mut at)?;
                 }
-                (Field::Ool, Arg::Ool(addr, size, dealloc)) => {
+                (Field::Ool | Field::OolWords, Arg::Ool(addr, size, dealloc)) => {
                     put(&ool_descriptor(*addr, *size, *dealloc, MACH_MSG_VIRTUAL_COPY), &mut at)?;
                 }
                 (Field::OolPorts(disp), Arg::OolPorts(addr, count, dealloc)) => {
@@ -231,7 +235,10 @@ pub fn encode(
                         put(&port_descriptor(names.get(i).copied().unwrap_or(0), disp), &mut at)?;
                     }
                 }
-                (Field::Port(_) | Field::Ool | Field::OolPorts(_) | Field::PortArray(..), _) => {
+                (
+                    Field::Port(_) | Field::Ool | Field::OolWords | Field::OolPorts(_) | Field::PortArray(..),
+                    _,
+                ) => {
                     return Err(MIG_BAD_ARGUMENTS);
                 }
                 _ => {}
@@ -291,6 +298,12 @@ pub fn encode(
                 }
             }
             (Field::Ool, Arg::Ool(_, size, _)) => put(&size.to_le_bytes(), &mut at)?,
+            (Field::OolWords, Arg::Ool(_, size, _)) => {
+                if size % 4 != 0 {
+                    return Err(MIG_BAD_ARGUMENTS);
+                }
+                put(&(size / 4).to_le_bytes(), &mut at)?;
+            }
             (Field::OolPorts(_), Arg::OolPorts(_, count, _)) => put(&count.to_le_bytes(), &mut at)?,
             (Field::Int | Field::Long | Field::Array(_) | Field::LongArray(_), _) => {
                 return Err(MIG_BAD_ARGUMENTS);
@@ -347,7 +360,7 @@ pub fn decode<'a>(
             let address = u64::from(desc_word(d, 0)) | (u64::from(desc_word(d, 4)) << 32);
             let value = match f {
                 Field::Port(_) if kind == MACH_MSG_PORT_DESCRIPTOR => Arg::Port(desc_word(d, 0), disposition),
-                Field::Ool if kind == MACH_MSG_OOL_DESCRIPTOR => {
+                Field::Ool | Field::OolWords if kind == MACH_MSG_OOL_DESCRIPTOR => {
                     let copy = u32::from(d[9]);
                     if copy != MACH_MSG_PHYSICAL_COPY && copy != MACH_MSG_VIRTUAL_COPY {
                         return Err(MIG_TYPE_ERROR);
@@ -413,6 +426,15 @@ pub fn decode<'a>(
                 word(at)?;
                 at += 4;
                 continue;
+            }
+            Field::OolWords => {
+                // MIG's check: the count must be the descriptor's size in words.
+                let n = word(at)?;
+                at += 4;
+                match out.get(i) {
+                    Some(Arg::Ool(_, size, _)) if size % 4 == 0 && n == size / 4 => continue,
+                    _ => return Err(MIG_TYPE_ERROR),
+                }
             }
             Field::OolPorts(_) => {
                 word(at)?;
@@ -505,6 +527,30 @@ mod tests {
         assert!(matches!(out[1], Arg::Array(w) if w.len() == 6 && w.get(4) == 100));
         let too_many = [Arg::Ports(&[1, 2, 3, 4, 5], 0), Arg::Array(Words::Words(&words))];
         assert_eq!(encode(fields, &too_many, None, &mut buf), Err(MIG_ARRAY_TOO_LARGE));
+    }
+
+    #[test]
+    fn ool_word_arrays_count_elements() {
+        // host_processor_info's reply: out_processor_count, then the info array out of line.
+        let fields = &[Field::Int, Field::OolWords];
+        let mut buf = [0u8; 64];
+        let args = [Arg::Int(2), Arg::Ool(0x1_0000_0000, 32, false)];
+        let n = encode(fields, &args, Some(KernReturn::KERN_SUCCESS), &mut buf).expect("encode");
+        // count + OOL descriptor + NDR + processor count + element count: 60 with the header.
+        assert_eq!(n + 24, 60);
+        assert_eq!((desc_word(&buf, 28), desc_word(&buf, 32)), (2, 8), "8 words, not 32 bytes");
+        let mut out = [Arg::None; MIG_MAX_FIELDS];
+        assert_eq!(decode(fields, true, true, &buf[..n], &mut out), Ok(KernReturn::KERN_SUCCESS));
+        assert!(matches!(out[1], Arg::Ool(0x1_0000_0000, 32, false)));
+        // A count that disagrees with the descriptor is refused, as MIG's checks do.
+        let mut bad = buf;
+        bad[32] = 7;
+        let mut out = [Arg::None; MIG_MAX_FIELDS];
+        assert_eq!(decode(fields, true, true, &bad[..n], &mut out), Err(MIG_TYPE_ERROR));
+        assert_eq!(
+            encode(fields, &[Arg::Int(1), Arg::Ool(0, 6, false)], None, &mut buf),
+            Err(MIG_BAD_ARGUMENTS)
+        );
     }
 
     /// A tiny fixed-capacity collector so this no_std crate's tests need no allocator.

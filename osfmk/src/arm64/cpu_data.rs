@@ -65,11 +65,28 @@ pub struct CpuData {
     pub(crate) context_switches: AtomicUsize,
     /// Reschedule interrupts (SGIs from other CPUs) this CPU has taken (statistics).
     reschedule_interrupts: AtomicU64,
+    /// Time spent on this CPU in user mode, in the kernel, and in its idle thread, in
+    /// absolute-time units (XNU's per-processor user, system and idle timers). Only this CPU
+    /// adds to them ([`CpuData::charge_time`]); anyone reads them.
+    cpu_time: [AtomicU64; CPU_TIME_KINDS],
     /// The spin locks this CPU holds, for the lock validator. Only this CPU touches it, with
     /// interrupts masked, so the lock is never contended.
     #[cfg(feature = "lock-validator")]
     pub(crate) held_spin: spin::Mutex<crate::kern::lock_order::HeldStack>,
 }
+
+/// What a CPU's time went to (the index into its time counters).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CpuTime {
+    /// A thread running in user mode.
+    User = 0,
+    /// A thread (other than the idle thread) running in the kernel.
+    System = 1,
+    /// The CPU's idle thread.
+    Idle = 2,
+}
+
+const CPU_TIME_KINDS: usize = 3;
 
 /// Offset of the emergency stack top in [`CpuData`], for the exception vectors.
 pub const EMERGENCY_STACK_TOP_OFFSET: usize = core::mem::offset_of!(CpuData, emergency_stack_top);
@@ -92,6 +109,7 @@ impl CpuData {
             interrupt_level: AtomicU32::new(0),
             context_switches: AtomicUsize::new(0),
             reschedule_interrupts: AtomicU64::new(0),
+            cpu_time: [const { AtomicU64::new(0) }; CPU_TIME_KINDS],
             #[cfg(feature = "lock-validator")]
             held_spin: spin::Mutex::new(crate::kern::lock_order::HeldStack::new()),
         }
@@ -243,7 +261,7 @@ pub fn cpu_set_online(cpu: &CpuData) {
     cpu.online.store(true, Ordering::Release);
 }
 
-/// How many CPUs are online.
+/// How many CPUs are online (XNU's `avail_cpus`; at most [`cpu_count`]).
 pub fn cpus_online() -> usize {
     all_cpus().iter().filter(|c| c.is_online()).count()
 }
@@ -372,4 +390,17 @@ pub fn interrupt_exit() {
 #[inline]
 pub fn in_interrupt() -> bool {
     current_cpu().interrupt_level() != 0
+}
+
+impl CpuData {
+    /// Charge `ticks` of absolute time spent on this CPU to `kind`. Called on the CPU that
+    /// spent them, by the scheduler's accounting, with interrupts masked.
+    pub fn charge_time(&self, kind: CpuTime, ticks: u64) {
+        self.cpu_time[kind as usize].fetch_add(ticks, Ordering::Relaxed);
+    }
+
+    /// Absolute time this CPU has spent on `kind` since boot.
+    pub fn time_spent(&self, kind: CpuTime) -> u64 {
+        self.cpu_time[kind as usize].load(Ordering::Relaxed)
+    }
 }

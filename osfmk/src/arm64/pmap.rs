@@ -10,6 +10,7 @@
 
 use mach::KernReturn;
 
+use crate::arm64::cpu_data::MAX_CPUS;
 use crate::kern::lock_order;
 use crate::kern::locks::SpinLock;
 use crate::vm::vm_page::{self, PAGE_SIZE};
@@ -112,7 +113,8 @@ const fn table_index(va: u64, level: u32) -> usize {
 /// activation), which changes when the pmap is tagged again after a roll-over. The pmap and
 /// the task running in it share it (`Task::activate`), so the context switch reaches it
 /// without the map's lock. The tag is read and changed only under the allocator's lock, so
-/// the ASID loaded is always one of the current generation, and the one flushes use.
+/// the ASID loaded is always one of the current generation, and every CPU running the pmap
+/// runs it under the ASID flushes name.
 pub struct PmapTtbr {
     root: u64,
     tag: core::sync::atomic::AtomicU64,
@@ -127,19 +129,29 @@ pub struct Pmap {
     tables: alloc::vec::Vec<u64>,
 }
 
-/// ASID allocation with generations. A user pmap's tag is `generation << 16 | asid`, handed
-/// out when the pmap is activated. When every ASID of the current generation is taken, the
-/// generation advances, the whole TLB is flushed once, and every pmap takes a fresh ASID the
-/// next time it is activated. A pmap whose tag is from an older generation has nothing left
-/// in the TLB, so changing its tables needs no flush, and destroying it frees nothing. So
-/// any number of address spaces can exist, a live ASID never has stale translations, and
-/// flushes stay rare. (With several CPUs, a roll-over will also have to keep the ASIDs
-/// running elsewhere and flush every CPU's TLB; that comes with SMP.)
+/// ASID allocation with generations, for any number of CPUs. A user pmap's tag is
+/// `generation << 16 | asid`, handed out when the pmap is activated. When every ASID of the
+/// current generation is taken, the generation advances and the whole TLB of every CPU is
+/// flushed once (broadcast); every pmap then takes a fresh ASID the next time it is
+/// activated — except the ones other CPUs are running at that moment. The allocator knows
+/// them: each CPU's active tag is recorded here whenever it loads TTBR0 (every activation
+/// takes this allocator's lock, so the record is exact). A roll-over reserves each CPU's
+/// active ASID in the new generation, and a pmap whose old tag is reserved keeps its ASID
+/// under the new generation when it is next activated, so a CPU never runs an address space
+/// under an ASID that another pmap could be given. A pmap whose tag is from an older
+/// generation and not reserved ran nowhere since that flush, so it has nothing in any TLB.
+/// So any number of address spaces can exist, no two live ones share an ASID, a live ASID
+/// never has stale translations, and flushes stay rare.
 pub struct AsidAllocator {
     generation: u64,
     /// ASIDs taken in this generation (bit set = taken); ASID 0 stays reserved for the
     /// kernel and for "no task".
     used: [u64; 1024],
+    /// The tag each CPU's TTBR0 holds (0: no user mappings), by CPU number.
+    active: [u64; MAX_CPUS],
+    /// The tag each CPU held when the current generation began (0: none); its ASID is taken
+    /// in this generation for the pmap holding that tag.
+    reserved: [u64; MAX_CPUS],
 }
 
 /// What [`AsidAllocator::assign`] decided.
@@ -147,18 +159,39 @@ pub struct AsidAllocator {
 pub struct AsidAssignment {
     /// The tag the pmap now holds.
     pub tag: u64,
-    /// A new generation began: flush the whole TLB before using the tag.
+    /// A new generation began: flush the whole TLB of every CPU before using the tag.
     pub flush_all: bool,
+}
+
+/// The ASID number of a tag.
+const fn tag_asid(tag: u64) -> u16 {
+    (tag & 0xFFFF) as u16
 }
 
 impl AsidAllocator {
     pub const fn new() -> AsidAllocator {
-        AsidAllocator { generation: 1, used: [0; 1024] }
+        AsidAllocator { generation: 1, used: [0; 1024], active: [0; MAX_CPUS], reserved: [0; MAX_CPUS] }
     }
 
     /// Does `tag` belong to the current generation?
     pub fn is_current(&self, tag: u64) -> bool {
         tag != 0 && tag >> 16 == self.generation
+    }
+
+    /// The ASID TLB maintenance for a pmap holding `tag` must name: its number whatever the
+    /// generation (a CPU may still run it under a reserved ASID; flushing an entry that
+    /// belongs to another pmap is harmless), none if it was never activated.
+    pub fn flush_asid(tag: u64) -> Option<u16> {
+        (tag != 0).then_some(tag_asid(tag))
+    }
+
+    /// The tag CPU `cpu` runs under (0: none).
+    pub fn active_tag(&self, cpu: usize) -> u64 {
+        self.active.get(cpu).copied().unwrap_or(0)
+    }
+
+    fn mark(&mut self, asid: u16) {
+        self.used[asid as usize / 64] |= 1 << (asid % 64);
     }
 
     fn take_free(&mut self, count: usize) -> Option<u16> {
@@ -177,30 +210,76 @@ impl AsidAllocator {
         None
     }
 
-    /// A current tag for a pmap that holds `tag`, with `count` ASIDs in the CPU: the same
-    /// tag if it is still current, else a free ASID, else a new generation.
-    pub fn assign(&mut self, tag: u64, count: usize) -> AsidAssignment {
-        if self.is_current(tag) {
-            return AsidAssignment { tag, flush_all: false };
-        }
-        if let Some(asid) = self.take_free(count) {
-            return AsidAssignment { tag: self.generation << 16 | asid as u64, flush_all: false };
-        }
+    /// The ASID reserved in this generation for the pmap holding the older tag `tag`.
+    fn reserved_asid(&self, tag: u64) -> Option<u16> {
+        (tag != 0 && self.reserved.contains(&tag)).then_some(tag_asid(tag))
+    }
+
+    /// Start a generation: only the ASIDs the CPUs are running stay taken.
+    fn new_generation(&mut self) {
         self.generation += 1;
         self.used = [0; 1024];
-        // A fresh generation has every ASID but 0 free, and a CPU has at least 256.
-        let asid = self.take_free(count).unwrap_or(1);
-        AsidAssignment { tag: self.generation << 16 | asid as u64, flush_all: true }
+        self.reserved = self.active;
+        for tag in self.active {
+            if tag != 0 {
+                self.mark(tag_asid(tag));
+            }
+        }
+    }
+
+    /// A current tag for a pmap that holds `tag`, activated on CPU `cpu`, with `count` ASIDs
+    /// in the CPU: the same tag if it is still current; its own ASID under the current
+    /// generation if that is reserved for it; else a free ASID; else a new generation. The
+    /// CPU's active tag becomes the result, as does every record of the pmap's old tag (other
+    /// CPUs running the same pmap run under the same ASID).
+    pub fn assign(&mut self, tag: u64, count: usize, cpu: usize) -> AsidAssignment {
+        let mut flush_all = false;
+        let new = if self.is_current(tag) {
+            tag
+        } else if let Some(asid) = self.reserved_asid(tag).or_else(|| self.take_free(count)) {
+            self.generation << 16 | u64::from(asid)
+        } else {
+            self.new_generation();
+            flush_all = true;
+            // The pmap may be running on another CPU, which just reserved its ASID.
+            let asid = self.reserved_asid(tag).or_else(|| self.take_free(count));
+            // A CPU has at least 256 ASIDs and at most MAX_CPUS of them are reserved.
+            let asid = asid.expect("no free ASID in a fresh generation");
+            self.generation << 16 | u64::from(asid)
+        };
+        if new != tag && tag != 0 {
+            for slot in self.active.iter_mut().chain(self.reserved.iter_mut()) {
+                if *slot == tag {
+                    *slot = new;
+                }
+            }
+        }
+        if let Some(slot) = self.active.get_mut(cpu) {
+            *slot = new;
+        }
+        AsidAssignment { tag: new, flush_all }
+    }
+
+    /// CPU `cpu` switched to no user mappings (ASID 0).
+    pub fn deactivate(&mut self, cpu: usize) {
+        if let Some(slot) = self.active.get_mut(cpu) {
+            *slot = 0;
+        }
     }
 
     /// The pmap holding `tag` is gone: free its ASID if it is current. True when the TLB
-    /// may still hold entries tagged with it (flush by ASID before reuse).
+    /// may still hold entries tagged with it (flush by ASID before reuse). An older tag
+    /// frees nothing: if it was reserved, its ASID stays taken until the next roll-over,
+    /// whose flush drops what the pmap left in the TLB.
     pub fn release(&mut self, tag: u64) -> bool {
         if !self.is_current(tag) {
             return false;
         }
-        let asid = (tag & 0xFFFF) as usize;
+        let asid = tag_asid(tag) as usize;
         self.used[asid / 64] &= !(1 << (asid % 64));
+        for slot in self.reserved.iter_mut().filter(|s| **s == tag) {
+            *slot = 0;
+        }
         true
     }
 }
@@ -317,7 +396,7 @@ impl TtbrSlot {
             Some(ttbr) => ttbr.activate_locked(&mut asids),
             None => {
                 if let Some(root) = empty_root {
-                    Pmap::deactivate_user(root);
+                    Pmap::deactivate_user_locked(&mut asids, root);
                 }
             }
         }
@@ -331,21 +410,24 @@ impl PmapTtbr {
     }
 
     /// Make these tables the user address space of this CPU (TTBR0), with an ASID of the
-    /// current generation: the pmap's own if it still is one, else a new one (XNU's
-    /// `pmap_switch`). Takes only the ASID allocator's lock.
+    /// current generation: the pmap's own if it still is one or is reserved for it, else a
+    /// new one (XNU's `pmap_switch`). Takes only the ASID allocator's lock.
     pub fn activate(&self) {
         self.activate_locked(&mut ASIDS.lock());
     }
 
-    /// [`activate`](Self::activate) with the ASID allocator held.
+    /// [`activate`](Self::activate) with the ASID allocator held (interrupts masked, so this
+    /// CPU stays the one recorded as running the tag).
     fn activate_locked(&self, asids: &mut AsidAllocator) {
-        let got = asids.assign(self.tag.load(core::sync::atomic::Ordering::Relaxed), asid_count());
+        let cpu = crate::arm64::cpu_data::cpu_number() as usize;
+        let got = asids.assign(self.tag.load(core::sync::atomic::Ordering::Relaxed), asid_count(), cpu);
         self.tag.store(got.tag, core::sync::atomic::Ordering::Relaxed);
         let ttbr = self.root | ((got.tag & 0xFFFF) << 48);
         // SAFETY: the root table is valid for as long as its pmap lives, which its task (the
         // caller's) keeps alive while it runs in it; the kernel never runs from TTBR0
-        // addresses, so switching it cannot pull code from under us. After a roll-over the
-        // whole TLB goes first, so no reused ASID finds old entries.
+        // addresses, so switching it cannot pull code from under us. After a roll-over every
+        // CPU's whole TLB goes first (broadcast), so no reused ASID finds old entries; the
+        // ASIDs other CPUs keep running under were reserved, so none of them is reused.
         unsafe {
             if got.flush_all {
                 core::arch::asm!(
@@ -469,12 +551,12 @@ impl Pmap {
             }
             return;
         }
-        // Under the allocator's lock, so no roll-over can slip in between: a tag from an
-        // older generation (or none) has nothing in the TLB to flush.
-        let asids = ASIDS.lock();
+        // Under the allocator's lock, so the tag cannot change while we flush. Whatever its
+        // generation: a tag from an older one may be reserved and running on another CPU.
+        let _asids = ASIDS.lock();
         let tag = self.ttbr.tag.load(core::sync::atomic::Ordering::Relaxed);
-        if asids.is_current(tag) {
-            let arg = page | ((tag & 0xFFFF) << 48);
+        if let Some(asid) = AsidAllocator::flush_asid(tag) {
+            let arg = page | (u64::from(asid) << 48);
             // SAFETY: as above.
             unsafe {
                 core::arch::asm!("dsb ishst", "tlbi vae1is, {}", "dsb ish", "isb", in(reg) arg, options(nostack, preserves_flags));
@@ -587,8 +669,10 @@ impl Pmap {
         self.ttbr.activate();
     }
 
-    /// Switch TTBR0 to no user mappings at all (ASID 0, empty table): kernel threads.
-    pub fn deactivate_user(empty_root: u64) {
+    /// Switch TTBR0 to no user mappings at all (ASID 0, empty table): kernel threads. The
+    /// allocator is held, and told this CPU runs no pmap now.
+    fn deactivate_user_locked(asids: &mut AsidAllocator, empty_root: u64) {
+        asids.deactivate(crate::arm64::cpu_data::cpu_number() as usize);
         // SAFETY: `empty_root` is a zeroed table page that stays allocated forever.
         unsafe {
             core::arch::asm!("msr ttbr0_el1, {}", "isb", in(reg) empty_root, options(nostack, preserves_flags))
@@ -650,23 +734,24 @@ mod tests {
     #[test]
     fn asids_roll_over_to_a_new_generation_with_one_flush() {
         let mut a = AsidAllocator::new();
-        let tags: std::vec::Vec<u64> = (0..255).map(|_| a.assign(0, 256)).map(|g| g.tag).collect();
+        let tags: std::vec::Vec<u64> = (0..255).map(|_| a.assign(0, 256, 0)).map(|g| g.tag).collect();
         let asids: std::collections::BTreeSet<u64> = tags.iter().map(|t| t & 0xFFFF).collect();
         assert_eq!(asids.len(), 255, "unique within a generation");
         assert!(!asids.contains(&0), "ASID 0 is reserved");
         assert!(tags.iter().all(|&t| a.is_current(t)));
         // Still current: kept, no flush.
-        assert_eq!(a.assign(tags[3], 256), AsidAssignment { tag: tags[3], flush_all: false });
+        assert_eq!(a.assign(tags[3], 256, 0), AsidAssignment { tag: tags[3], flush_all: false });
         // A freed ASID is reused before rolling over.
         assert!(a.release(tags[7]));
-        let again = a.assign(0, 256);
+        let again = a.assign(0, 256, 0);
         assert_eq!((again.tag & 0xFFFF, again.flush_all), (tags[7] & 0xFFFF, false));
         // Full: the next one starts a generation, once.
-        let next = a.assign(0, 256);
+        a.deactivate(0);
+        let next = a.assign(0, 256, 0);
         assert!(next.flush_all);
         assert!(!a.is_current(tags[0]), "every old tag is stale now");
         assert!(!a.release(tags[0]), "a stale tag frees nothing and needs no flush");
-        let old = a.assign(tags[0], 256);
+        let old = a.assign(tags[0], 256, 0);
         assert!(!old.flush_all && a.is_current(old.tag) && old.tag != next.tag, "stale pmaps re-tag");
     }
 
@@ -675,9 +760,200 @@ mod tests {
         let mut a = AsidAllocator::new();
         let mut flushes = 0;
         for _ in 0..10_000 {
-            flushes += a.assign(0, 256).flush_all as u32;
+            flushes += a.assign(0, 256, 0).flush_all as u32;
         }
-        assert_eq!(flushes, 10_000 / 255, "one flush per 255 new address spaces");
+        // The first roll-over comes at the 256th; from then on CPU 0's last pmap stays
+        // reserved across each one, so a generation holds 254.
+        assert_eq!(flushes, 1 + (10_000 - 256) / 254, "one flush per 254 new address spaces");
+    }
+
+    /// New pmaps activated on CPU `cpu`, each after a kernel thread ran there, until one
+    /// starts a generation (it stays active on `cpu`): the tags of the ones before it.
+    fn fill(a: &mut AsidAllocator, count: usize, cpu: usize) -> std::vec::Vec<u64> {
+        let mut tags = std::vec::Vec::new();
+        loop {
+            a.deactivate(cpu);
+            let got = a.assign(0, count, cpu);
+            if got.flush_all {
+                return tags;
+            }
+            tags.push(got.tag);
+        }
+    }
+
+    #[test]
+    fn roll_over_keeps_the_asids_other_cpus_run() {
+        let mut a = AsidAllocator::new();
+        let on_cpu1 = a.assign(0, 256, 1).tag;
+        let on_cpu2 = a.assign(0, 256, 2).tag;
+        fill(&mut a, 256, 0);
+        // The roll-over happened; nothing handed out since may use CPU 1's or 2's ASID.
+        let after = fill(&mut a, 256, 0);
+        assert_eq!(after.len(), 255 - 3, "every ASID but 0, the two reserved and the trigger's");
+        for t in &after {
+            assert_eq!(t >> 16, 2, "handed out in the second generation");
+            assert_ne!(t & 0xFFFF, on_cpu1 & 0xFFFF);
+            assert_ne!(t & 0xFFFF, on_cpu2 & 0xFFFF);
+        }
+        // Flushes still name the old tags' ASIDs: those pmaps run on CPUs 1 and 2.
+        assert_eq!(AsidAllocator::flush_asid(on_cpu1), Some((on_cpu1 & 0xFFFF) as u16));
+        assert_eq!(AsidAllocator::flush_asid(0), None);
+    }
+
+    #[test]
+    fn a_reserved_pmap_keeps_its_asid_in_the_new_generation() {
+        let mut a = AsidAllocator::new();
+        let old = a.assign(0, 256, 1).tag;
+        let first = fill(&mut a, 256, 0);
+        assert!(!first.is_empty() && !a.is_current(old));
+        // Activated again (on its CPU or another one): same ASID, new generation, no flush.
+        let again = a.assign(old, 256, 3);
+        assert!(!again.flush_all && a.is_current(again.tag));
+        assert_eq!(again.tag & 0xFFFF, old & 0xFFFF);
+        // CPU 1 still runs it: its record follows the pmap's new tag.
+        assert_eq!((a.active_tag(1), a.active_tag(3)), (again.tag, again.tag));
+        assert_eq!(a.assign(again.tag, 256, 1).tag, again.tag);
+    }
+
+    #[test]
+    fn a_running_pmap_needs_no_roll_over_on_a_full_generation() {
+        let mut a = AsidAllocator::new();
+        let p = a.assign(0, 256, 1).tag;
+        // A new generation begins without `p` being activated; CPU 1 still runs it. Taken: 0,
+        // `p`'s ASID and the pmap that rolled over; fill the other 253.
+        fill(&mut a, 256, 0);
+        for _ in 0..253 {
+            a.deactivate(0);
+            assert!(!a.assign(0, 256, 0).flush_all);
+        }
+        // The generation is full, but `p`, activated on CPU 2 too, has its reserved ASID.
+        let got = a.assign(p, 256, 2);
+        assert!(!got.flush_all && a.is_current(got.tag));
+        assert_eq!(got.tag & 0xFFFF, p & 0xFFFF);
+        // Anyone else rolls over, and both CPUs' ASID (one pmap) stays reserved.
+        a.deactivate(0);
+        assert!(a.assign(0, 256, 0).flush_all);
+        let after = fill(&mut a, 256, 0);
+        assert_eq!(after.len(), 255 - 2);
+        assert!(after.iter().all(|t| t & 0xFFFF != p & 0xFFFF));
+    }
+
+    #[test]
+    fn double_roll_over_keeps_a_running_pmap_reserved() {
+        let mut a = AsidAllocator::new();
+        let p = a.assign(0, 256, 1).tag;
+        fill(&mut a, 256, 0);
+        fill(&mut a, 256, 0);
+        let last = fill(&mut a, 256, 0);
+        assert_eq!(a.generation, 4, "three roll-overs");
+        assert!(last.iter().all(|t| t & 0xFFFF != p & 0xFFFF), "still reserved after several");
+        let again = a.assign(p, 256, 1);
+        assert!(!again.flush_all && a.is_current(again.tag) && again.tag & 0xFFFF == p & 0xFFFF);
+        // Once CPU 1 runs something else, the next roll-over lets the ASID go.
+        a.deactivate(1);
+        fill(&mut a, 256, 0);
+        let next = fill(&mut a, 256, 0);
+        assert_eq!(next.len(), 254, "nothing reserved now: only 0 and the trigger's ASID taken");
+    }
+
+    #[test]
+    fn eight_bit_asids_with_several_cpus() {
+        let mut a = AsidAllocator::new();
+        for cpu in 1..4 {
+            a.assign(0, 256, cpu);
+        }
+        let first = fill(&mut a, 256, 0);
+        assert_eq!(first.len(), 255 - 3);
+        assert!(first.iter().all(|t| t & 0xFFFF < 256), "only 8-bit ASIDs");
+        let second = fill(&mut a, 256, 0);
+        // CPUs 1–3 and CPU 0's last pmap stay reserved.
+        assert_eq!(second.len(), 255 - 4);
+        assert!(second.iter().all(|t| t & 0xFFFF < 256));
+        // A 16-bit machine has room for many more.
+        let mut b = AsidAllocator::new();
+        assert_eq!(fill(&mut b, 1 << 16, 0).len(), (1 << 16) - 1);
+    }
+
+    /// Random activations, switches to kernel threads and pmap deaths on four CPUs, checked
+    /// against a model of one shared TLB (every invalidation is a broadcast): no CPU ever runs
+    /// a pmap under an ASID another live pmap holds or that has another pmap's entries.
+    #[test]
+    fn no_two_running_pmaps_share_an_asid() {
+        use std::collections::BTreeSet;
+        use std::vec::Vec;
+        const CPUS: usize = 4;
+        for seed in 1..20u64 {
+            let mut rng = crate::test_rng::Rng(seed * 0x9E37_79B9);
+            let mut a = AsidAllocator::new();
+            // Each pmap's tag (None: destroyed); what each CPU runs; (asid, pmap) TLB entries.
+            let mut pmaps: Vec<Option<u64>> = Vec::new();
+            let mut running: [Option<usize>; CPUS] = [None; CPUS];
+            let mut tlb: BTreeSet<(u16, usize)> = BTreeSet::new();
+            let count = if seed % 2 == 0 { 256 } else { 64 + CPUS * 2 };
+            for _ in 0..4000 {
+                let cpu = rng.index(CPUS);
+                match rng.below(10) {
+                    0 => {
+                        running[cpu] = None;
+                        a.deactivate(cpu);
+                    }
+                    1 => {
+                        // A pmap no CPU runs dies.
+                        let idle: Vec<usize> = (0..pmaps.len())
+                            .filter(|&p| pmaps[p].is_some() && !running.contains(&Some(p)))
+                            .collect();
+                        if let Some(p) = rng.pick(&idle) {
+                            let tag = pmaps[p].take().unwrap_or(0);
+                            if a.release(tag) {
+                                tlb.retain(|&(asid, _)| u64::from(asid) != tag & 0xFFFF);
+                            }
+                        }
+                    }
+                    _ => {
+                        let live: Vec<usize> = (0..pmaps.len()).filter(|&p| pmaps[p].is_some()).collect();
+                        let p = match rng.pick(&live) {
+                            Some(p) if rng.below(3) != 0 => p,
+                            _ => {
+                                pmaps.push(Some(0));
+                                pmaps.len() - 1
+                            }
+                        };
+                        let got = a.assign(pmaps[p].unwrap_or(0), count, cpu);
+                        if got.flush_all {
+                            tlb.clear();
+                        }
+                        pmaps[p] = Some(got.tag);
+                        running[cpu] = Some(p);
+                        let asid = (got.tag & 0xFFFF) as u16;
+                        assert!((1..count as u16).contains(&asid));
+                        assert!(
+                            tlb.iter().all(|&(t, q)| t != asid || q == p),
+                            "seed {seed}: ASID {asid} still holds another pmap's translations"
+                        );
+                        tlb.insert((asid, p));
+                    }
+                }
+                // Every running pmap: one tag, the one its CPUs are recorded with, and an
+                // ASID no other running pmap has.
+                for c in 0..CPUS {
+                    let Some(p) = running[c] else { continue };
+                    let tag = pmaps[p].unwrap_or(0);
+                    assert_eq!(a.active_tag(c), tag, "seed {seed}: CPU {c}'s record");
+                    for (d, other) in running.iter().enumerate() {
+                        if let Some(q) = *other
+                            && q != p
+                        {
+                            assert_ne!(a.active_tag(d) & 0xFFFF, tag & 0xFFFF, "seed {seed}: shared ASID");
+                        }
+                    }
+                }
+                // Live pmaps with current tags never share an ASID.
+                let current: Vec<u64> =
+                    pmaps.iter().flatten().filter(|&&t| a.is_current(t)).map(|t| t & 0xFFFF).collect();
+                let distinct: BTreeSet<u64> = current.iter().copied().collect();
+                assert_eq!(distinct.len(), current.len(), "seed {seed}: two current pmaps, one ASID");
+            }
+        }
     }
 
     #[test]

@@ -5,7 +5,9 @@ use core::any::Any;
 
 use crate::ipc::ipc_port::{IkotType, IpcPort, PortRef};
 
-/// The host object. It has no state of its own yet; `host_info` and friends come with MIG.
+/// The host object. It has no state of its own: its MIG routines (`host_info`,
+/// `host_statistics`, `host_processor_info`, in `mig_servers`) report the page pool and the
+/// processors (`kern::processor`).
 pub struct Host;
 
 static HOST: spin::Once<(Arc<Host>, PortRef)> = spin::Once::new();

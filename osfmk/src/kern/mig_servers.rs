@@ -73,6 +73,7 @@ pub static MIG_SERVERS: &[(&Routine, Handler)] = &[
     (&defs::MACH_VM_MAP, mach_vm_map),
     (&defs::MACH_MAKE_MEMORY_ENTRY_64, mach_make_memory_entry_64),
     (&defs::HOST_INFO, host_info),
+    (&defs::HOST_PROCESSOR_INFO, host_processor_info),
     (&defs::HOST_STATISTICS, host_statistics),
     (&defs::HOST_SET_EXCEPTION_PORTS, host_set_exception_ports),
     (&defs::HOST_GET_EXCEPTION_PORTS, host_get_exception_ports),
@@ -492,31 +493,41 @@ fn mach_vm_map(port: &PortRef, req: &mut Request<'_>) -> Reply {
 // ---- host ----------------------------------------------------------------------------------
 
 use mach::info::{
-    CPU_TYPE_ARM64, HOST_BASIC_INFO, HOST_BASIC_INFO_COUNT, HOST_SCHED_INFO, HOST_SCHED_INFO_COUNT,
-    HOST_VM_INFO, HOST_VM_INFO_COUNT,
+    CPU_STATE_MAX, CPU_TYPE_ARM64, HOST_BASIC_INFO, HOST_BASIC_INFO_COUNT, HOST_BASIC_INFO_OLD_COUNT,
+    HOST_CPU_LOAD_INFO, HOST_CPU_LOAD_INFO_COUNT, HOST_SCHED_INFO, HOST_SCHED_INFO_COUNT, HOST_VM_INFO,
+    HOST_VM_INFO_COUNT, PROCESSOR_CPU_LOAD_INFO,
 };
+
+use crate::kern::processor;
 
 fn host_info(port: &PortRef, req: &mut Request<'_>) -> Reply {
     kobject_of::<Host>(port, IkotType::Host)?;
     let (flavor, count) = (req.args[0].int(), req.args[1].int());
     let words = match flavor {
-        HOST_BASIC_INFO if count >= HOST_BASIC_INFO_COUNT => {
+        HOST_BASIC_INFO if count < HOST_BASIC_INFO_OLD_COUNT => return Err(KernReturn::KERN_FAILURE),
+        HOST_BASIC_INFO => {
             let memory = vm_page_counts().1 * PAGE_SIZE;
-            let cpus = 1;
-            alloc::vec![
-                cpus,
-                cpus,
+            let (max, avail) = (processor::max_cpus(), processor::avail_cpus());
+            let mut words = alloc::vec![
+                max,
+                avail,
                 memory.min(u64::from(u32::MAX)) as u32,
                 CPU_TYPE_ARM64,
                 0,
                 0,
-                cpus,
-                cpus,
-                cpus,
-                cpus,
+                // physical_cpu(_max), logical_cpu(_max): one core per CPU, one thread each.
+                avail,
+                max,
+                avail,
+                max,
                 memory as u32,
                 (memory >> 32) as u32,
-            ]
+            ];
+            // An older caller's shorter structure gets the fields it has room for.
+            if count < HOST_BASIC_INFO_COUNT {
+                words.truncate(HOST_BASIC_INFO_OLD_COUNT as usize);
+            }
+            words
         }
         HOST_SCHED_INFO if count >= HOST_SCHED_INFO_COUNT => {
             let quantum_ms =
@@ -528,9 +539,29 @@ fn host_info(port: &PortRef, req: &mut Request<'_>) -> Reply {
     Ok(alloc::vec![KOut::Words(words)])
 }
 
+/// `host_processor_info`: the processors' load counters out of line (one
+/// `{user, system, idle, nice}` quadruple per processor, in 10 ms ticks), and their number.
+fn host_processor_info(port: &PortRef, req: &mut Request<'_>) -> Reply {
+    kobject_of::<Host>(port, IkotType::Host)?;
+    if req.args[0].int() != PROCESSOR_CPU_LOAD_INFO {
+        return Err(KernReturn::KERN_FAILURE);
+    }
+    let words = processor::processor_cpu_load_info();
+    let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+    let processors = (words.len() / CPU_STATE_MAX) as u32;
+    let copy = VmMapCopy::from_bytes(&kernel_page_pool(), &bytes)?;
+    Ok(alloc::vec![KOut::Int(processors), KOut::Ool(Some(copy), bytes.len() as u32)])
+}
+
 fn host_statistics(port: &PortRef, req: &mut Request<'_>) -> Reply {
     kobject_of::<Host>(port, IkotType::Host)?;
     let (flavor, count) = (req.args[0].int(), req.args[1].int());
+    if flavor == HOST_CPU_LOAD_INFO {
+        if count < HOST_CPU_LOAD_INFO_COUNT {
+            return Err(KernReturn::KERN_FAILURE);
+        }
+        return Ok(alloc::vec![KOut::Words(processor::host_cpu_load_info().to_vec())]);
+    }
     if flavor != HOST_VM_INFO || count < HOST_VM_INFO_COUNT {
         return Err(KernReturn::KERN_INVALID_ARGUMENT);
     }

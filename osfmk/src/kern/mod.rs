@@ -10,6 +10,7 @@ pub mod lock_order;
 pub mod locks;
 #[cfg(target_os = "none")]
 pub mod mig_servers;
+pub mod processor;
 pub mod sched;
 pub mod sched_prim;
 pub mod stack;

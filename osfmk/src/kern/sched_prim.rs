@@ -120,6 +120,7 @@ pub use crate::kern::waitq::Interruptible;
 mod imp {
     use super::*;
     use crate::arm64::cpu;
+    use crate::arm64::cpu_data::CpuTime;
     use crate::arm64::cpu_data::{CpuData, IDLE_PRI, all_cpus, current_cpu};
     use crate::arm64::thread_machine;
     use crate::kern::clock::{mach_absolute_time, nanoseconds_to_absolutetime};
@@ -439,13 +440,19 @@ mod imp {
         }
     }
 
-    /// Charge the time since the last stamp to user or system time.
+    /// Charge the time since the last stamp to the thread's user or system time, and to this
+    /// CPU's user, system or idle time (the thread runs here: every caller is `t` on its own
+    /// CPU, with interrupts masked).
     fn account(t: &Thread, now: u64) {
         let since = now.saturating_sub(t.sched.stamp.swap(now, Ordering::Relaxed));
+        let cpu = current_cpu();
         if t.sched.in_user.load(Ordering::Relaxed) {
             t.sched.user_ticks.fetch_add(since, Ordering::Relaxed);
+            cpu.charge_time(CpuTime::User, since);
         } else {
             t.sched.system_ticks.fetch_add(since, Ordering::Relaxed);
+            let kind = if thread_machine::is_idle_thread(cpu, t) { CpuTime::Idle } else { CpuTime::System };
+            cpu.charge_time(kind, since);
         }
     }
 

@@ -287,6 +287,23 @@ pub fn host_statistics(host: MachPortName, flavor: u32, info: &mut [u32], count:
     info_call(host, mig::host_statistics, flavor, info, count)
 }
 
+/// `host_processor_info(host, flavor, &out_processor_count, &out_processor_info,
+/// &out_processor_infoCnt)`: the number of processors and their info, an array of
+/// `out_processor_infoCnt` words new in our address space (free it with `mach_vm_deallocate`).
+pub fn host_processor_info(
+    host: MachPortName,
+    flavor: u32,
+    processor_count: &mut u32,
+    info: &mut u64,
+    info_cnt: &mut u32,
+) -> KernReturn {
+    reply(mig::host_processor_info(host, flavor, &mut MigBuffer::new()), |out| {
+        if let (Arg::Int(n), Arg::Ool(a, size, _)) = (out[0], out[1]) {
+            (*processor_count, *info, *info_cnt) = (n, a, size / 4);
+        }
+    })
+}
+
 /// `thread_set_state(thread, flavor, state, count)`.
 pub fn thread_set_state(thread: MachPortName, flavor: u32, state: &[u32]) -> KernReturn {
     status(mig::thread_set_state(thread, flavor, state, &mut MigBuffer::new()))

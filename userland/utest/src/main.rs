@@ -25,6 +25,7 @@ mod kobject;
 mod limits;
 mod ports;
 mod proc;
+mod processor;
 mod robust;
 mod sched;
 mod sema;
@@ -225,6 +226,7 @@ fn main(args: &Args) -> i32 {
         .chain(ports::CASES)
         .chain(ipc::CASES)
         .chain(kobject::CASES)
+        .chain(processor::CASES)
         .chain(sema::CASES)
         .chain(ipc_fuzz::CASES)
         .chain(ipc_robust::CASES)
