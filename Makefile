@@ -12,7 +12,7 @@ QEMU_ARGS    ?=
 CPU          ?= cortex-a72
 MACHINE_OPTS ?=
 # CPUs QEMU gives the guest (-smp); `make bench`'s deterministic table always uses one.
-SMP          ?= 1
+SMP          ?= 4
 # For `make bench` and `make profile`: `release` measures an optimised kernel instead of the
 # one `make run` boots (opt-level 1 with debug assertions and overflow checks, for gdb).
 BENCH_KERNEL ?= dev
@@ -80,7 +80,7 @@ help:
 	@echo '  ROOTFS_EXTRA=<dir>   copy <dir> over the root filesystem (also for test)'
 	@echo '  QEMU_ARGS="..."      extra QEMU options, e.g. QEMU_ARGS="-d int -D build/qemu.log"'
 	@echo '  CPU=<model>          QEMU -cpu (default cortex-a72; e.g. max)'
-	@echo '  SMP=<n>              CPUs (QEMU -smp n, default 1)'
+	@echo '  SMP=<n>              CPUs (QEMU -smp n, default 4)'
 	@echo '  MACHINE_OPTS=<opts>  appended to -M virt, e.g. MACHINE_OPTS=,gic-version=3'
 	@echo '                       or MACHINE_OPTS=,virtualization=on'
 	@echo '  BENCH_KERNEL=release  bench and profile an optimised kernel (default: the make run one, without the lock validator)'

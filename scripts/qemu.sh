@@ -9,7 +9,7 @@
 #   BOOTARGS      kernel command line (/chosen/bootargs in the DTB)
 #   CPU           -cpu model                           (default cortex-a72)
 #   MACHINE_OPTS  appended to "-M virt", e.g. ",gic-version=3" or ",virtualization=on"
-#   SMP           how many CPUs (-smp)                 (default 1)
+#   SMP           how many CPUs (-smp)                 (default 4)
 #   QEMU_ARGS     more QEMU arguments, split on whitespace
 #   QEMU          the QEMU binary                      (default qemu-system-aarch64)
 #
@@ -41,7 +41,7 @@ done
 args=(
     -M "virt${MACHINE_OPTS:-}"
     -cpu "$cpu"
-    -smp "${SMP:-1}"
+    -smp "${SMP:-4}"
     -m 512M
     -nographic
     -nic none        # else virt adds a virtio NIC that wants an iPXE ROM we may not have
