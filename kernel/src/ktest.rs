@@ -310,18 +310,28 @@ mod tests {
         let me = sched_prim::current_thread();
         sched_prim::thread_set_base_priority(&me, SchedMode::Fixed, BASEPRI_KERNEL + 10);
         let quantum = sched_prim::quantum_ticks();
-        let mut worst = 0;
-        for _ in 0..10 {
+        let mut late = [0u64; 11];
+        for l in late.iter_mut() {
             let deadline = mach_absolute_time() + quantum / 3;
             sched_prim::thread_sleep_until(deadline);
-            worst = worst.max(mach_absolute_time() - deadline);
+            *l = mach_absolute_time() - deadline;
         }
+        late.sort_unstable();
+        let (median, worst) = (late[late.len() / 2], late[late.len() - 1]);
         sched_prim::thread_set_base_priority(&me, SchedMode::Fixed, BASEPRI_KERNEL);
         SPIN_STOP.store(true, Ordering::Relaxed);
         wait_terminated(&spinner_thread);
-        kprintln!("ktest:   worst wakeup past the deadline: {} of {} ticks per quantum", worst, quantum);
-        if worst >= quantum {
+        kprintln!(
+            "ktest:   wakeups past the deadline: median {median}, worst {worst} ticks; quantum {quantum}"
+        );
+        // Waiting for the spinner's quantum would make most wakeups a good part of a quantum
+        // late. (A single late one can be the host's doing: with several CPUs, a vCPU the
+        // host has put to sleep takes its timer interrupt when the host wakes it.)
+        if median >= quantum / 4 {
             return Err("the high-priority thread waited for the spinner's quantum");
+        }
+        if worst >= 3 * quantum {
+            return Err("a wakeup came quanta late");
         }
         Ok(())
     }

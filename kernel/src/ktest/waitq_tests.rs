@@ -340,9 +340,15 @@ pub fn wakeup_runs_on_an_idle_cpu(task: &TaskRef) -> Result<(), &'static str> {
                     return Err("the sleeper never went back to waiting");
                 }
             }
-            // Then give it time to switch away and its CPU to doze in `wfi` (a wakeup while
-            // it is still on its CPU, between `Wait::begin` and `block`, needs no signal).
-            let settle = mach_absolute_time() + ms(2);
+            // Then until it has switched away (a wakeup while it is still on its CPU, between
+            // `Wait::begin` and `block`, needs no signal), and a little more for its CPU to
+            // doze in `wfi`.
+            while !sleeper.sched.is_off_cpu() {
+                if mach_absolute_time() > end {
+                    return Err("the sleeper never left its CPU");
+                }
+            }
+            let settle = mach_absolute_time() + ms(1);
             while mach_absolute_time() < settle {
                 core::hint::spin_loop();
             }

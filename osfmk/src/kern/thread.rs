@@ -80,6 +80,11 @@ pub(crate) const SWITCHING_OUT: u8 = 2;
 pub(crate) const NO_TIMER: u64 = u64::MAX;
 
 impl ThreadSched {
+    /// Are its registers saved, and it on no CPU (a statistic: it may change at once)?
+    pub fn is_off_cpu(&self) -> bool {
+        self.on_cpu.load(Ordering::Acquire) == OFF_CPU
+    }
+
     fn new(mode: SchedMode, pri: u8) -> ThreadSched {
         ThreadSched {
             mode: AtomicU8::new(mode as u8),
