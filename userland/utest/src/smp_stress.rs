@@ -22,7 +22,7 @@ use libsys::mach::{
 };
 use libsys::mach_traps::{mach_absolute_time, mach_task_self, mach_thread_self, swtch_pri};
 use libsys::process::{Forked, execv, fork, waitpid};
-use libsys::signal::{kill, signal_action};
+use libsys::signal::{install, kill, signal_action};
 use libsys::syscall::{__pthread_kill, exit_process, getppid, setpgid};
 use libsys::thread::thread_register;
 use libsys::{Args, Errno, println};
@@ -34,7 +34,7 @@ use mach::port::{
     MACH_PORT_RIGHT_SEND,
 };
 use mach::{KernReturn, MachPortName};
-use sys::signal::{SIGKILL, SIGTERM, SIGUSR1};
+use sys::signal::{SIG_DFL, SIGKILL, SIGTERM, SIGUSR1, SIGUSR2};
 use sys::wait::{WNOHANG, wexitstatus, wifexited, wifsignaled, wtermsig};
 
 use crate::ipc::{drop_port, new_port, simple};
@@ -51,7 +51,10 @@ pub const CASES: &[(&str, Case)] = &[
     ("smp stress: sends, RPCs and receives on one port from threads of three tasks", ipc_traffic),
     ("smp stress: a port destroyed under blocked senders and receivers of two tasks", ipc_port_death),
     ("smp stress: fork/exec/exit/wait storm from four threads", process_storm),
-    ("smp stress: SIGKILL, SIGTERM and __pthread_kill to spinning processes and threads", signal_spinners),
+    (
+        "smp stress: SIGKILL, SIGTERM, SIGUSR2 and __pthread_kill to spinning processes and threads",
+        signal_spinners,
+    ),
     ("smp stress: copy-on-write faults on the same pages from both sides of a fork", cow_both_sides),
     ("smp stress: thread_suspend / thread_get_state of a thread spinning in user space", suspend_spinner),
     ("smp stress: a task killed while all its threads run", kill_running_task),
@@ -709,7 +712,8 @@ fn spinning_child(threads: usize) -> Result<i32, &'static str> {
 }
 
 /// Send `sig` to a child spinning with `threads` extra threads (once they all run) and check
-/// how it ended: killed by SIGKILL, or its SIGTERM handler ran and it exited.
+/// how it ended: killed by SIGKILL or by SIGUSR2 (its default action), or its SIGTERM handler
+/// ran and it exited.
 fn signal_round(sig: u32, threads: usize) -> Result<(), &'static str> {
     let pid = spinning_child(threads)?;
     if threads > 0 {
@@ -717,10 +721,13 @@ fn signal_round(sig: u32, threads: usize) -> Result<(), &'static str> {
     }
     kill(pid, sig).map_err(|_| "kill")?;
     let status = wait_gone(pid, WATCHDOG_MS / 2)?;
-    if sig == SIGKILL {
-        check(killed_by(status, SIGKILL), "a spinning child was not killed by SIGKILL")
-    } else {
+    if sig == SIGTERM {
         check(wifexited(status) && wexitstatus(status) == HANDLED, "a spinning child's handler did not run")
+    } else {
+        if !killed_by(status, sig) {
+            println!("utest:   smp stress: signal {sig} to a spinning child: status {status:#x}");
+        }
+        check(killed_by(status, sig), "a spinning child was not killed by the signal")
     }
 }
 
@@ -757,8 +764,8 @@ fn pthread_kill_child() -> i32 {
     if HANDLED_ON.load(Ordering::SeqCst) == target { 0 } else { 6 }
 }
 
-/// SIGKILL and a handled SIGTERM to a child spinning in user space, alone and with three
-/// spinning threads; then __pthread_kill to one spinning thread of three. The signal must be
+/// SIGKILL, a handled SIGTERM and a SIGUSR2 left to its default action (the end of the
+/// process) to a child spinning in user space, alone and with three spinning threads; then __pthread_kill to one spinning thread of three. The signal must be
 /// delivered though the targets never enter the kernel of their own accord, and wait4 must
 /// report how each ended. Four CPUs have the target threads running on other CPUs when the
 /// signal is posted, so delivery needs an interrupt (IPI) to reach them, and the SIGKILL of a
@@ -767,10 +774,12 @@ fn signal_spinners(_: &Args) -> Result<(), &'static str> {
     watched(|| {
         signal_action(SIGTERM, on_signal, 0, 0).map_err(|_| "sigaction SIGTERM")?;
         signal_action(SIGUSR1, on_signal, 0, 0).map_err(|_| "sigaction SIGUSR1")?;
+        install(SIGUSR2, SIG_DFL, 0, 0).map_err(|_| "sigaction SIGUSR2")?;
         for _ in 0..SIGNAL_ROUNDS {
             for threads in [0, 3] {
                 signal_round(SIGKILL, threads)?;
                 signal_round(SIGTERM, threads)?;
+                signal_round(SIGUSR2, threads)?;
             }
             let status = crate::proc::in_child(pthread_kill_child)?;
             if !(wifexited(status) && wexitstatus(status) == 0) {
