@@ -51,13 +51,13 @@ pub const CASES: &[(&str, Case)] = &[
     ("smp stress: sends, RPCs and receives on one port from threads of three tasks", ipc_traffic),
     ("smp stress: a port destroyed under blocked senders and receivers of two tasks", ipc_port_death),
     ("smp stress: fork/exec/exit/wait storm from four threads", process_storm),
+    ("smp stress: copy-on-write faults on the same pages from both sides of a fork", cow_both_sides),
+    ("smp stress: thread_suspend / thread_get_state of a thread spinning in user space", suspend_spinner),
+    ("smp stress: a task killed while all its threads run", kill_running_task),
     (
         "smp stress: SIGKILL, SIGTERM, SIGUSR2 and __pthread_kill to spinning processes and threads",
         signal_spinners,
     ),
-    ("smp stress: copy-on-write faults on the same pages from both sides of a fork", cow_both_sides),
-    ("smp stress: thread_suspend / thread_get_state of a thread spinning in user space", suspend_spinner),
-    ("smp stress: a task killed while all its threads run", kill_running_task),
 ];
 
 // ---- The harness: a watched child, and the kernel's memory before and after ----------------
