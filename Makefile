@@ -216,6 +216,7 @@ scripts/mkinitrd.py $(ROOTFS) $(INITRD)
 @echo 'bench: scaling run: kernel $(BENCH_KERNEL), SMP=$(BENCH_SMP), no -icount, host cores $(HOST_CORES)'
 KERNEL_IMAGE=$(BENCH_IMAGE) BOOTARGS="init=/bin/bench-scaling" SMP=$(BENCH_SMP) QEMU_ARGS="$(QEMU_ARGS)" \
 	scripts/bench.sh $(BENCH_TIMEOUT) $(BUILD)/bench-smp.log
+@tr -d '\r' <$(BUILD)/bench-smp.log | sed -n 's/^ *\([0-9]* of [0-9]* CPUs running\).*/bench: scaling: the kernel says: \1/p'
 endef
 
 bench-smp: bench-kernel rootfs-bench
