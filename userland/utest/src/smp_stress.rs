@@ -62,8 +62,9 @@ pub const CASES: &[(&str, Case)] = &[
 
 // ---- The harness: a watched child, and the kernel's memory before and after ----------------
 
-/// How long a case's child may run before it counts as hung. Each case takes a second or
-/// two under TCG; this is far above that yet below the test driver's 30 s between lines.
+/// How long a case's child may run before it counts as hung. Each case takes up to a few
+/// seconds under TCG (four on four CPUs of a loaded two-core host); this is far above that,
+/// yet with the clean-up after it below the test driver's 30 s between two lines.
 const WATCHDOG_MS: u64 = 20_000;
 /// Kernel heap a case may leave behind: a long-lived table reaching a new capacity once.
 const HEAP_SLACK: u64 = 4096;
@@ -82,8 +83,9 @@ fn memory() -> Result<Memory, &'static str> {
     Ok(Memory { heap: kernel_heap_used()?, pages: free_pages()? })
 }
 
-/// Wait (a second at most) for the kernel's memory to come back to `before`: a reaped
-/// task's last threads and pages may be freed a moment after wait4 returns.
+/// Wait (two seconds at most) for the kernel's memory to come back to `before`: a reaped
+/// task's last threads and pages may be freed a moment after wait4 returns (on another CPU,
+/// once it has switched away from them).
 fn came_back(before: Memory) -> Result<(), &'static str> {
     let mut now = memory()?;
     for _ in 0..50 {
