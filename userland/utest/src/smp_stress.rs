@@ -30,8 +30,8 @@ use mach::defs::special::TASK_BOOTSTRAP_PORT;
 use mach::info::{ARM_THREAD_STATE64, ARM_THREAD_STATE64_COUNT, ARM_THREAD_STATE64_PC};
 use mach::message::*;
 use mach::port::{
-    MACH_PORT_NULL, MACH_PORT_QLIMIT_DEFAULT, MACH_PORT_RIGHT_DEAD_NAME, MACH_PORT_RIGHT_RECEIVE,
-    MACH_PORT_RIGHT_SEND,
+    MACH_NOTIFY_SEND_ONCE, MACH_PORT_NULL, MACH_PORT_QLIMIT_DEFAULT, MACH_PORT_RIGHT_DEAD_NAME,
+    MACH_PORT_RIGHT_RECEIVE, MACH_PORT_RIGHT_SEND,
 };
 use mach::{KernReturn, MachPortName};
 use sys::signal::{SIG_DFL, SIGKILL, SIGTERM, SIGUSR1, SIGUSR2};
@@ -50,6 +50,7 @@ use crate::{Case, check};
 pub const CASES: &[(&str, Case)] = &[
     ("smp stress: sends, RPCs and receives on one port from threads of three tasks", ipc_traffic),
     ("smp stress: a port destroyed under blocked senders and receivers of two tasks", ipc_port_death),
+    ("smp stress: RPC clients of a server task that is killed under them", ipc_server_death),
     ("smp stress: fork/exec/exit/wait storm from four threads", process_storm),
     ("smp stress: copy-on-write faults on the same pages from both sides of a fork", cow_both_sides),
     ("smp stress: thread_suspend / thread_get_state of a thread spinning in user space", suspend_spinner),
@@ -492,6 +493,8 @@ fn flooding_task() -> i32 {
 
 /// Rounds of `ipc_port_death`, and how many receiver threads each has.
 const DEATH_RECEIVERS: [usize; 6] = [2, 0, 1, 2, 0, 1];
+/// Rounds of `ipc_server_death`.
+const DEATH_ROUNDS: u32 = 4;
 
 /// Two sender threads here and one other task flood a port (blocking on its full queue) while
 /// receiver threads (two, one or none) drain it; after some traffic — or, with no receivers,
@@ -598,6 +601,164 @@ fn port_death_round(receivers: usize) -> Result<(u32, u32), &'static str> {
         "clear the bootstrap port",
     )?;
     Ok((RECEIVED.load(Ordering::SeqCst), died))
+}
+
+// ---- (a) IPC: RPC clients whose server task dies -----------------------------------------
+
+/// RPCs a client thread of `ipc_server_death` makes at most (so that it ends even if the
+/// server never dies).
+const DEATH_RPC_CAP: u32 = 3000;
+/// Replies received before the server task is killed.
+const REPLIES_BEFORE_KILL: u32 = 60;
+/// Client threads of `ipc_server_death`.
+const RPC_CLIENTS: usize = 3;
+/// How a client's RPC loop ended: its cap, or its first call that found the port dead.
+const ENDED_AT_CAP: u32 = 1;
+const ENDED_DEAD: u32 = 2;
+
+static DYING_SERVER: AtomicU32 = AtomicU32::new(0);
+static REPLIES: AtomicU32 = AtomicU32::new(0);
+static SEND_ONCE_NOTES: AtomicU32 = AtomicU32::new(0);
+static RPC_END: [AtomicU32; RPC_CLIENTS] = [const { AtomicU32::new(0) }; RPC_CLIENTS];
+
+/// RPCs to the dying server until a call finds it dead. A call may end three ways: the reply;
+/// a send-once notification on the reply port (the request died unanswered: queued when the
+/// port went, or dequeued by a server thread that was killed); MACH_SEND_INVALID_DEST (the
+/// port was dead already). Anything else ends the loop as a failure (the code is kept).
+extern "C" fn dying_server_client(i: u64) {
+    let server = DYING_SERVER.load(Ordering::SeqCst);
+    let reply = mach_reply_port();
+    let mut buf = MsgBuf::new();
+    let end = &RPC_END[i as usize % RPC_CLIENTS];
+    for seq in 0..DEATH_RPC_CAP {
+        let bits = mach_msgh_bits(MACH_MSG_TYPE_COPY_SEND, MACH_MSG_TYPE_MAKE_SEND_ONCE);
+        buf.set_header(&simple(server, bits, reply, RPC));
+        buf.put(24, &(i as u32).to_le_bytes());
+        buf.put(28, &seq.to_le_bytes());
+        buf.put(32, &token(i as u32, seq).to_le_bytes());
+        match buf.call(MSG_SIZE, reply) {
+            MACH_MSG_SUCCESS if buf.header().msgh_id == RPC + 100 => {
+                if buf.long(32) != token(i as u32, seq) {
+                    end.store(3, Ordering::SeqCst);
+                    return;
+                }
+                REPLIES.fetch_add(1, Ordering::SeqCst);
+            }
+            MACH_MSG_SUCCESS if buf.header().msgh_id == MACH_NOTIFY_SEND_ONCE => {
+                SEND_ONCE_NOTES.fetch_add(1, Ordering::SeqCst);
+            }
+            MACH_SEND_INVALID_DEST => {
+                end.store(ENDED_DEAD, Ordering::SeqCst);
+                return;
+            }
+            mr => {
+                end.store(mr as u32, Ordering::SeqCst);
+                return;
+            }
+        }
+    }
+    end.store(ENDED_AT_CAP, Ordering::SeqCst);
+}
+
+/// The server task: make a port, send its send right to the inherited bootstrap port (ours),
+/// and serve it from two threads and this one until killed.
+fn serving_task() -> i32 {
+    let mut boot = 0;
+    if task_get_bootstrap_port(mach_task_self(), &mut boot) != KernReturn::KERN_SUCCESS {
+        return 2;
+    }
+    let Ok(port) = new_port() else { return 3 };
+    let mut buf = MsgBuf::new();
+    let bits = mach_msgh_bits(MACH_MSG_TYPE_COPY_SEND, MACH_MSG_TYPE_MAKE_SEND);
+    buf.set_header(&simple(boot, bits, port, ONE_WAY));
+    if buf.send(24, 0, 0) != MACH_MSG_SUCCESS {
+        return 4;
+    }
+    SERVER_PORT.store(port, Ordering::SeqCst);
+    for i in 0..2 {
+        if spawn(i, server, 0).is_err() {
+            return 5;
+        }
+    }
+    server(0);
+    6
+}
+
+/// Client threads here make RPCs to a server task (three threads receiving on its port);
+/// after some replies the server task is SIGKILLed. Every call in flight must end — with its
+/// reply, with a send-once notification on its reply port (its request died unanswered), or
+/// with MACH_SEND_INVALID_DEST — and every client's next call must find the port dead; a
+/// client has one request outstanding at a time, so there are at most as many notifications
+/// as clients. Four CPUs tear the server task down (its threads, its space, the port and the
+/// requests queued on it) while the clients run on the other CPUs, inside mach_msg.
+fn ipc_server_death(_: &Args) -> Result<(), &'static str> {
+    watched(|| {
+        let me = mach_task_self();
+        let (mut replies, mut notes) = (0, 0);
+        for _ in 0..DEATH_ROUNDS {
+            REPLIES.store(0, Ordering::SeqCst);
+            SEND_ONCE_NOTES.store(0, Ordering::SeqCst);
+            for end in &RPC_END {
+                end.store(0, Ordering::SeqCst);
+            }
+            let rendezvous = new_port()?;
+            check(
+                mach_port_insert_right(me, rendezvous, rendezvous, MACH_MSG_TYPE_MAKE_SEND)
+                    == KernReturn::KERN_SUCCESS,
+                "make a send right",
+            )?;
+            check(
+                task_set_special_port(me, TASK_BOOTSTRAP_PORT, rendezvous) == KernReturn::KERN_SUCCESS,
+                "set the bootstrap port",
+            )?;
+            let server_task = match fork().map_err(|_| "fork")? {
+                Forked::Child => exit_process(serving_task()),
+                Forked::Parent(pid) => pid,
+            };
+            let mut buf = MsgBuf::new();
+            expect_mr(
+                buf.receive(rendezvous, MACH_RCV_TIMEOUT, 10_000),
+                &[MACH_MSG_SUCCESS],
+                "the server's port",
+            )?;
+            let server = buf.header().msgh_remote_port;
+            DYING_SERVER.store(server, Ordering::SeqCst);
+            for i in 0..RPC_CLIENTS {
+                spawn(i, dying_server_client, i as u64)?;
+            }
+            let busy = wait_for(10_000, || REPLIES.load(Ordering::SeqCst) >= REPLIES_BEFORE_KILL);
+            check(busy, "the server never answered")?;
+            kill(server_task, SIGKILL).map_err(|_| "kill")?;
+            let status = wait_gone(server_task, WATCHDOG_MS / 2)?;
+            check(killed_by(status, SIGKILL), "the server task was not killed by SIGKILL")?;
+            for slot in &SLOTS[..RPC_CLIENTS] {
+                slot.join();
+            }
+            for end in &RPC_END {
+                let how = end.load(Ordering::SeqCst);
+                if how != ENDED_DEAD {
+                    println!("utest:   smp stress: an RPC client's loop ended with {how:#x}");
+                }
+                check(how == ENDED_DEAD, "a client's calls did not end with the server's port dead")?;
+            }
+            let round_notes = SEND_ONCE_NOTES.load(Ordering::SeqCst);
+            check(
+                round_notes as usize <= RPC_CLIENTS,
+                "more send-once notifications than requests in flight",
+            )?;
+            replies += REPLIES.load(Ordering::SeqCst);
+            notes += round_notes;
+            check(
+                task_set_special_port(me, TASK_BOOTSTRAP_PORT, MACH_PORT_NULL) == KernReturn::KERN_SUCCESS,
+                "clear the bootstrap port",
+            )?;
+            let _ = mach_port_mod_refs(me, server, MACH_PORT_RIGHT_DEAD_NAME, -1);
+            let _ = mach_port_mod_refs(me, rendezvous, MACH_PORT_RIGHT_SEND, -1);
+            drop_port(rendezvous);
+        }
+        println!("utest:   smp stress: {replies} replies, {notes} requests died unanswered");
+        Ok(())
+    })
 }
 
 // ---- (b) fork / exec / exit / wait storm ----------------------------------------------------
@@ -934,8 +1095,8 @@ unsafe extern "C" {
 static SPIN_STOP: AtomicU32 = AtomicU32::new(0);
 static SPIN_COUNT: AtomicU64 = AtomicU64::new(0);
 /// Suspend / get_state / resume cycles on a thread of this task, and on another task's.
-const SUSPEND_ROUNDS: u32 = 300;
-const REMOTE_SUSPEND_ROUNDS: u32 = 100;
+const SUSPEND_ROUNDS: u32 = 200;
+const REMOTE_SUSPEND_ROUNDS: u32 = 60;
 
 extern "C" fn spinner(_: u64) {
     // SAFETY: the loop reads and writes only the two statics, and returns once stop is set.
