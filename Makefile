@@ -56,7 +56,7 @@ BENCH_TIMEOUT ?= 300
 .DEFAULT_GOAL := help
 
 .PHONY: profile bench-kernel help setup prereqs kernel ktest-kernel user c bench-release rootfs rootfs-bench initrd \
-        build run debug gdb test lint bench clean
+        build run debug gdb test lint bench bench-smp clean
 
 # ---- Help ------------------------------------------------------------------------------------
 
@@ -68,7 +68,10 @@ help:
 	@echo '  make test    all tests: host unit tests, lint, in-kernel tests, boot, user-space,'
 	@echo '               crash and debugger tests (logs in build/test-logs/)'
 	@echo '  make lint    cargo clippy -D warnings for the host crates, the kernel and user space'
-	@echo '  make bench   boot /bin/bench (release) under -icount and print its bench: lines'
+	@echo '  make bench   boot /bin/bench (release) under -icount and print its bench: lines,'
+	@echo '               then the scaling run (make bench-smp)'
+	@echo '  make bench-smp  /bin/bench --scaling on SMP=4 without -icount: wall-clock rates'
+	@echo '               and speedups for 1, 2 and 4 processes (BENCH_SMP=<n> CPUs)'
 	@echo '  make profile per-function instruction counts of one bench measurement'
 	@echo '               (WINDOW=<k>: the k-th measure() call, ITERATIONS=<its count>)'
 	@echo '  make build   build the kernel Image and the initrd without booting'
@@ -190,12 +193,34 @@ test: prereqs
 	scripts/systest.py $(foreach t,$(TESTS),'$(t)')
 
 # bench runs with stdin from /dev/null: it needs no input, and a terminal would be put in
-# raw mode by QEMU for nothing. The console is kept in build/bench.log.
+# raw mode by QEMU for nothing. The console is kept in build/bench.log. After the
+# deterministic table comes the scaling run (bench-smp).
 bench: bench-kernel rootfs-bench
 	scripts/mkinitrd.py $(ROOTFS) $(INITRD)
 	@echo 'bench: kernel $(BENCH_KERNEL) ($(BENCH_IMAGE))'
 	KERNEL_IMAGE=$(BENCH_IMAGE) BOOTARGS="init=/bin/bench" SMP=1 QEMU_ARGS="-icount shift=0,sleep=off $(QEMU_ARGS)" \
 		scripts/bench.sh $(BENCH_TIMEOUT) $(BUILD)/bench.log
+	$(bench_smp_run)
+
+# The scaling run: /bin/bench --scaling on BENCH_SMP CPUs without -icount (wall time: with
+# icount QEMU runs every CPU on one host thread), N = 1, 2, 4 processes of fixed work each.
+# The root filesystem gets /bin/bench-scaling, a `#!/bin/bench --scaling=<host cores>` script
+# (init gets no arguments from the kernel command line), only now: the deterministic table
+# is measured on the file system without it. The console is kept in build/bench-smp.log.
+BENCH_SMP  ?= 4
+HOST_CORES := $(shell nproc 2>/dev/null || echo 0)
+define bench_smp_run
+printf '#!/bin/bench --scaling=%s\n' '$(HOST_CORES)' >$(ROOTFS)/bin/bench-scaling
+chmod 0755 $(ROOTFS)/bin/bench-scaling
+scripts/mkinitrd.py $(ROOTFS) $(INITRD)
+@echo 'bench: scaling run: kernel $(BENCH_KERNEL), SMP=$(BENCH_SMP), no -icount, host cores $(HOST_CORES)'
+KERNEL_IMAGE=$(BENCH_IMAGE) BOOTARGS="init=/bin/bench-scaling" SMP=$(BENCH_SMP) QEMU_ARGS="$(QEMU_ARGS)" \
+	scripts/bench.sh $(BENCH_TIMEOUT) $(BUILD)/bench-smp.log
+@tr -d '\r' <$(BUILD)/bench-smp.log | sed -n 's/^ *\([0-9]* of [0-9]* CPUs running\).*/bench: scaling: the kernel says: \1/p'
+endef
+
+bench-smp: bench-kernel rootfs-bench
+	$(bench_smp_run)
 
 # A per-function instruction profile of one bench measurement (scripts/profile/): WINDOW is
 # the measure() call to profile, counted from 0 in bench's order; ITERATIONS its loop count.

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Boots the system once (as set up by `make bench`: init=/bin/bench, -icount) and prints the
-# console lines that start with "bench:" as they come. Fails unless QEMU exits with 0.
+# Boots the system once (as set up by `make bench`: init=/bin/bench under -icount, or by
+# `make bench-smp`: init=/bin/bench-scaling on several CPUs) and prints the console lines that
+# start with "bench:" as they come. Fails unless QEMU exits with 0.
 #
 # Usage: scripts/bench.sh <timeout-seconds> <log-file>
 # The full console goes to <log-file>.

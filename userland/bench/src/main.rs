@@ -1,6 +1,7 @@
 //! `/bin/bench`: microbenchmarks in guest instructions (DESIGN §5 level 7). Run it under
 //! `-icount shift=0,sleep=off` (`make bench`): then one counter tick is a fixed number of
-//! instructions and two runs print the same numbers.
+//! instructions and two runs print the same numbers. With `--scaling` it prints instead how
+//! wall-clock throughput scales with processes and CPUs (`scaling`, `make bench-smp`).
 #![no_std]
 #![no_main]
 
@@ -16,6 +17,7 @@ use libsys::thread::{ThreadSlot, thread_register, thread_spawn};
 use libsys::{Args, entry, println};
 
 mod ipc;
+mod scaling;
 
 const ITERATIONS: u64 = 20_000;
 /// Slower operations get fewer rounds (the totals stay in the same range).
@@ -76,6 +78,12 @@ fn main(args: &Args) -> i32 {
         return 1;
     };
     let tb = (tb.numer as u64, tb.denom as u64);
+    // `--scaling[=<host cores>]` (from the `#!` line of /bin/bench-scaling): the wall-clock
+    // scaling table instead of the instruction counts.
+    if let Some(mode) = args.argv().nth(1).and_then(|a| a.strip_prefix(b"--scaling")) {
+        let host = mode.strip_prefix(b"=").and_then(|n| core::str::from_utf8(n).ok()?.parse().ok());
+        return scaling::run(tb, host);
+    }
     if thread_register().is_err() {
         println!("bench: bsdthread_register failed");
         return 1;

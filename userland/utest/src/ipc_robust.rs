@@ -140,7 +140,7 @@ fn heap_back(before: u64) -> Result<(), &'static str> {
 }
 
 /// Messages queued on `port`, from its receive status.
-fn queued(port: MachPortName) -> Result<u32, &'static str> {
+pub(crate) fn queued(port: MachPortName) -> Result<u32, &'static str> {
     let mut status = [0u32; MACH_PORT_RECEIVE_STATUS_COUNT as usize];
     let mut count = MACH_PORT_RECEIVE_STATUS_COUNT;
     let kr =

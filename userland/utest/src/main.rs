@@ -29,6 +29,7 @@ mod processor;
 mod robust;
 mod sched;
 mod sema;
+mod smp_stress;
 mod spawn;
 mod vm;
 
@@ -230,6 +231,7 @@ fn main(args: &Args) -> i32 {
         .chain(sema::CASES)
         .chain(ipc_fuzz::CASES)
         .chain(ipc_robust::CASES)
+        .chain(smp_stress::CASES)
         // Last: it fills /tmp up to the file system's budget (nothing can unlink yet).
         .chain(robust::CASES)
     {

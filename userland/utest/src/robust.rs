@@ -51,7 +51,7 @@ const HEAP_SLACK: u64 = 4096;
 const PAGE_SLACK: u32 = 16;
 
 /// Milliseconds since `start` (a `mach_absolute_time`).
-fn ms_since(start: u64) -> u64 {
+pub(crate) fn ms_since(start: u64) -> u64 {
     let tb = timebase_info().unwrap_or(mach::time::MachTimebaseInfo { numer: 1, denom: 1 });
     let ticks = mach_absolute_time().saturating_sub(start);
     ticks * u64::from(tb.numer) / u64::from(tb.denom.max(1)) / 1_000_000
@@ -86,7 +86,7 @@ fn sleeper() -> Result<i32, &'static str> {
 /// Wait for `pid` with a bound: the caller's process must see it gone. An unkillable child
 /// would block here forever, so this polls and gives up after `ms` (the test fails instead
 /// of the run hanging — and the child is left for init).
-fn wait_gone(pid: i32, ms: u64) -> Result<i32, &'static str> {
+pub(crate) fn wait_gone(pid: i32, ms: u64) -> Result<i32, &'static str> {
     let start = mach_absolute_time();
     loop {
         match waitpid(pid, sys::wait::WNOHANG) {
@@ -101,7 +101,7 @@ fn wait_gone(pid: i32, ms: u64) -> Result<i32, &'static str> {
     }
 }
 
-fn killed_by(status: i32, sig: u32) -> bool {
+pub(crate) fn killed_by(status: i32, sig: u32) -> bool {
     wifsignaled(status) && wtermsig(status) == sig as i32
 }
 
@@ -322,7 +322,7 @@ fn pthread_kill_self_suspended(_: &Args) -> Result<(), &'static str> {
 }
 
 /// The threads of `task`, as port names in a buffer (up to 4).
-fn threads_of(task: MachPortName) -> Result<([MachPortName; 4], usize), &'static str> {
+pub(crate) fn threads_of(task: MachPortName) -> Result<([MachPortName; 4], usize), &'static str> {
     let (mut list, mut n) = (0u64, 0u32);
     check(task_threads(task, &mut list, &mut n).0 == 0, "task_threads")?;
     let mut out = [0; 4];
