@@ -283,6 +283,10 @@ extern "C" fn exception_dispatch(frame: &mut TrapFrame, kind: u64) {
         Vector::UserIrq => {
             let seen = sched_prim::thread_enter_kernel();
             crate::irq::handle();
+            // The handlers are done: the way back runs with interrupts on, as after a trap.
+            // (It may deliver a signal posted meanwhile — on another CPU, whose reschedule
+            // interrupt is what brought us here — and that copies out to the user's stack.)
+            osfmk::arm64::cpu::interrupts_enable();
             return_to_user(frame, seen);
         }
         Vector::KernelIrq => {
