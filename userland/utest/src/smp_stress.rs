@@ -339,6 +339,21 @@ fn client_task(index: u32) -> i32 {
     }
 }
 
+/// A new port with a send right, made our task's bootstrap port: the tasks we fork inherit
+/// it, which is how they find it.
+fn bootstrap_port(me: MachPortName) -> Result<MachPortName, &'static str> {
+    let port = new_port()?;
+    check(
+        mach_port_insert_right(me, port, port, MACH_MSG_TYPE_MAKE_SEND) == KernReturn::KERN_SUCCESS,
+        "make a send right",
+    )?;
+    check(
+        task_set_special_port(me, TASK_BOOTSTRAP_PORT, port) == KernReturn::KERN_SUCCESS,
+        "set the bootstrap port",
+    )?;
+    Ok(port)
+}
+
 /// Threads of three tasks send RPCs and one-way messages to one port, on which three server
 /// threads receive at once: every RPC gets its own reply, every one-way message arrives once.
 /// With the queue limit at 5 and nine clients, senders block and are woken by receives all
@@ -354,15 +369,7 @@ fn ipc_traffic(_: &Args) -> Result<(), &'static str> {
         for c in &ONE_WAY_FROM {
             c.store(0, Ordering::SeqCst);
         }
-        let port = new_port()?;
-        check(
-            mach_port_insert_right(me, port, port, MACH_MSG_TYPE_MAKE_SEND) == KernReturn::KERN_SUCCESS,
-            "make a send right",
-        )?;
-        check(
-            task_set_special_port(me, TASK_BOOTSTRAP_PORT, port) == KernReturn::KERN_SUCCESS,
-            "set the bootstrap port",
-        )?;
+        let port = bootstrap_port(me)?;
         SERVER_PORT.store(port, Ordering::SeqCst);
         // The servers take slots 0..3 here; a client task (a fork, with none of our threads)
         // reuses them for its own clients.
@@ -524,15 +531,7 @@ fn port_death_round(receivers: usize) -> Result<(u32, u32), &'static str> {
     for c in SENT_OK.iter().chain(&RECEIVED_FROM).chain(&SEND_END).chain(&RECEIVE_END) {
         c.store(0, Ordering::SeqCst);
     }
-    let port = new_port()?;
-    check(
-        mach_port_insert_right(me, port, port, MACH_MSG_TYPE_MAKE_SEND) == KernReturn::KERN_SUCCESS,
-        "make a send right",
-    )?;
-    check(
-        task_set_special_port(me, TASK_BOOTSTRAP_PORT, port) == KernReturn::KERN_SUCCESS,
-        "set the bootstrap port",
-    )?;
+    let port = bootstrap_port(me)?;
     DOOMED_PORT.store(port, Ordering::SeqCst);
     for i in 0..receivers {
         spawn(i, receiver, i as u64)?;
@@ -687,9 +686,8 @@ fn serving_task() -> i32 {
 /// Client threads here make RPCs to a server task (three threads receiving on its port);
 /// after some replies the server task is SIGKILLed. Every call in flight must end — with its
 /// reply, with a send-once notification on its reply port (its request died unanswered), or
-/// with MACH_SEND_INVALID_DEST — and every client's next call must find the port dead; a
-/// client has one request outstanding at a time, so there are at most as many notifications
-/// as clients. Four CPUs tear the server task down (its threads, its space, the port and the
+/// with MACH_SEND_INVALID_DEST — and every client's calls must end with the port dead. Four
+/// CPUs tear the server task down (its threads, its space, the port and the
 /// requests queued on it) while the clients run on the other CPUs, inside mach_msg.
 fn ipc_server_death(_: &Args) -> Result<(), &'static str> {
     watched(|| {
@@ -741,11 +739,10 @@ fn ipc_server_death(_: &Args) -> Result<(), &'static str> {
                 }
                 check(how == ENDED_DEAD, "a client's calls did not end with the server's port dead")?;
             }
+            // A client may see more than one notification: after its request dies with the
+            // server thread that held it, its next request can still be queued on the port
+            // (the dying task's space is not torn down yet) and die with the queue.
             let round_notes = SEND_ONCE_NOTES.load(Ordering::SeqCst);
-            check(
-                round_notes as usize <= RPC_CLIENTS,
-                "more send-once notifications than requests in flight",
-            )?;
             replies += REPLIES.load(Ordering::SeqCst);
             notes += round_notes;
             check(
