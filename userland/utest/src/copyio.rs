@@ -292,8 +292,12 @@ fn copy_keeps_interrupts(_: &Args) -> Result<(), &'static str> {
         check(copies.wakeups > 4, "the sleeper hardly woke")?;
         why = if copies.p75 >= base.p75 + tick / 2 {
             "a quarter of the wakeups beside copies were half a tick later"
-        } else if copies.worst >= base.worst + tick {
-            "a timed wakeup was held off for a tick more during a copy"
+        } else if copies.worst >= base.worst + longest / 2 {
+            // A copy that masked interrupts would hold a wakeup that fell at its start for
+            // about all of it. (Measured against half the longest copy, not a tick: with
+            // four CPUs on a two-core host, a woken vCPU alone is now and then a tick or two
+            // late, beside copies or not.)
+            "a timed wakeup was held off for most of a copy"
         } else {
             return Ok(());
         };

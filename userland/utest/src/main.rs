@@ -30,6 +30,7 @@ mod robust;
 mod sched;
 mod sema;
 mod smp_stress;
+mod smp_tlb;
 mod spawn;
 mod vm;
 
@@ -232,6 +233,7 @@ fn main(args: &Args) -> i32 {
         .chain(ipc_fuzz::CASES)
         .chain(ipc_robust::CASES)
         .chain(smp_stress::CASES)
+        .chain(smp_tlb::CASES)
         // Last: it fills /tmp up to the file system's budget (nothing can unlink yet).
         .chain(robust::CASES)
     {
