@@ -164,7 +164,8 @@ def ktest(name, cpu, smp=1, machine_opts=""):
         m = qemu.expect(r"^ktest: (\d+) passed, (\d+) failed", KTEST)
         print("    " + m.group(0), flush=True)
         if m.group(2) != "0":
-            raise Failure("in-kernel tests failed", qemu.tail())
+            failed = [line for line in qemu.buffer.splitlines() if "... FAILED" in line]
+            raise Failure("in-kernel tests failed", "\n".join(failed + ["..."]) + "\n" + qemu.tail())
         expect_exit(qemu, 0)
 
 
@@ -199,7 +200,9 @@ def test_utest(name="utest", cpu="cortex-a72", machine_opts="", smp=1):
         m = qemu.expect(r"^utest: (\d+) passed, (\d+) failed", UTEST)
         print("    " + m.group(0), flush=True)
         if m.group(2) != "0" or int(m.group(1)) < 1:
-            raise Failure("user-space tests failed", qemu.tail())
+            # The failures may be far above the tail: name them first.
+            failed = [line for line in qemu.buffer.splitlines() if "... FAILED" in line]
+            raise Failure("user-space tests failed", "\n".join(failed + ["..."]) + "\n" + qemu.tail())
         expect_exit(qemu, 0)
 
 
