@@ -448,7 +448,7 @@ extern "C" fn churn(_: u64) -> ! {
     thread_terminate_self()
 }
 
-/// Spins beside `churn` at its priority, so each quantum's end preempts one of them.
+/// Spins beside `churn` at its priority, so quantum ends preempt them in turn.
 extern "C" fn spin_beside(_: u64) -> ! {
     sched_prim::thread_continue();
     let deadline = CHURN_DEADLINE.load(Ordering::SeqCst);
@@ -470,11 +470,18 @@ pub fn sleeping_locks_preempted(task: &TaskRef) -> Result<(), &'static str> {
     sched_prim::thread_set_base_priority(&me, SchedMode::Fixed, PRI_TEST);
     let result = (|| {
         CHURN_DEADLINE.store(mach_absolute_time() + 150 * q, Ordering::SeqCst);
+        // As many spinners as CPUs: every CPU is busy, so the churning thread shares one and
+        // is preempted at quantum ends, wherever it is.
         let c = Thread::create(task.clone(), PRI_H, churn, 0).ok_or("no memory")?;
-        let s = Thread::create(task.clone(), PRI_H, spin_beside, 0).ok_or("no memory")?;
-        sched_prim::thread_setrun(c.clone());
-        sched_prim::thread_setrun(s.clone());
-        wait_all(&[&c, &s], q);
+        let mut threads = alloc::vec![c.clone()];
+        for _ in 0..cpu_data::cpus_online() {
+            threads.push(Thread::create(task.clone(), PRI_H, spin_beside, 0).ok_or("no memory")?);
+        }
+        for t in &threads {
+            sched_prim::thread_setrun(t.clone());
+        }
+        let all: alloc::vec::Vec<&osfmk::kern::thread::ThreadRef> = threads.iter().collect();
+        wait_all(&all, q);
         let (rounds, preempted) =
             (CHURN_ROUNDS.load(Ordering::SeqCst), CHURN_PREEMPTED.load(Ordering::SeqCst));
         kprintln!(

@@ -141,7 +141,7 @@ mod imp {
     }
 
     /// What every CPU shares (XNU's processor set): the run queue, the threads held off it
-    /// by `thread_stop`, and the wait deadlines. One lock, the scheduler lock, covers it and
+    /// by `thread_stop`, and each CPU's wait deadlines. One lock, the scheduler lock, covers it and
     /// every thread's scheduling state (`state`, `on_cpu`, the wait fields, `stop_count`).
     ///
     /// One run queue per processor set, not one per CPU, by choice: it is what XNU's clutch
@@ -158,7 +158,10 @@ mod imp {
         runq: RunQueue<ThreadRef>,
         /// Runnable, but held by `thread_stop` until `thread_unstop`.
         stopped: Vec<ThreadRef>,
-        timers: TimerQueue<WaitTimeout>,
+        /// Wait deadlines by CPU (XNU's per-processor timer call queues): a wait's deadline
+        /// goes on the queue of the CPU the thread waits on, whose timer alone serves it, so a
+        /// deadline wakes one CPU, not every CPU that happens to look at a shared queue.
+        timers: [TimerQueue<WaitTimeout>; crate::arm64::cpu_data::MAX_CPUS],
         /// Counter ticks per quantum and per scheduler (decay) tick.
         quantum: u64,
         sched_tick: u64,
@@ -197,7 +200,7 @@ mod imp {
         *SCHED.lock() = Some(Scheduler {
             runq: RunQueue::new(),
             stopped: Vec::new(),
-            timers: TimerQueue::default(),
+            timers: core::array::from_fn(|_| TimerQueue::default()),
             quantum,
             sched_tick: nanoseconds_to_absolutetime(SCHED_TICK_NS),
         });
@@ -218,22 +221,23 @@ mod imp {
         thread_machine::install_threads(cpu, running, idle);
     }
 
+    /// `quantum_end` of a CPU running its idle thread: no quantum to end.
+    const NO_QUANTUM: u64 = u64::MAX;
+
     /// Bring up the scheduler on a secondary CPU, already running on `idle`'s stack (as the
     /// boot thread runs on the boot stack): `idle` becomes both its running and its idle
     /// thread, its clock gets its first deadline, and the CPU goes online — from then on
     /// wakeups may choose it.
     pub fn processor_start_secondary(idle: ThreadRef, clock: &'static dyn ClockDevice) {
-        let now = mach_absolute_time();
-        let quantum_end = now + nanoseconds_to_absolutetime(QUANTUM_NS);
         {
             // Under the scheduler lock: a CPU choosing whom to preempt sees the new one
-            // whole (idle, at IDLE_PRI) or not at all.
+            // whole (idle, at IDLE_PRI) or not at all. Idle, it needs no quantum tick.
             let _guard = SCHED.lock();
-            processor_start(idle.clone(), idle, quantum_end);
+            processor_start(idle.clone(), idle, NO_QUANTUM);
             current_cpu().current_pri.store(IDLE_PRI, Ordering::Relaxed);
             crate::arm64::cpu_data::cpu_set_online(current_cpu());
         }
-        clock.set_deadline(quantum_end);
+        clock.set_deadline(NO_QUANTUM);
     }
 
     /// The thread running on this CPU.
@@ -375,10 +379,13 @@ mod imp {
         t.sched.set_wait_result(WaitResult::Awakened);
         match deadline {
             Some(d) => {
-                let id = s.timers.enter(d, WaitTimeout { thread: t.clone(), seq });
+                let cpu = current_cpu();
+                let here = cpu.cpu_number();
+                let id = s.timers[here as usize].enter(d, WaitTimeout { thread: t.clone(), seq });
                 t.sched.wait_timer_deadline.store(id.0, Ordering::Relaxed);
                 t.sched.wait_timer_seq.store(id.1, Ordering::Relaxed);
-                program_clock(s, current_cpu());
+                t.sched.wait_timer_cpu.store(here, Ordering::Relaxed);
+                program_clock(s, cpu);
             }
             None => t.sched.wait_timer_seq.store(NO_TIMER, Ordering::Relaxed),
         }
@@ -409,8 +416,10 @@ mod imp {
             return false;
         }
         let timer_seq = t.sched.wait_timer_seq.swap(NO_TIMER, Ordering::Relaxed);
-        if timer_seq != NO_TIMER {
-            s.timers.cancel(TimerId(t.sched.wait_timer_deadline.load(Ordering::Relaxed), timer_seq));
+        if timer_seq != NO_TIMER
+            && let Some(q) = s.timers.get_mut(t.sched.wait_timer_cpu.load(Ordering::Relaxed) as usize)
+        {
+            q.cancel(TimerId(t.sched.wait_timer_deadline.load(Ordering::Relaxed), timer_seq));
         }
         t.sched.set_wait_result(result);
         if t.sched.on_cpu.load(Ordering::Relaxed) == ON_CPU {
@@ -581,8 +590,9 @@ mod imp {
         next.set_state(ThreadState::Running);
         next.sched.last_cpu.store(cpu.cpu_number(), Ordering::Relaxed);
         next.sched.stamp.store(now, Ordering::Relaxed);
-        // A new thread on the CPU gets a fresh quantum.
-        cpu.quantum_end.store(now + s.quantum, Ordering::Relaxed);
+        // A new thread on the CPU gets a fresh quantum; an idle CPU needs no tick (a wakeup
+        // that picks it signals it, and its own deadlines still program its timer).
+        cpu.quantum_end.store(if next_is_idle { NO_QUANTUM } else { now + s.quantum }, Ordering::Relaxed);
         program_clock(s, cpu);
         Some(next)
     }
@@ -649,11 +659,12 @@ mod imp {
         Wait::begin(Interruptible::Yes, Some(deadline)).block()
     }
 
-    /// Program this CPU's timer for the earlier of its quantum's end and the first wait
-    /// deadline.
+    /// Program this CPU's timer for the earlier of its quantum's end (none while it idles)
+    /// and its first wait deadline.
     fn program_clock(s: &Scheduler, cpu: &CpuData) {
         let quantum_end = cpu.quantum_end.load(Ordering::Relaxed);
-        let next = s.timers.next_deadline().map_or(quantum_end, |d| d.min(quantum_end));
+        let own = s.timers.get(cpu.cpu_number() as usize).and_then(|q| q.next_deadline());
+        let next = own.map_or(quantum_end, |d| d.min(quantum_end));
         if let Some(c) = CLOCK.get() {
             c.set_deadline(next);
         }
@@ -666,7 +677,8 @@ mod imp {
         let cpu = current_cpu();
         let mut guard = SCHED.lock();
         let Some(s) = guard.as_mut() else { return };
-        while let Some(w) = s.timers.pop_expired(now) {
+        let here = cpu.cpu_number() as usize;
+        while let Some(w) = s.timers.get_mut(here).and_then(|q| q.pop_expired(now)) {
             // The entry is gone from the queue: forget it before ending the wait.
             if w.thread.sched.wait_seq.load(Ordering::Relaxed) == w.seq {
                 w.thread.sched.wait_timer_seq.store(NO_TIMER, Ordering::Relaxed);

@@ -68,6 +68,8 @@ pub struct ThreadSched {
     /// The timer that ends the current wait (`TimerId` parts; `seq == NO_TIMER`: none).
     pub(crate) wait_timer_deadline: AtomicU64,
     pub(crate) wait_timer_seq: AtomicU64,
+    /// Whose queue that timer is on (the CPU the wait began on).
+    pub(crate) wait_timer_cpu: AtomicU32,
 }
 
 /// `on_cpu`: its registers are in its saved context.
@@ -109,6 +111,7 @@ impl ThreadSched {
             promotion: AtomicU8::new(0),
             wait_timer_deadline: AtomicU64::new(0),
             wait_timer_seq: AtomicU64::new(NO_TIMER),
+            wait_timer_cpu: AtomicU32::new(0),
         }
     }
 
