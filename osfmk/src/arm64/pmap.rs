@@ -649,6 +649,20 @@ impl Pmap {
         None
     }
 
+    /// Clear the page at `va`'s entry without invalidating its TLB entries (the caller
+    /// invalidates, and frees the frame only after). Returns the frame it mapped.
+    fn clear_leaf(&mut self, va: u64) -> Option<u64> {
+        let slot = self.walk(va, 3, false).ok()??;
+        // SAFETY: `slot` is an entry of one of our tables; the caller invalidates.
+        let d = unsafe { slot.read_volatile() };
+        if d & DESC_VALID == 0 {
+            return None;
+        }
+        // SAFETY: as above.
+        unsafe { slot.write_volatile(0) };
+        Some(d & DESC_ADDR_MASK)
+    }
+
     /// Unmap the page at `va`, returning the physical page it mapped.
     pub fn remove(&mut self, va: u64) -> Option<u64> {
         let slot = self.walk(va, 3, false).ok()??;
@@ -1056,4 +1070,43 @@ pub fn kernel_pmap_enter(va: u64, pa: u64, prot: Prot) -> Result<(), KernReturn>
 #[cfg(target_os = "none")]
 pub fn kernel_pmap_remove(va: u64) -> Option<u64> {
     KERNEL_PMAP.lock().as_mut()?.remove(va)
+}
+
+/// Unmap the kernel pages in `[start, end)` with one TLB invalidation for all of them, then
+/// hand each frame they mapped to `freed` (only then: no CPU can reach it any more). One
+/// broadcast invalidation makes every CPU stop and sync (dearly, under emulation), so a
+/// kernel stack's eight pages cost one, not eight.
+#[cfg(target_os = "none")]
+pub fn kernel_pmap_remove_range(start: u64, end: u64, mut freed: impl FnMut(u64)) {
+    const BATCH: usize = 16;
+    let mut va = start;
+    while va < end {
+        let mut frames = [0u64; BATCH];
+        let mut n = 0;
+        {
+            let mut guard = KERNEL_PMAP.lock();
+            let Some(p) = guard.as_mut() else { return };
+            while va < end && n < BATCH {
+                if let Some(pa) = p.clear_leaf(va) {
+                    frames[n] = pa;
+                    n += 1;
+                }
+                va += PAGE_SIZE;
+            }
+            // SAFETY: TLB maintenance has no memory-safety effects of its own; the global
+            // kernel entries of every CPU go, so no CPU keeps a translation of the frames.
+            unsafe {
+                core::arch::asm!(
+                    "dsb ishst",
+                    "tlbi vmalle1is",
+                    "dsb ish",
+                    "isb",
+                    options(nostack, preserves_flags)
+                )
+            };
+        }
+        for &pa in &frames[..n] {
+            freed(pa);
+        }
+    }
 }

@@ -64,7 +64,7 @@ pub use imp::KernelStack;
 #[cfg(target_os = "none")]
 mod imp {
     use super::*;
-    use crate::arm64::pmap::{Prot, kernel_pmap_enter, kernel_pmap_remove};
+    use crate::arm64::pmap::{Prot, kernel_pmap_enter, kernel_pmap_remove_range};
     use crate::kern::locks::SpinLock;
     use crate::vm::vm_page::{self, PAGE_SIZE};
     use mach::KernReturn;
@@ -109,13 +109,7 @@ mod imp {
 
     impl Drop for KernelStack {
         fn drop(&mut self) {
-            let mut va = self.bottom();
-            while va < self.top() {
-                if let Some(pa) = kernel_pmap_remove(va) {
-                    vm_page::vm_page_free(pa);
-                }
-                va += PAGE_SIZE;
-            }
+            kernel_pmap_remove_range(self.bottom(), self.top(), vm_page::vm_page_free);
             SLOTS.lock().free(self.slot);
         }
     }
