@@ -295,6 +295,21 @@ mod tests {
         }
     }
 
+    /// Free pages once they stop changing: threads of earlier tests may still be giving
+    /// their stacks back on other CPUs (see `free_pages_come_back`).
+    fn settled_free_pages() -> u64 {
+        let mut before = osfmk::vm::vm_page::vm_page_counts().0;
+        for _ in 0..50 {
+            sched_prim::thread_sleep_until(sched_prim::deadline_after_ns(1_000_000));
+            let now = osfmk::vm::vm_page::vm_page_counts().0;
+            if now == before {
+                break;
+            }
+            before = now;
+        }
+        before
+    }
+
     fn wait_terminated(t: &osfmk::kern::thread::ThreadRef) {
         while t.state() != ThreadState::Terminated {
             sched_prim::thread_block();
@@ -455,17 +470,7 @@ mod tests {
     }
 
     fn thread_churn(task: &TaskRef) -> Result<(), &'static str> {
-        // Threads of earlier tests may still be giving their stacks back on other CPUs (see
-        // below): start from a count that has settled.
-        let mut before = osfmk::vm::vm_page::vm_page_counts().0;
-        for _ in 0..50 {
-            sched_prim::thread_sleep_until(sched_prim::deadline_after_ns(1_000_000));
-            let now = osfmk::vm::vm_page::vm_page_counts().0;
-            if now == before {
-                break;
-            }
-            before = now;
-        }
+        let before = settled_free_pages();
         for _ in 0..200 {
             let t = Thread::create(task.clone(), BASEPRI_KERNEL, churn, 0).ok_or("no memory")?;
             sched_prim::thread_setrun(t.clone());
@@ -484,7 +489,7 @@ mod tests {
         use mach::KernReturn;
         use mach::vm::{VM_FLAGS_ANYWHERE, VmProt};
         use osfmk::vm::{vm_fault::vm_fault, vm_page::vm_page_counts, vm_user::mach_vm_allocate};
-        let (before, _) = vm_page_counts();
+        let before = settled_free_pages();
         let faulted = {
             let task = osfmk::kern::task::Task::create().map_err(|_| "task_create")?;
             let mut map = task.map.as_ref().ok_or("no map")?.write();
@@ -509,9 +514,10 @@ mod tests {
             task.terminate();
             n
         };
+        let came_back = free_pages_come_back(before);
         let (after, _) = vm_page_counts();
         kprintln!("ktest:   faulted {faulted} pages before running out; free pages {before} -> {after}");
-        if after != before {
+        if !came_back {
             return Err("pages leaked after the task was destroyed");
         }
         Ok(())
