@@ -423,24 +423,29 @@ impl PmapTtbr {
         let got = asids.assign(self.tag.load(core::sync::atomic::Ordering::Relaxed), asid_count(), cpu);
         self.tag.store(got.tag, core::sync::atomic::Ordering::Relaxed);
         let ttbr = self.root | ((got.tag & 0xFFFF) << 48);
+        // After a roll-over every CPU's whole TLB goes first (broadcast), so no reused ASID
+        // finds old entries; the ASIDs other CPUs keep running under were reserved, so none of
+        // them is reused.
+        if got.flush_all {
+            tlb_flush_all_cpus();
+        }
         // SAFETY: the root table is valid for as long as its pmap lives, which its task (the
         // caller's) keeps alive while it runs in it; the kernel never runs from TTBR0
-        // addresses, so switching it cannot pull code from under us. After a roll-over every
-        // CPU's whole TLB goes first (broadcast), so no reused ASID finds old entries; the
-        // ASIDs other CPUs keep running under were reserved, so none of them is reused.
+        // addresses, so switching it cannot pull code from under us.
         unsafe {
-            if got.flush_all {
-                core::arch::asm!(
-                    "dsb ishst",
-                    "tlbi vmalle1is",
-                    "dsb ish",
-                    "isb",
-                    options(nostack, preserves_flags)
-                );
-            }
             core::arch::asm!("msr ttbr0_el1, {}", "isb", in(reg) ttbr, options(nostack, preserves_flags))
         };
     }
+}
+
+/// Invalidate every TLB entry of every CPU (inner-shareable broadcast), after the table
+/// writes before it are visible.
+#[cfg(target_os = "none")]
+fn tlb_flush_all_cpus() {
+    // SAFETY: TLB maintenance has no memory-safety effects of its own.
+    unsafe {
+        core::arch::asm!("dsb ishst", "tlbi vmalle1is", "dsb ish", "isb", options(nostack, preserves_flags))
+    };
 }
 
 #[cfg(target_os = "none")]
@@ -1093,17 +1098,9 @@ pub fn kernel_pmap_remove_range(start: u64, end: u64, mut freed: impl FnMut(u64)
                 }
                 va += PAGE_SIZE;
             }
-            // SAFETY: TLB maintenance has no memory-safety effects of its own; the global
-            // kernel entries of every CPU go, so no CPU keeps a translation of the frames.
-            unsafe {
-                core::arch::asm!(
-                    "dsb ishst",
-                    "tlbi vmalle1is",
-                    "dsb ish",
-                    "isb",
-                    options(nostack, preserves_flags)
-                )
-            };
+            // The global kernel entries of every CPU go too: no CPU keeps a translation of
+            // the frames.
+            tlb_flush_all_cpus();
         }
         for &pa in &frames[..n] {
             freed(pa);
