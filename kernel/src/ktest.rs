@@ -54,6 +54,11 @@ mod tests {
         ("a wakeup between Wait::begin and block is not lost", super::waitq_tests::wakeup_before_block),
         ("a wait on two queues ends on either and leaves neither", super::waitq_tests::wait_on_two_queues),
         ("wakeup_one passes over waits that already ended", super::waitq_tests::wakeup_one_skips_ended_waits),
+        ("every CPU the device tree lists is online", super::waitq_tests::every_cpu_online),
+        (
+            "idle CPUs take no clock interrupts: no tick, and deadlines on their own CPU's queue",
+            super::waitq_tests::idle_cpus_take_no_clock_interrupts,
+        ),
         (
             "a thread woken on a busy CPU runs on an idle one at once (reschedule SGI)",
             super::waitq_tests::wakeup_runs_on_an_idle_cpu,
@@ -84,6 +89,10 @@ mod tests {
         (
             "lock validator: a sleeping lock in interrupt context is caught",
             crate::ktest_locks::sleeping_in_interrupt,
+        ),
+        (
+            "lock validator: a preemption-disabling lock under an interrupt-masking one is caught",
+            crate::ktest_locks::simple_under_irq_safe,
         ),
         ("LckMtx: priority inheritance resolves an inversion", crate::ktest_locks::priority_inversion),
         (

@@ -22,6 +22,7 @@ use crate::kprintln;
 static OUTER: SimpleLock<u32> = SimpleLock::new(&TEST_OUTER, 0);
 static INNER: SimpleLock<u32> = SimpleLock::new(&TEST_INNER, 0);
 static INNER_IRQ: SpinLock<u32> = SpinLock::new(&TEST_INNER, 0);
+static OUTER_IRQ: SpinLock<u32> = SpinLock::new(&TEST_OUTER, 0);
 static MTX: LckMtx<u32> = LckMtx::new(&TEST_SLEEPING, 0);
 static RW: LckRw<u32> = LckRw::new(&TEST_SLEEPING, 0);
 
@@ -169,6 +170,32 @@ pub fn sleeping_in_interrupt(_: &TaskRef) -> Result<(), &'static str> {
     caught(in_irq(&|| *OUTER.lock() += 1), ViolationKind::SimpleLockInInterrupt)?;
     if in_irq(&|| *INNER_IRQ.lock() += 1).is_some() {
         return Err("an interrupt-masking lock in interrupt context was reported");
+    }
+    Ok(())
+}
+
+/// A preemption-disabling lock taken under an interrupt-masking one is caught (a deadlock
+/// across CPUs with an interrupt handler that takes the outer lock); the other way round is
+/// fine.
+pub fn simple_under_irq_safe(_: &TaskRef) -> Result<(), &'static str> {
+    let v = caught(
+        expect_violation(|| {
+            let _o = OUTER_IRQ.lock();
+            *INNER.lock() += 1;
+        }),
+        ViolationKind::SimpleUnderIrqSafe,
+    )?;
+    let named = v.taking.is_some_and(|t| core::ptr::eq(t.class, &TEST_INNER))
+        && v.held.is_some_and(|h| core::ptr::eq(h.class, &TEST_OUTER));
+    if !named {
+        return Err("the two locks were not named");
+    }
+    let fine = expect_violation(|| {
+        let _o = OUTER.lock();
+        *INNER_IRQ.lock() += 1;
+    });
+    if fine.is_some() {
+        return Err("an interrupt-masking lock under a preemption-disabling one was reported");
     }
     Ok(())
 }

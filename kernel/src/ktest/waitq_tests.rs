@@ -281,7 +281,7 @@ pub fn pset_wakeup_passes_over_timed_out_receiver(task: &TaskRef) -> Result<(), 
     Ok(())
 }
 
-// ---- A wakeup on one CPU preempts another CPU (the reschedule SGI) ---------------------------
+// ---- A wakeup on one CPU gets another CPU going (the reschedule SGI) -------------------------
 
 static IPI_Q: WaitQueue = WaitQueue::new();
 static IPI_WOKEN_AT: AtomicU64 = AtomicU64::new(0);
@@ -412,4 +412,59 @@ pub fn wakeup_runs_on_an_idle_cpu(task: &TaskRef) -> Result<(), &'static str> {
     IPI_STOP.store(true, Ordering::SeqCst);
     sched_prim::thread_set_base_priority(&me, osfmk::kern::sched::SchedMode::Fixed, BASEPRI_KERNEL);
     result
+}
+
+// ---- The CPUs, their clocks and their deadlines ----------------------------------------------
+
+/// Every CPU the device tree lists is online once the kernel gets to its work (the boot CPU
+/// waits for each one it starts to join the scheduler, not merely to check in).
+pub fn every_cpu_online(_: &TaskRef) -> Result<(), &'static str> {
+    let (online, listed) = (osfmk::arm64::cpu_data::cpus_online(), osfmk::arm64::cpu_data::cpu_count());
+    crate::kprintln!("ktest:   {online} of {listed} CPUs online");
+    if online != listed {
+        return Err("a started CPU was not online yet");
+    }
+    Ok(())
+}
+
+/// While this thread sleeps 100 ms ten times, the other CPUs have nothing to run: an idle CPU
+/// takes no quantum tick, and this thread's deadlines are on this CPU's own queue, so they
+/// take no clock interrupt at all (with a tick, or with deadlines on one shared queue that
+/// every CPU's timer follows, each would take ten or more).
+pub fn idle_cpus_take_no_clock_interrupts(_: &TaskRef) -> Result<(), &'static str> {
+    let cpus = osfmk::arm64::cpu_data::all_cpus();
+    if cpus.len() < 2 {
+        crate::kprintln!("ktest:   one CPU: no idle CPU to watch");
+        return Ok(());
+    }
+    let me = sched_prim::current_thread();
+    // Fixed at a high priority: this thread stays where it is (nothing preempts it), and
+    // every wakeup of it picks this CPU, idle then.
+    sched_prim::thread_set_base_priority(&me, osfmk::kern::sched::SchedMode::Fixed, BASEPRI_KERNEL + 20);
+    // Settle: let whatever ran before finish, and this thread's CPU be its home.
+    sched_prim::thread_sleep_until(mach_absolute_time() + ms(20));
+    let before: alloc::vec::Vec<u64> = cpus.iter().map(|c| c.clock_interrupts()).collect();
+    let mut moved = false;
+    let home = osfmk::arm64::cpu_data::cpu_number();
+    for _ in 0..10 {
+        sched_prim::thread_sleep_until(mach_absolute_time() + ms(10));
+        moved |= osfmk::arm64::cpu_data::cpu_number() != home;
+    }
+    let taken: alloc::vec::Vec<u64> =
+        cpus.iter().zip(&before).map(|(c, b)| c.clock_interrupts() - b).collect();
+    sched_prim::thread_set_base_priority(&me, osfmk::kern::sched::SchedMode::Fixed, BASEPRI_KERNEL);
+    crate::kprintln!("ktest:   clock interrupts per CPU over ten 10 ms sleeps on CPU {home}: {taken:?}");
+    if moved {
+        // Its own CPU was idle at every deadline: an idle CPU that took the thread instead
+        // was looking at the run queue without being asked (a tick).
+        return Err("the sleeping thread was woken on another CPU than its own idle one");
+    }
+    // A stray one for a deadline of a thread an earlier test left: allow two.
+    if taken.iter().enumerate().any(|(i, &n)| i != home as usize && n > 2) {
+        return Err("an idle CPU took clock interrupts for nothing it had to do");
+    }
+    if taken[home as usize] < 10 {
+        return Err("the sleeping thread's own CPU did not serve its deadlines");
+    }
+    Ok(())
 }

@@ -65,6 +65,8 @@ pub struct CpuData {
     pub(crate) context_switches: AtomicUsize,
     /// Reschedule interrupts (SGIs from other CPUs) this CPU has taken (statistics).
     reschedule_interrupts: AtomicU64,
+    /// Clock interrupts this CPU has taken (statistics).
+    clock_interrupts: AtomicU64,
     /// Time spent on this CPU in user mode, in the kernel, and in its idle thread, in
     /// absolute-time units (XNU's per-processor user, system and idle timers). Only this CPU
     /// adds to them ([`CpuData::charge_time`]); anyone reads them.
@@ -109,6 +111,7 @@ impl CpuData {
             interrupt_level: AtomicU32::new(0),
             context_switches: AtomicUsize::new(0),
             reschedule_interrupts: AtomicU64::new(0),
+            clock_interrupts: AtomicU64::new(0),
             cpu_time: [const { AtomicU64::new(0) }; CPU_TIME_KINDS],
             #[cfg(feature = "lock-validator")]
             held_spin: spin::Mutex::new(crate::kern::lock_order::HeldStack::new()),
@@ -158,6 +161,16 @@ impl CpuData {
     /// Reschedule interrupts this CPU has taken.
     pub fn reschedule_interrupts(&self) -> u64 {
         self.reschedule_interrupts.load(Ordering::Relaxed)
+    }
+
+    /// Clock interrupts this CPU has taken.
+    pub fn clock_interrupts(&self) -> u64 {
+        self.clock_interrupts.load(Ordering::Relaxed)
+    }
+
+    /// This CPU took a clock interrupt (its own block only: the interrupt handler).
+    pub fn note_clock_interrupt(&self) {
+        self.clock_interrupts.fetch_add(1, Ordering::Relaxed);
     }
 
     /// This CPU took a reschedule interrupt (its own block only: the interrupt handler).

@@ -675,6 +675,7 @@ mod imp {
     pub fn clock_interrupt() {
         let now = mach_absolute_time();
         let cpu = current_cpu();
+        cpu.note_clock_interrupt();
         let mut guard = SCHED.lock();
         let Some(s) = guard.as_mut() else { return };
         let here = cpu.cpu_number() as usize;
