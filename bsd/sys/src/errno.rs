@@ -48,6 +48,45 @@ impl Errno {
     pub const EJUSTRETURN: Errno = Errno(-2);
 }
 
+/// A copy from or to a bad user address is `EFAULT`, as XNU's `copyin`/`copyout` return.
+impl From<mach::CopyFault> for Errno {
+    fn from(_: mach::CopyFault) -> Errno {
+        Errno::EFAULT
+    }
+}
+
+/// How a BSD call reports a Mach error: XNU's `mach_to_bsd_errno` (`bsd/kern/ubc_subr.c`).
+/// Note that it makes `KERN_INVALID_ADDRESS` `EINVAL` (a bad range given to the VM), not
+/// `EFAULT`: a bad pointer the kernel copies through is a [`mach::CopyFault`] instead.
+/// Calls whose own mapping XNU spells out differently (mmap's, in `kern_mman.c`) keep it.
+impl From<mach::KernReturn> for Errno {
+    fn from(kr: mach::KernReturn) -> Errno {
+        use mach::KernReturn as K;
+        match kr {
+            K::KERN_INVALID_ADDRESS
+            | K::KERN_INVALID_ARGUMENT
+            | K::KERN_NOT_IN_SET
+            | K::KERN_INVALID_NAME
+            | K::KERN_INVALID_TASK
+            | K::KERN_INVALID_RIGHT
+            | K::KERN_INVALID_VALUE
+            | K::KERN_INVALID_CAPABILITY
+            | K::KERN_INVALID_HOST
+            | K::KERN_MEMORY_PRESENT => Errno::EINVAL,
+            K::KERN_PROTECTION_FAILURE | K::KERN_NOT_RECEIVER | K::KERN_NO_ACCESS => Errno::EACCES,
+            K::KERN_NO_SPACE | K::KERN_RESOURCE_SHORTAGE | K::KERN_UREFS_OVERFLOW => Errno::ENOMEM,
+            K::KERN_MEMORY_FAILURE => Errno::EPERM,
+            K::KERN_MEMORY_ERROR => Errno::EBUSY,
+            K::KERN_ALREADY_IN_SET | K::KERN_NAME_EXISTS | K::KERN_RIGHT_EXISTS => Errno::EEXIST,
+            K::KERN_ABORTED => Errno::EINTR,
+            K::KERN_TERMINATED | K::KERN_SEMAPHORE_DESTROYED | K::KERN_NOT_WAITING => Errno::ENOENT,
+            K::KERN_NOT_SUPPORTED => Errno::ENOTSUP,
+            K::KERN_OPERATION_TIMED_OUT => Errno::ETIMEDOUT,
+            _ => Errno::EIO,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::Errno;
@@ -60,5 +99,18 @@ mod tests {
         assert_eq!(Errno::EFAULT.0, 14);
         assert_eq!(Errno::EOPNOTSUPP.0, 102);
         assert_eq!(Errno::EFAULT.name(), "EFAULT");
+    }
+
+    #[test]
+    fn mach_errors_map_as_xnu_does() {
+        use mach::KernReturn as K;
+        assert_eq!(Errno::from(mach::CopyFault { copied: 3 }), Errno::EFAULT);
+        assert_eq!(Errno::from(K::KERN_INVALID_ADDRESS), Errno::EINVAL);
+        assert_eq!(Errno::from(K::KERN_PROTECTION_FAILURE), Errno::EACCES);
+        assert_eq!(Errno::from(K::KERN_RESOURCE_SHORTAGE), Errno::ENOMEM);
+        assert_eq!(Errno::from(K::KERN_FAILURE), Errno::EIO);
+        assert_eq!(Errno::from(K::KERN_ABORTED), Errno::EINTR);
+        assert_eq!(Errno::from(K::KERN_NAME_EXISTS), Errno::EEXIST);
+        assert_eq!(Errno::from(K::KERN_OPERATION_TIMED_OUT), Errno::ETIMEDOUT);
     }
 }

@@ -37,3 +37,18 @@ impl KernReturn {
         if self == KernReturn::KERN_SUCCESS { Ok(()) } else { Err(self) }
     }
 }
+
+/// A copy between kernel and user memory that stopped at a user address it could not use
+/// (unmapped, protected, or outside user space). Mach reports it as `KERN_INVALID_ADDRESS`;
+/// BSD as `EFAULT` (`sys::Errno` converts it), so a handler's `?` gives each its own code.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct CopyFault {
+    /// Bytes moved before the copy stopped.
+    pub copied: usize,
+}
+
+impl From<CopyFault> for KernReturn {
+    fn from(_: CopyFault) -> KernReturn {
+        KernReturn::KERN_INVALID_ADDRESS
+    }
+}

@@ -25,5 +25,5 @@ pub mod time;
 pub mod traps;
 pub mod vm;
 
-pub use kern_return::KernReturn;
+pub use kern_return::{CopyFault, KernReturn};
 pub use port::MachPortName;

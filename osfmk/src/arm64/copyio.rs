@@ -43,21 +43,9 @@ use crate::vm::vm_fault::vm_map_kernel_page;
 use crate::vm::vm_map::{VmMap, VmPlacement};
 use crate::vm::vm_page::PAGE_SIZE;
 
-/// A user virtual address. Only copyio turns it into memory.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct UserAddr(pub u64);
+pub use crate::vm::user_ptr::UserAddr;
 
-impl UserAddr {
-    /// `self + n`, or None on overflow.
-    pub fn offset(self, n: u64) -> Option<UserAddr> {
-        self.0.checked_add(n).map(UserAddr)
-    }
-}
-
-/// Is `[addr, addr + len)` inside user space?
-fn user_range(addr: u64, len: usize) -> bool {
-    addr >= USER_VM_MIN && addr.checked_add(len as u64).is_some_and(|end| end <= USER_VM_MAX)
-}
+use crate::vm::user_ptr::is_user_range as user_range;
 
 /// Is `addr` a user address (one a fault inside a copy may be resolved at)?
 pub fn is_user_address(addr: u64) -> bool {

@@ -8,6 +8,7 @@
 //! * [`vm_map_lock`] — the reader-writer lock around a task's map;
 //! * [`vm_map_copy`] — ranges in flight between maps (out-of-line message memory);
 //! * [`vm_memory_entry`] — named entries: ports on memory that other tasks can map;
+//! * [`user_ptr`] — user memory as types (`UserPtr<T>`, `UserSlice`) and typed copies;
 //! * [`vm_user`] — the user calls (`mach_vm_allocate`, …): argument checks over the map;
 //! * [`vm_page`] — the frame pool, the [`vm_page::PagePool`] seam and page handles;
 //! * [`pmap`] — the [`pmap::PmapOps`] seam to the translation tables.
@@ -17,6 +18,7 @@
 //! is held only while its tables change (they take table pages from the pool).
 
 pub mod pmap;
+pub mod user_ptr;
 pub mod vm_fault;
 pub mod vm_map;
 pub mod vm_map_copy;
