@@ -8,8 +8,10 @@
 
 use osfmk::arm64::copyio::{UserAddr, copyin, copyout};
 use osfmk::arm64::trapframe::TrapFrame;
+use osfmk::vm::user_ptr::UserPtr;
 use sys::Errno;
 use sys::syscalls::{RetKind, SysStatus, sysent_info};
+use sys::time::{Timeval, Timezone};
 use sys::trap::PSR64_CF;
 use sys::wait::w_exitcode;
 
@@ -327,17 +329,20 @@ mod handlers {
     }
 
     pub fn gettimeofday(_: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
-        let (tp, tzp, abs) = (a.0[0], a.0[1], a.0[2]);
+        // NULL means "not wanted" for each pointer; a bad one is EFAULT before anything is
+        // written (each is checked when it is built).
+        let tp = UserPtr::<Timeval>::new_opt(a.0[0])?;
+        let tzp = UserPtr::<Timezone>::new_opt(a.0[1])?;
+        let abs = UserPtr::<u64>::new_opt(a.0[2])?;
         let (tv, now) = crate::kern::kern_time::microtime();
-        if tp != 0 {
-            copyout(&tv.to_bytes(), UserAddr(tp)).map_err(|_| Errno::EFAULT)?;
+        if let Some(tp) = tp {
+            tp.write(&tv)?;
         }
-        if tzp != 0 {
-            copyout(&[0u8; core::mem::size_of::<sys::time::Timezone>()], UserAddr(tzp))
-                .map_err(|_| Errno::EFAULT)?;
+        if let Some(tzp) = tzp {
+            tzp.write(&Timezone::default())?;
         }
-        if abs != 0 {
-            copyout(&now.to_le_bytes(), UserAddr(abs)).map_err(|_| Errno::EFAULT)?;
+        if let Some(abs) = abs {
+            abs.write(&now)?;
         }
         Ok((0, 0))
     }

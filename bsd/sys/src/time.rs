@@ -1,8 +1,10 @@
 //! Time structures passed to system calls (XNU `bsd/sys/_types/_user64_timeval.h`,
 //! reference §9.10).
 
+use zerocopy::{FromBytes, Immutable, IntoBytes};
+
 /// `struct timeval` as a 64-bit process sees it: 16 bytes, `tv_usec` is 32-bit.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable)]
 #[repr(C)]
 pub struct Timeval {
     pub tv_sec: i64,
@@ -11,7 +13,7 @@ pub struct Timeval {
 }
 
 /// `struct timezone` (obsolete; always zero).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable)]
 #[repr(C)]
 pub struct Timezone {
     pub tz_minuteswest: i32,

@@ -444,6 +444,14 @@ fn time_of_day(_: &Args) -> Result<(), &'static str> {
     check(sec > 1_577_836_800, "wall clock before 2020")?;
     check(usec < 1_000_000, "tv_usec out of range")?;
     check(abs != 0 && abs <= mach_absolute_time(), "mach_absolute_time out-parameter")?;
-    // SAFETY: the kernel rejects the bad pointer.
-    check(unsafe { gettimeofday(KERNEL_ADDRESS, 0, 0) } == Err(Errno::EFAULT), "bad pointer is EFAULT")
+    // SAFETY: the kernel rejects the bad pointers.
+    check(unsafe { gettimeofday(KERNEL_ADDRESS, 0, 0) } == Err(Errno::EFAULT), "bad pointer is EFAULT")?;
+    let mut tz = [0xffu32; 2];
+    // SAFETY: `tz` is 8 writable bytes; the other pointers are rejected.
+    unsafe {
+        check(gettimeofday(0, KERNEL_ADDRESS, 0) == Err(Errno::EFAULT), "bad timezone pointer")?;
+        check(gettimeofday(0, 0, UNMAPPED_ADDRESS) == Err(Errno::EFAULT), "unmapped absolute-time pointer")?;
+        check(gettimeofday(0, tz.as_mut_ptr() as u64, 0) == Ok(0), "timezone only")?;
+    }
+    check(tz == [0, 0], "the timezone is written as zeros")
 }
