@@ -136,8 +136,9 @@ impl UserSlice {
     /// The part `[offset, offset + len)` of it, or None if that runs past its end.
     pub fn sub(self, offset: usize, len: usize) -> Option<UserSlice> {
         let end = offset.checked_add(len)?;
-        (end <= self.len)
-            .then(|| UserSlice { addr: if len == 0 { self.addr } else { self.addr + offset as u64 }, len })
+        // The sum cannot wrap: a non-empty slice lies in user space, an empty one admits only
+        // offset 0.
+        (end <= self.len).then(|| UserSlice { addr: self.addr + offset as u64, len })
     }
 
     /// Copy `buf.len()` bytes in from `offset` in the slice. A request past the end of the

@@ -34,7 +34,7 @@ fn int_by_name(name: &[u8]) -> Result<u32, &'static str> {
 }
 
 /// An `int` sysctl by number.
-fn int_by_mib(mib: &[i32]) -> Result<u32, &'static str> {
+pub(crate) fn int_by_mib(mib: &[i32]) -> Result<u32, &'static str> {
     let mut b = [0u8; 8];
     match sysctl_read(mib, &mut b) {
         Ok(4) => Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]])),

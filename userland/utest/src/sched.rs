@@ -201,10 +201,14 @@ static HOG_COUNTS: [AtomicU64; 2] = [AtomicU64::new(0), AtomicU64::new(0)];
 /// Each hog's CPU time (user + system, microseconds) when it stopped.
 static HOG_TIMES: [AtomicU64; 2] = [AtomicU64::new(0), AtomicU64::new(0)];
 
+/// A CPU hog: counts its loop turns, and those it makes past the sleeper's deadline.
 extern "C" fn hog(i: u64) {
     let c = &HOG_COUNTS[i as usize & 1];
     while !STOP.load(Ordering::Relaxed) {
         c.fetch_add(1, Ordering::Relaxed);
+        if mach_absolute_time() >= DEADLINE.load(Ordering::Relaxed) {
+            TURNS_PAST_DEADLINE.fetch_add(1, Ordering::Relaxed);
+        }
     }
     HOG_TIMES[i as usize & 1].store(own_cpu_time_us().unwrap_or(0), Ordering::SeqCst);
 }
@@ -267,20 +271,9 @@ fn fair_share(_: &Args) -> Result<(), &'static str> {
 }
 
 /// The sleeper's current deadline (`u64::MAX` while it has none), and how many loop turns the
-/// watching hogs made at or after it: hog work done while the sleeper was due but not back.
+/// hogs made at or after it: hog work done while the sleeper was due but not back.
 static DEADLINE: AtomicU64 = AtomicU64::new(u64::MAX);
 static TURNS_PAST_DEADLINE: AtomicU64 = AtomicU64::new(0);
-
-/// A hog that also counts the turns it makes after the sleeper's deadline.
-extern "C" fn watching_hog(i: u64) {
-    let c = &HOG_COUNTS[i as usize & 1];
-    while !STOP.load(Ordering::Relaxed) {
-        c.fetch_add(1, Ordering::Relaxed);
-        if mach_absolute_time() >= DEADLINE.load(Ordering::Relaxed) {
-            TURNS_PAST_DEADLINE.fetch_add(1, Ordering::Relaxed);
-        }
-    }
-}
 
 /// The wakeup of a sleeper that shares the CPU with two hogs, measured in the hogs' own work.
 ///
@@ -292,13 +285,8 @@ extern "C" fn watching_hog(i: u64) {
 /// than hogs, no hog stands between the sleeper and a CPU; then the wakeup must come from an
 /// idle CPU, well before a hog's quantum could have ended.
 fn interactive_latency(_: &Args) -> Result<(), &'static str> {
-    let cpus = int_sysctl(&[CTL_HW, HW_AVAILCPU]).ok_or("hw.activecpu")?;
-    STOP.store(false, Ordering::SeqCst);
-    DEADLINE.store(u64::MAX, Ordering::SeqCst);
-    for (i, c) in HOG_COUNTS.iter().enumerate() {
-        c.store(0, Ordering::SeqCst);
-        spawn(i, watching_hog, i as u64)?;
-    }
+    let cpus = crate::processor::int_by_mib(&[CTL_HW, HW_AVAILCPU])?;
+    start_hogs()?;
     let ms = ticks_per_ms();
     // Let the hogs build up CPU usage (and lose time-sharing priority) first, and learn how
     // many turns they make per millisecond of CPU: the best of ten 20 ms windows, which a
@@ -325,9 +313,7 @@ fn interactive_latency(_: &Args) -> Result<(), &'static str> {
         DEADLINE.store(u64::MAX, Ordering::SeqCst);
         *w = woke.saturating_sub(deadline);
     }
-    STOP.store(true, Ordering::SeqCst);
-    SLOTS[0].join();
-    SLOTS[1].join();
+    stop_hogs();
     wall.sort_unstable();
     hog_work.sort_unstable();
     let us = |ticks: u64| ticks * 1000 / ms;
@@ -354,15 +340,6 @@ fn interactive_latency(_: &Args) -> Result<(), &'static str> {
 /// Loop turns of both hogs so far.
 fn hog_turns() -> u64 {
     HOG_COUNTS.iter().map(|c| c.load(Ordering::Relaxed)).sum()
-}
-
-/// An `int` sysctl by number.
-fn int_sysctl(mib: &[i32]) -> Option<u32> {
-    let mut b = [0u8; 8];
-    match libsys::introspect::sysctl_read(mib, &mut b) {
-        Ok(4) => Some(u32::from_le_bytes([b[0], b[1], b[2], b[3]])),
-        _ => None,
-    }
 }
 
 fn sleep_accuracy(_: &Args) -> Result<(), &'static str> {
