@@ -604,14 +604,15 @@ fn port_death_round(receivers: usize) -> Result<(u32, u32), &'static str> {
 
 // ---- (a) IPC: RPC clients whose server task dies -----------------------------------------
 
-/// RPCs a client thread of `ipc_server_death` makes at most (so that it ends even if the
-/// server never dies).
-const DEATH_RPC_CAP: u32 = 3000;
+/// How long a client thread of `ipc_server_death` keeps calling at most (so that it ends even
+/// if the server never dies). A time, not a count of calls: a count ran out before the kill
+/// when the host stalled the thread that kills the server (seen: 3000 calls on one CPU).
+const DEATH_RPC_LIMIT_MS: u64 = 4000;
 /// Replies received before the server task is killed.
 const REPLIES_BEFORE_KILL: u32 = 60;
 /// Client threads of `ipc_server_death`.
 const RPC_CLIENTS: usize = 3;
-/// How a client's RPC loop ended: its cap, or its first call that found the port dead.
+/// How a client's RPC loop ended: its time limit, or its first call that found the port dead.
 const ENDED_AT_CAP: u32 = 1;
 const ENDED_DEAD: u32 = 2;
 
@@ -629,7 +630,11 @@ extern "C" fn dying_server_client(i: u64) {
     let reply = mach_reply_port();
     let mut buf = MsgBuf::new();
     let end = &RPC_END[i as usize % RPC_CLIENTS];
-    for seq in 0..DEATH_RPC_CAP {
+    let give_up = mach_absolute_time() + DEATH_RPC_LIMIT_MS * crate::sched::ticks_per_ms();
+    for seq in 0u32.. {
+        if mach_absolute_time() > give_up {
+            break;
+        }
         let bits = mach_msgh_bits(MACH_MSG_TYPE_COPY_SEND, MACH_MSG_TYPE_MAKE_SEND_ONCE);
         buf.set_header(&simple(server, bits, reply, RPC));
         buf.put(24, &(i as u32).to_le_bytes());
