@@ -16,6 +16,7 @@ use mach::exception::{EXC_BAD_ACCESS, EXC_BAD_INSTRUCTION, EXC_BREAKPOINT};
 use mach::vm::VmProt;
 use osfmk::arm64::copyio::{copyio_fixup, is_user_address};
 use osfmk::arm64::esr::{Esr, ec};
+use osfmk::arm64::exception_return::{FRAME_ELR_SPSR, FRAME_X0, FRAME_X30_SP};
 use osfmk::arm64::trapframe::{TRAP_FRAME_SIZE, TrapFrame};
 use osfmk::kern::exception::{bsd_hooks, exception_triage};
 use osfmk::kern::sched_prim;
@@ -25,26 +26,26 @@ global_asm!(
     r#"
 .macro SAVE_FRAME
     sub     sp, sp, #{frame}
-    stp     x0, x1, [sp, #0]
-    stp     x2, x3, [sp, #16]
-    stp     x4, x5, [sp, #32]
-    stp     x6, x7, [sp, #48]
-    stp     x8, x9, [sp, #64]
-    stp     x10, x11, [sp, #80]
-    stp     x12, x13, [sp, #96]
-    stp     x14, x15, [sp, #112]
-    stp     x16, x17, [sp, #128]
-    stp     x18, x19, [sp, #144]
-    stp     x20, x21, [sp, #160]
-    stp     x22, x23, [sp, #176]
-    stp     x24, x25, [sp, #192]
-    stp     x26, x27, [sp, #208]
-    stp     x28, x29, [sp, #224]
+    stp     x0, x1, [sp, #{x0} + 0]
+    stp     x2, x3, [sp, #{x0} + 16]
+    stp     x4, x5, [sp, #{x0} + 32]
+    stp     x6, x7, [sp, #{x0} + 48]
+    stp     x8, x9, [sp, #{x0} + 64]
+    stp     x10, x11, [sp, #{x0} + 80]
+    stp     x12, x13, [sp, #{x0} + 96]
+    stp     x14, x15, [sp, #{x0} + 112]
+    stp     x16, x17, [sp, #{x0} + 128]
+    stp     x18, x19, [sp, #{x0} + 144]
+    stp     x20, x21, [sp, #{x0} + 160]
+    stp     x22, x23, [sp, #{x0} + 176]
+    stp     x24, x25, [sp, #{x0} + 192]
+    stp     x26, x27, [sp, #{x0} + 208]
+    stp     x28, x29, [sp, #{x0} + 224]
     mrs     x9, sp_el0
-    stp     x30, x9, [sp, #240]
+    stp     x30, x9, [sp, #{x30_sp}]
     mrs     x10, elr_el1
     mrs     x11, spsr_el1
-    stp     x10, x11, [sp, #256]
+    stp     x10, x11, [sp, #{elr_spsr}]
 .endm
 
 .macro VECTOR kind
@@ -126,44 +127,19 @@ kernel_stack_overflow_entry:
 
 exception_common:
     // Make the interrupted frame the caller of the handler, so backtraces cross the trap.
-    ldr     x29, [sp, #232]
-    ldr     x30, [sp, #256]
+    ldr     x29, [sp, #{x0} + 232]
+    ldr     x30, [sp, #{elr_spsr}]
     stp     x29, x30, [sp, #-16]!
     mov     x29, sp
     bl      exception_dispatch
     add     sp, sp, #16
     b       exception_return
 
-// thread_exception_return(frame): resume the user state saved at `frame`.
-.global thread_exception_return
-thread_exception_return:
-    mov     sp, x0
-exception_return:
-    msr     daifset, #2
-    ldp     x10, x11, [sp, #256]
-    msr     elr_el1, x10
-    msr     spsr_el1, x11
-    ldp     x30, x9, [sp, #240]
-    msr     sp_el0, x9
-    ldp     x0, x1, [sp, #0]
-    ldp     x2, x3, [sp, #16]
-    ldp     x4, x5, [sp, #32]
-    ldp     x6, x7, [sp, #48]
-    ldp     x8, x9, [sp, #64]
-    ldp     x10, x11, [sp, #80]
-    ldp     x12, x13, [sp, #96]
-    ldp     x14, x15, [sp, #112]
-    ldp     x16, x17, [sp, #128]
-    ldp     x18, x19, [sp, #144]
-    ldp     x20, x21, [sp, #160]
-    ldp     x22, x23, [sp, #176]
-    ldp     x24, x25, [sp, #192]
-    ldp     x26, x27, [sp, #208]
-    ldp     x28, x29, [sp, #224]
-    add     sp, sp, #{frame}
-    eret
 "#,
     frame = const TRAP_FRAME_SIZE,
+    x0 = const FRAME_X0,
+    x30_sp = const FRAME_X30_SP,
+    elr_spsr = const FRAME_ELR_SPSR,
     kstack_l0 = const (KSTACK_REGION_L0 & 0x1ff),
     slot_size = const KSTACK_SLOT_SIZE,
     guard_size = const KSTACK_GUARD_SIZE,

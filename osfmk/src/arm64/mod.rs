@@ -15,6 +15,8 @@ pub mod copyio;
 #[cfg(target_os = "none")]
 pub mod cswitch;
 #[cfg(target_os = "none")]
+pub mod exception_return;
+#[cfg(target_os = "none")]
 pub mod mem;
 #[cfg(target_os = "none")]
 pub mod thread_machine;

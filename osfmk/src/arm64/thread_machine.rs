@@ -156,16 +156,12 @@ pub fn with_own_user_frame<R>(f: impl FnOnce(&mut TrapFrame) -> R) -> Option<R> 
 
 /// Enter user mode through the running thread's own user trap frame.
 pub fn return_to_user_through_own_frame() -> ! {
-    unsafe extern "C" {
-        /// Restore the trap frame at `frame` and `eret` to it (in `kernel/src/exception.rs`).
-        fn thread_exception_return(frame: *const TrapFrame) -> !;
-    }
     let addr = with_current_thread(|t| t.user_frame_addr()).flatten();
     let Some(addr) = addr else { panic!("a thread without a user frame returning to user mode") };
     // SAFETY: the frame at `addr` is this thread's own, filled in for user mode
     // (`thread_create_user` or the trap that entered the kernel); the return path only reads
     // it, and the kernel stack under it is this thread's.
-    unsafe { thread_exception_return(addr as *const TrapFrame) }
+    unsafe { super::exception_return::return_through_frame(addr) }
 }
 
 /// `f` on the saved user trap frame and context of `t`, a thread that is off every CPU: for

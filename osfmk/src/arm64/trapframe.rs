@@ -1,5 +1,6 @@
 //! The saved user (or interrupted kernel) state that the exception vectors push on the thread's
-//! kernel stack. The layout is shared with the assembly in `kernel/src/exception.rs`.
+//! kernel stack. The layout is shared with the assembly in `kernel/src/exception.rs` (which saves
+//! it) and `arm64/exception_return.rs` (which restores it), through the offsets named there.
 
 /// x0–x30, SP_EL0, ELR_EL1 and SPSR_EL1: 34 doublewords, 272 bytes (16-byte aligned).
 #[derive(Clone, Copy, Debug, Default)]
