@@ -194,9 +194,31 @@ fn kmain(info: PlatformInfo, entry_el: u64, pan: bool) -> ! {
             }
         }
     };
-    if let Err(e) = irq::init(gic, info.vtimer_irq, info.uart_irq) {
-        panic!("the boot CPU's GIC interface cannot be brought up: {e:?}");
+    let mut routes = alloc::vec![
+        irq::RESCHEDULE_ROUTE,
+        irq::IrqRoute {
+            intid: info.vtimer_irq,
+            name: "virtual timer",
+            scope: irq::IrqScope::PerCpu,
+            handler: timer::handle_irq,
+        },
+    ];
+    if let Some(uart) = info.uart_irq {
+        routes.push(irq::IrqRoute {
+            intid: uart,
+            name: "console uart",
+            scope: irq::IrqScope::BootCpu,
+            handler: console::handle_irq,
+        });
     }
+    if let Err(e) = irq::init(gic, &routes) {
+        panic!("the interrupt routing cannot be set up: {e:?}");
+    }
+    kprint!("  interrupts:");
+    for (i, r) in routes.iter().enumerate() {
+        kprint!("{}{r}", if i == 0 { " " } else { ", " });
+    }
+    kprintln!();
     console::enable_input();
 
     // Mach: the kernel task, this boot thread, the idle thread, the scheduler.
