@@ -6,11 +6,13 @@ use core::ptr;
 use libsys::mach_traps::{
     _kernelrpc_mach_vm_allocate_trap as vm_allocate, _kernelrpc_mach_vm_deallocate_trap as vm_deallocate,
     _kernelrpc_mach_vm_map_trap as vm_map, _kernelrpc_mach_vm_protect_trap as vm_protect, mach_task_self,
+    mach_trap,
 };
 use libsys::syscall::{gettimeofday, madvise, minherit, mmap, mprotect, munmap};
 use libsys::{Args, Errno};
 use mach::KernReturn;
 use mach::message::MACH_SEND_INVALID_DEST;
+use mach::traps::nr;
 use mach::vm::{VM_FLAGS_ANYWHERE, VM_FLAGS_FIXED, VmProt};
 use sys::mman::*;
 
@@ -21,6 +23,7 @@ pub const CASES: &[(&str, Case)] = &[
     ("mach_vm_allocate: fixed, overlap and size errors", allocate_errors),
     ("mach_vm_* traps on a port that is not our task", wrong_target),
     ("mach_vm_protect: lowering, and the maximum", protect),
+    ("mach_vm_protect: boolean_t and vm_prot_t are their register's low half", protect_low_half),
     ("mach_vm_map: alignment mask", map_aligned),
     ("64 MiB reserved, one page per MiB touched", sparse_touch),
     ("copyout into a page never touched", copyout_to_fresh_page),
@@ -151,6 +154,28 @@ fn protect(_: &Args) -> Result<(), &'static str> {
         check(gettimeofday(a, 0, 0) == Err(Errno::EFAULT), "copyout into a read-only page")?;
     }
     check(deallocate(a, 2 * PAGE) == KernReturn::KERN_SUCCESS, "cleanup")
+}
+
+/// XNU reads a 32-bit argument from the low half of its register: `set_maximum` with only
+/// upper bits set is false, and junk above a protection is ignored. (Through the raw trap: the
+/// typed stub cannot pass such registers.)
+fn protect_low_half(_: &Args) -> Result<(), &'static str> {
+    const JUNK: u64 = 0xdead_beef_0000_0000;
+    let a = allocate(PAGE)?;
+    let task = JUNK | u64::from(mach_task_self());
+    let protect = |set_maximum: u64, prot: VmProt| {
+        let regs = [task, a, PAGE, set_maximum, JUNK | u64::from(prot.0 as u32)];
+        // SAFETY: no pointers.
+        KernReturn::from_reg(unsafe {
+            mach_trap(nr::_kernelrpc_mach_vm_protect_trap, libsys::pad_args::<8>(&regs))
+        })
+    };
+    let ok = KernReturn::KERN_SUCCESS;
+    check(protect(1 << 32, VmProt::READ) == ok, "to read-only, set_maximum false")?;
+    check(protect(0, VmProt::DEFAULT) == ok, "the maximum was lowered by upper bits")?;
+    check(protect(JUNK | 1, VmProt::READ) == ok, "set_maximum true in the low half")?;
+    check(protect(0, VmProt::DEFAULT) == KernReturn::KERN_PROTECTION_FAILURE, "the maximum was not lowered")?;
+    check(deallocate(a, PAGE) == ok, "cleanup")
 }
 
 fn map_aligned(_: &Args) -> Result<(), &'static str> {
