@@ -11,9 +11,10 @@
 //! Mach never depends on BSD. Where it must call up (an exception became a signal, an AST
 //! asks for signal delivery) it goes through `kern::exception::BsdHooks`, which BSD installs.
 //!
-//! To add a Mach trap: declare it in `mach::traps::for_each_mach_trap!` (number, name,
-//! arguments) and write the handler of the same name in `kern::syscall_sw::traps`; the user
-//! stub in `libsys` appears by itself.
+//! To add a Mach trap: declare it in `mach::traps::for_each_mach_trap!` (number, name, XNU's
+//! argument and return types) and write the handler of the same name, taking those types, in
+//! its subsystem, reexported by `kern::syscall_sw`'s `mod handlers`; the typed user stub in
+//! `libsys` appears by itself.
 #![no_std]
 #![deny(unsafe_code)]
 

@@ -32,6 +32,12 @@ kern_returns! {
 }
 
 impl KernReturn {
+    /// The code a trap left in register x0: a `kern_return_t` is an `int`, the register's low
+    /// 32 bits (what a raw trap call or a fuzzer reads back).
+    pub const fn from_reg(x0: u64) -> KernReturn {
+        KernReturn(x0 as u32 as i32)
+    }
+
     /// `Ok(())` for `KERN_SUCCESS`, the code otherwise.
     pub fn into_result(self) -> Result<(), KernReturn> {
         if self == KernReturn::KERN_SUCCESS { Ok(()) } else { Err(self) }

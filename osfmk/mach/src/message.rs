@@ -6,6 +6,8 @@
 pub type MachMsgReturn = i32;
 /// `mach_msg_option_t` (the 32-bit options of the legacy traps).
 pub type MachMsgOption = u32;
+/// `mach_msg_option64_t`: `mach_msg2`'s options, the legacy 32 bits and the `MACH64_*` ones.
+pub type MachMsgOption64 = u64;
 /// `mach_msg_type_name_t`: a port disposition.
 pub type MachMsgTypeName = u32;
 /// `mach_msg_bits_t`.
@@ -245,6 +247,17 @@ pub const MACH_RCV_INTERRUPT: MachMsgOption = 0x0000_0400;
 pub const MACH_SEND_ALWAYS: MachMsgOption = 0x0001_0000;
 /// `mach_msg_timeout_t` meaning "wait forever" (the timeout option bits off).
 pub const MACH_MSG_TIMEOUT_NONE: u32 = 0;
+
+/// `mach_msg2`: `data` points at two `mach_msg_vector_t`s (message, auxiliary data).
+pub const MACH64_MSG_VECTOR: MachMsgOption64 = 0x1_0000_0000;
+/// `mach_msg2` send call kind: the destination is a kernel object.
+pub const MACH64_SEND_KOBJECT_CALL: MachMsgOption64 = 0x2_0000_0000;
+/// `mach_msg2` send call kind: the destination is a message queue.
+pub const MACH64_SEND_MQ_CALL: MachMsgOption64 = 0x4_0000_0000;
+/// `mach_msg2` send call kind: either (macOS only).
+pub const MACH64_SEND_ANY: MachMsgOption64 = 0x8_0000_0000;
+/// `mach_msg2` send call kind: a DriverKit call (refused here).
+pub const MACH64_SEND_DK_CALL: MachMsgOption64 = 0x10_0000_0000;
 
 // ---- Return codes (reference §4.7) -------------------------------------------------------
 

@@ -1,7 +1,9 @@
 //! Absolute time and the timebase (`mach_timebase_info`, reference §1.5).
 
+use zerocopy::{FromBytes, Immutable, IntoBytes};
+
 /// `struct mach_timebase_info`: nanoseconds = ticks * numer / denom.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, FromBytes, IntoBytes, Immutable)]
 #[repr(C)]
 pub struct MachTimebaseInfo {
     pub numer: u32,
@@ -12,7 +14,7 @@ pub struct MachTimebaseInfo {
 pub const NSEC_PER_SEC: u64 = 1_000_000_000;
 
 /// `mach_timespec_t`: seconds and nanoseconds, as `clock_sleep` reports its wake time.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, FromBytes, IntoBytes, Immutable)]
 #[repr(C)]
 pub struct MachTimespec {
     pub tv_sec: u32,

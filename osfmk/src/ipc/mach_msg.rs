@@ -92,13 +92,6 @@ pub fn mach_msg_overwrite_trap(
     ret(MACH_MSG_SUCCESS)
 }
 
-/// `mach_msg2` option bits (reference §4.6): the vector form and the send "call kinds".
-const MACH64_MSG_VECTOR: u64 = 0x1_0000_0000;
-const MACH64_SEND_KOBJECT_CALL: u64 = 0x2_0000_0000;
-const MACH64_SEND_MQ_CALL: u64 = 0x4_0000_0000;
-const MACH64_SEND_ANY: u64 = 0x8_0000_0000;
-const MACH64_SEND_DK_CALL: u64 = 0x10_0000_0000;
-
 /// −47: `mach_msg2_trap`. Each register carries two 32-bit halves, low first (reference
 /// §4.9): x0 data, x1 options, x2 bits | send_size, x3 remote | local, x4 voucher | id,
 /// x5 descriptor count | rcv_name, x6 rcv_size | priority, x7 timeout. The header comes from

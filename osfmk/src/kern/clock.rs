@@ -1,9 +1,11 @@
 //! Time: Mach absolute time is the generic timer's virtual counter; the timebase converts it
 //! to nanoseconds with the frequency read at boot (never a constant: QEMU versions differ).
 
+use mach::KernReturn;
 use mach::time::MachTimebaseInfo;
 
 use crate::arm64::cpu;
+use crate::vm::user_ptr::{UserAddr, copyout_val};
 
 /// Ticks since boot (`mach_absolute_time`).
 pub fn mach_absolute_time() -> u64 {
@@ -13,6 +15,12 @@ pub fn mach_absolute_time() -> u64 {
 /// The timebase for this machine's counter.
 pub fn mach_timebase_info() -> MachTimebaseInfo {
     MachTimebaseInfo::from_frequency(cpu::counter_frequency())
+}
+
+/// −89 `mach_timebase_info_trap(&info)`: copy out `{numer, denom}` for converting absolute
+/// time to nanoseconds.
+pub fn mach_timebase_info_trap(info: UserAddr) -> Result<(), KernReturn> {
+    Ok(copyout_val(&mach_timebase_info(), info)?)
 }
 
 /// Convert nanoseconds to absolute-time ticks (rounding up, saturating).

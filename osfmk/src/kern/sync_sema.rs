@@ -12,7 +12,8 @@
 use alloc::sync::{Arc, Weak};
 use core::any::Any;
 
-use mach::KernReturn;
+use mach::time::NSEC_PER_SEC;
+use mach::{KernReturn, MachPortName};
 
 use crate::ipc::ipc_port::{IkotType, IpcPort, PortRef};
 use crate::kern::locks::SimpleLock;
@@ -214,15 +215,15 @@ pub fn port_name_to_semaphore(name: u32) -> Result<SemaphoreRef, KernReturn> {
     port.kobject::<Semaphore>(IkotType::Semaphore).ok_or(KernReturn::KERN_INVALID_ARGUMENT)
 }
 
-/// A relative `(sec, nsec)` wait as `wait` takes it: a deadline, or a poll for zero.
-pub fn timed(sec: u32, nsec: u32) -> Result<(Option<u64>, bool), KernReturn> {
-    if nsec >= 1_000_000_000 {
-        return Err(KernReturn::KERN_INVALID_VALUE);
-    }
+/// A relative `(sec, nsec)` wait as `wait` takes it: a deadline, or a poll for zero. A
+/// `nsec` outside `0..NSEC_PER_SEC` is `KERN_INVALID_VALUE` (XNU's `BAD_MACH_TIMESPEC`).
+pub fn timed(sec: u32, nsec: i32) -> Result<(Option<u64>, bool), KernReturn> {
+    let nsec = u32::try_from(nsec).ok().filter(|&n| u64::from(n) < NSEC_PER_SEC);
+    let Some(nsec) = nsec else { return Err(KernReturn::KERN_INVALID_VALUE) };
     if sec == 0 && nsec == 0 {
         return Ok((None, true));
     }
-    let ns = u64::from(sec) * 1_000_000_000 + u64::from(nsec);
+    let ns = u64::from(sec) * NSEC_PER_SEC + u64::from(nsec);
     Ok((Some(sched_prim::deadline_after_ns(ns)), false))
 }
 
@@ -234,65 +235,62 @@ pub fn port_name_to_thread(name: u32) -> Result<ThreadRef, KernReturn> {
         .ok_or(KernReturn::KERN_INVALID_ARGUMENT)
 }
 
-/// The semaphore traps (−33…−39): each answers a `kern_return_t`.
+/// The semaphore traps (−33…−39), under XNU's names, each answering a `kern_return_t`.
 pub mod traps {
     use super::*;
 
-    fn run(f: impl FnOnce() -> Result<(), KernReturn>) -> u64 {
-        f().err().unwrap_or(KernReturn::KERN_SUCCESS).0 as i64 as u64
-    }
-
     /// −33.
-    pub fn semaphore_signal_trap(sema: u64) -> u64 {
-        run(|| port_name_to_semaphore(sema as u32)?.signal())
+    pub fn semaphore_signal_trap(signal_name: MachPortName) -> Result<(), KernReturn> {
+        port_name_to_semaphore(signal_name)?.signal()
     }
 
     /// −34.
-    pub fn semaphore_signal_all_trap(sema: u64) -> u64 {
-        run(|| port_name_to_semaphore(sema as u32)?.signal_all())
+    pub fn semaphore_signal_all_trap(signal_name: MachPortName) -> Result<(), KernReturn> {
+        port_name_to_semaphore(signal_name)?.signal_all()
     }
 
-    /// −35: wake `thread` (or, for `MACH_PORT_NULL`, any one waiter).
-    pub fn semaphore_signal_thread_trap(sema: u64, thread: u64) -> u64 {
-        run(|| {
-            let sem = port_name_to_semaphore(sema as u32)?;
-            let thread = match thread as u32 {
-                mach::port::MACH_PORT_NULL => None,
-                name => Some(port_name_to_thread(name)?),
-            };
-            sem.signal_thread(thread.as_ref())
-        })
+    /// −35: wake `thread_name` (or, for `MACH_PORT_NULL`, any one waiter).
+    pub fn semaphore_signal_thread_trap(
+        signal_name: MachPortName,
+        thread_name: MachPortName,
+    ) -> Result<(), KernReturn> {
+        let sem = port_name_to_semaphore(signal_name)?;
+        let thread = match thread_name {
+            mach::port::MACH_PORT_NULL => None,
+            name => Some(port_name_to_thread(name)?),
+        };
+        sem.signal_thread(thread.as_ref())
     }
 
     /// −36.
-    pub fn semaphore_wait_trap(sema: u64) -> u64 {
-        run(|| port_name_to_semaphore(sema as u32)?.wait(None, false, None))
+    pub fn semaphore_wait_trap(wait_name: MachPortName) -> Result<(), KernReturn> {
+        port_name_to_semaphore(wait_name)?.wait(None, false, None)
     }
 
-    /// −37: signal `signal_sema`, then wait on `wait_sema`.
-    pub fn semaphore_wait_signal_trap(wait_sema: u64, signal_sema: u64) -> u64 {
-        run(|| {
-            let (w, s) =
-                (port_name_to_semaphore(wait_sema as u32)?, port_name_to_semaphore(signal_sema as u32)?);
-            w.wait(None, false, Some(&s))
-        })
+    /// −37: signal `signal_name`, then wait on `wait_name`.
+    pub fn semaphore_wait_signal_trap(
+        wait_name: MachPortName,
+        signal_name: MachPortName,
+    ) -> Result<(), KernReturn> {
+        let (w, s) = (port_name_to_semaphore(wait_name)?, port_name_to_semaphore(signal_name)?);
+        w.wait(None, false, Some(&s))
     }
 
     /// −38: wait at most `sec` s + `nsec` ns (both 0: poll).
-    pub fn semaphore_timedwait_trap(sema: u64, sec: u64, nsec: u64) -> u64 {
-        run(|| {
-            let (deadline, poll) = timed(sec as u32, nsec as u32)?;
-            port_name_to_semaphore(sema as u32)?.wait(deadline, poll, None)
-        })
+    pub fn semaphore_timedwait_trap(wait_name: MachPortName, sec: u32, nsec: i32) -> Result<(), KernReturn> {
+        let (deadline, poll) = timed(sec, nsec)?;
+        port_name_to_semaphore(wait_name)?.wait(deadline, poll, None)
     }
 
     /// −39.
-    pub fn semaphore_timedwait_signal_trap(wait_sema: u64, signal_sema: u64, sec: u64, nsec: u64) -> u64 {
-        run(|| {
-            let (deadline, poll) = timed(sec as u32, nsec as u32)?;
-            let (w, s) =
-                (port_name_to_semaphore(wait_sema as u32)?, port_name_to_semaphore(signal_sema as u32)?);
-            w.wait(deadline, poll, Some(&s))
-        })
+    pub fn semaphore_timedwait_signal_trap(
+        wait_name: MachPortName,
+        signal_name: MachPortName,
+        sec: u32,
+        nsec: i32,
+    ) -> Result<(), KernReturn> {
+        let (deadline, poll) = timed(sec, nsec)?;
+        let (w, s) = (port_name_to_semaphore(wait_name)?, port_name_to_semaphore(signal_name)?);
+        w.wait(deadline, poll, Some(&s))
     }
 }

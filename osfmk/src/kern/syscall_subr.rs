@@ -3,32 +3,34 @@
 
 use alloc::sync::Arc;
 
-use mach::KernReturn;
 use mach::port::{MACH_PORT_NULL, MACH_PORT_TYPE_SEND};
 use mach::time::{MachTimespec, NSEC_PER_SEC};
 use mach::traps::sleep_type::{TIME_ABSOLUTE, TIME_RELATIVE};
 use mach::traps::switch_option::*;
+use mach::{KernReturn, MachPortName};
 
 use crate::ipc::ipc_port::IkotType;
 use crate::kern::clock::{absolutetime_to_nanoseconds, mach_absolute_time, nanoseconds_to_absolutetime};
 use crate::kern::sched_prim::{self, current_thread};
 use crate::kern::thread::{Thread, WaitResult};
+use crate::vm::user_ptr::{UserAddr, copyout_val};
 
-/// `swtch`: yield to an equal or better thread. True if others were waiting to run.
+/// −60 `swtch`: yield to an equal or better thread. True if others were waiting to run.
 pub fn swtch() -> bool {
     sched_prim::thread_yield()
 }
 
-/// `swtch_pri`: yield below everyone once (the priority argument is ignored, as in XNU).
-pub fn swtch_pri() -> bool {
+/// −59 `swtch_pri`: yield below everyone once (the priority is ignored, as in XNU).
+pub fn swtch_pri(_pri: i32) -> bool {
     sched_prim::thread_yield_depressed()
 }
 
-/// `thread_switch(thread, option, option_time)`: yield, optionally depressed or for a time.
-/// A named thread that is not a thread of ours is ignored, as XNU ignores a bad hint.
-pub fn thread_switch(thread_name: u32, option: u32, option_time_ms: u32) -> KernReturn {
-    if option > SWITCH_OPTION_OSLOCK_WAIT {
-        return KernReturn::KERN_INVALID_ARGUMENT;
+/// −61 `thread_switch(thread_name, option, option_time)`: yield, optionally depressed or for
+/// `option_time` ms. A named thread that is not a thread of ours is ignored, as XNU ignores a
+/// bad hint; an unknown option is `KERN_INVALID_ARGUMENT`.
+pub fn thread_switch(thread_name: MachPortName, option: i32, option_time: u32) -> Result<(), KernReturn> {
+    if !(SWITCH_OPTION_NONE..=SWITCH_OPTION_OSLOCK_WAIT).contains(&option) {
+        return Err(KernReturn::KERN_INVALID_ARGUMENT);
     }
     let me = current_thread();
     if thread_name != MACH_PORT_NULL {
@@ -45,9 +47,9 @@ pub fn thread_switch(thread_name: u32, option: u32, option_time_ms: u32) -> Kern
     match option {
         SWITCH_OPTION_WAIT | SWITCH_OPTION_OSLOCK_WAIT => {
             let deadline = mach_absolute_time()
-                .saturating_add(nanoseconds_to_absolutetime(option_time_ms as u64 * 1_000_000));
+                .saturating_add(nanoseconds_to_absolutetime(u64::from(option_time) * 1_000_000));
             if sched_prim::thread_sleep_until(deadline) == WaitResult::Interrupted {
-                return KernReturn::KERN_ABORTED;
+                return Err(KernReturn::KERN_ABORTED);
             }
         }
         SWITCH_OPTION_DEPRESS | SWITCH_OPTION_OSLOCK_DEPRESS | SWITCH_OPTION_DISPATCH_CONTENTION => {
@@ -57,14 +59,14 @@ pub fn thread_switch(thread_name: u32, option: u32, option_time_ms: u32) -> Kern
             sched_prim::thread_yield();
         }
     }
-    KernReturn::KERN_SUCCESS
+    Ok(())
 }
 
-/// `mach_wait_until(deadline)`: sleep until absolute time `deadline`.
-pub fn mach_wait_until(deadline: u64) -> KernReturn {
+/// −90 `mach_wait_until(deadline)`: sleep until absolute time `deadline`.
+pub fn mach_wait_until_trap(deadline: u64) -> Result<(), KernReturn> {
     match sched_prim::thread_sleep_until(deadline) {
-        WaitResult::Interrupted => KernReturn::KERN_ABORTED,
-        _ => KernReturn::KERN_SUCCESS,
+        WaitResult::Interrupted => Err(KernReturn::KERN_ABORTED),
+        _ => Ok(()),
     }
 }
 
@@ -74,29 +76,34 @@ fn system_clock_now() -> MachTimespec {
     MachTimespec { tv_sec: (ns / NSEC_PER_SEC) as u32, tv_nsec: (ns % NSEC_PER_SEC) as i32 }
 }
 
-/// `clock_sleep(clock, type, sec, nsec)` on the system clock (the only clock this kernel
-/// has; MACH_PORT_NULL names it, as in XNU). Returns the wake time to copy out.
-pub fn clock_sleep(
-    clock_name: u32,
-    sleep_type: u32,
-    sec: u32,
-    nsec: u32,
-) -> Result<MachTimespec, KernReturn> {
+/// −62 `clock_sleep(clock, type, sec, nsec, &wakeup_time)` on the system clock (the only
+/// clock this kernel has; MACH_PORT_NULL names it, as in XNU). The seconds are unsigned
+/// (`mach_timespec_t`); nanoseconds outside `0..NSEC_PER_SEC` are `KERN_INVALID_VALUE`. The
+/// wake time is copied out if `wakeup_time` is not 0.
+pub fn clock_sleep_trap(
+    clock_name: MachPortName,
+    sleep_type: i32,
+    sleep_sec: i32,
+    sleep_nsec: i32,
+    wakeup_time: UserAddr,
+) -> Result<(), KernReturn> {
     if clock_name != MACH_PORT_NULL {
         // Clock ports come with host_get_clock_service (M1.5); no other name is a clock.
         return Err(KernReturn::KERN_INVALID_ARGUMENT);
     }
-    if nsec as u64 >= NSEC_PER_SEC {
-        return Err(KernReturn::KERN_INVALID_VALUE);
-    }
-    let span = nanoseconds_to_absolutetime(sec as u64 * NSEC_PER_SEC + nsec as u64);
+    let nsec = u64::try_from(sleep_nsec).ok().filter(|&n| n < NSEC_PER_SEC);
+    let Some(nsec) = nsec else { return Err(KernReturn::KERN_INVALID_VALUE) };
+    let span = nanoseconds_to_absolutetime(u64::from(sleep_sec as u32) * NSEC_PER_SEC + nsec);
     let deadline = match sleep_type {
         TIME_RELATIVE => mach_absolute_time().saturating_add(span),
         TIME_ABSOLUTE => span,
         _ => return Err(KernReturn::KERN_INVALID_VALUE),
     };
-    match sched_prim::thread_sleep_until(deadline) {
-        WaitResult::Interrupted => Err(KernReturn::KERN_ABORTED),
-        _ => Ok(system_clock_now()),
+    if sched_prim::thread_sleep_until(deadline) == WaitResult::Interrupted {
+        return Err(KernReturn::KERN_ABORTED);
     }
+    if wakeup_time.0 != 0 {
+        copyout_val(&system_clock_now(), wakeup_time)?;
+    }
+    Ok(())
 }

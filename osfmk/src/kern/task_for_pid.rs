@@ -9,54 +9,41 @@ use alloc::sync::Arc;
 use mach::port::{MACH_PORT_NULL, MACH_PORT_TYPE_SEND};
 use mach::{KernReturn, MachPortName};
 
-use crate::arm64::copyio::{UserAddr, copyout};
 use crate::ipc::ipc_port::IkotType;
 use crate::kern::exception::bsd_hooks;
 use crate::kern::sched_prim::current_thread;
-use crate::kern::task::{Task, TaskRef};
-
-fn kr(k: KernReturn) -> u64 {
-    k.0 as i64 as u64
-}
-
-/// Write a 32-bit value to the caller's memory (`task` is the caller's); false if the
-/// address is bad.
-fn put_u32(task: &Task, value: u32, ptr: u64) -> bool {
-    task.map.is_some() && copyout(&value.to_le_bytes(), UserAddr(ptr)).is_ok()
-}
+use crate::kern::task::TaskRef;
+use crate::vm::user_ptr::{UserAddr, copyout_val};
 
 /// The task a send right in the caller's space names.
 fn task_named(name: MachPortName) -> Option<TaskRef> {
     let me = current_thread().task.clone();
     let port = me.itk_space.lookup_port(name, MACH_PORT_TYPE_SEND).ok()?;
-    port.kobject::<Task>(IkotType::TaskControl)
+    port.kobject::<crate::kern::task::Task>(IkotType::TaskControl)
 }
 
-/// −46: `pid_for_task(task, &pid)`.
-pub fn pid_for_task(task_name: u64, pid_ptr: u64) -> u64 {
-    let me = current_thread().task.clone();
-    let pid = task_named(task_name as MachPortName).and_then(|t| bsd_hooks()?.task_pid(&t));
-    let written = put_u32(&me, pid.unwrap_or(-1) as u32, pid_ptr);
-    kr(if pid.is_some() && written { KernReturn::KERN_SUCCESS } else { KernReturn::KERN_FAILURE })
+/// −46: `pid_for_task(t, &pid)`.
+pub fn pid_for_task(t: MachPortName, pid_out: UserAddr) -> Result<(), KernReturn> {
+    let pid = task_named(t).and_then(|t| bsd_hooks()?.task_pid(&t));
+    let written = copyout_val(&pid.unwrap_or(-1), pid_out).is_ok();
+    if pid.is_some() && written { Ok(()) } else { Err(KernReturn::KERN_FAILURE) }
 }
 
-/// −45: `task_for_pid(target_tport, pid, &task)`: a send right to process `pid`'s task port
-/// in the caller's space. `target_tport` must be the caller's own task port.
-pub fn task_for_pid(target_tport: u64, pid: u64, task_ptr: u64) -> u64 {
+/// −45: `task_for_pid(target_tport, pid, &t)`: a send right to process `pid`'s task port in
+/// the caller's space. `target_tport` must be the caller's own task port.
+pub fn task_for_pid(target_tport: MachPortName, pid: i32, t_out: UserAddr) -> Result<(), KernReturn> {
     let me = current_thread().task.clone();
-    let granted = task_named(target_tport as MachPortName)
+    let granted = task_named(target_tport)
         .filter(|t| Arc::ptr_eq(t, &me))
-        .and_then(|_| bsd_hooks()?.task_for_pid(pid as i32).ok())
+        .and_then(|_| bsd_hooks()?.task_for_pid(pid).ok())
         .and_then(|target| me.itk_space.insert_send(&target.self_port()).ok());
     let Some(name) = granted else {
-        put_u32(&me, MACH_PORT_NULL, task_ptr);
-        return kr(KernReturn::KERN_FAILURE);
+        let _ = copyout_val(&MACH_PORT_NULL, t_out);
+        return Err(KernReturn::KERN_FAILURE);
     };
-    if put_u32(&me, name, task_ptr) {
-        kr(KernReturn::KERN_SUCCESS)
-    } else {
+    copyout_val(&name, t_out).map_err(|_| {
         // Nobody learned the name: take the right back.
         let _ = me.itk_space.deallocate(name);
-        kr(KernReturn::KERN_FAILURE)
-    }
+        KernReturn::KERN_FAILURE
+    })
 }

@@ -99,7 +99,7 @@ fn main(args: &Args) -> i32 {
     });
     let copyout = measure(tb, ITERATIONS, || {
         // SAFETY: `info` is a valid 8-byte buffer.
-        let _ = unsafe { mach_timebase_info_trap(info.as_mut_ptr() as u64) };
+        let _ = unsafe { mach_timebase_info_trap(info.as_mut_ptr().cast()) };
     });
     // Two threads handing the CPU back and forth: each swtch_pri is one switch.
     STOP.store(false, Ordering::SeqCst);
@@ -124,19 +124,19 @@ fn main(args: &Args) -> i32 {
         unsafe { mach_wait_until_trap(0) };
     });
     // VM: one page allocated and freed; a demand-zero fault; a copy-on-write fault.
-    let task = libsys::mach_traps::mach_task_self() as u64;
+    let task = libsys::mach_traps::mach_task_self();
     let alloc_free = measure(tb, SLOW_ITERATIONS, || {
         let mut addr = 0u64;
         // SAFETY: `addr` is a valid in/out u64; the page is freed right away.
         unsafe {
-            _kernelrpc_mach_vm_allocate_trap(task, &mut addr as *mut u64 as u64, 4096, 1);
+            _kernelrpc_mach_vm_allocate_trap(task, core::ptr::from_mut(&mut addr).cast(), 4096, 1);
             _kernelrpc_mach_vm_deallocate_trap(task, addr, 4096);
         }
     });
     let region = SLOW_ITERATIONS * 4096;
     let mut base = 0u64;
     // SAFETY: `base` is a valid in/out u64.
-    unsafe { _kernelrpc_mach_vm_allocate_trap(task, &mut base as *mut u64 as u64, region, 1) };
+    unsafe { _kernelrpc_mach_vm_allocate_trap(task, core::ptr::from_mut(&mut base).cast(), region, 1) };
     let mut page = 0;
     let zero_fault = measure(tb, SLOW_ITERATIONS - 1, || {
         // SAFETY: inside the region; each call touches a page never touched before.

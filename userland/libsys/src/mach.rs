@@ -12,13 +12,11 @@ use ::mach::message::{
     MACH_SEND_MSG, MachMsgHeader, MachMsgOption, MachMsgReturn, MachMsgTypeName,
 };
 use ::mach::port::{MachPortRight, MachPortType};
+use ::mach::vm::VmProt;
 use ::mach::{KernReturn, MachPortName};
+use core::ptr;
 
 use crate::mach_traps as traps;
-
-fn kr(v: u64) -> KernReturn {
-    KernReturn(v as i32)
-}
 
 /// `mach_msg()`: send and/or receive. As Libsyscall does, an interrupted send is restarted
 /// unless `MACH_SEND_INTERRUPT` is set, and an interrupted receive is restarted (receive only)
@@ -41,16 +39,8 @@ pub unsafe fn mach_msg(
     loop {
         // SAFETY: forwarded from this function's contract.
         let mr = unsafe {
-            traps::mach_msg_trap(
-                msg as u64,
-                u64::from(option),
-                u64::from(send_size),
-                u64::from(rcv_size),
-                u64::from(rcv_name),
-                u64::from(timeout),
-                u64::from(notify),
-            )
-        } as MachMsgReturn;
+            traps::mach_msg_trap(msg.cast(), option, send_size, rcv_size, rcv_name, timeout, notify)
+        };
         if mr == MACH_SEND_INTERRUPTED && option & MACH_SEND_INTERRUPT == 0 {
             continue;
         }
@@ -67,9 +57,7 @@ pub unsafe fn mach_msg(
 /// The trap for our own task; for another task's port, the MIG routine.
 pub fn mach_port_allocate(task: MachPortName, right: MachPortRight, name: &mut MachPortName) -> KernReturn {
     // SAFETY: `name` is a writable u32.
-    let r = kr(unsafe {
-        traps::_kernelrpc_mach_port_allocate_trap(u64::from(task), u64::from(right), name as *mut u32 as u64)
-    });
+    let r = unsafe { traps::_kernelrpc_mach_port_allocate_trap(task, right, ptr::from_mut(name).cast()) };
     if r.0 != MACH_SEND_INVALID_DEST {
         return r;
     }
@@ -81,7 +69,7 @@ pub fn mach_port_allocate(task: MachPortName, right: MachPortRight, name: &mut M
 /// `mach_port_deallocate(task, name)`.
 pub fn mach_port_deallocate(task: MachPortName, name: MachPortName) -> KernReturn {
     // SAFETY: no pointers.
-    let r = kr(unsafe { traps::_kernelrpc_mach_port_deallocate_trap(u64::from(task), u64::from(name)) });
+    let r = unsafe { traps::_kernelrpc_mach_port_deallocate_trap(task, name) };
     if r.0 != MACH_SEND_INVALID_DEST {
         return r;
     }
@@ -96,14 +84,7 @@ pub fn mach_port_mod_refs(
     delta: i32,
 ) -> KernReturn {
     // SAFETY: no pointers.
-    let r = kr(unsafe {
-        traps::_kernelrpc_mach_port_mod_refs_trap(
-            u64::from(task),
-            u64::from(name),
-            u64::from(right),
-            delta as i64 as u64,
-        )
-    });
+    let r = unsafe { traps::_kernelrpc_mach_port_mod_refs_trap(task, name, right, delta) };
     if r.0 != MACH_SEND_INVALID_DEST {
         return r;
     }
@@ -113,9 +94,7 @@ pub fn mach_port_mod_refs(
 /// `mach_port_type(task, name, &type)`.
 pub fn mach_port_type(task: MachPortName, name: MachPortName, ty: &mut MachPortType) -> KernReturn {
     // SAFETY: `ty` is a writable u32.
-    let r = kr(unsafe {
-        traps::_kernelrpc_mach_port_type_trap(u64::from(task), u64::from(name), ty as *mut u32 as u64)
-    });
+    let r = unsafe { traps::_kernelrpc_mach_port_type_trap(task, name, ptr::from_mut(ty).cast()) };
     if r.0 != MACH_SEND_INVALID_DEST {
         return r;
     }
@@ -127,7 +106,7 @@ pub fn mach_port_type(task: MachPortName, name: MachPortName, ty: &mut MachPortT
 /// `mach_reply_port()`: a fresh receive right.
 pub fn mach_reply_port() -> MachPortName {
     // SAFETY: takes no arguments.
-    unsafe { traps::mach_reply_port() as MachPortName }
+    unsafe { traps::mach_reply_port() }
 }
 
 // ---- MIG client ------------------------------------------------------------------------------
@@ -366,14 +345,7 @@ pub fn mach_port_insert_right(
     poly_poly: MachMsgTypeName,
 ) -> KernReturn {
     // SAFETY: no pointers.
-    let r = kr(unsafe {
-        traps::_kernelrpc_mach_port_insert_right_trap(
-            u64::from(task),
-            u64::from(name),
-            u64::from(poly),
-            u64::from(poly_poly),
-        )
-    });
+    let r = unsafe { traps::_kernelrpc_mach_port_insert_right_trap(task, name, poly, poly_poly) };
     if r.0 != MACH_SEND_INVALID_DEST {
         return r;
     }
@@ -392,17 +364,17 @@ pub fn mach_port_request_notification(
     previous: &mut MachPortName,
 ) -> KernReturn {
     // SAFETY: `previous` is a writable u32.
-    let r = kr(unsafe {
+    let r = unsafe {
         traps::_kernelrpc_mach_port_request_notification_trap(
-            u64::from(task),
-            u64::from(name),
-            msgid as i64 as u64,
-            u64::from(sync),
-            u64::from(notify),
-            u64::from(notify_poly),
-            previous as *mut u32 as u64,
+            task,
+            name,
+            msgid,
+            sync,
+            notify,
+            notify_poly,
+            ptr::from_mut(previous).cast(),
         )
-    });
+    };
     if r.0 != MACH_SEND_INVALID_DEST {
         return r;
     }
@@ -476,15 +448,15 @@ pub fn mach_port_get_attributes(
 ) -> KernReturn {
     *count = (*count).min(info.len() as u32);
     // SAFETY: `info` holds `count` words and `count` is a writable u32.
-    let r = kr(unsafe {
+    let r = unsafe {
         traps::_kernelrpc_mach_port_get_attributes_trap(
-            u64::from(task),
-            u64::from(name),
-            u64::from(flavor),
-            info.as_mut_ptr() as u64,
-            count as *mut u32 as u64,
+            task,
+            name,
+            flavor as i32,
+            info.as_mut_ptr().cast(),
+            ptr::from_mut(count).cast(),
         )
-    });
+    };
     if r.0 != MACH_SEND_INVALID_DEST {
         return r;
     }
@@ -527,14 +499,9 @@ pub fn mach_vm_write(task: MachPortName, address: u64, data: u64, data_cnt: u32)
 /// `mach_vm_allocate(task, &address, size, flags)`: the trap for our own task, MIG otherwise.
 pub fn mach_vm_allocate(task: MachPortName, address: &mut u64, size: u64, flags: u32) -> KernReturn {
     // SAFETY: `address` is a valid in/out u64.
-    let kr = kr(unsafe {
-        traps::_kernelrpc_mach_vm_allocate_trap(
-            u64::from(task),
-            address as *mut u64 as u64,
-            size,
-            u64::from(flags),
-        )
-    });
+    let kr = unsafe {
+        traps::_kernelrpc_mach_vm_allocate_trap(task, ptr::from_mut(address).cast(), size, flags as i32)
+    };
     if kr.0 != MACH_SEND_INVALID_DEST {
         return kr;
     }
@@ -546,7 +513,7 @@ pub fn mach_vm_allocate(task: MachPortName, address: &mut u64, size: u64, flags:
 /// `mach_vm_deallocate(task, address, size)`: the trap for our own task, MIG otherwise.
 pub fn mach_vm_deallocate(task: MachPortName, address: u64, size: u64) -> KernReturn {
     // SAFETY: no pointers.
-    let kr = kr(unsafe { traps::_kernelrpc_mach_vm_deallocate_trap(u64::from(task), address, size) });
+    let kr = unsafe { traps::_kernelrpc_mach_vm_deallocate_trap(task, address, size) };
     if kr.0 != MACH_SEND_INVALID_DEST {
         return kr;
     }
@@ -563,15 +530,8 @@ pub fn mach_vm_protect(
     prot: i32,
 ) -> KernReturn {
     // SAFETY: no pointers.
-    let kr = kr(unsafe {
-        traps::_kernelrpc_mach_vm_protect_trap(
-            u64::from(task),
-            address,
-            size,
-            u64::from(set_maximum),
-            prot as u64,
-        )
-    });
+    let kr =
+        unsafe { traps::_kernelrpc_mach_vm_protect_trap(task, address, size, set_maximum, VmProt(prot)) };
     if kr.0 != MACH_SEND_INVALID_DEST {
         return kr;
     }
@@ -606,7 +566,7 @@ pub fn mach_vm_region(
 /// `mach_host_self()`.
 pub fn mach_host_self() -> MachPortName {
     // SAFETY: takes no arguments.
-    unsafe { traps::host_self_trap() as MachPortName }
+    unsafe { traps::host_self_trap() }
 }
 
 // ---- Message buffers ---------------------------------------------------------------------------
@@ -711,37 +671,37 @@ pub fn semaphore_destroy(task: MachPortName, semaphore: MachPortName) -> KernRet
 /// `semaphore_signal(semaphore)`.
 pub fn semaphore_signal(semaphore: MachPortName) -> KernReturn {
     // SAFETY: no pointers.
-    kr(unsafe { traps::semaphore_signal_trap(u64::from(semaphore)) })
+    unsafe { traps::semaphore_signal_trap(semaphore) }
 }
 
 /// `semaphore_signal_all(semaphore)`.
 pub fn semaphore_signal_all(semaphore: MachPortName) -> KernReturn {
     // SAFETY: no pointers.
-    kr(unsafe { traps::semaphore_signal_all_trap(u64::from(semaphore)) })
+    unsafe { traps::semaphore_signal_all_trap(semaphore) }
 }
 
 /// `semaphore_signal_thread(semaphore, thread)`.
 pub fn semaphore_signal_thread(semaphore: MachPortName, thread: MachPortName) -> KernReturn {
     // SAFETY: no pointers.
-    kr(unsafe { traps::semaphore_signal_thread_trap(u64::from(semaphore), u64::from(thread)) })
+    unsafe { traps::semaphore_signal_thread_trap(semaphore, thread) }
 }
 
 /// `semaphore_wait(semaphore)`.
 pub fn semaphore_wait(semaphore: MachPortName) -> KernReturn {
     // SAFETY: no pointers.
-    kr(unsafe { traps::semaphore_wait_trap(u64::from(semaphore)) })
+    unsafe { traps::semaphore_wait_trap(semaphore) }
 }
 
 /// `semaphore_wait_signal(wait_semaphore, signal_semaphore)`.
 pub fn semaphore_wait_signal(wait: MachPortName, signal: MachPortName) -> KernReturn {
     // SAFETY: no pointers.
-    kr(unsafe { traps::semaphore_wait_signal_trap(u64::from(wait), u64::from(signal)) })
+    unsafe { traps::semaphore_wait_signal_trap(wait, signal) }
 }
 
 /// `semaphore_timedwait(semaphore, {sec, nsec})`.
-pub fn semaphore_timedwait(semaphore: MachPortName, sec: u32, nsec: u32) -> KernReturn {
+pub fn semaphore_timedwait(semaphore: MachPortName, sec: u32, nsec: i32) -> KernReturn {
     // SAFETY: no pointers.
-    kr(unsafe { traps::semaphore_timedwait_trap(u64::from(semaphore), u64::from(sec), u64::from(nsec)) })
+    unsafe { traps::semaphore_timedwait_trap(semaphore, sec, nsec) }
 }
 
 /// `semaphore_timedwait_signal(wait_semaphore, signal_semaphore, {sec, nsec})`.
@@ -749,17 +709,10 @@ pub fn semaphore_timedwait_signal(
     wait: MachPortName,
     signal: MachPortName,
     sec: u32,
-    nsec: u32,
+    nsec: i32,
 ) -> KernReturn {
     // SAFETY: no pointers.
-    kr(unsafe {
-        traps::semaphore_timedwait_signal_trap(
-            u64::from(wait),
-            u64::from(signal),
-            u64::from(sec),
-            u64::from(nsec),
-        )
-    })
+    unsafe { traps::semaphore_timedwait_signal_trap(wait, signal, sec, nsec) }
 }
 
 // ---- Exception ports -------------------------------------------------------------------------
@@ -790,14 +743,14 @@ pub fn thread_set_exception_ports(
 
 /// A trap taking `(task, a, b)` with the MIG routine of the same name as fallback.
 fn member_call(
-    trap: unsafe fn(u64, u64, u64) -> u64,
+    trap: unsafe fn(MachPortName, MachPortName, MachPortName) -> KernReturn,
     stub: for<'b> fn(MachPortName, u32, u32, &'b mut MigBuffer) -> StubResult<'b>,
     task: MachPortName,
     a: MachPortName,
     b: MachPortName,
 ) -> KernReturn {
     // SAFETY: these traps take no pointers.
-    let r = kr(unsafe { trap(u64::from(task), u64::from(a), u64::from(b)) });
+    let r = unsafe { trap(task, a, b) };
     if r.0 != MACH_SEND_INVALID_DEST {
         return r;
     }
@@ -892,12 +845,6 @@ pub fn mach_vm_map(
 
 // ---- mach_msg2 ---------------------------------------------------------------------------------
 
-/// `mach_msg2` options: the vector form and the send call kinds (reference §4.6).
-pub const MACH64_MSG_VECTOR: u64 = 0x1_0000_0000;
-pub const MACH64_SEND_KOBJECT_CALL: u64 = 0x2_0000_0000;
-pub const MACH64_SEND_MQ_CALL: u64 = 0x4_0000_0000;
-pub const MACH64_SEND_ANY: u64 = 0x8_0000_0000;
-
 /// `mach_msg2_trap` with the header `h` passed in registers (the header words in the buffer
 /// at `data` are ignored by the kernel), as Libsyscall's `mach_msg2` does.
 ///
@@ -917,7 +864,7 @@ pub unsafe fn mach_msg2(
 ) -> MachMsgReturn {
     let pack = |lo: u32, hi: u32| u64::from(lo) | (u64::from(hi) << 32);
     // SAFETY: forwarded from this function's contract.
-    (unsafe {
+    unsafe {
         traps::mach_msg2_trap(
             data,
             options,
@@ -928,7 +875,7 @@ pub unsafe fn mach_msg2(
             pack(rcv_size, 0),
             u64::from(timeout),
         )
-    }) as MachMsgReturn
+    }
 }
 
 /// `task_terminate(task)`.
@@ -967,14 +914,14 @@ pub fn mach_port_construct(
 ) -> KernReturn {
     let bytes = options.to_bytes();
     // SAFETY: `bytes` is a readable options struct, `name` a writable u32.
-    let r = kr(unsafe {
+    let r = unsafe {
         traps::_kernelrpc_mach_port_construct_trap(
-            u64::from(task),
-            bytes.as_ptr() as u64,
+            task,
+            bytes.as_ptr().cast_mut().cast(),
             context,
-            name as *mut u32 as u64,
+            ptr::from_mut(name).cast(),
         )
-    });
+    };
     if r.0 != MACH_SEND_INVALID_DEST {
         return r;
     }
@@ -986,14 +933,7 @@ pub fn mach_port_construct(
 /// `mach_port_destruct(task, name, srdelta, guard)`: the trap for our own task, MIG otherwise.
 pub fn mach_port_destruct(task: MachPortName, name: MachPortName, srdelta: i32, guard: u64) -> KernReturn {
     // SAFETY: no pointers.
-    let r = kr(unsafe {
-        traps::_kernelrpc_mach_port_destruct_trap(
-            u64::from(task),
-            u64::from(name),
-            srdelta as i64 as u64,
-            guard,
-        )
-    });
+    let r = unsafe { traps::_kernelrpc_mach_port_destruct_trap(task, name, srdelta, guard) };
     if r.0 != MACH_SEND_INVALID_DEST {
         return r;
     }

@@ -1,5 +1,7 @@
 //! Mach traps: `svc #0x80` with x16 = −N; the result (a `kern_return_t` or a port name)
-//! comes back in x0 and the carry flag means nothing (reference §1.2).
+//! comes back in x0 and the carry flag means nothing (reference §1.2). The stubs are
+//! generated from `mach::for_each_mach_trap!`, typed as the kernel's handlers are: each
+//! argument of its declared type, the result decoded as the trap's return type.
 
 /// The raw trap.
 ///
@@ -22,19 +24,33 @@ pub unsafe fn mach_trap(nr: u32, a: [u64; 8]) -> u64 {
     x0
 }
 
+/// The argument types as user space passes them: XNU's (`mach::traps::types`), and a user
+/// address as a raw pointer.
+#[allow(non_camel_case_types)]
+pub mod args {
+    pub use mach::traps::types::*;
+
+    /// `user_addr_t`: memory the trap reads or writes.
+    pub type user_addr_t = *mut core::ffi::c_void;
+}
+
 macro_rules! stubs {
-    ($( ($nr:literal, $name:ident, [$($arg:ident),*]) ),* $(,)?) => {
+    ($( ($nr:literal, $name:ident, ($($arg:ident: $ty:ident),*) -> $ret:ident) ),* $(,)?) => {
         $(
-            #[doc = concat!("Mach trap `", stringify!($name), "` (−", stringify!($nr), ").")]
+            #[doc = concat!("Mach trap `", stringify!($name), "` (−", stringify!($nr), "): `(",
+                $(stringify!($arg), ": ", stringify!($ty), ", ",)* ") -> ", stringify!($ret), "`.")]
             ///
             /// # Safety
             /// Pointer arguments must be valid for the trap.
             // The stub mirrors the trap's register list, up to all eight argument registers.
             #[allow(clippy::too_many_arguments)]
-            pub unsafe fn $name($($arg: u64),*) -> u64 {
-                let a = crate::pad_args::<8>(&[$($arg),*]);
+            pub unsafe fn $name($($arg: args::$ty),*)
+                -> <mach::traps::returns::$ret as mach::traps::TrapReturn>::User
+            {
+                let a = crate::pad_args::<8>(&[$(mach::traps::TrapArg::into_reg($arg)),*]);
                 // SAFETY: forwarded from this stub's contract.
-                unsafe { mach_trap($nr, a) }
+                let x0 = unsafe { mach_trap($nr, a) };
+                <mach::traps::returns::$ret as mach::traps::TrapReturn>::decode(x0)
             }
         )*
     };
@@ -44,21 +60,21 @@ mach::for_each_mach_trap!(stubs);
 /// `mach_task_self()`.
 pub fn mach_task_self() -> mach::MachPortName {
     // SAFETY: takes no arguments.
-    unsafe { task_self_trap() as u32 }
+    unsafe { task_self_trap() }
 }
 
 /// `mach_thread_self()`.
 pub fn mach_thread_self() -> mach::MachPortName {
     // SAFETY: takes no arguments.
-    unsafe { thread_self_trap() as u32 }
+    unsafe { thread_self_trap() }
 }
 
 /// `mach_timebase_info()`.
 pub fn timebase_info() -> Result<mach::time::MachTimebaseInfo, mach::KernReturn> {
     let mut info = mach::time::MachTimebaseInfo::default();
-    // SAFETY: `info` is a valid, writable 8-byte struct.
-    let kr = unsafe { mach_timebase_info_trap(&mut info as *mut _ as u64) };
-    mach::KernReturn(kr as i32).into_result().map(|()| info)
+    // SAFETY: `info` is a valid, writable `mach_timebase_info`.
+    let kr = unsafe { mach_timebase_info_trap(core::ptr::from_mut(&mut info).cast()) };
+    kr.into_result().map(|()| info)
 }
 
 /// `mach_absolute_time()` through the trap (−3).

@@ -409,9 +409,8 @@ fn port_sets(_: &Args) -> Result<(), &'static str> {
 }
 
 fn mach_msg2_form(_: &Args) -> Result<(), &'static str> {
-    use libsys::mach::{
-        MACH64_MSG_VECTOR, MACH64_SEND_ANY, MACH64_SEND_KOBJECT_CALL, MACH64_SEND_MQ_CALL, mach_msg2,
-    };
+    use libsys::mach::mach_msg2;
+    use mach::message::{MACH64_MSG_VECTOR, MACH64_SEND_ANY, MACH64_SEND_KOBJECT_CALL, MACH64_SEND_MQ_CALL};
     let port = new_port()?;
     let mut buf = MsgBuf::new();
     // Garbage header in memory: the registers are what counts.
@@ -521,9 +520,14 @@ fn construct_destruct(_: &Args) -> Result<(), &'static str> {
     )?;
     // SAFETY: the kernel must reject the bad pointer.
     let kr = unsafe {
-        libsys::mach_traps::_kernelrpc_mach_port_construct_trap(u64::from(task()), UNMAPPED_ADDRESS, 0, 0)
+        libsys::mach_traps::_kernelrpc_mach_port_construct_trap(
+            task(),
+            UNMAPPED_ADDRESS as *mut _,
+            0,
+            core::ptr::null_mut(),
+        )
     };
-    check(kr as i32 == KernReturn::KERN_INVALID_ADDRESS.0, "bad options pointer")?;
+    check(kr == KernReturn::KERN_INVALID_ADDRESS, "bad options pointer")?;
     Ok(())
 }
 

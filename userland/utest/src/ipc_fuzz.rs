@@ -10,6 +10,7 @@ use libsys::process::{Forked, fork, waitpid};
 use libsys::syscall::exit_process;
 use mach::message::*;
 use mach::port::*;
+use mach::traps::nr;
 
 use crate::{Case, KERNEL_ADDRESS, UNMAPPED_ADDRESS, check};
 
@@ -84,7 +85,7 @@ fn fuzz(seed: u64, rounds: u32) {
     };
     let mut vt = 0u32;
     // SAFETY: `vt` is a writable u32.
-    unsafe { traps::task_for_pid(u64::from(me), victim as u64, &mut vt as *mut u32 as u64) };
+    unsafe { traps::task_for_pid(me, victim, core::ptr::from_mut(&mut vt).cast()) };
     let (mut vthreads, mut n) = (0u64, 0u32);
     let _ = task_threads(vt, &mut vthreads, &mut n);
     // SAFETY: the kernel mapped `n` names there (or nothing, and we read our fallback).
@@ -173,41 +174,31 @@ fn fuzz(seed: u64, rounds: u32) {
                 let target = rng.pick(&[me, me, vt, thread, 0, 0x7777]);
                 let p = rng.pick(&pointers);
                 let v = rng.next() % 40;
-                // SAFETY: pointers are ours, or ones the kernel must reject.
-                unsafe {
-                    let (t, a, b) = (u64::from(target), u64::from(a), u64::from(b));
-                    match rng.below(12) {
-                        0 => drop(traps::_kernelrpc_mach_port_allocate_trap(t, v % 6, p)),
-                        1 => drop(traps::_kernelrpc_mach_port_mod_refs_trap(
-                            t,
-                            a,
-                            v % 7,
-                            rng.pick(&[0, 1, u64::MAX, 2, 0x10000]),
-                        )),
-                        2 => drop(traps::_kernelrpc_mach_port_type_trap(t, a, p)),
-                        3 => drop(traps::_kernelrpc_mach_port_insert_right_trap(
-                            t,
-                            rng.next() & 0xffff03,
-                            b,
-                            v,
-                        )),
-                        4 => drop(traps::_kernelrpc_mach_port_request_notification_trap(
-                            t,
-                            a,
-                            64 + v % 10,
-                            v & 1,
-                            b,
-                            16 + v % 6,
-                            p,
-                        )),
-                        5 => drop(traps::_kernelrpc_mach_port_move_member_trap(t, a, b)),
-                        6 => drop(traps::_kernelrpc_mach_port_insert_member_trap(t, a, b)),
-                        7 => drop(traps::_kernelrpc_mach_port_extract_member_trap(t, a, b)),
-                        8 => drop(traps::semaphore_signal_trap(a)),
-                        9 => drop(traps::semaphore_timedwait_trap(a, 0, v)),
-                        10 => drop(traps::semaphore_signal_thread_trap(a, b)),
-                        _ => drop(traps::task_for_pid(t, rng.below(5), p)),
-                    }
+                // The raw trap, so that whole registers (not just typed values) reach the kernel.
+                let trap = |nr: u32, args: &[u64]| {
+                    // SAFETY: pointers are ours, or ones the kernel must reject.
+                    let _ = unsafe { traps::mach_trap(nr, libsys::pad_args::<8>(args)) };
+                };
+                let (t, a, b) = (u64::from(target), u64::from(a), u64::from(b));
+                match rng.below(12) {
+                    0 => trap(nr::_kernelrpc_mach_port_allocate_trap, &[t, v % 6, p]),
+                    1 => trap(
+                        nr::_kernelrpc_mach_port_mod_refs_trap,
+                        &[t, a, v % 7, rng.pick(&[0, 1, u64::MAX, 2, 0x10000])],
+                    ),
+                    2 => trap(nr::_kernelrpc_mach_port_type_trap, &[t, a, p]),
+                    3 => trap(nr::_kernelrpc_mach_port_insert_right_trap, &[t, rng.next() & 0xffff03, b, v]),
+                    4 => trap(
+                        nr::_kernelrpc_mach_port_request_notification_trap,
+                        &[t, a, 64 + v % 10, v & 1, b, 16 + v % 6, p],
+                    ),
+                    5 => trap(nr::_kernelrpc_mach_port_move_member_trap, &[t, a, b]),
+                    6 => trap(nr::_kernelrpc_mach_port_insert_member_trap, &[t, a, b]),
+                    7 => trap(nr::_kernelrpc_mach_port_extract_member_trap, &[t, a, b]),
+                    8 => trap(nr::semaphore_signal_trap, &[a]),
+                    9 => trap(nr::semaphore_timedwait_trap, &[a, 0, v]),
+                    10 => trap(nr::semaphore_signal_thread_trap, &[a, b]),
+                    _ => trap(nr::task_for_pid, &[t, rng.below(5), p]),
                 }
             }
             3 => {

@@ -43,8 +43,8 @@ use mach::info::{
 pub(crate) fn child_task(pid: i32) -> Result<MachPortName, &'static str> {
     let mut t = 0;
     // SAFETY: `t` is a writable u32.
-    let kr = unsafe { task_for_pid(u64::from(mach_task_self()), pid as u64, &mut t as *mut u32 as u64) };
-    if kr == 0 { Ok(t) } else { Err("task_for_pid(child)") }
+    let kr = unsafe { task_for_pid(mach_task_self(), pid, core::ptr::from_mut(&mut t).cast()) };
+    if kr == mach::KernReturn::KERN_SUCCESS { Ok(t) } else { Err("task_for_pid(child)") }
 }
 
 fn pid() -> u32 {

@@ -69,17 +69,17 @@ fn rlimits_enforced(_: &Args) -> Result<(), &'static str> {
             && spawn(b"/bin/utest\0", &[b"x\0", b"--print-args\0"], None, &[open5]) == Err(Errno::EBADF);
         let as_ok = set(RLIMIT_AS, 64 << 20, RLIM_INFINITY) == Ok(()) && {
             let mut addr = 0u64;
-            let task = libsys::mach_traps::mach_task_self() as u64;
+            let task = libsys::mach_traps::mach_task_self();
             // SAFETY: `addr` is a valid in/out u64.
             let kr = unsafe {
                 libsys::mach_traps::_kernelrpc_mach_vm_allocate_trap(
                     task,
-                    &mut addr as *mut u64 as u64,
+                    core::ptr::from_mut(&mut addr).cast(),
                     128 << 20,
-                    1,
+                    mach::vm::VM_FLAGS_ANYWHERE as i32,
                 )
             };
-            kr as i32 == mach::KernReturn::KERN_NO_SPACE.0
+            kr == mach::KernReturn::KERN_NO_SPACE
         };
         i32::from(!files_ok) | i32::from(!as_ok) << 1
     })?;

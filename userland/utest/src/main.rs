@@ -138,7 +138,7 @@ fn reply_ports_are_fresh(_: &Args) -> Result<(), &'static str> {
 
 fn host_self(_: &Args) -> Result<(), &'static str> {
     // SAFETY: no arguments.
-    let h = unsafe { libsys::mach_traps::host_self_trap() } as u32;
+    let h = unsafe { libsys::mach_traps::host_self_trap() };
     check(mach_port_valid(h) && h != mach_task_self(), "host_self_trap")
 }
 
@@ -149,9 +149,13 @@ fn timebase(_: &Args) -> Result<(), &'static str> {
 
 fn timebase_bad_pointer(_: &Args) -> Result<(), &'static str> {
     // SAFETY: the kernel must reject both pointers.
-    let (a, b) =
-        unsafe { (mach_timebase_info_trap(UNMAPPED_ADDRESS), mach_timebase_info_trap(KERNEL_ADDRESS)) };
-    let bad = KernReturn::KERN_INVALID_ADDRESS.0 as i64 as u64;
+    let (a, b) = unsafe {
+        (
+            mach_timebase_info_trap(UNMAPPED_ADDRESS as *mut _),
+            mach_timebase_info_trap(KERNEL_ADDRESS as *mut _),
+        )
+    };
+    let bad = KernReturn::KERN_INVALID_ADDRESS;
     check(a == bad && b == bad, "expected KERN_INVALID_ADDRESS")
 }
 

@@ -170,12 +170,12 @@ fn terminate_frees_stack(_: &Args) -> Result<(), &'static str> {
         _kernelrpc_mach_vm_allocate_trap as vm_allocate, _kernelrpc_mach_vm_protect_trap as vm_protect,
         mach_task_self,
     };
-    let task = mach_task_self() as u64;
+    let task = mach_task_self();
     let size = 64 * 1024;
     let mut base = 0u64;
     // SAFETY: `base` is a valid in/out u64.
-    let kr = unsafe { vm_allocate(task, &mut base as *mut u64 as u64, size, 1) };
-    check(kr == 0, "mach_vm_allocate")?;
+    let kr = unsafe { vm_allocate(task, core::ptr::from_mut(&mut base).cast(), size, 1) };
+    check(kr == KernReturn::KERN_SUCCESS, "mach_vm_allocate")?;
     FREE_ME[0].store(base, Ordering::SeqCst);
     FREE_ME[1].store(size, Ordering::SeqCst);
     ABOUT_TO_FREE.store(false, Ordering::SeqCst);
@@ -192,8 +192,8 @@ fn terminate_frees_stack(_: &Args) -> Result<(), &'static str> {
     // Give it time to reach the kernel; then the range must be a hole.
     sleep_ticks(5 * ticks_per_ms());
     // SAFETY: protecting a hole is rejected without touching memory.
-    let kr = unsafe { vm_protect(task, base, size, 0, 1) };
-    check(kr as i64 == KernReturn::KERN_INVALID_ADDRESS.0 as i64, "the stack was not freed")
+    let kr = unsafe { vm_protect(task, base, size, false, mach::vm::VmProt::READ) };
+    check(kr == KernReturn::KERN_INVALID_ADDRESS, "the stack was not freed")
 }
 
 static STOP: AtomicBool = AtomicBool::new(false);
@@ -353,28 +353,38 @@ fn sleep_accuracy(_: &Args) -> Result<(), &'static str> {
     }
     // A deadline in the past returns at once.
     // SAFETY: no pointers.
-    check(unsafe { mach_wait_until_trap(0) } == 0, "past deadline should succeed")
+    check(unsafe { mach_wait_until_trap(0) } == KernReturn::KERN_SUCCESS, "past deadline should succeed")
 }
 
 fn clock_sleep(_: &Args) -> Result<(), &'static str> {
-    let mut wake = [0u32; 2];
+    use mach::traps::sleep_type::TIME_RELATIVE;
+    let mut wake = mach::time::MachTimespec::default();
     let start = mach_absolute_time();
-    // SAFETY: `wake` is an 8-byte writable buffer.
-    let kr = unsafe { clock_sleep_trap(0, 1, 0, 3_000_000, wake.as_mut_ptr() as u64) };
-    check(kr == 0, "relative clock_sleep failed")?;
+    // SAFETY: `wake` is a writable `mach_timespec_t`.
+    let kr =
+        unsafe { clock_sleep_trap(0, TIME_RELATIVE, 0, 3_000_000, core::ptr::from_mut(&mut wake).cast()) };
+    check(kr == KernReturn::KERN_SUCCESS, "relative clock_sleep failed")?;
     check(mach_absolute_time() - start >= 3 * ticks_per_ms(), "clock_sleep returned early")?;
-    check(wake[0] != 0 || wake[1] != 0, "no wake time reported")?;
-    let bad = |kr: u64, want: KernReturn| kr as i64 == want.0 as i64;
+    check(wake.tv_sec != 0 || wake.tv_nsec != 0, "no wake time reported")?;
+    let null = core::ptr::null_mut();
     // SAFETY: each call is rejected before any pointer is used (or the pointer is NULL).
     unsafe {
         check(
-            bad(clock_sleep_trap(0, 1, 0, 1_000_000_000, 0), KernReturn::KERN_INVALID_VALUE),
+            clock_sleep_trap(0, TIME_RELATIVE, 0, 1_000_000_000, null) == KernReturn::KERN_INVALID_VALUE,
             "nsec >= 1e9",
         )?;
-        check(bad(clock_sleep_trap(0, 7, 0, 0, 0), KernReturn::KERN_INVALID_VALUE), "bad sleep type")?;
-        check(bad(clock_sleep_trap(0x103, 1, 0, 0, 0), KernReturn::KERN_INVALID_ARGUMENT), "not a clock")?;
         check(
-            bad(clock_sleep_trap(0, 1, 0, 1000, KERNEL_ADDRESS), KernReturn::KERN_INVALID_ADDRESS),
+            clock_sleep_trap(0, TIME_RELATIVE, 0, -1, null) == KernReturn::KERN_INVALID_VALUE,
+            "negative nsec",
+        )?;
+        check(clock_sleep_trap(0, 7, 0, 0, null) == KernReturn::KERN_INVALID_VALUE, "bad sleep type")?;
+        check(
+            clock_sleep_trap(0x103, TIME_RELATIVE, 0, 0, null) == KernReturn::KERN_INVALID_ARGUMENT,
+            "not a clock",
+        )?;
+        check(
+            clock_sleep_trap(0, TIME_RELATIVE, 0, 1000, KERNEL_ADDRESS as *mut _)
+                == KernReturn::KERN_INVALID_ADDRESS,
             "bad wake-time pointer",
         )
     }
@@ -385,10 +395,16 @@ fn yields(_: &Args) -> Result<(), &'static str> {
     unsafe {
         let _ = swtch();
         let _ = swtch_pri(0);
-        check(thread_switch(0, 0, 0) == 0, "thread_switch NONE")?;
-        check(thread_switch(0, 1, 1) == 0, "thread_switch DEPRESS")?;
-        check(thread_switch(0xdead_beef, 2, 1) == 0, "thread_switch WAIT with a junk hint")?;
-        check(thread_switch(0, 99, 0) as i64 == KernReturn::KERN_INVALID_ARGUMENT.0 as i64, "bad option")
+        use mach::traps::switch_option::*;
+        let ok = KernReturn::KERN_SUCCESS;
+        check(thread_switch(0, SWITCH_OPTION_NONE, 0) == ok, "thread_switch NONE")?;
+        check(thread_switch(0, SWITCH_OPTION_DEPRESS, 1) == ok, "thread_switch DEPRESS")?;
+        check(
+            thread_switch(0xdead_beef, SWITCH_OPTION_WAIT, 1) == ok,
+            "thread_switch WAIT with a junk hint",
+        )?;
+        check(thread_switch(0, 99, 0) == KernReturn::KERN_INVALID_ARGUMENT, "bad option")?;
+        check(thread_switch(0, -1, 0) == KernReturn::KERN_INVALID_ARGUMENT, "negative option")
     }
 }
 

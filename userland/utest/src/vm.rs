@@ -1,14 +1,18 @@
 //! Virtual memory from user space (issue M1.2): the `mach_vm_*` traps and the BSD mapping
 //! calls, lazily filled memory, protections, and bad arguments.
 
+use core::ptr;
+
 use libsys::mach_traps::{
     _kernelrpc_mach_vm_allocate_trap as vm_allocate, _kernelrpc_mach_vm_deallocate_trap as vm_deallocate,
     _kernelrpc_mach_vm_map_trap as vm_map, _kernelrpc_mach_vm_protect_trap as vm_protect, mach_task_self,
+    mach_trap,
 };
 use libsys::syscall::{gettimeofday, madvise, minherit, mmap, mprotect, munmap};
 use libsys::{Args, Errno};
 use mach::KernReturn;
 use mach::message::MACH_SEND_INVALID_DEST;
+use mach::traps::nr;
 use mach::vm::{VM_FLAGS_ANYWHERE, VM_FLAGS_FIXED, VmProt};
 use sys::mman::*;
 
@@ -19,6 +23,7 @@ pub const CASES: &[(&str, Case)] = &[
     ("mach_vm_allocate: fixed, overlap and size errors", allocate_errors),
     ("mach_vm_* traps on a port that is not our task", wrong_target),
     ("mach_vm_protect: lowering, and the maximum", protect),
+    ("mach_vm_protect: boolean_t and vm_prot_t are their register's low half", protect_low_half),
     ("mach_vm_map: alignment mask", map_aligned),
     ("64 MiB reserved, one page per MiB touched", sparse_touch),
     ("copyout into a page never touched", copyout_to_fresh_page),
@@ -29,29 +34,25 @@ pub const CASES: &[(&str, Case)] = &[
 
 const PAGE: u64 = 4096;
 
-fn kr(v: u64) -> KernReturn {
-    KernReturn(v as i32)
-}
-
 pub(crate) fn allocate(size: u64) -> Result<u64, &'static str> {
     let mut addr = 0u64;
     // SAFETY: `addr` is a valid in/out u64.
     let r = unsafe {
-        vm_allocate(mach_task_self() as u64, &mut addr as *mut u64 as u64, size, VM_FLAGS_ANYWHERE as u64)
+        vm_allocate(mach_task_self(), ptr::from_mut(&mut addr).cast(), size, VM_FLAGS_ANYWHERE as i32)
     };
-    if kr(r) == KernReturn::KERN_SUCCESS { Ok(addr) } else { Err("mach_vm_allocate failed") }
+    if r == KernReturn::KERN_SUCCESS { Ok(addr) } else { Err("mach_vm_allocate failed") }
 }
 
 pub(crate) fn deallocate(addr: u64, size: u64) -> KernReturn {
     // SAFETY: no pointers are dereferenced by the caller.
-    kr(unsafe { vm_deallocate(mach_task_self() as u64, addr, size) })
+    unsafe { vm_deallocate(mach_task_self(), addr, size) }
 }
 
 /// Is the page at `addr` mapped? (Re-applying read/write to it fails if not.)
 pub(crate) fn is_mapped(addr: u64) -> bool {
-    let rw = VmProt::DEFAULT.0 as u64;
     // SAFETY: no pointers; the protection is what the page already has.
-    kr(unsafe { vm_protect(mach_task_self() as u64, addr, 1, 0, rw) }) == KernReturn::KERN_SUCCESS
+    let r = unsafe { vm_protect(mach_task_self(), addr, 1, false, VmProt::DEFAULT) };
+    r == KernReturn::KERN_SUCCESS
 }
 
 fn allocate_use_free(_: &Args) -> Result<(), &'static str> {
@@ -75,9 +76,9 @@ fn allocate_use_free(_: &Args) -> Result<(), &'static str> {
     let mut again = a;
     // SAFETY: `again` is a valid in/out u64.
     let r = unsafe {
-        vm_allocate(mach_task_self() as u64, &mut again as *mut u64 as u64, size, VM_FLAGS_FIXED as u64)
+        vm_allocate(mach_task_self(), ptr::from_mut(&mut again).cast(), size, VM_FLAGS_FIXED as i32)
     };
-    check(kr(r) == KernReturn::KERN_SUCCESS && again == a, "fixed re-allocation failed")?;
+    check(r == KernReturn::KERN_SUCCESS && again == a, "fixed re-allocation failed")?;
     // SAFETY: re-allocated above.
     check(unsafe { (a as *const u64).read_volatile() } == 0, "re-allocated memory is not zero")?;
     check(deallocate(a, size) == KernReturn::KERN_SUCCESS, "second deallocate failed")
@@ -85,45 +86,40 @@ fn allocate_use_free(_: &Args) -> Result<(), &'static str> {
 
 fn allocate_errors(_: &Args) -> Result<(), &'static str> {
     let a = allocate(4 * PAGE)?;
-    let task = mach_task_self() as u64;
+    let task = mach_task_self();
     let mut addr = a;
     // SAFETY: pointers are valid or deliberately bad (and then rejected).
     unsafe {
-        let r = vm_allocate(task, &mut addr as *mut u64 as u64, PAGE, VM_FLAGS_FIXED as u64);
-        check(kr(r) == KernReturn::KERN_NO_SPACE, "fixed over an allocation must be KERN_NO_SPACE")?;
+        let r = vm_allocate(task, ptr::from_mut(&mut addr).cast(), PAGE, VM_FLAGS_FIXED as i32);
+        check(r == KernReturn::KERN_NO_SPACE, "fixed over an allocation must be KERN_NO_SPACE")?;
         let mut low = 0x1000u64;
-        let r = vm_allocate(task, &mut low as *mut u64 as u64, PAGE, VM_FLAGS_FIXED as u64);
+        let r = vm_allocate(task, ptr::from_mut(&mut low).cast(), PAGE, VM_FLAGS_FIXED as i32);
         check(
-            kr(r) == KernReturn::KERN_INVALID_ADDRESS || kr(r) == KernReturn::KERN_NO_SPACE,
+            r == KernReturn::KERN_INVALID_ADDRESS || r == KernReturn::KERN_NO_SPACE,
             "page zero is not allocatable",
         )?;
         let mut any = 0u64;
-        let r = vm_allocate(task, &mut any as *mut u64 as u64, u64::MAX - PAGE, VM_FLAGS_ANYWHERE as u64);
-        check(kr(r) != KernReturn::KERN_SUCCESS, "a size near 2^64 must fail")?;
-        let r = vm_allocate(task, &mut any as *mut u64 as u64, PAGE, 0x200);
-        check(kr(r) == KernReturn::KERN_INVALID_ARGUMENT, "unknown flags must be KERN_INVALID_ARGUMENT")?;
-        let r = vm_allocate(task, KERNEL_ADDRESS, PAGE, VM_FLAGS_ANYWHERE as u64);
-        check(kr(r) == KernReturn::KERN_INVALID_ADDRESS, "a bad address pointer")?;
+        let r = vm_allocate(task, ptr::from_mut(&mut any).cast(), u64::MAX - PAGE, VM_FLAGS_ANYWHERE as i32);
+        check(r != KernReturn::KERN_SUCCESS, "a size near 2^64 must fail")?;
+        let r = vm_allocate(task, ptr::from_mut(&mut any).cast(), PAGE, 0x200);
+        check(r == KernReturn::KERN_INVALID_ARGUMENT, "unknown flags must be KERN_INVALID_ARGUMENT")?;
+        let r = vm_allocate(task, KERNEL_ADDRESS as *mut _, PAGE, VM_FLAGS_ANYWHERE as i32);
+        check(r == KernReturn::KERN_INVALID_ADDRESS, "a bad address pointer")?;
     }
     check(deallocate(a, 4 * PAGE) == KernReturn::KERN_SUCCESS, "cleanup")
 }
 
 fn wrong_target(_: &Args) -> Result<(), &'static str> {
     let mut addr = 0u64;
-    let thread = libsys::mach_traps::mach_thread_self() as u64;
+    let thread = libsys::mach_traps::mach_thread_self();
+    let not_ours = KernReturn(MACH_SEND_INVALID_DEST);
     // SAFETY: the traps reject the target before touching memory.
     unsafe {
-        for target in [0u64, 0xdead_0003, thread] {
-            let r = vm_allocate(target, &mut addr as *mut u64 as u64, PAGE, VM_FLAGS_ANYWHERE as u64);
-            check(r as i32 == MACH_SEND_INVALID_DEST, "vm_allocate on a bad target")?;
-            check(
-                vm_deallocate(target, 0x1_0000_0000, PAGE) as i32 == MACH_SEND_INVALID_DEST,
-                "vm_deallocate",
-            )?;
-            check(
-                vm_protect(target, 0x1_0000_0000, PAGE, 0, 1) as i32 == MACH_SEND_INVALID_DEST,
-                "vm_protect",
-            )?;
+        for target in [0, 0xdead_0003, thread] {
+            let r = vm_allocate(target, ptr::from_mut(&mut addr).cast(), PAGE, VM_FLAGS_ANYWHERE as i32);
+            check(r == not_ours, "vm_allocate on a bad target")?;
+            check(vm_deallocate(target, 0x1_0000_0000, PAGE) == not_ours, "vm_deallocate")?;
+            check(vm_protect(target, 0x1_0000_0000, PAGE, false, VmProt::READ) == not_ours, "vm_protect")?;
         }
     }
     Ok(())
@@ -131,31 +127,27 @@ fn wrong_target(_: &Args) -> Result<(), &'static str> {
 
 fn protect(_: &Args) -> Result<(), &'static str> {
     let a = allocate(2 * PAGE)?;
-    let task = mach_task_self() as u64;
+    let task = mach_task_self();
     // SAFETY: [a, a + 2 pages) is ours.
     unsafe {
         (a as *mut u64).write_volatile(7);
         check(
-            kr(vm_protect(task, a, 2 * PAGE, 0, VmProt::READ.0 as u64)) == KernReturn::KERN_SUCCESS,
+            vm_protect(task, a, 2 * PAGE, false, VmProt::READ) == KernReturn::KERN_SUCCESS,
             "to read-only",
         )?;
         check((a as *const u64).read_volatile() == 7, "read-only page lost its data")?;
         // Lower the maximum to read; asking for write afterwards must fail.
+        check(vm_protect(task, a, 2 * PAGE, true, VmProt::READ) == KernReturn::KERN_SUCCESS, "set max")?;
         check(
-            kr(vm_protect(task, a, 2 * PAGE, 1, VmProt::READ.0 as u64)) == KernReturn::KERN_SUCCESS,
-            "set max",
-        )?;
-        check(
-            kr(vm_protect(task, a, 2 * PAGE, 0, VmProt::DEFAULT.0 as u64))
-                == KernReturn::KERN_PROTECTION_FAILURE,
+            vm_protect(task, a, 2 * PAGE, false, VmProt::DEFAULT) == KernReturn::KERN_PROTECTION_FAILURE,
             "above the maximum must be KERN_PROTECTION_FAILURE",
         )?;
         check(
-            kr(vm_protect(task, a, 2 * PAGE, 0, 0x40)) == KernReturn::KERN_INVALID_ARGUMENT,
+            vm_protect(task, a, 2 * PAGE, false, VmProt(0x40)) == KernReturn::KERN_INVALID_ARGUMENT,
             "bad protection bits",
         )?;
         check(
-            kr(vm_protect(task, 0x7000_0000_0000, PAGE, 0, 1)) == KernReturn::KERN_INVALID_ADDRESS,
+            vm_protect(task, 0x7000_0000_0000, PAGE, false, VmProt::READ) == KernReturn::KERN_INVALID_ADDRESS,
             "protecting a hole must be KERN_INVALID_ADDRESS",
         )?;
         // A copyout into a read-only page fails cleanly.
@@ -164,21 +156,43 @@ fn protect(_: &Args) -> Result<(), &'static str> {
     check(deallocate(a, 2 * PAGE) == KernReturn::KERN_SUCCESS, "cleanup")
 }
 
+/// XNU reads a 32-bit argument from the low half of its register: `set_maximum` with only
+/// upper bits set is false, and junk above a protection is ignored. (Through the raw trap: the
+/// typed stub cannot pass such registers.)
+fn protect_low_half(_: &Args) -> Result<(), &'static str> {
+    const JUNK: u64 = 0xdead_beef_0000_0000;
+    let a = allocate(PAGE)?;
+    let task = JUNK | u64::from(mach_task_self());
+    let protect = |set_maximum: u64, prot: VmProt| {
+        let regs = [task, a, PAGE, set_maximum, JUNK | u64::from(prot.0 as u32)];
+        // SAFETY: no pointers.
+        KernReturn::from_reg(unsafe {
+            mach_trap(nr::_kernelrpc_mach_vm_protect_trap, libsys::pad_args::<8>(&regs))
+        })
+    };
+    let ok = KernReturn::KERN_SUCCESS;
+    check(protect(1 << 32, VmProt::READ) == ok, "to read-only, set_maximum false")?;
+    check(protect(0, VmProt::DEFAULT) == ok, "the maximum was lowered by upper bits")?;
+    check(protect(JUNK | 1, VmProt::READ) == ok, "set_maximum true in the low half")?;
+    check(protect(0, VmProt::DEFAULT) == KernReturn::KERN_PROTECTION_FAILURE, "the maximum was not lowered")?;
+    check(deallocate(a, PAGE) == ok, "cleanup")
+}
+
 fn map_aligned(_: &Args) -> Result<(), &'static str> {
     let mut addr = 0u64;
     let align = 1u64 << 20;
     // SAFETY: `addr` is a valid in/out u64.
     let r = unsafe {
         vm_map(
-            mach_task_self() as u64,
-            &mut addr as *mut u64 as u64,
+            mach_task_self(),
+            ptr::from_mut(&mut addr).cast(),
             3 * PAGE,
             align - 1,
-            VM_FLAGS_ANYWHERE as u64,
-            VmProt::DEFAULT.0 as u64,
+            VM_FLAGS_ANYWHERE as i32,
+            VmProt::DEFAULT,
         )
     };
-    check(kr(r) == KernReturn::KERN_SUCCESS, "mach_vm_map failed")?;
+    check(r == KernReturn::KERN_SUCCESS, "mach_vm_map failed")?;
     check(addr.is_multiple_of(align), "mask not honoured")?;
     check(deallocate(addr, 3 * PAGE) == KernReturn::KERN_SUCCESS, "cleanup")
 }

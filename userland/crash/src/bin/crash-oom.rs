@@ -12,14 +12,14 @@ fn main(_: &libsys::Args) -> i32 {
     // SAFETY: `addr` is a valid in/out u64.
     let kr = unsafe {
         vm_allocate(
-            mach_task_self() as u64,
-            &mut addr as *mut u64 as u64,
+            mach_task_self(),
+            core::ptr::from_mut(&mut addr).cast(),
             size,
-            mach::vm::VM_FLAGS_ANYWHERE as u64,
+            mach::vm::VM_FLAGS_ANYWHERE as i32,
         )
     };
-    if kr != 0 {
-        libsys::println!("crash-oom: mach_vm_allocate failed: {kr:#x}");
+    if kr != mach::KernReturn::KERN_SUCCESS {
+        libsys::println!("crash-oom: mach_vm_allocate failed: {}", kr.name());
         return 1;
     }
     libsys::println!("crash-oom: touching pages until memory runs out");

@@ -10,11 +10,11 @@ use libsys::mach_traps::{
 
 fn main(_: &libsys::Args) -> i32 {
     let mut addr = 0u64;
-    let task = mach_task_self() as u64;
+    let task = mach_task_self();
     // SAFETY: `addr` is a valid in/out u64; the page is ours.
     unsafe {
-        vm_allocate(task, &mut addr as *mut u64 as u64, 4096, mach::vm::VM_FLAGS_ANYWHERE as u64);
-        vm_protect(task, addr, 4096, 0, mach::vm::VmProt::READ.0 as u64);
+        vm_allocate(task, core::ptr::from_mut(&mut addr).cast(), 4096, mach::vm::VM_FLAGS_ANYWHERE as i32);
+        vm_protect(task, addr, 4096, false, mach::vm::VmProt::READ);
     }
     libsys::println!("crash-protect: writing to a read-only page");
     // SAFETY: deliberately invalid; the kernel must kill only this process.
