@@ -10,6 +10,10 @@ use crate::ipc::ipc_port::{IkotType, IpcPort, PortRef};
 /// processors (`kern::processor`).
 pub struct Host;
 
+impl crate::kern::ipc_kobject::KObject for Host {
+    const IKOT: IkotType = IkotType::Host;
+}
+
 static HOST: spin::Once<(Arc<Host>, PortRef)> = spin::Once::new();
 
 /// The host port (created on first use; it lives as long as the kernel).

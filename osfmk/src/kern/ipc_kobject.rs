@@ -1,31 +1,75 @@
-//! `ipc_kobject`: messages sent to ports the kernel receives on. The kernel serves each request
-//! at once, in the sender's thread (XNU `ipc_kobject_server`): it finds the routine the message
-//! id names (`mach::defs`), checks and decodes the request with that routine's layout, finds
-//! the object behind the destination port, runs the routine, and builds the reply — id + 100,
-//! sent to the reply right the request carried, laid out from the same declaration. An id no
-//! server knows gets a `mig_reply_error_t` with `MIG_BAD_ID`; a malformed request
-//! `MIG_TYPE_ERROR` or `MIG_BAD_ARGUMENTS`; a destination of the wrong kind
-//! `KERN_INVALID_ARGUMENT` (what XNU's routines answer for a null object).
+//! `ipc_kobject`: kernel objects reached through ports, and the messages sent to them.
+//!
+//! **One lookup.** Every kernel object a port can stand for implements [`KObject`], which
+//! names its `IKOT` type; [`kobject_from_port`] is the one way from a port to its object and
+//! [`IpcSpace::lookup_kobject`](crate::ipc::ipc_space::IpcSpace::lookup_kobject) the one way
+//! from a port name (name → entry with the right bits → port → live object of that type).
+//!
+//! **One declaration.** For every routine of `mach::for_each_mig_routine!` the [`routines`]
+//! module holds a typed `Request` (the declared parameters as the kernel receives them: `Int`
+//! → `u32`, `Long` → `u64`, a port → the received [`MsgRight`], out-of-line memory → its
+//! [`VmMapCopy`]) and a typed `Reply`, both generated from the declaration, so a handler
+//! reads `req.name` and cannot answer a reply of the wrong shape. `mig_servers` builds the
+//! server table from the same declaration.
+//!
+//! **Serving.** The kernel serves each request at once, in the sender's thread (XNU
+//! `ipc_kobject_server`): it finds the routine the message id names, checks and decodes the
+//! request with that routine's layout ([`Incoming`]), runs the routine on the destination
+//! port, and builds the reply — id + 100, sent to the reply right the request carried, laid
+//! out from the same declaration. An id no kernel server knows gets a `mig_reply_error_t`
+//! with `MIG_BAD_ID`; a malformed request `MIG_TYPE_ERROR` or `MIG_BAD_ARGUMENTS`; a
+//! destination of the wrong kind `KERN_INVALID_ARGUMENT` (what XNU's routines answer for a
+//! null object).
 
+use alloc::collections::VecDeque;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
+use core::any::Any;
 
 use mach::KernReturn;
 use mach::message::{MACH_MSG_HEADER_SIZE, MACH_MSGH_BITS_COMPLEX, mach_msgh_bits};
 use mach::mig::{
-    Arg, Field, MIG_BAD_ID, MIG_MAX_FIELDS, MIG_REPLY_ERROR_SIZE, MIG_REPLY_ID_OFFSET, NDR_RECORD, Words,
-    decode, descriptor_offsets, encode, is_complex,
+    Arg, Field, MIG_BAD_ARGUMENTS, MIG_MAX_FIELDS, MIG_REPLY_ERROR_SIZE, MIG_REPLY_ID_OFFSET, MIG_TYPE_ERROR,
+    NDR_RECORD, Routine, Words, decode, descriptor_offsets, encode, is_complex,
 };
 
 use crate::ipc::ipc_kmsg::{IpcKmsg, KmsgCharge, KmsgDescriptor, MsgRight, SenderToken};
 use crate::ipc::ipc_port::{IkotType, PortRef};
 use crate::vm::vm_map_copy::VmMapCopy;
 
+/// A kernel object reachable through a port (XNU's `ipc_kobject_ops`): the `IKOT` type its
+/// ports carry. Only [`kobject_from_port`] turns such a port back into the object.
+pub trait KObject: Any + Send + Sync {
+    /// The type its ports are made with (`IpcPort::new_kobject`).
+    const IKOT: IkotType;
+}
+
+/// The live `T` behind `port`: `KERN_INVALID_ARGUMENT` if the port is dead, stands for no
+/// object or for another type, or its object is gone (XNU's `convert_port_to_*` answer a
+/// null object, which the routines and traps report so).
+pub fn kobject_from_port<T: KObject>(port: &PortRef) -> Result<Arc<T>, KernReturn> {
+    port.kobject::<T>(T::IKOT).ok_or(KernReturn::KERN_INVALID_ARGUMENT)
+}
+
+// Tasks and threads are kernel objects through their control ports (`Task::self_port`,
+// `Thread::self_port`); the other objects say so beside their definitions.
+#[cfg(target_os = "none")]
+impl KObject for crate::kern::task::Task {
+    const IKOT: IkotType = IkotType::TaskControl;
+}
+
+#[cfg(target_os = "none")]
+impl KObject for crate::kern::thread::Thread {
+    const IKOT: IkotType = IkotType::ThreadControl;
+}
+
 /// What a routine hands back, one value per reply field.
 pub enum KOut {
     Int(u32),
     Long(u64),
     Words(Vec<u32>),
+    /// The bytes of a `Str` field.
+    Bytes(Vec<u8>),
     Port(MsgRight),
     /// Out-of-line memory and its size in bytes.
     Ool(Option<VmMapCopy>, u32),
@@ -34,11 +78,15 @@ pub enum KOut {
     Ports(Vec<MsgRight>),
 }
 
-/// A decoded request: the in-line arguments, and what its descriptors carried, in order.
-pub struct Request<'a> {
-    pub args: [Arg<'a>; MIG_MAX_FIELDS],
-    pub ports: Vec<MsgRight>,
-    pub copies: Vec<Option<VmMapCopy>>,
+/// An out-of-line reply value (`Ool`, `OolWords`): the copied memory (none for an empty
+/// region) and its size in bytes.
+pub struct OolData {
+    pub copy: Option<VmMapCopy>,
+    pub size: u32,
+}
+
+/// What a routine knows of its request besides its arguments.
+pub struct MigContext {
     /// Who sent the request.
     pub sender: SenderToken,
     /// The request's share of its sender's message budget. It becomes the reply's, so a
@@ -46,61 +94,282 @@ pub struct Request<'a> {
     pub charge: Option<KmsgCharge>,
 }
 
-impl Request<'_> {
-    /// The next port right the request carried.
-    pub fn take_port(&mut self) -> MsgRight {
-        if self.ports.is_empty() { MsgRight::Null } else { self.ports.remove(0) }
+/// A request on its way to a typed `Request`: the values [`decode`] read from its body and
+/// the rights and memory its descriptors carried, taken field by field in declaration order
+/// by the generated `Request::parse`.
+pub struct Incoming<'a> {
+    args: [Arg<'a>; MIG_MAX_FIELDS],
+    next: usize,
+    descriptors: VecDeque<KmsgDescriptor>,
+    pub ctx: MigContext,
+}
+
+impl<'a> Incoming<'a> {
+    pub fn new(descriptors: Vec<KmsgDescriptor>, ctx: MigContext) -> Self {
+        Self { args: [Arg::None; MIG_MAX_FIELDS], next: 0, descriptors: descriptors.into(), ctx }
     }
 
-    /// The next out-of-line region the request carried.
-    pub fn take_copy(&mut self) -> Option<VmMapCopy> {
-        if self.copies.is_empty() { None } else { self.copies.remove(0) }
+    /// Check `body` (after the header) against `routine`'s request layout and read its
+    /// values: `MIG_TYPE_ERROR` for descriptors of the wrong number or type (or a complex bit
+    /// that disagrees), `MIG_BAD_ARGUMENTS` for a body of the wrong size or an array over its
+    /// bound.
+    pub fn decode(&mut self, routine: &Routine, complex: bool, body: &'a [u8]) -> Result<(), KernReturn> {
+        decode(routine.request, complex, false, body, &mut self.args).map(drop)
+    }
+
+    fn arg(&mut self) -> Arg<'a> {
+        let a = self.args.get(self.next).copied().unwrap_or(Arg::None);
+        self.next += 1;
+        a
+    }
+
+    fn descriptor(&mut self) -> Result<KmsgDescriptor, KernReturn> {
+        self.descriptors.pop_front().ok_or(MIG_TYPE_ERROR)
+    }
+
+    /// An `Int` field.
+    pub fn int(&mut self) -> Result<u32, KernReturn> {
+        match self.arg() {
+            Arg::Int(v) => Ok(v),
+            _ => Err(MIG_BAD_ARGUMENTS),
+        }
+    }
+
+    /// A `Long` field.
+    pub fn long(&mut self) -> Result<u64, KernReturn> {
+        match self.arg() {
+            Arg::Long(v) => Ok(v),
+            _ => Err(MIG_BAD_ARGUMENTS),
+        }
+    }
+
+    /// An in-line word array (`Array`, `SameCountArrays`).
+    pub fn words(&mut self) -> Result<Vec<u32>, KernReturn> {
+        match self.arg() {
+            Arg::Array(w) => Ok((0..w.len()).map(|i| w.get(i)).collect()),
+            _ => Err(MIG_BAD_ARGUMENTS),
+        }
+    }
+
+    /// An in-line array of 64-bit integers (`LongArray`), low word first.
+    pub fn longs(&mut self) -> Result<Vec<u64>, KernReturn> {
+        match self.arg() {
+            Arg::Array(w) => {
+                Ok((0..w.len() / 2).map(|i| u64::from(w.get(2 * i)) | (u64::from(w.get(2 * i + 1)) << 32)).collect())
+            }
+            _ => Err(MIG_BAD_ARGUMENTS),
+        }
+    }
+
+    /// A fixed-size byte string (`Str`), all its bytes.
+    pub fn bytes(&mut self) -> Result<Vec<u8>, KernReturn> {
+        match self.arg() {
+            Arg::Bytes(b) => Ok(b.to_vec()),
+            _ => Err(MIG_BAD_ARGUMENTS),
+        }
+    }
+
+    /// A port field: the right its descriptor carried.
+    pub fn port(&mut self) -> Result<MsgRight, KernReturn> {
+        let Arg::Port(..) = self.arg() else { return Err(MIG_BAD_ARGUMENTS) };
+        match self.descriptor()? {
+            KmsgDescriptor::Port { right, .. } => Ok(right),
+            _ => Err(MIG_TYPE_ERROR),
+        }
+    }
+
+    /// An in-line port array (`PortArray`): one right per descriptor.
+    pub fn ports(&mut self) -> Result<Vec<MsgRight>, KernReturn> {
+        let Arg::Bytes(all) = self.arg() else { return Err(MIG_BAD_ARGUMENTS) };
+        let n = all.len() / mach::message::MACH_MSG_PORT_DESCRIPTOR_SIZE as usize;
+        let mut rights = Vec::with_capacity(n);
+        for _ in 0..n {
+            match self.descriptor()? {
+                KmsgDescriptor::Port { right, .. } => rights.push(right),
+                _ => return Err(MIG_TYPE_ERROR),
+            }
+        }
+        Ok(rights)
+    }
+
+    /// Out-of-line memory (`Ool`, `OolWords`): the copy its descriptor carried.
+    pub fn ool(&mut self) -> Result<Option<VmMapCopy>, KernReturn> {
+        let Arg::Ool(..) = self.arg() else { return Err(MIG_BAD_ARGUMENTS) };
+        match self.descriptor()? {
+            KmsgDescriptor::Ool { copy, .. } => Ok(copy),
+            _ => Err(MIG_TYPE_ERROR),
+        }
+    }
+
+    /// An out-of-line port array (`OolPorts`): the rights its descriptor carried.
+    pub fn ool_ports(&mut self) -> Result<Vec<MsgRight>, KernReturn> {
+        let Arg::OolPorts(..) = self.arg() else { return Err(MIG_BAD_ARGUMENTS) };
+        match self.descriptor()? {
+            KmsgDescriptor::OolPorts { rights, .. } => Ok(rights),
+            _ => Err(MIG_TYPE_ERROR),
+        }
+    }
+
+    /// Every field taken: descriptors the declaration has no field for are a type error.
+    pub fn finish(&mut self) -> Result<(), KernReturn> {
+        if self.descriptors.is_empty() { Ok(()) } else { Err(MIG_TYPE_ERROR) }
     }
 }
 
-/// A kernel routine: the destination port and the request in, the reply's values out.
-pub type Handler = fn(&PortRef, &mut Request<'_>) -> Result<Vec<KOut>, KernReturn>;
-
-/// The kernel object of type `ty` behind `port`, or `KERN_INVALID_ARGUMENT`.
-pub fn kobject_of<T: core::any::Any + Send + Sync>(
-    port: &PortRef,
-    ty: IkotType,
-) -> Result<Arc<T>, KernReturn> {
-    port.kobject::<T>(ty).ok_or(KernReturn::KERN_INVALID_ARGUMENT)
+/// The Rust type of a request parameter of this kind, as the kernel receives it.
+macro_rules! mig_request_ty {
+    (Int) => { u32 };
+    (Long) => { u64 };
+    (Str $n:tt) => { Vec<u8> };
+    (Array $n:tt) => { Vec<u32> };
+    (SameCountArrays $n:tt) => { Vec<u32> };
+    (HANDLER_INFO) => { Vec<u32> };
+    (LongArray $n:tt) => { Vec<u64> };
+    (Ool) => { Option<VmMapCopy> };
+    (OolWords) => { Option<VmMapCopy> };
+    (OolPorts $d:tt) => { Vec<MsgRight> };
+    (Port $d:tt) => { MsgRight };
+    (SEND_IN) => { MsgRight };
+    (SEND_OUT) => { MsgRight };
+    (PortArray $n:tt) => { Vec<MsgRight> };
+    (HANDLERS) => { Vec<MsgRight> };
 }
+
+/// Take the next request parameter of this kind from `$inc`.
+macro_rules! mig_request_take {
+    ($inc:ident, Int) => { $inc.int()? };
+    ($inc:ident, Long) => { $inc.long()? };
+    ($inc:ident, Str $n:tt) => { $inc.bytes()? };
+    ($inc:ident, Array $n:tt) => { $inc.words()? };
+    ($inc:ident, SameCountArrays $n:tt) => { $inc.words()? };
+    ($inc:ident, HANDLER_INFO) => { $inc.words()? };
+    ($inc:ident, LongArray $n:tt) => { $inc.longs()? };
+    ($inc:ident, Ool) => { $inc.ool()? };
+    ($inc:ident, OolWords) => { $inc.ool()? };
+    ($inc:ident, OolPorts $d:tt) => { $inc.ool_ports()? };
+    ($inc:ident, Port $d:tt) => { $inc.port()? };
+    ($inc:ident, SEND_IN) => { $inc.port()? };
+    ($inc:ident, SEND_OUT) => { $inc.port()? };
+    ($inc:ident, PortArray $n:tt) => { $inc.ports()? };
+    ($inc:ident, HANDLERS) => { $inc.ports()? };
+}
+
+/// The Rust type of a reply value of this kind, as the kernel sends it.
+macro_rules! mig_reply_ty {
+    (Int) => { u32 };
+    (Long) => { u64 };
+    (Str $n:tt) => { Vec<u8> };
+    (Array $n:tt) => { Vec<u32> };
+    (SameCountArrays $n:tt) => { Vec<u32> };
+    (HANDLER_INFO) => { Vec<u32> };
+    (LongArray $n:tt) => { Vec<u64> };
+    (Ool) => { OolData };
+    (OolWords) => { OolData };
+    (OolPorts $d:tt) => { Vec<MsgRight> };
+    (Port $d:tt) => { MsgRight };
+    (SEND_IN) => { MsgRight };
+    (SEND_OUT) => { MsgRight };
+    (PortArray $n:tt) => { Vec<MsgRight> };
+    (HANDLERS) => { Vec<MsgRight> };
+}
+
+/// A reply value of this kind as the encoder takes it.
+macro_rules! mig_reply_value {
+    ($v:expr, Int) => { KOut::Int($v) };
+    ($v:expr, Long) => { KOut::Long($v) };
+    ($v:expr, Str $n:tt) => { KOut::Bytes($v) };
+    ($v:expr, Array $n:tt) => { KOut::Words($v) };
+    ($v:expr, SameCountArrays $n:tt) => { KOut::Words($v) };
+    ($v:expr, HANDLER_INFO) => { KOut::Words($v) };
+    ($v:expr, LongArray $n:tt) => { KOut::Words($v.iter().flat_map(|x| [*x as u32, (*x >> 32) as u32]).collect()) };
+    ($v:expr, Ool) => {{ let d: OolData = $v; KOut::Ool(d.copy, d.size) }};
+    ($v:expr, OolWords) => {{ let d: OolData = $v; KOut::Ool(d.copy, d.size) }};
+    ($v:expr, OolPorts $d:tt) => { KOut::OolPorts($v) };
+    ($v:expr, Port $d:tt) => { KOut::Port($v) };
+    ($v:expr, SEND_IN) => { KOut::Port($v) };
+    ($v:expr, SEND_OUT) => { KOut::Port($v) };
+    ($v:expr, PortArray $n:tt) => { KOut::Ports($v) };
+    ($v:expr, HANDLERS) => { KOut::Ports($v) };
+}
+
+macro_rules! kernel_messages {
+    ($( ($konst:ident, $id:literal, $name:ident, $server:ident,
+        [$($p:ident: $kind:ident $(($($karg:tt)*))?),* $(,)?],
+        [$($r:ident: $rkind:ident $(($($rarg:tt)*))?),* $(,)?]) ),* $(,)?) => {
+        $(
+            #[doc = concat!("`", stringify!($name), "` (", stringify!($id), "), generated from its declaration.")]
+            pub mod $name {
+                use super::*;
+
+                /// The request's parameters, in declaration order.
+                pub struct Request {
+                    $(pub $p: mig_request_ty!($kind $(($($karg)*))?),)*
+                }
+
+                /// The reply's values, in declaration order.
+                pub struct Reply {
+                    $(pub $r: mig_reply_ty!($rkind $(($($rarg)*))?),)*
+                }
+
+                /// The kernel routine that serves it: the destination port and the request
+                /// in, the reply out.
+                pub type Handler = fn(&PortRef, Request, &mut MigContext) -> Result<Reply, KernReturn>;
+
+                impl Request {
+                    /// The typed request from a decoded one.
+                    pub fn parse(inc: &mut Incoming<'_>) -> Result<Self, KernReturn> {
+                        let request = Self { $($p: mig_request_take!(inc, $kind $(($($karg)*))?),)* };
+                        inc.finish()?;
+                        Ok(request)
+                    }
+                }
+
+                impl Reply {
+                    /// The values the encoder lays out, in declaration order.
+                    pub fn into_values(self) -> Vec<KOut> {
+                        alloc::vec![$(mig_reply_value!(self.$r, $rkind $(($($rarg)*))?)),*]
+                    }
+                }
+
+                /// Parse a decoded request, run `handler`, and hand back its reply's values.
+                pub fn serve(port: &PortRef, inc: &mut Incoming<'_>, handler: Handler) -> Result<Vec<KOut>, KernReturn> {
+                    let request = Request::parse(inc)?;
+                    handler(port, request, &mut inc.ctx).map(Reply::into_values)
+                }
+            }
+        )*
+    };
+}
+
+/// One module per routine of `mach::defs`: its typed `Request` and `Reply`.
+pub mod routines {
+    use super::*;
+
+    mach::for_each_mig_routine!(kernel_messages);
+}
+
+/// An entry of the server table: parse a decoded request, serve it, answer the reply values.
+pub type ServerFn = fn(&PortRef, &mut Incoming<'_>) -> Result<Vec<KOut>, KernReturn>;
 
 /// Serve `request`; the reply to send, if the request carried a reply right. The request
 /// (and every right and region it carried that the routine did not keep) is destroyed here.
+#[cfg(target_os = "none")]
 pub fn ipc_kobject_server(request: IpcKmsg) -> Option<IpcKmsg> {
     let IpcKmsg { bits, remote, local: reply, id, body, descriptors, sender, charge, .. } = request;
     let no_reply = matches!(reply, MsgRight::Null | MsgRight::Dead);
     let port = remote.port().cloned()?;
-    let entry = crate::kern::mig_servers::MIG_SERVERS.iter().find(|(r, _)| r.id == id);
-    let Some((routine, handler)) = entry else {
+    let Some((routine, server)) = crate::kern::mig_servers::server(id) else {
         // The error reply is charged like any other: replies to send-once rights pass the
         // queue limit, so uncharged ones could pile up without end.
-        return (!no_reply).then(|| charge_reply(mig_reply_error(reply, id, MIG_BAD_ID), charge, id));
+        let error = mig_reply_error(reply, id, mach::mig::MIG_BAD_ID);
+        return (!no_reply).then(|| charge_reply(error, charge, id));
     };
-    let mut req = Request {
-        args: [Arg::None; MIG_MAX_FIELDS],
-        ports: Vec::new(),
-        copies: Vec::new(),
-        sender,
-        charge: charge.or_else(|| KmsgCharge::kernel_made(body.len())),
-    };
-    for d in descriptors {
-        match d {
-            KmsgDescriptor::Port { right, .. } => req.ports.push(right),
-            KmsgDescriptor::Ool { copy, .. } => req.copies.push(copy),
-            // No routine served here takes port arrays; `decode` rejects them by type.
-            KmsgDescriptor::OolPorts { .. } => {}
-        }
-    }
+    let ctx = MigContext { sender, charge: charge.or_else(|| KmsgCharge::kernel_made(body.len())) };
+    let mut inc = Incoming::new(descriptors, ctx);
     let complex = bits & MACH_MSGH_BITS_COMPLEX != 0;
-    let result =
-        decode(routine.request, complex, false, &body, &mut req.args).and_then(|_| handler(&port, &mut req));
-    let charge = req.charge.take();
-    drop(req);
+    let result = inc.decode(routine, complex, &body).and_then(|()| server(&port, &mut inc));
+    let charge = inc.ctx.charge.take();
+    drop(inc);
     if no_reply {
         return None;
     }
@@ -116,6 +385,7 @@ pub fn ipc_kobject_server(request: IpcKmsg) -> Option<IpcKmsg> {
     Some(charge_reply(reply, charge, id))
 }
 
+#[cfg(target_os = "none")]
 /// Give `reply` the request's `charge`, grown to what the reply holds beyond the request's
 /// bytes — inline bytes, port arrays and out-of-line pages alike. A reply that no budget can
 /// pay for becomes `KERN_RESOURCE_SHORTAGE` (which the request's charge covers); with no
@@ -153,6 +423,7 @@ pub fn kmsg_from_values(
             KOut::Int(x) => Arg::Int(*x),
             KOut::Long(x) => Arg::Long(*x),
             KOut::Words(w) => Arg::Array(Words::Words(w)),
+            KOut::Bytes(b) => Arg::Bytes(b),
             KOut::Port(r) => Arg::Port(0, r.received_type()),
             KOut::Ool(_, size) => Arg::Ool(0, *size, false),
             KOut::OolPorts(r) => Arg::OolPorts(0, r.len() as u32, false),
