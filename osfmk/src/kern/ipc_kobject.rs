@@ -154,9 +154,9 @@ impl<'a> Incoming<'a> {
     /// An in-line array of 64-bit integers (`LongArray`), low word first.
     pub fn longs(&mut self) -> Result<Vec<u64>, KernReturn> {
         match self.arg() {
-            Arg::Array(w) => {
-                Ok((0..w.len() / 2).map(|i| u64::from(w.get(2 * i)) | (u64::from(w.get(2 * i + 1)) << 32)).collect())
-            }
+            Arg::Array(w) => Ok((0..w.len() / 2)
+                .map(|i| u64::from(w.get(2 * i)) | (u64::from(w.get(2 * i + 1)) << 32))
+                .collect()),
             _ => Err(MIG_BAD_ARGUMENTS),
         }
     }
@@ -237,21 +237,51 @@ macro_rules! mig_request_ty {
 
 /// Take the next request parameter of this kind from `$inc`.
 macro_rules! mig_request_take {
-    ($inc:ident, Int) => { $inc.int()? };
-    ($inc:ident, Long) => { $inc.long()? };
-    ($inc:ident, Str $n:tt) => { $inc.bytes()? };
-    ($inc:ident, Array $n:tt) => { $inc.words()? };
-    ($inc:ident, SameCountArrays $n:tt) => { $inc.words()? };
-    ($inc:ident, HANDLER_INFO) => { $inc.words()? };
-    ($inc:ident, LongArray $n:tt) => { $inc.longs()? };
-    ($inc:ident, Ool) => { $inc.ool()? };
-    ($inc:ident, OolWords) => { $inc.ool()? };
-    ($inc:ident, OolPorts $d:tt) => { $inc.ool_ports()? };
-    ($inc:ident, Port $d:tt) => { $inc.port()? };
-    ($inc:ident, SEND_IN) => { $inc.port()? };
-    ($inc:ident, SEND_OUT) => { $inc.port()? };
-    ($inc:ident, PortArray $n:tt) => { $inc.ports()? };
-    ($inc:ident, HANDLERS) => { $inc.ports()? };
+    ($inc:ident, Int) => {
+        $inc.int()?
+    };
+    ($inc:ident, Long) => {
+        $inc.long()?
+    };
+    ($inc:ident, Str $n:tt) => {
+        $inc.bytes()?
+    };
+    ($inc:ident, Array $n:tt) => {
+        $inc.words()?
+    };
+    ($inc:ident, SameCountArrays $n:tt) => {
+        $inc.words()?
+    };
+    ($inc:ident, HANDLER_INFO) => {
+        $inc.words()?
+    };
+    ($inc:ident, LongArray $n:tt) => {
+        $inc.longs()?
+    };
+    ($inc:ident, Ool) => {
+        $inc.ool()?
+    };
+    ($inc:ident, OolWords) => {
+        $inc.ool()?
+    };
+    ($inc:ident, OolPorts $d:tt) => {
+        $inc.ool_ports()?
+    };
+    ($inc:ident, Port $d:tt) => {
+        $inc.port()?
+    };
+    ($inc:ident, SEND_IN) => {
+        $inc.port()?
+    };
+    ($inc:ident, SEND_OUT) => {
+        $inc.port()?
+    };
+    ($inc:ident, PortArray $n:tt) => {
+        $inc.ports()?
+    };
+    ($inc:ident, HANDLERS) => {
+        $inc.ports()?
+    };
 }
 
 /// The Rust type of a reply value of this kind, as the kernel sends it.
@@ -275,21 +305,53 @@ macro_rules! mig_reply_ty {
 
 /// A reply value of this kind as the encoder takes it.
 macro_rules! mig_reply_value {
-    ($v:expr, Int) => { KOut::Int($v) };
-    ($v:expr, Long) => { KOut::Long($v) };
-    ($v:expr, Str $n:tt) => { KOut::Bytes($v) };
-    ($v:expr, Array $n:tt) => { KOut::Words($v) };
-    ($v:expr, SameCountArrays $n:tt) => { KOut::Words($v) };
-    ($v:expr, HANDLER_INFO) => { KOut::Words($v) };
-    ($v:expr, LongArray $n:tt) => { KOut::Words($v.iter().flat_map(|x| [*x as u32, (*x >> 32) as u32]).collect()) };
-    ($v:expr, Ool) => {{ let d: OolData = $v; KOut::Ool(d.copy, d.size) }};
-    ($v:expr, OolWords) => {{ let d: OolData = $v; KOut::Ool(d.copy, d.size) }};
-    ($v:expr, OolPorts $d:tt) => { KOut::OolPorts($v) };
-    ($v:expr, Port $d:tt) => { KOut::Port($v) };
-    ($v:expr, SEND_IN) => { KOut::Port($v) };
-    ($v:expr, SEND_OUT) => { KOut::Port($v) };
-    ($v:expr, PortArray $n:tt) => { KOut::Ports($v) };
-    ($v:expr, HANDLERS) => { KOut::Ports($v) };
+    ($v:expr, Int) => {
+        KOut::Int($v)
+    };
+    ($v:expr, Long) => {
+        KOut::Long($v)
+    };
+    ($v:expr, Str $n:tt) => {
+        KOut::Bytes($v)
+    };
+    ($v:expr, Array $n:tt) => {
+        KOut::Words($v)
+    };
+    ($v:expr, SameCountArrays $n:tt) => {
+        KOut::Words($v)
+    };
+    ($v:expr, HANDLER_INFO) => {
+        KOut::Words($v)
+    };
+    ($v:expr, LongArray $n:tt) => {
+        KOut::Words($v.iter().flat_map(|x| [*x as u32, (*x >> 32) as u32]).collect())
+    };
+    ($v:expr, Ool) => {{
+        let d: OolData = $v;
+        KOut::Ool(d.copy, d.size)
+    }};
+    ($v:expr, OolWords) => {{
+        let d: OolData = $v;
+        KOut::Ool(d.copy, d.size)
+    }};
+    ($v:expr, OolPorts $d:tt) => {
+        KOut::OolPorts($v)
+    };
+    ($v:expr, Port $d:tt) => {
+        KOut::Port($v)
+    };
+    ($v:expr, SEND_IN) => {
+        KOut::Port($v)
+    };
+    ($v:expr, SEND_OUT) => {
+        KOut::Port($v)
+    };
+    ($v:expr, PortArray $n:tt) => {
+        KOut::Ports($v)
+    };
+    ($v:expr, HANDLERS) => {
+        KOut::Ports($v)
+    };
 }
 
 macro_rules! kernel_messages {
@@ -516,5 +578,563 @@ pub fn mig_reply_error(reply: MsgRight, request_id: i32, code: KernReturn) -> Ip
         descriptors: Vec::new(),
         sender: SenderToken::KERNEL,
         charge: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The lookup's error codes, and the MIG request parser and reply encoder under random
+    //! input. Removing a bounds check from `mach::mig` makes these fail (each tried, then
+    //! restored): without the `n > max` check of `decode`'s counted arrays an oversized array
+    //! whose bytes are all there decodes, and without its final `at != body.len()` check a
+    //! body with trailing bytes does (`random_requests_get_the_right_mig_error`); without
+    //! `encode`'s `Array` bound a reply over it is sent (`random_replies_encode_as_declared`).
+
+    use alloc::sync::Weak;
+    use alloc::vec;
+    use alloc::vec::Vec;
+
+    use mach::defs::{self, kernel_routine};
+    use mach::message::{MACH_MSG_OOL_DESCRIPTOR, MACH_MSG_OOL_PORTS_DESCRIPTOR, MACH_MSG_PORT_DESCRIPTOR};
+    use mach::mig::{MIG_ARRAY_TOO_LARGE, MIG_BAD_ID, Server};
+    use mach::port::{MACH_PORT_TYPE_RECEIVE, MACH_PORT_TYPE_SEND};
+
+    use super::*;
+    use crate::ipc::ipc_port::IpcPort;
+    use crate::ipc::ipc_space::IpcSpace;
+    use crate::kern::host::Host;
+    use crate::test_rng::Rng;
+    use crate::vm::vm_memory_entry::VmNamedEntry;
+
+    #[test]
+    fn lookup_kobject_answers_xnu_errors() {
+        let host = Arc::new(Host);
+        let weak: Weak<dyn Any + Send + Sync> = Arc::downgrade(&host) as Weak<dyn Any + Send + Sync>;
+        let port = IpcPort::new_kobject(IkotType::Host, weak);
+        let space = IpcSpace::new();
+        let name = space.insert_send(&port).expect("send right");
+        let found = space.lookup_kobject::<Host>(name, MACH_PORT_TYPE_SEND).expect("host");
+        assert!(Arc::ptr_eq(&found, &host));
+        assert!(kobject_from_port::<Host>(&port).is_ok());
+        // The wrong type, the wrong right, a name not in the space.
+        let wrong = space.lookup_kobject::<VmNamedEntry>(name, MACH_PORT_TYPE_SEND).err();
+        assert_eq!(wrong, Some(KernReturn::KERN_INVALID_ARGUMENT));
+        let receive = space.lookup_kobject::<Host>(name, MACH_PORT_TYPE_RECEIVE).err();
+        assert_eq!(receive, Some(KernReturn::KERN_INVALID_RIGHT));
+        assert_eq!(
+            space.lookup_kobject::<Host>(name + 0x100, MACH_PORT_TYPE_SEND).err(),
+            Some(KernReturn::KERN_INVALID_NAME)
+        );
+        let (plain, _) = space.alloc_receive().expect("receive");
+        let not_kobject = space.lookup_kobject::<Host>(plain, MACH_PORT_TYPE_RECEIVE).err();
+        assert_eq!(not_kobject, Some(KernReturn::KERN_INVALID_ARGUMENT));
+        // The object gone, then the port dead (its name becomes a dead name).
+        drop((found, host));
+        assert_eq!(
+            space.lookup_kobject::<Host>(name, MACH_PORT_TYPE_SEND).err(),
+            Some(KernReturn::KERN_INVALID_ARGUMENT)
+        );
+        port.destroy();
+        assert_eq!(
+            space.lookup_kobject::<Host>(name, MACH_PORT_TYPE_SEND).err(),
+            Some(KernReturn::KERN_INVALID_RIGHT)
+        );
+        assert_eq!(kobject_from_port::<Host>(&port).err(), Some(KernReturn::KERN_INVALID_ARGUMENT));
+    }
+
+    /// A value for one field, owned, so the `Arg` handed to the encoder can borrow it.
+    #[derive(Clone, Debug)]
+    enum Value {
+        Int(u32),
+        Long(u64),
+        Words(Vec<u32>),
+        Bytes(Vec<u8>),
+        Ool(u64, u32, bool),
+        OolPorts(u64, u32),
+        Port(u32),
+        Ports(Vec<u32>),
+    }
+
+    impl Value {
+        fn arg(&self) -> Arg<'_> {
+            match self {
+                Value::Int(v) => Arg::Int(*v),
+                Value::Long(v) => Arg::Long(*v),
+                Value::Words(w) => Arg::Array(Words::Words(w)),
+                Value::Bytes(b) => Arg::Bytes(b),
+                Value::Ool(a, s, d) => Arg::Ool(*a, *s, *d),
+                Value::OolPorts(a, n) => Arg::OolPorts(*a, *n, false),
+                Value::Port(n) => Arg::Port(*n, 0),
+                Value::Ports(n) => Arg::Ports(n, 0),
+            }
+        }
+
+        /// Does the decoder's `got` say the same as this value?
+        fn matches(&self, got: &Arg<'_>) -> bool {
+            let words_eq = |w: &Words<'_>, v: &[u32]| {
+                w.len() == v.len() && v.iter().enumerate().all(|(i, x)| w.get(i) == *x)
+            };
+            match (self, got) {
+                (Value::Int(v), Arg::Int(g)) => v == g,
+                (Value::Long(v), Arg::Long(g)) => v == g,
+                (Value::Words(v), Arg::Array(g)) => words_eq(g, v),
+                (Value::Bytes(v), Arg::Bytes(g)) => g.starts_with(v) && g[v.len()..].iter().all(|b| *b == 0),
+                (Value::Ool(a, s, d), Arg::Ool(ga, gs, gd)) => (a, s, d) == (ga, gs, gd),
+                (Value::OolPorts(a, n), Arg::OolPorts(ga, gn, _)) => (a, n) == (ga, gn),
+                (Value::Port(n), Arg::Port(g, _)) => n == g,
+                (Value::Ports(n), Arg::Bytes(g)) => {
+                    n.iter().enumerate().all(|(i, x)| mach::message::desc_word(g, 12 * i) == *x)
+                }
+                _ => false,
+            }
+        }
+    }
+
+    fn words(rng: &mut Rng, n: usize) -> Vec<u32> {
+        (0..n).map(|_| rng.next() as u32).collect()
+    }
+
+    /// A random valid value for `f`.
+    fn random_value(rng: &mut Rng, f: &Field) -> Value {
+        match *f {
+            Field::Int => Value::Int(rng.next() as u32),
+            Field::Long => Value::Long(rng.next()),
+            Field::Array(max) => {
+                let n = rng.index(max as usize + 1);
+                Value::Words(words(rng, n))
+            }
+            Field::LongArray(max) => {
+                let n = rng.index(max as usize + 1);
+                Value::Words(words(rng, 2 * n))
+            }
+            Field::SameCountArrays(k, max) => {
+                let n = rng.index(max as usize + 1);
+                Value::Words(words(rng, k as usize * n))
+            }
+            Field::Str(n) => {
+                Value::Bytes((0..rng.index(n as usize + 1)).map(|_| 1 + rng.below(255) as u8).collect())
+            }
+            Field::Ool => Value::Ool(rng.next(), rng.next() as u32, rng.below(2) == 1),
+            Field::OolWords => Value::Ool(rng.next(), 4 * rng.below(1 << 20) as u32, false),
+            Field::OolPorts(_) => Value::OolPorts(rng.next(), rng.below(64) as u32),
+            Field::Port(_) => Value::Port(rng.next() as u32),
+            Field::PortArray(n, _) => {
+                let len = rng.index(n as usize + 1);
+                Value::Ports(words(rng, len))
+            }
+        }
+    }
+
+    /// The kmsg descriptors copyin would have made for a message with these fields.
+    fn descriptors_for(fields: &[Field]) -> Vec<KmsgDescriptor> {
+        let mut out = Vec::new();
+        for (f, offset) in fields
+            .iter()
+            .flat_map(|f| {
+                let n = match f {
+                    Field::PortArray(n, _) => *n as usize,
+                    Field::Port(_) | Field::Ool | Field::OolWords | Field::OolPorts(_) => 1,
+                    _ => 0,
+                };
+                core::iter::repeat_n(f, n)
+            })
+            .zip(descriptor_offsets(fields))
+        {
+            out.push(match f {
+                Field::Ool | Field::OolWords => KmsgDescriptor::Ool { offset, copy: None },
+                Field::OolPorts(d) => {
+                    KmsgDescriptor::OolPorts { offset, rights: Vec::new(), disposition: *d }
+                }
+                _ => KmsgDescriptor::Port { offset, right: MsgRight::Null },
+            });
+        }
+        out
+    }
+
+    fn context() -> MigContext {
+        MigContext { sender: SenderToken::KERNEL, charge: None }
+    }
+
+    macro_rules! parse_by_id {
+        ($( ($konst:ident, $id:literal, $name:ident, $server:ident, [$($p:tt)*], [$($r:tt)*]) ),* $(,)?) => {
+            /// The generated typed parse of routine `id`'s request.
+            fn parse_typed(id: i32, inc: &mut Incoming<'_>) -> Result<(), KernReturn> {
+                match id {
+                    $($id => routines::$name::Request::parse(inc).map(drop),)*
+                    _ => Err(MIG_BAD_ID),
+                }
+            }
+        };
+    }
+    mach::for_each_mig_routine!(parse_by_id);
+
+    /// What the kernel does with a request before a handler runs: find the routine, decode
+    /// the body, build the typed request. On success, the decoded values.
+    fn parse_request<'a>(
+        id: i32,
+        complex: bool,
+        body: &'a [u8],
+        descriptors: Vec<KmsgDescriptor>,
+    ) -> Result<[Arg<'a>; MIG_MAX_FIELDS], KernReturn> {
+        let routine = kernel_routine(id)?;
+        let mut inc = Incoming::new(descriptors, context());
+        inc.decode(routine, complex, body)?;
+        let args = inc.args;
+        parse_typed(id, &mut inc)?;
+        Ok(args)
+    }
+
+    /// The layout of a request body with these fields and values, as the oracle of the
+    /// random test sees it: where the NDR record is (if any), each field's in-line span
+    /// `(field, offset, len)`, and the body's length.
+    fn layout(fields: &[Field], values: &[Value]) -> (Option<usize>, Vec<(usize, usize, usize)>, usize) {
+        let mut at = 0;
+        if is_complex(fields) {
+            at = 4;
+            for f in fields {
+                at += match f {
+                    Field::Port(_) => 12,
+                    Field::PortArray(n, _) => 12 * *n as usize,
+                    Field::Ool | Field::OolWords | Field::OolPorts(_) => 16,
+                    _ => 0,
+                };
+            }
+        }
+        let ndr = fields.iter().any(|f| !matches!(f, Field::Port(_) | Field::PortArray(..))).then_some(at);
+        if ndr.is_some() {
+            at += 8;
+        }
+        let mut spans = Vec::new();
+        for (i, (f, v)) in fields.iter().zip(values).enumerate() {
+            let len = match (f, v) {
+                (Field::Int | Field::Ool | Field::OolWords | Field::OolPorts(_), _) => 4,
+                (Field::Long, _) => 8,
+                (Field::Array(_) | Field::LongArray(_) | Field::SameCountArrays(..), Value::Words(w)) => {
+                    4 + 4 * w.len()
+                }
+                (Field::Str(n), _) => *n as usize,
+                _ => 0,
+            };
+            spans.push((i, at, len));
+            at += len;
+        }
+        (ndr, spans, at)
+    }
+
+    /// Bytes per element of a counted array's count, and its bound.
+    fn counted(f: &Field) -> Option<(usize, u32)> {
+        match *f {
+            Field::Array(max) => Some((4, max)),
+            Field::LongArray(max) => Some((8, max)),
+            Field::SameCountArrays(k, max) => Some((4 * k as usize, max)),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn random_requests_get_the_right_mig_error() {
+        let kernel: Vec<&Routine> =
+            defs::ALL.iter().copied().filter(|r| r.server == Server::Kernel).collect();
+        let user: Vec<&Routine> = defs::ALL.iter().copied().filter(|r| r.server == Server::User).collect();
+        let mut rng = Rng(0x6d69_675f_7265_7173);
+        let mut outcomes = [0usize; 4];
+        for round in 0..100_000 {
+            let routine = rng.pick(&kernel).expect("kernel routines");
+            let fields = routine.request;
+            let values: Vec<Value> = fields.iter().map(|f| random_value(&mut rng, f)).collect();
+            let args: Vec<Arg<'_>> = values.iter().map(Value::arg).collect();
+            let mut buf = vec![0u8; 8192];
+            let len = encode(fields, &args, None, &mut buf).expect("a valid request encodes");
+            buf.truncate(len);
+            let complex = is_complex(fields);
+            let (ndr, spans, end) = layout(fields, &values);
+            assert_eq!(end, len, "{} layout", routine.name);
+            let mut body = buf.clone();
+            let mut id = routine.id;
+            let mut is_complex_bit = complex;
+            let mut descriptors = descriptors_for(fields);
+            // What the parser must answer for the mutation made (None: success).
+            let expect: Option<KernReturn> = match rng.below(12) {
+                0 | 1 => None,
+                2 if len > 0 => {
+                    body.truncate(len - 1 - rng.index(len));
+                    Some(MIG_BAD_ARGUMENTS)
+                }
+                3 => {
+                    for _ in 0..1 + rng.index(16) {
+                        body.push(rng.next() as u8);
+                    }
+                    Some(MIG_BAD_ARGUMENTS)
+                }
+                4 => {
+                    is_complex_bit = !complex;
+                    Some(MIG_TYPE_ERROR)
+                }
+                5 if complex => {
+                    let count = desc_word_at(&body, 0);
+                    let other = loop {
+                        let c = rng.below(40) as u32;
+                        if c != count {
+                            break c;
+                        }
+                    };
+                    body[..4].copy_from_slice(&other.to_le_bytes());
+                    Some(MIG_TYPE_ERROR)
+                }
+                6 if complex => {
+                    let offsets: Vec<usize> = descriptor_offsets(fields).collect();
+                    let at = offsets[rng.index(offsets.len())] + 11;
+                    body[at] = loop {
+                        let t = rng.next() as u8;
+                        if t != body[at] {
+                            break t;
+                        }
+                    };
+                    Some(MIG_TYPE_ERROR)
+                }
+                7 if fields.iter().any(|f| matches!(f, Field::Ool | Field::OolWords)) => {
+                    let at = ool_offset(fields) + 9;
+                    body[at] = 2 + rng.below(254) as u8;
+                    Some(MIG_TYPE_ERROR)
+                }
+                8 if fields.iter().any(|f| counted(f).is_some()) => {
+                    // The last counted array: over its bound with every byte there, or a
+                    // count the bytes disagree with.
+                    let (i, at, span) =
+                        *spans.iter().rev().find(|(i, ..)| counted(&fields[*i]).is_some()).expect("counted");
+                    let (elem, max) = counted(&fields[i]).expect("counted");
+                    let have = (span - 4) / elem;
+                    if rng.below(2) == 0 {
+                        let n = max as usize + 1 + rng.index(4);
+                        let extra: Vec<u8> = (0..(n - have) * elem).map(|_| rng.next() as u8).collect();
+                        body.splice(at + span..at + span, extra);
+                        body[at..at + 4].copy_from_slice(&(n as u32).to_le_bytes());
+                    } else {
+                        let n = loop {
+                            let n = rng.index(max as usize + 1);
+                            if n != have {
+                                break n;
+                            }
+                        };
+                        body[at..at + 4].copy_from_slice(&(n as u32).to_le_bytes());
+                    }
+                    Some(MIG_BAD_ARGUMENTS)
+                }
+                9 if ndr.is_some() => {
+                    // The kernel's MIG code reads the NDR record but converts nothing.
+                    let at = ndr.expect("ndr");
+                    for b in &mut body[at..at + 8] {
+                        *b = rng.next() as u8;
+                    }
+                    None
+                }
+                10 => {
+                    id = if rng.below(2) == 0 {
+                        rng.pick(&user).expect("user routines").id
+                    } else {
+                        rng.next() as i32
+                    };
+                    kernel_routine(id).err()
+                }
+                11 if !descriptors.is_empty() => {
+                    // The kmsg's descriptors disagree with the declaration (one too few or
+                    // one too many): the typed parse refuses it.
+                    if rng.below(2) == 0 {
+                        descriptors.pop();
+                    } else {
+                        descriptors.push(KmsgDescriptor::Port { offset: 0, right: MsgRight::Null });
+                    }
+                    Some(MIG_TYPE_ERROR)
+                }
+                _ => {
+                    // Junk of any length: any answer but a panic, and only MIG's errors.
+                    let n = rng.index(256);
+                    body = (0..n).map(|_| rng.next() as u8).collect();
+                    is_complex_bit = rng.below(2) == 0;
+                    let got = parse_request(id, is_complex_bit, &body, descriptors).err();
+                    assert!(matches!(got, None | Some(MIG_BAD_ARGUMENTS | MIG_TYPE_ERROR)), "junk: {got:?}");
+                    outcomes[3] += 1;
+                    continue;
+                }
+            };
+            match (parse_request(id, is_complex_bit, &body, descriptors), expect) {
+                (Ok(got), None) => {
+                    for (i, v) in values.iter().enumerate() {
+                        assert!(
+                            v.matches(&got[i]),
+                            "round {round}: {} field {i}: {v:?} vs {:?}",
+                            routine.name,
+                            got[i]
+                        );
+                    }
+                    outcomes[0] += 1;
+                }
+                (Err(kr), Some(want)) => {
+                    assert_eq!(kr, want, "round {round}: {}", routine.name);
+                    outcomes[1] += 1;
+                }
+                (got, want) => panic!("round {round}: {}: got {:?}, want {want:?}", routine.name, got.err()),
+            }
+            outcomes[2] += 1;
+        }
+        // Every kind of case came up often.
+        assert!(outcomes.iter().all(|n| *n > 5_000), "{outcomes:?}");
+    }
+
+    fn desc_word_at(body: &[u8], at: usize) -> u32 {
+        mach::message::desc_word(body, at)
+    }
+
+    /// The body offset of the first out-of-line memory descriptor of `fields`.
+    fn ool_offset(fields: &[Field]) -> usize {
+        let mut at = 4;
+        for f in fields {
+            match f {
+                Field::Ool | Field::OolWords => return at,
+                Field::Port(_) => at += 12,
+                Field::PortArray(n, _) => at += 12 * *n as usize,
+                Field::OolPorts(_) => at += 16,
+                _ => {}
+            }
+        }
+        at
+    }
+
+    /// A reply value for `f` as a handler gives it; `over` makes it exceed the field's bound.
+    fn random_out(rng: &mut Rng, f: &Field, over: bool) -> (KOut, Value) {
+        let extra = usize::from(over);
+        match *f {
+            Field::Int => {
+                let v = rng.next() as u32;
+                (KOut::Int(v), Value::Int(v))
+            }
+            Field::Long => {
+                let v = rng.next();
+                (KOut::Long(v), Value::Long(v))
+            }
+            Field::Array(max) | Field::LongArray(max) | Field::SameCountArrays(_, max) => {
+                let per = match *f {
+                    Field::LongArray(_) => 2,
+                    Field::SameCountArrays(k, _) => k as usize,
+                    _ => 1,
+                };
+                let n = if over { max as usize + 1 } else { rng.index(max as usize + 1) };
+                let w = words(rng, per * n);
+                (KOut::Words(w.clone()), Value::Words(w))
+            }
+            Field::Str(n) => {
+                let b: Vec<u8> = (0..rng.index(n as usize + 1) + extra * n as usize).map(|_| 1).collect();
+                (KOut::Bytes(b.clone()), Value::Bytes(b))
+            }
+            Field::Ool => {
+                let size = rng.next() as u32;
+                (KOut::Ool(None, size), Value::Ool(0, size, false))
+            }
+            Field::OolWords => {
+                let size = 4 * rng.below(1 << 16) as u32;
+                (KOut::Ool(None, size), Value::Ool(0, size, false))
+            }
+            Field::OolPorts(_) => {
+                let n = rng.below(8) as u32;
+                (KOut::OolPorts((0..n).map(|_| MsgRight::Null).collect()), Value::OolPorts(0, n))
+            }
+            Field::Port(_) => (KOut::Port(MsgRight::Null), Value::Port(0)),
+            Field::PortArray(n, _) => {
+                let len = if over { n as usize + 1 } else { rng.index(n as usize + 1) };
+                (KOut::Ports((0..len).map(|_| MsgRight::Null).collect()), Value::Ports(vec![0; len]))
+            }
+        }
+    }
+
+    #[test]
+    fn random_replies_encode_as_declared() {
+        let kernel: Vec<&Routine> =
+            defs::ALL.iter().copied().filter(|r| r.server == Server::Kernel).collect();
+        let mut rng = Rng(0x7265_706c_6965_7321);
+        for round in 0..20_000 {
+            let routine = rng.pick(&kernel).expect("kernel routines");
+            let fields = routine.reply;
+            // Now and then one value over its bound: the reply is refused, not truncated.
+            let over = (!fields.is_empty() && rng.below(8) == 0).then(|| rng.index(fields.len()));
+            let over = over.filter(|i| {
+                matches!(
+                    fields[*i],
+                    Field::Array(_)
+                        | Field::LongArray(_)
+                        | Field::SameCountArrays(..)
+                        | Field::Str(_)
+                        | Field::PortArray(..)
+                )
+            });
+            let (outs, values): (Vec<KOut>, Vec<Value>) =
+                fields.iter().enumerate().map(|(i, f)| random_out(&mut rng, f, over == Some(i))).unzip();
+            let id = routine.id + MIG_REPLY_ID_OFFSET;
+            let kmsg = kmsg_from_values(
+                fields,
+                id,
+                outs,
+                Some(KernReturn::KERN_SUCCESS),
+                MsgRight::Null,
+                MsgRight::Null,
+            );
+            let kmsg = match (kmsg, over) {
+                (Err((_, kr)), Some(_)) => {
+                    assert_eq!(kr, MIG_ARRAY_TOO_LARGE, "round {round}: {}", routine.name);
+                    continue;
+                }
+                (Ok(kmsg), None) => kmsg,
+                (Ok(_), Some(i)) => {
+                    panic!("round {round}: {} field {i} over its bound was sent", routine.name)
+                }
+                (Err((_, kr)), None) => panic!("round {round}: {}: {kr:?}", routine.name),
+            };
+            let complex = kmsg.bits & MACH_MSGH_BITS_COMPLEX != 0;
+            assert_eq!(complex, is_complex(fields));
+            assert_eq!(kmsg.size as usize, MACH_MSG_HEADER_SIZE as usize + kmsg.body.len());
+            assert_eq!(kmsg.descriptors.len(), descriptor_offsets(fields).count());
+            for (d, offset) in kmsg.descriptors.iter().zip(descriptor_offsets(fields)) {
+                let (KmsgDescriptor::Port { offset: o, .. }
+                | KmsgDescriptor::Ool { offset: o, .. }
+                | KmsgDescriptor::OolPorts { offset: o, .. }) = d;
+                assert_eq!(*o, offset);
+                let kind = u32::from(kmsg.body[offset + 11]);
+                let want = match d {
+                    KmsgDescriptor::Port { .. } => MACH_MSG_PORT_DESCRIPTOR,
+                    KmsgDescriptor::Ool { .. } => MACH_MSG_OOL_DESCRIPTOR,
+                    KmsgDescriptor::OolPorts { .. } => MACH_MSG_OOL_PORTS_DESCRIPTOR,
+                };
+                assert_eq!(kind, want);
+            }
+            let mut got = [Arg::None; MIG_MAX_FIELDS];
+            assert_eq!(decode(fields, complex, true, &kmsg.body, &mut got), Ok(KernReturn::KERN_SUCCESS));
+            for (i, v) in values.iter().enumerate() {
+                assert!(
+                    v.matches(&got[i]),
+                    "round {round}: {} field {i}: {v:?} vs {:?}",
+                    routine.name,
+                    got[i]
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn typed_requests_read_declared_names() {
+        let body = [NDR_RECORD.as_slice(), &0x1234u32.to_le_bytes()].concat();
+        let mut inc = Incoming::new(Vec::new(), context());
+        inc.decode(&defs::MACH_PORT_TYPE, false, &body).expect("decode");
+        let req = routines::mach_port_type::Request::parse(&mut inc).expect("parse");
+        assert_eq!(req.name, 0x1234);
+        // A reply's values come out in declaration order.
+        let reply = routines::mach_vm_region::Reply {
+            object_name: MsgRight::Null,
+            address: 1,
+            size: 2,
+            info: vec![3],
+        };
+        let values = reply.into_values();
+        assert!(
+            matches!(values.as_slice(), [KOut::Port(MsgRight::Null), KOut::Long(1), KOut::Long(2), KOut::Words(w)] if w == &[3])
+        );
     }
 }

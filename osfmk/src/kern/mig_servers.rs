@@ -63,7 +63,11 @@ type Result<T> = core::result::Result<T, KernReturn>;
 
 // ---- mach_port: the target task's name space -------------------------------------------
 
-fn mach_port_names(port: &PortRef, _: mach_port_names::Request, _: &mut MigContext) -> Result<mach_port_names::Reply> {
+fn mach_port_names(
+    port: &PortRef,
+    _: mach_port_names::Request,
+    _: &mut MigContext,
+) -> Result<mach_port_names::Reply> {
     let names = kobject_from_port::<Task>(port)?.itk_space.names()?;
     let (mut n, mut t) = (Vec::new(), Vec::new());
     for (name, view) in &names {
@@ -77,7 +81,11 @@ fn mach_port_names(port: &PortRef, _: mach_port_names::Request, _: &mut MigConte
     })
 }
 
-fn mach_port_type(port: &PortRef, req: mach_port_type::Request, _: &mut MigContext) -> Result<mach_port_type::Reply> {
+fn mach_port_type(
+    port: &PortRef,
+    req: mach_port_type::Request,
+    _: &mut MigContext,
+) -> Result<mach_port_type::Reply> {
     let ptype = kobject_from_port::<Task>(port)?.itk_space.port_type(req.name)?;
     Ok(mach_port_type::Reply { ptype })
 }
@@ -171,7 +179,8 @@ fn mach_port_extract_right(
     _: &mut MigContext,
 ) -> Result<mach_port_extract_right::Reply> {
     let task = kobject_from_port::<Task>(port)?;
-    let mut rights = task.itk_space.copyin_rights(&[(req.name, req.msgt_name)], false).map_err(|(_, kr)| kr)?;
+    let mut rights =
+        task.itk_space.copyin_rights(&[(req.name, req.msgt_name)], false).map_err(|(_, kr)| kr)?;
     Ok(mach_port_extract_right::Reply { poly: rights.pop().unwrap_or(MsgRight::Null) })
 }
 
@@ -229,7 +238,11 @@ fn mach_port_set_attributes(
 
 /// `task_terminate`: a BSD process is killed (and reaped by its parent as usual); a bare
 /// Mach task is torn down at once. Terminating the caller's own task ends it on its way out.
-fn task_terminate(port: &PortRef, _: task_terminate::Request, _: &mut MigContext) -> Result<task_terminate::Reply> {
+fn task_terminate(
+    port: &PortRef,
+    _: task_terminate::Request,
+    _: &mut MigContext,
+) -> Result<task_terminate::Reply> {
     let task = kobject_from_port::<Task>(port)?;
     let by_bsd = crate::kern::exception::bsd_hooks().is_some_and(|h| h.task_terminate(&task));
     if !by_bsd {
@@ -357,7 +370,11 @@ fn semaphore_destroy(
     _: &mut MigContext,
 ) -> Result<semaphore_destroy::Reply> {
     let task = kobject_from_port::<Task>(port)?;
-    let sem = req.semaphore.port().ok_or(KernReturn::KERN_INVALID_ARGUMENT).and_then(kobject_from_port::<Semaphore>)?;
+    let sem = req
+        .semaphore
+        .port()
+        .ok_or(KernReturn::KERN_INVALID_ARGUMENT)
+        .and_then(kobject_from_port::<Semaphore>)?;
     task.semaphore_destroy(&sem)?;
     Ok(semaphore_destroy::Reply {})
 }
@@ -393,18 +410,27 @@ fn thread_terminate(
     Ok(thread_terminate::Reply {})
 }
 
-fn thread_suspend(port: &PortRef, _: thread_suspend::Request, _: &mut MigContext) -> Result<thread_suspend::Reply> {
+fn thread_suspend(
+    port: &PortRef,
+    _: thread_suspend::Request,
+    _: &mut MigContext,
+) -> Result<thread_suspend::Reply> {
     sched_prim::thread_suspend(&kobject_from_port::<Thread>(port)?);
     Ok(thread_suspend::Reply {})
 }
 
-fn thread_resume(port: &PortRef, _: thread_resume::Request, _: &mut MigContext) -> Result<thread_resume::Reply> {
+fn thread_resume(
+    port: &PortRef,
+    _: thread_resume::Request,
+    _: &mut MigContext,
+) -> Result<thread_resume::Reply> {
     sched_prim::thread_resume(&*kobject_from_port::<Thread>(port)?)?;
     Ok(thread_resume::Reply {})
 }
 
 fn thread_info(port: &PortRef, req: thread_info::Request, _: &mut MigContext) -> Result<thread_info::Reply> {
-    let thread_info_out = thread_act::thread_info(&*kobject_from_port::<Thread>(port)?, req.flavor, req.count)?;
+    let thread_info_out =
+        thread_act::thread_info(&*kobject_from_port::<Thread>(port)?, req.flavor, req.count)?;
     Ok(thread_info::Reply { thread_info_out })
 }
 
@@ -452,7 +478,11 @@ fn mach_vm_protect(
     Ok(mach_vm_protect::Reply {})
 }
 
-fn mach_vm_read(port: &PortRef, req: mach_vm_read::Request, ctx: &mut MigContext) -> Result<mach_vm_read::Reply> {
+fn mach_vm_read(
+    port: &PortRef,
+    req: mach_vm_read::Request,
+    ctx: &mut MigContext,
+) -> Result<mach_vm_read::Reply> {
     let (addr, size) = (req.address, req.size);
     let count = u32::try_from(size).map_err(|_| KernReturn::KERN_INVALID_ARGUMENT)?;
     // The reply holds the copy: its segments are charged to the caller before it is made.
@@ -467,7 +497,11 @@ fn mach_vm_read(port: &PortRef, req: mach_vm_read::Request, ctx: &mut MigContext
     Ok(mach_vm_read::Reply { data: OolData { copy: Some(copy), size: count } })
 }
 
-fn mach_vm_write(port: &PortRef, req: mach_vm_write::Request, _: &mut MigContext) -> Result<mach_vm_write::Reply> {
+fn mach_vm_write(
+    port: &PortRef,
+    req: mach_vm_write::Request,
+    _: &mut MigContext,
+) -> Result<mach_vm_write::Reply> {
     let addr = req.address;
     let Some(copy) = req.data else { return Ok(mach_vm_write::Reply {}) };
     with_map(port, |map| {
@@ -488,7 +522,11 @@ fn mach_vm_write(port: &PortRef, req: mach_vm_write::Request, _: &mut MigContext
     })
 }
 
-fn mach_vm_region(port: &PortRef, req: mach_vm_region::Request, _: &mut MigContext) -> Result<mach_vm_region::Reply> {
+fn mach_vm_region(
+    port: &PortRef,
+    req: mach_vm_region::Request,
+    _: &mut MigContext,
+) -> Result<mach_vm_region::Reply> {
     if req.count < mach::vm::VM_REGION_BASIC_INFO_COUNT_64 {
         return Err(KernReturn::KERN_INVALID_ARGUMENT);
     }
@@ -502,9 +540,11 @@ fn mach_vm_region(port: &PortRef, req: mach_vm_region::Request, _: &mut MigConte
 fn named_entry(right: MsgRight) -> Result<Option<Arc<VmNamedEntry>>> {
     match right {
         MsgRight::Null => Ok(None),
-        other => {
-            other.port().ok_or(KernReturn::KERN_INVALID_ARGUMENT).and_then(kobject_from_port::<VmNamedEntry>).map(Some)
-        }
+        other => other
+            .port()
+            .ok_or(KernReturn::KERN_INVALID_ARGUMENT)
+            .and_then(kobject_from_port::<VmNamedEntry>)
+            .map(Some),
     }
 }
 

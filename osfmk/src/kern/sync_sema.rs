@@ -232,10 +232,10 @@ pub fn timed(sec: u32, nsec: u32) -> Result<(Option<u64>, bool), KernReturn> {
 
 /// The thread behind port name `name` in the caller's space (`semaphore_signal_thread`).
 pub fn port_name_to_thread(name: u32) -> Result<ThreadRef, KernReturn> {
-    current_thread().task.itk_space.lookup_kobject::<crate::kern::thread::Thread>(
-        name,
-        mach::port::MACH_PORT_TYPE_SEND,
-    )
+    current_thread()
+        .task
+        .itk_space
+        .lookup_kobject::<crate::kern::thread::Thread>(name, mach::port::MACH_PORT_TYPE_SEND)
 }
 
 /// The semaphore traps (−33…−39): each answers a `kern_return_t`.
