@@ -44,6 +44,14 @@ pub trait KObject: Any + Send + Sync {
     const IKOT: IkotType;
 }
 
+/// A new port the kernel receives on, standing for `object` with `T`'s type (XNU
+/// `ipc_kobject_alloc_port`). The port holds the object weakly: the object owns its port.
+pub fn ipc_kobject_alloc_port<T: KObject>(object: &Arc<T>) -> PortRef {
+    let weak: alloc::sync::Weak<dyn Any + Send + Sync> =
+        Arc::downgrade(object) as alloc::sync::Weak<dyn Any + Send + Sync>;
+    crate::ipc::ipc_port::IpcPort::new_kobject(T::IKOT, weak)
+}
+
 /// The live `T` behind `port`: `KERN_INVALID_ARGUMENT` if the port is dead, stands for no
 /// object or for another type, or its object is gone (XNU's `convert_port_to_*` answer a
 /// null object, which the routines and traps report so).
@@ -590,7 +598,6 @@ mod tests {
     //! body with trailing bytes does (`random_requests_get_the_right_mig_error`); without
     //! `encode`'s `Array` bound a reply over it is sent (`random_replies_encode_as_declared`).
 
-    use alloc::sync::Weak;
     use alloc::vec;
     use alloc::vec::Vec;
 
@@ -600,7 +607,6 @@ mod tests {
     use mach::port::{MACH_PORT_TYPE_RECEIVE, MACH_PORT_TYPE_SEND};
 
     use super::*;
-    use crate::ipc::ipc_port::IpcPort;
     use crate::ipc::ipc_space::IpcSpace;
     use crate::kern::host::Host;
     use crate::test_rng::Rng;
@@ -609,8 +615,8 @@ mod tests {
     #[test]
     fn lookup_kobject_answers_xnu_errors() {
         let host = Arc::new(Host);
-        let weak: Weak<dyn Any + Send + Sync> = Arc::downgrade(&host) as Weak<dyn Any + Send + Sync>;
-        let port = IpcPort::new_kobject(IkotType::Host, weak);
+        let port = ipc_kobject_alloc_port(&host);
+        assert_eq!(port.kobject_type(), IkotType::Host);
         let space = IpcSpace::new();
         let name = space.insert_send(&port).expect("send right");
         let found = space.lookup_kobject::<Host>(name, MACH_PORT_TYPE_SEND).expect("host");
