@@ -74,9 +74,10 @@ pub enum Server {
     User,
 }
 
-/// A MIG routine: its id, who serves it, and the layout of its request and reply. Each routine is declared
-/// once (in [`routines`]); the kernel's servers and the user stubs both lay messages out from
-/// that declaration. The target object is the message's destination, so it is not a field.
+/// A MIG routine: its id, who serves it, and the layout of its request and reply. Each
+/// routine is declared once (`for_each_mig_routine!` in `defs`); the kernel's servers and the
+/// user stubs both lay messages out from that declaration. The target object is the message's
+/// destination, so it is not a field.
 #[derive(Debug)]
 pub struct Routine {
     pub id: i32,
