@@ -13,11 +13,15 @@
 //! * Drivers live in [`drivers`], one register block per device, typed with tock-registers.
 //!
 //! # Where to add things
-//! * A BSD system call: a line in `bsd/sys/syscalls.master` marked STD, and a function of the
-//!   same name in `bsd::kern::syscalls`. The user stub appears in `libsys` by itself.
-//! * A Mach trap: `mach::traps::for_each_mach_trap!` and `osfmk::kern::syscall_sw::traps`.
-//! * A kernel object reached through a port: an `IkotType`, a port made with
-//!   `IpcPort::new_kobject`, and the typed lookup `port.kobject::<T>(type)`.
+//! * A BSD system call: a line in `bsd/sys/syscalls.master` marked STD with XNU's prototype,
+//!   and a function of the same name taking exactly those types in `bsd::kern::syscalls`.
+//!   The dispatcher and the user stub in `libsys` are generated from the line.
+//! * A Mach trap: its line with XNU's types in `mach::traps::for_each_mach_trap!` and a
+//!   function of that name and signature in its subsystem (see `osfmk::kern::syscall_sw`).
+//! * A kernel object reached through a port: implement `osfmk::kern::ipc_kobject::KObject`
+//!   (its `IkotType`), make its port with `ipc_kobject_alloc_port`, and find it with
+//!   `IpcSpace::lookup_kobject::<T>(name, rights)`; a MIG routine is a line in
+//!   `mach::defs::for_each_mig_routine!` and a handler in `osfmk::kern::mig_servers`.
 //! * A driver: a module in [`drivers`] with its register block, its address from [`platform`].
 #![no_std]
 #![no_main]

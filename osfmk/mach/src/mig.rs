@@ -64,13 +64,25 @@ pub enum Field {
     SameCountArrays(u32, u32),
 }
 
-/// A MIG routine: its id and the layout of its request and reply. Each routine is declared
-/// once (in [`routines`]); the kernel's servers and the user stubs both lay messages out from
-/// that declaration. The target object is the message's destination, so it is not a field.
+/// Who answers a routine's requests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Server {
+    /// The kernel, on a port it receives on (`ipc_kobject`).
+    Kernel,
+    /// A user-space server (exception handlers, the bootstrap server); the kernel may send
+    /// the request but never serves it.
+    User,
+}
+
+/// A MIG routine: its id, who serves it, and the layout of its request and reply. Each
+/// routine is declared once (`for_each_mig_routine!` in `defs`); the kernel's servers and the
+/// user stubs both lay messages out from that declaration. The target object is the message's
+/// destination, so it is not a field.
 #[derive(Debug)]
 pub struct Routine {
     pub id: i32,
     pub name: &'static str,
+    pub server: Server,
     pub request: &'static [Field],
     pub reply: &'static [Field],
 }

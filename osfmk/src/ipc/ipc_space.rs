@@ -906,8 +906,7 @@ impl IpcSpace {
 
     /// The port `name` names, provided the entry holds at least one of the `rights`
     /// (`MACH_PORT_TYPE_*` bits); `KERN_INVALID_RIGHT` otherwise, including for dead names.
-    /// This is the first half of the typed lookup from a name to a kernel object; the second
-    /// is [`IpcPort::kobject`].
+    /// For a kernel object behind the port, use [`IpcSpace::lookup_kobject`].
     pub fn lookup_port(&self, name: MachPortName, rights: MachPortType) -> Result<PortRef, KernReturn> {
         self.with_table(|st, released| {
             let index = st.resolve_settled(name, released)?;
@@ -917,6 +916,20 @@ impl IpcSpace {
                 _ => Err(KernReturn::KERN_INVALID_RIGHT),
             }
         })
+    }
+
+    /// The live kernel object of type `T` that `name` names, provided the entry holds at least
+    /// one of the `rights` (zCore's `get_object_with_rights`): `KERN_INVALID_NAME` for a name
+    /// not in the space, `KERN_INVALID_RIGHT` for a dead name or an entry without those
+    /// rights, `KERN_INVALID_ARGUMENT` for a port that does not stand for a live `T` (XNU's
+    /// `ipc_port_translate_send` then `convert_port_to_*`). Every trap that takes an object
+    /// by name comes through here.
+    pub fn lookup_kobject<T: crate::kern::ipc_kobject::KObject>(
+        &self,
+        name: MachPortName,
+        rights: MachPortType,
+    ) -> Result<Arc<T>, KernReturn> {
+        crate::kern::ipc_kobject::kobject_from_port::<T>(&self.lookup_port(name, rights)?)
     }
 
     /// The right bits of `name` (`mach_port_type`). `MACH_PORT_DEAD` itself reads as a dead

@@ -15,7 +15,6 @@ use mach::{KernReturn, MachPortName};
 use zerocopy::IntoBytes;
 
 use crate::ipc::ipc_kmsg::MsgRight;
-use crate::ipc::ipc_port::IkotType;
 use crate::kern::sched_prim::current_thread;
 use crate::kern::task::{Task, TaskRef};
 use crate::vm::user_ptr::{UserAddr, UserPtr, UserSlice, copyin_val, copyout_val};
@@ -29,8 +28,8 @@ const NOT_OWN_TASK: KernReturn = KernReturn(MACH_SEND_INVALID_DEST);
 /// The caller's task, if `target` names a send right to its own task port.
 fn current_task_for(target: MachPortName) -> Result<TaskRef, KernReturn> {
     let task = current_thread().task.clone();
-    let port = task.itk_space.lookup_port(target, MACH_PORT_TYPE_SEND).map_err(|_| NOT_OWN_TASK)?;
-    let named: Arc<Task> = port.kobject::<Task>(IkotType::TaskControl).ok_or(NOT_OWN_TASK)?;
+    let named: Arc<Task> =
+        task.itk_space.lookup_kobject::<Task>(target, MACH_PORT_TYPE_SEND).map_err(|_| NOT_OWN_TASK)?;
     if Arc::ptr_eq(&named, &task) { Ok(task) } else { Err(NOT_OWN_TASK) }
 }
 

@@ -14,10 +14,11 @@
 //! * `mach_msg` — the traps: user message in, user message out (kernel only);
 //! * `mach_kernelrpc` — the `_kernelrpc_*` fast traps on the caller's own space and map.
 //!
-//! Kernel objects are reached one way only: name → port through
-//! [`IpcSpace::lookup_port`](ipc_space::IpcSpace::lookup_port) (which checks the right), then
-//! port → object through [`IpcPort::kobject`](ipc_port::IpcPort::kobject) (which checks the
-//! object's type). Messages to them are served by `kern::ipc_kobject`.
+//! Kernel objects are reached one way only: `IpcSpace::lookup_kobject::<T>(name, rights)`
+//! (name → entry with the rights → port → the object of `T`'s IKOT type), or from a port
+//! already in hand with `kern::ipc_kobject::kobject_from_port::<T>`; both end in
+//! [`IpcPort::kobject`](ipc_port::IpcPort::kobject), which checks the object's type. Messages
+//! to them are served by `kern::ipc_kobject`.
 //!
 //! # Lock order
 //!

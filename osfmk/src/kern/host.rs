@@ -1,14 +1,18 @@
 //! The host: the kernel object standing for the machine (`host_self_trap`).
 
-use alloc::sync::{Arc, Weak};
-use core::any::Any;
+use alloc::sync::Arc;
 
-use crate::ipc::ipc_port::{IkotType, IpcPort, PortRef};
+use crate::ipc::ipc_port::{IkotType, PortRef};
+use crate::kern::ipc_kobject::{KObject, ipc_kobject_alloc_port};
 
 /// The host object. It has no state of its own: its MIG routines (`host_info`,
 /// `host_statistics`, `host_processor_info`, in `mig_servers`) report the page pool and the
 /// processors (`kern::processor`).
 pub struct Host;
+
+impl KObject for Host {
+    const IKOT: IkotType = IkotType::Host;
+}
 
 static HOST: spin::Once<(Arc<Host>, PortRef)> = spin::Once::new();
 
@@ -16,8 +20,7 @@ static HOST: spin::Once<(Arc<Host>, PortRef)> = spin::Once::new();
 pub fn host_port() -> PortRef {
     HOST.call_once(|| {
         let host = Arc::new(Host);
-        let weak: Weak<dyn Any + Send + Sync> = Arc::downgrade(&host) as Weak<dyn Any + Send + Sync>;
-        let port = IpcPort::new_kobject(IkotType::Host, weak);
+        let port = ipc_kobject_alloc_port(&host);
         (host, port)
     })
     .1

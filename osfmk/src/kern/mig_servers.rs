@@ -1,8 +1,11 @@
-//! The kernel's MIG servers: one handler per routine of `mach::defs`, each turning the
-//! decoded request into a call on the object behind the destination port — a task's space
-//! (`mach_port_*`), the task (`task_*`), a thread (`thread_*`), a task's map (`mach_vm_*`) or
-//! the host — and its result into the reply's values. `ipc_kobject` does the decoding,
-//! dispatch and reply layout; the work itself lives with the objects.
+//! The kernel's MIG servers: one handler per kernel-served routine of `mach::defs`, each
+//! turning its typed request (`ipc_kobject::routines::<name>::Request`) into a call on the
+//! object behind the destination port — a task's space (`mach_port_*`), the task (`task_*`),
+//! a thread (`thread_*`), a task's map (`mach_vm_*`) or the host — and its result into the
+//! typed reply. The table [`MIG_SERVERS`] is generated from the same declaration
+//! (`mach::for_each_mig_routine!`): a routine declared `kernel` without a handler here, or a
+//! handler answering a reply of another shape, does not compile. `ipc_kobject` does the
+//! decoding, dispatch and reply layout; the work itself lives with the objects.
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -14,10 +17,12 @@ use mach::port::{MACH_PORT_LIMITS_INFO, MACH_PORT_QLIMIT_MAX, MACH_PORT_TYPE_REC
 
 use crate::arm64::copyio::{UserAddr, copyout_to_map};
 use crate::ipc::ipc_kmsg::MsgRight;
-use crate::ipc::ipc_port::{IkotType, PortRef};
+use crate::ipc::ipc_port::PortRef;
 use crate::kern::host::Host;
-use crate::kern::ipc_kobject::{Handler, KOut, Request, kobject_of};
+use crate::kern::ipc_kobject::routines::*;
+use crate::kern::ipc_kobject::{MigContext, OolData, ServerFn, kobject_from_port};
 use crate::kern::sched_prim;
+use crate::kern::sync_sema::Semaphore;
 use crate::kern::task::Task;
 use crate::kern::thread::Thread;
 use crate::kern::thread_act;
@@ -27,181 +32,204 @@ use crate::vm::vm_page::{PAGE_SIZE, kernel_page_pool, vm_page_counts};
 use crate::vm::vm_user;
 use mach::vm::VmProt;
 
-/// Every routine this kernel serves, with its handler.
-pub static MIG_SERVERS: &[(&Routine, Handler)] = &[
-    (&defs::MACH_PORT_NAMES, mach_port_names),
-    (&defs::MACH_PORT_TYPE, mach_port_type),
-    (&defs::MACH_PORT_ALLOCATE, mach_port_allocate),
-    (&defs::MACH_PORT_DEALLOCATE, mach_port_deallocate),
-    (&defs::MACH_PORT_GET_REFS, mach_port_get_refs),
-    (&defs::MACH_PORT_MOD_REFS, mach_port_mod_refs),
-    (&defs::MACH_PORT_MOVE_MEMBER, mach_port_move_member),
-    (&defs::MACH_PORT_INSERT_MEMBER, mach_port_insert_member),
-    (&defs::MACH_PORT_EXTRACT_MEMBER, mach_port_extract_member),
-    (&defs::MACH_PORT_REQUEST_NOTIFICATION, mach_port_request_notification),
-    (&defs::MACH_PORT_INSERT_RIGHT, mach_port_insert_right),
-    (&defs::MACH_PORT_EXTRACT_RIGHT, mach_port_extract_right),
-    (&defs::MACH_PORT_GET_ATTRIBUTES, mach_port_get_attributes),
-    (&defs::MACH_PORT_SET_ATTRIBUTES, mach_port_set_attributes),
-    (&defs::MACH_PORT_CONSTRUCT, mach_port_construct),
-    (&defs::MACH_PORT_DESTRUCT, mach_port_destruct),
-    (&defs::TASK_TERMINATE, task_terminate),
-    (&defs::TASK_THREADS, task_threads),
-    (&defs::TASK_INFO, task_info),
-    (&defs::TASK_SUSPEND, task_suspend),
-    (&defs::TASK_RESUME, task_resume),
-    (&defs::TASK_GET_SPECIAL_PORT, task_get_special_port),
-    (&defs::TASK_SET_SPECIAL_PORT, task_set_special_port),
-    (&defs::TASK_SET_EXCEPTION_PORTS, task_set_exception_ports),
-    (&defs::TASK_GET_EXCEPTION_PORTS, task_get_exception_ports),
-    (&defs::SEMAPHORE_CREATE, semaphore_create),
-    (&defs::SEMAPHORE_DESTROY, semaphore_destroy),
-    (&defs::THREAD_TERMINATE, thread_terminate),
-    (&defs::THREAD_GET_STATE, thread_get_state),
-    (&defs::THREAD_SET_STATE, thread_set_state),
-    (&defs::THREAD_SUSPEND, thread_suspend),
-    (&defs::THREAD_RESUME, thread_resume),
-    (&defs::THREAD_INFO, thread_info),
-    (&defs::THREAD_SET_EXCEPTION_PORTS, thread_set_exception_ports),
-    (&defs::THREAD_GET_EXCEPTION_PORTS, thread_get_exception_ports),
-    (&defs::MACH_VM_ALLOCATE, mach_vm_allocate),
-    (&defs::MACH_VM_DEALLOCATE, mach_vm_deallocate),
-    (&defs::MACH_VM_PROTECT, mach_vm_protect),
-    (&defs::MACH_VM_READ, mach_vm_read),
-    (&defs::MACH_VM_WRITE, mach_vm_write),
-    (&defs::MACH_VM_REGION, mach_vm_region),
-    (&defs::MACH_VM_MAP, mach_vm_map),
-    (&defs::MACH_MAKE_MEMORY_ENTRY_64, mach_make_memory_entry_64),
-    (&defs::HOST_INFO, host_info),
-    (&defs::HOST_PROCESSOR_INFO, host_processor_info),
-    (&defs::HOST_STATISTICS, host_statistics),
-    (&defs::HOST_SET_EXCEPTION_PORTS, host_set_exception_ports),
-    (&defs::HOST_GET_EXCEPTION_PORTS, host_get_exception_ports),
-];
-
-type Reply = Result<Vec<KOut>, KernReturn>;
-
-fn task_of(port: &PortRef) -> Result<Arc<Task>, KernReturn> {
-    kobject_of::<Task>(port, IkotType::TaskControl)
+/// A `kernel` routine's entry: its handler (the function of the routine's name below),
+/// behind the generated parse and reply; a `user` routine has none.
+macro_rules! server_entry {
+    (kernel, $name:ident) => {
+        Some(|port, inc| $name::serve(port, inc, $name))
+    };
+    (user, $name:ident) => {
+        None
+    };
 }
 
-fn thread_of(port: &PortRef) -> Result<Arc<Thread>, KernReturn> {
-    kobject_of::<Thread>(port, IkotType::ThreadControl)
+macro_rules! server_table {
+    ($( ($konst:ident, $id:literal, $name:ident, $server:ident, [$($p:tt)*], [$($r:tt)*]) ),* $(,)?) => {
+        /// Every routine of `mach::defs` with its kernel server (`None` for the routines
+        /// user-space servers answer), in declaration order.
+        pub static MIG_SERVERS: &[(&Routine, Option<ServerFn>)] =
+            &[$((&defs::$konst, server_entry!($server, $name))),*];
+    };
 }
 
-fn done(r: Result<(), KernReturn>) -> Reply {
-    r.map(|()| Vec::new())
+mach::for_each_mig_routine!(server_table);
+
+/// The routine with message id `id` and its server, if the kernel serves it.
+pub fn server(id: i32) -> Option<(&'static Routine, ServerFn)> {
+    MIG_SERVERS.iter().find(|(r, _)| r.id == id).and_then(|(r, s)| s.map(|s| (*r, s)))
 }
+
+type Result<T> = core::result::Result<T, KernReturn>;
 
 // ---- mach_port: the target task's name space -------------------------------------------
 
-fn mach_port_names(port: &PortRef, _: &mut Request<'_>) -> Reply {
-    let names = task_of(port)?.itk_space.names()?;
+fn mach_port_names(
+    port: &PortRef,
+    _: mach_port_names::Request,
+    _: &mut MigContext,
+) -> Result<mach_port_names::Reply> {
+    let names = kobject_from_port::<Task>(port)?.itk_space.names()?;
     let (mut n, mut t) = (Vec::new(), Vec::new());
     for (name, view) in &names {
         n.extend_from_slice(&name.to_le_bytes());
         t.extend_from_slice(&view.right_type.to_le_bytes());
     }
     let pool = kernel_page_pool();
-    Ok(alloc::vec![
-        KOut::Ool(Some(VmMapCopy::from_bytes(&pool, &n)?), n.len() as u32),
-        KOut::Ool(Some(VmMapCopy::from_bytes(&pool, &t)?), t.len() as u32),
-    ])
+    Ok(mach_port_names::Reply {
+        names: OolData { copy: Some(VmMapCopy::from_bytes(&pool, &n)?), size: n.len() as u32 },
+        types: OolData { copy: Some(VmMapCopy::from_bytes(&pool, &t)?), size: t.len() as u32 },
+    })
 }
 
-fn mach_port_type(port: &PortRef, req: &mut Request<'_>) -> Reply {
-    let ty = task_of(port)?.itk_space.port_type(req.args[0].int())?;
-    Ok(alloc::vec![KOut::Int(ty)])
+fn mach_port_type(
+    port: &PortRef,
+    req: mach_port_type::Request,
+    _: &mut MigContext,
+) -> Result<mach_port_type::Reply> {
+    let ptype = kobject_from_port::<Task>(port)?.itk_space.port_type(req.name)?;
+    Ok(mach_port_type::Reply { ptype })
 }
 
-fn mach_port_allocate(port: &PortRef, req: &mut Request<'_>) -> Reply {
-    let task = task_of(port)?;
-    let name = crate::ipc::mach_kernelrpc::allocate(&task, u64::from(req.args[0].int()))?;
-    Ok(alloc::vec![KOut::Int(name)])
+fn mach_port_allocate(
+    port: &PortRef,
+    req: mach_port_allocate::Request,
+    _: &mut MigContext,
+) -> Result<mach_port_allocate::Reply> {
+    let task = kobject_from_port::<Task>(port)?;
+    let name = crate::ipc::mach_kernelrpc::allocate(&task, u64::from(req.right))?;
+    Ok(mach_port_allocate::Reply { name })
 }
 
-fn mach_port_move_member(port: &PortRef, req: &mut Request<'_>) -> Reply {
-    done(task_of(port)?.itk_space.move_member(req.args[0].int(), req.args[1].int()))
+fn mach_port_move_member(
+    port: &PortRef,
+    req: mach_port_move_member::Request,
+    _: &mut MigContext,
+) -> Result<mach_port_move_member::Reply> {
+    kobject_from_port::<Task>(port)?.itk_space.move_member(req.member, req.after)?;
+    Ok(mach_port_move_member::Reply {})
 }
 
-fn mach_port_insert_member(port: &PortRef, req: &mut Request<'_>) -> Reply {
-    done(task_of(port)?.itk_space.insert_member(req.args[0].int(), req.args[1].int()))
+fn mach_port_insert_member(
+    port: &PortRef,
+    req: mach_port_insert_member::Request,
+    _: &mut MigContext,
+) -> Result<mach_port_insert_member::Reply> {
+    kobject_from_port::<Task>(port)?.itk_space.insert_member(req.name, req.pset)?;
+    Ok(mach_port_insert_member::Reply {})
 }
 
-fn mach_port_extract_member(port: &PortRef, req: &mut Request<'_>) -> Reply {
-    done(task_of(port)?.itk_space.extract_member(req.args[0].int(), req.args[1].int()))
+fn mach_port_extract_member(
+    port: &PortRef,
+    req: mach_port_extract_member::Request,
+    _: &mut MigContext,
+) -> Result<mach_port_extract_member::Reply> {
+    kobject_from_port::<Task>(port)?.itk_space.extract_member(req.name, req.pset)?;
+    Ok(mach_port_extract_member::Reply {})
 }
 
-fn mach_port_deallocate(port: &PortRef, req: &mut Request<'_>) -> Reply {
-    done(task_of(port)?.itk_space.deallocate(req.args[0].int()))
+fn mach_port_deallocate(
+    port: &PortRef,
+    req: mach_port_deallocate::Request,
+    _: &mut MigContext,
+) -> Result<mach_port_deallocate::Reply> {
+    kobject_from_port::<Task>(port)?.itk_space.deallocate(req.name)?;
+    Ok(mach_port_deallocate::Reply {})
 }
 
-fn mach_port_get_refs(port: &PortRef, req: &mut Request<'_>) -> Reply {
-    let refs = task_of(port)?.itk_space.get_refs(req.args[0].int(), req.args[1].int())?;
-    Ok(alloc::vec![KOut::Int(refs)])
+fn mach_port_get_refs(
+    port: &PortRef,
+    req: mach_port_get_refs::Request,
+    _: &mut MigContext,
+) -> Result<mach_port_get_refs::Reply> {
+    let refs = kobject_from_port::<Task>(port)?.itk_space.get_refs(req.name, req.right)?;
+    Ok(mach_port_get_refs::Reply { refs })
 }
 
-fn mach_port_mod_refs(port: &PortRef, req: &mut Request<'_>) -> Reply {
-    let [name, right, delta] = [0, 1, 2].map(|i| req.args[i].int());
-    done(task_of(port)?.itk_space.mod_refs(name, right, delta as i32))
+fn mach_port_mod_refs(
+    port: &PortRef,
+    req: mach_port_mod_refs::Request,
+    _: &mut MigContext,
+) -> Result<mach_port_mod_refs::Reply> {
+    kobject_from_port::<Task>(port)?.itk_space.mod_refs(req.name, req.right, req.delta as i32)?;
+    Ok(mach_port_mod_refs::Reply {})
 }
 
-fn mach_port_insert_right(port: &PortRef, req: &mut Request<'_>) -> Reply {
-    let task = task_of(port)?;
-    let right = req.take_port();
-    done(task.itk_space.insert_right_named(req.args[0].int(), right))
+fn mach_port_insert_right(
+    port: &PortRef,
+    req: mach_port_insert_right::Request,
+    _: &mut MigContext,
+) -> Result<mach_port_insert_right::Reply> {
+    kobject_from_port::<Task>(port)?.itk_space.insert_right_named(req.name, req.poly)?;
+    Ok(mach_port_insert_right::Reply {})
 }
 
-fn mach_port_request_notification(port: &PortRef, req: &mut Request<'_>) -> Reply {
-    let task = task_of(port)?;
-    let notify = req.take_port();
-    let [name, msgid, sync] = [0, 1, 2].map(|i| req.args[i].int());
-    let previous = task.itk_space.request_notification(name, msgid as i32, sync, notify)?;
-    Ok(alloc::vec![KOut::Port(previous)])
+fn mach_port_request_notification(
+    port: &PortRef,
+    req: mach_port_request_notification::Request,
+    _: &mut MigContext,
+) -> Result<mach_port_request_notification::Reply> {
+    let task = kobject_from_port::<Task>(port)?;
+    let previous = task.itk_space.request_notification(req.name, req.msgid as i32, req.sync, req.notify)?;
+    Ok(mach_port_request_notification::Reply { previous })
 }
 
-fn mach_port_extract_right(port: &PortRef, req: &mut Request<'_>) -> Reply {
-    let task = task_of(port)?;
-    let request = [(req.args[0].int(), req.args[1].int())];
-    let mut rights = task.itk_space.copyin_rights(&request, false).map_err(|(_, kr)| kr)?;
-    Ok(alloc::vec![KOut::Port(rights.pop().unwrap_or(MsgRight::Null))])
+fn mach_port_extract_right(
+    port: &PortRef,
+    req: mach_port_extract_right::Request,
+    _: &mut MigContext,
+) -> Result<mach_port_extract_right::Reply> {
+    let task = kobject_from_port::<Task>(port)?;
+    let mut rights =
+        task.itk_space.copyin_rights(&[(req.name, req.msgt_name)], false).map_err(|(_, kr)| kr)?;
+    Ok(mach_port_extract_right::Reply { poly: rights.pop().unwrap_or(MsgRight::Null) })
 }
 
-fn mach_port_get_attributes(port: &PortRef, req: &mut Request<'_>) -> Reply {
-    let task = task_of(port)?;
-    let [name, flavor, count] = [0, 1, 2].map(|i| req.args[i].int());
-    let target = task.itk_space.lookup_port(name, MACH_PORT_TYPE_RECEIVE)?;
-    Ok(alloc::vec![KOut::Words(target.attributes(flavor, count)?)])
+fn mach_port_get_attributes(
+    port: &PortRef,
+    req: mach_port_get_attributes::Request,
+    _: &mut MigContext,
+) -> Result<mach_port_get_attributes::Reply> {
+    let task = kobject_from_port::<Task>(port)?;
+    let target = task.itk_space.lookup_port(req.name, MACH_PORT_TYPE_RECEIVE)?;
+    Ok(mach_port_get_attributes::Reply { port_info: target.attributes(req.flavor, req.count)? })
 }
 
-fn mach_port_construct(port: &PortRef, req: &mut Request<'_>) -> Reply {
-    let task = task_of(port)?;
-    let mach::mig::Arg::Bytes(options) = req.args[0] else { return Err(KernReturn::KERN_INVALID_ARGUMENT) };
-    let name = crate::ipc::mach_kernelrpc::construct(&task, options)?;
-    Ok(alloc::vec![KOut::Int(name)])
+fn mach_port_construct(
+    port: &PortRef,
+    req: mach_port_construct::Request,
+    _: &mut MigContext,
+) -> Result<mach_port_construct::Reply> {
+    let task = kobject_from_port::<Task>(port)?;
+    let name = crate::ipc::mach_kernelrpc::construct(&task, &req.options)?;
+    Ok(mach_port_construct::Reply { name })
 }
 
-fn mach_port_destruct(port: &PortRef, req: &mut Request<'_>) -> Reply {
-    let task = task_of(port)?;
-    let (name, srdelta) = (req.args[0].int(), req.args[1].int() as i32);
-    done(crate::ipc::mach_kernelrpc::destruct(&task, name, srdelta))
+fn mach_port_destruct(
+    port: &PortRef,
+    req: mach_port_destruct::Request,
+    _: &mut MigContext,
+) -> Result<mach_port_destruct::Reply> {
+    let task = kobject_from_port::<Task>(port)?;
+    crate::ipc::mach_kernelrpc::destruct(&task, req.name, req.srdelta as i32)?;
+    Ok(mach_port_destruct::Reply {})
 }
 
-fn mach_port_set_attributes(port: &PortRef, req: &mut Request<'_>) -> Reply {
-    let task = task_of(port)?;
-    let (name, flavor) = (req.args[0].int(), req.args[1].int());
-    let mach::mig::Arg::Array(words) = req.args[2] else { return Err(KernReturn::KERN_INVALID_ARGUMENT) };
-    let target = task.itk_space.lookup_port(name, MACH_PORT_TYPE_RECEIVE)?;
-    match flavor {
-        MACH_PORT_LIMITS_INFO if !words.is_empty() => {
-            let qlimit = words.get(0);
+fn mach_port_set_attributes(
+    port: &PortRef,
+    req: mach_port_set_attributes::Request,
+    _: &mut MigContext,
+) -> Result<mach_port_set_attributes::Reply> {
+    let task = kobject_from_port::<Task>(port)?;
+    let target = task.itk_space.lookup_port(req.name, MACH_PORT_TYPE_RECEIVE)?;
+    match (req.flavor, req.info.first()) {
+        (MACH_PORT_LIMITS_INFO, Some(&qlimit)) => {
             if qlimit > MACH_PORT_QLIMIT_MAX {
                 return Err(KernReturn::KERN_INVALID_VALUE);
             }
             target.set_qlimit(qlimit);
-            Ok(Vec::new())
+            Ok(mach_port_set_attributes::Reply {})
         }
-        MACH_PORT_LIMITS_INFO => Err(KernReturn::KERN_FAILURE),
+        (MACH_PORT_LIMITS_INFO, None) => Err(KernReturn::KERN_FAILURE),
         _ => Err(KernReturn::KERN_INVALID_ARGUMENT),
     }
 }
@@ -210,75 +238,94 @@ fn mach_port_set_attributes(port: &PortRef, req: &mut Request<'_>) -> Reply {
 
 /// `task_terminate`: a BSD process is killed (and reaped by its parent as usual); a bare
 /// Mach task is torn down at once. Terminating the caller's own task ends it on its way out.
-fn task_terminate(port: &PortRef, _: &mut Request<'_>) -> Reply {
-    let task = task_of(port)?;
+fn task_terminate(
+    port: &PortRef,
+    _: task_terminate::Request,
+    _: &mut MigContext,
+) -> Result<task_terminate::Reply> {
+    let task = kobject_from_port::<Task>(port)?;
     let by_bsd = crate::kern::exception::bsd_hooks().is_some_and(|h| h.task_terminate(&task));
     if !by_bsd {
         task.terminate();
     }
-    Ok(Vec::new())
+    Ok(task_terminate::Reply {})
 }
 
-fn task_threads(port: &PortRef, _: &mut Request<'_>) -> Reply {
-    let task = task_of(port)?;
-    let rights = task.threads().iter().map(|t| MsgRight::Send(t.self_port().make_send())).collect();
-    Ok(alloc::vec![KOut::OolPorts(rights)])
+fn task_threads(port: &PortRef, _: task_threads::Request, _: &mut MigContext) -> Result<task_threads::Reply> {
+    let task = kobject_from_port::<Task>(port)?;
+    let act_list = task.threads().iter().map(|t| MsgRight::Send(t.self_port().make_send())).collect();
+    Ok(task_threads::Reply { act_list })
 }
 
-fn task_info(port: &PortRef, req: &mut Request<'_>) -> Reply {
-    let words = task_of(port)?.task_info(req.args[0].int(), req.args[1].int())?;
-    Ok(alloc::vec![KOut::Words(words)])
+fn task_info(port: &PortRef, req: task_info::Request, _: &mut MigContext) -> Result<task_info::Reply> {
+    let task_info_out = kobject_from_port::<Task>(port)?.task_info(req.flavor, req.count)?;
+    Ok(task_info::Reply { task_info_out })
 }
 
-fn task_suspend(port: &PortRef, _: &mut Request<'_>) -> Reply {
-    task_of(port)?.suspend();
-    Ok(Vec::new())
+fn task_suspend(port: &PortRef, _: task_suspend::Request, _: &mut MigContext) -> Result<task_suspend::Reply> {
+    kobject_from_port::<Task>(port)?.suspend();
+    Ok(task_suspend::Reply {})
 }
 
-fn task_resume(port: &PortRef, _: &mut Request<'_>) -> Reply {
-    done(task_of(port)?.resume())
+fn task_resume(port: &PortRef, _: task_resume::Request, _: &mut MigContext) -> Result<task_resume::Reply> {
+    kobject_from_port::<Task>(port)?.resume()?;
+    Ok(task_resume::Reply {})
 }
 
-fn task_get_special_port(port: &PortRef, req: &mut Request<'_>) -> Reply {
-    let right = task_of(port)?.get_special_port(req.args[0].int() as i32)?;
-    Ok(alloc::vec![KOut::Port(right.map_or(MsgRight::Null, MsgRight::Send))])
+fn task_get_special_port(
+    port: &PortRef,
+    req: task_get_special_port::Request,
+    _: &mut MigContext,
+) -> Result<task_get_special_port::Reply> {
+    let right = kobject_from_port::<Task>(port)?.get_special_port(req.which as i32)?;
+    Ok(task_get_special_port::Reply { special_port: right.map_or(MsgRight::Null, MsgRight::Send) })
 }
 
-fn task_set_special_port(port: &PortRef, req: &mut Request<'_>) -> Reply {
-    let task = task_of(port)?;
-    let right = match req.take_port() {
-        MsgRight::Send(r) => Some(r),
-        MsgRight::Null | MsgRight::Dead => None,
-        MsgRight::SendOnce(_) | MsgRight::Receive(_) => return Err(KernReturn::KERN_INVALID_ARGUMENT),
-    };
-    done(task.set_special_port(req.args[0].int() as i32, right))
+fn task_set_special_port(
+    port: &PortRef,
+    req: task_set_special_port::Request,
+    _: &mut MigContext,
+) -> Result<task_set_special_port::Reply> {
+    let task = kobject_from_port::<Task>(port)?;
+    task.set_special_port(req.which as i32, send_right_of(req.port)?)?;
+    Ok(task_set_special_port::Reply {})
 }
 
-/// The handler port of a `*_set_exception_ports` request: a send right, or none to clear.
-fn handler_of(req: &mut Request<'_>) -> Result<Option<crate::ipc::ipc_port::SendRight>, KernReturn> {
-    match req.take_port() {
+/// A send-right parameter as the routines keep it: a send right, or none (null or dead) to
+/// clear; any other right is `KERN_INVALID_ARGUMENT`.
+fn send_right_of(right: MsgRight) -> Result<Option<crate::ipc::ipc_port::SendRight>> {
+    match right {
         MsgRight::Send(r) => Ok(Some(r)),
         MsgRight::Null | MsgRight::Dead => Ok(None),
         MsgRight::SendOnce(_) | MsgRight::Receive(_) => Err(KernReturn::KERN_INVALID_ARGUMENT),
     }
 }
 
-fn task_set_exception_ports(port: &PortRef, req: &mut Request<'_>) -> Reply {
-    let task = task_of(port)?;
-    let handler = handler_of(req)?;
-    let [mask, behavior, flavor] = [0, 2, 3].map(|i| req.args[i].int());
-    done(task.exc_actions.set(mask, handler, behavior, flavor))
+fn task_set_exception_ports(
+    port: &PortRef,
+    req: task_set_exception_ports::Request,
+    _: &mut MigContext,
+) -> Result<task_set_exception_ports::Reply> {
+    let task = kobject_from_port::<Task>(port)?;
+    task.exc_actions.set(req.mask, send_right_of(req.port)?, req.behavior, req.flavor)?;
+    Ok(task_set_exception_ports::Reply {})
 }
 
-fn thread_set_exception_ports(port: &PortRef, req: &mut Request<'_>) -> Reply {
-    let thread = thread_of(port)?;
-    let handler = handler_of(req)?;
-    let [mask, behavior, flavor] = [0, 2, 3].map(|i| req.args[i].int());
-    done(thread.exc_actions.set(mask, handler, behavior, flavor))
+fn thread_set_exception_ports(
+    port: &PortRef,
+    req: thread_set_exception_ports::Request,
+    _: &mut MigContext,
+) -> Result<thread_set_exception_ports::Reply> {
+    let thread = kobject_from_port::<Thread>(port)?;
+    thread.exc_actions.set(req.mask, send_right_of(req.port)?, req.behavior, req.flavor)?;
+    Ok(thread_set_exception_ports::Reply {})
 }
 
-/// The reply of `*_get_exception_ports`: the handlers, then masks, behaviors and flavors.
-fn exception_ports_reply(actions: &crate::kern::exception::ExceptionActions, mask: u32) -> Reply {
+/// The handlers of `*_get_exception_ports`, then their masks, behaviors and flavors.
+fn exception_ports_of(
+    actions: &crate::kern::exception::ExceptionActions,
+    mask: u32,
+) -> Result<(Vec<MsgRight>, Vec<u32>)> {
     if mask & !mach::exception::EXC_MASK_ALL != 0 {
         return Err(KernReturn::KERN_INVALID_ARGUMENT);
     }
@@ -287,112 +334,159 @@ fn exception_ports_reply(actions: &crate::kern::exception::ExceptionActions, mas
     words.extend(handlers.iter().map(|h| h.0));
     words.extend(handlers.iter().map(|h| h.2));
     words.extend(handlers.iter().map(|h| h.3));
-    let ports = handlers.into_iter().map(|h| MsgRight::Send(h.1)).collect();
-    Ok(alloc::vec![KOut::Ports(ports), KOut::Words(words)])
+    Ok((handlers.into_iter().map(|h| MsgRight::Send(h.1)).collect(), words))
 }
 
-fn task_get_exception_ports(port: &PortRef, req: &mut Request<'_>) -> Reply {
-    exception_ports_reply(&task_of(port)?.exc_actions, req.args[0].int())
+fn task_get_exception_ports(
+    port: &PortRef,
+    req: task_get_exception_ports::Request,
+    _: &mut MigContext,
+) -> Result<task_get_exception_ports::Reply> {
+    let (handlers, info) = exception_ports_of(&kobject_from_port::<Task>(port)?.exc_actions, req.mask)?;
+    Ok(task_get_exception_ports::Reply { handlers, info })
 }
 
-fn thread_get_exception_ports(port: &PortRef, req: &mut Request<'_>) -> Reply {
-    exception_ports_reply(&thread_of(port)?.exc_actions, req.args[0].int())
+fn thread_get_exception_ports(
+    port: &PortRef,
+    req: thread_get_exception_ports::Request,
+    _: &mut MigContext,
+) -> Result<thread_get_exception_ports::Reply> {
+    let (handlers, info) = exception_ports_of(&kobject_from_port::<Thread>(port)?.exc_actions, req.mask)?;
+    Ok(thread_get_exception_ports::Reply { handlers, info })
 }
 
-fn semaphore_create(port: &PortRef, req: &mut Request<'_>) -> Reply {
-    let sem = task_of(port)?.semaphore_create(req.args[0].int(), req.args[1].int() as i32)?;
-    Ok(alloc::vec![KOut::Port(MsgRight::Send(sem.port().make_send()))])
+fn semaphore_create(
+    port: &PortRef,
+    req: semaphore_create::Request,
+    _: &mut MigContext,
+) -> Result<semaphore_create::Reply> {
+    let sem = kobject_from_port::<Task>(port)?.semaphore_create(req.policy, req.value as i32)?;
+    Ok(semaphore_create::Reply { semaphore: MsgRight::Send(sem.port().make_send()) })
 }
 
-fn semaphore_destroy(port: &PortRef, req: &mut Request<'_>) -> Reply {
-    let task = task_of(port)?;
-    let right = req.take_port();
-    let sem = right
+fn semaphore_destroy(
+    port: &PortRef,
+    req: semaphore_destroy::Request,
+    _: &mut MigContext,
+) -> Result<semaphore_destroy::Reply> {
+    let task = kobject_from_port::<Task>(port)?;
+    let sem = req
+        .semaphore
         .port()
-        .and_then(|p| p.kobject::<crate::kern::sync_sema::Semaphore>(IkotType::Semaphore))
-        .ok_or(KernReturn::KERN_INVALID_ARGUMENT)?;
-    done(task.semaphore_destroy(&sem))
+        .ok_or(KernReturn::KERN_INVALID_ARGUMENT)
+        .and_then(kobject_from_port::<Semaphore>)?;
+    task.semaphore_destroy(&sem)?;
+    Ok(semaphore_destroy::Reply {})
 }
 
 // ---- thread_act ----------------------------------------------------------------------------
 
-fn thread_get_state(port: &PortRef, req: &mut Request<'_>) -> Reply {
-    let words = thread_act::thread_get_state(&thread_of(port)?, req.args[0].int(), req.args[1].int())?;
-    Ok(alloc::vec![KOut::Words(words)])
+fn thread_get_state(
+    port: &PortRef,
+    req: thread_get_state::Request,
+    _: &mut MigContext,
+) -> Result<thread_get_state::Reply> {
+    let old_state = thread_act::thread_get_state(&kobject_from_port::<Thread>(port)?, req.flavor, req.count)?;
+    Ok(thread_get_state::Reply { old_state })
 }
 
-fn thread_set_state(port: &PortRef, req: &mut Request<'_>) -> Reply {
-    let thread = thread_of(port)?;
-    let mach::mig::Arg::Array(words) = req.args[1] else { return Err(KernReturn::KERN_INVALID_ARGUMENT) };
-    let words: Vec<u32> = (0..words.len()).map(|i| words.get(i)).collect();
-    done(thread_act::thread_set_state(&thread, req.args[0].int(), &words))
+fn thread_set_state(
+    port: &PortRef,
+    req: thread_set_state::Request,
+    _: &mut MigContext,
+) -> Result<thread_set_state::Reply> {
+    thread_act::thread_set_state(&kobject_from_port::<Thread>(port)?, req.flavor, &req.new_state)?;
+    Ok(thread_set_state::Reply {})
 }
 
 /// `thread_terminate`: the thread ends the next time it would return to user mode (at once
 /// if it is waiting interruptibly).
-fn thread_terminate(port: &PortRef, _: &mut Request<'_>) -> Reply {
-    sched_prim::thread_terminate(&thread_of(port)?);
-    Ok(Vec::new())
+fn thread_terminate(
+    port: &PortRef,
+    _: thread_terminate::Request,
+    _: &mut MigContext,
+) -> Result<thread_terminate::Reply> {
+    sched_prim::thread_terminate(&kobject_from_port::<Thread>(port)?);
+    Ok(thread_terminate::Reply {})
 }
 
-fn thread_suspend(port: &PortRef, _: &mut Request<'_>) -> Reply {
-    sched_prim::thread_suspend(&thread_of(port)?);
-    Ok(Vec::new())
+fn thread_suspend(
+    port: &PortRef,
+    _: thread_suspend::Request,
+    _: &mut MigContext,
+) -> Result<thread_suspend::Reply> {
+    sched_prim::thread_suspend(&kobject_from_port::<Thread>(port)?);
+    Ok(thread_suspend::Reply {})
 }
 
-fn thread_resume(port: &PortRef, _: &mut Request<'_>) -> Reply {
-    done(sched_prim::thread_resume(&*thread_of(port)?))
+fn thread_resume(
+    port: &PortRef,
+    _: thread_resume::Request,
+    _: &mut MigContext,
+) -> Result<thread_resume::Reply> {
+    sched_prim::thread_resume(&*kobject_from_port::<Thread>(port)?)?;
+    Ok(thread_resume::Reply {})
 }
 
-fn thread_info(port: &PortRef, req: &mut Request<'_>) -> Reply {
-    let words = thread_act::thread_info(&*thread_of(port)?, req.args[0].int(), req.args[1].int())?;
-    Ok(alloc::vec![KOut::Words(words)])
+fn thread_info(port: &PortRef, req: thread_info::Request, _: &mut MigContext) -> Result<thread_info::Reply> {
+    let thread_info_out =
+        thread_act::thread_info(&*kobject_from_port::<Thread>(port)?, req.flavor, req.count)?;
+    Ok(thread_info::Reply { thread_info_out })
 }
 
 // ---- mach_vm: the target task's address space -----------------------------------------------
 
 /// Run `f` on the target task's map, write-locked.
-fn with_map<R>(
-    port: &PortRef,
-    f: impl FnOnce(&mut crate::vm::vm_map::VmMap) -> Result<R, KernReturn>,
-) -> Result<R, KernReturn> {
-    let task = task_of(port)?;
+fn with_map<R>(port: &PortRef, f: impl FnOnce(&mut crate::vm::vm_map::VmMap) -> Result<R>) -> Result<R> {
+    let task = kobject_from_port::<Task>(port)?;
     let map = task.map.as_ref().ok_or(KernReturn::KERN_INVALID_ARGUMENT)?;
     f(&mut map.write())
 }
 
 /// Run `f` on the target task's map, read-locked.
-fn with_map_read<R>(
-    port: &PortRef,
-    f: impl FnOnce(&crate::vm::vm_map::VmMap) -> Result<R, KernReturn>,
-) -> Result<R, KernReturn> {
-    let task = task_of(port)?;
+fn with_map_read<R>(port: &PortRef, f: impl FnOnce(&crate::vm::vm_map::VmMap) -> Result<R>) -> Result<R> {
+    let task = kobject_from_port::<Task>(port)?;
     let map = task.map.as_ref().ok_or(KernReturn::KERN_INVALID_ARGUMENT)?;
     f(&map.read())
 }
 
-fn mach_vm_allocate(port: &PortRef, req: &mut Request<'_>) -> Reply {
-    let (addr, size, flags) = (req.args[0].long(), req.args[1].long(), req.args[2].int());
-    let at = with_map(port, |map| vm_user::mach_vm_allocate(map, addr, size, flags))?;
-    Ok(alloc::vec![KOut::Long(at)])
+fn mach_vm_allocate(
+    port: &PortRef,
+    req: mach_vm_allocate::Request,
+    _: &mut MigContext,
+) -> Result<mach_vm_allocate::Reply> {
+    let address = with_map(port, |map| vm_user::mach_vm_allocate(map, req.address, req.size, req.flags))?;
+    Ok(mach_vm_allocate::Reply { address })
 }
 
-fn mach_vm_deallocate(port: &PortRef, req: &mut Request<'_>) -> Reply {
-    let (addr, size) = (req.args[0].long(), req.args[1].long());
-    done(with_map(port, |map| vm_user::mach_vm_deallocate(map, addr, size)))
+fn mach_vm_deallocate(
+    port: &PortRef,
+    req: mach_vm_deallocate::Request,
+    _: &mut MigContext,
+) -> Result<mach_vm_deallocate::Reply> {
+    with_map(port, |map| vm_user::mach_vm_deallocate(map, req.address, req.size))?;
+    Ok(mach_vm_deallocate::Reply {})
 }
 
-fn mach_vm_protect(port: &PortRef, req: &mut Request<'_>) -> Reply {
-    let (addr, size) = (req.args[0].long(), req.args[1].long());
-    let (set_max, prot) = (req.args[2].int() != 0, req.args[3].int() as i32);
-    done(with_map(port, |map| vm_user::mach_vm_protect(map, addr, size, set_max, prot)))
+fn mach_vm_protect(
+    port: &PortRef,
+    req: mach_vm_protect::Request,
+    _: &mut MigContext,
+) -> Result<mach_vm_protect::Reply> {
+    let (set_max, prot) = (req.set_maximum != 0, req.new_protection as i32);
+    with_map(port, |map| vm_user::mach_vm_protect(map, req.address, req.size, set_max, prot))?;
+    Ok(mach_vm_protect::Reply {})
 }
 
-fn mach_vm_read(port: &PortRef, req: &mut Request<'_>) -> Reply {
-    let (addr, size) = (req.args[0].long(), req.args[1].long());
+fn mach_vm_read(
+    port: &PortRef,
+    req: mach_vm_read::Request,
+    ctx: &mut MigContext,
+) -> Result<mach_vm_read::Reply> {
+    let (addr, size) = (req.address, req.size);
     let count = u32::try_from(size).map_err(|_| KernReturn::KERN_INVALID_ARGUMENT)?;
     // The reply holds the copy: its segments are charged to the caller before it is made.
-    let charge = &mut req.charge;
+    let charge = &mut ctx.charge;
     let copy = with_map(port, |map| {
         let cost = vm_map_copy_cost(map, addr, size);
         if !charge.as_mut().is_some_and(|c| c.grow(cost)) {
@@ -400,12 +494,16 @@ fn mach_vm_read(port: &PortRef, req: &mut Request<'_>) -> Reply {
         }
         vm_map_copyin(map, addr, size, false)
     })?;
-    Ok(alloc::vec![KOut::Ool(Some(copy), count)])
+    Ok(mach_vm_read::Reply { data: OolData { copy: Some(copy), size: count } })
 }
 
-fn mach_vm_write(port: &PortRef, req: &mut Request<'_>) -> Reply {
-    let addr = req.args[0].long();
-    let Some(copy) = req.take_copy() else { return Ok(Vec::new()) };
+fn mach_vm_write(
+    port: &PortRef,
+    req: mach_vm_write::Request,
+    _: &mut MigContext,
+) -> Result<mach_vm_write::Reply> {
+    let addr = req.address;
+    let Some(copy) = req.data else { return Ok(mach_vm_write::Reply {}) };
     with_map(port, |map| {
         // A page at a time through the kernel: the target's protections apply as they would
         // to the task itself (a read-only page is KERN_PROTECTION_FAILURE). The target is
@@ -420,40 +518,42 @@ fn mach_vm_write(port: &PortRef, req: &mut Request<'_>) -> Reply {
             copyout_to_map(map, &page[..n], UserAddr(dst)).map_err(|_| KernReturn::KERN_INVALID_ADDRESS)?;
             done += n as u64;
         }
-        Ok(Vec::new())
+        Ok(mach_vm_write::Reply {})
     })
 }
 
-fn mach_vm_region(port: &PortRef, req: &mut Request<'_>) -> Reply {
-    let (addr, flavor, count) = (req.args[0].long(), req.args[1].int() as i32, req.args[2].int());
-    if count < mach::vm::VM_REGION_BASIC_INFO_COUNT_64 {
+fn mach_vm_region(
+    port: &PortRef,
+    req: mach_vm_region::Request,
+    _: &mut MigContext,
+) -> Result<mach_vm_region::Reply> {
+    if req.count < mach::vm::VM_REGION_BASIC_INFO_COUNT_64 {
         return Err(KernReturn::KERN_INVALID_ARGUMENT);
     }
-    let region = with_map_read(port, |map| vm_user::mach_vm_region(map, addr, flavor))?;
+    let region = with_map_read(port, |map| vm_user::mach_vm_region(map, req.address, req.flavor as i32))?;
     let bytes = region.info.to_bytes();
-    let words = bytes.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
-    Ok(alloc::vec![
-        KOut::Port(MsgRight::Null),
-        KOut::Long(region.start),
-        KOut::Long(region.size),
-        KOut::Words(words)
-    ])
+    let info = bytes.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+    Ok(mach_vm_region::Reply { object_name: MsgRight::Null, address: region.start, size: region.size, info })
 }
 
 /// The named entry a request's port right stands for (None for `MACH_PORT_NULL`).
-fn named_entry(right: MsgRight) -> Result<Option<Arc<VmNamedEntry>>, KernReturn> {
+fn named_entry(right: MsgRight) -> Result<Option<Arc<VmNamedEntry>>> {
     match right {
         MsgRight::Null => Ok(None),
         other => other
             .port()
-            .and_then(|p| p.kobject::<VmNamedEntry>(IkotType::NamedEntry))
-            .map(Some)
-            .ok_or(KernReturn::KERN_INVALID_ARGUMENT),
+            .ok_or(KernReturn::KERN_INVALID_ARGUMENT)
+            .and_then(kobject_from_port::<VmNamedEntry>)
+            .map(Some),
     }
 }
 
-fn mach_make_memory_entry_64(port: &PortRef, req: &mut Request<'_>) -> Reply {
-    let (size, offset, permission) = (req.args[0].long(), req.args[1].long(), req.args[2].int());
+fn mach_make_memory_entry_64(
+    port: &PortRef,
+    req: mach_make_memory_entry_64::Request,
+    _: &mut MigContext,
+) -> Result<mach_make_memory_entry_64::Reply> {
+    let (size, offset, permission) = (req.size, req.offset, req.permission);
     let prot = VmProt((permission & VmProt::ALL.0 as u32) as i32);
     if permission & !(VmProt::ALL.0 as u32 | MAP_MEM_NAMED_CREATE) != 0 {
         return Err(KernReturn::KERN_INVALID_ARGUMENT);
@@ -462,7 +562,7 @@ fn mach_make_memory_entry_64(port: &PortRef, req: &mut Request<'_>) -> Reply {
     if !crate::kern::budget::user_port_allowed() {
         return Err(KernReturn::KERN_RESOURCE_SHORTAGE);
     }
-    let entry = match named_entry(req.take_port())? {
+    let entry = match named_entry(req.parent_entry)? {
         Some(parent) => {
             let size = size.checked_next_multiple_of(PAGE_SIZE).ok_or(KernReturn::KERN_INVALID_ARGUMENT)?;
             parent.sub_entry(offset, size, prot)?
@@ -470,24 +570,22 @@ fn mach_make_memory_entry_64(port: &PortRef, req: &mut Request<'_>) -> Reply {
         None if permission & MAP_MEM_NAMED_CREATE != 0 => vm_user::make_memory_entry_create(size, prot)?,
         None => with_map(port, |map| vm_user::make_memory_entry(map, offset, size, prot))?,
     };
-    let len = entry.size;
-    Ok(alloc::vec![KOut::Port(MsgRight::Send(entry.into_port())), KOut::Long(len)])
+    let size = entry.size;
+    Ok(mach_make_memory_entry_64::Reply { object_handle: MsgRight::Send(entry.into_port()), size })
 }
 
-fn mach_vm_map(port: &PortRef, req: &mut Request<'_>) -> Reply {
-    let (addr, size, mask, flags) =
-        (req.args[0].long(), req.args[1].long(), req.args[2].long(), req.args[3].int());
-    let (offset, copy) = (req.args[5].long(), req.args[6].int() != 0);
-    let (cur, max) = (VmProt(req.args[7].int() as i32), VmProt(req.args[8].int() as i32));
-    let inheritance = mach::vm::VmInherit(req.args[9].int());
-    let entry = named_entry(req.take_port())?;
-    let at = with_map(port, |map| match &entry {
+fn mach_vm_map(port: &PortRef, req: mach_vm_map::Request, _: &mut MigContext) -> Result<mach_vm_map::Reply> {
+    let (addr, size, mask, flags, offset) = (req.address, req.size, req.mask, req.flags, req.offset);
+    let (cur, max) = (VmProt(req.cur_protection as i32), VmProt(req.max_protection as i32));
+    let (copy, inheritance) = (req.copy != 0, mach::vm::VmInherit(req.inheritance));
+    let entry = named_entry(req.object)?;
+    let address = with_map(port, |map| match &entry {
         Some(e) => {
             vm_user::mach_vm_map_entry(map, addr, size, mask, flags, e, offset, copy, cur, max, inheritance)
         }
         None => vm_user::mach_vm_map(map, addr, size, mask, flags, cur, max, inheritance),
     })?;
-    Ok(alloc::vec![KOut::Long(at)])
+    Ok(mach_vm_map::Reply { address })
 }
 
 // ---- host ----------------------------------------------------------------------------------
@@ -500,9 +598,9 @@ use mach::info::{
 
 use crate::kern::processor;
 
-fn host_info(port: &PortRef, req: &mut Request<'_>) -> Reply {
-    kobject_of::<Host>(port, IkotType::Host)?;
-    let (flavor, count) = (req.args[0].int(), req.args[1].int());
+fn host_info(port: &PortRef, req: host_info::Request, _: &mut MigContext) -> Result<host_info::Reply> {
+    kobject_from_port::<Host>(port)?;
+    let (flavor, count) = (req.flavor, req.count);
     let words = match flavor {
         HOST_BASIC_INFO if count < HOST_BASIC_INFO_OLD_COUNT => return Err(KernReturn::KERN_FAILURE),
         HOST_BASIC_INFO => {
@@ -536,31 +634,42 @@ fn host_info(port: &PortRef, req: &mut Request<'_>) -> Reply {
         }
         _ => return Err(KernReturn::KERN_INVALID_ARGUMENT),
     };
-    Ok(alloc::vec![KOut::Words(words)])
+    Ok(host_info::Reply { host_info_out: words })
 }
 
 /// `host_processor_info`: the processors' load counters out of line (one
 /// `{user, system, idle, nice}` quadruple per processor, in 10 ms ticks), and their number.
-fn host_processor_info(port: &PortRef, req: &mut Request<'_>) -> Reply {
-    kobject_of::<Host>(port, IkotType::Host)?;
-    if req.args[0].int() != PROCESSOR_CPU_LOAD_INFO {
+fn host_processor_info(
+    port: &PortRef,
+    req: host_processor_info::Request,
+    _: &mut MigContext,
+) -> Result<host_processor_info::Reply> {
+    kobject_from_port::<Host>(port)?;
+    if req.flavor != PROCESSOR_CPU_LOAD_INFO {
         return Err(KernReturn::KERN_FAILURE);
     }
     let words = processor::processor_cpu_load_info();
     let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
     let processors = (words.len() / CPU_STATE_MAX) as u32;
     let copy = VmMapCopy::from_bytes(&kernel_page_pool(), &bytes)?;
-    Ok(alloc::vec![KOut::Int(processors), KOut::Ool(Some(copy), bytes.len() as u32)])
+    Ok(host_processor_info::Reply {
+        out_processor_count: processors,
+        out_processor_info: OolData { copy: Some(copy), size: bytes.len() as u32 },
+    })
 }
 
-fn host_statistics(port: &PortRef, req: &mut Request<'_>) -> Reply {
-    kobject_of::<Host>(port, IkotType::Host)?;
-    let (flavor, count) = (req.args[0].int(), req.args[1].int());
+fn host_statistics(
+    port: &PortRef,
+    req: host_statistics::Request,
+    _: &mut MigContext,
+) -> Result<host_statistics::Reply> {
+    kobject_from_port::<Host>(port)?;
+    let (flavor, count) = (req.flavor, req.count);
     if flavor == HOST_CPU_LOAD_INFO {
         if count < HOST_CPU_LOAD_INFO_COUNT {
             return Err(KernReturn::KERN_FAILURE);
         }
-        return Ok(alloc::vec![KOut::Words(processor::host_cpu_load_info().to_vec())]);
+        return Ok(host_statistics::Reply { host_info_out: processor::host_cpu_load_info().to_vec() });
     }
     if flavor != HOST_VM_INFO || count < HOST_VM_INFO_COUNT {
         return Err(KernReturn::KERN_INVALID_ARGUMENT);
@@ -570,13 +679,13 @@ fn host_statistics(port: &PortRef, req: &mut Request<'_>) -> Reply {
     words[0] = free as u32;
     // Every page not free is in use by someone: report it as active.
     words[1] = total.saturating_sub(free) as u32;
-    Ok(alloc::vec![KOut::Words(words)])
+    Ok(host_statistics::Reply { host_info_out: words })
 }
 
 /// The host's privileged routines need a root caller (XNU asks for the host-priv port, which
 /// only root can get; this kernel has one host port and checks the caller instead).
-fn host_priv(port: &PortRef) -> Result<(), KernReturn> {
-    kobject_of::<Host>(port, IkotType::Host)?;
+fn host_priv(port: &PortRef) -> Result<()> {
+    kobject_from_port::<Host>(port)?;
     let task = sched_prim::current_thread().task.clone();
     let token = crate::kern::exception::bsd_hooks().and_then(|h| h.audit_token(&task));
     match token {
@@ -585,14 +694,23 @@ fn host_priv(port: &PortRef) -> Result<(), KernReturn> {
     }
 }
 
-fn host_set_exception_ports(port: &PortRef, req: &mut Request<'_>) -> Reply {
+fn host_set_exception_ports(
+    port: &PortRef,
+    req: host_set_exception_ports::Request,
+    _: &mut MigContext,
+) -> Result<host_set_exception_ports::Reply> {
     host_priv(port)?;
-    let handler = handler_of(req)?;
-    let [mask, behavior, flavor] = [0, 2, 3].map(|i| req.args[i].int());
-    done(crate::kern::exception::host_exception_actions().set(mask, handler, behavior, flavor))
+    let handler = send_right_of(req.port)?;
+    crate::kern::exception::host_exception_actions().set(req.mask, handler, req.behavior, req.flavor)?;
+    Ok(host_set_exception_ports::Reply {})
 }
 
-fn host_get_exception_ports(port: &PortRef, req: &mut Request<'_>) -> Reply {
+fn host_get_exception_ports(
+    port: &PortRef,
+    req: host_get_exception_ports::Request,
+    _: &mut MigContext,
+) -> Result<host_get_exception_ports::Reply> {
     host_priv(port)?;
-    exception_ports_reply(crate::kern::exception::host_exception_actions(), req.args[0].int())
+    let (handlers, info) = exception_ports_of(crate::kern::exception::host_exception_actions(), req.mask)?;
+    Ok(host_get_exception_ports::Reply { handlers, info })
 }

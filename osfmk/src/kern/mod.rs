@@ -4,7 +4,6 @@ pub mod budget;
 pub mod clock;
 pub mod exception;
 pub mod host;
-#[cfg(target_os = "none")]
 pub mod ipc_kobject;
 pub mod lock_order;
 pub mod locks;

@@ -205,14 +205,18 @@ impl Semaphore {
     }
 }
 
-/// The semaphore behind port name `name` in the caller's space: `KERN_INVALID_NAME` for a
-/// bad name, `KERN_INVALID_ARGUMENT` for a port that is not a semaphore.
+impl crate::kern::ipc_kobject::KObject for Semaphore {
+    const IKOT: IkotType = IkotType::Semaphore;
+}
+
+/// The semaphore behind send right `name` in the caller's space (XNU
+/// `port_name_to_semaphore`), with [`IpcSpace::lookup_kobject`]'s errors: `KERN_INVALID_NAME`
+/// for a bad name, `KERN_INVALID_RIGHT` for no send right, `KERN_INVALID_ARGUMENT` for a port
+/// that is not a semaphore.
+///
+/// [`IpcSpace::lookup_kobject`]: crate::ipc::ipc_space::IpcSpace::lookup_kobject
 pub fn port_name_to_semaphore(name: u32) -> Result<SemaphoreRef, KernReturn> {
-    let task = current_thread().task.clone();
-    let port = task.itk_space.lookup_port(name, mach::port::MACH_PORT_TYPE_SEND).map_err(|kr| {
-        if kr == KernReturn::KERN_INVALID_RIGHT { KernReturn::KERN_INVALID_ARGUMENT } else { kr }
-    })?;
-    port.kobject::<Semaphore>(IkotType::Semaphore).ok_or(KernReturn::KERN_INVALID_ARGUMENT)
+    current_thread().task.itk_space.lookup_kobject::<Semaphore>(name, mach::port::MACH_PORT_TYPE_SEND)
 }
 
 /// A relative `(sec, nsec)` wait as `wait` takes it: a deadline, or a poll for zero. A
@@ -229,10 +233,10 @@ pub fn timed(sec: u32, nsec: i32) -> Result<(Option<u64>, bool), KernReturn> {
 
 /// The thread behind port name `name` in the caller's space (`semaphore_signal_thread`).
 pub fn port_name_to_thread(name: u32) -> Result<ThreadRef, KernReturn> {
-    let task = current_thread().task.clone();
-    let port = task.itk_space.lookup_port(name, mach::port::MACH_PORT_TYPE_SEND)?;
-    port.kobject::<crate::kern::thread::Thread>(IkotType::ThreadControl)
-        .ok_or(KernReturn::KERN_INVALID_ARGUMENT)
+    current_thread()
+        .task
+        .itk_space
+        .lookup_kobject::<crate::kern::thread::Thread>(name, mach::port::MACH_PORT_TYPE_SEND)
 }
 
 /// The semaphore traps (−33…−39), under XNU's names, each answering a `kern_return_t`.

@@ -9,7 +9,6 @@ use mach::traps::sleep_type::{TIME_ABSOLUTE, TIME_RELATIVE};
 use mach::traps::switch_option::*;
 use mach::{KernReturn, MachPortName};
 
-use crate::ipc::ipc_port::IkotType;
 use crate::kern::clock::{absolutetime_to_nanoseconds, mach_absolute_time, nanoseconds_to_absolutetime};
 use crate::kern::sched_prim::{self, current_thread};
 use crate::kern::thread::{Thread, WaitResult};
@@ -36,12 +35,8 @@ pub fn thread_switch(thread_name: MachPortName, option: i32, option_time: u32) -
     if thread_name != MACH_PORT_NULL {
         // The hint only matters for hand-off, which this scheduler does not do directly;
         // still validate it the way XNU does (a bad name is simply no hint).
-        let _hint: Option<Arc<Thread>> = me
-            .task
-            .itk_space
-            .lookup_port(thread_name, MACH_PORT_TYPE_SEND)
-            .ok()
-            .and_then(|p| p.kobject::<Thread>(IkotType::ThreadControl));
+        let _hint: Option<Arc<Thread>> =
+            me.task.itk_space.lookup_kobject::<Thread>(thread_name, MACH_PORT_TYPE_SEND).ok();
     }
     drop(me);
     match option {

@@ -9,17 +9,14 @@ use alloc::sync::Arc;
 use mach::port::{MACH_PORT_NULL, MACH_PORT_TYPE_SEND};
 use mach::{KernReturn, MachPortName};
 
-use crate::ipc::ipc_port::IkotType;
 use crate::kern::exception::bsd_hooks;
 use crate::kern::sched_prim::current_thread;
-use crate::kern::task::TaskRef;
+use crate::kern::task::{Task, TaskRef};
 use crate::vm::user_ptr::{UserAddr, copyout_val};
 
 /// The task a send right in the caller's space names.
 fn task_named(name: MachPortName) -> Option<TaskRef> {
-    let me = current_thread().task.clone();
-    let port = me.itk_space.lookup_port(name, MACH_PORT_TYPE_SEND).ok()?;
-    port.kobject::<crate::kern::task::Task>(IkotType::TaskControl)
+    current_thread().task.itk_space.lookup_kobject::<Task>(name, MACH_PORT_TYPE_SEND).ok()
 }
 
 /// −46: `pid_for_task(t, &pid)`.

@@ -28,6 +28,10 @@ pub struct VmNamedEntry {
     pub protection: VmProt,
 }
 
+impl crate::kern::ipc_kobject::KObject for VmNamedEntry {
+    const IKOT: IkotType = IkotType::NamedEntry;
+}
+
 impl VmNamedEntry {
     pub fn new(object: ObjectRef, offset: u64, size: u64, protection: VmProt) -> Arc<Self> {
         Arc::new(Self { object, offset, size, protection })

@@ -1101,7 +1101,7 @@ macro_rules! mig_param_arg {
 }
 
 macro_rules! mig_stubs {
-    ($( ($konst:ident, $id:literal, $name:ident, [$($p:ident: $kind:ident $(($($karg:tt)*))?),* $(,)?], [$($rep:tt)*]) ),* $(,)?) => {
+    ($( ($konst:ident, $id:literal, $name:ident, $server:ident, [$($p:ident: $kind:ident $(($($karg:tt)*))?),* $(,)?], [$($rep:tt)*]) ),* $(,)?) => {
         /// One stub per routine of `mach::defs`, generated from its declaration: the target
         /// port, the request's values (typed by their field kinds), and a buffer the reply's
         /// values are read from. The C-named calls above are written on top of these.

@@ -128,6 +128,29 @@ fn host_and_errors(_: &Args) -> Result<(), &'static str> {
     // SAFETY: as above.
     let mr = unsafe { mach_msg(buf.ptr(), MACH_SEND_MSG | MACH_RCV_MSG, 28, 512, reply, 0, 0) };
     check(mr == MACH_MSG_SUCCESS && buf.word(32) as i32 == MIG_BAD_ARGUMENTS.0, "MIG_BAD_ARGUMENTS")?;
+    // A routine that user-space servers answer (exception handlers, the bootstrap server)
+    // is as unknown to a kernel port as an id nobody declared.
+    for id in [mach::defs::MACH_EXCEPTION_RAISE.id, mach::defs::BOOTSTRAP_LOOK_UP.id] {
+        buf.set_header(&simple(mach_task_self(), bits, reply, id));
+        // SAFETY: as above.
+        let mr = unsafe { mach_msg(buf.ptr(), MACH_SEND_MSG | MACH_RCV_MSG, 24, 512, reply, 0, 0) };
+        check(mr == MACH_MSG_SUCCESS && buf.header().msgh_id == id + 100, "user-served id: a reply")?;
+        check(buf.word(32) as i32 == MIG_BAD_ID.0, "user-served id: MIG_BAD_ID")?;
+    }
+    // One lookup for every kernel object: a host routine on a task port is the wrong type,
+    // and a semaphore trap on a bare receive right lacks the send right it looks up with.
+    let mut count = 12;
+    check(
+        host_info(mach_task_self(), HOST_BASIC_INFO, &mut info, &mut count)
+            == KernReturn::KERN_INVALID_ARGUMENT,
+        "host_info on a task port",
+    )?;
+    let receive_only = new_port()?;
+    check(
+        semaphore_signal(receive_only) == KernReturn::KERN_INVALID_RIGHT,
+        "semaphore trap without a send right",
+    )?;
+    drop_port(receive_only);
     // No reply port: the request is served and nothing comes back.
     buf.set_header(&simple(mach_task_self(), mach_msgh_bits(MACH_MSG_TYPE_COPY_SEND, 0), 0, 3499));
     check(buf.send(24, 0, 0) == MACH_MSG_SUCCESS, "one-way request")?;
