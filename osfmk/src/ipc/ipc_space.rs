@@ -253,6 +253,16 @@ impl SpaceState {
         Ok(name)
     }
 
+    /// Entry `index` no longer holds a send or receive right for `port`: drop the reverse
+    /// index's key, if it names this entry. (A send-once entry is never indexed; the key may
+    /// name the port's other entry, which keeps it.)
+    fn unindex(&mut self, port: &PortRef, index: u32) {
+        let key = port_key(port);
+        if self.by_port.get(&key) == Some(&index) {
+            self.by_port.remove(&key);
+        }
+    }
+
     fn entry(&self, index: u32) -> Result<&IpcEntry, KernReturn> {
         self.table
             .get(index as usize)
@@ -305,7 +315,7 @@ impl SpaceState {
         };
         let right_type = entry.right_type();
         let urefs = entry.urefs();
-        self.by_port.remove(&port_key(&port));
+        self.unindex(&port, index);
         if right_type & MACH_PORT_TYPE_SEND != 0 {
             released.send.push(SendRight::adopt(port));
             self.become_dead_name(index, urefs)
@@ -361,7 +371,7 @@ impl SpaceState {
             entry.set_urefs(0);
             Ok(())
         } else {
-            self.by_port.remove(&port_key(&port));
+            self.unindex(&port, index);
             self.free_slot(index, released)
         }
     }
@@ -377,7 +387,7 @@ impl SpaceState {
         let port = entry.port().cloned().ok_or(KernReturn::KERN_INVALID_RIGHT)?;
         let right_type = entry.right_type();
         let urefs = entry.urefs();
-        self.by_port.remove(&port_key(&port));
+        self.unindex(&port, index);
         if right_type & MACH_PORT_TYPE_SEND != 0 {
             released.send.push(SendRight::adopt(port.clone()));
             self.become_dead_name(index, urefs)?;
@@ -572,7 +582,7 @@ impl SpaceState {
         if (emptied || ty & (MACH_PORT_TYPE_SEND | MACH_PORT_TYPE_RECEIVE) == 0)
             && let Some(port) = &port
         {
-            self.by_port.remove(&port_key(port));
+            self.unindex(port, index);
         }
         if emptied {
             let _ = self.free_slot(index, released);
