@@ -127,11 +127,6 @@ pub const VM_FLAGS_USER_ALLOCATE: u32 = VM_FLAGS_FIXED
 pub const VM_FLAGS_USER_MAP: u32 =
     VM_FLAGS_USER_ALLOCATE | VM_FLAGS_RETURN_4K_DATA_ADDR | VM_FLAGS_RETURN_DATA_ADDR;
 
-/// The `VM_MEMORY_*` tag carried in `flags` (`VM_GET_FLAGS_ALIAS`).
-pub const fn vm_get_flags_alias(flags: u32) -> u8 {
-    (flags >> 24) as u8
-}
-
 /// `vm_behavior_t` `VM_BEHAVIOR_DEFAULT`.
 pub const VM_BEHAVIOR_DEFAULT: i32 = 0;
 

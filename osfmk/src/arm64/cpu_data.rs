@@ -237,11 +237,6 @@ pub fn cpu_data_register(listed: impl IntoIterator<Item = u64>) -> (usize, usize
     (n, dropped)
 }
 
-/// The block whose MPIDR affinity is `mpidr` (a CPU finding itself at bring-up).
-pub fn cpu_data_for_mpidr(mpidr: u64) -> Option<&'static CpuData> {
-    CPUS[..cpu_count()].iter().find(|c| c.mpidr() == mpidr)
-}
-
 /// How many CPUs have a block.
 pub fn cpu_count() -> usize {
     CPU_COUNT.load(Ordering::Acquire)

@@ -1071,12 +1071,6 @@ pub fn kernel_pmap_enter(va: u64, pa: u64, prot: Prot) -> Result<(), KernReturn>
     KERNEL_PMAP.lock().as_mut().ok_or(KernReturn::KERN_FAILURE)?.enter(va, pa, prot, MemAttr::Normal)
 }
 
-/// Unmap one kernel page, returning the frame it mapped.
-#[cfg(target_os = "none")]
-pub fn kernel_pmap_remove(va: u64) -> Option<u64> {
-    KERNEL_PMAP.lock().as_mut()?.remove(va)
-}
-
 /// Unmap the kernel pages in `[start, end)` with one TLB invalidation for all of them, then
 /// hand each frame they mapped to `freed` (only then: no CPU can reach it any more). One
 /// broadcast invalidation makes every CPU stop and sync (dearly, under emulation), so a

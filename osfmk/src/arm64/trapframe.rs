@@ -17,18 +17,11 @@ pub const TRAP_FRAME_SIZE: usize = core::mem::size_of::<TrapFrame>();
 
 /// SPSR for a thread entering EL0 in AArch64 with interrupts enabled (M[3:0] = EL0t).
 pub const SPSR_EL0T: u64 = 0;
-/// SPSR.M bits: the mode an exception came from.
-pub const SPSR_MODE_MASK: u64 = 0xf;
 
 impl TrapFrame {
     /// A frame that `eret`s to EL0 at `pc` with stack `sp`.
     pub fn new_user(pc: u64, sp: u64) -> TrapFrame {
         TrapFrame { x: [0; 31], sp_el0: sp, elr: pc, spsr: SPSR_EL0T }
-    }
-
-    /// Did the exception come from EL0?
-    pub fn from_user(&self) -> bool {
-        self.spsr & SPSR_MODE_MASK == 0
     }
 }
 

@@ -199,16 +199,6 @@ fn current_task_counter() -> Option<Arc<AtomicUsize>> {
     None
 }
 
-/// Kernel heap bytes messages hold now.
-pub fn kmsg_bytes_held() -> usize {
-    KMSG_BYTES.load(Ordering::Acquire)
-}
-
-/// Kernel heap bytes kernel-made messages charged to nobody hold now (for tests).
-pub fn kernel_kmsg_bytes_held() -> usize {
-    KERNEL_KMSG_BYTES.load(Ordering::Acquire)
-}
-
 /// Ports alive now (kernel and user).
 static PORTS_IN_USE: AtomicUsize = AtomicUsize::new(0);
 
@@ -241,11 +231,6 @@ pub fn name_table_charge(bytes: usize) -> bool {
 /// Give back `bytes` of name table.
 pub fn name_table_release(bytes: usize) {
     NAME_TABLE_BYTES.fetch_sub(bytes, Ordering::AcqRel);
-}
-
-/// Heap bytes name tables hold now.
-pub fn name_table_bytes_held() -> usize {
-    NAME_TABLE_BYTES.load(Ordering::Acquire)
 }
 
 #[cfg(test)]

@@ -294,11 +294,6 @@ impl VmMap {
         self.min
     }
 
-    /// One past the highest mappable address (`vm_map_max`).
-    pub fn max_offset(&self) -> u64 {
-        self.max
-    }
-
     /// Bytes mapped (a task's `virtual_size`).
     pub fn virtual_size(&self) -> u64 {
         self.size

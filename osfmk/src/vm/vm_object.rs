@@ -81,11 +81,6 @@ impl VmObject {
         self.state.lock().pages.len()
     }
 
-    /// Offsets of this object's own resident pages.
-    pub fn resident_offsets(&self) -> alloc::vec::Vec<u64> {
-        self.state.lock().pages.keys().copied().collect()
-    }
-
     /// The frame of this object's own page at `offset`, if resident.
     pub fn page_at(&self, offset: u64) -> Option<u64> {
         self.state.lock().pages.get(&offset).map(VmPage::phys)

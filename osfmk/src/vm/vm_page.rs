@@ -175,11 +175,6 @@ pub fn vm_page_alloc() -> Option<u64> {
     POOL.lock().as_mut()?.alloc()
 }
 
-/// Allocate `count` contiguous frames.
-pub fn vm_page_alloc_contiguous(count: u64) -> Option<u64> {
-    POOL.lock().as_mut()?.alloc_contiguous(count)
-}
-
 /// Free one frame.
 pub fn vm_page_free(pa: u64) {
     if let Some(pool) = POOL.lock().as_mut() {
