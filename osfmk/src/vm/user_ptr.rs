@@ -187,13 +187,24 @@ use host_user_memory as backend;
 /// rest unmapped. A test takes the whole space with [`host_user_memory::session`] (one test at
 /// a time; the space is empty again when the session ends). Copies stop at the first byte
 /// they cannot move, as the real routines do.
+///
+/// Or, with [`Session::use_map`](host_user_memory::Session::use_map), the space is a task's
+/// `VmMap`, reached as the target's software copy path reaches it: each page faulted in for
+/// the access (`vm_map_kernel_page`, copy-on-write broken for a write) and its frame read or
+/// written through the map's page pool. Then the memory a message names — its buffer, its
+/// out-of-line regions, its port arrays — is one address space, as on the target.
 #[cfg(not(target_os = "none"))]
 pub mod host_user_memory {
     use alloc::boxed::Box;
     use alloc::collections::BTreeMap;
+    use alloc::sync::Arc;
+
+    use mach::vm::VmProt;
 
     use super::CopyFault;
-    use crate::vm::vm_page::PAGE_SIZE;
+    use crate::vm::vm_fault::vm_map_kernel_page;
+    use crate::vm::vm_map_lock::VmMapLock;
+    use crate::vm::vm_page::{PAGE_SIZE, trunc_page};
 
     struct Page {
         bytes: Box<[u8; PAGE_SIZE as usize]>,
@@ -201,6 +212,8 @@ pub mod host_user_memory {
     }
 
     static SPACE: spin::Mutex<BTreeMap<u64, Page>> = spin::Mutex::new(BTreeMap::new());
+    /// The map copies go through instead of `SPACE`, if a test chose one.
+    static MAP: spin::Mutex<Option<Arc<VmMapLock>>> = spin::Mutex::new(None);
     static SESSION: spin::Mutex<()> = spin::Mutex::new(());
 
     /// The simulated space, held for one test; emptied when dropped.
@@ -209,6 +222,7 @@ pub mod host_user_memory {
     impl Drop for Session {
         fn drop(&mut self) {
             SPACE.lock().clear();
+            *MAP.lock() = None;
         }
     }
 
@@ -216,6 +230,7 @@ pub mod host_user_memory {
     pub fn session() -> Session {
         let guard = SESSION.lock();
         SPACE.lock().clear();
+        *MAP.lock() = None;
         Session(guard)
     }
 
@@ -240,16 +255,27 @@ pub mod host_user_memory {
                 page += PAGE_SIZE;
             }
         }
+
+        /// From now on, copies reach user memory through `map` (the current task's map, as
+        /// far as the copy routines know) instead of the simulated pages.
+        pub fn use_map(&self, map: Arc<VmMapLock>) {
+            *MAP.lock() = Some(map);
+        }
     }
 
     /// Move bytes between `buf` and the space at `addr`, page by page, stopping at the first
-    /// page that is missing (or read-only, for a write).
+    /// page that is missing (or read-only, for a write). `f` gets the page's bytes and how far
+    /// the copy has got.
     fn each_page(
         addr: u64,
         len: usize,
         write: bool,
         mut f: impl FnMut(&mut [u8], usize),
     ) -> Result<(), CopyFault> {
+        let map = MAP.lock().clone();
+        if let Some(map) = map {
+            return each_map_page(&map, addr, len, write, f);
+        }
         let mut space = SPACE.lock();
         let mut done = 0;
         while done < len {
@@ -261,6 +287,40 @@ pub mod host_user_memory {
             let off = (at - base) as usize;
             let n = (PAGE_SIZE as usize - off).min(len - done);
             f(&mut page.bytes[off..off + n], done);
+            done += n;
+        }
+        Ok(())
+    }
+
+    /// [`each_page`] through a map: each page faulted in for the access, then its frame
+    /// copied through the pool (the map held exclusively meanwhile, as the software path of
+    /// copyio holds it).
+    fn each_map_page(
+        map: &VmMapLock,
+        addr: u64,
+        len: usize,
+        write: bool,
+        mut f: impl FnMut(&mut [u8], usize),
+    ) -> Result<(), CopyFault> {
+        let access = if write { VmProt::WRITE } else { VmProt::READ };
+        let mut done = 0;
+        let mut page = [0u8; PAGE_SIZE as usize];
+        while done < len {
+            let at = addr + done as u64;
+            let mut map = map.write();
+            let Ok(pa) = vm_map_kernel_page(&mut map, at, access) else {
+                return Err(CopyFault { copied: done });
+            };
+            let (frame, off) = (trunc_page(pa), (at - trunc_page(at)) as usize);
+            let n = (PAGE_SIZE as usize - off).min(len - done);
+            let bytes = &mut page[..n];
+            if write {
+                f(bytes, done);
+                map.pool().write(frame, off, bytes);
+            } else {
+                map.pool().read(frame, off, bytes);
+                f(bytes, done);
+            }
             done += n;
         }
         Ok(())
