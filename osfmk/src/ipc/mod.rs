@@ -48,6 +48,8 @@ mod ipc_right;
 pub mod ipc_space;
 
 #[cfg(test)]
+mod kmsg_tests;
+#[cfg(test)]
 mod tests;
 
 #[cfg(target_os = "none")]
