@@ -287,6 +287,13 @@ pub struct UserMsg {
     pub descs: Vec<UserDesc>,
 }
 
+impl UserDesc {
+    /// Whether the sender asked for the region (or the name array) to leave its map.
+    pub fn deallocates(&self) -> bool {
+        matches!(self, UserDesc::Ool { deallocate: true, .. } | UserDesc::OolPorts { deallocate: true, .. })
+    }
+}
+
 impl UserMsg {
     /// How many names the message's OOL port arrays hold together.
     pub fn ool_port_names(&self) -> usize {
@@ -454,7 +461,9 @@ fn copyin_memory(
     map: &mut VmMap,
     charge: &mut KmsgCharge,
 ) -> Result<Vec<Option<VmMapCopy>>, MachMsgReturn> {
+    let regions = msg.descs.iter().filter(|d| matches!(d, UserDesc::Ool { .. })).count();
     let mut copies = Vec::new();
+    copies.try_reserve_exact(regions).map_err(|_| MACH_SEND_NO_BUFFER)?;
     for d in &msg.descs {
         let UserDesc::Ool { address, size, .. } = *d else { continue };
         if !charge.grow(vm_map_copy_cost(map, address, u64::from(size))) {
@@ -465,7 +474,6 @@ fn copyin_memory(
         } else {
             Some(vm_map_copyin(map, address, u64::from(size), false).map_err(|_| MACH_SEND_INVALID_MEMORY)?)
         };
-        copies.try_reserve(1).map_err(|_| MACH_SEND_NO_BUFFER)?;
         copies.push(copy);
     }
     Ok(copies)
@@ -497,7 +505,8 @@ pub fn ipc_kmsg_take(
     let copies = copyin_memory(msg, &mut map_lock.write(), charge)?;
     let (mut descriptors, mut deallocations) = (Vec::new(), Vec::new());
     descriptors.try_reserve_exact(msg.descs.len()).map_err(|_| MACH_SEND_NO_BUFFER)?;
-    deallocations.try_reserve_exact(msg.descs.len()).map_err(|_| MACH_SEND_NO_BUFFER)?;
+    let doomed = msg.descs.iter().filter(|d| d.deallocates()).count();
+    deallocations.try_reserve_exact(doomed).map_err(|_| MACH_SEND_NO_BUFFER)?;
     let rights = task.space().copyin_rights(&requests, true).map_err(|(at, kr)| match (at, kr) {
         (0, _) | (_, KernReturn::KERN_INVALID_TASK) => MACH_SEND_INVALID_DEST,
         (1, _) => MACH_SEND_INVALID_REPLY,

@@ -772,12 +772,7 @@ fn run(name: &'static str, salt: u64, cases: usize, complex_odds: u64) -> Outcom
                 drop(held);
                 out.sent += 1;
                 out.with_descriptors += usize::from(!kmsg.descriptors.is_empty());
-                let deallocated = parsed.descs.iter().any(|d| {
-                    matches!(
-                        d,
-                        UserDesc::Ool { deallocate: true, .. } | UserDesc::OolPorts { deallocate: true, .. }
-                    )
-                });
+                let deallocated = parsed.descs.iter().any(UserDesc::deallocates);
                 let mr = dispose(&world, &mem, kmsg, &mut rng);
                 assert!(copyout_ok(mr), "case {case}: copyout {mr:#x}");
                 check_accounting(&world.spaces(), &world.ports, &[]);
