@@ -271,9 +271,30 @@ pub const MACH_RCV_TRAILER_CTX: u32 = 4;
 pub const MACH_RCV_TRAILER_AV: u32 = 7;
 pub const MACH_RCV_TRAILER_LABELS: u32 = 8;
 /// Offset of the sender's security token (euid, egid) in a trailer.
-pub const MACH_MSG_TRAILER_SENDER_OFFSET: usize = 12;
+pub const MACH_MSG_TRAILER_SENDER_OFFSET: usize = core::mem::offset_of!(MachMsgMacTrailer, msgh_sender);
 /// Offset of the audit token (8 × u32) in a trailer.
-pub const MACH_MSG_TRAILER_AUDIT_OFFSET: usize = 20;
+pub const MACH_MSG_TRAILER_AUDIT_OFFSET: usize = core::mem::offset_of!(MachMsgMacTrailer, msgh_audit);
+
+/// `mach_msg_mac_trailer_t`, the largest trailer; a receiver asking for less gets its first
+/// `trailer_size` bytes (4-byte packed, as XNU's message structs are).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[repr(C, packed(4))]
+pub struct MachMsgMacTrailer {
+    /// `MACH_MSG_TRAILER_FORMAT_0`.
+    pub msgh_trailer_type: u32,
+    /// The bytes of trailer the receiver asked for.
+    pub msgh_trailer_size: u32,
+    pub msgh_seqno: u32,
+    /// `security_token_t`: the sender's effective uid and gid.
+    pub msgh_sender: [u32; 2],
+    /// `audit_token_t`.
+    pub msgh_audit: [u32; 8],
+    pub msgh_context: u64,
+    pub msgh_ad: i32,
+    pub msgh_labels: u32,
+}
+const _: () = assert!(size_of::<MachMsgMacTrailer>() == MACH_MSG_TRAILER_MAX_SIZE as usize);
+const _: () = assert!(MACH_MSG_TRAILER_SENDER_OFFSET == 12 && MACH_MSG_TRAILER_AUDIT_OFFSET == 20);
 /// Audit token word holding the sender's pid.
 pub const AUDIT_TOKEN_PID: usize = 5;
 

@@ -223,20 +223,16 @@ impl SenderToken {
     /// sequence number, this sender's security and audit tokens; context, filter id and
     /// labels are 0.
     pub fn trailer(&self, seqno: u32, trailer_size: u32) -> Vec<u8> {
-        let mut t = alloc::vec![0u8; MACH_MSG_TRAILER_MAX_SIZE as usize];
-        t[0..4].copy_from_slice(&MACH_MSG_TRAILER_FORMAT_0.to_le_bytes());
-        t[4..8].copy_from_slice(&trailer_size.to_le_bytes());
-        t[8..12].copy_from_slice(&seqno.to_le_bytes());
-        for (i, w) in self.security.iter().enumerate() {
-            let at = MACH_MSG_TRAILER_SENDER_OFFSET + 4 * i;
-            t[at..at + 4].copy_from_slice(&w.to_le_bytes());
-        }
-        for (i, w) in self.audit.iter().enumerate() {
-            let at = MACH_MSG_TRAILER_AUDIT_OFFSET + 4 * i;
-            t[at..at + 4].copy_from_slice(&w.to_le_bytes());
-        }
-        t.truncate(trailer_size.min(MACH_MSG_TRAILER_MAX_SIZE) as usize);
-        t
+        let trailer = MachMsgMacTrailer {
+            msgh_trailer_type: MACH_MSG_TRAILER_FORMAT_0,
+            msgh_trailer_size: trailer_size,
+            msgh_seqno: seqno,
+            msgh_sender: self.security,
+            msgh_audit: self.audit,
+            ..Default::default()
+        };
+        let bytes = trailer.as_bytes();
+        bytes[..bytes.len().min(trailer_size as usize)].to_vec()
     }
 }
 

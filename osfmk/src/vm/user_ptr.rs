@@ -397,5 +397,34 @@ mod tests {
         assert_eq!(s.read_at(0, &mut [0u8; 8]), Err(CopyFault { copied: 4 }));
     }
 
+    #[test]
+    fn copies_through_a_map_fault_its_pages_in() {
+        use alloc::sync::Arc;
+
+        use crate::vm::test_support::{FakePmap, FakePool};
+        use crate::vm::vm_map::VmMap;
+        use crate::vm::vm_map_lock::VmMapLock;
+        use crate::vm::vm_user::{mach_vm_allocate, mach_vm_protect};
+
+        let mem = host_user_memory::session();
+        let (pool, pool_ref) = FakePool::new();
+        let map = Arc::new(VmMapLock::new(VmMap::create(FakePmap::create().0, pool_ref)));
+        assert_eq!(mach_vm_allocate(&mut map.write(), BASE, 2 * PAGE, 0), Ok(BASE));
+        mem.use_map(map.clone());
+        // Across the page boundary: both pages are faulted in for the write.
+        let p = UserPtr::<Pair>::new(BASE + PAGE - 8).unwrap();
+        assert_eq!(p.read().map(|v| v.a), Ok(0), "demand zero");
+        let v = Pair { a: 0x0102_0304_0506_0708, b: 1, c: 2 };
+        p.write(&v).unwrap();
+        assert_eq!(p.read(), Ok(v));
+        assert_eq!(pool.outstanding(), 2);
+        // Past the end of the mapping, and into memory that may only be read.
+        assert_eq!(UserPtr::<Pair>::new(BASE + 2 * PAGE - 8).unwrap().read(), Err(CopyFault { copied: 8 }));
+        let read_only = mach::vm::VmProt::READ.0;
+        assert_eq!(mach_vm_protect(&mut map.write(), BASE, PAGE, false, read_only), Ok(()));
+        assert_eq!(p.write(&v), Err(CopyFault { copied: 0 }));
+        assert_eq!(p.read(), Ok(v));
+    }
+
     const PAGE: u64 = crate::vm::vm_page::PAGE_SIZE;
 }
