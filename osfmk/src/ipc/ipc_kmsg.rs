@@ -45,7 +45,7 @@ use core::sync::atomic::AtomicUsize;
 
 use mach::KernReturn;
 use mach::message::*;
-use mach::port::{MACH_PORT_DEAD, MACH_PORT_NULL, mach_port_valid};
+use mach::port::{MACH_PORT_DEAD, MACH_PORT_NULL, MachPortName, mach_port_valid};
 use mach::vm::VM_FLAGS_ANYWHERE;
 use zerocopy::{FromBytes, IntoBytes};
 
@@ -433,14 +433,15 @@ pub struct Taken {
     deallocations: Vec<(u64, u64)>,
 }
 
-/// Read `count` port names from the sender's memory at `address`.
+/// Read the `count` port names of an OOL port array at `address` in the sender's memory into
+/// `into`, each with the array's `disposition`.
 fn copyin_names(
     address: u64,
     count: u32,
-    into: &mut Vec<(u32, MachMsgTypeName)>,
+    into: &mut Vec<(MachPortName, MachMsgTypeName)>,
     disposition: MachMsgTypeName,
 ) -> Result<(), MachMsgReturn> {
-    let mut names: Vec<u32> = Vec::new();
+    let mut names: Vec<MachPortName> = Vec::new();
     names.try_reserve_exact(count as usize).map_err(|_| MACH_SEND_NO_BUFFER)?;
     names.resize(count as usize, 0);
     let array = UserSlice::new(address, names.as_bytes().len()).map_err(|_| MACH_SEND_INVALID_MEMORY)?;
@@ -538,7 +539,7 @@ pub fn ipc_kmsg_commit(
             }
             UserDesc::OolPorts { offset, address, count, deallocate, disposition } => {
                 if deallocate {
-                    deallocations.push((address, u64::from(count) * 4));
+                    deallocations.push((address, u64::from(count) * size_of::<MachPortName>() as u64));
                 }
                 KmsgDescriptor::OolPorts {
                     offset,
