@@ -18,10 +18,11 @@
 //!    into a checked [`UserMsg`] — dispositions, descriptor types and sizes, copy options,
 //!    array lengths. No side effects: a pure function of the bytes, which is what the
 //!    randomized host tests hammer.
-//! 2. **charge** ([`ipc_kmsg_charge`]): the message's bytes against the sender's budget
-//!    (`kern::budget`) before the kernel allocates them, then the rights its port arrays
-//!    will hold. Each out-of-line copy is charged as it is made in step 3 (its cost depends
-//!    on the map entries it spans, read under the lock the copy is made under).
+//! 2. **charge** (`kern::budget`): the message's bytes against the sender's budget — first of
+//!    all, before the kernel allocates a buffer to read them into — then, once parsed, the
+//!    rights its port arrays will hold ([`ipc_kmsg_charge`]). Each out-of-line copy is
+//!    charged as it is made in step 3 (its cost depends on the map entries it spans, read
+//!    under the lock the copy is made under).
 //! 3. **take** ([`ipc_kmsg_take`]): the names of port arrays and the out-of-line memory
 //!    (`vm_map_copyin`: nothing is taken from the sender yet), then every right, all or
 //!    nothing (`IpcSpace::copyin_rights`).
