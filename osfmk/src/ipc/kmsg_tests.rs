@@ -678,7 +678,11 @@ fn dispose(w: &World, mem: &host_user_memory::Session, kmsg: IpcKmsg, rng: &mut 
         }
         _ => kmsg,
     };
-    ipc_kmsg_copyout_to_user(&w.sender, kmsg, 0, MSG, 0, CopyoutMode::Pseudo)
+    // Now and then into a buffer the sender does not have: the rights still come back.
+    let (buffer, bad) = if rng.below(8) == 0 { (HOLE + rng.below(P), true) } else { (MSG, false) };
+    let mr = ipc_kmsg_copyout_to_user(&w.sender, kmsg, 0, buffer, 0, CopyoutMode::Pseudo);
+    assert!(!bad || mr == MACH_RCV_INVALID_DATA, "a copyout to no memory: {mr:#x}");
+    mr
 }
 
 /// What a copyout may answer here: success, a buffer too small for what it got (a message
