@@ -1,6 +1,9 @@
 //! `mach_msg`: message layouts, header bits, port dispositions, options, trailers and return
 //! codes (XNU `osfmk/mach/message.h`, reference §4). User and kernel agree on these bytes, so
-//! everything here is a number or a fixed layout with its offsets spelled out.
+//! everything here is a number or a fixed layout: the layouts are `zerocopy` structs (copied
+//! whole, no padding), their sizes asserted against XNU's.
+
+use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
 /// `mach_msg_return_t`.
 pub type MachMsgReturn = i32;
@@ -22,8 +25,8 @@ pub const MACH_MSG_BODY_SIZE: u32 = 4;
 /// The largest message body the kernel accepts (`IPC_KMSG_MAX_BODY_SPACE`, 64 MiB × 3/4 − 68).
 pub const IPC_KMSG_MAX_BODY_SPACE: u32 = 64 * 1024 * 1024 * 3 / 4 - MACH_MSG_TRAILER_MAX_SIZE;
 
-/// The header as it sits in user memory: six little-endian u32s.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// `mach_msg_header_t` as it sits in user memory: six little-endian u32s, copied whole.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
 #[repr(C)]
 pub struct MachMsgHeader {
     pub msgh_bits: MachMsgBits,
@@ -33,38 +36,27 @@ pub struct MachMsgHeader {
     pub msgh_voucher_port: u32,
     pub msgh_id: i32,
 }
+const _: () = assert!(size_of::<MachMsgHeader>() == MACH_MSG_HEADER_SIZE as usize);
 
 impl MachMsgHeader {
     /// Decode the 24 header bytes.
     pub fn from_bytes(b: &[u8; 24]) -> Self {
-        let w = |i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
-        Self {
-            msgh_bits: w(0),
-            msgh_size: w(4),
-            msgh_remote_port: w(8),
-            msgh_local_port: w(12),
-            msgh_voucher_port: w(16),
-            msgh_id: w(20) as i32,
-        }
+        zerocopy::transmute!(*b)
     }
 
     /// Encode as the 24 bytes user space sees.
     pub fn to_bytes(&self) -> [u8; 24] {
-        let mut b = [0u8; 24];
-        let words = [
-            self.msgh_bits,
-            self.msgh_size,
-            self.msgh_remote_port,
-            self.msgh_local_port,
-            self.msgh_voucher_port,
-            self.msgh_id as u32,
-        ];
-        for (i, w) in words.iter().enumerate() {
-            b[i * 4..i * 4 + 4].copy_from_slice(&w.to_le_bytes());
-        }
-        b
+        zerocopy::transmute!(*self)
     }
 }
+
+/// `mach_msg_body_t`: the descriptor count that follows the header of a complex message.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[repr(C)]
+pub struct MachMsgBody {
+    pub msgh_descriptor_count: u32,
+}
+const _: () = assert!(size_of::<MachMsgBody>() == MACH_MSG_BODY_SIZE as usize);
 
 // ---- msgh_bits (reference §4.2) ------------------------------------------------------------
 
@@ -143,12 +135,81 @@ pub const MACH_MSG_PORT_DESCRIPTOR_SIZE: u32 = 12;
 /// User size of an OOL, OOL-volatile or OOL-ports descriptor (LP64).
 pub const MACH_MSG_OOL_DESCRIPTOR_SIZE: u32 = 16;
 /// Byte offset of the descriptor type inside every descriptor.
-pub const MACH_MSG_DESCRIPTOR_TYPE_OFFSET: usize = 11;
+pub const MACH_MSG_DESCRIPTOR_TYPE_OFFSET: usize = core::mem::offset_of!(MachMsgTypeDescriptor, type_);
 
 /// OOL copy options.
 pub const MACH_MSG_PHYSICAL_COPY: u32 = 0;
 pub const MACH_MSG_VIRTUAL_COPY: u32 = 1;
 pub const MACH_MSG_ALLOCATE: u32 = 2;
+
+/// `mach_msg_type_descriptor_t`: the 12 bytes every descriptor starts with; its last byte
+/// says which descriptor it is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[repr(C)]
+pub struct MachMsgTypeDescriptor {
+    pub pad1: u32,
+    pub pad2: u32,
+    pub pad3: [u8; 3],
+    /// `MACH_MSG_*_DESCRIPTOR`.
+    pub type_: u8,
+}
+const _: () = assert!(size_of::<MachMsgTypeDescriptor>() == MACH_MSG_PORT_DESCRIPTOR_SIZE as usize);
+const _: () = assert!(MACH_MSG_DESCRIPTOR_TYPE_OFFSET == 11);
+
+/// `mach_msg_port_descriptor_t` (12 bytes in every task).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[repr(C)]
+pub struct MachMsgPortDescriptor {
+    pub name: u32,
+    pub pad1: u32,
+    pub pad2: u16,
+    /// `MACH_MSG_TYPE_*`.
+    pub disposition: u8,
+    pub type_: u8,
+}
+const _: () = assert!(size_of::<MachMsgPortDescriptor>() == MACH_MSG_PORT_DESCRIPTOR_SIZE as usize);
+
+/// `mach_msg_ool_descriptor64_t`: out-of-line memory, as a 64-bit task sends it (4-byte
+/// packed, as XNU's message structs are).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[repr(C, packed(4))]
+pub struct MachMsgOolDescriptor64 {
+    pub address: u64,
+    /// Nonzero: remove the range from the sender.
+    pub deallocate: u8,
+    /// `MACH_MSG_PHYSICAL_COPY` / `MACH_MSG_VIRTUAL_COPY`.
+    pub copy: u8,
+    pub pad1: u8,
+    pub type_: u8,
+    pub size: u32,
+}
+const _: () = assert!(size_of::<MachMsgOolDescriptor64>() == MACH_MSG_OOL_DESCRIPTOR_SIZE as usize);
+
+/// `mach_msg_ool_ports_descriptor64_t`: an out-of-line array of port names.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[repr(C, packed(4))]
+pub struct MachMsgOolPortsDescriptor64 {
+    /// The array of `count` u32 names in the sender's memory.
+    pub address: u64,
+    pub deallocate: u8,
+    pub copy: u8,
+    /// `MACH_MSG_TYPE_*`, for every name of the array.
+    pub disposition: u8,
+    pub type_: u8,
+    pub count: u32,
+}
+const _: () = assert!(size_of::<MachMsgOolPortsDescriptor64>() == MACH_MSG_OOL_DESCRIPTOR_SIZE as usize);
+
+/// `mach_msg_vector_t`: one buffer of a `MACH64_MSG_VECTOR` `mach_msg2` call.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[repr(C)]
+pub struct MachMsgVector {
+    pub msgv_data: u64,
+    pub msgv_rcv_addr: u64,
+    pub msgv_send_size: u32,
+    pub msgv_rcv_size: u32,
+}
+const _: () = assert!(size_of::<MachMsgVector>() == 24);
 
 /// The u32 at `off` of a descriptor's bytes.
 pub fn desc_word(d: &[u8], off: usize) -> u32 {
@@ -157,20 +218,26 @@ pub fn desc_word(d: &[u8], off: usize) -> u32 {
 
 /// A port descriptor's user bytes: name, disposition.
 pub fn port_descriptor(name: u32, disposition: MachMsgTypeName) -> [u8; 12] {
-    let mut d = [0u8; 12];
-    d[0..4].copy_from_slice(&name.to_le_bytes());
-    d[8..12].copy_from_slice(&((disposition << 16) | (MACH_MSG_PORT_DESCRIPTOR << 24)).to_le_bytes());
-    d
+    let d = MachMsgPortDescriptor {
+        name,
+        disposition: disposition as u8,
+        type_: MACH_MSG_PORT_DESCRIPTOR as u8,
+        ..Default::default()
+    };
+    zerocopy::transmute!(d)
 }
 
 /// An OOL memory descriptor's user bytes.
 pub fn ool_descriptor(address: u64, size: u32, deallocate: bool, copy: u32) -> [u8; 16] {
-    let mut d = [0u8; 16];
-    d[0..8].copy_from_slice(&address.to_le_bytes());
-    let flags = u32::from(deallocate) | ((copy & 0xff) << 8) | (MACH_MSG_OOL_DESCRIPTOR << 24);
-    d[8..12].copy_from_slice(&flags.to_le_bytes());
-    d[12..16].copy_from_slice(&size.to_le_bytes());
-    d
+    let d = MachMsgOolDescriptor64 {
+        address,
+        deallocate: u8::from(deallocate),
+        copy: copy as u8,
+        pad1: 0,
+        type_: MACH_MSG_OOL_DESCRIPTOR as u8,
+        size,
+    };
+    zerocopy::transmute!(d)
 }
 
 /// An OOL port-array descriptor's user bytes.
@@ -180,15 +247,15 @@ pub fn ool_ports_descriptor(
     deallocate: bool,
     disposition: MachMsgTypeName,
 ) -> [u8; 16] {
-    let mut d = [0u8; 16];
-    d[0..8].copy_from_slice(&address.to_le_bytes());
-    let flags = u32::from(deallocate)
-        | (MACH_MSG_PHYSICAL_COPY << 8)
-        | ((disposition & 0xff) << 16)
-        | (MACH_MSG_OOL_PORTS_DESCRIPTOR << 24);
-    d[8..12].copy_from_slice(&flags.to_le_bytes());
-    d[12..16].copy_from_slice(&count.to_le_bytes());
-    d
+    let d = MachMsgOolPortsDescriptor64 {
+        address,
+        deallocate: u8::from(deallocate),
+        copy: MACH_MSG_PHYSICAL_COPY as u8,
+        disposition: disposition as u8,
+        type_: MACH_MSG_OOL_PORTS_DESCRIPTOR as u8,
+        count,
+    };
+    zerocopy::transmute!(d)
 }
 
 // ---- Trailers (reference §4.5) -------------------------------------------------------------
@@ -206,9 +273,30 @@ pub const MACH_RCV_TRAILER_CTX: u32 = 4;
 pub const MACH_RCV_TRAILER_AV: u32 = 7;
 pub const MACH_RCV_TRAILER_LABELS: u32 = 8;
 /// Offset of the sender's security token (euid, egid) in a trailer.
-pub const MACH_MSG_TRAILER_SENDER_OFFSET: usize = 12;
+pub const MACH_MSG_TRAILER_SENDER_OFFSET: usize = core::mem::offset_of!(MachMsgMacTrailer, msgh_sender);
 /// Offset of the audit token (8 × u32) in a trailer.
-pub const MACH_MSG_TRAILER_AUDIT_OFFSET: usize = 20;
+pub const MACH_MSG_TRAILER_AUDIT_OFFSET: usize = core::mem::offset_of!(MachMsgMacTrailer, msgh_audit);
+
+/// `mach_msg_mac_trailer_t`, the largest trailer; a receiver asking for less gets its first
+/// `trailer_size` bytes (4-byte packed, as XNU's message structs are).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[repr(C, packed(4))]
+pub struct MachMsgMacTrailer {
+    /// `MACH_MSG_TRAILER_FORMAT_0`.
+    pub msgh_trailer_type: u32,
+    /// The bytes of trailer the receiver asked for.
+    pub msgh_trailer_size: u32,
+    pub msgh_seqno: u32,
+    /// `security_token_t`: the sender's effective uid and gid.
+    pub msgh_sender: [u32; 2],
+    /// `audit_token_t`.
+    pub msgh_audit: [u32; 8],
+    pub msgh_context: u64,
+    pub msgh_ad: i32,
+    pub msgh_labels: u32,
+}
+const _: () = assert!(size_of::<MachMsgMacTrailer>() == MACH_MSG_TRAILER_MAX_SIZE as usize);
+const _: () = assert!(MACH_MSG_TRAILER_SENDER_OFFSET == 12 && MACH_MSG_TRAILER_AUDIT_OFFSET == 20);
 /// Audit token word holding the sender's pid.
 pub const AUDIT_TOKEN_PID: usize = 5;
 

@@ -8,10 +8,14 @@
 //! * [`ipc_port`] — the port (`IpcPort`): receiver, right counts, notification requests, the
 //!   kernel object it stands for, and the naked rights the kernel holds outside any space;
 //! * [`ipc_pset`] — port sets: one name to receive from several ports;
-//! * [`ipc_kmsg`] — a message in the kernel, owning the rights and memory it carries;
+//! * [`ipc_kmsg`] — a message in the kernel, owning the rights and memory it carries, and
+//!   its crossings of the user boundary: copyin in four steps (parse, charge, take, commit;
+//!   nothing changed on an error) and copyout, over the `IpcTask` seam and typed user memory,
+//!   so both run in host tests (`kmsg_tests`: randomized headers and descriptors);
 //! * [`ipc_mqueue`] — a port's queue: hand-off to waiting receivers, the queue limit;
 //! * [`ipc_notify`] — the notifications the kernel sends about ports;
-//! * `mach_msg` — the traps: user message in, user message out (kernel only);
+//! * `mach_msg` — the traps: options, timeouts, delivery and receive around `ipc_kmsg`'s
+//!   copyin and copyout (kernel only);
 //! * `mach_kernelrpc` — the `_kernelrpc_*` fast traps on the caller's own space and map.
 //!
 //! Kernel objects are reached one way only: `IpcSpace::lookup_kobject::<T>(name, rights)`
@@ -48,6 +52,8 @@ pub mod ipc_pset;
 mod ipc_right;
 pub mod ipc_space;
 
+#[cfg(test)]
+mod kmsg_tests;
 #[cfg(test)]
 mod tests;
 

@@ -22,9 +22,9 @@ use super::ipc_space::{IpcSpace, SpaceRef};
 use crate::test_rng::Rng;
 
 /// Stands in for `task_t` behind a task control port.
-struct Task;
+pub(super) struct Task;
 
-fn kernel_port() -> (Arc<Task>, PortRef) {
+pub(super) fn kernel_port() -> (Arc<Task>, PortRef) {
     let task = Arc::new(Task);
     let weak: Weak<Task> = Arc::downgrade(&task);
     let object: KObjectRef = weak;
@@ -340,7 +340,7 @@ impl Tracked {
 
 /// Check that every port's counts equal what the spaces hold, and that receive rights are
 /// where the ports think they are.
-fn check_accounting(world: &[Tracked], ports: &[PortRef], in_flight: &[Vec<MsgRight>]) {
+pub(super) fn check_accounting(world: &[SpaceRef], ports: &[PortRef], in_flight: &[Vec<MsgRight>]) {
     let mut views = Vec::new();
     for right in in_flight.iter().flatten() {
         let right_type = match right {
@@ -352,10 +352,10 @@ fn check_accounting(world: &[Tracked], ports: &[PortRef], in_flight: &[Vec<MsgRi
         let view = EntryView { right_type, urefs: 1, port: right.port().cloned(), dnrequest: false };
         views.push((core::ptr::null::<IpcSpace>(), view));
     }
-    for tracked in world {
-        tracked.space.check_invariants();
-        for (_, view) in tracked.space.names().expect("names") {
-            views.push((Arc::as_ptr(&tracked.space), view));
+    for space in world {
+        space.check_invariants();
+        for (_, view) in space.names().expect("names") {
+            views.push((Arc::as_ptr(space), view));
         }
     }
     for port in ports {
@@ -378,9 +378,9 @@ fn check_accounting(world: &[Tracked], ports: &[PortRef], in_flight: &[Vec<MsgRi
             assert!(receivers.is_empty());
         } else if status.active {
             assert_eq!(receivers.len(), 1, "one receive right per live port");
-            let owner = world.iter().find(|t| receivers.iter().any(|r| r.0 == Arc::as_ptr(&t.space)));
+            let owner = world.iter().find(|space| receivers.iter().any(|r| r.0 == Arc::as_ptr(space)));
             // A receive right in flight has no space; one in a space is where the port says.
-            assert!(owner.is_none_or(|t| port.receiver_is(&t.space)));
+            assert!(owner.is_none_or(|space| port.receiver_is(space)));
             assert_eq!(owner.is_none(), receivers.iter().any(|r| r.0.is_null()));
         } else {
             // Spaces settle rights to dead ports when they look; rights in flight stay counted
@@ -562,7 +562,8 @@ fn run_random_sequence(seed: u64, steps: usize, seen: &mut Coverage) {
                 in_flight.push(rights);
             }
         }
-        check_accounting(&world, &ports, &in_flight);
+        let spaces: Vec<SpaceRef> = world.iter().map(|t| t.space.clone()).collect();
+        check_accounting(&spaces, &ports, &in_flight);
         seen.dead_names += world
             .iter()
             .flat_map(|t| t.space.names().unwrap_or_default())

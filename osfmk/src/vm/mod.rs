@@ -29,6 +29,6 @@ pub mod vm_page;
 pub mod vm_user;
 
 #[cfg(test)]
-mod test_support;
+pub(crate) mod test_support;
 #[cfg(test)]
 mod tests;

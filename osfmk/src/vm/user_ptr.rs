@@ -187,13 +187,24 @@ use host_user_memory as backend;
 /// rest unmapped. A test takes the whole space with [`host_user_memory::session`] (one test at
 /// a time; the space is empty again when the session ends). Copies stop at the first byte
 /// they cannot move, as the real routines do.
+///
+/// Or, with [`Session::use_map`](host_user_memory::Session::use_map), the space is a task's
+/// `VmMap`, reached as the target's software copy path reaches it: each page faulted in for
+/// the access (`vm_map_kernel_page`, copy-on-write broken for a write) and its frame read or
+/// written through the map's page pool. Then the memory a message names — its buffer, its
+/// out-of-line regions, its port arrays — is one address space, as on the target.
 #[cfg(not(target_os = "none"))]
 pub mod host_user_memory {
     use alloc::boxed::Box;
     use alloc::collections::BTreeMap;
+    use alloc::sync::Arc;
+
+    use mach::vm::VmProt;
 
     use super::CopyFault;
-    use crate::vm::vm_page::PAGE_SIZE;
+    use crate::vm::vm_fault::vm_map_kernel_page;
+    use crate::vm::vm_map_lock::VmMapLock;
+    use crate::vm::vm_page::{PAGE_SIZE, trunc_page};
 
     struct Page {
         bytes: Box<[u8; PAGE_SIZE as usize]>,
@@ -201,6 +212,8 @@ pub mod host_user_memory {
     }
 
     static SPACE: spin::Mutex<BTreeMap<u64, Page>> = spin::Mutex::new(BTreeMap::new());
+    /// The map copies go through instead of `SPACE`, if a test chose one.
+    static MAP: spin::Mutex<Option<Arc<VmMapLock>>> = spin::Mutex::new(None);
     static SESSION: spin::Mutex<()> = spin::Mutex::new(());
 
     /// The simulated space, held for one test; emptied when dropped.
@@ -209,6 +222,7 @@ pub mod host_user_memory {
     impl Drop for Session {
         fn drop(&mut self) {
             SPACE.lock().clear();
+            *MAP.lock() = None;
         }
     }
 
@@ -216,6 +230,7 @@ pub mod host_user_memory {
     pub fn session() -> Session {
         let guard = SESSION.lock();
         SPACE.lock().clear();
+        *MAP.lock() = None;
         Session(guard)
     }
 
@@ -240,16 +255,27 @@ pub mod host_user_memory {
                 page += PAGE_SIZE;
             }
         }
+
+        /// From now on, copies reach user memory through `map` (the current task's map, as
+        /// far as the copy routines know) instead of the simulated pages.
+        pub fn use_map(&self, map: Arc<VmMapLock>) {
+            *MAP.lock() = Some(map);
+        }
     }
 
     /// Move bytes between `buf` and the space at `addr`, page by page, stopping at the first
-    /// page that is missing (or read-only, for a write).
+    /// page that is missing (or read-only, for a write). `f` gets the page's bytes and how far
+    /// the copy has got.
     fn each_page(
         addr: u64,
         len: usize,
         write: bool,
         mut f: impl FnMut(&mut [u8], usize),
     ) -> Result<(), CopyFault> {
+        let map = MAP.lock().clone();
+        if let Some(map) = map {
+            return each_map_page(&map, addr, len, write, f);
+        }
         let mut space = SPACE.lock();
         let mut done = 0;
         while done < len {
@@ -261,6 +287,40 @@ pub mod host_user_memory {
             let off = (at - base) as usize;
             let n = (PAGE_SIZE as usize - off).min(len - done);
             f(&mut page.bytes[off..off + n], done);
+            done += n;
+        }
+        Ok(())
+    }
+
+    /// [`each_page`] through a map: each page faulted in for the access, then its frame
+    /// copied through the pool (the map held exclusively meanwhile, as the software path of
+    /// copyio holds it).
+    fn each_map_page(
+        map: &VmMapLock,
+        addr: u64,
+        len: usize,
+        write: bool,
+        mut f: impl FnMut(&mut [u8], usize),
+    ) -> Result<(), CopyFault> {
+        let access = if write { VmProt::WRITE } else { VmProt::READ };
+        let mut done = 0;
+        let mut page = [0u8; PAGE_SIZE as usize];
+        while done < len {
+            let at = addr + done as u64;
+            let mut map = map.write();
+            let Ok(pa) = vm_map_kernel_page(&mut map, at, access) else {
+                return Err(CopyFault { copied: done });
+            };
+            let (frame, off) = (trunc_page(pa), (at - trunc_page(at)) as usize);
+            let n = (PAGE_SIZE as usize - off).min(len - done);
+            let bytes = &mut page[..n];
+            if write {
+                f(bytes, done);
+                map.pool().write(frame, off, bytes);
+            } else {
+                map.pool().read(frame, off, bytes);
+                f(bytes, done);
+            }
             done += n;
         }
         Ok(())
@@ -335,6 +395,35 @@ mod tests {
         assert!(s.sub(8, 0).is_some() && s.sub(8, 1).is_none() && s.sub(usize::MAX, 2).is_none());
         mem.unmap(BASE + PAGE, PAGE);
         assert_eq!(s.read_at(0, &mut [0u8; 8]), Err(CopyFault { copied: 4 }));
+    }
+
+    #[test]
+    fn copies_through_a_map_fault_its_pages_in() {
+        use alloc::sync::Arc;
+
+        use crate::vm::test_support::{FakePmap, FakePool};
+        use crate::vm::vm_map::VmMap;
+        use crate::vm::vm_map_lock::VmMapLock;
+        use crate::vm::vm_user::{mach_vm_allocate, mach_vm_protect};
+
+        let mem = host_user_memory::session();
+        let (pool, pool_ref) = FakePool::new();
+        let map = Arc::new(VmMapLock::new(VmMap::create(FakePmap::create().0, pool_ref)));
+        assert_eq!(mach_vm_allocate(&mut map.write(), BASE, 2 * PAGE, 0), Ok(BASE));
+        mem.use_map(map.clone());
+        // Across the page boundary: both pages are faulted in for the write.
+        let p = UserPtr::<Pair>::new(BASE + PAGE - 8).unwrap();
+        assert_eq!(p.read().map(|v| v.a), Ok(0), "demand zero");
+        let v = Pair { a: 0x0102_0304_0506_0708, b: 1, c: 2 };
+        p.write(&v).unwrap();
+        assert_eq!(p.read(), Ok(v));
+        assert_eq!(pool.outstanding(), 2);
+        // Past the end of the mapping, and into memory that may only be read.
+        assert_eq!(UserPtr::<Pair>::new(BASE + 2 * PAGE - 8).unwrap().read(), Err(CopyFault { copied: 8 }));
+        let read_only = mach::vm::VmProt::READ.0;
+        assert_eq!(mach_vm_protect(&mut map.write(), BASE, PAGE, false, read_only), Ok(()));
+        assert_eq!(p.write(&v), Err(CopyFault { copied: 0 }));
+        assert_eq!(p.read(), Ok(v));
     }
 
     const PAGE: u64 = crate::vm::vm_page::PAGE_SIZE;
