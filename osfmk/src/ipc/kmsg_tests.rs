@@ -533,26 +533,9 @@ impl World {
         self.names.extend([MACH_PORT_NULL, MACH_PORT_DEAD, 0x7f03, 0x103 ^ 0x04].map(|name| (name, 0)));
     }
 
-    /// Deallocate every send-once right the sender holds beside another name for the same
-    /// port, and empty the queues of the ports it receives on. Moving such a send-once right
-    /// in a message loses the other name's entry in the space's reverse index
-    /// (`SpaceState::take_right` removes the port's key for any emptied entry, though
-    /// send-once entries are never indexed: see `moving_a_send_once_right_keeps_its_ports_other_name`).
-    /// Until that is mended, the random messages never meet that state.
-    fn avoid_send_once_bug(&self) {
-        let names = self.sender.space.names().expect("names");
-        for (name, view) in &names {
-            let Some(port) = view.port.as_ref().filter(|_| view.right_type == MACH_PORT_TYPE_SEND_ONCE)
-            else {
-                continue;
-            };
-            let shared = names
-                .iter()
-                .any(|(other, v)| other != name && v.port.as_ref().is_some_and(|p| Arc::ptr_eq(p, port)));
-            if shared {
-                self.sender.space.deallocate(*name).expect("deallocate");
-            }
-        }
+    /// Empty the queues of the ports the sender receives on, so later sends do not meet
+    /// full queues.
+    fn drain_queues(&self) {
         for (_, view) in self.sender.space.names().expect("names") {
             if let Some(port) = view.port.filter(|_| view.right_type & MACH_PORT_TYPE_RECEIVE != 0) {
                 while let Ok(Received::Message(..)) =
@@ -785,7 +768,7 @@ fn run(name: &'static str, salt: u64, cases: usize, complex_odds: u64) -> Outcom
                     // The sender gave memory away: start again with all of it.
                     world = World::new(&mem);
                 } else {
-                    world.avoid_send_once_bug();
+                    world.drain_queues();
                     world.refresh_names(&[]);
                 }
             }
@@ -928,13 +911,11 @@ fn a_complex_message_arrives_whole() {
     check_accounting(&w.spaces(), &[dest, carried], &[]);
 }
 
-/// `SpaceState::take_right` forgets the reverse-index entry of a port when a send-once right to
-/// it leaves the space, though send-once entries are never indexed: the port's receive (or
-/// send) entry is then unindexed, and a send right later copied out for the port gets a second
-/// name instead of merging. `ipc_space.rs` is outside this change; the fix is to remove the key
-/// only when it names the emptied entry. Found by the randomized copyin test.
+/// Regression: `SpaceState::take_right` used to forget the reverse-index entry of a port when a
+/// send-once right to it left the space, though send-once entries are never indexed: the
+/// port's receive (or send) entry was then unindexed, and a send right later copied out for
+/// the port got a second name instead of merging. Found by the randomized copyin test.
 #[test]
-#[ignore = "ipc_space: moving a send-once right unindexes its port's other entry (see above)"]
 fn moving_a_send_once_right_keeps_its_ports_other_name() {
     let space = IpcSpace::new();
     let (name, port) = space.alloc_receive().expect("receive");
