@@ -7,10 +7,10 @@
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-use osfmk::arm64::copyio::{UserAddr, copyin, copyout};
 use osfmk::kern::sched_prim::{current_thread, thread_setrun};
 use osfmk::kern::task::Task;
 use osfmk::kern::thread_act::thread_create_user;
+use osfmk::vm::user_ptr::{UserAddr, UserPtr, UserSlice};
 use sys::Errno;
 use sys::signal::{NSIG, SigSet, sigmask};
 use sys::spawn::*;
@@ -37,10 +37,10 @@ struct SpawnAttr {
 
 /// One file action.
 enum FileAction {
-    Open { fd: u64, oflag: u32, mode: u16, path: Vec<u8> },
-    Close { fd: u64 },
-    Dup2 { fd: u64, newfd: u64 },
-    Inherit { fd: u64 },
+    Open { fd: i32, oflag: u32, mode: u16, path: Vec<u8> },
+    Close { fd: i32 },
+    Dup2 { fd: i32, newfd: i32 },
+    Inherit { fd: i32 },
 }
 
 fn u32_at(b: &[u8], off: usize) -> u32 {
@@ -57,7 +57,7 @@ fn u64_at(b: &[u8], off: usize) -> u64 {
 
 fn copyin_vec(addr: u64, len: usize) -> Result<Vec<u8>, Errno> {
     let mut buf = alloc::vec![0u8; len];
-    copyin(UserAddr(addr), &mut buf).map_err(|_| Errno::EFAULT)?;
+    UserSlice::new(addr, len)?.read_at(0, &mut buf)?;
     Ok(buf)
 }
 
@@ -77,7 +77,6 @@ fn parse_file_actions(block: &[u8]) -> Result<Vec<FileAction>, Errno> {
         if fd < 0 {
             return Err(Errno::EBADF);
         }
-        let fd = fd as u64;
         out.push(match u32_at(a, PSFA_TYPE) {
             PSFA_OPEN => {
                 let raw = &a[PSFA_OPEN_PATH..PSFA_OPEN_PATH + PATH_MAX];
@@ -91,7 +90,7 @@ fn parse_file_actions(block: &[u8]) -> Result<Vec<FileAction>, Errno> {
                 if newfd < 0 {
                     return Err(Errno::EBADF);
                 }
-                FileAction::Dup2 { fd, newfd: newfd as u64 }
+                FileAction::Dup2 { fd, newfd }
             }
             PSFA_INHERIT => FileAction::Inherit { fd },
             // Fileports and per-action chdir arrive with Mach fileports and the VFS calls.
@@ -110,7 +109,7 @@ fn apply_file_actions(
     root_user: bool,
 ) -> Result<(), Errno> {
     let root = rootvnode().ok_or(Errno::ENOENT)?;
-    let mut keep: Vec<u64> = Vec::new();
+    let mut keep: Vec<i32> = Vec::new();
     for action in actions {
         match action {
             FileAction::Open { fd, oflag, mode, path } => {
@@ -135,7 +134,7 @@ fn apply_file_actions(
         }
     }
     if cloexec_default {
-        let open: Vec<u64> = fds.open_fds().collect();
+        let open: Vec<i32> = fds.open_fds().collect();
         for fd in open.into_iter().filter(|fd| !keep.contains(fd)) {
             fds.close(fd)?;
         }
@@ -146,16 +145,19 @@ fn apply_file_actions(
 /// `posix_spawn(&pid, path, adesc, argv, envp)`.
 pub fn posix_spawn(
     p: &Arc<Proc>,
-    pid_ptr: u64,
-    path: u64,
-    adesc: u64,
-    argv: u64,
-    envp: u64,
+    pid_ptr: UserAddr,
+    path: UserAddr,
+    adesc: UserAddr,
+    argv: UserAddr,
+    envp: UserAddr,
 ) -> Result<(), Errno> {
+    // The pid is written last, after the child is running; a bad pointer for it is refused
+    // before anything is done.
+    let pid_ptr = UserPtr::<Pid>::new_opt(pid_ptr.0)?;
     let mut attr = SpawnAttr::default();
     let mut actions = Vec::new();
-    if adesc != 0 {
-        let desc = copyin_vec(adesc, SPAWN_ARGS_DESC_SIZE)?;
+    if adesc.0 != 0 {
+        let desc = copyin_vec(adesc.0, SPAWN_ARGS_DESC_SIZE)?;
         // Port actions, MAC extensions, coalitions, personas, credentials, subsystem roots
         // and conclaves are not supported yet: refuse rather than ignore them.
         if (2..9).any(|pair| u64_at(&desc, pair * 16 + 8) != 0) {
@@ -278,8 +280,8 @@ pub fn posix_spawn(
     }
     child.set_running();
     thread_setrun(thread);
-    if pid_ptr != 0 {
-        copyout(&pid.to_le_bytes(), UserAddr(pid_ptr)).map_err(|_| Errno::EFAULT)?;
+    if let Some(pid_ptr) = pid_ptr {
+        pid_ptr.write(&pid)?;
     }
     Ok(())
 }

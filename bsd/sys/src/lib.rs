@@ -2,6 +2,7 @@
 //! XNU's `bsd/sys` headers. Every number here is XNU's (shared/reference/xnu-abi.md §1–§2, §9).
 //!
 //! * [`syscalls`] — the system call table generated from `syscalls.master`;
+//! * [`types`] — XNU's C argument types (`int`, `pid_t`, `user_addr_t`, …) as Rust types;
 //! * [`errno`] — error numbers;
 //! * [`fcntl`] — open flags;
 //! * [`mman`] — mmap protections, flags, advice, inheritance;
@@ -19,9 +20,11 @@
 #![no_std]
 #![forbid(unsafe_code)]
 
+#[cfg(test)]
+extern crate std;
+
 pub mod errno;
 pub mod fcntl;
-mod le;
 pub mod mman;
 pub mod proc_info;
 pub mod pthread;
@@ -30,10 +33,16 @@ pub mod signal;
 pub mod spawn;
 pub mod stat;
 pub mod syscalls;
+#[cfg(test)]
+mod syscalls_master;
 pub mod sysctl;
 pub mod time;
 pub mod trap;
+pub mod types;
 pub mod ucontext;
 pub mod wait;
 
 pub use errno::Errno;
+/// The byte views of the ABI structs, for user space reading a record the kernel wrote
+/// (`ProcBsdInfo::read_from_prefix`) or handing it a struct to fill (`as_mut_bytes`).
+pub use zerocopy::{FromBytes, IntoBytes};

@@ -21,9 +21,7 @@ pub fn fork() -> Result<Forked, Errno> {
 pub fn waitpid(pid: i32, options: i32) -> Result<(i32, i32), Errno> {
     let mut status = 0i32;
     // SAFETY: `status` is a valid i32.
-    let r = unsafe {
-        crate::syscall::wait4(pid as i64 as u64, &mut status as *mut i32 as u64, options as u64, 0)?
-    };
+    let r = unsafe { crate::syscall::wait4(pid, &mut status as *mut i32 as u64, options, 0)? };
     Ok((r as i32, status))
 }
 

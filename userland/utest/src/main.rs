@@ -83,7 +83,7 @@ fn write_huge_length_is_short(args: &Args) -> Result<(), &'static str> {
     check(end != 0, "no apple strings")?;
     let top = (end + 15) & !15;
     // SAFETY: the kernel copies only what is mapped.
-    let r = unsafe { write(1, top - 1, u64::MAX / 2) };
+    let r = unsafe { write(1, top - 1, usize::MAX / 2) };
     check(r == Ok(1), "expected a 1-byte short write")?;
     // SAFETY: as above.
     check(unsafe { write(1, top, 1 << 40) } == Err(Errno::EFAULT), "expected EFAULT past the top")
@@ -91,7 +91,7 @@ fn write_huge_length_is_short(args: &Args) -> Result<(), &'static str> {
 
 fn write_bad_fd_ebadf(_: &Args) -> Result<(), &'static str> {
     check(write_bytes(77, b"x") == Err(Errno::EBADF), "fd 77 should be EBADF")?;
-    check(write_bytes(u64::MAX, b"x") == Err(Errno::EBADF), "fd -1 should be EBADF")
+    check(write_bytes(-1, b"x") == Err(Errno::EBADF), "fd -1 should be EBADF")
 }
 
 fn read_bad_fd_ebadf(_: &Args) -> Result<(), &'static str> {
