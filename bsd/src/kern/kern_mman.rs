@@ -15,7 +15,9 @@ use sys::mman::*;
 
 use crate::kern::kern_proc::Proc;
 
-/// How BSD reports a Mach VM error (XNU's mapping in `kern_mman.c`).
+/// How the mapping calls report a Mach VM error: XNU's own mapping in `kern_mman.c`, which
+/// differs on purpose from the general `From<KernReturn> for Errno` (`mach_to_bsd_errno`):
+/// a bad address or no room is ENOMEM here, as POSIX specifies for mmap and friends.
 fn errno(kr: KernReturn) -> Errno {
     match kr {
         KernReturn::KERN_INVALID_ADDRESS | KernReturn::KERN_NO_SPACE | KernReturn::KERN_RESOURCE_SHORTAGE => {

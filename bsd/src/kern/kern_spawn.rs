@@ -14,6 +14,7 @@ use osfmk::vm::user_ptr::{UserAddr, UserPtr, UserSlice};
 use sys::Errno;
 use sys::signal::{NSIG, SigSet, sigmask};
 use sys::spawn::*;
+use zerocopy::FromBytes;
 
 use crate::kern::bsd_init::rootvnode;
 use crate::kern::exec_stack::ARG_MAX;
@@ -43,50 +44,36 @@ enum FileAction {
     Inherit { fd: i32 },
 }
 
-fn u32_at(b: &[u8], off: usize) -> u32 {
-    b.get(off..off + 4).map_or(0, |s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
-}
-
-fn u64_at(b: &[u8], off: usize) -> u64 {
-    let mut v = [0u8; 8];
-    if let Some(s) = b.get(off..off + 8) {
-        v.copy_from_slice(s);
-    }
-    u64::from_le_bytes(v)
-}
-
 fn copyin_vec(addr: u64, len: usize) -> Result<Vec<u8>, Errno> {
     let mut buf = alloc::vec![0u8; len];
     UserSlice::new(addr, len)?.read_at(0, &mut buf)?;
     Ok(buf)
 }
 
-/// Decode the file-actions block.
+/// Decode the file-actions block (its header, then `count` actions).
 fn parse_file_actions(block: &[u8]) -> Result<Vec<FileAction>, Errno> {
-    let count = u32_at(block, 4) as i32;
-    let alloc = u32_at(block, 0) as i32;
+    let (head, actions) = PosixSpawnFileActionsHead::read_from_prefix(block).map_err(|_| Errno::EINVAL)?;
+    let (count, alloc) = (head.psfa_act_count, head.psfa_act_alloc);
     if count < 0 || count > alloc || count as usize > MAX_FILE_ACTIONS {
         return Err(Errno::EINVAL);
     }
     let mut out = Vec::new();
     for i in 0..count as usize {
-        let a = block
-            .get(FILE_ACTIONS_HEADER + i * PSFA_ACTION_SIZE..FILE_ACTIONS_HEADER + (i + 1) * PSFA_ACTION_SIZE)
-            .ok_or(Errno::EINVAL)?;
-        let fd = u32_at(a, PSFA_FILEDES) as i32;
+        let raw = actions.get(i * PSFA_ACTION_SIZE..(i + 1) * PSFA_ACTION_SIZE).ok_or(Errno::EINVAL)?;
+        let a = PsfaAction::read_from_bytes(raw).map_err(|_| Errno::EINVAL)?;
+        let fd = a.psfaa_filedes;
         if fd < 0 {
             return Err(Errno::EBADF);
         }
-        out.push(match u32_at(a, PSFA_TYPE) {
+        out.push(match a.psfaa_type {
             PSFA_OPEN => {
-                let raw = &a[PSFA_OPEN_PATH..PSFA_OPEN_PATH + PATH_MAX];
-                let len = raw.iter().position(|&b| b == 0).ok_or(Errno::ENAMETOOLONG)?;
-                let mode = u16::from_le_bytes([a[PSFA_OPEN_MODE], a[PSFA_OPEN_MODE + 1]]);
-                FileAction::Open { fd, oflag: u32_at(a, PSFA_OPEN_OFLAG), mode, path: raw[..len].to_vec() }
+                let len = a.psfao_path.iter().position(|&b| b == 0).ok_or(Errno::ENAMETOOLONG)?;
+                let path = a.psfao_path[..len].to_vec();
+                FileAction::Open { fd, oflag: a.psfao_oflag as u32, mode: a.psfao_mode, path }
             }
             PSFA_CLOSE => FileAction::Close { fd },
             PSFA_DUP2 => {
-                let newfd = u32_at(a, PSFA_DUP2_NEWFD) as i32;
+                let newfd = a.psfao_oflag;
                 if newfd < 0 {
                     return Err(Errno::EBADF);
                 }
@@ -156,35 +143,33 @@ pub fn posix_spawn(
     let pid_ptr = UserPtr::<Pid>::new_opt(pid_ptr.0)?;
     let mut attr = SpawnAttr::default();
     let mut actions = Vec::new();
-    if adesc.0 != 0 {
-        let desc = copyin_vec(adesc.0, SPAWN_ARGS_DESC_SIZE)?;
+    if let Some(adesc) = UserPtr::<PosixSpawnArgsDesc>::new_opt(adesc.0)? {
+        let desc = adesc.read()?;
         // Port actions, MAC extensions, coalitions, personas, credentials, subsystem roots
         // and conclaves are not supported yet: refuse rather than ignore them.
-        if (2..9).any(|pair| u64_at(&desc, pair * 16 + 8) != 0) {
+        if desc.unsupported.iter().any(|&[_, ptr]| ptr != 0) {
             return Err(Errno::ENOTSUP);
         }
-        let (attr_size, attrp) = (u64_at(&desc, ARGS_ATTR_SIZE), u64_at(&desc, ARGS_ATTRP));
-        if attrp != 0 {
-            if (attr_size as usize) < ATTR_READ_SIZE {
+        if desc.attrp != 0 {
+            if (desc.attr_size as usize) < ATTR_READ_SIZE {
                 return Err(Errno::EINVAL);
             }
-            let a = copyin_vec(attrp, ATTR_READ_SIZE)?;
+            let a = UserPtr::<PosixSpawnAttrHead>::new(desc.attrp)?.read()?;
             attr = SpawnAttr {
-                flags: u16::from_le_bytes([a[ATTR_FLAGS], a[ATTR_FLAGS + 1]]),
-                sigdefault: u32_at(&a, ATTR_SIGDEFAULT),
-                sigmask: u32_at(&a, ATTR_SIGMASK),
-                pgroup: u32_at(&a, ATTR_PGROUP) as Pid,
+                flags: a.psa_flags,
+                sigdefault: a.psa_sigdefault,
+                sigmask: a.psa_sigmask,
+                pgroup: a.psa_pgroup,
             };
         }
-        let (fa_size, fa) =
-            (u64_at(&desc, ARGS_FILE_ACTIONS_SIZE) as usize, u64_at(&desc, ARGS_FILE_ACTIONS));
-        if fa != 0 {
+        let fa_size = desc.file_actions_size as usize;
+        if desc.file_actions != 0 {
             if !(FILE_ACTIONS_HEADER..=FILE_ACTIONS_HEADER + MAX_FILE_ACTIONS * PSFA_ACTION_SIZE)
                 .contains(&fa_size)
             {
                 return Err(Errno::EINVAL);
             }
-            actions = parse_file_actions(&copyin_vec(fa, fa_size)?)?;
+            actions = parse_file_actions(&copyin_vec(desc.file_actions, fa_size)?)?;
         }
     }
     if attr.flags & POSIX_SPAWN_SETEXEC != 0 {

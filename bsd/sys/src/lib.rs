@@ -6,6 +6,7 @@
 //! * [`errno`] — error numbers;
 //! * [`fcntl`] — open flags;
 //! * [`mman`] — mmap protections, flags, advice, inheritance;
+//! * [`param`] — path and name limits (`PATH_MAX`, `MAXPATHLEN`, `NAME_MAX`);
 //! * [`pthread`] — `bsdthread_create` flags;
 //! * [`proc_info`] — `proc_info` calls and flavors, `proc_bsdinfo`, `proc_taskinfo`, `kinfo_proc`;
 //! * [`resource`] — priority targets, limits and `struct rusage`;
@@ -25,7 +26,10 @@ extern crate std;
 
 pub mod errno;
 pub mod fcntl;
+#[cfg(test)]
+mod layout_tests;
 pub mod mman;
+pub mod param;
 pub mod proc_info;
 pub mod pthread;
 pub mod resource;
