@@ -14,18 +14,15 @@ use osfmk::vm::user_ptr::{UserAddr, UserPtr, UserSlice};
 use sys::Errno;
 use sys::signal::{NSIG, SigSet, sigmask};
 use sys::spawn::*;
-use zerocopy::FromBytes;
 
 use crate::kern::bsd_init::rootvnode;
 use crate::kern::exec_stack::ARG_MAX;
 use crate::kern::kern_descrip::{FileDesc, FileProc};
 use crate::kern::kern_exec::{copyin_string_array, load_image};
 use crate::kern::kern_proc::{Membership, Pid, Proc, allproc_lock, pgrps, pid_alloc, uthread};
+use crate::kern::spawn_file_actions::{FileAction, MAX_FILE_ACTIONS, parse_file_actions};
 use crate::vfs::vfs_syscalls::copyin_path;
 use crate::vfs::vfs_vnops::vn_open;
-
-/// Largest file-actions block accepted (64 actions).
-const MAX_FILE_ACTIONS: usize = 64;
 
 /// The attributes this kernel honours.
 #[derive(Default)]
@@ -36,55 +33,10 @@ struct SpawnAttr {
     pgroup: Pid,
 }
 
-/// One file action.
-enum FileAction {
-    Open { fd: i32, oflag: u32, mode: u16, path: Vec<u8> },
-    Close { fd: i32 },
-    Dup2 { fd: i32, newfd: i32 },
-    Inherit { fd: i32 },
-}
-
 fn copyin_vec(addr: u64, len: usize) -> Result<Vec<u8>, Errno> {
     let mut buf = alloc::vec![0u8; len];
     UserSlice::new(addr, len)?.read_at(0, &mut buf)?;
     Ok(buf)
-}
-
-/// Decode the file-actions block (its header, then `count` actions).
-fn parse_file_actions(block: &[u8]) -> Result<Vec<FileAction>, Errno> {
-    let (head, actions) = PosixSpawnFileActionsHead::read_from_prefix(block).map_err(|_| Errno::EINVAL)?;
-    let (count, alloc) = (head.psfa_act_count, head.psfa_act_alloc);
-    if count < 0 || count > alloc || count as usize > MAX_FILE_ACTIONS {
-        return Err(Errno::EINVAL);
-    }
-    let mut out = Vec::new();
-    for i in 0..count as usize {
-        let raw = actions.get(i * PSFA_ACTION_SIZE..(i + 1) * PSFA_ACTION_SIZE).ok_or(Errno::EINVAL)?;
-        let a = PsfaAction::read_from_bytes(raw).map_err(|_| Errno::EINVAL)?;
-        let fd = a.psfaa_filedes;
-        if fd < 0 {
-            return Err(Errno::EBADF);
-        }
-        out.push(match a.psfaa_type {
-            PSFA_OPEN => {
-                let len = a.psfao_path.iter().position(|&b| b == 0).ok_or(Errno::ENAMETOOLONG)?;
-                let path = a.psfao_path[..len].to_vec();
-                FileAction::Open { fd, oflag: a.psfao_oflag as u32, mode: a.psfao_mode, path }
-            }
-            PSFA_CLOSE => FileAction::Close { fd },
-            PSFA_DUP2 => {
-                let newfd = a.psfao_oflag;
-                if newfd < 0 {
-                    return Err(Errno::EBADF);
-                }
-                FileAction::Dup2 { fd, newfd }
-            }
-            PSFA_INHERIT => FileAction::Inherit { fd },
-            // Fileports and per-action chdir arrive with Mach fileports and the VFS calls.
-            _ => return Err(Errno::ENOTSUP),
-        });
-    }
-    Ok(out)
 }
 
 /// Apply the file actions to the child's table, in order. With CLOEXEC_DEFAULT every
