@@ -3,8 +3,9 @@
 take their BSD call numbers from the same table (DESIGN §4: one source of truth).
 
 Usage: scripts/gen-c-syscalls.py <syscalls.master> <output.h>
-Every numbered line becomes `#define SYS_<name> <number>`; Mach traps are not BSD calls and
-are not listed here.
+Every numbered line becomes `#define SYS_<name> <number>` (the argument types in the table
+are for the Rust side; the C prototypes live in the runtime's headers); Mach traps are not
+BSD calls and are not listed here.
 """
 
 import re

@@ -97,7 +97,7 @@ impl FileDesc {
     }
 
     /// The description behind `fd`, or EBADF.
-    pub fn get(&self, fd: u64) -> Result<Arc<FileGlob>, Errno> {
+    pub fn get(&self, fd: i32) -> Result<Arc<FileGlob>, Errno> {
         usize::try_from(fd)
             .ok()
             .and_then(|i| self.fd_ofiles.get(i))
@@ -107,7 +107,7 @@ impl FileDesc {
     }
 
     /// Close `fd`.
-    pub fn close(&mut self, fd: u64) -> Result<(), Errno> {
+    pub fn close(&mut self, fd: i32) -> Result<(), Errno> {
         let slot = usize::try_from(fd).ok().and_then(|i| self.fd_ofiles.get_mut(i)).ok_or(Errno::EBADF)?;
         slot.take().map(|_| ()).ok_or(Errno::EBADF)
     }
@@ -118,7 +118,7 @@ impl FileDesc {
     }
 
     /// Install `fp` at exactly `fd`, closing what was there (`dup2`, spawn's open action).
-    pub fn install(&mut self, fd: u64, fp: FileProc) -> Result<(), Errno> {
+    pub fn install(&mut self, fd: i32, fp: FileProc) -> Result<(), Errno> {
         let fd = usize::try_from(fd).ok().filter(|&f| f < self.fd_limit).ok_or(Errno::EBADF)?;
         if self.fd_ofiles.len() <= fd {
             self.fd_ofiles.resize(fd + 1, None);
@@ -129,7 +129,7 @@ impl FileDesc {
 
     /// `dup2(from, to)`: `to` becomes another descriptor for `from`'s open file, without
     /// close-on-exec.
-    pub fn dup2(&mut self, from: u64, to: u64) -> Result<(), Errno> {
+    pub fn dup2(&mut self, from: i32, to: i32) -> Result<(), Errno> {
         let glob = self.get(from)?;
         if from == to {
             return Ok(());
@@ -139,18 +139,18 @@ impl FileDesc {
 
     /// A new descriptor for `fd`'s open file at the lowest free number at or above `min`
     /// (`dup`, `fcntl(F_DUPFD)`): EINVAL if `min` is beyond the limit, EMFILE if full.
-    pub fn dup_at_least(&mut self, fd: u64, min: u64, cloexec: bool) -> Result<usize, Errno> {
+    pub fn dup_at_least(&mut self, fd: i32, min: i32, cloexec: bool) -> Result<usize, Errno> {
         let glob = self.get(fd)?;
         let min = usize::try_from(min).ok().filter(|&m| m < self.fd_limit).ok_or(Errno::EINVAL)?;
         let free = (min..self.fd_limit).find(|&i| self.fd_ofiles.get(i).is_none_or(Option::is_none));
         let to = free.ok_or(Errno::EMFILE)?;
         let fp_flags = if cloexec { FP_CLOEXEC } else { 0 };
-        self.install(to as u64, FileProc { fp_flags, fp_glob: glob })?;
+        self.install(to as i32, FileProc { fp_flags, fp_glob: glob })?;
         Ok(to)
     }
 
     /// The per-descriptor flags of `fd` (`FP_CLOEXEC`).
-    pub fn fd_flags(&self, fd: u64) -> Result<u32, Errno> {
+    pub fn fd_flags(&self, fd: i32) -> Result<u32, Errno> {
         usize::try_from(fd)
             .ok()
             .and_then(|i| self.fd_ofiles.get(i))
@@ -160,7 +160,7 @@ impl FileDesc {
     }
 
     /// Set or clear close-on-exec on `fd`.
-    pub fn set_cloexec(&mut self, fd: u64, on: bool) -> Result<(), Errno> {
+    pub fn set_cloexec(&mut self, fd: i32, on: bool) -> Result<(), Errno> {
         let slot = usize::try_from(fd).ok().and_then(|i| self.fd_ofiles.get_mut(i)).ok_or(Errno::EBADF)?;
         let fp = slot.as_mut().ok_or(Errno::EBADF)?;
         if on {
@@ -172,8 +172,8 @@ impl FileDesc {
     }
 
     /// Open descriptors.
-    pub fn open_fds(&self) -> impl Iterator<Item = u64> + '_ {
-        self.fd_ofiles.iter().enumerate().filter(|(_, s)| s.is_some()).map(|(i, _)| i as u64)
+    pub fn open_fds(&self) -> impl Iterator<Item = i32> + '_ {
+        self.fd_ofiles.iter().enumerate().filter(|(_, s)| s.is_some()).map(|(i, _)| i as i32)
     }
 
     /// The child's table at `fork`: the same descriptors, sharing open file descriptions.
@@ -220,7 +220,7 @@ mod tests {
         assert_eq!(t.alloc(fp()), Ok(1));
         assert!(t.get(2).is_ok());
         assert_eq!(t.get(99).err(), Some(Errno::EBADF));
-        assert_eq!(t.get(u64::MAX).err(), Some(Errno::EBADF));
+        assert_eq!(t.get(-1).err(), Some(Errno::EBADF));
     }
 
     #[test]
@@ -243,7 +243,7 @@ mod tests {
         assert_eq!(t.dup2(0, 5), Ok(()));
         assert!(Arc::ptr_eq(&t.get(5).unwrap(), &t.get(0).unwrap()));
         assert_eq!(t.dup2(3, 4), Err(Errno::EBADF));
-        assert_eq!(t.dup2(0, NOFILE as u64), Err(Errno::EBADF));
+        assert_eq!(t.dup2(0, NOFILE as i32), Err(Errno::EBADF));
         assert_eq!(t.set_cloexec(5, true), Ok(()));
         t.exec_close();
         assert_eq!(t.get(5).err(), Some(Errno::EBADF));
@@ -263,7 +263,7 @@ mod tests {
         assert_eq!(t.fd_flags(2), Ok(0));
         assert_eq!(t.fd_flags(7), Err(Errno::EBADF));
         assert_eq!(t.dup_at_least(9, 0, false), Err(Errno::EBADF));
-        assert_eq!(t.dup_at_least(0, NOFILE as u64, false), Err(Errno::EINVAL));
+        assert_eq!(t.dup_at_least(0, NOFILE as i32, false), Err(Errno::EINVAL));
         t.set_limit(4);
         assert_eq!(t.dup_at_least(0, 0, false), Err(Errno::EMFILE));
     }

@@ -15,12 +15,13 @@ use core::sync::atomic::Ordering;
 
 use mach::KernReturn;
 use mach::vm::{VmInherit, VmProt};
-use osfmk::arm64::copyio::{FillError, FreshMap, UserAddr, copyin, copyinstr};
+use osfmk::arm64::copyio::{FillError, FreshMap, copyinstr};
 use osfmk::arm64::cswitch::{UserFpState, reset_user_thread_pointers, write_user_fp};
 use osfmk::arm64::trapframe::TrapFrame;
 use osfmk::kern::sched_prim::{current_thread, thread_setrun};
 use osfmk::kern::task::Task;
 use osfmk::kern::thread_act::thread_create_user;
+use osfmk::vm::user_ptr::{UserAddr, UserPtr};
 use osfmk::vm::vm_map::{VmMap, VmPlacement};
 use osfmk::vm::vm_page::{round_page, trunc_page};
 use sys::Errno;
@@ -48,10 +49,6 @@ const SHEBANG_HEAD: usize = 2 + SHEBANG_MAX;
 /// Most argv + envp entries (each costs at least a pointer and a NUL of ARG_MAX).
 const MAX_ARGS: usize = ARG_MAX / 9;
 
-fn kr_to_errno(_: KernReturn) -> Errno {
-    Errno::ENOMEM
-}
-
 fn vm_prot(p: &crate::kern::exec_elf::Prot) -> VmProt {
     let mut v = VmProt::NONE;
     if p.read {
@@ -77,7 +74,7 @@ fn load_segments(map: &mut FreshMap, plan: &ImagePlan, file: &Executable) -> Res
         if start < end {
             let at = VmPlacement::Fixed { addr: start, overwrite: false };
             map.enter(at, end - start, VmProt::DEFAULT, VmProt::ALL, VmInherit::DEFAULT)
-                .map_err(kr_to_errno)?;
+                .map_err(Errno::from)?;
             mapped_to = end;
         }
         let len = usize::try_from(seg.filesz).map_err(|_| Errno::ENOEXEC)?;
@@ -91,7 +88,7 @@ fn load_segments(map: &mut FreshMap, plan: &ImagePlan, file: &Executable) -> Res
     }
     for seg in &plan.segments {
         let (start, end) = (trunc_page(seg.vaddr), round_page(seg.vaddr + seg.memsz));
-        map.protect(start, end, vm_prot(&seg.prot)).map_err(kr_to_errno)?;
+        map.protect(start, end, vm_prot(&seg.prot)).map_err(Errno::from)?;
     }
     Ok(())
 }
@@ -221,12 +218,12 @@ pub fn load_image(
     if plan.segments.iter().any(|s| s.vaddr < USRSTACK64 && s.vaddr + s.memsz > guard_base) {
         return Err(Errno::ENOEXEC);
     }
-    let mut map = FreshMap::new(limits[sys::resource::RLIMIT_AS as usize].rlim_cur).map_err(kr_to_errno)?;
+    let mut map = FreshMap::new(limits[sys::resource::RLIMIT_AS as usize].rlim_cur).map_err(Errno::from)?;
     load_segments(&mut map, &plan, &file)?;
     let at = VmPlacement::Fixed { addr: guard_base, overwrite: false };
-    map.enter(at, USER_STACK_GUARD, VmProt::NONE, VmProt::NONE, VmInherit::DEFAULT).map_err(kr_to_errno)?;
+    map.enter(at, USER_STACK_GUARD, VmProt::NONE, VmProt::NONE, VmInherit::DEFAULT).map_err(Errno::from)?;
     let at = VmPlacement::Fixed { addr: stack_base, overwrite: false };
-    map.enter(at, stack_size, VmProt::DEFAULT, VmProt::DEFAULT, VmInherit::DEFAULT).map_err(kr_to_errno)?;
+    map.enter(at, stack_size, VmProt::DEFAULT, VmProt::DEFAULT, VmInherit::DEFAULT).map_err(Errno::from)?;
     let mut apple_path: Vec<u8> = b"executable_path=".to_vec();
     apple_path.extend_from_slice(&exec_path);
     let argv_refs: Vec<&[u8]> = argv.iter().map(Vec::as_slice).collect();
@@ -247,8 +244,8 @@ pub fn exec_new_process(
     fds: FileDesc,
 ) -> Result<(), Errno> {
     let image = load_image(path, argv, &[], &crate::kern::kern_rlimit::default_rlimits(), cred.uid == 0)?;
-    let task = Task::create().map_err(kr_to_errno)?;
-    task.replace_map(image.map).map_err(kr_to_errno)?;
+    let task = Task::create().map_err(Errno::from)?;
+    task.replace_map(image.map).map_err(Errno::from)?;
     let thread = thread_create_user(task.clone(), image.entry, image.sp, &[]).ok_or(Errno::ENOMEM)?;
     Proc::create(pid, ppid, &image.comm, task, cred, fds);
     thread_setrun(thread);
@@ -257,11 +254,15 @@ pub fn exec_new_process(
 
 /// Copy in a NULL-terminated array of string pointers (argv or envp) from the memory of
 /// `p`, the calling process.
-pub(crate) fn copyin_string_array(p: &Proc, addr: u64, budget: &mut usize) -> Result<Vec<Vec<u8>>, Errno> {
+pub(crate) fn copyin_string_array(
+    p: &Proc,
+    addr: UserAddr,
+    budget: &mut usize,
+) -> Result<Vec<Vec<u8>>, Errno> {
     let mut out = Vec::new();
-    if addr == 0 {
+    let Some(array) = UserPtr::<u64>::new_opt(addr.0)? else {
         return Ok(out);
-    }
+    };
     if p.task.map.is_none() {
         return Err(Errno::EFAULT);
     }
@@ -269,10 +270,7 @@ pub(crate) fn copyin_string_array(p: &Proc, addr: u64, budget: &mut usize) -> Re
         if out.len() >= MAX_ARGS {
             return Err(Errno::E2BIG);
         }
-        let mut ptr = [0u8; 8];
-        let at = addr.checked_add(out.len() as u64 * 8).ok_or(Errno::EFAULT)?;
-        copyin(UserAddr(at), &mut ptr).map_err(|_| Errno::EFAULT)?;
-        let ptr = u64::from_le_bytes(ptr);
+        let ptr = array.element(out.len())?.read()?;
         if ptr == 0 {
             return Ok(out);
         }
@@ -286,7 +284,13 @@ pub(crate) fn copyin_string_array(p: &Proc, addr: u64, budget: &mut usize) -> Re
 
 /// `execve(path, argv, envp)`: replace the calling process's program. On success every
 /// register is set here (EJUSTRETURN); on failure the caller is untouched.
-pub fn execve(p: &Arc<Proc>, path: u64, argv: u64, envp: u64, frame: &mut TrapFrame) -> Result<(), Errno> {
+pub fn execve(
+    p: &Arc<Proc>,
+    path: UserAddr,
+    argv: UserAddr,
+    envp: UserAddr,
+    frame: &mut TrapFrame,
+) -> Result<(), Errno> {
     let path_bytes = copyin_path(p, path)?;
     let mut budget = ARG_MAX;
     let argv = copyin_string_array(p, argv, &mut budget)?;
@@ -300,7 +304,7 @@ pub fn execve(p: &Arc<Proc>, path: u64, argv: u64, envp: u64, frame: &mut TrapFr
     // winning the race, stops this here; past it there is no return.
     osfmk::kern::thread_act::thread_terminate_others().map_err(|_| Errno::EINTR)?;
     let me = current_thread();
-    p.task.replace_map(image.map).map_err(kr_to_errno)?;
+    p.task.replace_map(image.map).map_err(Errno::from)?;
     *frame = TrapFrame::new_user(image.entry, image.sp);
     write_user_fp(&UserFpState { q: [0; 32], fpsr: 0, fpcr: 0 });
     reset_user_thread_pointers();

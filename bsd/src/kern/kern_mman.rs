@@ -6,6 +6,7 @@ use alloc::sync::Arc;
 
 use mach::KernReturn;
 use mach::vm::{VM_FLAGS_ANYWHERE, VM_FLAGS_FIXED, VM_FLAGS_OVERWRITE, VmInherit, VmProt};
+use osfmk::vm::user_ptr::UserAddr;
 use osfmk::vm::vm_map::VmMap;
 use osfmk::vm::vm_page::PAGE_SIZE;
 use osfmk::vm::vm_user;
@@ -14,7 +15,9 @@ use sys::mman::*;
 
 use crate::kern::kern_proc::Proc;
 
-/// How BSD reports a Mach VM error (XNU's mapping in `kern_mman.c`).
+/// How the mapping calls report a Mach VM error: XNU's own mapping in `kern_mman.c`, which
+/// differs on purpose from the general `From<KernReturn> for Errno` (`mach_to_bsd_errno`):
+/// a bad address or no room is ENOMEM here, as POSIX specifies for mmap and friends.
 fn errno(kr: KernReturn) -> Errno {
     match kr {
         KernReturn::KERN_INVALID_ADDRESS | KernReturn::KERN_NO_SPACE | KernReturn::KERN_RESOURCE_SHORTAGE => {
@@ -37,13 +40,13 @@ fn page_aligned(addr: u64) -> bool {
 /// `mmap(addr, len, prot, flags, fd, pos)`: returns the address mapped.
 pub fn mmap(
     p: &Arc<Proc>,
-    addr: u64,
-    len: u64,
-    prot: u64,
-    flags: u64,
-    fd: u64,
-    _pos: u64,
-) -> Result<u64, Errno> {
+    addr: UserAddr,
+    len: usize,
+    prot: i32,
+    flags: i32,
+    fd: i32,
+    _pos: i64,
+) -> Result<UserAddr, Errno> {
     if flags & !MAP_KNOWN_FLAGS != 0 || prot & !(PROT_READ | PROT_WRITE | PROT_EXEC) != 0 || len == 0 {
         return Err(Errno::EINVAL);
     }
@@ -56,11 +59,11 @@ pub fn mmap(
         return Err(Errno::ENODEV);
     }
     // With MAP_ANON, fd is −1 or Mach VM flags (a tag, superpage bits…), nothing else.
-    let fd = fd as i32;
-    let vm_extra = if fd == -1 { 0 } else { fd as u32 as u64 };
+    let vm_extra = if fd == -1 { 0 } else { fd as u32 };
     if vm_extra & !MAP_ANON_FD_FLAGS != 0 {
         return Err(Errno::EINVAL);
     }
+    let (addr, len) = (addr.0, len as u64);
     let placement = if flags & MAP_FIXED != 0 {
         if !page_aligned(addr) {
             return Err(Errno::EINVAL);
@@ -69,14 +72,14 @@ pub fn mmap(
     } else {
         VM_FLAGS_ANYWHERE
     };
-    let cur = VmProt(prot as i32);
+    let cur = VmProt(prot);
     with_map(p, |map| {
         let at = vm_user::mach_vm_map(
             map,
             addr,
             len,
             0,
-            placement | (vm_extra as u32 & 0xFF00_0000),
+            placement | (vm_extra & 0xFF00_0000),
             cur,
             VmProt::ALL,
             VmInherit::DEFAULT,
@@ -85,12 +88,13 @@ pub fn mmap(
         if flags & MAP_SHARED != 0 {
             vm_user::mach_vm_inherit(map, at, len, VmInherit::SHARE.0).map_err(errno)?;
         }
-        Ok(at)
+        Ok(UserAddr(at))
     })
 }
 
 /// `munmap(addr, len)`.
-pub fn munmap(p: &Arc<Proc>, addr: u64, len: u64) -> Result<(), Errno> {
+pub fn munmap(p: &Arc<Proc>, addr: UserAddr, len: usize) -> Result<(), Errno> {
+    let (addr, len) = (addr.0, len as u64);
     if !page_aligned(addr) || len == 0 || addr.checked_add(len).is_none() {
         return Err(Errno::EINVAL);
     }
@@ -98,25 +102,27 @@ pub fn munmap(p: &Arc<Proc>, addr: u64, len: u64) -> Result<(), Errno> {
 }
 
 /// `mprotect(addr, len, prot)`.
-pub fn mprotect(p: &Arc<Proc>, addr: u64, len: u64, prot: u64) -> Result<(), Errno> {
+pub fn mprotect(p: &Arc<Proc>, addr: UserAddr, len: usize, prot: i32) -> Result<(), Errno> {
+    let (addr, len) = (addr.0, len as u64);
     if !page_aligned(addr) || prot & !(PROT_READ | PROT_WRITE | PROT_EXEC) != 0 {
         return Err(Errno::EINVAL);
     }
-    with_map(p, |map| vm_user::mach_vm_protect(map, addr, len, false, prot as i32).map_err(errno))
+    with_map(p, |map| vm_user::mach_vm_protect(map, addr, len, false, prot).map_err(errno))
 }
 
 /// `minherit(addr, len, inherit)`.
-pub fn minherit(p: &Arc<Proc>, addr: u64, len: u64, inherit: u64) -> Result<(), Errno> {
-    if inherit > VM_INHERIT_NONE {
-        return Err(Errno::EINVAL);
-    }
-    with_map(p, |map| vm_user::mach_vm_inherit(map, addr, len, inherit as u32).map_err(errno))
+pub fn minherit(p: &Arc<Proc>, addr: UserAddr, len: usize, inherit: i32) -> Result<(), Errno> {
+    let (addr, len) = (addr.0, len as u64);
+    let inherit =
+        u32::try_from(inherit).ok().filter(|&i| i <= VM_INHERIT_NONE as u32).ok_or(Errno::EINVAL)?;
+    with_map(p, |map| vm_user::mach_vm_inherit(map, addr, len, inherit).map_err(errno))
 }
 
 /// `madvise(addr, len, behav)`: advice is accepted for mapped ranges (nothing is paged
 /// out here, so there is nothing to act on yet); unmapped ranges are ENOMEM.
-pub fn madvise(p: &Arc<Proc>, addr: u64, len: u64, behav: u64) -> Result<(), Errno> {
-    if behav > MADV_MAX || !page_aligned(addr) {
+pub fn madvise(p: &Arc<Proc>, addr: UserAddr, len: usize, behav: i32) -> Result<(), Errno> {
+    let (addr, len) = (addr.0, len as u64);
+    if !(0..=MADV_MAX).contains(&behav) || !page_aligned(addr) {
         return Err(Errno::EINVAL);
     }
     let end = addr.checked_add(len).ok_or(Errno::EINVAL)?;

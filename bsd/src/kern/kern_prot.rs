@@ -67,9 +67,7 @@ pub fn setegid(p: &Proc, gid: u32) -> Result<(), Errno> {
 /// the caller or one of its descendants (ESRCH), not one that has exec'd (EACCES), not a
 /// session leader and in the caller's session (EPERM); another group must already exist
 /// in that session (EPERM).
-pub fn setpgid(p: &Arc<Proc>, pid: i64, pgid: i64) -> Result<(), Errno> {
-    let pid = Pid::try_from(pid).map_err(|_| Errno::ESRCH)?;
-    let pgid = Pid::try_from(pgid).map_err(|_| Errno::EINVAL)?;
+pub fn setpgid(p: &Arc<Proc>, pid: Pid, pgid: Pid) -> Result<(), Errno> {
     let orphaned = pgrps().setpgid(p.p_pid, pid, pgid)?;
     crate::kern::kern_sig::orphaned_pgrps(&orphaned);
     Ok(())
@@ -83,13 +81,11 @@ pub fn setsid(p: &Arc<Proc>) -> Result<Pid, Errno> {
 }
 
 /// `getpgid(pid)`.
-pub fn getpgid(p: &Arc<Proc>, pid: i64) -> Result<Pid, Errno> {
-    let pid = Pid::try_from(pid).map_err(|_| Errno::ESRCH)?;
+pub fn getpgid(p: &Arc<Proc>, pid: Pid) -> Result<Pid, Errno> {
     pgrps().getpgid(p.p_pid, pid)
 }
 
 /// `getsid(pid)`.
-pub fn getsid(p: &Arc<Proc>, pid: i64) -> Result<Pid, Errno> {
-    let pid = Pid::try_from(pid).map_err(|_| Errno::ESRCH)?;
+pub fn getsid(p: &Arc<Proc>, pid: Pid) -> Result<Pid, Errno> {
     pgrps().getsid(p.p_pid, pid)
 }

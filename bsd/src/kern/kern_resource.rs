@@ -13,17 +13,17 @@ use sys::resource::{PRIO_MAX, PRIO_MIN, PRIO_PGRP, PRIO_PROCESS, PRIO_USER};
 use crate::kern::kern_proc::{Proc, allproc, proc_find};
 
 /// The processes `which`/`who` names, as the caller `p` sees them.
-fn targets(p: &Arc<Proc>, which: u64, who: u64) -> Result<Vec<Arc<Proc>>, Errno> {
-    let who = who as i64;
+/// `who` is an `id_t`: a pid or pgid (read as an `int`, as XNU does) or a uid.
+fn targets(p: &Arc<Proc>, which: i32, who: u32) -> Result<Vec<Arc<Proc>>, Errno> {
+    let id = who as i32;
     let found: Vec<Arc<Proc>> = match which {
         PRIO_PROCESS if who == 0 => alloc::vec![p.clone()],
-        PRIO_PROCESS => i32::try_from(who).ok().and_then(proc_find).into_iter().collect(),
+        PRIO_PROCESS => proc_find(id).into_iter().collect(),
         // Until process groups arrive (M1.4) every process leads its own group.
-        PRIO_PGRP if who == 0 || who == p.p_pid as i64 => alloc::vec![p.clone()],
-        PRIO_PGRP => i32::try_from(who).ok().and_then(proc_find).into_iter().collect(),
+        PRIO_PGRP if who == 0 || id == p.p_pid => alloc::vec![p.clone()],
+        PRIO_PGRP => proc_find(id).into_iter().collect(),
         PRIO_USER => {
-            let uid =
-                if who == 0 { p.p_ucred.lock().uid } else { u32::try_from(who).map_err(|_| Errno::ESRCH)? };
+            let uid = if who == 0 { p.p_ucred.lock().uid } else { who };
             allproc().into_iter().filter(|q| q.p_ucred.lock().uid == uid).collect()
         }
         _ => return Err(Errno::EINVAL),
@@ -34,16 +34,16 @@ fn targets(p: &Arc<Proc>, which: u64, who: u64) -> Result<Vec<Arc<Proc>>, Errno>
 }
 
 /// `getpriority(which, who)`: the lowest nice value among the targets.
-pub fn getpriority(p: &Arc<Proc>, which: u64, who: u64) -> Result<i32, Errno> {
+pub fn getpriority(p: &Arc<Proc>, which: i32, who: u32) -> Result<i32, Errno> {
     let procs = targets(p, which, who)?;
     Ok(procs.iter().map(|q| q.p_nice.load(Ordering::Relaxed)).min().unwrap_or(0))
 }
 
 /// `setpriority(which, who, prio)`: set the nice value (clamped to −20..=20) of each target.
 /// Only root may lower a nice value or touch another user's process.
-pub fn setpriority(p: &Arc<Proc>, which: u64, who: u64, prio: i64) -> Result<(), Errno> {
+pub fn setpriority(p: &Arc<Proc>, which: i32, who: u32, prio: i32) -> Result<(), Errno> {
     let procs = targets(p, which, who)?;
-    let nice = prio.clamp(PRIO_MIN as i64, PRIO_MAX as i64) as i32;
+    let nice = prio.clamp(PRIO_MIN, PRIO_MAX);
     let cred = *p.p_ucred.lock();
     for q in &procs {
         let target_uid = q.p_ucred.lock().uid;

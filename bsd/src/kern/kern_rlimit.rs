@@ -34,14 +34,14 @@ pub fn default_rlimits() -> Rlimits {
 }
 
 /// `getrlimit(which)`.
-pub fn getrlimit(p: &Proc, which: u64) -> Result<Rlimit, Errno> {
+pub fn getrlimit(p: &Proc, which: u32) -> Result<Rlimit, Errno> {
     let which = usize::try_from(which).ok().filter(|&w| w < RLIM_NLIMITS as usize).ok_or(Errno::EINVAL)?;
     Ok(p.p_rlimit.lock()[which])
 }
 
 /// `setrlimit(which, new)`: the soft limit may not exceed the hard one (EINVAL); only root
 /// raises a hard limit (EPERM).
-pub fn setrlimit(p: &Arc<Proc>, which: u64, new: Rlimit) -> Result<(), Errno> {
+pub fn setrlimit(p: &Arc<Proc>, which: u32, new: Rlimit) -> Result<(), Errno> {
     let which = usize::try_from(which).ok().filter(|&w| w < RLIM_NLIMITS as usize).ok_or(Errno::EINVAL)?;
     if new.rlim_cur > new.rlim_max {
         return Err(Errno::EINVAL);

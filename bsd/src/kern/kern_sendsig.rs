@@ -1,6 +1,6 @@
 //! The arm64 signal frame (XNU's `sendsig` and `sigreturn` in `bsd/dev/arm/unix_signal.c`,
-//! reference §10): from the interrupted registers and a [`Delivery`], the 976 bytes to copy
-//! to the user stack (siginfo, ucontext64, mcontext64) and the registers the trampoline
+//! reference §10): from the interrupted registers and a [`Delivery`], the 976-byte frame to
+//! copy to the user stack (siginfo, ucontext64, mcontext64) and the registers the trampoline
 //! starts with; and back, from the ucontext and mcontext `sigreturn` copies in, the
 //! registers, mask and alternate-stack mark to resume with. Pure: the caller copies in and
 //! out and draws the random token.
@@ -17,7 +17,7 @@ use sys::trap::{PSR64_NZCV_MASK, PSR64_USER64_DEFAULT};
 use sys::ucontext::{
     ArmExceptionState64, ArmNeonState64, ArmThreadState64, MCONTEXT64_SIZE, Mcontext64, REDZONE_64,
     SIGFRAME64_MCTX, SIGFRAME64_SIZE, SIGFRAME64_UCTX, Sigframe64, UC_FLAVOR, UC_RESET_ALT_STACK,
-    UC_SET_ALT_STACK, UC_TRAD, UCONTEXT64_SIZE, Ucontext64,
+    UC_SET_ALT_STACK, UC_TRAD, Ucontext64,
 };
 
 use crate::kern::kern_sigstate::Delivery;
@@ -90,7 +90,7 @@ impl UserRegs {
                 cpsr: self.cpsr as u32,
                 flags: 0,
             },
-            ns: ArmNeonState64 { q: self.q, fpsr: self.fpsr as u32, fpcr: self.fpcr as u32 },
+            ns: ArmNeonState64 { q: self.q, fpsr: self.fpsr as u32, fpcr: self.fpcr as u32, _pad: 0 },
         }
     }
 
@@ -130,9 +130,9 @@ pub struct SigOrigin {
 /// A signal frame ready to copy out.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SignalFrame {
-    /// The user address to copy `bytes` to (16-byte aligned; also the handler's SP).
+    /// The user address to copy `frame` to (16-byte aligned; also the handler's SP).
     pub addr: u64,
-    pub bytes: [u8; SIGFRAME64_SIZE],
+    pub frame: Sigframe64,
     /// The registers the thread resumes with: x0 handler, x1 infostyle, x2 signal, x3
     /// &siginfo, x4 &ucontext, x5 token, pc trampoline, sp frame; the rest as interrupted.
     pub regs: UserRegs,
@@ -227,7 +227,7 @@ pub fn sendsig(
     out.pc = d.tramp;
     out.sp = addr;
     out.cpsr = PSR64_USER64_DEFAULT;
-    Ok(SignalFrame { addr, bytes: frame.to_bytes(), regs: out })
+    Ok(SignalFrame { addr, frame, regs: out })
 }
 
 /// What `sigreturn`'s infostyle (x1) asks for.
@@ -241,8 +241,8 @@ pub enum SigreturnKind {
     Restore,
 }
 
-/// Classify x1 of `sigreturn`. Only its low 32 bits count: it is an `int` in the ABI.
-pub fn sigreturn_kind(infostyle: u64) -> SigreturnKind {
+/// Classify x1 of `sigreturn` (an `int`; the flag values are its high bits).
+pub fn sigreturn_kind(infostyle: i32) -> SigreturnKind {
     match infostyle as u32 {
         UC_SET_ALT_STACK => SigreturnKind::SetAltStack,
         UC_RESET_ALT_STACK => SigreturnKind::ResetAltStack,
@@ -250,10 +250,9 @@ pub fn sigreturn_kind(infostyle: u64) -> SigreturnKind {
     }
 }
 
-/// The ucontext `sigreturn` copied in from x0; EINVAL unless `uc_mcsize` is 816. Copy in
-/// the mcontext from `uc_mcontext64` next.
-pub fn read_ucontext(bytes: &[u8; UCONTEXT64_SIZE]) -> Result<Ucontext64, Errno> {
-    let uc = Ucontext64::from_bytes(bytes);
+/// Check the ucontext `sigreturn` copied in from x0: EINVAL unless `uc_mcsize` is 816. Copy
+/// in the mcontext from `uc_mcontext64` next.
+pub fn read_ucontext(uc: Ucontext64) -> Result<Ucontext64, Errno> {
     if uc.uc_mcsize != MCONTEXT64_SIZE as u64 {
         return Err(Errno::EINVAL);
     }
@@ -278,7 +277,7 @@ pub struct Restored {
 pub fn sigreturn(
     uctx_addr: u64,
     uc: &Ucontext64,
-    mcontext: &[u8; MCONTEXT64_SIZE],
+    mcontext: &Mcontext64,
     token: u64,
     token_value: u64,
     enforce: bool,
@@ -287,7 +286,7 @@ pub fn sigreturn(
         return Err(Errno::EINVAL);
     }
     Ok(Restored {
-        regs: UserRegs::from_mcontext(&Mcontext64::from_bytes(mcontext)),
+        regs: UserRegs::from_mcontext(mcontext),
         mask: uc.uc_sigmask & !SIGCANTMASK,
         on_altstack: uc.uc_onstack & 1 != 0,
     })
@@ -299,7 +298,6 @@ mod tests {
     use sys::signal::{
         CLD_EXITED, MINSIGSTKSZ, SA_ONSTACK, SA_RESTART, SIGCHLD, SIGKILL, SIGSTOP, SIGUSR1, Siginfo, sigmask,
     };
-    use sys::ucontext::{SIGFRAME64_SINFO, SIGFRAME64_UCTX};
 
     const SECRET: u64 = 0x5eed_1234_abcd_0042;
 
@@ -334,14 +332,8 @@ mod tests {
         }
     }
 
-    fn parts(f: &SignalFrame) -> (Siginfo, Ucontext64, [u8; MCONTEXT64_SIZE]) {
-        let mut si = [0u8; 104];
-        si.copy_from_slice(&f.bytes[SIGFRAME64_SINFO..SIGFRAME64_UCTX]);
-        let mut uc = [0u8; UCONTEXT64_SIZE];
-        uc.copy_from_slice(&f.bytes[SIGFRAME64_UCTX..SIGFRAME64_MCTX]);
-        let mut mc = [0u8; MCONTEXT64_SIZE];
-        mc.copy_from_slice(&f.bytes[SIGFRAME64_MCTX..]);
-        (Siginfo::from_bytes(&si), Ucontext64::from_bytes(&uc), mc)
+    fn parts(f: &SignalFrame) -> (Siginfo, Ucontext64, Mcontext64) {
+        (f.frame.sinfo, f.frame.uctx, f.frame.mctx)
     }
 
     #[test]
@@ -363,7 +355,7 @@ mod tests {
         assert_eq!(uc.uc_stack, SigaltStack { ss_sp: f.addr, ss_size: 0, ss_flags: 0, _pad: 0 });
         assert_eq!(uc.uc_mcsize, 816);
         assert_eq!(uc.uc_mcontext64, f.addr + 160);
-        let m = Mcontext64::from_bytes(&mc);
+        let m = mc;
         assert_eq!(m.ss.x[0], 0x100);
         assert_eq!(m.ss.x[28], 0x100 + 28);
         assert_eq!((m.ss.fp, m.ss.lr), (0x100 + 29, 0x100 + 30));
@@ -461,10 +453,8 @@ mod tests {
     fn sigreturn_round_trip() {
         let r = regs();
         let f = sendsig(&r, &delivery(SIGUSR1, SA_SIGINFO), SigOrigin::default(), SECRET).unwrap();
-        let (_, _, mc) = parts(&f);
-        let mut ucb = [0u8; UCONTEXT64_SIZE];
-        ucb.copy_from_slice(&f.bytes[SIGFRAME64_UCTX..SIGFRAME64_MCTX]);
-        let uc = read_ucontext(&ucb).unwrap();
+        let (_, uc, mc) = parts(&f);
+        let uc = read_ucontext(uc).unwrap();
         let back = sigreturn(f.regs.x[4], &uc, &mc, f.regs.x[5], SECRET, true).unwrap();
         assert_eq!(back.regs, r, "every register comes back");
         assert_eq!(back.mask, sigmask(SIGUSR1));
@@ -480,13 +470,11 @@ mod tests {
         assert_eq!(sigreturn(uctx + 16, &uc, &mc, f.regs.x[5], SECRET, true), Err(Errno::EINVAL));
         assert!(sigreturn(uctx, &uc, &mc, 0, SECRET, false).is_ok(), "validation disabled");
         uc.uc_mcsize = 800;
-        assert_eq!(read_ucontext(&uc.to_bytes()), Err(Errno::EINVAL));
+        assert_eq!(read_ucontext(uc), Err(Errno::EINVAL));
         // A forged context cannot unmask SIGKILL/SIGSTOP or leave EL0 / mask interrupts.
         uc.uc_sigmask = u32::MAX;
         uc.uc_onstack = 3;
-        let mut m = Mcontext64::from_bytes(&mc);
-        m.ss.cpsr = 0xf000_03c5;
-        mc = m.to_bytes();
+        mc.ss.cpsr = 0xf000_03c5;
         let back = sigreturn(uctx, &uc, &mc, f.regs.x[5], SECRET, true).unwrap();
         assert_eq!(back.mask, !(sigmask(SIGKILL) | sigmask(SIGSTOP)));
         assert_eq!(back.regs.cpsr, 0xf000_0000);
@@ -495,14 +483,10 @@ mod tests {
 
     #[test]
     fn infostyle_kinds() {
-        assert_eq!(sigreturn_kind(u64::from(UC_SET_ALT_STACK)), SigreturnKind::SetAltStack);
-        assert_eq!(sigreturn_kind(u64::from(UC_RESET_ALT_STACK)), SigreturnKind::ResetAltStack);
-        assert_eq!(
-            sigreturn_kind(0xffff_ffff_0000_0000 | u64::from(UC_RESET_ALT_STACK)),
-            SigreturnKind::ResetAltStack
-        );
-        assert_eq!(sigreturn_kind(u64::from(UC_FLAVOR)), SigreturnKind::Restore);
-        assert_eq!(sigreturn_kind(u64::from(UC_TRAD)), SigreturnKind::Restore);
+        assert_eq!(sigreturn_kind(UC_SET_ALT_STACK as i32), SigreturnKind::SetAltStack);
+        assert_eq!(sigreturn_kind(UC_RESET_ALT_STACK as i32), SigreturnKind::ResetAltStack);
+        assert_eq!(sigreturn_kind(UC_FLAVOR as i32), SigreturnKind::Restore);
+        assert_eq!(sigreturn_kind(UC_TRAD as i32), SigreturnKind::Restore);
     }
 
     #[test]

@@ -14,17 +14,17 @@ use mach::exception::{
     EXC_ARITHMETIC, EXC_BAD_ACCESS, EXC_BAD_INSTRUCTION, EXC_BREAKPOINT, EXC_EMULATION, EXC_SOFTWARE,
     EXC_SYSCALL, ExceptionType,
 };
-use osfmk::arm64::copyio::{UserAddr, copyin, copyout};
 use osfmk::arm64::cswitch::{UserFpState, read_user_fp, write_user_fp};
 use osfmk::arm64::trapframe::TrapFrame;
 use osfmk::kern::clock::mach_absolute_time;
 use osfmk::kern::exception::BsdHooks;
 use osfmk::kern::sched_prim::{self, current_thread};
 use osfmk::kern::thread::ThreadRef;
+use osfmk::vm::user_ptr::{UserAddr, UserPtr};
 use sys::Errno;
 use sys::signal::{
     SIGBUS, SIGCHLD, SIGEMT, SIGFPE, SIGILL, SIGKILL, SIGSEGV, SIGSYS, SIGTRAP, SigSet, SigactionIn,
-    SigaltStack, Signal, is_valid,
+    SigactionOut, SigaltStack, Signal, is_valid,
 };
 use sys::wait::w_termsig;
 
@@ -179,7 +179,7 @@ fn deliver(p: &Arc<Proc>, t: &ThreadRef, frame: &mut TrapFrame, d: &crate::kern:
     let token = uthread(t).sig.lock().sigreturn_token(token_random());
     let written = sendsig(&regs, d, origin, token).ok().and_then(|f| {
         // On the target thread, in its AST: its own address space.
-        copyout(&f.bytes, UserAddr(f.addr)).ok()?;
+        UserPtr::new(f.addr).and_then(|at| at.write(&f.frame)).ok()?;
         Some(f)
     });
     match written {
@@ -335,7 +335,8 @@ fn cansignal(p: &Proc, q: &Proc) -> bool {
 
 /// `kill(pid, sig, posix)`: pid > 0 one process, 0 the caller's group, −1 everyone the
 /// caller may signal (except system processes), < −1 the group −pid. Signal 0 only checks.
-pub fn kill(p: &Arc<Proc>, pid: Pid, sig: Signal) -> Result<(), Errno> {
+pub fn kill(p: &Arc<Proc>, pid: Pid, signum: i32) -> Result<(), Errno> {
+    let sig = Signal::try_from(signum).map_err(|_| Errno::EINVAL)?;
     if sig != 0 && !is_valid(sig) {
         return Err(Errno::EINVAL);
     }
@@ -363,20 +364,14 @@ pub fn kill(p: &Arc<Proc>, pid: Pid, sig: Signal) -> Result<(), Errno> {
     if sent { Ok(()) } else { Err(Errno::EPERM) }
 }
 
-fn copyin_array<const N: usize>(addr: u64) -> Result<[u8; N], Errno> {
-    let mut b = [0u8; N];
-    copyin(UserAddr(addr), &mut b).map_err(|_| Errno::EFAULT)?;
-    Ok(b)
-}
-
-fn copyout_bytes(bytes: &[u8], addr: u64) -> Result<(), Errno> {
-    copyout(bytes, UserAddr(addr)).map_err(|_| Errno::EFAULT)
-}
-
-/// `sigaction(sig, nsa, osa)`.
-pub fn sigaction(p: &Arc<Proc>, sig: u64, nsa: u64, osa: u64) -> Result<(), Errno> {
-    let sig = u32::try_from(sig).map_err(|_| Errno::EINVAL)?;
-    let new = if nsa != 0 { Some(SigactionIn::from_bytes(&copyin_array(nsa)?)) } else { None };
+/// `sigaction(signum, nsa, osa)`.
+pub fn sigaction(p: &Arc<Proc>, signum: i32, nsa: UserAddr, osa: UserAddr) -> Result<(), Errno> {
+    let sig = Signal::try_from(signum).map_err(|_| Errno::EINVAL)?;
+    let osa = UserPtr::<SigactionOut>::new_opt(osa.0)?;
+    let new = match UserPtr::<SigactionIn>::new_opt(nsa.0)? {
+        Some(nsa) => Some(nsa.read()?),
+        None => None,
+    };
     let result = p.p_sigacts.lock().sigaction(sig, new)?;
     if result.discard != 0 {
         p.p_signals.lock().discard(result.discard);
@@ -384,38 +379,43 @@ pub fn sigaction(p: &Arc<Proc>, sig: u64, nsa: u64, osa: u64) -> Result<(), Errn
             uthread(&t).sig.lock().discard(result.discard);
         }
     }
-    if osa != 0 {
-        copyout_bytes(&result.old.to_bytes(), osa)?;
+    if let Some(osa) = osa {
+        osa.write(&result.old)?;
     }
     Ok(())
 }
 
 /// `sigprocmask(how, set, oset)` and `__pthread_sigmask`: the calling thread's mask.
-pub fn sigprocmask(how: u64, set: u64, oset: u64) -> Result<(), Errno> {
-    let new = if set != 0 { Some(u32::from_le_bytes(copyin_array(set)?)) } else { None };
+pub fn sigprocmask(how: i32, set: UserAddr, oset: UserAddr) -> Result<(), Errno> {
+    let oset = UserPtr::<SigSet>::new_opt(oset.0)?;
+    let new = match UserPtr::<SigSet>::new_opt(set.0)? {
+        Some(set) => Some(set.read()?),
+        None => None,
+    };
     let t = current_thread();
-    let old = uthread(&t).sig.lock().sigprocmask(how as i32, new)?;
-    if oset != 0 {
-        copyout_bytes(&old.to_le_bytes(), oset)?;
+    let old = uthread(&t).sig.lock().sigprocmask(how, new)?;
+    if let Some(oset) = oset {
+        oset.write(&old)?;
     }
     Ok(())
 }
 
 /// `sigpending(set)`.
-pub fn sigpending(p: &Arc<Proc>, set: u64) -> Result<(), Errno> {
+pub fn sigpending(p: &Arc<Proc>, set: UserAddr) -> Result<(), Errno> {
+    let set = UserPtr::<SigSet>::new(set.0)?;
     let t = current_thread();
     let pending = {
         let ps = p.p_signals.lock();
         uthread(&t).sig.lock().sigpending(&ps)
     };
-    copyout_bytes(&pending.to_le_bytes(), set)
+    Ok(set.write(&pending)?)
 }
 
 /// `sigsuspend(mask)`: wait with `mask` until a signal is delivered; always EINTR (the
 /// old mask comes back after the handler).
-pub fn sigsuspend(p: &Arc<Proc>, mask: u64) -> Result<(), Errno> {
+pub fn sigsuspend(p: &Arc<Proc>, mask: SigSet) -> Result<(), Errno> {
     let t = current_thread();
-    uthread(&t).sig.lock().sigsuspend(mask as u32);
+    uthread(&t).sig.lock().sigsuspend(mask);
     // No queue: only the abort that posting a signal (or termination) makes ends the sleep.
     // However it ends — a signal to deliver, or an abort with nothing for this thread (it
     // is being terminated, or another thread took the signal; the AST on the way out sorts
@@ -428,29 +428,30 @@ pub fn sigsuspend(p: &Arc<Proc>, mask: u64) -> Result<(), Errno> {
 }
 
 /// `sigaltstack(nss, oss)`.
-pub fn sigaltstack(nss: u64, oss: u64) -> Result<(), Errno> {
+pub fn sigaltstack(nss: UserAddr, oss: UserAddr) -> Result<(), Errno> {
+    let oss = UserPtr::<SigaltStack>::new_opt(oss.0)?;
     let t = current_thread();
     let old = uthread(&t).sig.lock().altstack_status();
-    if nss != 0 {
-        let new = SigaltStack::from_bytes(&copyin_array(nss)?);
+    if let Some(nss) = UserPtr::<SigaltStack>::new_opt(nss.0)? {
+        let new = nss.read()?;
         uthread(&t).sig.lock().set_altstack(new)?;
     }
-    if oss != 0 {
-        copyout_bytes(&old.to_bytes(), oss)?;
+    if let Some(oss) = oss {
+        oss.write(&old)?;
     }
     Ok(())
 }
 
 /// `__pthread_kill(thread_port, sig)`: signal one thread of the caller's process.
-pub fn pthread_kill(p: &Arc<Proc>, port: u64, sig: u64) -> Result<(), Errno> {
-    let sig = u32::try_from(sig).map_err(|_| Errno::EINVAL)?;
+pub fn pthread_kill(p: &Arc<Proc>, port: u32, sig: i32) -> Result<(), Errno> {
+    let sig = Signal::try_from(sig).map_err(|_| Errno::EINVAL)?;
     if sig != 0 && !is_valid(sig) {
         return Err(Errno::EINVAL);
     }
     let target = p
         .task
         .itk_space
-        .lookup_port(port as u32, mach::port::MACH_PORT_TYPE_SEND)
+        .lookup_port(port, mach::port::MACH_PORT_TYPE_SEND)
         .ok()
         .and_then(|port| {
             port.kobject::<osfmk::kern::thread::Thread>(osfmk::ipc::ipc_port::IkotType::ThreadControl)
@@ -467,9 +468,9 @@ pub fn pthread_kill(p: &Arc<Proc>, port: u64, sig: u64) -> Result<(), Errno> {
 /// Returns EJUSTRETURN: every register was set here.
 pub fn sigreturn(
     p: &Arc<Proc>,
-    uctx: u64,
-    infostyle: u64,
-    token: u64,
+    uctx: UserAddr,
+    infostyle: i32,
+    token: UserAddr,
     frame: &mut TrapFrame,
 ) -> Result<(), Errno> {
     let t = current_thread();
@@ -484,11 +485,11 @@ pub fn sigreturn(
         }
         SigreturnKind::Restore => {}
     }
-    let uc = read_ucontext(&copyin_array(uctx)?)?;
-    let mctx = copyin_array(uc.uc_mcontext64)?;
+    let uc = read_ucontext(UserPtr::new(uctx.0)?.read()?)?;
+    let mctx = UserPtr::new(uc.uc_mcontext64)?.read()?;
     let enforce = p.p_sigacts.lock().enforce_sigreturn_token();
     let token_value = uthread(&t).sig.lock().current_sigreturn_token();
-    let restored = crate::kern::kern_sendsig::sigreturn(uctx, &uc, &mctx, token, token_value, enforce)?;
+    let restored = crate::kern::kern_sendsig::sigreturn(uctx.0, &uc, &mctx, token.0, token_value, enforce)?;
     restored.regs.store_to_trap_frame(frame);
     write_user_fp(&UserFpState { q: restored.regs.q, fpsr: restored.regs.fpsr, fpcr: restored.regs.fpcr });
     uthread(&t).sig.lock().sigreturn(restored.mask, restored.on_altstack);

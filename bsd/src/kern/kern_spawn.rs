@@ -7,10 +7,10 @@
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-use osfmk::arm64::copyio::{UserAddr, copyin, copyout};
 use osfmk::kern::sched_prim::{current_thread, thread_setrun};
 use osfmk::kern::task::Task;
 use osfmk::kern::thread_act::thread_create_user;
+use osfmk::vm::user_ptr::{UserAddr, UserPtr, UserSlice};
 use sys::Errno;
 use sys::signal::{NSIG, SigSet, sigmask};
 use sys::spawn::*;
@@ -20,11 +20,9 @@ use crate::kern::exec_stack::ARG_MAX;
 use crate::kern::kern_descrip::{FileDesc, FileProc};
 use crate::kern::kern_exec::{copyin_string_array, load_image};
 use crate::kern::kern_proc::{Membership, Pid, Proc, allproc_lock, pgrps, pid_alloc, uthread};
+use crate::kern::spawn_file_actions::{FileAction, MAX_FILE_ACTIONS, parse_file_actions};
 use crate::vfs::vfs_syscalls::copyin_path;
 use crate::vfs::vfs_vnops::vn_open;
-
-/// Largest file-actions block accepted (64 actions).
-const MAX_FILE_ACTIONS: usize = 64;
 
 /// The attributes this kernel honours.
 #[derive(Default)]
@@ -35,70 +33,10 @@ struct SpawnAttr {
     pgroup: Pid,
 }
 
-/// One file action.
-enum FileAction {
-    Open { fd: u64, oflag: u32, mode: u16, path: Vec<u8> },
-    Close { fd: u64 },
-    Dup2 { fd: u64, newfd: u64 },
-    Inherit { fd: u64 },
-}
-
-fn u32_at(b: &[u8], off: usize) -> u32 {
-    b.get(off..off + 4).map_or(0, |s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
-}
-
-fn u64_at(b: &[u8], off: usize) -> u64 {
-    let mut v = [0u8; 8];
-    if let Some(s) = b.get(off..off + 8) {
-        v.copy_from_slice(s);
-    }
-    u64::from_le_bytes(v)
-}
-
 fn copyin_vec(addr: u64, len: usize) -> Result<Vec<u8>, Errno> {
     let mut buf = alloc::vec![0u8; len];
-    copyin(UserAddr(addr), &mut buf).map_err(|_| Errno::EFAULT)?;
+    UserSlice::new(addr, len)?.read_at(0, &mut buf)?;
     Ok(buf)
-}
-
-/// Decode the file-actions block.
-fn parse_file_actions(block: &[u8]) -> Result<Vec<FileAction>, Errno> {
-    let count = u32_at(block, 4) as i32;
-    let alloc = u32_at(block, 0) as i32;
-    if count < 0 || count > alloc || count as usize > MAX_FILE_ACTIONS {
-        return Err(Errno::EINVAL);
-    }
-    let mut out = Vec::new();
-    for i in 0..count as usize {
-        let a = block
-            .get(FILE_ACTIONS_HEADER + i * PSFA_ACTION_SIZE..FILE_ACTIONS_HEADER + (i + 1) * PSFA_ACTION_SIZE)
-            .ok_or(Errno::EINVAL)?;
-        let fd = u32_at(a, PSFA_FILEDES) as i32;
-        if fd < 0 {
-            return Err(Errno::EBADF);
-        }
-        let fd = fd as u64;
-        out.push(match u32_at(a, PSFA_TYPE) {
-            PSFA_OPEN => {
-                let raw = &a[PSFA_OPEN_PATH..PSFA_OPEN_PATH + PATH_MAX];
-                let len = raw.iter().position(|&b| b == 0).ok_or(Errno::ENAMETOOLONG)?;
-                let mode = u16::from_le_bytes([a[PSFA_OPEN_MODE], a[PSFA_OPEN_MODE + 1]]);
-                FileAction::Open { fd, oflag: u32_at(a, PSFA_OPEN_OFLAG), mode, path: raw[..len].to_vec() }
-            }
-            PSFA_CLOSE => FileAction::Close { fd },
-            PSFA_DUP2 => {
-                let newfd = u32_at(a, PSFA_DUP2_NEWFD) as i32;
-                if newfd < 0 {
-                    return Err(Errno::EBADF);
-                }
-                FileAction::Dup2 { fd, newfd: newfd as u64 }
-            }
-            PSFA_INHERIT => FileAction::Inherit { fd },
-            // Fileports and per-action chdir arrive with Mach fileports and the VFS calls.
-            _ => return Err(Errno::ENOTSUP),
-        });
-    }
-    Ok(out)
 }
 
 /// Apply the file actions to the child's table, in order. With CLOEXEC_DEFAULT every
@@ -110,7 +48,7 @@ fn apply_file_actions(
     root_user: bool,
 ) -> Result<(), Errno> {
     let root = rootvnode().ok_or(Errno::ENOENT)?;
-    let mut keep: Vec<u64> = Vec::new();
+    let mut keep: Vec<i32> = Vec::new();
     for action in actions {
         match action {
             FileAction::Open { fd, oflag, mode, path } => {
@@ -135,7 +73,7 @@ fn apply_file_actions(
         }
     }
     if cloexec_default {
-        let open: Vec<u64> = fds.open_fds().collect();
+        let open: Vec<i32> = fds.open_fds().collect();
         for fd in open.into_iter().filter(|fd| !keep.contains(fd)) {
             fds.close(fd)?;
         }
@@ -146,43 +84,44 @@ fn apply_file_actions(
 /// `posix_spawn(&pid, path, adesc, argv, envp)`.
 pub fn posix_spawn(
     p: &Arc<Proc>,
-    pid_ptr: u64,
-    path: u64,
-    adesc: u64,
-    argv: u64,
-    envp: u64,
+    pid_ptr: UserAddr,
+    path: UserAddr,
+    adesc: UserAddr,
+    argv: UserAddr,
+    envp: UserAddr,
 ) -> Result<(), Errno> {
+    // The pid is written last, after the child is running; a bad pointer for it is refused
+    // before anything is done.
+    let pid_ptr = UserPtr::<Pid>::new_opt(pid_ptr.0)?;
     let mut attr = SpawnAttr::default();
     let mut actions = Vec::new();
-    if adesc != 0 {
-        let desc = copyin_vec(adesc, SPAWN_ARGS_DESC_SIZE)?;
+    if let Some(adesc) = UserPtr::<PosixSpawnArgsDesc>::new_opt(adesc.0)? {
+        let desc = adesc.read()?;
         // Port actions, MAC extensions, coalitions, personas, credentials, subsystem roots
         // and conclaves are not supported yet: refuse rather than ignore them.
-        if (2..9).any(|pair| u64_at(&desc, pair * 16 + 8) != 0) {
+        if desc.unsupported.iter().any(|&[_, ptr]| ptr != 0) {
             return Err(Errno::ENOTSUP);
         }
-        let (attr_size, attrp) = (u64_at(&desc, ARGS_ATTR_SIZE), u64_at(&desc, ARGS_ATTRP));
-        if attrp != 0 {
-            if (attr_size as usize) < ATTR_READ_SIZE {
+        if desc.attrp != 0 {
+            if (desc.attr_size as usize) < ATTR_READ_SIZE {
                 return Err(Errno::EINVAL);
             }
-            let a = copyin_vec(attrp, ATTR_READ_SIZE)?;
+            let a = UserPtr::<PosixSpawnAttrHead>::new(desc.attrp)?.read()?;
             attr = SpawnAttr {
-                flags: u16::from_le_bytes([a[ATTR_FLAGS], a[ATTR_FLAGS + 1]]),
-                sigdefault: u32_at(&a, ATTR_SIGDEFAULT),
-                sigmask: u32_at(&a, ATTR_SIGMASK),
-                pgroup: u32_at(&a, ATTR_PGROUP) as Pid,
+                flags: a.psa_flags,
+                sigdefault: a.psa_sigdefault,
+                sigmask: a.psa_sigmask,
+                pgroup: a.psa_pgroup,
             };
         }
-        let (fa_size, fa) =
-            (u64_at(&desc, ARGS_FILE_ACTIONS_SIZE) as usize, u64_at(&desc, ARGS_FILE_ACTIONS));
-        if fa != 0 {
+        let fa_size = desc.file_actions_size as usize;
+        if desc.file_actions != 0 {
             if !(FILE_ACTIONS_HEADER..=FILE_ACTIONS_HEADER + MAX_FILE_ACTIONS * PSFA_ACTION_SIZE)
                 .contains(&fa_size)
             {
                 return Err(Errno::EINVAL);
             }
-            actions = parse_file_actions(&copyin_vec(fa, fa_size)?)?;
+            actions = parse_file_actions(&copyin_vec(desc.file_actions, fa_size)?)?;
         }
     }
     if attr.flags & POSIX_SPAWN_SETEXEC != 0 {
@@ -278,8 +217,8 @@ pub fn posix_spawn(
     }
     child.set_running();
     thread_setrun(thread);
-    if pid_ptr != 0 {
-        copyout(&pid.to_le_bytes(), UserAddr(pid_ptr)).map_err(|_| Errno::EFAULT)?;
+    if let Some(pid_ptr) = pid_ptr {
+        pid_ptr.write(&pid)?;
     }
     Ok(())
 }

@@ -6,11 +6,12 @@ use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-use osfmk::arm64::copyio::{UserAddr, copyin, copyout};
 use osfmk::kern::locks::SimpleLock;
 use osfmk::kern::processor;
+use osfmk::vm::user_ptr::{UserAddr, UserPtr, UserSlice};
 use sys::Errno;
 use sys::sysctl::*;
+use zerocopy::IntoBytes;
 
 use crate::kern::kern_proc::Proc;
 
@@ -101,39 +102,37 @@ fn lookup(name: &[i32]) -> Result<Value, Errno> {
 /// and only by root.
 pub fn sysctl(
     p: &Arc<Proc>,
-    name: u64,
-    namelen: u64,
-    oldp: u64,
-    oldlenp: u64,
-    newp: u64,
-    newlen: u64,
+    name: UserAddr,
+    namelen: u32,
+    oldp: UserAddr,
+    oldlenp: UserAddr,
+    newp: UserAddr,
+    newlen: usize,
 ) -> Result<(), Errno> {
     let namelen =
         usize::try_from(namelen).ok().filter(|n| (2..=CTL_MAXNAME).contains(n)).ok_or(Errno::EINVAL)?;
-    let mut raw = [0u8; CTL_MAXNAME * 4];
-    copyin(UserAddr(name), &mut raw[..namelen * 4]).map_err(|_| Errno::EFAULT)?;
-    let mib: Vec<i32> =
-        raw[..namelen * 4].chunks_exact(4).map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
-    sysctl_mib(p, &mib, oldp, oldlenp, newp, newlen)
+    let mut mib = [0i32; CTL_MAXNAME];
+    let mib = &mut mib[..namelen];
+    UserSlice::new(name.0, namelen * 4)?.read_at(0, mib.as_mut_bytes())?;
+    sysctl_mib(p, mib, oldp, oldlenp, newp, newlen)
 }
 
 /// `sysctlbyname(name, namelen, oldp, oldlenp, newp, newlen)`: the same, by dotted name
 /// (`namelen` bytes, no NUL needed); ENOENT for names it does not know.
 pub fn sysctlbyname(
     p: &Arc<Proc>,
-    name: u64,
-    namelen: u64,
-    oldp: u64,
-    oldlenp: u64,
-    newp: u64,
-    newlen: u64,
+    name: UserAddr,
+    namelen: usize,
+    oldp: UserAddr,
+    oldlenp: UserAddr,
+    newp: UserAddr,
+    newlen: usize,
 ) -> Result<(), Errno> {
-    let namelen = usize::try_from(namelen).map_err(|_| Errno::ENAMETOOLONG)?;
     if namelen > SYSCTL_NAME_MAX {
         return Err(Errno::ENAMETOOLONG);
     }
     let mut raw = alloc::vec![0u8; namelen];
-    copyin(UserAddr(name), &mut raw).map_err(|_| Errno::EFAULT)?;
+    UserSlice::new(name.0, namelen)?.read_at(0, &mut raw)?;
     let end = raw.iter().position(|&b| b == 0).unwrap_or(raw.len());
     let mib = name_to_mib(&raw[..end]).ok_or(Errno::ENOENT)?;
     sysctl_mib(p, &mib, oldp, oldlenp, newp, newlen)
@@ -143,41 +142,41 @@ pub fn sysctlbyname(
 fn sysctl_mib(
     p: &Arc<Proc>,
     mib: &[i32],
-    oldp: u64,
-    oldlenp: u64,
-    newp: u64,
-    newlen: u64,
+    oldp: UserAddr,
+    oldlenp: UserAddr,
+    newp: UserAddr,
+    newlen: usize,
 ) -> Result<(), Errno> {
     let found = lookup(mib)?;
     let value = &found.data;
-    if oldlenp != 0 {
-        let mut lenb = [0u8; 8];
-        copyin(UserAddr(oldlenp), &mut lenb).map_err(|_| Errno::EFAULT)?;
-        let room = u64::from_le_bytes(lenb);
+    if let Some(oldlenp) = UserPtr::<usize>::new_opt(oldlenp.0)? {
+        let room = oldlenp.read()?;
         let mut result = Ok(());
-        let mut reported = found.size_hint as u64;
-        if oldp != 0 {
-            reported = value.len() as u64;
-            let n = found.fit(usize::try_from(room).unwrap_or(usize::MAX));
-            copyout(&value[..n], UserAddr(oldp)).map_err(|_| Errno::EFAULT)?;
+        let mut reported = found.size_hint;
+        if oldp.0 != 0 {
+            reported = value.len();
+            let n = found.fit(room);
+            UserSlice::new(oldp.0, n)?.write_at(0, &value[..n])?;
             if n < value.len() {
                 result = Err(Errno::ENOMEM);
-                reported = n as u64;
+                reported = n;
             }
         }
-        copyout(&reported.to_le_bytes(), UserAddr(oldlenp)).map_err(|_| Errno::EFAULT)?;
+        oldlenp.write(&reported)?;
         result?;
     }
-    if newp != 0 {
+    if newp.0 != 0 {
         if mib != [CTL_KERN, KERN_HOSTNAME] {
             return Err(Errno::EPERM);
         }
         if p.p_ucred.lock().uid != 0 {
             return Err(Errno::EPERM);
         }
-        let len = usize::try_from(newlen).ok().filter(|&n| n < MAXHOSTNAMELEN).ok_or(Errno::EINVAL)?;
-        let mut new = alloc::vec![0u8; len];
-        copyin(UserAddr(newp), &mut new).map_err(|_| Errno::EFAULT)?;
+        if newlen >= MAXHOSTNAMELEN {
+            return Err(Errno::EINVAL);
+        }
+        let mut new = alloc::vec![0u8; newlen];
+        UserSlice::new(newp.0, newlen)?.read_at(0, &mut new)?;
         let end = new.iter().position(|&b| b == 0).unwrap_or(new.len());
         new.truncate(end);
         *HOSTNAME.lock() = new;

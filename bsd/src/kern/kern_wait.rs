@@ -262,7 +262,7 @@ mod tests {
         assert_eq!(r.ru_stime, Timeval { tv_sec: 0, tv_usec: 999_999, _pad: 0 });
         assert_eq!(r.ru_nsignals, 0);
         assert_eq!(rusage_from_times(u64::MAX, 0).ru_utime.tv_sec, (u64::MAX / 1_000_000) as i64);
-        let b = r.to_bytes();
+        let b = zerocopy::IntoBytes::as_bytes(&r);
         assert_eq!(&b[0..8], &2i64.to_le_bytes());
     }
 }

@@ -7,13 +7,14 @@
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-use osfmk::arm64::copyio::{UserAddr, copyout};
 use osfmk::kern::clock::absolutetime_to_nanoseconds;
 use osfmk::kern::thread::ThreadState;
+use osfmk::vm::user_ptr::{UserAddr, UserSlice};
 use osfmk::vm::vm_page::PAGE_SIZE;
 use sys::Errno;
 use sys::proc_info::*;
 use sys::signal::{NSIG, SigSet, sigmask};
+use zerocopy::IntoBytes;
 
 use crate::kern::kern_proc::{Proc, ProcState, allproc, pgrps, proc_find, uthread};
 use crate::kern::proc_filter::{NODEV, ProcFilter, ProcIds, size_estimate};
@@ -184,7 +185,7 @@ pub fn sysctl_kern_proc(rest: &[i32]) -> Result<(Vec<u8>, usize), Errno> {
     let procs = select(ProcFilter::from_sysctl(rest)?);
     let mut out = Vec::with_capacity(procs.len() * KINFO_PROC_SIZE);
     for p in &procs {
-        out.extend_from_slice(&fill_kinfo_proc(p).to_bytes());
+        out.extend_from_slice(fill_kinfo_proc(p).as_bytes());
     }
     Ok((out, size_estimate(procs.len(), KINFO_PROC_SIZE)))
 }
@@ -200,22 +201,22 @@ fn may_inspect_task(caller: &Proc, target: &Proc) -> bool {
 /// for the pid list with no buffer, the room to allocate).
 pub fn proc_info(
     p: &Arc<Proc>,
-    callnum: u64,
+    callnum: i32,
     pid: i32,
     flavor: u32,
-    buffer: u64,
+    buffer: UserAddr,
     buffersize: i32,
 ) -> Result<u64, Errno> {
     let room = usize::try_from(buffersize).map_err(|_| Errno::EINVAL)?;
     match callnum {
         PROC_INFO_CALL_LISTPIDS => {
             let procs = select(ProcFilter::from_listpids(pid as u32, flavor)?);
-            if buffer == 0 {
+            if buffer.0 == 0 {
                 return Ok(size_estimate(procs.len(), 4) as u64);
             }
-            let pids: Vec<u8> = procs.iter().take(room / 4).flat_map(|q| q.p_pid.to_le_bytes()).collect();
-            copyout(&pids, UserAddr(buffer)).map_err(|_| Errno::EFAULT)?;
-            Ok(pids.len() as u64)
+            let pids: Vec<i32> = procs.iter().take(room / 4).map(|q| q.p_pid).collect();
+            UserSlice::new(buffer.0, pids.as_bytes().len())?.write_at(0, pids.as_bytes())?;
+            Ok(pids.as_bytes().len() as u64)
         }
         PROC_INFO_CALL_PIDINFO => {
             let size = match flavor {
@@ -239,12 +240,12 @@ pub fn proc_info(
             }
             let mut out = Vec::with_capacity(size);
             if flavor != PROC_PIDTASKINFO {
-                out.extend_from_slice(&fill_bsdinfo(&target).to_bytes());
+                out.extend_from_slice(fill_bsdinfo(&target).as_bytes());
             }
             if flavor != PROC_PIDTBSDINFO {
-                out.extend_from_slice(&fill_taskinfo(&target).to_bytes());
+                out.extend_from_slice(fill_taskinfo(&target).as_bytes());
             }
-            copyout(&out, UserAddr(buffer)).map_err(|_| Errno::EFAULT)?;
+            UserSlice::new(buffer.0, out.len())?.write_at(0, &out)?;
             Ok(out.len() as u64)
         }
         _ => Err(Errno::EINVAL),

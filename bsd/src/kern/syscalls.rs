@@ -1,14 +1,18 @@
 //! The BSD system call table (`sysent`) and its dispatcher (`unix_syscall`).
 //!
 //! `sysent` is generated from `bsd/sys/syscalls.master`: every STD entry there names a
-//! function here with the same name, taking the argument registers. Results go back as XNU
-//! does (reference §1.2): success clears PSTATE.C and fills x0/x1 by return kind; failure
-//! sets C with the errno in x0. Numbers with no implementation post SIGSYS and fail with
-//! ENOSYS (`nosys`), or fail quietly (`enosys`) where XNU does.
+//! function in [`handlers`] with the same name, taking a [`SysCtx`] and the call's arguments
+//! with the types the table gives them (converted from the registers by
+//! [`crate::kern::sysproto::SysArg`]), so a handler that disagrees with the table does not
+//! compile. Results go back as XNU does (reference §1.2): success clears PSTATE.C and fills
+//! x0/x1 by return kind; failure sets C with the errno in x0. Numbers with no implementation
+//! post SIGSYS and fail with ENOSYS (`nosys`), or fail quietly (`enosys`) where XNU does.
 
-use osfmk::arm64::copyio::{UserAddr, copyin, copyout};
+use alloc::sync::Arc;
+
+use mach::CopyFault;
 use osfmk::arm64::trapframe::TrapFrame;
-use osfmk::vm::user_ptr::UserPtr;
+use osfmk::vm::user_ptr::{UserAddr, UserPtr, UserSlice};
 use sys::Errno;
 use sys::syscalls::{RetKind, SysStatus, sysent_info};
 use sys::time::{Timeval, Timezone};
@@ -17,279 +21,310 @@ use sys::wait::w_exitcode;
 
 use crate::kern::kern_exit::exit1;
 use crate::kern::kern_proc::{Proc, current_proc};
+use crate::kern::sysproto::{ArgRegs, argtypes};
 
 /// Two result registers (x0, x1).
 pub type SysRet = Result<(u64, u64), Errno>;
 
-/// Argument registers as the call sees them, and the caller's trap frame (for the calls
-/// that set registers themselves: fork's child, execve, sigreturn).
-pub struct SysArgs<'a>(pub [u64; 8], pub &'a mut TrapFrame);
+/// What every handler gets besides its arguments: the calling process, and the caller's
+/// trap frame (for the calls that set registers themselves: fork's child, execve,
+/// sigreturn).
+pub struct SysCtx<'a> {
+    pub p: &'a Arc<Proc>,
+    pub frame: &'a mut TrapFrame,
+}
 
 /// Bytes moved per step by read and write: bounds kernel buffers, not the request.
 const IO_CHUNK: usize = 4096;
 
 /// `struct rusage` from user and system counter ticks.
 fn rusage_of((user, system): (u64, u64)) -> sys::resource::Rusage {
-    let tv = |ticks: u64| {
-        let ns = osfmk::kern::clock::absolutetime_to_nanoseconds(ticks);
-        sys::time::Timeval {
-            tv_sec: (ns / 1_000_000_000) as i64,
-            tv_usec: ((ns / 1000) % 1_000_000) as i32,
-            _pad: 0,
-        }
-    };
-    sys::resource::Rusage { ru_utime: tv(user), ru_stime: tv(system), ..Default::default() }
+    let us = |ticks: u64| osfmk::kern::clock::absolutetime_to_nanoseconds(ticks) / 1000;
+    crate::kern::kern_wait::rusage_from_times(us(user), us(system))
 }
 
-/// Handlers, one per STD line of syscalls.master.
+/// Success with no value.
+fn done(r: Result<(), Errno>) -> SysRet {
+    r.map(|()| (0, 0))
+}
+
+/// Handlers, one per STD line of syscalls.master, with the table's argument names and types.
 mod handlers {
     use super::*;
+    use crate::kern::{
+        kern_mman, kern_prot, kern_resource, kern_rlimit, kern_sig, kern_sysctl, pthread_support,
+    };
 
-    pub fn exit(p: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
-        exit1(p, w_exitcode(a.0[0] as i32));
+    pub fn exit(cx: &mut SysCtx, rval: i32) -> SysRet {
+        exit1(cx.p, w_exitcode(rval));
         // The thread ends on its way out (AST); no register matters any more.
         Err(Errno::EJUSTRETURN)
     }
 
-    pub fn read(p: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
-        let (fd, buf, nbyte) = (a.0[0], a.0[1], a.0[2]);
-        let fg = p.p_fd.lock().get(fd)?;
+    pub fn read(cx: &mut SysCtx, fd: i32, cbuf: UserAddr, nbyte: usize) -> SysRet {
+        let fg = cx.p.p_fd.lock().get(fd)?;
         if fg.fg_flag & crate::kern::kern_descrip::FREAD == 0 {
             return Err(Errno::EBADF);
         }
-        if nbyte > isize::MAX as u64 {
+        if nbyte > isize::MAX as usize {
             return Err(Errno::EINVAL);
         }
         let mut kbuf = [0u8; IO_CHUNK];
-        let want = (nbyte as usize).min(IO_CHUNK);
+        let want = nbyte.min(IO_CHUNK);
+        let dst = UserSlice::new(cbuf.0, want)?;
         let offset = *fg.fg_offset.lock();
         let n = fg.fg_ops.read(&mut kbuf[..want], offset)?;
-        copyout(&kbuf[..n], UserAddr(buf)).map_err(|_| Errno::EFAULT)?;
+        dst.write_at(0, &kbuf[..n])?;
         if fg.fg_ops.seekable() {
             *fg.fg_offset.lock() += n as u64;
         }
         Ok((n as u64, 0))
     }
 
-    pub fn write(p: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
-        let (fd, buf, nbyte) = (a.0[0], a.0[1], a.0[2]);
-        let fg = p.p_fd.lock().get(fd)?;
+    pub fn write(cx: &mut SysCtx, fd: i32, cbuf: UserAddr, nbyte: usize) -> SysRet {
+        let fg = cx.p.p_fd.lock().get(fd)?;
         if fg.fg_flag & crate::kern::kern_descrip::FWRITE == 0 {
             return Err(Errno::EBADF);
         }
-        if nbyte > isize::MAX as u64 {
+        if nbyte > isize::MAX as usize {
             return Err(Errno::EINVAL);
         }
         let mut kbuf = [0u8; IO_CHUNK];
-        let mut done: u64 = 0;
+        let mut done = 0;
         while done < nbyte {
-            let want = ((nbyte - done) as usize).min(IO_CHUNK);
-            let src = UserAddr(buf).offset(done).ok_or(Errno::EFAULT)?;
-            // A bad address part-way through ends the write short, as on BSD; a bad address
-            // at the start is EFAULT.
-            let got = match copyin(src, &mut kbuf[..want]) {
+            let want = (nbyte - done).min(IO_CHUNK);
+            // A bad address part-way through ends the write short, as on BSD (the request
+            // may run far past what is mapped); a bad address at the start is EFAULT.
+            let chunk = cbuf.offset(done as u64).ok_or(CopyFault { copied: 0 });
+            let got = match chunk.and_then(|at| UserSlice::new(at.0, want)?.read_at(0, &mut kbuf[..want])) {
                 Ok(()) => want,
-                Err(partial) => partial,
+                Err(fault) => fault.copied,
             };
             if got > 0 {
                 let offset = *fg.fg_offset.lock();
                 let n = fg.fg_ops.write(&kbuf[..got], offset)?;
-                done += n as u64;
+                done += n;
                 if fg.fg_ops.seekable() {
                     *fg.fg_offset.lock() += n as u64;
                 }
             }
             if got < want {
-                return if done == 0 { Err(Errno::EFAULT) } else { Ok((done, 0)) };
+                return if done == 0 { Err(Errno::EFAULT) } else { Ok((done as u64, 0)) };
             }
         }
-        Ok((done, 0))
+        Ok((done as u64, 0))
     }
 
-    pub fn getpid(p: &alloc::sync::Arc<Proc>, _: &mut SysArgs) -> SysRet {
-        Ok((p.p_pid as u64, 0))
+    pub fn getpid(cx: &mut SysCtx) -> SysRet {
+        Ok((cx.p.p_pid as u64, 0))
     }
 
-    pub fn getppid(p: &alloc::sync::Arc<Proc>, _: &mut SysArgs) -> SysRet {
-        Ok((p.ppid() as u64, 0))
+    pub fn getppid(cx: &mut SysCtx) -> SysRet {
+        Ok((cx.p.ppid() as u64, 0))
     }
 
-    pub fn getuid(p: &alloc::sync::Arc<Proc>, _: &mut SysArgs) -> SysRet {
-        Ok((p.p_ucred.lock().ruid as u64, 0))
+    pub fn getuid(cx: &mut SysCtx) -> SysRet {
+        Ok((cx.p.p_ucred.lock().ruid as u64, 0))
     }
 
-    pub fn geteuid(p: &alloc::sync::Arc<Proc>, _: &mut SysArgs) -> SysRet {
-        Ok((p.p_ucred.lock().uid as u64, 0))
+    pub fn geteuid(cx: &mut SysCtx) -> SysRet {
+        Ok((cx.p.p_ucred.lock().uid as u64, 0))
     }
 
-    pub fn getgid(p: &alloc::sync::Arc<Proc>, _: &mut SysArgs) -> SysRet {
-        Ok((p.p_ucred.lock().rgid as u64, 0))
+    pub fn getgid(cx: &mut SysCtx) -> SysRet {
+        Ok((cx.p.p_ucred.lock().rgid as u64, 0))
     }
 
-    pub fn getegid(p: &alloc::sync::Arc<Proc>, _: &mut SysArgs) -> SysRet {
-        Ok((p.p_ucred.lock().gid as u64, 0))
+    pub fn getegid(cx: &mut SysCtx) -> SysRet {
+        Ok((cx.p.p_ucred.lock().gid as u64, 0))
     }
 
-    pub fn fork(p: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
-        crate::kern::kern_fork::fork1(p, a.1).map(|pid| (pid as u64, 0))
+    pub fn fork(cx: &mut SysCtx) -> SysRet {
+        crate::kern::kern_fork::fork1(cx.p, cx.frame).map(|pid| (pid as u64, 0))
     }
 
-    pub fn vfork(p: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
+    pub fn vfork(cx: &mut SysCtx) -> SysRet {
         // vfork may be fork: copy-on-write makes the copy cheap.
-        fork(p, a)
+        fork(cx)
     }
 
-    pub fn execve(p: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
-        let (path, argv, envp) = (a.0[0], a.0[1], a.0[2]);
-        crate::kern::kern_exec::execve(p, path, argv, envp, a.1).map(|()| (0, 0))
+    pub fn execve(cx: &mut SysCtx, fname: UserAddr, argp: UserAddr, envp: UserAddr) -> SysRet {
+        done(crate::kern::kern_exec::execve(cx.p, fname, argp, envp, cx.frame))
     }
 
-    pub fn posix_spawn(p: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
-        let [pid, path, adesc, argv, envp, ..] = a.0;
-        crate::kern::kern_spawn::posix_spawn(p, pid, path, adesc, argv, envp).map(|()| (0, 0))
+    pub fn posix_spawn(
+        cx: &mut SysCtx,
+        pid: UserAddr,
+        path: UserAddr,
+        adesc: UserAddr,
+        argv: UserAddr,
+        envp: UserAddr,
+    ) -> SysRet {
+        done(crate::kern::kern_spawn::posix_spawn(cx.p, pid, path, adesc, argv, envp))
     }
 
-    pub fn wait4(p: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
-        let [pid, status, options, rusage, ..] = a.0;
-        let Some(w) = crate::kern::kern_exit::wait4(p, pid as i32, options as i32)? else {
+    pub fn wait4(cx: &mut SysCtx, pid: i32, status: UserAddr, options: i32, rusage: UserAddr) -> SysRet {
+        // As in XNU, a call with nothing to wait for fails (ECHILD) whatever the pointers.
+        let Some(w) = crate::kern::kern_exit::wait4(cx.p, pid, options)? else {
             return Ok((0, 0));
         };
-        if status != 0 {
-            copyout(&w.status.to_le_bytes(), UserAddr(status)).map_err(|_| Errno::EFAULT)?;
+        let status = UserPtr::<i32>::new_opt(status.0)?;
+        let rusage = UserPtr::<sys::resource::Rusage>::new_opt(rusage.0)?;
+        if let Some(status) = status {
+            status.write(&w.status)?;
         }
-        if rusage != 0 {
-            copyout(&rusage_of(w.times).to_bytes(), UserAddr(rusage)).map_err(|_| Errno::EFAULT)?;
+        if let Some(rusage) = rusage {
+            rusage.write(&rusage_of(w.times))?;
         }
         Ok((w.pid as u64, 0))
     }
 
-    pub fn getrusage(p: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
-        const RUSAGE_SELF: i32 = 0;
-        const RUSAGE_CHILDREN: i32 = -1;
-        let times = match a.0[0] as i32 {
-            RUSAGE_SELF => p.cpu_times(),
-            RUSAGE_CHILDREN => *p.p_cru.lock(),
+    pub fn getrusage(cx: &mut SysCtx, who: i32, rusage: UserAddr) -> SysRet {
+        use sys::resource::{RUSAGE_CHILDREN, RUSAGE_SELF};
+        let times = match who {
+            RUSAGE_SELF => cx.p.cpu_times(),
+            RUSAGE_CHILDREN => *cx.p.p_cru.lock(),
             _ => return Err(Errno::EINVAL),
         };
-        copyout(&rusage_of(times).to_bytes(), UserAddr(a.0[1])).map_err(|_| Errno::EFAULT)?;
+        UserPtr::new(rusage.0)?.write(&rusage_of(times))?;
         Ok((0, 0))
     }
 
-    pub fn kill(p: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
-        crate::kern::kern_sig::kill(p, a.0[0] as i32, a.0[1] as u32).map(|()| (0, 0))
+    pub fn kill(cx: &mut SysCtx, pid: i32, signum: i32, _posix: i32) -> SysRet {
+        done(kern_sig::kill(cx.p, pid, signum))
     }
 
-    pub fn sigaction(p: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
-        crate::kern::kern_sig::sigaction(p, a.0[0], a.0[1], a.0[2]).map(|()| (0, 0))
+    pub fn sigaction(cx: &mut SysCtx, signum: i32, nsa: UserAddr, osa: UserAddr) -> SysRet {
+        done(kern_sig::sigaction(cx.p, signum, nsa, osa))
     }
 
-    pub fn sigprocmask(_: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
-        crate::kern::kern_sig::sigprocmask(a.0[0], a.0[1], a.0[2]).map(|()| (0, 0))
+    pub fn sigprocmask(_: &mut SysCtx, how: i32, mask: UserAddr, omask: UserAddr) -> SysRet {
+        done(kern_sig::sigprocmask(how, mask, omask))
     }
 
-    pub fn __pthread_sigmask(p: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
-        sigprocmask(p, a)
+    pub fn __pthread_sigmask(cx: &mut SysCtx, how: i32, set: UserAddr, oset: UserAddr) -> SysRet {
+        sigprocmask(cx, how, set, oset)
     }
 
-    pub fn sigpending(p: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
-        crate::kern::kern_sig::sigpending(p, a.0[0]).map(|()| (0, 0))
+    pub fn sigpending(cx: &mut SysCtx, osv: UserAddr) -> SysRet {
+        done(kern_sig::sigpending(cx.p, osv))
     }
 
-    pub fn sigsuspend(p: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
-        crate::kern::kern_sig::sigsuspend(p, a.0[0]).map(|()| (0, 0))
+    pub fn sigsuspend(cx: &mut SysCtx, mask: u32) -> SysRet {
+        done(kern_sig::sigsuspend(cx.p, mask))
     }
 
-    pub fn sigaltstack(_: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
-        crate::kern::kern_sig::sigaltstack(a.0[0], a.0[1]).map(|()| (0, 0))
+    pub fn sigaltstack(_: &mut SysCtx, nss: UserAddr, oss: UserAddr) -> SysRet {
+        done(kern_sig::sigaltstack(nss, oss))
     }
 
-    pub fn sigreturn(p: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
-        let (uctx, infostyle, token) = (a.0[0], a.0[1], a.0[2]);
-        crate::kern::kern_sig::sigreturn(p, uctx, infostyle, token, a.1).map(|()| (0, 0))
+    pub fn sigreturn(cx: &mut SysCtx, uctx: UserAddr, infostyle: i32, token: UserAddr) -> SysRet {
+        done(kern_sig::sigreturn(cx.p, uctx, infostyle, token, cx.frame))
     }
 
-    pub fn __pthread_kill(p: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
-        crate::kern::kern_sig::pthread_kill(p, a.0[0], a.0[1]).map(|()| (0, 0))
+    pub fn __pthread_kill(cx: &mut SysCtx, thread_port: i32, sig: i32) -> SysRet {
+        done(kern_sig::pthread_kill(cx.p, thread_port as u32, sig))
     }
 
-    pub fn getpgrp(p: &alloc::sync::Arc<Proc>, _: &mut SysArgs) -> SysRet {
-        Ok((p.pgrp() as u64, 0))
+    pub fn getpgrp(cx: &mut SysCtx) -> SysRet {
+        Ok((cx.p.pgrp() as u64, 0))
     }
 
-    pub fn setpgid(p: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
-        crate::kern::kern_prot::setpgid(p, a.0[0] as i32 as i64, a.0[1] as i32 as i64).map(|()| (0, 0))
+    pub fn setpgid(cx: &mut SysCtx, pid: i32, pgid: i32) -> SysRet {
+        done(kern_prot::setpgid(cx.p, pid, pgid))
     }
 
-    pub fn getpgid(p: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
-        crate::kern::kern_prot::getpgid(p, a.0[0] as i32 as i64).map(|g| (g as u64, 0))
+    pub fn getpgid(cx: &mut SysCtx, pid: i32) -> SysRet {
+        kern_prot::getpgid(cx.p, pid).map(|g| (g as u64, 0))
     }
 
-    pub fn setsid(p: &alloc::sync::Arc<Proc>, _: &mut SysArgs) -> SysRet {
-        crate::kern::kern_prot::setsid(p).map(|s| (s as u64, 0))
+    pub fn setsid(cx: &mut SysCtx) -> SysRet {
+        kern_prot::setsid(cx.p).map(|s| (s as u64, 0))
     }
 
-    pub fn getsid(p: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
-        crate::kern::kern_prot::getsid(p, a.0[0] as i32 as i64).map(|s| (s as u64, 0))
+    pub fn getsid(cx: &mut SysCtx, pid: i32) -> SysRet {
+        kern_prot::getsid(cx.p, pid).map(|s| (s as u64, 0))
     }
 
-    pub fn setuid(p: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
-        crate::kern::kern_prot::setuid(p, a.0[0] as u32).map(|()| (0, 0))
+    pub fn setuid(cx: &mut SysCtx, uid: u32) -> SysRet {
+        done(kern_prot::setuid(cx.p, uid))
     }
 
-    pub fn seteuid(p: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
-        crate::kern::kern_prot::seteuid(p, a.0[0] as u32).map(|()| (0, 0))
+    pub fn seteuid(cx: &mut SysCtx, euid: u32) -> SysRet {
+        done(kern_prot::seteuid(cx.p, euid))
     }
 
-    pub fn setgid(p: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
-        crate::kern::kern_prot::setgid(p, a.0[0] as u32).map(|()| (0, 0))
+    pub fn setgid(cx: &mut SysCtx, gid: u32) -> SysRet {
+        done(kern_prot::setgid(cx.p, gid))
     }
 
-    pub fn setegid(p: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
-        crate::kern::kern_prot::setegid(p, a.0[0] as u32).map(|()| (0, 0))
+    pub fn setegid(cx: &mut SysCtx, egid: u32) -> SysRet {
+        done(kern_prot::setegid(cx.p, egid))
     }
 
-    pub fn issetugid(p: &alloc::sync::Arc<Proc>, _: &mut SysArgs) -> SysRet {
-        Ok((p.p_sugid.load(core::sync::atomic::Ordering::Relaxed) as u64, 0))
+    pub fn issetugid(cx: &mut SysCtx) -> SysRet {
+        Ok((cx.p.p_sugid.load(core::sync::atomic::Ordering::Relaxed) as u64, 0))
     }
 
-    pub fn sysctl(p: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
-        let [name, namelen, oldp, oldlenp, newp, newlen, ..] = a.0;
-        crate::kern::kern_sysctl::sysctl(p, name, namelen, oldp, oldlenp, newp, newlen).map(|()| (0, 0))
+    pub fn sysctl(
+        cx: &mut SysCtx,
+        name: UserAddr,
+        namelen: u32,
+        old: UserAddr,
+        oldlenp: UserAddr,
+        new: UserAddr,
+        newlen: usize,
+    ) -> SysRet {
+        done(kern_sysctl::sysctl(cx.p, name, namelen, old, oldlenp, new, newlen))
     }
 
-    pub fn open(p: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
-        let [path, flags, mode, ..] = a.0;
-        crate::vfs::vfs_syscalls::open(p, path, flags as u32, mode as u16).map(|fd| (fd as u64, 0))
+    pub fn sysctlbyname(
+        cx: &mut SysCtx,
+        name: UserAddr,
+        namelen: usize,
+        old: UserAddr,
+        oldlenp: UserAddr,
+        new: UserAddr,
+        newlen: usize,
+    ) -> SysRet {
+        done(kern_sysctl::sysctlbyname(cx.p, name, namelen, old, oldlenp, new, newlen))
     }
 
-    pub fn close(p: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
-        p.p_fd.lock().close(a.0[0]).map(|()| (0, 0))
+    pub fn open(cx: &mut SysCtx, path: UserAddr, flags: i32, mode: i32) -> SysRet {
+        crate::vfs::vfs_syscalls::open(cx.p, path, flags, mode).map(|fd| (fd as u64, 0))
     }
 
-    pub fn dup(p: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
-        p.p_fd.lock().dup_at_least(a.0[0], 0, false).map(|fd| (fd as u64, 0))
+    pub fn close(cx: &mut SysCtx, fd: i32) -> SysRet {
+        done(cx.p.p_fd.lock().close(fd))
     }
 
-    pub fn dup2(p: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
-        let [from, to, ..] = a.0;
-        p.p_fd.lock().dup2(from, to).map(|()| (to, 0))
+    /// `dup(u_int fd)`: XNU takes the descriptor as an `int` again.
+    pub fn dup(cx: &mut SysCtx, fd: u32) -> SysRet {
+        cx.p.p_fd.lock().dup_at_least(fd as i32, 0, false).map(|fd| (fd as u64, 0))
+    }
+
+    /// `dup2(u_int from, u_int to)`, each read as an `int` as XNU does.
+    pub fn dup2(cx: &mut SysCtx, from: u32, to: u32) -> SysRet {
+        let (from, to) = (from as i32, to as i32);
+        cx.p.p_fd.lock().dup2(from, to).map(|()| (to as u64, 0))
     }
 
     /// The descriptor commands; the open-file status commands (F_GETFL, F_SETFL, locks)
     /// arrive with the file system calls and are EINVAL until then.
-    pub fn fcntl(p: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
+    pub fn fcntl(cx: &mut SysCtx, fd: i32, cmd: i32, arg: i64) -> SysRet {
         use sys::fcntl::*;
-        let [fd, cmd, arg, ..] = a.0;
-        let mut fdt = p.p_fd.lock();
+        let mut fdt = cx.p.p_fd.lock();
         match cmd {
+            // The minimum descriptor is an `int` (XNU casts the `long` down).
             F_DUPFD | F_DUPFD_CLOEXEC => {
-                fdt.dup_at_least(fd, arg, cmd == F_DUPFD_CLOEXEC).map(|n| (n as u64, 0))
+                fdt.dup_at_least(fd, arg as i32, cmd == F_DUPFD_CLOEXEC).map(|n| (n as u64, 0))
             }
             F_GETFD => {
                 let flags = fdt.fd_flags(fd)?;
-                Ok((if flags & crate::kern::kern_descrip::FP_CLOEXEC != 0 { FD_CLOEXEC } else { 0 }, 0))
+                let cloexec = flags & crate::kern::kern_descrip::FP_CLOEXEC != 0;
+                Ok((if cloexec { FD_CLOEXEC as u64 } else { 0 }, 0))
             }
-            F_SETFD => fdt.set_cloexec(fd, arg & FD_CLOEXEC != 0).map(|()| (0, 0)),
+            F_SETFD => done(fdt.set_cloexec(fd, arg & FD_CLOEXEC as i64 != 0)),
             _ => {
                 fdt.get(fd)?;
                 Err(Errno::EINVAL)
@@ -297,43 +332,43 @@ mod handlers {
         }
     }
 
-    pub fn proc_info(p: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
-        let [callnum, pid, flavor, _arg, buffer, buffersize, ..] = a.0;
-        crate::kern::proc_info::proc_info(p, callnum, pid as i32, flavor as u32, buffer, buffersize as i32)
-            .map(|n| (n, 0))
+    pub fn proc_info(
+        cx: &mut SysCtx,
+        callnum: i32,
+        pid: i32,
+        flavor: u32,
+        _arg: u64,
+        buffer: UserAddr,
+        buffersize: i32,
+    ) -> SysRet {
+        crate::kern::proc_info::proc_info(cx.p, callnum, pid, flavor, buffer, buffersize).map(|n| (n, 0))
     }
 
-    pub fn sysctlbyname(p: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
-        let [name, namelen, oldp, oldlenp, newp, newlen, ..] = a.0;
-        crate::kern::kern_sysctl::sysctlbyname(p, name, namelen, oldp, oldlenp, newp, newlen).map(|()| (0, 0))
-    }
-
-    pub fn getrlimit(p: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
-        let limit = crate::kern::kern_rlimit::getrlimit(p, a.0[0])?;
-        copyout(&limit.to_bytes(), UserAddr(a.0[1])).map_err(|_| Errno::EFAULT)?;
+    pub fn getrlimit(cx: &mut SysCtx, which: u32, rlp: UserAddr) -> SysRet {
+        let rlp = UserPtr::new(rlp.0)?;
+        rlp.write(&kern_rlimit::getrlimit(cx.p, which)?)?;
         Ok((0, 0))
     }
 
-    pub fn setrlimit(p: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
-        let mut b = [0u8; 16];
-        copyin(UserAddr(a.0[1]), &mut b).map_err(|_| Errno::EFAULT)?;
-        crate::kern::kern_rlimit::setrlimit(p, a.0[0], sys::resource::Rlimit::from_bytes(b)).map(|()| (0, 0))
+    pub fn setrlimit(cx: &mut SysCtx, which: u32, rlp: UserAddr) -> SysRet {
+        let new = UserPtr::new(rlp.0)?.read()?;
+        done(kern_rlimit::setrlimit(cx.p, which, new))
     }
 
-    pub fn getpriority(p: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
-        crate::kern::kern_resource::getpriority(p, a.0[0], a.0[1]).map(|n| (n as i64 as u64, 0))
+    pub fn getpriority(cx: &mut SysCtx, which: i32, who: u32) -> SysRet {
+        kern_resource::getpriority(cx.p, which, who).map(|n| (n as i64 as u64, 0))
     }
 
-    pub fn setpriority(p: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
-        crate::kern::kern_resource::setpriority(p, a.0[0], a.0[1], a.0[2] as i32 as i64).map(|()| (0, 0))
+    pub fn setpriority(cx: &mut SysCtx, which: i32, who: u32, prio: i32) -> SysRet {
+        done(kern_resource::setpriority(cx.p, which, who, prio))
     }
 
-    pub fn gettimeofday(_: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
+    pub fn gettimeofday(_: &mut SysCtx, tp: UserAddr, tzp: UserAddr, mach_absolute_time: UserAddr) -> SysRet {
         // NULL means "not wanted" for each pointer; a bad one is EFAULT before anything is
         // written (each is checked when it is built).
-        let tp = UserPtr::<Timeval>::new_opt(a.0[0])?;
-        let tzp = UserPtr::<Timezone>::new_opt(a.0[1])?;
-        let abs = UserPtr::<u64>::new_opt(a.0[2])?;
+        let tp = UserPtr::<Timeval>::new_opt(tp.0)?;
+        let tzp = UserPtr::<Timezone>::new_opt(tzp.0)?;
+        let abs = UserPtr::<u64>::new_opt(mach_absolute_time.0)?;
         let (tv, now) = crate::kern::kern_time::microtime();
         if let Some(tp) = tp {
             tp.write(&tv)?;
@@ -347,46 +382,78 @@ mod handlers {
         Ok((0, 0))
     }
 
-    pub fn mmap(p: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
-        let [addr, len, prot, flags, fd, pos, ..] = a.0;
-        crate::kern::kern_mman::mmap(p, addr, len, prot, flags, fd, pos).map(|at| (at, 0))
+    pub fn mmap(
+        cx: &mut SysCtx,
+        addr: UserAddr,
+        len: usize,
+        prot: i32,
+        flags: i32,
+        fd: i32,
+        pos: i64,
+    ) -> SysRet {
+        kern_mman::mmap(cx.p, addr, len, prot, flags, fd, pos).map(|at| (at.0, 0))
     }
 
-    pub fn munmap(p: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
-        crate::kern::kern_mman::munmap(p, a.0[0], a.0[1]).map(|()| (0, 0))
+    pub fn munmap(cx: &mut SysCtx, addr: UserAddr, len: usize) -> SysRet {
+        done(kern_mman::munmap(cx.p, addr, len))
     }
 
-    pub fn mprotect(p: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
-        crate::kern::kern_mman::mprotect(p, a.0[0], a.0[1], a.0[2] as u32 as u64).map(|()| (0, 0))
+    pub fn mprotect(cx: &mut SysCtx, addr: UserAddr, len: usize, prot: i32) -> SysRet {
+        done(kern_mman::mprotect(cx.p, addr, len, prot))
     }
 
-    pub fn madvise(p: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
-        crate::kern::kern_mman::madvise(p, a.0[0], a.0[1], a.0[2] as u32 as u64).map(|()| (0, 0))
+    pub fn madvise(cx: &mut SysCtx, addr: UserAddr, len: usize, behav: i32) -> SysRet {
+        done(kern_mman::madvise(cx.p, addr, len, behav))
     }
 
-    pub fn minherit(p: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
-        crate::kern::kern_mman::minherit(p, a.0[0], a.0[1], a.0[2] as u32 as u64).map(|()| (0, 0))
+    pub fn minherit(cx: &mut SysCtx, addr: UserAddr, len: usize, inherit: i32) -> SysRet {
+        done(kern_mman::minherit(cx.p, addr, len, inherit))
     }
 
-    pub fn bsdthread_register(p: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
-        crate::kern::pthread_support::bsdthread_register(p, a.0[0], a.0[1], a.0[6]).map(|f| (f, 0))
+    #[allow(clippy::too_many_arguments)]
+    pub fn bsdthread_register(
+        cx: &mut SysCtx,
+        threadstart: UserAddr,
+        wqthread: UserAddr,
+        _flags: u32,
+        _stack_addr_hint: UserAddr,
+        _targetconc_ptr: UserAddr,
+        _dispatchqueue_offset: u32,
+        tsd_offset: u32,
+    ) -> SysRet {
+        pthread_support::bsdthread_register(cx.p, threadstart, wqthread, tsd_offset).map(|f| (f, 0))
     }
 
-    pub fn bsdthread_create(p: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
-        let [func, arg, stack, pthread, flags, ..] = a.0;
-        crate::kern::pthread_support::bsdthread_create(p, func, arg, stack, pthread, flags).map(|t| (t, 0))
+    pub fn bsdthread_create(
+        cx: &mut SysCtx,
+        func: UserAddr,
+        func_arg: UserAddr,
+        stack: UserAddr,
+        pthread: UserAddr,
+        flags: u32,
+    ) -> SysRet {
+        pthread_support::bsdthread_create(cx.p, func, func_arg, stack, pthread, flags).map(|t| (t.0, 0))
     }
 
-    pub fn bsdthread_terminate(p: &alloc::sync::Arc<Proc>, a: &mut SysArgs) -> SysRet {
-        crate::kern::pthread_support::bsdthread_terminate(p, a.0[0], a.0[1], a.0[2]).map(|()| (0, 0))
+    pub fn bsdthread_terminate(
+        cx: &mut SysCtx,
+        stackaddr: UserAddr,
+        freesize: usize,
+        port: u32,
+        _sema_or_ulock: UserAddr,
+    ) -> SysRet {
+        done(pthread_support::bsdthread_terminate(cx.p, stackaddr, freesize, port))
     }
 }
 
+/// `sysent`: each implemented call's handler, its arguments converted from the registers to
+/// the table's types (`argtypes::TYPE`, so the handler must take exactly those).
 macro_rules! build_sysent {
-    ($( ($nr:literal, $name:ident, $ret:ident, [$($arg:ident),*]) ),* $(,)?) => {
-        fn sysent_call(nr: u32, p: &alloc::sync::Arc<Proc>, args: &mut SysArgs) -> Option<SysRet> {
+    ($( ($nr:literal, $name:ident, $ret:ident, [$($arg:ident: $ty:ident),*]) ),* $(,)?) => {
+        fn sysent_call(nr: u32, cx: &mut SysCtx, regs: [u64; 8]) -> Option<SysRet> {
+            let mut args = ArgRegs::new(regs);
             match nr {
-                $( $nr => Some(handlers::$name(p, args)), )*
+                $( $nr => Some(handlers::$name(cx, $( args.take::<argtypes::$ty>() ),*)), )*
                 _ => None,
             }
         }
@@ -408,7 +475,7 @@ pub fn unix_syscall(frame: &mut TrapFrame) {
     }
     let info = sysent_info(nr);
     let result = match info.status {
-        SysStatus::Std => sysent_call(nr, &p, &mut SysArgs(regs, frame)).unwrap_or(Err(Errno::ENOSYS)),
+        SysStatus::Std => sysent_call(nr, &mut SysCtx { p: &p, frame }, regs).unwrap_or(Err(Errno::ENOSYS)),
         SysStatus::ENoSys => Err(Errno::ENOSYS),
         SysStatus::NoSys | SysStatus::Unimpl => {
             // XNU's nosys posts SIGSYS to the calling thread.

@@ -22,12 +22,12 @@ use crate::vfs::vfs_vnops::vn_open;
 /// Copies in the NUL-terminated path at user `addr`. Longer than [`MAXPATHLEN`] with its
 /// NUL: `ENAMETOOLONG`; a bad pointer: `EFAULT`; empty: `ENOENT` (POSIX). `p` is the
 /// calling process, whose memory is the current address space.
-pub fn copyin_path(p: &Proc, addr: u64) -> Result<Vec<u8>, Errno> {
+pub fn copyin_path(p: &Proc, addr: UserAddr) -> Result<Vec<u8>, Errno> {
     if p.task.map.is_none() {
         return Err(Errno::EFAULT);
     }
     let mut path = Vec::new();
-    copyinstr(UserAddr(addr), MAXPATHLEN, &mut path)
+    copyinstr(addr, MAXPATHLEN, &mut path)
         .map_err(|kr| if kr == KernReturn::KERN_NO_SPACE { Errno::ENAMETOOLONG } else { Errno::EFAULT })?;
     if path.is_empty() {
         return Err(Errno::ENOENT);
@@ -36,7 +36,9 @@ pub fn copyin_path(p: &Proc, addr: u64) -> Result<Vec<u8>, Errno> {
 }
 
 /// `open(path, flags, mode)`: the lowest free descriptor on a new open file description.
-pub fn open(p: &Arc<Proc>, path: u64, oflag: u32, mode: u16) -> Result<usize, Errno> {
+/// `flags` and `mode` are `int`s; only the `O_*` bits and the 16 bits of a `mode_t` count.
+pub fn open(p: &Arc<Proc>, path: UserAddr, flags: i32, mode: i32) -> Result<usize, Errno> {
+    let (oflag, mode) = (flags as u32, mode as u16);
     let path = copyin_path(p, path)?;
     let root = rootvnode().ok_or(Errno::ENOENT)?;
     let root_user = p.p_ucred.lock().uid == 0;

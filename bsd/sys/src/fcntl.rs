@@ -19,14 +19,14 @@ pub const O_EXCL: u32 = 0x0800;
 /// Close the descriptor on exec.
 pub const O_CLOEXEC: u32 = 0x0100_0000;
 
-/// `fcntl` commands.
+/// `fcntl` commands (an `int`, as its `cmd` argument is).
 /// Duplicate to the lowest free descriptor at or above the argument.
-pub const F_DUPFD: u64 = 0;
+pub const F_DUPFD: i32 = 0;
 /// Read the descriptor flags (`FD_CLOEXEC`).
-pub const F_GETFD: u64 = 1;
+pub const F_GETFD: i32 = 1;
 /// Set the descriptor flags.
-pub const F_SETFD: u64 = 2;
+pub const F_SETFD: i32 = 2;
 /// `F_DUPFD`, with close-on-exec set on the new descriptor.
-pub const F_DUPFD_CLOEXEC: u64 = 67;
+pub const F_DUPFD_CLOEXEC: i32 = 67;
 /// The descriptor flag: close on exec.
-pub const FD_CLOEXEC: u64 = 1;
+pub const FD_CLOEXEC: i32 = 1;

@@ -2,9 +2,11 @@
 //! XNU's `bsd/sys` headers. Every number here is XNU's (shared/reference/xnu-abi.md §1–§2, §9).
 //!
 //! * [`syscalls`] — the system call table generated from `syscalls.master`;
+//! * [`types`] — XNU's C argument types (`int`, `pid_t`, `user_addr_t`, …) as Rust types;
 //! * [`errno`] — error numbers;
 //! * [`fcntl`] — open flags;
 //! * [`mman`] — mmap protections, flags, advice, inheritance;
+//! * [`param`] — path and name limits (`PATH_MAX`, `MAXPATHLEN`, `NAME_MAX`);
 //! * [`pthread`] — `bsdthread_create` flags;
 //! * [`proc_info`] — `proc_info` calls and flavors, `proc_bsdinfo`, `proc_taskinfo`, `kinfo_proc`;
 //! * [`resource`] — priority targets, limits and `struct rusage`;
@@ -19,10 +21,15 @@
 #![no_std]
 #![forbid(unsafe_code)]
 
+#[cfg(test)]
+extern crate std;
+
 pub mod errno;
 pub mod fcntl;
-mod le;
+#[cfg(test)]
+mod layout_tests;
 pub mod mman;
+pub mod param;
 pub mod proc_info;
 pub mod pthread;
 pub mod resource;
@@ -30,10 +37,16 @@ pub mod signal;
 pub mod spawn;
 pub mod stat;
 pub mod syscalls;
+#[cfg(test)]
+mod syscalls_master;
 pub mod sysctl;
 pub mod time;
 pub mod trap;
+pub mod types;
 pub mod ucontext;
 pub mod wait;
 
 pub use errno::Errno;
+/// The byte views of the ABI structs, for user space reading a record the kernel wrote
+/// (`ProcBsdInfo::read_from_prefix`) or handing it a struct to fill (`as_mut_bytes`).
+pub use zerocopy::{FromBytes, IntoBytes};

@@ -1,24 +1,25 @@
-//! Memory mapping constants (XNU `bsd/sys/mman.h`, reference §9.5).
+//! Memory mapping constants (XNU `bsd/sys/mman.h`, reference §9.5). Each is an `int`, as the
+//! `prot`, `flags`, `behav` and `inherit` arguments are.
 
 /// Pages may not be accessed.
-pub const PROT_NONE: u64 = 0x0;
+pub const PROT_NONE: i32 = 0x0;
 /// Pages may be read.
-pub const PROT_READ: u64 = 0x1;
+pub const PROT_READ: i32 = 0x1;
 /// Pages may be written.
-pub const PROT_WRITE: u64 = 0x2;
+pub const PROT_WRITE: i32 = 0x2;
 /// Pages may be executed.
-pub const PROT_EXEC: u64 = 0x4;
+pub const PROT_EXEC: i32 = 0x4;
 
 /// Changes are shared with other mappings of the same memory (and survive fork as shared).
-pub const MAP_SHARED: u64 = 0x0001;
+pub const MAP_SHARED: i32 = 0x0001;
 /// Changes are private (copy-on-write).
-pub const MAP_PRIVATE: u64 = 0x0002;
+pub const MAP_PRIVATE: i32 = 0x0002;
 /// Map at exactly `addr`, replacing what is there.
-pub const MAP_FIXED: u64 = 0x0010;
+pub const MAP_FIXED: i32 = 0x0010;
 /// Anonymous memory: not backed by a file; `fd` carries VM flags (or −1).
-pub const MAP_ANON: u64 = 0x1000;
+pub const MAP_ANON: i32 = 0x1000;
 /// Every `flags` bit mmap knows.
-pub const MAP_KNOWN_FLAGS: u64 = MAP_SHARED
+pub const MAP_KNOWN_FLAGS: i32 = MAP_SHARED
     | MAP_PRIVATE
     | MAP_FIXED
     | 0x0020 // MAP_RENAME
@@ -37,21 +38,21 @@ pub const MAP_KNOWN_FLAGS: u64 = MAP_SHARED
 
 /// With MAP_ANON, `fd` may hold only these VM flag bits: the tag byte, superpage bits,
 /// VM_FLAGS_PURGABLE and VM_FLAGS_4GB_CHUNK (reference §9.5).
-pub const MAP_ANON_FD_FLAGS: u64 = 0xFF00_0000 | 0x0007_0000 | 0x2 | 0x4;
+pub const MAP_ANON_FD_FLAGS: u32 = 0xFF00_0000 | 0x0007_0000 | 0x2 | 0x4;
 
 /// `madvise` behaviours: MADV_NORMAL (0) … MADV_ZERO (11).
-pub const MADV_NORMAL: u64 = 0;
+pub const MADV_NORMAL: i32 = 0;
 /// The pages are not needed soon.
-pub const MADV_DONTNEED: u64 = 4;
+pub const MADV_DONTNEED: i32 = 4;
 /// The largest known behaviour (`MADV_ZERO`).
-pub const MADV_MAX: u64 = 11;
+pub const MADV_MAX: i32 = 11;
 
 /// `minherit` values (the Mach inheritance values).
-pub const VM_INHERIT_SHARE: u64 = 0;
+pub const VM_INHERIT_SHARE: i32 = 0;
 /// Copy-on-write into the child (the default).
-pub const VM_INHERIT_COPY: u64 = 1;
+pub const VM_INHERIT_COPY: i32 = 1;
 /// Not present in the child.
-pub const VM_INHERIT_NONE: u64 = 2;
+pub const VM_INHERIT_NONE: i32 = 2;
 
 #[cfg(test)]
 mod tests {
@@ -83,7 +84,7 @@ mod tests {
                 other => panic!("sys/mman.h defines {other}, which this test does not know"),
             };
             let theirs = match value.strip_prefix("0x") {
-                Some(hex) => u64::from_str_radix(hex, 16),
+                Some(hex) => i32::from_str_radix(hex, 16),
                 None => value.parse(),
             };
             assert_eq!(theirs, Ok(ours), "{name}");

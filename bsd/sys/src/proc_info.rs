@@ -1,16 +1,16 @@
 //! Process introspection layouts (XNU `bsd/sys/proc_info.h` and `bsd/sys/sysctl.h`): the
 //! `proc_info` call numbers, list filters and flavors with `struct proc_bsdinfo` and
 //! `struct proc_taskinfo`, and `struct kinfo_proc` as `sysctl kern.proc` returns it to a
-//! 64-bit process. Each `repr(C)` struct is the statement of its layout; the encoders write
-//! fields at their `offset_of!` positions.
+//! 64-bit process. Each `repr(C)` struct is the statement of its layout, a zerocopy type
+//! copied whole (every padding byte is a named field, so none is left uninitialised).
 
 use core::mem::{offset_of, size_of};
 
-use crate::le;
+use zerocopy::{FromBytes, FromZeros, Immutable, IntoBytes};
 
 /// `proc_info` call numbers (its first argument).
-pub const PROC_INFO_CALL_LISTPIDS: u64 = 1;
-pub const PROC_INFO_CALL_PIDINFO: u64 = 2;
+pub const PROC_INFO_CALL_LISTPIDS: i32 = 1;
+pub const PROC_INFO_CALL_PIDINFO: i32 = 2;
 
 /// `PROC_INFO_CALL_LISTPIDS` filters (the `pid` argument), with the filter value in `flavor`.
 pub const PROC_ALL_PIDS: u32 = 1;
@@ -47,7 +47,7 @@ pub const P_LP64: i32 = 0x4;
 pub const MAXCOMLEN: usize = 16;
 
 /// `struct proc_bsdinfo`: identity, state and credentials of one process (136 bytes).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable)]
 #[repr(C)]
 pub struct ProcBsdInfo {
     pub pbi_flags: u32,
@@ -81,7 +81,7 @@ const _: () = assert!(offset_of!(ProcBsdInfo, pbi_comm) == 48 && offset_of!(Proc
 const _: () = assert!(offset_of!(ProcBsdInfo, pbi_start_tvsec) == 120);
 
 /// `struct proc_taskinfo`: the Mach side of a process — memory, times, threads (96 bytes).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable)]
 #[repr(C)]
 pub struct ProcTaskInfo {
     pub pti_virtual_size: u64,
@@ -115,134 +115,9 @@ const _: () =
 /// `struct proc_taskallinfo`: the two above, back to back (232 bytes).
 pub const PROC_TASKALLINFO_SIZE: usize = PROC_BSDINFO_SIZE + PROC_TASKINFO_SIZE;
 
-impl ProcBsdInfo {
-    /// The bytes user space reads.
-    pub fn to_bytes(&self) -> [u8; PROC_BSDINFO_SIZE] {
-        let mut b = [0u8; PROC_BSDINFO_SIZE];
-        let words = [
-            self.pbi_flags,
-            self.pbi_status,
-            self.pbi_xstatus,
-            self.pbi_pid,
-            self.pbi_ppid,
-            self.pbi_uid,
-            self.pbi_gid,
-            self.pbi_ruid,
-            self.pbi_rgid,
-            self.pbi_svuid,
-            self.pbi_svgid,
-            self.rfu_1,
-        ];
-        for (i, w) in words.iter().enumerate() {
-            le::put(&mut b, 4 * i, w.to_le_bytes());
-        }
-        le::put(&mut b, offset_of!(ProcBsdInfo, pbi_comm), self.pbi_comm);
-        le::put(&mut b, offset_of!(ProcBsdInfo, pbi_name), self.pbi_name);
-        let tail =
-            [self.pbi_nfiles, self.pbi_pgid, self.pbi_pjobc, self.e_tdev, self.e_tpgid, self.pbi_nice as u32];
-        for (i, w) in tail.iter().enumerate() {
-            le::put(&mut b, offset_of!(ProcBsdInfo, pbi_nfiles) + 4 * i, w.to_le_bytes());
-        }
-        le::put(&mut b, offset_of!(ProcBsdInfo, pbi_start_tvsec), self.pbi_start_tvsec.to_le_bytes());
-        le::put(&mut b, offset_of!(ProcBsdInfo, pbi_start_tvusec), self.pbi_start_tvusec.to_le_bytes());
-        b
-    }
-
-    /// Decode what the kernel wrote (user space).
-    pub fn from_bytes(b: &[u8]) -> ProcBsdInfo {
-        let w = |off: usize| le::get_u32(b, off);
-        ProcBsdInfo {
-            pbi_flags: w(0),
-            pbi_status: w(4),
-            pbi_xstatus: w(8),
-            pbi_pid: w(12),
-            pbi_ppid: w(16),
-            pbi_uid: w(20),
-            pbi_gid: w(24),
-            pbi_ruid: w(28),
-            pbi_rgid: w(32),
-            pbi_svuid: w(36),
-            pbi_svgid: w(40),
-            rfu_1: w(44),
-            pbi_comm: le::get(b, offset_of!(ProcBsdInfo, pbi_comm)),
-            pbi_name: le::get(b, offset_of!(ProcBsdInfo, pbi_name)),
-            pbi_nfiles: w(offset_of!(ProcBsdInfo, pbi_nfiles)),
-            pbi_pgid: w(offset_of!(ProcBsdInfo, pbi_pgid)),
-            pbi_pjobc: w(offset_of!(ProcBsdInfo, pbi_pjobc)),
-            e_tdev: w(offset_of!(ProcBsdInfo, e_tdev)),
-            e_tpgid: w(offset_of!(ProcBsdInfo, e_tpgid)),
-            pbi_nice: le::get_i32(b, offset_of!(ProcBsdInfo, pbi_nice)),
-            pbi_start_tvsec: le::get_u64(b, offset_of!(ProcBsdInfo, pbi_start_tvsec)),
-            pbi_start_tvusec: le::get_u64(b, offset_of!(ProcBsdInfo, pbi_start_tvusec)),
-        }
-    }
-}
-
-impl ProcTaskInfo {
-    /// The bytes user space reads.
-    pub fn to_bytes(&self) -> [u8; PROC_TASKINFO_SIZE] {
-        let mut b = [0u8; PROC_TASKINFO_SIZE];
-        let quads = [
-            self.pti_virtual_size,
-            self.pti_resident_size,
-            self.pti_total_user,
-            self.pti_total_system,
-            self.pti_threads_user,
-            self.pti_threads_system,
-        ];
-        for (i, q) in quads.iter().enumerate() {
-            le::put(&mut b, 8 * i, q.to_le_bytes());
-        }
-        let ints = [
-            self.pti_policy,
-            self.pti_faults,
-            self.pti_pageins,
-            self.pti_cow_faults,
-            self.pti_messages_sent,
-            self.pti_messages_received,
-            self.pti_syscalls_mach,
-            self.pti_syscalls_unix,
-            self.pti_csw,
-            self.pti_threadnum,
-            self.pti_numrunning,
-            self.pti_priority,
-        ];
-        for (i, v) in ints.iter().enumerate() {
-            le::put(&mut b, offset_of!(ProcTaskInfo, pti_policy) + 4 * i, v.to_le_bytes());
-        }
-        b
-    }
-
-    /// Decode what the kernel wrote (user space).
-    pub fn from_bytes(b: &[u8]) -> ProcTaskInfo {
-        let q = |i: usize| le::get_u64(b, 8 * i);
-        let v = |i: usize| le::get_i32(b, offset_of!(ProcTaskInfo, pti_policy) + 4 * i);
-        ProcTaskInfo {
-            pti_virtual_size: q(0),
-            pti_resident_size: q(1),
-            pti_total_user: q(2),
-            pti_total_system: q(3),
-            pti_threads_user: q(4),
-            pti_threads_system: q(5),
-            pti_policy: v(0),
-            pti_faults: v(1),
-            pti_pageins: v(2),
-            pti_cow_faults: v(3),
-            pti_messages_sent: v(4),
-            pti_messages_received: v(5),
-            pti_syscalls_mach: v(6),
-            pti_syscalls_unix: v(7),
-            pti_csw: v(8),
-            pti_threadnum: v(9),
-            pti_numrunning: v(10),
-            pti_priority: v(11),
-        }
-    }
-}
-
 /// `struct extern_proc` for a 64-bit process: the first half of `kinfo_proc`, a snapshot of
 /// the historical `struct proc`. Pointer fields are opaque words; this kernel leaves them 0.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, FromBytes, IntoBytes, Immutable)]
 #[repr(C)]
 pub struct ExternProc {
     /// `p_un`: run-queue links, or the start time as a `timeval` (seconds, microseconds).
@@ -302,7 +177,7 @@ pub struct ExternProc {
 
 /// `struct eproc` for a 64-bit process: the second half of `kinfo_proc` — credentials,
 /// parent, process group and terminal.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, FromBytes, IntoBytes, Immutable)]
 #[repr(C)]
 pub struct Eproc {
     pub e_paddr: u64,
@@ -347,48 +222,12 @@ pub struct Eproc {
 
 impl Default for Eproc {
     fn default() -> Eproc {
-        Eproc {
-            e_paddr: 0,
-            e_sess: 0,
-            pc_lock: [0; 72],
-            pc_ucred: 0,
-            p_ruid: 0,
-            p_svuid: 0,
-            p_rgid: 0,
-            p_svgid: 0,
-            p_refcnt: 0,
-            _pad0: 0,
-            cr_ref: 0,
-            cr_uid: 0,
-            cr_ngroups: 0,
-            _pad1: 0,
-            cr_groups: [0; 16],
-            _pad2: 0,
-            e_vm: [0; 8],
-            e_ppid: 0,
-            e_pgid: 0,
-            e_jobc: 0,
-            _pad3: 0,
-            e_tdev: 0,
-            e_tpgid: 0,
-            _pad4: 0,
-            e_tsess: 0,
-            e_wmesg: [0; 8],
-            e_xsize: 0,
-            e_xrssize: 0,
-            e_xccount: 0,
-            e_xswrss: 0,
-            _pad5: 0,
-            e_flag: 0,
-            e_login: [0; 12],
-            e_spare: [0; 4],
-            _pad6: 0,
-        }
+        Eproc::new_zeroed()
     }
 }
 
 /// `struct kinfo_proc`: one element of a `kern.proc` answer (648 bytes).
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, FromBytes, IntoBytes, Immutable)]
 #[repr(C)]
 pub struct KinfoProc {
     pub kp_proc: ExternProc,
@@ -404,88 +243,6 @@ const _: () = assert!(offset_of!(ExternProc, p_realtimer) == 120 && offset_of!(E
 const _: () = assert!(offset_of!(Eproc, cr_uid) == 124 && offset_of!(Eproc, e_vm) == 200);
 const _: () = assert!(offset_of!(Eproc, e_ppid) == 264 && offset_of!(Eproc, e_tpgid) == 280);
 const _: () = assert!(offset_of!(Eproc, e_flag) == 316 && offset_of!(Eproc, e_spare) == 332);
-
-/// Offset of `kp_eproc` in [`KinfoProc`].
-const EPROC: usize = offset_of!(KinfoProc, kp_eproc);
-
-impl KinfoProc {
-    /// The bytes user space reads: the fields this kernel keeps; the rest stay zero.
-    pub fn to_bytes(&self) -> [u8; KINFO_PROC_SIZE] {
-        let mut b = [0u8; KINFO_PROC_SIZE];
-        let (p, e) = (&self.kp_proc, &self.kp_eproc);
-        le::put(&mut b, offset_of!(ExternProc, p_starttime_sec), p.p_starttime_sec.to_le_bytes());
-        le::put(&mut b, offset_of!(ExternProc, p_starttime_usec), p.p_starttime_usec.to_le_bytes());
-        le::put(&mut b, offset_of!(ExternProc, p_flag), p.p_flag.to_le_bytes());
-        le::put(&mut b, offset_of!(ExternProc, p_stat), [p.p_stat]);
-        le::put(&mut b, offset_of!(ExternProc, p_pid), p.p_pid.to_le_bytes());
-        le::put(&mut b, offset_of!(ExternProc, p_oppid), p.p_oppid.to_le_bytes());
-        le::put(&mut b, offset_of!(ExternProc, p_uticks), p.p_uticks.to_le_bytes());
-        le::put(&mut b, offset_of!(ExternProc, p_sticks), p.p_sticks.to_le_bytes());
-        le::put(&mut b, offset_of!(ExternProc, p_siglist), p.p_siglist.to_le_bytes());
-        le::put(&mut b, offset_of!(ExternProc, p_sigmask), p.p_sigmask.to_le_bytes());
-        le::put(&mut b, offset_of!(ExternProc, p_sigignore), p.p_sigignore.to_le_bytes());
-        le::put(&mut b, offset_of!(ExternProc, p_sigcatch), p.p_sigcatch.to_le_bytes());
-        le::put(&mut b, offset_of!(ExternProc, p_priority), [p.p_priority, p.p_usrpri, p.p_nice as u8]);
-        le::put(&mut b, offset_of!(ExternProc, p_comm), p.p_comm);
-        le::put(&mut b, offset_of!(ExternProc, p_xstat), p.p_xstat.to_le_bytes());
-        let ids = [e.p_ruid, e.p_svuid, e.p_rgid, e.p_svgid];
-        for (i, id) in ids.iter().enumerate() {
-            le::put(&mut b, EPROC + offset_of!(Eproc, p_ruid) + 4 * i, id.to_le_bytes());
-        }
-        le::put(&mut b, EPROC + offset_of!(Eproc, cr_ref), e.cr_ref.to_le_bytes());
-        le::put(&mut b, EPROC + offset_of!(Eproc, cr_uid), e.cr_uid.to_le_bytes());
-        le::put(&mut b, EPROC + offset_of!(Eproc, cr_ngroups), e.cr_ngroups.to_le_bytes());
-        for (i, g) in e.cr_groups.iter().enumerate() {
-            le::put(&mut b, EPROC + offset_of!(Eproc, cr_groups) + 4 * i, g.to_le_bytes());
-        }
-        le::put(&mut b, EPROC + offset_of!(Eproc, e_ppid), e.e_ppid.to_le_bytes());
-        le::put(&mut b, EPROC + offset_of!(Eproc, e_pgid), e.e_pgid.to_le_bytes());
-        le::put(&mut b, EPROC + offset_of!(Eproc, e_jobc), e.e_jobc.to_le_bytes());
-        le::put(&mut b, EPROC + offset_of!(Eproc, e_tdev), e.e_tdev.to_le_bytes());
-        le::put(&mut b, EPROC + offset_of!(Eproc, e_tpgid), e.e_tpgid.to_le_bytes());
-        le::put(&mut b, EPROC + offset_of!(Eproc, e_flag), e.e_flag.to_le_bytes());
-        b
-    }
-
-    /// Decode the fields [`KinfoProc::to_bytes`] writes (user space).
-    pub fn from_bytes(b: &[u8]) -> KinfoProc {
-        let mut k = KinfoProc::default();
-        let (p, e) = (&mut k.kp_proc, &mut k.kp_eproc);
-        p.p_starttime_sec = le::get_u64(b, offset_of!(ExternProc, p_starttime_sec)) as i64;
-        p.p_starttime_usec = le::get_i32(b, offset_of!(ExternProc, p_starttime_usec));
-        p.p_flag = le::get_i32(b, offset_of!(ExternProc, p_flag));
-        p.p_stat = le::get::<1>(b, offset_of!(ExternProc, p_stat))[0];
-        p.p_pid = le::get_i32(b, offset_of!(ExternProc, p_pid));
-        p.p_oppid = le::get_i32(b, offset_of!(ExternProc, p_oppid));
-        p.p_uticks = le::get_u64(b, offset_of!(ExternProc, p_uticks));
-        p.p_sticks = le::get_u64(b, offset_of!(ExternProc, p_sticks));
-        p.p_siglist = le::get_i32(b, offset_of!(ExternProc, p_siglist));
-        p.p_sigmask = le::get_u32(b, offset_of!(ExternProc, p_sigmask));
-        p.p_sigignore = le::get_u32(b, offset_of!(ExternProc, p_sigignore));
-        p.p_sigcatch = le::get_u32(b, offset_of!(ExternProc, p_sigcatch));
-        let [prio, usrpri, nice] = le::get::<3>(b, offset_of!(ExternProc, p_priority));
-        (p.p_priority, p.p_usrpri, p.p_nice) = (prio, usrpri, nice as i8);
-        p.p_comm = le::get(b, offset_of!(ExternProc, p_comm));
-        p.p_xstat = u16::from_le_bytes(le::get(b, offset_of!(ExternProc, p_xstat)));
-        e.p_ruid = le::get_u32(b, EPROC + offset_of!(Eproc, p_ruid));
-        e.p_svuid = le::get_u32(b, EPROC + offset_of!(Eproc, p_svuid));
-        e.p_rgid = le::get_u32(b, EPROC + offset_of!(Eproc, p_rgid));
-        e.p_svgid = le::get_u32(b, EPROC + offset_of!(Eproc, p_svgid));
-        e.cr_ref = le::get_i32(b, EPROC + offset_of!(Eproc, cr_ref));
-        e.cr_uid = le::get_u32(b, EPROC + offset_of!(Eproc, cr_uid));
-        e.cr_ngroups = i16::from_le_bytes(le::get(b, EPROC + offset_of!(Eproc, cr_ngroups)));
-        for (i, g) in e.cr_groups.iter_mut().enumerate() {
-            *g = le::get_u32(b, EPROC + offset_of!(Eproc, cr_groups) + 4 * i);
-        }
-        e.e_ppid = le::get_i32(b, EPROC + offset_of!(Eproc, e_ppid));
-        e.e_pgid = le::get_i32(b, EPROC + offset_of!(Eproc, e_pgid));
-        e.e_jobc = i16::from_le_bytes(le::get(b, EPROC + offset_of!(Eproc, e_jobc)));
-        e.e_tdev = le::get_i32(b, EPROC + offset_of!(Eproc, e_tdev));
-        e.e_tpgid = le::get_i32(b, EPROC + offset_of!(Eproc, e_tpgid));
-        e.e_flag = le::get_i32(b, EPROC + offset_of!(Eproc, e_flag));
-        k
-    }
-}
 
 /// `comm` as a fixed, NUL-padded field of `N` bytes (truncated to leave a NUL).
 pub fn comm_field<const N: usize>(name: &[u8]) -> [u8; N] {
@@ -513,11 +270,11 @@ mod tests {
             pbi_start_tvsec: 1_700_000_000,
             ..Default::default()
         };
-        let b = info.to_bytes();
+        let b = info.as_bytes();
         assert_eq!(&b[12..16], &7u32.to_le_bytes());
         assert_eq!(&b[48..53], b"utest");
         assert_eq!(&b[116..120], &(-5i32).to_le_bytes());
-        assert_eq!(ProcBsdInfo::from_bytes(&b), info);
+        assert_eq!(ProcBsdInfo::read_from_bytes(b), Ok(info));
     }
 
     #[test]
@@ -528,9 +285,9 @@ mod tests {
             pti_priority: 31,
             ..Default::default()
         };
-        let b = info.to_bytes();
+        let b = info.as_bytes();
         assert_eq!(&b[84..88], &3i32.to_le_bytes());
-        assert_eq!(ProcTaskInfo::from_bytes(&b), info);
+        assert_eq!(ProcTaskInfo::read_from_bytes(b), Ok(info));
     }
 
     #[test]
@@ -541,14 +298,14 @@ mod tests {
         k.kp_proc.p_comm = comm_field(b"a-rather-long-command-name");
         k.kp_eproc.e_ppid = 1;
         k.kp_eproc.cr_uid = 501;
-        let b = k.to_bytes();
+        let b = k.as_bytes();
         assert_eq!(&b[40..44], &42i32.to_le_bytes());
         assert_eq!(b[36], SZOMB as u8);
         assert_eq!(&b[243..259], b"a-rather-long-co");
         assert_eq!(b[259], 0, "comm stays NUL-terminated");
         assert_eq!(&b[296 + 264..296 + 268], &1i32.to_le_bytes());
         assert_eq!(&b[296 + 124..296 + 128], &501u32.to_le_bytes());
-        let d = KinfoProc::from_bytes(&b);
+        let d = KinfoProc::read_from_bytes(b).unwrap();
         assert_eq!((d.kp_proc.p_pid, d.kp_eproc.e_ppid, d.kp_eproc.cr_uid), (42, 1, 501));
     }
 }

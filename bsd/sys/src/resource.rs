@@ -2,15 +2,20 @@
 
 use core::mem::offset_of;
 
-use crate::le;
+use zerocopy::{FromBytes, Immutable, IntoBytes};
+
 use crate::time::Timeval;
 
 /// `getpriority`/`setpriority` target: one process (`who` = pid, 0 = the caller).
-pub const PRIO_PROCESS: u64 = 0;
+pub const PRIO_PROCESS: i32 = 0;
 /// … a process group (`who` = pgid, 0 = the caller's).
-pub const PRIO_PGRP: u64 = 1;
+pub const PRIO_PGRP: i32 = 1;
 /// … every process of a user (`who` = uid, 0 = the caller's).
-pub const PRIO_USER: u64 = 2;
+pub const PRIO_USER: i32 = 2;
+/// `getrusage` target: the calling process.
+pub const RUSAGE_SELF: i32 = 0;
+/// … its reaped children (and theirs).
+pub const RUSAGE_CHILDREN: i32 = -1;
 /// Lowest nice value (highest priority).
 pub const PRIO_MIN: i32 = -20;
 /// Highest nice value (lowest priority).
@@ -18,7 +23,7 @@ pub const PRIO_MAX: i32 = 20;
 
 /// `struct rusage` for a 64-bit process (`wait4`, `getrusage`): two timevals and fourteen
 /// longs, 144 bytes. Only the times are kept by this kernel so far; the counters are zero.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable)]
 #[repr(C)]
 pub struct Rusage {
     /// User time used.
@@ -48,35 +53,6 @@ const _: () = assert!(core::mem::size_of::<Rusage>() == RUSAGE_SIZE);
 const _: () = assert!(offset_of!(Rusage, ru_stime) == 16 && offset_of!(Rusage, ru_maxrss) == 32);
 const _: () = assert!(offset_of!(Rusage, ru_nivcsw) == 136);
 
-impl Rusage {
-    /// The bytes user space reads.
-    pub fn to_bytes(&self) -> [u8; RUSAGE_SIZE] {
-        let mut b = [0u8; RUSAGE_SIZE];
-        le::put(&mut b, offset_of!(Rusage, ru_utime), self.ru_utime.to_bytes());
-        le::put(&mut b, offset_of!(Rusage, ru_stime), self.ru_stime.to_bytes());
-        let longs = [
-            self.ru_maxrss,
-            self.ru_ixrss,
-            self.ru_idrss,
-            self.ru_isrss,
-            self.ru_minflt,
-            self.ru_majflt,
-            self.ru_nswap,
-            self.ru_inblock,
-            self.ru_oublock,
-            self.ru_msgsnd,
-            self.ru_msgrcv,
-            self.ru_nsignals,
-            self.ru_nvcsw,
-            self.ru_nivcsw,
-        ];
-        for (i, v) in longs.iter().enumerate() {
-            le::put(&mut b, offset_of!(Rusage, ru_maxrss) + 8 * i, v.to_le_bytes());
-        }
-        b
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -90,7 +66,7 @@ mod tests {
             ru_nivcsw: 99,
             ..Rusage::default()
         };
-        let b = r.to_bytes();
+        let b = r.as_bytes();
         assert_eq!(&b[0..8], &2i64.to_le_bytes());
         assert_eq!(&b[8..12], &500i32.to_le_bytes());
         assert_eq!(&b[16..24], &1i64.to_le_bytes());
@@ -101,30 +77,14 @@ mod tests {
 }
 
 /// `struct rlimit`: soft (current) and hard (maximum) limit, 16 bytes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable)]
+#[repr(C)]
 pub struct Rlimit {
     pub rlim_cur: u64,
     pub rlim_max: u64,
 }
 
-impl Rlimit {
-    /// The bytes user space reads and writes.
-    pub fn to_bytes(self) -> [u8; 16] {
-        let mut b = [0u8; 16];
-        b[..8].copy_from_slice(&self.rlim_cur.to_le_bytes());
-        b[8..].copy_from_slice(&self.rlim_max.to_le_bytes());
-        b
-    }
-
-    /// From the 16 bytes user space passed.
-    pub fn from_bytes(b: [u8; 16]) -> Rlimit {
-        let mut cur = [0u8; 8];
-        let mut max = [0u8; 8];
-        cur.copy_from_slice(&b[..8]);
-        max.copy_from_slice(&b[8..]);
-        Rlimit { rlim_cur: u64::from_le_bytes(cur), rlim_max: u64::from_le_bytes(max) }
-    }
-}
+const _: () = assert!(core::mem::size_of::<Rlimit>() == 16 && offset_of!(Rlimit, rlim_max) == 8);
 
 /// No limit (`RLIM_INFINITY`, 2^63 − 1).
 pub const RLIM_INFINITY: u64 = (1 << 63) - 1;

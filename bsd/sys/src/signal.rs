@@ -3,7 +3,7 @@
 
 use core::mem::offset_of;
 
-use crate::le;
+use zerocopy::{FromBytes, Immutable, IntoBytes};
 
 /// A signal number, 1..=31.
 pub type Signal = u32;
@@ -254,7 +254,7 @@ pub const SI_MESGQ: i32 = 0x10005;
 /// `struct __sigaction` as a 64-bit process passes it to `sigaction` (the new action, 24
 /// bytes): the handler, the library trampoline the kernel returns through, the mask to add
 /// while the handler runs, and the `SA_*` flags.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable)]
 #[repr(C)]
 pub struct SigactionIn {
     pub sa_handler: u64,
@@ -264,7 +264,7 @@ pub struct SigactionIn {
 }
 
 /// `struct sigaction` as `sigaction` writes back the old action (16 bytes, no trampoline).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable)]
 #[repr(C)]
 pub struct SigactionOut {
     pub sa_handler: u64,
@@ -273,7 +273,7 @@ pub struct SigactionOut {
 }
 
 /// `stack_t` for a 64-bit process (`sigaltstack`, and `uc_stack` in a ucontext): 24 bytes.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable)]
 #[repr(C)]
 pub struct SigaltStack {
     pub ss_sp: u64,
@@ -284,7 +284,7 @@ pub struct SigaltStack {
 
 /// `siginfo_t` for a 64-bit process: 104 bytes. `pad[0]` carries the interrupted stack
 /// pointer on arm64 (§10 step 6).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable)]
 #[repr(C)]
 pub struct Siginfo {
     pub si_signo: i32,
@@ -318,109 +318,6 @@ const _: () = assert!(core::mem::size_of::<Siginfo>() == SIGINFO_SIZE);
 const _: () = assert!(offset_of!(Siginfo, si_addr) == 24 && offset_of!(Siginfo, si_value) == 32);
 const _: () = assert!(offset_of!(Siginfo, si_band) == 40 && offset_of!(Siginfo, pad) == 48);
 
-impl SigactionIn {
-    /// From the bytes user space passed.
-    pub fn from_bytes(b: &[u8; SIGACTION_IN_SIZE]) -> SigactionIn {
-        SigactionIn {
-            sa_handler: le::get_u64(b, offset_of!(SigactionIn, sa_handler)),
-            sa_tramp: le::get_u64(b, offset_of!(SigactionIn, sa_tramp)),
-            sa_mask: le::get_u32(b, offset_of!(SigactionIn, sa_mask)),
-            sa_flags: le::get_i32(b, offset_of!(SigactionIn, sa_flags)),
-        }
-    }
-
-    /// The bytes user space writes (libsys builds its argument with this).
-    pub fn to_bytes(&self) -> [u8; SIGACTION_IN_SIZE] {
-        let mut b = [0u8; SIGACTION_IN_SIZE];
-        le::put(&mut b, offset_of!(SigactionIn, sa_handler), self.sa_handler.to_le_bytes());
-        le::put(&mut b, offset_of!(SigactionIn, sa_tramp), self.sa_tramp.to_le_bytes());
-        le::put(&mut b, offset_of!(SigactionIn, sa_mask), self.sa_mask.to_le_bytes());
-        le::put(&mut b, offset_of!(SigactionIn, sa_flags), self.sa_flags.to_le_bytes());
-        b
-    }
-}
-
-impl SigactionOut {
-    /// The bytes user space reads.
-    pub fn to_bytes(&self) -> [u8; SIGACTION_OUT_SIZE] {
-        let mut b = [0u8; SIGACTION_OUT_SIZE];
-        le::put(&mut b, offset_of!(SigactionOut, sa_handler), self.sa_handler.to_le_bytes());
-        le::put(&mut b, offset_of!(SigactionOut, sa_mask), self.sa_mask.to_le_bytes());
-        le::put(&mut b, offset_of!(SigactionOut, sa_flags), self.sa_flags.to_le_bytes());
-        b
-    }
-
-    /// From the bytes the kernel wrote (for user space).
-    pub fn from_bytes(b: &[u8; SIGACTION_OUT_SIZE]) -> SigactionOut {
-        SigactionOut {
-            sa_handler: le::get_u64(b, offset_of!(SigactionOut, sa_handler)),
-            sa_mask: le::get_u32(b, offset_of!(SigactionOut, sa_mask)),
-            sa_flags: le::get_i32(b, offset_of!(SigactionOut, sa_flags)),
-        }
-    }
-}
-
-impl SigaltStack {
-    /// From the bytes user space passed.
-    pub fn from_bytes(b: &[u8; SIGALTSTACK_SIZE]) -> SigaltStack {
-        SigaltStack {
-            ss_sp: le::get_u64(b, offset_of!(SigaltStack, ss_sp)),
-            ss_size: le::get_u64(b, offset_of!(SigaltStack, ss_size)),
-            ss_flags: le::get_i32(b, offset_of!(SigaltStack, ss_flags)),
-            _pad: 0,
-        }
-    }
-
-    /// The bytes user space reads (the padding is written as zero).
-    pub fn to_bytes(&self) -> [u8; SIGALTSTACK_SIZE] {
-        let mut b = [0u8; SIGALTSTACK_SIZE];
-        le::put(&mut b, offset_of!(SigaltStack, ss_sp), self.ss_sp.to_le_bytes());
-        le::put(&mut b, offset_of!(SigaltStack, ss_size), self.ss_size.to_le_bytes());
-        le::put(&mut b, offset_of!(SigaltStack, ss_flags), self.ss_flags.to_le_bytes());
-        b
-    }
-}
-
-impl Siginfo {
-    /// The bytes user space reads.
-    pub fn to_bytes(&self) -> [u8; SIGINFO_SIZE] {
-        let mut b = [0u8; SIGINFO_SIZE];
-        le::put(&mut b, offset_of!(Siginfo, si_signo), self.si_signo.to_le_bytes());
-        le::put(&mut b, offset_of!(Siginfo, si_errno), self.si_errno.to_le_bytes());
-        le::put(&mut b, offset_of!(Siginfo, si_code), self.si_code.to_le_bytes());
-        le::put(&mut b, offset_of!(Siginfo, si_pid), self.si_pid.to_le_bytes());
-        le::put(&mut b, offset_of!(Siginfo, si_uid), self.si_uid.to_le_bytes());
-        le::put(&mut b, offset_of!(Siginfo, si_status), self.si_status.to_le_bytes());
-        le::put(&mut b, offset_of!(Siginfo, si_addr), self.si_addr.to_le_bytes());
-        le::put(&mut b, offset_of!(Siginfo, si_value), self.si_value.to_le_bytes());
-        le::put(&mut b, offset_of!(Siginfo, si_band), self.si_band.to_le_bytes());
-        for (i, word) in self.pad.iter().enumerate() {
-            le::put(&mut b, offset_of!(Siginfo, pad) + 8 * i, word.to_le_bytes());
-        }
-        b
-    }
-
-    /// From the bytes the kernel wrote (for user space).
-    pub fn from_bytes(b: &[u8; SIGINFO_SIZE]) -> Siginfo {
-        let mut pad = [0u64; 7];
-        for (i, word) in pad.iter_mut().enumerate() {
-            *word = le::get_u64(b, offset_of!(Siginfo, pad) + 8 * i);
-        }
-        Siginfo {
-            si_signo: le::get_i32(b, offset_of!(Siginfo, si_signo)),
-            si_errno: le::get_i32(b, offset_of!(Siginfo, si_errno)),
-            si_code: le::get_i32(b, offset_of!(Siginfo, si_code)),
-            si_pid: le::get_i32(b, offset_of!(Siginfo, si_pid)),
-            si_uid: le::get_u32(b, offset_of!(Siginfo, si_uid)),
-            si_status: le::get_i32(b, offset_of!(Siginfo, si_status)),
-            si_addr: le::get_u64(b, offset_of!(Siginfo, si_addr)),
-            si_value: le::get_u64(b, offset_of!(Siginfo, si_value)),
-            si_band: i64::from_le_bytes(le::get(b, offset_of!(Siginfo, si_band))),
-            pad,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -451,7 +348,7 @@ mod tests {
         raw[8..16].copy_from_slice(&0x1_0000_3000u64.to_le_bytes());
         raw[16..20].copy_from_slice(&0x8000_0001u32.to_le_bytes());
         raw[20..24].copy_from_slice(&0x442i32.to_le_bytes());
-        let a = SigactionIn::from_bytes(&raw);
+        let a = SigactionIn::read_from_bytes(&raw).unwrap();
         assert_eq!(
             a,
             SigactionIn {
@@ -461,31 +358,29 @@ mod tests {
                 sa_flags: 0x442
             }
         );
-        assert_eq!(a.to_bytes(), raw);
+        assert_eq!(a.as_bytes(), raw);
         let o = SigactionOut { sa_handler: 7, sa_mask: 0xf0, sa_flags: SA_RESTART };
-        let ob = o.to_bytes();
+        let ob = o.as_bytes();
         assert_eq!(&ob[..8], &7u64.to_le_bytes());
         assert_eq!(&ob[8..12], &0xf0u32.to_le_bytes());
         assert_eq!(&ob[12..16], &2i32.to_le_bytes());
-        assert_eq!(SigactionOut::from_bytes(&ob), o);
     }
 
     #[test]
     fn stack_and_siginfo_layouts() {
         let s = SigaltStack { ss_sp: 0x5000, ss_size: SIGSTKSZ, ss_flags: SS_DISABLE, _pad: 0 };
-        let b = s.to_bytes();
+        let b = s.as_bytes();
+        assert_eq!(&b[8..16], &SIGSTKSZ.to_le_bytes());
         assert_eq!(&b[16..20], &4i32.to_le_bytes());
-        assert_eq!(SigaltStack::from_bytes(&b), s);
         let mut i =
             Siginfo { si_signo: SIGSEGV as i32, si_code: SEGV_ACCERR, si_addr: 0xdead, ..Siginfo::default() };
         i.pad[0] = 0x7000;
         i.pad[6] = 9;
-        let b = i.to_bytes();
+        let b = i.as_bytes();
         assert_eq!(&b[0..4], &11i32.to_le_bytes());
         assert_eq!(&b[8..12], &2i32.to_le_bytes());
         assert_eq!(&b[24..32], &0xdeadu64.to_le_bytes());
         assert_eq!(&b[48..56], &0x7000u64.to_le_bytes());
         assert_eq!(&b[96..104], &9u64.to_le_bytes());
-        assert_eq!(Siginfo::from_bytes(&b), i);
     }
 }

@@ -1,5 +1,11 @@
 //! `posix_spawn` (XNU `bsd/sys/spawn.h` and `spawn_internal.h`): attribute flags and the
-//! layouts libc hands the kernel (LP64).
+//! layouts libc hands the kernel (LP64), as zerocopy types with XNU's sizes asserted.
+
+use core::mem::{offset_of, size_of};
+
+use zerocopy::{FromBytes, FromZeros, Immutable, IntoBytes};
+
+use crate::param::PATH_MAX;
 
 /// The child's effective ids become its real ones.
 pub const POSIX_SPAWN_RESETIDS: u16 = 0x0001;
@@ -18,20 +24,37 @@ pub const POSIX_SPAWN_SETSID: u16 = 0x0400;
 /// Every descriptor not named by an INHERIT action is closed in the child.
 pub const POSIX_SPAWN_CLOEXEC_DEFAULT: u16 = 0x4000;
 
-/// `struct _posix_spawn_args_desc` (LP64): nine (size, pointer) pairs.
-pub const SPAWN_ARGS_DESC_SIZE: usize = 9 * 16;
-/// Offsets in the args descriptor.
-pub const ARGS_ATTR_SIZE: usize = 0;
-pub const ARGS_ATTRP: usize = 8;
-pub const ARGS_FILE_ACTIONS_SIZE: usize = 16;
-pub const ARGS_FILE_ACTIONS: usize = 24;
+/// `struct _posix_spawn_args_desc` (LP64): a (size, pointer) pair for each part of the
+/// request, 144 bytes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable)]
+#[repr(C)]
+pub struct PosixSpawnArgsDesc {
+    pub attr_size: u64,
+    pub attrp: u64,
+    pub file_actions_size: u64,
+    pub file_actions: u64,
+    /// Port actions, MAC extensions, coalition, persona, credentials, subsystem root path
+    /// and conclave id, in that order: none is supported yet.
+    pub unsupported: [[u64; 2]; 7],
+}
 
-/// `struct _posix_spawnattr`: the leading fields this kernel reads.
-pub const ATTR_FLAGS: usize = 0; // short psa_flags
-pub const ATTR_SIGDEFAULT: usize = 4; // sigset_t psa_sigdefault
-pub const ATTR_SIGMASK: usize = 8; // sigset_t psa_sigmask
-pub const ATTR_PGROUP: usize = 12; // pid_t psa_pgroup
-/// Bytes of the attribute block read (the fields above).
+/// Byte size of [`PosixSpawnArgsDesc`].
+pub const SPAWN_ARGS_DESC_SIZE: usize = 144;
+
+/// The leading fields of `struct _posix_spawnattr`, the ones this kernel reads (16 bytes).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable)]
+#[repr(C)]
+pub struct PosixSpawnAttrHead {
+    /// `POSIX_SPAWN_*` (a `short`).
+    pub psa_flags: u16,
+    /// The short that follows; unused here.
+    pub _reserved: u16,
+    pub psa_sigdefault: u32,
+    pub psa_sigmask: u32,
+    pub psa_pgroup: i32,
+}
+
+/// Bytes of the attribute block read ([`PosixSpawnAttrHead`]).
 pub const ATTR_READ_SIZE: usize = 16;
 
 /// File actions (`psfa_t`).
@@ -40,17 +63,47 @@ pub const PSFA_CLOSE: u32 = 1;
 pub const PSFA_DUP2: u32 = 2;
 pub const PSFA_INHERIT: u32 = 3;
 
-/// `struct _posix_spawn_file_actions`: `int alloc, count` then the actions.
+/// `struct _posix_spawn_file_actions` before its actions: `int alloc, count` (8 bytes).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable)]
+#[repr(C)]
+pub struct PosixSpawnFileActionsHead {
+    pub psfa_act_alloc: i32,
+    pub psfa_act_count: i32,
+}
+
+/// Byte size of [`PosixSpawnFileActionsHead`].
 pub const FILE_ACTIONS_HEADER: usize = 8;
-/// One `_psfa_action_t`: type, fd, then a union whose largest member is the open
-/// arguments (oflag, mode, path[PATH_MAX]) rounded to 4 bytes: 8 + 1032.
+
+/// One `_psfa_action_t`: type, descriptor, then a union whose largest member is the open
+/// arguments (oflag, mode, path), rounded to 4 bytes: 1040 bytes. For `PSFA_DUP2` the new
+/// descriptor sits where `psfao_oflag` is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable)]
+#[repr(C)]
+pub struct PsfaAction {
+    pub psfaa_type: u32,
+    pub psfaa_filedes: i32,
+    /// `psfao_oflag`, or `psfad_newfiledes` for `PSFA_DUP2`.
+    pub psfao_oflag: i32,
+    /// A `mode_t`.
+    pub psfao_mode: u16,
+    pub psfao_path: [u8; PATH_MAX],
+    pub _pad: [u8; 2],
+}
+
+impl Default for PsfaAction {
+    fn default() -> PsfaAction {
+        PsfaAction::new_zeroed()
+    }
+}
+
+/// Byte size of [`PsfaAction`].
 pub const PSFA_ACTION_SIZE: usize = 1040;
-/// Offsets inside an action.
-pub const PSFA_TYPE: usize = 0;
-pub const PSFA_FILEDES: usize = 4;
-pub const PSFA_OPEN_OFLAG: usize = 8;
-pub const PSFA_OPEN_MODE: usize = 12;
-pub const PSFA_OPEN_PATH: usize = 14;
-pub const PSFA_DUP2_NEWFD: usize = 8;
-/// `PATH_MAX`.
-pub const PATH_MAX: usize = 1024;
+
+const _: () = assert!(size_of::<PosixSpawnArgsDesc>() == SPAWN_ARGS_DESC_SIZE);
+const _: () = assert!(offset_of!(PosixSpawnArgsDesc, file_actions) == 24);
+const _: () = assert!(size_of::<PosixSpawnAttrHead>() == ATTR_READ_SIZE);
+const _: () = assert!(offset_of!(PosixSpawnAttrHead, psa_sigdefault) == 4);
+const _: () = assert!(offset_of!(PosixSpawnAttrHead, psa_pgroup) == 12);
+const _: () = assert!(size_of::<PosixSpawnFileActionsHead>() == FILE_ACTIONS_HEADER);
+const _: () = assert!(size_of::<PsfaAction>() == PSFA_ACTION_SIZE);
+const _: () = assert!(offset_of!(PsfaAction, psfao_mode) == 12 && offset_of!(PsfaAction, psfao_path) == 14);

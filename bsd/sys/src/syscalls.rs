@@ -92,12 +92,23 @@ mod tests {
     #[test]
     fn std_macro_lists_implemented_calls() {
         macro_rules! collect {
-            ($( ($nr:literal, $name:ident, $ret:ident, [$($arg:ident),*]) ),* $(,)?) => {
+            ($( ($nr:literal, $name:ident, $ret:ident, [$($arg:ident: $ty:ident),*]) ),* $(,)?) => {
                 &[$( ($nr, stringify!($name), { let args: &[&str] = &[$(stringify!($arg)),*]; args.len() }) ),*]
             };
         }
         let calls: &[(u32, &str, usize)] = for_each_std_syscall!(collect);
         assert!(calls.contains(&(4, "write", 3)));
+        // The types reach the macro as `sys::types` names.
+        macro_rules! read_types {
+            ($( ($nr:literal, $name:ident, $ret:ident, [$($arg:ident: $ty:ident),*]) ),* $(,)?) => {
+                $( if stringify!($name) == "read" { let t: &[&str] = &[$(stringify!($ty)),*]; return t.join(" "); } )*
+            };
+        }
+        fn types_of_read() -> std::string::String {
+            for_each_std_syscall!(read_types);
+            std::string::String::new()
+        }
+        assert_eq!(types_of_read(), "int user_addr_t user_size_t");
         for (nr, name, narg) in calls {
             let info = &SYSENT_INFO[*nr as usize];
             assert_eq!((info.name, info.narg as usize, info.status), (*name, *narg, SysStatus::Std));

@@ -75,4 +75,4 @@ pub fn name_to_mib(name: &[u8]) -> Option<[i32; 2]> {
 }
 
 /// Longest name `sysctlbyname` accepts (`MAXPATHLEN`).
-pub const SYSCTL_NAME_MAX: usize = 1024;
+pub const SYSCTL_NAME_MAX: usize = crate::param::MAXPATHLEN;

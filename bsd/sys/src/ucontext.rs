@@ -1,12 +1,14 @@
 //! The arm64 signal frame a 64-bit process sees (XNU `bsd/sys/_types/_ucontext64.h`,
 //! `mach/arm/_structs.h`, reference §9.10 and §10): `ucontext64`, `mcontext64` with its
 //! exception, thread and NEON states, and the 976-byte frame `sendsig` pushes. The structs
-//! are `repr(C)` with their sizes and offsets asserted; the byte encoders place every field
-//! at its `offset_of!` position, so these definitions are the only statement of the layout.
+//! are `repr(C)` zerocopy types with their sizes and offsets asserted against XNU's, copied
+//! whole (the derives prove there is no padding), so these definitions are the only
+//! statement of the layout.
 
 use core::mem::{offset_of, size_of};
 
-use crate::le;
+use zerocopy::{FromBytes, Immutable, IntoBytes};
+
 use crate::signal::{SIGINFO_SIZE, SigSet, SigaltStack, Siginfo};
 
 /// `sigreturn` infostyle / handler `x1`: the handler was installed without SA_SIGINFO.
@@ -23,7 +25,7 @@ pub const UC_RESET_ALT_STACK: u32 = 0x8000_0000;
 pub const REDZONE_64: u64 = 128;
 
 /// `arm_exception_state64`: the fault address, syndrome and exception number (16 bytes).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable)]
 #[repr(C)]
 pub struct ArmExceptionState64 {
     pub far: u64,
@@ -33,7 +35,7 @@ pub struct ArmExceptionState64 {
 
 /// `arm_thread_state64`: x0–x28, fp (x29), lr (x30), sp, pc, cpsr and a flags word used by
 /// pointer authentication (272 bytes).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable)]
 #[repr(C)]
 pub struct ArmThreadState64 {
     pub x: [u64; 29],
@@ -46,16 +48,18 @@ pub struct ArmThreadState64 {
 }
 
 /// `arm_neon_state64`: q0–q31, FPSR and FPCR, padded to 16 bytes (528 bytes).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable)]
 #[repr(C)]
 pub struct ArmNeonState64 {
     pub q: [u128; 32],
     pub fpsr: u32,
     pub fpcr: u32,
+    /// The tail padding to the 16-byte alignment of `q`, written as zero.
+    pub _pad: u64,
 }
 
 /// `mcontext64`: the three register states (816 bytes).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable)]
 #[repr(C)]
 pub struct Mcontext64 {
     pub es: ArmExceptionState64,
@@ -65,7 +69,7 @@ pub struct Mcontext64 {
 
 /// `ucontext64` as the kernel writes it (`user_ucontext64`, 56 bytes): `uc_mcontext64` points
 /// at the mcontext and `uc_mcsize` must be [`MCONTEXT64_SIZE`] for `sigreturn` to accept it.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable)]
 #[repr(C)]
 pub struct Ucontext64 {
     pub uc_onstack: i32,
@@ -77,7 +81,7 @@ pub struct Ucontext64 {
 }
 
 /// The frame `sendsig` writes at the handler's stack pointer (976 bytes).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable)]
 #[repr(C)]
 pub struct Sigframe64 {
     pub sinfo: Siginfo,
@@ -119,148 +123,6 @@ const _: () = assert!(offset_of!(Ucontext64, uc_mcsize) == 40 && offset_of!(Ucon
 const _: () = assert!(size_of::<Sigframe64>() == SIGFRAME64_SIZE);
 const _: () = assert!(SIGFRAME64_SINFO == 0 && SIGFRAME64_UCTX == SIGINFO_SIZE && SIGFRAME64_MCTX == 160);
 
-impl ArmExceptionState64 {
-    fn put(&self, b: &mut [u8], base: usize) {
-        le::put(b, base + offset_of!(Self, far), self.far.to_le_bytes());
-        le::put(b, base + offset_of!(Self, esr), self.esr.to_le_bytes());
-        le::put(b, base + offset_of!(Self, exception), self.exception.to_le_bytes());
-    }
-
-    fn get(b: &[u8], base: usize) -> Self {
-        ArmExceptionState64 {
-            far: le::get_u64(b, base + offset_of!(Self, far)),
-            esr: le::get_u32(b, base + offset_of!(Self, esr)),
-            exception: le::get_u32(b, base + offset_of!(Self, exception)),
-        }
-    }
-}
-
-impl ArmThreadState64 {
-    fn put(&self, b: &mut [u8], base: usize) {
-        for (i, r) in self.x.iter().enumerate() {
-            le::put(b, base + offset_of!(Self, x) + 8 * i, r.to_le_bytes());
-        }
-        le::put(b, base + offset_of!(Self, fp), self.fp.to_le_bytes());
-        le::put(b, base + offset_of!(Self, lr), self.lr.to_le_bytes());
-        le::put(b, base + offset_of!(Self, sp), self.sp.to_le_bytes());
-        le::put(b, base + offset_of!(Self, pc), self.pc.to_le_bytes());
-        le::put(b, base + offset_of!(Self, cpsr), self.cpsr.to_le_bytes());
-        le::put(b, base + offset_of!(Self, flags), self.flags.to_le_bytes());
-    }
-
-    fn get(b: &[u8], base: usize) -> Self {
-        let mut x = [0u64; 29];
-        for (i, r) in x.iter_mut().enumerate() {
-            *r = le::get_u64(b, base + offset_of!(Self, x) + 8 * i);
-        }
-        ArmThreadState64 {
-            x,
-            fp: le::get_u64(b, base + offset_of!(Self, fp)),
-            lr: le::get_u64(b, base + offset_of!(Self, lr)),
-            sp: le::get_u64(b, base + offset_of!(Self, sp)),
-            pc: le::get_u64(b, base + offset_of!(Self, pc)),
-            cpsr: le::get_u32(b, base + offset_of!(Self, cpsr)),
-            flags: le::get_u32(b, base + offset_of!(Self, flags)),
-        }
-    }
-}
-
-impl ArmNeonState64 {
-    fn put(&self, b: &mut [u8], base: usize) {
-        for (i, q) in self.q.iter().enumerate() {
-            le::put(b, base + offset_of!(Self, q) + 16 * i, q.to_le_bytes());
-        }
-        le::put(b, base + offset_of!(Self, fpsr), self.fpsr.to_le_bytes());
-        le::put(b, base + offset_of!(Self, fpcr), self.fpcr.to_le_bytes());
-    }
-
-    fn get(b: &[u8], base: usize) -> Self {
-        let mut q = [0u128; 32];
-        for (i, v) in q.iter_mut().enumerate() {
-            *v = le::get_u128(b, base + offset_of!(Self, q) + 16 * i);
-        }
-        ArmNeonState64 {
-            q,
-            fpsr: le::get_u32(b, base + offset_of!(Self, fpsr)),
-            fpcr: le::get_u32(b, base + offset_of!(Self, fpcr)),
-        }
-    }
-}
-
-impl Mcontext64 {
-    fn put(&self, b: &mut [u8], base: usize) {
-        self.es.put(b, base + offset_of!(Self, es));
-        self.ss.put(b, base + offset_of!(Self, ss));
-        self.ns.put(b, base + offset_of!(Self, ns));
-    }
-
-    /// The bytes user space reads.
-    pub fn to_bytes(&self) -> [u8; MCONTEXT64_SIZE] {
-        let mut b = [0u8; MCONTEXT64_SIZE];
-        self.put(&mut b, 0);
-        b
-    }
-
-    /// From the bytes `sigreturn` copied in.
-    pub fn from_bytes(b: &[u8; MCONTEXT64_SIZE]) -> Mcontext64 {
-        Mcontext64 {
-            es: ArmExceptionState64::get(b, offset_of!(Self, es)),
-            ss: ArmThreadState64::get(b, offset_of!(Self, ss)),
-            ns: ArmNeonState64::get(b, offset_of!(Self, ns)),
-        }
-    }
-}
-
-impl Ucontext64 {
-    fn put(&self, b: &mut [u8], base: usize) {
-        le::put(b, base + offset_of!(Self, uc_onstack), self.uc_onstack.to_le_bytes());
-        le::put(b, base + offset_of!(Self, uc_sigmask), self.uc_sigmask.to_le_bytes());
-        let stack = base + offset_of!(Self, uc_stack);
-        le::put(b, stack + offset_of!(SigaltStack, ss_sp), self.uc_stack.ss_sp.to_le_bytes());
-        le::put(b, stack + offset_of!(SigaltStack, ss_size), self.uc_stack.ss_size.to_le_bytes());
-        le::put(b, stack + offset_of!(SigaltStack, ss_flags), self.uc_stack.ss_flags.to_le_bytes());
-        le::put(b, base + offset_of!(Self, uc_link), self.uc_link.to_le_bytes());
-        le::put(b, base + offset_of!(Self, uc_mcsize), self.uc_mcsize.to_le_bytes());
-        le::put(b, base + offset_of!(Self, uc_mcontext64), self.uc_mcontext64.to_le_bytes());
-    }
-
-    /// The bytes user space reads.
-    pub fn to_bytes(&self) -> [u8; UCONTEXT64_SIZE] {
-        let mut b = [0u8; UCONTEXT64_SIZE];
-        self.put(&mut b, 0);
-        b
-    }
-
-    /// From the bytes `sigreturn` copied in.
-    pub fn from_bytes(b: &[u8; UCONTEXT64_SIZE]) -> Ucontext64 {
-        let stack = offset_of!(Self, uc_stack);
-        Ucontext64 {
-            uc_onstack: le::get_i32(b, offset_of!(Self, uc_onstack)),
-            uc_sigmask: le::get_u32(b, offset_of!(Self, uc_sigmask)),
-            uc_stack: SigaltStack {
-                ss_sp: le::get_u64(b, stack + offset_of!(SigaltStack, ss_sp)),
-                ss_size: le::get_u64(b, stack + offset_of!(SigaltStack, ss_size)),
-                ss_flags: le::get_i32(b, stack + offset_of!(SigaltStack, ss_flags)),
-                _pad: 0,
-            },
-            uc_link: le::get_u64(b, offset_of!(Self, uc_link)),
-            uc_mcsize: le::get_u64(b, offset_of!(Self, uc_mcsize)),
-            uc_mcontext64: le::get_u64(b, offset_of!(Self, uc_mcontext64)),
-        }
-    }
-}
-
-impl Sigframe64 {
-    /// The bytes `sendsig` copies out to the handler's stack.
-    pub fn to_bytes(&self) -> [u8; SIGFRAME64_SIZE] {
-        let mut b = [0u8; SIGFRAME64_SIZE];
-        le::put(&mut b, SIGFRAME64_SINFO, self.sinfo.to_bytes());
-        self.uctx.put(&mut b, SIGFRAME64_UCTX);
-        self.mctx.put(&mut b, SIGFRAME64_MCTX);
-        b
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -289,7 +151,7 @@ mod tests {
     #[test]
     fn mcontext_offsets_and_round_trip() {
         let m = sample_mcontext();
-        let b = m.to_bytes();
+        let b = m.as_bytes();
         assert_eq!(&b[0..8], &0xfau64.to_le_bytes());
         assert_eq!(&b[8..12], &0x9200_0047u32.to_le_bytes());
         assert_eq!(&b[16..24], &0x1000u64.to_le_bytes(), "x0 right after the exception state");
@@ -299,7 +161,7 @@ mod tests {
         assert_eq!(&b[288 + 16..288 + 32], &((1u128 << 64) | 0xabc).to_le_bytes(), "q1");
         assert_eq!(&b[288 + 512..288 + 516], &0x10u32.to_le_bytes(), "fpsr");
         assert_eq!(&b[288 + 516..288 + 520], &0x0300_0000u32.to_le_bytes(), "fpcr");
-        assert_eq!(Mcontext64::from_bytes(&b), m);
+        assert_eq!(Mcontext64::read_from_bytes(b), Ok(m));
     }
 
     #[test]
@@ -312,11 +174,11 @@ mod tests {
             uc_mcsize: MCONTEXT64_SIZE as u64,
             uc_mcontext64: 0x9000 + 160,
         };
-        let b = u.to_bytes();
+        let b = u.as_bytes();
         assert_eq!(&b[4..8], &0x8000_0002u32.to_le_bytes());
         assert_eq!(&b[8..16], &0x9000u64.to_le_bytes());
         assert_eq!(&b[40..48], &816u64.to_le_bytes());
-        assert_eq!(Ucontext64::from_bytes(&b), u);
+        assert_eq!(Ucontext64::read_from_bytes(b), Ok(u));
     }
 
     #[test]
@@ -326,11 +188,9 @@ mod tests {
             uctx: Ucontext64 { uc_mcsize: 816, ..Ucontext64::default() },
             mctx: sample_mcontext(),
         };
-        let b = f.to_bytes();
+        let b = f.as_bytes();
         assert_eq!(&b[0..4], &30i32.to_le_bytes());
         assert_eq!(&b[104 + 40..104 + 48], &816u64.to_le_bytes());
-        let mut mc = [0u8; MCONTEXT64_SIZE];
-        mc.copy_from_slice(&b[160..]);
-        assert_eq!(Mcontext64::from_bytes(&mc), f.mctx);
+        assert_eq!(Mcontext64::read_from_bytes(&b[160..]), Ok(f.mctx));
     }
 }

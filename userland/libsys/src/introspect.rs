@@ -18,7 +18,7 @@ fn read_into(buf: &mut [u8], call: impl FnOnce(u64, u64) -> Result<u64, Errno>) 
 pub fn sysctl_read(mib: &[i32], buf: &mut [u8]) -> Result<usize, Errno> {
     // SAFETY: `mib` and the buffers `read_into` passes are live for the lengths given.
     read_into(buf, |old, oldlenp| unsafe {
-        syscall::sysctl(mib.as_ptr() as u64, mib.len() as u64, old, oldlenp, 0, 0)
+        syscall::sysctl(mib.as_ptr() as u64, mib.len() as u32, old, oldlenp, 0, 0)
     })
 }
 
@@ -26,7 +26,7 @@ pub fn sysctl_read(mib: &[i32], buf: &mut [u8]) -> Result<usize, Errno> {
 pub fn sysctlbyname_read(name: &[u8], buf: &mut [u8]) -> Result<usize, Errno> {
     // SAFETY: `name` and the buffers `read_into` passes are live for the lengths given.
     read_into(buf, |old, oldlenp| unsafe {
-        syscall::sysctlbyname(name.as_ptr() as u64, name.len() as u64, old, oldlenp, 0, 0)
+        syscall::sysctlbyname(name.as_ptr() as u64, name.len(), old, oldlenp, 0, 0)
     })
 }
 
@@ -37,11 +37,11 @@ pub fn proc_listpids(kind: u32, value: u32, buf: &mut [i32]) -> Result<usize, Er
     let bytes = unsafe {
         syscall::proc_info(
             PROC_INFO_CALL_LISTPIDS,
-            kind as u64,
-            value as u64,
+            kind as i32,
+            value,
             0,
             buf.as_mut_ptr() as u64,
-            4 * buf.len() as u64,
+            i32::try_from(4 * buf.len()).unwrap_or(i32::MAX),
         )
     }?;
     Ok(bytes as usize / 4)
@@ -54,11 +54,11 @@ pub fn proc_pidinfo(pid: i32, flavor: u32, buf: &mut [u8]) -> Result<usize, Errn
     unsafe {
         syscall::proc_info(
             PROC_INFO_CALL_PIDINFO,
-            pid as u64,
-            flavor as u64,
+            pid,
+            flavor,
             0,
             buf.as_mut_ptr() as u64,
-            buf.len() as u64,
+            i32::try_from(buf.len()).unwrap_or(i32::MAX),
         )
     }
     .map(|n| n as usize)

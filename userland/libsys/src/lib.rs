@@ -1,6 +1,7 @@
 //! The user-space runtime: the entry point, BSD system call and Mach trap stubs (generated
 //! from the same tables as the kernel's: `sys::for_each_std_syscall!` and
-//! `mach::for_each_mach_trap!`), errno from the carry flag, and `print!`.
+//! `mach::for_each_mach_trap!`; each BSD stub takes its arguments with the table's C types,
+//! `sys::types`), errno from the carry flag, and `print!`.
 //!
 //! A program is `#![no_std] #![no_main]`, defines `fn main(args: &Args) -> i32` and names
 //! it with [`entry!`].

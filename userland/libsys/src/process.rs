@@ -21,9 +21,7 @@ pub fn fork() -> Result<Forked, Errno> {
 pub fn waitpid(pid: i32, options: i32) -> Result<(i32, i32), Errno> {
     let mut status = 0i32;
     // SAFETY: `status` is a valid i32.
-    let r = unsafe {
-        crate::syscall::wait4(pid as i64 as u64, &mut status as *mut i32 as u64, options as u64, 0)?
-    };
+    let r = unsafe { crate::syscall::wait4(pid, &mut status as *mut i32 as u64, options, 0)? };
     Ok((r as i32, status))
 }
 
@@ -104,6 +102,7 @@ fn spawn_with<const N: usize>(
     attr: Option<SpawnAttr>,
     actions: &[SpawnAction<'_>],
 ) -> Result<i32, Errno> {
+    use sys::param::PATH_MAX;
     use sys::spawn::*;
     const MAX: usize = 16;
     if argv.len() >= MAX || actions.len() > N || path.last() != Some(&0) {
@@ -116,48 +115,50 @@ fn spawn_with<const N: usize>(
         }
         *slot = a.as_ptr() as u64;
     }
-    let mut attr_block = [0u8; ATTR_READ_SIZE];
-    // The kernel reads the header and the actions as one block: byte arrays, so no padding.
+    // The kernel reads the header and the actions as one block.
     #[repr(C)]
     struct FileActions<const N: usize> {
-        header: [u8; FILE_ACTIONS_HEADER],
-        actions: [[u8; PSFA_ACTION_SIZE]; N],
+        head: PosixSpawnFileActionsHead,
+        actions: [PsfaAction; N],
     }
-    let mut fa_block =
-        FileActions::<N> { header: [0; FILE_ACTIONS_HEADER], actions: [[0; PSFA_ACTION_SIZE]; N] };
-    fa_block.header[0..4].copy_from_slice(&(N as i32).to_le_bytes());
-    fa_block.header[4..8].copy_from_slice(&(actions.len() as i32).to_le_bytes());
+    let mut fa_block = FileActions::<N> {
+        head: PosixSpawnFileActionsHead { psfa_act_alloc: N as i32, psfa_act_count: actions.len() as i32 },
+        actions: [PsfaAction::default(); N],
+    };
     for (a, action) in fa_block.actions.iter_mut().zip(actions) {
         let (kind, fd) = match action {
             SpawnAction::Open { fd, path, oflag, mode } => {
                 let n = path.len().min(PATH_MAX);
-                a[PSFA_OPEN_PATH..PSFA_OPEN_PATH + n].copy_from_slice(&path[..n]);
-                a[PSFA_OPEN_OFLAG..PSFA_OPEN_OFLAG + 4].copy_from_slice(&oflag.to_le_bytes());
-                a[PSFA_OPEN_MODE..PSFA_OPEN_MODE + 2].copy_from_slice(&mode.to_le_bytes());
+                a.psfao_path[..n].copy_from_slice(&path[..n]);
+                a.psfao_oflag = *oflag;
+                a.psfao_mode = *mode;
                 (PSFA_OPEN, *fd)
             }
             SpawnAction::Close { fd } => (PSFA_CLOSE, *fd),
             SpawnAction::Dup2 { fd, newfd } => {
-                a[PSFA_DUP2_NEWFD..PSFA_DUP2_NEWFD + 4].copy_from_slice(&newfd.to_le_bytes());
+                a.psfao_oflag = *newfd;
                 (PSFA_DUP2, *fd)
             }
             SpawnAction::Inherit { fd } => (PSFA_INHERIT, *fd),
         };
-        a[PSFA_TYPE..PSFA_TYPE + 4].copy_from_slice(&kind.to_le_bytes());
-        a[PSFA_FILEDES..PSFA_FILEDES + 4].copy_from_slice(&fd.to_le_bytes());
+        a.psfaa_type = kind;
+        a.psfaa_filedes = fd;
     }
-    let mut desc = [0u64; SPAWN_ARGS_DESC_SIZE / 8];
-    if let Some(attr) = attr {
-        attr_block[ATTR_FLAGS..ATTR_FLAGS + 2].copy_from_slice(&attr.flags.to_le_bytes());
-        attr_block[ATTR_SIGDEFAULT..ATTR_SIGDEFAULT + 4].copy_from_slice(&attr.sigdefault.to_le_bytes());
-        attr_block[ATTR_SIGMASK..ATTR_SIGMASK + 4].copy_from_slice(&attr.sigmask.to_le_bytes());
-        attr_block[ATTR_PGROUP..ATTR_PGROUP + 4].copy_from_slice(&attr.pgroup.to_le_bytes());
-        desc[0] = ATTR_READ_SIZE as u64;
-        desc[1] = attr_block.as_ptr() as u64;
+    let mut desc = PosixSpawnArgsDesc::default();
+    let attr_head = attr.map(|attr| PosixSpawnAttrHead {
+        psa_flags: attr.flags,
+        _reserved: 0,
+        psa_sigdefault: attr.sigdefault,
+        psa_sigmask: attr.sigmask,
+        psa_pgroup: attr.pgroup,
+    });
+    if let Some(head) = &attr_head {
+        desc.attr_size = ATTR_READ_SIZE as u64;
+        desc.attrp = head as *const PosixSpawnAttrHead as u64;
     }
     if !actions.is_empty() {
-        desc[2] = (FILE_ACTIONS_HEADER + actions.len() * PSFA_ACTION_SIZE) as u64;
-        desc[3] = &fa_block as *const FileActions<N> as u64;
+        desc.file_actions_size = (FILE_ACTIONS_HEADER + actions.len() * PSFA_ACTION_SIZE) as u64;
+        desc.file_actions = &fa_block as *const FileActions<N> as u64;
     }
     let envp = [0u64; 1];
     let mut pid = 0i32;
@@ -166,7 +167,7 @@ fn spawn_with<const N: usize>(
         crate::syscall::posix_spawn(
             &mut pid as *mut i32 as u64,
             path.as_ptr() as u64,
-            desc.as_ptr() as u64,
+            &desc as *const PosixSpawnArgsDesc as u64,
             ptrs.as_ptr() as u64,
             envp.as_ptr() as u64,
         )?;

@@ -6,7 +6,7 @@
 //! infostyle, token)` restores the interrupted state.
 
 use sys::Errno;
-use sys::signal::{SA_VALIDATE_SIGRETURN_FROM_SIGTRAMP, SigSet, SigactionIn, Signal};
+use sys::signal::{SA_VALIDATE_SIGRETURN_FROM_SIGTRAMP, SigSet, SigactionIn, SigactionOut, Signal};
 
 core::arch::global_asm!(
     r#"
@@ -50,14 +50,17 @@ pub fn install(sig: Signal, handler: u64, mask: SigSet, flags: i32) -> Result<u6
         sa_tramp: __libsys_sigtramp as *const () as u64,
         sa_mask: mask,
         sa_flags: flags | SA_VALIDATE_SIGRETURN_FROM_SIGTRAMP,
-    }
-    .to_bytes();
-    let mut old = [0u8; 16];
-    // SAFETY: both buffers are valid for their sizes.
-    unsafe { crate::syscall::sigaction(sig as u64, act.as_ptr() as u64, old.as_mut_ptr() as u64)? };
-    let mut h = [0u8; 8];
-    h.copy_from_slice(&old[..8]);
-    Ok(u64::from_le_bytes(h))
+    };
+    let mut old = SigactionOut::default();
+    // SAFETY: both are valid, `repr(C)` ABI structs.
+    unsafe {
+        crate::syscall::sigaction(
+            sig as i32,
+            &act as *const SigactionIn as u64,
+            &mut old as *mut SigactionOut as u64,
+        )?
+    };
+    Ok(old.sa_handler)
 }
 
 /// `sigprocmask(how, set)`: returns the old mask.
@@ -65,7 +68,7 @@ pub fn sigprocmask(how: i32, set: SigSet) -> Result<SigSet, Errno> {
     let mut old = 0u32;
     // SAFETY: both point at valid u32s.
     unsafe {
-        crate::syscall::sigprocmask(how as u64, &set as *const u32 as u64, &mut old as *mut u32 as u64)?;
+        crate::syscall::sigprocmask(how, &set as *const u32 as u64, &mut old as *mut u32 as u64)?;
     }
     Ok(old)
 }
@@ -81,5 +84,5 @@ pub fn sigpending() -> Result<SigSet, Errno> {
 /// `kill(pid, sig)` with POSIX semantics.
 pub fn kill(pid: i32, sig: Signal) -> Result<(), Errno> {
     // SAFETY: no pointers.
-    unsafe { crate::syscall::kill(pid as i64 as u64, sig as u64, 1).map(|_| ()) }
+    unsafe { crate::syscall::kill(pid, sig as i32, 1).map(|_| ()) }
 }

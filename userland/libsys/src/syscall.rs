@@ -26,16 +26,56 @@ pub unsafe fn syscall(nr: u32, a: [u64; 8]) -> Result<(u64, u64), Errno> {
     if carry != 0 { Err(Errno(x0 as i32)) } else { Ok((x0, x1)) }
 }
 
+/// An argument's value as the register the kernel reads it from. A 32-bit type is
+/// sign- or zero-extended as its C type would be; the kernel looks at its low half only.
+pub trait SysArgReg {
+    /// The register value.
+    fn to_reg(self) -> u64;
+}
+
+impl SysArgReg for i32 {
+    fn to_reg(self) -> u64 {
+        self as i64 as u64
+    }
+}
+
+impl SysArgReg for u32 {
+    fn to_reg(self) -> u64 {
+        u64::from(self)
+    }
+}
+
+impl SysArgReg for i64 {
+    fn to_reg(self) -> u64 {
+        self as u64
+    }
+}
+
+impl SysArgReg for u64 {
+    fn to_reg(self) -> u64 {
+        self
+    }
+}
+
+impl SysArgReg for usize {
+    fn to_reg(self) -> u64 {
+        self as u64
+    }
+}
+
+/// One stub per STD call of `syscalls.master`, each argument with the table's C type
+/// (`sys::types`: `int` is `i32`, `size_t` is `usize`, a pointer is a `user_addr_t` address),
+/// so an argument in the wrong place does not compile.
 macro_rules! stubs {
-    ($( ($nr:literal, $name:ident, $ret:ident, [$($arg:ident),*]) ),* $(,)?) => {
+    ($( ($nr:literal, $name:ident, $ret:ident, [$($arg:ident: $ty:ident),*]) ),* $(,)?) => {
         $(
             #[doc = concat!("BSD system call `", stringify!($name), "` (", stringify!($nr), ").")]
             ///
             /// # Safety
             /// Pointer arguments must be valid for the call, or the call fails with EFAULT.
             #[allow(clippy::too_many_arguments)]
-            pub unsafe fn $name($($arg: u64),*) -> Result<u64, Errno> {
-                let a = crate::pad_args::<8>(&[$($arg),*]);
+            pub unsafe fn $name($($arg: sys::types::$ty),*) -> Result<u64, Errno> {
+                let a = crate::pad_args::<8>(&[$(SysArgReg::to_reg($arg)),*]);
                 // SAFETY: forwarded from this stub's contract.
                 unsafe { syscall($nr, a) }.map(|(x0, _)| x0)
             }
@@ -47,29 +87,29 @@ sys::for_each_std_syscall!(stubs);
 /// `exit`: never returns.
 pub fn exit_process(status: i32) -> ! {
     // SAFETY: exit takes no pointers.
-    let _ = unsafe { exit(status as u64) };
+    let _ = unsafe { exit(status) };
     loop {
         core::hint::spin_loop();
     }
 }
 
 /// `write` of a byte slice.
-pub fn write_bytes(fd: u64, buf: &[u8]) -> Result<u64, Errno> {
+pub fn write_bytes(fd: i32, buf: &[u8]) -> Result<u64, Errno> {
     // SAFETY: `buf` is a valid slice for its length.
-    unsafe { write(fd, buf.as_ptr() as u64, buf.len() as u64) }
+    unsafe { write(fd, buf.as_ptr() as u64, buf.len()) }
 }
 
 /// `open` of a NUL-terminated path (EINVAL if `path` has no terminating NUL).
-pub fn open_path(path: &[u8], oflag: u32, mode: u16) -> Result<u64, Errno> {
+pub fn open_path(path: &[u8], oflag: u32, mode: u16) -> Result<i32, Errno> {
     if path.last() != Some(&0) {
         return Err(Errno::EINVAL);
     }
     // SAFETY: `path` is a NUL-terminated string that outlives the call.
-    unsafe { open(path.as_ptr() as u64, u64::from(oflag), u64::from(mode)) }
+    unsafe { open(path.as_ptr() as u64, oflag as i32, i32::from(mode)) }.map(|fd| fd as i32)
 }
 
 /// `read` into a byte slice.
-pub fn read_bytes(fd: u64, buf: &mut [u8]) -> Result<u64, Errno> {
+pub fn read_bytes(fd: i32, buf: &mut [u8]) -> Result<u64, Errno> {
     // SAFETY: `buf` is a valid, writable slice for its length.
-    unsafe { read(fd, buf.as_mut_ptr() as u64, buf.len() as u64) }
+    unsafe { read(fd, buf.as_mut_ptr() as u64, buf.len()) }
 }

@@ -127,7 +127,7 @@ fn bad_pointers(_: &Args) -> Result<(), &'static str> {
     // SAFETY: our page; touched before it becomes read-only.
     unsafe { (ro as *mut u64).write_volatile(0) };
     // SAFETY: our pages; no pointers are passed.
-    check(unsafe { mprotect(ro, 2 * PAGE, PROT_READ) } == Ok(0), "mprotect")?;
+    check(unsafe { mprotect(ro, 2 * PAGE as usize, PROT_READ) } == Ok(0), "mprotect")?;
     for page in [ro, ro + PAGE] {
         // SAFETY: the kernel must refuse to write the read-only page.
         check(unsafe { gettimeofday(page, 0, 0) } == Err(Errno::EFAULT), "copyout into a read-only page")?;

@@ -32,6 +32,11 @@ pub const CASES: &[(&str, Case)] = &[
     ("__pthread_kill signals one thread", pthread_kill),
 ];
 
+/// The record at the start of `b`, as the kernel wrote it (zeros where `b` is short).
+fn record<T: sys::FromBytes + Default>(b: &[u8]) -> T {
+    T::read_from_prefix(b).map_or_else(|_| T::default(), |(v, _)| v)
+}
+
 fn read_u64(name: &[i32]) -> Result<u64, Errno> {
     let mut b = [0u8; 8];
     let n = read(name, &mut b)?;
@@ -79,7 +84,7 @@ fn sysctl_hostname(_: &Args) -> Result<(), &'static str> {
     let name = [CTL_KERN, KERN_HOSTNAME];
     let new = b"rxnu-test\0";
     // SAFETY: valid pointers.
-    unsafe { sysctl(name.as_ptr() as u64, 2, 0, 0, new.as_ptr() as u64, new.len() as u64) }
+    unsafe { sysctl(name.as_ptr() as u64, 2, 0, 0, new.as_ptr() as u64, new.len()) }
         .map_err(|_| "root could not set the host name")?;
     let mut buf = [0u8; 64];
     let n = read(&name, &mut buf).map_err(|_| "read back")?;
@@ -144,12 +149,15 @@ extern "C" fn where_am_i(_: i32, _: u64, _: u64) {
 
 fn altstack(_: &Args) -> Result<(), &'static str> {
     let base = ALT.0.get() as u64;
-    let stack = SigaltStack { ss_sp: base, ss_size: ALT_SIZE as u64, ss_flags: 0, _pad: 0 }.to_bytes();
-    let tiny = SigaltStack { ss_sp: base, ss_size: 512, ss_flags: 0, _pad: 0 }.to_bytes();
-    // SAFETY: valid 24-byte buffers.
+    let stack = SigaltStack { ss_sp: base, ss_size: ALT_SIZE as u64, ss_flags: 0, _pad: 0 };
+    let tiny = SigaltStack { ss_sp: base, ss_size: 512, ss_flags: 0, _pad: 0 };
+    // SAFETY: valid `stack_t`s.
     unsafe {
-        check(sigaltstack(tiny.as_ptr() as u64, 0) == Err(Errno::ENOMEM), "a 512-byte stack is ENOMEM")?;
-        sigaltstack(stack.as_ptr() as u64, 0).map_err(|_| "sigaltstack")?;
+        check(
+            sigaltstack(&tiny as *const SigaltStack as u64, 0) == Err(Errno::ENOMEM),
+            "a 512-byte stack is ENOMEM",
+        )?;
+        sigaltstack(&stack as *const SigaltStack as u64, 0).map_err(|_| "sigaltstack")?;
     }
     signal_action(SIGUSR2, where_am_i, 0, SA_ONSTACK).map_err(|_| "sigaction")?;
     // SAFETY: no pointers.
@@ -157,21 +165,21 @@ fn altstack(_: &Args) -> Result<(), &'static str> {
     kill(me, SIGUSR2).map_err(|_| "kill")?;
     let sp = HANDLER_SP.load(Ordering::SeqCst);
     check((base..base + ALT_SIZE as u64).contains(&sp), "the handler did not run on the alternate stack")?;
-    let off = SigaltStack { ss_sp: 0, ss_size: 0, ss_flags: SS_DISABLE, _pad: 0 }.to_bytes();
-    // SAFETY: a valid 24-byte buffer.
-    unsafe { sigaltstack(off.as_ptr() as u64, 0) }.map_err(|_| "disable")?;
+    let off = SigaltStack { ss_sp: 0, ss_size: 0, ss_flags: SS_DISABLE, _pad: 0 };
+    // SAFETY: a valid `stack_t`.
+    unsafe { sigaltstack(&off as *const SigaltStack as u64, 0) }.map_err(|_| "disable")?;
     install(SIGUSR2, SIG_DFL, 0, 0).map(|_| ()).map_err(|_| "reset")
 }
 
 fn pthread_kill(_: &Args) -> Result<(), &'static str> {
     CAUGHT.store(0, Ordering::SeqCst);
     signal_action(SIGUSR1, count, 0, 0).map_err(|_| "sigaction")?;
-    let me = libsys::mach_traps::mach_thread_self() as u64;
+    let me = libsys::mach_traps::mach_thread_self() as i32;
     // SAFETY: no pointers.
     unsafe {
-        __pthread_kill(me, SIGUSR1 as u64).map_err(|_| "__pthread_kill")?;
+        __pthread_kill(me, SIGUSR1 as i32).map_err(|_| "__pthread_kill")?;
         check(CAUGHT.load(Ordering::SeqCst) == 1, "the thread's handler did not run")?;
-        check(__pthread_kill(0x4243, SIGUSR1 as u64) == Err(Errno::ESRCH), "not a thread port")?;
+        check(__pthread_kill(0x4243, SIGUSR1 as i32) == Err(Errno::ESRCH), "not a thread port")?;
         check(__pthread_kill(me, 99) == Err(Errno::EINVAL), "bad signal")?;
     }
     install(SIGUSR1, SIG_DFL, 0, 0).map(|_| ()).map_err(|_| "reset")
@@ -212,7 +220,7 @@ fn kern_proc(_: &Args) -> Result<(), &'static str> {
     check(n >= 2 * KP && n.is_multiple_of(KP), "whole records")?;
     let mut pids = [0i32; 24];
     for (slot, rec) in pids.iter_mut().zip(buf[..n].chunks_exact(KP)) {
-        *slot = KinfoProc::from_bytes(rec).kp_proc.p_pid;
+        *slot = record::<KinfoProc>(rec).kp_proc.p_pid;
     }
     let pids = &pids[..n / KP];
     check(
@@ -223,7 +231,7 @@ fn kern_proc(_: &Args) -> Result<(), &'static str> {
     // Our own record, by pid.
     let n = kern_proc_read(&[KERN_PROC_PID, me], &mut buf).map_err(|_| "kern.proc.pid")?;
     check(n == KP, "one record for one pid")?;
-    let k = KinfoProc::from_bytes(&buf[..KP]);
+    let k = record::<KinfoProc>(&buf[..KP]);
     check(k.kp_proc.p_pid == me && k.kp_proc.p_stat == SRUN as u8, "our pid and state")?;
     check(&k.kp_proc.p_comm[..6] == b"utest\0", "our command name")?;
     check(k.kp_eproc.e_ppid == parent, "our parent")?;
@@ -244,7 +252,7 @@ fn kern_proc(_: &Args) -> Result<(), &'static str> {
     let mut zombie = None;
     for _ in 0..200 {
         if kern_proc_read(&[KERN_PROC_PID, child], &mut buf) == Ok(KP) {
-            let k = KinfoProc::from_bytes(&buf[..KP]);
+            let k = record::<KinfoProc>(&buf[..KP]);
             if k.kp_proc.p_stat == SZOMB as u8 {
                 zombie = Some(k);
                 break;
@@ -264,7 +272,7 @@ fn kern_proc(_: &Args) -> Result<(), &'static str> {
 fn proc_info_calls(_: &Args) -> Result<(), &'static str> {
     let (me, parent, _) = my_ids();
     // SAFETY: no buffer: the call only reports the room needed.
-    let room = unsafe { proc_info(PROC_INFO_CALL_LISTPIDS, PROC_ALL_PIDS as u64, 0, 0, 0, 0) };
+    let room = unsafe { proc_info(PROC_INFO_CALL_LISTPIDS, PROC_ALL_PIDS as i32, 0, 0, 0, 0) };
     check(room.is_ok_and(|r| r >= 8), "room for the pid list")?;
     let mut pids = [0i32; 256];
     let n = listpids(PROC_ALL_PIDS, 0, &mut pids).map_err(|_| "list all")?;
@@ -276,19 +284,19 @@ fn proc_info_calls(_: &Args) -> Result<(), &'static str> {
     // Our bsd info.
     let mut b = [0u8; PROC_TASKALLINFO_SIZE];
     check(pidinfo(me, PROC_PIDTBSDINFO, &mut b) == Ok(PROC_BSDINFO_SIZE), "bsdinfo size")?;
-    let info = ProcBsdInfo::from_bytes(&b);
+    let info = record::<ProcBsdInfo>(&b);
     check(info.pbi_pid == me as u32 && info.pbi_status == SRUN, "our pid and state")?;
     check(info.pbi_ppid == parent as u32, "our parent")?;
     check(&info.pbi_comm[..6] == b"utest\0" && info.pbi_flags & PROC_FLAG_LP64 != 0, "comm and flags")?;
     check(info.pbi_nfiles >= 3 && info.pbi_start_tvsec > 1_577_836_800, "open files and start time")?;
     // Our task info, alone and together with the bsd info.
     check(pidinfo(me, PROC_PIDTASKINFO, &mut b) == Ok(PROC_TASKINFO_SIZE), "taskinfo size")?;
-    let t = ProcTaskInfo::from_bytes(&b);
+    let t = record::<ProcTaskInfo>(&b);
     check(t.pti_threadnum >= 1 && t.pti_numrunning >= 1, "threads")?;
     check(t.pti_virtual_size >= t.pti_resident_size && t.pti_resident_size >= 4096, "memory")?;
     check(pidinfo(me, PROC_PIDTASKALLINFO, &mut b) == Ok(PROC_TASKALLINFO_SIZE), "taskallinfo")?;
-    check(ProcBsdInfo::from_bytes(&b).pbi_pid == me as u32, "taskallinfo's bsd half")?;
-    check(ProcTaskInfo::from_bytes(&b[PROC_BSDINFO_SIZE..]).pti_threadnum >= 1, "taskallinfo's task half")?;
+    check(record::<ProcBsdInfo>(&b).pbi_pid == me as u32, "taskallinfo's bsd half")?;
+    check(record::<ProcTaskInfo>(&b[PROC_BSDINFO_SIZE..]).pti_threadnum >= 1, "taskallinfo's task half")?;
     // A child filter lists exactly the child.
     let child = match fork().map_err(|_| "fork")? {
         Forked::Child => {
@@ -309,17 +317,9 @@ fn proc_info_calls(_: &Args) -> Result<(), &'static str> {
     // SAFETY: deliberately bad arguments; the kernel must refuse them.
     unsafe {
         check(proc_info(99, 0, 0, 0, 0, 0) == Err(Errno::EINVAL), "bad call number")?;
-        let bad =
-            proc_info(PROC_INFO_CALL_PIDINFO, me as u64, PROC_PIDTBSDINFO as u64, 0, KERNEL_ADDRESS, 4096);
+        let bad = proc_info(PROC_INFO_CALL_PIDINFO, me, PROC_PIDTBSDINFO, 0, KERNEL_ADDRESS, 4096);
         check(bad == Err(Errno::EFAULT), "kernel buffer")?;
-        let neg = proc_info(
-            PROC_INFO_CALL_PIDINFO,
-            me as u64,
-            PROC_PIDTBSDINFO as u64,
-            0,
-            b.as_mut_ptr() as u64,
-            -1i64 as u64,
-        );
+        let neg = proc_info(PROC_INFO_CALL_PIDINFO, me, PROC_PIDTBSDINFO, 0, b.as_mut_ptr() as u64, -1);
         check(neg == Err(Errno::EINVAL), "negative size")?;
     }
     // Not root: other users' identity is public, their task is not.

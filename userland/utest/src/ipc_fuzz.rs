@@ -335,8 +335,8 @@ fn port_budget(_: &Args) -> Result<(), &'static str> {
     const CHILDREN: usize = 4;
     // One shared page: child i writes (count, error) at words 2i, 2i+1 when it is done.
     // SAFETY: an anonymous shared mapping; no pointers passed in.
-    let page = unsafe { mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_ANON | MAP_SHARED, u64::MAX, 0) }
-        .map_err(|_| "mmap")?;
+    let page =
+        unsafe { mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_ANON | MAP_SHARED, -1, 0) }.map_err(|_| "mmap")?;
     let slot = |i: usize| (page + 8 * i as u64) as *mut u32;
     let mut pids = [0i32; CHILDREN];
     for (i, pid) in pids.iter_mut().enumerate() {

@@ -19,16 +19,16 @@ pub const CASES: &[(&str, Case)] = &[
 ];
 
 fn get(which: u32) -> Result<Rlimit, Errno> {
-    let mut b = [0u8; 16];
-    // SAFETY: `b` is 16 writable bytes.
-    unsafe { getrlimit(which as u64, b.as_mut_ptr() as u64)? };
-    Ok(Rlimit::from_bytes(b))
+    let mut r = Rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: `r` is a writable `struct rlimit`.
+    unsafe { getrlimit(which, &mut r as *mut Rlimit as u64)? };
+    Ok(r)
 }
 
 fn set(which: u32, cur: u64, max: u64) -> Result<(), Errno> {
-    let b = Rlimit { rlim_cur: cur, rlim_max: max }.to_bytes();
-    // SAFETY: `b` is 16 readable bytes.
-    unsafe { setrlimit(which as u64, b.as_ptr() as u64).map(|_| ()) }
+    let r = Rlimit { rlim_cur: cur, rlim_max: max };
+    // SAFETY: `r` is a readable `struct rlimit`.
+    unsafe { setrlimit(which, &r as *const Rlimit as u64).map(|_| ()) }
 }
 
 /// Run `f` in a child; its exit status.
@@ -49,7 +49,7 @@ fn rlimit_rules(_: &Args) -> Result<(), &'static str> {
     check(get(RLIM_NLIMITS) == Err(Errno::EINVAL), "bad resource")?;
     check(set(RLIMIT_NOFILE, 10, 5) == Err(Errno::EINVAL), "soft above hard")?;
     // SAFETY: the kernel rejects the bad pointer.
-    check(unsafe { getrlimit(RLIMIT_NOFILE as u64, KERNEL_ADDRESS) } == Err(Errno::EFAULT), "bad pointer")?;
+    check(unsafe { getrlimit(RLIMIT_NOFILE, KERNEL_ADDRESS) } == Err(Errno::EFAULT), "bad pointer")?;
     let status = in_child(|| {
         // SAFETY: no pointers.
         let _ = unsafe { setuid(1000) };

@@ -83,7 +83,7 @@ fn write_huge_length_is_short(args: &Args) -> Result<(), &'static str> {
     check(end != 0, "no apple strings")?;
     let top = (end + 15) & !15;
     // SAFETY: the kernel copies only what is mapped.
-    let r = unsafe { write(1, top - 1, u64::MAX / 2) };
+    let r = unsafe { write(1, top - 1, usize::MAX / 2) };
     check(r == Ok(1), "expected a 1-byte short write")?;
     // SAFETY: as above.
     check(unsafe { write(1, top, 1 << 40) } == Err(Errno::EFAULT), "expected EFAULT past the top")
@@ -91,7 +91,7 @@ fn write_huge_length_is_short(args: &Args) -> Result<(), &'static str> {
 
 fn write_bad_fd_ebadf(_: &Args) -> Result<(), &'static str> {
     check(write_bytes(77, b"x") == Err(Errno::EBADF), "fd 77 should be EBADF")?;
-    check(write_bytes(u64::MAX, b"x") == Err(Errno::EBADF), "fd -1 should be EBADF")
+    check(write_bytes(-1, b"x") == Err(Errno::EBADF), "fd -1 should be EBADF")
 }
 
 fn read_bad_fd_ebadf(_: &Args) -> Result<(), &'static str> {
@@ -102,6 +102,36 @@ fn read_bad_fd_ebadf(_: &Args) -> Result<(), &'static str> {
 fn zero_length_write(_: &Args) -> Result<(), &'static str> {
     // SAFETY: nothing is copied for a zero length, even from a bad pointer.
     check(unsafe { write(1, UNMAPPED_ADDRESS, 0) } == Ok(0), "zero-length write should return 0")
+}
+
+/// Junk for the upper half of a register that carries a 32-bit argument.
+const JUNK: u64 = 0xdead_beef_0000_0000;
+
+/// A call made with raw registers, as a C caller that leaves the upper halves undefined may.
+fn raw(nr: u32, regs: &[u64]) -> Result<u64, Errno> {
+    // SAFETY: the callers pass no pointers but to live values of the right type.
+    unsafe { syscall::syscall(nr, libsys::pad_args::<8>(regs)) }.map(|(x0, _)| x0)
+}
+
+/// For a 64-bit process XNU takes an `int` (or `u_int`, `pid_t`, …) argument as the low 32
+/// bits of its register, whatever the upper half holds; 64-bit ones (`size_t`, `off_t`,
+/// pointers) whole.
+fn int_arguments_are_the_low_half(_: &Args) -> Result<(), &'static str> {
+    use sys::syscalls::{SYS_close, SYS_dup2, SYS_getpgid, SYS_getrlimit, SYS_kill};
+    // SAFETY: no pointers.
+    let (me, pgrp) = unsafe { (getpid().unwrap_or(0), syscall::getpgrp().unwrap_or(0)) };
+    check(raw(SYS_kill, &[JUNK | me, JUNK, 1]) == Ok(0), "kill(pid with junk above, signal 0)")?;
+    check(raw(SYS_getpgid, &[JUNK]) == Ok(pgrp), "getpgid(0 with junk above)")?;
+    check(raw(SYS_dup2, &[JUNK | 1, JUNK | 30]) == Ok(30), "dup2 to 30")?;
+    check(raw(SYS_close, &[JUNK | 30]) == Ok(0), "close(30 with junk above) closes 30")?;
+    check(raw(SYS_close, &[30]) == Err(Errno::EBADF), "30 is closed")?;
+    let mut lim = sys::resource::Rlimit { rlim_cur: 0, rlim_max: 0 };
+    let at = &mut lim as *mut sys::resource::Rlimit as u64;
+    let which = u64::from(sys::resource::RLIMIT_NOFILE);
+    check(raw(SYS_getrlimit, &[JUNK | which, at]) == Ok(0), "getrlimit(u_int with junk above)")?;
+    check(lim.rlim_cur > 0, "the limit was written")?;
+    // A pointer is the whole register: junk there is a bad address.
+    check(raw(SYS_getrlimit, &[which, JUNK | at]) == Err(Errno::EFAULT), "a pointer with junk above")
 }
 
 fn enosys_slot_fails_quietly(_: &Args) -> Result<(), &'static str> {
@@ -201,6 +231,7 @@ const CASES: &[(&str, Case)] = &[
     ("read from a bad fd is EBADF", read_bad_fd_ebadf),
     ("zero-length write", zero_length_write),
     ("an enosys slot returns ENOSYS without a signal", enosys_slot_fails_quietly),
+    ("32-bit arguments are the low half of their registers", int_arguments_are_the_low_half),
     ("indirect syscall (x16 = 0)", indirect_syscall),
     ("task_self_trap is stable", task_self_is_stable),
     ("thread_self_trap", thread_self_differs_from_task),

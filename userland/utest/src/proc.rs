@@ -10,6 +10,7 @@ use libsys::syscall::{
     exit_process, geteuid, getpid, getppid, getsid, getuid, issetugid, setpgid, setsid, setuid,
 };
 use libsys::{Args, Errno};
+use sys::resource::{RUSAGE_CHILDREN, RUSAGE_SELF};
 use sys::signal::*;
 use sys::wait::*;
 
@@ -98,7 +99,7 @@ fn wait_statuses(_: &Args) -> Result<(), &'static str> {
     check(waitpid(pid, 0) == Err(Errno::ECHILD), "a reaped child is gone")?;
     let mut status = 0i32;
     // SAFETY: the kernel rejects the bad rusage pointer after reaping nothing.
-    let r = unsafe { libsys::syscall::wait4(u64::MAX, &mut status as *mut i32 as u64, 0, KERNEL_ADDRESS) };
+    let r = unsafe { libsys::syscall::wait4(-1, &mut status as *mut i32 as u64, 0, KERNEL_ADDRESS) };
     check(r == Err(Errno::ECHILD), "no children left")
 }
 
@@ -144,15 +145,19 @@ fn exec_cloexec(_: &Args) -> Result<(), &'static str> {
     unsafe {
         let d = dup(1).map_err(|_| "dup")?;
         check(d >= 3, "dup takes a free slot")?;
-        check(fcntl(d, F_GETFD, 0) == Ok(0), "dup clears close-on-exec")?;
-        check(fcntl(d, F_SETFD, FD_CLOEXEC) == Ok(0) && fcntl(d, F_GETFD, 0) == Ok(FD_CLOEXEC), "F_SETFD")?;
+        check(fcntl(d as i32, F_GETFD, 0) == Ok(0), "dup clears close-on-exec")?;
         check(
-            fcntl(1, F_DUPFD_CLOEXEC, 20) == Ok(20) && fcntl(20, F_GETFD, 0) == Ok(FD_CLOEXEC),
+            fcntl(d as i32, F_SETFD, FD_CLOEXEC.into()) == Ok(0)
+                && fcntl(d as i32, F_GETFD, 0) == Ok(FD_CLOEXEC as u64),
+            "F_SETFD",
+        )?;
+        check(
+            fcntl(1, F_DUPFD_CLOEXEC, 20) == Ok(20) && fcntl(20, F_GETFD, 0) == Ok(FD_CLOEXEC as u64),
             "F_DUPFD_CLOEXEC",
         )?;
         check(fcntl(1, F_DUPFD, 20) == Ok(21), "F_DUPFD takes the lowest free slot at or above")?;
-        check(close(d) == Ok(0) && close(20) == Ok(0) && close(21) == Ok(0), "close")?;
-        check(close(d) == Err(Errno::EBADF) && dup(57) == Err(Errno::EBADF), "closed: EBADF")?;
+        check(close(d as i32) == Ok(0) && close(20) == Ok(0) && close(21) == Ok(0), "close")?;
+        check(close(d as i32) == Err(Errno::EBADF) && dup(57) == Err(Errno::EBADF), "closed: EBADF")?;
         check(dup2(1, 100_000) == Err(Errno::EBADF), "dup2 beyond the table")?;
         check(fcntl(1, F_DUPFD, 100_000) == Err(Errno::EINVAL), "F_DUPFD beyond the table")?;
         check(fcntl(1, 999, 0) == Err(Errno::EINVAL) && fcntl(57, 999, 0) == Err(Errno::EBADF), "bad cmd")?;
@@ -163,7 +168,7 @@ fn exec_cloexec(_: &Args) -> Result<(), &'static str> {
         let ok = unsafe {
             libsys::syscall::dup2(1, 7) == Ok(7)
                 && libsys::syscall::dup2(1, 8) == Ok(8)
-                && libsys::syscall::fcntl(8, F_SETFD, FD_CLOEXEC) == Ok(0)
+                && libsys::syscall::fcntl(8, F_SETFD, FD_CLOEXEC.into()) == Ok(0)
         };
         if !ok {
             return 100;
@@ -242,20 +247,18 @@ fn orphans(_: &Args) -> Result<(), &'static str> {
     }
 }
 
-/// User + system CPU time in microseconds for `who` (RUSAGE_SELF 0, RUSAGE_CHILDREN -1).
-fn cpu_us(who: i64) -> Result<i64, &'static str> {
-    let mut b = [0u8; sys::resource::RUSAGE_SIZE];
-    // SAFETY: `b` is a writable rusage buffer.
-    unsafe { libsys::syscall::getrusage(who as u64, b.as_mut_ptr() as u64) }.map_err(|_| "getrusage")?;
-    let tv = |off: usize| {
-        let t = sys::time::Timeval::from_bytes(b[off..off + 16].try_into().unwrap_or([0; 16]));
-        t.tv_sec * 1_000_000 + t.tv_usec as i64
-    };
-    Ok(tv(0) + tv(16))
+/// User + system CPU time in microseconds for `who` (`RUSAGE_SELF` or `RUSAGE_CHILDREN`).
+fn cpu_us(who: i32) -> Result<i64, &'static str> {
+    let mut r = sys::resource::Rusage::default();
+    // SAFETY: `r` is a writable `struct rusage`.
+    unsafe { libsys::syscall::getrusage(who, &mut r as *mut sys::resource::Rusage as u64) }
+        .map_err(|_| "getrusage")?;
+    let us = |t: sys::time::Timeval| t.tv_sec * 1_000_000 + t.tv_usec as i64;
+    Ok(us(r.ru_utime) + us(r.ru_stime))
 }
 
 fn rusage_split(_: &Args) -> Result<(), &'static str> {
-    let (self_before, children_before) = (cpu_us(0)?, cpu_us(-1)?);
+    let (self_before, children_before) = (cpu_us(RUSAGE_SELF)?, cpu_us(RUSAGE_CHILDREN)?);
     // The child burns about 200 ms of CPU, then exits; we only wait.
     let status = in_child(|| {
         let start = libsys::mach_traps::mach_absolute_time();
@@ -266,7 +269,7 @@ fn rusage_split(_: &Args) -> Result<(), &'static str> {
         0
     })?;
     check(wifexited(status), "the child")?;
-    let (self_after, children_after) = (cpu_us(0)?, cpu_us(-1)?);
+    let (self_after, children_after) = (cpu_us(RUSAGE_SELF)?, cpu_us(RUSAGE_CHILDREN)?);
     check(children_after - children_before >= 150_000, "the child's CPU time is in RUSAGE_CHILDREN")?;
     check(self_after - self_before < 100_000, "the child's CPU time leaked into RUSAGE_SELF")?;
     // SAFETY: a bad `who` and a bad buffer are refused.
@@ -426,14 +429,14 @@ fn groups(_: &Args) -> Result<(), &'static str> {
         )?;
         check(setsid() == Err(Errno::EPERM), "a group leader cannot setsid")?;
         // XNU checks the target first: init leads its session, so EPERM comes before EINVAL.
-        check(setpgid(0, u64::MAX) == Err(Errno::EPERM), "a session leader cannot change group")?;
+        check(setpgid(0, -1) == Err(Errno::EPERM), "a session leader cannot change group")?;
         check(setpgid(99_998, 0) == Err(Errno::ESRCH), "not a child")?;
     }
     let status = in_child(|| {
         // SAFETY: no pointers.
         unsafe {
             let me = getpid().unwrap_or(0);
-            let ok_group = setpgid(0, u64::MAX) == Err(Errno::EINVAL)
+            let ok_group = setpgid(0, -1) == Err(Errno::EINVAL)
                 && setpgid(0, 0) == Ok(0)
                 && libsys::syscall::getpgrp() == Ok(me);
             let ok_session = setsid() == Err(Errno::EPERM);

@@ -61,14 +61,15 @@ pub(crate) fn ms_since(start: u64) -> u64 {
 /// a few pages touched so objects are behind them). Returns the address.
 fn split_region(pages: u64) -> Result<u64, Errno> {
     // SAFETY: an anonymous mapping; no pointers passed in.
-    let a = unsafe { mmap(0, pages * PAGE, PROT_READ | PROT_WRITE, MAP_ANON | MAP_PRIVATE, u64::MAX, 0) }?;
+    let a =
+        unsafe { mmap(0, (pages * PAGE) as usize, PROT_READ | PROT_WRITE, MAP_ANON | MAP_PRIVATE, -1, 0) }?;
     for page in (0..pages).step_by(64) {
         // SAFETY: mapped read-write just above.
         unsafe { ((a + page * PAGE) as *mut u8).write_volatile(1) };
     }
     for page in (1..pages).step_by(2) {
         // SAFETY: inside the mapping made above.
-        unsafe { mprotect(a + page * PAGE, PAGE, PROT_READ) }?;
+        unsafe { mprotect(a + page * PAGE, PAGE as usize, PROT_READ) }?;
     }
     Ok(a)
 }
@@ -180,7 +181,7 @@ fn many_entries_go_quickly(_: &Args) -> Result<(), &'static str> {
         let Ok(a) = split_region(MANY_ENTRIES) else { return 255 };
         let start = mach_absolute_time();
         // SAFETY: our own mapping, unmapped whole.
-        if unsafe { munmap(a, MANY_ENTRIES * PAGE) }.is_err() {
+        if unsafe { munmap(a, (MANY_ENTRIES * PAGE) as usize) }.is_err() {
             return 254;
         }
         (ms_since(start) / 10).min(249) as i32
@@ -297,7 +298,7 @@ fn kill_self_suspended(_: &Args) -> Result<(), &'static str> {
 extern "C" fn kill_thread(target: u64) {
     sleep_ms(20);
     // SAFETY: no pointers.
-    let _ = unsafe { libsys::syscall::__pthread_kill(target, u64::from(SIGKILL)) };
+    let _ = unsafe { libsys::syscall::__pthread_kill(target as i32, SIGKILL as i32) };
     loop {
         sleep_ms(1000);
     }

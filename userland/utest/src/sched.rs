@@ -162,7 +162,7 @@ extern "C" fn free_own_stack(_: u64) {
     let (base, size) = (FREE_ME[0].load(Ordering::SeqCst), FREE_ME[1].load(Ordering::SeqCst));
     ABOUT_TO_FREE.store(true, Ordering::SeqCst);
     // SAFETY: the kernel frees the range and ends this thread; it never returns here.
-    let _ = unsafe { libsys::syscall::bsdthread_terminate(base, size, 0, 0) };
+    let _ = unsafe { libsys::syscall::bsdthread_terminate(base, size as usize, 0, 0) };
 }
 
 fn terminate_frees_stack(_: &Args) -> Result<(), &'static str> {
@@ -422,7 +422,7 @@ fn priorities(_: &Args) -> Result<(), &'static str> {
         check(setpriority(PRIO_PROCESS, 0, 0) == Ok(0), "reset")?;
         check(getpriority(77, 0) == Err(Errno::EINVAL), "bad which")?;
         check(getpriority(PRIO_PROCESS, 4242) == Err(Errno::ESRCH), "no such pid")?;
-        check(setpriority(PRIO_PROCESS, u64::MAX, 0) == Err(Errno::ESRCH), "pid -1")
+        check(setpriority(PRIO_PROCESS, u32::MAX, 0) == Err(Errno::ESRCH), "pid -1")
     }
 }
 

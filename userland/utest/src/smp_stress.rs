@@ -919,7 +919,7 @@ fn pthread_kill_child() -> i32 {
         return 4;
     }
     // SAFETY: no pointers.
-    if unsafe { __pthread_kill(u64::from(target), u64::from(SIGUSR1)) }.is_err() {
+    if unsafe { __pthread_kill(target as i32, SIGUSR1 as i32) }.is_err() {
         return 5;
     }
     spin_until_signalled();

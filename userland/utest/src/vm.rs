@@ -226,24 +226,24 @@ fn copyout_to_fresh_page(_: &Args) -> Result<(), &'static str> {
 fn mmap_anon(_: &Args) -> Result<(), &'static str> {
     let len = 8 * PAGE;
     // SAFETY: anonymous mapping; no pointers passed in.
-    let a = unsafe { mmap(0, len, PROT_READ | PROT_WRITE, MAP_ANON | MAP_PRIVATE, u64::MAX, 0) }
+    let a = unsafe { mmap(0, len as usize, PROT_READ | PROT_WRITE, MAP_ANON | MAP_PRIVATE, -1, 0) }
         .map_err(|_| "mmap failed")?;
     // SAFETY: mapped above, read-write.
     unsafe {
         (a as *mut u64).add(len as usize / 8 - 1).write_volatile(42);
         check((a as *const u64).add(len as usize / 8 - 1).read_volatile() == 42, "mmap'd memory")?;
-        check(mprotect(a, len, PROT_READ) == Ok(0), "mprotect read-only")?;
-        check(madvise(a, len, MADV_DONTNEED) == Ok(0), "madvise")?;
-        check(minherit(a, len, VM_INHERIT_NONE) == Ok(0), "minherit")?;
-        check(munmap(a, len) == Ok(0), "munmap")?;
+        check(mprotect(a, len as usize, PROT_READ) == Ok(0), "mprotect read-only")?;
+        check(madvise(a, len as usize, MADV_DONTNEED) == Ok(0), "madvise")?;
+        check(minherit(a, len as usize, VM_INHERIT_NONE) == Ok(0), "minherit")?;
+        check(munmap(a, len as usize) == Ok(0), "munmap")?;
         // MAP_FIXED into the range just freed.
-        let b = mmap(a, PAGE, PROT_READ | PROT_WRITE, MAP_ANON | MAP_PRIVATE | MAP_FIXED, u64::MAX, 0);
+        let b = mmap(a, PAGE as usize, PROT_READ | PROT_WRITE, MAP_ANON | MAP_PRIVATE | MAP_FIXED, -1, 0);
         check(b == Ok(a), "MAP_FIXED at a free address")?;
         check((a as *const u64).read_volatile() == 0, "MAP_FIXED memory not zero")?;
         // A Mach VM tag in fd is allowed with MAP_ANON.
-        let c = mmap(0, PAGE, PROT_READ, MAP_ANON | MAP_SHARED, 0x0500_0000, 0);
+        let c = mmap(0, PAGE as usize, PROT_READ, MAP_ANON | MAP_SHARED, 0x0500_0000, 0);
         check(c.is_ok(), "MAP_ANON with a VM tag in fd")?;
-        check(munmap(a, PAGE) == Ok(0) && munmap(c.unwrap_or(0), PAGE) == Ok(0), "cleanup")
+        check(munmap(a, PAGE as usize) == Ok(0) && munmap(c.unwrap_or(0), PAGE as usize) == Ok(0), "cleanup")
     }
 }
 
@@ -255,10 +255,10 @@ fn huge_sparse(_: &Args) -> Result<(), &'static str> {
     let rw = PROT_READ | PROT_WRITE;
     // SAFETY: anonymous mappings; no pointers passed in.
     let private =
-        unsafe { mmap(0, HUGE, rw, MAP_ANON | MAP_PRIVATE, u64::MAX, 0) }.map_err(|_| "mmap private")?;
+        unsafe { mmap(0, HUGE as usize, rw, MAP_ANON | MAP_PRIVATE, -1, 0) }.map_err(|_| "mmap private")?;
     // SAFETY: as above.
     let shared =
-        unsafe { mmap(0, HUGE, rw, MAP_ANON | MAP_SHARED, u64::MAX, 0) }.map_err(|_| "mmap shared")?;
+        unsafe { mmap(0, HUGE as usize, rw, MAP_ANON | MAP_SHARED, -1, 0) }.map_err(|_| "mmap shared")?;
     let spots = [0, HUGE / 2 + 5 * PAGE, HUGE - PAGE];
     // SAFETY: every spot is inside both read-write mappings.
     unsafe {
@@ -268,10 +268,10 @@ fn huge_sparse(_: &Args) -> Result<(), &'static str> {
         }
     }
     // SAFETY: the mappings are ours.
-    check(unsafe { mprotect(private, HUGE, PROT_READ) } == Ok(0), "mprotect 32 TiB")?;
+    check(unsafe { mprotect(private, HUGE as usize, PROT_READ) } == Ok(0), "mprotect 32 TiB")?;
     // A copied shared mapping is snapshotted at fork (`copy_slowly`).
     // SAFETY: as above.
-    check(unsafe { minherit(shared, HUGE, VM_INHERIT_COPY) } == Ok(0), "minherit copy")?;
+    check(unsafe { minherit(shared, HUGE as usize, VM_INHERIT_COPY) } == Ok(0), "minherit copy")?;
     let status = crate::proc::in_child(|| {
         let mut ok = true;
         // SAFETY: the child's copies of both mappings.
@@ -293,7 +293,8 @@ fn huge_sparse(_: &Args) -> Result<(), &'static str> {
     check(kept, "the child's writes to its copy reached the parent")?;
     // SAFETY: the mappings are ours.
     check(
-        unsafe { munmap(private, HUGE) } == Ok(0) && unsafe { munmap(shared, HUGE) } == Ok(0),
+        unsafe { munmap(private, HUGE as usize) } == Ok(0)
+            && unsafe { munmap(shared, HUGE as usize) } == Ok(0),
         "munmap 32 TiB",
     )
 }
@@ -302,22 +303,31 @@ fn mman_errors(_: &Args) -> Result<(), &'static str> {
     let rw = PROT_READ | PROT_WRITE;
     // SAFETY: every call must be rejected (or act on nothing) without touching memory.
     unsafe {
-        check(mmap(0, 0, rw, MAP_ANON | MAP_PRIVATE, u64::MAX, 0) == Err(Errno::EINVAL), "zero length")?;
-        check(mmap(0, PAGE, rw, MAP_ANON | MAP_PRIVATE, 3, 0) == Err(Errno::EINVAL), "junk VM flags in fd")?;
-        check(mmap(0, PAGE, 0x80, MAP_ANON | MAP_PRIVATE, u64::MAX, 0) == Err(Errno::EINVAL), "bad prot")?;
-        check(mmap(0, PAGE, rw, MAP_ANON | 0x1000_0000, u64::MAX, 0) == Err(Errno::EINVAL), "bad flags")?;
-        check(mmap(0, PAGE, rw, MAP_PRIVATE, 1, 0) == Err(Errno::ENODEV), "mapping the console")?;
-        check(mmap(0, PAGE, rw, MAP_PRIVATE, 57, 0) == Err(Errno::EBADF), "mapping a closed fd")?;
+        check(mmap(0, 0, rw, MAP_ANON | MAP_PRIVATE, -1, 0) == Err(Errno::EINVAL), "zero length")?;
         check(
-            mmap(0x1_0000_0123, PAGE, rw, MAP_ANON | MAP_PRIVATE | MAP_FIXED, u64::MAX, 0)
+            mmap(0, PAGE as usize, rw, MAP_ANON | MAP_PRIVATE, 3, 0) == Err(Errno::EINVAL),
+            "junk VM flags in fd",
+        )?;
+        check(mmap(0, PAGE as usize, 0x80, MAP_ANON | MAP_PRIVATE, -1, 0) == Err(Errno::EINVAL), "bad prot")?;
+        check(mmap(0, PAGE as usize, rw, MAP_ANON | 0x1000_0000, -1, 0) == Err(Errno::EINVAL), "bad flags")?;
+        check(mmap(0, PAGE as usize, rw, MAP_PRIVATE, 1, 0) == Err(Errno::ENODEV), "mapping the console")?;
+        check(mmap(0, PAGE as usize, rw, MAP_PRIVATE, 57, 0) == Err(Errno::EBADF), "mapping a closed fd")?;
+        check(
+            mmap(0x1_0000_0123, PAGE as usize, rw, MAP_ANON | MAP_PRIVATE | MAP_FIXED, -1, 0)
                 == Err(Errno::EINVAL),
             "unaligned MAP_FIXED",
         )?;
-        check(munmap(0x1_0000_0123, PAGE) == Err(Errno::EINVAL), "unaligned munmap")?;
+        check(munmap(0x1_0000_0123, PAGE as usize) == Err(Errno::EINVAL), "unaligned munmap")?;
         check(munmap(0x1_0000_0000, 0) == Err(Errno::EINVAL), "zero-length munmap")?;
-        check(mprotect(0x7000_0000_0000, PAGE, PROT_READ) == Err(Errno::ENOMEM), "mprotect on a hole")?;
-        check(madvise(0x7000_0000_0000, PAGE, MADV_NORMAL) == Err(Errno::ENOMEM), "madvise on a hole")?;
-        check(madvise(0x1_0000_0000, PAGE, 99) == Err(Errno::EINVAL), "bad advice")?;
-        check(minherit(0x1_0000_0000, PAGE, 9) == Err(Errno::EINVAL), "bad inheritance")
+        check(
+            mprotect(0x7000_0000_0000, PAGE as usize, PROT_READ) == Err(Errno::ENOMEM),
+            "mprotect on a hole",
+        )?;
+        check(
+            madvise(0x7000_0000_0000, PAGE as usize, MADV_NORMAL) == Err(Errno::ENOMEM),
+            "madvise on a hole",
+        )?;
+        check(madvise(0x1_0000_0000, PAGE as usize, 99) == Err(Errno::EINVAL), "bad advice")?;
+        check(minherit(0x1_0000_0000, PAGE as usize, 9) == Err(Errno::EINVAL), "bad inheritance")
     }
 }

@@ -11,6 +11,11 @@ use sys::proc_info::*;
 /// Most processes listed.
 const MAX_PIDS: usize = 1024;
 
+/// The record at the start of `b`, as the kernel wrote it (zeros where `b` is short).
+fn record<T: sys::FromBytes + Default>(b: &[u8]) -> T {
+    T::read_from_prefix(b).map_or_else(|_| T::default(), |(v, _)| v)
+}
+
 /// `R`, `T` or `Z`, with `s` for a session leader.
 fn state(info: &ProcBsdInfo) -> [u8; 2] {
     let s = match info.pbi_status {
@@ -42,10 +47,10 @@ fn main(_: &Args) -> i32 {
         if proc_pidinfo(pid, PROC_PIDTBSDINFO, &mut b).is_err() {
             continue; // gone since the list was made
         }
-        let info = ProcBsdInfo::from_bytes(&b);
+        let info = record::<ProcBsdInfo>(&b);
         let mut t = [0u8; PROC_TASKINFO_SIZE];
         // A zombie has no task, and other users' tasks are private: show what we can.
-        let task = proc_pidinfo(pid, PROC_PIDTASKINFO, &mut t).ok().map(|_| ProcTaskInfo::from_bytes(&t));
+        let task = proc_pidinfo(pid, PROC_PIDTASKINFO, &mut t).ok().map(|_| record::<ProcTaskInfo>(&t));
         let st = state(&info);
         let st = core::str::from_utf8(&st).unwrap_or("?");
         match task {
