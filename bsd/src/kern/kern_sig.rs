@@ -451,11 +451,8 @@ pub fn pthread_kill(p: &Arc<Proc>, port: u32, sig: i32) -> Result<(), Errno> {
     let target = p
         .task
         .itk_space
-        .lookup_port(port, mach::port::MACH_PORT_TYPE_SEND)
+        .lookup_kobject::<osfmk::kern::thread::Thread>(port, mach::port::MACH_PORT_TYPE_SEND)
         .ok()
-        .and_then(|port| {
-            port.kobject::<osfmk::kern::thread::Thread>(osfmk::ipc::ipc_port::IkotType::ThreadControl)
-        })
         .filter(|t| Arc::ptr_eq(&t.task, &p.task))
         .ok_or(Errno::ESRCH)?;
     if sig == 0 {
