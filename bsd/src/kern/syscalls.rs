@@ -14,17 +14,15 @@ use mach::CopyFault;
 use osfmk::arm64::trapframe::TrapFrame;
 use osfmk::vm::user_ptr::{UserAddr, UserPtr, UserSlice};
 use sys::Errno;
-use sys::syscalls::{RetKind, SysStatus, sysent_info};
+use sys::syscalls::{SysStatus, sysent_info};
 use sys::time::{Timeval, Timezone};
-use sys::trap::PSR64_CF;
 use sys::wait::w_exitcode;
 
 use crate::kern::kern_exit::exit1;
 use crate::kern::kern_proc::{Proc, current_proc};
-use crate::kern::sysproto::{ArgRegs, argtypes};
+use crate::kern::sysproto::{ArgRegs, argtypes, unix_syscall_args, unix_syscall_return};
 
-/// Two result registers (x0, x1).
-pub type SysRet = Result<(u64, u64), Errno>;
+pub use crate::kern::sysproto::SysRet;
 
 /// What every handler gets besides its arguments: the calling process, and the caller's
 /// trap frame (for the calls that set registers themselves: fork's child, execve,
@@ -464,15 +462,7 @@ sys::for_each_std_syscall!(build_sysent);
 /// Handle `svc #0x80` with a non-negative x16 (`unix_syscall`).
 pub fn unix_syscall(frame: &mut TrapFrame) {
     let Some(p) = current_proc() else { return };
-    // The BSD number is the low 16 bits; 0 means "indirect": number in x0, args from x1.
-    let mut nr = frame.x[16] as u16 as u32;
-    let mut regs = [0u64; 8];
-    if nr == 0 {
-        nr = frame.x[0] as u16 as u32;
-        regs[..7].copy_from_slice(&frame.x[1..8]);
-    } else {
-        regs.copy_from_slice(&frame.x[..8]);
-    }
+    let (nr, regs) = unix_syscall_args(frame);
     let info = sysent_info(nr);
     let result = match info.status {
         SysStatus::Std => sysent_call(nr, &mut SysCtx { p: &p, frame }, regs).unwrap_or(Err(Errno::ENOSYS)),
@@ -484,31 +474,5 @@ pub fn unix_syscall(frame: &mut TrapFrame) {
             Err(Errno::ENOSYS)
         }
     };
-    match result {
-        Ok((rv0, rv1)) => {
-            frame.spsr &= !PSR64_CF;
-            match info.ret {
-                RetKind::None => {}
-                RetKind::Int => {
-                    frame.x[0] = rv0 as i32 as i64 as u64;
-                    frame.x[1] = rv1 as i32 as i64 as u64;
-                }
-                RetKind::UInt => {
-                    frame.x[0] = rv0 as u32 as u64;
-                    frame.x[1] = rv1 as u32 as u64;
-                }
-                RetKind::Ssize | RetKind::Off | RetKind::Addr => {
-                    frame.x[0] = rv0;
-                    frame.x[1] = 0;
-                }
-            }
-        }
-        Err(e) if e == Errno::EJUSTRETURN => {}
-        Err(e) if e == Errno::ERESTART => frame.elr -= 4,
-        Err(e) => {
-            frame.spsr |= PSR64_CF;
-            frame.x[0] = e.0 as u64;
-            frame.x[1] = 0;
-        }
-    }
+    unix_syscall_return(frame, info.ret, result);
 }
