@@ -79,6 +79,15 @@ fn handle_one_fault(verdict: KernReturn) -> Result<i32, &'static str> {
     let (thread, task) = (msg.word(28), msg.word(40));
     check(msg.word(60) == EXC_BAD_ACCESS && msg.word(64) == 2, "EXC_BAD_ACCESS with two codes")?;
     check(msg.long(68) == 2 && msg.long(76) == fault_page(), "KERN_PROTECTION_FAILURE at the page")?;
+    // The generated decoder of the same declaration reads the same values by name.
+    let req = libsys::mach::mig::mach_exception_raise::Request::decode(true, &msg.0[24..84])
+        .map_err(|_| "typed mach_exception_raise request")?;
+    check(
+        (req.thread.name, req.task.name, req.exception) == (thread, task, EXC_BAD_ACCESS)
+            && req.code.len() == 4
+            && (req.code.get(0), req.code.get(2)) == (2, fault_page() as u32),
+        "typed request: thread, task, exception and codes by name",
+    )?;
     let mut info = [0u32; 10];
     let mut c = 10;
     check(
