@@ -13,7 +13,7 @@ use mach::defs::{BOOTSTRAP_LOOK_UP, BOOTSTRAP_REGISTER, NAME_MAX_BYTES};
 
 use crate::mach::mig;
 use mach::message::*;
-use mach::mig::{Arg, MIG_BAD_ID, MIG_REPLY_ID_OFFSET, NDR_RECORD, encode};
+use mach::mig::{MIG_BAD_ID, MIG_REPLY_ID_OFFSET};
 use mach::port::{MACH_PORT_NULL, MACH_PORT_RIGHT_SEND, MACH_PORT_TYPE_DEAD_NAME};
 use mach::{KernReturn, MachPortName};
 
@@ -161,21 +161,17 @@ fn trim(name: &[u8]) -> &[u8] {
     &name[..name.iter().position(|&c| c == 0).unwrap_or(name.len())]
 }
 
-/// Answer request `h`: `mig_reply_error_t` with `code`, or the look-up reply with `port`.
+/// Answer request `h`: `mig_reply_error_t` with `code`, or the look-up reply with `port`
+/// (whose code is then `BOOTSTRAP_SUCCESS`).
 fn reply(buf: &mut MigBuffer, h: &MachMsgHeader, code: KernReturn, port: Option<MachPortName>) {
     let reply_bits = mach_msgh_bits_remote(h.msgh_bits);
     let id = h.msgh_id + MIG_REPLY_ID_OFFSET;
     let (bits, len) = match port {
         Some(port) => {
-            let len = encode(BOOTSTRAP_LOOK_UP.reply, &[Arg::Port(port, 0)], Some(code), &mut buf.0[24..])
-                .unwrap_or(0);
+            let len = mig::bootstrap_look_up::encode_reply((port, 0), &mut buf.0[24..]).unwrap_or(0);
             (mach_msgh_bits(reply_bits, 0) | MACH_MSGH_BITS_COMPLEX, len)
         }
-        None => {
-            buf.0[24..32].copy_from_slice(&NDR_RECORD);
-            buf.0[32..36].copy_from_slice(&code.0.to_le_bytes());
-            (mach_msgh_bits(reply_bits, 0), 12)
-        }
+        None => (mach_msgh_bits(reply_bits, 0), mig::encode_error_reply(code, &mut buf.0[24..]).unwrap_or(0)),
     };
     let out = simple_header(h.msgh_remote_port, bits, MACH_PORT_NULL, id);
     buf.0[..24].copy_from_slice(&out.to_bytes());

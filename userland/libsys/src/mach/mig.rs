@@ -99,6 +99,12 @@ pub fn mig_call<'b>(
     }
 }
 
+/// Lay out the body of `mig_reply_error_t` (NDR record, RetCode `code`) into `out`: what a
+/// server answers instead of a routine's reply when the call fails; returns its length.
+pub fn encode_error_reply(code: KernReturn, out: &mut [u8]) -> Result<usize, KernReturn> {
+    encode(&[], &[], Some(code), out)
+}
+
 /// A C call's result from a stub's: on success, `take` stores the reply's values.
 pub(super) fn with_reply<R>(r: Result<R, KernReturn>, take: impl FnOnce(R)) -> KernReturn {
     match r {
@@ -395,6 +401,19 @@ macro_rules! mig_stubs {
                             _message: PhantomData,
                         })
                     }
+                }
+
+                /// Lay out a successful reply's body (after the header) from its named
+                /// results, as a user-space server answers; returns the body's length. The
+                /// header needs `MACH_MSGH_BITS_COMPLEX` if the reply has descriptors
+                /// (`is_complex` of the routine's reply fields).
+                #[allow(clippy::too_many_arguments, clippy::type_complexity, unused_parens)]
+                pub fn encode_reply(
+                    $($r: mig_param_ty!($rkind $(($($rarg)*))?),)*
+                    out: &mut [u8],
+                ) -> Result<usize, KernReturn> {
+                    let values: &[Arg<'_>] = &[$(mig_param_arg!($r, $rkind $(($($rarg)*))?)),*];
+                    encode(defs::$konst.reply, values, Some(KernReturn::KERN_SUCCESS), out)
                 }
 
                 impl<'b> Reply<'b> {
