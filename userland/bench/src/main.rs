@@ -61,8 +61,7 @@ extern "C" fn nothing(_: u64) {}
 
 extern "C" fn yielder(_: u64) {
     while !STOP.load(Ordering::Relaxed) {
-        // SAFETY: no pointers.
-        unsafe { swtch_pri(0) };
+        swtch_pri(0);
     }
 }
 
@@ -94,8 +93,7 @@ fn main(args: &Args) -> i32 {
         let _ = unsafe { getppid() };
     });
     let trap = measure(tb, ITERATIONS, || {
-        // SAFETY: no arguments.
-        let _ = unsafe { thread_self_trap() };
+        let _ = thread_self_trap();
     });
     let copyout = measure(tb, ITERATIONS, || {
         // SAFETY: `info` is a valid 8-byte buffer.
@@ -108,8 +106,7 @@ fn main(args: &Args) -> i32 {
         return 1;
     }
     let switch = measure(tb, ITERATIONS, || {
-        // SAFETY: no pointers.
-        unsafe { swtch_pri(0) };
+        swtch_pri(0);
     }) / 2;
     STOP.store(true, Ordering::SeqCst);
     SLOT.join();
@@ -120,8 +117,7 @@ fn main(args: &Args) -> i32 {
     });
     let wait_until = measure(tb, SLOW_ITERATIONS, || {
         // A deadline already past: the trap's entry, check and return.
-        // SAFETY: no pointers.
-        unsafe { mach_wait_until_trap(0) };
+        mach_wait_until_trap(0);
     });
     // VM: one page allocated and freed; a demand-zero fault; a copy-on-write fault.
     let task = libsys::mach_traps::mach_task_self();
@@ -147,8 +143,7 @@ fn main(args: &Args) -> i32 {
     // parent: each first write is one COW fault (the child just waits to be told to exit).
     let cow_fault = match libsys::process::fork() {
         Ok(libsys::process::Forked::Child) => {
-            // SAFETY: no pointers.
-            unsafe { libsys::mach_traps::mach_wait_until_trap(u64::MAX / 2) };
+            libsys::mach_traps::mach_wait_until_trap(u64::MAX / 2);
             libsys::syscall::exit_process(0)
         }
         Ok(libsys::process::Forked::Parent(child)) => {

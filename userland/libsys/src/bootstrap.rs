@@ -13,7 +13,7 @@ use mach::defs::{BOOTSTRAP_LOOK_UP, BOOTSTRAP_REGISTER, NAME_MAX_BYTES};
 
 use crate::mach::mig;
 use mach::message::*;
-use mach::mig::{Arg, MIG_BAD_ID, MIG_MAX_FIELDS, MIG_REPLY_ID_OFFSET, NDR_RECORD, decode, encode};
+use mach::mig::{MIG_BAD_ID, MIG_REPLY_ID_OFFSET};
 use mach::port::{MACH_PORT_NULL, MACH_PORT_RIGHT_SEND, MACH_PORT_TYPE_DEAD_NAME};
 use mach::{KernReturn, MachPortName};
 
@@ -37,8 +37,8 @@ pub fn bootstrap_register(bp: MachPortName, name: &[u8], service: MachPortName) 
 /// `bootstrap_look_up(bp, name, &service_port)`: a send right to the service `name`.
 pub fn bootstrap_look_up(bp: MachPortName, name: &[u8], service: &mut MachPortName) -> KernReturn {
     match mig::bootstrap_look_up(bp, name, &mut MigBuffer::new()) {
-        Ok(out) => {
-            *service = out[0].port();
+        Ok(reply) => {
+            *service = reply.service_port.name;
             KernReturn::KERN_SUCCESS
         }
         Err(kr) => kr,
@@ -124,14 +124,13 @@ pub fn bootstrap_serve(bp: MachPortName) -> ! {
         let mut body = [0u8; 512];
         let n = (size - 24).min(body.len());
         body[..n].copy_from_slice(&buf.0[24..24 + n]);
-        let mut args = [Arg::None; MIG_MAX_FIELDS];
         // The answer: a code, and for a successful look-up, the port.
+        let body = &body[..n];
         let (code, port) = if h.msgh_id == BOOTSTRAP_REGISTER.id {
-            match decode(BOOTSTRAP_REGISTER.request, complex, false, &body[..n], &mut args) {
-                Ok(_) => {
-                    let name = trim(&args[0]);
-                    let port = args[1].port();
-                    let code = registry.register(name, port);
+            match mig::bootstrap_register::Request::decode(complex, body) {
+                Ok(req) => {
+                    let port = req.service_port.name;
+                    let code = registry.register(trim(req.service_name), port);
                     if code != BOOTSTRAP_SUCCESS {
                         let _ = mach_port_mod_refs(mach_task_self(), port, MACH_PORT_RIGHT_SEND, -1);
                     }
@@ -140,8 +139,8 @@ pub fn bootstrap_serve(bp: MachPortName) -> ! {
                 Err(kr) => (kr, None),
             }
         } else if h.msgh_id == BOOTSTRAP_LOOK_UP.id {
-            match decode(BOOTSTRAP_LOOK_UP.request, complex, false, &body[..n], &mut args) {
-                Ok(_) => match registry.look_up(trim(&args[0])) {
+            match mig::bootstrap_look_up::Request::decode(complex, body) {
+                Ok(req) => match registry.look_up(trim(req.service_name)) {
                     Some(port) => (KernReturn::KERN_SUCCESS, Some(port)),
                     None => (KernReturn(BOOTSTRAP_UNKNOWN_SERVICE), None),
                 },
@@ -157,29 +156,22 @@ pub fn bootstrap_serve(bp: MachPortName) -> ! {
     }
 }
 
-/// The name bytes of a `Str` argument, without their NUL padding.
-fn trim<'a>(arg: &Arg<'a>) -> &'a [u8] {
-    match arg {
-        Arg::Bytes(b) => &b[..b.iter().position(|&c| c == 0).unwrap_or(b.len())],
-        _ => &[],
-    }
+/// The name bytes of a `name_t`, without their NUL padding.
+fn trim(name: &[u8]) -> &[u8] {
+    &name[..name.iter().position(|&c| c == 0).unwrap_or(name.len())]
 }
 
-/// Answer request `h`: `mig_reply_error_t` with `code`, or the look-up reply with `port`.
+/// Answer request `h`: `mig_reply_error_t` with `code`, or the look-up reply with `port`
+/// (whose code is then `BOOTSTRAP_SUCCESS`).
 fn reply(buf: &mut MigBuffer, h: &MachMsgHeader, code: KernReturn, port: Option<MachPortName>) {
     let reply_bits = mach_msgh_bits_remote(h.msgh_bits);
     let id = h.msgh_id + MIG_REPLY_ID_OFFSET;
     let (bits, len) = match port {
         Some(port) => {
-            let len = encode(BOOTSTRAP_LOOK_UP.reply, &[Arg::Port(port, 0)], Some(code), &mut buf.0[24..])
-                .unwrap_or(0);
+            let len = mig::bootstrap_look_up::encode_reply((port, 0), &mut buf.0[24..]).unwrap_or(0);
             (mach_msgh_bits(reply_bits, 0) | MACH_MSGH_BITS_COMPLEX, len)
         }
-        None => {
-            buf.0[24..32].copy_from_slice(&NDR_RECORD);
-            buf.0[32..36].copy_from_slice(&code.0.to_le_bytes());
-            (mach_msgh_bits(reply_bits, 0), 12)
-        }
+        None => (mach_msgh_bits(reply_bits, 0), mig::encode_error_reply(code, &mut buf.0[24..]).unwrap_or(0)),
     };
     let out = simple_header(h.msgh_remote_port, bits, MACH_PORT_NULL, id);
     buf.0[..24].copy_from_slice(&out.to_bytes());

@@ -1,7 +1,8 @@
 //! Mach traps: `svc #0x80` with x16 = −N; the result (a `kern_return_t` or a port name)
 //! comes back in x0 and the carry flag means nothing (reference §1.2). The stubs are
 //! generated from `mach::for_each_mach_trap!`, typed as the kernel's handlers are: each
-//! argument of its declared type, the result decoded as the trap's return type.
+//! argument of its declared type, the result decoded as the trap's return type. A stub is
+//! `unsafe` only if an argument names memory of ours; the others are plain functions.
 
 /// The raw trap.
 ///
@@ -34,39 +35,63 @@ pub mod args {
     pub type user_addr_t = *mut core::ffi::c_void;
 }
 
+/// Stubs from the trap declarations. A trap with an argument naming memory of ours
+/// (`user_addr_t`, or `mach_vm_address_t`: a range the trap reads, writes, unmaps or
+/// reprotects) gets an `unsafe fn`; any other is a safe `fn` (its arguments are names and
+/// numbers the kernel checks).
 macro_rules! stubs {
     ($( ($nr:literal, $name:ident, ($($arg:ident: $ty:ident),*) -> $ret:ident) ),* $(,)?) => {
-        $(
-            #[doc = concat!("Mach trap `", stringify!($name), "` (−", stringify!($nr), "): `(",
-                $(stringify!($arg), ": ", stringify!($ty), ", ",)* ") -> ", stringify!($ret), "`.")]
-            ///
-            /// # Safety
-            /// Pointer arguments must be valid for the trap.
-            // The stub mirrors the trap's register list, up to all eight argument registers.
-            #[allow(clippy::too_many_arguments)]
-            pub unsafe fn $name($($arg: args::$ty),*)
-                -> <mach::traps::returns::$ret as mach::traps::TrapReturn>::User
-            {
-                let a = crate::pad_args::<8>(&[$(mach::traps::TrapArg::into_reg($arg)),*]);
-                // SAFETY: forwarded from this stub's contract.
-                let x0 = unsafe { mach_trap($nr, a) };
-                <mach::traps::returns::$ret as mach::traps::TrapReturn>::decode(x0)
-            }
-        )*
+        $( stub!(@scan [$($ty)*] $nr, $name, ($($arg: $ty),*) -> $ret); )*
+    };
+}
+
+macro_rules! stub {
+    // Look for an argument naming memory.
+    (@scan [] $($t:tt)*) => { stub!(@safe $($t)*); };
+    (@scan [user_addr_t $($rest:ident)*] $($t:tt)*) => { stub!(@unsafe $($t)*); };
+    (@scan [mach_vm_address_t $($rest:ident)*] $($t:tt)*) => { stub!(@unsafe $($t)*); };
+    (@scan [$other:ident $($rest:ident)*] $($t:tt)*) => { stub!(@scan [$($rest)*] $($t)*); };
+    (@safe $nr:literal, $name:ident, ($($arg:ident: $ty:ident),*) -> $ret:ident) => {
+        #[doc = concat!("Mach trap `", stringify!($name), "` (−", stringify!($nr), "): `(",
+            $(stringify!($arg), ": ", stringify!($ty), ", ",)* ") -> ", stringify!($ret), "`.")]
+        // The stub mirrors the trap's register list, up to all eight argument registers.
+        #[allow(clippy::too_many_arguments)]
+        pub fn $name($($arg: args::$ty),*)
+            -> <mach::traps::returns::$ret as mach::traps::TrapReturn>::User
+        {
+            let a = crate::pad_args::<8>(&[$(mach::traps::TrapArg::into_reg($arg)),*]);
+            // SAFETY: no argument names memory of ours, so the trap touches none.
+            let x0 = unsafe { mach_trap($nr, a) };
+            <mach::traps::returns::$ret as mach::traps::TrapReturn>::decode(x0)
+        }
+    };
+    (@unsafe $nr:literal, $name:ident, ($($arg:ident: $ty:ident),*) -> $ret:ident) => {
+        #[doc = concat!("Mach trap `", stringify!($name), "` (−", stringify!($nr), "): `(",
+            $(stringify!($arg), ": ", stringify!($ty), ", ",)* ") -> ", stringify!($ret), "`.")]
+        ///
+        /// # Safety
+        /// Pointer and address arguments must be valid for the trap.
+        #[allow(clippy::too_many_arguments)]
+        pub unsafe fn $name($($arg: args::$ty),*)
+            -> <mach::traps::returns::$ret as mach::traps::TrapReturn>::User
+        {
+            let a = crate::pad_args::<8>(&[$(mach::traps::TrapArg::into_reg($arg)),*]);
+            // SAFETY: forwarded from this stub's contract.
+            let x0 = unsafe { mach_trap($nr, a) };
+            <mach::traps::returns::$ret as mach::traps::TrapReturn>::decode(x0)
+        }
     };
 }
 mach::for_each_mach_trap!(stubs);
 
 /// `mach_task_self()`.
 pub fn mach_task_self() -> mach::MachPortName {
-    // SAFETY: takes no arguments.
-    unsafe { task_self_trap() }
+    task_self_trap()
 }
 
 /// `mach_thread_self()`.
 pub fn mach_thread_self() -> mach::MachPortName {
-    // SAFETY: takes no arguments.
-    unsafe { thread_self_trap() }
+    thread_self_trap()
 }
 
 /// `mach_timebase_info()`.

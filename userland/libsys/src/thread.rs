@@ -29,8 +29,7 @@ impl ThreadSlot {
     /// Wait for the thread to finish, yielding the CPU meanwhile.
     pub fn join(&self) {
         while !self.is_done() {
-            // SAFETY: no arguments that are pointers.
-            unsafe { crate::mach_traps::swtch_pri(0) };
+            crate::mach_traps::swtch_pri(0);
         }
     }
 }

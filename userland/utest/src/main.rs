@@ -160,15 +160,13 @@ fn thread_self_differs_from_task(_: &Args) -> Result<(), &'static str> {
 }
 
 fn reply_ports_are_fresh(_: &Args) -> Result<(), &'static str> {
-    // SAFETY: no arguments.
-    let (a, b) = unsafe { (mach_reply_port() as u32, mach_reply_port() as u32) };
+    let (a, b) = (mach_reply_port() as u32, mach_reply_port() as u32);
     check(a != MACH_PORT_NULL && b != MACH_PORT_NULL && a != b, "reply ports not distinct")?;
     check(a != mach_task_self() && b != mach_thread_self(), "reply port reused a name")
 }
 
 fn host_self(_: &Args) -> Result<(), &'static str> {
-    // SAFETY: no arguments.
-    let h = unsafe { libsys::mach_traps::host_self_trap() };
+    let h = libsys::mach_traps::host_self_trap();
     check(mach_port_valid(h) && h != mach_task_self(), "host_self_trap")
 }
 

@@ -47,8 +47,7 @@ fn type_of(name: MachPortName) -> Result<MachPortType, KernReturn> {
 }
 
 fn mod_refs(name: MachPortName, right: MachPortRight, delta: i32) -> KernReturn {
-    // SAFETY: no pointers.
-    unsafe { port_mod_refs(task(), name, right, delta) }
+    port_mod_refs(task(), name, right, delta)
 }
 
 fn receive_right_life(_: &Args) -> Result<(), &'static str> {
@@ -115,8 +114,7 @@ fn task_for_pid_policy(_: &Args) -> Result<(), &'static str> {
     let me = unsafe { libsys::syscall::getpid() }.map_err(|_| "getpid")? as i32;
     check(pid_of(mach_task_self()) == (KernReturn::KERN_SUCCESS, me), "pid_for_task(self)")?;
     check(pid_of(0x4242_0003) == (KernReturn::KERN_FAILURE, -1), "pid_for_task(garbage) writes -1")?;
-    // SAFETY: no arguments.
-    let reply = unsafe { mach_reply_port() };
+    let reply = mach_reply_port();
     check(pid_of(reply).0 == KernReturn::KERN_FAILURE, "a plain port is not a task")?;
     check(task_of(me) == (KernReturn::KERN_SUCCESS, mach_task_self()), "our own task: the same name")?;
     check(task_of(0) == (KernReturn::KERN_FAILURE, MACH_PORT_NULL), "never the kernel task")?;

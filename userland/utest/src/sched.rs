@@ -147,8 +147,7 @@ fn kernel_stack_thread(_: &Args) -> Result<(), &'static str> {
         if KSTACK_DONE.load(Ordering::SeqCst) != 0 {
             break;
         }
-        // SAFETY: no pointers.
-        unsafe { swtch_pri(0) };
+        swtch_pri(0);
     }
     check(KSTACK_DONE.load(Ordering::SeqCst) == 42, "the thread did not run on its kernel stack")
 }
@@ -186,8 +185,7 @@ fn terminate_frees_stack(_: &Args) -> Result<(), &'static str> {
     }
     .map_err(|_| "bsdthread_create")?;
     while !ABOUT_TO_FREE.load(Ordering::SeqCst) {
-        // SAFETY: no pointers.
-        unsafe { swtch_pri(0) };
+        swtch_pri(0);
     }
     // Give it time to reach the kernel; then the range must be a hole.
     sleep_ticks(5 * ticks_per_ms());
@@ -250,8 +248,7 @@ pub fn sleep_ms(ms: u64) {
 
 pub(crate) fn sleep_ticks(ticks: u64) -> u64 {
     let deadline = mach_absolute_time() + ticks;
-    // SAFETY: no pointers.
-    unsafe { mach_wait_until_trap(deadline) };
+    mach_wait_until_trap(deadline);
     mach_absolute_time().saturating_sub(deadline)
 }
 
@@ -306,8 +303,7 @@ fn interactive_latency(_: &Args) -> Result<(), &'static str> {
         TURNS_PAST_DEADLINE.store(0, Ordering::SeqCst);
         let deadline = mach_absolute_time() + 2 * ms;
         DEADLINE.store(deadline, Ordering::SeqCst);
-        // SAFETY: no pointers.
-        unsafe { mach_wait_until_trap(deadline) };
+        mach_wait_until_trap(deadline);
         let woke = mach_absolute_time();
         *h = TURNS_PAST_DEADLINE.load(Ordering::SeqCst);
         DEADLINE.store(u64::MAX, Ordering::SeqCst);
@@ -352,8 +348,7 @@ fn sleep_accuracy(_: &Args) -> Result<(), &'static str> {
         check(late <= 10 * ms, "woke more than a quantum late")?;
     }
     // A deadline in the past returns at once.
-    // SAFETY: no pointers.
-    check(unsafe { mach_wait_until_trap(0) } == KernReturn::KERN_SUCCESS, "past deadline should succeed")
+    check(mach_wait_until_trap(0) == KernReturn::KERN_SUCCESS, "past deadline should succeed")
 }
 
 fn clock_sleep(_: &Args) -> Result<(), &'static str> {
@@ -391,21 +386,15 @@ fn clock_sleep(_: &Args) -> Result<(), &'static str> {
 }
 
 fn yields(_: &Args) -> Result<(), &'static str> {
-    // SAFETY: none of these take pointers.
-    unsafe {
-        let _ = swtch();
-        let _ = swtch_pri(0);
-        use mach::traps::switch_option::*;
-        let ok = KernReturn::KERN_SUCCESS;
-        check(thread_switch(0, SWITCH_OPTION_NONE, 0) == ok, "thread_switch NONE")?;
-        check(thread_switch(0, SWITCH_OPTION_DEPRESS, 1) == ok, "thread_switch DEPRESS")?;
-        check(
-            thread_switch(0xdead_beef, SWITCH_OPTION_WAIT, 1) == ok,
-            "thread_switch WAIT with a junk hint",
-        )?;
-        check(thread_switch(0, 99, 0) == KernReturn::KERN_INVALID_ARGUMENT, "bad option")?;
-        check(thread_switch(0, -1, 0) == KernReturn::KERN_INVALID_ARGUMENT, "negative option")
-    }
+    let _ = swtch();
+    let _ = swtch_pri(0);
+    use mach::traps::switch_option::*;
+    let ok = KernReturn::KERN_SUCCESS;
+    check(thread_switch(0, SWITCH_OPTION_NONE, 0) == ok, "thread_switch NONE")?;
+    check(thread_switch(0, SWITCH_OPTION_DEPRESS, 1) == ok, "thread_switch DEPRESS")?;
+    check(thread_switch(0xdead_beef, SWITCH_OPTION_WAIT, 1) == ok, "thread_switch WAIT with a junk hint")?;
+    check(thread_switch(0, 99, 0) == KernReturn::KERN_INVALID_ARGUMENT, "bad option")?;
+    check(thread_switch(0, -1, 0) == KernReturn::KERN_INVALID_ARGUMENT, "negative option")
 }
 
 fn priorities(_: &Args) -> Result<(), &'static str> {

@@ -1148,8 +1148,7 @@ fn suspended_look(thread: MachPortName, ours: bool) -> Result<Regs, &'static str
             seen == regs.x[2] || seen + 1 == regs.x[2],
             "memory and x2 disagree: the saved state is not the thread's",
         )?;
-        // SAFETY: no pointers.
-        unsafe { swtch_pri(0) };
+        swtch_pri(0);
         sleep_ms(1);
         check(count.load(Ordering::SeqCst) == seen, "a suspended thread went on running")?;
     }

@@ -165,7 +165,8 @@ fn protect_low_half(_: &Args) -> Result<(), &'static str> {
     let task = JUNK | u64::from(mach_task_self());
     let protect = |set_maximum: u64, prot: VmProt| {
         let regs = [task, a, PAGE, set_maximum, JUNK | u64::from(prot.0 as u32)];
-        // SAFETY: no pointers.
+        // SAFETY: it changes only the protection of the page allocated above, which no
+        // Rust value lives in.
         KernReturn::from_reg(unsafe {
             mach_trap(nr::_kernelrpc_mach_vm_protect_trap, libsys::pad_args::<8>(&regs))
         })

@@ -44,8 +44,7 @@ fn main(_: &Args) -> i32 {
     // Let the hogs run long enough to be marked as CPU-bound.
     let tb = timebase_info().map_or((1, 1), |t| (t.numer as u64, t.denom as u64));
     let ticks_per_ms = 1_000_000 * tb.1 / tb.0.max(1);
-    // SAFETY: no pointers.
-    unsafe { mach_wait_until_trap(mach_absolute_time() + 300 * ticks_per_ms) };
+    mach_wait_until_trap(mach_absolute_time() + 300 * ticks_per_ms);
     print!("hog-echo: two hogs running; type a line: ");
     let mut buf = [0u8; 128];
     let n = read_bytes(0, &mut buf).unwrap_or(0) as usize;
