@@ -287,7 +287,7 @@ mod tests {
         for x in frame.x.iter_mut() {
             *x = rng.reg();
         }
-        if rng.next() % 8 == 0 {
+        if rng.next().is_multiple_of(8) {
             frame.x[X_NUMBER] = rng.next() & !0xffff;
         }
         frame.elr = rng.next() & !3;
