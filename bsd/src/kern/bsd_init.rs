@@ -110,7 +110,7 @@ pub fn bsd_init(
         identity.version,
         identity.memsize,
     );
-    register_bsd_hooks(&crate::kern::kern_sig::BSD_HOOKS);
+    register_bsd_hooks(&crate::kern::bsd_hooks::BSD_HOOKS);
     Proc::create(0, 0, "kernel_task", kernel_task, Ucred::default(), FileDesc::new());
 
     // File data and metadata live on the kernel heap: beyond the initrd they may take the

@@ -17,7 +17,6 @@ use mach::exception::{
 use osfmk::arm64::cswitch::{UserFpState, read_user_fp, write_user_fp};
 use osfmk::arm64::trapframe::TrapFrame;
 use osfmk::kern::clock::mach_absolute_time;
-use osfmk::kern::exception::BsdHooks;
 use osfmk::kern::sched_prim::{self, current_thread};
 use osfmk::kern::thread::ThreadRef;
 use osfmk::vm::user_ptr::{UserAddr, UserPtr};
@@ -191,136 +190,80 @@ fn deliver(p: &Arc<Proc>, t: &ThreadRef, frame: &mut TrapFrame, d: &crate::kern:
     }
 }
 
-/// BSD's side of the Mach ↔ BSD contract.
-pub struct Hooks;
-
-/// The instance registered at boot.
-pub static BSD_HOOKS: Hooks = Hooks;
-
-impl BsdHooks for Hooks {
-    fn unhandled_exception(&self, exception: ExceptionType, code: i64, subcode: i64) {
-        let (Some(sig), Some(p)) = (ux_exception(exception, code), current_proc()) else { return };
-        let t = current_thread();
-        *uthread(&t).fault.lock() = (subcode as u64, 0);
-        let _ = psignal_thread(&p, &t, sig, true);
-    }
-
-    fn memory_exhausted(&self, addr: u64) {
-        if let Some(p) = current_proc() {
-            let msg = alloc::format!(
-                "bsd: pid {} ({}) is out of memory (fault at {:#x}); killing it\n",
-                p.p_pid,
-                p.comm(),
-                addr
-            );
-            crate::kern::bsd_init::platform().console_write(msg.as_bytes());
-            let _ = psignal(&p, SIGKILL, SigOrigin::default());
-        }
-    }
-
-    fn task_pid(&self, task: &osfmk::kern::task::Task) -> Option<i32> {
-        let info = task.bsd_info.get()?;
-        let weak = info.downcast_ref::<alloc::sync::Weak<Proc>>()?;
-        weak.upgrade().map(|p| p.p_pid)
-    }
-
-    fn task_terminate(&self, task: &osfmk::kern::task::Task) -> bool {
-        let Some(info) = task.bsd_info.get() else { return false };
-        let Some(p) = info.downcast_ref::<alloc::sync::Weak<Proc>>().and_then(|w| w.upgrade()) else {
-            return false;
-        };
-        let _ = psignal(&p, SIGKILL, SigOrigin::default());
-        true
-    }
-
-    fn thread_terminated(&self, thread: &osfmk::kern::thread::Thread, last: bool) {
-        let Some(info) = thread.task.bsd_info.get() else { return };
-        let Some(p) = info.downcast_ref::<alloc::sync::Weak<Proc>>().and_then(|w| w.upgrade()) else {
+/// Deliver whatever is pending for the current thread before it returns to user mode
+/// (XNU's `bsd_ast`, AST_BSD): default actions, or a handler entered by rewriting `frame`.
+/// May not return if the process dies.
+pub fn bsd_ast(frame: &mut TrapFrame) {
+    let Some(p) = current_proc() else { return };
+    let t = current_thread();
+    {
+        // Nothing pending (almost every return to user): no more to do. A signal posted
+        // after this look is seen on the next way out, as it would be after the walk.
+        let ps = p.p_signals.lock();
+        if !uthread(&t).sig.lock().has_work(&ps) {
             return;
+        }
+    }
+    loop {
+        let action = {
+            let mut acts = p.p_sigacts.lock();
+            // One lock at a time: `pgrp()` takes the group table's lock too.
+            let pgid = p.pgrp();
+            let orphaned = crate::kern::kern_proc::pgrps().is_orphaned(pgid);
+            let mut ps = p.p_signals.lock();
+            let mut st = uthread(&t).sig.lock();
+            let action = st.next_action(&mut ps, &mut acts, orphaned);
+            if let Some(crate::kern::kern_sigstate::SignalAction::Stop { sig }) = action {
+                // Suspend (and note the stop for wait4) while the stop is being recorded:
+                // a SIGCONT posted by another thread must find either no stop yet or a
+                // suspension to undo, never a stop whose suspension is still to come
+                // (that one would stick).
+                p.task.suspend();
+                *p.p_jobreport.lock() = Some(JobReport::Stopped(sig));
+            }
+            action
         };
-        if !p.p_lexit.load(core::sync::atomic::Ordering::Acquire) {
-            // Once exiting, exit1 has counted the time of every thread still running.
-            p.thread_ended(thread);
-        }
-        if last {
-            // The last thread of a process ending is the process exiting, whatever ended
-            // it (XNU: `proc_exit` from `thread_terminate_self`); exit1 does nothing if the
-            // process is exiting already.
-            exit1(&p, sys::wait::w_exitcode(0));
-        }
-    }
-
-    /// Audit session ids and pid versions are not kept: both read 0. The audit uid is the
-    /// real uid (there is no login session to set it apart).
-    fn audit_token(&self, task: &osfmk::kern::task::Task) -> Option<[u32; 8]> {
-        let info = task.bsd_info.get()?;
-        let p = info.downcast_ref::<alloc::sync::Weak<Proc>>()?.upgrade()?;
-        let cred = *p.p_ucred.lock();
-        Some([cred.ruid, cred.uid, cred.gid, cred.ruid, cred.rgid, p.p_pid as u32, 0, 0])
-    }
-
-    /// Root may have any process's task port except the kernel's; others only their own
-    /// (XNU asks for entitlements instead). Zombies have no task left to give.
-    fn task_for_pid(&self, pid: i32) -> Result<osfmk::kern::task::TaskRef, mach::KernReturn> {
-        let me = current_proc().ok_or(mach::KernReturn::KERN_FAILURE)?;
-        let target = proc_find(pid).filter(|q| q.p_pid != 0 && !q.is_zombie());
-        let target = target.ok_or(mach::KernReturn::KERN_FAILURE)?;
-        let root = me.p_ucred.lock().uid == 0;
-        if root || target.p_pid == me.p_pid {
-            Ok(target.task.clone())
-        } else {
-            Err(mach::KernReturn::KERN_FAILURE)
-        }
-    }
-
-    fn ast_bsd(&self, frame: &mut TrapFrame) {
-        let Some(p) = current_proc() else { return };
-        let t = current_thread();
-        {
-            // Nothing pending (almost every return to user): no more to do. A signal posted
-            // after this look is seen on the next way out, as it would be after the walk.
-            let ps = p.p_signals.lock();
-            if !uthread(&t).sig.lock().has_work(&ps) {
+        use crate::kern::kern_sigstate::SignalAction::*;
+        match action {
+            None => return,
+            Some(Ignore { .. }) => {}
+            Some(Terminate { sig, core }) => {
+                // The thread ends in `thread_ast_user`, after this returns.
+                exit1(&p, w_termsig(sig, core));
                 return;
             }
-        }
-        loop {
-            let action = {
-                let mut acts = p.p_sigacts.lock();
-                // One lock at a time: `pgrp()` takes the group table's lock too.
-                let pgid = p.pgrp();
-                let orphaned = crate::kern::kern_proc::pgrps().is_orphaned(pgid);
-                let mut ps = p.p_signals.lock();
-                let mut st = uthread(&t).sig.lock();
-                let action = st.next_action(&mut ps, &mut acts, orphaned);
-                if let Some(crate::kern::kern_sigstate::SignalAction::Stop { sig }) = action {
-                    // Suspend (and note the stop for wait4) while the stop is being recorded:
-                    // a SIGCONT posted by another thread must find either no stop yet or a
-                    // suspension to undo, never a stop whose suspension is still to come
-                    // (that one would stick).
-                    p.task.suspend();
-                    *p.p_jobreport.lock() = Some(JobReport::Stopped(sig));
-                }
-                action
-            };
-            use crate::kern::kern_sigstate::SignalAction::*;
-            match action {
-                None => return,
-                Some(Ignore { .. }) => {}
-                Some(Terminate { sig, core }) => {
-                    // The thread ends in `thread_ast_user`, after this returns.
-                    exit1(&p, w_termsig(sig, core));
-                    return;
-                }
-                Some(Stop { sig }) => {
-                    // The thread waits in `thread_ast_user` (or dies, if killed) until
-                    // continued; the AST runs again after that.
-                    stop_process(&p, sig);
-                    return;
-                }
-                Some(Deliver(d)) => deliver(&p, &t, frame, &d),
+            Some(Stop { sig }) => {
+                // The thread waits in `thread_ast_user` (or dies, if killed) until
+                // continued; the AST runs again after that.
+                stop_process(&p, sig);
+                return;
             }
+            Some(Deliver(d)) => deliver(&p, &t, frame, &d),
         }
+    }
+}
+
+/// An exception nobody handled: the matching signal to the current thread (XNU's
+/// `ux_handler`/`threadsignal`).
+pub fn unhandled_exception(exception: ExceptionType, code: i64, subcode: i64) {
+    let (Some(sig), Some(p)) = (ux_exception(exception, code), current_proc()) else { return };
+    let t = current_thread();
+    *uthread(&t).fault.lock() = (subcode as u64, 0);
+    let _ = psignal_thread(&p, &t, sig, true);
+}
+
+/// A fault found no free page: the current process is killed, with a log line (as XNU's
+/// jetsam would), and the kernel keeps running.
+pub fn memory_exhausted(addr: u64) {
+    if let Some(p) = current_proc() {
+        let msg = alloc::format!(
+            "bsd: pid {} ({}) is out of memory (fault at {:#x}); killing it\n",
+            p.p_pid,
+            p.comm(),
+            addr
+        );
+        crate::kern::bsd_init::platform().console_write(msg.as_bytes());
+        let _ = psignal(&p, SIGKILL, SigOrigin::default());
     }
 }
 

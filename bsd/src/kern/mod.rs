@@ -17,6 +17,8 @@ pub mod spawn_file_actions;
 pub mod sysproto;
 
 #[cfg(target_os = "none")]
+pub mod bsd_hooks;
+#[cfg(target_os = "none")]
 pub mod bsd_init;
 #[cfg(target_os = "none")]
 pub mod kern_exec;

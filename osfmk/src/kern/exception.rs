@@ -22,13 +22,19 @@ pub trait BsdHooks: Sync {
     /// (AST_BSD), rewriting `frame` to enter a signal handler. May not return if the process
     /// dies.
     fn ast_bsd(&self, frame: &mut crate::arm64::trapframe::TrapFrame);
-    /// The pid of the process that wraps `task`, if one does (`pid_for_task`).
-    #[cfg(target_os = "none")]
-    fn task_pid(&self, task: &crate::kern::task::Task) -> Option<i32>;
-    /// The task of process `pid`, if the current process may control it (`task_for_pid`'s
-    /// policy); `KERN_FAILURE` otherwise, as XNU answers.
-    #[cfg(target_os = "none")]
-    fn task_for_pid(&self, pid: i32) -> Result<crate::kern::task::TaskRef, mach::KernReturn>;
+    /// The `pid_for_task` trap (−46), BSD's work (`bsd::vm::vm_unix`).
+    fn pid_for_task(
+        &self,
+        t: mach::MachPortName,
+        pid_out: crate::vm::user_ptr::UserAddr,
+    ) -> Result<(), mach::KernReturn>;
+    /// The `task_for_pid` trap (−45), BSD's work, with its policy (`bsd::vm::vm_unix`).
+    fn task_for_pid(
+        &self,
+        target_tport: mach::MachPortName,
+        pid: i32,
+        t_out: crate::vm::user_ptr::UserAddr,
+    ) -> Result<(), mach::KernReturn>;
     /// `task_terminate` of a task BSD wraps: the process is killed as by `SIGKILL` (so it
     /// exits, is reported to its parent and reaped). False if no process wraps the task.
     #[cfg(target_os = "none")]

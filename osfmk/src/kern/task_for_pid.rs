@@ -1,46 +1,19 @@
-//! `task_for_pid` (−45) and `pid_for_task` (−46): the bridge between BSD pids and Mach task
-//! ports (XNU keeps them in `bsd/vm/vm_unix.c`). The traps sit in the Mach table; which
-//! process wraps a task, and who may have another process's task port, are BSD's to say
-//! through [`BsdHooks`](crate::kern::exception::BsdHooks). As on XNU, every failure is
-//! `KERN_FAILURE` and the out value is still written (-1, or `MACH_PORT_NULL`).
+//! `task_for_pid` (−45) and `pid_for_task` (−46): Mach traps whose work is BSD's (XNU keeps
+//! them in `bsd/vm/vm_unix.c`, and so does rxnu, in `bsd::vm::vm_unix`). Mach's table routes
+//! them through [`BsdHooks`](crate::kern::exception::BsdHooks), since osfmk never depends on
+//! bsd; with no BSD registered they fail with `KERN_FAILURE`, as any refusal does.
 
-use alloc::sync::Arc;
-
-use mach::port::{MACH_PORT_NULL, MACH_PORT_TYPE_SEND};
 use mach::{KernReturn, MachPortName};
 
 use crate::kern::exception::bsd_hooks;
-use crate::kern::sched_prim::current_thread;
-use crate::kern::task::{Task, TaskRef};
-use crate::vm::user_ptr::{UserAddr, copyout_val};
-
-/// The task a send right in the caller's space names.
-fn task_named(name: MachPortName) -> Option<TaskRef> {
-    current_thread().task.itk_space.lookup_kobject::<Task>(name, MACH_PORT_TYPE_SEND).ok()
-}
+use crate::vm::user_ptr::UserAddr;
 
 /// −46: `pid_for_task(t, &pid)`.
 pub fn pid_for_task(t: MachPortName, pid_out: UserAddr) -> Result<(), KernReturn> {
-    let pid = task_named(t).and_then(|t| bsd_hooks()?.task_pid(&t));
-    let written = copyout_val(&pid.unwrap_or(-1), pid_out).is_ok();
-    if pid.is_some() && written { Ok(()) } else { Err(KernReturn::KERN_FAILURE) }
+    bsd_hooks().ok_or(KernReturn::KERN_FAILURE)?.pid_for_task(t, pid_out)
 }
 
-/// −45: `task_for_pid(target_tport, pid, &t)`: a send right to process `pid`'s task port in
-/// the caller's space. `target_tport` must be the caller's own task port.
+/// −45: `task_for_pid(target_tport, pid, &t)`.
 pub fn task_for_pid(target_tport: MachPortName, pid: i32, t_out: UserAddr) -> Result<(), KernReturn> {
-    let me = current_thread().task.clone();
-    let granted = task_named(target_tport)
-        .filter(|t| Arc::ptr_eq(t, &me))
-        .and_then(|_| bsd_hooks()?.task_for_pid(pid).ok())
-        .and_then(|target| me.itk_space.insert_send(&target.self_port()).ok());
-    let Some(name) = granted else {
-        let _ = copyout_val(&MACH_PORT_NULL, t_out);
-        return Err(KernReturn::KERN_FAILURE);
-    };
-    copyout_val(&name, t_out).map_err(|_| {
-        // Nobody learned the name: take the right back.
-        let _ = me.itk_space.deallocate(name);
-        KernReturn::KERN_FAILURE
-    })
+    bsd_hooks().ok_or(KernReturn::KERN_FAILURE)?.task_for_pid(target_tport, pid, t_out)
 }
