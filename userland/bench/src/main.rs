@@ -89,8 +89,7 @@ fn main(args: &Args) -> i32 {
     }
     let mut info = [0u32; 2];
     let syscall = measure(tb, ITERATIONS, || {
-        // SAFETY: getppid takes no pointers.
-        let _ = unsafe { getppid() };
+        let _ = getppid();
     });
     let trap = measure(tb, ITERATIONS, || {
         let _ = thread_self_trap();
@@ -201,8 +200,7 @@ fn main(args: &Args) -> i32 {
         }
     });
     let _ = libsys::signal::signal_action(sys::signal::SIGUSR1, on_signal, 0, 0);
-    // SAFETY: no pointers.
-    let me = unsafe { libsys::syscall::getpid() }.unwrap_or(0) as i32;
+    let me = libsys::syscall::getpid().unwrap_or(0) as i32;
     let signal = measure(tb, SLOW_ITERATIONS, || {
         let _ = libsys::signal::kill(me, sys::signal::SIGUSR1);
     });

@@ -47,8 +47,7 @@ fn cpu_loop(units: u64) -> bool {
 
 fn null_syscalls(calls: u64) -> bool {
     for _ in 0..calls {
-        // SAFETY: getppid takes no pointers.
-        if unsafe { getppid() }.is_err() {
+        if getppid().is_err() {
             return false;
         }
     }

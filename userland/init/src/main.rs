@@ -14,8 +14,7 @@ use libsys::{Args, entry, print, println};
 const INIT_EXIT_STATUS: i32 = 3;
 
 fn main(_args: &Args) -> i32 {
-    // SAFETY: these calls take no pointers.
-    let (pid, ppid, uid) = unsafe { (getpid(), getppid(), getuid()) };
+    let (pid, ppid, uid) = (getpid(), getppid(), getuid());
     let (Ok(pid), Ok(ppid), Ok(uid)) = (pid, ppid, uid) else {
         println!("init: identity calls failed");
         return 1;

@@ -83,6 +83,5 @@ pub fn sigpending() -> Result<SigSet, Errno> {
 
 /// `kill(pid, sig)` with POSIX semantics.
 pub fn kill(pid: i32, sig: Signal) -> Result<(), Errno> {
-    // SAFETY: no pointers.
-    unsafe { crate::syscall::kill(pid, sig as i32, 1).map(|_| ()) }
+    crate::syscall::kill(pid, sig as i32, 1).map(|_| ())
 }

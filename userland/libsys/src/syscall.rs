@@ -65,29 +65,48 @@ impl SysArgReg for usize {
 
 /// One stub per STD call of `syscalls.master`, each argument with the table's C type
 /// (`sys::types`: `int` is `i32`, `size_t` is `usize`, a pointer is a `user_addr_t` address),
-/// so an argument in the wrong place does not compile.
+/// so an argument in the wrong place does not compile. A call with a `user_addr_t` argument
+/// (memory the kernel reads, writes, maps or unmaps) is an `unsafe fn`; any other is a safe
+/// `fn`, as for the Mach trap stubs.
 macro_rules! stubs {
     ($( ($nr:literal, $name:ident, $ret:ident, [$($arg:ident: $ty:ident),*]) ),* $(,)?) => {
-        $(
-            #[doc = concat!("BSD system call `", stringify!($name), "` (", stringify!($nr), ").")]
-            ///
-            /// # Safety
-            /// Pointer arguments must be valid for the call, or the call fails with EFAULT.
-            #[allow(clippy::too_many_arguments)]
-            pub unsafe fn $name($($arg: sys::types::$ty),*) -> Result<u64, Errno> {
-                let a = crate::pad_args::<8>(&[$(SysArgReg::to_reg($arg)),*]);
-                // SAFETY: forwarded from this stub's contract.
-                unsafe { syscall($nr, a) }.map(|(x0, _)| x0)
-            }
-        )*
+        $( stub!(@scan [$($ty)*] $nr, $name, [$($arg: $ty),*]); )*
+    };
+}
+
+macro_rules! stub {
+    // Look for an argument naming memory.
+    (@scan [] $($t:tt)*) => { stub!(@safe $($t)*); };
+    (@scan [user_addr_t $($rest:ident)*] $($t:tt)*) => { stub!(@unsafe $($t)*); };
+    (@scan [$other:ident $($rest:ident)*] $($t:tt)*) => { stub!(@scan [$($rest)*] $($t)*); };
+    (@safe $nr:literal, $name:ident, [$($arg:ident: $ty:ident),*]) => {
+        #[doc = concat!("BSD system call `", stringify!($name), "` (", stringify!($nr), ").")]
+        #[allow(clippy::too_many_arguments)]
+        pub fn $name($($arg: sys::types::$ty),*) -> Result<u64, Errno> {
+            let a = crate::pad_args::<8>(&[$(SysArgReg::to_reg($arg)),*]);
+            // SAFETY: no argument names memory, so the call touches none of ours.
+            unsafe { syscall($nr, a) }.map(|(x0, _)| x0)
+        }
+    };
+    (@unsafe $nr:literal, $name:ident, [$($arg:ident: $ty:ident),*]) => {
+        #[doc = concat!("BSD system call `", stringify!($name), "` (", stringify!($nr), ").")]
+        ///
+        /// # Safety
+        /// Pointer arguments must be valid for the call, or the call fails with EFAULT; a
+        /// range the call maps, unmaps or reprotects must not be memory the program uses.
+        #[allow(clippy::too_many_arguments)]
+        pub unsafe fn $name($($arg: sys::types::$ty),*) -> Result<u64, Errno> {
+            let a = crate::pad_args::<8>(&[$(SysArgReg::to_reg($arg)),*]);
+            // SAFETY: forwarded from this stub's contract.
+            unsafe { syscall($nr, a) }.map(|(x0, _)| x0)
+        }
     };
 }
 sys::for_each_std_syscall!(stubs);
 
 /// `exit`: never returns.
 pub fn exit_process(status: i32) -> ! {
-    // SAFETY: exit takes no pointers.
-    let _ = unsafe { exit(status) };
+    let _ = exit(status);
     loop {
         core::hint::spin_loop();
     }

@@ -74,8 +74,7 @@ fn read_file(path: &[u8], buf: &mut [u8]) -> Result<usize, &'static str> {
             Err(_) => return Err("read failed"),
         }
     }
-    // SAFETY: no pointers.
-    let _ = unsafe { close(fd) };
+    let _ = close(fd);
     Ok(len)
 }
 
@@ -133,8 +132,7 @@ fn open_files(_: &Args) -> Result<(), &'static str> {
     check(write_bytes(fd, b"written through open\n") == Ok(21), "write to the new file")?;
     let mut b = [0u8; 4];
     check(read_bytes(fd, &mut b) == Err(Errno::EBADF), "read from a write-only descriptor: EBADF")?;
-    // SAFETY: no pointers.
-    check(unsafe { close(fd) } == Ok(0), "close")?;
+    check(close(fd) == Ok(0), "close")?;
     check(open_path(path, O_WRONLY | O_CREAT | O_EXCL, 0o644) == Err(Errno::EEXIST), "O_EXCL: EEXIST")?;
     let mut buf = [0u8; 64];
     let n = read_file(path, &mut buf)?;
@@ -263,8 +261,7 @@ fn exec_search_permission(_: &Args) -> Result<(), &'static str> {
     check(fork_exec_status(b"/private/data\0")? == 42, "root could not run /private/data")?;
     match fork().map_err(|_| "fork")? {
         Forked::Child => {
-            // SAFETY: no pointers.
-            if unsafe { libsys::syscall::setuid(501) }.is_err() {
+            if libsys::syscall::setuid(501).is_err() {
                 libsys::syscall::exit_process(1);
             }
             let spawned = spawn(b"/private/data\0", &[b"/private/data\0"], None, &[]);

@@ -113,8 +113,7 @@ fn suspend(_: &Args) -> Result<(), &'static str> {
     CAUGHT.store(0, Ordering::SeqCst);
     signal_action(SIGUSR1, count, 0, 0).map_err(|_| "sigaction")?;
     sigprocmask(SIG_BLOCK, sigmask(SIGUSR1)).map_err(|_| "block")?;
-    // SAFETY: no pointers.
-    let me = unsafe { getpid() }.unwrap_or(0) as i32;
+    let me = getpid().unwrap_or(0) as i32;
     let child = match fork().map_err(|_| "fork")? {
         Forked::Child => {
             crate::sched::sleep_ms(20);
@@ -123,8 +122,7 @@ fn suspend(_: &Args) -> Result<(), &'static str> {
         }
         Forked::Parent(pid) => pid,
     };
-    // SAFETY: the mask is passed by value.
-    let r = unsafe { sigsuspend(0) };
+    let r = sigsuspend(0);
     check(r == Err(Errno::EINTR), "sigsuspend returns EINTR")?;
     check(CAUGHT.load(Ordering::SeqCst) == 1, "the handler ran during sigsuspend")?;
     let mask = sigprocmask(SIG_BLOCK, 0).map_err(|_| "mask")?;
@@ -160,8 +158,7 @@ fn altstack(_: &Args) -> Result<(), &'static str> {
         sigaltstack(&stack as *const SigaltStack as u64, 0).map_err(|_| "sigaltstack")?;
     }
     signal_action(SIGUSR2, where_am_i, 0, SA_ONSTACK).map_err(|_| "sigaction")?;
-    // SAFETY: no pointers.
-    let me = unsafe { getpid() }.unwrap_or(0) as i32;
+    let me = getpid().unwrap_or(0) as i32;
     kill(me, SIGUSR2).map_err(|_| "kill")?;
     let sp = HANDLER_SP.load(Ordering::SeqCst);
     check((base..base + ALT_SIZE as u64).contains(&sp), "the handler did not run on the alternate stack")?;
@@ -175,8 +172,7 @@ fn pthread_kill(_: &Args) -> Result<(), &'static str> {
     CAUGHT.store(0, Ordering::SeqCst);
     signal_action(SIGUSR1, count, 0, 0).map_err(|_| "sigaction")?;
     let me = libsys::mach_traps::mach_thread_self() as i32;
-    // SAFETY: no pointers.
-    unsafe {
+    {
         __pthread_kill(me, SIGUSR1 as i32).map_err(|_| "__pthread_kill")?;
         check(CAUGHT.load(Ordering::SeqCst) == 1, "the thread's handler did not run")?;
         check(__pthread_kill(0x4243, SIGUSR1 as i32) == Err(Errno::ESRCH), "not a thread port")?;
@@ -189,8 +185,7 @@ const KP: usize = KINFO_PROC_SIZE;
 
 /// Our pid, parent pid and uid.
 fn my_ids() -> (i32, i32, u32) {
-    // SAFETY: calls without arguments.
-    unsafe {
+    {
         (
             getpid().map_or(-1, |p| p as i32),
             getppid().map_or(-1, |p| p as i32),
@@ -325,8 +320,7 @@ fn proc_info_calls(_: &Args) -> Result<(), &'static str> {
     // Not root: other users' identity is public, their task is not.
     let status = crate::proc::in_child(|| {
         let mut b = [0u8; PROC_TASKALLINFO_SIZE];
-        // SAFETY: a call without pointers.
-        if unsafe { setuid(501) }.is_err() {
+        if setuid(501).is_err() {
             return 1;
         }
         if pidinfo(1, PROC_PIDTBSDINFO, &mut b) != Ok(PROC_BSDINFO_SIZE) {

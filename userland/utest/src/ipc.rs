@@ -76,8 +76,7 @@ fn simple_round_trip(_: &Args) -> Result<(), &'static str> {
     check(&got.0[24..36] == b"hello, mach!", "body")?;
     // The audit trailer: format 0, 52 bytes, seqno 0, our euid/egid and pid.
     check(got.word(36) == 0 && got.word(40) == 52 && got.word(44) == 0, "trailer header")?;
-    // SAFETY: no arguments.
-    let pid = unsafe { getpid() }.map_err(|_| "getpid")? as u32;
+    let pid = getpid().map_err(|_| "getpid")? as u32;
     check(got.word(48) == 0 && got.word(52) == 0, "security token (root)")?;
     check(got.word(36 + MACH_MSG_TRAILER_AUDIT_OFFSET + 4 * AUDIT_TOKEN_PID) == pid, "audit pid")?;
     // The made send right was consumed by the delivery: the name is a bare receive right.

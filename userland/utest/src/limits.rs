@@ -51,8 +51,7 @@ fn rlimit_rules(_: &Args) -> Result<(), &'static str> {
     // SAFETY: the kernel rejects the bad pointer.
     check(unsafe { getrlimit(RLIMIT_NOFILE, KERNEL_ADDRESS) } == Err(Errno::EFAULT), "bad pointer")?;
     let status = in_child(|| {
-        // SAFETY: no pointers.
-        let _ = unsafe { setuid(1000) };
+        let _ = setuid(1000);
         let lowered = set(RLIMIT_CORE, 0, 0) == Ok(());
         let raise = set(RLIMIT_CORE, 0, 10) == Err(Errno::EPERM);
         i32::from(!(lowered && raise))
@@ -89,8 +88,7 @@ fn rlimits_enforced(_: &Args) -> Result<(), &'static str> {
 fn fork_bomb(_: &Args) -> Result<(), &'static str> {
     let before = free_pages()?;
     let status = in_child(|| {
-        // SAFETY: no pointers.
-        let _ = unsafe { setuid(4242) };
+        let _ = setuid(4242);
         if set(RLIMIT_NPROC, 16, 16).is_err() {
             return 10;
         }

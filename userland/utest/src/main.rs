@@ -48,8 +48,7 @@ pub(crate) const UNMAPPED_ADDRESS: u64 = 0x0000_5000_0000_0000;
 const SYS_OLD_CREAT: u32 = 8;
 
 fn identity(_: &Args) -> Result<(), &'static str> {
-    // SAFETY: none of these take pointers.
-    unsafe {
+    {
         check(getpid() == Ok(1), "getpid != 1")?;
         check(getppid() == Ok(0), "getppid != 0")?;
         check(getuid() == Ok(0) && geteuid() == Ok(0), "uid != 0")?;
@@ -118,8 +117,7 @@ fn raw(nr: u32, regs: &[u64]) -> Result<u64, Errno> {
 /// pointers) whole.
 fn int_arguments_are_the_low_half(_: &Args) -> Result<(), &'static str> {
     use sys::syscalls::{SYS_close, SYS_dup2, SYS_getpgid, SYS_getrlimit, SYS_kill};
-    // SAFETY: no pointers.
-    let (me, pgrp) = unsafe { (getpid().unwrap_or(0), syscall::getpgrp().unwrap_or(0)) };
+    let (me, pgrp) = (getpid().unwrap_or(0), syscall::getpgrp().unwrap_or(0));
     check(raw(SYS_kill, &[JUNK | me, JUNK, 1]) == Ok(0), "kill(pid with junk above, signal 0)")?;
     check(raw(SYS_getpgid, &[JUNK]) == Ok(pgrp), "getpgid(0 with junk above)")?;
     check(raw(SYS_dup2, &[JUNK | 1, JUNK | 30]) == Ok(30), "dup2 to 30")?;

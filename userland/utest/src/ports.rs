@@ -110,8 +110,7 @@ fn task_of(pid: i32) -> (KernReturn, MachPortName) {
 
 fn task_for_pid_policy(_: &Args) -> Result<(), &'static str> {
     use libsys::process::{Forked, fork, waitpid};
-    // SAFETY: no pointers.
-    let me = unsafe { libsys::syscall::getpid() }.map_err(|_| "getpid")? as i32;
+    let me = libsys::syscall::getpid().map_err(|_| "getpid")? as i32;
     check(pid_of(mach_task_self()) == (KernReturn::KERN_SUCCESS, me), "pid_for_task(self)")?;
     check(pid_of(0x4242_0003) == (KernReturn::KERN_FAILURE, -1), "pid_for_task(garbage) writes -1")?;
     let reply = mach_reply_port();
@@ -149,12 +148,10 @@ fn task_for_pid_policy(_: &Args) -> Result<(), &'static str> {
     check(mod_refs(reply, MACH_PORT_RIGHT_RECEIVE, -1) == KernReturn::KERN_SUCCESS, "cleanup")?;
     // Not root: only our own task.
     let status = crate::proc::in_child(|| {
-        // SAFETY: no pointers.
-        if unsafe { libsys::syscall::setuid(501) }.is_err() {
+        if libsys::syscall::setuid(501).is_err() {
             return 1;
         }
-        // SAFETY: no pointers.
-        let own = unsafe { libsys::syscall::getpid() }.map_or(-1, |p| p as i32);
+        let own = libsys::syscall::getpid().map_or(-1, |p| p as i32);
         if task_of(me) != (KernReturn::KERN_FAILURE, MACH_PORT_NULL) {
             return 2;
         }

@@ -54,11 +54,9 @@ pub(crate) fn in_child(f: impl FnOnce() -> i32) -> Result<i32, &'static str> {
 }
 
 fn fork_returns(_: &Args) -> Result<(), &'static str> {
-    // SAFETY: no pointers.
-    let me = unsafe { getpid() }.map_err(|_| "getpid")? as i32;
+    let me = getpid().map_err(|_| "getpid")? as i32;
     let status = in_child(|| {
-        // SAFETY: no pointers.
-        let (pid, ppid) = unsafe { (getpid().unwrap_or(0) as i32, getppid().unwrap_or(0) as i32) };
+        let (pid, ppid) = (getpid().unwrap_or(0) as i32, getppid().unwrap_or(0) as i32);
         if ppid == me && pid != me && pid > 1 { 7 } else { 1 }
     })?;
     check(wifexited(status) && wexitstatus(status) == 7, "the child saw the wrong pids")
@@ -141,8 +139,7 @@ fn exec_errors(_: &Args) -> Result<(), &'static str> {
 fn exec_cloexec(_: &Args) -> Result<(), &'static str> {
     use libsys::syscall::{close, dup, dup2, fcntl};
     use sys::fcntl::*;
-    // SAFETY: descriptor calls take no pointers.
-    unsafe {
+    {
         let d = dup(1).map_err(|_| "dup")?;
         check(d >= 3, "dup takes a free slot")?;
         check(fcntl(d as i32, F_GETFD, 0) == Ok(0), "dup clears close-on-exec")?;
@@ -164,8 +161,7 @@ fn exec_cloexec(_: &Args) -> Result<(), &'static str> {
     }
     // The child keeps fd 7 and marks fd 8 close-on-exec; the new image sees 1 and 7 only.
     let status = in_child(|| {
-        // SAFETY: descriptor calls take no pointers.
-        let ok = unsafe {
+        let ok = {
             libsys::syscall::dup2(1, 7) == Ok(7)
                 && libsys::syscall::dup2(1, 8) == Ok(8)
                 && libsys::syscall::fcntl(8, F_SETFD, FD_CLOEXEC.into()) == Ok(0)
@@ -214,24 +210,20 @@ fn exec_race(_: &Args) -> Result<(), &'static str> {
 }
 
 fn orphans(_: &Args) -> Result<(), &'static str> {
-    // SAFETY: no pointers.
-    let me = unsafe { getpid() }.map_err(|_| "getpid")? as i32;
+    let me = getpid().map_err(|_| "getpid")? as i32;
     check(me == 1, "this test runs as init")?;
     // A child forks a grandchild and exits at once; the grandchild waits to be orphaned,
     // then reports its new parent through its exit status.
     let middle = match fork().map_err(|_| "fork")? {
-        Forked::Child => {
-            match fork() {
-                Ok(Forked::Child) => {
-                    crate::sched::sleep_ms(60);
-                    // SAFETY: no pointers.
-                    let ppid = unsafe { getppid() }.unwrap_or(0) as i32;
-                    exit_process(40 + ppid)
-                }
-                Ok(Forked::Parent(_)) => exit_process(0),
-                Err(_) => exit_process(1),
+        Forked::Child => match fork() {
+            Ok(Forked::Child) => {
+                crate::sched::sleep_ms(60);
+                let ppid = getppid().unwrap_or(0) as i32;
+                exit_process(40 + ppid)
             }
-        }
+            Ok(Forked::Parent(_)) => exit_process(0),
+            Err(_) => exit_process(1),
+        },
         Forked::Parent(pid) => pid,
     };
     let (got, status) = waitpid(middle, 0).map_err(|_| "wait for the middle child")?;
@@ -289,8 +281,7 @@ extern "C" fn on_signal(sig: i32, _info: u64, _uctx: u64) {
 }
 
 fn my_pid() -> i32 {
-    // SAFETY: no pointers.
-    unsafe { getpid() }.unwrap_or(0) as i32
+    getpid().unwrap_or(0) as i32
 }
 
 fn handler_runs(_: &Args) -> Result<(), &'static str> {
@@ -420,8 +411,7 @@ fn kill_errors(_: &Args) -> Result<(), &'static str> {
 }
 
 fn groups(_: &Args) -> Result<(), &'static str> {
-    // SAFETY: no pointers in any of these calls.
-    unsafe {
+    {
         let me = my_pid() as u64;
         check(
             getsid(0) == Ok(me) && libsys::syscall::getpgrp() == Ok(me),
@@ -433,8 +423,7 @@ fn groups(_: &Args) -> Result<(), &'static str> {
         check(setpgid(99_998, 0) == Err(Errno::ESRCH), "not a child")?;
     }
     let status = in_child(|| {
-        // SAFETY: no pointers.
-        unsafe {
+        {
             let me = getpid().unwrap_or(0);
             let ok_group = setpgid(0, -1) == Err(Errno::EINVAL)
                 && setpgid(0, 0) == Ok(0)
@@ -459,16 +448,12 @@ fn groups(_: &Args) -> Result<(), &'static str> {
 
 fn credentials(_: &Args) -> Result<(), &'static str> {
     let status = in_child(|| {
-        // SAFETY: no pointers.
-        unsafe {
-            let dropped = setuid(1000) == Ok(0) && getuid() == Ok(1000) && geteuid() == Ok(1000);
-            let stuck = setuid(0) == Err(Errno::EPERM);
-            let tainted = issetugid() == Ok(1);
-            let cannot_kill_init = kill(1, 0) == Err(Errno::EPERM);
-            if dropped && stuck && tainted && cannot_kill_init { 0 } else { 1 }
-        }
+        let dropped = setuid(1000) == Ok(0) && getuid() == Ok(1000) && geteuid() == Ok(1000);
+        let stuck = setuid(0) == Err(Errno::EPERM);
+        let tainted = issetugid() == Ok(1);
+        let cannot_kill_init = kill(1, 0) == Err(Errno::EPERM);
+        if dropped && stuck && tainted && cannot_kill_init { 0 } else { 1 }
     })?;
     check(wifexited(status) && wexitstatus(status) == 0, "setuid rules in a child")?;
-    // SAFETY: no pointers.
-    check(unsafe { issetugid() } == Ok(0), "the parent is untouched")
+    check(issetugid() == Ok(0), "the parent is untouched")
 }

@@ -134,8 +134,7 @@ fn spawn_create_permissions(_: &Args) -> Result<(), &'static str> {
 
     // uid 501 may create in /tmp (rwxrwxrwt), not in /sbin or / (rwxr-xr-x).
     let status = in_child(|| {
-        // SAFETY: no pointers.
-        if unsafe { setuid(501) }.is_err() {
+        if setuid(501).is_err() {
             return 10;
         }
         let try_create = |path: &[u8]| {
@@ -196,8 +195,7 @@ fn many_entries_go_quickly(_: &Args) -> Result<(), &'static str> {
             if split_region(MANY_ENTRIES).is_err() {
                 exit_process(1);
             }
-            // SAFETY: no pointers.
-            let me = unsafe { getpid() }.unwrap_or(0) as i32;
+            let me = getpid().unwrap_or(0) as i32;
             let _ = kill(me, SIGSTOP);
             exit_process(2)
         }
@@ -297,8 +295,7 @@ fn kill_self_suspended(_: &Args) -> Result<(), &'static str> {
 /// A second thread's work: SIGKILL the thread named `target` (with __pthread_kill), then wait.
 extern "C" fn kill_thread(target: u64) {
     sleep_ms(20);
-    // SAFETY: no pointers.
-    let _ = unsafe { libsys::syscall::__pthread_kill(target as i32, SIGKILL as i32) };
+    let _ = libsys::syscall::__pthread_kill(target as i32, SIGKILL as i32);
     loop {
         sleep_ms(1000);
     }

@@ -398,8 +398,7 @@ fn yields(_: &Args) -> Result<(), &'static str> {
 }
 
 fn priorities(_: &Args) -> Result<(), &'static str> {
-    // SAFETY: no pointers.
-    unsafe {
+    {
         check(getpriority(PRIO_PROCESS, 0) == Ok(0), "default nice is 0")?;
         check(setpriority(PRIO_PROCESS, 0, 10) == Ok(0), "setpriority 10")?;
         check(getpriority(PRIO_PROCESS, 0) == Ok(10), "nice 10 not kept")?;

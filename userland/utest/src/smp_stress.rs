@@ -114,8 +114,7 @@ fn watched(body: fn() -> Result<(), &'static str>) -> Result<(), &'static str> {
             // Registered by the parent already (and inherited); a second time is refused.
             let _ = thread_register();
             // A group of its own, so that everything it starts can be killed at once.
-            // SAFETY: no pointers.
-            let _ = unsafe { setpgid(0, 0) };
+            let _ = setpgid(0, 0);
             let status = match body() {
                 Ok(()) => 0,
                 Err(why) => {
@@ -918,8 +917,7 @@ fn pthread_kill_child() -> i32 {
     if !started {
         return 4;
     }
-    // SAFETY: no pointers.
-    if unsafe { __pthread_kill(target as i32, SIGUSR1 as i32) }.is_err() {
+    if __pthread_kill(target as i32, SIGUSR1 as i32).is_err() {
         return 5;
     }
     spin_until_signalled();
@@ -1255,8 +1253,7 @@ extern "C" fn user_spinner(_: u64) {
 /// Make null system calls without end.
 extern "C" fn syscall_spinner(_: u64) {
     while RUN_FOREVER.load(Ordering::Relaxed) == 0 {
-        // SAFETY: no pointers.
-        let _ = unsafe { getppid() };
+        let _ = getppid();
     }
 }
 

@@ -45,8 +45,7 @@ pub fn child_mode(args: &Args) -> Option<i32> {
             n as i32
         }
         b"--pgrp-is-pid" => {
-            // SAFETY: no pointers.
-            let (me, g) = unsafe { (libsys::syscall::getpid(), libsys::syscall::getpgrp()) };
+            let (me, g) = (libsys::syscall::getpid(), libsys::syscall::getpgrp());
             i32::from(me == g)
         }
         _ => return None,

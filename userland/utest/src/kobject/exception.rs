@@ -158,8 +158,7 @@ pub(super) fn host_handler(_: &Args) -> Result<(), &'static str> {
     check(host_set_exception_ports(host, 1 << EXC_BREAKPOINT, 0, behavior, 0) == SUCCESS, "clear")?;
     // Only root may set the host's ports.
     let status = crate::proc::in_child(|| {
-        // SAFETY: no pointers.
-        let _ = unsafe { libsys::syscall::setuid(501) };
+        let _ = libsys::syscall::setuid(501);
         let kr = host_set_exception_ports(mach_host_self(), 1 << EXC_BREAKPOINT, 0, behavior, 0);
         i32::from(kr != KernReturn::KERN_INVALID_ARGUMENT)
     })?;

@@ -66,8 +66,7 @@ pub(crate) fn child_task(pid: i32) -> Result<MachPortName, &'static str> {
 }
 
 fn pid() -> u32 {
-    // SAFETY: no pointers.
-    unsafe { getpid() }.unwrap_or(0) as u32
+    getpid().unwrap_or(0) as u32
 }
 
 /// Written by the parent of `remote_task_control` into its child through `mach_vm_write`.
