@@ -19,6 +19,7 @@ use alloc::vec::Vec;
 use core::mem::offset_of;
 use core::sync::atomic::AtomicUsize;
 
+use mach::MachPortName;
 use mach::message::*;
 use mach::port::{MACH_PORT_NULL, MACH_PORT_TYPE_RECEIVE};
 
@@ -44,49 +45,48 @@ fn timeout_of(enabled: bool, ms: u32) -> IpcTimeout {
     }
 }
 
-fn ret(mr: MachMsgReturn) -> u64 {
-    mr as u32 as u64
-}
-
 /// −31: `mach_msg_trap(msg, option, send_size, rcv_size, rcv_name, timeout, priority)`.
+/// The priority (a sync-IPC override) is unused.
 pub fn mach_msg_trap(
-    msg: u64,
-    option: u64,
-    send_size: u64,
-    rcv_size: u64,
-    rcv_name: u64,
-    timeout: u64,
-) -> u64 {
-    mach_msg_overwrite_trap(msg, option, send_size, rcv_size, rcv_name, timeout, 0)
+    msg: UserAddr,
+    option: MachMsgOption,
+    send_size: u32,
+    rcv_size: u32,
+    rcv_name: MachPortName,
+    timeout: u32,
+    priority: u32,
+) -> MachMsgReturn {
+    mach_msg_overwrite_trap(msg, option, send_size, rcv_size, rcv_name, timeout, priority, UserAddr(0))
 }
 
 /// −32: `mach_msg_overwrite_trap(..., rcv_msg)`: as `mach_msg_trap`, receiving into `rcv_msg`
 /// when it is not 0.
+#[allow(clippy::too_many_arguments)]
 pub fn mach_msg_overwrite_trap(
-    msg: u64,
-    option: u64,
-    send_size: u64,
-    rcv_size: u64,
-    rcv_name: u64,
-    timeout: u64,
-    rcv_msg: u64,
-) -> u64 {
-    let option = option as MachMsgOption;
-    let timeout = timeout as u32;
+    msg: UserAddr,
+    option: MachMsgOption,
+    send_size: u32,
+    rcv_size: u32,
+    rcv_name: MachPortName,
+    timeout: u32,
+    _priority: u32,
+    rcv_msg: UserAddr,
+) -> MachMsgReturn {
+    let (msg, rcv_msg) = (msg.0, rcv_msg.0);
     let task = current_thread().task.clone();
     if option & MACH_SEND_MSG != 0 {
         let send_timeout = timeout_of(option & MACH_SEND_TIMEOUT != 0, timeout);
-        let mr = mach_msg_send(&task, msg, send_size as u32, send_timeout);
+        let mr = mach_msg_send(&task, msg, send_size, send_timeout);
         if mr != MACH_MSG_SUCCESS {
-            return ret(mr);
+            return mr;
         }
     }
     if option & MACH_RCV_MSG != 0 {
         let buffer = if rcv_msg != 0 { rcv_msg } else { msg };
         let rcv_timeout = timeout_of(option & MACH_RCV_TIMEOUT != 0, timeout);
-        return ret(mach_msg_receive(&task, buffer, rcv_size as u32, rcv_name as u32, option, rcv_timeout));
+        return mach_msg_receive(&task, buffer, rcv_size, rcv_name, option, rcv_timeout);
     }
-    ret(MACH_MSG_SUCCESS)
+    MACH_MSG_SUCCESS
 }
 
 /// −47: `mach_msg2_trap`. Each register carries two 32-bit halves, low first (reference
@@ -98,7 +98,16 @@ pub fn mach_msg_overwrite_trap(
 /// With `MACH64_MSG_VECTOR`, `data` points at two `mach_msg_vector_t`s (message, auxiliary);
 /// auxiliary data is not supported (`MACH_SEND_INVALID_OPTIONS` if any is sent).
 #[allow(clippy::too_many_arguments)]
-pub fn mach_msg2_trap(data: u64, options: u64, x2: u64, x3: u64, x4: u64, x5: u64, x6: u64, x7: u64) -> u64 {
+pub fn mach_msg2_trap(
+    data: u64,
+    options: MachMsgOption64,
+    x2: u64,
+    x3: u64,
+    x4: u64,
+    x5: u64,
+    x6: u64,
+    x7: u64,
+) -> MachMsgReturn {
     let lo = |x: u64| x as u32;
     let hi = |x: u64| (x >> 32) as u32;
     let task = current_thread().task.clone();
@@ -106,10 +115,10 @@ pub fn mach_msg2_trap(data: u64, options: u64, x2: u64, x3: u64, x4: u64, x5: u6
     let (mut msg, mut rcv_msg, mut send_size, mut rcv_size) = (data, data, hi(x2), lo(x6));
     if options & MACH64_MSG_VECTOR != 0 {
         if task.map.is_none() {
-            return ret(MACH_SEND_INVALID_DATA);
+            return MACH_SEND_INVALID_DATA;
         }
         let Ok([message, aux]) = copyin_val::<[MachMsgVector; 2]>(UserAddr(data)) else {
-            return ret(MACH_SEND_INVALID_DATA);
+            return MACH_SEND_INVALID_DATA;
         };
         (msg, rcv_msg, send_size, rcv_size) =
             (message.msgv_data, message.msgv_rcv_addr, message.msgv_send_size, message.msgv_rcv_size);
@@ -117,7 +126,7 @@ pub fn mach_msg2_trap(data: u64, options: u64, x2: u64, x3: u64, x4: u64, x5: u6
             rcv_msg = msg;
         }
         if option & MACH_SEND_MSG != 0 && aux.msgv_send_size != 0 {
-            return ret(MACH_SEND_INVALID_OPTIONS);
+            return MACH_SEND_INVALID_OPTIONS;
         }
     }
     if option & MACH_SEND_MSG != 0 {
@@ -126,7 +135,7 @@ pub fn mach_msg2_trap(data: u64, options: u64, x2: u64, x3: u64, x4: u64, x5: u6
         let vector_ok =
             options & MACH64_MSG_VECTOR == 0 || options & (MACH64_SEND_MQ_CALL | MACH64_SEND_ANY) != 0;
         if chosen.len() != 1 || chosen[0] == MACH64_SEND_DK_CALL || !vector_ok {
-            return ret(MACH_SEND_INVALID_OPTIONS);
+            return MACH_SEND_INVALID_OPTIONS;
         }
         let header = MachMsgHeader {
             msgh_bits: lo(x2),
@@ -145,20 +154,20 @@ pub fn mach_msg2_trap(data: u64, options: u64, x2: u64, x3: u64, x4: u64, x5: u6
                 .and_then(|v| v.port)
                 .is_some_and(|p| p.is_kernel_receiver());
             if kernel != (chosen[0] == MACH64_SEND_KOBJECT_CALL) {
-                return ret(MACH_SEND_INVALID_OPTIONS);
+                return MACH_SEND_INVALID_OPTIONS;
             }
         }
         let timeout = timeout_of(option & MACH_SEND_TIMEOUT != 0, x7 as u32);
         let mr = mach_msg_send_with(&task, msg, send_size, Some((header, lo(x5))), timeout);
         if mr != MACH_MSG_SUCCESS {
-            return ret(mr);
+            return mr;
         }
     }
     if option & MACH_RCV_MSG != 0 {
         let timeout = timeout_of(option & MACH_RCV_TIMEOUT != 0, x7 as u32);
-        return ret(mach_msg_receive(&task, rcv_msg, rcv_size, hi(x5), option, timeout));
+        return mach_msg_receive(&task, rcv_msg, rcv_size, hi(x5), option, timeout);
     }
-    ret(MACH_MSG_SUCCESS)
+    MACH_MSG_SUCCESS
 }
 
 impl IpcTask for Task {

@@ -8,11 +8,10 @@
 //! exception handler the process dies of SIGSYS.
 //!
 //! The handlers live with their subsystems under XNU's trap names (`mach_kernelrpc`,
-//! `task_for_pid`, `sync_sema::traps`, `syscall_subr`, `clock`); the port-returning
-//! `*_self_trap`s and the adapters onto `mach_msg`'s entry functions are here.
+//! `mach_msg`, `task_for_pid`, `sync_sema::traps`, `syscall_subr`, `clock`); only the
+//! port-returning `*_self_trap`s are here.
 
 use mach::exception::EXC_SYSCALL;
-use mach::message::{MachMsgOption, MachMsgReturn};
 use mach::port::MACH_PORT_NULL;
 use mach::traps::{MACH_TRAP_MAX_ARGS, MACH_TRAP_TABLE_COUNT, TrapArg, TrapReturn};
 use mach::{MachPortName, for_each_mach_trap};
@@ -47,6 +46,7 @@ impl TrapArg for UserAddr {
 mod handlers {
     pub use super::mach_self::*;
     pub use crate::ipc::mach_kernelrpc::*;
+    pub use crate::ipc::mach_msg::{mach_msg_overwrite_trap, mach_msg_trap, mach_msg2_trap};
     pub use crate::kern::clock::mach_timebase_info_trap;
     pub use crate::kern::sync_sema::traps::*;
     pub use crate::kern::syscall_subr::*;
@@ -54,10 +54,9 @@ mod handlers {
 }
 
 /// The traps that answer a name in the caller's space (XNU's `ipc_tt.c` and `mach_port.c`
-/// ones), and the message traps onto `ipc::mach_msg`'s entry functions.
+/// ones).
 mod mach_self {
     use super::*;
-    use crate::ipc::mach_msg;
 
     /// −26: a new port with only a receive right, named in the caller's space.
     pub fn mach_reply_port() -> MachPortName {
@@ -83,78 +82,6 @@ mod mach_self {
     pub fn host_self_trap() -> MachPortName {
         let task = current_thread().task.clone();
         task.itk_space.insert_send(&crate::kern::host::host_port()).unwrap_or(MACH_PORT_NULL)
-    }
-
-    /// The code `mach_msg`'s entry functions leave for x0 (a `mach_msg_return_t`, low word).
-    fn msg_return(x0: u64) -> MachMsgReturn {
-        MachMsgReturn::from_reg(x0)
-    }
-
-    /// −31: send and/or receive a message. The priority (a sync-IPC override) is unused.
-    pub fn mach_msg_trap(
-        msg: UserAddr,
-        option: MachMsgOption,
-        send_size: u32,
-        rcv_size: u32,
-        rcv_name: MachPortName,
-        timeout: u32,
-        _priority: u32,
-    ) -> MachMsgReturn {
-        msg_return(mach_msg::mach_msg_trap(
-            msg.0,
-            option.into(),
-            send_size.into(),
-            rcv_size.into(),
-            rcv_name.into(),
-            timeout.into(),
-        ))
-    }
-
-    /// −32: `mach_msg_trap` receiving into `rcv_msg` (0: into `msg`).
-    #[allow(clippy::too_many_arguments)]
-    pub fn mach_msg_overwrite_trap(
-        msg: UserAddr,
-        option: MachMsgOption,
-        send_size: u32,
-        rcv_size: u32,
-        rcv_name: MachPortName,
-        timeout: u32,
-        _priority: u32,
-        rcv_msg: UserAddr,
-    ) -> MachMsgReturn {
-        msg_return(mach_msg::mach_msg_overwrite_trap(
-            msg.0,
-            option.into(),
-            send_size.into(),
-            rcv_size.into(),
-            rcv_name.into(),
-            timeout.into(),
-            rcv_msg.0,
-        ))
-    }
-
-    /// −47: send and/or receive, the header in registers (each packing two 32-bit fields).
-    #[allow(clippy::too_many_arguments)]
-    pub fn mach_msg2_trap(
-        data: u64,
-        options: u64,
-        bits_and_send_size: u64,
-        remote_and_local_port: u64,
-        voucher_and_id: u64,
-        desc_count_and_rcv_name: u64,
-        rcv_size_and_priority: u64,
-        timeout: u64,
-    ) -> MachMsgReturn {
-        msg_return(mach_msg::mach_msg2_trap(
-            data,
-            options,
-            bits_and_send_size,
-            remote_and_local_port,
-            voucher_and_id,
-            desc_count_and_rcv_name,
-            rcv_size_and_priority,
-            timeout,
-        ))
     }
 }
 
