@@ -27,5 +27,5 @@ pub mod ipc;
 pub mod kern;
 pub mod vm;
 
-#[cfg(test)]
-mod test_rng;
+#[cfg(any(test, feature = "test-support"))]
+pub mod test_rng;

@@ -612,22 +612,7 @@ mod tests {
         );
     }
 
-    /// xorshift64*: a small deterministic generator, so a failure replays.
-    struct Rng(u64);
-
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-        }
-
-        /// In `0..n` (0 when `n` is 0).
-        fn below(&mut self, n: usize) -> usize {
-            (self.next() % (n as u64).max(1)) as usize
-        }
-    }
+    use osfmk::test_rng::Rng;
 
     /// One random change to the parts of `image` the loader reads (or to its length).
     fn mutate(rng: &mut Rng, image: &mut Vec<u8>) {
@@ -651,26 +636,26 @@ mod tests {
             1 << 63,
             rng.next(),
         ];
-        match rng.below(5) {
+        match rng.index(5) {
             0 => {
-                for _ in 0..=rng.below(4) {
-                    let i = rng.below(headers);
-                    image[i] ^= 1 << rng.below(8);
+                for _ in 0..=rng.index(4) {
+                    let i = rng.index(headers);
+                    image[i] ^= 1 << rng.index(8);
                 }
             }
             1 => {
                 // A whole field: 8, 4 or 2 bytes wide, at a naturally aligned offset.
-                let width = [8, 4, 2][rng.below(3)];
-                let at = rng.below(headers / width) * width;
-                let value = interesting[rng.below(interesting.len())].to_le_bytes();
+                let width = [8, 4, 2][rng.index(3)];
+                let at = rng.index(headers / width) * width;
+                let value = interesting[rng.index(interesting.len())].to_le_bytes();
                 image[at..at + width].copy_from_slice(&value[..width]);
             }
-            2 => image.truncate(rng.below(image.len() + 1)),
+            2 => image.truncate(rng.index(image.len() + 1)),
             3 => {
-                let i = rng.below(image.len());
+                let i = rng.index(image.len());
                 image[i] = rng.next() as u8;
             }
-            _ => image.extend(core::iter::repeat_n(0u8, rng.below(4 * PAGE_SIZE as usize))),
+            _ => image.extend(core::iter::repeat_n(0u8, rng.index(4 * PAGE_SIZE as usize))),
         }
     }
 
@@ -685,7 +670,7 @@ mod tests {
         for (name, bytes) in REAL {
             for round in 0..MUTANTS_PER_IMAGE {
                 let mut image = bytes.to_vec();
-                for _ in 0..=rng.below(3) {
+                for _ in 0..=rng.index(3) {
                     mutate(&mut rng, &mut image);
                 }
                 match parse_elf_image(&image[..]) {

@@ -189,28 +189,17 @@ mod tests {
         assert_eq!(a.take::<u64>(), 0, "past the eighth");
     }
 
-    /// xorshift64*: deterministic, so a failure replays.
-    struct Rng(u64);
+    use osfmk::test_rng::Rng;
 
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-        }
-
-        /// A register value: often a small or edge value, else random bits.
-        fn reg(&mut self) -> u64 {
-            match self.next() % 4 {
-                0 => self.next() % 600,
-                1 => [0, 1, u64::MAX, 1 << 31, 1 << 32, 0xffff_ffff, 0x1_0000_0000 | (self.next() % 600)]
-                    [(self.next() % 7) as usize],
-                _ => self.next(),
-            }
+    /// A register value: often a small or edge value, else random bits.
+    fn reg(rng: &mut Rng) -> u64 {
+        match rng.next() % 4 {
+            0 => rng.next() % 600,
+            1 => [0, 1, u64::MAX, 1 << 31, 1 << 32, 0xffff_ffff, 0x1_0000_0000 | (rng.next() % 600)]
+                [(rng.next() % 7) as usize],
+            _ => rng.next(),
         }
     }
-
     /// Random inputs per run for each check below (B3's bar for a parser of user input).
     const CASES: usize = 100_000;
 
@@ -267,7 +256,7 @@ mod tests {
         let mut rng = Rng(0x5359_5350_524f_544f);
         for _ in 0..CASES {
             let nr = STD_CALLS[(rng.next() % STD_CALLS.len() as u64) as usize];
-            let regs: [u64; 8] = core::array::from_fn(|_| rng.reg());
+            let regs: [u64; 8] = core::array::from_fn(|_| reg(&mut rng));
             let (types, got) = convert(nr, regs).expect("a STD call converts");
             assert_eq!(types.len(), got.len());
             for (i, (ty, value)) in types.iter().zip(&got).enumerate() {
@@ -285,7 +274,7 @@ mod tests {
     fn random_frame(rng: &mut Rng) -> TrapFrame {
         let mut frame = TrapFrame::default();
         for x in frame.x.iter_mut() {
-            *x = rng.reg();
+            *x = reg(rng);
         }
         if rng.next().is_multiple_of(8) {
             frame.x[X_NUMBER] = rng.next() & !0xffff;
@@ -329,7 +318,7 @@ mod tests {
                 0 => Err(Errno::EJUSTRETURN),
                 1 => Err(Errno::ERESTART),
                 2 => Err(Errno((rng.next() % 107) as i32 + 1)),
-                _ => Ok((rng.reg(), rng.reg())),
+                _ => Ok((reg(&mut rng), reg(&mut rng))),
             };
             let mut frame = before;
             unix_syscall_return(&mut frame, ret, result);
