@@ -302,38 +302,23 @@ pub mod returns {
         }
     }
 
-    impl TrapReturn for mach_msg_return_t {
-        type Handler = MachMsgReturn;
-        type User = MachMsgReturn;
-        fn encode(result: MachMsgReturn) -> u64 {
-            result.into_reg()
-        }
-        fn decode(x0: u64) -> MachMsgReturn {
-            MachMsgReturn::from_reg(x0)
-        }
+    /// Return types whose handler and stub both deal in the value itself, carried in x0 as
+    /// its argument-register form (`TrapArg`).
+    macro_rules! plain_returns {
+        ($($ret:ident => $t:ty),* $(,)?) => {$(
+            impl TrapReturn for $ret {
+                type Handler = $t;
+                type User = $t;
+                fn encode(result: $t) -> u64 {
+                    result.into_reg()
+                }
+                fn decode(x0: u64) -> $t {
+                    <$t>::from_reg(x0)
+                }
+            }
+        )*};
     }
-
-    impl TrapReturn for mach_port_name_t {
-        type Handler = MachPortName;
-        type User = MachPortName;
-        fn encode(result: MachPortName) -> u64 {
-            result.into_reg()
-        }
-        fn decode(x0: u64) -> MachPortName {
-            MachPortName::from_reg(x0)
-        }
-    }
-
-    impl TrapReturn for boolean_t {
-        type Handler = bool;
-        type User = bool;
-        fn encode(result: bool) -> u64 {
-            result.into_reg()
-        }
-        fn decode(x0: u64) -> bool {
-            bool::from_reg(x0)
-        }
-    }
+    plain_returns!(mach_msg_return_t => MachMsgReturn, mach_port_name_t => MachPortName, boolean_t => bool);
 }
 
 /// One row of the table, for tools and tests.
