@@ -7,7 +7,6 @@ use alloc::sync::Arc;
 use mach::KernReturn;
 use mach::vm::{VM_FLAGS_ANYWHERE, VM_FLAGS_FIXED, VM_FLAGS_OVERWRITE, VmInherit, VmProt};
 use osfmk::vm::user_ptr::UserAddr;
-use osfmk::vm::vm_map::VmMap;
 use osfmk::vm::vm_page::PAGE_SIZE;
 use osfmk::vm::vm_user;
 use sys::Errno;
@@ -26,11 +25,6 @@ fn errno(kr: KernReturn) -> Errno {
         KernReturn::KERN_PROTECTION_FAILURE => Errno::EACCES,
         _ => Errno::EINVAL,
     }
-}
-
-fn with_map<T>(p: &Arc<Proc>, f: impl FnOnce(&mut VmMap) -> Result<T, Errno>) -> Result<T, Errno> {
-    let map = p.task.map.as_ref().ok_or(Errno::EINVAL)?;
-    f(&mut map.write())
 }
 
 fn page_aligned(addr: u64) -> bool {
@@ -73,7 +67,7 @@ pub fn mmap(
         VM_FLAGS_ANYWHERE
     };
     let cur = VmProt(prot);
-    with_map(p, |map| {
+    p.task.with_map(|map| {
         let at = vm_user::mach_vm_map(
             map,
             addr,
@@ -98,7 +92,7 @@ pub fn munmap(p: &Arc<Proc>, addr: UserAddr, len: usize) -> Result<(), Errno> {
     if !page_aligned(addr) || len == 0 || addr.checked_add(len).is_none() {
         return Err(Errno::EINVAL);
     }
-    with_map(p, |map| vm_user::mach_vm_deallocate(map, addr, len).map_err(errno))
+    p.task.with_map(|map| vm_user::mach_vm_deallocate(map, addr, len).map_err(errno))
 }
 
 /// `mprotect(addr, len, prot)`.
@@ -107,7 +101,7 @@ pub fn mprotect(p: &Arc<Proc>, addr: UserAddr, len: usize, prot: i32) -> Result<
     if !page_aligned(addr) || prot & !(PROT_READ | PROT_WRITE | PROT_EXEC) != 0 {
         return Err(Errno::EINVAL);
     }
-    with_map(p, |map| vm_user::mach_vm_protect(map, addr, len, false, prot).map_err(errno))
+    p.task.with_map(|map| vm_user::mach_vm_protect(map, addr, len, false, prot).map_err(errno))
 }
 
 /// `minherit(addr, len, inherit)`.
@@ -115,7 +109,7 @@ pub fn minherit(p: &Arc<Proc>, addr: UserAddr, len: usize, inherit: i32) -> Resu
     let (addr, len) = (addr.0, len as u64);
     let inherit =
         u32::try_from(inherit).ok().filter(|&i| i <= VM_INHERIT_NONE as u32).ok_or(Errno::EINVAL)?;
-    with_map(p, |map| vm_user::mach_vm_inherit(map, addr, len, inherit).map_err(errno))
+    p.task.with_map(|map| vm_user::mach_vm_inherit(map, addr, len, inherit).map_err(errno))
 }
 
 /// `madvise(addr, len, behav)`: advice is accepted for mapped ranges (nothing is paged
@@ -126,7 +120,7 @@ pub fn madvise(p: &Arc<Proc>, addr: UserAddr, len: usize, behav: i32) -> Result<
         return Err(Errno::EINVAL);
     }
     let end = addr.checked_add(len).ok_or(Errno::EINVAL)?;
-    with_map(p, |map| {
+    p.task.with_map(|map| {
         let mut at = addr;
         while at < end {
             let region = map.region(at).map_err(|_| Errno::ENOMEM)?;

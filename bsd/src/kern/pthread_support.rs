@@ -96,15 +96,15 @@ fn allocate_thread_stack(p: &Arc<Proc>, size: u64) -> Result<(u64, u64), Errno> 
     }
     let size = round_page(size);
     let total = PTHREAD_GUARD_SIZE + size + PTHREAD_SIZE;
-    let map = p.task.map.as_ref().ok_or(Errno::EINVAL)?;
-    let mut map = map.write();
-    let base = mach_vm_allocate(&mut map, 0, total, VM_FLAGS_ANYWHERE).map_err(|_| Errno::ENOMEM)?;
-    if mach_vm_protect(&mut map, base, PTHREAD_GUARD_SIZE, false, VmProt::NONE.0).is_err() {
-        let _ = mach_vm_deallocate(&mut map, base, total);
-        return Err(Errno::ENOMEM);
-    }
-    let pthread = base + PTHREAD_GUARD_SIZE + size;
-    Ok((pthread, pthread))
+    p.task.with_map(|map| {
+        let base = mach_vm_allocate(map, 0, total, VM_FLAGS_ANYWHERE).map_err(|_| Errno::ENOMEM)?;
+        if mach_vm_protect(map, base, PTHREAD_GUARD_SIZE, false, VmProt::NONE.0).is_err() {
+            let _ = mach_vm_deallocate(map, base, total);
+            return Err(Errno::ENOMEM);
+        }
+        let pthread = base + PTHREAD_GUARD_SIZE + size;
+        Ok((pthread, pthread))
+    })
 }
 
 /// `bsdthread_terminate(stackaddr, freesize, port, sem)`: free `[stackaddr, +freesize)`
@@ -117,9 +117,8 @@ pub fn bsdthread_terminate(
     port: u32,
 ) -> Result<(), Errno> {
     if freesize != 0 {
-        let map = p.task.map.as_ref().ok_or(Errno::EINVAL)?;
         // XNU ends the thread even if the range was bad; so do we.
-        let _ = mach_vm_deallocate(&mut map.write(), stackaddr.0, freesize as u64);
+        let _ = p.task.with_map(|map| mach_vm_deallocate(map, stackaddr.0, freesize as u64));
     }
     if port != 0 {
         // A bad name is the caller's problem; the thread ends either way, as in XNU.

@@ -41,11 +41,10 @@ fn with_inout_addr(
     op: impl FnOnce(&mut VmMap, u64) -> Result<u64, KernReturn>,
 ) -> Result<(), KernReturn> {
     let task = current_task_for(target)?;
-    let map = task.map.as_ref().ok_or(KernReturn::KERN_INVALID_TASK)?;
     let addr = UserPtr::<u64>::new(addr.0)?;
     let start = addr.read()?;
     // The map is locked for the operation only: the copies fault without it.
-    let result = op(&mut map.write(), start)?;
+    let result = task.with_map(|map| op(map, start))?;
     Ok(addr.write(&result)?)
 }
 
@@ -65,9 +64,7 @@ pub fn _kernelrpc_mach_vm_deallocate_trap(
     address: u64,
     size: u64,
 ) -> Result<(), KernReturn> {
-    let task = current_task_for(target)?;
-    let map = task.map.as_ref().ok_or(KernReturn::KERN_INVALID_TASK)?;
-    vm_user::mach_vm_deallocate(&mut map.write(), address, size)
+    current_task_for(target)?.with_map(|map| vm_user::mach_vm_deallocate(map, address, size))
 }
 
 /// −14: `mach_vm_protect(target, address, size, set_maximum, new_protection)`.
@@ -78,9 +75,8 @@ pub fn _kernelrpc_mach_vm_protect_trap(
     set_maximum: bool,
     new_protection: VmProt,
 ) -> Result<(), KernReturn> {
-    let task = current_task_for(target)?;
-    let map = task.map.as_ref().ok_or(KernReturn::KERN_INVALID_TASK)?;
-    vm_user::mach_vm_protect(&mut map.write(), address, size, set_maximum, new_protection.0)
+    current_task_for(target)?
+        .with_map(|map| vm_user::mach_vm_protect(map, address, size, set_maximum, new_protection.0))
 }
 
 /// −15: `mach_vm_map(target, &addr, size, mask, flags, cur_protection)` for anonymous memory

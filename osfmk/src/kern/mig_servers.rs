@@ -436,18 +436,14 @@ fn thread_info(port: &PortRef, req: thread_info::Request, _: &mut MigContext) ->
 
 // ---- mach_vm: the target task's address space -----------------------------------------------
 
-/// Run `f` on the target task's map, write-locked.
+/// `f` on the target task's map, write-locked.
 fn with_map<R>(port: &PortRef, f: impl FnOnce(&mut crate::vm::vm_map::VmMap) -> Result<R>) -> Result<R> {
-    let task = kobject_from_port::<Task>(port)?;
-    let map = task.map.as_ref().ok_or(KernReturn::KERN_INVALID_ARGUMENT)?;
-    f(&mut map.write())
+    kobject_from_port::<Task>(port)?.with_map(f)
 }
 
-/// Run `f` on the target task's map, read-locked.
+/// `f` on the target task's map, read-locked.
 fn with_map_read<R>(port: &PortRef, f: impl FnOnce(&crate::vm::vm_map::VmMap) -> Result<R>) -> Result<R> {
-    let task = kobject_from_port::<Task>(port)?;
-    let map = task.map.as_ref().ok_or(KernReturn::KERN_INVALID_ARGUMENT)?;
-    f(&map.read())
+    kobject_from_port::<Task>(port)?.with_map_read(f)
 }
 
 fn mach_vm_allocate(

@@ -402,6 +402,25 @@ impl Task {
         self.ttbr.activate(EMPTY_USER_ROOT.get().copied());
     }
 
+    /// `f` on the task's address space, write-locked for `f` only.
+    /// `KERN_INVALID_TASK` (or its errno) for a task without one: the kernel task.
+    pub fn with_map<R, E: From<KernReturn>>(
+        &self,
+        f: impl FnOnce(&mut VmMap) -> Result<R, E>,
+    ) -> Result<R, E> {
+        let map = self.map.as_ref().ok_or(KernReturn::KERN_INVALID_TASK)?;
+        f(&mut map.write())
+    }
+
+    /// `f` on the task's address space, read-locked; as [`Task::with_map`].
+    pub fn with_map_read<R, E: From<KernReturn>>(
+        &self,
+        f: impl FnOnce(&VmMap) -> Result<R, E>,
+    ) -> Result<R, E> {
+        let map = self.map.as_ref().ok_or(KernReturn::KERN_INVALID_TASK)?;
+        f(&map.read())
+    }
+
     /// The task's kernel port (what `task_self_trap` hands out a send right to).
     pub fn self_port(self: &Arc<Self>) -> PortRef {
         self.itk_self
