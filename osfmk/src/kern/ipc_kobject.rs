@@ -59,18 +59,6 @@ pub fn kobject_from_port<T: KObject>(port: &PortRef) -> Result<Arc<T>, KernRetur
     port.kobject::<T>(T::IKOT).ok_or(KernReturn::KERN_INVALID_ARGUMENT)
 }
 
-// Tasks and threads are kernel objects through their control ports (`Task::self_port`,
-// `Thread::self_port`); the other objects say so beside their definitions.
-#[cfg(target_os = "none")]
-impl KObject for crate::kern::task::Task {
-    const IKOT: IkotType = IkotType::TaskControl;
-}
-
-#[cfg(target_os = "none")]
-impl KObject for crate::kern::thread::Thread {
-    const IKOT: IkotType = IkotType::ThreadControl;
-}
-
 /// What a routine hands back, one value per reply field.
 pub enum KOut {
     Int(u32),
