@@ -12,6 +12,13 @@
 //! reads `req.name` and cannot answer a reply of the wrong shape. `mig_servers` builds the
 //! server table from the same declaration.
 //!
+//! **The kernel as a client.** The kernel also sends requests, to the user-space servers of
+//! routines declared `user` (exception handlers): for those the same `Request` builds the message
+//! ([`into_kmsg`](routines::exception_raise::Request::into_kmsg)) and the same `Reply` is read
+//! back from the answer ([`from_kmsg`](routines::exception_raise::Reply::from_kmsg)), checked as
+//! MIG's client code checks it ([`mig_client_reply`]). A routine is declared once, and both sides
+//! of it come from that one declaration through this one generator.
+//!
 //! **Serving.** The kernel serves each request at once, in the sender's thread (XNU
 //! `ipc_kobject_server`): it finds the routine the message id names, checks and decodes the
 //! request with that routine's layout ([`Incoming`]), runs the routine on the destination
@@ -29,8 +36,9 @@ use core::any::Any;
 use mach::KernReturn;
 use mach::message::{MACH_MSG_HEADER_SIZE, MACH_MSGH_BITS_COMPLEX, mach_msgh_bits};
 use mach::mig::{
-    Arg, Field, MIG_BAD_ARGUMENTS, MIG_MAX_FIELDS, MIG_REPLY_ERROR_SIZE, MIG_REPLY_ID_OFFSET, MIG_TYPE_ERROR,
-    NDR_RECORD, Routine, Words, decode, descriptor_offsets, encode, is_complex,
+    Arg, Field, MIG_BAD_ARGUMENTS, MIG_MAX_FIELDS, MIG_REPLY_ERROR_SIZE, MIG_REPLY_ID_OFFSET,
+    MIG_REPLY_MISMATCH, MIG_SERVER_DIED, MIG_TYPE_ERROR, NDR_RECORD, NDR_SIZE, Routine, Words, decode,
+    descriptor_offsets, encode, is_complex,
 };
 
 use crate::ipc::ipc_kmsg::{IpcKmsg, KmsgCharge, KmsgDescriptor, MsgRight, SenderToken};
@@ -350,6 +358,46 @@ macro_rules! mig_reply_value {
     };
 }
 
+/// The client side of a routine the kernel sends (declared `user`): its `Request` becomes a
+/// message, its `Reply` is read from the answer. Routines the kernel serves get none (the
+/// kernel never sends them).
+macro_rules! mig_client {
+    (kernel, [$($t:tt)*], [$($u:tt)*]) => {};
+    (user,
+        [$($p:ident: $kind:ident $(($($karg:tt)*))?),* $(,)?],
+        [$($r:ident: $rkind:ident $(($($rarg:tt)*))?),* $(,)?]) => {
+        impl Request {
+            /// The values the encoder lays out, in declaration order.
+            pub fn into_values(self) -> Vec<KOut> {
+                alloc::vec![$(mig_reply_value!(self.$p, $kind $(($($karg)*))?)),*]
+            }
+
+            /// The request as a kernel message to `remote`, answered on `reply`, laid out
+            /// from the declaration. A value over its declared bound is `MIG_ARRAY_TOO_LARGE`
+            /// (the rights are released).
+            pub fn into_kmsg(self, remote: MsgRight, reply: MsgRight) -> Result<IpcKmsg, KernReturn> {
+                kmsg_from_values(ROUTINE.request, ROUTINE.id, self.into_values(), None, remote, reply)
+                    .map_err(|(_, kr)| kr)
+            }
+        }
+
+        impl Reply {
+            /// The typed reply from a decoded one.
+            pub fn parse(inc: &mut Incoming<'_>) -> Result<Self, KernReturn> {
+                let reply = Self { $($r: mig_request_take!(inc, $rkind $(($($rarg)*))?),)* };
+                inc.finish()?;
+                Ok(reply)
+            }
+
+            /// The server's answer to this routine's request, checked as MIG's client code
+            /// checks it ([`mig_client_reply`]).
+            pub fn from_kmsg(answer: IpcKmsg) -> Result<Self, KernReturn> {
+                mig_client_reply(ROUTINE, answer, Self::parse)
+            }
+        }
+    };
+}
+
 macro_rules! kernel_messages {
     ($( ($konst:ident, $id:literal, $name:ident, $server:ident,
         [$($p:ident: $kind:ident $(($($karg:tt)*))?),* $(,)?],
@@ -358,6 +406,9 @@ macro_rules! kernel_messages {
             #[doc = concat!("`", stringify!($name), "` (", stringify!($id), "), generated from its declaration.")]
             pub mod $name {
                 use super::*;
+
+                /// The declaration's layouts and id.
+                pub const ROUTINE: &Routine = &mach::defs::$konst;
 
                 /// The request's parameters, in declaration order.
                 pub struct Request {
@@ -394,6 +445,10 @@ macro_rules! kernel_messages {
                     let request = Request::parse(inc)?;
                     handler(port, request, &mut inc.ctx).map(Reply::into_values)
                 }
+
+                mig_client!($server,
+                    [$($p: $kind $(($($karg)*))?),*],
+                    [$($r: $rkind $(($($rarg)*))?),*]);
             }
         )*
     };
@@ -404,6 +459,47 @@ pub mod routines {
     use super::*;
 
     mach::for_each_mig_routine!(kernel_messages);
+}
+
+/// The answer to a request the kernel sent as `routine`'s client, checked as MIG's generated
+/// client code checks a reply, then read by `parse` into the typed reply. The errors: an
+/// answer of another id is `MIG_REPLY_MISMATCH` (`MIG_SERVER_DIED` if it is the send-once
+/// notification of a server that dropped the reply right); a size that disagrees with the
+/// body, descriptors or a body the reply layout does not allow are `MIG_TYPE_ERROR` or
+/// `MIG_BAD_ARGUMENTS`; a `mig_reply_error_t` (or a reply whose RetCode is not success) is
+/// its RetCode. The answer, and every right it carried that `parse` did not take, is
+/// released here.
+pub fn mig_client_reply<T>(
+    routine: &Routine,
+    mut answer: IpcKmsg,
+    parse: fn(&mut Incoming<'_>) -> Result<T, KernReturn>,
+) -> Result<T, KernReturn> {
+    if answer.id != routine.id.wrapping_add(MIG_REPLY_ID_OFFSET) {
+        return Err(if answer.id == mach::port::MACH_NOTIFY_SEND_ONCE {
+            MIG_SERVER_DIED
+        } else {
+            MIG_REPLY_MISMATCH
+        });
+    }
+    if answer.size as usize != MACH_MSG_HEADER_SIZE as usize + answer.body.len() {
+        return Err(MIG_TYPE_ERROR);
+    }
+    let complex = answer.bits & MACH_MSGH_BITS_COMPLEX != 0;
+    // A `mig_reply_error_t` answers any routine, even one whose reply is complex.
+    let error_size = (MIG_REPLY_ERROR_SIZE - MACH_MSG_HEADER_SIZE) as usize;
+    if !complex && answer.body.len() == error_size {
+        let at = NDR_SIZE as usize;
+        let code = KernReturn(mach::message::desc_word(&answer.body, at) as i32);
+        if code != KernReturn::KERN_SUCCESS {
+            return Err(code);
+        }
+    }
+    let descriptors = core::mem::take(&mut answer.descriptors);
+    let mut inc = Incoming::new(descriptors, MigContext { sender: answer.sender, charge: None });
+    match decode(routine.reply, complex, true, &answer.body, &mut inc.args)? {
+        KernReturn::KERN_SUCCESS => parse(&mut inc),
+        code => Err(code),
+    }
 }
 
 /// An entry of the server table: parse a decoded request, serve it, answer the reply values.
