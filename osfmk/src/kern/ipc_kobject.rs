@@ -591,6 +591,7 @@ pub fn kmsg_from_values(
             Field::LongArray(n) => 4 + *n as usize * 8,
             Field::PortArray(n, _) => *n as usize * 12,
             Field::SameCountArrays(k, n) => 4 + (*k * *n) as usize * 4,
+            Field::Str(n) => *n as usize,
             _ => 16,
         })
         .sum::<usize>()
@@ -1206,6 +1207,44 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn client_side_of_a_complex_reply() {
+        // bootstrap_look_up's reply is one port: complex, no RetCode unless it is an error.
+        use routines::bootstrap_look_up::{ROUTINE, Reply, Request};
+        let request = Request { service_name: b"svc".to_vec() };
+        let kmsg = request.into_kmsg(MsgRight::Null, MsgRight::Null).expect("request");
+        assert_eq!((kmsg.id, kmsg.body.len()), (ROUTINE.id, 8 + 128));
+        let mut args = [Arg::None; MIG_MAX_FIELDS];
+        let complex = kmsg.bits & MACH_MSGH_BITS_COMPLEX != 0;
+        assert_eq!(
+            decode(ROUTINE.request, complex, false, &kmsg.body, &mut args),
+            Ok(KernReturn::KERN_SUCCESS)
+        );
+        let reply_id = ROUTINE.id + MIG_REPLY_ID_OFFSET;
+        let values = vec![KOut::Port(MsgRight::Null)];
+        let answer = kmsg_from_values(
+            ROUTINE.reply,
+            reply_id,
+            values,
+            Some(KernReturn::KERN_SUCCESS),
+            MsgRight::Null,
+            MsgRight::Null,
+        );
+        let answer = answer.map_err(|(_, kr)| kr).expect("reply");
+        assert!(matches!(Reply::from_kmsg(answer), Ok(Reply { service_port: MsgRight::Null })));
+        // The server's error reply, and a complex reply that lost its descriptor.
+        let unknown = KernReturn(mach::defs::bootstrap::BOOTSTRAP_UNKNOWN_SERVICE);
+        let error = mig_reply_error(MsgRight::Null, ROUTINE.id, unknown);
+        assert_eq!(Reply::from_kmsg(error).err(), Some(unknown));
+        let values = vec![KOut::Port(MsgRight::Null)];
+        let mut lost =
+            kmsg_from_values(ROUTINE.reply, reply_id, values, None, MsgRight::Null, MsgRight::Null)
+                .map_err(|(_, kr)| kr)
+                .expect("reply");
+        lost.descriptors.clear();
+        assert_eq!(Reply::from_kmsg(lost).err(), Some(MIG_TYPE_ERROR));
     }
 
     #[test]
