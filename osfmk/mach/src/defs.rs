@@ -36,7 +36,9 @@ const SEND_OUT: Field = Port(MACH_MSG_TYPE_MOVE_SEND);
 /// `(CONST, id, name, server, [param: Kind, ...], [result: Kind, ...])`: the one declaration
 /// from which `routines!` below makes the [`Routine`] constants (the layouts both sides encode
 /// and decode with), from which the kernel generates its typed requests, replies and server
-/// table (`osfmk::kern::ipc_kobject`, `mig_servers`), and from which `libsys` generates its
+/// table (`osfmk::kern::ipc_kobject`, `mig_servers`) — and, for the `user` routines it sends
+/// (exception messages), the client side: the same typed request encoded, the same typed
+/// reply decoded — and from which `libsys` generates its
 /// typed MIG stubs. A `Kind` is a [`Field`] (or one of this module's field constants); the
 /// names are MIG's argument names. `server` says who answers the routine: `kernel` (every
 /// such routine must have a kernel handler, or the kernel does not build) or `user` (sent to

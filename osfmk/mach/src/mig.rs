@@ -19,6 +19,8 @@ pub const MIG_BAD_ID: KernReturn = KernReturn(-303);
 pub const MIG_BAD_ARGUMENTS: KernReturn = KernReturn(-304);
 pub const MIG_NO_REPLY: KernReturn = KernReturn(-305);
 pub const MIG_ARRAY_TOO_LARGE: KernReturn = KernReturn(-307);
+/// A client's reply right came back as a send-once notification: the server is gone.
+pub const MIG_SERVER_DIED: KernReturn = KernReturn(-308);
 
 use crate::message::{
     MACH_MSG_OOL_DESCRIPTOR, MACH_MSG_OOL_DESCRIPTOR_SIZE, MACH_MSG_OOL_PORTS_DESCRIPTOR,

@@ -12,6 +12,13 @@
 //! reads `req.name` and cannot answer a reply of the wrong shape. `mig_servers` builds the
 //! server table from the same declaration.
 //!
+//! **The kernel as a client.** The kernel also sends requests, to the user-space servers of
+//! routines declared `user` (exception handlers): for those the same `Request` builds the message
+//! ([`into_kmsg`](routines::exception_raise::Request::into_kmsg)) and the same `Reply` is read
+//! back from the answer ([`from_kmsg`](routines::exception_raise::Reply::from_kmsg)), checked as
+//! MIG's client code checks it ([`mig_client_reply`]). A routine is declared once, and both sides
+//! of it come from that one declaration through this one generator.
+//!
 //! **Serving.** The kernel serves each request at once, in the sender's thread (XNU
 //! `ipc_kobject_server`): it finds the routine the message id names, checks and decodes the
 //! request with that routine's layout ([`Incoming`]), runs the routine on the destination
@@ -29,8 +36,9 @@ use core::any::Any;
 use mach::KernReturn;
 use mach::message::{MACH_MSG_HEADER_SIZE, MACH_MSGH_BITS_COMPLEX, mach_msgh_bits};
 use mach::mig::{
-    Arg, Field, MIG_BAD_ARGUMENTS, MIG_MAX_FIELDS, MIG_REPLY_ERROR_SIZE, MIG_REPLY_ID_OFFSET, MIG_TYPE_ERROR,
-    NDR_RECORD, Routine, Words, decode, descriptor_offsets, encode, is_complex,
+    Arg, Field, MIG_BAD_ARGUMENTS, MIG_MAX_FIELDS, MIG_REPLY_ERROR_SIZE, MIG_REPLY_ID_OFFSET,
+    MIG_REPLY_MISMATCH, MIG_SERVER_DIED, MIG_TYPE_ERROR, NDR_RECORD, NDR_SIZE, Routine, Words, decode,
+    descriptor_offsets, encode, is_complex,
 };
 
 use crate::ipc::ipc_kmsg::{IpcKmsg, KmsgCharge, KmsgDescriptor, MsgRight, SenderToken};
@@ -57,18 +65,6 @@ pub fn ipc_kobject_alloc_port<T: KObject>(object: &Arc<T>) -> PortRef {
 /// null object, which the routines and traps report so).
 pub fn kobject_from_port<T: KObject>(port: &PortRef) -> Result<Arc<T>, KernReturn> {
     port.kobject::<T>(T::IKOT).ok_or(KernReturn::KERN_INVALID_ARGUMENT)
-}
-
-// Tasks and threads are kernel objects through their control ports (`Task::self_port`,
-// `Thread::self_port`); the other objects say so beside their definitions.
-#[cfg(target_os = "none")]
-impl KObject for crate::kern::task::Task {
-    const IKOT: IkotType = IkotType::TaskControl;
-}
-
-#[cfg(target_os = "none")]
-impl KObject for crate::kern::thread::Thread {
-    const IKOT: IkotType = IkotType::ThreadControl;
 }
 
 /// What a routine hands back, one value per reply field.
@@ -362,6 +358,46 @@ macro_rules! mig_reply_value {
     };
 }
 
+/// The client side of a routine the kernel sends (declared `user`): its `Request` becomes a
+/// message, its `Reply` is read from the answer. Routines the kernel serves get none (the
+/// kernel never sends them).
+macro_rules! mig_client {
+    (kernel, [$($t:tt)*], [$($u:tt)*]) => {};
+    (user,
+        [$($p:ident: $kind:ident $(($($karg:tt)*))?),* $(,)?],
+        [$($r:ident: $rkind:ident $(($($rarg:tt)*))?),* $(,)?]) => {
+        impl Request {
+            /// The values the encoder lays out, in declaration order.
+            pub fn into_values(self) -> Vec<KOut> {
+                alloc::vec![$(mig_reply_value!(self.$p, $kind $(($($karg)*))?)),*]
+            }
+
+            /// The request as a kernel message to `remote`, answered on `reply`, laid out
+            /// from the declaration. A value over its declared bound is `MIG_ARRAY_TOO_LARGE`
+            /// (the rights are released).
+            pub fn into_kmsg(self, remote: MsgRight, reply: MsgRight) -> Result<IpcKmsg, KernReturn> {
+                kmsg_from_values(ROUTINE.request, ROUTINE.id, self.into_values(), None, remote, reply)
+                    .map_err(|(_, kr)| kr)
+            }
+        }
+
+        impl Reply {
+            /// The typed reply from a decoded one.
+            pub fn parse(inc: &mut Incoming<'_>) -> Result<Self, KernReturn> {
+                let reply = Self { $($r: mig_request_take!(inc, $rkind $(($($rarg)*))?),)* };
+                inc.finish()?;
+                Ok(reply)
+            }
+
+            /// The server's answer to this routine's request, checked as MIG's client code
+            /// checks it ([`mig_client_reply`]).
+            pub fn from_kmsg(answer: IpcKmsg) -> Result<Self, KernReturn> {
+                mig_client_reply(ROUTINE, answer, Self::parse)
+            }
+        }
+    };
+}
+
 macro_rules! kernel_messages {
     ($( ($konst:ident, $id:literal, $name:ident, $server:ident,
         [$($p:ident: $kind:ident $(($($karg:tt)*))?),* $(,)?],
@@ -370,6 +406,9 @@ macro_rules! kernel_messages {
             #[doc = concat!("`", stringify!($name), "` (", stringify!($id), "), generated from its declaration.")]
             pub mod $name {
                 use super::*;
+
+                /// The declaration's layouts and id.
+                pub const ROUTINE: &Routine = &mach::defs::$konst;
 
                 /// The request's parameters, in declaration order.
                 pub struct Request {
@@ -406,6 +445,10 @@ macro_rules! kernel_messages {
                     let request = Request::parse(inc)?;
                     handler(port, request, &mut inc.ctx).map(Reply::into_values)
                 }
+
+                mig_client!($server,
+                    [$($p: $kind $(($($karg)*))?),*],
+                    [$($r: $rkind $(($($rarg)*))?),*]);
             }
         )*
     };
@@ -416,6 +459,47 @@ pub mod routines {
     use super::*;
 
     mach::for_each_mig_routine!(kernel_messages);
+}
+
+/// The answer to a request the kernel sent as `routine`'s client, checked as MIG's generated
+/// client code checks a reply, then read by `parse` into the typed reply. The errors: an
+/// answer of another id is `MIG_REPLY_MISMATCH` (`MIG_SERVER_DIED` if it is the send-once
+/// notification of a server that dropped the reply right); a size that disagrees with the
+/// body, descriptors or a body the reply layout does not allow are `MIG_TYPE_ERROR` or
+/// `MIG_BAD_ARGUMENTS`; a `mig_reply_error_t` (or a reply whose RetCode is not success) is
+/// its RetCode. The answer, and every right it carried that `parse` did not take, is
+/// released here.
+pub fn mig_client_reply<T>(
+    routine: &Routine,
+    mut answer: IpcKmsg,
+    parse: fn(&mut Incoming<'_>) -> Result<T, KernReturn>,
+) -> Result<T, KernReturn> {
+    if answer.id != routine.id.wrapping_add(MIG_REPLY_ID_OFFSET) {
+        return Err(if answer.id == mach::port::MACH_NOTIFY_SEND_ONCE {
+            MIG_SERVER_DIED
+        } else {
+            MIG_REPLY_MISMATCH
+        });
+    }
+    if answer.size as usize != MACH_MSG_HEADER_SIZE as usize + answer.body.len() {
+        return Err(MIG_TYPE_ERROR);
+    }
+    let complex = answer.bits & MACH_MSGH_BITS_COMPLEX != 0;
+    // A `mig_reply_error_t` answers any routine, even one whose reply is complex.
+    let error_size = (MIG_REPLY_ERROR_SIZE - MACH_MSG_HEADER_SIZE) as usize;
+    if !complex && answer.body.len() == error_size {
+        let at = NDR_SIZE as usize;
+        let code = KernReturn(mach::message::desc_word(&answer.body, at) as i32);
+        if code != KernReturn::KERN_SUCCESS {
+            return Err(code);
+        }
+    }
+    let descriptors = core::mem::take(&mut answer.descriptors);
+    let mut inc = Incoming::new(descriptors, MigContext { sender: answer.sender, charge: None });
+    match decode(routine.reply, complex, true, &answer.body, &mut inc.args)? {
+        KernReturn::KERN_SUCCESS => parse(&mut inc),
+        code => Err(code),
+    }
 }
 
 /// An entry of the server table: parse a decoded request, serve it, answer the reply values.
@@ -507,6 +591,7 @@ pub fn kmsg_from_values(
             Field::LongArray(n) => 4 + *n as usize * 8,
             Field::PortArray(n, _) => *n as usize * 12,
             Field::SameCountArrays(k, n) => 4 + (*k * *n) as usize * 4,
+            Field::Str(n) => *n as usize,
             _ => 16,
         })
         .sum::<usize>()
@@ -1122,6 +1207,44 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn client_side_of_a_complex_reply() {
+        // bootstrap_look_up's reply is one port: complex, no RetCode unless it is an error.
+        use routines::bootstrap_look_up::{ROUTINE, Reply, Request};
+        let request = Request { service_name: b"svc".to_vec() };
+        let kmsg = request.into_kmsg(MsgRight::Null, MsgRight::Null).expect("request");
+        assert_eq!((kmsg.id, kmsg.body.len()), (ROUTINE.id, 8 + 128));
+        let mut args = [Arg::None; MIG_MAX_FIELDS];
+        let complex = kmsg.bits & MACH_MSGH_BITS_COMPLEX != 0;
+        assert_eq!(
+            decode(ROUTINE.request, complex, false, &kmsg.body, &mut args),
+            Ok(KernReturn::KERN_SUCCESS)
+        );
+        let reply_id = ROUTINE.id + MIG_REPLY_ID_OFFSET;
+        let values = vec![KOut::Port(MsgRight::Null)];
+        let answer = kmsg_from_values(
+            ROUTINE.reply,
+            reply_id,
+            values,
+            Some(KernReturn::KERN_SUCCESS),
+            MsgRight::Null,
+            MsgRight::Null,
+        );
+        let answer = answer.map_err(|(_, kr)| kr).expect("reply");
+        assert!(matches!(Reply::from_kmsg(answer), Ok(Reply { service_port: MsgRight::Null })));
+        // The server's error reply, and a complex reply that lost its descriptor.
+        let unknown = KernReturn(mach::defs::bootstrap::BOOTSTRAP_UNKNOWN_SERVICE);
+        let error = mig_reply_error(MsgRight::Null, ROUTINE.id, unknown);
+        assert_eq!(Reply::from_kmsg(error).err(), Some(unknown));
+        let values = vec![KOut::Port(MsgRight::Null)];
+        let mut lost =
+            kmsg_from_values(ROUTINE.reply, reply_id, values, None, MsgRight::Null, MsgRight::Null)
+                .map_err(|(_, kr)| kr)
+                .expect("reply");
+        lost.descriptors.clear();
+        assert_eq!(Reply::from_kmsg(lost).err(), Some(MIG_TYPE_ERROR));
     }
 
     #[test]

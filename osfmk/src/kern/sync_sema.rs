@@ -9,13 +9,13 @@
 //! termination: `KERN_ABORTED`) and may time out (`KERN_OPERATION_TIMED_OUT`); destroying the
 //! semaphore ends them with `KERN_TERMINATED`.
 
-use alloc::sync::{Arc, Weak};
-use core::any::Any;
+use alloc::sync::Arc;
 
 use mach::time::NSEC_PER_SEC;
 use mach::{KernReturn, MachPortName};
 
-use crate::ipc::ipc_port::{IkotType, IpcPort, PortRef};
+use crate::ipc::ipc_port::{IkotType, PortRef};
+use crate::kern::ipc_kobject::{KObject, ipc_kobject_alloc_port};
 use crate::kern::locks::SimpleLock;
 use crate::kern::sched_prim::{self, current_thread};
 use crate::kern::thread::{ThreadRef, WaitResult};
@@ -65,12 +65,7 @@ impl Semaphore {
 
     /// The semaphore's port (made on first use; the kernel receives on it).
     pub fn port(self: &Arc<Self>) -> PortRef {
-        self.port
-            .call_once(|| {
-                let weak: Weak<dyn Any + Send + Sync> = Arc::downgrade(self) as Weak<dyn Any + Send + Sync>;
-                IpcPort::new_kobject(IkotType::Semaphore, weak)
-            })
-            .clone()
+        self.port.call_once(|| ipc_kobject_alloc_port(self)).clone()
     }
 
     /// The policy it was created with.
@@ -205,7 +200,7 @@ impl Semaphore {
     }
 }
 
-impl crate::kern::ipc_kobject::KObject for Semaphore {
+impl KObject for Semaphore {
     const IKOT: IkotType = IkotType::Semaphore;
 }
 

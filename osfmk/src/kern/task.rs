@@ -10,8 +10,9 @@ use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use mach::KernReturn;
 
 use crate::arm64::pmap::{Pmap, TtbrSlot};
-use crate::ipc::ipc_port::{IkotType, IpcPort, PortRef, SendRight};
+use crate::ipc::ipc_port::{IkotType, PortRef, SendRight};
 use crate::ipc::ipc_space::{IpcSpace, SpaceRef};
+use crate::kern::ipc_kobject::{KObject, ipc_kobject_alloc_port};
 use crate::kern::lock_order;
 use crate::kern::locks::SimpleLock;
 use crate::kern::sched_prim;
@@ -41,6 +42,11 @@ fn special_slot(which: i32) -> Result<usize, KernReturn> {
 /// The table page that TTBR0 points at while a kernel-only task runs: empty, so no user
 /// address translates.
 static EMPTY_USER_ROOT: spin::Once<u64> = spin::Once::new();
+
+/// A task is a kernel object through its control port ([`Task::self_port`]).
+impl KObject for Task {
+    const IKOT: IkotType = IkotType::TaskControl;
+}
 
 /// A Mach task.
 pub struct Task {
@@ -423,12 +429,7 @@ impl Task {
 
     /// The task's kernel port (what `task_self_trap` hands out a send right to).
     pub fn self_port(self: &Arc<Self>) -> PortRef {
-        self.itk_self
-            .call_once(|| {
-                let weak: Weak<dyn Any + Send + Sync> = Arc::downgrade(self) as Weak<dyn Any + Send + Sync>;
-                IpcPort::new_kobject(IkotType::TaskControl, weak)
-            })
-            .clone()
+        self.itk_self.call_once(|| ipc_kobject_alloc_port(self)).clone()
     }
 
     /// Tear the task down: every thread is asked to terminate, and its rights and address

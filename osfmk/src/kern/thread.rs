@@ -10,7 +10,8 @@ use core::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
 
 use crate::arm64::cswitch::{MachineContext, thread_start_trampoline_addr};
 use crate::arm64::trapframe::TrapFrame;
-use crate::ipc::ipc_port::{IkotType, IpcPort, PortRef};
+use crate::ipc::ipc_port::{IkotType, PortRef};
+use crate::kern::ipc_kobject::{KObject, ipc_kobject_alloc_port};
 use crate::kern::locks::SpinLock;
 use crate::kern::sched::SchedMode;
 use crate::kern::stack::KernelStack;
@@ -293,13 +294,13 @@ impl Thread {
 
     /// The thread's kernel port, created on first use.
     pub fn self_port(self: &Arc<Self>) -> PortRef {
-        self.self_port
-            .call_once(|| {
-                let weak: Weak<dyn Any + Send + Sync> = Arc::downgrade(self) as Weak<dyn Any + Send + Sync>;
-                IpcPort::new_kobject(IkotType::ThreadControl, weak)
-            })
-            .clone()
+        self.self_port.call_once(|| ipc_kobject_alloc_port(self)).clone()
     }
+}
+
+/// A thread is a kernel object through its control port ([`Thread::self_port`]).
+impl KObject for Thread {
+    const IKOT: IkotType = IkotType::ThreadControl;
 }
 
 impl Drop for Thread {
