@@ -1,45 +1,61 @@
-//! Path lookup (XNU's `namei`/`lookup` in `vfs_lookup.c`): from a path to the vnode it names.
+//! Path lookup (XNU's `namei`/`lookup` in `vfs_lookup.c`): from a path to the vnode it names,
+//! on behalf of a caller described by a [`VfsContext`].
 //!
-//! The walk starts at the process's root for an absolute path and at its working directory
-//! otherwise, and takes one component at a time. `..` never climbs above the root it was
-//! given. A symbolic link is expanded in place — its target followed by whatever path was
-//! still to walk — and walked again: from the root when the target is absolute, from the
-//! link's own directory when it is relative. Each expansion counts against
-//! [`MAXSYMLINKS`], so a cycle ends in `ELOOP` rather than spinning.
+//! The walk starts at the caller's root directory for an absolute path and at its working
+//! directory otherwise, and takes one component at a time, each only after the caller has
+//! been found to have search permission on the directory it is looked up in. `..` never
+//! climbs above the caller's root (so a `chroot` holds); from the root of a mounted file
+//! system it first steps back to the directory the mount covers. A directory with a file
+//! system mounted on it is passed through to that file system's root. A symbolic link is
+//! expanded in place — its target followed by whatever path was still to walk — and walked
+//! again: from the root when the target is absolute, from the link's own directory when it
+//! is relative. Each expansion counts against [`MAXSYMLINKS`], so a cycle ends in `ELOOP`
+//! rather than spinning; with at most [`MAXPATHLEN`] bytes walked per expansion, the walk
+//! is bounded and nothing recurses.
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use sys::Errno;
-use sys::stat::S_IXOTH;
 
-use super::vnode::{VType, VnodeRef};
+use super::vnode::{KauthCred, VEXEC, VType, VnodeRef};
 use super::{MAXPATHLEN, MAXSYMLINKS, NAME_MAX};
 
-/// Looks up `path`, from `root` if it starts with `/` and from `cwd` otherwise.
+/// The uid and gid of `nobody` (XNU's `-2`), which owns nothing: a caller with these is held
+/// to every file's "other" bits.
+pub const NOBODY: u32 = 0xffff_fffe;
+
+/// Who is asking, and from where (XNU's `vfs_context`: the credential, and the process's —
+/// or the thread's — working and root directories, `fd_cdir`/`uu_cdir` and `fd_rdir`).
+#[derive(Clone)]
+pub struct VfsContext {
+    /// The credential permission checks use (effective ids).
+    pub cred: KauthCred,
+    /// Where relative paths start.
+    pub cdir: VnodeRef,
+    /// Where absolute paths start, and above which `..` does not go.
+    pub rdir: VnodeRef,
+}
+
+impl VfsContext {
+    /// A context for `cred` with root directory `rdir` and working directory `cdir`.
+    pub fn new(cred: KauthCred, rdir: VnodeRef, cdir: VnodeRef) -> VfsContext {
+        VfsContext { cred, cdir, rdir }
+    }
+}
+
+/// Looks `path` up for `ctx`: from its root directory if it starts with `/`, from its working
+/// directory otherwise.
 ///
 /// A symbolic link as the last component is followed only if `follow_last` is set (callers
 /// like `lstat` and `readlink` want the link itself) or if the path ends in `/`, which asks
 /// for a directory. Errors: an empty path or a missing component `ENOENT`; a path of
 /// [`MAXPATHLEN`] bytes or more (so no room for its NUL), or a component longer than
 /// [`NAME_MAX`], `ENAMETOOLONG`; a non-directory where a directory is needed — before
-/// another component or a trailing `/` — `ENOTDIR`; more than [`MAXSYMLINKS`] links `ELOOP`;
-/// a NUL inside the path `EINVAL`.
-pub fn namei(root: &VnodeRef, cwd: &VnodeRef, path: &[u8], follow_last: bool) -> Result<VnodeRef, Errno> {
-    namei_as(root, cwd, path, follow_last, true)
-}
-
-/// [`namei`] on behalf of a caller who is root (`root_user`) or not: a caller who is not
-/// needs search permission on every directory the walk looks a name up in (files have no
-/// owners yet, so the "other" execute bit), else `EACCES` — as XNU's `lookup` asks
-/// `vnode_authorize(KAUTH_VNODE_SEARCH)` of each directory.
-pub fn namei_as(
-    root: &VnodeRef,
-    cwd: &VnodeRef,
-    path: &[u8],
-    follow_last: bool,
-    root_user: bool,
-) -> Result<VnodeRef, Errno> {
+/// another component or a trailing `/` — `ENOTDIR`; a directory on the way the caller may
+/// not search `EACCES` (XNU asks `vnode_authorize(KAUTH_VNODE_SEARCH)` of each); more than
+/// [`MAXSYMLINKS`] links `ELOOP`; a NUL inside the path `EINVAL`.
+pub fn namei(ctx: &VfsContext, path: &[u8], follow_last: bool) -> Result<VnodeRef, Errno> {
     if path.is_empty() {
         return Err(Errno::ENOENT);
     }
@@ -53,7 +69,7 @@ pub fn namei_as(
     // The path still to walk is `pending[pos..]`; a symlink replaces it.
     let mut pending: Vec<u8> = path.to_vec();
     let mut pos = 0;
-    let mut dir = if path.starts_with(b"/") { root.clone() } else { cwd.clone() };
+    let mut dir = if path.starts_with(b"/") { ctx.rdir.clone() } else { ctx.cdir.clone() };
     let mut links = 0;
     loop {
         let rest = pending.get(pos..).unwrap_or_default();
@@ -70,10 +86,11 @@ pub fn namei_as(
             return Err(Errno::ENAMETOOLONG);
         }
 
-        if !root_user && dir.vtype() == VType::VDIR && dir.mode() & S_IXOTH == 0 {
-            return Err(Errno::EACCES);
+        // A non-directory fails the lookup itself, with ENOTDIR.
+        if dir.vtype() == VType::VDIR {
+            dir.authorize(&ctx.cred, VEXEC)?;
         }
-        let vp = if name == b".." && Arc::ptr_eq(&dir, root) { dir.clone() } else { dir.lookup(name)? };
+        let vp = if name == b".." { lookup_dotdot(ctx, &dir)? } else { cross_mounts(dir.lookup(name)?) };
 
         if vp.vtype() == VType::VLNK && (!is_last || follow_last || trailing_slash) {
             if links >= MAXSYMLINKS {
@@ -89,7 +106,7 @@ pub fn namei_as(
             }
             expanded.extend_from_slice(after);
             if expanded.starts_with(b"/") {
-                dir = root.clone();
+                dir = ctx.rdir.clone();
             }
             pending = expanded;
             pos = 0;
@@ -106,6 +123,48 @@ pub fn namei_as(
         pos = pending.len() - after.len();
         dir = vp;
     }
+}
+
+/// `..` from `dir`: `dir` itself at the caller's root; from the root of a mounted file
+/// system, the parent of the directory the mount covers (through as many stacked mounts as
+/// there are); otherwise `dir`'s parent.
+fn lookup_dotdot(ctx: &VfsContext, dir: &VnodeRef) -> Result<VnodeRef, Errno> {
+    let mut dp = dir.clone();
+    loop {
+        if Arc::ptr_eq(&dp, &ctx.rdir) {
+            return Ok(dp);
+        }
+        // `vfs_mount` keeps mounts acyclic (a root mounts once, never on itself), so this
+        // ends after at most as many steps as there are mounts.
+        match dp.root_of() {
+            Some(mp) => dp = mp.covered().clone(),
+            None => return dp.lookup(b".."),
+        }
+    }
+}
+
+/// `vp`, or — if a file system is mounted on it — that file system's root (through stacked
+/// mounts to the topmost; acyclic, as in [`lookup_dotdot`]).
+fn cross_mounts(mut vp: VnodeRef) -> VnodeRef {
+    while let Some(mp) = vp.mountedhere() {
+        vp = mp.root().clone();
+    }
+    vp
+}
+
+/// [`namei`] from `root` and `cwd` on behalf of a caller who is root (`root_user`) or
+/// `nobody`, for the callers that know no more of their caller than that (`vn_open`, until
+/// it takes a [`VfsContext`]): `nobody` is held to the "other" permission bits everywhere.
+pub fn namei_as(
+    root: &VnodeRef,
+    cwd: &VnodeRef,
+    path: &[u8],
+    follow_last: bool,
+    root_user: bool,
+) -> Result<VnodeRef, Errno> {
+    let id = if root_user { 0 } else { NOBODY };
+    let cred = KauthCred::new(id, id);
+    namei(&VfsContext::new(cred, root.clone(), cwd.clone()), path, follow_last)
 }
 
 #[cfg(test)]
@@ -135,8 +194,13 @@ mod tests {
         root
     }
 
+    /// Root's context with root directory `root` and working directory `cwd`.
+    fn cx(root: &VnodeRef, cwd: &VnodeRef) -> VfsContext {
+        VfsContext::new(KauthCred::ROOT, root.clone(), cwd.clone())
+    }
+
     fn at(root: &VnodeRef, path: &str) -> VnodeRef {
-        namei(root, root, path.as_bytes(), true).unwrap()
+        namei(&cx(root, root), path.as_bytes(), true).unwrap()
     }
 
     fn same(x: &VnodeRef, y: &VnodeRef) -> bool {
@@ -144,7 +208,7 @@ mod tests {
     }
 
     fn err(root: &VnodeRef, path: &[u8], follow: bool) -> Errno {
-        namei(root, root, path, follow).unwrap_err()
+        namei(&cx(root, root), path, follow).unwrap_err()
     }
 
     #[test]
@@ -153,9 +217,9 @@ mod tests {
         let b = at(&root, "/a/b");
         let file = at(&root, "/a/b/file");
         assert_eq!(file.read_to_vec().unwrap(), b"contents");
-        assert!(same(&namei(&root, &b, b"file", true).unwrap(), &file));
-        assert!(same(&namei(&root, &b, b"/a/b/file", true).unwrap(), &file));
-        assert!(same(&namei(&root, &b, b".", true).unwrap(), &b));
+        assert!(same(&namei(&cx(&root, &b), b"file", true).unwrap(), &file));
+        assert!(same(&namei(&cx(&root, &b), b"/a/b/file", true).unwrap(), &file));
+        assert!(same(&namei(&cx(&root, &b), b".", true).unwrap(), &b));
         assert!(same(&at(&root, "/"), &root));
         assert!(same(&at(&root, "///"), &root));
     }
@@ -179,10 +243,10 @@ mod tests {
         // A chroot-style root: `..` may not climb out of `/a`.
         let a = at(&root, "/a");
         let b = at(&root, "/a/b");
-        assert!(same(&namei(&a, &b, b"../../../..", true).unwrap(), &a));
-        assert!(same(&namei(&a, &a, b"/../b", true).unwrap(), &b));
+        assert!(same(&namei(&cx(&a, &b), b"../../../..", true).unwrap(), &a));
+        assert!(same(&namei(&cx(&a, &a), b"/../b", true).unwrap(), &b));
         // The link `/a/b/abs -> /a` is absolute, so it lands on the chroot root itself.
-        assert_eq!(namei(&a, &b, b"abs", true).unwrap_err(), Errno::ENOENT);
+        assert_eq!(namei(&cx(&a, &b), b"abs", true).unwrap_err(), Errno::ENOENT);
     }
 
     #[test]
@@ -195,14 +259,14 @@ mod tests {
         assert!(same(&at(&root, "/a/b/up"), &a));
         assert!(same(&at(&root, "/a/b/up/b/file"), &file));
         assert!(same(&at(&root, "/a/b/abs/b/rel"), &file));
-        assert!(same(&namei(&root, &root, b"/a/b/rel", true).unwrap(), &file));
+        assert!(same(&namei(&cx(&root, &root), b"/a/b/rel", true).unwrap(), &file));
         assert!(same(&at(&root, "/self/self/a/b"), &b));
         // Not following the last one returns the link itself.
-        let link = namei(&root, &root, b"/a/b/rel", false).unwrap();
+        let link = namei(&cx(&root, &root), b"/a/b/rel", false).unwrap();
         assert_eq!(link.vtype(), VType::VLNK);
         assert_eq!(link.readlink().unwrap(), b"file");
         // But a link in the middle is always followed.
-        assert!(same(&namei(&root, &root, b"/a/b/up/b", false).unwrap(), &b));
+        assert!(same(&namei(&cx(&root, &root), b"/a/b/up/b", false).unwrap(), &b));
     }
 
     #[test]
@@ -213,7 +277,7 @@ mod tests {
         assert_eq!(err(&root, b"/a/b/file/.", true), Errno::ENOTDIR);
         // A trailing slash follows a final link even without `follow_last`.
         let a = at(&root, "/a");
-        assert!(same(&namei(&root, &root, b"/a/b/up/", false).unwrap(), &a));
+        assert!(same(&namei(&cx(&root, &root), b"/a/b/up/", false).unwrap(), &a));
         assert_eq!(err(&root, b"/a/b/rel/", false), Errno::ENOTDIR);
     }
 
@@ -224,7 +288,7 @@ mod tests {
         assert_eq!(err(&root, b"/nope", true), Errno::ENOENT);
         assert_eq!(err(&root, b"/a/nope/file", true), Errno::ENOENT);
         assert_eq!(err(&root, b"/a/b/dangling", true), Errno::ENOENT);
-        assert_eq!(namei(&root, &root, b"/a/b/dangling", false).unwrap().vtype(), VType::VLNK);
+        assert_eq!(namei(&cx(&root, &root), b"/a/b/dangling", false).unwrap().vtype(), VType::VLNK);
         assert_eq!(err(&root, b"/top/x", true), Errno::ENOTDIR);
         assert_eq!(err(&root, b"/a/b/rel/x", true), Errno::ENOTDIR);
         assert_eq!(err(&root, b"/a/\0b", true), Errno::EINVAL);
@@ -235,7 +299,7 @@ mod tests {
         let root = tree();
         assert_eq!(err(&root, b"/loop", true), Errno::ELOOP);
         assert_eq!(err(&root, b"/loop/x", false), Errno::ELOOP);
-        assert_eq!(namei(&root, &root, b"/loop", false).unwrap().vtype(), VType::VLNK);
+        assert_eq!(namei(&cx(&root, &root), b"/loop", false).unwrap().vtype(), VType::VLNK);
 
         // A chain of exactly MAXSYMLINKS links resolves; one more does not.
         let d = root.mkdir(b"chain", 0o755).unwrap();
@@ -255,7 +319,7 @@ mod tests {
         // MAXPATHLEN counts the NUL, so MAXPATHLEN - 1 bytes is the longest path.
         let mut longest = b"/".repeat(MAXPATHLEN - 2);
         longest.push(b'a');
-        assert!(same(&namei(&root, &root, &longest, true).unwrap(), &at(&root, "/a")));
+        assert!(same(&namei(&cx(&root, &root), &longest, true).unwrap(), &at(&root, "/a")));
         longest.insert(0, b'/');
         assert_eq!(err(&root, &longest, true), Errno::ENAMETOOLONG);
 
@@ -276,5 +340,141 @@ mod tests {
         assert!(same(&at(&root, "/big"), &root));
         assert!(same(&at(&root, "/big/a/"), &at(&root, "/a")));
         assert_eq!(err(&root, b"/big/a/b/file", true), Errno::ENAMETOOLONG);
+    }
+
+    /// A second ramfs `/a/mnt` is mounted on, holding `/inner/deep` and a link `back -> ..`.
+    fn mounted() -> (VnodeRef, VnodeRef, crate::vfs::vfs_mount::MountRef) {
+        let root = tree();
+        let covered = at(&root, "/a").mkdir(b"mnt", 0o755).unwrap();
+        covered.create(b"hidden", 0o644).unwrap();
+        let other = ramfs_new_root();
+        other.mkdir(b"inner", 0o755).unwrap().mkdir(b"deep", 0o755).unwrap();
+        other.symlink(b"back", 0o755, b"..").unwrap();
+        let mp = crate::vfs::vfs_mount::vfs_mount(&covered, other, "ramfs").unwrap();
+        (root, covered, mp)
+    }
+
+    #[test]
+    fn lookup_crosses_a_mount_both_ways() {
+        let (root, covered, mp) = mounted();
+        let other = mp.root().clone();
+        let a = at(&root, "/a");
+        // Into the mounted root, hiding what the covered directory holds.
+        assert!(same(&at(&root, "/a/mnt"), &other));
+        assert!(same(&at(&root, "/a/mnt/inner/deep/../.."), &other));
+        assert_eq!(err(&root, b"/a/mnt/hidden", true), Errno::ENOENT);
+        // `..` from the mounted root is the covered directory's parent.
+        assert!(same(&at(&root, "/a/mnt/.."), &a));
+        assert!(same(&at(&root, "/a/mnt/inner/../../b/file"), &at(&root, "/a/b/file")));
+        assert!(same(&namei(&cx(&root, &other), b"..", true).unwrap(), &a));
+        // A relative link in the mounted root climbs out the same way.
+        assert!(same(&at(&root, "/a/mnt/back"), &a));
+        crate::vfs::vfs_mount::vfs_unmount(&mp).unwrap();
+        assert!(same(&at(&root, "/a/mnt"), &covered));
+        assert_eq!(at(&root, "/a/mnt/hidden").vtype(), VType::VREG);
+        // Unmounted, the old root is a root like any other: `..` stays.
+        assert!(same(&namei(&cx(&root, &other), b"..", true).unwrap(), &other));
+    }
+
+    #[test]
+    fn chroot_holds_across_mounts() {
+        let (root, _covered, mp) = mounted();
+        let other = mp.root().clone();
+        // Rooted in the mounted file system: `..` at its root stays, even though it is a
+        // mounted root with a covered directory below it.
+        let deep = namei(&cx(&other, &other), b"/inner/deep", true).unwrap();
+        let jailed = cx(&other, &deep);
+        assert!(same(&namei(&jailed, b"../../../../..", true).unwrap(), &other));
+        assert!(same(&namei(&jailed, b"/..", true).unwrap(), &other));
+        assert!(same(&namei(&jailed, b"/back", true).unwrap(), &other));
+        // Rooted at /a, a walk out through the mount comes back to /a and no further.
+        let a = at(&root, "/a");
+        assert!(same(&namei(&cx(&a, &deep), b"../../../../..", true).unwrap(), &a));
+        assert!(same(&namei(&cx(&a, &a), b"/mnt/../mnt/inner", true).unwrap(), &at(&root, "/a/mnt/inner")));
+        crate::vfs::vfs_mount::vfs_unmount(&mp).unwrap();
+    }
+
+    fn user(uid: u32, gid: u32) -> KauthCred {
+        KauthCred::new(uid, gid)
+    }
+
+    #[test]
+    fn search_permission_on_every_directory() {
+        let root = tree();
+        let locked = root.mkdir(b"locked", 0o700).unwrap();
+        locked.set_owner(501, 20);
+        locked.mkdir(b"sub", 0o755).unwrap().create(b"f", 0o644).unwrap();
+        let as_user = |uid, gid, path: &[u8]| {
+            namei(&VfsContext::new(user(uid, gid), root.clone(), root.clone()), path, true).map(|v| v.vtype())
+        };
+        assert_eq!(as_user(501, 20, b"/locked/sub/f"), Ok(VType::VREG), "the owner may search");
+        assert_eq!(as_user(502, 20, b"/locked/sub/f"), Err(Errno::EACCES), "the group may not");
+        assert_eq!(as_user(502, 30, b"/locked/sub/f"), Err(Errno::EACCES), "nor may others");
+        assert_eq!(as_user(502, 30, b"/locked"), Ok(VType::VDIR), "naming it needs no search of it");
+        assert_eq!(as_user(502, 30, b"/locked/."), Err(Errno::EACCES), "`.` is looked up in it");
+        assert_eq!(as_user(0, 0, b"/locked/sub/f"), Ok(VType::VREG), "root may search anything");
+        locked.chmod(0o010);
+        assert_eq!(as_user(501, 20, b"/locked/sub"), Err(Errno::EACCES), "the owner's own bits count");
+        assert_eq!(as_user(502, 20, b"/locked/sub"), Ok(VType::VDIR), "the group's do for the group");
+        assert_eq!(as_user(502, 30, b"/locked/sub"), Err(Errno::EACCES));
+        // A link through the locked directory fails the same way; the error is EACCES even
+        // when the name behind it does not exist.
+        root.symlink(b"via", 0o755, b"locked/sub").unwrap();
+        assert_eq!(as_user(502, 30, b"/via"), Err(Errno::EACCES));
+        assert_eq!(as_user(502, 30, b"/locked/nothing"), Err(Errno::EACCES));
+        // The bridge for callers without a credential: nobody is held to the other bits.
+        assert_eq!(namei_as(&root, &root, b"/locked/sub", true, false).err(), Some(Errno::EACCES));
+        assert!(namei_as(&root, &root, b"/locked/sub", true, true).is_ok());
+    }
+
+    #[test]
+    fn authorize_follows_bsd_vaccess() {
+        use crate::vfs::vnode::{VREAD, VWRITE};
+        let root = tree();
+        let f = root.create(b"f", 0o640).unwrap();
+        f.set_owner(501, 20);
+        assert_eq!(f.authorize(&user(501, 99), VREAD | VWRITE), Ok(()));
+        assert_eq!(f.authorize(&user(502, 20), VREAD), Ok(()));
+        assert_eq!(f.authorize(&user(502, 20), VWRITE), Err(Errno::EACCES));
+        assert_eq!(f.authorize(&user(502, 21), VREAD), Err(Errno::EACCES));
+        assert_eq!(f.authorize(&user(0, 0), VREAD | VWRITE), Ok(()), "root reads and writes anything");
+        assert_eq!(f.authorize(&user(0, 0), VEXEC), Err(Errno::EACCES), "but runs only what has an x bit");
+        f.chmod(0o601);
+        assert_eq!(f.authorize(&user(0, 0), VEXEC), Ok(()), "any x bit will do for root");
+        assert_eq!(f.authorize(&user(501, 20), VEXEC), Err(Errno::EACCES), "not for the owner");
+        let d = root.mkdir(b"d", 0o000).unwrap();
+        assert_eq!(d.authorize(&user(0, 0), VEXEC), Ok(()), "root searches any directory");
+        // New nodes take their directory's group, as on BSD.
+        d.set_owner(7, 42);
+        assert_eq!(d.create(b"g", 0o644).unwrap().gid(), 42);
+    }
+
+    #[test]
+    fn thirty_three_expansions_are_one_too_many() {
+        // A two-link cycle: each step through it is one expansion; the 33rd is refused.
+        let root = tree();
+        root.symlink(b"ping", 0o755, b"pong").unwrap();
+        root.symlink(b"pong", 0o755, b"ping").unwrap();
+        assert_eq!(err(&root, b"/ping", true), Errno::ELOOP);
+        // 32 expansions through a chain of relative links in nested directories succeed.
+        let mut d = root.mkdir(b"n", 0o755).unwrap();
+        d.create(b"end", 0o644).unwrap();
+        d.symlink(b"s", 0o755, b"end").unwrap();
+        for _ in 1..MAXSYMLINKS {
+            let up = d.mkdir(b"x", 0o755).unwrap();
+            up.symlink(b"s", 0o755, b"../s").unwrap();
+            d = up;
+        }
+        let mut path = b"/n".to_vec();
+        for _ in 1..MAXSYMLINKS {
+            path.extend_from_slice(b"/x");
+        }
+        path.extend_from_slice(b"/s");
+        assert_eq!(namei(&cx(&root, &root), &path, true).unwrap().vtype(), VType::VREG, "32 links");
+        let up = d.mkdir(b"x", 0o755).unwrap();
+        up.symlink(b"s", 0o755, b"../s").unwrap();
+        path.truncate(path.len() - 2);
+        path.extend_from_slice(b"/x/s");
+        assert_eq!(namei(&cx(&root, &root), &path, true).unwrap_err(), Errno::ELOOP, "33 links");
     }
 }

@@ -12,9 +12,11 @@ use alloc::boxed::Box;
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 use core::fmt;
-use core::sync::atomic::{AtomicU16, Ordering};
+use core::sync::atomic::{AtomicU16, AtomicU32, Ordering};
 
 use sys::Errno;
+
+use crate::vfs::vfs_mount::MountRef;
 
 use super::{
     ALLPERMS, MAXPATHLEN, NAME_MAX, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK,
@@ -145,11 +147,52 @@ pub trait VnodeOps: Send + Sync {
     }
 }
 
+/// The part of a caller's credential that file permissions look at (XNU's `posix_cred`
+/// inside a `kauth_cred`): its effective user and group ids.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KauthCred {
+    pub uid: u32,
+    pub gid: u32,
+}
+
+impl KauthCred {
+    /// The super-user.
+    pub const ROOT: KauthCred = KauthCred { uid: 0, gid: 0 };
+
+    /// Effective ids `uid` and `gid`.
+    pub const fn new(uid: u32, gid: u32) -> KauthCred {
+        KauthCred { uid, gid }
+    }
+}
+
+/// Read permission, in the owner's position of the mode bits (XNU's `VREAD`); the group's
+/// and others' are these shifted right by 3 and 6, as BSD's `vaccess` does.
+pub const VREAD: u16 = 0o400;
+/// Write permission (XNU's `VWRITE`).
+pub const VWRITE: u16 = 0o200;
+/// Execute permission; search, for a directory (XNU's `VEXEC`).
+pub const VEXEC: u16 = 0o100;
+
+/// The mounts a vnode takes part in: the file system mounted on this directory (XNU's
+/// `v_mountedhere`), and the mount this vnode is the root of (so `..` can leave it for the
+/// directory it covers; XNU finds it through `v_mount` and the `VROOT` flag).
+#[derive(Default)]
+pub(crate) struct MountLinks {
+    pub(crate) mountedhere: Option<MountRef>,
+    pub(crate) root_of: Option<Weak<crate::vfs::vfs_mount::Mount>>,
+}
+
 /// A file, directory or link, shared by every holder through a [`VnodeRef`].
 pub struct Vnode {
     vtype: VType,
     /// Type and permission bits as `stat` reports them. Atomic so `chmod` needs no lock.
     mode: AtomicU16,
+    /// Owner and group (XNU's `va_uid`/`va_gid`), atomic as `mode` is.
+    uid: AtomicU32,
+    gid: AtomicU32,
+    /// Mount links; a reader-writer spin lock, held only to clone or swap a pointer (mounts
+    /// change rarely, every lookup reads them).
+    pub(crate) mounts: spin::RwLock<MountLinks>,
     /// The directory this vnode was made in. Weak because the directory holds the child: a
     /// strong link back would keep both alive forever. Empty for a file system's root.
     parent: Weak<Vnode>,
@@ -158,14 +201,45 @@ pub struct Vnode {
 
 impl Vnode {
     /// A new vnode of type `vtype` with permissions `perm` (bits outside [`ALLPERMS`] are
-    /// dropped), made in directory `parent` (`None` for a file system's root).
+    /// dropped), made in directory `parent` (`None` for a file system's root). It belongs to
+    /// root and, as on BSD, to its directory's group; [`Vnode::set_owner`] gives it another.
     pub fn new(vtype: VType, perm: u16, parent: Option<&VnodeRef>, ops: Box<dyn VnodeOps>) -> VnodeRef {
+        let gid = parent.map_or(0, |d| d.gid());
         Arc::new(Vnode {
             vtype,
             mode: AtomicU16::new(vtype.mode_bits() | (perm & ALLPERMS)),
+            uid: AtomicU32::new(0),
+            gid: AtomicU32::new(gid),
+            mounts: spin::RwLock::new(MountLinks::default()),
             parent: parent.map(Arc::downgrade).unwrap_or_default(),
             ops,
         })
+    }
+
+    /// The owner's uid.
+    pub fn uid(&self) -> u32 {
+        self.uid.load(Ordering::Relaxed)
+    }
+
+    /// The group's gid.
+    pub fn gid(&self) -> u32 {
+        self.gid.load(Ordering::Relaxed)
+    }
+
+    /// Gives the vnode to `uid` and `gid`.
+    pub fn set_owner(&self, uid: u32, gid: u32) {
+        self.uid.store(uid, Ordering::Relaxed);
+        self.gid.store(gid, Ordering::Relaxed);
+    }
+
+    /// The file system mounted on this directory, if any.
+    pub fn mountedhere(&self) -> Option<MountRef> {
+        self.mounts.read().mountedhere.clone()
+    }
+
+    /// The mount this vnode is the root of, if it is the root of a mounted file system.
+    pub fn root_of(&self) -> Option<MountRef> {
+        self.mounts.read().root_of.as_ref().and_then(Weak::upgrade)
     }
 
     /// The vnode's type.
@@ -299,6 +373,29 @@ impl Vnode {
             return Err(Errno::EPERM);
         }
         self.ops.link(name, vp)
+    }
+
+    /// May `cred` do `want` ([`VREAD`], [`VWRITE`], [`VEXEC`], or several) to this vnode
+    /// (XNU's `vnode_authorize`, as BSD's `vaccess` decides it)? The owner is held to the
+    /// owner bits, a member of the group to the group bits, everyone else to the other bits —
+    /// one class only, so an owner without a bit does not get it from the group. Root may do
+    /// anything, except execute a file that has no execute bit at all (a directory it may
+    /// always search). `EACCES` when refused.
+    pub fn authorize(&self, cred: &KauthCred, want: u16) -> Result<(), Errno> {
+        let want = want & (VREAD | VWRITE | VEXEC);
+        let mode = self.mode();
+        if cred.uid == 0 {
+            let exec_denied = want & VEXEC != 0 && self.vtype != VType::VDIR && mode & 0o111 == 0;
+            return if exec_denied { Err(Errno::EACCES) } else { Ok(()) };
+        }
+        let granted = if cred.uid == self.uid() {
+            mode & 0o700
+        } else if cred.gid == self.gid() {
+            (mode & 0o070) << 3
+        } else {
+            (mode & 0o007) << 6
+        };
+        if want & !granted == 0 { Ok(()) } else { Err(Errno::EACCES) }
     }
 
     fn require_dir(&self) -> Result<(), Errno> {

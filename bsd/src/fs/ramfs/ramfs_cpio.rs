@@ -93,7 +93,11 @@ fn add_entry(
     match VType::from_mode(mode) {
         VType::VDIR => match dir.lookup(last) {
             Ok(existing) => set_dir_mode(&existing, entry),
-            Err(Errno::ENOENT) => dir.mkdir(last, perm).map(drop).map_err(|_| Errno::EINVAL),
+            Err(Errno::ENOENT) => {
+                let made = dir.mkdir(last, perm).map_err(|_| Errno::EINVAL)?;
+                made.set_owner(entry.uid(), entry.gid());
+                Ok(())
+            }
             Err(_) => Err(Errno::EINVAL),
         },
         VType::VREG => {
@@ -105,6 +109,7 @@ fn add_entry(
                 }
                 _ => {
                     let file = dir.create(last, perm).map_err(|_| Errno::EINVAL)?;
+                    file.set_owner(entry.uid(), entry.gid());
                     if entry.nlink() > 1 {
                         links.insert(key, file.clone());
                     }
@@ -120,7 +125,9 @@ fn add_entry(
             if data.len() >= MAXPATHLEN {
                 return Err(Errno::EINVAL);
             }
-            dir.symlink(last, perm, data).map(drop).map_err(|_| Errno::EINVAL)
+            let link = dir.symlink(last, perm, data).map_err(|_| Errno::EINVAL)?;
+            link.set_owner(entry.uid(), entry.gid());
+            Ok(())
         }
         VType::VBLK | VType::VCHR | VType::VFIFO | VType::VSOCK => Ok(()),
         VType::VNON => Err(Errno::EINVAL),
@@ -140,13 +147,14 @@ fn dir_for_entry(dir: &VnodeRef, name: &[u8]) -> Result<VnodeRef, Errno> {
     }
 }
 
-/// Applies a directory entry's mode to the directory `vp` already standing at its path.
+/// Applies a directory entry's mode and owner to the directory `vp` already standing at its path.
 fn set_dir_mode(vp: &VnodeRef, entry: &Entry<'_>) -> Result<(), Errno> {
     let mode = entry.mode().bits() as u16;
     if VType::from_mode(mode) != VType::VDIR || vp.vtype() != VType::VDIR {
         return Err(Errno::EINVAL);
     }
     vp.chmod(mode & ALLPERMS);
+    vp.set_owner(entry.uid(), entry.gid());
     Ok(())
 }
 
@@ -175,7 +183,8 @@ mod tests {
     use std::format;
 
     use super::*;
-    use crate::vfs::vfs_lookup::namei;
+    use crate::vfs::vfs_lookup::{VfsContext, namei};
+    use crate::vfs::vnode::KauthCred;
     use crate::vfs::{S_IFCHR, S_IFDIR, S_IFLNK, S_IFREG};
 
     /// A test-only newc writer: one entry per call, `finish` appends the trailer.
@@ -183,11 +192,13 @@ mod tests {
     struct Newc {
         out: Vec<u8>,
         next_ino: u32,
+        /// The uid and gid the next entries carry.
+        owner: (u32, u32),
     }
 
     impl Newc {
         fn entry_ino(&mut self, name: &str, mode: u32, data: &[u8], ino: u32, nlink: u32) {
-            let fields = [ino, mode, 0, 0, nlink, 0, data.len() as u32, 0, 0, 0, 0];
+            let fields = [ino, mode, self.owner.0, self.owner.1, nlink, 0, data.len() as u32, 0, 0, 0, 0];
             self.out.extend_from_slice(NEWC_MAGIC);
             for f in fields {
                 self.out.extend_from_slice(format!("{f:08X}").as_bytes());
@@ -224,7 +235,7 @@ mod tests {
     const LNK: u32 = S_IFLNK as u32;
 
     fn walk(root: &VnodeRef, path: &str) -> VnodeRef {
-        namei(root, root, path.as_bytes(), false).unwrap()
+        namei(&VfsContext::new(KauthCred::ROOT, root.clone(), root.clone()), path.as_bytes(), false).unwrap()
     }
 
     #[test]
@@ -249,10 +260,33 @@ mod tests {
         let ls = walk(&root, "/bin/ls");
         assert_eq!(ls.mode(), S_IFLNK | 0o777);
         assert_eq!(ls.readlink().unwrap(), b"sh");
-        let sh = namei(&root, &root, b"/bin/ls", true).unwrap();
+        let sh =
+            namei(&VfsContext::new(KauthCred::ROOT, root.clone(), root.clone()), b"/bin/ls", true).unwrap();
         assert_eq!(sh.read_to_vec().unwrap(), b"shell");
-        let init = namei(&root, &root, b"/init", true).unwrap();
+        let init =
+            namei(&VfsContext::new(KauthCred::ROOT, root.clone(), root.clone()), b"/init", true).unwrap();
         assert!(Arc::ptr_eq(&init, &walk(&root, "/sbin/init")));
+    }
+
+    #[test]
+    fn owners_come_from_the_archive() {
+        let mut a = Newc::default();
+        a.entry("root-owned", REG | 0o644, b"x");
+        a.owner = (501, 20);
+        a.entry("home", DIR | 0o700, &[]);
+        a.entry("home/f", REG | 0o600, b"y");
+        a.entry("home/l", LNK | 0o777, b"f");
+        a.entry(".", DIR | 0o755, &[]);
+        let root = ramfs_from_cpio(&a.finish(), usize::MAX).unwrap();
+        let owner = |p: &str| {
+            let vp = walk(&root, p);
+            (vp.uid(), vp.gid())
+        };
+        assert_eq!(owner("/root-owned"), (0, 0));
+        assert_eq!(owner("/home"), (501, 20));
+        assert_eq!(owner("/home/f"), (501, 20));
+        assert_eq!(owner("/home/l"), (501, 20));
+        assert_eq!((root.uid(), root.gid()), (501, 20), "the entry for `.` gives the root its owner");
     }
 
     #[test]
