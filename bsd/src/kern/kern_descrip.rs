@@ -27,6 +27,11 @@ pub trait FileOps: Send + Sync {
     fn seekable(&self) -> bool {
         false
     }
+    /// The vnode behind a vnode file (XNU's `fg_data` of a `DTYPE_VNODE`), for `fchdir`;
+    /// `None` for anything else.
+    fn vnode(&self) -> Option<crate::vfs::vnode::VnodeRef> {
+        None
+    }
 }
 
 /// An open file description, shared by `dup` and `fork`.

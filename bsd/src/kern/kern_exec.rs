@@ -32,10 +32,9 @@ use crate::kern::exec_stack::{ARG_MAX, build_exec_stack};
 use crate::kern::kern_descrip::FileDesc;
 use crate::kern::kern_proc::{Pid, Proc, Ucred, uthread};
 use crate::kern::kern_rlimit::{Rlimits, stack_size};
-use crate::vfs::S_IFMT;
-use crate::vfs::vfs_lookup::namei_as;
+use crate::vfs::vfs_lookup::{VfsContext, namei};
 use crate::vfs::vfs_syscalls::copyin_path;
-use crate::vfs::vnode::{VType, VnodeRef};
+use crate::vfs::vnode::{VEXEC, VType, VnodeRef};
 
 /// Top of the user stack (well above the image area, far below the end of the user range).
 pub const USRSTACK64: u64 = 0x0000_0001_7000_0000;
@@ -114,14 +113,15 @@ struct Executable {
 }
 
 impl Executable {
-    /// Look `path` up (a caller who is not `root_user` needs search permission on the way)
-    /// and check it may be run.
-    fn open(path: &[u8], root_user: bool) -> Result<Executable, Errno> {
-        let root = rootvnode().ok_or(Errno::ENOENT)?;
-        let vp = namei_as(&root, &root, path, true, root_user)?;
-        if vp.vtype() != VType::VREG || vp.mode() & !S_IFMT & 0o111 == 0 {
+    /// Look `path` up in the caller's context `ctx` — a relative path from its working
+    /// directory, with search permission needed on the way — and check it may run it: a
+    /// regular file the caller may execute (root: one with any execute bit), else `EACCES`.
+    fn open(ctx: &VfsContext, path: &[u8]) -> Result<Executable, Errno> {
+        let vp = namei(ctx, path, true)?;
+        if vp.vtype() != VType::VREG {
             return Err(Errno::EACCES);
         }
+        vp.authorize(&ctx.cred, VEXEC)?;
         Ok(Executable { vp })
     }
 
@@ -177,18 +177,18 @@ fn parse_shebang(head: &[u8]) -> Option<Result<Shebang, Errno>> {
     Some(Ok(Shebang { interp: interp.to_vec(), arg }))
 }
 
-/// Build the image for `path` with `argv`/`envp` (`#!` scripts run their interpreter).
-/// The stack is RLIMIT_STACK long (pages appear as touched), and the address space is
-/// capped at RLIMIT_AS.
+/// Build the image for `path` with `argv`/`envp` (`#!` scripts run their interpreter),
+/// both looked up in the caller's context `ctx`. The stack is RLIMIT_STACK long (pages
+/// appear as touched), and the address space is capped at RLIMIT_AS.
 pub fn load_image(
+    ctx: &VfsContext,
     path: &[u8],
     argv: &[Vec<u8>],
     envp: &[Vec<u8>],
     limits: &Rlimits,
-    root_user: bool,
 ) -> Result<Image, Errno> {
     let stack_size = stack_size(limits);
-    let mut file = Executable::open(path, root_user)?;
+    let mut file = Executable::open(ctx, path)?;
     let mut head = [0u8; SHEBANG_HEAD];
     let head_len = file.read_head(&mut head)?;
     let mut exec_path = path.to_vec();
@@ -201,7 +201,7 @@ pub fn load_image(
         new_argv.push(path.to_vec());
         new_argv.extend(argv.iter().skip(1).cloned());
         argv = new_argv;
-        file = Executable::open(&interp, root_user)?;
+        file = Executable::open(ctx, &interp)?;
         let mut magic = [0u8; 2];
         if file.read_head(&mut magic)? == 2 && &magic == b"#!" {
             // An interpreter must itself be a binary.
@@ -234,7 +234,8 @@ pub fn load_image(
     Ok(Image { map: map.into_map(), entry: plan.entry, sp: stack.sp, comm })
 }
 
-/// Create process `pid` running the program at `path` (the first process).
+/// Create process `pid` running the program at `path` (the first process), looked up from
+/// the system root, where the process's working and root directories start too.
 pub fn exec_new_process(
     pid: Pid,
     ppid: Pid,
@@ -243,7 +244,9 @@ pub fn exec_new_process(
     cred: Ucred,
     fds: FileDesc,
 ) -> Result<(), Errno> {
-    let image = load_image(path, argv, &[], &crate::kern::kern_rlimit::default_rlimits(), cred.uid == 0)?;
+    let root = rootvnode().ok_or(Errno::ENOENT)?;
+    let ctx = VfsContext::new(cred.kauth(), root.clone(), root);
+    let image = load_image(&ctx, path, argv, &[], &crate::kern::kern_rlimit::default_rlimits())?;
     let task = Task::create().map_err(Errno::from)?;
     task.replace_map(image.map).map_err(Errno::from)?;
     let thread = thread_create_user(task.clone(), image.entry, image.sp, &[]).ok_or(Errno::ENOMEM)?;
@@ -296,8 +299,9 @@ pub fn execve(
     let argv = copyin_string_array(p, argv, &mut budget)?;
     let envp = copyin_string_array(p, envp, &mut budget)?;
     let limits = *p.p_rlimit.lock();
-    let root_user = p.p_ucred.lock().uid == 0;
-    let image = load_image(&path_bytes, &argv, &envp, &limits, root_user)?;
+    // A relative path is the calling thread's working directory's; the process keeps its
+    // working and root directories across the exec.
+    let image = load_image(&p.vfs_context()?, &path_bytes, &argv, &envp, &limits)?;
 
     // The old program goes: its other threads first, all the way (none may still be in a
     // call that uses the old map, or running on it). Only a kill, or another thread's exec

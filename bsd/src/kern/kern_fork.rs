@@ -1,7 +1,7 @@
 //! `fork` (XNU's `kern_fork.c`): a new process around a new Mach task whose address space is
 //! `vm_map_fork` of the parent's (copy-on-write), with one thread — a copy of the caller —
 //! and copies of the parent's descriptors (sharing open file descriptions), signal actions
-//! and mask, credentials, process group and session.
+//! and mask, credentials, process group and session, working and root directories.
 //!
 //! Darwin's return convention: the parent gets x0 = child pid, x1 = 0; the child x0 = its
 //! own pid, x1 = 1 (Libsyscall's stub tests x1).
@@ -44,6 +44,7 @@ pub fn fork1(p: &Arc<Proc>, frame: &TrapFrame) -> Result<Pid, Errno> {
         Proc::create_from(pid, p.p_pid, &comm, task, cred, fds, sigacts, Membership::ChildOf(p.p_pid));
     let limits = *p.p_rlimit.lock();
     *child.p_rlimit.lock() = limits;
+    *child.p_fd_dirs.write() = p.dirs_for_child();
     child.p_nice.store(p.p_nice.load(Ordering::Relaxed), Ordering::Relaxed);
     child.p_threadstart.store(p.p_threadstart.load(Ordering::Relaxed), Ordering::Relaxed);
     child.p_pth_tsd_offset.store(p.p_pth_tsd_offset.load(Ordering::Relaxed), Ordering::Relaxed);

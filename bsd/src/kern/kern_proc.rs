@@ -4,7 +4,8 @@
 //! (signal mask and per-thread pending set), hung off the Mach thread.
 //!
 //! Locks, in order: the process table (`ALLPROC`) → a proc's `p_sigacts` → its
-//! `p_signals` → a thread's `Uthread::sig`; `p_fd`, `p_ucred`, `p_comm` are leaves.
+//! `p_signals` → a thread's `Uthread::sig`; `p_fd`, `p_ucred`, `p_comm`, `p_fd_dirs` and a
+//! thread's `uu_cdir` are leaves.
 
 use alloc::collections::BTreeMap;
 use alloc::string::String;
@@ -25,6 +26,8 @@ use crate::kern::kern_pid::PidAllocator;
 use crate::kern::kern_sendsig::SigOrigin;
 use crate::kern::kern_sigacts::Sigacts;
 use crate::kern::kern_sigstate::{ProcSignals, SigState};
+use crate::vfs::vfs_lookup::VfsContext;
+use crate::vfs::vnode::{KauthCred, VnodeRef};
 
 /// A process id.
 pub type Pid = i32;
@@ -38,6 +41,22 @@ pub struct Ucred {
     pub gid: u32,
     pub rgid: u32,
     pub svgid: u32,
+}
+
+impl Ucred {
+    /// What file permissions look at: the effective ids.
+    pub fn kauth(&self) -> KauthCred {
+        KauthCred::new(self.uid, self.gid)
+    }
+}
+
+/// A process's working and root directories (XNU keeps them in the `filedesc` as
+/// `fd_cdir` and `fd_rdir`). `None` means the system root (`rootvnode`): a process that never
+/// called `chdir` or `chroot` starts there, as init does.
+#[derive(Clone, Default)]
+pub struct FdDirs {
+    pub cdir: Option<VnodeRef>,
+    pub rdir: Option<VnodeRef>,
 }
 
 /// Life-cycle state (`p_stat`).
@@ -68,6 +87,9 @@ pub struct Proc {
     pub task: TaskRef,
     pub p_ucred: SimpleLock<Ucred>,
     pub p_fd: SimpleLock<FileDesc>,
+    /// Working and root directories. A reader-writer spin lock held only to clone or swap
+    /// a pointer: every relative lookup reads it, `chdir` and `chroot` write it.
+    pub p_fd_dirs: spin::RwLock<FdDirs>,
     pub p_stat: SimpleLock<ProcState>,
     /// Changed its ids with set*id (`issetugid`).
     pub p_sugid: AtomicBool,
@@ -152,6 +174,7 @@ impl Proc {
             task: task.clone(),
             p_ucred: SimpleLock::new(&lock_order::PROC_UCRED, cred),
             p_fd: SimpleLock::new(&lock_order::PROC_FD, fd),
+            p_fd_dirs: spin::RwLock::new(FdDirs::default()),
             p_stat: SimpleLock::new(&lock_order::PROC_STAT, ProcState::Idle),
             p_sugid: AtomicBool::new(false),
             p_lexit: AtomicBool::new(false),
@@ -245,6 +268,31 @@ impl Proc {
     pub fn threads(&self) -> Vec<ThreadRef> {
         self.task.threads()
     }
+
+    /// The directories a child made by the calling thread starts with (fork, spawn): this
+    /// process's, except that the thread's own working directory (`__pthread_chdir`), if it
+    /// has one, becomes the child's process working directory, as in XNU's `fork`.
+    pub fn dirs_for_child(&self) -> FdDirs {
+        let mut dirs = self.p_fd_dirs.read().clone();
+        if let Some(thread_cdir) = uthread(&current_thread()).uu_cdir.read().clone() {
+            dirs.cdir = Some(thread_cdir);
+        }
+        dirs
+    }
+
+    /// The VFS context of a call the running thread makes for this process (XNU's
+    /// `vfs_context_current`): the effective credential, the thread's working directory if
+    /// it set one and the process's otherwise, and the process's root. No root file system
+    /// (before boot has made one): `ENOENT`.
+    pub fn vfs_context(&self) -> Result<VfsContext, Errno> {
+        let system_root = crate::kern::bsd_init::rootvnode().ok_or(Errno::ENOENT)?;
+        let dirs = self.p_fd_dirs.read().clone();
+        let cred = self.p_ucred.lock().kauth();
+        let thread_cdir = uthread(&current_thread()).uu_cdir.read().clone();
+        let rdir = dirs.rdir.unwrap_or_else(|| system_root.clone());
+        let cdir = thread_cdir.or(dirs.cdir).unwrap_or(system_root);
+        Ok(VfsContext::new(cred, rdir, cdir))
+    }
 }
 
 /// BSD's per-thread state (`uthread`).
@@ -253,6 +301,9 @@ pub struct Uthread {
     pub sig: SimpleLock<SigState>,
     /// The exception that raised the pending fault signal: (FAR, ESR), for siginfo.
     pub fault: SimpleLock<(u64, u64)>,
+    /// This thread's own working directory (`__pthread_chdir`), which its relative lookups
+    /// use instead of the process's; a new thread starts without one.
+    pub uu_cdir: spin::RwLock<Option<VnodeRef>>,
 }
 
 impl Default for Uthread {
@@ -260,6 +311,7 @@ impl Default for Uthread {
         Uthread {
             sig: SimpleLock::new(&lock_order::UTHREAD_SIG, SigState::default()),
             fault: SimpleLock::new(&lock_order::UTHREAD_FAULT, (0, 0)),
+            uu_cdir: spin::RwLock::new(None),
         }
     }
 }

@@ -15,12 +15,12 @@ use sys::Errno;
 use sys::signal::{NSIG, SigSet, sigmask};
 use sys::spawn::*;
 
-use crate::kern::bsd_init::rootvnode;
 use crate::kern::exec_stack::ARG_MAX;
 use crate::kern::kern_descrip::{FileDesc, FileProc};
 use crate::kern::kern_exec::{copyin_string_array, load_image};
 use crate::kern::kern_proc::{Membership, Pid, Proc, allproc_lock, pgrps, pid_alloc, uthread};
 use crate::kern::spawn_file_actions::{FileAction, MAX_FILE_ACTIONS, parse_file_actions};
+use crate::vfs::vfs_lookup::VfsContext;
 use crate::vfs::vfs_syscalls::copyin_path;
 use crate::vfs::vfs_vnops::vn_open;
 
@@ -39,20 +39,20 @@ fn copyin_vec(addr: u64, len: usize) -> Result<Vec<u8>, Errno> {
     Ok(buf)
 }
 
-/// Apply the file actions to the child's table, in order. With CLOEXEC_DEFAULT every
-/// descriptor not named by an action is closed at the end.
+/// Apply the file actions to the child's table, in order, with the spawning caller's
+/// context `ctx` (relative open paths start at its working directory). With
+/// CLOEXEC_DEFAULT every descriptor not named by an action is closed at the end.
 fn apply_file_actions(
     fds: &mut FileDesc,
     actions: &[FileAction],
     cloexec_default: bool,
-    root_user: bool,
+    ctx: &VfsContext,
 ) -> Result<(), Errno> {
-    let root = rootvnode().ok_or(Errno::ENOENT)?;
     let mut keep: Vec<i32> = Vec::new();
     for action in actions {
         match action {
             FileAction::Open { fd, oflag, mode, path } => {
-                let glob = vn_open(&root, &root, path, *oflag, *mode, root_user)?;
+                let glob = vn_open(&ctx.rdir, &ctx.cdir, path, *oflag, *mode, ctx.cred.uid == 0)?;
                 let flags = if *oflag & sys::fcntl::O_CLOEXEC != 0 {
                     crate::kern::kern_descrip::FP_CLOEXEC
                 } else {
@@ -160,9 +160,10 @@ pub fn posix_spawn(
 
     crate::kern::kern_rlimit::check_nproc(p)?;
     let limits = *p.p_rlimit.lock();
-    // The lookups (the program's, the open actions') are the spawning user's.
-    let root_user = p.p_ucred.lock().uid == 0;
-    let image = load_image(&path_bytes, &argv, &envp, &limits, root_user)?;
+    // The lookups (the program's, the open actions') are the spawning thread's: its
+    // credential, its working directory for relative paths.
+    let ctx = p.vfs_context()?;
+    let image = load_image(&ctx, &path_bytes, &argv, &envp, &limits)?;
     let pid = pid_alloc()?;
     let task = Task::create().map_err(|_| Errno::ENOMEM)?;
     task.inherit_special_ports(&p.task);
@@ -195,7 +196,7 @@ pub fn posix_spawn(
     pgrps().mark_exec(pid);
     let fds = moved.and_then(|()| {
         let mut fds = p.p_fd.lock().fork_copy();
-        apply_file_actions(&mut fds, &actions, attr.flags & POSIX_SPAWN_CLOEXEC_DEFAULT != 0, root_user)?;
+        apply_file_actions(&mut fds, &actions, attr.flags & POSIX_SPAWN_CLOEXEC_DEFAULT != 0, &ctx)?;
         fds.exec_close();
         Ok(fds)
     });
@@ -211,6 +212,8 @@ pub fn posix_spawn(
         }
     };
     *child.p_fd.lock() = fds;
+    // The child starts where the spawning thread is, as a forked child would.
+    *child.p_fd_dirs.write() = p.dirs_for_child();
     *child.p_rlimit.lock() = limits;
     if attr.flags & POSIX_SPAWN_START_SUSPENDED != 0 {
         task.suspend();

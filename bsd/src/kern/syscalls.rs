@@ -442,6 +442,26 @@ mod handlers {
     ) -> SysRet {
         done(pthread_support::bsdthread_terminate(cx.p, stackaddr, freesize, port))
     }
+
+    pub fn chdir(cx: &mut SysCtx, path: UserAddr) -> SysRet {
+        done(crate::vfs::vfs_syscalls::chdir(cx.p, path))
+    }
+
+    pub fn fchdir(cx: &mut SysCtx, fd: i32) -> SysRet {
+        done(crate::vfs::vfs_syscalls::fchdir(cx.p, fd))
+    }
+
+    pub fn __pthread_chdir(cx: &mut SysCtx, path: UserAddr) -> SysRet {
+        done(crate::vfs::vfs_syscalls::pthread_chdir(cx.p, path))
+    }
+
+    pub fn __pthread_fchdir(cx: &mut SysCtx, fd: i32) -> SysRet {
+        done(crate::vfs::vfs_syscalls::pthread_fchdir(cx.p, fd))
+    }
+
+    pub fn chroot(cx: &mut SysCtx, path: UserAddr) -> SysRet {
+        done(crate::vfs::vfs_syscalls::chroot(cx.p, path))
+    }
 }
 
 /// `sysent`: each implemented call's handler, its arguments converted from the registers to

@@ -33,6 +33,10 @@ impl FileOps for VnodeFile {
     fn seekable(&self) -> bool {
         true
     }
+
+    fn vnode(&self) -> Option<VnodeRef> {
+        Some(self.vp.clone())
+    }
 }
 
 /// May the caller add a name to directory `dvp` (XNU's `vnode_authorize` with
