@@ -75,10 +75,11 @@ fn lookup_dir(p: &Proc, path: UserAddr) -> Result<VnodeRef, Errno> {
 }
 
 /// The directory open on descriptor `fd`: not open `EBADF`; open on something other than a
-/// vnode (a pipe, the console) `ENOTDIR`, as XNU's `fchdir` refuses any non-vnode file.
+/// vnode (a pipe, the console as it is today) `EINVAL`, as XNU's `file_vnode_withvid`
+/// answers for `fchdir`.
 fn fd_dir(p: &Proc, fd: i32) -> Result<VnodeRef, Errno> {
     let fg = p.p_fd.lock().get(fd)?;
-    let vp = fg.fg_ops.vnode().ok_or(Errno::ENOTDIR)?;
+    let vp = fg.fg_ops.vnode().ok_or(Errno::EINVAL)?;
     searchable_dir(&p.vfs_context()?, vp)
 }
 

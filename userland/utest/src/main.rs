@@ -16,6 +16,7 @@ use mach::KernReturn;
 use mach::port::{MACH_PORT_NULL, mach_port_valid};
 
 mod copyio;
+mod cwd;
 mod exec;
 mod introspect;
 mod ipc;
@@ -254,6 +255,7 @@ fn main(args: &Args) -> i32 {
         .chain(proc::CASES)
         .chain(spawn::CASES)
         .chain(exec::CASES)
+        .chain(cwd::CASES)
         .chain(limits::CASES)
         .chain(introspect::CASES)
         .chain(ports::CASES)
