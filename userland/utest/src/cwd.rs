@@ -41,6 +41,15 @@ fn thread_cd(path: &[u8]) -> Result<u64, Errno> {
     unsafe { libsys::syscall::__pthread_chdir(path.as_ptr() as u64) }
 }
 
+/// `chroot` to a NUL-terminated path.
+fn root_to(path: &[u8]) -> Result<u64, Errno> {
+    if path.last() != Some(&0) {
+        return Err(Errno::EINVAL);
+    }
+    // SAFETY: as for `cd`.
+    unsafe { libsys::syscall::chroot(path.as_ptr() as u64) }
+}
+
 /// Can `path` be opened for reading from where we are?
 fn opens(path: &[u8]) -> Result<(), Errno> {
     open_path(path, O_RDONLY, 0).map(|fd| {
@@ -201,20 +210,17 @@ fn chroot_cases(_: &Args) -> Result<(), &'static str> {
         if setuid(501).is_err() {
             return 1;
         }
-        // SAFETY: a NUL-terminated path.
-        match unsafe { libsys::syscall::chroot(b"/bin\0".as_ptr() as u64) } {
+        match root_to(b"/bin\0") {
             Err(Errno::EPERM) => 0,
             _ => 2,
         }
     })?;
     check(user == 0, "chroot by uid 501: EPERM")?;
     let root = in_child(|| {
-        // SAFETY: NUL-terminated paths.
-        if unsafe { libsys::syscall::chroot(b"/bin/c/hello-O2\0".as_ptr() as u64) } != Err(Errno::ENOTDIR) {
+        if root_to(b"/bin/c/hello-O2\0") != Err(Errno::ENOTDIR) {
             return 1;
         }
-        // SAFETY: as above.
-        if unsafe { libsys::syscall::chroot(b"/bin\0".as_ptr() as u64) } != Ok(0) {
+        if root_to(b"/bin\0") != Ok(0) {
             return 2;
         }
         // The cwd stays (/), outside the new root: a relative path still starts there.
