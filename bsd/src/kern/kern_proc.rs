@@ -1,7 +1,8 @@
 //! Processes: `proc` wraps exactly one Mach task (XNU's `bsd_info` link, both ways), and
 //! owns BSD identity: pid, parent, process group and session, credentials, descriptors,
-//! signal actions and pending signals, exit status. `Uthread` is BSD's per-thread part
-//! (signal mask and per-thread pending set), hung off the Mach thread.
+//! working and root directories, signal actions and pending signals, exit status. `Uthread`
+//! is BSD's per-thread part (signal mask and per-thread pending set, its own working
+//! directory), hung off the Mach thread.
 //!
 //! Locks, in order: the process table (`ALLPROC`) → a proc's `p_sigacts` → its
 //! `p_signals` → a thread's `Uthread::sig`; `p_fd`, `p_ucred`, `p_comm`, `p_fd_dirs` and a

@@ -1,8 +1,9 @@
 //! The vnode (XNU's `struct vnode`): one file, directory or link as the rest of the kernel sees
 //! it, whatever file system holds it.
 //!
-//! A [`Vnode`] keeps what every file system shares — its type, its mode and the directory it
-//! was made in (for `..`) — and hands everything else to a [`VnodeOps`] object owned by the
+//! A [`Vnode`] keeps what every file system shares — its type, its mode and owner, the
+//! directory it was made in (for `..`) and its links to the mount table (`vfs_mount`) — and
+//! decides permissions from them ([`Vnode::authorize`]); it hands everything else to a [`VnodeOps`] object owned by the
 //! file system (XNU splits this into `v_op` and `v_data`; one trait object does both here).
 //! The `Vnode` methods check what can be checked without the file system (is this a directory,
 //! is the name well formed) so each file system only implements the operations its node
