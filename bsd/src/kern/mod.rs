@@ -15,6 +15,7 @@ pub mod kern_wait;
 pub mod proc_filter;
 pub mod spawn_file_actions;
 pub mod sysproto;
+pub mod uio;
 
 #[cfg(target_os = "none")]
 pub mod bsd_hooks;

@@ -1,37 +1,157 @@
 //! Open files backed by vnodes (XNU's `vfs_vnops.c`): `vn_open` turns a path and open
-//! flags into an open file description whose reads and writes go to the vnode at the
-//! description's offset.
+//! flags into an open file description, and [`VnodeFile`] is its `fileops`: reads and
+//! writes at the description's offset through a uio, in bounded chunks, with the offset
+//! locked for the whole transfer and the file's own lock taken per chunk (never across a
+//! fault on user memory), so a request of any length moves whole unless the file ends or
+//! the memory does.
 
 use alloc::sync::Arc;
 
+use osfmk::kern::waitq::Wait;
 use sys::Errno;
-use sys::fcntl::{O_ACCMODE, O_APPEND, O_CREAT, O_EXCL, O_TRUNC};
+use sys::fcntl::{FIOASYNC, FIONBIO, FIONREAD, O_ACCMODE, O_CREAT, O_EXCL, O_TRUNC};
 // Files have no owners yet: a caller who is not root is held to the "other" bits.
 use sys::stat::{S_IROTH, S_IWOTH, S_IXOTH};
 
-use crate::kern::kern_descrip::{FREAD, FWRITE, FileGlob, FileOps};
+use crate::kern::kern_descrip::{
+    DType, FAPPEND, FOF_OFFSET, FREAD, FWRITE, FileGlob, FileOps, FileStat, fflags,
+};
+use crate::kern::uio::Uio;
 use crate::vfs::vfs_lookup::namei_as;
 use crate::vfs::vnode::{VType, Vnode, VnodeRef};
 use crate::vfs::{ALLPERMS, NAME_MAX};
 
+/// Bytes a vnode read or write moves per step: bounds the kernel buffer (on the kernel
+/// stack) and how long the file's lock is held, not the request.
+pub const VN_IO_CHUNK: usize = 4096;
+
+/// The preferred I/O size `stat` reports for vnode files.
+pub const VN_BLKSIZE: u32 = VN_IO_CHUNK as u32;
+
 /// A vnode as an open file.
 pub struct VnodeFile {
     vp: VnodeRef,
-    append: bool,
+}
+
+impl VnodeFile {
+    /// `vp` as an open file's operations.
+    pub fn new(vp: VnodeRef) -> VnodeFile {
+        VnodeFile { vp }
+    }
+
+    /// The vnode it reads and writes.
+    pub fn vnode(&self) -> &VnodeRef {
+        &self.vp
+    }
+
+    /// Reads into `uio` from its offset until it is full or the file ends.
+    fn read_uio(&self, uio: &mut Uio) -> Result<(), Errno> {
+        let mut kbuf = [0u8; VN_IO_CHUNK];
+        while uio.resid() > 0 {
+            let want = uio.resid().min(VN_IO_CHUNK);
+            let n = self.vp.read_at(uio.uio_offset, &mut kbuf[..want])?;
+            if n == 0 {
+                break;
+            }
+            uio.uiomove(&mut kbuf[..n])?;
+        }
+        Ok(())
+    }
+
+    /// Writes all of `uio` at its offset, or each chunk at the end of the file if `append`.
+    /// Leaves `uio.uio_offset` after the last byte written.
+    fn write_uio(&self, uio: &mut Uio, append: bool) -> Result<(), Errno> {
+        let mut kbuf = [0u8; VN_IO_CHUNK];
+        while uio.resid() > 0 {
+            let want = uio.resid().min(VN_IO_CHUNK);
+            let start = uio.uio_offset;
+            // Take the bytes in first: a fault here must not happen under the file's lock.
+            let before = uio.moved();
+            let fault = uio.uiomove(&mut kbuf[..want]).err();
+            let got = uio.moved() - before;
+            if got > 0 {
+                let at = if append { self.vp.size() } else { start };
+                match self.vp.write_at(at, &kbuf[..got]) {
+                    Ok(n) => {
+                        uio.unmove(got - n.min(got));
+                        uio.uio_offset = at + n as u64;
+                        if n < got {
+                            return Ok(());
+                        }
+                    }
+                    Err(e) => {
+                        // Nothing of this chunk reached the file.
+                        uio.unmove(got);
+                        uio.uio_offset = start;
+                        return Err(e);
+                    }
+                }
+            }
+            if let Some(e) = fault {
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
 }
 
 impl FileOps for VnodeFile {
-    fn read(&self, buf: &mut [u8], offset: u64) -> Result<usize, Errno> {
-        self.vp.read_at(offset, buf)
+    fn fo_type(&self) -> DType {
+        DType::Vnode
     }
 
-    fn write(&self, buf: &[u8], offset: u64) -> Result<usize, Errno> {
-        let at = if self.append { self.vp.size() } else { offset };
-        self.vp.write_at(at, buf)
+    fn fo_read(&self, fg: &FileGlob, uio: &mut Uio, flags: u32) -> Result<(), Errno> {
+        if flags & FOF_OFFSET != 0 {
+            return self.read_uio(uio);
+        }
+        let mut offset = fg.offset_lock();
+        uio.uio_offset = *offset;
+        let r = self.read_uio(uio);
+        *offset = uio.uio_offset;
+        r
     }
 
-    fn seekable(&self) -> bool {
+    fn fo_write(&self, fg: &FileGlob, uio: &mut Uio, flags: u32) -> Result<(), Errno> {
+        let append = fg.flag() & FAPPEND != 0;
+        if flags & FOF_OFFSET != 0 {
+            return self.write_uio(uio, append);
+        }
+        let mut offset = fg.offset_lock();
+        uio.uio_offset = *offset;
+        let r = self.write_uio(uio, append);
+        *offset = uio.uio_offset;
+        r
+    }
+
+    fn fo_ioctl(&self, fg: &FileGlob, cmd: u32, data: &mut [u8]) -> Result<(), Errno> {
+        // What XNU's vn_ioctl answers for regular files and directories; other requests are
+        // for devices.
+        match (self.vp.vtype(), cmd) {
+            (VType::VREG | VType::VDIR, FIONREAD) => {
+                let left = self.vp.size().saturating_sub(fg.offset());
+                let n = i32::try_from(left).unwrap_or(i32::MAX);
+                data.get_mut(..4).ok_or(Errno::EINVAL)?.copy_from_slice(&n.to_ne_bytes());
+                Ok(())
+            }
+            // Non-blocking and asynchronous I/O mean nothing to a file whose reads and writes
+            // never wait.
+            (VType::VREG | VType::VDIR, FIONBIO | FIOASYNC) => Ok(()),
+            _ => Err(Errno::ENOTTY),
+        }
+    }
+
+    fn fo_select<'q>(&'q self, _fg: &FileGlob, _which: u32, _wait: Option<&mut Wait<'q>>) -> bool {
+        // A file's data is always there to read or write: never a reason to wait.
         true
+    }
+
+    fn fo_stat(&self) -> Result<FileStat, Errno> {
+        Ok(FileStat { st_mode: self.vp.mode(), st_size: self.vp.size(), st_blksize: VN_BLKSIZE })
+    }
+
+    fn fo_close(&self) -> Result<(), Errno> {
+        // The vnode reference goes with this object; ramfs keeps no per-open state.
+        Ok(())
     }
 }
 
@@ -67,8 +187,8 @@ pub fn vn_open(
     if access == O_ACCMODE {
         return Err(Errno::EINVAL);
     }
-    // Kernel file flags are the access mode plus one (FFLAGS).
-    let fflag = (access + 1) & (FREAD | FWRITE);
+    // Kernel file flags are the access mode plus one, and the status flags (FFLAGS).
+    let fflag = fflags(oflag);
     let (vp, created) = match namei_as(root, cwd, path, true, root_user) {
         Ok(_) if oflag & O_CREAT != 0 && oflag & O_EXCL != 0 => return Err(Errno::EEXIST),
         Ok(vp) => (vp, false),
@@ -101,7 +221,7 @@ pub fn vn_open(
         // Shrinking files arrives with the VFS calls (truncate).
         return Err(Errno::ENOTSUP);
     }
-    Ok(FileGlob::new(fflag, Arc::new(VnodeFile { vp, append: oflag & O_APPEND != 0 })))
+    Ok(FileGlob::new(fflag, Arc::new(VnodeFile::new(vp))))
 }
 
 #[cfg(test)]
