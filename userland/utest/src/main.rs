@@ -17,6 +17,7 @@ use mach::port::{MACH_PORT_NULL, mach_port_valid};
 
 mod copyio;
 mod exec;
+mod files;
 mod introspect;
 mod ipc;
 mod ipc_fuzz;
@@ -255,6 +256,7 @@ fn main(args: &Args) -> i32 {
         .chain(spawn::CASES)
         .chain(exec::CASES)
         .chain(limits::CASES)
+        .chain(files::CASES)
         .chain(introspect::CASES)
         .chain(ports::CASES)
         .chain(ipc::CASES)
