@@ -16,6 +16,7 @@ pub const CASES: &[(&str, Case)] = &[
     ("O_APPEND from two processes: every record lands whole", two_appenders),
     ("a read of more than 4 KiB from the initrd in one call", big_read),
     ("a console write of more than 4 KiB in one call", big_console_write),
+    ("a non-blocking console read with no line typed is EAGAIN", console_nonblocking_read),
 ];
 
 fn getfl(fd: i32) -> Result<u32, Errno> {
@@ -193,4 +194,18 @@ fn big_console_write(_: &Args) -> Result<(), &'static str> {
         line[CONSOLE_LINE - 1] = b'\n';
     }
     check(write_bytes(1, &out) == Ok(out.len() as u64), "all 9000 bytes in one call")
+}
+
+fn console_nonblocking_read(_: &Args) -> Result<(), &'static str> {
+    // fd 0 shares its description with 1 and 2: O_NONBLOCK is set for all three, then
+    // cleared again before anything else reads.
+    let before = getfl(0).map_err(|_| "F_GETFL")?;
+    check(setfl(0, before | O_NONBLOCK) == Ok(()), "F_SETFL O_NONBLOCK on the console")?;
+    check(getfl(2) == Ok(before | O_NONBLOCK), "stderr shares the console's description")?;
+    let mut buf = [0u8; 64];
+    // Nobody types during the tests; if a line did arrive, it is returned instead of waiting.
+    let got = read_bytes(0, &mut buf);
+    let restored = setfl(0, before);
+    check(restored == Ok(()) && getfl(0) == Ok(before), "O_NONBLOCK cleared again")?;
+    check(matches!(got, Err(Errno::EAGAIN) | Ok(1..)), "EAGAIN instead of waiting for a line")
 }
