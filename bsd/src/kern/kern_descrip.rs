@@ -109,7 +109,8 @@ pub trait FileOps: Send + Sync {
     fn fo_stat(&self) -> Result<FileStat, Errno>;
 
     /// The last reference to the description is gone (`fo_close`): release what the open
-    /// holds.
+    /// holds. It may run with the descriptor table's (spin) lock held — `close`, `dup2` and
+    /// exit drop descriptors under it — so it must not block.
     fn fo_close(&self) -> Result<(), Errno>;
 }
 
