@@ -10,8 +10,15 @@ use osfmk::kern::exception::register_bsd_hooks;
 use osfmk::kern::task::TaskRef;
 use sys::Errno;
 
-use crate::kern::kern_descrip::{FREAD, FWRITE, FileDesc, FileGlob, FileOps, FileProc};
+use osfmk::kern::waitq::Wait;
+use sys::fcntl::FIONBIO;
+use sys::stat::S_IFCHR;
+
+use crate::kern::kern_descrip::{
+    DType, FNONBLOCK, FREAD, FWRITE, FileDesc, FileGlob, FileOps, FileProc, FileStat,
+};
 use crate::kern::kern_proc::{Proc, Ucred};
+use crate::kern::uio::Uio;
 use crate::vfs::vnode::VnodeRef;
 
 /// What BSD needs from the machine: the console and a way to stop.
@@ -42,27 +49,90 @@ pub fn rootvnode() -> Option<VnodeRef> {
     ROOT.get().cloned()
 }
 
-/// The console as a file (the tty arrives with M2; this is its raw, line-buffered core).
+/// The console as a file (the tty arrives with M2; this is its raw, line-buffered core):
+/// a read returns one line (or as much of it as fits), waiting for one unless the
+/// description is non-blocking; a write of any length goes out whole.
 struct ConsoleFile;
 
+/// Bytes a console read or write moves per step (bounds the kernel buffer).
+const CONSOLE_CHUNK: usize = 4096;
+
+impl ConsoleFile {
+    /// Is a whole line buffered? (Taking at most nothing of it leaves it there.)
+    fn line_ready() -> bool {
+        platform().console_read_line(&mut []).is_some()
+    }
+}
+
 impl FileOps for ConsoleFile {
-    fn read(&self, buf: &mut [u8], _offset: u64) -> Result<usize, Errno> {
-        if buf.is_empty() {
-            return Ok(0);
-        }
-        // A signal (EINTR, or a restart under SA_RESTART) or termination ends the wait.
-        let platform = platform();
-        crate::kern::kern_synch::msleep(
-            &[platform.console_input_waitq()],
-            crate::kern::kern_synch::PCATCH,
-            None,
-            || Ok(platform.console_read_line(buf)),
-        )
+    fn fo_type(&self) -> DType {
+        DType::Vnode
     }
 
-    fn write(&self, buf: &[u8], _offset: u64) -> Result<usize, Errno> {
-        platform().console_write(buf);
-        Ok(buf.len())
+    fn fo_read(&self, fg: &FileGlob, uio: &mut Uio, _flags: u32) -> Result<(), Errno> {
+        if uio.resid() == 0 {
+            return Ok(());
+        }
+        let mut kbuf = [0u8; CONSOLE_CHUNK];
+        let want = uio.resid().min(CONSOLE_CHUNK);
+        let platform = platform();
+        let n = if fg.flag() & FNONBLOCK != 0 {
+            platform.console_read_line(&mut kbuf[..want]).ok_or(Errno::EAGAIN)?
+        } else {
+            // A signal (EINTR, or a restart under SA_RESTART) or termination ends the wait.
+            crate::kern::kern_synch::msleep(
+                &[platform.console_input_waitq()],
+                crate::kern::kern_synch::PCATCH,
+                None,
+                || Ok(platform.console_read_line(&mut kbuf[..want])),
+            )?
+        };
+        uio.uiomove(&mut kbuf[..n]).map(drop)
+    }
+
+    fn fo_write(&self, _fg: &FileGlob, uio: &mut Uio, _flags: u32) -> Result<(), Errno> {
+        let mut kbuf = [0u8; CONSOLE_CHUNK];
+        while uio.resid() > 0 {
+            let want = uio.resid().min(CONSOLE_CHUNK);
+            let before = uio.moved();
+            let r = uio.uiomove(&mut kbuf[..want]);
+            // What came in before a fault still goes out.
+            platform().console_write(&kbuf[..uio.moved() - before]);
+            r?;
+        }
+        Ok(())
+    }
+
+    fn fo_ioctl(&self, _fg: &FileGlob, cmd: u32, _data: &mut [u8]) -> Result<(), Errno> {
+        match cmd {
+            // Reads honour the description's FNONBLOCK; nothing else to set.
+            FIONBIO => Ok(()),
+            // Not a terminal yet: no termios, window size or line count to report.
+            _ => Err(Errno::ENOTTY),
+        }
+    }
+
+    fn fo_select<'q>(&'q self, _fg: &FileGlob, which: u32, wait: Option<&mut Wait<'q>>) -> bool {
+        if which & FREAD == 0 || ConsoleFile::line_ready() {
+            // Output never waits.
+            return true;
+        }
+        if let Some(wait) = wait {
+            wait.on(platform().console_input_waitq());
+            // A line that arrived before the thread joined the queue woke nobody.
+            return ConsoleFile::line_ready();
+        }
+        false
+    }
+
+    fn fo_stat(&self) -> Result<FileStat, Errno> {
+        // A character device, read and write for its owner, write for its group (a tty's).
+        Ok(FileStat { st_mode: S_IFCHR | 0o620, st_size: 0, st_blksize: CONSOLE_CHUNK as u32 })
+    }
+
+    fn fo_close(&self) -> Result<(), Errno> {
+        // The console stays; closing it releases nothing.
+        Ok(())
     }
 }
 

@@ -1,32 +1,118 @@
 //! File descriptors (XNU's `filedesc`, `fileproc`, `fileglob`): a per-process table of
 //! descriptors, each with its own flags, pointing at shared open-file descriptions that
-//! carry the offset, the open mode and the operations of what is open.
+//! carry the offset, the open mode and status flags, and the operations of what is open
+//! ([`FileOps`], XNU's `fileops`).
+//!
+//! Reads and writes go through a [`Uio`] over the caller's memory ([`dofileread`],
+//! [`dofilewrite`]); each kind of file moves the bytes itself, in bounded chunks. The offset
+//! is the description's and is locked for the whole of a transfer that uses it
+//! ([`FileGlob::offset_lock`], XNU's `vn_offset_lock`), so two users of one description
+//! never read or write at the same offset. The status flags (`O_APPEND`, `O_NONBLOCK`) can
+//! change after open (`fcntl(F_SETFL)`, [`fcntl_setfl`]); the access mode cannot.
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU32, Ordering};
 
-use osfmk::kern::locks::SimpleLock;
+use osfmk::kern::locks::{LckMtx, LckMtxGuard};
+use osfmk::kern::waitq::Wait;
 use sys::Errno;
+use sys::fcntl::{FIONBIO, O_APPEND, O_NONBLOCK, O_SYNC};
+
+use crate::kern::uio::{Uio, uio_result};
 
 /// Open for reading (`FREAD`).
 pub const FREAD: u32 = 0x1;
 /// Open for writing (`FWRITE`).
 pub const FWRITE: u32 = 0x2;
+/// Writes go to the end of the file (`FAPPEND`, the `O_APPEND` bit).
+pub const FAPPEND: u32 = O_APPEND;
+/// I/O that would wait fails with `EAGAIN` instead (`FNONBLOCK`, the `O_NONBLOCK` bit).
+pub const FNONBLOCK: u32 = O_NONBLOCK;
+/// Synchronous writes (`FFSYNC`, the `O_SYNC` bit): every file here is written through at
+/// once, so the flag is kept and reported but changes nothing.
+pub const FFSYNC: u32 = O_SYNC;
+/// What an open file description keeps of `open`'s flags (XNU's `FMASK`, less `FASYNC`:
+/// no file here can signal its readiness yet, so `O_ASYNC` is not kept).
+pub const FMASK: u32 = FREAD | FWRITE | FAPPEND | FNONBLOCK | FFSYNC;
+/// The status flags `fcntl(F_SETFL)` may change (XNU's `FCNTLFLAGS`, less `FASYNC`).
+pub const FCNTLFLAGS: u32 = FAPPEND | FNONBLOCK | FFSYNC;
 /// Close on exec, per descriptor (`FP_CLOEXEC`).
 pub const FP_CLOEXEC: u32 = 0x1;
 /// Most descriptors a process may have open (`OPEN_MAX`-like, our choice).
 pub const NOFILE: usize = 256;
+/// `fo_read`/`fo_write` flag: use the uio's offset, not the description's (`FOF_OFFSET`,
+/// for `pread`/`pwrite`).
+pub const FOF_OFFSET: u32 = 0x1;
 
-/// What an open file does: XNU's `fileops`. Devices, vnodes, pipes and sockets implement it.
+/// Kernel file flags from `open`'s flags (XNU's `FFLAGS`: the access mode plus one, so
+/// read and write are bits), keeping only [`FMASK`].
+pub fn fflags(oflag: u32) -> u32 {
+    oflag.wrapping_add(1) & FMASK
+}
+
+/// `open`'s flags from kernel file flags (XNU's `OFLAGS`), as `F_GETFL` reports them.
+pub fn oflags(fflag: u32) -> u32 {
+    fflag.wrapping_sub(1)
+}
+
+/// What kind of object a file is (XNU's `file_type_t`, same values).
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DType {
+    /// A vnode: a file, a directory, a device (`DTYPE_VNODE`).
+    Vnode = 1,
+    /// A socket (`DTYPE_SOCKET`).
+    Socket = 2,
+    /// A pipe (`DTYPE_PIPE`).
+    Pipe = 6,
+}
+
+/// What `fo_stat` reports (the parts of `struct stat64` a file kind knows).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FileStat {
+    /// Type and permission bits.
+    pub st_mode: u16,
+    /// Length in bytes (0 for a device).
+    pub st_size: u64,
+    /// The preferred I/O size.
+    pub st_blksize: u32,
+}
+
+/// What an open file does: XNU's `fileops`. Vnodes, devices, pipes and sockets implement
+/// it. Every method gets the open file description it is called through, for its flags and
+/// offset.
 pub trait FileOps: Send + Sync {
-    /// Read up to `buf.len()` bytes at `offset` (ignored by devices). May block.
-    fn read(&self, buf: &mut [u8], offset: u64) -> Result<usize, Errno>;
-    /// Write `buf` at `offset`. Returns bytes written.
-    fn write(&self, buf: &[u8], offset: u64) -> Result<usize, Errno>;
-    /// Does the offset advance with reads and writes (vnodes), or not (ttys)?
-    fn seekable(&self) -> bool {
-        false
-    }
+    /// What kind of file this is (`fo_type`).
+    fn fo_type(&self) -> DType;
+
+    /// Move bytes from the file into `uio` (`fo_read`): at the description's offset,
+    /// advancing it, unless `flags` has [`FOF_OFFSET`]. May block (unless the description
+    /// is `FNONBLOCK`). Stops at end of file; an error after some bytes moved is reported by
+    /// the caller as a short read ([`uio_result`]).
+    fn fo_read(&self, fg: &FileGlob, uio: &mut Uio, flags: u32) -> Result<(), Errno>;
+
+    /// Move bytes from `uio` into the file (`fo_write`), as [`FileOps::fo_read`] does the
+    /// other way; an `FAPPEND` description writes at the end.
+    fn fo_write(&self, fg: &FileGlob, uio: &mut Uio, flags: u32) -> Result<(), Errno>;
+
+    /// A control request (`fo_ioctl`): `data` is the kernel copy of the request's argument,
+    /// as long as the request's encoded size. A request this file does not know: `ENOTTY`.
+    fn fo_ioctl(&self, fg: &FileGlob, cmd: u32, data: &mut [u8]) -> Result<(), Errno>;
+
+    /// Is the file ready for `which` ([`FREAD`] or [`FWRITE`]) now (`fo_select`)? If not and
+    /// `wait` is given, the file puts the waiting thread on the queue its readiness is
+    /// announced on, so a `select` sleeping on `wait` wakes when it may have changed.
+    fn fo_select<'q>(&'q self, fg: &FileGlob, which: u32, wait: Option<&mut Wait<'q>>) -> bool;
+
+    /// The file's type, permissions and size (`fo_stat`, `fstat`'s source).
+    fn fo_stat(&self) -> Result<FileStat, Errno>;
+
+    /// The last reference to the description is gone (`fo_close`): release what the open
+    /// holds. It may run with the descriptor table's (spin) lock held — `close`, `dup2` and
+    /// exit drop descriptors under it — so it must not block.
+    fn fo_close(&self) -> Result<(), Errno>;
+
     /// The vnode behind a vnode file (XNU's `fg_data` of a `DTYPE_VNODE`), for `fchdir`;
     /// `None` for anything else.
     fn vnode(&self) -> Option<crate::vfs::vnode::VnodeRef> {
@@ -36,23 +122,99 @@ pub trait FileOps: Send + Sync {
 
 /// An open file description, shared by `dup` and `fork`.
 pub struct FileGlob {
-    /// FREAD / FWRITE and status flags.
-    pub fg_flag: u32,
-    /// Current offset.
-    pub fg_offset: SimpleLock<u64>,
+    /// FREAD / FWRITE and status flags (`fg_flag`): atomic, as `F_SETFL` changes it while
+    /// others may be doing I/O through the description.
+    fg_flag: AtomicU32,
+    /// The current offset, and the lock a transfer holds for its whole length so the read
+    /// of the offset, the I/O and the update are one step (XNU's `fg_offset` under
+    /// `vn_offset_lock`). A sleeping lock: a transfer may fault on user memory holding it.
+    fg_offset: LckMtx<u64>,
     /// What is open.
     pub fg_ops: Arc<dyn FileOps>,
 }
 
 impl FileGlob {
-    /// A new description with `flag` over `ops`.
+    /// A new description with kernel file flags `flag` (only [`FMASK`] is kept) over `ops`.
     pub fn new(flag: u32, ops: Arc<dyn FileOps>) -> Arc<FileGlob> {
         Arc::new(FileGlob {
-            fg_flag: flag,
-            fg_offset: SimpleLock::new(&osfmk::kern::lock_order::FILEGLOB_OFFSET, 0),
+            fg_flag: AtomicU32::new(flag & FMASK),
+            fg_offset: LckMtx::new(&osfmk::kern::lock_order::FILEGLOB_OFFSET, 0),
             fg_ops: ops,
         })
     }
+
+    /// The kernel file flags now.
+    pub fn flag(&self) -> u32 {
+        self.fg_flag.load(Ordering::Acquire)
+    }
+
+    /// Lock the offset for one transfer (and read or set it through the guard).
+    pub fn offset_lock(&self) -> LckMtxGuard<'_, u64> {
+        self.fg_offset.lock()
+    }
+
+    /// The current offset (waits for a transfer in progress to finish).
+    pub fn offset(&self) -> u64 {
+        *self.fg_offset.lock()
+    }
+
+    /// Replace the status flags in [`FCNTLFLAGS`] with those in `fflag`; the rest stays.
+    /// Returns the flags before.
+    fn set_status(&self, fflag: u32) -> u32 {
+        let mut old = self.flag();
+        loop {
+            let new = (old & !FCNTLFLAGS) | (fflag & FCNTLFLAGS);
+            match self.fg_flag.compare_exchange_weak(old, new, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => return old,
+                Err(now) => old = now,
+            }
+        }
+    }
+}
+
+impl Drop for FileGlob {
+    fn drop(&mut self) {
+        // Nobody can report a failure of the last close (the descriptor is already gone), as
+        // in XNU's closef.
+        let _ = self.fg_ops.fo_close();
+    }
+}
+
+/// `read` through `fg`: not open for reading, `EBADF`; else the bytes moved into `uio`
+/// (short if the file ended or an error came after progress).
+pub fn dofileread(fg: &FileGlob, uio: &mut Uio, flags: u32) -> Result<usize, Errno> {
+    if fg.flag() & FREAD == 0 {
+        return Err(Errno::EBADF);
+    }
+    let r = fg.fg_ops.fo_read(fg, uio, flags);
+    uio_result(uio, r)
+}
+
+/// `write` through `fg`: not open for writing, `EBADF`; else the bytes moved from `uio`.
+pub fn dofilewrite(fg: &FileGlob, uio: &mut Uio, flags: u32) -> Result<usize, Errno> {
+    if fg.flag() & FWRITE == 0 {
+        return Err(Errno::EBADF);
+    }
+    let r = fg.fg_ops.fo_write(fg, uio, flags);
+    uio_result(uio, r)
+}
+
+/// `fcntl(F_GETFL)`: the access mode and status flags as `open` spells them.
+pub fn fcntl_getfl(fg: &FileGlob) -> u32 {
+    oflags(fg.flag())
+}
+
+/// `fcntl(F_SETFL, arg)`: `arg` is `open` flags; its [`FCNTLFLAGS`] bits replace the
+/// description's, everything else in it (the access mode, `O_CREAT`, unknown bits) is
+/// ignored, as in XNU. The file is told of the new `O_NONBLOCK` (`FIONBIO`); if it refuses,
+/// the flags are put back and its error returned.
+pub fn fcntl_setfl(fg: &FileGlob, arg: u32) -> Result<(), Errno> {
+    let old = fg.set_status(fflags(arg));
+    let nbio = i32::from(fg.flag() & FNONBLOCK != 0);
+    let mut data = nbio.to_ne_bytes();
+    fg.fg_ops.fo_ioctl(fg, FIONBIO, &mut data).inspect_err(|_| {
+        fg.set_status(old);
+    })
 }
 
 /// One descriptor slot.
@@ -200,18 +362,56 @@ impl FileDesc {
 mod tests {
     use super::*;
 
-    struct Null;
+    use core::sync::atomic::AtomicUsize;
+    use osfmk::arm64::pmap::USER_VM_MIN;
+    use osfmk::vm::user_ptr::{UserAddr, host_user_memory};
+    use sys::fcntl::{FIONREAD, O_ACCMODE, O_ASYNC, O_CREAT, O_RDONLY, O_RDWR, O_WRONLY};
+
+    use crate::kern::uio::UioRw;
+
+    /// Reads give nothing, writes take everything; FIONBIO refused when `refuse_nbio`;
+    /// counts its closes.
+    #[derive(Default)]
+    struct Null {
+        refuse_nbio: bool,
+        closes: AtomicUsize,
+    }
     impl FileOps for Null {
-        fn read(&self, _: &mut [u8], _: u64) -> Result<usize, Errno> {
-            Ok(0)
+        fn fo_type(&self) -> DType {
+            DType::Vnode
         }
-        fn write(&self, buf: &[u8], _: u64) -> Result<usize, Errno> {
-            Ok(buf.len())
+        fn fo_read(&self, _: &FileGlob, _: &mut Uio, _: u32) -> Result<(), Errno> {
+            Ok(())
+        }
+        fn fo_write(&self, _: &FileGlob, uio: &mut Uio, _: u32) -> Result<(), Errno> {
+            let mut buf = [0u8; 64];
+            while uio.resid() > 0 {
+                let n = uio.resid().min(buf.len());
+                uio.uiomove(&mut buf[..n])?;
+            }
+            Ok(())
+        }
+        fn fo_ioctl(&self, _: &FileGlob, cmd: u32, _: &mut [u8]) -> Result<(), Errno> {
+            match cmd {
+                FIONBIO if self.refuse_nbio => Err(Errno::ENOTSUP),
+                FIONBIO => Ok(()),
+                _ => Err(Errno::ENOTTY),
+            }
+        }
+        fn fo_select<'q>(&'q self, _: &FileGlob, _: u32, _: Option<&mut Wait<'q>>) -> bool {
+            true
+        }
+        fn fo_stat(&self) -> Result<FileStat, Errno> {
+            Ok(FileStat { st_mode: 0, st_size: 0, st_blksize: 1 })
+        }
+        fn fo_close(&self) -> Result<(), Errno> {
+            self.closes.fetch_add(1, Ordering::Relaxed);
+            Ok(())
         }
     }
 
     fn fp() -> FileProc {
-        FileProc { fp_flags: 0, fp_glob: FileGlob::new(FREAD | FWRITE, Arc::new(Null)) }
+        FileProc { fp_flags: 0, fp_glob: FileGlob::new(FREAD | FWRITE, Arc::new(Null::default())) }
     }
 
     #[test]
@@ -285,5 +485,70 @@ mod tests {
         t.set_limit(2);
         assert_eq!(t.alloc(fp()), Ok(1));
         assert_eq!(t.alloc(fp()), Err(Errno::EMFILE));
+    }
+
+    #[test]
+    fn open_flags_and_file_flags_convert_as_xnu() {
+        assert_eq!(fflags(O_RDONLY), FREAD);
+        assert_eq!(fflags(O_WRONLY), FWRITE);
+        assert_eq!(fflags(O_RDWR), FREAD | FWRITE);
+        assert_eq!(
+            fflags(O_RDWR | O_APPEND | O_CREAT | O_ASYNC),
+            FREAD | FWRITE | FAPPEND,
+            "only FMASK kept"
+        );
+        for o in [O_RDONLY, O_WRONLY, O_RDWR] {
+            assert_eq!(oflags(fflags(o | O_NONBLOCK)), o | O_NONBLOCK);
+        }
+    }
+
+    #[test]
+    fn setfl_changes_status_flags_only() {
+        let fg = FileGlob::new(fflags(O_WRONLY | O_APPEND), Arc::new(Null::default()));
+        assert_eq!(fcntl_getfl(&fg), O_WRONLY | O_APPEND);
+        // The access mode asked for is ignored, and so are bits F_SETFL does not set.
+        fcntl_setfl(&fg, O_RDWR | O_NONBLOCK | O_CREAT | 0x4000_0000).unwrap();
+        assert_eq!(fcntl_getfl(&fg), O_WRONLY | O_NONBLOCK, "O_APPEND cleared, O_NONBLOCK set");
+        assert_eq!(fcntl_getfl(&fg) & O_ACCMODE, O_WRONLY);
+        fcntl_setfl(&fg, O_APPEND | O_SYNC).unwrap();
+        assert_eq!(fcntl_getfl(&fg), O_WRONLY | O_APPEND | O_SYNC);
+        fcntl_setfl(&fg, 0).unwrap();
+        assert_eq!(fcntl_getfl(&fg), O_WRONLY);
+        // A file that refuses non-blocking I/O keeps its old flags.
+        let stubborn = FileGlob::new(FREAD, Arc::new(Null { refuse_nbio: true, ..Null::default() }));
+        assert_eq!(fcntl_setfl(&stubborn, O_NONBLOCK | O_APPEND), Err(Errno::ENOTSUP));
+        assert_eq!(fcntl_getfl(&stubborn), O_RDONLY);
+    }
+
+    #[test]
+    fn the_access_mode_is_enforced_and_the_last_close_closes() {
+        let mem = host_user_memory::session();
+        let base = USER_VM_MIN + 0x10_0000;
+        mem.map(base, 4096, true);
+        let ops = Arc::new(Null::default());
+        let ro = FileGlob::new(FREAD, ops.clone());
+        let mut uio = Uio::new(UserAddr(base), 100, 0, UioRw::Write).unwrap();
+        assert_eq!(dofilewrite(&ro, &mut uio, 0), Err(Errno::EBADF));
+        let mut uio = Uio::new(UserAddr(base), 100, 0, UioRw::Read).unwrap();
+        assert_eq!(dofileread(&ro, &mut uio, 0), Ok(0));
+        let wo = FileGlob::new(FWRITE, ops.clone());
+        assert_eq!(dofileread(&wo, &mut uio, 0), Err(Errno::EBADF));
+        let mut uio = Uio::new(UserAddr(base), 200, 0, UioRw::Write).unwrap();
+        assert_eq!(dofilewrite(&wo, &mut uio, 0), Ok(200));
+        // A fault part-way is a short write; at the start, EFAULT.
+        let mut uio = Uio::new(UserAddr(base + 4000), 200, 0, UioRw::Write).unwrap();
+        assert_eq!(dofilewrite(&wo, &mut uio, 0), Ok(96));
+        let mut uio = Uio::new(UserAddr(base + 4096), 200, 0, UioRw::Write).unwrap();
+        assert_eq!(dofilewrite(&wo, &mut uio, 0), Err(Errno::EFAULT));
+        assert_eq!(wo.fg_ops.fo_ioctl(&wo, FIONREAD, &mut [0; 4]), Err(Errno::ENOTTY));
+        let mut t = FileDesc::new();
+        t.alloc(FileProc { fp_flags: 0, fp_glob: wo }).unwrap();
+        t.dup_at_least(0, 0, false).unwrap();
+        drop(ro);
+        assert_eq!(ops.closes.load(Ordering::Relaxed), 1);
+        t.close(0).unwrap();
+        assert_eq!(ops.closes.load(Ordering::Relaxed), 1, "a descriptor still holds it");
+        t.close(1).unwrap();
+        assert_eq!(ops.closes.load(Ordering::Relaxed), 2);
     }
 }

@@ -1,7 +1,8 @@
 //! The BSD kernel proper: processes over Mach tasks, exec, exit, signals, descriptors and
 //! the system call table. The pure pieces (ELF checks, the exec stack image, the system call
-//! argument conversion in `sysproto`, posix_spawn's file-action parser) are unit-tested on
-//! the host; the glue to Mach tasks and threads builds for the target only.
+//! argument conversion in `sysproto`, posix_spawn's file-action parser, the descriptor
+//! table and `uio`, the I/O cursor over user memory) are unit-tested on the host; the glue
+//! to Mach tasks and threads builds for the target only.
 
 pub mod exec_elf;
 pub mod exec_stack;
@@ -15,6 +16,7 @@ pub mod kern_wait;
 pub mod proc_filter;
 pub mod spawn_file_actions;
 pub mod sysproto;
+pub mod uio;
 
 #[cfg(target_os = "none")]
 pub mod bsd_hooks;

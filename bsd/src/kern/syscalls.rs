@@ -10,9 +10,8 @@
 
 use alloc::sync::Arc;
 
-use mach::CopyFault;
 use osfmk::arm64::trapframe::TrapFrame;
-use osfmk::vm::user_ptr::{UserAddr, UserPtr, UserSlice};
+use osfmk::vm::user_ptr::{UserAddr, UserPtr};
 use sys::Errno;
 use sys::syscalls::{SysStatus, sysent_info};
 use sys::time::{Timeval, Timezone};
@@ -31,9 +30,6 @@ pub struct SysCtx<'a> {
     pub p: &'a Arc<Proc>,
     pub frame: &'a mut TrapFrame,
 }
-
-/// Bytes moved per step by read and write: bounds kernel buffers, not the request.
-const IO_CHUNK: usize = 4096;
 
 /// `struct rusage` from user and system counter ticks.
 fn rusage_of((user, system): (u64, u64)) -> sys::resource::Rusage {
@@ -60,57 +56,25 @@ mod handlers {
     }
 
     pub fn read(cx: &mut SysCtx, fd: i32, cbuf: UserAddr, nbyte: usize) -> SysRet {
+        use crate::kern::uio::{Uio, UioRw};
         let fg = cx.p.p_fd.lock().get(fd)?;
-        if fg.fg_flag & crate::kern::kern_descrip::FREAD == 0 {
+        if fg.flag() & crate::kern::kern_descrip::FREAD == 0 {
             return Err(Errno::EBADF);
         }
-        if nbyte > isize::MAX as usize {
-            return Err(Errno::EINVAL);
-        }
-        let mut kbuf = [0u8; IO_CHUNK];
-        let want = nbyte.min(IO_CHUNK);
-        let dst = UserSlice::new(cbuf.0, want)?;
-        let offset = *fg.fg_offset.lock();
-        let n = fg.fg_ops.read(&mut kbuf[..want], offset)?;
-        dst.write_at(0, &kbuf[..n])?;
-        if fg.fg_ops.seekable() {
-            *fg.fg_offset.lock() += n as u64;
-        }
-        Ok((n as u64, 0))
+        // The whole request in one call, as BSD moves it: the file moves it in bounded
+        // chunks; a bad address part-way ends it short, at the start is EFAULT.
+        let mut uio = Uio::new(cbuf, nbyte, 0, UioRw::Read)?;
+        crate::kern::kern_descrip::dofileread(&fg, &mut uio, 0).map(|n| (n as u64, 0))
     }
 
     pub fn write(cx: &mut SysCtx, fd: i32, cbuf: UserAddr, nbyte: usize) -> SysRet {
+        use crate::kern::uio::{Uio, UioRw};
         let fg = cx.p.p_fd.lock().get(fd)?;
-        if fg.fg_flag & crate::kern::kern_descrip::FWRITE == 0 {
+        if fg.flag() & crate::kern::kern_descrip::FWRITE == 0 {
             return Err(Errno::EBADF);
         }
-        if nbyte > isize::MAX as usize {
-            return Err(Errno::EINVAL);
-        }
-        let mut kbuf = [0u8; IO_CHUNK];
-        let mut done = 0;
-        while done < nbyte {
-            let want = (nbyte - done).min(IO_CHUNK);
-            // A bad address part-way through ends the write short, as on BSD (the request
-            // may run far past what is mapped); a bad address at the start is EFAULT.
-            let chunk = cbuf.offset(done as u64).ok_or(CopyFault { copied: 0 });
-            let got = match chunk.and_then(|at| UserSlice::new(at.0, want)?.read_at(0, &mut kbuf[..want])) {
-                Ok(()) => want,
-                Err(fault) => fault.copied,
-            };
-            if got > 0 {
-                let offset = *fg.fg_offset.lock();
-                let n = fg.fg_ops.write(&kbuf[..got], offset)?;
-                done += n;
-                if fg.fg_ops.seekable() {
-                    *fg.fg_offset.lock() += n as u64;
-                }
-            }
-            if got < want {
-                return if done == 0 { Err(Errno::EFAULT) } else { Ok((done as u64, 0)) };
-            }
-        }
-        Ok((done as u64, 0))
+        let mut uio = Uio::new(cbuf, nbyte, 0, UioRw::Write)?;
+        crate::kern::kern_descrip::dofilewrite(&fg, &mut uio, 0).map(|n| (n as u64, 0))
     }
 
     pub fn getpid(cx: &mut SysCtx) -> SysRet {
@@ -307,12 +271,25 @@ mod handlers {
         cx.p.p_fd.lock().dup2(from, to).map(|()| (to as u64, 0))
     }
 
-    /// The descriptor commands; the open-file status commands (F_GETFL, F_SETFL, locks)
-    /// arrive with the file system calls and are EINVAL until then.
+    /// The descriptor commands and the open file's status flags; other commands (locks,
+    /// F_GETPATH) arrive with the file system calls and are EINVAL until then, as an
+    /// unknown command is in XNU. A bad descriptor is EBADF whatever the command.
     pub fn fcntl(cx: &mut SysCtx, fd: i32, cmd: i32, arg: i64) -> SysRet {
+        use crate::kern::kern_descrip::{fcntl_getfl, fcntl_setfl};
         use sys::fcntl::*;
         let mut fdt = cx.p.p_fd.lock();
         match cmd {
+            F_GETFL => {
+                let fg = fdt.get(fd)?;
+                drop(fdt);
+                Ok((fcntl_getfl(&fg) as u64, 0))
+            }
+            F_SETFL => {
+                let fg = fdt.get(fd)?;
+                drop(fdt);
+                // The argument is an `int` (XNU casts the `long` down).
+                done(fcntl_setfl(&fg, arg as i32 as u32))
+            }
             // The minimum descriptor is an `int` (XNU casts the `long` down).
             F_DUPFD | F_DUPFD_CLOEXEC => {
                 fdt.dup_at_least(fd, arg as i32, cmd == F_DUPFD_CLOEXEC).map(|n| (n as u64, 0))

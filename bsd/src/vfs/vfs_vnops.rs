@@ -1,37 +1,191 @@
 //! Open files backed by vnodes (XNU's `vfs_vnops.c`): `vn_open` turns a path and open
-//! flags into an open file description whose reads and writes go to the vnode at the
-//! description's offset.
+//! flags into an open file description, and [`VnodeFile`] is its `fileops`: reads and
+//! writes at the description's offset through a uio, in bounded chunks, with the offset
+//! locked for the whole transfer and the file's own lock taken per chunk (never across a
+//! fault on user memory), so a request of any length moves whole unless the file ends or
+//! the memory does.
 
 use alloc::sync::Arc;
 
+use osfmk::kern::locks::{LckMtx, LckMtxGuard};
+use osfmk::kern::waitq::Wait;
 use sys::Errno;
-use sys::fcntl::{O_ACCMODE, O_APPEND, O_CREAT, O_EXCL, O_TRUNC};
+use sys::fcntl::{FIOASYNC, FIONBIO, FIONREAD, O_ACCMODE, O_CREAT, O_EXCL, O_TRUNC};
 // Files have no owners yet: a caller who is not root is held to the "other" bits.
 use sys::stat::{S_IROTH, S_IWOTH, S_IXOTH};
 
-use crate::kern::kern_descrip::{FREAD, FWRITE, FileGlob, FileOps};
+use crate::kern::kern_descrip::{
+    DType, FAPPEND, FOF_OFFSET, FREAD, FWRITE, FileGlob, FileOps, FileStat, fflags,
+};
+use crate::kern::uio::Uio;
 use crate::vfs::vfs_lookup::namei_as;
 use crate::vfs::vnode::{VType, Vnode, VnodeRef};
 use crate::vfs::{ALLPERMS, NAME_MAX};
 
+/// Bytes a vnode read or write moves per step: bounds the kernel buffer (on the kernel
+/// stack) and how long the file's lock is held, not the request.
+pub const VN_IO_CHUNK: usize = 4096;
+
+/// The preferred I/O size `stat` reports for vnode files.
+pub const VN_BLKSIZE: u32 = VN_IO_CHUNK as u32;
+
 /// A vnode as an open file.
 pub struct VnodeFile {
     vp: VnodeRef,
-    append: bool,
+}
+
+impl VnodeFile {
+    /// `vp` as an open file's operations.
+    pub fn new(vp: VnodeRef) -> VnodeFile {
+        VnodeFile { vp }
+    }
+
+    /// The vnode it reads and writes.
+    pub fn vnode(&self) -> &VnodeRef {
+        &self.vp
+    }
+
+    /// Reads into `uio` from its offset until it is full or the file ends.
+    fn read_uio(&self, uio: &mut Uio) -> Result<(), Errno> {
+        let mut kbuf = [0u8; VN_IO_CHUNK];
+        while uio.resid() > 0 {
+            let want = uio.resid().min(VN_IO_CHUNK);
+            let n = self.vp.read_at(uio.uio_offset, &mut kbuf[..want])?;
+            if n == 0 {
+                break;
+            }
+            uio.uiomove(&mut kbuf[..n])?;
+        }
+        Ok(())
+    }
+
+    /// Writes all of `uio` at its offset, or each chunk at the end of the file if `append`.
+    /// Leaves `uio.uio_offset` after the last byte written.
+    fn write_uio(&self, uio: &mut Uio, append: bool) -> Result<(), Errno> {
+        let mut kbuf = [0u8; VN_IO_CHUNK];
+        while uio.resid() > 0 {
+            let want = uio.resid().min(VN_IO_CHUNK);
+            let start = uio.uio_offset;
+            // Take the bytes in first: a fault here must not happen under the file's lock.
+            let before = uio.moved();
+            let fault = uio.uiomove(&mut kbuf[..want]).err();
+            let got = uio.moved() - before;
+            if got > 0 {
+                let _serial = append.then(|| vn_append_lock(&self.vp));
+                let at = if append { self.vp.size() } else { start };
+                match self.vp.write_at(at, &kbuf[..got]) {
+                    Ok(n) => {
+                        uio.unmove(got - n.min(got));
+                        uio.uio_offset = at + n as u64;
+                        if n < got {
+                            return Ok(());
+                        }
+                    }
+                    Err(e) => {
+                        // Nothing of this chunk reached the file.
+                        uio.unmove(got);
+                        uio.uio_offset = start;
+                        return Err(e);
+                    }
+                }
+            }
+            if let Some(e) = fault {
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    /// [`VnodeFile::write_uio`] at the end of the file.
+    fn append_uio(&self, uio: &mut Uio) -> Result<(), Errno> {
+        self.write_uio(uio, true)
+    }
+}
+
+/// Locks serialising appends to a vnode: finding the end and writing there is one step for
+/// each chunk. Striped by the vnode's address, so appends to different files rarely share a
+/// lock; a sleeping lock, held across the file system's write (never across a user fault).
+/// Stands in for the exclusive vnode lock XNU's writes hold, until vnodes carry one.
+static VN_APPEND_LOCKS: [LckMtx<()>; VN_APPEND_STRIPES] =
+    [const { LckMtx::new(&osfmk::kern::lock_order::FILEGLOB_OFFSET, ()) }; VN_APPEND_STRIPES];
+
+/// How many append locks there are.
+const VN_APPEND_STRIPES: usize = 16;
+
+/// The append lock for `vp`.
+fn vn_append_lock(vp: &VnodeRef) -> LckMtxGuard<'static, ()> {
+    let addr = Arc::as_ptr(vp) as usize;
+    // Vnodes are heap objects: the low bits are alignment; mix in higher ones.
+    VN_APPEND_LOCKS[((addr >> 6) ^ (addr >> 12)) % VN_APPEND_STRIPES].lock()
 }
 
 impl FileOps for VnodeFile {
-    fn read(&self, buf: &mut [u8], offset: u64) -> Result<usize, Errno> {
-        self.vp.read_at(offset, buf)
+    fn fo_type(&self) -> DType {
+        DType::Vnode
     }
 
-    fn write(&self, buf: &[u8], offset: u64) -> Result<usize, Errno> {
-        let at = if self.append { self.vp.size() } else { offset };
-        self.vp.write_at(at, buf)
+    fn fo_read(&self, fg: &FileGlob, uio: &mut Uio, flags: u32) -> Result<(), Errno> {
+        if flags & FOF_OFFSET != 0 {
+            return self.read_uio(uio);
+        }
+        let mut offset = fg.offset_lock();
+        uio.uio_offset = *offset;
+        let r = self.read_uio(uio);
+        *offset = uio.uio_offset;
+        r
     }
 
-    fn seekable(&self) -> bool {
+    fn fo_write(&self, fg: &FileGlob, uio: &mut Uio, flags: u32) -> Result<(), Errno> {
+        if fg.flag() & FAPPEND != 0 {
+            // Where an appending write starts is the file's end, not the offset; the end is
+            // found and written under the file's append lock, chunk by chunk, so appenders
+            // through other descriptions cannot land on the same bytes. The offset is left
+            // after the last byte written, as XNU leaves it.
+            let r = self.append_uio(uio);
+            if flags & FOF_OFFSET == 0 {
+                *fg.offset_lock() = uio.uio_offset;
+            }
+            return r;
+        }
+        if flags & FOF_OFFSET != 0 {
+            return self.write_uio(uio, false);
+        }
+        let mut offset = fg.offset_lock();
+        uio.uio_offset = *offset;
+        let r = self.write_uio(uio, false);
+        *offset = uio.uio_offset;
+        r
+    }
+
+    fn fo_ioctl(&self, fg: &FileGlob, cmd: u32, data: &mut [u8]) -> Result<(), Errno> {
+        // What XNU's vn_ioctl answers for regular files and directories; other requests are
+        // for devices.
+        match (self.vp.vtype(), cmd) {
+            (VType::VREG | VType::VDIR, FIONREAD) => {
+                let left = self.vp.size().saturating_sub(fg.offset());
+                let n = i32::try_from(left).unwrap_or(i32::MAX);
+                data.get_mut(..4).ok_or(Errno::EINVAL)?.copy_from_slice(&n.to_ne_bytes());
+                Ok(())
+            }
+            // Non-blocking and asynchronous I/O mean nothing to a file whose reads and writes
+            // never wait.
+            (VType::VREG | VType::VDIR, FIONBIO | FIOASYNC) => Ok(()),
+            _ => Err(Errno::ENOTTY),
+        }
+    }
+
+    fn fo_select<'q>(&'q self, _fg: &FileGlob, _which: u32, _wait: Option<&mut Wait<'q>>) -> bool {
+        // A file's data is always there to read or write: never a reason to wait.
         true
+    }
+
+    fn fo_stat(&self) -> Result<FileStat, Errno> {
+        Ok(FileStat { st_mode: self.vp.mode(), st_size: self.vp.size(), st_blksize: VN_BLKSIZE })
+    }
+
+    fn fo_close(&self) -> Result<(), Errno> {
+        // The vnode reference goes with this object; ramfs keeps no per-open state.
+        Ok(())
     }
 
     fn vnode(&self) -> Option<VnodeRef> {
@@ -71,8 +225,8 @@ pub fn vn_open(
     if access == O_ACCMODE {
         return Err(Errno::EINVAL);
     }
-    // Kernel file flags are the access mode plus one (FFLAGS).
-    let fflag = (access + 1) & (FREAD | FWRITE);
+    // Kernel file flags are the access mode plus one, and the status flags (FFLAGS).
+    let fflag = fflags(oflag);
     let (vp, created) = match namei_as(root, cwd, path, true, root_user) {
         Ok(_) if oflag & O_CREAT != 0 && oflag & O_EXCL != 0 => return Err(Errno::EEXIST),
         Ok(vp) => (vp, false),
@@ -105,14 +259,37 @@ pub fn vn_open(
         // Shrinking files arrives with the VFS calls (truncate).
         return Err(Errno::ENOTSUP);
     }
-    Ok(FileGlob::new(fflag, Arc::new(VnodeFile { vp, append: oflag & O_APPEND != 0 })))
+    Ok(FileGlob::new(fflag, Arc::new(VnodeFile::new(vp))))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::fs::ramfs::ramfs_new_root;
-    use sys::fcntl::{O_RDONLY, O_RDWR, O_WRONLY};
+    use crate::kern::kern_descrip::{dofileread, dofilewrite, fcntl_setfl};
+    use crate::kern::uio::UioRw;
+    use osfmk::arm64::pmap::USER_VM_MIN;
+    use osfmk::vm::user_ptr::{UserAddr, UserSlice, host_user_memory};
+    use sys::fcntl::{O_APPEND, O_RDONLY, O_RDWR, O_WRONLY};
+
+    const UBUF: u64 = USER_VM_MIN + 0x20_0000;
+    const UBUF_LEN: u64 = 64 * 1024;
+
+    fn rd(fg: &FileGlob, len: usize) -> Result<usize, Errno> {
+        dofileread(fg, &mut Uio::new(UserAddr(UBUF), len, 0, UioRw::Read)?, 0)
+    }
+
+    fn wr(fg: &FileGlob, at: u64, len: usize) -> Result<usize, Errno> {
+        dofilewrite(fg, &mut Uio::new(UserAddr(at), len, 0, UioRw::Write)?, 0)
+    }
+
+    fn poke(at: u64, bytes: &[u8]) {
+        UserSlice::new(at, bytes.len()).unwrap().write_at(0, bytes).unwrap();
+    }
+
+    fn open(root: &VnodeRef, path: &[u8], oflag: u32) -> Arc<FileGlob> {
+        vn_open(root, root, path, oflag | O_CREAT, 0o644, true).unwrap()
+    }
 
     /// `/sbin` (rwxr-xr-x), `/tmp` (rwxrwxrwt), `/box` (rwx-w--w-: writable, not searchable).
     fn tree() -> VnodeRef {
@@ -166,5 +343,105 @@ mod tests {
         assert_eq!(vn_authorize_add(&dir(b"box"), true), Ok(()));
         let file = dir(b"tmp").create(b"f", 0o777).unwrap();
         assert_eq!(vn_authorize_add(&file, true), Err(Errno::ENOTDIR));
+    }
+
+    #[test]
+    fn reads_and_writes_move_the_whole_request() {
+        let mem = host_user_memory::session();
+        mem.map(UBUF, UBUF_LEN, true);
+        let root = tree();
+        let fg = open(&root, b"/tmp/big", O_RDWR);
+        let data: alloc::vec::Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
+        poke(UBUF, &data);
+        assert_eq!(wr(&fg, UBUF, data.len()), Ok(10_000), "one call, far more than a chunk");
+        assert_eq!(fg.offset(), 10_000);
+        let again = vn_open(&root, &root, b"/tmp/big", O_RDONLY, 0, true).unwrap();
+        poke(UBUF, &[0; 12_000]);
+        assert_eq!(rd(&again, 12_000), Ok(10_000), "to the end of the file in one call");
+        let mut back = alloc::vec![0u8; 10_000];
+        UserSlice::new(UBUF, back.len()).unwrap().read_at(0, &mut back).unwrap();
+        assert_eq!(back, data);
+        assert_eq!((again.offset(), rd(&again, 100)), (10_000, Ok(0)), "then end of file");
+        // A description's offset is its own; dup'd descriptors share it.
+        assert_eq!(fg.offset(), 10_000);
+        let mut t = crate::kern::kern_descrip::FileDesc::new();
+        t.alloc(crate::kern::kern_descrip::FileProc { fp_flags: 0, fp_glob: again }).unwrap();
+        t.dup_at_least(0, 0, false).unwrap();
+        assert!(Arc::ptr_eq(&t.get(0).unwrap(), &t.get(1).unwrap()));
+    }
+
+    #[test]
+    fn a_fault_part_way_writes_what_came_before_it() {
+        let mem = host_user_memory::session();
+        mem.map(UBUF, 8192, true);
+        let root = tree();
+        let fg = open(&root, b"/tmp/f", O_RDWR);
+        poke(UBUF, &[b'x'; 8192]);
+        // 8192 bytes are mapped; the request asks for 10000.
+        assert_eq!(wr(&fg, UBUF, 10_000), Ok(8192));
+        assert_eq!((fg.offset(), root.lookup(b"tmp").unwrap().lookup(b"f").unwrap().size()), (8192, 8192));
+        assert_eq!(wr(&fg, UBUF + 8192, 10), Err(Errno::EFAULT), "nothing could be read");
+        assert_eq!(fg.offset(), 8192, "a failed write leaves the offset");
+        let back = vn_open(&root, &root, b"/tmp/f", O_RDONLY, 0, true).unwrap();
+        assert_eq!(rd(&back, 10_000), Ok(8192));
+        // A read whose buffer ends part-way: short, and the offset moves only that far.
+        let back = vn_open(&root, &root, b"/tmp/f", O_RDONLY, 0, true).unwrap();
+        let tail = UBUF + 8192 - 100;
+        assert_eq!(
+            dofileread(&back, &mut Uio::new(UserAddr(tail), 4096, 0, UioRw::Read).unwrap(), 0),
+            Ok(100)
+        );
+        assert_eq!(back.offset(), 100);
+        assert_eq!(wr(&back, UBUF, 1), Err(Errno::EBADF), "opened read-only");
+    }
+
+    #[test]
+    fn appends_go_to_the_end_whatever_the_offset() {
+        let mem = host_user_memory::session();
+        mem.map(UBUF, UBUF_LEN, true);
+        let root = tree();
+        let a = open(&root, b"/tmp/log", O_WRONLY | O_APPEND);
+        let b = open(&root, b"/tmp/log", O_WRONLY | O_APPEND);
+        let plain = open(&root, b"/tmp/log", O_RDWR);
+        poke(UBUF, b"aaaabbbbcccc");
+        assert_eq!(wr(&a, UBUF, 4), Ok(4));
+        assert_eq!(wr(&b, UBUF + 4, 4), Ok(4), "b's offset was 0; it writes at the end");
+        assert_eq!((a.offset(), b.offset()), (4, 8), "each offset is left after its write");
+        assert_eq!(wr(&a, UBUF + 8, 4), Ok(4));
+        assert_eq!(wr(&plain, UBUF + 8, 2), Ok(2), "a plain write overwrites at its offset");
+        assert_eq!(rd(&plain, 64), Ok(10));
+        let mut got = [0u8; 10];
+        UserSlice::new(UBUF, 10).unwrap().read_at(0, &mut got).unwrap();
+        // "cc" went over the first two bytes; the read went on from there.
+        assert_eq!(&got, b"aabbbbcccc");
+        // F_SETFL turns appending off and on for a description already open.
+        fcntl_setfl(&plain, O_APPEND).unwrap();
+        poke(UBUF, b"zz");
+        assert_eq!(wr(&plain, UBUF, 2), Ok(2));
+        assert_eq!(plain.offset(), 14);
+        fcntl_setfl(&a, 0).unwrap();
+        let before = a.offset();
+        assert_eq!(wr(&a, UBUF, 2), Ok(2));
+        assert_eq!(a.offset(), before + 2, "at its offset again");
+    }
+
+    #[test]
+    fn ioctl_select_and_stat_of_a_file() {
+        let mem = host_user_memory::session();
+        mem.map(UBUF, UBUF_LEN, true);
+        let root = tree();
+        let fg = open(&root, b"/tmp/s", O_RDWR);
+        assert_eq!(wr(&fg, UBUF, 300), Ok(300));
+        let back = vn_open(&root, &root, b"/tmp/s", O_RDONLY, 0, true).unwrap();
+        assert_eq!(rd(&back, 100), Ok(100));
+        let mut n = [0u8; 4];
+        back.fg_ops.fo_ioctl(&back, sys::fcntl::FIONREAD, &mut n).unwrap();
+        assert_eq!(i32::from_ne_bytes(n), 200, "FIONREAD: what is left past the offset");
+        assert_eq!(back.fg_ops.fo_ioctl(&back, 0x4008_7468, &mut [0; 8]), Err(Errno::ENOTTY), "TIOCGWINSZ");
+        assert_eq!(back.fg_ops.fo_ioctl(&back, sys::fcntl::FIONBIO, &mut [1, 0, 0, 0]), Ok(()));
+        assert!(back.fg_ops.fo_select(&back, FREAD, None) && back.fg_ops.fo_select(&back, FWRITE, None));
+        let st = back.fg_ops.fo_stat().unwrap();
+        assert_eq!((st.st_mode, st.st_size), (crate::vfs::S_IFREG | 0o644, 300));
+        assert_eq!(back.fg_ops.fo_type(), DType::Vnode);
     }
 }

@@ -30,3 +30,26 @@ pub const F_SETFD: i32 = 2;
 pub const F_DUPFD_CLOEXEC: i32 = 67;
 /// The descriptor flag: close on exec.
 pub const FD_CLOEXEC: i32 = 1;
+/// Read the open file's status flags and access mode.
+pub const F_GETFL: i32 = 3;
+/// Set the open file's status flags (`O_APPEND`, `O_NONBLOCK`, ...).
+pub const F_SETFL: i32 = 4;
+
+/// Non-blocking I/O (`O_NDELAY` is the same bit).
+pub const O_NONBLOCK: u32 = 0x0004;
+/// Signal the process group when I/O is possible.
+pub const O_ASYNC: u32 = 0x0040;
+/// Synchronous writes.
+pub const O_SYNC: u32 = 0x0080;
+
+/// `ioctl` requests every file answers or refuses (`sys/filio.h`, reference §9.9).
+/// Bytes ready to read, as an `int`.
+pub const FIONREAD: u32 = 0x4004_667f;
+/// Set (non-zero `int`) or clear non-blocking I/O.
+pub const FIONBIO: u32 = 0x8004_667e;
+/// Set (non-zero `int`) or clear asynchronous I/O signals.
+pub const FIOASYNC: u32 = 0x8004_667d;
+/// Set close-on-exec on the descriptor.
+pub const FIOCLEX: u32 = 0x2000_6601;
+/// Clear close-on-exec on the descriptor.
+pub const FIONCLEX: u32 = 0x2000_6602;

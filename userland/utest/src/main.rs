@@ -18,6 +18,7 @@ use mach::port::{MACH_PORT_NULL, mach_port_valid};
 mod copyio;
 mod cwd;
 mod exec;
+mod files;
 mod introspect;
 mod ipc;
 mod ipc_fuzz;
@@ -257,6 +258,7 @@ fn main(args: &Args) -> i32 {
         .chain(exec::CASES)
         .chain(cwd::CASES)
         .chain(limits::CASES)
+        .chain(files::CASES)
         .chain(introspect::CASES)
         .chain(ports::CASES)
         .chain(ipc::CASES)
