@@ -52,7 +52,7 @@ fn apply_file_actions(
     for action in actions {
         match action {
             FileAction::Open { fd, oflag, mode, path } => {
-                let glob = vn_open(&ctx.rdir, &ctx.cdir, path, *oflag, *mode, ctx.cred.uid == 0)?;
+                let glob = vn_open(ctx, path, *oflag, *mode)?;
                 let flags = if *oflag & sys::fcntl::O_CLOEXEC != 0 {
                     crate::kern::kern_descrip::FP_CLOEXEC
                 } else {

@@ -152,21 +152,6 @@ fn cross_mounts(mut vp: VnodeRef) -> VnodeRef {
     vp
 }
 
-/// [`namei`] from `root` and `cwd` on behalf of a caller who is root (`root_user`) or
-/// `nobody`, for the callers that know no more of their caller than that (`vn_open`, until
-/// it takes a [`VfsContext`]): `nobody` is held to the "other" permission bits everywhere.
-pub fn namei_as(
-    root: &VnodeRef,
-    cwd: &VnodeRef,
-    path: &[u8],
-    follow_last: bool,
-    root_user: bool,
-) -> Result<VnodeRef, Errno> {
-    let id = if root_user { 0 } else { NOBODY };
-    let cred = KauthCred::new(id, id);
-    namei(&VfsContext::new(cred, root.clone(), cwd.clone()), path, follow_last)
-}
-
 #[cfg(test)]
 mod tests {
     use alloc::vec;
@@ -423,8 +408,19 @@ mod tests {
         assert_eq!(as_user(502, 30, b"/via"), Err(Errno::EACCES));
         assert_eq!(as_user(502, 30, b"/locked/nothing"), Err(Errno::EACCES));
         // The bridge for callers without a credential: nobody is held to the other bits.
-        assert_eq!(namei_as(&root, &root, b"/locked/sub", true, false).err(), Some(Errno::EACCES));
-        assert!(namei_as(&root, &root, b"/locked/sub", true, true).is_ok());
+        assert_eq!(
+            namei(
+                &VfsContext::new(KauthCred::new(NOBODY, NOBODY), root.clone(), root.clone()),
+                b"/locked/sub",
+                true
+            )
+            .err(),
+            Some(Errno::EACCES)
+        );
+        assert!(
+            namei(&VfsContext::new(KauthCred::new(0, 0), root.clone(), root.clone()), b"/locked/sub", true)
+                .is_ok()
+        );
     }
 
     #[test]

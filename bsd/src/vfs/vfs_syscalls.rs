@@ -45,7 +45,7 @@ pub fn open(p: &Arc<Proc>, path: UserAddr, flags: i32, mode: i32) -> Result<usiz
     let (oflag, mode) = (flags as u32, mode as u16);
     let path = copyin_path(p, path)?;
     let ctx = p.vfs_context()?;
-    let glob = vn_open(&ctx.rdir, &ctx.cdir, &path, oflag, mode, ctx.cred.uid == 0)?;
+    let glob = vn_open(&ctx, &path, oflag, mode)?;
     let fp_flags = if oflag & O_CLOEXEC != 0 { FP_CLOEXEC } else { 0 };
     p.p_fd.lock().alloc(FileProc { fp_flags, fp_glob: glob })
 }

@@ -12,14 +12,13 @@ use osfmk::kern::waitq::Wait;
 use sys::Errno;
 use sys::fcntl::{FIOASYNC, FIONBIO, FIONREAD, O_ACCMODE, O_CREAT, O_EXCL, O_TRUNC};
 // Files have no owners yet: a caller who is not root is held to the "other" bits.
-use sys::stat::{S_IROTH, S_IWOTH, S_IXOTH};
 
 use crate::kern::kern_descrip::{
     DType, FAPPEND, FOF_OFFSET, FREAD, FWRITE, FileGlob, FileOps, FileStat, fflags,
 };
 use crate::kern::uio::Uio;
-use crate::vfs::vfs_lookup::namei_as;
-use crate::vfs::vnode::{VType, Vnode, VnodeRef};
+use crate::vfs::vfs_lookup::{VfsContext, namei};
+use crate::vfs::vnode::{KauthCred, VEXEC, VREAD, VType, VWRITE, Vnode, VnodeRef};
 use crate::vfs::{ALLPERMS, NAME_MAX};
 
 /// Bytes a vnode read or write moves per step: bounds the kernel buffer (on the kernel
@@ -194,40 +193,31 @@ impl FileOps for VnodeFile {
 }
 
 /// May the caller add a name to directory `dvp` (XNU's `vnode_authorize` with
-/// `KAUTH_VNODE_ADD_FILE`)? It needs write and search permission on it; root always may.
-/// `EACCES` otherwise. Every path that makes a name — create, and the mkdir, symlink,
-/// link and rename calls to come — asks this before the file system sees the request.
-pub fn vn_authorize_add(dvp: &Vnode, root_user: bool) -> Result<(), Errno> {
+/// `KAUTH_VNODE_ADD_FILE`)? It needs write and search permission on it, by the owner, group
+/// and other bits as [`Vnode::authorize`] applies them; root always may. `EACCES` otherwise.
+/// Every path that makes a name — create, and the mkdir, symlink, link and rename calls to
+/// come — asks this before the file system sees the request.
+pub fn vn_authorize_add(dvp: &Vnode, cred: &KauthCred) -> Result<(), Errno> {
     if dvp.vtype() != VType::VDIR {
         return Err(Errno::ENOTDIR);
     }
-    if root_user || dvp.mode() & (S_IWOTH | S_IXOTH) == S_IWOTH | S_IXOTH {
-        Ok(())
-    } else {
-        Err(Errno::EACCES)
-    }
+    dvp.authorize(cred, VWRITE | VEXEC)
 }
 
-/// Open `path` (relative to `cwd`) with open flags `oflag` and, for a new file, `mode`.
-/// `root_user`: the caller's effective uid is 0 (files have no owners yet, so everyone else
-/// is held to the "other" permission bits). Every directory on the way must be searchable
-/// ([`namei_as`]); a missing file is made only with `O_CREAT` and only in a directory the
-/// caller may write and search ([`vn_authorize_add`]).
-pub fn vn_open(
-    root: &VnodeRef,
-    cwd: &VnodeRef,
-    path: &[u8],
-    oflag: u32,
-    mode: u16,
-    root_user: bool,
-) -> Result<Arc<FileGlob>, Errno> {
+/// Open `path` in the caller's context `ctx` (its credential, working and root directory)
+/// with open flags `oflag` and, for a new file, `mode` (XNU's `vn_open_auth`). Lookup needs
+/// search permission on every directory on the way; an existing file needs read and/or
+/// write permission for the caller as the access mode asks; a missing file is made only
+/// with `O_CREAT`, in a directory the caller may add to, owned by the caller's effective uid
+/// (and the directory's group, as on BSD).
+pub fn vn_open(ctx: &VfsContext, path: &[u8], oflag: u32, mode: u16) -> Result<Arc<FileGlob>, Errno> {
     let access = oflag & O_ACCMODE;
     if access == O_ACCMODE {
         return Err(Errno::EINVAL);
     }
     // Kernel file flags are the access mode plus one, and the status flags (FFLAGS).
     let fflag = fflags(oflag);
-    let (vp, created) = match namei_as(root, cwd, path, true, root_user) {
+    let (vp, created) = match namei(ctx, path, true) {
         Ok(_) if oflag & O_CREAT != 0 && oflag & O_EXCL != 0 => return Err(Errno::EEXIST),
         Ok(vp) => (vp, false),
         Err(Errno::ENOENT) if oflag & O_CREAT != 0 => {
@@ -238,9 +228,11 @@ pub fn vn_open(
             if name.is_empty() || name.len() > NAME_MAX {
                 return Err(Errno::ENOENT);
             }
-            let dvp = namei_as(root, cwd, dir, true, root_user)?;
-            vn_authorize_add(&dvp, root_user)?;
-            (dvp.create(name, mode & ALLPERMS)?, true)
+            let dvp = namei(ctx, dir, true)?;
+            vn_authorize_add(&dvp, &ctx.cred)?;
+            let vp = dvp.create(name, mode & ALLPERMS)?;
+            vp.set_owner(ctx.cred.uid, dvp.gid());
+            (vp, true)
         }
         Err(e) => return Err(e),
     };
@@ -248,12 +240,10 @@ pub fn vn_open(
         return Err(Errno::EISDIR);
     }
     // The creator of a file may open it as asked whatever mode it gave the file (POSIX).
-    if !root_user
-        && !created
-        && ((fflag & FREAD != 0 && vp.mode() & S_IROTH == 0)
-            || (fflag & FWRITE != 0 && vp.mode() & S_IWOTH == 0))
-    {
-        return Err(Errno::EACCES);
+    if !created {
+        let want =
+            (if fflag & FREAD != 0 { VREAD } else { 0 }) | (if fflag & FWRITE != 0 { VWRITE } else { 0 });
+        vp.authorize(&ctx.cred, want)?;
     }
     if oflag & O_TRUNC != 0 && vp.size() != 0 {
         // Shrinking files arrives with the VFS calls (truncate).
@@ -273,6 +263,12 @@ mod tests {
     use sys::fcntl::{O_APPEND, O_RDONLY, O_RDWR, O_WRONLY};
 
     const UBUF: u64 = USER_VM_MIN + 0x20_0000;
+
+    /// A context at `root` for root (`root_user`) or for `nobody`.
+    fn as_user(root: &VnodeRef, root_user: bool) -> VfsContext {
+        let id = if root_user { 0 } else { crate::vfs::vfs_lookup::NOBODY };
+        VfsContext::new(KauthCred::new(id, id), root.clone(), root.clone())
+    }
     const UBUF_LEN: u64 = 64 * 1024;
 
     fn rd(fg: &FileGlob, len: usize) -> Result<usize, Errno> {
@@ -288,7 +284,7 @@ mod tests {
     }
 
     fn open(root: &VnodeRef, path: &[u8], oflag: u32) -> Arc<FileGlob> {
-        vn_open(root, root, path, oflag | O_CREAT, 0o644, true).unwrap()
+        vn_open(&as_user(root, true), path, oflag | O_CREAT, 0o644).unwrap()
     }
 
     /// `/sbin` (rwxr-xr-x), `/tmp` (rwxrwxrwt), `/box` (rwx-w--w-: writable, not searchable).
@@ -305,17 +301,24 @@ mod tests {
         // Issue 11 item 9: uid 501 created /sbin/x.
         let root = tree();
         let creat = O_WRONLY | O_CREAT;
-        assert_eq!(vn_open(&root, &root, b"/sbin/x", creat, 0o644, false).err(), Some(Errno::EACCES));
+        assert_eq!(vn_open(&as_user(&root, false), b"/sbin/x", creat, 0o644).err(), Some(Errno::EACCES));
         assert_eq!(root.lookup(b"sbin").unwrap().lookup(b"x").unwrap_err(), Errno::ENOENT, "nothing made");
-        assert_eq!(vn_open(&root, &root, b"/box/x", creat, 0o644, false).err(), Some(Errno::EACCES));
-        assert_eq!(vn_open(&root, &root, b"x", creat, 0o644, false).err(), Some(Errno::EACCES), "/ is 0755");
-        assert!(vn_open(&root, &root, b"/tmp/x", creat, 0o444, false).is_ok(), "the creator may write");
-        assert!(vn_open(&root, &root, b"/sbin/x", creat, 0o644, true).is_ok(), "root may");
+        assert_eq!(vn_open(&as_user(&root, false), b"/box/x", creat, 0o644).err(), Some(Errno::EACCES));
+        assert_eq!(
+            vn_open(&as_user(&root, false), b"x", creat, 0o644).err(),
+            Some(Errno::EACCES),
+            "/ is 0755"
+        );
+        assert!(vn_open(&as_user(&root, false), b"/tmp/x", creat, 0o444).is_ok(), "the creator may write");
+        assert!(vn_open(&as_user(&root, true), b"/sbin/x", creat, 0o644).is_ok(), "root may");
         // Opening what exists needs no directory permission, only the file's.
-        assert_eq!(vn_open(&root, &root, b"/tmp/x", O_RDWR | O_CREAT, 0, false).err(), Some(Errno::EACCES));
-        assert!(vn_open(&root, &root, b"/tmp/x", O_RDONLY | O_CREAT, 0, false).is_ok());
-        assert_eq!(vn_open(&root, &root, b"/sbin/x", O_RDONLY, 0, false).err(), None);
-        assert_eq!(vn_open(&root, &root, b"/sbin/x", O_WRONLY, 0, false).err(), Some(Errno::EACCES));
+        assert_eq!(
+            vn_open(&as_user(&root, false), b"/tmp/x", O_RDWR | O_CREAT, 0).err(),
+            Some(Errno::EACCES)
+        );
+        assert!(vn_open(&as_user(&root, false), b"/tmp/x", O_RDONLY | O_CREAT, 0).is_ok());
+        assert_eq!(vn_open(&as_user(&root, false), b"/sbin/x", O_RDONLY, 0).err(), None);
+        assert_eq!(vn_open(&as_user(&root, false), b"/sbin/x", O_WRONLY, 0).err(), Some(Errno::EACCES));
     }
 
     #[test]
@@ -325,24 +328,62 @@ mod tests {
         locked.create(b"f", 0o666).unwrap();
         locked.mkdir(b"open", 0o777).unwrap();
         let creat = O_WRONLY | O_CREAT;
-        assert_eq!(vn_open(&root, &root, b"/locked/f", O_RDONLY, 0, false).err(), Some(Errno::EACCES));
-        assert_eq!(vn_open(&root, &root, b"/locked/g", creat, 0o644, false).err(), Some(Errno::EACCES));
-        assert_eq!(vn_open(&root, &root, b"/locked/open/g", creat, 0o644, false).err(), Some(Errno::EACCES));
+        assert_eq!(vn_open(&as_user(&root, false), b"/locked/f", O_RDONLY, 0).err(), Some(Errno::EACCES));
+        assert_eq!(vn_open(&as_user(&root, false), b"/locked/g", creat, 0o644).err(), Some(Errno::EACCES));
+        assert_eq!(
+            vn_open(&as_user(&root, false), b"/locked/open/g", creat, 0o644).err(),
+            Some(Errno::EACCES)
+        );
         assert_eq!(locked.lookup(b"open").unwrap().lookup(b"g").unwrap_err(), Errno::ENOENT, "nothing made");
-        assert!(vn_open(&root, &root, b"/locked/f", O_RDONLY, 0, true).is_ok(), "root may");
-        assert!(vn_open(&root, &root, b"/tmp/../tmp/h", creat, 0o644, false).is_ok());
+        assert!(vn_open(&as_user(&root, true), b"/locked/f", O_RDONLY, 0).is_ok(), "root may");
+        assert!(vn_open(&as_user(&root, false), b"/tmp/../tmp/h", creat, 0o644).is_ok());
     }
 
     #[test]
     fn authorize_add_needs_write_and_search() {
         let root = tree();
         let dir = |n: &[u8]| root.lookup(n).unwrap();
-        assert_eq!(vn_authorize_add(&dir(b"sbin"), false), Err(Errno::EACCES));
-        assert_eq!(vn_authorize_add(&dir(b"box"), false), Err(Errno::EACCES));
-        assert_eq!(vn_authorize_add(&dir(b"tmp"), false), Ok(()));
-        assert_eq!(vn_authorize_add(&dir(b"box"), true), Ok(()));
+        assert_eq!(vn_authorize_add(&dir(b"sbin"), &as_user(&root, false).cred), Err(Errno::EACCES));
+        assert_eq!(vn_authorize_add(&dir(b"box"), &as_user(&root, false).cred), Err(Errno::EACCES));
+        assert_eq!(vn_authorize_add(&dir(b"tmp"), &as_user(&root, false).cred), Ok(()));
+        assert_eq!(vn_authorize_add(&dir(b"box"), &as_user(&root, true).cred), Ok(()));
         let file = dir(b"tmp").create(b"f", 0o777).unwrap();
-        assert_eq!(vn_authorize_add(&file, true), Err(Errno::ENOTDIR));
+        assert_eq!(vn_authorize_add(&file, &as_user(&root, true).cred), Err(Errno::ENOTDIR));
+    }
+
+    /// A context at `root` for uid `uid` in group `gid`.
+    fn as_id(root: &VnodeRef, uid: u32, gid: u32) -> VfsContext {
+        VfsContext::new(KauthCred::new(uid, gid), root.clone(), root.clone())
+    }
+
+    #[test]
+    fn open_and_create_follow_owner_group_and_other_bits() {
+        let root = tree();
+        let tmp = root.lookup(b"tmp").unwrap();
+        // A private directory of uid 501: its owner may create there, others may not.
+        let home = tmp.mkdir(b"home", 0o700).unwrap();
+        home.set_owner(501, 20);
+        let creat = O_WRONLY | O_CREAT;
+        assert!(vn_open(&as_id(&root, 501, 20), b"/tmp/home/own", creat, 0o640).is_ok());
+        assert_eq!(vn_open(&as_id(&root, 502, 20), b"/tmp/home/x", creat, 0o644).err(), Some(Errno::EACCES));
+        // The new file is the creator's, in the directory's group.
+        let own = home.lookup(b"own").unwrap();
+        assert_eq!((own.uid(), own.gid()), (501, 20));
+        // 0640: the owner reads and writes, the group reads, others nothing.
+        let shared = tmp.create(b"shared", 0o640).unwrap();
+        shared.set_owner(501, 20);
+        assert!(vn_open(&as_id(&root, 501, 20), b"/tmp/shared", O_RDWR, 0).is_ok());
+        assert!(vn_open(&as_id(&root, 502, 20), b"/tmp/shared", O_RDONLY, 0).is_ok(), "group may read");
+        assert_eq!(vn_open(&as_id(&root, 502, 20), b"/tmp/shared", O_WRONLY, 0).err(), Some(Errno::EACCES));
+        assert_eq!(vn_open(&as_id(&root, 503, 30), b"/tmp/shared", O_RDONLY, 0).err(), Some(Errno::EACCES));
+        // The owner is held to the owner bits only.
+        let locked = tmp.create(b"locked_out", 0o044).unwrap();
+        locked.set_owner(501, 20);
+        assert_eq!(
+            vn_open(&as_id(&root, 501, 20), b"/tmp/locked_out", O_RDONLY, 0).err(),
+            Some(Errno::EACCES)
+        );
+        assert!(vn_open(&as_id(&root, 0, 0), b"/tmp/locked_out", O_RDWR, 0).is_ok(), "root may");
     }
 
     #[test]
@@ -355,7 +396,7 @@ mod tests {
         poke(UBUF, &data);
         assert_eq!(wr(&fg, UBUF, data.len()), Ok(10_000), "one call, far more than a chunk");
         assert_eq!(fg.offset(), 10_000);
-        let again = vn_open(&root, &root, b"/tmp/big", O_RDONLY, 0, true).unwrap();
+        let again = vn_open(&as_user(&root, true), b"/tmp/big", O_RDONLY, 0).unwrap();
         poke(UBUF, &[0; 12_000]);
         assert_eq!(rd(&again, 12_000), Ok(10_000), "to the end of the file in one call");
         let mut back = alloc::vec![0u8; 10_000];
@@ -382,10 +423,10 @@ mod tests {
         assert_eq!((fg.offset(), root.lookup(b"tmp").unwrap().lookup(b"f").unwrap().size()), (8192, 8192));
         assert_eq!(wr(&fg, UBUF + 8192, 10), Err(Errno::EFAULT), "nothing could be read");
         assert_eq!(fg.offset(), 8192, "a failed write leaves the offset");
-        let back = vn_open(&root, &root, b"/tmp/f", O_RDONLY, 0, true).unwrap();
+        let back = vn_open(&as_user(&root, true), b"/tmp/f", O_RDONLY, 0).unwrap();
         assert_eq!(rd(&back, 10_000), Ok(8192));
         // A read whose buffer ends part-way: short, and the offset moves only that far.
-        let back = vn_open(&root, &root, b"/tmp/f", O_RDONLY, 0, true).unwrap();
+        let back = vn_open(&as_user(&root, true), b"/tmp/f", O_RDONLY, 0).unwrap();
         let tail = UBUF + 8192 - 100;
         assert_eq!(
             dofileread(&back, &mut Uio::new(UserAddr(tail), 4096, 0, UioRw::Read).unwrap(), 0),
@@ -432,7 +473,7 @@ mod tests {
         let root = tree();
         let fg = open(&root, b"/tmp/s", O_RDWR);
         assert_eq!(wr(&fg, UBUF, 300), Ok(300));
-        let back = vn_open(&root, &root, b"/tmp/s", O_RDONLY, 0, true).unwrap();
+        let back = vn_open(&as_user(&root, true), b"/tmp/s", O_RDONLY, 0).unwrap();
         assert_eq!(rd(&back, 100), Ok(100));
         let mut n = [0u8; 4];
         back.fg_ops.fo_ioctl(&back, sys::fcntl::FIONREAD, &mut n).unwrap();

@@ -17,6 +17,7 @@ pub const CASES: &[(&str, Case)] = &[
     ("a read of more than 4 KiB from the initrd in one call", big_read),
     ("a console write of more than 4 KiB in one call", big_console_write),
     ("a non-blocking console read with no line typed is EAGAIN", console_nonblocking_read),
+    ("a file is its creator's: owner bits for uid 501, other bits for uid 502", creator_owns),
 ];
 
 fn getfl(fd: i32) -> Result<u32, Errno> {
@@ -208,4 +209,47 @@ fn console_nonblocking_read(_: &Args) -> Result<(), &'static str> {
     let restored = setfl(0, before);
     check(restored == Ok(()) && getfl(0) == Ok(before), "O_NONBLOCK cleared again")?;
     check(matches!(got, Err(Errno::EAGAIN) | Ok(1..)), "EAGAIN instead of waiting for a line")
+}
+
+/// A process of uid `uid` (a forked child that drops root) runs `f`; its exit status.
+fn as_uid(uid: u32, f: impl FnOnce() -> i32) -> Result<i32, &'static str> {
+    crate::proc::in_child(|| {
+        if libsys::syscall::setuid(uid).is_err() {
+            return 90;
+        }
+        f()
+    })
+}
+
+/// XNU gives a new file its creator's effective uid, and judges each later open by the class
+/// the opener falls in: the owner by the owner bits (even against the mode it gave), others
+/// by the other bits. /tmp is 1777, so uid 501 may create there.
+fn creator_owns(_: &Args) -> Result<(), &'static str> {
+    const PATH: &[u8] = b"/tmp/owned-by-501\0";
+    let made = as_uid(501, || {
+        let Ok(fd) = open_path(PATH, O_WRONLY | O_CREAT | O_EXCL, 0o600) else { return 1 };
+        let _ = close(fd);
+        // The owner bits (rw-) let the creator open it again for reading and writing.
+        match open_path(PATH, O_RDWR, 0) {
+            Ok(fd) => {
+                let _ = close(fd);
+                0
+            }
+            Err(_) => 2,
+        }
+    })?;
+    check(
+        wifexited(made) && wexitstatus(made) == 0,
+        "uid 501 could not create and reopen its own 0600 file",
+    )?;
+    let other = as_uid(502, || match open_path(PATH, O_RDONLY, 0) {
+        Err(Errno::EACCES) => 0,
+        Ok(_) => 1,
+        Err(_) => 2,
+    })?;
+    check(wifexited(other) && wexitstatus(other) == 0, "uid 502 may not read a 0600 file of uid 501")?;
+    // Root reads anything.
+    let fd = open_path(PATH, O_RDONLY, 0).map_err(|_| "root could not open the file")?;
+    let _ = close(fd);
+    Ok(())
 }
