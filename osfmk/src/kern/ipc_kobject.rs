@@ -220,23 +220,29 @@ impl<'a> Incoming<'a> {
     }
 }
 
+/// The Rust type of a value of this kind, with `$ool` for out-of-line memory (the one place
+/// requests and replies differ: a received copy, or the data to send).
+macro_rules! mig_value_ty {
+    ($ool:ty; Int) => { u32 };
+    ($ool:ty; Long) => { u64 };
+    ($ool:ty; Str $n:tt) => { Vec<u8> };
+    ($ool:ty; Array $n:tt) => { Vec<u32> };
+    ($ool:ty; SameCountArrays $n:tt) => { Vec<u32> };
+    ($ool:ty; HANDLER_INFO) => { Vec<u32> };
+    ($ool:ty; LongArray $n:tt) => { Vec<u64> };
+    ($ool:ty; Ool) => { $ool };
+    ($ool:ty; OolWords) => { $ool };
+    ($ool:ty; OolPorts $d:tt) => { Vec<MsgRight> };
+    ($ool:ty; Port $d:tt) => { MsgRight };
+    ($ool:ty; SEND_IN) => { MsgRight };
+    ($ool:ty; SEND_OUT) => { MsgRight };
+    ($ool:ty; PortArray $n:tt) => { Vec<MsgRight> };
+    ($ool:ty; HANDLERS) => { Vec<MsgRight> };
+}
+
 /// The Rust type of a request parameter of this kind, as the kernel receives it.
 macro_rules! mig_request_ty {
-    (Int) => { u32 };
-    (Long) => { u64 };
-    (Str $n:tt) => { Vec<u8> };
-    (Array $n:tt) => { Vec<u32> };
-    (SameCountArrays $n:tt) => { Vec<u32> };
-    (HANDLER_INFO) => { Vec<u32> };
-    (LongArray $n:tt) => { Vec<u64> };
-    (Ool) => { Option<VmMapCopy> };
-    (OolWords) => { Option<VmMapCopy> };
-    (OolPorts $d:tt) => { Vec<MsgRight> };
-    (Port $d:tt) => { MsgRight };
-    (SEND_IN) => { MsgRight };
-    (SEND_OUT) => { MsgRight };
-    (PortArray $n:tt) => { Vec<MsgRight> };
-    (HANDLERS) => { Vec<MsgRight> };
+    ($($kind:tt)*) => { mig_value_ty!(Option<VmMapCopy>; $($kind)*) };
 }
 
 /// Take the next request parameter of this kind from `$inc`.
@@ -290,21 +296,7 @@ macro_rules! mig_request_take {
 
 /// The Rust type of a reply value of this kind, as the kernel sends it.
 macro_rules! mig_reply_ty {
-    (Int) => { u32 };
-    (Long) => { u64 };
-    (Str $n:tt) => { Vec<u8> };
-    (Array $n:tt) => { Vec<u32> };
-    (SameCountArrays $n:tt) => { Vec<u32> };
-    (HANDLER_INFO) => { Vec<u32> };
-    (LongArray $n:tt) => { Vec<u64> };
-    (Ool) => { OolData };
-    (OolWords) => { OolData };
-    (OolPorts $d:tt) => { Vec<MsgRight> };
-    (Port $d:tt) => { MsgRight };
-    (SEND_IN) => { MsgRight };
-    (SEND_OUT) => { MsgRight };
-    (PortArray $n:tt) => { Vec<MsgRight> };
-    (HANDLERS) => { Vec<MsgRight> };
+    ($($kind:tt)*) => { mig_value_ty!(OolData; $($kind)*) };
 }
 
 /// A reply value of this kind as the encoder takes it.
