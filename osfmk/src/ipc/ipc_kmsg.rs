@@ -255,6 +255,10 @@ pub trait IpcTask {
 
 /// The most names one OOL port array may carry: keeps the kernel's copy of the array small.
 pub const MACH_MSG_OOL_PORTS_MAX: u32 = 1 << 16;
+/// The most rights one message may carry in all (port descriptors and every port array's
+/// names): the sender's space takes them out under one hold of its lock, so this bounds how
+/// long a send keeps that lock (and preemption off). More is `MACH_SEND_TOO_LARGE`.
+pub const MACH_MSG_RIGHTS_MAX: u64 = 1 << 16;
 
 // ---- Step 1: parse -------------------------------------------------------------------------
 
@@ -376,6 +380,7 @@ fn parse_descriptors(body: &[u8], count: Option<u32>) -> Result<Vec<UserDesc>, M
     let mut descs = Vec::new();
     descs.try_reserve(count as usize).map_err(|_| MACH_SEND_NO_BUFFER)?;
     let mut offset = size_of::<MachMsgBody>();
+    let mut rights: u64 = 0;
     for _ in 0..count {
         let kind: MachMsgTypeDescriptor = read_at(body, offset, MACH_SEND_MSG_TOO_SMALL)?;
         let (desc, size) = match u32::from(kind.type_) {
@@ -407,6 +412,14 @@ fn parse_descriptors(body: &[u8], count: Option<u32>) -> Result<Vec<UserDesc>, M
             }
             _ => return Err(MACH_SEND_INVALID_TYPE),
         };
+        rights += match desc {
+            UserDesc::Port { .. } => 1,
+            UserDesc::OolPorts { count, .. } => u64::from(count),
+            UserDesc::Ool { .. } => 0,
+        };
+        if rights > MACH_MSG_RIGHTS_MAX {
+            return Err(MACH_SEND_TOO_LARGE);
+        }
         descs.push(desc);
         offset += size;
     }

@@ -135,6 +135,7 @@ fn model_parse(message: &[u8], given: Option<(MachMsgHeader, u32)>) -> Result<Us
     }
     let reply = if reply_type == 0 { 0 } else { header.msgh_local_port };
     let mut descs = Vec::new();
+    let mut rights = 0u64;
     if header.msgh_bits & 0x8000_0000 != 0 {
         let count = count.ok_or(too_small)?;
         if u64::from(count) * 12 > body.len() as u64 {
@@ -170,6 +171,15 @@ fn model_parse(message: &[u8], given: Option<(MachMsgHeader, u32)>) -> Result<Us
                 }
                 _ => return Err(MACH_SEND_INVALID_TYPE),
             });
+            // At most 65536 rights in all, counting each port descriptor as one.
+            rights += match descs.last() {
+                Some(UserDesc::Port { .. }) => 1,
+                Some(UserDesc::OolPorts { count, .. }) => u64::from(*count),
+                _ => 0,
+            };
+            if rights > 65536 {
+                return Err(MACH_SEND_TOO_LARGE);
+            }
             at += size;
         }
     }
@@ -924,4 +934,37 @@ fn moving_a_send_once_right_keeps_its_ports_other_name() {
     space.check_invariants();
     let send = rights.into_iter().next().map(|_| port.make_send()).expect("a right");
     assert_eq!(space.copyout_send(send), Ok(name), "a send right merges with the receive right");
+}
+
+/// A message may carry at most 65536 rights in all: two port arrays of 40000 names each are
+/// refused at parse (before anything is charged or taken), one of 65536 is not.
+#[test]
+fn the_rights_of_one_message_are_bounded_in_all() {
+    let array = |count: u32| MachMsgOolPortsDescriptor64 {
+        address: 0x1_0000_0000,
+        deallocate: 0,
+        copy: 0,
+        disposition: MACH_MSG_TYPE_COPY_SEND as u8,
+        type_: MACH_MSG_OOL_PORTS_DESCRIPTOR as u8,
+        count,
+    };
+    let message = |arrays: &[u32]| {
+        let header = MachMsgHeader {
+            msgh_bits: MACH_MSGH_BITS_COMPLEX | MACH_MSG_TYPE_COPY_SEND,
+            msgh_size: (24 + 4 + 16 * arrays.len()) as u32,
+            msgh_remote_port: 0x103,
+            msgh_local_port: 0,
+            msgh_voucher_port: 0,
+            msgh_id: 1,
+        };
+        let mut m = header.as_bytes().to_vec();
+        m.extend_from_slice(MachMsgBody { msgh_descriptor_count: arrays.len() as u32 }.as_bytes());
+        for &n in arrays {
+            m.extend_from_slice(array(n).as_bytes());
+        }
+        m
+    };
+    assert!(ipc_kmsg_parse(&message(&[65536]), None).is_ok());
+    assert_eq!(ipc_kmsg_parse(&message(&[40000, 40000]), None).err(), Some(MACH_SEND_TOO_LARGE));
+    assert_eq!(model_parse(&message(&[40000, 40000]), None).err(), Some(MACH_SEND_TOO_LARGE));
 }
