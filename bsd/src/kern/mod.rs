@@ -53,4 +53,6 @@ pub mod proc_info;
 #[cfg(target_os = "none")]
 pub mod pthread_support;
 #[cfg(target_os = "none")]
+pub mod sys_fileport;
+#[cfg(target_os = "none")]
 pub mod syscalls;

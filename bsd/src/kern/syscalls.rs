@@ -271,6 +271,14 @@ mod handlers {
         cx.p.p_fd.lock().dup2(from, to).map(|()| (to as u64, 0))
     }
 
+    pub fn fileport_makeport(cx: &mut SysCtx, fd: i32, portnamep: UserAddr) -> SysRet {
+        done(crate::kern::sys_fileport::fileport_makeport(cx.p, fd, portnamep))
+    }
+
+    pub fn fileport_makefd(cx: &mut SysCtx, port: u32) -> SysRet {
+        crate::kern::sys_fileport::fileport_makefd(cx.p, port).map(|fd| (fd as u64, 0))
+    }
+
     /// The descriptor commands and the open file's status flags; other commands (locks,
     /// F_GETPATH) arrive with the file system calls and are EINVAL until then, as an
     /// unknown command is in XNU. A bad descriptor is EBADF whatever the command.

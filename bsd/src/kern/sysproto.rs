@@ -209,7 +209,8 @@ mod tests {
     fn xnu_value(ty: &str, reg: u64) -> i128 {
         match ty {
             "int" | "int32_t" | "pid_t" => i128::from(reg as u32 as i32),
-            "u_int" | "uint32_t" | "uid_t" | "gid_t" | "id_t" | "sigset_t" | "socklen_t" => {
+            "u_int" | "uint32_t" | "uid_t" | "gid_t" | "id_t" | "sigset_t" | "socklen_t"
+            | "mach_port_name_t" => {
                 i128::from(reg as u32)
             }
             "long" | "int64_t" | "off_t" => i128::from(reg as i64),

@@ -45,6 +45,7 @@ const SCALARS: &[(&str, &str)] = &[
     ("id_t", "id_t"),
     ("sigset_t", "sigset_t"),
     ("socklen_t", "socklen_t"),
+    ("mach_port_name_t", "mach_port_name_t"),
     ("user_addr_t", "user_addr_t"),
     // A user address in the kernel's view of a 64-bit process.
     ("caddr_t", "user_addr_t"),

@@ -28,5 +28,7 @@ pub type gid_t = u32;
 pub type id_t = u32;
 pub type sigset_t = u32;
 pub type socklen_t = u32;
+/// A Mach port name in the caller's IPC space (`fileport_makefd` takes one).
+pub type mach_port_name_t = u32;
 /// A user address (every pointer argument).
 pub type user_addr_t = u64;

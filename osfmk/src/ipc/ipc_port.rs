@@ -70,6 +70,8 @@ pub enum IkotType {
     ClockCtrl = 26,
     /// A named memory entry.
     NamedEntry = 28,
+    /// An open file description sent as a port (`fileport_makeport`); the object is BSD's.
+    Fileport = 34,
 }
 
 /// A kernel object as a port holds it: weakly, so the port never keeps its object alive (the

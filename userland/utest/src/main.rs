@@ -19,6 +19,7 @@ mod copyio;
 mod cwd;
 mod exec;
 mod files;
+mod fileports;
 mod introspect;
 mod ipc;
 mod ipc_fuzz;
@@ -259,6 +260,7 @@ fn main(args: &Args) -> i32 {
         .chain(cwd::CASES)
         .chain(limits::CASES)
         .chain(files::CASES)
+        .chain(fileports::CASES)
         .chain(introspect::CASES)
         .chain(ports::CASES)
         .chain(ipc::CASES)
