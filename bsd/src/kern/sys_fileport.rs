@@ -63,6 +63,7 @@ pub fn fileport_makeport(p: &Proc, fd: i32, portnamep: UserAddr) -> Result<(), E
 /// close-on-exec set as XNU sets it. A name that is not a send right to a fileport: `EINVAL`;
 /// a full table: `EMFILE`.
 pub fn fileport_makefd(p: &Proc, port: MachPortName) -> Result<usize, Errno> {
-    let fileport = p.task.itk_space.lookup_kobject::<Fileport>(port, MACH_PORT_TYPE_SEND).map_err(|_| Errno::EINVAL)?;
+    let fileport =
+        p.task.itk_space.lookup_kobject::<Fileport>(port, MACH_PORT_TYPE_SEND).map_err(|_| Errno::EINVAL)?;
     p.p_fd.lock().alloc(FileProc { fp_flags: FP_CLOEXEC, fp_glob: fileport.fg.clone() })
 }

@@ -210,9 +210,7 @@ mod tests {
         match ty {
             "int" | "int32_t" | "pid_t" => i128::from(reg as u32 as i32),
             "u_int" | "uint32_t" | "uid_t" | "gid_t" | "id_t" | "sigset_t" | "socklen_t"
-            | "mach_port_name_t" => {
-                i128::from(reg as u32)
-            }
+            | "mach_port_name_t" => i128::from(reg as u32),
             "long" | "int64_t" | "off_t" => i128::from(reg as i64),
             "u_long" | "uint64_t" | "size_t" | "user_size_t" | "user_addr_t" => i128::from(reg),
             other => panic!("argument type {other} is not in the test's reference: add it"),

@@ -123,9 +123,15 @@ fn child_sends_file() -> i32 {
 fn across_tasks(_: &Args) -> Result<(), &'static str> {
     let me = mach_task_self();
     let mut saved = MACH_PORT_NULL;
-    check(task_get_special_port(me, TASK_BOOTSTRAP_PORT, &mut saved) == KernReturn::KERN_SUCCESS, "get bootstrap")?;
+    check(
+        task_get_special_port(me, TASK_BOOTSTRAP_PORT, &mut saved) == KernReturn::KERN_SUCCESS,
+        "get bootstrap",
+    )?;
     let port = new_port()?;
-    check(mach_port_insert_right(me, port, port, MACH_MSG_TYPE_MAKE_SEND) == KernReturn::KERN_SUCCESS, "send right")?;
+    check(
+        mach_port_insert_right(me, port, port, MACH_MSG_TYPE_MAKE_SEND) == KernReturn::KERN_SUCCESS,
+        "send right",
+    )?;
     // The child inherits its bootstrap port from us: that is how it finds `port`.
     check(task_set_special_port(me, TASK_BOOTSTRAP_PORT, port) == KernReturn::KERN_SUCCESS, "set bootstrap")?;
     let forked = fork();
