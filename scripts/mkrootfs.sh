@@ -62,6 +62,11 @@ chmod 0755 "$rootfs/bin/mutants"
 mkdir -p "$rootfs/private"
 install_program --strip-all "$cbindir/data-O2" "$rootfs/private/data"
 chmod 0700 "$rootfs/private"
+# For the set-id exec tests: the ids reporter, set-user-id root and set-group-id wheel.
+install_program --strip-all "$cbindir/ids-O2" "$rootfs/bin/setuid-ids"
+install_program --strip-all "$cbindir/ids-O2" "$rootfs/bin/setgid-ids"
+chmod 4755 "$rootfs/bin/setuid-ids"
+chmod 2755 "$rootfs/bin/setgid-ids"
 # For the exec tests: a script run by an interpreter, and a file that is not a program.
 printf '#!/bin/utest --print-args\n' >"$rootfs/bin/args.sh"
 printf 'just some text\n' >"$rootfs/bin/not-elf"

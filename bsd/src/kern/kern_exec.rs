@@ -25,6 +25,7 @@ use osfmk::vm::user_ptr::{UserAddr, UserPtr};
 use osfmk::vm::vm_map::{VmMap, VmPlacement};
 use osfmk::vm::vm_page::{round_page, trunc_page};
 use sys::Errno;
+use sys::stat::{S_ISGID, S_ISUID};
 
 use crate::kern::bsd_init::rootvnode;
 use crate::kern::exec_elf::{ExecSource, ImagePlan, parse_elf_image};
@@ -105,6 +106,43 @@ pub struct Image {
     pub sp: u64,
     /// The path of the program actually loaded (the interpreter, for a script).
     pub comm: alloc::string::String,
+    /// The ids the program runs with, from its set-user-id and set-group-id bits.
+    pub setid: SetIds,
+}
+
+/// What a program's set-id bits (`S_ISUID`, `S_ISGID`) make of the caller's effective ids:
+/// the file's owner and group, for the bits that are set. A script's bits count for nothing
+/// — only a binary's — as the interpreter, not the script, is what runs (and a set-id
+/// script is a race between the check and the interpreter's open).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SetIds {
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
+}
+
+impl SetIds {
+    /// The set-id bits of the binary `vp`.
+    fn of(vp: &VnodeRef) -> SetIds {
+        let mode = vp.mode();
+        SetIds { uid: (mode & S_ISUID != 0).then(|| vp.uid()), gid: (mode & S_ISGID != 0).then(|| vp.gid()) }
+    }
+
+    /// Apply them to `cred` at exec, as BSD does: the effective ids change for the bits that
+    /// are set, and the saved ids become the effective ones whatever the bits (so a set-id
+    /// program can drop its privilege and take it back). Returns whether the program gained
+    /// ids the caller did not have (its effective ids now differ from its real ones), which
+    /// taints it for `issetugid` until its next exec.
+    pub fn apply(self, cred: &mut Ucred) -> bool {
+        if let Some(uid) = self.uid {
+            cred.uid = uid;
+        }
+        if let Some(gid) = self.gid {
+            cred.gid = gid;
+        }
+        cred.svuid = cred.uid;
+        cred.svgid = cred.gid;
+        (self.uid.is_some() && cred.uid != cred.ruid) || (self.gid.is_some() && cred.gid != cred.rgid)
+    }
 }
 
 /// An executable file as exec reads it: a regular file with an execute bit, read in place.
@@ -192,6 +230,7 @@ pub fn load_image(
     let mut head = [0u8; SHEBANG_HEAD];
     let head_len = file.read_head(&mut head)?;
     let mut exec_path = path.to_vec();
+    let mut setid = SetIds::of(&file.vp);
     let mut argv: Vec<Vec<u8>> = argv.to_vec();
     if let Some(shebang) = parse_shebang(&head[..head_len]) {
         let Shebang { interp, arg } = shebang?;
@@ -208,6 +247,7 @@ pub fn load_image(
             return Err(Errno::ENOEXEC);
         }
         exec_path = interp;
+        setid = SetIds::default();
     }
     let plan = parse_elf_image(&file)?;
     // The stack grows down from USRSTACK64 and is filled on demand; below it, a guard
@@ -231,7 +271,7 @@ pub fn load_image(
     let stack = build_exec_stack(USRSTACK64, &argv_refs, &envp_refs, &[&apple_path])?;
     map.copyout(&stack.image, UserAddr(stack.sp)).map_err(|_| Errno::E2BIG)?;
     let comm = alloc::string::String::from(basename(path));
-    Ok(Image { map: map.into_map(), entry: plan.entry, sp: stack.sp, comm })
+    Ok(Image { map: map.into_map(), entry: plan.entry, sp: stack.sp, comm, setid })
 }
 
 /// Create process `pid` running the program at `path` (the first process), looked up from
@@ -324,6 +364,11 @@ pub fn execve(
     p.p_threadstart.store(0, Ordering::Relaxed);
     p.p_pth_tsd_offset.store(0, Ordering::Relaxed);
     *p.p_comm.lock() = image.comm;
+    // The new program's identity. issetugid(2): a process is tainted when the exec that
+    // started it granted set-id privileges, or when it changed its ids since; so an exec
+    // decides afresh.
+    let tainted = image.setid.apply(&mut p.p_ucred.lock());
+    p.p_sugid.store(tainted, Ordering::Relaxed);
     Err(Errno::EJUSTRETURN)
 }
 

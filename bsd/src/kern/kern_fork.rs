@@ -46,6 +46,8 @@ pub fn fork1(p: &Arc<Proc>, frame: &TrapFrame) -> Result<Pid, Errno> {
     *child.p_rlimit.lock() = limits;
     *child.p_fd_dirs.write() = p.dirs_for_child();
     child.p_nice.store(p.p_nice.load(Ordering::Relaxed), Ordering::Relaxed);
+    // A set-id taint goes with the child, as XNU's fork copies P_SUGID.
+    child.p_sugid.store(p.p_sugid.load(Ordering::Relaxed), Ordering::Relaxed);
     child.p_threadstart.store(p.p_threadstart.load(Ordering::Relaxed), Ordering::Relaxed);
     child.p_pth_tsd_offset.store(p.p_pth_tsd_offset.load(Ordering::Relaxed), Ordering::Relaxed);
     child.set_running();

@@ -164,6 +164,9 @@ pub fn posix_spawn(
     // credential, its working directory for relative paths.
     let ctx = p.vfs_context()?;
     let image = load_image(&ctx, &path_bytes, &argv, &envp, &limits)?;
+    // The program's set-id bits, as at exec; the child is tainted only if they granted it
+    // ids (set in the child below).
+    let tainted = image.setid.apply(&mut cred);
     let pid = pid_alloc()?;
     let task = Task::create().map_err(|_| Errno::ENOMEM)?;
     task.inherit_special_ports(&p.task);
@@ -215,6 +218,7 @@ pub fn posix_spawn(
     // The child starts where the spawning thread is, as a forked child would.
     *child.p_fd_dirs.write() = p.dirs_for_child();
     *child.p_rlimit.lock() = limits;
+    child.p_sugid.store(tainted, core::sync::atomic::Ordering::Relaxed);
     if attr.flags & POSIX_SPAWN_START_SUSPENDED != 0 {
         task.suspend();
     }

@@ -18,6 +18,13 @@ pub const S_IFLNK: u16 = 0o120000;
 pub const S_IFSOCK: u16 = 0o140000;
 /// Every permission bit: set-id, sticky and rwx for owner, group and other (`ALLPERMS`).
 pub const ALLPERMS: u16 = 0o7777;
+/// Set user id on execution (`S_ISUID`).
+pub const S_ISUID: u16 = 0o4000;
+/// Set group id on execution (`S_ISGID`).
+pub const S_ISGID: u16 = 0o2000;
+/// Sticky: in a directory, only an entry's owner (or the directory's, or root) may remove it
+/// (`S_ISVTX`).
+pub const S_ISVTX: u16 = 0o1000;
 /// Read permission, others (XNU `sys/stat.h`).
 pub const S_IROTH: u16 = 0o000004;
 /// Write permission, others.

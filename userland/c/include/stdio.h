@@ -9,5 +9,6 @@ int puts(const char *s);
 int print_str(const char *s);
 int print_dec(long v);
 int print_hex(unsigned long v);
+int rename(const char *from, const char *to);
 
 #endif

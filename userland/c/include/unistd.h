@@ -13,6 +13,22 @@ typedef int pid_t;
 ssize_t write(int fd, const void *buf, size_t len);
 ssize_t read(int fd, void *buf, size_t len);
 pid_t getpid(void);
+typedef unsigned int uid_t;
+typedef unsigned int gid_t;
+uid_t getuid(void);
+uid_t geteuid(void);
+gid_t getgid(void);
+gid_t getegid(void);
+/* 1 if the program runs with ids its exec granted (set-id bits) or it changed its ids. */
+int issetugid(void);
+int close(int fd);
+int unlink(const char *path);
+int rmdir(const char *path);
+int chdir(const char *path);
+/* fds[0] is the read end, fds[1] the write end. */
+int pipe(int fds[2]);
+/* The child's pid in the parent, 0 in the child. */
+pid_t fork(void);
 __attribute__((noreturn)) void _exit(int status);
 
 #endif

@@ -2,9 +2,15 @@
  * syscalls.c — the C names of the BSD calls, over rxnu_svc (<rxnu/svc.h>): a failure sets
  * errno and returns -1, as POSIX says.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <rxnu/svc.h>
@@ -35,6 +41,31 @@ pid_t getpid(void)
 	return (pid_t)result(rxnu_svc0(SYS_getpid));
 }
 
+uid_t getuid(void)
+{
+	return (uid_t)rxnu_svc0(SYS_getuid);
+}
+
+uid_t geteuid(void)
+{
+	return (uid_t)rxnu_svc0(SYS_geteuid);
+}
+
+gid_t getgid(void)
+{
+	return (gid_t)rxnu_svc0(SYS_getgid);
+}
+
+gid_t getegid(void)
+{
+	return (gid_t)rxnu_svc0(SYS_getegid);
+}
+
+int issetugid(void)
+{
+	return (int)rxnu_svc0(SYS_issetugid);
+}
+
 void *mmap(void *addr, size_t len, int prot, int flags, int fd, long offset)
 {
 	long r = rxnu_svc6(SYS_mmap, (long)addr, (long)len, prot, flags, fd, offset);
@@ -55,4 +86,92 @@ void _exit(int status)
 void exit(int status)
 {
 	_exit(status);
+}
+
+int open(const char *path, int flags, ...)
+{
+	int mode = 0;
+
+	if (flags & O_CREAT) {
+		va_list ap;
+
+		va_start(ap, flags);
+		mode = va_arg(ap, int);
+		va_end(ap);
+	}
+	return (int)result(rxnu_svc3(SYS_open, path, flags, mode));
+}
+
+int close(int fd)
+{
+	return (int)result(rxnu_svc1(SYS_close, fd));
+}
+
+int stat(const char *path, struct stat *sb)
+{
+	return (int)result(rxnu_svc2(SYS_stat64, path, sb));
+}
+
+int fstat(int fd, struct stat *sb)
+{
+	return (int)result(rxnu_svc2(SYS_fstat64, fd, sb));
+}
+
+int mkdir(const char *path, mode_t mode)
+{
+	return (int)result(rxnu_svc2(SYS_mkdir, path, mode));
+}
+
+int unlink(const char *path)
+{
+	return (int)result(rxnu_svc1(SYS_unlink, path));
+}
+
+int rmdir(const char *path)
+{
+	return (int)result(rxnu_svc1(SYS_rmdir, path));
+}
+
+int chdir(const char *path)
+{
+	return (int)result(rxnu_svc1(SYS_chdir, path));
+}
+
+int rename(const char *from, const char *to)
+{
+	return (int)result(rxnu_svc2(SYS_rename, from, to));
+}
+
+int pipe(int fds[2])
+{
+	long second = 0;
+	long r = result(rxnu_svc_pair(SYS_pipe, 0, &second));
+
+	if (r < 0)
+		return -1;
+	fds[0] = (int)r;
+	fds[1] = (int)second;
+	return 0;
+}
+
+/* XNU's fork returns the child's pid in x0 to both sides and says which side is which in
+ * x1: 1 in the child, 0 in the parent. */
+pid_t fork(void)
+{
+	long in_child = 0;
+	long r = result(rxnu_svc_pair(SYS_fork, 0, &in_child));
+
+	if (r < 0)
+		return -1;
+	return in_child ? 0 : (pid_t)r;
+}
+
+pid_t waitpid(pid_t pid, int *status, int options)
+{
+	return (pid_t)result(rxnu_svc4(SYS_wait4, pid, status, options, 0));
+}
+
+long rxnu_getdirentries64(int fd, void *buf, unsigned long len, unsigned long *position)
+{
+	return result(rxnu_svc4(SYS_getdirentries64, fd, buf, len, position));
 }

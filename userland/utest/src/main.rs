@@ -32,6 +32,7 @@ mod processor;
 mod robust;
 mod sched;
 mod sema;
+mod setid;
 mod smp_stress;
 mod smp_tlb;
 mod spawn;
@@ -267,6 +268,7 @@ fn main(args: &Args) -> i32 {
         .chain(kobject::CASES)
         .chain(processor::CASES)
         .chain(sema::CASES)
+        .chain(setid::CASES)
         .chain(ipc_fuzz::CASES)
         .chain(ipc_robust::CASES)
         .chain(smp_stress::CASES)

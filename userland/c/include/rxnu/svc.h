@@ -32,9 +32,29 @@ static inline long rxnu_svc6(long number, long a0, long a1, long a2, long a3, lo
 	return failed ? -x0 : x0;
 }
 
+/* A call with two results (fork, pipe): the first as rxnu_svc6 returns it, the second, x1,
+ * stored in *second when the call succeeds. */
+static inline long rxnu_svc_pair(long number, long a0, long *second)
+{
+	register long x0 __asm__("x0") = a0;
+	register long x1 __asm__("x1") = 0;
+	register long x16 __asm__("x16") = number;
+	long failed;
+
+	__asm__ volatile("svc #0x80\n\tcset %[failed], cs"
+			 : "+r"(x0), "+r"(x1), [failed] "=r"(failed)
+			 : "r"(x16)
+			 : "memory", "cc");
+	if (failed)
+		return -x0;
+	*second = x1;
+	return x0;
+}
+
 #define rxnu_svc0(n) rxnu_svc6((n), 0, 0, 0, 0, 0, 0)
 #define rxnu_svc1(n, a) rxnu_svc6((n), (long)(a), 0, 0, 0, 0, 0)
 #define rxnu_svc2(n, a, b) rxnu_svc6((n), (long)(a), (long)(b), 0, 0, 0, 0)
 #define rxnu_svc3(n, a, b, c) rxnu_svc6((n), (long)(a), (long)(b), (long)(c), 0, 0, 0)
+#define rxnu_svc4(n, a, b, c, d) rxnu_svc6((n), (long)(a), (long)(b), (long)(c), (long)(d), 0, 0)
 
 #endif
