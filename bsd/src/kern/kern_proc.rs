@@ -21,6 +21,7 @@ use osfmk::kern::task::TaskRef;
 use osfmk::kern::thread::ThreadRef;
 use sys::Errno;
 
+use crate::kern::kern_credential::CredGroups;
 use crate::kern::kern_descrip::FileDesc;
 use crate::kern::kern_pgrp::PgrpTable;
 use crate::kern::kern_pid::PidAllocator;
@@ -42,12 +43,14 @@ pub struct Ucred {
     pub gid: u32,
     pub rgid: u32,
     pub svgid: u32,
+    /// The supplementary groups; the effective group is `gid`, first in the list.
+    pub groups: CredGroups,
 }
 
 impl Ucred {
     /// What file permissions look at: the effective ids.
     pub fn kauth(&self) -> KauthCred {
-        KauthCred::new(self.uid, self.gid)
+        KauthCred { groups: self.groups, ..KauthCred::new(self.uid, self.gid) }
     }
 }
 

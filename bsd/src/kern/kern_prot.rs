@@ -4,8 +4,12 @@
 use alloc::sync::Arc;
 use core::sync::atomic::Ordering;
 
+use osfmk::vm::user_ptr::{UserAddr, UserSlice};
 use sys::Errno;
+use sys::param::NGROUPS_MAX;
+use zerocopy::IntoBytes;
 
+use crate::kern::kern_credential::CredGroups;
 use crate::kern::kern_proc::{Pid, Proc, pgrps};
 
 /// `setuid(uid)`: root sets all three ids; others may only set the effective id to their
@@ -59,6 +63,46 @@ pub fn setegid(p: &Proc, gid: u32) -> Result<(), Errno> {
         return Err(Errno::EPERM);
     }
     c.gid = gid;
+    p.p_sugid.store(true, Ordering::Relaxed);
+    Ok(())
+}
+
+/// `getgroups(gidsetsize, gidset)`: the caller's groups, its effective group first. A size of
+/// 0 asks only how many there are; a buffer too small for them all is `EINVAL`; a bad
+/// pointer `EFAULT`. Returns the count.
+pub fn getgroups(p: &Proc, gidsetsize: u32, gidset: UserAddr) -> Result<usize, Errno> {
+    let c = *p.p_ucred.lock();
+    let (list, n) = c.groups.list(c.gid);
+    if gidsetsize == 0 {
+        return Ok(n);
+    }
+    if (gidsetsize as usize) < n {
+        return Err(Errno::EINVAL);
+    }
+    UserSlice::new(gidset.0, n * size_of::<u32>())?.write_at(0, list[..n].as_bytes())?;
+    Ok(n)
+}
+
+/// `setgroups(gidsetsize, gidset)`: the caller's group list becomes `gidset`, whose first
+/// entry is the effective group (XNU keeps it as `cr_groups[0]`); an empty list leaves the
+/// effective group and drops the supplementary ones. Root only (`EPERM`); more than
+/// `NGROUPS_MAX` (16) entries `EINVAL`; a bad pointer `EFAULT`.
+pub fn setgroups(p: &Proc, gidsetsize: u32, gidset: UserAddr) -> Result<(), Errno> {
+    if p.p_ucred.lock().uid != 0 {
+        return Err(Errno::EPERM);
+    }
+    let n = gidsetsize as usize;
+    if n > NGROUPS_MAX {
+        return Err(Errno::EINVAL);
+    }
+    let mut list = [0u32; NGROUPS_MAX];
+    UserSlice::new(gidset.0, n * size_of::<u32>())?.read_at(0, list[..n].as_mut_bytes())?;
+    let (egid, groups) = CredGroups::from_list(&list[..n])?;
+    let mut c = p.p_ucred.lock();
+    if let Some(egid) = egid {
+        c.gid = egid;
+    }
+    c.groups = groups;
     p.p_sugid.store(true, Ordering::Relaxed);
     Ok(())
 }

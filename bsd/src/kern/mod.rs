@@ -6,6 +6,7 @@
 
 pub mod exec_elf;
 pub mod exec_stack;
+pub mod kern_credential;
 pub mod kern_descrip;
 pub mod kern_pgrp;
 pub mod kern_pid;

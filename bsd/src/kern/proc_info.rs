@@ -170,8 +170,9 @@ pub fn fill_kinfo_proc(p: &Proc) -> KinfoProc {
     ep.p_svgid = cred.svgid;
     ep.cr_ref = 1;
     ep.cr_uid = cred.uid;
-    ep.cr_ngroups = 1;
-    ep.cr_groups[0] = cred.gid;
+    let (groups, n) = cred.groups.list(cred.gid);
+    ep.cr_ngroups = n as i16;
+    ep.cr_groups = groups;
     ep.e_ppid = p.ppid();
     ep.e_pgid = p.pgrp();
     ep.e_tdev = NODEV;

@@ -271,6 +271,14 @@ mod handlers {
         cx.p.p_fd.lock().dup2(from, to).map(|()| (to as u64, 0))
     }
 
+    pub fn getgroups(cx: &mut SysCtx, gidsetsize: u32, gidset: UserAddr) -> SysRet {
+        crate::kern::kern_prot::getgroups(cx.p, gidsetsize, gidset).map(|n| (n as u64, 0))
+    }
+
+    pub fn setgroups(cx: &mut SysCtx, gidsetsize: u32, gidset: UserAddr) -> SysRet {
+        done(crate::kern::kern_prot::setgroups(cx.p, gidsetsize, gidset))
+    }
+
     pub fn fileport_makeport(cx: &mut SysCtx, fd: i32, portnamep: UserAddr) -> SysRet {
         done(crate::kern::sys_fileport::fileport_makeport(cx.p, fd, portnamep))
     }

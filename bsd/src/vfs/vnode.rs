@@ -17,6 +17,7 @@ use core::sync::atomic::{AtomicU16, AtomicU32, Ordering};
 
 use sys::Errno;
 
+use crate::kern::kern_credential::CredGroups;
 use crate::vfs::vfs_mount::MountRef;
 
 use super::{
@@ -154,15 +155,17 @@ pub trait VnodeOps: Send + Sync {
 pub struct KauthCred {
     pub uid: u32,
     pub gid: u32,
+    /// The supplementary groups (`setgroups`), which the group bits also grant to.
+    pub groups: CredGroups,
 }
 
 impl KauthCred {
     /// The super-user.
-    pub const ROOT: KauthCred = KauthCred { uid: 0, gid: 0 };
+    pub const ROOT: KauthCred = KauthCred { uid: 0, gid: 0, groups: CredGroups::NONE };
 
     /// Effective ids `uid` and `gid`.
     pub const fn new(uid: u32, gid: u32) -> KauthCred {
-        KauthCred { uid, gid }
+        KauthCred { uid, gid, groups: CredGroups::NONE }
     }
 }
 
@@ -391,7 +394,7 @@ impl Vnode {
         }
         let granted = if cred.uid == self.uid() {
             mode & 0o700
-        } else if cred.gid == self.gid() {
+        } else if cred.groups.member(cred.gid, self.gid()) {
             (mode & 0o070) << 3
         } else {
             (mode & 0o007) << 6

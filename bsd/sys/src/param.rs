@@ -13,3 +13,7 @@ pub const NAME_MAX: usize = 255;
 
 /// Most symbolic links one lookup may traverse before failing with `ELOOP` (`param.h`).
 pub const MAXSYMLINKS: usize = 32;
+
+/// Most groups a process may be in, its effective group included (`NGROUPS_MAX`;
+/// `param.h`'s `NGROUPS` is the same).
+pub const NGROUPS_MAX: usize = 16;

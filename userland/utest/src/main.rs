@@ -20,6 +20,7 @@ mod cwd;
 mod exec;
 mod fileports;
 mod files;
+mod groups;
 mod introspect;
 mod ipc;
 mod ipc_fuzz;
@@ -262,6 +263,7 @@ fn main(args: &Args) -> i32 {
         .chain(limits::CASES)
         .chain(files::CASES)
         .chain(fileports::CASES)
+        .chain(groups::CASES)
         .chain(introspect::CASES)
         .chain(ports::CASES)
         .chain(ipc::CASES)
