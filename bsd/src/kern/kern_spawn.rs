@@ -1,9 +1,12 @@
 //! `posix_spawn` (XNU's `posix_spawn` in `kern_exec.c`): a new process built directly —
 //! the program's image loaded into a fresh task — without copying the parent's address
-//! space. File actions (open, close, dup2, inherit) shape the child's descriptors in order;
+//! space. File actions (open, close, dup2, inherit, a fileport's file at a descriptor, chdir
+//! and fchdir) shape the child's descriptors and working directory in order; a relative
+//! program path is looked up from the directory they leave the child in, as in XNU;
 //! attributes set its process group, signal mask, default signals and ids. The argument
 //! layouts are Darwin's (`sys::spawn`).
 
+use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
@@ -20,9 +23,10 @@ use crate::kern::kern_descrip::{FileDesc, FileProc};
 use crate::kern::kern_exec::{copyin_string_array, load_image};
 use crate::kern::kern_proc::{Membership, Pid, Proc, allproc_lock, pgrps, pid_alloc, uthread};
 use crate::kern::spawn_file_actions::{FileAction, MAX_FILE_ACTIONS, parse_file_actions};
-use crate::vfs::vfs_lookup::VfsContext;
-use crate::vfs::vfs_syscalls::copyin_path;
+use crate::vfs::vfs_lookup::{VfsContext, namei};
+use crate::vfs::vfs_syscalls::{copyin_path, searchable_dir};
 use crate::vfs::vfs_vnops::vn_open;
+use crate::vfs::vnode::VnodeRef;
 
 /// The attributes this kernel honours.
 #[derive(Default)]
@@ -39,15 +43,66 @@ fn copyin_vec(addr: u64, len: usize) -> Result<Vec<u8>, Errno> {
     Ok(buf)
 }
 
-/// Apply the file actions to the child's table, in order, with the spawning caller's
-/// context `ctx` (relative open paths start at its working directory). With
-/// CLOEXEC_DEFAULT every descriptor not named by an action is closed at the end.
+/// Where the file actions will leave the child's working directory, found without doing
+/// anything: chdir paths are looked up, and an fchdir's descriptor is followed through the
+/// earlier actions to the file it will name (an open's path looked up, a dup2's source, a
+/// fileport's file) or else to the spawner's own table. The program is looked up from
+/// there before any action runs, so a spawn whose program cannot load leaves no trace; the
+/// actions' own errors (a missing directory, a descriptor that is not one) come out here too.
+fn cwd_after_actions(p: &Proc, actions: &[FileAction], mut ctx: VfsContext) -> Result<VfsContext, Errno> {
+    let mut named: BTreeMap<i32, Option<VnodeRef>> = BTreeMap::new();
+    let vnode_of = |named: &BTreeMap<i32, Option<VnodeRef>>, fd: i32| -> Result<VnodeRef, Errno> {
+        match named.get(&fd) {
+            Some(Some(vp)) => Ok(vp.clone()),
+            Some(None) => Err(Errno::EBADF),
+            None => p.p_fd.lock().get(fd)?.fg_ops.vnode().ok_or(Errno::EINVAL),
+        }
+    };
+    for action in actions {
+        match action {
+            FileAction::Open { fd, oflag, path, .. } => {
+                let follow = oflag & sys::fcntl::O_NOFOLLOW == 0;
+                named.insert(*fd, namei(&ctx, path, follow).ok());
+            }
+            FileAction::Close { fd } => {
+                named.insert(*fd, None);
+            }
+            FileAction::Dup2 { fd, newfd } => {
+                let vp = vnode_of(&named, *fd).ok();
+                named.insert(*newfd, vp);
+            }
+            FileAction::FileportDup2 { port, newfd } => {
+                let glob = crate::kern::sys_fileport::fileport_fileglob(p, *port)?;
+                named.insert(*newfd, glob.fg_ops.vnode());
+            }
+            FileAction::Inherit { .. } => {}
+            FileAction::Chdir { path } => {
+                let vp = namei(&ctx, path, true)?;
+                ctx.cdir = searchable_dir(&ctx, vp)?;
+            }
+            FileAction::Fchdir { fd } => {
+                let vp = vnode_of(&named, *fd)?;
+                ctx.cdir = searchable_dir(&ctx, vp)?;
+            }
+        }
+    }
+    Ok(ctx)
+}
+
+/// Apply the file actions to the child's table, in order, in the context `ctx`: the spawning
+/// caller's credential, and a working directory that starts as the caller's and moves with
+/// each chdir or fchdir action (relative open paths, and then the program's, start there).
+/// Fileport names are looked up in the spawner `p`'s space. With CLOEXEC_DEFAULT every
+/// descriptor not named by an action is closed at the end. Returns whether the working
+/// directory moved.
 fn apply_file_actions(
+    p: &Proc,
     fds: &mut FileDesc,
     actions: &[FileAction],
     cloexec_default: bool,
-    ctx: &VfsContext,
-) -> Result<(), Errno> {
+    ctx: &mut VfsContext,
+) -> Result<bool, Errno> {
+    let mut moved_cwd = false;
     let mut keep: Vec<i32> = Vec::new();
     for action in actions {
         match action {
@@ -70,6 +125,21 @@ fn apply_file_actions(
                 fds.set_cloexec(*fd, false)?;
                 keep.push(*fd);
             }
+            FileAction::FileportDup2 { port, newfd } => {
+                let glob = crate::kern::sys_fileport::fileport_fileglob(p, *port)?;
+                fds.install(*newfd, FileProc { fp_flags: 0, fp_glob: glob })?;
+                keep.push(*newfd);
+            }
+            FileAction::Chdir { path } => {
+                let vp = namei(ctx, path, true)?;
+                ctx.cdir = searchable_dir(ctx, vp)?;
+                moved_cwd = true;
+            }
+            FileAction::Fchdir { fd } => {
+                let vp = fds.get(*fd)?.fg_ops.vnode().ok_or(Errno::EINVAL)?;
+                ctx.cdir = searchable_dir(ctx, vp)?;
+                moved_cwd = true;
+            }
         }
     }
     if cloexec_default {
@@ -78,7 +148,7 @@ fn apply_file_actions(
             fds.close(fd)?;
         }
     }
-    Ok(())
+    Ok(moved_cwd)
 }
 
 /// `posix_spawn(&pid, path, adesc, argv, envp)`.
@@ -160,10 +230,11 @@ pub fn posix_spawn(
 
     crate::kern::kern_rlimit::check_nproc(p)?;
     let limits = *p.p_rlimit.lock();
-    // The lookups (the program's, the open actions') are the spawning thread's: its
-    // credential, its working directory for relative paths.
+    // The lookups (the program's, the actions') are made with the spawning thread's
+    // credential, relative paths from its working directory as the chdir actions move it.
     let ctx = p.vfs_context()?;
-    let image = load_image(&ctx, &path_bytes, &argv, &envp, &limits)?;
+    let image =
+        load_image(&cwd_after_actions(p, &actions, ctx.clone())?, &path_bytes, &argv, &envp, &limits)?;
     // The program's set-id bits, as at exec; the child is tainted only if they granted it
     // ids (set in the child below).
     let tainted = image.setid.apply(&mut cred);
@@ -187,8 +258,9 @@ pub fn posix_spawn(
     // As if the child had called setsid() or setpgid(0, pgroup) before exec. File actions
     // act on the file system (an open may create a file), so they run last, once nothing
     // else can fail: a spawn that fails — for want of a program, memory, a pid or a group —
-    // leaves no trace (XNU applies them in the child, after image activation). Permissions
-    // are the spawning user's.
+    // leaves no trace (XNU applies them in the child, before image activation; the program
+    // was looked up from where they leave the child, above). Permissions are the spawning
+    // user's.
     let moved = if attr.flags & POSIX_SPAWN_SETSID != 0 {
         pgrps().setsid(pid).map(|_| ())
     } else if attr.flags & POSIX_SPAWN_SETPGROUP != 0 {
@@ -197,14 +269,16 @@ pub fn posix_spawn(
         Ok(())
     };
     pgrps().mark_exec(pid);
+    let mut ctx = ctx;
     let fds = moved.and_then(|()| {
         let mut fds = p.p_fd.lock().fork_copy();
-        apply_file_actions(&mut fds, &actions, attr.flags & POSIX_SPAWN_CLOEXEC_DEFAULT != 0, &ctx)?;
+        let cloexec_default = attr.flags & POSIX_SPAWN_CLOEXEC_DEFAULT != 0;
+        let moved_cwd = apply_file_actions(p, &mut fds, &actions, cloexec_default, &mut ctx)?;
         fds.exec_close();
-        Ok(fds)
+        Ok((fds, moved_cwd))
     });
-    let fds = match fds {
-        Ok(fds) => fds,
+    let (fds, moved_cwd) = match fds {
+        Ok(done) => done,
         Err(e) => {
             // The child never ran: take it back out.
             child.task.terminate();
@@ -215,8 +289,13 @@ pub fn posix_spawn(
         }
     };
     *child.p_fd.lock() = fds;
-    // The child starts where the spawning thread is, as a forked child would.
-    *child.p_fd_dirs.write() = p.dirs_for_child();
+    // The child starts where the spawning thread is, as a forked child would, unless a
+    // chdir action moved it.
+    let mut dirs = p.dirs_for_child();
+    if moved_cwd {
+        dirs.cdir = Some(ctx.cdir.clone());
+    }
+    *child.p_fd_dirs.write() = dirs;
     *child.p_rlimit.lock() = limits;
     child.p_sugid.store(tainted, core::sync::atomic::Ordering::Relaxed);
     if attr.flags & POSIX_SPAWN_START_SUSPENDED != 0 {

@@ -6,8 +6,10 @@
 use alloc::vec::Vec;
 
 use sys::Errno;
+use sys::param::PATH_MAX;
 use sys::spawn::{
-    PSFA_ACTION_SIZE, PSFA_CLOSE, PSFA_DUP2, PSFA_INHERIT, PSFA_OPEN, PosixSpawnFileActionsHead, PsfaAction,
+    PSFA_ACTION_SIZE, PSFA_CHDIR, PSFA_CHDIR_PATH_OFFSET, PSFA_CLOSE, PSFA_DUP2, PSFA_FCHDIR,
+    PSFA_FILEPORT_DUP2, PSFA_INHERIT, PSFA_OPEN, PosixSpawnFileActionsHead, PsfaAction,
 };
 use zerocopy::FromBytes;
 
@@ -18,15 +20,41 @@ pub const MAX_FILE_ACTIONS: usize = 64;
 /// (held without the NUL).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum FileAction {
-    Open { fd: i32, oflag: u32, mode: u16, path: Vec<u8> },
-    Close { fd: i32 },
-    Dup2 { fd: i32, newfd: i32 },
-    Inherit { fd: i32 },
+    Open {
+        fd: i32,
+        oflag: u32,
+        mode: u16,
+        path: Vec<u8>,
+    },
+    Close {
+        fd: i32,
+    },
+    Dup2 {
+        fd: i32,
+        newfd: i32,
+    },
+    Inherit {
+        fd: i32,
+    },
+    /// The file fileport `port` (a name in the spawner's space) stands for, at `newfd`.
+    FileportDup2 {
+        port: u32,
+        newfd: i32,
+    },
+    /// The child's working directory becomes `path` (later relative paths, the program's
+    /// included, start there).
+    Chdir {
+        path: Vec<u8>,
+    },
+    /// The child's working directory becomes the directory open on `fd`.
+    Fchdir {
+        fd: i32,
+    },
 }
 
 /// Decode the file-actions block (its header, then `count` actions): EINVAL for a bad count
 /// or one the block does not hold, EBADF for a negative descriptor, ENAMETOOLONG for a path
-/// with no NUL, ENOTSUP for an action kind not supported yet (fileports, chdir).
+/// with no NUL, ENOTSUP for an action kind XNU does not have.
 pub fn parse_file_actions(block: &[u8]) -> Result<Vec<FileAction>, Errno> {
     let (head, actions) = PosixSpawnFileActionsHead::read_from_prefix(block).map_err(|_| Errno::EINVAL)?;
     let (count, alloc) = (head.psfa_act_count, head.psfa_act_alloc);
@@ -38,7 +66,16 @@ pub fn parse_file_actions(block: &[u8]) -> Result<Vec<FileAction>, Errno> {
         let raw = actions.get(i * PSFA_ACTION_SIZE..(i + 1) * PSFA_ACTION_SIZE).ok_or(Errno::EINVAL)?;
         let a = PsfaAction::read_from_bytes(raw).map_err(|_| Errno::EINVAL)?;
         let fd = a.psfaa_filedes;
-        if fd < 0 {
+        if a.psfaa_type == PSFA_FILEPORT_DUP2 {
+            // The first word is a port name there, any 32-bit value.
+            let newfd = a.psfao_oflag;
+            if newfd < 0 {
+                return Err(Errno::EBADF);
+            }
+            out.push(FileAction::FileportDup2 { port: fd as u32, newfd });
+            continue;
+        }
+        if fd < 0 && a.psfaa_type != PSFA_CHDIR {
             return Err(Errno::EBADF);
         }
         out.push(match a.psfaa_type {
@@ -56,7 +93,12 @@ pub fn parse_file_actions(block: &[u8]) -> Result<Vec<FileAction>, Errno> {
                 FileAction::Dup2 { fd, newfd }
             }
             PSFA_INHERIT => FileAction::Inherit { fd },
-            // Fileports and per-action chdir arrive with Mach fileports and the VFS calls.
+            PSFA_CHDIR => {
+                let at = &raw[PSFA_CHDIR_PATH_OFFSET..PSFA_CHDIR_PATH_OFFSET + PATH_MAX];
+                let len = at.iter().position(|&b| b == 0).ok_or(Errno::ENAMETOOLONG)?;
+                FileAction::Chdir { path: at[..len].to_vec() }
+            }
+            PSFA_FCHDIR => FileAction::Fchdir { fd },
             _ => return Err(Errno::ENOTSUP),
         });
     }
@@ -80,6 +122,30 @@ mod tests {
 
     fn action(kind: u32, fd: i32, arg: i32) -> PsfaAction {
         PsfaAction { psfaa_type: kind, psfaa_filedes: fd, psfao_oflag: arg, ..PsfaAction::default() }
+    }
+
+    #[test]
+    fn directory_and_fileport_actions_decode() {
+        use zerocopy::FromBytes;
+        // A chdir path sits where an open's flags start (XNU's psfaa_chdirargs union member).
+        let mut raw = [0u8; PSFA_ACTION_SIZE];
+        raw[..4].copy_from_slice(&PSFA_CHDIR.to_le_bytes());
+        raw[PSFA_CHDIR_PATH_OFFSET..PSFA_CHDIR_PATH_OFFSET + 5].copy_from_slice(b"/tmp\0");
+        let chdir = PsfaAction::read_from_bytes(&raw).unwrap();
+        // A fileport name is any 32-bit value, even one that is negative as an int.
+        let fileport = action(PSFA_FILEPORT_DUP2, 0x8000_0103_u32 as i32, 4);
+        let b = block(3, &[chdir, action(PSFA_FCHDIR, 5, 0), fileport]);
+        assert_eq!(
+            parse_file_actions(&b),
+            Ok(alloc::vec![
+                FileAction::Chdir { path: b"/tmp".to_vec() },
+                FileAction::Fchdir { fd: 5 },
+                FileAction::FileportDup2 { port: 0x8000_0103, newfd: 4 },
+            ])
+        );
+        assert_eq!(parse_file_actions(&block(1, &[action(PSFA_FCHDIR, -1, 0)])), Err(Errno::EBADF));
+        let bad_newfd = action(PSFA_FILEPORT_DUP2, 7, -2);
+        assert_eq!(parse_file_actions(&block(1, &[bad_newfd])), Err(Errno::EBADF));
     }
 
     #[test]
@@ -120,6 +186,12 @@ mod tests {
         open.psfao_path = [b'a'; sys::param::PATH_MAX];
         assert_eq!(parse_file_actions(&block(1, &[open])), Err(Errno::ENAMETOOLONG), "no NUL");
         assert_eq!(parse_file_actions(&block(1, &[action(9, 1, 0)])), Err(Errno::ENOTSUP));
+        // A chdir path must end within PATH_MAX bytes.
+        let mut chdir = action(PSFA_CHDIR, 0, 0);
+        chdir.psfao_oflag = i32::from_le_bytes(*b"aaaa");
+        chdir.psfao_mode = u16::from_le_bytes(*b"aa");
+        chdir.psfao_path = [b'a'; 1024];
+        assert_eq!(parse_file_actions(&block(1, &[chdir])), Err(Errno::ENAMETOOLONG));
     }
 
     /// Random blocks (random headers, kinds, descriptors and paths, random lengths) never
@@ -138,7 +210,7 @@ mod tests {
             let mut actions = Vec::new();
             for _ in 0..n {
                 let r = next();
-                let mut a = action((r % 6) as u32, (r >> 8) as i8 as i32, (r >> 16) as i8 as i32);
+                let mut a = action((r % 8) as u32, (r >> 8) as i8 as i32, (r >> 16) as i8 as i32);
                 if r & (1 << 40) != 0 {
                     a.psfao_path.fill(b'x');
                 }
@@ -152,7 +224,11 @@ mod tests {
                     match a {
                         FileAction::Open { fd, path, .. } => assert!(fd >= 0 && !path.contains(&0)),
                         FileAction::Dup2 { fd, newfd } => assert!(fd >= 0 && newfd >= 0),
-                        FileAction::Close { fd } | FileAction::Inherit { fd } => assert!(fd >= 0),
+                        FileAction::Close { fd } | FileAction::Inherit { fd } | FileAction::Fchdir { fd } => {
+                            assert!(fd >= 0)
+                        }
+                        FileAction::FileportDup2 { newfd, .. } => assert!(newfd >= 0),
+                        FileAction::Chdir { path } => assert!(path.len() < PATH_MAX && !path.contains(&0)),
                     }
                 }
             }

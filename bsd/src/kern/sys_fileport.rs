@@ -58,12 +58,19 @@ pub fn fileport_makeport(p: &Proc, fd: i32, portnamep: UserAddr) -> Result<(), E
     Ok(())
 }
 
+/// The open file description fileport `port` (a send right in `p`'s space) stands for: not a
+/// send right to a fileport, `EINVAL`. posix_spawn's fileport action installs it.
+pub fn fileport_fileglob(p: &Proc, port: MachPortName) -> Result<Arc<FileGlob>, Errno> {
+    let fileport =
+        p.task.itk_space.lookup_kobject::<Fileport>(port, MACH_PORT_TYPE_SEND).map_err(|_| Errno::EINVAL)?;
+    Ok(fileport.fg.clone())
+}
+
 /// `fileport_makefd(port)`: a new descriptor, the lowest free one, on the description that
 /// fileport `port` (a send right in the caller's space, which stays there) stands for, with
 /// close-on-exec set as XNU sets it. A name that is not a send right to a fileport: `EINVAL`;
 /// a full table: `EMFILE`.
 pub fn fileport_makefd(p: &Proc, port: MachPortName) -> Result<usize, Errno> {
-    let fileport =
-        p.task.itk_space.lookup_kobject::<Fileport>(port, MACH_PORT_TYPE_SEND).map_err(|_| Errno::EINVAL)?;
-    p.p_fd.lock().alloc(FileProc { fp_flags: FP_CLOEXEC, fp_glob: fileport.fg.clone() })
+    let fg = fileport_fileglob(p, port)?;
+    p.p_fd.lock().alloc(FileProc { fp_flags: FP_CLOEXEC, fp_glob: fg })
 }

@@ -53,7 +53,7 @@ pub fn open(p: &Arc<Proc>, path: UserAddr, flags: i32, mode: i32) -> Result<usiz
 /// A directory the caller may make its working or root directory: a directory
 /// (`ENOTDIR`) it may search (`EACCES`), as XNU's `chdir_internal` and `fchdir` check.
 /// A directory with a file system mounted on it stands for that file system's root.
-fn searchable_dir(ctx: &VfsContext, vp: VnodeRef) -> Result<VnodeRef, Errno> {
+pub(crate) fn searchable_dir(ctx: &VfsContext, vp: VnodeRef) -> Result<VnodeRef, Errno> {
     if vp.vtype() != VType::VDIR {
         return Err(Errno::ENOTDIR);
     }

@@ -18,6 +18,10 @@ pub const O_TRUNC: u32 = 0x0400;
 pub const O_EXCL: u32 = 0x0800;
 /// Close the descriptor on exec.
 pub const O_CLOEXEC: u32 = 0x0100_0000;
+/// Do not follow a symbolic link as the last component (`O_NOFOLLOW`; ELOOP if it is one).
+pub const O_NOFOLLOW: u32 = 0x0000_0100;
+/// Fail with ENOTDIR unless the path names a directory (`O_DIRECTORY`).
+pub const O_DIRECTORY: u32 = 0x0010_0000;
 
 /// `fcntl` commands (an `int`, as its `cmd` argument is).
 /// Duplicate to the lowest free descriptor at or above the argument.

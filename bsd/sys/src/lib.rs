@@ -24,6 +24,7 @@
 #[cfg(test)]
 extern crate std;
 
+mod c_headers;
 pub mod errno;
 pub mod fcntl;
 #[cfg(test)]

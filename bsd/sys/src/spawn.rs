@@ -62,6 +62,16 @@ pub const PSFA_OPEN: u32 = 0;
 pub const PSFA_CLOSE: u32 = 1;
 pub const PSFA_DUP2: u32 = 2;
 pub const PSFA_INHERIT: u32 = 3;
+/// Install the file a fileport stands for at a descriptor (`posix_spawn_file_actions_addfileport_np`
+/// without the fd guard: the port name in `psfaa_fileport`, the descriptor in `psfad_newfiledes`).
+pub const PSFA_FILEPORT_DUP2: u32 = 4;
+/// Change the child's working directory to a path (`posix_spawn_file_actions_addchdir_np`).
+pub const PSFA_CHDIR: u32 = 5;
+/// Change the child's working directory to an open directory (`..._addfchdir_np`).
+pub const PSFA_FCHDIR: u32 = 6;
+/// Where a `PSFA_CHDIR` path starts in an action: the second union (`psfaa_chdirargs`), right
+/// after the type and the descriptor, where an open's flags are.
+pub const PSFA_CHDIR_PATH_OFFSET: usize = 8;
 
 /// `struct _posix_spawn_file_actions` before its actions: `int alloc, count` (8 bytes).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable)]

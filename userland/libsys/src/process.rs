@@ -64,6 +64,19 @@ pub enum SpawnAction<'a> {
     Inherit {
         fd: i32,
     },
+    /// The file fileport `port` stands for, as `newfd`.
+    FileportDup2 {
+        port: u32,
+        newfd: i32,
+    },
+    /// Change the child's working directory to NUL-terminated `path`.
+    Chdir {
+        path: &'a [u8],
+    },
+    /// Change the child's working directory to the directory open on `fd`.
+    Fchdir {
+        fd: i32,
+    },
 }
 
 /// `posix_spawn` attributes (None: the defaults).
@@ -140,6 +153,17 @@ fn spawn_with<const N: usize>(
                 (PSFA_DUP2, *fd)
             }
             SpawnAction::Inherit { fd } => (PSFA_INHERIT, *fd),
+            SpawnAction::FileportDup2 { port, newfd } => {
+                a.psfao_oflag = *newfd;
+                (PSFA_FILEPORT_DUP2, *port as i32)
+            }
+            SpawnAction::Chdir { path } => {
+                let n = path.len().min(PATH_MAX);
+                zerocopy::IntoBytes::as_mut_bytes(a)[PSFA_CHDIR_PATH_OFFSET..][..n]
+                    .copy_from_slice(&path[..n]);
+                (PSFA_CHDIR, 0)
+            }
+            SpawnAction::Fchdir { fd } => (PSFA_FCHDIR, *fd),
         };
         a.psfaa_type = kind;
         a.psfaa_filedes = fd;

@@ -16,6 +16,7 @@ pub const CASES: &[(&str, Case)] = &[
     ("posix_spawn: open, dup2 and close file actions", spawn_file_actions),
     ("posix_spawn: signal mask, default signals, process group", spawn_attributes),
     ("posix_spawn: errors, and no child left behind", spawn_errors),
+    ("posix_spawn: chdir, fchdir and fileport file actions", spawn_dir_and_fileport_actions),
 ];
 
 /// The modes /bin/utest runs in as a spawned child (argv[1]); each exits with its answer.
@@ -119,5 +120,52 @@ fn spawn_errors(_: &Args) -> Result<(), &'static str> {
     // SAFETY: the kernel rejects the bad descriptor pointer.
     let r = unsafe { libsys::syscall::posix_spawn(0, c"/bin/utest".as_ptr() as u64, KERNEL_ADDRESS, 0, 0) };
     check(r == Err(Errno::EFAULT), "bad descriptor pointer")?;
+    check(waitpid(-1, sys::wait::WNOHANG) == Err(Errno::ECHILD), "a failed spawn left a child")
+}
+
+fn spawn_dir_and_fileport_actions(_: &Args) -> Result<(), &'static str> {
+    use libsys::syscall::{close, open_path};
+    let cat = [&b"utest\0"[..], b"--cat-stdin\0"];
+    // A chdir action moves the child before the program is looked up: a relative program
+    // path is found from the new directory, as a relative open that follows is.
+    let pid = spawn(b"true-O2\0", &[b"true-O2\0"], None, &[SpawnAction::Chdir { path: b"/bin/c\0" }])
+        .map_err(|_| "spawn a relative program after a chdir action")?;
+    check(status_of(pid)? == 0, "true-O2 from /bin/c")?;
+    let actions = [
+        SpawnAction::Chdir { path: b"/bin\0" },
+        SpawnAction::Open { fd: 0, path: b"not-elf\0", oflag: O_RDONLY as i32, mode: 0 },
+    ];
+    let pid = spawn(b"/bin/utest\0", &cat, None, &actions).map_err(|_| "spawn chdir + relative open")?;
+    check(status_of(pid)? == 15, "the relative open after chdir read /bin/not-elf")?;
+    // fchdir to a directory open in the parent.
+    let dir = open_path(b"/bin\0", O_RDONLY, 0).map_err(|_| "open /bin")?;
+    let actions = [
+        SpawnAction::Fchdir { fd: dir },
+        SpawnAction::Open { fd: 0, path: b"not-elf\0", oflag: O_RDONLY as i32, mode: 0 },
+    ];
+    let pid = spawn(b"/bin/utest\0", &cat, None, &actions).map_err(|_| "spawn fchdir + relative open")?;
+    check(status_of(pid)? == 15, "the relative open after fchdir read /bin/not-elf")?;
+    // Errors, and the parent's own working directory never moves.
+    let chdir = |path: &'static [u8]| spawn(b"/bin/utest\0", &cat, None, &[SpawnAction::Chdir { path }]);
+    check(chdir(b"/no/such\0") == Err(Errno::ENOENT), "chdir action to a missing directory")?;
+    check(chdir(b"/bin/not-elf\0") == Err(Errno::ENOTDIR), "chdir action to a file")?;
+    let file = open_path(b"/bin/not-elf\0", O_RDONLY, 0).map_err(|_| "open /bin/not-elf")?;
+    let fchdir = |fd| spawn(b"/bin/utest\0", &cat, None, &[SpawnAction::Fchdir { fd }]);
+    check(fchdir(file) == Err(Errno::ENOTDIR), "fchdir action to a file")?;
+    check(fchdir(99) == Err(Errno::EBADF), "fchdir action to a closed descriptor")?;
+    check(open_path(b"bin/not-elf\0", O_RDONLY, 0).map(close).is_ok(), "the parent's cwd moved")?;
+    // A fileport's file as the child's stdin.
+    let mut port = 0u32;
+    // SAFETY: `port` is a valid, writable u32.
+    unsafe { libsys::syscall::fileport_makeport(file, core::ptr::from_mut(&mut port) as u64) }
+        .map_err(|_| "fileport_makeport")?;
+    let pid = spawn(b"/bin/utest\0", &cat, None, &[SpawnAction::FileportDup2 { port, newfd: 0 }])
+        .map_err(|_| "spawn with a fileport action")?;
+    check(status_of(pid)? == 15, "the child read the fileport's file as stdin")?;
+    let bad = SpawnAction::FileportDup2 { port: 0x1234_5603, newfd: 0 };
+    check(spawn(b"/bin/utest\0", &cat, None, &[bad]) == Err(Errno::EINVAL), "a name that is no fileport")?;
+    let _ = libsys::mach::mach_port_deallocate(libsys::mach_traps::mach_task_self(), port);
+    let _ = close(file);
+    let _ = close(dir);
     check(waitpid(-1, sys::wait::WNOHANG) == Err(Errno::ECHILD), "a failed spawn left a child")
 }

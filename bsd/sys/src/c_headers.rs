@@ -1,0 +1,124 @@
+//! The C runtime's headers (`userland/c/include`) repeat ABI constants for C programs; this
+//! host test holds every value they define to the one in this crate, so the ABI keeps one
+//! source of truth. `<sys/mman.h>` has its own check beside the constants (`mman.rs`).
+
+#[cfg(test)]
+mod tests {
+    use crate::Errno;
+    use crate::{fcntl, stat, wait};
+
+    /// The `#define NAME VALUE` lines of `header` whose value is a number (octal with a
+    /// leading 0, hex with 0x), as (name, value).
+    fn numeric_defines(header: &str) -> impl Iterator<Item = (&str, i64)> + '_ {
+        header.lines().filter_map(|line| {
+            let mut words = line.split_whitespace();
+            let (Some("#define"), Some(name), Some(value)) = (words.next(), words.next(), words.next())
+            else {
+                return None;
+            };
+            if name.contains('(') {
+                return None; // a macro, not a constant
+            }
+            let parsed = if let Some(hex) = value.strip_prefix("0x") {
+                i64::from_str_radix(hex, 16)
+            } else if value.len() > 1 && value.starts_with('0') {
+                i64::from_str_radix(&value[1..], 8)
+            } else {
+                value.parse()
+            };
+            parsed.ok().map(|v| (name, v))
+        })
+    }
+
+    /// Checks each numeric constant of `header` with `ours` (None: a name this test does not
+    /// know, which fails) and returns how many it checked.
+    fn check(header: &str, ours: impl Fn(&str) -> Option<i64>) -> usize {
+        let mut checked = 0;
+        for (name, value) in numeric_defines(header) {
+            match ours(name) {
+                Some(v) => assert_eq!(value, v, "{name}"),
+                None => panic!("a C header defines {name}, which this test does not know"),
+            }
+            checked += 1;
+        }
+        checked
+    }
+
+    #[test]
+    fn fcntl_h_agrees() {
+        let n = check(include_str!("../../../userland/c/include/fcntl.h"), |name| {
+            Some(i64::from(match name {
+                "O_RDONLY" => fcntl::O_RDONLY,
+                "O_WRONLY" => fcntl::O_WRONLY,
+                "O_RDWR" => fcntl::O_RDWR,
+                "O_NONBLOCK" => fcntl::O_NONBLOCK,
+                "O_APPEND" => fcntl::O_APPEND,
+                "O_CREAT" => fcntl::O_CREAT,
+                "O_TRUNC" => fcntl::O_TRUNC,
+                "O_EXCL" => fcntl::O_EXCL,
+                "O_DIRECTORY" => fcntl::O_DIRECTORY,
+                "O_CLOEXEC" => fcntl::O_CLOEXEC,
+                _ => return None,
+            }))
+        });
+        assert_eq!(n, 10);
+    }
+
+    #[test]
+    fn errno_h_agrees() {
+        let n = check(include_str!("../../../userland/c/include/errno.h"), |name| {
+            Some(i64::from(
+                match name {
+                    "ENOENT" => Errno::ENOENT,
+                    "EBADF" => Errno::EBADF,
+                    "EEXIST" => Errno::EEXIST,
+                    "ENOTDIR" => Errno::ENOTDIR,
+                    "EISDIR" => Errno::EISDIR,
+                    "EINVAL" => Errno::EINVAL,
+                    "EMFILE" => Errno::EMFILE,
+                    "EPIPE" => Errno::EPIPE,
+                    "ENOTEMPTY" => Errno::ENOTEMPTY,
+                    _ => return None,
+                }
+                .0,
+            ))
+        });
+        assert_eq!(n, 9);
+    }
+
+    #[test]
+    fn stat_wait_and_dirent_h_agree() {
+        let n = check(include_str!("../../../userland/c/include/sys/stat.h"), |name| {
+            Some(i64::from(match name {
+                "S_IFMT" => stat::S_IFMT,
+                "S_IFIFO" => stat::S_IFIFO,
+                "S_IFCHR" => stat::S_IFCHR,
+                "S_IFDIR" => stat::S_IFDIR,
+                "S_IFREG" => stat::S_IFREG,
+                "S_IFLNK" => stat::S_IFLNK,
+                _ => return None,
+            }))
+        });
+        assert_eq!(n, 6);
+        let n = check(include_str!("../../../userland/c/include/sys/wait.h"), |name| match name {
+            "WNOHANG" => Some(i64::from(wait::WNOHANG)),
+            _ => None,
+        });
+        assert_eq!(n, 1);
+        // A directory record's type is its file type's S_IFMT bits shifted down (XNU's
+        // IFTODT), so the dirent.h values follow from the mode bits above.
+        let n = check(include_str!("../../../userland/c/include/dirent.h"), |name| {
+            let mode = match name {
+                "DT_UNKNOWN" => 0,
+                "DT_FIFO" => stat::S_IFIFO,
+                "DT_CHR" => stat::S_IFCHR,
+                "DT_DIR" => stat::S_IFDIR,
+                "DT_REG" => stat::S_IFREG,
+                "DT_LNK" => stat::S_IFLNK,
+                _ => return None,
+            };
+            Some(i64::from(mode >> 12))
+        });
+        assert_eq!(n, 6);
+    }
+}
