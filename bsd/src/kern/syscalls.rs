@@ -455,6 +455,48 @@ mod handlers {
     pub fn chroot(cx: &mut SysCtx, path: UserAddr) -> SysRet {
         done(crate::vfs::vfs_syscalls::chroot(cx.p, path))
     }
+
+    pub fn mkdir(cx: &mut SysCtx, path: UserAddr, mode: i32) -> SysRet {
+        done(crate::vfs::vfs_syscalls::mkdir(cx.p, path, mode))
+    }
+
+    pub fn unlink(cx: &mut SysCtx, path: UserAddr) -> SysRet {
+        done(crate::vfs::vfs_syscalls::remove(cx.p, path, false))
+    }
+
+    pub fn rmdir(cx: &mut SysCtx, path: UserAddr) -> SysRet {
+        done(crate::vfs::vfs_syscalls::remove(cx.p, path, true))
+    }
+
+    pub fn rename(cx: &mut SysCtx, from: UserAddr, to: UserAddr) -> SysRet {
+        done(crate::vfs::vfs_syscalls::rename(cx.p, from, to))
+    }
+
+    pub fn stat64(cx: &mut SysCtx, path: UserAddr, ub: UserAddr) -> SysRet {
+        done(crate::vfs::vfs_syscalls::stat64(cx.p, path, ub, true))
+    }
+
+    pub fn lstat64(cx: &mut SysCtx, path: UserAddr, ub: UserAddr) -> SysRet {
+        done(crate::vfs::vfs_syscalls::stat64(cx.p, path, ub, false))
+    }
+
+    pub fn fstat64(cx: &mut SysCtx, fd: i32, ub: UserAddr) -> SysRet {
+        done(crate::vfs::vfs_syscalls::fstat64(cx.p, fd, ub))
+    }
+
+    pub fn lseek(cx: &mut SysCtx, fd: i32, offset: i64, whence: i32) -> SysRet {
+        crate::vfs::vfs_syscalls::lseek(cx.p, fd, offset, whence).map(|off| (off, 0))
+    }
+
+    pub fn getdirentries64(
+        cx: &mut SysCtx,
+        fd: i32,
+        buf: UserAddr,
+        bufsize: usize,
+        position: UserAddr,
+    ) -> SysRet {
+        crate::vfs::vfs_syscalls::getdirentries64(cx.p, fd, buf, bufsize, position).map(|n| (n as u64, 0))
+    }
 }
 
 /// `sysent`: each implemented call's handler, its arguments converted from the registers to

@@ -152,6 +152,37 @@ fn cross_mounts(mut vp: VnodeRef) -> VnodeRef {
     vp
 }
 
+/// The directory that holds the last component of `path`, and that component (XNU's
+/// `namei` with `LOCKPARENT`, for the calls that make or remove a name): `a/b/c` gives the
+/// directory `a/b` and `c`; trailing slashes are dropped (`a/b/` names `b` in `a`). The
+/// component is empty only for `/` itself; it may be `.` or `..`, which the caller refuses
+/// as its call requires. The directory is looked up with [`namei`]'s errors and must be one
+/// (`ENOTDIR`); a component longer than `NAME_MAX` is `ENAMETOOLONG`.
+pub fn lookup_parent(ctx: &VfsContext, path: &[u8]) -> Result<(VnodeRef, Vec<u8>), Errno> {
+    if path.is_empty() {
+        return Err(Errno::ENOENT);
+    }
+    let end = path.iter().rposition(|&b| b != b'/').map_or(0, |i| i + 1);
+    let trimmed = &path[..end];
+    let (dir, name): (&[u8], &[u8]) = match trimmed.iter().rposition(|&b| b == b'/') {
+        Some(i) => (if i == 0 { b"/" } else { &trimmed[..i] }, &trimmed[i + 1..]),
+        None if trimmed.is_empty() => (b"/", b""),
+        None => (b".", trimmed),
+    };
+    if name.len() > NAME_MAX {
+        return Err(Errno::ENAMETOOLONG);
+    }
+    let mut dvp = namei(ctx, dir, true)?;
+    if dvp.vtype() != VType::VDIR {
+        return Err(Errno::ENOTDIR);
+    }
+    // A directory something is mounted on stands for the mounted root.
+    while let Some(mp) = dvp.mountedhere() {
+        dvp = mp.root().clone();
+    }
+    Ok((dvp, name.to_vec()))
+}
+
 #[cfg(test)]
 mod tests {
     use alloc::vec;

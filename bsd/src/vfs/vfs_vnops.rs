@@ -10,7 +10,7 @@ use alloc::sync::Arc;
 use osfmk::kern::locks::{LckMtx, LckMtxGuard};
 use osfmk::kern::waitq::Wait;
 use sys::Errno;
-use sys::fcntl::{FIOASYNC, FIONBIO, FIONREAD, O_ACCMODE, O_CREAT, O_EXCL, O_TRUNC};
+use sys::fcntl::{FIOASYNC, FIONBIO, FIONREAD, O_ACCMODE, O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_TRUNC};
 // Files have no owners yet: a caller who is not root is held to the "other" bits.
 
 use crate::kern::kern_descrip::{
@@ -46,6 +46,10 @@ impl VnodeFile {
 
     /// Reads into `uio` from its offset until it is full or the file ends.
     fn read_uio(&self, uio: &mut Uio) -> Result<(), Errno> {
+        if self.vp.vtype() == VType::VDIR {
+            // Directories are read with getdirentries64.
+            return Err(Errno::EISDIR);
+        }
         let mut kbuf = [0u8; VN_IO_CHUNK];
         while uio.resid() > 0 {
             let want = uio.resid().min(VN_IO_CHUNK);
@@ -217,7 +221,8 @@ pub fn vn_open(ctx: &VfsContext, path: &[u8], oflag: u32, mode: u16) -> Result<A
     }
     // Kernel file flags are the access mode plus one, and the status flags (FFLAGS).
     let fflag = fflags(oflag);
-    let (vp, created) = match namei(ctx, path, true) {
+    let follow = oflag & O_NOFOLLOW == 0;
+    let (vp, created) = match namei(ctx, path, follow) {
         Ok(_) if oflag & O_CREAT != 0 && oflag & O_EXCL != 0 => return Err(Errno::EEXIST),
         Ok(vp) => (vp, false),
         Err(Errno::ENOENT) if oflag & O_CREAT != 0 => {
@@ -238,6 +243,13 @@ pub fn vn_open(ctx: &VfsContext, path: &[u8], oflag: u32, mode: u16) -> Result<A
     };
     if vp.vtype() == VType::VDIR && fflag & FWRITE != 0 {
         return Err(Errno::EISDIR);
+    }
+    // O_NOFOLLOW: a link as the last component is refused, not opened (XNU: ELOOP).
+    if vp.vtype() == VType::VLNK {
+        return Err(Errno::ELOOP);
+    }
+    if oflag & O_DIRECTORY != 0 && vp.vtype() != VType::VDIR {
+        return Err(Errno::ENOTDIR);
     }
     // The creator of a file may open it as asked whatever mode it gave the file (POSIX).
     if !created {

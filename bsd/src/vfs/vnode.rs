@@ -147,6 +147,27 @@ pub trait VnodeOps: Send + Sync {
     fn link(&self, _name: &[u8], _vp: &VnodeRef) -> Result<(), Errno> {
         Err(Errno::ENOTSUP)
     }
+
+    /// Removes entry `name` (`VNOP_REMOVE`, or `VNOP_RMDIR` when `dir`): a directory only
+    /// with `dir` (`EPERM` from unlink, as XNU answers) and only when empty (`ENOTEMPTY`); a
+    /// non-directory only without it (`ENOTDIR`). Returns the vnode, which lives on while
+    /// anyone holds it (an open file stays readable).
+    fn remove(&self, _name: &[u8], _dir: bool) -> Result<VnodeRef, Errno> {
+        Err(Errno::ENOTSUP)
+    }
+
+    /// Moves entry `from` of this directory (`dvp`) to `to` in directory `tdvp` of the same
+    /// file system (`VNOP_RENAME`), replacing what `to` named: a directory only by a
+    /// directory and only if empty (`ENOTEMPTY`; `EISDIR` for a file onto a directory,
+    /// `ENOTDIR` the other way); a directory not into itself or its own subtree (`EINVAL`).
+    fn rename(&self, _dvp: &VnodeRef, _from: &[u8], _tdvp: &VnodeRef, _to: &[u8]) -> Result<(), Errno> {
+        Err(Errno::ENOTSUP)
+    }
+
+    /// This object, for a file system to recognise its own directories in a rename.
+    fn as_any(&self) -> Option<&dyn core::any::Any> {
+        None
+    }
 }
 
 /// The part of a caller's credential that file permissions look at (XNU's `posix_cred`
@@ -199,9 +220,15 @@ pub struct Vnode {
     pub(crate) mounts: spin::RwLock<MountLinks>,
     /// The directory this vnode was made in. Weak because the directory holds the child: a
     /// strong link back would keep both alive forever. Empty for a file system's root.
-    parent: Weak<Vnode>,
+    /// Changes only when a rename moves a directory (under its file system's rename lock).
+    parent: spin::RwLock<Weak<Vnode>>,
+    /// The file's number (`st_ino`, `d_ino`): unique among live vnodes, never 0.
+    fileid: u64,
     ops: Box<dyn VnodeOps>,
 }
+
+/// The next vnode's file number.
+static NEXT_FILEID: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(2);
 
 impl Vnode {
     /// A new vnode of type `vtype` with permissions `perm` (bits outside [`ALLPERMS`] are
@@ -215,9 +242,46 @@ impl Vnode {
             uid: AtomicU32::new(0),
             gid: AtomicU32::new(gid),
             mounts: spin::RwLock::new(MountLinks::default()),
-            parent: parent.map(Arc::downgrade).unwrap_or_default(),
+            parent: spin::RwLock::new(parent.map(Arc::downgrade).unwrap_or_default()),
+            fileid: NEXT_FILEID.fetch_add(1, Ordering::Relaxed),
             ops,
         })
+    }
+
+    /// Removes `name` from this directory (see [`VnodeOps::remove`]). `.` may not be
+    /// removed (`EINVAL`), nor `..`, which is never empty to rmdir (`ENOTEMPTY`, as BSD
+    /// answers) and a directory to unlink (`EPERM`).
+    pub fn remove(&self, name: &[u8], dir: bool) -> Result<VnodeRef, Errno> {
+        self.require_dir()?;
+        check_name(name)?;
+        match (name, dir) {
+            (b".", _) => Err(Errno::EINVAL),
+            (b"..", true) => Err(Errno::ENOTEMPTY),
+            (b"..", false) => Err(Errno::EPERM),
+            _ => self.ops.remove(name, dir),
+        }
+    }
+
+    /// Renames `from` here to `to` in `tdvp` (see [`VnodeOps::rename`]).
+    pub fn rename(self: &Arc<Self>, from: &[u8], tdvp: &VnodeRef, to: &[u8]) -> Result<(), Errno> {
+        self.require_dir()?;
+        tdvp.require_dir()?;
+        check_name(from)?;
+        check_name(to)?;
+        if [from, to].iter().any(|n| *n == b"." || *n == b"..") {
+            return Err(Errno::EINVAL);
+        }
+        self.ops.rename(self, from, tdvp, to)
+    }
+
+    /// The file system's operations object, for the file system's own use.
+    pub fn ops(&self) -> &dyn VnodeOps {
+        &*self.ops
+    }
+
+    /// The file number `stat` and directory records report.
+    pub fn fileid(&self) -> u64 {
+        self.fileid
     }
 
     /// The owner's uid.
@@ -264,7 +328,12 @@ impl Vnode {
     /// The directory this vnode was made in; `None` for a file system's root, or if that
     /// directory is gone.
     pub fn parent(&self) -> Option<VnodeRef> {
-        self.parent.upgrade()
+        self.parent.read().upgrade()
+    }
+
+    /// A rename moved this vnode into directory `dvp` (file systems call this).
+    pub fn set_parent(&self, dvp: &VnodeRef) {
+        *self.parent.write() = Arc::downgrade(dvp);
     }
 
     /// Size in bytes (see [`VnodeOps::size`]).

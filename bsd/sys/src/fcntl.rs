@@ -57,3 +57,10 @@ pub const FIOASYNC: u32 = 0x8004_667d;
 pub const FIOCLEX: u32 = 0x2000_6601;
 /// Clear close-on-exec on the descriptor.
 pub const FIONCLEX: u32 = 0x2000_6602;
+
+/// `lseek` whence: from the start of the file.
+pub const SEEK_SET: i32 = 0;
+/// From the current offset.
+pub const SEEK_CUR: i32 = 1;
+/// From the end of the file.
+pub const SEEK_END: i32 = 2;

@@ -82,6 +82,9 @@ lock_classes! {
     PROC_FD = "proc p_fd";
     /// A fileglob's offset (moves atomically with its I/O).
     FILEGLOB_OFFSET = "fileglob offset";
+    /// A ramfs's rename lock: one rename at a time per file system, so the two directories
+    /// it changes are taken one after the other and a directory's ancestry holds still.
+    RAMFS_RENAME = "ramfs rename";
     /// A ramfs directory's entries.
     RAMFS_DIR = "ramfs directory";
     /// A ramfs file's data.

@@ -27,6 +27,7 @@ mod ipc_fuzz;
 mod ipc_robust;
 mod kobject;
 mod limits;
+mod names;
 mod ports;
 mod proc;
 mod processor;
@@ -264,6 +265,7 @@ fn main(args: &Args) -> i32 {
         .chain(files::CASES)
         .chain(fileports::CASES)
         .chain(groups::CASES)
+        .chain(names::CASES)
         .chain(introspect::CASES)
         .chain(ports::CASES)
         .chain(ipc::CASES)

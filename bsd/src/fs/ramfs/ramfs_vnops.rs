@@ -29,6 +29,8 @@ pub const RAMFS_NODE_GROWTH_MAX: usize = 2048;
 /// writing a huge file, or making files without end, from starving every other kernel
 /// allocation: it gets ENOSPC instead. Nodes are also counted, with their own limit.
 pub struct RamQuota {
+    /// One rename at a time in this file system (see `RamDir::rename`).
+    rename_lock: LckMtx<()>,
     used: AtomicUsize,
     limit: AtomicUsize,
     nodes: AtomicUsize,
@@ -39,6 +41,7 @@ impl RamQuota {
     /// No limit (yet).
     pub fn unlimited() -> Arc<RamQuota> {
         Arc::new(RamQuota {
+            rename_lock: LckMtx::new(&lock_order::RAMFS_RENAME, ()),
             used: AtomicUsize::new(0),
             limit: AtomicUsize::new(usize::MAX),
             nodes: AtomicUsize::new(0),
@@ -74,6 +77,11 @@ impl RamQuota {
             .map_err(|_| Errno::ENOSPC)
     }
 
+    /// Charges `n` bytes that are already held, past the limit if need be.
+    fn charge_anyway(&self, n: usize) {
+        self.used.fetch_add(n, Ordering::AcqRel);
+    }
+
     fn credit(&self, n: usize) {
         self.used.fetch_sub(n, Ordering::AcqRel);
     }
@@ -104,10 +112,16 @@ impl Drop for NodeCharge {
     }
 }
 
+/// A directory's entries, and whether it has been removed (then nothing may be made in it).
+struct DirState {
+    entries: BTreeMap<Vec<u8>, VnodeRef>,
+    removed: bool,
+}
+
 /// A directory: its entries by name. A `BTreeMap` so `readdir` lists them in a stable,
 /// sorted order.
 pub(super) struct RamDir {
-    entries: LckMtx<BTreeMap<Vec<u8>, VnodeRef>>,
+    entries: LckMtx<DirState>,
     /// The file system's quota, handed to every node made here; names are charged to it.
     quota: Arc<RamQuota>,
     _charge: NodeCharge,
@@ -117,14 +131,18 @@ impl RamDir {
     /// A directory's operations, charged as one node (ENOSPC past the quota).
     pub(super) fn new(quota: Arc<RamQuota>) -> Result<RamDir, Errno> {
         let charge = quota.charge_node()?;
-        Ok(RamDir { entries: LckMtx::new(&lock_order::RAMFS_DIR, BTreeMap::new()), quota, _charge: charge })
+        let state = DirState { entries: BTreeMap::new(), removed: false };
+        Ok(RamDir { entries: LckMtx::new(&lock_order::RAMFS_DIR, state), quota, _charge: charge })
     }
 
     /// Enters the vnode `make` builds under `name`, unless the name is taken (`EEXIST`) or
     /// the quota is spent (`ENOSPC`, from the name's bytes or from `make`).
     fn enter(&self, name: &[u8], make: impl FnOnce() -> Result<VnodeRef, Errno>) -> Result<VnodeRef, Errno> {
-        let mut entries = self.entries.lock();
-        match entries.entry(name.to_vec()) {
+        let mut state = self.entries.lock();
+        if state.removed {
+            return Err(Errno::ENOENT);
+        }
+        match state.entries.entry(name.to_vec()) {
             Entry::Occupied(_) => Err(Errno::EEXIST),
             Entry::Vacant(slot) => {
                 self.quota.charge(name.len())?;
@@ -142,24 +160,25 @@ impl RamDir {
 
 impl Drop for RamDir {
     fn drop(&mut self) {
-        let names: usize = self.entries.lock().keys().map(Vec::len).sum();
+        let names: usize = self.entries.lock().entries.keys().map(Vec::len).sum();
         self.quota.credit(names);
     }
 }
 
 impl VnodeOps for RamDir {
     fn lookup(&self, name: &[u8]) -> Result<VnodeRef, Errno> {
-        self.entries.lock().get(name).cloned().ok_or(Errno::ENOENT)
+        self.entries.lock().entries.get(name).cloned().ok_or(Errno::ENOENT)
     }
 
     fn size(&self) -> u64 {
-        self.entries.lock().len() as u64
+        self.entries.lock().entries.len() as u64
     }
 
     fn readdir(&self) -> Result<Vec<DirEntry>, Errno> {
         Ok(self
             .entries
             .lock()
+            .entries
             .iter()
             .map(|(name, vp)| DirEntry { name: name.clone(), vtype: vp.vtype() })
             .collect())
@@ -189,6 +208,147 @@ impl VnodeOps for RamDir {
     fn link(&self, name: &[u8], vp: &VnodeRef) -> Result<(), Errno> {
         // A second name for an existing node costs only the name.
         self.enter(name, || Ok(vp.clone())).map(drop)
+    }
+
+    fn remove(&self, name: &[u8], dir: bool) -> Result<VnodeRef, Errno> {
+        let vp = self.lookup(name)?;
+        let is_dir = vp.vtype() == VType::VDIR;
+        match (is_dir, dir) {
+            (true, false) => return Err(Errno::EPERM),
+            (false, true) => return Err(Errno::ENOTDIR),
+            _ => {}
+        }
+        // An empty directory is marked removed under its own lock first, so nothing can be
+        // made in it between the check and its leaving this directory (the two locks are
+        // never held together).
+        let victim = if is_dir { Some(ram_dir(&vp)?.mark_removed()?) } else { None };
+        let mut state = self.entries.lock();
+        match state.entries.get(name) {
+            Some(now) if Arc::ptr_eq(now, &vp) => {
+                state.entries.remove(name);
+                self.quota.credit(name.len());
+                Ok(vp)
+            }
+            // Renamed or replaced meanwhile: this call removes nothing.
+            _ => {
+                drop(state);
+                if let Some(d) = victim {
+                    d.unmark_removed();
+                }
+                Err(Errno::ENOENT)
+            }
+        }
+    }
+
+    fn rename(&self, dvp: &VnodeRef, from: &[u8], tdvp: &VnodeRef, to: &[u8]) -> Result<(), Errno> {
+        let target = ram_dir(tdvp).map_err(|_| Errno::EXDEV)?;
+        if !Arc::ptr_eq(&self.quota, &target.quota) {
+            return Err(Errno::EXDEV);
+        }
+        let _one_rename = self.quota.rename_lock.lock();
+        let vp = self.lookup(from)?;
+        let is_dir = vp.vtype() == VType::VDIR;
+        if is_dir {
+            // Not into itself or below it: walk up from the target directory (ancestry only
+            // changes under the rename lock, which is held).
+            let mut at = Some(tdvp.clone());
+            while let Some(d) = at {
+                if Arc::ptr_eq(&d, &vp) {
+                    return Err(Errno::EINVAL);
+                }
+                at = d.parent();
+            }
+        }
+        let old = target.lookup(to).ok();
+        let mut victim = None;
+        if let Some(old) = &old {
+            if Arc::ptr_eq(old, &vp) {
+                return Ok(()); // the same file under both names: nothing to do (POSIX)
+            }
+            match (is_dir, old.vtype() == VType::VDIR) {
+                (false, true) => return Err(Errno::EISDIR),
+                (true, false) => return Err(Errno::ENOTDIR),
+                (true, true) => victim = Some(ram_dir(old)?.mark_removed()?),
+                (false, false) => {}
+            }
+        }
+        // A new name is charged by its length before anything changes (a replaced one was
+        // charged already); the source name's bytes come back at the end.
+        let new_name = if old.is_none() { to.len() } else { 0 };
+        if let Err(e) = self.quota.charge(new_name) {
+            if let Some(d) = victim {
+                d.unmark_removed();
+            }
+            return Err(e);
+        }
+        // Take the name out of the source, then put it in the target, replacing what was
+        // there in one step (the target name never goes missing).
+        let undo = |victim: Option<&RamDir>| {
+            self.quota.credit(new_name);
+            if let Some(d) = victim {
+                d.unmark_removed();
+            }
+        };
+        {
+            let mut state = self.entries.lock();
+            if !state.entries.get(from).is_some_and(|now| Arc::ptr_eq(now, &vp)) {
+                drop(state);
+                undo(victim);
+                return Err(Errno::ENOENT);
+            }
+            state.entries.remove(from);
+        }
+        let mut tstate = target.entries.lock();
+        if tstate.removed {
+            drop(tstate);
+            // The target directory went away meanwhile: put the name back.
+            self.entries.lock().entries.insert(from.to_vec(), vp);
+            undo(victim);
+            return Err(Errno::ENOENT);
+        }
+        let replaced = tstate.entries.insert(to.to_vec(), vp.clone());
+        drop(tstate);
+        self.quota.credit(from.len());
+        // A create or remove of `to` since it was looked up: charge what the table holds.
+        match (&replaced, new_name) {
+            (Some(_), n) if n > 0 => self.quota.credit(n),
+            (None, 0) => self.quota.charge_anyway(to.len()),
+            _ => {}
+        }
+        // The replaced vnode (if any) goes when its last holder lets go.
+        drop(replaced);
+        if is_dir && !Arc::ptr_eq(dvp, tdvp) {
+            vp.set_parent(tdvp);
+        }
+        Ok(())
+    }
+
+    fn as_any(&self) -> Option<&dyn core::any::Any> {
+        Some(self)
+    }
+}
+
+/// The ramfs directory behind `vp`: `ENOTDIR` for anything else (another file system's
+/// directory included).
+fn ram_dir(vp: &VnodeRef) -> Result<&RamDir, Errno> {
+    vp.ops().as_any().and_then(|a| a.downcast_ref::<RamDir>()).ok_or(Errno::ENOTDIR)
+}
+
+impl RamDir {
+    /// Marks this empty directory removed, so nothing more may be made in it; `ENOTEMPTY`
+    /// if it has entries.
+    fn mark_removed(&self) -> Result<&RamDir, Errno> {
+        let mut state = self.entries.lock();
+        if !state.entries.is_empty() {
+            return Err(Errno::ENOTEMPTY);
+        }
+        state.removed = true;
+        Ok(self)
+    }
+
+    /// Undoes [`RamDir::mark_removed`] when the removal did not happen.
+    fn unmark_removed(&self) {
+        self.entries.lock().removed = false;
     }
 }
 
@@ -417,6 +577,73 @@ mod tests {
         f.write_at(0, b"same").unwrap();
         assert_eq!(d.lookup(b"g").unwrap().read_to_vec().unwrap(), b"same");
         assert_eq!(d.link(b"g", &f).unwrap_err(), Errno::EEXIST);
+    }
+
+    #[test]
+    fn remove_follows_the_kind_and_gives_back() {
+        let quota = RamQuota::unlimited();
+        let root = super::super::ramfs_new_root_with(quota.clone()).unwrap();
+        let before = (quota.used(), quota.nodes());
+        let d = root.mkdir(b"d", 0o755).unwrap();
+        let f = d.create(b"f", 0o644).unwrap();
+        f.write_at(0, b"kept").unwrap();
+        assert_eq!(root.remove(b"d", false).unwrap_err(), Errno::EPERM, "unlink of a directory");
+        assert_eq!(d.remove(b"f", true).unwrap_err(), Errno::ENOTDIR, "rmdir of a file");
+        assert_eq!(root.remove(b"d", true).unwrap_err(), Errno::ENOTEMPTY);
+        assert_eq!(root.remove(b".", true).unwrap_err(), Errno::EINVAL);
+        let gone = d.remove(b"f", false).unwrap();
+        assert_eq!(d.lookup(b"f").unwrap_err(), Errno::ENOENT);
+        assert_eq!(gone.read_to_vec().unwrap(), b"kept", "a removed file lives while held");
+        drop((gone, f));
+        root.remove(b"d", true).unwrap();
+        assert_eq!(
+            d.create(b"late", 0o644).unwrap_err(),
+            Errno::ENOENT,
+            "nothing is made in a removed directory"
+        );
+        drop(d);
+        assert_eq!((quota.used(), quota.nodes()), before, "everything came back");
+        assert_eq!(root.remove(b"nope", false).unwrap_err(), Errno::ENOENT);
+    }
+
+    #[test]
+    fn rename_moves_replaces_and_refuses() {
+        let quota = RamQuota::unlimited();
+        let root = super::super::ramfs_new_root_with(quota.clone()).unwrap();
+        let a = root.mkdir(b"a", 0o755).unwrap();
+        let b = root.mkdir(b"b", 0o755).unwrap();
+        let f = a.create(b"f", 0o644).unwrap();
+        let g = b.create(b"g", 0o644).unwrap();
+        // Within a directory, and across.
+        a.rename(b"f", &a, b"f2").unwrap();
+        assert!(Arc::ptr_eq(&a.lookup(b"f2").unwrap(), &f));
+        a.rename(b"f2", &b, b"g").unwrap();
+        assert!(Arc::ptr_eq(&b.lookup(b"g").unwrap(), &f), "the target was replaced");
+        assert_eq!(a.lookup(b"f2").unwrap_err(), Errno::ENOENT);
+        drop(g);
+        // The same file under both names: nothing happens.
+        b.link(b"h", &f).unwrap();
+        b.rename(b"g", &b, b"h").unwrap();
+        assert!(b.lookup(b"g").is_ok() && b.lookup(b"h").is_ok());
+        // Kinds must agree; directories move with their `..`.
+        let sub = a.mkdir(b"sub", 0o755).unwrap();
+        assert_eq!(b.rename(b"g", &a, b"sub").unwrap_err(), Errno::EISDIR);
+        assert_eq!(a.rename(b"sub", &b, b"g").unwrap_err(), Errno::ENOTDIR);
+        assert_eq!(root.rename(b"a", &sub, b"x").unwrap_err(), Errno::EINVAL, "into its own subtree");
+        assert_eq!(root.rename(b"a", &a, b"x").unwrap_err(), Errno::EINVAL, "into itself");
+        a.rename(b"sub", &b, b"sub").unwrap();
+        assert!(Arc::ptr_eq(&sub.lookup(b"..").unwrap(), &b), "the moved directory's .. follows it");
+        // A non-empty directory cannot be replaced; an empty one can.
+        let full = root.mkdir(b"full", 0o755).unwrap();
+        full.create(b"x", 0o644).unwrap();
+        assert_eq!(b.rename(b"sub", &root, b"full").unwrap_err(), Errno::ENOTEMPTY);
+        root.mkdir(b"empty", 0o755).unwrap();
+        b.rename(b"sub", &root, b"empty").unwrap();
+        assert!(Arc::ptr_eq(&root.lookup(b"empty").unwrap(), &sub));
+        assert_eq!(a.rename(b"missing", &b, b"y").unwrap_err(), Errno::ENOENT);
+        // Names are charged as they are held.
+        drop((a, b, f, sub, full, root));
+        assert_eq!((quota.used(), quota.nodes()), (0, 0));
     }
 
     #[test]
