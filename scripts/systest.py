@@ -234,6 +234,14 @@ C_PROGRAMS = {
     "data": (r"c-data: constants, data and bss agree\r?\nc-data: sum of primes 77, last counter 407", 42),
     "tls": (r"c-tls: counter 1235, words sum 37, buffer end 7", 0),
     "true": (None, 0),
+    "files": (
+        r"c-files: /tmp/c-files: a.txt b.txt\r?\n"
+        r"c-files: /tmp/c-files: b.txt c.txt\r?\n"
+        r"c-files: child \d+ sent \"hello from a\" through a pipe and exited with 7\r?\n"
+        r"c-files: /tmp/c-files:\r?\n"
+        r"c-files: made, listed, renamed, piped and removed: all as POSIX says",
+        0,
+    ),
 }
 
 

@@ -56,4 +56,6 @@ pub mod pthread_support;
 #[cfg(target_os = "none")]
 pub mod sys_fileport;
 #[cfg(target_os = "none")]
+pub mod sys_pipe;
+#[cfg(target_os = "none")]
 pub mod syscalls;

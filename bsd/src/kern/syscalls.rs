@@ -279,6 +279,11 @@ mod handlers {
         done(crate::kern::kern_prot::setgroups(cx.p, gidsetsize, gidset))
     }
 
+    /// `pipe()`: Darwin's two-register return, the read end in x0 and the write end in x1.
+    pub fn pipe(cx: &mut SysCtx) -> SysRet {
+        crate::kern::sys_pipe::pipe(cx.p).map(|(r, w)| (r as u64, w as u64))
+    }
+
     pub fn fileport_makeport(cx: &mut SysCtx, fd: i32, portnamep: UserAddr) -> SysRet {
         done(crate::kern::sys_fileport::fileport_makeport(cx.p, fd, portnamep))
     }

@@ -17,3 +17,6 @@ pub const MAXSYMLINKS: usize = 32;
 /// Most groups a process may be in, its effective group included (`NGROUPS_MAX`;
 /// `param.h`'s `NGROUPS` is the same).
 pub const NGROUPS_MAX: usize = 16;
+
+/// Writes to a pipe of at most this many bytes are atomic (`PIPE_BUF`, `syslimits.h`).
+pub const PIPE_BUF: usize = 512;

@@ -89,6 +89,8 @@ lock_classes! {
     RAMFS_DIR = "ramfs directory";
     /// A ramfs file's data.
     RAMFS_FILE = "ramfs file data";
+    /// A pipe's buffer and its ends' counts (closing an end takes it under `p_fd`).
+    PIPE = "pipe";
     /// `p_ucred`: credentials.
     PROC_UCRED = "proc p_ucred";
     /// `p_comm`: the command name.

@@ -198,3 +198,10 @@ fn spawn_with<const N: usize>(
     }
     Ok(pid)
 }
+
+/// `pipe()`: `[read end, write end]` (Darwin returns them in x0 and x1).
+pub fn pipe() -> Result<[i32; 2], Errno> {
+    // SAFETY: pipe takes no arguments and no pointers.
+    let (r, w) = unsafe { crate::syscall::syscall(sys::syscalls::SYS_pipe, [0; 8])? };
+    Ok([r as i32, w as i32])
+}

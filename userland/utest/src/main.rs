@@ -28,6 +28,7 @@ mod ipc_robust;
 mod kobject;
 mod limits;
 mod names;
+mod pipes;
 mod ports;
 mod proc;
 mod processor;
@@ -266,6 +267,7 @@ fn main(args: &Args) -> i32 {
         .chain(fileports::CASES)
         .chain(groups::CASES)
         .chain(names::CASES)
+        .chain(pipes::CASES)
         .chain(introspect::CASES)
         .chain(ports::CASES)
         .chain(ipc::CASES)
