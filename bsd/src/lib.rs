@@ -36,5 +36,6 @@ extern crate std;
 
 pub mod fs;
 pub mod kern;
+pub mod miscfs;
 pub mod vfs;
 pub mod vm;

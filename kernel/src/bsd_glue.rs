@@ -59,11 +59,15 @@ pub fn bsd_init(info: &PlatformInfo, kernel_task: Arc<Task>) {
         crate::KERNEL_VERSION,
         env!("CARGO_PKG_DESCRIPTION")
     );
+    // The device tree's seeds and the generic counter now seed the random device.
+    let mut entropy = info.rng_seed.clone();
+    entropy.extend_from_slice(&osfmk::kern::clock::mach_absolute_time().to_le_bytes());
     let identity = Identity {
         ostype: crate::KERNEL_NAME,
         release: crate::KERNEL_VERSION,
         version: &version,
         memsize: info.memory_size(),
+        entropy: &entropy,
     };
     bsd::kern::bsd_init::bsd_init(platform, kernel_task, initrd, &info.bootargs, identity);
 }

@@ -45,6 +45,11 @@ pub struct PlatformInfo {
     pub initrd: Option<(u64, u64)>,
     /// The MPIDR affinity of every CPU under `/cpus`, in the tree's order.
     pub cpus: Vec<u64>,
+    /// `/chosen` `rng-seed` and `kaslr-seed`, as given (empty if neither): seeds the random
+    /// device.
+    // Read only by the BSD glue, which host and ktest builds leave out.
+    #[allow(dead_code)]
+    pub rng_seed: Vec<u8>,
 }
 
 /// Why the DTB could not be used.
@@ -176,7 +181,14 @@ impl PlatformInfo {
             })
             .unwrap_or_default();
 
+        let rng_seed: Vec<u8> = ["rng-seed", "kaslr-seed"]
+            .iter()
+            .filter_map(|name| fdt.find_node("/chosen")?.property(name))
+            .flat_map(|p| p.value.iter().copied())
+            .collect();
+
         Ok(PlatformInfo {
+            rng_seed,
             cpus,
             memory,
             dtb: (pa, pa + fdt.total_size() as u64),

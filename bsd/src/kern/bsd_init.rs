@@ -136,10 +136,16 @@ impl FileOps for ConsoleFile {
     }
 }
 
+/// A new open description of the console with kernel flags `fflag` (what `/dev/console`
+/// and, until terminals come, `/dev/tty` open).
+pub(crate) fn console_glob(fflag: u32) -> Arc<FileGlob> {
+    FileGlob::new(fflag, Arc::new(ConsoleFile))
+}
+
 /// Descriptors 0, 1 and 2 on the console.
 fn console_fds() -> FileDesc {
     let mut fd = FileDesc::new();
-    let glob = FileGlob::new(FREAD | FWRITE, Arc::new(ConsoleFile));
+    let glob = console_glob(FREAD | FWRITE);
     for _ in 0..3 {
         // A fresh table has room for three descriptors.
         let _ = fd.alloc(FileProc { fp_flags: 0, fp_glob: glob.clone() });
@@ -163,6 +169,33 @@ pub struct Identity<'a> {
     pub release: &'a str,
     pub version: &'a str,
     pub memsize: u64,
+    /// Seed bytes for the random device (the device tree's `/chosen` `rng-seed` and
+    /// `kaslr-seed`, the counter at boot).
+    pub entropy: &'a [u8],
+}
+
+/// Share of the file systems' heap allowance that `/tmp` (a ramfs of its own) may take; the
+/// root file system keeps the rest.
+pub const TMPFS_ALLOWANCE_DIVISOR: usize = 2;
+
+/// Mounts devfs on `/dev` and a ramfs of its own (budget `allowance`, mode `01777`) on
+/// `/tmp`, making either directory in `root` if the initrd has none.
+pub fn mount_boot_filesystems(root: &VnodeRef, allowance: usize) -> Result<(), Errno> {
+    let dir = |name: &[u8], perm: u16| match root.lookup(name) {
+        Ok(vp) => Ok(vp),
+        Err(Errno::ENOENT) => root.mkdir(name, perm),
+        Err(e) => Err(e),
+    };
+    let dev = dir(b"dev", 0o555)?;
+    crate::vfs::vfs_mount::vfs_mount(&dev, crate::miscfs::devfs::devfs_new_root(), "devfs")?;
+    let tmp = dir(b"tmp", 0o1777)?;
+    let quota = crate::fs::ramfs::RamQuota::unlimited();
+    let tmproot = crate::fs::ramfs::ramfs_new_root_with(quota.clone())?;
+    quota.cap_growth(allowance);
+    quota.cap_node_growth(crate::fs::ramfs::RAMFS_NODE_GROWTH_MAX);
+    tmproot.chmod(0o1777);
+    crate::vfs::vfs_mount::vfs_mount(&tmp, tmproot, "tmpfs")?;
+    Ok(())
 }
 
 /// Start BSD: proc 0 around the kernel task, the root ramfs from `initrd`, and pid 1.
@@ -185,12 +218,19 @@ pub fn bsd_init(
 
     // File data and metadata live on the kernel heap: beyond the initrd they may take the
     // file system's share of it (osfmk::kern::budget), so no program can starve the kernel.
+    crate::miscfs::devfs::random::random_init(identity.entropy);
     let allowance = osfmk::kern::budget::heap_share(osfmk::kern::budget::FILE_SYSTEM_HEAP_SHARE);
+    // /tmp gets its own part of it, the root file system the rest.
+    let tmp_allowance = allowance / TMPFS_ALLOWANCE_DIVISOR;
+    let allowance = allowance - tmp_allowance;
     let root = match initrd.map(|a| crate::fs::ramfs::ramfs_from_cpio(a, allowance)) {
         Some(Ok(root)) => root,
         Some(Err(e)) => panic!("bsd_init: the initrd is not a valid cpio archive ({})", e.name()),
         None => panic!("bsd_init: no initrd: nothing to run as init (see README, `make run`)"),
     };
+    if let Err(e) = mount_boot_filesystems(&root, tmp_allowance) {
+        panic!("bsd_init: cannot mount /dev and /tmp ({})", e.name());
+    }
     ROOT.call_once(|| root);
 
     let path = init_path(bootargs);

@@ -257,6 +257,10 @@ pub fn vn_open(ctx: &VfsContext, path: &[u8], oflag: u32, mode: u16) -> Result<A
             (if fflag & FREAD != 0 { VREAD } else { 0 }) | (if fflag & FWRITE != 0 { VWRITE } else { 0 });
         vp.authorize(&ctx.cred, want)?;
     }
+    if vp.vtype() == VType::VCHR {
+        // A device opens through its driver (the cdevsw entry of its major).
+        return crate::miscfs::devfs::cdevsw::spec_open(&vp, fflag);
+    }
     if oflag & O_TRUNC != 0 && vp.size() != 0 {
         // Shrinking files arrives with the VFS calls (truncate).
         return Err(Errno::ENOTSUP);

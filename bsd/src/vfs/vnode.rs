@@ -121,6 +121,11 @@ pub trait VnodeOps: Send + Sync {
     /// Size in bytes as `stat` reports it: a file's length, a link's target length.
     fn size(&self) -> u64;
 
+    /// The device number of a device node (`va_rdev`); 0 for anything else.
+    fn rdev(&self) -> u32 {
+        0
+    }
+
     /// This directory's entries, without `.` and `..` (`VNOP_READDIR`).
     fn readdir(&self) -> Result<Vec<DirEntry>, Errno> {
         Err(Errno::ENOTDIR)
@@ -339,6 +344,11 @@ impl Vnode {
     /// Size in bytes (see [`VnodeOps::size`]).
     pub fn size(&self) -> u64 {
         self.ops.size()
+    }
+
+    /// The device number of a device node (see [`VnodeOps::rdev`]).
+    pub fn rdev(&self) -> u32 {
+        self.ops.rdev()
     }
 
     /// Finds one component in this directory. `.` is the directory itself; `..` is its

@@ -17,6 +17,7 @@ use mach::port::{MACH_PORT_NULL, mach_port_valid};
 
 mod copyio;
 mod cwd;
+mod devfs;
 mod exec;
 mod fileports;
 mod files;
@@ -268,6 +269,7 @@ fn main(args: &Args) -> i32 {
         .chain(groups::CASES)
         .chain(names::CASES)
         .chain(pipes::CASES)
+        .chain(devfs::CASES)
         .chain(introspect::CASES)
         .chain(ports::CASES)
         .chain(ipc::CASES)
