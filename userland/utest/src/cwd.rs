@@ -58,7 +58,7 @@ fn opens(path: &[u8]) -> Result<(), Errno> {
 }
 
 /// Runs `body` in a forked child and returns its exit status (the child's answer).
-fn in_child(body: fn() -> i32) -> Result<i32, &'static str> {
+pub(crate) fn in_child(body: fn() -> i32) -> Result<i32, &'static str> {
     match fork().map_err(|_| "fork")? {
         Forked::Child => exit_process(body()),
         Forked::Parent(pid) => {

@@ -2,12 +2,11 @@
 //! (the effective group first in the list, at most NGROUPS_MAX = 16, root only to set), and
 //! the group permission bits granted through a supplementary group.
 
-use libsys::process::{Forked, fork, waitpid};
-use libsys::syscall::{self, close, exit_process, getegid, open_path, setuid};
+use libsys::syscall::{self, close, getegid, open_path, setuid};
 use libsys::{Args, Errno};
 use sys::fcntl::{O_CREAT, O_RDONLY, O_WRONLY};
-use sys::wait::{wexitstatus, wifexited};
 
+use crate::cwd::in_child;
 use crate::{Case, KERNEL_ADDRESS, UNMAPPED_ADDRESS, check};
 
 pub const CASES: &[(&str, Case)] = &[
@@ -23,18 +22,6 @@ fn getgroups(buf: &mut [u32]) -> Result<usize, Errno> {
 fn setgroups(list: &[u32]) -> Result<(), Errno> {
     // SAFETY: `list` is valid for its length; the kernel only reads it.
     unsafe { syscall::setgroups(list.len() as u32, list.as_ptr() as u64).map(drop) }
-}
-
-/// Runs `body` in a child and returns its exit status.
-fn in_child(body: fn() -> i32) -> Result<i32, &'static str> {
-    match fork().map_err(|_| "fork")? {
-        Forked::Child => exit_process(body()),
-        Forked::Parent(pid) => {
-            let (_, status) = waitpid(pid, 0).map_err(|_| "wait4")?;
-            check(wifexited(status), "the child did not exit")?;
-            Ok(wexitstatus(status))
-        }
-    }
 }
 
 fn groups_calls(_: &Args) -> Result<(), &'static str> {
