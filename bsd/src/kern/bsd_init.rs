@@ -134,6 +134,11 @@ impl FileOps for ConsoleFile {
         // The console stays; closing it releases nothing.
         Ok(())
     }
+
+    fn fo_random_access(&self) -> Result<(), Errno> {
+        // A terminal has no file offsets.
+        Err(Errno::ENXIO)
+    }
 }
 
 /// A new open description of the console with kernel flags `fflag` (what `/dev/console`
@@ -219,6 +224,7 @@ pub fn bsd_init(
     // File data and metadata live on the kernel heap: beyond the initrd they may take the
     // file system's share of it (osfmk::kern::budget), so no program can starve the kernel.
     crate::miscfs::devfs::random::random_init(identity.entropy);
+    crate::vfs::vnode::set_vfs_clock(crate::kern::kern_time::nanotime);
     let allowance = osfmk::kern::budget::heap_share(osfmk::kern::budget::FILE_SYSTEM_HEAP_SHARE);
     // /tmp gets its own part of it, the root file system the rest.
     let tmp_allowance = allowance / TMPFS_ALLOWANCE_DIVISOR;

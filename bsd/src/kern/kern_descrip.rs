@@ -118,6 +118,18 @@ pub trait FileOps: Send + Sync {
     fn vnode(&self) -> Option<crate::vfs::vnode::VnodeRef> {
         None
     }
+
+    /// May `pread`/`pwrite` name an offset on this file (XNU's `valid_for_random_access`)?
+    /// Pipes, FIFOs and sockets have no offsets: `ESPIPE`; a terminal: `ENXIO`.
+    fn fo_random_access(&self) -> Result<(), Errno> {
+        if self.fo_type() != DType::Vnode {
+            return Err(Errno::ESPIPE);
+        }
+        match self.vnode() {
+            Some(vp) if vp.vtype() == crate::vfs::vnode::VType::VFIFO => Err(Errno::ESPIPE),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// An open file description, shared by `dup` and `fork`.
@@ -129,9 +141,15 @@ pub struct FileGlob {
     /// of the offset, the I/O and the update are one step (XNU's `fg_offset` under
     /// `vn_offset_lock`). A sleeping lock: a transfer may fault on user memory holding it.
     fg_offset: LckMtx<u64>,
+    /// Flags of the description that are not `open` flags (`fg_lflags`): [`FG_NOSIGPIPE`].
+    fg_lflags: AtomicU32,
     /// What is open.
     pub fg_ops: Arc<dyn FileOps>,
 }
+
+/// `fg_lflags`: a write that finds no reader fails with EPIPE but posts no SIGPIPE
+/// (`F_SETNOSIGPIPE`).
+pub const FG_NOSIGPIPE: u32 = 0x40;
 
 impl FileGlob {
     /// A new description with kernel file flags `flag` (only [`FMASK`] is kept) over `ops`.
@@ -139,6 +157,7 @@ impl FileGlob {
         Arc::new(FileGlob {
             fg_flag: AtomicU32::new(flag & FMASK),
             fg_offset: LckMtx::new(&osfmk::kern::lock_order::FILEGLOB_OFFSET, 0),
+            fg_lflags: AtomicU32::new(0),
             fg_ops: ops,
         })
     }
@@ -146,6 +165,20 @@ impl FileGlob {
     /// The kernel file flags now.
     pub fn flag(&self) -> u32 {
         self.fg_flag.load(Ordering::Acquire)
+    }
+
+    /// The description's `fg_lflags`.
+    pub fn lflags(&self) -> u32 {
+        self.fg_lflags.load(Ordering::Acquire)
+    }
+
+    /// Sets (`on`) or clears `bits` of the description's `fg_lflags`.
+    pub fn set_lflags(&self, bits: u32, on: bool) {
+        if on {
+            self.fg_lflags.fetch_or(bits, Ordering::AcqRel);
+        } else {
+            self.fg_lflags.fetch_and(!bits, Ordering::AcqRel);
+        }
     }
 
     /// Lock the offset for one transfer (and read or set it through the guard).
@@ -191,12 +224,28 @@ pub fn dofileread(fg: &FileGlob, uio: &mut Uio, flags: u32) -> Result<usize, Err
 }
 
 /// `write` through `fg`: not open for writing, `EBADF`; else the bytes moved from `uio`.
+/// A write that found no reader (`EPIPE`) also sends the writing thread SIGPIPE — which
+/// ends it unless caught or ignored — unless the description has [`FG_NOSIGPIPE`]; sockets
+/// decide that themselves (`SO_NOSIGPIPE`), as in XNU's `dofilewrite`.
 pub fn dofilewrite(fg: &FileGlob, uio: &mut Uio, flags: u32) -> Result<usize, Errno> {
     if fg.flag() & FWRITE == 0 {
         return Err(Errno::EBADF);
     }
     let r = fg.fg_ops.fo_write(fg, uio, flags);
+    if r == Err(Errno::EPIPE) && fg.fg_ops.fo_type() != DType::Socket && fg.lflags() & FG_NOSIGPIPE == 0 {
+        post_sigpipe();
+    }
     uio_result(uio, r)
+}
+
+/// SIGPIPE to the calling thread (see [`dofilewrite`]).
+fn post_sigpipe() {
+    // Host tests have no processes.
+    #[cfg(target_os = "none")]
+    if let Some(p) = crate::kern::kern_proc::current_proc() {
+        let t = osfmk::kern::sched_prim::current_thread();
+        let _ = crate::kern::kern_sig::psignal_thread(&p, &t, sys::signal::SIGPIPE, false);
+    }
 }
 
 /// `fcntl(F_GETFL)`: the access mode and status flags as `open` spells them.
@@ -215,6 +264,16 @@ pub fn fcntl_setfl(fg: &FileGlob, arg: u32) -> Result<(), Errno> {
     fg.fg_ops.fo_ioctl(fg, FIONBIO, &mut data).inspect_err(|_| {
         fg.set_status(old);
     })
+}
+
+/// Sets (`on`) or clears the description's `FNONBLOCK` (`ioctl(FIONBIO)`, which then tells
+/// the file).
+pub fn set_nonblock(fg: &FileGlob, on: bool) {
+    if on {
+        fg.fg_flag.fetch_or(FNONBLOCK, Ordering::AcqRel);
+    } else {
+        fg.fg_flag.fetch_and(!FNONBLOCK, Ordering::AcqRel);
+    }
 }
 
 /// One descriptor slot.
@@ -248,6 +307,11 @@ impl FileDesc {
     /// Apply RLIMIT_NOFILE (never above NOFILE); open descriptors above it stay open.
     pub fn set_limit(&mut self, limit: u64) {
         self.fd_limit = usize::try_from(limit).unwrap_or(NOFILE).min(NOFILE);
+    }
+
+    /// One more than the highest descriptor that may be opened (`getdtablesize`).
+    pub fn limit(&self) -> usize {
+        self.fd_limit
     }
 
     /// Install `fp` at the lowest free descriptor.

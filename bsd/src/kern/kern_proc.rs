@@ -54,13 +54,23 @@ impl Ucred {
     }
 }
 
-/// A process's working and root directories (XNU keeps them in the `filedesc` as
-/// `fd_cdir` and `fd_rdir`). `None` means the system root (`rootvnode`): a process that never
-/// called `chdir` or `chroot` starts there, as init does.
-#[derive(Clone, Default)]
+/// A process's working and root directories and file-creation mask (XNU keeps them in the
+/// `filedesc` as `fd_cdir`, `fd_rdir` and `fd_cmask`). `None` means the system root
+/// (`rootvnode`): a process that never called `chdir` or `chroot` starts there, as init
+/// does. Fork and spawn copy all three; exec keeps them.
+#[derive(Clone)]
 pub struct FdDirs {
     pub cdir: Option<VnodeRef>,
     pub rdir: Option<VnodeRef>,
+    /// Permission bits taken away from every file, directory and link the process makes
+    /// (`umask`); `CMASK` (022) at first.
+    pub fd_cmask: u16,
+}
+
+impl Default for FdDirs {
+    fn default() -> FdDirs {
+        FdDirs { cdir: None, rdir: None, fd_cmask: sys::fcntl::CMASK }
+    }
 }
 
 /// Life-cycle state (`p_stat`).
@@ -295,7 +305,9 @@ impl Proc {
         let thread_cdir = uthread(&current_thread()).uu_cdir.read().clone();
         let rdir = dirs.rdir.unwrap_or_else(|| system_root.clone());
         let cdir = thread_cdir.or(dirs.cdir).unwrap_or(system_root);
-        Ok(VfsContext::new(cred, rdir, cdir))
+        let mut ctx = VfsContext::new(cred, rdir, cdir);
+        ctx.cmask = dirs.fd_cmask;
+        Ok(ctx)
     }
 }
 

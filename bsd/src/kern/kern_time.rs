@@ -17,3 +17,9 @@ pub fn microtime() -> (Timeval, u64) {
     };
     (tv, now)
 }
+
+/// The time of day as a `timespec` (what file times are stamped with).
+pub fn nanotime() -> sys::stat::Timespec {
+    let (tv, _) = microtime();
+    sys::stat::Timespec { tv_sec: tv.tv_sec, tv_nsec: i64::from(tv.tv_usec) * 1000 }
+}

@@ -56,6 +56,8 @@ pub mod pthread_support;
 #[cfg(target_os = "none")]
 pub mod sys_fileport;
 #[cfg(target_os = "none")]
+pub mod sys_generic;
+#[cfg(target_os = "none")]
 pub mod sys_pipe;
 #[cfg(target_os = "none")]
 pub mod syscalls;

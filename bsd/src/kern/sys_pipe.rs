@@ -231,11 +231,9 @@ impl PipeEnd {
                         pipe.readq.wakeup_all();
                     }
                     Err(e) => {
-                        // What did not reach the pipe was not written.
+                        // What did not reach the pipe was not written. An EPIPE also
+                        // raises SIGPIPE, in `dofilewrite`.
                         uio.unmove(got - done);
-                        if e == Errno::EPIPE {
-                            post_sigpipe();
-                        }
                         return Err(e);
                     }
                 }
@@ -245,15 +243,6 @@ impl PipeEnd {
             }
         }
         Ok(())
-    }
-}
-
-/// A write found no reader: the writing thread gets SIGPIPE (which ends it unless caught or
-/// ignored), as well as the EPIPE.
-fn post_sigpipe() {
-    if let Some(p) = crate::kern::kern_proc::current_proc() {
-        let t = osfmk::kern::sched_prim::current_thread();
-        let _ = crate::kern::kern_sig::psignal_thread(&p, &t, sys::signal::SIGPIPE, false);
     }
 }
 

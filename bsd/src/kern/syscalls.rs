@@ -37,6 +37,16 @@ fn rusage_of((user, system): (u64, u64)) -> sys::resource::Rusage {
     crate::kern::kern_wait::rusage_from_times(us(user), us(system))
 }
 
+/// A count or descriptor as x0.
+fn count(n: usize) -> (u64, u64) {
+    (n as u64, 0)
+}
+
+/// [`count`], for the handlers that name their own argument `count`.
+fn count_of(n: usize) -> (u64, u64) {
+    count(n)
+}
+
 /// Success with no value.
 fn done(r: Result<(), Errno>) -> SysRet {
     r.map(|()| (0, 0))
@@ -46,8 +56,10 @@ fn done(r: Result<(), Errno>) -> SysRet {
 mod handlers {
     use super::*;
     use crate::kern::{
-        kern_mman, kern_prot, kern_resource, kern_rlimit, kern_sig, kern_sysctl, pthread_support,
+        kern_mman, kern_prot, kern_resource, kern_rlimit, kern_sig, kern_sysctl, pthread_support, sys_generic,
     };
+    use crate::vfs::vfs_syscalls;
+    use sys::fcntl::AT_FDCWD;
 
     pub fn exit(cx: &mut SysCtx, rval: i32) -> SysRet {
         exit1(cx.p, w_exitcode(rval));
@@ -56,25 +68,197 @@ mod handlers {
     }
 
     pub fn read(cx: &mut SysCtx, fd: i32, cbuf: UserAddr, nbyte: usize) -> SysRet {
-        use crate::kern::uio::{Uio, UioRw};
-        let fg = cx.p.p_fd.lock().get(fd)?;
-        if fg.flag() & crate::kern::kern_descrip::FREAD == 0 {
-            return Err(Errno::EBADF);
-        }
         // The whole request in one call, as BSD moves it: the file moves it in bounded
         // chunks; a bad address part-way ends it short, at the start is EFAULT.
-        let mut uio = Uio::new(cbuf, nbyte, 0, UioRw::Read)?;
-        crate::kern::kern_descrip::dofileread(&fg, &mut uio, 0).map(|n| (n as u64, 0))
+        sys_generic::read(cx.p, fd, cbuf, nbyte).map(count)
     }
 
     pub fn write(cx: &mut SysCtx, fd: i32, cbuf: UserAddr, nbyte: usize) -> SysRet {
-        use crate::kern::uio::{Uio, UioRw};
-        let fg = cx.p.p_fd.lock().get(fd)?;
-        if fg.flag() & crate::kern::kern_descrip::FWRITE == 0 {
-            return Err(Errno::EBADF);
-        }
-        let mut uio = Uio::new(cbuf, nbyte, 0, UioRw::Write)?;
-        crate::kern::kern_descrip::dofilewrite(&fg, &mut uio, 0).map(|n| (n as u64, 0))
+        sys_generic::write(cx.p, fd, cbuf, nbyte).map(count)
+    }
+
+    pub fn read_nocancel(cx: &mut SysCtx, fd: i32, cbuf: UserAddr, nbyte: usize) -> SysRet {
+        read(cx, fd, cbuf, nbyte)
+    }
+
+    pub fn write_nocancel(cx: &mut SysCtx, fd: i32, cbuf: UserAddr, nbyte: usize) -> SysRet {
+        write(cx, fd, cbuf, nbyte)
+    }
+
+    pub fn pread(cx: &mut SysCtx, fd: i32, buf: UserAddr, nbyte: usize, offset: i64) -> SysRet {
+        sys_generic::pread(cx.p, fd, buf, nbyte, offset).map(count)
+    }
+
+    pub fn pwrite(cx: &mut SysCtx, fd: i32, buf: UserAddr, nbyte: usize, offset: i64) -> SysRet {
+        sys_generic::pwrite(cx.p, fd, buf, nbyte, offset).map(count)
+    }
+
+    pub fn pread_nocancel(cx: &mut SysCtx, fd: i32, buf: UserAddr, nbyte: usize, offset: i64) -> SysRet {
+        pread(cx, fd, buf, nbyte, offset)
+    }
+
+    pub fn pwrite_nocancel(cx: &mut SysCtx, fd: i32, buf: UserAddr, nbyte: usize, offset: i64) -> SysRet {
+        pwrite(cx, fd, buf, nbyte, offset)
+    }
+
+    pub fn readv(cx: &mut SysCtx, fd: i32, iovp: UserAddr, iovcnt: u32) -> SysRet {
+        sys_generic::readv(cx.p, fd, iovp, iovcnt).map(count)
+    }
+
+    pub fn writev(cx: &mut SysCtx, fd: i32, iovp: UserAddr, iovcnt: u32) -> SysRet {
+        sys_generic::writev(cx.p, fd, iovp, iovcnt).map(count)
+    }
+
+    pub fn readv_nocancel(cx: &mut SysCtx, fd: i32, iovp: UserAddr, iovcnt: u32) -> SysRet {
+        readv(cx, fd, iovp, iovcnt)
+    }
+
+    pub fn writev_nocancel(cx: &mut SysCtx, fd: i32, iovp: UserAddr, iovcnt: u32) -> SysRet {
+        writev(cx, fd, iovp, iovcnt)
+    }
+
+    pub fn preadv(cx: &mut SysCtx, fd: i32, iovp: UserAddr, iovcnt: u32, offset: i64) -> SysRet {
+        sys_generic::preadv(cx.p, fd, iovp, iovcnt, offset).map(count)
+    }
+
+    pub fn pwritev(cx: &mut SysCtx, fd: i32, iovp: UserAddr, iovcnt: u32, offset: i64) -> SysRet {
+        sys_generic::pwritev(cx.p, fd, iovp, iovcnt, offset).map(count)
+    }
+
+    pub fn preadv_nocancel(cx: &mut SysCtx, fd: i32, iovp: UserAddr, iovcnt: u32, offset: i64) -> SysRet {
+        preadv(cx, fd, iovp, iovcnt, offset)
+    }
+
+    pub fn pwritev_nocancel(cx: &mut SysCtx, fd: i32, iovp: UserAddr, iovcnt: u32, offset: i64) -> SysRet {
+        pwritev(cx, fd, iovp, iovcnt, offset)
+    }
+
+    pub fn ioctl(cx: &mut SysCtx, fd: i32, com: u64, data: UserAddr) -> SysRet {
+        done(sys_generic::ioctl(cx.p, fd, com, data))
+    }
+
+    pub fn fsync(cx: &mut SysCtx, fd: i32) -> SysRet {
+        done(vfs_syscalls::fsync(cx.p, fd))
+    }
+
+    pub fn fsync_nocancel(cx: &mut SysCtx, fd: i32) -> SysRet {
+        fsync(cx, fd)
+    }
+
+    /// `getdtablesize()`: how many descriptors the process may have open.
+    pub fn getdtablesize(cx: &mut SysCtx) -> SysRet {
+        Ok((cx.p.p_fd.lock().limit() as u64, 0))
+    }
+
+    pub fn umask(cx: &mut SysCtx, newmask: i32) -> SysRet {
+        Ok((u64::from(vfs_syscalls::umask(cx.p, newmask)), 0))
+    }
+
+    pub fn access(cx: &mut SysCtx, path: UserAddr, flags: i32) -> SysRet {
+        done(vfs_syscalls::faccessat(cx.p, AT_FDCWD, path, flags, 0, false))
+    }
+
+    pub fn faccessat(cx: &mut SysCtx, fd: i32, path: UserAddr, amode: i32, flag: i32) -> SysRet {
+        done(vfs_syscalls::faccessat(cx.p, fd, path, amode, flag, true))
+    }
+
+    pub fn chmod(cx: &mut SysCtx, path: UserAddr, mode: i32) -> SysRet {
+        done(vfs_syscalls::fchmodat(cx.p, AT_FDCWD, path, mode, 0))
+    }
+
+    pub fn fchmod(cx: &mut SysCtx, fd: i32, mode: i32) -> SysRet {
+        done(vfs_syscalls::fchmod(cx.p, fd, mode))
+    }
+
+    pub fn fchmodat(cx: &mut SysCtx, fd: i32, path: UserAddr, mode: i32, flag: i32) -> SysRet {
+        done(vfs_syscalls::fchmodat(cx.p, fd, path, mode, flag))
+    }
+
+    pub fn chown(cx: &mut SysCtx, path: UserAddr, uid: u32, gid: u32) -> SysRet {
+        done(vfs_syscalls::fchownat(cx.p, AT_FDCWD, path, uid, gid, 0))
+    }
+
+    pub fn lchown(cx: &mut SysCtx, path: UserAddr, owner: u32, group: u32) -> SysRet {
+        done(vfs_syscalls::fchownat(cx.p, AT_FDCWD, path, owner, group, sys::fcntl::AT_SYMLINK_NOFOLLOW))
+    }
+
+    pub fn fchown(cx: &mut SysCtx, fd: i32, uid: u32, gid: u32) -> SysRet {
+        done(vfs_syscalls::fchown(cx.p, fd, uid, gid))
+    }
+
+    pub fn fchownat(cx: &mut SysCtx, fd: i32, path: UserAddr, uid: u32, gid: u32, flag: i32) -> SysRet {
+        done(vfs_syscalls::fchownat(cx.p, fd, path, uid, gid, flag))
+    }
+
+    pub fn utimes(cx: &mut SysCtx, path: UserAddr, tptr: UserAddr) -> SysRet {
+        done(vfs_syscalls::utimes(cx.p, path, tptr))
+    }
+
+    pub fn futimes(cx: &mut SysCtx, fd: i32, tptr: UserAddr) -> SysRet {
+        done(vfs_syscalls::futimes(cx.p, fd, tptr))
+    }
+
+    pub fn link(cx: &mut SysCtx, path: UserAddr, link: UserAddr) -> SysRet {
+        done(vfs_syscalls::linkat(cx.p, AT_FDCWD, path, AT_FDCWD, link, sys::fcntl::AT_SYMLINK_FOLLOW))
+    }
+
+    pub fn linkat(cx: &mut SysCtx, fd1: i32, path: UserAddr, fd2: i32, link: UserAddr, flag: i32) -> SysRet {
+        done(vfs_syscalls::linkat(cx.p, fd1, path, fd2, link, flag))
+    }
+
+    pub fn symlink(cx: &mut SysCtx, path: UserAddr, link: UserAddr) -> SysRet {
+        done(vfs_syscalls::symlinkat(cx.p, path, AT_FDCWD, link))
+    }
+
+    pub fn symlinkat(cx: &mut SysCtx, path1: UserAddr, fd: i32, path2: UserAddr) -> SysRet {
+        done(vfs_syscalls::symlinkat(cx.p, path1, fd, path2))
+    }
+
+    /// `readlink(path, buf, int count)`: a negative count is a huge `size_t` to XNU, so
+    /// `EINVAL`.
+    pub fn readlink(cx: &mut SysCtx, path: UserAddr, buf: UserAddr, count: i32) -> SysRet {
+        let size = usize::try_from(count).unwrap_or(usize::MAX);
+        vfs_syscalls::readlinkat(cx.p, AT_FDCWD, path, buf, size).map(count_of)
+    }
+
+    pub fn readlinkat(cx: &mut SysCtx, fd: i32, path: UserAddr, buf: UserAddr, bufsize: usize) -> SysRet {
+        vfs_syscalls::readlinkat(cx.p, fd, path, buf, bufsize).map(count)
+    }
+
+    pub fn openat(cx: &mut SysCtx, fd: i32, path: UserAddr, flags: i32, mode: i32) -> SysRet {
+        vfs_syscalls::openat(cx.p, fd, path, flags, mode).map(count)
+    }
+
+    pub fn openat_nocancel(cx: &mut SysCtx, fd: i32, path: UserAddr, flags: i32, mode: i32) -> SysRet {
+        openat(cx, fd, path, flags, mode)
+    }
+
+    pub fn open_nocancel(cx: &mut SysCtx, path: UserAddr, flags: i32, mode: i32) -> SysRet {
+        open(cx, path, flags, mode)
+    }
+
+    pub fn close_nocancel(cx: &mut SysCtx, fd: i32) -> SysRet {
+        close(cx, fd)
+    }
+
+    pub fn fcntl_nocancel(cx: &mut SysCtx, fd: i32, cmd: i32, arg: i64) -> SysRet {
+        fcntl(cx, fd, cmd, arg)
+    }
+
+    pub fn mkdirat(cx: &mut SysCtx, fd: i32, path: UserAddr, mode: i32) -> SysRet {
+        done(vfs_syscalls::mkdirat(cx.p, fd, path, mode))
+    }
+
+    pub fn unlinkat(cx: &mut SysCtx, fd: i32, path: UserAddr, flag: i32) -> SysRet {
+        done(vfs_syscalls::unlinkat(cx.p, fd, path, flag))
+    }
+
+    pub fn renameat(cx: &mut SysCtx, fromfd: i32, from: UserAddr, tofd: i32, to: UserAddr) -> SysRet {
+        done(vfs_syscalls::renameat(cx.p, fromfd, from, tofd, to))
+    }
+
+    pub fn fstatat64(cx: &mut SysCtx, fd: i32, path: UserAddr, ub: UserAddr, flag: i32) -> SysRet {
+        done(vfs_syscalls::fstatat64(cx.p, fd, path, ub, flag))
     }
 
     pub fn getpid(cx: &mut SysCtx) -> SysRet {
@@ -253,7 +437,7 @@ mod handlers {
     }
 
     pub fn open(cx: &mut SysCtx, path: UserAddr, flags: i32, mode: i32) -> SysRet {
-        crate::vfs::vfs_syscalls::open(cx.p, path, flags, mode).map(|fd| (fd as u64, 0))
+        vfs_syscalls::openat(cx.p, AT_FDCWD, path, flags, mode).map(count)
     }
 
     pub fn close(cx: &mut SysCtx, fd: i32) -> SysRet {
@@ -292,9 +476,10 @@ mod handlers {
         crate::kern::sys_fileport::fileport_makefd(cx.p, port).map(|fd| (fd as u64, 0))
     }
 
-    /// The descriptor commands and the open file's status flags; other commands (locks,
-    /// F_GETPATH) arrive with the file system calls and are EINVAL until then, as an
-    /// unknown command is in XNU. A bad descriptor is EBADF whatever the command.
+    /// The descriptor commands, the open file's status flags and no-SIGPIPE flag, its path,
+    /// and the cache and sync commands; record locks (F_GETLK...) are not here yet and, as
+    /// any unknown command in XNU, are EINVAL. A bad descriptor is EBADF whatever the
+    /// command.
     pub fn fcntl(cx: &mut SysCtx, fd: i32, cmd: i32, arg: i64) -> SysRet {
         use crate::kern::kern_descrip::{fcntl_getfl, fcntl_setfl};
         use sys::fcntl::*;
@@ -321,6 +506,28 @@ mod handlers {
                 Ok((if cloexec { FD_CLOEXEC as u64 } else { 0 }, 0))
             }
             F_SETFD => done(fdt.set_cloexec(fd, arg & FD_CLOEXEC as i64 != 0)),
+            F_GETPATH => {
+                drop(fdt);
+                done(vfs_syscalls::fcntl_getpath(cx.p, fd, UserAddr(arg as u64)))
+            }
+            // No cache to bypass: the ramfs's data is the file. Accepted as XNU accepts it.
+            F_NOCACHE => {
+                fdt.get(fd)?;
+                Ok((0, 0))
+            }
+            F_FULLFSYNC => {
+                drop(fdt);
+                done(vfs_syscalls::fsync(cx.p, fd))
+            }
+            F_SETNOSIGPIPE => {
+                let fg = fdt.get(fd)?;
+                fg.set_lflags(crate::kern::kern_descrip::FG_NOSIGPIPE, arg != 0);
+                Ok((0, 0))
+            }
+            F_GETNOSIGPIPE => {
+                let fg = fdt.get(fd)?;
+                Ok((u64::from(fg.lflags() & crate::kern::kern_descrip::FG_NOSIGPIPE != 0), 0))
+            }
             _ => {
                 fdt.get(fd)?;
                 Err(Errno::EINVAL)
@@ -462,27 +669,27 @@ mod handlers {
     }
 
     pub fn mkdir(cx: &mut SysCtx, path: UserAddr, mode: i32) -> SysRet {
-        done(crate::vfs::vfs_syscalls::mkdir(cx.p, path, mode))
+        done(vfs_syscalls::mkdirat(cx.p, AT_FDCWD, path, mode))
     }
 
     pub fn unlink(cx: &mut SysCtx, path: UserAddr) -> SysRet {
-        done(crate::vfs::vfs_syscalls::remove(cx.p, path, false))
+        done(vfs_syscalls::unlinkat(cx.p, AT_FDCWD, path, 0))
     }
 
     pub fn rmdir(cx: &mut SysCtx, path: UserAddr) -> SysRet {
-        done(crate::vfs::vfs_syscalls::remove(cx.p, path, true))
+        done(vfs_syscalls::unlinkat(cx.p, AT_FDCWD, path, sys::fcntl::AT_REMOVEDIR))
     }
 
     pub fn rename(cx: &mut SysCtx, from: UserAddr, to: UserAddr) -> SysRet {
-        done(crate::vfs::vfs_syscalls::rename(cx.p, from, to))
+        done(vfs_syscalls::renameat(cx.p, AT_FDCWD, from, AT_FDCWD, to))
     }
 
     pub fn stat64(cx: &mut SysCtx, path: UserAddr, ub: UserAddr) -> SysRet {
-        done(crate::vfs::vfs_syscalls::stat64(cx.p, path, ub, true))
+        done(vfs_syscalls::fstatat64(cx.p, AT_FDCWD, path, ub, 0))
     }
 
     pub fn lstat64(cx: &mut SysCtx, path: UserAddr, ub: UserAddr) -> SysRet {
-        done(crate::vfs::vfs_syscalls::stat64(cx.p, path, ub, false))
+        done(vfs_syscalls::fstatat64(cx.p, AT_FDCWD, path, ub, sys::fcntl::AT_SYMLINK_NOFOLLOW))
     }
 
     pub fn fstat64(cx: &mut SysCtx, fd: i32, ub: UserAddr) -> SysRet {

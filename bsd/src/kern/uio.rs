@@ -38,6 +38,11 @@ pub struct IoVec {
 /// (`user_ssize_t`); more is `EINVAL`.
 pub const UIO_MAXRESID: usize = isize::MAX as usize;
 
+/// The size of a user `struct iovec` (LP64: base at 0, length at 8).
+pub const IOVEC_SIZE: usize = 16;
+
+pub use sys::fcntl::UIO_MAXIOV;
+
 /// An I/O request over user memory.
 #[derive(Debug)]
 pub struct Uio {
@@ -76,6 +81,29 @@ impl Uio {
             more.extend_from_slice(rest);
         }
         Ok(Uio { first, rest: more, moved: 0, total, uio_offset: offset, uio_rw: rw })
+    }
+
+    /// A request over the `iovcnt` buffers described by the `struct iovec` array at user
+    /// address `iovp` (`readv`, `writev`, `preadv`, `pwritev`). No buffers or more than
+    /// [`UIO_MAXIOV`]: `EINVAL`; the array unreadable: `EFAULT`; a total longer than
+    /// [`UIO_MAXRESID`]: `EINVAL`.
+    pub fn from_user_iovecs(iovp: UserAddr, iovcnt: u32, offset: u64, rw: UioRw) -> Result<Uio, Errno> {
+        let n = iovcnt as usize;
+        if n == 0 || n > UIO_MAXIOV {
+            return Err(Errno::EINVAL);
+        }
+        let mut raw = Vec::new();
+        raw.try_reserve_exact(n * IOVEC_SIZE).map_err(|_| Errno::ENOMEM)?;
+        raw.resize(n * IOVEC_SIZE, 0);
+        UserSlice::new(iovp.0, raw.len())?.read_at(0, &mut raw)?;
+        let mut iovs = Vec::new();
+        iovs.try_reserve_exact(n).map_err(|_| Errno::ENOMEM)?;
+        for rec in raw.chunks_exact(IOVEC_SIZE) {
+            let word = |at: usize| u64::from_le_bytes(rec[at..at + 8].try_into().unwrap_or([0; 8]));
+            let len = usize::try_from(word(8)).map_err(|_| Errno::EINVAL)?;
+            iovs.push(IoVec { iov_base: UserAddr(word(0)), iov_len: len });
+        }
+        Uio::with_iovecs(&iovs, offset, rw)
     }
 
     /// Bytes still to move (`uio_resid`).
@@ -183,6 +211,38 @@ mod tests {
         let mut v = alloc::vec![0u8; len];
         UserSlice::new(addr, len).unwrap().read_at(0, &mut v).unwrap();
         v
+    }
+
+    fn put_iovecs(at: u64, iovs: &[(u64, u64)]) {
+        let mut raw = Vec::new();
+        for &(base, len) in iovs {
+            raw.extend_from_slice(&base.to_le_bytes());
+            raw.extend_from_slice(&len.to_le_bytes());
+        }
+        UserSlice::new(at, raw.len()).unwrap().write_at(0, &raw).unwrap();
+    }
+
+    #[test]
+    fn iovec_arrays_from_user_memory() {
+        let mem = host_user_memory::session();
+        mem.map(BASE, 2 * PAGE, true);
+        let arr = BASE + PAGE;
+        // Two buffers with an empty one between them: moved in order, the empty one skipped.
+        put_iovecs(arr, &[(BASE, 3), (BASE + 100, 0), (BASE + 200, 4)]);
+        let mut uio = Uio::from_user_iovecs(user(arr), 3, 0, UioRw::Read).unwrap();
+        assert_eq!(uio.total(), 7);
+        assert_eq!(uio.uiomove(&mut [1, 2, 3, 4, 5, 6, 7]), Ok(7));
+        assert_eq!(peek(BASE, 3), [1, 2, 3]);
+        assert_eq!(peek(BASE + 200, 4), [4, 5, 6, 7]);
+        // No buffers, or more than UIO_MAXIOV: EINVAL; the array itself unreadable: EFAULT.
+        assert_eq!(Uio::from_user_iovecs(user(arr), 0, 0, UioRw::Read).unwrap_err(), Errno::EINVAL);
+        let too_many = UIO_MAXIOV as u32 + 1;
+        assert_eq!(Uio::from_user_iovecs(user(arr), too_many, 0, UioRw::Read).unwrap_err(), Errno::EINVAL);
+        let off_the_end = BASE + 2 * PAGE - 8;
+        assert_eq!(Uio::from_user_iovecs(user(off_the_end), 1, 0, UioRw::Read).unwrap_err(), Errno::EFAULT);
+        // Lengths adding up past an ssize_t: EINVAL.
+        put_iovecs(arr, &[(BASE, u64::MAX / 2), (BASE, u64::MAX / 2 + 2)]);
+        assert_eq!(Uio::from_user_iovecs(user(arr), 2, 0, UioRw::Write).unwrap_err(), Errno::EINVAL);
     }
 
     #[test]

@@ -35,12 +35,16 @@ pub struct VfsContext {
     pub cdir: VnodeRef,
     /// Where absolute paths start, and above which `..` does not go.
     pub rdir: VnodeRef,
+    /// The caller's file-creation mask (`umask`): permission bits new files, directories,
+    /// links and FIFOs do not get.
+    pub cmask: u16,
 }
 
 impl VfsContext {
-    /// A context for `cred` with root directory `rdir` and working directory `cdir`.
+    /// A context for `cred` with root directory `rdir` and working directory `cdir`, and no
+    /// creation mask.
     pub fn new(cred: KauthCred, rdir: VnodeRef, cdir: VnodeRef) -> VfsContext {
-        VfsContext { cred, cdir, rdir }
+        VfsContext { cred, cdir, rdir, cmask: 0 }
     }
 }
 

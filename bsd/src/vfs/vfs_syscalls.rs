@@ -15,10 +15,13 @@ use mach::KernReturn;
 use osfmk::arm64::copyio::{UserAddr, copyinstr};
 use osfmk::vm::user_ptr::{UserPtr, UserSlice};
 use sys::Errno;
-use sys::fcntl::{O_CLOEXEC, SEEK_CUR, SEEK_END, SEEK_SET};
+use sys::fcntl::{
+    AT_EACCESS, AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_FOLLOW, AT_SYMLINK_NOFOLLOW, AT_SYMLINK_NOFOLLOW_ANY,
+    O_CLOEXEC, R_OK, SEEK_CUR, SEEK_END, SEEK_SET, W_OK, X_OK,
+};
 use sys::stat::{
-    ALLPERMS, DIRENTRY_NAME_OFFSET, GETDIRENTRIES64_EOF, GETDIRENTRIES64_EXTENDED_BUFSIZE, S_BLKSIZE,
-    S_IFDIR, S_IFMT, S_ISVTX, Stat64, direntry_reclen, iftodt,
+    ACCESSPERMS, ALLPERMS, DIRENTRY_NAME_OFFSET, GETDIRENTRIES64_EOF, GETDIRENTRIES64_EXTENDED_BUFSIZE,
+    S_BLKSIZE, S_IFDIR, S_ISGID, S_ISUID, S_ISVTX, Stat64, Timespec, direntry_reclen, iftodt,
 };
 
 use crate::kern::kern_descrip::FREAD;
@@ -27,8 +30,9 @@ use crate::kern::kern_proc::{Proc, uthread};
 use crate::vfs::MAXPATHLEN;
 use crate::vfs::vfs_lookup::{VfsContext, lookup_parent, namei};
 use crate::vfs::vfs_vnops::{VN_BLKSIZE, vn_open};
-use crate::vfs::vnode::{VEXEC, VType, VnodeRef};
+use crate::vfs::vnode::{KauthCred, VEXEC, VREAD, VType, VWRITE, VnodeRef, vfs_timestamp};
 use osfmk::kern::sched_prim::current_thread;
+use sys::time::Timeval;
 
 /// Copies in the NUL-terminated path at user `addr`. Longer than [`MAXPATHLEN`] with its
 /// NUL: `ENAMETOOLONG`; a bad pointer: `EFAULT`; empty: `ENOENT` (POSIX). `p` is the
@@ -46,12 +50,36 @@ pub fn copyin_path(p: &Proc, addr: UserAddr) -> Result<Vec<u8>, Errno> {
     Ok(path)
 }
 
-/// `open(path, flags, mode)`: the lowest free descriptor on a new open file description.
-/// `flags` and `mode` are `int`s; only the `O_*` bits and the 16 bits of a `mode_t` count.
-pub fn open(p: &Arc<Proc>, path: UserAddr, flags: i32, mode: i32) -> Result<usize, Errno> {
-    let (oflag, mode) = (flags as u32, mode as u16);
+/// The context a call with directory argument `dirfd` and path `path` looks up in (XNU's
+/// `nameiat`): the caller's own for an absolute path or [`AT_FDCWD`]; otherwise relative
+/// lookups start at the directory open on `dirfd` (`EBADF` if none is open there,
+/// `ENOTDIR` if it is not a directory).
+pub fn ctx_at(p: &Proc, dirfd: i32, path: &[u8]) -> Result<VfsContext, Errno> {
+    let mut ctx = p.vfs_context()?;
+    if dirfd != AT_FDCWD && path.first() != Some(&b'/') {
+        let fg = p.p_fd.lock().get(dirfd)?;
+        let vp = fg.fg_ops.vnode().ok_or(Errno::ENOTDIR)?;
+        if vp.vtype() != VType::VDIR {
+            return Err(Errno::ENOTDIR);
+        }
+        ctx.cdir = vp;
+    }
+    Ok(ctx)
+}
+
+/// Copies in `path` and finds the context to look it up in ([`ctx_at`]).
+fn path_at(p: &Proc, dirfd: i32, path: UserAddr) -> Result<(Vec<u8>, VfsContext), Errno> {
     let path = copyin_path(p, path)?;
-    let ctx = p.vfs_context()?;
+    let ctx = ctx_at(p, dirfd, &path)?;
+    Ok((path, ctx))
+}
+
+/// `openat(dirfd, path, flags, mode)` (and `open`, at [`AT_FDCWD`]): the lowest free
+/// descriptor on a new open file description. `flags` and `mode` are `int`s; only the `O_*`
+/// bits and the 16 bits of a `mode_t` count.
+pub fn openat(p: &Arc<Proc>, dirfd: i32, path: UserAddr, flags: i32, mode: i32) -> Result<usize, Errno> {
+    let (oflag, mode) = (flags as u32, mode as u16);
+    let (path, ctx) = path_at(p, dirfd, path)?;
     let glob = vn_open(&ctx, &path, oflag, mode)?;
     let fp_flags = if oflag & O_CLOEXEC != 0 { FP_CLOEXEC } else { 0 };
     p.p_fd.lock().alloc(FileProc { fp_flags, fp_glob: glob })
@@ -139,16 +167,22 @@ pub fn chroot(p: &Proc, path: UserAddr) -> Result<(), Errno> {
     Ok(())
 }
 
-/// `struct stat64` for vnode `vp` (XNU's `vn_stat`). The ramfs keeps no times yet, so the
-/// four times are 0; directories count their own `.` and their parent's entry as links.
+/// `struct stat64` for vnode `vp` (XNU's `vn_stat`): its type and mode, owner, links, the
+/// four times, size and the device number of a device node.
 pub fn vn_stat(vp: &VnodeRef) -> Stat64 {
     let size = vp.size();
     let is_dir = vp.vtype() == VType::VDIR;
+    let times = vp.times();
     Stat64 {
         // One device number until file systems other than the root's have their own.
         st_dev: 1,
         st_mode: vp.mode(),
-        st_nlink: if is_dir { 2 } else { 1 },
+        st_nlink: vp.nlink().min(u32::from(u16::MAX)) as u16,
+        st_atimespec: times.atime,
+        st_mtimespec: times.mtime,
+        st_ctimespec: times.ctime,
+        st_birthtimespec: times.birthtime,
+        st_rdev: vp.rdev() as i32,
         st_ino: vp.fileid(),
         st_uid: vp.uid(),
         st_gid: vp.gid(),
@@ -166,11 +200,15 @@ fn copyout_stat(ub: UserAddr, st: &Stat64) -> Result<(), Errno> {
     Ok(())
 }
 
-/// `stat64(path, ub)` / `lstat64(path, ub)`: the file at `path` (a final symbolic link
-/// followed, or for `lstat64` described itself).
-pub fn stat64(p: &Proc, path: UserAddr, ub: UserAddr, follow: bool) -> Result<(), Errno> {
-    let path = copyin_path(p, path)?;
-    let vp = namei(&p.vfs_context()?, &path, follow)?;
+/// `fstatat64(dirfd, path, ub, flag)`, and `stat64`/`lstat64` at [`AT_FDCWD`]: the file at
+/// `path` (a final symbolic link followed unless `flag` has [`AT_SYMLINK_NOFOLLOW`]). Other
+/// flags: `EINVAL`.
+pub fn fstatat64(p: &Proc, dirfd: i32, path: UserAddr, ub: UserAddr, flag: i32) -> Result<(), Errno> {
+    if flag & !AT_SYMLINK_NOFOLLOW != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let (path, ctx) = path_at(p, dirfd, path)?;
+    let vp = namei(&ctx, &path, flag & AT_SYMLINK_NOFOLLOW == 0)?;
     copyout_stat(ub, &vn_stat(&vp))
 }
 
@@ -290,15 +328,14 @@ pub fn getdirentries64(
     Ok(records.len())
 }
 
-/// `mkdir(path, mode)`: a new directory, with the mode's permission bits less the umask's,
+/// `mkdirat(dirfd, path, mode)`, and `mkdir` at [`AT_FDCWD`]: a new directory, with the mode's permission bits less the umask's,
 /// owned by the caller and its parent directory's group. The name taken: `EEXIST`; the
 /// parent not writable and searchable: `EACCES`.
-pub fn mkdir(p: &Proc, path: UserAddr, mode: i32) -> Result<(), Errno> {
-    let path = copyin_path(p, path)?;
-    let ctx = p.vfs_context()?;
+pub fn mkdirat(p: &Proc, dirfd: i32, path: UserAddr, mode: i32) -> Result<(), Errno> {
+    let (path, ctx) = path_at(p, dirfd, path)?;
     let (dvp, name) = lookup_parent(&ctx, &path)?;
     crate::vfs::vfs_vnops::vn_authorize_add(&dvp, &ctx.cred)?;
-    let vp = dvp.mkdir(&name, mode as u16 & ALLPERMS & !S_IFMT)?;
+    let vp = dvp.mkdir(&name, mode as u16 & ALLPERMS & !ctx.cmask)?;
     vp.set_owner(ctx.cred.uid, vp.gid());
     Ok(())
 }
@@ -326,11 +363,15 @@ fn entry_of(dvp: &VnodeRef, name: &[u8]) -> Result<VnodeRef, Errno> {
     dvp.lookup(name)
 }
 
-/// `unlink(path)` and `rmdir(path)` (`dir`): the name goes; the file lives on while it is
-/// open. A mount point or a file system's root cannot be removed (`EBUSY`).
-pub fn remove(p: &Proc, path: UserAddr, dir: bool) -> Result<(), Errno> {
-    let path = copyin_path(p, path)?;
-    let ctx = p.vfs_context()?;
+/// `unlinkat(dirfd, path, flag)`, and `unlink`/`rmdir` at [`AT_FDCWD`]: the name goes (a
+/// directory's with [`AT_REMOVEDIR`]); the file lives on while it is open. A mount point or
+/// a file system's root cannot be removed (`EBUSY`). Other flags: `EINVAL`.
+pub fn unlinkat(p: &Proc, dirfd: i32, path: UserAddr, flag: i32) -> Result<(), Errno> {
+    if flag & !AT_REMOVEDIR != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let dir = flag & AT_REMOVEDIR != 0;
+    let (path, ctx) = path_at(p, dirfd, path)?;
     let (dvp, name) = lookup_parent(&ctx, &path)?;
     if !matches!(&name[..], b"." | b"..") {
         let vp = entry_of(&dvp, &name)?;
@@ -342,12 +383,13 @@ pub fn remove(p: &Proc, path: UserAddr, dir: bool) -> Result<(), Errno> {
     dvp.remove(&name, dir).map(drop)
 }
 
-/// `rename(from, to)`: the entry `from` takes the name `to`, replacing what `to` named (see
-/// `Vnode::rename` for the rules). Across file systems: `EXDEV`.
-pub fn rename(p: &Proc, from: UserAddr, to: UserAddr) -> Result<(), Errno> {
-    let (from, to) = (copyin_path(p, from)?, copyin_path(p, to)?);
-    let ctx = p.vfs_context()?;
-    let (fdvp, fname) = lookup_parent(&ctx, &from)?;
+/// `renameat(fromfd, from, tofd, to)`, and `rename` at [`AT_FDCWD`]: the entry `from` takes
+/// the name `to`, replacing what `to` named (see `Vnode::rename` for the rules). Across file
+/// systems: `EXDEV`.
+pub fn renameat(p: &Proc, fromfd: i32, from: UserAddr, tofd: i32, to: UserAddr) -> Result<(), Errno> {
+    let (from, fctx) = path_at(p, fromfd, from)?;
+    let (to, ctx) = path_at(p, tofd, to)?;
+    let (fdvp, fname) = lookup_parent(&fctx, &from)?;
     let (tdvp, tname) = lookup_parent(&ctx, &to)?;
     if fname.is_empty() || tname.is_empty() {
         return Err(Errno::EBUSY);
@@ -364,4 +406,306 @@ pub fn rename(p: &Proc, from: UserAddr, to: UserAddr) -> Result<(), Errno> {
         }
     }
     fdvp.rename(&fname, &tdvp, &tname)
+}
+
+/// `umask(newmask)`: the process's file-creation mask becomes `newmask & 07777`; returns the
+/// mask before.
+pub fn umask(p: &Proc, newmask: i32) -> u16 {
+    let mut dirs = p.p_fd_dirs.write();
+    core::mem::replace(&mut dirs.fd_cmask, newmask as u16 & ALLPERMS)
+}
+
+/// `faccessat(dirfd, path, amode, flag)`, and `access` at [`AT_FDCWD`] with no flag: may the
+/// caller read (`R_OK`), write (`W_OK`) or execute/search (`X_OK`) the file, or does it
+/// exist (`F_OK`)? Asked with the real ids, as a set-id program needs it, unless `flag`
+/// has [`AT_EACCESS`]. `faccessat` flags other than `AT_EACCESS` and the two no-follow flags:
+/// `EINVAL`; `access` never validates its mode, as in XNU. Writing to a file of a read-only
+/// file system would be `EROFS`; none is read-only yet.
+pub fn faccessat(
+    p: &Proc,
+    dirfd: i32,
+    path: UserAddr,
+    amode: i32,
+    flag: i32,
+    check_flags: bool,
+) -> Result<(), Errno> {
+    if check_flags && flag & !(AT_EACCESS | AT_SYMLINK_NOFOLLOW | AT_SYMLINK_NOFOLLOW_ANY) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let (path, mut ctx) = path_at(p, dirfd, path)?;
+    if flag & AT_EACCESS == 0 {
+        let cred = p.p_ucred.lock();
+        ctx.cred = KauthCred { groups: cred.groups, ..KauthCred::new(cred.ruid, cred.rgid) };
+    }
+    let vp = namei(&ctx, &path, flag & AT_SYMLINK_NOFOLLOW == 0)?;
+    let want = (if amode & R_OK != 0 { VREAD } else { 0 })
+        | (if amode & W_OK != 0 { VWRITE } else { 0 })
+        | (if amode & X_OK != 0 { VEXEC } else { 0 });
+    if want == 0 { Ok(()) } else { vp.authorize(&ctx.cred, want) }
+}
+
+/// May the caller change `vp`'s attributes (mode, owner, explicit times)? Only its owner or
+/// root (`EPERM`), as BSD's `vnode_authattr` decides.
+fn owner_or_root(ctx: &VfsContext, vp: &VnodeRef) -> Result<(), Errno> {
+    if ctx.cred.uid == 0 || ctx.cred.uid == vp.uid() { Ok(()) } else { Err(Errno::EPERM) }
+}
+
+/// Sets `vp`'s permission bits to `mode & 07777` for `ctx` (XNU's `chmod_vnode`): only the
+/// owner or root (`EPERM`). For anyone but root, the sticky bit on a file that is not a
+/// directory is `EFTYPE`, and set-group-id on a file of a group the caller is not in is
+/// dropped, as BSD does.
+fn vn_chmod(ctx: &VfsContext, vp: &VnodeRef, mode: i32) -> Result<(), Errno> {
+    owner_or_root(ctx, vp)?;
+    let mut perm = mode as u16 & ALLPERMS;
+    if ctx.cred.uid != 0 {
+        if perm & S_ISVTX != 0 && vp.vtype() != VType::VDIR {
+            return Err(Errno::EFTYPE);
+        }
+        if perm & S_ISGID != 0 && !ctx.cred.groups.member(ctx.cred.gid, vp.gid()) {
+            perm &= !S_ISGID;
+        }
+    }
+    vp.chmod(perm);
+    Ok(())
+}
+
+/// `fchmodat(dirfd, path, mode, flag)`, and `chmod` at [`AT_FDCWD`]: see [`vn_chmod`]. A
+/// flag other than [`AT_SYMLINK_NOFOLLOW`]: `EINVAL`.
+pub fn fchmodat(p: &Proc, dirfd: i32, path: UserAddr, mode: i32, flag: i32) -> Result<(), Errno> {
+    if flag & !AT_SYMLINK_NOFOLLOW != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let (path, ctx) = path_at(p, dirfd, path)?;
+    let vp = namei(&ctx, &path, flag & AT_SYMLINK_NOFOLLOW == 0)?;
+    vn_chmod(&ctx, &vp, mode)
+}
+
+/// The vnode open on `fd` (a pipe or another file without one: `EINVAL`... as XNU's
+/// `file_vnode` callers answer; see each call).
+fn fd_vnode(p: &Proc, fd: i32, not_vnode: Errno) -> Result<VnodeRef, Errno> {
+    let fg = p.p_fd.lock().get(fd)?;
+    fg.fg_ops.vnode().ok_or(not_vnode)
+}
+
+/// `fchmod(fd, mode)`: see [`vn_chmod`]. Not a vnode (a pipe): `EINVAL`.
+pub fn fchmod(p: &Proc, fd: i32, mode: i32) -> Result<(), Errno> {
+    let vp = fd_vnode(p, fd, Errno::EINVAL)?;
+    vn_chmod(&p.vfs_context()?, &vp, mode)
+}
+
+/// Gives `vp` owner `uid` and group `gid` for `ctx` (−1: unchanged), as BSD's `chown`
+/// rules go: root may give any; the owner may only set the group to one it is in and keep
+/// the owner (`EPERM` otherwise). Anyone but root loses the set-user-id and set-group-id
+/// bits in the change.
+fn vn_chown(ctx: &VfsContext, vp: &VnodeRef, uid: u32, gid: u32) -> Result<(), Errno> {
+    const UNCHANGED: u32 = u32::MAX;
+    let new_uid = if uid == UNCHANGED { vp.uid() } else { uid };
+    let new_gid = if gid == UNCHANGED { vp.gid() } else { gid };
+    if ctx.cred.uid != 0 {
+        owner_or_root(ctx, vp)?;
+        let group_ok = new_gid == vp.gid() || ctx.cred.groups.member(ctx.cred.gid, new_gid);
+        if new_uid != vp.uid() || !group_ok {
+            return Err(Errno::EPERM);
+        }
+        if new_uid != vp.uid() || new_gid != vp.gid() {
+            vp.chmod(vp.mode() & ALLPERMS & !(S_ISUID | S_ISGID));
+        }
+    }
+    vp.set_owner(new_uid, new_gid);
+    Ok(())
+}
+
+/// `fchownat(dirfd, path, uid, gid, flag)`, and `chown`/`lchown` at [`AT_FDCWD`]: see
+/// [`vn_chown`]. A flag other than [`AT_SYMLINK_NOFOLLOW`]: `EINVAL`.
+pub fn fchownat(p: &Proc, dirfd: i32, path: UserAddr, uid: u32, gid: u32, flag: i32) -> Result<(), Errno> {
+    if flag & !AT_SYMLINK_NOFOLLOW != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let (path, ctx) = path_at(p, dirfd, path)?;
+    let vp = namei(&ctx, &path, flag & AT_SYMLINK_NOFOLLOW == 0)?;
+    vn_chown(&ctx, &vp, uid, gid)
+}
+
+/// `fchown(fd, uid, gid)`: see [`vn_chown`]. Not a vnode (a pipe): `EINVAL`.
+pub fn fchown(p: &Proc, fd: i32, uid: u32, gid: u32) -> Result<(), Errno> {
+    let vp = fd_vnode(p, fd, Errno::EINVAL)?;
+    vn_chown(&p.vfs_context()?, &vp, uid, gid)
+}
+
+/// Sets `vp`'s access and modification times from the two `struct timeval`s at user `tptr`
+/// (XNU's `getutimes`/`setutimes`), or to now if `tptr` is NULL. Now: the owner, root, or
+/// anyone who may write the file (else `EACCES`); explicit times: the owner or root only
+/// (`EPERM`). Microseconds are taken as they are, with no range check, as XNU takes them.
+fn vn_utimes(ctx: &VfsContext, vp: &VnodeRef, tptr: UserAddr) -> Result<(), Errno> {
+    let (atime, mtime) = if tptr.0 == 0 {
+        if owner_or_root(ctx, vp).is_err() {
+            vp.authorize(&ctx.cred, VWRITE)?;
+        }
+        let now = vfs_timestamp();
+        (now, now)
+    } else {
+        let tv = UserPtr::<[Timeval; 2]>::new(tptr.0)?.read()?;
+        owner_or_root(ctx, vp)?;
+        let ts =
+            |t: &Timeval| Timespec { tv_sec: t.tv_sec, tv_nsec: i64::from(t.tv_usec).wrapping_mul(1000) };
+        (ts(&tv[0]), ts(&tv[1]))
+    };
+    vp.set_times(atime, mtime);
+    Ok(())
+}
+
+/// `utimes(path, tptr)`: see [`vn_utimes`]; a final symbolic link is followed.
+pub fn utimes(p: &Proc, path: UserAddr, tptr: UserAddr) -> Result<(), Errno> {
+    let (path, ctx) = path_at(p, AT_FDCWD, path)?;
+    let vp = namei(&ctx, &path, true)?;
+    vn_utimes(&ctx, &vp, tptr)
+}
+
+/// `futimes(fd, tptr)`: see [`vn_utimes`]. Not a vnode (a pipe): `EINVAL`... XNU answers
+/// ENOTSUP for files without a vnode here.
+pub fn futimes(p: &Proc, fd: i32, tptr: UserAddr) -> Result<(), Errno> {
+    let vp = fd_vnode(p, fd, Errno::ENOTSUP)?;
+    vn_utimes(&p.vfs_context()?, &vp, tptr)
+}
+
+/// `linkat(fd1, path, fd2, link, flag)`, and `link` at [`AT_FDCWD`] following links (as XNU's
+/// `link` does): a new name `link` for the existing file `path` (a final symbolic link of
+/// `path` followed only with [`AT_SYMLINK_FOLLOW`]). A directory: `EPERM`; the name taken:
+/// `EEXIST`; another file system: `EXDEV`; the new name's directory not writable: `EACCES`.
+/// Other flags: `EINVAL`.
+pub fn linkat(p: &Proc, fd1: i32, path: UserAddr, fd2: i32, link: UserAddr, flag: i32) -> Result<(), Errno> {
+    if flag & !AT_SYMLINK_FOLLOW != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let (path, ctx1) = path_at(p, fd1, path)?;
+    let vp = namei(&ctx1, &path, flag & AT_SYMLINK_FOLLOW != 0)?;
+    if vp.vtype() == VType::VDIR {
+        return Err(Errno::EPERM);
+    }
+    let (link, ctx) = path_at(p, fd2, link)?;
+    let (dvp, name) = lookup_parent(&ctx, &link)?;
+    if name.is_empty() || dvp.lookup(&name).is_ok() {
+        return Err(Errno::EEXIST);
+    }
+    if !same_file_system(&dvp, &vp) {
+        return Err(Errno::EXDEV);
+    }
+    crate::vfs::vfs_vnops::vn_authorize_add(&dvp, &ctx.cred)?;
+    dvp.link(&name, &vp)
+}
+
+/// The root of the file system `vp` is in: up the parent links to a vnode without a parent.
+fn fs_root(vp: &VnodeRef) -> VnodeRef {
+    let mut at = vp.clone();
+    // Bounded by the depth of the tree, which lookups bound by MAXPATHLEN.
+    while let Some(up) = at.parent() {
+        at = up;
+    }
+    at
+}
+
+/// Are `a` and `b` in one file system?
+fn same_file_system(a: &VnodeRef, b: &VnodeRef) -> bool {
+    Arc::ptr_eq(&fs_root(a), &fs_root(b))
+}
+
+/// `symlinkat(target, dirfd, path)`, and `symlink` at [`AT_FDCWD`]: a symbolic link `path`
+/// holding `target` (any bytes, not looked at), mode 0777 less the umask, owned by the
+/// caller. The name taken: `EEXIST`.
+pub fn symlinkat(p: &Proc, target: UserAddr, dirfd: i32, path: UserAddr) -> Result<(), Errno> {
+    let target = copyin_path(p, target)?;
+    let (path, ctx) = path_at(p, dirfd, path)?;
+    let (dvp, name) = lookup_parent(&ctx, &path)?;
+    if name.is_empty() {
+        return Err(Errno::EEXIST);
+    }
+    crate::vfs::vfs_vnops::vn_authorize_add(&dvp, &ctx.cred)?;
+    let vp = dvp.symlink(&name, ACCESSPERMS & !ctx.cmask, &target)?;
+    vp.set_owner(ctx.cred.uid, dvp.gid());
+    Ok(())
+}
+
+/// `readlinkat(dirfd, path, buf, bufsize)`, and `readlink` at [`AT_FDCWD`]: as much of the
+/// link's target as fits in `bufsize` bytes, with no NUL; returns the count. Not a link:
+/// `EINVAL`; `bufsize` above `INT_MAX`: `EINVAL`.
+pub fn readlinkat(
+    p: &Proc,
+    dirfd: i32,
+    path: UserAddr,
+    buf: UserAddr,
+    bufsize: usize,
+) -> Result<usize, Errno> {
+    if bufsize > i32::MAX as usize {
+        return Err(Errno::EINVAL);
+    }
+    let (path, ctx) = path_at(p, dirfd, path)?;
+    let vp = namei(&ctx, &path, false)?;
+    let target = vp.readlink()?;
+    let n = target.len().min(bufsize);
+    UserSlice::new(buf.0, n)?.write_at(0, &target[..n])?;
+    vp.touch(crate::vfs::vnode::TimeUpdate::Access);
+    Ok(n)
+}
+
+/// `fsync(fd)` and `fcntl(F_FULLFSYNC)`: the file's data is on its storage. Memory is the
+/// ramfs's storage, so there is nothing to write; a descriptor that is not a file (a
+/// pipe): `ENOTSUP`, as XNU's `fp_getfvp` answers.
+pub fn fsync(p: &Proc, fd: i32) -> Result<(), Errno> {
+    let fg = p.p_fd.lock().get(fd)?;
+    if fg.fg_ops.fo_type() != crate::kern::kern_descrip::DType::Vnode {
+        return Err(Errno::ENOTSUP);
+    }
+    Ok(())
+}
+
+/// The path of `vp` from the caller's root (XNU's `vn_getpath`, what `F_GETPATH` returns):
+/// each directory up to the root is searched for the entry naming the one below it; a
+/// file system's root continues from the directory it is mounted on. A vnode with no name
+/// left (removed): `ENOENT`. At most [`MAXPATHLEN`] bytes with the NUL (`ENAMETOOLONG`).
+pub fn vn_getpath(ctx: &VfsContext, vp: &VnodeRef) -> Result<Vec<u8>, Errno> {
+    let mut parts: Vec<Vec<u8>> = Vec::new();
+    let mut len = 0;
+    let mut at = vp.clone();
+    loop {
+        if Arc::ptr_eq(&at, &ctx.rdir) {
+            break;
+        }
+        if let Some(mp) = at.root_of() {
+            at = mp.covered().clone();
+            continue;
+        }
+        let Some(dvp) = at.parent() else { break };
+        let name = dvp
+            .readdir()?
+            .into_iter()
+            .map(|e| e.name)
+            .find(|name| dvp.lookup(name).is_ok_and(|c| Arc::ptr_eq(&c, &at)))
+            .ok_or(Errno::ENOENT)?;
+        len += name.len() + 1;
+        if len >= MAXPATHLEN {
+            return Err(Errno::ENAMETOOLONG);
+        }
+        parts.push(name);
+        at = dvp;
+    }
+    let mut path = Vec::new();
+    path.try_reserve_exact(len.max(1)).map_err(|_| Errno::ENOMEM)?;
+    for name in parts.iter().rev() {
+        path.push(b'/');
+        path.extend_from_slice(name);
+    }
+    if path.is_empty() {
+        path.push(b'/');
+    }
+    Ok(path)
+}
+
+/// `fcntl(fd, F_GETPATH, buf)`: the path of the file open on `fd`, NUL-terminated, into the
+/// `MAXPATHLEN`-byte buffer at `buf`. Not a vnode (a pipe): `EBADF`, as XNU answers.
+pub fn fcntl_getpath(p: &Proc, fd: i32, buf: UserAddr) -> Result<(), Errno> {
+    let vp = fd_vnode(p, fd, Errno::EBADF)?;
+    let mut path = vn_getpath(&p.vfs_context()?, &vp)?;
+    path.push(0);
+    UserSlice::new(buf.0, path.len())?.write_at(0, &path)?;
+    Ok(())
 }

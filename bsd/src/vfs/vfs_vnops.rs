@@ -18,7 +18,7 @@ use crate::kern::kern_descrip::{
 };
 use crate::kern::uio::Uio;
 use crate::vfs::vfs_lookup::{VfsContext, namei};
-use crate::vfs::vnode::{KauthCred, VEXEC, VREAD, VType, VWRITE, Vnode, VnodeRef};
+use crate::vfs::vnode::{KauthCred, TimeUpdate, VEXEC, VREAD, VType, VWRITE, Vnode, VnodeRef};
 use crate::vfs::{ALLPERMS, NAME_MAX};
 
 /// Bytes a vnode read or write moves per step: bounds the kernel buffer (on the kernel
@@ -59,12 +59,23 @@ impl VnodeFile {
             }
             uio.uiomove(&mut kbuf[..n])?;
         }
+        self.vp.touch(TimeUpdate::Access);
         Ok(())
     }
 
     /// Writes all of `uio` at its offset, or each chunk at the end of the file if `append`.
     /// Leaves `uio.uio_offset` after the last byte written.
     fn write_uio(&self, uio: &mut Uio, append: bool) -> Result<(), Errno> {
+        let first = uio.moved();
+        let r = self.write_chunks(uio, append);
+        if uio.moved() > first {
+            self.vp.touch(TimeUpdate::Modify);
+        }
+        r
+    }
+
+    /// The loop of [`VnodeFile::write_uio`], chunk by chunk through a kernel buffer.
+    fn write_chunks(&self, uio: &mut Uio, append: bool) -> Result<(), Errno> {
         let mut kbuf = [0u8; VN_IO_CHUNK];
         while uio.resid() > 0 {
             let want = uio.resid().min(VN_IO_CHUNK);
@@ -235,7 +246,7 @@ pub fn vn_open(ctx: &VfsContext, path: &[u8], oflag: u32, mode: u16) -> Result<A
             }
             let dvp = namei(ctx, dir, true)?;
             vn_authorize_add(&dvp, &ctx.cred)?;
-            let vp = dvp.create(name, mode & ALLPERMS)?;
+            let vp = dvp.create(name, mode & ALLPERMS & !ctx.cmask)?;
             vp.set_owner(ctx.cred.uid, dvp.gid());
             (vp, true)
         }

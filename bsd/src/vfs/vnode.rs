@@ -17,12 +17,19 @@ use core::sync::atomic::{AtomicU16, AtomicU32, Ordering};
 
 use sys::Errno;
 
+use osfmk::kern::lock_order;
+use osfmk::kern::locks::SimpleLock;
+use sys::stat::Timespec;
+
 use crate::kern::kern_credential::CredGroups;
 use crate::vfs::vfs_mount::MountRef;
 
 use super::{
     ALLPERMS, MAXPATHLEN, NAME_MAX, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK,
 };
+
+/// The most hard links one file may have (`LINK_MAX`); one more is `EMLINK`.
+pub const LINK_MAX: u32 = 32767;
 
 /// A counted reference to a vnode; the vnode lives while anyone (a directory, an open file, a
 /// process's cwd) holds one.
@@ -229,7 +236,48 @@ pub struct Vnode {
     parent: spin::RwLock<Weak<Vnode>>,
     /// The file's number (`st_ino`, `d_ino`): unique among live vnodes, never 0.
     fileid: u64,
+    /// Names the vnode has (`st_nlink`): a file's hard links; a directory's entry in its
+    /// parent, its own `.`, and each subdirectory's `..`. Kept by the `Vnode` methods that
+    /// add and remove names, so every file system counts the same way.
+    nlink: AtomicU32,
+    /// Access, modification, status-change and creation times (`va_access_time` ...), under
+    /// a spin lock held only to copy them.
+    times: SimpleLock<VnodeTimes>,
     ops: Box<dyn VnodeOps>,
+}
+
+/// A vnode's four times, as `stat` reports them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct VnodeTimes {
+    pub atime: Timespec,
+    pub mtime: Timespec,
+    pub ctime: Timespec,
+    pub birthtime: Timespec,
+}
+
+/// Which times an event changes (XNU's `VNODE_UPDATE_*` in spirit).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimeUpdate {
+    /// Data was read: the access time.
+    Access,
+    /// Data or entries changed: the modification and status-change times.
+    Modify,
+    /// Only the inode changed (mode, owner, links): the status-change time.
+    Change,
+}
+
+/// The clock vnode times come from (the kernel's time of day; host tests leave it unset,
+/// and then every time is 0).
+static VFS_CLOCK: spin::Once<fn() -> Timespec> = spin::Once::new();
+
+/// Tells the VFS where the time of day comes from (once, at boot).
+pub fn set_vfs_clock(clock: fn() -> Timespec) {
+    VFS_CLOCK.call_once(|| clock);
+}
+
+/// The time of day as the VFS stamps it (`vfs_timestamp`).
+pub fn vfs_timestamp() -> Timespec {
+    VFS_CLOCK.get().map_or(Timespec::default(), |clock| clock())
 }
 
 /// The next vnode's file number.
@@ -249,8 +297,53 @@ impl Vnode {
             mounts: spin::RwLock::new(MountLinks::default()),
             parent: spin::RwLock::new(parent.map(Arc::downgrade).unwrap_or_default()),
             fileid: NEXT_FILEID.fetch_add(1, Ordering::Relaxed),
+            nlink: AtomicU32::new(if vtype == VType::VDIR { 2 } else { 1 }),
+            times: SimpleLock::new(&lock_order::VNODE_TIMES, {
+                let now = vfs_timestamp();
+                VnodeTimes { atime: now, mtime: now, ctime: now, birthtime: now }
+            }),
             ops,
         })
+    }
+
+    /// How many names the vnode has (`st_nlink`).
+    pub fn nlink(&self) -> u32 {
+        self.nlink.load(Ordering::Relaxed)
+    }
+
+    fn nlink_add(&self, up: bool) {
+        let _ = self.nlink.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+            Some(if up { n.saturating_add(1) } else { n.saturating_sub(1) })
+        });
+    }
+
+    /// The vnode's times.
+    pub fn times(&self) -> VnodeTimes {
+        *self.times.lock()
+    }
+
+    /// Stamps the times `what` changes with the time of day.
+    pub fn touch(&self, what: TimeUpdate) {
+        let now = vfs_timestamp();
+        let mut t = self.times.lock();
+        match what {
+            TimeUpdate::Access => t.atime = now,
+            TimeUpdate::Modify => {
+                t.mtime = now;
+                t.ctime = now;
+            }
+            TimeUpdate::Change => t.ctime = now,
+        }
+    }
+
+    /// Sets the access and modification times (`utimes`); the status-change time becomes
+    /// now.
+    pub fn set_times(&self, atime: Timespec, mtime: Timespec) {
+        let now = vfs_timestamp();
+        let mut t = self.times.lock();
+        t.atime = atime;
+        t.mtime = mtime;
+        t.ctime = now;
     }
 
     /// Removes `name` from this directory (see [`VnodeOps::remove`]). `.` may not be
@@ -263,7 +356,24 @@ impl Vnode {
             (b".", _) => Err(Errno::EINVAL),
             (b"..", true) => Err(Errno::ENOTEMPTY),
             (b"..", false) => Err(Errno::EPERM),
-            _ => self.ops.remove(name, dir),
+            _ => {
+                let vp = self.ops.remove(name, dir)?;
+                vp.name_gone(self);
+                self.touch(TimeUpdate::Modify);
+                Ok(vp)
+            }
+        }
+    }
+
+    /// This vnode lost its name in directory `dvp` (removed, or replaced by a rename): one
+    /// link fewer, and a directory's `.` and its `..` in `dvp` go with its only name.
+    fn name_gone(&self, dvp: &Vnode) {
+        if self.vtype == VType::VDIR {
+            self.nlink.store(0, Ordering::Relaxed);
+            dvp.nlink_add(false);
+        } else {
+            self.nlink_add(false);
+            self.touch(TimeUpdate::Change);
         }
     }
 
@@ -276,7 +386,24 @@ impl Vnode {
         if [from, to].iter().any(|n| *n == b"." || *n == b"..") {
             return Err(Errno::EINVAL);
         }
-        self.ops.rename(self, from, tdvp, to)
+        // What the names stand for before the rename, to count links after it. (A rename
+        // racing with another change of the same names can leave a count off by one; only
+        // `stat` reads it.)
+        let moving = self.ops.lookup(from).ok();
+        let replaced = tdvp.ops.lookup(to).ok();
+        self.ops.rename(self, from, tdvp, to)?;
+        if let Some(old) = replaced.filter(|old| moving.as_ref().is_none_or(|m| !Arc::ptr_eq(m, old))) {
+            old.name_gone(tdvp);
+        }
+        if let Some(m) = moving.filter(|m| m.vtype == VType::VDIR && !Arc::ptr_eq(self, tdvp)) {
+            // Its `..` now counts in the new parent.
+            self.nlink_add(false);
+            tdvp.nlink_add(true);
+            m.touch(TimeUpdate::Change);
+        }
+        self.touch(TimeUpdate::Modify);
+        tdvp.touch(TimeUpdate::Modify);
+        Ok(())
     }
 
     /// The file system's operations object, for the file system's own use.
@@ -303,6 +430,7 @@ impl Vnode {
     pub fn set_owner(&self, uid: u32, gid: u32) {
         self.uid.store(uid, Ordering::Relaxed);
         self.gid.store(gid, Ordering::Relaxed);
+        self.touch(TimeUpdate::Change);
     }
 
     /// The file system mounted on this directory, if any.
@@ -328,6 +456,7 @@ impl Vnode {
     /// Replaces the permission bits (bits outside [`ALLPERMS`] are dropped); the type stays.
     pub fn chmod(&self, perm: u16) {
         self.mode.store(self.vtype.mode_bits() | (perm & ALLPERMS), Ordering::Relaxed);
+        self.touch(TimeUpdate::Change);
     }
 
     /// The directory this vnode was made in; `None` for a file system's root, or if that
@@ -421,14 +550,20 @@ impl Vnode {
     pub fn mkdir(self: &Arc<Self>, name: &[u8], perm: u16) -> Result<VnodeRef, Errno> {
         self.require_dir()?;
         check_new_name(name)?;
-        self.ops.mkdir(self, name, perm)
+        let vp = self.ops.mkdir(self, name, perm)?;
+        // The new directory's `..`.
+        self.nlink_add(true);
+        self.touch(TimeUpdate::Modify);
+        Ok(vp)
     }
 
     /// Makes an empty regular file `name` here. Exists: `EEXIST`.
     pub fn create(self: &Arc<Self>, name: &[u8], perm: u16) -> Result<VnodeRef, Errno> {
         self.require_dir()?;
         check_new_name(name)?;
-        self.ops.create(self, name, perm)
+        let vp = self.ops.create(self, name, perm)?;
+        self.touch(TimeUpdate::Modify);
+        Ok(vp)
     }
 
     /// Makes symbolic link `name` here pointing at `target`. An empty target: `ENOENT`; one
@@ -445,7 +580,9 @@ impl Vnode {
         if target.contains(&0) {
             return Err(Errno::EINVAL);
         }
-        self.ops.symlink(self, name, perm, target)
+        let vp = self.ops.symlink(self, name, perm, target)?;
+        self.touch(TimeUpdate::Modify);
+        Ok(vp)
     }
 
     /// Enters `vp` here under `name` as a hard link. `vp` a directory: `EPERM`, as in XNU.
@@ -455,7 +592,14 @@ impl Vnode {
         if vp.vtype == VType::VDIR {
             return Err(Errno::EPERM);
         }
-        self.ops.link(name, vp)
+        if vp.nlink() >= LINK_MAX {
+            return Err(Errno::EMLINK);
+        }
+        self.ops.link(name, vp)?;
+        vp.nlink_add(true);
+        vp.touch(TimeUpdate::Change);
+        self.touch(TimeUpdate::Modify);
+        Ok(())
     }
 
     /// May `cred` do `want` ([`VREAD`], [`VWRITE`], [`VEXEC`], or several) to this vnode

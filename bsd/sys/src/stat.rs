@@ -18,6 +18,8 @@ pub const S_IFLNK: u16 = 0o120000;
 pub const S_IFSOCK: u16 = 0o140000;
 /// Every permission bit: set-id, sticky and rwx for owner, group and other (`ALLPERMS`).
 pub const ALLPERMS: u16 = 0o7777;
+/// The read, write and execute bits of owner, group and other (`ACCESSPERMS`).
+pub const ACCESSPERMS: u16 = 0o777;
 /// Set user id on execution (`S_ISUID`).
 pub const S_ISUID: u16 = 0o4000;
 /// Set group id on execution (`S_ISGID`).

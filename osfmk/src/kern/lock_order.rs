@@ -91,6 +91,8 @@ lock_classes! {
     RAMFS_FILE = "ramfs file data";
     /// A pipe's buffer and its ends' counts (closing an end takes it under `p_fd`).
     PIPE = "pipe";
+    /// A vnode's times (held only to copy them).
+    VNODE_TIMES = "vnode times";
     /// `p_ucred`: credentials.
     PROC_UCRED = "proc p_ucred";
     /// `p_comm`: the command name.

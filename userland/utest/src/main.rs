@@ -19,6 +19,7 @@ mod copyio;
 mod cwd;
 mod devfs;
 mod exec;
+mod fileio;
 mod fileports;
 mod files;
 mod groups;
@@ -90,10 +91,13 @@ fn write_huge_length_is_short(args: &Args) -> Result<(), &'static str> {
     check(end != 0, "no apple strings")?;
     let top = (end + 15) & !15;
     // SAFETY: the kernel copies only what is mapped.
-    let r = unsafe { write(1, top - 1, usize::MAX / 2) };
+    let r = unsafe { write(1, top - 1, i32::MAX as usize) };
     check(r == Ok(1), "expected a 1-byte short write")?;
     // SAFETY: as above.
-    check(unsafe { write(1, top, 1 << 40) } == Err(Errno::EFAULT), "expected EFAULT past the top")
+    check(unsafe { write(1, top, 1 << 30) } == Err(Errno::EFAULT), "expected EFAULT past the top")?;
+    // XNU refuses a byte count above INT_MAX before looking at the buffer (`write_nocancel`).
+    // SAFETY: as above.
+    check(unsafe { write(1, top - 1, usize::MAX / 2) } == Err(Errno::EINVAL), "expected EINVAL over INT_MAX")
 }
 
 fn write_bad_fd_ebadf(_: &Args) -> Result<(), &'static str> {
@@ -230,7 +234,7 @@ const CASES: &[(&str, Case)] = &[
     ("write from an unmapped pointer is EFAULT", write_unmapped_efault),
     ("write from NULL is EFAULT", write_null_efault),
     ("write from a kernel address is EFAULT", write_kernel_address_efault),
-    ("write with a huge length is short, then EFAULT", write_huge_length_is_short),
+    ("write with a huge length is short, then EFAULT; over INT_MAX EINVAL", write_huge_length_is_short),
     ("write to a bad fd is EBADF", write_bad_fd_ebadf),
     ("read from a bad fd is EBADF", read_bad_fd_ebadf),
     ("zero-length write", zero_length_write),
@@ -270,6 +274,7 @@ fn main(args: &Args) -> i32 {
         .chain(names::CASES)
         .chain(pipes::CASES)
         .chain(devfs::CASES)
+        .chain(fileio::CASES)
         .chain(introspect::CASES)
         .chain(ports::CASES)
         .chain(ipc::CASES)

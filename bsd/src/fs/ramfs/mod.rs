@@ -36,3 +36,39 @@ pub fn ramfs_new_root_with(quota: Arc<RamQuota>) -> Result<VnodeRef, Errno> {
     let ops = ramfs_vnops::RamDir::new(quota)?;
     Ok(Vnode::new(VType::VDIR, RAMFS_DEFAULT_DIR_PERM, None, Box::new(ops)))
 }
+
+#[cfg(test)]
+mod link_count_tests {
+    use super::*;
+
+    /// Link counts as `stat` must report them (BSD's rule: a directory has its entry, its
+    /// `.`, and one `..` per subdirectory), kept by the vnode layer through every change.
+    #[test]
+    fn link_counts_follow_every_name_change() {
+        let root = ramfs_new_root();
+        assert_eq!(root.nlink(), 2);
+        let a = root.mkdir(b"a", 0o755).unwrap();
+        let b = root.mkdir(b"b", 0o755).unwrap();
+        assert_eq!((root.nlink(), a.nlink()), (4, 2), "each subdirectory's `..`");
+        let f = a.create(b"f", 0o644).unwrap();
+        assert_eq!(f.nlink(), 1);
+        b.link(b"g", &f).unwrap();
+        assert_eq!(f.nlink(), 2);
+        // A failed link changes nothing.
+        assert_eq!(b.link(b"g", &f).unwrap_err(), Errno::EEXIST);
+        assert_eq!(f.nlink(), 2);
+        a.remove(b"f", false).unwrap();
+        assert_eq!(f.nlink(), 1, "still linked from b");
+        // Moving a directory moves its `..` from one parent's count to the other's.
+        let c = a.mkdir(b"c", 0o755).unwrap();
+        assert_eq!(a.nlink(), 3);
+        a.rename(b"c", &b, b"c").unwrap();
+        assert_eq!((a.nlink(), b.nlink(), c.nlink()), (2, 3, 2));
+        // A rename over an existing file takes that file's link away.
+        let h = b.create(b"h", 0o644).unwrap();
+        b.rename(b"h", &b, b"g").unwrap();
+        assert_eq!((f.nlink(), h.nlink()), (0, 1));
+        b.remove(b"c", true).unwrap();
+        assert_eq!((b.nlink(), c.nlink()), (2, 0));
+    }
+}
