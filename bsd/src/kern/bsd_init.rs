@@ -113,9 +113,13 @@ impl FileOps for ConsoleFile {
     }
 
     fn fo_select<'q>(&'q self, _fg: &FileGlob, which: u32, wait: Option<&mut Wait<'q>>) -> bool {
-        if which & FREAD == 0 || ConsoleFile::line_ready() {
+        if which == FWRITE || (which == FREAD && ConsoleFile::line_ready()) {
             // Output never waits.
             return true;
+        }
+        if which != FREAD {
+            // A terminal has no exceptional conditions.
+            return false;
         }
         if let Some(wait) = wait {
             wait.on(platform().console_input_waitq());

@@ -103,7 +103,15 @@ pub trait FileOps: Send + Sync {
     /// Is the file ready for `which` ([`FREAD`] or [`FWRITE`]) now (`fo_select`)? If not and
     /// `wait` is given, the file puts the waiting thread on the queue its readiness is
     /// announced on, so a `select` sleeping on `wait` wakes when it may have changed.
+    /// `which` 0 asks about exceptional conditions (`select`'s third set).
     fn fo_select<'q>(&'q self, fg: &FileGlob, which: u32, wait: Option<&mut Wait<'q>>) -> bool;
+
+    /// Has the far side of the file gone, as seen from `which` ([`FREAD`] or [`FWRITE`])?
+    /// It is the end-of-file that XNU's read and write filters report, and `poll` turns it
+    /// into `POLLHUP`: a pipe whose other end is closed. Files without a far side: never.
+    fn fo_hangup(&self, _which: u32) -> bool {
+        false
+    }
 
     /// The file's type, permissions and size (`fo_stat`, `fstat`'s source).
     fn fo_stat(&self) -> Result<FileStat, Errno>;

@@ -354,6 +354,27 @@ pub fn sigpending(p: &Arc<Proc>, set: UserAddr) -> Result<(), Errno> {
     Ok(set.write(&pending)?)
 }
 
+/// Has the calling thread a signal it would take now (one pending and not masked)? A
+/// sleep that is about to block asks this, so a signal that arrived just before the sleep
+/// still interrupts it.
+pub fn signal_deliverable(p: &Proc) -> bool {
+    let t = current_thread();
+    let ps = p.p_signals.lock();
+    uthread(&t).sig.lock().has_deliverable(&ps)
+}
+
+/// Install `mask` for the length of a wait (`pselect`'s mask), as `sigsuspend` does; the
+/// old mask comes back through [`end_temporary_mask`] or, if the wait is interrupted,
+/// after the signal's handler.
+pub fn begin_temporary_mask(mask: SigSet) {
+    uthread(&current_thread()).sig.lock().sigsuspend(mask);
+}
+
+/// Put back the mask [`begin_temporary_mask`] replaced, now.
+pub fn end_temporary_mask() {
+    uthread(&current_thread()).sig.lock().restore_saved_mask();
+}
+
 /// `sigsuspend(mask)`: wait with `mask` until a signal is delivered; always EINTR (the
 /// old mask comes back after the handler).
 pub fn sigsuspend(p: &Arc<Proc>, mask: SigSet) -> Result<(), Errno> {

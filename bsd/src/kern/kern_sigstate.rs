@@ -335,6 +335,14 @@ impl SigState {
         self.mask = mask & !SIGCANTMASK;
     }
 
+    /// End a [`sigsuspend`](SigState::sigsuspend)-style mask early, when the wait it was
+    /// for returns without a signal (`pselect` that found descriptors or timed out).
+    pub fn restore_saved_mask(&mut self) {
+        if let Some(mask) = self.saved_mask.take() {
+            self.mask = mask;
+        }
+    }
+
     /// Is a signal waiting that this thread would take now?
     pub fn has_deliverable(&self, proc: &ProcSignals) -> bool {
         self.deliverable(proc) != 0

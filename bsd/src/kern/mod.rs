@@ -15,6 +15,7 @@ pub mod kern_sigacts;
 pub mod kern_sigstate;
 pub mod kern_wait;
 pub mod proc_filter;
+pub mod select;
 pub mod spawn_file_actions;
 pub mod sysproto;
 pub mod uio;

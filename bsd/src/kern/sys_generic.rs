@@ -193,3 +193,245 @@ pub fn ioctl(p: &Proc, fd: i32, com: u64, data: UserAddr) -> Result<(), Errno> {
     }
     Ok(())
 }
+
+/// One descriptor a `select` or `poll` watches, looked up before the wait and held for it
+/// (a descriptor closed meanwhile stays readable to the call, as XNU's `fp_lookup` keeps it).
+struct Watched {
+    /// The descriptor, and for `select` which set (0 read, 1 write, 2 exceptional) or for
+    /// `poll` which pollfd it answers.
+    fd: usize,
+    slot: usize,
+    fg: Arc<FileGlob>,
+}
+
+/// Absolute time `ns` nanoseconds from now, for a wait's deadline.
+fn deadline_after(ns: u64) -> u64 {
+    use osfmk::kern::clock::{mach_absolute_time, nanoseconds_to_absolutetime};
+    mach_absolute_time().saturating_add(nanoseconds_to_absolutetime(ns))
+}
+
+/// Keeps a file's wait queue from being joined twice by one wait: the same description
+/// (or two ends of one pipe asked the same question) named many times must not make the
+/// wait, and its teardown, grow with the square of the count.
+#[derive(Default)]
+struct Registered(alloc::collections::BTreeSet<(usize, u32)>);
+
+impl Registered {
+    /// Should this wait join `fg`'s queue for `which`? Yes the first time only.
+    fn first(&mut self, fg: &FileGlob, which: u32) -> bool {
+        self.0.insert((Arc::as_ptr(&fg.fg_ops) as *const () as usize, which))
+    }
+}
+
+/// How a `select` or `poll` sleep ended without anything becoming ready.
+enum Slept {
+    /// Something woke it: scan again.
+    Woken,
+    /// The timeout passed.
+    TimedOut,
+}
+
+/// Block on `wait` (XNU's `tsleep1` in `select`): a signal is `EINTR`, never a restart —
+/// neither call is restarted after a handler, whatever its SA_RESTART.
+fn select_block(p: &Proc, wait: osfmk::kern::waitq::Wait<'_>) -> Result<Slept, Errno> {
+    use osfmk::kern::waitq::WaitResult;
+    if crate::kern::kern_sig::signal_deliverable(p) {
+        return Err(Errno::EINTR);
+    }
+    match wait.block() {
+        WaitResult::Awakened => Ok(Slept::Woken),
+        WaitResult::TimedOut => Ok(Slept::TimedOut),
+        WaitResult::Interrupted => Err(Errno::EINTR),
+    }
+}
+
+/// The `which` each `select` set asks [`FileOps::fo_select`] about.
+///
+/// [`FileOps::fo_select`]: crate::kern::kern_descrip::FileOps::fo_select
+const SELECT_WHICH: [u32; 3] = [FREAD, FWRITE, 0];
+
+/// `select(nd, in, ou, ex, tv)` and `pselect`'s body once its mask is in place: wait until
+/// a descriptor of the three sets at `sets` is ready for reading, writing or an exceptional
+/// condition, or `timeout_ns` passes (`None`: for ever; 0: look once). Returns how many set
+/// bits the sets hold afterwards; only then are they written back.
+fn select_internal(p: &Proc, nd: i32, sets: [UserAddr; 3], timeout_ns: Option<u64>) -> Result<usize, Errno> {
+    use crate::kern::select::FdSet;
+    use osfmk::kern::waitq::{Interruptible, Wait};
+    use sys::poll::fd_set_words;
+
+    if nd < 0 {
+        return Err(Errno::EINVAL);
+    }
+    // Descriptors past the table's size cannot be open: they are not looked at.
+    let nd = (nd as usize).min(p.p_fd.lock().limit());
+    let words = fd_set_words(nd);
+    let mut ins: [Option<FdSet>; 3] = [None, None, None];
+    for (set, addr) in ins.iter_mut().zip(sets) {
+        if addr.0 != 0 && words > 0 {
+            let mut bytes = alloc::vec![0u8; words * 4];
+            UserSlice::new(addr.0, bytes.len())?.read_at(0, &mut bytes)?;
+            *set = Some(FdSet::from_bytes(&bytes)?);
+        }
+    }
+    let mut watched = Vec::new();
+    for (slot, set) in ins.iter().enumerate() {
+        let Some(set) = set else { continue };
+        for fd in set.iter(nd) {
+            let fg = p.p_fd.lock().get(fd as i32)?;
+            watched.try_reserve(1).map_err(|_| Errno::ENOMEM)?;
+            watched.push(Watched { fd, slot, fg });
+        }
+    }
+    let deadline = timeout_ns.filter(|&ns| ns > 0).map(deadline_after);
+    let poll_once = timeout_ns == Some(0);
+    let mut outs = [FdSet::zeroed(words)?, FdSet::zeroed(words)?, FdSet::zeroed(words)?];
+    let mut ready = 0;
+    loop {
+        let mut registered = Registered::default();
+        let mut wait = (!poll_once).then(|| Wait::begin(Interruptible::Yes, deadline));
+        for w in &watched {
+            let which = SELECT_WHICH[w.slot];
+            let join = wait.as_mut().filter(|_| ready == 0 && registered.first(&w.fg, which));
+            if w.fg.fg_ops.fo_select(&w.fg, which, join) {
+                outs[w.slot].insert(w.fd);
+                ready += 1;
+            }
+        }
+        match wait {
+            Some(wait) if ready == 0 => match select_block(p, wait)? {
+                Slept::Woken => continue,
+                Slept::TimedOut => break,
+            },
+            _ => break,
+        }
+    }
+    for ((set, out), addr) in ins.iter().zip(&outs).zip(sets) {
+        if set.is_some() {
+            UserSlice::new(addr.0, words * 4)?.write_at(0, &out.to_bytes())?;
+        }
+    }
+    Ok(ready)
+}
+
+/// `select(nd, in, ou, ex, tv)` (XNU's `select_nocancel`): see [`select_internal`]. A
+/// timeout outside what `itimerfix` allows: `EINVAL`.
+pub fn select(p: &Proc, nd: i32, sets: [UserAddr; 3], tv: UserAddr) -> Result<usize, Errno> {
+    use osfmk::vm::user_ptr::copyin_val;
+    let tv = if tv.0 == 0 { None } else { Some(copyin_val::<sys::time::Timeval>(tv)?) };
+    let timeout = crate::kern::select::select_timeout(tv)?;
+    select_internal(p, nd, sets, timeout)
+}
+
+/// `pselect(nd, in, ou, ex, ts, mask)`: [`select`] with a `timespec` timeout and, if
+/// `mask` is given, that signal mask in place while it waits (SIGKILL and SIGSTOP stay
+/// unmasked). The old mask comes back on the way out — after the handler, when a signal
+/// interrupted the wait.
+pub fn pselect(p: &Proc, nd: i32, sets: [UserAddr; 3], ts: UserAddr, mask: UserAddr) -> Result<usize, Errno> {
+    use crate::kern::kern_sig::{begin_temporary_mask, end_temporary_mask};
+    use osfmk::vm::user_ptr::copyin_val;
+    let ts = if ts.0 == 0 { None } else { Some(copyin_val::<sys::stat::Timespec>(ts)?) };
+    let timeout = crate::kern::select::pselect_timeout(ts)?;
+    let mask = if mask.0 == 0 { None } else { Some(copyin_val::<sys::signal::SigSet>(mask)?) };
+    let Some(mask) = mask else { return select_internal(p, nd, sets, timeout) };
+    begin_temporary_mask(mask);
+    let r = select_internal(p, nd, sets, timeout);
+    if r != Err(Errno::EINTR) {
+        end_temporary_mask();
+    }
+    r
+}
+
+/// `poll(fds, nfds, timeout)` (XNU's `poll_nocancel`): wait until one of the `nfds`
+/// `struct pollfd`s at `fds` has an event, or `timeout` ms pass (only -1 is for ever).
+/// Each pollfd's `revents` is written back; the result is how many are non-zero. A
+/// descriptor below 0 is skipped; one not open (asked about some event) gets `POLLNVAL`,
+/// and then the call looks only once. More pollfds than `OPEN_MAX`, or than the
+/// descriptor limit for a non-root caller (or above `FD_SETSIZE` for root): `EINVAL`.
+pub fn poll(p: &Proc, fds: UserAddr, nfds: u32, timeout: i32) -> Result<usize, Errno> {
+    use crate::kern::kern_descrip::DType;
+    use crate::kern::select::{PollProbe, poll_filters, poll_revents, poll_timeout};
+    use osfmk::kern::waitq::{Interruptible, Wait};
+    use sys::IntoBytes;
+    use sys::poll::{FD_SETSIZE, POLL_OPEN_MAX, POLLNVAL, PollFd};
+
+    let limit = p.p_fd.lock().limit();
+    let root = p.p_ucred.lock().uid == 0;
+    if nfds > POLL_OPEN_MAX || (nfds as usize > limit && (!root || nfds as usize > FD_SETSIZE)) {
+        return Err(Errno::EINVAL);
+    }
+    let n = nfds as usize;
+    let size = n * core::mem::size_of::<PollFd>();
+    let mut pfds: Vec<PollFd> = Vec::new();
+    pfds.try_reserve_exact(n).map_err(|_| Errno::ENOMEM)?;
+    pfds.resize(n, PollFd::default());
+    if n > 0 {
+        UserSlice::new(fds.0, size)?.read_at(0, pfds.as_mut_bytes())?;
+    }
+    // Look every descriptor up once; one that is not open fails to register.
+    let mut watched = Vec::new();
+    let mut failed = 0;
+    for (i, pfd) in pfds.iter_mut().enumerate() {
+        pfd.revents = 0;
+        if pfd.fd < 0 || pfd.events == 0 {
+            continue;
+        }
+        let fg = match p.p_fd.lock().get(pfd.fd) {
+            Ok(fg) => fg,
+            Err(_) => {
+                pfd.revents = POLLNVAL;
+                failed += 1;
+                continue;
+            }
+        };
+        // Change events exist only for vnodes.
+        let (_, _, vnode) = poll_filters(pfd.events);
+        if vnode && fg.fg_ops.fo_type() != DType::Vnode {
+            pfd.revents = POLLNVAL;
+            failed += 1;
+            continue;
+        }
+        watched.try_reserve(1).map_err(|_| Errno::ENOMEM)?;
+        watched.push(Watched { fd: pfd.fd as usize, slot: i, fg });
+    }
+    let timeout_ns = poll_timeout(timeout);
+    let poll_once = failed > 0 || timeout_ns == Some(0);
+    let deadline = timeout_ns.filter(|&ns| ns > 0).map(deadline_after);
+    let mut ready;
+    loop {
+        ready = failed;
+        let mut registered = Registered::default();
+        let mut wait = (!poll_once).then(|| Wait::begin(Interruptible::Yes, deadline));
+        for w in &watched {
+            let events = pfds[w.slot].events;
+            let (read, write, _) = poll_filters(events);
+            let ops = &*w.fg.fg_ops;
+            let mut probe = PollProbe::default();
+            if read {
+                let join = wait.as_mut().filter(|_| ready == 0 && registered.first(&w.fg, FREAD));
+                probe.readable = ops.fo_select(&w.fg, FREAD, join);
+                probe.read_eof = probe.readable && ops.fo_hangup(FREAD);
+            }
+            if write {
+                let join = wait.as_mut().filter(|_| ready == 0 && registered.first(&w.fg, FWRITE));
+                probe.writable = ops.fo_select(&w.fg, FWRITE, join);
+                probe.write_eof = probe.writable && ops.fo_hangup(FWRITE);
+            }
+            let revents = poll_revents(events, probe);
+            pfds[w.slot].revents = revents;
+            if revents != 0 {
+                ready += 1;
+            }
+        }
+        match wait {
+            Some(wait) if ready == 0 => match select_block(p, wait)? {
+                Slept::Woken => continue,
+                Slept::TimedOut => break,
+            },
+            _ => break,
+        }
+    }
+    if n > 0 {
+        UserSlice::new(fds.0, size)?.write_at(0, pfds.as_bytes())?;
+    }
+    Ok(ready)
+}

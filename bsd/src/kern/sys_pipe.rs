@@ -279,21 +279,29 @@ impl FileOps for PipeEnd {
     }
 
     fn fo_select<'q>(&'q self, _fg: &FileGlob, which: u32, wait: Option<&mut Wait<'q>>) -> bool {
+        // Each end answers for its own direction; asked about the other one it is ready
+        // only once the far end is gone (the end-of-file XNU's "neutered" filters report).
+        // Exceptional conditions never happen on a pipe.
         let pipe = &*self.pipe;
-        let ready = {
+        let (ready, queue) = {
             let b = pipe.buf.lock();
-            if which & FREAD != 0 {
-                b.len > 0 || b.writers == 0
-            } else if which & FWRITE != 0 {
-                b.free() >= PIPE_BUF || b.readers == 0
-            } else {
-                false
+            match (self.write, which) {
+                (false, FREAD) => (b.len > 0 || b.writers == 0, &pipe.readq),
+                (false, FWRITE) => (b.writers == 0, &pipe.readq),
+                (true, FWRITE) => (b.free() >= PIPE_BUF || b.readers == 0, &pipe.writeq),
+                (true, FREAD) => (b.readers == 0, &pipe.writeq),
+                _ => return false,
             }
         };
         if !ready && let Some(wait) = wait {
-            wait.on(if which & FREAD != 0 { &pipe.readq } else { &pipe.writeq });
+            wait.on(queue);
         }
         ready
+    }
+
+    fn fo_hangup(&self, _which: u32) -> bool {
+        let b = self.pipe.buf.lock();
+        if self.write { b.readers == 0 } else { b.writers == 0 }
     }
 
     fn fo_stat(&self) -> Result<FileStat, Errno> {

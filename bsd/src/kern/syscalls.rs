@@ -137,6 +137,60 @@ mod handlers {
         done(sys_generic::ioctl(cx.p, fd, com, data))
     }
 
+    pub fn select(
+        cx: &mut SysCtx,
+        nd: i32,
+        inp: UserAddr,
+        oup: UserAddr,
+        exp: UserAddr,
+        tv: UserAddr,
+    ) -> SysRet {
+        sys_generic::select(cx.p, nd, [inp, oup, exp], tv).map(count)
+    }
+
+    pub fn select_nocancel(
+        cx: &mut SysCtx,
+        nd: i32,
+        inp: UserAddr,
+        oup: UserAddr,
+        exp: UserAddr,
+        tv: UserAddr,
+    ) -> SysRet {
+        select(cx, nd, inp, oup, exp, tv)
+    }
+
+    pub fn pselect(
+        cx: &mut SysCtx,
+        nd: i32,
+        inp: UserAddr,
+        oup: UserAddr,
+        exp: UserAddr,
+        ts: UserAddr,
+        mask: UserAddr,
+    ) -> SysRet {
+        sys_generic::pselect(cx.p, nd, [inp, oup, exp], ts, mask).map(count)
+    }
+
+    pub fn pselect_nocancel(
+        cx: &mut SysCtx,
+        nd: i32,
+        inp: UserAddr,
+        oup: UserAddr,
+        exp: UserAddr,
+        ts: UserAddr,
+        mask: UserAddr,
+    ) -> SysRet {
+        pselect(cx, nd, inp, oup, exp, ts, mask)
+    }
+
+    pub fn poll(cx: &mut SysCtx, fds: UserAddr, nfds: u32, timeout: i32) -> SysRet {
+        sys_generic::poll(cx.p, fds, nfds, timeout).map(count)
+    }
+
+    pub fn poll_nocancel(cx: &mut SysCtx, fds: UserAddr, nfds: u32, timeout: i32) -> SysRet {
+        poll(cx, fds, nfds, timeout)
+    }
+
     pub fn fsync(cx: &mut SysCtx, fd: i32) -> SysRet {
         done(vfs_syscalls::fsync(cx.p, fd))
     }

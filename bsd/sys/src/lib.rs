@@ -31,6 +31,7 @@ pub mod fcntl;
 mod layout_tests;
 pub mod mman;
 pub mod param;
+pub mod poll;
 pub mod proc_info;
 pub mod pthread;
 pub mod resource;

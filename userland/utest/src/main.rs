@@ -20,6 +20,7 @@ mod cwd;
 mod devfs;
 mod exec;
 mod fileio;
+
 mod fileports;
 mod files;
 mod groups;
@@ -31,6 +32,7 @@ mod kobject;
 mod limits;
 mod names;
 mod pipes;
+mod poll;
 mod ports;
 mod proc;
 mod processor;
@@ -275,6 +277,7 @@ fn main(args: &Args) -> i32 {
         .chain(pipes::CASES)
         .chain(devfs::CASES)
         .chain(fileio::CASES)
+        .chain(poll::CASES)
         .chain(introspect::CASES)
         .chain(ports::CASES)
         .chain(ipc::CASES)
