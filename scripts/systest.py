@@ -242,6 +242,12 @@ C_PROGRAMS = {
         r"c-files: made, listed, renamed, piped and removed: all as POSIX says",
         0,
     ),
+    "poll": (
+        r"c-poll: poll woke for \"ping\" from child \d+\r?\n"
+        r"c-poll: the child answered, exited with 5 and poll saw POLLIN\|POLLHUP\r?\n"
+        r"c-poll: an idle pipe timed out; poll and select behave as Darwin's",
+        0,
+    ),
 }
 
 

@@ -14,6 +14,7 @@ pub mod kern_sendsig;
 pub mod kern_sigacts;
 pub mod kern_sigstate;
 pub mod kern_wait;
+pub mod pipe_ring;
 pub mod proc_filter;
 pub mod select;
 pub mod spawn_file_actions;

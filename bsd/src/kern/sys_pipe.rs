@@ -27,6 +27,7 @@ use sys::stat::S_IFIFO;
 
 use crate::kern::kern_descrip::{DType, FNONBLOCK, FREAD, FWRITE, FileGlob, FileOps, FileStat};
 use crate::kern::kern_synch::{PCATCH, msleep};
+use crate::kern::pipe_ring::PipeRing;
 use crate::kern::uio::Uio;
 
 /// A new pipe's buffer.
@@ -42,41 +43,23 @@ const PIPE_CHUNK: usize = 4096;
 /// Buffer growth in use, over all pipes.
 static PIPE_KVA: AtomicUsize = AtomicUsize::new(0);
 
-/// The bytes in flight: a ring of `data.len()` bytes, `len` of them from `head` on.
+/// A pipe's state under its lock: the bytes in flight and who holds each end.
 struct PipeBuf {
-    data: Vec<u8>,
-    head: usize,
-    len: usize,
+    ring: PipeRing,
     readers: u32,
     writers: u32,
 }
 
-impl PipeBuf {
-    fn free(&self) -> usize {
-        self.data.len() - self.len
+impl core::ops::Deref for PipeBuf {
+    type Target = PipeRing;
+    fn deref(&self) -> &PipeRing {
+        &self.ring
     }
+}
 
-    /// Appends as much of `src` as fits; returns how much.
-    fn push(&mut self, src: &[u8]) -> usize {
-        let n = src.len().min(self.free());
-        let cap = self.data.len();
-        for (i, &b) in src[..n].iter().enumerate() {
-            self.data[(self.head + self.len + i) % cap] = b;
-        }
-        self.len += n;
-        n
-    }
-
-    /// Takes up to `dst.len()` bytes from the front; returns how many.
-    fn pop(&mut self, dst: &mut [u8]) -> usize {
-        let n = dst.len().min(self.len);
-        let cap = self.data.len();
-        for (i, b) in dst[..n].iter_mut().enumerate() {
-            *b = self.data[(self.head + i) % cap];
-        }
-        self.head = (self.head + n) % cap;
-        self.len -= n;
-        n
+impl core::ops::DerefMut for PipeBuf {
+    fn deref_mut(&mut self) -> &mut PipeRing {
+        &mut self.ring
     }
 }
 
@@ -91,7 +74,7 @@ pub struct Pipe {
 
 impl Drop for Pipe {
     fn drop(&mut self) {
-        let grown = self.buf.get_mut().data.len().saturating_sub(PIPE_SIZE);
+        let grown = self.buf.get_mut().capacity().saturating_sub(PIPE_SIZE);
         PIPE_KVA.fetch_sub(grown, Ordering::AcqRel);
     }
 }
@@ -102,7 +85,7 @@ impl Pipe {
         let mut data = Vec::new();
         data.try_reserve_exact(PIPE_SIZE).map_err(|_| Errno::ENOMEM)?;
         data.resize(PIPE_SIZE, 0);
-        let buf = PipeBuf { data, head: 0, len: 0, readers: 1, writers: 1 };
+        let buf = PipeBuf { ring: PipeRing::new(data), readers: 1, writers: 1 };
         Ok(Arc::new(Pipe {
             buf: SimpleLock::new(&lock_order::PIPE, buf),
             readq: WaitQueue::new(),
@@ -115,7 +98,7 @@ impl Pipe {
     fn grow(&self) {
         {
             let b = self.buf.lock();
-            if b.data.len() >= BIG_PIPE_SIZE || b.free() != 0 {
+            if b.capacity() >= BIG_PIPE_SIZE || b.free() != 0 {
                 return;
             }
         }
@@ -135,27 +118,20 @@ impl Pipe {
         }
         data.resize(BIG_PIPE_SIZE, 0);
         let mut b = self.buf.lock();
-        if b.data.len() >= BIG_PIPE_SIZE {
+        if b.capacity() >= BIG_PIPE_SIZE {
             drop(b);
             PIPE_KVA.fetch_sub(extra, Ordering::AcqRel);
             return;
         }
-        let len = b.len;
-        let mut old = core::mem::take(&mut b.data);
-        // Move the bytes in order to the front of the new storage.
-        let cap = old.len();
-        for (i, slot) in data[..len].iter_mut().enumerate() {
-            *slot = old[(b.head + i) % cap];
-        }
-        b.data = data;
-        b.head = 0;
+        // The bytes move, in order, to the front of the new storage.
+        let mut old = b.regrow(data);
         drop(b);
         old.clear();
     }
 
     /// Bytes waiting to be read.
     fn readable(&self) -> usize {
-        self.buf.lock().len
+        self.buf.lock().len()
     }
 }
 
@@ -176,7 +152,7 @@ impl PipeEnd {
                 // Wait for the first bytes (or the end); later ones are taken only if there.
                 msleep(&[&pipe.readq], PCATCH, None, || {
                     let mut b = pipe.buf.lock();
-                    if b.len > 0 {
+                    if !b.is_empty() {
                         return Ok(Some(b.pop(&mut kbuf[..want])));
                     }
                     if b.writers == 0 {
@@ -286,7 +262,7 @@ impl FileOps for PipeEnd {
         let (ready, queue) = {
             let b = pipe.buf.lock();
             match (self.write, which) {
-                (false, FREAD) => (b.len > 0 || b.writers == 0, &pipe.readq),
+                (false, FREAD) => (!b.is_empty() || b.writers == 0, &pipe.readq),
                 (false, FWRITE) => (b.writers == 0, &pipe.readq),
                 (true, FWRITE) => (b.free() >= PIPE_BUF || b.readers == 0, &pipe.writeq),
                 (true, FREAD) => (b.readers == 0, &pipe.writeq),

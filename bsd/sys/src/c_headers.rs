@@ -5,7 +5,7 @@
 #[cfg(test)]
 mod tests {
     use crate::Errno;
-    use crate::{fcntl, stat, wait};
+    use crate::{fcntl, poll, stat, wait};
 
     /// The `#define NAME VALUE` lines of `header` whose value is a number (octal with a
     /// leading 0, hex with 0x), as (name, value).
@@ -120,5 +120,44 @@ mod tests {
             Some(i64::from(mode >> 12))
         });
         assert_eq!(n, 6);
+    }
+
+    #[test]
+    fn poll_select_and_unistd_h_agree() {
+        let n = check(include_str!("../../../userland/c/include/poll.h"), |name| {
+            Some(i64::from(match name {
+                "POLLIN" => poll::POLLIN,
+                "POLLPRI" => poll::POLLPRI,
+                "POLLOUT" => poll::POLLOUT,
+                "POLLRDNORM" => poll::POLLRDNORM,
+                "POLLWRNORM" => poll::POLLWRNORM,
+                "POLLRDBAND" => poll::POLLRDBAND,
+                "POLLWRBAND" => poll::POLLWRBAND,
+                "POLLEXTEND" => poll::POLLEXTEND,
+                "POLLATTRIB" => poll::POLLATTRIB,
+                "POLLNLINK" => poll::POLLNLINK,
+                "POLLWRITE" => poll::POLLWRITE,
+                "POLLERR" => poll::POLLERR,
+                "POLLHUP" => poll::POLLHUP,
+                "POLLNVAL" => poll::POLLNVAL,
+                _ => return None,
+            }))
+        });
+        assert_eq!(n, 14);
+        let n = check(include_str!("../../../userland/c/include/sys/select.h"), |name| match name {
+            "FD_SETSIZE" => Some(poll::FD_SETSIZE as i64),
+            "NFDBITS" => Some(poll::NFDBITS as i64),
+            _ => None,
+        });
+        assert_eq!(n, 2);
+        let n = check(include_str!("../../../userland/c/include/unistd.h"), |name| {
+            Some(i64::from(match name {
+                "SEEK_SET" => fcntl::SEEK_SET,
+                "SEEK_CUR" => fcntl::SEEK_CUR,
+                "SEEK_END" => fcntl::SEEK_END,
+                _ => return None,
+            }))
+        });
+        assert_eq!(n, 3);
     }
 }

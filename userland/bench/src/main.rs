@@ -16,6 +16,7 @@ use libsys::syscall::getppid;
 use libsys::thread::{ThreadSlot, thread_register, thread_spawn};
 use libsys::{Args, entry, println};
 
+mod files;
 mod ipc;
 mod scaling;
 
@@ -211,6 +212,7 @@ fn main(args: &Args) -> i32 {
     let ool_1m = ipc::ool_one_way(1 << 20, &mut |op| measure(tb, 20, op));
     let sema =
         ipc::semaphore_ping_pong(SLOW_ITERATIONS as u32, stack(), &mut |op| measure(tb, SLOW_ITERATIONS, op));
+    let file_rows = files::rows(&mut |n, op| measure(tb, n, op));
     let rows: [(&str, u64); 20] = [
         ("null BSD syscall (getppid)", syscall),
         ("null Mach trap (thread_self_trap)", trap),
@@ -234,7 +236,7 @@ fn main(args: &Args) -> i32 {
         ("semaphore ping-pong round trip, two threads", sema),
     ];
     println!("bench: guest instructions per operation (-icount shift=0)");
-    for (name, hundredths) in rows {
+    for (name, hundredths) in rows.into_iter().chain(file_rows) {
         println!("bench: {:<50} {:>8}.{:02}", name, hundredths / 100, hundredths % 100);
     }
     0

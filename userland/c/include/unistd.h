@@ -30,5 +30,15 @@ int pipe(int fds[2]);
 /* The child's pid in the parent, 0 in the child. */
 pid_t fork(void);
 __attribute__((noreturn)) void _exit(int status);
+typedef long off_t;
+/* read/write at `offset`, leaving the file's offset where it was. */
+ssize_t pread(int fd, void *buf, size_t len, off_t offset);
+ssize_t pwrite(int fd, const void *buf, size_t len, off_t offset);
+#define SEEK_SET 0
+#define SEEK_CUR 1
+#define SEEK_END 2
+off_t lseek(int fd, off_t offset, int whence);
+int dup(int fd);
+int dup2(int from, int to);
 
 #endif

@@ -5,10 +5,12 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/select.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -174,4 +176,40 @@ pid_t waitpid(pid_t pid, int *status, int options)
 long rxnu_getdirentries64(int fd, void *buf, unsigned long len, unsigned long *position)
 {
 	return result(rxnu_svc4(SYS_getdirentries64, fd, buf, len, position));
+}
+
+int poll(struct pollfd *fds, nfds_t nfds, int timeout)
+{
+	return (int)result(rxnu_svc3(SYS_poll, fds, nfds, timeout));
+}
+
+/* Darwin's select is select$DARWIN_EXTSN: call 93, never restarted after a handler. */
+int select(int nd, fd_set *in, fd_set *out, fd_set *ex, struct timeval *timeout)
+{
+	return (int)result(rxnu_svc6(SYS_select, nd, (long)in, (long)out, (long)ex, (long)timeout, 0));
+}
+
+ssize_t pread(int fd, void *buf, size_t len, off_t offset)
+{
+	return result(rxnu_svc4(SYS_pread, fd, buf, len, offset));
+}
+
+ssize_t pwrite(int fd, const void *buf, size_t len, off_t offset)
+{
+	return result(rxnu_svc4(SYS_pwrite, fd, buf, len, offset));
+}
+
+off_t lseek(int fd, off_t offset, int whence)
+{
+	return result(rxnu_svc3(SYS_lseek, fd, offset, whence));
+}
+
+int dup(int fd)
+{
+	return (int)result(rxnu_svc1(SYS_dup, fd));
+}
+
+int dup2(int from, int to)
+{
+	return (int)result(rxnu_svc2(SYS_dup2, from, to));
 }
