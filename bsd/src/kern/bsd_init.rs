@@ -147,14 +147,15 @@ impl FileOps for ConsoleFile {
 
 /// A new open description of the console with kernel flags `fflag` (what `/dev/console`
 /// and, until terminals come, `/dev/tty` open).
-pub(crate) fn console_glob(fflag: u32) -> Arc<FileGlob> {
+pub(crate) fn console_glob(fflag: u32) -> Result<Arc<FileGlob>, Errno> {
     FileGlob::new(fflag, Arc::new(ConsoleFile))
 }
 
 /// Descriptors 0, 1 and 2 on the console.
 fn console_fds() -> FileDesc {
     let mut fd = FileDesc::new();
-    let glob = console_glob(FREAD | FWRITE);
+    // The first description of all: the limit cannot be reached yet.
+    let glob = console_glob(FREAD | FWRITE).expect("the console's description at boot");
     for _ in 0..3 {
         // A fresh table has room for three descriptors.
         let _ = fd.alloc(FileProc { fp_flags: 0, fp_glob: glob.clone() });

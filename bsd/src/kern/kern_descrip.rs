@@ -12,7 +12,7 @@
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicU32, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 
 use osfmk::kern::locks::{LckMtx, LckMtxGuard};
 use osfmk::kern::waitq::Wait;
@@ -159,15 +159,43 @@ pub struct FileGlob {
 /// (`F_SETNOSIGPIPE`).
 pub const FG_NOSIGPIPE: u32 = 0x40;
 
+/// Open file descriptions the system may hold at once (`kern.maxfiles`): XNU's 3 ×
+/// OPEN_MAX, unscaled below 3 GiB of memory. Past it, opening anything is `ENFILE`.
+pub const MAXFILES: usize = 30720;
+
+/// Open file descriptions now (XNU's `nfiles`).
+static NFILES: AtomicUsize = AtomicUsize::new(0);
+/// The limit now: `kern.maxfiles`, which root may change.
+static MAXFILES_NOW: AtomicUsize = AtomicUsize::new(MAXFILES);
+
+/// `kern.maxfiles` and how many descriptions are open (`kern.num_files`).
+pub fn nfiles() -> (usize, usize) {
+    (MAXFILES_NOW.load(Ordering::Acquire), NFILES.load(Ordering::Acquire))
+}
+
+/// Sets `kern.maxfiles` (root's sysctl): at least 1; descriptions already open stay.
+pub fn set_maxfiles(limit: usize) -> Result<(), Errno> {
+    if limit == 0 || limit > i32::MAX as usize {
+        return Err(Errno::EINVAL);
+    }
+    MAXFILES_NOW.store(limit, Ordering::Release);
+    Ok(())
+}
+
 impl FileGlob {
-    /// A new description with kernel file flags `flag` (only [`FMASK`] is kept) over `ops`.
-    pub fn new(flag: u32, ops: Arc<dyn FileOps>) -> Arc<FileGlob> {
-        Arc::new(FileGlob {
+    /// A new description with kernel file flags `flag` (only [`FMASK`] is kept) over `ops`
+    /// (XNU's `falloc`): `ENFILE` when the system already holds `kern.maxfiles` of them.
+    pub fn new(flag: u32, ops: Arc<dyn FileOps>) -> Result<Arc<FileGlob>, Errno> {
+        let limit = MAXFILES_NOW.load(Ordering::Acquire);
+        NFILES
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < limit).then_some(n + 1))
+            .map_err(|_| Errno::ENFILE)?;
+        Ok(Arc::new(FileGlob {
             fg_flag: AtomicU32::new(flag & FMASK),
             fg_offset: LckMtx::new(&osfmk::kern::lock_order::FILEGLOB_OFFSET, 0),
             fg_lflags: AtomicU32::new(0),
             fg_ops: ops,
-        })
+        }))
     }
 
     /// The kernel file flags now.
@@ -218,6 +246,7 @@ impl Drop for FileGlob {
         // Nobody can report a failure of the last close (the descriptor is already gone), as
         // in XNU's closef.
         let _ = self.fg_ops.fo_close();
+        NFILES.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -483,7 +512,7 @@ mod tests {
     }
 
     fn fp() -> FileProc {
-        FileProc { fp_flags: 0, fp_glob: FileGlob::new(FREAD | FWRITE, Arc::new(Null::default())) }
+        FileProc { fp_flags: 0, fp_glob: FileGlob::new(FREAD | FWRITE, Arc::new(Null::default())).unwrap() }
     }
 
     #[test]
@@ -576,7 +605,7 @@ mod tests {
 
     #[test]
     fn setfl_changes_status_flags_only() {
-        let fg = FileGlob::new(fflags(O_WRONLY | O_APPEND), Arc::new(Null::default()));
+        let fg = FileGlob::new(fflags(O_WRONLY | O_APPEND), Arc::new(Null::default())).unwrap();
         assert_eq!(fcntl_getfl(&fg), O_WRONLY | O_APPEND);
         // The access mode asked for is ignored, and so are bits F_SETFL does not set.
         fcntl_setfl(&fg, O_RDWR | O_NONBLOCK | O_CREAT | 0x4000_0000).unwrap();
@@ -587,7 +616,7 @@ mod tests {
         fcntl_setfl(&fg, 0).unwrap();
         assert_eq!(fcntl_getfl(&fg), O_WRONLY);
         // A file that refuses non-blocking I/O keeps its old flags.
-        let stubborn = FileGlob::new(FREAD, Arc::new(Null { refuse_nbio: true, ..Null::default() }));
+        let stubborn = FileGlob::new(FREAD, Arc::new(Null { refuse_nbio: true, ..Null::default() })).unwrap();
         assert_eq!(fcntl_setfl(&stubborn, O_NONBLOCK | O_APPEND), Err(Errno::ENOTSUP));
         assert_eq!(fcntl_getfl(&stubborn), O_RDONLY);
     }
@@ -598,12 +627,12 @@ mod tests {
         let base = USER_VM_MIN + 0x10_0000;
         mem.map(base, 4096, true);
         let ops = Arc::new(Null::default());
-        let ro = FileGlob::new(FREAD, ops.clone());
+        let ro = FileGlob::new(FREAD, ops.clone()).unwrap();
         let mut uio = Uio::new(UserAddr(base), 100, 0, UioRw::Write).unwrap();
         assert_eq!(dofilewrite(&ro, &mut uio, 0), Err(Errno::EBADF));
         let mut uio = Uio::new(UserAddr(base), 100, 0, UioRw::Read).unwrap();
         assert_eq!(dofileread(&ro, &mut uio, 0), Ok(0));
-        let wo = FileGlob::new(FWRITE, ops.clone());
+        let wo = FileGlob::new(FWRITE, ops.clone()).unwrap();
         assert_eq!(dofileread(&wo, &mut uio, 0), Err(Errno::EBADF));
         let mut uio = Uio::new(UserAddr(base), 200, 0, UioRw::Write).unwrap();
         assert_eq!(dofilewrite(&wo, &mut uio, 0), Ok(200));

@@ -76,6 +76,8 @@ fn lookup(name: &[i32]) -> Result<Value, Errno> {
         [CTL_KERN, KERN_HOSTNAME] => Value::string(HOSTNAME.lock().clone()),
         [CTL_KERN, KERN_ARGMAX] => Value::int(crate::kern::exec_stack::ARG_MAX as i32),
         [CTL_KERN, KERN_MAXPROC] => Value::int(crate::kern::kern_fork::MAXPROC as i32),
+        [CTL_KERN, KERN_MAXFILES] => Value::int(crate::kern::kern_descrip::nfiles().0 as i32),
+        [CTL_KERN, KERN_NUM_FILES] => Value::int(crate::kern::kern_descrip::nfiles().1 as i32),
         [CTL_HW, HW_MACHINE] => Value::string(b"arm64".to_vec()),
         // Every CPU is one core with one hardware thread: physical and logical counts are
         // the CPUs that are up, their maxima the CPUs the machine has (as XNU's
@@ -98,8 +100,8 @@ fn lookup(name: &[i32]) -> Result<Value, Errno> {
 }
 
 /// `sysctl(name, namelen, oldp, oldlenp, newp, newlen)`. With `oldp` NULL only the size is
-/// reported; a buffer too small gets what fits and ENOMEM. Only `kern.hostname` may be set,
-/// and only by root.
+/// reported; a buffer too small gets what fits and ENOMEM. Only `kern.hostname` and
+/// `kern.maxfiles` may be set, and only by root.
 pub fn sysctl(
     p: &Arc<Proc>,
     name: UserAddr,
@@ -166,11 +168,21 @@ fn sysctl_mib(
         result?;
     }
     if newp.0 != 0 {
-        if mib != [CTL_KERN, KERN_HOSTNAME] {
+        if mib != [CTL_KERN, KERN_HOSTNAME] && mib != [CTL_KERN, KERN_MAXFILES] {
             return Err(Errno::EPERM);
         }
         if p.p_ucred.lock().uid != 0 {
             return Err(Errno::EPERM);
+        }
+        if mib == [CTL_KERN, KERN_MAXFILES] {
+            // An int, as XNU's sysctl_handle_int takes it.
+            if newlen != 4 {
+                return Err(Errno::EINVAL);
+            }
+            let limit = osfmk::vm::user_ptr::copyin_val::<i32>(newp)?;
+            return crate::kern::kern_descrip::set_maxfiles(
+                usize::try_from(limit).map_err(|_| Errno::EINVAL)?,
+            );
         }
         if newlen >= MAXHOSTNAMELEN {
             return Err(Errno::EINVAL);

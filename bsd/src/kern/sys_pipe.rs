@@ -48,6 +48,9 @@ struct PipeBuf {
     ring: PipeRing,
     readers: u32,
     writers: u32,
+    /// Ends ever attached, readers and writers: a FIFO open waiting for its peer is done
+    /// when one came, even if it has gone again before the waiter ran.
+    attached: [u64; 2],
 }
 
 impl core::ops::Deref for PipeBuf {
@@ -70,6 +73,8 @@ pub struct Pipe {
     readq: WaitQueue,
     /// Writers waiting for room or for the last reader to go.
     writeq: WaitQueue,
+    /// May the buffer grow past its first size? Pipes' may; a FIFO's stays as it began.
+    growable: bool,
 }
 
 impl Drop for Pipe {
@@ -82,15 +87,47 @@ impl Drop for Pipe {
 impl Pipe {
     /// A new pipe with one reader and one writer; `ENOMEM` if its buffer cannot be had.
     pub fn new() -> Result<Arc<Pipe>, Errno> {
+        Pipe::with_buffer(PIPE_SIZE, true, 1)
+    }
+
+    /// A FIFO's pipe (XNU's pair of local sockets, in effect): a fixed buffer of `size`
+    /// bytes and no ends yet; each open attaches one ([`PipeEnd::attach`]).
+    pub fn new_fifo(size: usize) -> Result<Arc<Pipe>, Errno> {
+        Pipe::with_buffer(size, false, 0)
+    }
+
+    fn with_buffer(size: usize, growable: bool, ends: u32) -> Result<Arc<Pipe>, Errno> {
         let mut data = Vec::new();
-        data.try_reserve_exact(PIPE_SIZE).map_err(|_| Errno::ENOMEM)?;
-        data.resize(PIPE_SIZE, 0);
-        let buf = PipeBuf { ring: PipeRing::new(data), readers: 1, writers: 1 };
+        data.try_reserve_exact(size).map_err(|_| Errno::ENOMEM)?;
+        data.resize(size, 0);
+        let buf = PipeBuf { ring: PipeRing::new(data), readers: ends, writers: ends, attached: [0; 2] };
         Ok(Arc::new(Pipe {
             buf: SimpleLock::new(&lock_order::PIPE, buf),
             readq: WaitQueue::new(),
             writeq: WaitQueue::new(),
+            growable,
         }))
+    }
+
+    /// How many read and write ends are attached.
+    pub fn ends(&self) -> (u32, u32) {
+        let b = self.buf.lock();
+        (b.readers, b.writers)
+    }
+
+    /// Bytes that could be written now.
+    pub fn room(&self) -> usize {
+        self.buf.lock().free()
+    }
+
+    /// The queue readers wait on (for data, or for a writer to come or go).
+    pub fn readq(&self) -> &WaitQueue {
+        &self.readq
+    }
+
+    /// The queue writers wait on (for room, or for a reader to come or go).
+    pub fn writeq(&self) -> &WaitQueue {
+        &self.writeq
     }
 
     /// A full small buffer grows to [`BIG_PIPE_SIZE`] if the system's budget allows. The
@@ -98,7 +135,7 @@ impl Pipe {
     fn grow(&self) {
         {
             let b = self.buf.lock();
-            if b.capacity() >= BIG_PIPE_SIZE || b.free() != 0 {
+            if !self.growable || b.capacity() >= BIG_PIPE_SIZE || b.free() != 0 {
                 return;
             }
         }
@@ -130,7 +167,7 @@ impl Pipe {
     }
 
     /// Bytes waiting to be read.
-    fn readable(&self) -> usize {
+    pub fn readable(&self) -> usize {
         self.buf.lock().len()
     }
 }
@@ -139,10 +176,41 @@ impl Pipe {
 pub struct PipeEnd {
     pipe: Arc<Pipe>,
     write: bool,
+    /// For an end attached to a FIFO: how many ends of the other kind had been attached
+    /// when this one was (see [`PipeEnd::peer_came`]).
+    peers_seen: u64,
 }
 
 impl PipeEnd {
-    fn read_into(&self, fg: &FileGlob, uio: &mut Uio) -> Result<(), Errno> {
+    /// A new end on `pipe` (a FIFO's, at open): counted among its readers or writers, and
+    /// the other side's sleepers told (an open waiting for its peer, a reader waiting for a
+    /// writer).
+    pub fn attach(pipe: &Arc<Pipe>, write: bool) -> PipeEnd {
+        let peers_seen = {
+            let mut b = pipe.buf.lock();
+            if write {
+                b.writers += 1;
+            } else {
+                b.readers += 1;
+            }
+            b.attached[usize::from(write)] += 1;
+            b.attached[usize::from(!write)]
+        };
+        pipe.readq.wakeup_all();
+        pipe.writeq.wakeup_all();
+        PipeEnd { pipe: pipe.clone(), write, peers_seen }
+    }
+
+    /// Is an end of the other kind attached now, or has one been attached since this end
+    /// was (and perhaps gone again)? What a FIFO open waiting for its peer waits for.
+    pub fn peer_came(&self) -> bool {
+        let b = self.pipe.buf.lock();
+        let peers = if self.write { b.readers } else { b.writers };
+        peers > 0 || b.attached[usize::from(!self.write)] != self.peers_seen
+    }
+
+    /// Reads into `uio` as `read` on the end does (see the module doc).
+    pub fn read_into(&self, fg: &FileGlob, uio: &mut Uio) -> Result<(), Errno> {
         let mut kbuf = [0u8; PIPE_CHUNK];
         let pipe = &*self.pipe;
         let mut first = true;
@@ -173,7 +241,8 @@ impl PipeEnd {
         Ok(())
     }
 
-    fn write_from(&self, fg: &FileGlob, uio: &mut Uio) -> Result<(), Errno> {
+    /// Writes from `uio` as `write` on the end does (see the module doc).
+    pub fn write_from(&self, fg: &FileGlob, uio: &mut Uio) -> Result<(), Errno> {
         let mut kbuf = [0u8; PIPE_CHUNK];
         let pipe = &*self.pipe;
         // A write of PIPE_BUF bytes or fewer goes in whole or not at all.
@@ -308,8 +377,8 @@ impl FileOps for PipeEnd {
 pub fn pipe(p: &crate::kern::kern_proc::Proc) -> Result<(usize, usize), Errno> {
     use crate::kern::kern_descrip::FileProc;
     let pipe = Pipe::new()?;
-    let rg = FileGlob::new(FREAD, Arc::new(PipeEnd { pipe: pipe.clone(), write: false }));
-    let wg = FileGlob::new(FWRITE, Arc::new(PipeEnd { pipe, write: true }));
+    let rg = FileGlob::new(FREAD, Arc::new(PipeEnd { pipe: pipe.clone(), write: false, peers_seen: 0 }))?;
+    let wg = FileGlob::new(FWRITE, Arc::new(PipeEnd { pipe, write: true, peers_seen: 0 }))?;
     let mut fdt = p.p_fd.lock();
     let r = fdt.alloc(FileProc { fp_flags: 0, fp_glob: rg })?;
     match fdt.alloc(FileProc { fp_flags: 0, fp_glob: wg }) {

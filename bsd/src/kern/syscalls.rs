@@ -191,6 +191,22 @@ mod handlers {
         poll(cx, fds, nfds, timeout)
     }
 
+    pub fn mkfifo(cx: &mut SysCtx, path: UserAddr, mode: i32) -> SysRet {
+        done(vfs_syscalls::mkfifoat(cx.p, AT_FDCWD, path, mode))
+    }
+
+    pub fn mkfifoat(cx: &mut SysCtx, fd: i32, path: UserAddr, mode: i32) -> SysRet {
+        done(vfs_syscalls::mkfifoat(cx.p, fd, path, mode))
+    }
+
+    pub fn mknod(cx: &mut SysCtx, path: UserAddr, mode: i32, dev: i32) -> SysRet {
+        done(vfs_syscalls::mknodat(cx.p, AT_FDCWD, path, mode, dev))
+    }
+
+    pub fn mknodat(cx: &mut SysCtx, fd: i32, path: UserAddr, mode: i32, dev: i32) -> SysRet {
+        done(vfs_syscalls::mknodat(cx.p, fd, path, mode, dev))
+    }
+
     pub fn fsync(cx: &mut SysCtx, fd: i32) -> SysRet {
         done(vfs_syscalls::fsync(cx.p, fd))
     }

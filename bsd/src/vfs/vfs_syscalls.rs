@@ -21,7 +21,8 @@ use sys::fcntl::{
 };
 use sys::stat::{
     ACCESSPERMS, ALLPERMS, DIRENTRY_NAME_OFFSET, GETDIRENTRIES64_EOF, GETDIRENTRIES64_EXTENDED_BUFSIZE,
-    S_BLKSIZE, S_IFDIR, S_ISGID, S_ISUID, S_ISVTX, Stat64, Timespec, direntry_reclen, iftodt,
+    S_BLKSIZE, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFMT, S_ISGID, S_ISUID, S_ISVTX, Stat64, Timespec,
+    direntry_reclen, iftodt,
 };
 
 use crate::kern::kern_descrip::FREAD;
@@ -337,6 +338,51 @@ pub fn mkdirat(p: &Proc, dirfd: i32, path: UserAddr, mode: i32) -> Result<(), Er
     crate::vfs::vfs_vnops::vn_authorize_add(&dvp, &ctx.cred)?;
     let vp = dvp.mkdir(&name, mode as u16 & ALLPERMS & !ctx.cmask)?;
     vp.set_owner(ctx.cred.uid, vp.gid());
+    Ok(())
+}
+
+/// `mkfifoat(dirfd, path, mode)`, and `mkfifo` at [`AT_FDCWD`]: a FIFO with permissions
+/// `mode & 07777 & ~umask`, owned by the caller. Needs write and search permission on the
+/// directory (no privilege); an existing name: `EEXIST`.
+pub fn mkfifoat(p: &Proc, dirfd: i32, path: UserAddr, mode: i32) -> Result<(), Errno> {
+    let (path, ctx) = path_at(p, dirfd, path)?;
+    make_special(&ctx, &path, VType::VFIFO, mode, 0)
+}
+
+/// `mknodat(dirfd, path, mode, dev)`, and `mknod` at [`AT_FDCWD`] (XNU's `mknodat`): a
+/// FIFO when `mode`'s type is `S_IFIFO` (as `mkfifo`, for anyone); a character or block
+/// device node for device `dev` — root only, else `EPERM` before the path is looked at;
+/// any other type: `EPERM` for others, `EINVAL` for root once the name is known to be free.
+pub fn mknodat(p: &Proc, dirfd: i32, path: UserAddr, mode: i32, dev: i32) -> Result<(), Errno> {
+    let (path, ctx) = path_at(p, dirfd, path)?;
+    let vtype = match mode as u16 & S_IFMT {
+        S_IFIFO => return make_special(&ctx, &path, VType::VFIFO, mode, 0),
+        S_IFCHR => VType::VCHR,
+        S_IFBLK => VType::VBLK,
+        _ => VType::VNON,
+    };
+    if ctx.cred.uid != 0 {
+        return Err(Errno::EPERM);
+    }
+    if vtype == VType::VNON {
+        let (dvp, name) = lookup_parent(&ctx, &path)?;
+        return match dvp.lookup(&name) {
+            Ok(_) => Err(Errno::EEXIST),
+            Err(_) => Err(Errno::EINVAL),
+        };
+    }
+    make_special(&ctx, &path, vtype, mode, dev as u32)
+}
+
+/// Makes special file `path` of `vtype` (see [`mknodat`]), owned by the caller.
+fn make_special(ctx: &VfsContext, path: &[u8], vtype: VType, mode: i32, rdev: u32) -> Result<(), Errno> {
+    let (dvp, name) = lookup_parent(ctx, path)?;
+    if name.is_empty() || dvp.lookup(&name).is_ok() {
+        return Err(Errno::EEXIST);
+    }
+    crate::vfs::vfs_vnops::vn_authorize_add(&dvp, &ctx.cred)?;
+    let vp = dvp.mknod(&name, vtype, mode as u16 & ALLPERMS & !ctx.cmask, rdev)?;
+    vp.set_owner(ctx.cred.uid, dvp.gid());
     Ok(())
 }
 

@@ -272,11 +272,18 @@ pub fn vn_open(ctx: &VfsContext, path: &[u8], oflag: u32, mode: u16) -> Result<A
         // A device opens through its driver (the cdevsw entry of its major).
         return crate::miscfs::devfs::cdevsw::spec_open(&vp, fflag);
     }
+    if vp.vtype() == VType::VFIFO {
+        // A FIFO opens onto the pipe its opens share (fifofs), waiting for its other side.
+        #[cfg(target_os = "none")]
+        return crate::miscfs::fifofs::fifo_open(&vp, fflag);
+        #[cfg(not(target_os = "none"))]
+        return Err(Errno::ENOTSUP);
+    }
     if oflag & O_TRUNC != 0 && vp.size() != 0 {
         // Shrinking files arrives with the VFS calls (truncate).
         return Err(Errno::ENOTSUP);
     }
-    Ok(FileGlob::new(fflag, Arc::new(VnodeFile::new(vp))))
+    FileGlob::new(fflag, Arc::new(VnodeFile::new(vp)))
 }
 
 #[cfg(test)]

@@ -149,6 +149,19 @@ pub trait VnodeOps: Send + Sync {
         Err(Errno::ENOTSUP)
     }
 
+    /// Makes special file `name` in this directory (`VNOP_MKNOD`): a FIFO, or a character
+    /// or block device node naming device `rdev`.
+    fn mknod(
+        &self,
+        _dvp: &VnodeRef,
+        _name: &[u8],
+        _vtype: VType,
+        _perm: u16,
+        _rdev: u32,
+    ) -> Result<VnodeRef, Errno> {
+        Err(Errno::ENOTSUP)
+    }
+
     /// Makes symbolic link `name` pointing at `target` in this directory (`VNOP_SYMLINK`).
     fn symlink(&self, _dvp: &VnodeRef, _name: &[u8], _perm: u16, _target: &[u8]) -> Result<VnodeRef, Errno> {
         Err(Errno::ENOTSUP)
@@ -243,6 +256,11 @@ pub struct Vnode {
     /// Access, modification, status-change and creation times (`va_access_time` ...), under
     /// a spin lock held only to copy them.
     times: SimpleLock<VnodeTimes>,
+    /// A FIFO's pipe while anyone has it open (XNU's `v_fifoinfo`): made by the first open,
+    /// dropped with its data at the last close. Its type belongs to `miscfs::fifofs`, which
+    /// alone puts it here and takes it out.
+    #[cfg_attr(not(target_os = "none"), allow(dead_code))]
+    pub(crate) fifoinfo: SimpleLock<Option<Arc<dyn core::any::Any + Send + Sync>>>,
     ops: Box<dyn VnodeOps>,
 }
 
@@ -302,6 +320,7 @@ impl Vnode {
                 let now = vfs_timestamp();
                 VnodeTimes { atime: now, mtime: now, ctime: now, birthtime: now }
             }),
+            fifoinfo: SimpleLock::new(&lock_order::FIFOINFO, None),
             ops,
         })
     }
@@ -562,6 +581,25 @@ impl Vnode {
         self.require_dir()?;
         check_new_name(name)?;
         let vp = self.ops.create(self, name, perm)?;
+        self.touch(TimeUpdate::Modify);
+        Ok(vp)
+    }
+
+    /// Makes special file `name` here: a FIFO (`VFIFO`), or a device node (`VCHR`,
+    /// `VBLK`) for device `rdev`. Any other type: `EINVAL`.
+    pub fn mknod(
+        self: &Arc<Self>,
+        name: &[u8],
+        vtype: VType,
+        perm: u16,
+        rdev: u32,
+    ) -> Result<VnodeRef, Errno> {
+        self.require_dir()?;
+        check_new_name(name)?;
+        if !matches!(vtype, VType::VFIFO | VType::VCHR | VType::VBLK) {
+            return Err(Errno::EINVAL);
+        }
+        let vp = self.ops.mknod(self, name, vtype, perm, rdev)?;
         self.touch(TimeUpdate::Modify);
         Ok(vp)
     }

@@ -11,6 +11,8 @@ pub const KERN_OSTYPE: i32 = 1;
 pub const KERN_OSRELEASE: i32 = 2;
 pub const KERN_VERSION: i32 = 4;
 pub const KERN_MAXPROC: i32 = 6;
+/// `kern.maxfiles`: open file descriptions the system may hold (read-write for root).
+pub const KERN_MAXFILES: i32 = 7;
 pub const KERN_ARGMAX: i32 = 8;
 pub const KERN_HOSTNAME: i32 = 10;
 pub const KERN_PROC: i32 = 14;
@@ -30,6 +32,9 @@ pub const VM_PAGE_COUNT: i32 = 101;
 /// `vm.kernel_heap_used`: bytes of the kernel heap in use (this kernel's own name; it lets
 /// tests see that a burst of work leaked no kernel objects).
 pub const VM_KERNEL_HEAP_USED: i32 = 102;
+/// `kern.num_files`: open file descriptions now (numbered at registration in XNU; this
+/// kernel fixes the number).
+pub const KERN_NUM_FILES: i32 = 100;
 /// `hw.*`.
 pub const HW_MACHINE: i32 = 1;
 pub const HW_NCPU: i32 = 3;
@@ -53,6 +58,8 @@ pub const SYSCTL_NAMES: &[(&str, [i32; 2])] = &[
     ("kern.osrelease", [CTL_KERN, KERN_OSRELEASE]),
     ("kern.version", [CTL_KERN, KERN_VERSION]),
     ("kern.maxproc", [CTL_KERN, KERN_MAXPROC]),
+    ("kern.maxfiles", [CTL_KERN, KERN_MAXFILES]),
+    ("kern.num_files", [CTL_KERN, KERN_NUM_FILES]),
     ("kern.argmax", [CTL_KERN, KERN_ARGMAX]),
     ("kern.hostname", [CTL_KERN, KERN_HOSTNAME]),
     ("vm.page_free_count", [CTL_VM, VM_PAGE_FREE_COUNT]),

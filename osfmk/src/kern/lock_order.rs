@@ -89,6 +89,9 @@ lock_classes! {
     RAMFS_DIR = "ramfs directory";
     /// A ramfs file's data.
     RAMFS_FILE = "ramfs file data";
+    /// A FIFO vnode's pipe slot (`v_fifoinfo`): held to attach or detach an end, so the
+    /// last close and a new open agree on whether the pipe lives on.
+    FIFOINFO = "vnode fifoinfo";
     /// A pipe's buffer and its ends' counts (closing an end takes it under `p_fd`).
     PIPE = "pipe";
     /// A vnode's times (held only to copy them).

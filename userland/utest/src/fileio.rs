@@ -25,6 +25,7 @@ pub const CASES: &[(&str, crate::Case)] = &[
     ("utimes / futimes: explicit times, now, EPERM/EACCES; writes move mtime", file_times),
     ("link / symlink / readlink: links, counts, EXDEV, EPERM", links),
     ("openat / mkdirat / unlinkat / renameat / fstatat64 / linkat / symlinkat / readlinkat", at_calls),
+    ("kern.maxfiles: ENFILE past it, for files and pipes; everything given back", open_file_limit),
 ];
 
 fn cstr_addr(s: &[u8]) -> u64 {
@@ -674,4 +675,59 @@ fn at_calls(_: &Args) -> Result<(), &'static str> {
     }
     let _ = close(d);
     check(rmdir(b"/tmp/fio-at\0").is_ok(), "rmdir")
+}
+
+fn sysctl_int(name: &[u8]) -> Result<i32, &'static str> {
+    let mut b = [0u8; 4];
+    let n = libsys::introspect::sysctlbyname_read(name, &mut b).map_err(|_| "sysctlbyname")?;
+    check(n == 4, "an int")?;
+    Ok(i32::from_ne_bytes(b))
+}
+
+fn set_maxfiles(v: i32) -> Result<u64, Errno> {
+    let name = b"kern.maxfiles";
+    // SAFETY: the name and the new value are live for the lengths given.
+    unsafe {
+        syscall::sysctlbyname(name.as_ptr() as u64, name.len(), 0, 0, core::ptr::from_ref(&v) as u64, 4)
+    }
+}
+
+fn open_file_limit(_: &Args) -> Result<(), &'static str> {
+    let max = sysctl_int(b"kern.maxfiles\0")?;
+    check(max == 30720, "kern.maxfiles: 3 x OPEN_MAX")?;
+    let before = sysctl_int(b"kern.num_files\0")?;
+    check(before > 0 && before < max, "kern.num_files counts open descriptions")?;
+    // Room for five more descriptions in the whole system.
+    check(set_maxfiles(before + 5) == Ok(0), "root sets kern.maxfiles")?;
+    let mut fds = [0i32; 5];
+    let mut opened = 0;
+    let mut why = Ok(());
+    for slot in fds.iter_mut() {
+        match open_path(b"/dev/null\0", O_RDONLY, 0) {
+            Ok(fd) => {
+                *slot = fd;
+                opened += 1;
+            }
+            Err(_) => why = Err("opens under the limit"),
+        }
+    }
+    // Full now (unless something else in the system closed one meanwhile: nothing runs).
+    let past = open_path(b"/dev/null\0", O_RDONLY, 0);
+    let pipe_past = pipe();
+    let dup_ok = syscall::dup(fds[0] as u32).map(|fd| close(fd as i32));
+    check(set_maxfiles(max) == Ok(0), "kern.maxfiles back")?;
+    for &fd in &fds[..opened] {
+        let _ = close(fd);
+    }
+    why?;
+    check(past == Err(Errno::ENFILE), "open past kern.maxfiles: ENFILE")?;
+    check(pipe_past.err() == Some(Errno::ENFILE), "pipe past kern.maxfiles: ENFILE")?;
+    check(dup_ok.is_ok(), "dup shares a description: no new one needed")?;
+    check(sysctl_int(b"kern.num_files\0")? == before, "every description given back")?;
+    // Only root may change it, and only to a sane value.
+    check(set_maxfiles(0) == Err(Errno::EINVAL), "0: EINVAL")?;
+    check(set_maxfiles(-1) == Err(Errno::EINVAL), "negative: EINVAL")?;
+    let user = as_user_501(|| i32::from(set_maxfiles(100) != Err(Errno::EPERM)))?;
+    check(user == 0, "uid 501: EPERM")?;
+    check(sysctl_int(b"kern.maxfiles\0")? == max, "unchanged")
 }

@@ -19,6 +19,7 @@ mod copyio;
 mod cwd;
 mod devfs;
 mod exec;
+mod fifo;
 mod fileio;
 
 mod fileports;
@@ -278,6 +279,7 @@ fn main(args: &Args) -> i32 {
         .chain(devfs::CASES)
         .chain(fileio::CASES)
         .chain(poll::CASES)
+        .chain(fifo::CASES)
         .chain(introspect::CASES)
         .chain(ports::CASES)
         .chain(ipc::CASES)

@@ -198,6 +198,20 @@ impl VnodeOps for RamDir {
         })
     }
 
+    fn mknod(
+        &self,
+        dvp: &VnodeRef,
+        name: &[u8],
+        vtype: VType,
+        perm: u16,
+        rdev: u32,
+    ) -> Result<VnodeRef, Errno> {
+        self.enter(name, || {
+            let ops = RamSpecial { rdev, _charge: self.quota.charge_node()? };
+            Ok(Vnode::new(vtype, perm, Some(dvp), Box::new(ops)))
+        })
+    }
+
     fn symlink(&self, dvp: &VnodeRef, name: &[u8], perm: u16, target: &[u8]) -> Result<VnodeRef, Errno> {
         self.enter(name, || {
             let ops = RamSymlink::new(&self.quota, target)?;
@@ -429,6 +443,23 @@ impl Drop for RamSymlink {
     }
 }
 
+/// A FIFO or device node: a name and a device number, no data of its own (a FIFO's bytes
+/// live in its pipe while it is open; a device's in its driver).
+pub(super) struct RamSpecial {
+    rdev: u32,
+    _charge: NodeCharge,
+}
+
+impl VnodeOps for RamSpecial {
+    fn size(&self) -> u64 {
+        0
+    }
+
+    fn rdev(&self) -> u32 {
+        self.rdev
+    }
+}
+
 impl VnodeOps for RamSymlink {
     fn readlink(&self) -> Result<Vec<u8>, Errno> {
         Ok(self.target.clone())
@@ -446,6 +477,7 @@ mod tests {
     use super::super::ramfs_new_root;
     use super::*;
     use crate::vfs::{S_IFDIR, S_IFLNK, S_IFREG};
+    use sys::stat::S_IFIFO;
 
     #[test]
     fn mkdir_create_symlink_and_lookup() {
@@ -461,6 +493,19 @@ mod tests {
         assert_eq!(l.readlink().unwrap(), b"/bin/sh");
         assert_eq!(l.size(), 7);
         assert_eq!(root.lookup(b"nope").unwrap_err(), Errno::ENOENT);
+    }
+
+    #[test]
+    fn special_files_carry_type_and_device() {
+        let root = ramfs_new_root();
+        let f = root.mknod(b"fifo", VType::VFIFO, 0o640, 0).unwrap();
+        assert_eq!((f.vtype(), f.mode(), f.size(), f.rdev()), (VType::VFIFO, S_IFIFO | 0o640, 0, 0));
+        let c = root.mknod(b"null", VType::VCHR, 0o666, (3 << 24) | 2).unwrap();
+        assert_eq!((c.vtype(), c.rdev()), (VType::VCHR, (3 << 24) | 2));
+        assert_eq!(root.mknod(b"fifo", VType::VFIFO, 0o600, 0).unwrap_err(), Errno::EEXIST);
+        assert_eq!(root.mknod(b"reg", VType::VREG, 0o600, 0).unwrap_err(), Errno::EINVAL);
+        assert_eq!(f.mknod(b"x", VType::VFIFO, 0o600, 0).unwrap_err(), Errno::ENOTDIR);
+        assert!(Arc::ptr_eq(&root.lookup(b"fifo").unwrap(), &f));
     }
 
     #[test]

@@ -153,7 +153,7 @@ struct ConsoleDev;
 impl CdevSw for ConsoleDev {
     fn d_open(&self, _dev: DevT, fflag: u32) -> Result<Option<Arc<FileGlob>>, Errno> {
         #[cfg(target_os = "none")]
-        return Ok(Some(crate::kern::bsd_init::console_glob(fflag)));
+        return crate::kern::bsd_init::console_glob(fflag).map(Some);
         // Host tests have no console.
         #[cfg(not(target_os = "none"))]
         {
@@ -227,7 +227,7 @@ pub fn spec_open(vp: &VnodeRef, fflag: u32) -> Result<Arc<FileGlob>, Errno> {
     let dev = vp.rdev();
     match cdevsw(dev)?.d_open(dev, fflag)? {
         Some(fg) => Ok(fg),
-        None => Ok(FileGlob::new(fflag, Arc::new(SpecFile { vp: vp.clone(), dev }))),
+        None => FileGlob::new(fflag, Arc::new(SpecFile { vp: vp.clone(), dev })),
     }
 }
 

@@ -240,10 +240,10 @@ mod tests {
 
     #[test]
     fn fdesc_shares_the_description_with_no_more_access() {
-        let ro = FileGlob::new(FREAD, Arc::new(super::cdevsw::tests_support::Nothing));
+        let ro = FileGlob::new(FREAD, Arc::new(super::cdevsw::tests_support::Nothing)).unwrap();
         assert!(Arc::ptr_eq(&dupfdopen(&ro, FREAD).unwrap(), &ro));
         assert_eq!(dupfdopen(&ro, FREAD | FWRITE).err(), Some(Errno::EACCES));
-        let rw = FileGlob::new(FREAD | FWRITE, Arc::new(super::cdevsw::tests_support::Nothing));
+        let rw = FileGlob::new(FREAD | FWRITE, Arc::new(super::cdevsw::tests_support::Nothing)).unwrap();
         assert!(Arc::ptr_eq(&dupfdopen(&rw, FWRITE).unwrap(), &rw));
     }
 }
