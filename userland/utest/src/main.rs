@@ -41,6 +41,7 @@ mod setid;
 mod smp_stress;
 mod smp_tlb;
 mod spawn;
+mod truncate;
 mod vm;
 
 type Case = fn(&Args) -> Result<(), &'static str>;
@@ -275,6 +276,7 @@ fn main(args: &Args) -> i32 {
         .chain(pipes::CASES)
         .chain(devfs::CASES)
         .chain(fileio::CASES)
+        .chain(truncate::CASES)
         .chain(introspect::CASES)
         .chain(ports::CASES)
         .chain(ipc::CASES)
