@@ -10,7 +10,10 @@ use alloc::sync::Arc;
 use osfmk::kern::locks::{LckMtx, LckMtxGuard};
 use osfmk::kern::waitq::Wait;
 use sys::Errno;
-use sys::fcntl::{FIOASYNC, FIONBIO, FIONREAD, O_ACCMODE, O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_TRUNC};
+use sys::fcntl::{
+    FIOASYNC, FIONBIO, FIONREAD, LOCK_EX, LOCK_NB, LOCK_SH, O_ACCMODE, O_CREAT, O_DIRECTORY, O_EXCL,
+    O_EXLOCK, O_NOFOLLOW, O_NONBLOCK, O_SHLOCK, O_TRUNC,
+};
 // Files have no owners yet: a caller who is not root is held to the "other" bits.
 
 use crate::kern::kern_descrip::{
@@ -257,11 +260,12 @@ pub fn vn_authorize_add(dvp: &Vnode, cred: &KauthCred) -> Result<(), Errno> {
 }
 
 /// Open `path` in the caller's context `ctx` (its credential, working and root directory)
-/// with open flags `oflag` and, for a new file, `mode` (XNU's `vn_open_auth`). Lookup needs
-/// search permission on every directory on the way; an existing file needs read and/or
-/// write permission for the caller as the access mode asks; a missing file is made only
-/// with `O_CREAT`, in a directory the caller may add to, owned by the caller's effective uid
-/// (and the directory's group, as on BSD).
+/// with open flags `oflag` and, for a new file, `mode` (XNU's `vn_open_auth`, and the rest of
+/// `open1`: `O_SHLOCK`/`O_EXLOCK`, `O_TRUNC`). Lookup needs search permission on every
+/// directory on the way; an existing file needs read and/or write permission for the caller
+/// as the access mode asks; a missing file is made only with `O_CREAT`, in a directory the
+/// caller may add to, owned by the caller's effective uid (and the directory's group, as on
+/// BSD).
 pub fn vn_open(ctx: &VfsContext, path: &[u8], oflag: u32, mode: u16) -> Result<Arc<FileGlob>, Errno> {
     let access = oflag & O_ACCMODE;
     if access == O_ACCMODE {
@@ -308,14 +312,26 @@ pub fn vn_open(ctx: &VfsContext, path: &[u8], oflag: u32, mode: u16) -> Result<A
         let want = (if fflag & FREAD != 0 { VREAD } else { 0 }) | (if write { VWRITE } else { 0 });
         vp.authorize(&ctx.cred, want)?;
     }
-    if vp.vtype() == VType::VCHR {
-        // A device opens through its driver (the cdevsw entry of its major); it has no
-        // length for `O_TRUNC` to cut.
-        return crate::miscfs::devfs::cdevsw::spec_open(&vp, fflag);
+    let fg = if vp.vtype() == VType::VCHR {
+        // A device opens through its driver (the cdevsw entry of its major).
+        crate::miscfs::devfs::cdevsw::spec_open(&vp, fflag)?
+    } else {
+        FileGlob::new(fflag, Arc::new(VnodeFile::new(vp.clone())))
+    };
+    // Then, as XNU's `open1`: `O_EXLOCK`/`O_SHLOCK` lock the new description before anyone
+    // else can use it (waiting unless `O_NONBLOCK`; a device keeps no locks: `ENOTSUP`),
+    // and an existing file is cut to nothing (a device has no length: nothing happens). A
+    // failure fails the open, and the description goes.
+    let lock = if oflag & O_EXLOCK != 0 {
+        LOCK_EX
+    } else if oflag & O_SHLOCK != 0 {
+        LOCK_SH
+    } else {
+        0
+    };
+    if lock != 0 {
+        vn_flock(&fg, lock | if oflag & O_NONBLOCK != 0 { LOCK_NB } else { 0 })?;
     }
-    let fg = FileGlob::new(fflag, Arc::new(VnodeFile::new(vp.clone())));
-    // An existing file is cut to nothing once it is open, as XNU's `open1` does it; a new
-    // one has nothing to cut.
     if truncate && !created {
         vp.setsize(0)?;
     }
@@ -603,6 +619,29 @@ mod tests {
         let dev = FileGlob::new(FREAD, Arc::new(VnodeFile::new(null)));
         assert_eq!(vn_flock(&dev, LOCK_EX), Err(Errno::ENOTSUP));
         assert_eq!(vn_flock(&dev, LOCK_UN), Err(Errno::ENOTSUP));
+    }
+
+    #[test]
+    fn o_exlock_and_o_shlock_lock_the_new_description() {
+        use sys::fcntl::{LOCK_SH, O_EXLOCK, O_NONBLOCK, O_SHLOCK};
+        let root = tree();
+        let ctx = as_user(&root, true);
+        let ex = vn_open(&ctx, b"/tmp/ol", O_RDONLY | O_CREAT | O_EXLOCK, 0o644).unwrap();
+        assert_eq!(
+            vn_open(&ctx, b"/tmp/ol", O_RDONLY | O_SHLOCK | O_NONBLOCK, 0).err(),
+            Some(Errno::EAGAIN),
+            "the file is locked exclusively: a non-blocking open fails"
+        );
+        assert_eq!(vn_flock(&ex, LOCK_SH | sys::fcntl::LOCK_NB), Ok(()), "the lock is the description's");
+        let sh = vn_open(&ctx, b"/tmp/ol", O_RDONLY | O_SHLOCK | O_NONBLOCK, 0).unwrap();
+        drop(ex);
+        assert_eq!(
+            vn_open(&ctx, b"/tmp/ol", O_WRONLY | O_EXLOCK | O_NONBLOCK | O_TRUNC, 0).err(),
+            Some(Errno::EAGAIN),
+            "still shared by the second open"
+        );
+        drop(sh);
+        assert!(vn_open(&ctx, b"/tmp/ol", O_WRONLY | O_EXLOCK | O_NONBLOCK, 0).is_ok(), "all closed: free");
     }
 
     #[test]

@@ -30,7 +30,7 @@ pub const CASES: &[(&str, crate::Case)] = &[
     ("truncate / ftruncate errors: EINVAL, EISDIR, EACCES, EBADF, ENOSPC, EFBIG + SIGXFSZ", length_errors),
     ("open O_TRUNC: an existing file cut, write permission needed, EISDIR", open_truncates),
     (
-        "flock: shared/exclusive, LOCK_NB EWOULDBLOCK, conversion, the description's, EBADF/ENOTSUP",
+        "flock: shared/exclusive, LOCK_NB EWOULDBLOCK, conversion, O_EXLOCK/O_SHLOCK, EBADF/ENOTSUP",
         flock_rules,
     ),
     (
@@ -313,6 +313,19 @@ fn flock_rules(_: &Args) -> Result<(), &'static str> {
     check(flock(null, LOCK_EX | LOCK_NB) == Err(Errno::ENOTSUP), "a device: ENOTSUP")?;
     check(flock(null, 0) == Err(Errno::EBADF), "a bad `how` is judged first")?;
     let _ = close(null);
+    // open's O_EXLOCK / O_SHLOCK take the same lock for the new description.
+    let ex = open_path(P, O_RDONLY | O_EXLOCK, 0).map_err(|_| "open O_EXLOCK")?;
+    check(
+        open_path(P, O_RDONLY | O_SHLOCK | O_NONBLOCK, 0) == Err(Errno::EAGAIN),
+        "O_SHLOCK|O_NONBLOCK waits not",
+    )?;
+    let c = open_path(P, O_RDONLY, 0).map_err(|_| "open c")?;
+    check(flock(c, LOCK_SH | LOCK_NB) == Err(Errno::EWOULDBLOCK), "O_EXLOCK's lock is a flock lock")?;
+    check(flock(ex, LOCK_UN) == Ok(0) && flock(c, LOCK_SH | LOCK_NB) == Ok(0), "and flock releases it")?;
+    let sh =
+        open_path(P, O_RDONLY | O_SHLOCK | O_NONBLOCK, 0).map_err(|_| "O_SHLOCK beside a shared lock")?;
+    let _ = (close(ex), close(c), close(sh));
+    check(open_path(b"/dev/null\0", O_RDONLY | O_EXLOCK, 0) == Err(Errno::ENOTSUP), "O_EXLOCK on a device")?;
     let _ = unlink(P);
     Ok(())
 }
