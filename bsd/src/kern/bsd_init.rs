@@ -188,23 +188,30 @@ pub struct Identity<'a> {
 /// root file system keeps the rest.
 pub const TMPFS_ALLOWANCE_DIVISOR: usize = 2;
 
-/// Mounts devfs on `/dev` and a ramfs of its own (budget `allowance`, mode `01777`) on
-/// `/tmp`, making either directory in `root` if the initrd has none.
+/// Mounts `root` as the root file system (from the initrd), devfs on `/dev` and a ramfs of
+/// its own (budget `allowance`, mode `01777`) on `/tmp`, making either directory in `root` if
+/// the initrd has none.
 pub fn mount_boot_filesystems(root: &VnodeRef, allowance: usize) -> Result<(), Errno> {
+    use crate::fs::ramfs::{RAMFS_NODE_GROWTH_MAX, RamQuota, ramfs_mount_args, ramfs_new_root_with};
+    use crate::vfs::vfs_mount::{vfs_mount, vfs_mountroot};
+    use sys::mount::{MNT_LOCAL, MNT_ROOTFS};
+    vfs_mountroot(root.clone(), ramfs_mount_args(root, MNT_ROOTFS | MNT_LOCAL, "initrd", "/")?)?;
     let dir = |name: &[u8], perm: u16| match root.lookup(name) {
         Ok(vp) => Ok(vp),
         Err(Errno::ENOENT) => root.mkdir(name, perm),
         Err(e) => Err(e),
     };
     let dev = dir(b"dev", 0o555)?;
-    crate::vfs::vfs_mount::vfs_mount(&dev, crate::miscfs::devfs::devfs_new_root(), "devfs")?;
+    let devfs = crate::miscfs::devfs::devfs_new_root();
+    vfs_mount(&dev, devfs, crate::miscfs::devfs::devfs_mount_args())?;
     let tmp = dir(b"tmp", 0o1777)?;
-    let quota = crate::fs::ramfs::RamQuota::unlimited();
-    let tmproot = crate::fs::ramfs::ramfs_new_root_with(quota.clone())?;
+    let quota = RamQuota::unlimited();
+    let tmproot = ramfs_new_root_with(quota.clone())?;
     quota.cap_growth(allowance);
-    quota.cap_node_growth(crate::fs::ramfs::RAMFS_NODE_GROWTH_MAX);
+    quota.cap_node_growth(RAMFS_NODE_GROWTH_MAX);
     tmproot.chmod(0o1777);
-    crate::vfs::vfs_mount::vfs_mount(&tmp, tmproot, "tmpfs")?;
+    let args = ramfs_mount_args(&tmproot, MNT_LOCAL, "tmpfs", "/tmp")?;
+    vfs_mount(&tmp, tmproot, args)?;
     Ok(())
 }
 
@@ -240,7 +247,7 @@ pub fn bsd_init(
         None => panic!("bsd_init: no initrd: nothing to run as init (see README, `make run`)"),
     };
     if let Err(e) = mount_boot_filesystems(&root, tmp_allowance) {
-        panic!("bsd_init: cannot mount /dev and /tmp ({})", e.name());
+        panic!("bsd_init: cannot mount /, /dev and /tmp ({})", e.name());
     }
     ROOT.call_once(|| root);
 

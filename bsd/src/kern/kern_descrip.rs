@@ -19,6 +19,7 @@ use osfmk::kern::waitq::Wait;
 use sys::Errno;
 use sys::fcntl::{FIONBIO, O_APPEND, O_NONBLOCK, O_SYNC};
 
+use crate::kern::kern_lockf::LockOwner;
 use crate::kern::uio::{Uio, uio_result};
 
 /// Open for reading (`FREAD`).
@@ -158,6 +159,10 @@ pub struct FileGlob {
 /// `fg_lflags`: a write that finds no reader fails with EPIPE but posts no SIGPIPE
 /// (`F_SETNOSIGPIPE`).
 pub const FG_NOSIGPIPE: u32 = 0x40;
+/// `fg_lflags`: the description has taken an advisory lock (`flock`), so its last close
+/// must release it (XNU's `FWASLOCKED`, which XNU keeps in `fg_flag`; here it stays out of
+/// what `F_GETFL` reports).
+pub const FWASLOCKED: u32 = 0x4000;
 
 /// Open file descriptions the system may hold at once (`kern.maxfiles`): XNU's 3 ×
 /// OPEN_MAX, unscaled below 3 GiB of memory. Past it, opening anything is `ENFILE`.
@@ -227,6 +232,11 @@ impl FileGlob {
         *self.fg_offset.lock()
     }
 
+    /// The name this description's advisory locks (`flock`) go by.
+    pub fn lock_owner(&self) -> LockOwner {
+        LockOwner::of(self)
+    }
+
     /// Replace the status flags in [`FCNTLFLAGS`] with those in `fflag`; the rest stays.
     /// Returns the flags before.
     fn set_status(&self, fflag: u32) -> u32 {
@@ -243,6 +253,14 @@ impl FileGlob {
 
 impl Drop for FileGlob {
     fn drop(&mut self) {
+        // The last close releases the description's lock (XNU's `vn_closefile`); that wakes
+        // waiters but never blocks, as a drop under the descriptor table's lock must not.
+        if self.lflags() & FWASLOCKED != 0
+            && let Some(vp) = self.fg_ops.vnode()
+            && let Ok(locks) = vp.advlock()
+        {
+            locks.unlock(self.lock_owner());
+        }
         // Nobody can report a failure of the last close (the descriptor is already gone), as
         // in XNU's closef.
         let _ = self.fg_ops.fo_close();

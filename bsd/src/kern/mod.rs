@@ -1,13 +1,15 @@
 //! The BSD kernel proper: processes over Mach tasks, exec, exit, signals, descriptors and
 //! the system call table. The pure pieces (ELF checks, the exec stack image, the system call
 //! argument conversion in `sysproto`, posix_spawn's file-action parser, the descriptor
-//! table and `uio`, the I/O cursor over user memory) are unit-tested on the host; the glue
+//! table and `uio`, the I/O cursor over user memory, `flock`'s lock lists) are unit-tested
+//! on the host; the glue
 //! to Mach tasks and threads builds for the target only.
 
 pub mod exec_elf;
 pub mod exec_stack;
 pub mod kern_credential;
 pub mod kern_descrip;
+pub mod kern_lockf;
 pub mod kern_pgrp;
 pub mod kern_pid;
 pub mod kern_sendsig;

@@ -770,6 +770,30 @@ mod handlers {
         crate::vfs::vfs_syscalls::lseek(cx.p, fd, offset, whence).map(|off| (off, 0))
     }
 
+    pub fn truncate(cx: &mut SysCtx, path: UserAddr, length: i64) -> SysRet {
+        done(vfs_syscalls::truncate(cx.p, path, length))
+    }
+
+    pub fn ftruncate(cx: &mut SysCtx, fd: i32, length: i64) -> SysRet {
+        done(vfs_syscalls::ftruncate(cx.p, fd, length))
+    }
+
+    pub fn flock(cx: &mut SysCtx, fd: i32, how: i32) -> SysRet {
+        done(vfs_syscalls::flock(cx.p, fd, how))
+    }
+
+    pub fn statfs64(cx: &mut SysCtx, path: UserAddr, buf: UserAddr) -> SysRet {
+        done(vfs_syscalls::statfs64(cx.p, path, buf))
+    }
+
+    pub fn fstatfs64(cx: &mut SysCtx, fd: i32, buf: UserAddr) -> SysRet {
+        done(vfs_syscalls::fstatfs64(cx.p, fd, buf))
+    }
+
+    pub fn getfsstat64(_: &mut SysCtx, buf: UserAddr, bufsize: i32, flags: i32) -> SysRet {
+        vfs_syscalls::getfsstat64(buf, bufsize, flags).map(count)
+    }
+
     pub fn getdirentries64(
         cx: &mut SysCtx,
         fd: i32,

@@ -141,7 +141,11 @@ fn lookup_dotdot(ctx: &VfsContext, dir: &VnodeRef) -> Result<VnodeRef, Errno> {
         // `vfs_mount` keeps mounts acyclic (a root mounts once, never on itself), so this
         // ends after at most as many steps as there are mounts.
         match dp.root_of() {
-            Some(mp) => dp = mp.covered().clone(),
+            Some(mp) => match mp.covered() {
+                Some(covered) => dp = covered.clone(),
+                // The root file system's root: `..` is itself.
+                None => return Ok(dp),
+            },
             None => return dp.lookup(b".."),
         }
     }
@@ -370,7 +374,8 @@ mod tests {
         let other = ramfs_new_root();
         other.mkdir(b"inner", 0o755).unwrap().mkdir(b"deep", 0o755).unwrap();
         other.symlink(b"back", 0o755, b"..").unwrap();
-        let mp = crate::vfs::vfs_mount::vfs_mount(&covered, other, "ramfs").unwrap();
+        let args = crate::fs::ramfs::ramfs_mount_args(&other, 0, "test", "/a/mnt").unwrap();
+        let mp = crate::vfs::vfs_mount::vfs_mount(&covered, other, args).unwrap();
         (root, covered, mp)
     }
 

@@ -1,8 +1,10 @@
 //! The file system calls (XNU's `vfs_syscalls.c`): each copies its arguments in, asks the
 //! VFS, and hands back a descriptor or an error. So far: `open`, `mkdir`, `unlink`, `rmdir`,
 //! `rename`, the `stat64` family, `lseek` and `getdirentries64`; the working-directory calls
-//! `chdir`, `fchdir`, `__pthread_chdir`, `__pthread_fchdir` and `chroot`; and the path copy-in
-//! every call that takes a path shares.
+//! `chdir`, `fchdir`, `__pthread_chdir`, `__pthread_fchdir` and `chroot`; the attribute and
+//! link calls; `truncate`/`ftruncate`, `flock`, and the file system statistics
+//! (`statfs64`, `fstatfs64`, `getfsstat64`); and the path copy-in every call that takes a
+//! path shares.
 //!
 //! Every lookup is made in the caller's [`VfsContext`] (`Proc::vfs_context`): relative paths
 //! start at the calling thread's working directory (its own, after `__pthread_chdir`, or
@@ -25,14 +27,18 @@ use sys::stat::{
     direntry_reclen, iftodt,
 };
 
-use crate::kern::kern_descrip::FREAD;
-use crate::kern::kern_descrip::{FP_CLOEXEC, FileProc};
+use crate::kern::kern_descrip::{DType, FP_CLOEXEC, FREAD, FWRITE, FileProc};
 use crate::kern::kern_proc::{Proc, uthread};
+use crate::kern::kern_sendsig::SigOrigin;
 use crate::vfs::MAXPATHLEN;
 use crate::vfs::vfs_lookup::{VfsContext, lookup_parent, namei};
-use crate::vfs::vfs_vnops::{VN_BLKSIZE, vn_open};
+use crate::vfs::vfs_mount::{MountRef, mountlist, vnode_mount};
+use crate::vfs::vfs_vnops::{VN_BLKSIZE, vn_flock, vn_open};
 use crate::vfs::vnode::{KauthCred, VEXEC, VREAD, VType, VWRITE, VnodeRef, vfs_timestamp};
 use osfmk::kern::sched_prim::current_thread;
+use sys::mount::Statfs;
+use sys::resource::RLIMIT_FSIZE;
+use sys::signal::SIGXFSZ;
 use sys::time::Timeval;
 
 /// Copies in the NUL-terminated path at user `addr`. Longer than [`MAXPATHLEN`] with its
@@ -175,8 +181,8 @@ pub fn vn_stat(vp: &VnodeRef) -> Stat64 {
     let is_dir = vp.vtype() == VType::VDIR;
     let times = vp.times();
     Stat64 {
-        // One device number until file systems other than the root's have their own.
-        st_dev: 1,
+        // The file system's number, as `f_fsid` reports it first.
+        st_dev: vp.fsid() as i32,
         st_mode: vp.mode(),
         st_nlink: vp.nlink().min(u32::from(u16::MAX)) as u16,
         st_atimespec: times.atime,
@@ -640,19 +646,9 @@ pub fn linkat(p: &Proc, fd1: i32, path: UserAddr, fd2: i32, link: UserAddr, flag
     dvp.link(&name, &vp)
 }
 
-/// The root of the file system `vp` is in: up the parent links to a vnode without a parent.
-fn fs_root(vp: &VnodeRef) -> VnodeRef {
-    let mut at = vp.clone();
-    // Bounded by the depth of the tree, which lookups bound by MAXPATHLEN.
-    while let Some(up) = at.parent() {
-        at = up;
-    }
-    at
-}
-
-/// Are `a` and `b` in one file system?
+/// Are `a` and `b` in one file system (the same file system number)?
 fn same_file_system(a: &VnodeRef, b: &VnodeRef) -> bool {
-    Arc::ptr_eq(&fs_root(a), &fs_root(b))
+    a.fsid() != 0 && a.fsid() == b.fsid()
 }
 
 /// `symlinkat(target, dirfd, path)`, and `symlink` at [`AT_FDCWD`]: a symbolic link `path`
@@ -704,6 +700,111 @@ pub fn fsync(p: &Proc, fd: i32) -> Result<(), Errno> {
     Ok(())
 }
 
+/// The length limit `truncate` and `ftruncate` check first, as XNU's do: a length past the
+/// caller's `RLIMIT_FSIZE` posts `SIGXFSZ` to the process and fails with `EFBIG`.
+fn check_fsize(p: &Arc<Proc>, length: i64) -> Result<(), Errno> {
+    let limit = p.p_rlimit.lock()[RLIMIT_FSIZE as usize].rlim_cur;
+    if length as u64 > limit {
+        let _ = crate::kern::kern_sig::psignal(p, SIGXFSZ, SigOrigin::default());
+        return Err(Errno::EFBIG);
+    }
+    Ok(())
+}
+
+/// `truncate(path, length)`: the file at `path` (a final symbolic link followed) becomes
+/// `length` bytes long; bytes past it go, and a longer file reads as zeros past its old end
+/// (`Vnode::setsize`, which also stamps mtime and ctime). As XNU's `truncate` and
+/// `vnode_authattr` check it: a negative length `EINVAL`, past RLIMIT_FSIZE `EFBIG` (and
+/// SIGXFSZ); a directory `EISDIR` and any other non-file `EINVAL`, before permissions; then
+/// the caller needs write permission (`EACCES`). The file system's budget: `ENOSPC`.
+pub fn truncate(p: &Arc<Proc>, path: UserAddr, length: i64) -> Result<(), Errno> {
+    if length < 0 {
+        return Err(Errno::EINVAL);
+    }
+    check_fsize(p, length)?;
+    let (path, ctx) = path_at(p, AT_FDCWD, path)?;
+    let vp = namei(&ctx, &path, true)?;
+    match vp.vtype() {
+        VType::VREG => {}
+        VType::VDIR => return Err(Errno::EISDIR),
+        _ => return Err(Errno::EINVAL),
+    }
+    vp.authorize(&ctx.cred, VWRITE)?;
+    vp.setsize(length as u64)
+}
+
+/// `ftruncate(fd, length)`: as [`truncate`] for the file open on `fd`, with no permission
+/// check beyond the open's: a descriptor not open for writing is `EINVAL`, as is one that is
+/// not a vnode (a pipe), as XNU's `ftruncate` answers. A device has no length: nothing is
+/// done, successfully.
+pub fn ftruncate(p: &Arc<Proc>, fd: i32, length: i64) -> Result<(), Errno> {
+    if length < 0 {
+        return Err(Errno::EINVAL);
+    }
+    check_fsize(p, length)?;
+    let fg = p.p_fd.lock().get(fd)?;
+    if fg.fg_ops.fo_type() != DType::Vnode || fg.flag() & FWRITE == 0 {
+        return Err(Errno::EINVAL);
+    }
+    // The console is a device without a vnode here: nothing to cut, as for any device.
+    fg.fg_ops.vnode().map_or(Ok(()), |vp| vp.setsize(length as u64))
+}
+
+/// `flock(fd, how)`: see `vfs_vnops::vn_flock`. The description stays referenced while the
+/// caller sleeps for the lock, whatever happens to `fd`.
+pub fn flock(p: &Proc, fd: i32, how: i32) -> Result<(), Errno> {
+    let fg = p.p_fd.lock().get(fd)?;
+    vn_flock(&fg, how)
+}
+
+/// Writes `sfs` to user `buf`.
+fn copyout_statfs(buf: UserAddr, sfs: &Statfs) -> Result<(), Errno> {
+    UserPtr::<Statfs>::new(buf.0)?.write(sfs)?;
+    Ok(())
+}
+
+/// The mount `vp`'s file system is mounted as; none (a file system taken down while the
+/// file stayed open): `EBADF`, as XNU's `fstatfs64` answers for a vnode without a mount.
+fn mount_of(vp: &VnodeRef) -> Result<MountRef, Errno> {
+    vnode_mount(vp).ok_or(Errno::EBADF)
+}
+
+/// `statfs64(path, buf)`: the `struct statfs` of the file system holding `path` (a final
+/// symbolic link followed), its numbers as they are now (`Mount::statfs`).
+pub fn statfs64(p: &Proc, path: UserAddr, buf: UserAddr) -> Result<(), Errno> {
+    let (path, ctx) = path_at(p, AT_FDCWD, path)?;
+    let vp = namei(&ctx, &path, true)?;
+    copyout_statfs(buf, &mount_of(&vp)?.statfs())
+}
+
+/// `fstatfs64(fd, buf)`: as [`statfs64`] for the file open on `fd`. Not a vnode (a pipe):
+/// `EINVAL`, as XNU's `file_vnode` answers.
+pub fn fstatfs64(p: &Proc, fd: i32, buf: UserAddr) -> Result<(), Errno> {
+    let vp = fd_vnode(p, fd, Errno::EINVAL)?;
+    copyout_statfs(buf, &mount_of(&vp)?.statfs())
+}
+
+/// `getfsstat64(buf, bufsize, flags)`: a `struct statfs` for each mount, oldest (the root)
+/// first, as many as `bufsize` holds whole; returns how many were written, or with a NULL
+/// `buf` how many mounts there are. As in XNU, `bufsize` is divided as an unsigned size, so a
+/// negative one holds them all; `flags` (`MNT_WAIT`, `MNT_NOWAIT`) only choose between
+/// fresh and cached numbers, and these are always fresh. A bad `buf`: `EFAULT`.
+pub fn getfsstat64(buf: UserAddr, bufsize: i32, _flags: i32) -> Result<usize, Errno> {
+    let mounts = mountlist();
+    if buf.0 == 0 {
+        return Ok(mounts.len());
+    }
+    let size = core::mem::size_of::<Statfs>() as u64;
+    // XNU keeps the quotient in an `int`.
+    let maxcount = ((bufsize as i64 as u64) / size) as i32;
+    let maxcount = usize::try_from(maxcount).unwrap_or(0);
+    for (i, mp) in mounts.iter().take(maxcount).enumerate() {
+        let at = (i as u64).checked_mul(size).and_then(|off| buf.0.checked_add(off)).ok_or(Errno::EFAULT)?;
+        copyout_statfs(UserAddr(at), &mp.statfs())?;
+    }
+    Ok(mounts.len().min(maxcount))
+}
+
 /// The path of `vp` from the caller's root (XNU's `vn_getpath`, what `F_GETPATH` returns):
 /// each directory up to the root is searched for the entry naming the one below it; a
 /// file system's root continues from the directory it is mounted on. A vnode with no name
@@ -717,7 +818,10 @@ pub fn vn_getpath(ctx: &VfsContext, vp: &VnodeRef) -> Result<Vec<u8>, Errno> {
             break;
         }
         if let Some(mp) = at.root_of() {
-            at = mp.covered().clone();
+            match mp.covered() {
+                Some(covered) => at = covered.clone(),
+                None => break,
+            }
             continue;
         }
         let Some(dvp) = at.parent() else { break };

@@ -10,12 +10,16 @@ use alloc::sync::Arc;
 use osfmk::kern::locks::{LckMtx, LckMtxGuard};
 use osfmk::kern::waitq::Wait;
 use sys::Errno;
-use sys::fcntl::{FIOASYNC, FIONBIO, FIONREAD, O_ACCMODE, O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_TRUNC};
+use sys::fcntl::{
+    FIOASYNC, FIONBIO, FIONREAD, LOCK_EX, LOCK_NB, LOCK_SH, O_ACCMODE, O_CREAT, O_DIRECTORY, O_EXCL,
+    O_EXLOCK, O_NOFOLLOW, O_NONBLOCK, O_SHLOCK, O_TRUNC,
+};
 // Files have no owners yet: a caller who is not root is held to the "other" bits.
 
 use crate::kern::kern_descrip::{
-    DType, FAPPEND, FOF_OFFSET, FREAD, FWRITE, FileGlob, FileOps, FileStat, fflags,
+    DType, FAPPEND, FOF_OFFSET, FREAD, FWASLOCKED, FWRITE, FileGlob, FileOps, FileStat, fflags,
 };
+use crate::kern::kern_lockf::{FlockOp, flock_op};
 use crate::kern::uio::Uio;
 use crate::vfs::vfs_lookup::{VfsContext, namei};
 use crate::vfs::vnode::{KauthCred, TimeUpdate, VEXEC, VREAD, VType, VWRITE, Vnode, VnodeRef};
@@ -207,6 +211,42 @@ impl FileOps for VnodeFile {
     }
 }
 
+/// `flock(fd, how)` on the open file description `fg` (XNU's `sys_flock`; see
+/// [`flock_op`]): the lock is the description's, on the whole file. Not a vnode (a pipe), or
+/// a file whose file system keeps no locks (a device): `ENOTSUP`. A conflicting lock of
+/// another description: `EAGAIN` (`EWOULDBLOCK`) with `LOCK_NB`, else the caller sleeps
+/// until it is released ([`Lockf::lock_wait`], interruptible). Once a lock is taken the
+/// description's last close releases it.
+///
+/// [`Lockf::lock_wait`]: crate::kern::kern_lockf::Lockf::lock_wait
+pub fn vn_flock(fg: &FileGlob, how: i32) -> Result<(), Errno> {
+    if fg.fg_ops.fo_type() != DType::Vnode {
+        return Err(Errno::ENOTSUP);
+    }
+    let vp = fg.fg_ops.vnode().ok_or(Errno::ENOTSUP)?;
+    let owner = fg.lock_owner();
+    let (ltype, wait) = match flock_op(how)? {
+        FlockOp::Unlock => {
+            vp.advlock()?.unlock(owner);
+            return Ok(());
+        }
+        FlockOp::Lock { ltype, wait } => (ltype, wait),
+    };
+    let locks = vp.advlock()?;
+    if !locks.try_lock(owner, ltype)? {
+        if !wait {
+            return Err(Errno::EAGAIN);
+        }
+        #[cfg(target_os = "none")]
+        locks.lock_wait(owner, ltype)?;
+        // Nothing else runs on the host to release the lock.
+        #[cfg(not(target_os = "none"))]
+        return Err(Errno::EAGAIN);
+    }
+    fg.set_lflags(FWASLOCKED, true);
+    Ok(())
+}
+
 /// May the caller add a name to directory `dvp` (XNU's `vnode_authorize` with
 /// `KAUTH_VNODE_ADD_FILE`)? It needs write and search permission on it, by the owner, group
 /// and other bits as [`Vnode::authorize`] applies them; root always may. `EACCES` otherwise.
@@ -220,11 +260,12 @@ pub fn vn_authorize_add(dvp: &Vnode, cred: &KauthCred) -> Result<(), Errno> {
 }
 
 /// Open `path` in the caller's context `ctx` (its credential, working and root directory)
-/// with open flags `oflag` and, for a new file, `mode` (XNU's `vn_open_auth`). Lookup needs
-/// search permission on every directory on the way; an existing file needs read and/or
-/// write permission for the caller as the access mode asks; a missing file is made only
-/// with `O_CREAT`, in a directory the caller may add to, owned by the caller's effective uid
-/// (and the directory's group, as on BSD).
+/// with open flags `oflag` and, for a new file, `mode` (XNU's `vn_open_auth`, and the rest of
+/// `open1`: `O_SHLOCK`/`O_EXLOCK`, `O_TRUNC`). Lookup needs search permission on every
+/// directory on the way; an existing file needs read and/or write permission for the caller
+/// as the access mode asks; a missing file is made only with `O_CREAT`, in a directory the
+/// caller may add to, owned by the caller's effective uid (and the directory's group, as on
+/// BSD).
 pub fn vn_open(ctx: &VfsContext, path: &[u8], oflag: u32, mode: u16) -> Result<Arc<FileGlob>, Errno> {
     let access = oflag & O_ACCMODE;
     if access == O_ACCMODE {
@@ -252,7 +293,9 @@ pub fn vn_open(ctx: &VfsContext, path: &[u8], oflag: u32, mode: u16) -> Result<A
         }
         Err(e) => return Err(e),
     };
-    if vp.vtype() == VType::VDIR && fflag & FWRITE != 0 {
+    let truncate = oflag & O_TRUNC != 0;
+    // Writing, or cutting, a directory (XNU's `vn_authorize_open_existing`).
+    if vp.vtype() == VType::VDIR && (fflag & FWRITE != 0 || truncate) {
         return Err(Errno::EISDIR);
     }
     // O_NOFOLLOW: a link as the last component is refused, not opened (XNU: ELOOP).
@@ -263,27 +306,40 @@ pub fn vn_open(ctx: &VfsContext, path: &[u8], oflag: u32, mode: u16) -> Result<A
         return Err(Errno::ENOTDIR);
     }
     // The creator of a file may open it as asked whatever mode it gave the file (POSIX).
+    // `O_TRUNC` needs write permission even on a read-only open, which it may truncate.
     if !created {
-        let want =
-            (if fflag & FREAD != 0 { VREAD } else { 0 }) | (if fflag & FWRITE != 0 { VWRITE } else { 0 });
+        let write = fflag & FWRITE != 0 || truncate;
+        let want = (if fflag & FREAD != 0 { VREAD } else { 0 }) | (if write { VWRITE } else { 0 });
         vp.authorize(&ctx.cred, want)?;
     }
-    if vp.vtype() == VType::VCHR {
+    let fg = match vp.vtype() {
         // A device opens through its driver (the cdevsw entry of its major).
-        return crate::miscfs::devfs::cdevsw::spec_open(&vp, fflag);
-    }
-    if vp.vtype() == VType::VFIFO {
+        VType::VCHR => crate::miscfs::devfs::cdevsw::spec_open(&vp, fflag)?,
         // A FIFO opens onto the pipe its opens share (fifofs), waiting for its other side.
         #[cfg(target_os = "none")]
-        return crate::miscfs::fifofs::fifo_open(&vp, fflag);
+        VType::VFIFO => crate::miscfs::fifofs::fifo_open(&vp, fflag)?,
         #[cfg(not(target_os = "none"))]
-        return Err(Errno::ENOTSUP);
+        VType::VFIFO => return Err(Errno::ENOTSUP),
+        _ => FileGlob::new(fflag, Arc::new(VnodeFile::new(vp.clone())))?,
+    };
+    // Then, as XNU's `open1`: `O_EXLOCK`/`O_SHLOCK` lock the new description before anyone
+    // else can use it (waiting unless `O_NONBLOCK`; a device keeps no locks: `ENOTSUP`),
+    // and an existing file is cut to nothing (a device has no length: nothing happens). A
+    // failure fails the open, and the description goes.
+    let lock = if oflag & O_EXLOCK != 0 {
+        LOCK_EX
+    } else if oflag & O_SHLOCK != 0 {
+        LOCK_SH
+    } else {
+        0
+    };
+    if lock != 0 {
+        vn_flock(&fg, lock | if oflag & O_NONBLOCK != 0 { LOCK_NB } else { 0 })?;
     }
-    if oflag & O_TRUNC != 0 && vp.size() != 0 {
-        // Shrinking files arrives with the VFS calls (truncate).
-        return Err(Errno::ENOTSUP);
+    if truncate && !created {
+        vp.setsize(0)?;
     }
-    FileGlob::new(fflag, Arc::new(VnodeFile::new(vp)))
+    Ok(fg)
 }
 
 #[cfg(test)]
@@ -498,6 +554,98 @@ mod tests {
         let before = a.offset();
         assert_eq!(wr(&a, UBUF, 2), Ok(2));
         assert_eq!(a.offset(), before + 2, "at its offset again");
+    }
+
+    #[test]
+    fn o_trunc_cuts_an_existing_file_it_may_write() {
+        let mem = host_user_memory::session();
+        mem.map(UBUF, UBUF_LEN, true);
+        let root = tree();
+        let file = |p: &[u8]| namei(&as_user(&root, true), p, true).unwrap();
+        let fg = open(&root, b"/tmp/t", O_RDWR);
+        assert_eq!(wr(&fg, UBUF, 300), Ok(300));
+        assert!(vn_open(&as_user(&root, true), b"/tmp/t", O_WRONLY | O_TRUNC, 0).is_ok());
+        assert_eq!(file(b"/tmp/t").size(), 0, "cut to nothing");
+        assert_eq!(wr(&fg, UBUF, 10), Ok(10), "the old description writes at its offset");
+        assert_eq!(file(b"/tmp/t").size(), 310, "leaving a hole before it");
+        // Read-only with O_TRUNC still cuts, and so needs write permission.
+        assert!(vn_open(&as_user(&root, true), b"/tmp/t", O_RDONLY | O_TRUNC, 0).is_ok());
+        assert_eq!(file(b"/tmp/t").size(), 0);
+        assert_eq!(wr(&fg, UBUF, 5), Ok(5));
+        assert_eq!(
+            vn_open(&as_user(&root, false), b"/tmp/t", O_RDONLY | O_TRUNC, 0).err(),
+            Some(Errno::EACCES),
+            "0644 of root: nobody may not cut it"
+        );
+        assert_eq!(file(b"/tmp/t").size(), 315, "a refused open cuts nothing");
+        assert_eq!(
+            vn_open(&as_user(&root, true), b"/tmp", O_RDONLY | O_TRUNC, 0).err(),
+            Some(Errno::EISDIR),
+            "a directory is never cut"
+        );
+        assert!(vn_open(&as_user(&root, true), b"/tmp/new", O_RDWR | O_CREAT | O_TRUNC, 0o644).is_ok());
+    }
+
+    #[test]
+    fn flock_belongs_to_the_description_and_goes_with_its_last_close() {
+        use crate::kern::kern_descrip::{FileDesc, FileProc};
+        use crate::kern::kern_lockf::LockType;
+        use sys::fcntl::{LOCK_EX, LOCK_NB, LOCK_SH, LOCK_UN};
+        let root = tree();
+        let a = open(&root, b"/tmp/lock", O_RDONLY);
+        let b = open(&root, b"/tmp/lock", O_RDONLY);
+        let vp = a.fg_ops.vnode().unwrap();
+        assert_eq!(vn_flock(&a, LOCK_EX), Ok(()), "a lock needs no write access");
+        assert_eq!(vn_flock(&b, LOCK_SH | LOCK_NB), Err(Errno::EAGAIN));
+        assert_eq!(vn_flock(&b, LOCK_EX | LOCK_NB), Err(Errno::EAGAIN));
+        assert_eq!(vn_flock(&a, LOCK_EX | LOCK_NB), Ok(()), "its own lock is no conflict");
+        assert_eq!(vn_flock(&a, LOCK_SH), Ok(()), "downgrade");
+        assert_eq!(vn_flock(&b, LOCK_SH | LOCK_NB), Ok(()), "shared with b now");
+        assert_eq!(vn_flock(&a, LOCK_EX | LOCK_NB), Err(Errno::EAGAIN), "no upgrade while b shares");
+        assert_eq!(vp.advlock().unwrap().held_by(a.lock_owner()), Some(LockType::Shared), "kept");
+        assert_eq!(vn_flock(&b, LOCK_UN), Ok(()));
+        assert_eq!(vn_flock(&b, LOCK_UN), Ok(()), "unlocking with no lock is no error");
+        assert_eq!(vn_flock(&a, LOCK_EX | LOCK_NB), Ok(()), "upgrade");
+        assert_eq!(vn_flock(&a, 0), Err(Errno::EBADF), "neither lock nor unlock");
+        assert_eq!(vn_flock(&a, LOCK_NB), Err(Errno::EBADF));
+        // Descriptors share the description's lock; the last one to close releases it.
+        let mut t = FileDesc::new();
+        t.alloc(FileProc { fp_flags: 0, fp_glob: a }).unwrap();
+        t.dup_at_least(0, 0, false).unwrap();
+        let child = t.fork_copy();
+        t.close(0).unwrap();
+        t.close(1).unwrap();
+        assert_eq!(vn_flock(&b, LOCK_SH | LOCK_NB), Err(Errno::EAGAIN), "the child's copy still holds it");
+        drop(child);
+        assert_eq!(vn_flock(&b, LOCK_EX | LOCK_NB), Ok(()), "released with the last close");
+        // A device keeps no locks.
+        let null = crate::miscfs::devfs::devfs_new_root().lookup(b"null").unwrap();
+        let dev = FileGlob::new(FREAD, Arc::new(VnodeFile::new(null))).unwrap();
+        assert_eq!(vn_flock(&dev, LOCK_EX), Err(Errno::ENOTSUP));
+        assert_eq!(vn_flock(&dev, LOCK_UN), Err(Errno::ENOTSUP));
+    }
+
+    #[test]
+    fn o_exlock_and_o_shlock_lock_the_new_description() {
+        use sys::fcntl::{LOCK_SH, O_EXLOCK, O_NONBLOCK, O_SHLOCK};
+        let root = tree();
+        let ctx = as_user(&root, true);
+        let ex = vn_open(&ctx, b"/tmp/ol", O_RDONLY | O_CREAT | O_EXLOCK, 0o644).unwrap();
+        assert_eq!(
+            vn_open(&ctx, b"/tmp/ol", O_RDONLY | O_SHLOCK | O_NONBLOCK, 0).err(),
+            Some(Errno::EAGAIN),
+            "the file is locked exclusively: a non-blocking open fails"
+        );
+        assert_eq!(vn_flock(&ex, LOCK_SH | sys::fcntl::LOCK_NB), Ok(()), "the lock is the description's");
+        let sh = vn_open(&ctx, b"/tmp/ol", O_RDONLY | O_SHLOCK | O_NONBLOCK, 0).unwrap();
+        drop(ex);
+        assert_eq!(
+            vn_open(&ctx, b"/tmp/ol", O_WRONLY | O_EXLOCK | O_NONBLOCK | O_TRUNC, 0).err(),
+            Some(Errno::EAGAIN),
+            "still shared by the second open"
+        );
+        drop(sh);
+        assert!(vn_open(&ctx, b"/tmp/ol", O_WRONLY | O_EXLOCK | O_NONBLOCK, 0).is_ok(), "all closed: free");
     }
 
     #[test]

@@ -2,8 +2,9 @@
 //! it, whatever file system holds it.
 //!
 //! A [`Vnode`] keeps what every file system shares — its type, its mode and owner, the
-//! directory it was made in (for `..`) and its links to the mount table (`vfs_mount`) — and
-//! decides permissions from them ([`Vnode::authorize`]); it hands everything else to a [`VnodeOps`] object owned by the
+//! directory it was made in (for `..`), its links to the mount table (`vfs_mount`) and the
+//! advisory locks on it (`flock`, `kern_lockf`) — and decides permissions from them
+//! ([`Vnode::authorize`]); it hands everything else to a [`VnodeOps`] object owned by the
 //! file system (XNU splits this into `v_op` and `v_data`; one trait object does both here).
 //! The `Vnode` methods check what can be checked without the file system (is this a directory,
 //! is the name well formed) so each file system only implements the operations its node
@@ -22,6 +23,7 @@ use osfmk::kern::locks::SimpleLock;
 use sys::stat::Timespec;
 
 use crate::kern::kern_credential::CredGroups;
+use crate::kern::kern_lockf::Lockf;
 use crate::vfs::vfs_mount::MountRef;
 
 use super::{
@@ -127,6 +129,26 @@ pub trait VnodeOps: Send + Sync {
 
     /// Size in bytes as `stat` reports it: a file's length, a link's target length.
     fn size(&self) -> u64;
+
+    /// Makes this regular file `size` bytes long (XNU's `VNOP_SETATTR` with `va_data_size`):
+    /// bytes past the new end go; a longer file reads as zeros beyond the old end. The file
+    /// system's budget applies to the growth (`ENOSPC`, `EFBIG` past its largest file).
+    fn setsize(&self, _size: u64) -> Result<(), Errno> {
+        Err(Errno::EINVAL)
+    }
+
+    /// The number of the file system this vnode belongs to, the same for all its vnodes and
+    /// no other file system's (`st_dev`, the first word of `f_fsid`; XNU reaches it through
+    /// `v_mount`). 0: none.
+    fn fsid(&self) -> u32 {
+        0
+    }
+
+    /// Does the file system leave this vnode's advisory locks (`flock`) to the vnode layer
+    /// (XNU's `VLOCKLOCAL`)? One that does not has none: `ENOTSUP`, as XNU's `err_advlock`.
+    fn local_locks(&self) -> bool {
+        false
+    }
 
     /// The device number of a device node (`va_rdev`); 0 for anything else.
     fn rdev(&self) -> u32 {
@@ -261,6 +283,8 @@ pub struct Vnode {
     /// alone puts it here and takes it out.
     #[cfg_attr(not(target_os = "none"), allow(dead_code))]
     pub(crate) fifoinfo: SimpleLock<Option<Arc<dyn core::any::Any + Send + Sync>>>,
+    /// Advisory locks on the file (`flock`; XNU's `v_lockf`).
+    lockf: Lockf,
     ops: Box<dyn VnodeOps>,
 }
 
@@ -321,6 +345,7 @@ impl Vnode {
                 VnodeTimes { atime: now, mtime: now, ctime: now, birthtime: now }
             }),
             fifoinfo: SimpleLock::new(&lock_order::FIFOINFO, None),
+            lockf: Lockf::new(),
             ops,
         })
     }
@@ -497,6 +522,40 @@ impl Vnode {
     /// The device number of a device node (see [`VnodeOps::rdev`]).
     pub fn rdev(&self) -> u32 {
         self.ops.rdev()
+    }
+
+    /// The number of the file system the vnode belongs to (see [`VnodeOps::fsid`]).
+    pub fn fsid(&self) -> u32 {
+        self.ops.fsid()
+    }
+
+    /// Sets a file's length (XNU's `vnode_setattr` with `va_data_size`; see
+    /// [`VnodeOps::setsize`]); a changed length is a modification (mtime and ctime). A
+    /// directory: `EISDIR`. Any other kind of file has no length to set, and the request
+    /// succeeds doing nothing, as XNU's does (so `> /dev/null` works).
+    pub fn setsize(&self, size: u64) -> Result<(), Errno> {
+        match self.vtype {
+            VType::VREG => {
+                let old = self.ops.size();
+                self.ops.setsize(size)?;
+                if old != size {
+                    self.touch(TimeUpdate::Modify);
+                }
+                Ok(())
+            }
+            VType::VDIR => Err(Errno::EISDIR),
+            _ => Ok(()),
+        }
+    }
+
+    /// The file's advisory locks, where the vnode layer keeps them (see
+    /// [`VnodeOps::local_locks`]). A FIFO, or a file of a file system that keeps none:
+    /// `ENOTSUP`.
+    pub fn advlock(&self) -> Result<&Lockf, Errno> {
+        if self.vtype == VType::VFIFO || !self.ops.local_locks() {
+            return Err(Errno::ENOTSUP);
+        }
+        Ok(&self.lockf)
     }
 
     /// Finds one component in this directory. `.` is the directory itself; `..` is its

@@ -22,6 +22,10 @@ pub const O_CLOEXEC: u32 = 0x0100_0000;
 pub const O_NOFOLLOW: u32 = 0x0000_0100;
 /// Fail with ENOTDIR unless the path names a directory (`O_DIRECTORY`).
 pub const O_DIRECTORY: u32 = 0x0010_0000;
+/// Take a shared `flock` lock on the new description as it opens (`O_SHLOCK`).
+pub const O_SHLOCK: u32 = 0x0000_0010;
+/// Take an exclusive `flock` lock on the new description as it opens (`O_EXLOCK`).
+pub const O_EXLOCK: u32 = 0x0000_0020;
 
 /// `fcntl` commands (an `int`, as its `cmd` argument is).
 /// Duplicate to the lowest free descriptor at or above the argument.

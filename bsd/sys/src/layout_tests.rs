@@ -38,6 +38,7 @@ fn sizes_are_xnus() {
         ("_posix_spawnattr (head)", size_of::<PosixSpawnAttrHead>(), 16),
         ("_posix_spawn_file_actions (head)", size_of::<PosixSpawnFileActionsHead>(), 8),
         ("_psfa_action", size_of::<PsfaAction>(), 1040),
+        ("statfs64", size_of::<crate::mount::Statfs>(), 2168),
     ];
     for (name, ours, xnu) in sizes {
         assert_eq!(ours, xnu, "struct {name}");

@@ -6,6 +6,7 @@
 //! * [`errno`] — error numbers;
 //! * [`fcntl`] — open flags;
 //! * [`mman`] — mmap protections, flags, advice, inheritance;
+//! * [`mount`] — `struct statfs`, mount flags and file system type numbers;
 //! * [`param`] — path and name limits (`PATH_MAX`, `MAXPATHLEN`, `NAME_MAX`);
 //! * [`pthread`] — `bsdthread_create` flags;
 //! * [`proc_info`] — `proc_info` calls and flavors, `proc_bsdinfo`, `proc_taskinfo`, `kinfo_proc`;
@@ -30,6 +31,7 @@ pub mod fcntl;
 #[cfg(test)]
 mod layout_tests;
 pub mod mman;
+pub mod mount;
 pub mod param;
 pub mod poll;
 pub mod proc_info;

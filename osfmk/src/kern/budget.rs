@@ -30,10 +30,12 @@
 //! | semaphores per task (`Task::semaphore_create`) | 4096 | `KERN_RESOURCE_SHORTAGE` |
 //! | processes (`bsd::kern::kern_fork::MAXPROC`; RLIMIT_NPROC per user, half of it) | 1000 | EAGAIN |
 //! | descriptors per process (`bsd::kern::kern_descrip::NOFILE`, RLIMIT_NOFILE) | 256 | EMFILE |
-//! | files and their metadata in the root ramfs (`bsd::fs::ramfs::RamQuota`) | a sixteenth of the heap ([`FILE_SYSTEM_HEAP_SHARE`]) beyond the initrd; a node costs 512 bytes plus its name | ENOSPC |
+//! | files and their metadata in the root ramfs (`bsd::fs::ramfs::RamQuota`) | a sixteenth of the heap ([`FILE_SYSTEM_HEAP_SHARE`]) beyond the initrd; a node costs 640 bytes plus its name | ENOSPC |
 //! | ramfs nodes (files, directories, links) (`RAMFS_NODE_GROWTH_MAX`) | 2048 beyond the initrd | ENOSPC |
 //! | exec: argv + envp (`bsd::kern::exec_stack::ARG_MAX`), program headers | 256 KiB; one page of headers | E2BIG; ENOEXEC |
 //! | pipe buffers | no pipes yet: they get a row when they come (B4) | |
+//! | advisory lock records (`flock`; `bsd::kern::kern_lockf`) | one per open file description per file, so within the descriptor and fileport budgets; allocated fallibly | ENOLCK |
+//! | threads waiting for an advisory lock | one entry per blocked thread, within the thread budget | |
 //!
 //! The heap-relative shares add up to less than the heap (see [`KMSG_HEAP_SHARE`]).
 //! Heap-relative limits apply once the kernel heap is known; before that (and in host tests)

@@ -96,6 +96,9 @@ lock_classes! {
     PIPE = "pipe";
     /// A vnode's times (held only to copy them).
     VNODE_TIMES = "vnode times";
+    /// A vnode's advisory lock list (`flock`): released from a description's last close,
+    /// which may run under `p_fd`.
+    VNODE_LOCKF = "vnode lockf";
     /// `p_ucred`: credentials.
     PROC_UCRED = "proc p_ucred";
     /// `p_comm`: the command name.

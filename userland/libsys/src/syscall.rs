@@ -132,3 +132,42 @@ pub fn read_bytes(fd: i32, buf: &mut [u8]) -> Result<u64, Errno> {
     // SAFETY: `buf` is a valid, writable slice for its length.
     unsafe { read(fd, buf.as_mut_ptr() as u64, buf.len()) }
 }
+
+/// `truncate` of a NUL-terminated path (EINVAL if `path` has no terminating NUL).
+pub fn truncate_path(path: &[u8], length: i64) -> Result<(), Errno> {
+    if path.last() != Some(&0) {
+        return Err(Errno::EINVAL);
+    }
+    // SAFETY: `path` is a NUL-terminated string that outlives the call.
+    unsafe { truncate(path.as_ptr() as u64, length) }.map(drop)
+}
+
+/// `statfs64` of a NUL-terminated path: its file system's `struct statfs` (EINVAL if `path`
+/// has no terminating NUL).
+pub fn statfs_path(path: &[u8]) -> Result<sys::mount::Statfs, Errno> {
+    if path.last() != Some(&0) {
+        return Err(Errno::EINVAL);
+    }
+    let mut sfs = sys::mount::Statfs::zeroed();
+    // SAFETY: `path` is NUL-terminated; `sfs` is a writable `struct statfs`.
+    unsafe { statfs64(path.as_ptr() as u64, core::ptr::from_mut(&mut sfs) as u64) }?;
+    Ok(sfs)
+}
+
+/// `fstatfs64`: the `struct statfs` of the file system of the file open on `fd`.
+pub fn fstatfs(fd: i32) -> Result<sys::mount::Statfs, Errno> {
+    let mut sfs = sys::mount::Statfs::zeroed();
+    // SAFETY: `sfs` is a writable `struct statfs`.
+    unsafe { fstatfs64(fd, core::ptr::from_mut(&mut sfs) as u64) }?;
+    Ok(sfs)
+}
+
+/// `getfsstat64` into `buf`: a `struct statfs` per mount, as many as fit; returns how many
+/// were written. With an empty `buf` (a NULL buffer), how many mounts there are.
+pub fn getfsstat(buf: &mut [sys::mount::Statfs], flags: i32) -> Result<usize, Errno> {
+    let bytes = core::mem::size_of_val(buf);
+    let (addr, size) = if buf.is_empty() { (0, 0) } else { (buf.as_mut_ptr() as u64, bytes) };
+    let size = i32::try_from(size).map_err(|_| Errno::EINVAL)?;
+    // SAFETY: `buf` is writable for `size` bytes (none for NULL).
+    unsafe { getfsstat64(addr, size, flags) }.map(|n| n as usize)
+}

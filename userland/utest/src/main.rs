@@ -21,7 +21,6 @@ mod devfs;
 mod exec;
 mod fifo;
 mod fileio;
-
 mod fileports;
 mod files;
 mod groups;
@@ -44,6 +43,7 @@ mod setid;
 mod smp_stress;
 mod smp_tlb;
 mod spawn;
+mod truncate;
 mod vm;
 
 type Case = fn(&Args) -> Result<(), &'static str>;
@@ -278,6 +278,7 @@ fn main(args: &Args) -> i32 {
         .chain(pipes::CASES)
         .chain(devfs::CASES)
         .chain(fileio::CASES)
+        .chain(truncate::CASES)
         .chain(poll::CASES)
         .chain(fifo::CASES)
         .chain(introspect::CASES)

@@ -1,7 +1,9 @@
-//! ramfs: the in-memory, writable root file system. Every node lives on the kernel heap,
-//! and is charged — with its name and data — to the file system's [`RamQuota`]:
-//! directories map names to vnodes, files own their bytes, links own their target
-//! ([`ramfs_vnops`]). At boot it is filled from the initrd's cpio archive ([`ramfs_cpio`]).
+//! ramfs: the in-memory, writable root file system (and `/tmp`). Every node lives on the
+//! kernel heap, and is charged — with its name and its length — to the file system's
+//! [`RamQuota`]: directories map names to vnodes, files own the pages that hold their bytes
+//! (a hole is no page: it reads as zeros), links own their target ([`ramfs_vnops`]). The
+//! quota is also the file system's size as `statfs` reports it. At boot it is filled from
+//! the initrd's cpio archive ([`ramfs_cpio`]).
 //!
 //! Nothing here is touched from interrupt context — only by system calls and boot — so its
 //! locks are plain `spin` locks rather than the IRQ-masking `osfmk` ones. No ramfs lock is
@@ -11,14 +13,36 @@ mod ramfs_cpio;
 mod ramfs_vnops;
 
 pub use ramfs_cpio::ramfs_from_cpio;
-pub use ramfs_vnops::{RAMFS_NODE_COST, RAMFS_NODE_GROWTH_MAX, RamQuota};
+pub use ramfs_vnops::{RAMFS_MAXFILESIZE, RAMFS_NODE_COST, RAMFS_NODE_GROWTH_MAX, RAMFS_PAGE_SIZE, RamQuota};
 
 use alloc::boxed::Box;
 use alloc::sync::Arc;
 
 use sys::Errno;
+use sys::mount::FT_RAMFS;
 
+use crate::vfs::vfs_mount::{MountArgs, VfsConf};
 use crate::vfs::vnode::{VType, Vnode, VnodeRef};
+
+/// The ramfs as a kind of file system: `statfs` calls it `"ramfs"`, type [`FT_RAMFS`].
+pub static RAMFS_VFSCONF: VfsConf = VfsConf { vfc_name: "ramfs", vfc_typenum: FT_RAMFS };
+
+/// The quota of the ramfs whose directory (its root, when mounting) is `dvp`: what the file
+/// system answers to `statfs` as a whole. Not a ramfs directory: `ENOTDIR`.
+pub fn ramfs_quota(dvp: &VnodeRef) -> Result<Arc<RamQuota>, Errno> {
+    ramfs_vnops::quota_of(dvp)
+}
+
+/// How to mount the ramfs whose root is `root` on `on`, from `from`, with mount flags
+/// `flags`; it answers `statfs` from its quota. Not a ramfs root: `ENOTDIR`.
+pub fn ramfs_mount_args(
+    root: &VnodeRef,
+    flags: u32,
+    from: &'static str,
+    on: &'static str,
+) -> Result<MountArgs, Errno> {
+    Ok(MountArgs { vfc: &RAMFS_VFSCONF, flags, from, on, ops: ramfs_quota(root)? })
+}
 
 /// Permissions of a directory nobody gave a mode: the root of an empty ramfs, or one the
 /// cpio archive only names as part of a longer path (`rwxr-xr-x`).

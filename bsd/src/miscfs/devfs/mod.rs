@@ -15,10 +15,13 @@ pub mod cdevsw;
 pub mod random;
 
 use alloc::boxed::Box;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use sys::Errno;
+use sys::mount::{FT_DEVFS, MNT_DONTBROWSE, MNT_LOCAL};
 
+use crate::vfs::vfs_mount::{MountArgs, VfsConf, VfsOps, VfsStat, vfs_getnewfsid};
 use crate::vfs::vnode::{DirEntry, VType, Vnode, VnodeOps, VnodeRef};
 use cdevsw::{
     CONSOLE_MAJOR, CTTY_MAJOR, DevT, FDESC_MAJOR, MM_MAJOR, MM_NULL, MM_ZERO, RANDOM_MAJOR, makedev,
@@ -37,9 +40,46 @@ const DEVFS_NODES: &[(&[u8], DevT, u16)] = &[
 /// The highest descriptor `/dev/fd` names (the descriptor table's size).
 const FDESC_MAX: u32 = crate::kern::kern_descrip::NOFILE as u32;
 
-/// A device node: its number is all it has.
+/// devfs as a kind of file system: `statfs` calls it `"devfs"`, type [`FT_DEVFS`], as XNU.
+pub static DEVFS_VFSCONF: VfsConf = VfsConf { vfc_name: "devfs", vfc_typenum: FT_DEVFS };
+
+/// How `/dev` is mounted: local and not for browsing, from `"devfs"`, as XNU mounts it at
+/// boot (`devfs_kernel_mount`).
+pub fn devfs_mount_args() -> MountArgs {
+    MountArgs {
+        vfc: &DEVFS_VFSCONF,
+        flags: MNT_LOCAL | MNT_DONTBROWSE,
+        from: "devfs",
+        on: "/dev",
+        ops: Arc::new(DevfsStats),
+    }
+}
+
+/// The nodes a devfs holds: its devices, `fd` and the root.
+const DEVFS_NODE_COUNT: u64 = DEVFS_NODES.len() as u64 + 2;
+
+/// devfs's answer to `statfs`, as XNU's `devfs_statfs` gives it: 512-byte blocks, as many as
+/// its nodes (it holds nodes, not data), and always full — nothing free, nothing to make.
+struct DevfsStats;
+
+impl VfsOps for DevfsStats {
+    fn vfs_getattr(&self) -> VfsStat {
+        VfsStat {
+            f_bsize: 512,
+            f_iosize: 512,
+            f_blocks: DEVFS_NODE_COUNT,
+            f_bfree: 0,
+            f_bavail: 0,
+            f_files: DEVFS_NODE_COUNT,
+            f_ffree: 0,
+        }
+    }
+}
+
+/// A device node: its number is all it has (and the number of its devfs).
 struct DevNode {
     dev: DevT,
+    fsid: u32,
 }
 
 impl VnodeOps for DevNode {
@@ -49,14 +89,21 @@ impl VnodeOps for DevNode {
     fn rdev(&self) -> u32 {
         self.dev
     }
+    fn fsid(&self) -> u32 {
+        self.fsid
+    }
 }
 
 /// A devfs directory: a fixed list of entries, made with it (nothing is created in devfs).
 struct DevfsDir {
     entries: Vec<(&'static [u8], VnodeRef)>,
+    fsid: u32,
 }
 
 impl VnodeOps for DevfsDir {
+    fn fsid(&self) -> u32 {
+        self.fsid
+    }
     fn lookup(&self, name: &[u8]) -> Result<VnodeRef, Errno> {
         self.entries.iter().find(|(n, _)| *n == name).map(|(_, vp)| vp.clone()).ok_or(Errno::ENOENT)
     }
@@ -70,7 +117,9 @@ impl VnodeOps for DevfsDir {
 
 /// `/dev/fd` (fdesc): a decimal name N below the table size is a device node with minor N
 /// (made on lookup); whether N is open is judged when it is opened (`EBADF`).
-struct FdescDir;
+struct FdescDir {
+    fsid: u32,
+}
 
 /// The descriptor number `name` spells: decimal digits, no leading zero (but "0").
 fn fdesc_number(name: &[u8]) -> Option<u32> {
@@ -88,9 +137,13 @@ fn fdesc_number(name: &[u8]) -> Option<u32> {
 }
 
 impl VnodeOps for FdescDir {
+    fn fsid(&self) -> u32 {
+        self.fsid
+    }
     fn lookup(&self, name: &[u8]) -> Result<VnodeRef, Errno> {
         let n = fdesc_number(name).ok_or(Errno::ENOENT)?;
-        Ok(Vnode::new(VType::VCHR, 0o666, None, Box::new(DevNode { dev: makedev(FDESC_MAJOR, n) })))
+        let ops = DevNode { dev: makedev(FDESC_MAJOR, n), fsid: self.fsid };
+        Ok(Vnode::new(VType::VCHR, 0o666, None, Box::new(ops)))
     }
     fn size(&self) -> u64 {
         0
@@ -114,20 +167,21 @@ impl VnodeOps for FdescDir {
 
 /// A new devfs; returns its root directory (`0555`, as XNU's `/dev` is `dr-xr-xr-x`).
 pub fn devfs_new_root() -> VnodeRef {
+    let fsid = vfs_getnewfsid();
     // The root first, so the entries can point back at it for `..`.
-    let holder = Vnode::new(VType::VDIR, 0o555, None, Box::new(DevfsDir { entries: Vec::new() }));
+    let holder = Vnode::new(VType::VDIR, 0o555, None, Box::new(DevfsDir { entries: Vec::new(), fsid }));
     let mut entries: Vec<(&'static [u8], VnodeRef)> = DEVFS_NODES
         .iter()
         .map(|&(name, dev, perm)| {
-            (name, Vnode::new(VType::VCHR, perm, Some(&holder), Box::new(DevNode { dev })))
+            (name, Vnode::new(VType::VCHR, perm, Some(&holder), Box::new(DevNode { dev, fsid })))
         })
         .collect();
-    entries.push((b"fd", Vnode::new(VType::VDIR, 0o555, Some(&holder), Box::new(FdescDir))));
+    entries.push((b"fd", Vnode::new(VType::VDIR, 0o555, Some(&holder), Box::new(FdescDir { fsid }))));
     entries.sort_by(|a, b| a.0.cmp(b.0));
     // Children hold only a weak link to their parent, so the real root can be made now and
     // `holder` dropped: `..` of an entry is the mounted-on directory's business (the mount
     // links), never this vnode's.
-    Vnode::new(VType::VDIR, 0o555, None, Box::new(DevfsDir { entries }))
+    Vnode::new(VType::VDIR, 0o555, None, Box::new(DevfsDir { entries, fsid }))
 }
 
 #[cfg(test)]
@@ -193,7 +247,7 @@ mod tests {
         let mem = host_user_memory::session();
         mem.map(UBUF, 0x10000, true);
         let (_root, dev, ctx) = system();
-        let mp = vfs_mount(&dev, devfs_new_root(), "devfs").unwrap();
+        let mp = vfs_mount(&dev, devfs_new_root(), devfs_mount_args()).unwrap();
         let null = vn_open(&ctx, b"/dev/null", O_RDWR, 0).unwrap();
         poke(&[7; 100]);
         assert_eq!(rd(&null, 100), Ok(0), "null reads end of file");
