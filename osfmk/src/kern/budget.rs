@@ -30,10 +30,13 @@
 //! | semaphores per task (`Task::semaphore_create`) | 4096 | `KERN_RESOURCE_SHORTAGE` |
 //! | processes (`bsd::kern::kern_fork::MAXPROC`; RLIMIT_NPROC per user, half of it) | 1000 | EAGAIN |
 //! | descriptors per process (`bsd::kern::kern_descrip::NOFILE`, RLIMIT_NOFILE) | 256 | EMFILE |
+//! | open file descriptions, all processes (`kern.maxfiles`, `bsd::kern::kern_descrip::MAXFILES`) | 30720 (root may change it) | ENFILE |
 //! | files and their metadata in the root ramfs (`bsd::fs::ramfs::RamQuota`) | a sixteenth of the heap ([`FILE_SYSTEM_HEAP_SHARE`]) beyond the initrd; a node costs 640 bytes plus its name | ENOSPC |
 //! | ramfs nodes (files, directories, links) (`RAMFS_NODE_GROWTH_MAX`) | 2048 beyond the initrd | ENOSPC |
 //! | exec: argv + envp (`bsd::kern::exec_stack::ARG_MAX`), program headers | 256 KiB; one page of headers | E2BIG; ENOEXEC |
-//! | pipe buffers | no pipes yet: they get a row when they come (B4) | |
+//! | pipe buffers (`bsd::kern::sys_pipe`) | 16 KiB each, within the open-description budget; growth to 64 KiB only while all pipes' growth stays under `PIPE_KVA_MAX` (4 MiB) | none: a pipe that may not grow stays small |
+//! | FIFO buffers (`bsd::miscfs::fifofs`) | 8 KiB per FIFO while it is open, freed at its last close; FIFOs are ramfs nodes (node budget) | ENOSPC (mkfifo), ENOMEM (open) |
+//! | `select` / `poll` per call (`bsd::kern::sys_generic`) | the sets (descriptor-table size) or at most `OPEN_MAX` (10240) pollfds; one wait-queue entry per (file, direction) however often it is named | EINVAL past the counts, ENOMEM |
 //! | advisory lock records (`flock`; `bsd::kern::kern_lockf`) | one per open file description per file, so within the descriptor and fileport budgets; allocated fallibly | ENOLCK |
 //! | threads waiting for an advisory lock | one entry per blocked thread, within the thread budget | |
 //!
