@@ -20,6 +20,7 @@ pub const CASES: &[(&str, Case)] = &[
     ("lseek: SEEK_SET/CUR/END, past the end, errors", seeks),
     ("getdirentries64: records, offsets, the EOF flag", directory_records),
     ("unlink while open; the sticky /tmp refuses another user's file", unlink_open_and_sticky),
+    ("rename races: two processes renaming one file back and forth, a third reading it", rename_races),
 ];
 
 fn mkdir(path: &[u8], mode: i32) -> Result<(), Errno> {
@@ -267,4 +268,76 @@ fn unlink_open_and_sticky(_: &Args) -> Result<(), &'static str> {
     };
     check(wifexited(status) && wexitstatus(status) == 0, "the sticky-bit rules (see the child's status)")?;
     check(unlink(b"/tmp/names-roots\0") == Ok(()), "root removes its file")
+}
+
+/// The file the racers move between [`RACE_A`] and [`RACE_B`], and what it holds.
+const RACE_DIR: &[u8] = b"/tmp/race\0";
+const RACE_A: &[u8] = b"/tmp/race/a\0";
+const RACE_B: &[u8] = b"/tmp/race/b\0";
+const RACE_TEXT: &[u8] = b"one file, two names, never both";
+const RACE_ROUNDS: usize = 300;
+
+/// A racer: moves the file from `from` to `to` whenever it finds it there; exits 0 if
+/// every rename either worked or found the file already gone (ENOENT), nothing else.
+fn racer(from: &'static [u8], to: &'static [u8]) -> i32 {
+    for _ in 0..RACE_ROUNDS {
+        match rename(from, to) {
+            Ok(()) | Err(Errno::ENOENT) => {}
+            Err(_) => return 1,
+        }
+    }
+    0
+}
+
+fn rename_races(_: &Args) -> Result<(), &'static str> {
+    let _ = (unlink(RACE_A), unlink(RACE_B), rmdir(RACE_DIR));
+    mkdir(RACE_DIR, 0o755).map_err(|_| "mkdir")?;
+    make_file(RACE_A, RACE_TEXT)?;
+    let ino = stat(RACE_A).map_err(|_| "stat")?.st_ino;
+    let mut pids = [0i32; 3];
+    for (i, pid) in pids.iter_mut().enumerate() {
+        *pid = match fork().map_err(|_| "fork")? {
+            Forked::Child => exit_process(match i {
+                0 => racer(RACE_A, RACE_B),
+                1 => racer(RACE_B, RACE_A),
+                _ => {
+                    // The reader: whichever name it finds open, the bytes are the file's.
+                    let mut bad = 0;
+                    for _ in 0..RACE_ROUNDS {
+                        for name in [RACE_A, RACE_B] {
+                            if let Ok(fd) = open_path(name, O_RDONLY, 0) {
+                                let mut b = [0u8; 64];
+                                let n = read_bytes(fd, &mut b).unwrap_or(0) as usize;
+                                if &b[..n] != RACE_TEXT {
+                                    bad += 1;
+                                }
+                                let _ = close(fd);
+                            }
+                        }
+                    }
+                    i32::from(bad != 0)
+                }
+            }),
+            Forked::Parent(pid) => pid,
+        };
+    }
+    for pid in pids {
+        let (_, status) = waitpid(pid, 0).map_err(|_| "wait4")?;
+        check(wifexited(status) && wexitstatus(status) == 0, "a racer saw an error or wrong bytes")?;
+    }
+    // Exactly one name is left, naming the same file with one link.
+    let (a, b) = (stat(RACE_A), stat(RACE_B));
+    check(a.is_ok() != b.is_ok(), "exactly one of the two names exists")?;
+    let st = a.or(b).map_err(|_| "stat the survivor")?;
+    check(st.st_ino == ino && st.st_nlink == 1 && st.st_size == RACE_TEXT.len() as i64, "the same file")?;
+    let fd = open_path(RACE_DIR, O_RDONLY | O_DIRECTORY, 0).map_err(|_| "open dir")?;
+    let mut buf = [0u8; 1024];
+    let mut pos = 0i64;
+    let n = getdirentries(fd, &mut buf, &mut pos).map_err(|_| "getdirentries64")?;
+    let _ = close(fd);
+    let (records, count) = names_in(&buf[..n])?;
+    let names = records[..count].iter().filter(|r| &r.0[..r.1] != b"." && &r.0[..r.1] != b"..").count();
+    check(names == 1, "the directory lists one entry")?;
+    let _ = (unlink(RACE_A), unlink(RACE_B));
+    rmdir(RACE_DIR).map_err(|_| "rmdir: empty again")
 }
