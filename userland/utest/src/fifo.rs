@@ -9,7 +9,7 @@ use core::sync::atomic::{AtomicU32, Ordering};
 
 use libsys::process::{Forked, fork, waitpid};
 use libsys::signal::{install, signal_action};
-use libsys::syscall::{self, close, exit_process, fcntl, open_path, read_bytes, setuid, write_bytes};
+use libsys::syscall::{self, close, exit_process, fcntl, open_path, read_bytes, write_bytes};
 use libsys::{Args, Errno};
 use sys::fcntl::{AT_FDCWD, F_GETFL, FIONREAD, O_NONBLOCK, O_RDONLY, O_RDWR, O_WRONLY, SEEK_SET};
 use sys::poll::{POLLIN, POLLOUT, PollFd};
@@ -17,6 +17,7 @@ use sys::signal::{SIG_DFL, SIG_IGN, SIGPIPE, SIGUSR1};
 use sys::stat::{S_IFBLK, S_IFCHR, S_IFIFO, S_IFMT, S_IFREG, Stat64};
 use sys::wait::{wexitstatus, wifexited};
 
+use crate::fileio::as_user_501;
 use crate::{Case, KERNEL_ADDRESS, check};
 
 pub const CASES: &[(&str, Case)] = &[
@@ -51,23 +52,6 @@ fn stat(path: &[u8]) -> Result<Stat64, Errno> {
     // SAFETY: `st` is a writable Stat64; `path` NUL-terminated.
     unsafe { syscall::stat64(cstr(path), core::ptr::from_mut(&mut st) as u64)? };
     Ok(st)
-}
-
-/// Runs `body` in a child as uid 501; its exit status.
-fn as_user_501(body: fn() -> i32) -> Result<i32, &'static str> {
-    match fork().map_err(|_| "fork")? {
-        Forked::Child => {
-            if setuid(501).is_err() {
-                exit_process(100);
-            }
-            exit_process(body())
-        }
-        Forked::Parent(pid) => {
-            let status = waitpid(pid, 0).map_err(|_| "wait4")?.1;
-            check(wifexited(status), "the uid-501 child exited")?;
-            Ok(wexitstatus(status))
-        }
-    }
 }
 
 fn making(_: &Args) -> Result<(), &'static str> {

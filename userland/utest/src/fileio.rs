@@ -79,7 +79,8 @@ fn pwrite(fd: i32, buf: &[u8], off: i64) -> Result<u64, Errno> {
 }
 
 /// Runs `body` in a child as uid 501 and reports its exit status (0 = every check held).
-fn as_user_501(body: fn() -> i32) -> Result<i32, &'static str> {
+/// Runs `body` in a child as uid 501; its exit status.
+pub(crate) fn as_user_501(body: fn() -> i32) -> Result<i32, &'static str> {
     match fork().map_err(|_| "fork")? {
         Forked::Child => {
             if setuid(501).is_err() {

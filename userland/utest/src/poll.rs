@@ -181,16 +181,21 @@ fn select_errors(_: &Args) -> Result<(), &'static str> {
     Ok(())
 }
 
+/// A child that writes one byte to `fd` after `ms` milliseconds; its pid.
+fn write_later(fd: i32, ms: u64) -> Result<i32, &'static str> {
+    match fork().map_err(|_| "fork")? {
+        Forked::Child => {
+            crate::sched::sleep_ms(ms);
+            exit_process(i32::from(write_bytes(fd, b"z") != Ok(1)))
+        }
+        Forked::Parent(pid) => Ok(pid),
+    }
+}
+
 fn select_blocks(_: &Args) -> Result<(), &'static str> {
     let [r, w] = pipe().map_err(|_| "pipe")?;
     let [r2, w2] = pipe().map_err(|_| "pipe 2")?;
-    let pid = match fork().map_err(|_| "fork")? {
-        Forked::Child => {
-            crate::sched::sleep_ms(30);
-            exit_process(i32::from(write_bytes(w2, b"z") != Ok(1)))
-        }
-        Forked::Parent(pid) => pid,
-    };
+    let pid = write_later(w2, 30)?;
     let nd = r.max(r2) + 1;
     let mut rs = Some(FdSet::of(&[r, r2]));
     check(select(nd, &mut rs, &mut None, &mut None, None) == Ok(1), "woken by the child's write")?;
@@ -350,13 +355,7 @@ fn poll_blocks(_: &Args) -> Result<(), &'static str> {
     check(wifexited(status) && wexitstatus(status) == 0, "non-root past RLIMIT_NOFILE: EINVAL")?;
     let [r, w] = pipe().map_err(|_| "pipe")?;
     let [r2, w2] = pipe().map_err(|_| "pipe 2")?;
-    let pid = match fork().map_err(|_| "fork")? {
-        Forked::Child => {
-            crate::sched::sleep_ms(30);
-            exit_process(i32::from(write_bytes(w2, b"z") != Ok(1)))
-        }
-        Forked::Parent(pid) => pid,
-    };
+    let pid = write_later(w2, 30)?;
     // The same pipe named many times joins its wait queue once.
     let mut fds = [pfd(r, POLLIN); 64];
     fds[40] = pfd(r2, POLLIN);

@@ -16,7 +16,6 @@ use alloc::sync::Arc;
 
 use osfmk::kern::waitq::Wait;
 use sys::Errno;
-use sys::fcntl::{FIOASYNC, FIONBIO, FIONREAD};
 
 use crate::kern::kern_descrip::{DType, FNONBLOCK, FREAD, FWRITE, FileGlob, FileOps, FileStat};
 use crate::kern::kern_synch::{PCATCH, msleep};
@@ -123,15 +122,11 @@ impl FileOps for FifoFile {
         self.wr.as_ref().ok_or(Errno::EBADF)?.write_from(fg, uio)
     }
 
-    fn fo_ioctl(&self, _fg: &FileGlob, cmd: u32, data: &mut [u8]) -> Result<(), Errno> {
-        match cmd {
-            FIONREAD => {
-                let n = i32::try_from(self.pipe.readable()).unwrap_or(i32::MAX);
-                data.get_mut(..4).ok_or(Errno::EINVAL)?.copy_from_slice(&n.to_ne_bytes());
-                Ok(())
-            }
-            FIONBIO | FIOASYNC => Ok(()),
-            _ => Err(Errno::ENOTTY),
+    fn fo_ioctl(&self, fg: &FileGlob, cmd: u32, data: &mut [u8]) -> Result<(), Errno> {
+        // A FIFO answers what a pipe does (FIONREAD: the bytes waiting), through either end.
+        match self.rd.as_ref().or(self.wr.as_ref()) {
+            Some(end) => end.fo_ioctl(fg, cmd, data),
+            None => Err(Errno::EBADF),
         }
     }
 
