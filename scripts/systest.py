@@ -242,6 +242,14 @@ C_PROGRAMS = {
         r"c-files: made, listed, renamed, piped and removed: all as POSIX says",
         0,
     ),
+    "fileops": (
+        r"c-fileops: pwrite/pread with a hole, ftruncate down and up: hello \+ 3 zeros\r?\n"
+        r"c-fileops: chmod 0600, access, a hard link \(2 links\) and a symlink to it\r?\n"
+        r"c-fileops: a child's \"via fifo\" came through a FIFO, then end of file\r?\n"
+        r"c-fileops: flock kept another process out, then let it in\r?\n"
+        r"c-fileops: every call answered as Darwin's manual pages say",
+        0,
+    ),
     "poll": (
         r"c-poll: poll woke for \"ping\" from child \d+\r?\n"
         r"c-poll: the child answered, exited with 5 and poll saw POLLIN\|POLLHUP\r?\n"

@@ -176,8 +176,8 @@ impl Pipe {
 pub struct PipeEnd {
     pipe: Arc<Pipe>,
     write: bool,
-    /// For an end attached to a FIFO: how many ends of the other kind had been attached
-    /// when this one was (see [`PipeEnd::peer_came`]).
+    /// For an end attached to a FIFO: how many ends of the other kind had come and gone
+    /// before this one was attached (see [`PipeEnd::peer_came`]).
     peers_seen: u64,
 }
 
@@ -194,15 +194,19 @@ impl PipeEnd {
                 b.readers += 1;
             }
             b.attached[usize::from(write)] += 1;
-            b.attached[usize::from(!write)]
+            // Peers that came and went before this end: a peer attached now, or any later
+            // one, makes the count differ.
+            let present = if write { b.readers } else { b.writers };
+            b.attached[usize::from(!write)] - u64::from(present)
         };
         pipe.readq.wakeup_all();
         pipe.writeq.wakeup_all();
         PipeEnd { pipe: pipe.clone(), write, peers_seen }
     }
 
-    /// Is an end of the other kind attached now, or has one been attached since this end
-    /// was (and perhaps gone again)? What a FIFO open waiting for its peer waits for.
+    /// Is an end of the other kind attached now, or was one there when this end was
+    /// attached, or has one come since (and perhaps gone again)? What a FIFO open waiting
+    /// for its peer waits for: a peer that wrote and closed before this thread ran counts.
     pub fn peer_came(&self) -> bool {
         let b = self.pipe.buf.lock();
         let peers = if self.write { b.readers } else { b.writers };

@@ -78,12 +78,15 @@ mod tests {
                     "EMFILE" => Errno::EMFILE,
                     "EPIPE" => Errno::EPIPE,
                     "ENOTEMPTY" => Errno::ENOTEMPTY,
+                    "ENXIO" => Errno::ENXIO,
+                    "EACCES" => Errno::EACCES,
+                    "EAGAIN" => Errno::EAGAIN,
                     _ => return None,
                 }
                 .0,
             ))
         });
-        assert_eq!(n, 9);
+        assert_eq!(n, 12);
     }
 
     #[test]
@@ -155,9 +158,23 @@ mod tests {
                 "SEEK_SET" => fcntl::SEEK_SET,
                 "SEEK_CUR" => fcntl::SEEK_CUR,
                 "SEEK_END" => fcntl::SEEK_END,
+                "F_OK" => fcntl::F_OK,
+                "X_OK" => fcntl::X_OK,
+                "W_OK" => fcntl::W_OK,
+                "R_OK" => fcntl::R_OK,
                 _ => return None,
             }))
         });
-        assert_eq!(n, 3);
+        assert_eq!(n, 7);
+        let n = check(include_str!("../../../userland/c/include/sys/file.h"), |name| {
+            Some(i64::from(match name {
+                "LOCK_SH" => fcntl::LOCK_SH,
+                "LOCK_EX" => fcntl::LOCK_EX,
+                "LOCK_NB" => fcntl::LOCK_NB,
+                "LOCK_UN" => fcntl::LOCK_UN,
+                _ => return None,
+            }))
+        });
+        assert_eq!(n, 4);
     }
 }

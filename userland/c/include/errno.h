@@ -12,6 +12,10 @@ extern int errno;
 #define ENOTDIR 20
 #define EISDIR 21
 #define EINVAL 22
+#define ENXIO 6
+#define EACCES 13
+#define EAGAIN 35
+#define EWOULDBLOCK EAGAIN
 #define EMFILE 24
 #define EPIPE 32
 #define ENOTEMPTY 66

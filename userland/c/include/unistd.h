@@ -40,5 +40,18 @@ ssize_t pwrite(int fd, const void *buf, size_t len, off_t offset);
 off_t lseek(int fd, off_t offset, int whence);
 int dup(int fd);
 int dup2(int from, int to);
+int ftruncate(int fd, off_t length);
+int truncate(const char *path, off_t length);
+int fsync(int fd);
+#define F_OK 0
+#define X_OK 1
+#define W_OK 2
+#define R_OK 4
+/* Checked with the real ids, as POSIX says. */
+int access(const char *path, int mode);
+int link(const char *from, const char *to);
+int symlink(const char *target, const char *path);
+/* The link's target, not NUL-terminated; its length. */
+ssize_t readlink(const char *path, char *buf, size_t len);
 
 #endif

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/file.h>
 #include <sys/select.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -212,4 +213,69 @@ int dup(int fd)
 int dup2(int from, int to)
 {
 	return (int)result(rxnu_svc2(SYS_dup2, from, to));
+}
+
+int ftruncate(int fd, off_t length)
+{
+	return (int)result(rxnu_svc2(SYS_ftruncate, fd, length));
+}
+
+int truncate(const char *path, off_t length)
+{
+	return (int)result(rxnu_svc2(SYS_truncate, path, length));
+}
+
+int fsync(int fd)
+{
+	return (int)result(rxnu_svc1(SYS_fsync, fd));
+}
+
+int access(const char *path, int mode)
+{
+	return (int)result(rxnu_svc2(SYS_access, path, mode));
+}
+
+int link(const char *from, const char *to)
+{
+	return (int)result(rxnu_svc2(SYS_link, from, to));
+}
+
+int symlink(const char *target, const char *path)
+{
+	return (int)result(rxnu_svc2(SYS_symlink, target, path));
+}
+
+ssize_t readlink(const char *path, char *buf, size_t len)
+{
+	return result(rxnu_svc3(SYS_readlink, path, buf, len));
+}
+
+int lstat(const char *path, struct stat *sb)
+{
+	return (int)result(rxnu_svc2(SYS_lstat64, path, sb));
+}
+
+int mkfifo(const char *path, mode_t mode)
+{
+	return (int)result(rxnu_svc2(SYS_mkfifo, path, mode));
+}
+
+int chmod(const char *path, mode_t mode)
+{
+	return (int)result(rxnu_svc2(SYS_chmod, path, mode));
+}
+
+int fchmod(int fd, mode_t mode)
+{
+	return (int)result(rxnu_svc2(SYS_fchmod, fd, mode));
+}
+
+mode_t umask(mode_t mask)
+{
+	return (mode_t)rxnu_svc1(SYS_umask, mask);
+}
+
+int flock(int fd, int operation)
+{
+	return (int)result(rxnu_svc2(SYS_flock, fd, operation));
 }

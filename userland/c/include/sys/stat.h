@@ -53,8 +53,17 @@ _Static_assert(__builtin_offsetof(struct stat, st_blksize) == 112, "st_blksize a
 #define S_ISDIR(m) (((m) & S_IFMT) == S_IFDIR)
 #define S_ISREG(m) (((m) & S_IFMT) == S_IFREG)
 
+#define S_ISFIFO(m) (((m) & S_IFMT) == S_IFIFO)
+#define S_ISLNK(m) (((m) & S_IFMT) == S_IFLNK)
+
 int stat(const char *path, struct stat *sb);
+int lstat(const char *path, struct stat *sb);
 int fstat(int fd, struct stat *sb);
 int mkdir(const char *path, mode_t mode);
+int mkfifo(const char *path, mode_t mode);
+int chmod(const char *path, mode_t mode);
+int fchmod(int fd, mode_t mode);
+/* Sets the creation mask; returns the old one. */
+mode_t umask(mode_t mask);
 
 #endif
