@@ -1,6 +1,6 @@
 //! The rules of `select`, `pselect` and `poll` that need no process (XNU's
 //! `sys_generic.c`; reference `xnu-abi-files-tty-tools.md` §2.4–2.5): timeouts, the bit
-//! sets, and how a file's readiness becomes `revents`. The calls themselves, which look up
+//! sets, how a file's readiness becomes `revents`, and which entries join wait queues. The calls themselves, which look up
 //! descriptors and sleep, are in `sys_generic`.
 
 use alloc::vec::Vec;
@@ -132,6 +132,28 @@ pub fn poll_revents(events: i16, probe: PollProbe) -> i16 {
     revents
 }
 
+/// Which of `keys` (a file and a direction; `None`: not asked) is the first to name its
+/// file and direction: only those join the file's wait queue, so one file named many times
+/// costs one queue entry, not a wait (and teardown) growing with the square of the count.
+/// Worked out before the wait, with memory that can fail cleanly (`ENOMEM`).
+pub fn first_of_each(keys: &[Option<(usize, u32)>]) -> Result<Vec<bool>, Errno> {
+    let mut order: Vec<usize> = Vec::new();
+    order.try_reserve_exact(keys.len()).map_err(|_| Errno::ENOMEM)?;
+    order.extend((0..keys.len()).filter(|&i| keys[i].is_some()));
+    order.sort_unstable_by_key(|&i| (keys[i], i));
+    let mut first = Vec::new();
+    first.try_reserve_exact(keys.len()).map_err(|_| Errno::ENOMEM)?;
+    first.resize(keys.len(), false);
+    let mut prev = None;
+    for i in order {
+        if keys[i] != prev {
+            first[i] = true;
+            prev = keys[i];
+        }
+    }
+    Ok(first)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -194,5 +216,17 @@ mod tests {
         assert_eq!(poll_revents(0, eof), 0);
         assert_eq!(poll_filters(POLLHUP), (true, false, false));
         assert_eq!(poll_filters(POLLATTRIB | POLLOUT), (false, true, true));
+    }
+
+    #[test]
+    fn each_file_and_direction_joins_once() {
+        let (a, b) = (Some((0x1000, 1)), Some((0x2000, 1)));
+        let a_write = Some((0x1000, 2));
+        let keys = [a, None, b, a, a_write, b, None, a_write];
+        assert_eq!(
+            first_of_each(&keys),
+            Ok(alloc::vec![true, false, true, false, true, false, false, false])
+        );
+        assert_eq!(first_of_each(&[]), Ok(alloc::vec![]));
     }
 }

@@ -210,17 +210,16 @@ fn deadline_after(ns: u64) -> u64 {
     mach_absolute_time().saturating_add(nanoseconds_to_absolutetime(ns))
 }
 
-/// Keeps a file's wait queue from being joined twice by one wait: the same description
-/// (or two ends of one pipe asked the same question) named many times must not make the
-/// wait, and its teardown, grow with the square of the count.
-#[derive(Default)]
-struct Registered(alloc::collections::BTreeSet<(usize, u32)>);
+/// The key [`first_of_each`](crate::kern::select::first_of_each) knows `fg` by for direction `which`.
+fn queue_key(fg: &FileGlob, which: u32) -> Option<(usize, u32)> {
+    Some((Arc::as_ptr(&fg.fg_ops) as *const () as usize, which))
+}
 
-impl Registered {
-    /// Should this wait join `fg`'s queue for `which`? Yes the first time only.
-    fn first(&mut self, fg: &FileGlob, which: u32) -> bool {
-        self.0.insert((Arc::as_ptr(&fg.fg_ops) as *const () as usize, which))
-    }
+/// Begins a `select`/`poll` wait with room for the `joins` queues it may join.
+fn begin_wait<'q>(deadline: Option<u64>, joins: usize) -> Result<osfmk::kern::waitq::Wait<'q>, Errno> {
+    let mut wait = osfmk::kern::waitq::Wait::begin(osfmk::kern::waitq::Interruptible::Yes, deadline);
+    wait.try_reserve(joins).map_err(|_| Errno::ENOMEM)?;
+    Ok(wait)
 }
 
 /// How a `select` or `poll` sleep ended without anything becoming ready.
@@ -256,7 +255,6 @@ const SELECT_WHICH: [u32; 3] = [FREAD, FWRITE, 0];
 /// bits the sets hold afterwards; only then are they written back.
 fn select_internal(p: &Proc, nd: i32, sets: [UserAddr; 3], timeout_ns: Option<u64>) -> Result<usize, Errno> {
     use crate::kern::select::FdSet;
-    use osfmk::kern::waitq::{Interruptible, Wait};
     use sys::poll::fd_set_words;
 
     if nd < 0 {
@@ -285,13 +283,17 @@ fn select_internal(p: &Proc, nd: i32, sets: [UserAddr; 3], timeout_ns: Option<u6
     let deadline = timeout_ns.filter(|&ns| ns > 0).map(deadline_after);
     let poll_once = timeout_ns == Some(0);
     let mut outs = [FdSet::zeroed(words)?, FdSet::zeroed(words)?, FdSet::zeroed(words)?];
+    let mut keys = Vec::new();
+    keys.try_reserve_exact(watched.len()).map_err(|_| Errno::ENOMEM)?;
+    keys.extend(watched.iter().map(|w| queue_key(&w.fg, SELECT_WHICH[w.slot])));
+    let first = crate::kern::select::first_of_each(&keys)?;
+    let joins = first.iter().filter(|&&f| f).count();
     let mut ready = 0;
     loop {
-        let mut registered = Registered::default();
-        let mut wait = (!poll_once).then(|| Wait::begin(Interruptible::Yes, deadline));
-        for w in &watched {
+        let mut wait = if poll_once { None } else { Some(begin_wait(deadline, joins)?) };
+        for (i, w) in watched.iter().enumerate() {
             let which = SELECT_WHICH[w.slot];
-            let join = wait.as_mut().filter(|_| ready == 0 && registered.first(&w.fg, which));
+            let join = wait.as_mut().filter(|_| ready == 0 && first[i]);
             if w.fg.fg_ops.fo_select(&w.fg, which, join) {
                 outs[w.slot].insert(w.fd);
                 ready += 1;
@@ -350,7 +352,6 @@ pub fn pselect(p: &Proc, nd: i32, sets: [UserAddr; 3], ts: UserAddr, mask: UserA
 pub fn poll(p: &Proc, fds: UserAddr, nfds: u32, timeout: i32) -> Result<usize, Errno> {
     use crate::kern::kern_descrip::DType;
     use crate::kern::select::{PollProbe, poll_filters, poll_revents, poll_timeout};
-    use osfmk::kern::waitq::{Interruptible, Wait};
     use sys::IntoBytes;
     use sys::poll::{FD_SETSIZE, POLL_OPEN_MAX, POLLNVAL, PollFd};
 
@@ -396,23 +397,32 @@ pub fn poll(p: &Proc, fds: UserAddr, nfds: u32, timeout: i32) -> Result<usize, E
     let timeout_ns = poll_timeout(timeout);
     let poll_once = failed > 0 || timeout_ns == Some(0);
     let deadline = timeout_ns.filter(|&ns| ns > 0).map(deadline_after);
+    // Two keys per pollfd: its read and its write interest.
+    let mut keys = Vec::new();
+    keys.try_reserve_exact(2 * watched.len()).map_err(|_| Errno::ENOMEM)?;
+    for w in &watched {
+        let (read, write, _) = poll_filters(pfds[w.slot].events);
+        keys.push(queue_key(&w.fg, FREAD).filter(|_| read));
+        keys.push(queue_key(&w.fg, FWRITE).filter(|_| write));
+    }
+    let first = crate::kern::select::first_of_each(&keys)?;
+    let joins = first.iter().filter(|&&f| f).count();
     let mut ready;
     loop {
         ready = failed;
-        let mut registered = Registered::default();
-        let mut wait = (!poll_once).then(|| Wait::begin(Interruptible::Yes, deadline));
-        for w in &watched {
+        let mut wait = if poll_once { None } else { Some(begin_wait(deadline, joins)?) };
+        for (i, w) in watched.iter().enumerate() {
             let events = pfds[w.slot].events;
             let (read, write, _) = poll_filters(events);
             let ops = &*w.fg.fg_ops;
             let mut probe = PollProbe::default();
             if read {
-                let join = wait.as_mut().filter(|_| ready == 0 && registered.first(&w.fg, FREAD));
+                let join = wait.as_mut().filter(|_| ready == 0 && first[2 * i]);
                 probe.readable = ops.fo_select(&w.fg, FREAD, join);
                 probe.read_eof = probe.readable && ops.fo_hangup(FREAD);
             }
             if write {
-                let join = wait.as_mut().filter(|_| ready == 0 && registered.first(&w.fg, FWRITE));
+                let join = wait.as_mut().filter(|_| ready == 0 && first[2 * i + 1]);
                 probe.writable = ops.fo_select(&w.fg, FWRITE, join);
                 probe.write_eof = probe.writable && ops.fo_hangup(FWRITE);
             }

@@ -238,6 +238,28 @@ mod imp {
             }
         }
 
+        /// Room for `n` more queues, so joining them allocates nothing.
+        fn try_reserve(&mut self, n: usize) -> Result<(), alloc::collections::TryReserveError> {
+            let held = match self {
+                Queues::None => 0,
+                Queues::One(_) => 1,
+                Queues::Two(..) => 2,
+                Queues::Many(v) => return v.try_reserve(n),
+            };
+            if held + n <= 2 {
+                return Ok(());
+            }
+            let mut v = Vec::new();
+            v.try_reserve(held + n)?;
+            match core::mem::replace(self, Queues::None) {
+                Queues::One(a) => v.push(a),
+                Queues::Two(a, b) => v.extend([a, b]),
+                _ => {}
+            }
+            *self = Queues::Many(v);
+            Ok(())
+        }
+
         fn for_each(&self, mut f: impl FnMut(&WaitQueue)) {
             match self {
                 Queues::None => {}
@@ -282,6 +304,12 @@ mod imp {
                 self.queues.push(q);
             }
             self
+        }
+
+        /// Make room to join `n` more queues without allocating (a `select` over many
+        /// files asks first, so running out of memory is its error, not a failure here).
+        pub fn try_reserve(&mut self, n: usize) -> Result<(), alloc::collections::TryReserveError> {
+            self.queues.try_reserve(n)
         }
 
         /// Block until the wait ends (at once if it already has) and say how it ended.
@@ -359,6 +387,10 @@ mod host {
             self
         }
         /// Nobody else runs on the host to end the wait: it times out.
+        pub fn try_reserve(&mut self, _n: usize) -> Result<(), alloc::collections::TryReserveError> {
+            Ok(())
+        }
+
         pub fn block(self) -> WaitResult {
             WaitResult::TimedOut
         }
