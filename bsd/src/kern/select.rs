@@ -1,7 +1,7 @@
 //! The rules of `select`, `pselect` and `poll` that need no process (XNU's
 //! `sys_generic.c`; reference `xnu-abi-files-tty-tools.md` §2.4–2.5): timeouts, the bit
-//! sets, how a file's readiness becomes `revents`, and which entries join wait queues. The calls themselves, which look up
-//! descriptors and sleep, are in `sys_generic`.
+//! sets, how a file's readiness becomes `revents`, and which entries join wait queues.
+//! The calls themselves, which look up descriptors and sleep, are in `sys_generic`.
 
 use alloc::vec::Vec;
 
