@@ -185,8 +185,12 @@ pub struct Identity<'a> {
 }
 
 /// Share of the file systems' heap allowance that `/tmp` (a ramfs of its own) may take; the
-/// root file system keeps the rest.
+/// root file system keeps what `/tmp` and [`MOUNTS_ALLOWANCE_DIVISOR`] leave.
 pub const TMPFS_ALLOWANCE_DIVISOR: usize = 2;
+
+/// Share of the file systems' heap allowance that the ramfs file systems `mount(2)` makes
+/// take between them: each gets an equal, fixed part (`RAMFS_MOUNT_MAX` of them at most).
+pub const MOUNTS_ALLOWANCE_DIVISOR: usize = 4;
 
 /// Mounts `root` as the root file system (from the initrd), devfs on `/dev` and a ramfs of
 /// its own (budget `allowance`, mode `01777`) on `/tmp`, making either directory in `root` if
@@ -238,9 +242,12 @@ pub fn bsd_init(
     crate::miscfs::devfs::random::random_init(identity.entropy);
     crate::vfs::vnode::set_vfs_clock(crate::kern::kern_time::nanotime);
     let allowance = osfmk::kern::budget::heap_share(osfmk::kern::budget::FILE_SYSTEM_HEAP_SHARE);
-    // /tmp gets its own part of it, the root file system the rest.
+    // /tmp gets its own part of it, the file systems mount(2) makes theirs, the root file
+    // system the rest.
     let tmp_allowance = allowance / TMPFS_ALLOWANCE_DIVISOR;
-    let allowance = allowance - tmp_allowance;
+    let mounts_allowance = allowance / MOUNTS_ALLOWANCE_DIVISOR;
+    crate::fs::ramfs::ramfs_set_mount_share(mounts_allowance / crate::fs::ramfs::RAMFS_MOUNT_MAX);
+    let allowance = allowance - tmp_allowance - mounts_allowance;
     let root = match initrd.map(|a| crate::fs::ramfs::ramfs_from_cpio(a, allowance)) {
         Some(Ok(root)) => root,
         Some(Err(e)) => panic!("bsd_init: the initrd is not a valid cpio archive ({})", e.name()),

@@ -794,6 +794,14 @@ mod handlers {
         vfs_syscalls::getfsstat64(buf, bufsize, flags).map(count)
     }
 
+    pub fn mount(cx: &mut SysCtx, fstype: UserAddr, path: UserAddr, flags: i32, data: UserAddr) -> SysRet {
+        done(vfs_syscalls::mount(cx.p, fstype, path, flags, data))
+    }
+
+    pub fn unmount(cx: &mut SysCtx, path: UserAddr, flags: i32) -> SysRet {
+        done(vfs_syscalls::unmount(cx.p, path, flags))
+    }
+
     pub fn getdirentries64(
         cx: &mut SysCtx,
         fd: i32,

@@ -1,11 +1,12 @@
 //! The virtual file system layer (XNU's `bsd/vfs`): the [`vnode`] every file system hands out,
 //! [`vfs_lookup`], which walks a path over vnodes, [`vfs_vnops`] (vnodes as open files) and
 //! [`vfs_syscalls`] (the file system calls), and [`vfs_mount`], the mount table that joins
-//! file systems into one tree.
+//! file systems into one tree, with [`vfs_conf`], the kinds `mount(2)` can make.
 //!
 //! The path limits and file-type mode bits that the lookup and the file systems share are
 //! user ABI; they live in `sys` (`param`, `stat`) and are re-exported here.
 
+pub mod vfs_conf;
 pub mod vfs_lookup;
 pub mod vfs_mount;
 #[cfg(target_os = "none")]

@@ -10,23 +10,50 @@
 //! they were made. A mount knows its kind ([`VfsConf`]), flags and names, and asks its file
 //! system ([`VfsOps`]) for the numbers `statfs` reports ([`Mount::statfs`]); a vnode finds
 //! its mount by the number its file system gives every vnode ([`vnode_mount`]).
+//!
+//! The table is bounded ([`MOUNT_MAX`]): `mount(2)` lets root add to it, and each entry holds
+//! kernel heap until its `unmount(2)`.
 
+use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU32, Ordering};
 
 use sys::Errno;
-use sys::mount::{Fsid, MNT_VISFLAGMASK, Statfs, set_name};
+use sys::mount::{
+    Fsid, MNT_ASYNC, MNT_DONTBROWSE, MNT_IGNORE_OWNERSHIP, MNT_LOCAL, MNT_NOATIME, MNT_NODEV, MNT_NOEXEC,
+    MNT_NOSUID, MNT_RDONLY, MNT_STRICTATIME, MNT_SYNCHRONOUS, MNT_UPDATE, MNT_VISFLAGMASK, Statfs, set_name,
+};
 
 use crate::vfs::vnode::{VType, Vnode, VnodeRef};
 
-/// A kind of file system (XNU's `struct vfstable` entry): its name and type number.
-#[derive(Debug)]
+/// Most file systems mounted at once, the boot's three included (XNU has no fixed limit;
+/// here each mount holds kernel heap that `mount(2)` asks for, so the table has a bound). One
+/// more: `ENOMEM`, the error XNU's `mount_common` gives when it cannot allocate a mount.
+pub const MOUNT_MAX: usize = 64;
+
+/// A fresh file system as its kind makes it: its root directory and its [`VfsOps`].
+pub type VfsInstance = (VnodeRef, Arc<dyn VfsOps>);
+
+/// A kind of file system (XNU's `struct vfstable` entry): its name, type number, and how a
+/// fresh, empty instance of it is made for `mount(2)` (XNU's `VFS_MOUNT`, here without a
+/// device or arguments to read).
 pub struct VfsConf {
     /// The type name (`f_fstypename`), e.g. `"ramfs"`.
     pub vfc_name: &'static str,
     /// The type number (`f_type`, `FT_*`).
     pub vfc_typenum: u32,
+    /// A new instance: its root directory and what it answers `statfs` with.
+    pub vfc_mount: fn() -> Result<VfsInstance, Errno>,
+}
+
+impl core::fmt::Debug for VfsConf {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("VfsConf")
+            .field("vfc_name", &self.vfc_name)
+            .field("vfc_typenum", &self.vfc_typenum)
+            .finish()
+    }
 }
 
 /// A file system's size and use as `statfs` reports them (the numbers of XNU's `struct
@@ -58,8 +85,8 @@ pub trait VfsOps: Send + Sync {
 pub struct MountArgs {
     pub vfc: &'static VfsConf,
     pub flags: u32,
-    pub from: &'static str,
-    pub on: &'static str,
+    pub from: String,
+    pub on: String,
     pub ops: Arc<dyn VfsOps>,
 }
 
@@ -70,8 +97,10 @@ pub struct Mount {
     mnt_vnodecovered: Option<VnodeRef>,
     /// Its root directory (what XNU's `VFS_ROOT` returns).
     mnt_root: VnodeRef,
-    /// Its kind, flags, names and operations.
+    /// Its kind, names and operations (the flags as first given are in `mnt_flag`).
     mnt_args: MountArgs,
+    /// Its mount flags now (XNU's `mnt_flag`); `MNT_UPDATE` may change them.
+    mnt_flag: AtomicU32,
 }
 
 /// A counted reference to a mount.
@@ -93,6 +122,28 @@ impl Mount {
         self.mnt_args.vfc.vfc_name
     }
 
+    /// Its mount flags (`MNT_*`) now.
+    pub fn flags(&self) -> u32 {
+        self.mnt_flag.load(Ordering::Acquire)
+    }
+
+    /// Replaces the flags in `mask` with those of `flags` (`MNT_UPDATE`); the others stay.
+    pub fn update_flags(&self, mask: u32, flags: u32) {
+        let _ = self
+            .mnt_flag
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |f| Some((f & !mask) | (flags & mask)));
+    }
+
+    /// Mounted read-only (`MNT_RDONLY`)?
+    pub fn is_rdonly(&self) -> bool {
+        self.flags() & MNT_RDONLY != 0
+    }
+
+    fn new(covered: Option<VnodeRef>, root: VnodeRef, args: MountArgs) -> Mount {
+        let flags = AtomicU32::new(args.flags);
+        Mount { mnt_vnodecovered: covered, mnt_root: root, mnt_args: args, mnt_flag: flags }
+    }
+
     /// `struct statfs` for this mount (XNU's `vfs_get_statfs64` after `vfs_update_vfsstat`):
     /// the file system's numbers now, its id (its number, then its type number), owner (the
     /// kernel mounted everything: root), type, the visible mount flags and its names.
@@ -110,7 +161,7 @@ impl Mount {
         sfs.f_fsid = Fsid { val: [self.mnt_root.fsid() as i32, typenum as i32] };
         sfs.f_owner = 0;
         sfs.f_type = typenum;
-        sfs.f_flags = self.mnt_args.flags & MNT_VISFLAGMASK;
+        sfs.f_flags = self.flags() & MNT_VISFLAGMASK;
         set_name(&mut sfs.f_fstypename, self.mnt_args.vfc.vfc_name.as_bytes());
         set_name(&mut sfs.f_mntonname, self.mnt_args.on.as_bytes());
         set_name(&mut sfs.f_mntfromname, self.mnt_args.from.as_bytes());
@@ -138,6 +189,12 @@ pub fn vnode_mount(vp: &Vnode) -> Option<MountRef> {
     MOUNTLIST.read().iter().find(|m| m.mnt_root.fsid() == fsid).cloned()
 }
 
+/// Does `vp` belong to a file system mounted read-only? Then nothing in it may be made,
+/// removed, renamed or written (`EROFS`, as XNU's `vnode_authorize` and the name calls give).
+pub fn vfs_isrdonly(vp: &Vnode) -> bool {
+    vnode_mount(vp).is_some_and(|mp| mp.is_rdonly())
+}
+
 /// The next file system number (XNU's `vfs_getnewfsid`): unique, never 0.
 pub fn vfs_getnewfsid() -> u32 {
     static NEXT: AtomicU32 = AtomicU32::new(1);
@@ -158,7 +215,7 @@ pub fn vfs_mountroot(root: VnodeRef, args: MountArgs) -> Result<MountRef, Errno>
     if root.root_of().is_some() || root.mountedhere().is_some() {
         return Err(Errno::EINVAL);
     }
-    let mp = Arc::new(Mount { mnt_vnodecovered: None, mnt_root: root, mnt_args: args });
+    let mp = Arc::new(Mount::new(None, root, args));
     mp.mnt_root.mounts.write().root_of = Some(Arc::downgrade(&mp));
     list.insert(0, mp.clone());
     Ok(mp)
@@ -167,7 +224,8 @@ pub fn vfs_mountroot(root: VnodeRef, args: MountArgs) -> Result<MountRef, Errno>
 /// Mounts the file system whose root directory is `root` on directory `covered`. `covered`
 /// not a directory: `ENOTDIR`; already a mount point, or the root of a mounted file system
 /// already: `EBUSY` (XNU refuses to stack a mount on a covered vnode); `root` not a
-/// directory or mounted elsewhere already: `EINVAL`. Who may mount is the caller's concern.
+/// directory or mounted elsewhere already: `EINVAL`; [`MOUNT_MAX`] mounts there already:
+/// `ENOMEM`. Who may mount is the caller's concern.
 pub fn vfs_mount(covered: &VnodeRef, root: VnodeRef, args: MountArgs) -> Result<MountRef, Errno> {
     if covered.vtype() != VType::VDIR {
         return Err(Errno::ENOTDIR);
@@ -184,7 +242,10 @@ pub fn vfs_mount(covered: &VnodeRef, root: VnodeRef, args: MountArgs) -> Result<
     if root.root_of().is_some() || root.mountedhere().is_some() {
         return Err(Errno::EINVAL);
     }
-    let mp = Arc::new(Mount { mnt_vnodecovered: Some(covered.clone()), mnt_root: root, mnt_args: args });
+    if list.len() >= MOUNT_MAX {
+        return Err(Errno::ENOMEM);
+    }
+    let mp = Arc::new(Mount::new(Some(covered.clone()), root, args));
     mp.mnt_root.mounts.write().root_of = Some(Arc::downgrade(&mp));
     covered.mounts.write().mountedhere = Some(mp.clone());
     list.push(mp.clone());
@@ -212,10 +273,74 @@ pub fn vfs_unmount(mp: &MountRef) -> Result<(), Errno> {
     Ok(())
 }
 
+/// The mount flags a caller of `mount(2)` sets, kept as given and shown by `statfs`; a
+/// new mount's other flags are its file system's (`MNT_LOCAL`). These are the ones XNU's
+/// `mount_common` copies from the caller into `mnt_flag`, less those for features this kernel
+/// lacks (unions, quarantine, content protection). Of them only `MNT_RDONLY` is enforced.
+pub const MNT_USER_FLAGS: u32 = MNT_RDONLY
+    | MNT_SYNCHRONOUS
+    | MNT_NOEXEC
+    | MNT_NOSUID
+    | MNT_NODEV
+    | MNT_ASYNC
+    | MNT_DONTBROWSE
+    | MNT_IGNORE_OWNERSHIP
+    | MNT_NOATIME
+    | MNT_STRICTATIME;
+
+/// `mount(2)` once the caller is allowed and its arguments are in (XNU's `mount_common`):
+/// `vp` is what the directory path names — past any mount on it, so a mount point stands
+/// for the root mounted there — and `on` its path for `f_mntonname`.
+///
+/// With [`MNT_UPDATE`]: `vp` must be a mounted file system's root (else `EINVAL`), whose
+/// [`MNT_USER_FLAGS`] become those in `flags` (so `MNT_RDONLY` turns on and off); the type
+/// is not looked at, as XNU takes it from the mount. Otherwise: `vp` not a directory
+/// `ENOTDIR`; the root of a mounted file system (a mount point, or `/`) `EBUSY`, as XNU
+/// refuses a covered vnode; no kind called `fstype` `ENODEV`; then a fresh file system of
+/// that kind, mounted on `vp` with the caller's flags (see [`vfs_mount`] for its errors).
+pub fn mount_common(vp: &VnodeRef, fstype: &[u8], on: &str, flags: u32) -> Result<MountRef, Errno> {
+    if flags & MNT_UPDATE != 0 {
+        let mp = vp.root_of().ok_or(Errno::EINVAL)?;
+        mp.update_flags(MNT_USER_FLAGS, flags);
+        return Ok(mp);
+    }
+    if vp.vtype() != VType::VDIR {
+        return Err(Errno::ENOTDIR);
+    }
+    if vp.root_of().is_some() || vp.mountedhere().is_some() {
+        return Err(Errno::EBUSY);
+    }
+    let vfc = crate::vfs::vfs_conf::vfs_conf_find(fstype).ok_or(Errno::ENODEV)?;
+    let (root, ops) = (vfc.vfc_mount)()?;
+    let args = MountArgs {
+        vfc,
+        flags: (flags & MNT_USER_FLAGS) | MNT_LOCAL,
+        from: String::from(vfc.vfc_name),
+        on: String::from(on),
+        ops,
+    };
+    vfs_mount(vp, root, args)
+}
+
+/// `unmount(2)` once the caller is allowed and the path is looked up (XNU's `unmount` and
+/// `dounmount`): `vp` must be the root of a mounted file system (`EINVAL`), not the root
+/// file system's (`EBUSY`). `in_use` says whether a process still holds something inside
+/// it — an open file, a working or root directory — and then it stays (`EBUSY`). With
+/// `MNT_FORCE` too: XNU would revoke those files (they turn to `deadfs`); this kernel cannot
+/// revoke an open file yet, so it refuses as without the flag.
+pub fn dounmount(vp: &VnodeRef, in_use: impl Fn(&MountRef) -> bool) -> Result<(), Errno> {
+    let mp = vp.root_of().ok_or(Errno::EINVAL)?;
+    if mp.covered().is_none() || in_use(&mp) {
+        return Err(Errno::EBUSY);
+    }
+    vfs_unmount(&mp)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::fs::ramfs::{RAMFS_VFSCONF, RamQuota, ramfs_new_root, ramfs_new_root_with};
+    use alloc::string::ToString;
     use sys::mount::{FT_RAMFS, MNT_LOCAL, MNT_ROOTFS, name_of};
 
     /// Fixed numbers, for the statfs fill.
@@ -234,8 +359,14 @@ mod tests {
         }
     }
 
-    fn args(on: &'static str) -> MountArgs {
-        MountArgs { vfc: &RAMFS_VFSCONF, flags: MNT_LOCAL, from: "test", on, ops: Arc::new(Fixed) }
+    fn args(on: &str) -> MountArgs {
+        MountArgs {
+            vfc: &RAMFS_VFSCONF,
+            flags: MNT_LOCAL,
+            from: "test".to_string(),
+            on: on.to_string(),
+            ops: Arc::new(Fixed),
+        }
     }
 
     #[test]
@@ -290,16 +421,16 @@ mod tests {
     #[test]
     fn statfs_reports_the_file_system_and_its_mount() {
         let root = ramfs_new_root();
-        let mp = Mount {
-            mnt_vnodecovered: None,
-            mnt_root: root.clone(),
-            mnt_args: MountArgs {
-                flags: MNT_ROOTFS | MNT_LOCAL | 0x0001_0000,
-                from: "initrd",
-                on: "/",
+        let mp = Mount::new(
+            None,
+            root.clone(),
+            MountArgs {
+                flags: MNT_ROOTFS | MNT_LOCAL | sys::mount::MNT_UPDATE,
+                from: "initrd".to_string(),
+                on: "/".to_string(),
                 ..args("/")
             },
-        };
+        );
         let sfs = mp.statfs();
         assert_eq!((sfs.f_bsize, sfs.f_iosize), (4096, 8192));
         assert_eq!((sfs.f_blocks, sfs.f_bfree, sfs.f_bavail), (100, 40, 30));
@@ -334,5 +465,139 @@ mod tests {
         assert_eq!(after.f_blocks, before.f_blocks, "the size does not change");
         assert_eq!(f.fsid(), root.fsid(), "one number for the whole file system");
         assert_ne!(ramfs_new_root().fsid(), root.fsid(), "another file system, another number");
+    }
+
+    /// The tests that make ramfs file systems through `mount_common` count the slots
+    /// (`ramfs_mounted`), which are global: one such test at a time.
+    static RAMFS_SLOTS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+    fn slots() -> std::sync::MutexGuard<'static, ()> {
+        RAMFS_SLOTS.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn lookup(root: &VnodeRef, path: &str) -> Result<VnodeRef, Errno> {
+        let ctx = crate::vfs::vfs_lookup::VfsContext::new(
+            crate::vfs::vnode::KauthCred::ROOT,
+            root.clone(),
+            root.clone(),
+        );
+        crate::vfs::vfs_lookup::namei(&ctx, path.as_bytes(), true)
+    }
+
+    #[test]
+    fn mount_common_mounts_a_fresh_file_system_and_dounmount_takes_it_down() {
+        use crate::fs::ramfs::ramfs_mounted;
+        use sys::mount::{MNT_FORCE, MNT_NODEV, MNT_NOSUID};
+        let _one = slots();
+        let before = ramfs_mounted();
+        let root = ramfs_new_root();
+        let mnt = root.mkdir(b"mnt", 0o755).unwrap();
+        mnt.create(b"hidden", 0o644).unwrap();
+        let mp =
+            mount_common(&mnt, b"ramfs", "/mnt", MNT_NOSUID | MNT_NODEV | MNT_FORCE | MNT_ROOTFS).unwrap();
+        assert_eq!(ramfs_mounted(), before + 1, "the new ramfs holds a slot");
+        let sfs = mp.statfs();
+        assert_eq!(
+            sfs.f_flags,
+            MNT_NOSUID | MNT_NODEV | MNT_LOCAL,
+            "the caller's visible flags, no commands"
+        );
+        assert_eq!((name_of(&sfs.f_fstypename), name_of(&sfs.f_mntonname)), (&b"ramfs"[..], &b"/mnt"[..]));
+        assert_eq!(name_of(&sfs.f_mntfromname), b"ramfs");
+        // Lookups cross into the fresh, empty file system.
+        let top = lookup(&root, "/mnt").unwrap();
+        assert!(Arc::ptr_eq(&top, mp.root()) && top.readdir().unwrap().is_empty());
+        assert_eq!(lookup(&root, "/mnt/hidden").err(), Some(Errno::ENOENT));
+        let f = top.create(b"f", 0o644).unwrap();
+        assert!(Arc::ptr_eq(&vnode_mount(&f).unwrap(), &mp));
+        assert!(Arc::ptr_eq(&lookup(&root, "/mnt/..").unwrap(), &root), "`..` leaves it");
+        // Busy: refused, with or without force; the directory it covers is not its root.
+        assert_eq!(dounmount(&top, |_| true), Err(Errno::EBUSY));
+        assert_eq!(dounmount(&root, |_| false), Err(Errno::EINVAL), "not a mounted root");
+        assert_eq!(dounmount(&f, |_| false), Err(Errno::EINVAL));
+        drop((f, top));
+        dounmount(mp.root(), |m| !Arc::ptr_eq(m, &mp)).unwrap();
+        assert!(mnt.mountedhere().is_none());
+        assert!(Arc::ptr_eq(&lookup(&root, "/mnt").unwrap(), &mnt), "the directory shows again");
+        assert!(lookup(&root, "/mnt/hidden").is_ok() && lookup(&root, "/mnt/f").is_err());
+        drop(mp);
+        assert_eq!(ramfs_mounted(), before, "the last reference gave the slot back");
+    }
+
+    #[test]
+    fn mount_common_refuses_what_xnu_refuses() {
+        let _one = slots();
+        let root = ramfs_new_root();
+        let mnt = root.mkdir(b"mnt", 0o755).unwrap();
+        let file = root.create(b"f", 0o644).unwrap();
+        assert_eq!(mount_common(&file, b"ramfs", "/f", 0).err(), Some(Errno::ENOTDIR));
+        assert_eq!(mount_common(&mnt, b"nfs", "/mnt", 0).err(), Some(Errno::ENODEV));
+        assert_eq!(mount_common(&mnt, b"", "/mnt", 0).err(), Some(Errno::ENODEV));
+        assert_eq!(
+            mount_common(&mnt, b"ramfs", "/mnt", MNT_UPDATE).err(),
+            Some(Errno::EINVAL),
+            "not mounted"
+        );
+        let mp = mount_common(&mnt, b"devfs", "/mnt", 0).unwrap();
+        assert_eq!(mp.fstypename(), "devfs");
+        assert_eq!(lookup(&root, "/mnt/null").unwrap().vtype(), VType::VCHR, "a devfs of its own");
+        // What a path names past the mount is the mounted root: busy without MNT_UPDATE.
+        let top = lookup(&root, "/mnt").unwrap();
+        assert_eq!(mount_common(&top, b"ramfs", "/mnt", 0).err(), Some(Errno::EBUSY));
+        assert_eq!(mount_common(&mnt, b"ramfs", "/mnt", 0).err(), Some(Errno::EBUSY));
+        dounmount(&top, |_| false).unwrap();
+        assert_eq!(dounmount(&top, |_| false), Err(Errno::EINVAL), "gone already");
+    }
+
+    #[test]
+    fn a_read_only_mount_refuses_every_change_until_updated() {
+        use crate::vfs::vnode::{KauthCred, VWRITE};
+        let _one = slots();
+        let root = ramfs_new_root();
+        let mnt = root.mkdir(b"mnt", 0o755).unwrap();
+        let mp = mount_common(&mnt, b"ramfs", "/mnt", MNT_RDONLY).unwrap();
+        let top = mp.root().clone();
+        assert!(mp.is_rdonly() && mp.statfs().f_flags & MNT_RDONLY != 0);
+        assert_eq!(top.create(b"f", 0o644).err(), Some(Errno::EROFS));
+        assert_eq!(top.mkdir(b"d", 0o755).err(), Some(Errno::EROFS));
+        assert_eq!(top.symlink(b"l", 0o755, b"x").err(), Some(Errno::EROFS));
+        assert_eq!(top.authorize(&KauthCred::ROOT, VWRITE), Err(Errno::EROFS), "even for root");
+        // MNT_UPDATE without MNT_RDONLY makes it writable; with it, read-only again.
+        assert!(Arc::ptr_eq(&mount_common(&top, b"", "/mnt", MNT_UPDATE).unwrap(), &mp));
+        let f = top.create(b"f", 0o644).unwrap();
+        f.write_at(0, b"data").unwrap();
+        let d = top.mkdir(b"d", 0o755).unwrap();
+        mount_common(&top, b"", "/mnt", MNT_UPDATE | MNT_RDONLY).unwrap();
+        assert_eq!(f.write_at(0, b"more"), Err(Errno::EROFS));
+        assert_eq!(f.setsize(0), Err(Errno::EROFS));
+        assert_eq!(top.remove(b"f", false).err(), Some(Errno::EROFS));
+        assert_eq!(top.rename(b"f", &d, b"g").err(), Some(Errno::EROFS));
+        assert_eq!(d.link(b"h", &f).err(), Some(Errno::EROFS));
+        assert_eq!(f.read_to_vec().unwrap(), b"data", "reads go on");
+        assert!(root.create(b"elsewhere", 0o644).is_ok(), "other file systems are not affected");
+        drop((f, d));
+        dounmount(&top, |_| false).unwrap();
+        assert!(mnt.create(b"after", 0o644).is_ok(), "the covered directory is as it was");
+    }
+
+    #[test]
+    fn mounted_ramfs_file_systems_are_bounded() {
+        use crate::fs::ramfs::{RAMFS_MOUNT_MAX, ramfs_mount_new, ramfs_mounted};
+        let _one = slots();
+        let before = ramfs_mounted();
+        let mut held = Vec::new();
+        while held.len() < RAMFS_MOUNT_MAX - before {
+            held.push(ramfs_mount_new().unwrap());
+        }
+        assert_eq!(ramfs_mount_new().err(), Some(Errno::ENOMEM), "every slot is taken");
+        let root = ramfs_new_root();
+        let mnt = root.mkdir(b"mnt", 0o755).unwrap();
+        assert_eq!(mount_common(&mnt, b"ramfs", "/mnt", 0).err(), Some(Errno::ENOMEM));
+        assert!(mnt.mountedhere().is_none(), "a refused mount leaves nothing behind");
+        held.pop();
+        let mp = mount_common(&mnt, b"ramfs", "/mnt", 0).unwrap();
+        dounmount(&mp.root().clone(), |_| false).unwrap();
+        drop((mp, held));
+        assert_eq!(ramfs_mounted(), before);
     }
 }

@@ -3,8 +3,8 @@
 //! `rename`, the `stat64` family, `lseek` and `getdirentries64`; the working-directory calls
 //! `chdir`, `fchdir`, `__pthread_chdir`, `__pthread_fchdir` and `chroot`; the attribute and
 //! link calls; `truncate`/`ftruncate`, `flock`, and the file system statistics
-//! (`statfs64`, `fstatfs64`, `getfsstat64`); and the path copy-in every call that takes a
-//! path shares.
+//! (`statfs64`, `fstatfs64`, `getfsstat64`); `mount` and `unmount`; and the path copy-in
+//! every call that takes a path shares.
 //!
 //! Every lookup is made in the caller's [`VfsContext`] (`Proc::vfs_context`): relative paths
 //! start at the calling thread's working directory (its own, after `__pthread_chdir`, or
@@ -32,11 +32,11 @@ use crate::kern::kern_proc::{Proc, uthread};
 use crate::kern::kern_sendsig::SigOrigin;
 use crate::vfs::MAXPATHLEN;
 use crate::vfs::vfs_lookup::{VfsContext, lookup_parent, namei};
-use crate::vfs::vfs_mount::{MountRef, mountlist, vnode_mount};
+use crate::vfs::vfs_mount::{MountRef, dounmount, mount_common, mountlist, vnode_mount};
 use crate::vfs::vfs_vnops::{VN_BLKSIZE, vn_flock, vn_open};
 use crate::vfs::vnode::{KauthCred, VEXEC, VREAD, VType, VWRITE, VnodeRef, vfs_timestamp};
 use osfmk::kern::sched_prim::current_thread;
-use sys::mount::Statfs;
+use sys::mount::{MFSTYPENAMELEN, Statfs};
 use sys::resource::RLIMIT_FSIZE;
 use sys::signal::SIGXFSZ;
 use sys::time::Timeval;
@@ -858,4 +858,61 @@ pub fn fcntl_getpath(p: &Proc, fd: i32, buf: UserAddr) -> Result<(), Errno> {
     path.push(0);
     UserSlice::new(buf.0, path.len())?.write_at(0, &path)?;
     Ok(())
+}
+
+/// `mount(type, path, flags, data)`: a fresh file system of kind `type` (`"ramfs"`,
+/// `"devfs"`) on directory `path`, or with `MNT_UPDATE` new flags for the one mounted there
+/// (see `vfs_mount::mount_common` for the rules). Root only (`EPERM`): XNU lets a directory's
+/// owner mount on it when `vfs.generic.usermount` is set, which this kernel has not. A
+/// type name longer than `MFSTYPENAMELEN` with its NUL: `ENAMETOOLONG`, as XNU's copy-in of
+/// it gives. Neither kind reads `data`, so it is not looked at (XNU hands it to the file
+/// system, and devfs ignores it too).
+pub fn mount(p: &Proc, fstype: UserAddr, path: UserAddr, flags: i32, _data: UserAddr) -> Result<(), Errno> {
+    if p.p_ucred.lock().uid != 0 {
+        return Err(Errno::EPERM);
+    }
+    let mut name = Vec::new();
+    copyinstr(fstype, MFSTYPENAMELEN, &mut name)
+        .map_err(|kr| if kr == KernReturn::KERN_NO_SPACE { Errno::ENAMETOOLONG } else { Errno::EFAULT })?;
+    let (path, ctx) = path_at(p, AT_FDCWD, path)?;
+    let vp = namei(&ctx, &path, true)?;
+    // The name `statfs` shows: where the directory is, from the caller's root.
+    let on = vn_getpath(&ctx, &vp)?;
+    let on = core::str::from_utf8(&on).map_err(|_| Errno::EINVAL)?;
+    mount_common(&vp, &name, on, flags as u32).map(drop)
+}
+
+/// `unmount(path, flags)`: the file system whose root `path` names goes, and the directory
+/// it covered shows again (see `vfs_mount::dounmount`). Root only (`EPERM`). In use — a
+/// descriptor open on a file in it, or a process's or thread's working or root directory
+/// inside it — `EBUSY`, with `MNT_FORCE` too. Descriptors in flight in Mach messages or
+/// fileports are not seen; what they hold stays usable after the unmount, as a removed file
+/// does, and frees the file system's memory when it goes.
+pub fn unmount(p: &Proc, path: UserAddr, _flags: i32) -> Result<(), Errno> {
+    if p.p_ucred.lock().uid != 0 {
+        return Err(Errno::EPERM);
+    }
+    let (path, ctx) = path_at(p, AT_FDCWD, path)?;
+    let vp = namei(&ctx, &path, true)?;
+    drop(ctx);
+    dounmount(&vp, mount_in_use)
+}
+
+/// Does any process hold something in `mp`'s file system: a file open on a descriptor, its
+/// working or root directory, or a thread's own working directory? (XNU's `vflush` finds
+/// the same through vnode use counts.)
+fn mount_in_use(mp: &MountRef) -> bool {
+    let fsid = mp.root().fsid();
+    let inside = |vp: &Option<VnodeRef>| vp.as_ref().is_some_and(|vp| vp.fsid() == fsid);
+    crate::kern::kern_proc::allproc().iter().any(|q| {
+        let dirs = q.p_fd_dirs.read().clone();
+        if inside(&dirs.cdir) || inside(&dirs.rdir) {
+            return true;
+        }
+        if q.threads().iter().any(|t| inside(&uthread(t).uu_cdir.read())) {
+            return true;
+        }
+        let fdp = q.p_fd.lock();
+        fdp.open_fds().any(|fd| fdp.get(fd).is_ok_and(|fg| inside(&fg.fg_ops.vnode())))
+    })
 }

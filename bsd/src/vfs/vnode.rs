@@ -395,6 +395,7 @@ impl Vnode {
     /// answers) and a directory to unlink (`EPERM`).
     pub fn remove(&self, name: &[u8], dir: bool) -> Result<VnodeRef, Errno> {
         self.require_dir()?;
+        self.require_writable()?;
         check_name(name)?;
         match (name, dir) {
             (b".", _) => Err(Errno::EINVAL),
@@ -425,6 +426,8 @@ impl Vnode {
     pub fn rename(self: &Arc<Self>, from: &[u8], tdvp: &VnodeRef, to: &[u8]) -> Result<(), Errno> {
         self.require_dir()?;
         tdvp.require_dir()?;
+        self.require_writable()?;
+        tdvp.require_writable()?;
         check_name(from)?;
         check_name(to)?;
         if [from, to].iter().any(|n| *n == b"." || *n == b"..") {
@@ -536,6 +539,7 @@ impl Vnode {
     pub fn setsize(&self, size: u64) -> Result<(), Errno> {
         match self.vtype {
             VType::VREG => {
+                self.require_writable()?;
                 let old = self.ops.size();
                 self.ops.setsize(size)?;
                 if old != size {
@@ -582,6 +586,9 @@ impl Vnode {
     /// Writes `buf` at byte `off`; returns the count. A directory: `EISDIR`.
     pub fn write_at(&self, off: u64, buf: &[u8]) -> Result<usize, Errno> {
         self.require_not_dir()?;
+        if self.vtype == VType::VREG {
+            self.require_writable()?;
+        }
         self.ops.write_at(off, buf)
     }
 
@@ -627,6 +634,7 @@ impl Vnode {
     /// Makes directory `name` here. Exists: `EEXIST`.
     pub fn mkdir(self: &Arc<Self>, name: &[u8], perm: u16) -> Result<VnodeRef, Errno> {
         self.require_dir()?;
+        self.require_writable()?;
         check_new_name(name)?;
         let vp = self.ops.mkdir(self, name, perm)?;
         // The new directory's `..`.
@@ -638,6 +646,7 @@ impl Vnode {
     /// Makes an empty regular file `name` here. Exists: `EEXIST`.
     pub fn create(self: &Arc<Self>, name: &[u8], perm: u16) -> Result<VnodeRef, Errno> {
         self.require_dir()?;
+        self.require_writable()?;
         check_new_name(name)?;
         let vp = self.ops.create(self, name, perm)?;
         self.touch(TimeUpdate::Modify);
@@ -654,6 +663,7 @@ impl Vnode {
         rdev: u32,
     ) -> Result<VnodeRef, Errno> {
         self.require_dir()?;
+        self.require_writable()?;
         check_new_name(name)?;
         if !matches!(vtype, VType::VFIFO | VType::VCHR | VType::VBLK) {
             return Err(Errno::EINVAL);
@@ -667,6 +677,7 @@ impl Vnode {
     /// as long as [`MAXPATHLEN`] or longer: `ENAMETOOLONG`; one containing NUL: `EINVAL`.
     pub fn symlink(self: &Arc<Self>, name: &[u8], perm: u16, target: &[u8]) -> Result<VnodeRef, Errno> {
         self.require_dir()?;
+        self.require_writable()?;
         check_new_name(name)?;
         if target.is_empty() {
             return Err(Errno::ENOENT);
@@ -685,6 +696,7 @@ impl Vnode {
     /// Enters `vp` here under `name` as a hard link. `vp` a directory: `EPERM`, as in XNU.
     pub fn link(&self, name: &[u8], vp: &VnodeRef) -> Result<(), Errno> {
         self.require_dir()?;
+        self.require_writable()?;
         check_new_name(name)?;
         if vp.vtype == VType::VDIR {
             return Err(Errno::EPERM);
@@ -704,9 +716,15 @@ impl Vnode {
     /// owner bits, a member of the group to the group bits, everyone else to the other bits —
     /// one class only, so an owner without a bit does not get it from the group. Root may do
     /// anything, except execute a file that has no execute bit at all (a directory it may
-    /// always search). `EACCES` when refused.
+    /// always search). `EACCES` when refused; a write to a file system mounted read-only
+    /// `EROFS`.
     pub fn authorize(&self, cred: &KauthCred, want: u16) -> Result<(), Errno> {
         let want = want & (VREAD | VWRITE | VEXEC);
+        // Writing a file, directory or link of a read-only file system: EROFS for everyone,
+        // as XNU's `vnode_authorize` answers (devices and FIFOs are not its data).
+        if want & VWRITE != 0 && matches!(self.vtype, VType::VREG | VType::VDIR | VType::VLNK) {
+            self.require_writable()?;
+        }
         let mode = self.mode();
         if cred.uid == 0 {
             let exec_denied = want & VEXEC != 0 && self.vtype != VType::VDIR && mode & 0o111 == 0;
@@ -720,6 +738,11 @@ impl Vnode {
             (mode & 0o007) << 6
         };
         if want & !granted == 0 { Ok(()) } else { Err(Errno::EACCES) }
+    }
+
+    /// Its file system is writable: mounted read-only, `EROFS` (see `vfs_isrdonly`).
+    fn require_writable(&self) -> Result<(), Errno> {
+        if crate::vfs::vfs_mount::vfs_isrdonly(self) { Err(Errno::EROFS) } else { Ok(()) }
     }
 
     fn require_dir(&self) -> Result<(), Errno> {

@@ -1,6 +1,7 @@
 //! File system statistics (XNU `bsd/sys/mount.h`): `struct statfs` in its 64-bit-inode form,
 //! what statfs64 (345), fstatfs64 (346) and getfsstat64 (347) write, and the mount flags and
-//! type numbers it reports (reference files-tty-tools §2.1).
+//! type numbers it reports (reference files-tty-tools §2.1), and the command flags of
+//! mount (167) and unmount (159).
 
 /// Bytes of a file system type name with its NUL (`MFSTYPENAMELEN`).
 pub const MFSTYPENAMELEN: usize = 16;
@@ -86,6 +87,16 @@ pub const MNT_VISFLAGMASK: u32 = MNT_RDONLY
     | MNT_STRICTATIME
     | MNT_SNAPSHOT
     | MNT_CPROTECT;
+
+/// mount command flag: change the flags of the file system mounted at the directory
+/// instead of mounting a new one (`MNT_UPDATE`).
+pub const MNT_UPDATE: u32 = 0x0001_0000;
+/// unmount command flag: do not wait for a busy file system (`MNT_NOBLOCK`).
+pub const MNT_NOBLOCK: u32 = 0x0002_0000;
+/// mount command flag: reload the file system's state from its device (`MNT_RELOAD`).
+pub const MNT_RELOAD: u32 = 0x0004_0000;
+/// unmount command flag: take the file system down even while it is in use (`MNT_FORCE`).
+pub const MNT_FORCE: u32 = 0x0008_0000;
 
 /// getfsstat64 flag: refresh every file system's statistics first (`MNT_WAIT`).
 pub const MNT_WAIT: i32 = 1;

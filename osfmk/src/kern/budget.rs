@@ -31,7 +31,9 @@
 //! | processes (`bsd::kern::kern_fork::MAXPROC`; RLIMIT_NPROC per user, half of it) | 1000 | EAGAIN |
 //! | descriptors per process (`bsd::kern::kern_descrip::NOFILE`, RLIMIT_NOFILE) | 256 | EMFILE |
 //! | open file descriptions, all processes (`kern.maxfiles`, `bsd::kern::kern_descrip::MAXFILES`) | 30720 (root may change it) | ENFILE |
-//! | files and their metadata in the root ramfs (`bsd::fs::ramfs::RamQuota`) | a sixteenth of the heap ([`FILE_SYSTEM_HEAP_SHARE`]) beyond the initrd; a node costs 640 bytes plus its name | ENOSPC |
+//! | files and their metadata in the ramfs file systems (`bsd::fs::ramfs::RamQuota`) | a sixteenth of the heap ([`FILE_SYSTEM_HEAP_SHARE`]) beyond the initrd, split: `/tmp` half, the ramfs file systems `mount(2)` makes a quarter, the root the rest; a node costs 640 bytes plus its name | ENOSPC |
+//! | mounts (`bsd::vfs::vfs_mount::MOUNT_MAX`) | 64, the boot's three included | ENOMEM |
+//! | ramfs file systems `mount(2)` made, alive at once (`bsd::fs::ramfs::RAMFS_MOUNT_MAX`) | 8, each a fixed eighth of that quarter, held until its last vnode goes | ENOMEM |
 //! | ramfs nodes (files, directories, links) (`RAMFS_NODE_GROWTH_MAX`) | 2048 beyond the initrd | ENOSPC |
 //! | exec: argv + envp (`bsd::kern::exec_stack::ARG_MAX`), program headers | 256 KiB; one page of headers | E2BIG; ENOEXEC |
 //! | pipe buffers (`bsd::kern::sys_pipe`) | 16 KiB each, within the open-description budget; growth to 64 KiB only while all pipes' growth stays under `PIPE_KVA_MAX` (4 MiB) | none: a pipe that may not grow stays small |
@@ -100,7 +102,8 @@ pub const PORT_HEAP_SHARE: u64 = 4;
 pub const MAP_ENTRY_HEAP_SHARE: u64 = 4;
 /// Name tables of all IPC spaces (see [`KMSG_HEAP_SHARE`]).
 pub const NAME_TABLE_HEAP_SHARE: u64 = 16;
-/// The root ramfs's files beyond the initrd, data and metadata (see [`KMSG_HEAP_SHARE`]).
+/// The ramfs file systems' files beyond the initrd, data and metadata: the root's, `/tmp`'s
+/// and those `mount(2)` makes share it (see [`KMSG_HEAP_SHARE`]).
 pub const FILE_SYSTEM_HEAP_SHARE: u64 = 16;
 
 /// `1/divisor` of the kernel heap, or no limit before the heap is known.

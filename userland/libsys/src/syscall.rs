@@ -162,6 +162,25 @@ pub fn fstatfs(fd: i32) -> Result<sys::mount::Statfs, Errno> {
     Ok(sfs)
 }
 
+/// `mount(fstype, dir, flags, NULL)` with NUL-terminated `fstype` and `dir` (neither kind
+/// of file system this kernel has reads `data`). Not NUL-terminated: `EINVAL`.
+pub fn mount_path(fstype: &[u8], dir: &[u8], flags: i32) -> Result<(), Errno> {
+    if fstype.last() != Some(&0) || dir.last() != Some(&0) {
+        return Err(Errno::EINVAL);
+    }
+    // SAFETY: both strings are NUL-terminated; `data` is NULL.
+    unsafe { mount(fstype.as_ptr() as u64, dir.as_ptr() as u64, flags, 0) }.map(drop)
+}
+
+/// `unmount(dir, flags)` with NUL-terminated `dir`. Not NUL-terminated: `EINVAL`.
+pub fn unmount_path(dir: &[u8], flags: i32) -> Result<(), Errno> {
+    if dir.last() != Some(&0) {
+        return Err(Errno::EINVAL);
+    }
+    // SAFETY: `dir` is NUL-terminated.
+    unsafe { unmount(dir.as_ptr() as u64, flags) }.map(drop)
+}
+
 /// `getfsstat64` into `buf`: a `struct statfs` per mount, as many as fit; returns how many
 /// were written. With an empty `buf` (a NULL buffer), how many mounts there are.
 pub fn getfsstat(buf: &mut [sys::mount::Statfs], flags: i32) -> Result<usize, Errno> {

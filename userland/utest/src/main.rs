@@ -30,6 +30,7 @@ mod ipc_fuzz;
 mod ipc_robust;
 mod kobject;
 mod limits;
+mod mount;
 mod names;
 mod pipes;
 mod poll;
@@ -279,6 +280,7 @@ fn main(args: &Args) -> i32 {
         .chain(devfs::CASES)
         .chain(fileio::CASES)
         .chain(truncate::CASES)
+        .chain(mount::CASES)
         .chain(poll::CASES)
         .chain(fifo::CASES)
         .chain(introspect::CASES)

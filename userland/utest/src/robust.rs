@@ -34,7 +34,7 @@ pub const CASES: &[(&str, Case)] = &[
 
 const PAGE: u64 = 4096;
 
-fn kernel_heap_used() -> Result<u64, &'static str> {
+pub(crate) fn kernel_heap_used() -> Result<u64, &'static str> {
     // A child that wait4 has reaped may still be finishing its last thread: its exit woke
     // us, and we may have preempted it right there (as in XNU, where the reaper frees a
     // thread later). Let the dying finish before counting.

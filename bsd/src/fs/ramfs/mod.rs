@@ -3,19 +3,23 @@
 //! [`RamQuota`]: directories map names to vnodes, files own the pages that hold their bytes
 //! (a hole is no page: it reads as zeros), links own their target ([`ramfs_vnops`]). The
 //! quota is also the file system's size as `statfs` reports it. At boot it is filled from
-//! the initrd's cpio archive ([`ramfs_cpio`]).
+//! the initrd's cpio archive ([`ramfs_cpio`]); `mount(2)` makes fresh, empty ones
+//! ([`ramfs_vfsops`]).
 //!
 //! Nothing here is touched from interrupt context — only by system calls and boot — so its
 //! locks are plain `spin` locks rather than the IRQ-masking `osfmk` ones. No ramfs lock is
 //! held while another is taken.
 
 mod ramfs_cpio;
+mod ramfs_vfsops;
 mod ramfs_vnops;
 
 pub use ramfs_cpio::ramfs_from_cpio;
+pub use ramfs_vfsops::{RAMFS_MOUNT_MAX, ramfs_mount_new, ramfs_mounted, ramfs_set_mount_share};
 pub use ramfs_vnops::{RAMFS_MAXFILESIZE, RAMFS_NODE_COST, RAMFS_NODE_GROWTH_MAX, RAMFS_PAGE_SIZE, RamQuota};
 
 use alloc::boxed::Box;
+use alloc::string::ToString;
 use alloc::sync::Arc;
 
 use sys::Errno;
@@ -25,7 +29,8 @@ use crate::vfs::vfs_mount::{MountArgs, VfsConf};
 use crate::vfs::vnode::{VType, Vnode, VnodeRef};
 
 /// The ramfs as a kind of file system: `statfs` calls it `"ramfs"`, type [`FT_RAMFS`].
-pub static RAMFS_VFSCONF: VfsConf = VfsConf { vfc_name: "ramfs", vfc_typenum: FT_RAMFS };
+pub static RAMFS_VFSCONF: VfsConf =
+    VfsConf { vfc_name: "ramfs", vfc_typenum: FT_RAMFS, vfc_mount: ramfs_mount_new };
 
 /// The quota of the ramfs whose directory (its root, when mounting) is `dvp`: what the file
 /// system answers to `statfs` as a whole. Not a ramfs directory: `ENOTDIR`.
@@ -35,13 +40,14 @@ pub fn ramfs_quota(dvp: &VnodeRef) -> Result<Arc<RamQuota>, Errno> {
 
 /// How to mount the ramfs whose root is `root` on `on`, from `from`, with mount flags
 /// `flags`; it answers `statfs` from its quota. Not a ramfs root: `ENOTDIR`.
-pub fn ramfs_mount_args(
-    root: &VnodeRef,
-    flags: u32,
-    from: &'static str,
-    on: &'static str,
-) -> Result<MountArgs, Errno> {
-    Ok(MountArgs { vfc: &RAMFS_VFSCONF, flags, from, on, ops: ramfs_quota(root)? })
+pub fn ramfs_mount_args(root: &VnodeRef, flags: u32, from: &str, on: &str) -> Result<MountArgs, Errno> {
+    Ok(MountArgs {
+        vfc: &RAMFS_VFSCONF,
+        flags,
+        from: from.to_string(),
+        on: on.to_string(),
+        ops: ramfs_quota(root)?,
+    })
 }
 
 /// Permissions of a directory nobody gave a mode: the root of an empty ramfs, or one the

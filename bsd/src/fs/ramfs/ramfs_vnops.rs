@@ -40,11 +40,22 @@ pub struct RamQuota {
     limit: AtomicUsize,
     nodes: AtomicUsize,
     node_limit: AtomicUsize,
+    /// The slot of a ramfs `mount(2)` made, held for as long as any of its nodes are.
+    _share: Option<super::ramfs_vfsops::RamfsShare>,
 }
 
 impl RamQuota {
     /// No limit (yet).
     pub fn unlimited() -> Arc<RamQuota> {
+        Self::new(None)
+    }
+
+    /// No limit yet, for a ramfs `mount(2)` makes: it holds `share` until it goes.
+    pub(super) fn with_share(share: super::ramfs_vfsops::RamfsShare) -> Arc<RamQuota> {
+        Self::new(Some(share))
+    }
+
+    fn new(share: Option<super::ramfs_vfsops::RamfsShare>) -> Arc<RamQuota> {
         Arc::new(RamQuota {
             fsid: vfs_getnewfsid(),
             rename_lock: LckMtx::new(&lock_order::RAMFS_RENAME, ()),
@@ -52,6 +63,7 @@ impl RamQuota {
             limit: AtomicUsize::new(usize::MAX),
             nodes: AtomicUsize::new(0),
             node_limit: AtomicUsize::new(usize::MAX),
+            _share: share,
         })
     }
 

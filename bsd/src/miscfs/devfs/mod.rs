@@ -21,7 +21,7 @@ use alloc::vec::Vec;
 use sys::Errno;
 use sys::mount::{FT_DEVFS, MNT_DONTBROWSE, MNT_LOCAL};
 
-use crate::vfs::vfs_mount::{MountArgs, VfsConf, VfsOps, VfsStat, vfs_getnewfsid};
+use crate::vfs::vfs_mount::{MountArgs, VfsConf, VfsInstance, VfsOps, VfsStat, vfs_getnewfsid};
 use crate::vfs::vnode::{DirEntry, VType, Vnode, VnodeOps, VnodeRef};
 use cdevsw::{
     CONSOLE_MAJOR, CTTY_MAJOR, DevT, FDESC_MAJOR, MM_MAJOR, MM_NULL, MM_ZERO, RANDOM_MAJOR, makedev,
@@ -41,7 +41,14 @@ const DEVFS_NODES: &[(&[u8], DevT, u16)] = &[
 const FDESC_MAX: u32 = crate::kern::kern_descrip::NOFILE as u32;
 
 /// devfs as a kind of file system: `statfs` calls it `"devfs"`, type [`FT_DEVFS`], as XNU.
-pub static DEVFS_VFSCONF: VfsConf = VfsConf { vfc_name: "devfs", vfc_typenum: FT_DEVFS };
+pub static DEVFS_VFSCONF: VfsConf =
+    VfsConf { vfc_name: "devfs", vfc_typenum: FT_DEVFS, vfc_mount: devfs_mount_new };
+
+/// A new devfs for `mount(2)`: its own nodes for the same devices, and its `statfs` answer.
+/// It holds a fixed handful of vnodes, so the mount table's bound bounds it.
+pub fn devfs_mount_new() -> Result<VfsInstance, Errno> {
+    Ok((devfs_new_root(), Arc::new(DevfsStats)))
+}
 
 /// How `/dev` is mounted: local and not for browsing, from `"devfs"`, as XNU mounts it at
 /// boot (`devfs_kernel_mount`).
@@ -49,8 +56,8 @@ pub fn devfs_mount_args() -> MountArgs {
     MountArgs {
         vfc: &DEVFS_VFSCONF,
         flags: MNT_LOCAL | MNT_DONTBROWSE,
-        from: "devfs",
-        on: "/dev",
+        from: "devfs".into(),
+        on: "/dev".into(),
         ops: Arc::new(DevfsStats),
     }
 }
