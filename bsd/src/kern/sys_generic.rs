@@ -47,8 +47,14 @@ fn file_for(p: &Proc, fd: i32, want: u32, at: At) -> Result<Arc<FileGlob>, Errno
     Ok(fg)
 }
 
-/// One transfer of `uio` through `fd` in the direction its `uio_rw` says.
-fn rw(p: &Proc, fd: i32, mut uio: Uio, at: At) -> Result<usize, Errno> {
+/// The access a transfer in direction `dir` needs.
+fn access_for(dir: UioRw) -> u32 {
+    if dir == UioRw::Read { FREAD } else { FWRITE }
+}
+
+/// One transfer of `uio` through the description `fg` (already checked by [`file_for`]) in
+/// the direction its `uio_rw` says.
+fn rw(fg: &FileGlob, mut uio: Uio, at: At) -> Result<usize, Errno> {
     let flags = match at {
         At::Offset => 0,
         At::Pos(off) => {
@@ -57,27 +63,19 @@ fn rw(p: &Proc, fd: i32, mut uio: Uio, at: At) -> Result<usize, Errno> {
         }
     };
     match uio.uio_rw {
-        UioRw::Read => {
-            let fg = file_for(p, fd, FREAD, at)?;
-            dofileread(&fg, &mut uio, flags)
-        }
-        UioRw::Write => {
-            let fg = file_for(p, fd, FWRITE, at)?;
-            dofilewrite(&fg, &mut uio, flags)
-        }
+        UioRw::Read => dofileread(fg, &mut uio, flags),
+        UioRw::Write => dofilewrite(fg, &mut uio, flags),
     }
 }
 
 /// `read`, `write`, `pread`, `pwrite`: `nbyte` bytes at `buf`. A bad descriptor is `EBADF`
-/// before the length is looked at, as in XNU.
+/// before the length is looked at, as in XNU; the descriptor is looked up once.
 fn rw1(p: &Proc, fd: i32, buf: UserAddr, nbyte: usize, dir: UioRw, at: At) -> Result<usize, Errno> {
-    let want = if dir == UioRw::Read { FREAD } else { FWRITE };
-    // Check the descriptor first (the Uio is built only for a good one).
-    drop(file_for(p, fd, want, at)?);
+    let fg = file_for(p, fd, access_for(dir), at)?;
     if nbyte > RW_MAX {
         return Err(Errno::EINVAL);
     }
-    rw(p, fd, Uio::new(buf, nbyte, 0, dir)?, at)
+    rw(&fg, Uio::new(buf, nbyte, 0, dir)?, at)
 }
 
 /// `read(fd, buf, nbyte)` at the description's offset.
@@ -106,9 +104,8 @@ pub fn pwrite(p: &Proc, fd: i32, buf: UserAddr, nbyte: usize, offset: i64) -> Re
 /// `iovp`, filled or drained in order. `iovcnt` of 0 or above `UIO_MAXIOV`, or lengths adding
 /// up past an `ssize_t`: `EINVAL`.
 fn rwv(p: &Proc, fd: i32, iovp: UserAddr, iovcnt: u32, dir: UioRw, at: At) -> Result<usize, Errno> {
-    let want = if dir == UioRw::Read { FREAD } else { FWRITE };
-    drop(file_for(p, fd, want, at)?);
-    rw(p, fd, Uio::from_user_iovecs(iovp, iovcnt, 0, dir)?, at)
+    let fg = file_for(p, fd, access_for(dir), at)?;
+    rw(&fg, Uio::from_user_iovecs(iovp, iovcnt, 0, dir)?, at)
 }
 
 /// `readv(fd, iovp, iovcnt)`.
