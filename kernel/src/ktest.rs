@@ -348,13 +348,45 @@ mod tests {
     fn priority_preempts(task: &TaskRef) -> Result<(), &'static str> {
         // A spinner at our priority takes the CPU; we sleep at a raised priority and must
         // get the CPU back as soon as our deadline passes, not at the spinner's quantum end.
+        // The lateness is counted in the spinner's work, but a host that stalls only the
+        // emulator thread that fires timers (a busy CI machine) still lets the spinner run
+        // past a deadline now and then; a broken preemption is late in every measurement,
+        // a noisy host not in three running, so a measurement that misses is tried again.
+        let quantum = sched_prim::quantum_ticks();
+        let mut why = "";
+        for _ in 0..3 {
+            let Some((median, worst)) = measure_wakeup_lateness(task, quantum)? else {
+                // With a CPU to itself the spinner may never share ours; nothing to measure.
+                kprintln!("ktest:   the spinner never ran beside the sleeper");
+                return Ok(());
+            };
+            kprintln!(
+                "ktest:   spinner work past the deadline: median {median}, worst {worst} ticks' worth; quantum {quantum}"
+            );
+            // A prompt wakeup leaves the spinner well under 1% of a quantum past the
+            // deadline; with no preemption on wakeup (seen by breaking
+            // `preempt_check_locked`) the median was about a quarter of a quantum, the rest
+            // of the spinner's quantum.
+            why = if median >= quantum / 10 {
+                "the high-priority thread waited for the spinner's quantum"
+            } else if worst >= 3 * quantum {
+                "a wakeup came quanta late"
+            } else {
+                return Ok(());
+            };
+        }
+        Err(why)
+    }
+
+    /// Eleven raised-priority sleeps of a third of a quantum beside a spinner: the median and
+    /// worst spinner work past the deadline, in ticks' worth (None if the spinner never ran).
+    fn measure_wakeup_lateness(task: &TaskRef, quantum: u64) -> Result<Option<(u64, u64)>, &'static str> {
         SPIN_STOP.store(false, Ordering::Relaxed);
         let spinner_thread =
             Thread::create(task.clone(), BASEPRI_KERNEL, late_spinner, 0).ok_or("no memory")?;
         sched_prim::thread_setrun(spinner_thread.clone());
         let me = sched_prim::current_thread();
         sched_prim::thread_set_base_priority(&me, SchedMode::Fixed, BASEPRI_KERNEL + 10);
-        let quantum = sched_prim::quantum_ticks();
         let nap = quantum / 3;
         // Per sleep: the spinner's turns past the deadline, and its turns per tick before it
         // (the best of these is the spinner's speed when the host lets the guest run).
@@ -375,43 +407,36 @@ mod tests {
         SPIN_STOP.store(true, Ordering::Relaxed);
         wait_terminated(&spinner_thread);
         if best_rate == 0.0 {
-            // With a CPU to itself the spinner may never share ours; nothing to measure.
-            kprintln!("ktest:   the spinner never ran beside the sleeper");
-            return Ok(());
+            return Ok(None);
         }
         late_turns.sort_unstable();
         let ticks = |turns: u64| (turns as f64 / best_rate) as u64;
-        let (median, worst) =
-            (ticks(late_turns[late_turns.len() / 2]), ticks(late_turns[late_turns.len() - 1]));
-        kprintln!(
-            "ktest:   spinner work past the deadline: median {median}, worst {worst} ticks' worth; quantum {quantum}"
-        );
-        // A prompt wakeup leaves the spinner well under 1% of a quantum past the deadline;
-        // with no preemption on wakeup (seen by breaking `preempt_check_locked`) the median
-        // was about a quarter of a quantum, the rest of the spinner's quantum.
-        if median >= quantum / 16 {
-            return Err("the high-priority thread waited for the spinner's quantum");
-        }
-        if worst >= 3 * quantum {
-            return Err("a wakeup came quanta late");
-        }
-        Ok(())
+        Ok(Some((ticks(late_turns[late_turns.len() / 2]), ticks(late_turns[late_turns.len() - 1]))))
     }
 
     fn sleep_deadlines(_: &TaskRef) -> Result<(), &'static str> {
         let quantum = sched_prim::quantum_ticks();
         for frac in [1, 2, 5, 20] {
-            let deadline = mach_absolute_time() + quantum * frac / 4;
-            let r = sched_prim::thread_sleep_until(deadline);
-            let now = mach_absolute_time();
-            if r != WaitResult::TimedOut {
-                return Err("sleep did not end by its deadline");
-            }
-            if now < deadline {
-                return Err("woke before the deadline");
-            }
-            if now - deadline > quantum {
-                return Err("woke more than a quantum late");
+            // Waking early or by anything but the timer is always wrong; waking late can be
+            // a host that stalled the emulator, so lateness alone gets two more tries.
+            let mut late = 0;
+            loop {
+                let deadline = mach_absolute_time() + quantum * frac / 4;
+                let r = sched_prim::thread_sleep_until(deadline);
+                let now = mach_absolute_time();
+                if r != WaitResult::TimedOut {
+                    return Err("sleep did not end by its deadline");
+                }
+                if now < deadline {
+                    return Err("woke before the deadline");
+                }
+                if now - deadline <= quantum {
+                    break;
+                }
+                late += 1;
+                if late == 3 {
+                    return Err("woke more than a quantum late");
+                }
             }
         }
         Ok(())
