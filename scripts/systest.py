@@ -250,6 +250,15 @@ C_PROGRAMS = {
         r"c-fileops: every call answered as Darwin's manual pages say",
         0,
     ),
+    "mapfile": (
+        r"c-mapfile: MAP_SHARED: a store reached read\(\), write\(\) reached the mapping\r?\n"
+        r"c-mapfile: MAP_PRIVATE: the store stayed in the copy, the file kept \"Hello\"\r?\n"
+        r"c-mapfile: child \d+ stored through its own mapping: \"Hello, World!\"\r?\n"
+        r"bsd: pid \d+ \(mapfile-\S+\) killed by signal 10 \(SIGBUS\)\r?\n"
+        r"c-mapfile: a child that read past the end was killed by signal 10 \(SIGBUS\)\r?\n"
+        r"c-mapfile: /dev/zero ENODEV, write-only EACCES; mmap behaves as Darwin's",
+        0,
+    ),
     "poll": (
         r"c-poll: poll woke for \"ping\" from child \d+\r?\n"
         r"c-poll: the child answered, exited with 5 and poll saw POLLIN\|POLLHUP\r?\n"

@@ -19,7 +19,7 @@
 #![deny(unsafe_code)]
 
 extern crate alloc;
-#[cfg(test)]
+#[cfg(any(test, feature = "test-support"))]
 extern crate std;
 
 pub mod arm64;

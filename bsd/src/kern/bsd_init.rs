@@ -237,8 +237,10 @@ pub fn bsd_init(
     register_bsd_hooks(&crate::kern::bsd_hooks::BSD_HOOKS);
     Proc::create(0, 0, "kernel_task", kernel_task, Ucred::default(), FileDesc::new());
 
-    // File data and metadata live on the kernel heap: beyond the initrd they may take the
-    // file system's share of it (osfmk::kern::budget), so no program can starve the kernel.
+    // File data lives in VM pages (the unified buffer cache), metadata on the kernel heap:
+    // beyond the initrd both together may take the file systems' allowance
+    // (osfmk::kern::budget), so no program can starve the kernel of either.
+    crate::kern::ubc_subr::ubc_init(osfmk::vm::vm_page::kernel_page_pool());
     crate::miscfs::devfs::random::random_init(identity.entropy);
     crate::vfs::vnode::set_vfs_clock(crate::kern::kern_time::nanotime);
     let allowance = osfmk::kern::budget::heap_share(osfmk::kern::budget::FILE_SYSTEM_HEAP_SHARE);

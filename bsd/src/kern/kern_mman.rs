@@ -1,6 +1,8 @@
-//! Memory mapping calls (XNU's `kern_mman.c`): `mmap` for anonymous memory, `munmap`,
-//! `mprotect`, `madvise` and `minherit`, on top of Mach's `vm_map` (through the same
-//! argument layer the `mach_vm_*` traps use). Mapping files arrives with the VFS.
+//! Memory mapping calls (XNU's `kern_mman.c`): `mmap` of anonymous memory and of files,
+//! `munmap`, `mprotect`, `madvise` and `minherit`, on top of Mach's `vm_map` (through the
+//! same argument layer the `mach_vm_*` traps use). A file is mapped by mapping its VM
+//! object — the pages `read` and `write` use (the unified buffer cache) — shared for
+//! MAP_SHARED, copy-on-write for MAP_PRIVATE; a fault past the file's end is SIGBUS.
 
 use alloc::sync::Arc;
 
@@ -12,6 +14,7 @@ use osfmk::vm::vm_user;
 use sys::Errno;
 use sys::mman::*;
 
+use crate::kern::kern_descrip::{DType, FREAD, FWRITE};
 use crate::kern::kern_proc::Proc;
 
 /// How the mapping calls report a Mach VM error: XNU's own mapping in `kern_mman.c`, which
@@ -39,7 +42,7 @@ pub fn mmap(
     prot: i32,
     flags: i32,
     fd: i32,
-    _pos: i64,
+    pos: i64,
 ) -> Result<UserAddr, Errno> {
     if flags & !MAP_KNOWN_FLAGS != 0 || prot & !(PROT_READ | PROT_WRITE | PROT_EXEC) != 0 || len == 0 {
         return Err(Errno::EINVAL);
@@ -48,9 +51,7 @@ pub fn mmap(
         return Err(Errno::EINVAL);
     }
     if flags & MAP_ANON == 0 {
-        // A descriptor must be open; none we have (the console) can be mapped.
-        p.p_fd.lock().get(fd)?;
-        return Err(Errno::ENODEV);
+        return mmap_file(p, addr, len, prot, flags, fd, pos);
     }
     // With MAP_ANON, fd is −1 or Mach VM flags (a tag, superpage bits…), nothing else.
     let vm_extra = if fd == -1 { 0 } else { fd as u32 };
@@ -83,6 +84,77 @@ pub fn mmap(
             vm_user::mach_vm_inherit(map, at, len, VmInherit::SHARE.0).map_err(errno)?;
         }
         Ok(UserAddr(at))
+    })
+}
+
+/// `mmap` of the file open as `fd`, from byte `pos`: XNU's checks in its order — a vnode
+/// (a pipe or socket: `EINVAL`), a regular file (a character device: `ENODEV`; another kind:
+/// `EINVAL`), open for reading (`EACCES`), and for MAP_SHARED with PROT_WRITE open for writing
+/// too (`EACCES`; without it the mapping may never become writable). `pos` need not be page
+/// aligned: the mapping starts at its page and the address returned points at `pos`
+/// itself (with MAP_FIXED, `addr` must then share `pos`'s offset within the page). The
+/// mapping may reach past the file's end; touching a page wholly beyond it is SIGBUS.
+fn mmap_file(
+    p: &Arc<Proc>,
+    addr: UserAddr,
+    len: usize,
+    prot: i32,
+    flags: i32,
+    fd: i32,
+    pos: i64,
+) -> Result<UserAddr, Errno> {
+    let fg = p.p_fd.lock().get(fd)?;
+    let vp = match (fg.fg_ops.fo_type(), fg.fg_ops.vnode()) {
+        (DType::Vnode, Some(vp)) => vp,
+        // The boot console: a character device that has no vnode of its own yet.
+        (DType::Vnode, None) => return Err(Errno::ENODEV),
+        _ => return Err(Errno::EINVAL),
+    };
+    let object = vp.ubc_getobject()?;
+    let shared = match flags & (MAP_SHARED | MAP_PRIVATE) {
+        MAP_SHARED => true,
+        MAP_PRIVATE => false,
+        // POSIX: a file mapping says which it is.
+        _ => return Err(Errno::EINVAL),
+    };
+    let fflag = fg.flag();
+    if fflag & FREAD == 0 {
+        return Err(Errno::EACCES);
+    }
+    // A private mapping may always be written (its pages are its own once written); a
+    // shared one only through a descriptor that may write the file.
+    let mut max = VmProt::READ.union(VmProt::EXECUTE);
+    if !shared || fflag & FWRITE != 0 {
+        max = max.union(VmProt::WRITE);
+    } else if prot & PROT_WRITE != 0 {
+        return Err(Errno::EACCES);
+    }
+    let pos = u64::try_from(pos).map_err(|_| Errno::EINVAL)?;
+    let pageoff = pos % PAGE_SIZE;
+    let size = (len as u64).checked_add(pageoff).ok_or(Errno::EINVAL)?;
+    let (at, placement) = if flags & MAP_FIXED != 0 {
+        let at = addr.0.checked_sub(pageoff).filter(|&a| page_aligned(a)).ok_or(Errno::EINVAL)?;
+        (at, VM_FLAGS_FIXED | VM_FLAGS_OVERWRITE)
+    } else {
+        (addr.0, VM_FLAGS_ANYWHERE)
+    };
+    let inherit = if shared { VmInherit::SHARE } else { VmInherit::DEFAULT };
+    p.task.with_map(|map| {
+        let start = vm_user::mach_vm_map_object(
+            map,
+            at,
+            size,
+            0,
+            placement,
+            object,
+            pos - pageoff,
+            !shared,
+            VmProt(prot),
+            max,
+            inherit,
+        )
+        .map_err(errno)?;
+        Ok(UserAddr(start + pageoff))
     })
 }
 

@@ -21,6 +21,7 @@ pub mod proc_filter;
 pub mod select;
 pub mod spawn_file_actions;
 pub mod sysproto;
+pub mod ubc_subr;
 pub mod uio;
 
 #[cfg(target_os = "none")]

@@ -20,6 +20,7 @@ use sys::Errno;
 
 use osfmk::kern::lock_order;
 use osfmk::kern::locks::SimpleLock;
+use osfmk::vm::vm_object::ObjectRef;
 use sys::stat::Timespec;
 
 use crate::kern::kern_credential::CredGroups;
@@ -153,6 +154,13 @@ pub trait VnodeOps: Send + Sync {
     /// The device number of a device node (`va_rdev`); 0 for anything else.
     fn rdev(&self) -> u32 {
         0
+    }
+
+    /// The VM object holding this regular file's pages, for `mmap` (XNU's `ubc_getobject`):
+    /// the same pages `read_at` and `write_at` use, so every mapper and every reader sees
+    /// one copy of the data. `None`: the file system's files cannot be mapped (`ENODEV`).
+    fn vm_object(&self) -> Option<ObjectRef> {
+        None
     }
 
     /// This directory's entries, without `.` and `..` (`VNOP_READDIR`).
@@ -549,6 +557,17 @@ impl Vnode {
             }
             VType::VDIR => Err(Errno::EISDIR),
             _ => Ok(()),
+        }
+    }
+
+    /// The VM object behind a regular file, for `mmap` (`ubc_getobject`). Not a regular
+    /// file: `EINVAL` (XNU's `mmap` refuses every other kind but character devices, which
+    /// are `ENODEV`); a file system that keeps no pages: `ENODEV`.
+    pub fn ubc_getobject(&self) -> Result<ObjectRef, Errno> {
+        match self.vtype {
+            VType::VREG => self.ops.vm_object().ok_or(Errno::ENODEV),
+            VType::VCHR => Err(Errno::ENODEV),
+            _ => Err(Errno::EINVAL),
         }
     }
 

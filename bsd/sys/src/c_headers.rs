@@ -5,7 +5,7 @@
 #[cfg(test)]
 mod tests {
     use crate::Errno;
-    use crate::{fcntl, poll, stat, wait};
+    use crate::{fcntl, poll, signal, stat, wait};
 
     /// The `#define NAME VALUE` lines of `header` whose value is a number (octal with a
     /// leading 0, hex with 0x), as (name, value).
@@ -81,12 +81,13 @@ mod tests {
                     "ENXIO" => Errno::ENXIO,
                     "EACCES" => Errno::EACCES,
                     "EAGAIN" => Errno::EAGAIN,
+                    "ENODEV" => Errno::ENODEV,
                     _ => return None,
                 }
                 .0,
             ))
         });
-        assert_eq!(n, 12);
+        assert_eq!(n, 13);
     }
 
     #[test]
@@ -108,6 +109,15 @@ mod tests {
             _ => None,
         });
         assert_eq!(n, 1);
+        let n = check(include_str!("../../../userland/c/include/signal.h"), |name| {
+            Some(i64::from(match name {
+                "SIGKILL" => signal::SIGKILL,
+                "SIGBUS" => signal::SIGBUS,
+                "SIGSEGV" => signal::SIGSEGV,
+                _ => return None,
+            }))
+        });
+        assert_eq!(n, 3);
         // A directory record's type is its file type's S_IFMT bits shifted down (XNU's
         // IFTODT), so the dirent.h values follow from the mode bits above.
         let n = check(include_str!("../../../userland/c/include/dirent.h"), |name| {

@@ -28,7 +28,7 @@ pub mod vm_object;
 pub mod vm_page;
 pub mod vm_user;
 
-#[cfg(test)]
-pub(crate) mod test_support;
+#[cfg(any(test, feature = "test-support"))]
+pub mod test_support;
 #[cfg(test)]
 mod tests;

@@ -998,3 +998,111 @@ fn removing_part_of_a_clipped_object_frees_its_pages_now() {
     assert_eq!(peek(&mut s, &pool, a + 7 * P).unwrap(), 7);
     check_invariants(&s);
 }
+
+/// A file's object as a file system keeps it: external, with `data` bytes of data written
+/// through the pager, and room to be mapped well past its end.
+fn file_object(pool: &Arc<FakePool>, data: &[u8]) -> crate::vm::vm_object::ObjectRef {
+    let obj = VmObject::allocate_external(1 << 40, None);
+    let pool_ref: crate::vm::vm_page::PoolRef = pool.clone();
+    VmObject::set_data_size(&obj, data.len() as u64);
+    obj.write_bytes(&pool_ref, 0, data).unwrap();
+    obj
+}
+
+fn map_file(s: &mut Space, obj: &crate::vm::vm_object::ObjectRef, pages: u64, copy: bool) -> u64 {
+    s.map
+        .enter_object(
+            VmPlacement::Anywhere { hint: 0 },
+            pages * P,
+            0,
+            RW,
+            VmProt::ALL,
+            if copy { VmInherit::COPY } else { VmInherit::SHARE },
+            obj.clone(),
+            0,
+            copy,
+        )
+        .unwrap()
+}
+
+#[test]
+fn shared_file_mappings_and_the_pager_see_the_same_pages() {
+    let pool = new_pool();
+    let pool_ref: crate::vm::vm_page::PoolRef = pool.clone();
+    let obj = file_object(&pool, b"hello");
+    let mut a = space(&pool);
+    let mut b = space(&pool);
+    let va = map_file(&mut a, &obj, 4, false);
+    let vb = map_file(&mut b, &obj, 4, false);
+    assert_eq!(peek(&mut a, &pool, va + 1), Ok(b'e'));
+    poke(&mut a, &pool, va, b'J').unwrap();
+    let mut buf = [0u8; 5];
+    obj.read_bytes(0, &mut buf);
+    assert_eq!(&buf, b"Jello", "the pager reads what a mapping wrote");
+    obj.write_bytes(&pool_ref, 2, b"LL").unwrap();
+    assert_eq!(peek(&mut b, &pool, vb + 2), Ok(b'L'), "mappings see the pager's write");
+    assert_eq!(peek(&mut a, &pool, va + 3), Ok(b'L'));
+    assert_eq!(pool.outstanding(), 1, "one page, shared by all three");
+    // Past the data's last page the fault has nothing to give: SIGBUS, in any access.
+    assert_eq!(peek(&mut a, &pool, va + P), Err(KernReturn::KERN_MEMORY_ERROR));
+    assert_eq!(poke(&mut b, &pool, vb + 3 * P, 1), Err(KernReturn::KERN_MEMORY_ERROR));
+    assert_eq!(peek(&mut a, &pool, va + 100), Ok(0), "the last page's tail reads zero");
+    // The file grows by a hole: the hole's page is demand zero, in the file's object.
+    VmObject::set_data_size(&obj, 2 * P + 1);
+    assert_eq!(peek(&mut a, &pool, va + P + 7), Ok(0));
+    poke(&mut b, &pool, vb + P + 7, 0x5a).unwrap();
+    let mut one = [0u8; 1];
+    obj.read_bytes(P + 7, &mut one);
+    assert_eq!(one, [0x5a], "a page a mapping made is the file's");
+    check_invariants(&a);
+    check_invariants(&b);
+}
+
+#[test]
+fn private_file_mappings_copy_on_write() {
+    let pool = new_pool();
+    let pool_ref: crate::vm::vm_page::PoolRef = pool.clone();
+    let obj = file_object(&pool, &[1; 2 * P as usize]);
+    let mut s = space(&pool);
+    let va = map_file(&mut s, &obj, 2, true);
+    assert_eq!(peek(&mut s, &pool, va), Ok(1));
+    poke(&mut s, &pool, va + 9, 2).unwrap();
+    let mut b = [0u8; 1];
+    obj.read_bytes(9, &mut b);
+    assert_eq!(b, [1], "a private write stays private");
+    // A page not yet copied still shows the file (as XNU's MAP_PRIVATE does).
+    obj.write_bytes(&pool_ref, P, &[3]).unwrap();
+    assert_eq!(peek(&mut s, &pool, va + P), Ok(3));
+    obj.write_bytes(&pool_ref, 9, &[4]).unwrap();
+    assert_eq!(peek(&mut s, &pool, va + 9), Ok(2), "the copied page is the mapping's own");
+    // The file's object is never merged into the shadow, even once the file is gone.
+    drop(obj);
+    vm_fault(&mut s.map, va + P, VmProt::READ).unwrap();
+    let e = s.map.entry_containing(va).unwrap();
+    assert_eq!(VmObject::chain_length(e.object.as_ref().unwrap()), 2);
+    check_invariants(&s);
+    s.map.deallocate_all();
+    assert_eq!(pool.outstanding(), 0, "every page came back");
+}
+
+#[test]
+fn cutting_a_mapped_file_zeroes_pages_it_cannot_free() {
+    let pool = new_pool();
+    let obj = file_object(&pool, &[7; 3 * P as usize]);
+    let mut s = space(&pool);
+    let va = map_file(&mut s, &obj, 3, false);
+    assert_eq!(peek(&mut s, &pool, va + 2 * P), Ok(7));
+    VmObject::set_data_size(&obj, 10);
+    assert_eq!(pool.outstanding(), 3, "mapped: the translations may still name the pages");
+    assert_eq!(peek(&mut s, &pool, va + 2 * P), Ok(0), "but what they show is zero");
+    assert_eq!(peek(&mut s, &pool, va + 9), Ok(7));
+    assert_eq!(peek(&mut s, &pool, va + 10), Ok(0));
+    // What the mapping writes past the end is gone when the file grows over it.
+    poke(&mut s, &pool, va + 20, 9).unwrap();
+    VmObject::set_data_size(&obj, 2 * P);
+    assert_eq!(peek(&mut s, &pool, va + 20), Ok(0));
+    s.map.deallocate_all();
+    // Unmapped, a cut frees.
+    VmObject::set_data_size(&obj, 0);
+    assert_eq!(pool.outstanding(), 0);
+}

@@ -4,8 +4,10 @@
 //! entry's protection (`KERN_PROTECTION_FAILURE`), then finds the page along the entry's
 //! object chain: a page of the entry's own (top) object is mapped with the entry's rights;
 //! a page of a backing object is mapped read-only for a read and copied into the top object
-//! for a write (copy-on-write); no page at all means demand zero, into the top object. A
-//! fault that finds no free page returns `KERN_RESOURCE_SHORTAGE`.
+//! for a write (copy-on-write); no page at all means demand zero, into the top object —
+//! unless the chain ends in a file's object and the page lies past the file's end, which is
+//! `KERN_MEMORY_ERROR` (SIGBUS). A fault that finds no free page returns
+//! `KERN_RESOURCE_SHORTAGE`.
 //!
 //! Locking: the common case reads the map only (objects lock themselves, the pmap has its
 //! own lock, below them), so [`vm_map_fault`] — the entry point for user faults and for
@@ -114,6 +116,8 @@ fn fault_entry(
             (object.insert_if_absent(offset, page), mapped_prot, false)
         }
         Some(found) => (found.pa, entry.protection.without(VmProt::WRITE), true),
+        // Past the end of a file's data there is no page to give (SIGBUS for a user).
+        None if VmObject::pager_eof(object, offset) => return Err(KernReturn::KERN_MEMORY_ERROR),
         None => {
             let page = VmPage::grab_zeroed(pool)?;
             (object.insert_if_absent(offset, page), mapped_prot, false)

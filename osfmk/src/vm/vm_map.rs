@@ -410,7 +410,7 @@ impl VmMap {
             (Some(a), Some(b)) if Arc::ptr_eq(a, b) && next.offset == prev.object_offset(addr) => None,
             // Only this entry sees the object, so it can simply grow over the neighbour —
             // unless it is a shadow, whose backing object would show through the new range.
-            (Some(a), None) if Arc::strong_count(a) == 1 && a.backing().is_none() => {
+            (Some(a), None) if Arc::strong_count(a) == 1 && a.backing().is_none() && a.is_internal() => {
                 Some(prev.object_offset(next.end))
             }
             _ => return,

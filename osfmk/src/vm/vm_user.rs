@@ -17,6 +17,7 @@ use alloc::sync::Arc;
 
 use crate::vm::vm_map::{PAGE_MASK, VmMap, VmPlacement, VmRegion};
 use crate::vm::vm_memory_entry::VmNamedEntry;
+use crate::vm::vm_object::ObjectRef;
 use crate::vm::vm_page::trunc_page;
 
 /// The pages covering `[addr, addr + size)`: (first page, byte length).
@@ -128,23 +129,37 @@ pub fn mach_vm_map_entry(
     if !entry.protection.contains(cur) {
         return Err(KernReturn::KERN_PROTECTION_FAILURE);
     }
-    let (placement, len) = placement(flags, addr, size)?;
+    let (_, len) = placement(flags, addr, size)?;
     let end = offset.checked_add(len).ok_or(KernReturn::KERN_INVALID_ARGUMENT)?;
     if end > entry.size {
         return Err(KernReturn::KERN_INVALID_ARGUMENT);
     }
     let max = if copy { max } else { VmProt(max.0 & entry.protection.0) };
-    map.enter_object(
-        placement,
-        len,
-        mask,
-        cur,
-        max,
-        inheritance,
-        entry.object.clone(),
-        entry.offset + offset,
-        copy,
-    )
+    let at = entry.offset + offset;
+    mach_vm_map_object(map, addr, size, mask, flags, entry.object.clone(), at, copy, cur, max, inheritance)
+}
+
+/// `mach_vm_map` of an object the kernel holds (XNU's `vm_map_enter_mem_object`; `mmap` of
+/// a file maps the file's object this way): `size` bytes of `object` from page-aligned
+/// `offset`, shared with every other mapper, or with `copy` copy-on-write. The range must
+/// lie inside the object's offset space (`KERN_INVALID_ARGUMENT`).
+#[allow(clippy::too_many_arguments)]
+pub fn mach_vm_map_object(
+    map: &mut VmMap,
+    addr: u64,
+    size: u64,
+    mask: u64,
+    flags: u32,
+    object: ObjectRef,
+    offset: u64,
+    copy: bool,
+    cur: VmProt,
+    max: VmProt,
+    inheritance: VmInherit,
+) -> Result<u64, KernReturn> {
+    check_map_args(flags, size, cur, max, inheritance)?;
+    let (placement, len) = placement(flags, addr, size)?;
+    map.enter_object(placement, len, mask, cur, max, inheritance, object, offset, copy)
 }
 
 /// `mach_make_memory_entry_64` for a range of `map`: `[addr, addr + size)` (rounded out to

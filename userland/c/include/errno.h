@@ -19,5 +19,6 @@ extern int errno;
 #define EMFILE 24
 #define EPIPE 32
 #define ENOTEMPTY 66
+#define ENODEV 19
 
 #endif

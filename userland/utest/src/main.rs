@@ -30,6 +30,7 @@ mod ipc_fuzz;
 mod ipc_robust;
 mod kobject;
 mod limits;
+mod mapped_files;
 mod mount;
 mod names;
 mod pipes;
@@ -280,6 +281,7 @@ fn main(args: &Args) -> i32 {
         .chain(devfs::CASES)
         .chain(fileio::CASES)
         .chain(truncate::CASES)
+        .chain(mapped_files::CASES)
         .chain(mount::CASES)
         .chain(poll::CASES)
         .chain(fifo::CASES)

@@ -9,6 +9,8 @@ use core::sync::atomic::{AtomicUsize, Ordering};
 
 use osfmk::kern::lock_order;
 use osfmk::kern::locks::LckMtx;
+use osfmk::vm::vm_object::{ObjectRef, VmObject};
+use osfmk::vm::vm_page::PoolRef;
 use sys::Errno;
 
 use crate::vfs::vfs_mount::{VfsOps, VfsStat, vfs_getnewfsid};
@@ -26,11 +28,11 @@ pub const RAMFS_NODE_COST: usize = 640;
 /// without a bound any user could fill the heap with empty files in `/tmp`.
 pub const RAMFS_NODE_GROWTH_MAX: usize = 2048;
 
-/// How much of the kernel heap one ramfs may hold, and how much it holds: file data, and the
-/// metadata of every node and name ([`RAMFS_NODE_COST`] plus the name's bytes). Both live on
-/// the kernel heap (until files are backed by VM pages), so a bound keeps one program
-/// writing a huge file, or making files without end, from starving every other kernel
-/// allocation: it gets ENOSPC instead. Nodes are also counted, with their own limit.
+/// How much one ramfs may hold, and how much it holds: file data (VM pages from `pool`,
+/// charged by file length), and the metadata of every node and name ([`RAMFS_NODE_COST`]
+/// plus the name's bytes, on the kernel heap). A bound keeps one program writing a huge
+/// file, or making files without end, from starving every other kernel allocation or the
+/// page pool: it gets ENOSPC instead. Nodes are also counted, with their own limit.
 pub struct RamQuota {
     /// The file system's number (`VnodeOps::fsid`), drawn when it is made.
     fsid: u32,
@@ -42,6 +44,8 @@ pub struct RamQuota {
     node_limit: AtomicUsize,
     /// The slot of a ramfs `mount(2)` made, held for as long as any of its nodes are.
     _share: Option<super::ramfs_vfsops::RamfsShare>,
+    /// Where its files' pages come from.
+    pool: PoolRef,
 }
 
 impl RamQuota {
@@ -55,7 +59,18 @@ impl RamQuota {
         Self::new(Some(share))
     }
 
+    /// No limit yet, with file pages from `pool` instead of the kernel's (for tests that
+    /// count them).
+    #[cfg(test)]
+    pub fn with_pool(pool: PoolRef) -> Arc<RamQuota> {
+        Self::new_in(None, pool)
+    }
+
     fn new(share: Option<super::ramfs_vfsops::RamfsShare>) -> Arc<RamQuota> {
+        Self::new_in(share, crate::kern::ubc_subr::ubc_pool())
+    }
+
+    fn new_in(share: Option<super::ramfs_vfsops::RamfsShare>, pool: PoolRef) -> Arc<RamQuota> {
         Arc::new(RamQuota {
             fsid: vfs_getnewfsid(),
             rename_lock: LckMtx::new(&lock_order::RAMFS_RENAME, ()),
@@ -64,6 +79,7 @@ impl RamQuota {
             nodes: AtomicUsize::new(0),
             node_limit: AtomicUsize::new(usize::MAX),
             _share: share,
+            pool,
         })
     }
 
@@ -422,170 +438,124 @@ impl RamDir {
     }
 }
 
-/// The unit a file's bytes are stored in: a file is a set of pages, and a page that holds
+/// The unit a file's bytes are stored in: a file's bytes are VM pages, and a page that holds
 /// only zeros — a hole left by a write past the end, or by growing the file with `truncate`
 /// — is not stored at all.
-pub const RAMFS_PAGE_SIZE: usize = 4096;
+pub const RAMFS_PAGE_SIZE: usize = osfmk::vm::vm_page::PAGE_SIZE as usize;
 
 /// The longest file a ramfs holds (`off_t`'s largest value, as XNU's file systems allow):
 /// a write or `truncate` past it is `EFBIG`.
 pub const RAMFS_MAXFILESIZE: u64 = i64::MAX as u64;
 
-/// A file's length and its stored pages. Every byte at or past `size` reads as zero and is
-/// zero where a page holds it, and no page lies wholly past `size`: so a file that shrinks
-/// and grows again shows zeros, never its old bytes.
-struct FileData {
-    size: u64,
-    pages: BTreeMap<u64, Box<[u8]>>,
-}
-
-impl FileData {
-    /// Copies the bytes from `off` into `buf`, zeros for holes; returns the count (0 at or
-    /// past the end).
-    fn read(&self, off: u64, buf: &mut [u8]) -> usize {
-        let n = self.size.saturating_sub(off).min(buf.len() as u64) as usize;
-        let mut done = 0;
-        while done < n {
-            let pos = off + done as u64;
-            let (index, within) = (pos / RAMFS_PAGE_SIZE as u64, (pos % RAMFS_PAGE_SIZE as u64) as usize);
-            let step = (RAMFS_PAGE_SIZE - within).min(n - done);
-            let dst = &mut buf[done..done + step];
-            match self.pages.get(&index) {
-                Some(page) => dst.copy_from_slice(&page[within..within + step]),
-                None => dst.fill(0),
-            }
-            done += step;
-        }
-        n
-    }
-
-    /// Stores `buf` at `off`; the caller has made `size` cover it. The pages it lands in
-    /// that are not stored yet are all allocated first, so a failed allocation (`ENOSPC`)
-    /// changes nothing.
-    fn write(&mut self, off: u64, buf: &[u8]) -> Result<(), Errno> {
-        if buf.is_empty() {
-            return Ok(());
-        }
-        let first = off / RAMFS_PAGE_SIZE as u64;
-        let last = (off + buf.len() as u64 - 1) / RAMFS_PAGE_SIZE as u64;
-        let mut fresh = Vec::new();
-        for index in (first..=last).filter(|i| !self.pages.contains_key(i)) {
-            fresh.try_reserve(1).map_err(|_| Errno::ENOSPC)?;
-            fresh.push((index, new_page()?));
-        }
-        self.pages.extend(fresh);
-        let mut done = 0;
-        while done < buf.len() {
-            let pos = off + done as u64;
-            let (index, within) = (pos / RAMFS_PAGE_SIZE as u64, (pos % RAMFS_PAGE_SIZE as u64) as usize);
-            let step = (RAMFS_PAGE_SIZE - within).min(buf.len() - done);
-            if let Some(page) = self.pages.get_mut(&index) {
-                page[within..within + step].copy_from_slice(&buf[done..done + step]);
-            }
-            done += step;
-        }
-        Ok(())
-    }
-
-    /// Cuts the file to `size` bytes (no longer than it is): the pages past it go and the
-    /// rest of the last page is zeroed, keeping the invariant of [`FileData`].
-    fn cut(&mut self, size: u64) {
-        let keep = size.div_ceil(RAMFS_PAGE_SIZE as u64);
-        while let Some(entry) = self.pages.last_entry() {
-            if *entry.key() < keep {
-                break;
-            }
-            entry.remove();
-        }
-        let within = (size % RAMFS_PAGE_SIZE as u64) as usize;
-        if within != 0
-            && let Some(page) = self.pages.get_mut(&(size / RAMFS_PAGE_SIZE as u64))
-        {
-            page[within..].fill(0);
-        }
-        self.size = size;
-    }
-}
-
-/// A zeroed page, or `ENOSPC` if the heap has none.
-fn new_page() -> Result<Box<[u8]>, Errno> {
-    let mut page = Vec::new();
-    page.try_reserve_exact(RAMFS_PAGE_SIZE).map_err(|_| Errno::ENOSPC)?;
-    page.resize(RAMFS_PAGE_SIZE, 0);
-    Ok(page.into_boxed_slice())
-}
+/// The offset space of a file's VM object: every page a file of [`RAMFS_MAXFILESIZE`] bytes
+/// can have, so a mapping may reach past the file's current end (a fault there is SIGBUS
+/// until the file grows).
+const RAMFS_OBJECT_SIZE: u64 = RAMFS_MAXFILESIZE + 1;
 
 /// A regular file: its length, charged to the quota whole (holes too, so what a file may
-/// grow to does not depend on what it writes), and its pages ([`FileData`]).
+/// grow to does not depend on what it writes), and its bytes in the pages of a VM object
+/// (the unified buffer cache: `read`, `write` and every `mmap` of the file share them). The
+/// file system is the object's pager: it tells the object where the data ends, and every
+/// byte past the end reads as zero, so a file that shrinks and grows again shows zeros,
+/// never its old bytes.
 pub(super) struct RamFile {
-    data: LckMtx<FileData>,
+    /// The file's length. Held across every change of length or data, so each is one step,
+    /// and while a mapper takes its reference to the object (which `set_data_size` relies
+    /// on to know whether pages past a cut may be freed).
+    size: LckMtx<u64>,
+    object: ObjectRef,
+    /// The length's charge to the quota, which the object keeps too: a mapping that
+    /// outlives the file holds its pages, and they stay counted until it goes.
+    data: Arc<DataCharge>,
     quota: Arc<RamQuota>,
     _charge: NodeCharge,
+}
+
+/// A file's data's share of its file system's quota: its length, given back when the last
+/// holder of the file's pages lets go (the file, or a mapping still using them).
+struct DataCharge {
+    quota: Arc<RamQuota>,
+    bytes: AtomicUsize,
+}
+
+impl Drop for DataCharge {
+    fn drop(&mut self) {
+        self.quota.credit(*self.bytes.get_mut());
+    }
 }
 
 impl RamFile {
     /// An empty file's operations, charged as one node (ENOSPC past the quota).
     pub(super) fn new(quota: Arc<RamQuota>) -> Result<RamFile, Errno> {
         let charge = quota.charge_node()?;
-        let data = FileData { size: 0, pages: BTreeMap::new() };
-        Ok(RamFile { data: LckMtx::new(&lock_order::RAMFS_FILE, data), quota, _charge: charge })
+        let data = Arc::new(DataCharge { quota: quota.clone(), bytes: AtomicUsize::new(0) });
+        let pager: Arc<dyn core::any::Any + Send + Sync> = data.clone();
+        let object = VmObject::allocate_external(RAMFS_OBJECT_SIZE, Some(pager));
+        let size = LckMtx::new(&lock_order::RAMFS_FILE, 0);
+        Ok(RamFile { size, object, data, quota, _charge: charge })
     }
 
     /// Makes the file `size` bytes long, charging growth to the quota (ENOSPC past it) and
-    /// giving back what a cut frees.
-    fn resize(data: &mut FileData, quota: &RamQuota, size: u64) -> Result<(), Errno> {
+    /// giving back what a cut frees; `cur` is the length, under its lock.
+    fn resize(&self, cur: &mut u64, size: u64) -> Result<(), Errno> {
         if size > RAMFS_MAXFILESIZE {
             return Err(Errno::EFBIG);
         }
         let delta = |by: u64| usize::try_from(by).map_err(|_| Errno::ENOSPC);
-        if size > data.size {
-            quota.charge(delta(size - data.size)?)?;
-            data.size = size;
-        } else if size < data.size {
-            let freed = delta(data.size - size)?;
-            data.cut(size);
-            quota.credit(freed);
+        if size > *cur {
+            let more = delta(size - *cur)?;
+            self.quota.charge(more)?;
+            self.data.bytes.fetch_add(more, Ordering::AcqRel);
+        } else if size < *cur {
+            let less = delta(*cur - size)?;
+            self.data.bytes.fetch_sub(less, Ordering::AcqRel);
+            self.quota.credit(less);
+        } else {
+            return Ok(());
         }
+        VmObject::set_data_size(&self.object, size);
+        *cur = size;
         Ok(())
-    }
-}
-
-impl Drop for RamFile {
-    fn drop(&mut self) {
-        let size = self.data.get_mut().size;
-        self.quota.credit(usize::try_from(size).unwrap_or(usize::MAX));
     }
 }
 
 impl VnodeOps for RamFile {
     fn read_at(&self, off: u64, buf: &mut [u8]) -> Result<usize, Errno> {
-        Ok(self.data.lock().read(off, buf))
+        let size = self.size.lock();
+        let n = size.saturating_sub(off).min(buf.len() as u64) as usize;
+        self.object.read_bytes(off, &mut buf[..n]);
+        Ok(n)
     }
 
     fn write_at(&self, off: u64, buf: &[u8]) -> Result<usize, Errno> {
         let end =
             off.checked_add(buf.len() as u64).filter(|&e| e <= RAMFS_MAXFILESIZE).ok_or(Errno::EFBIG)?;
-        let mut data = self.data.lock();
-        let old = data.size;
+        let mut size = self.size.lock();
+        let old = *size;
         if end > old {
             // Growth is charged before any page is taken: a write far past the end, or
             // beyond the quota, fails whole.
-            RamFile::resize(&mut data, &self.quota, end)?;
+            self.resize(&mut size, end)?;
         }
-        if let Err(e) = data.write(off, buf) {
-            // Nothing was stored: the file keeps its length.
-            let _ = RamFile::resize(&mut data, &self.quota, old);
-            return Err(e);
+        if self.object.write_bytes(&self.quota.pool, off, buf).is_err() {
+            // No page for it: nothing was stored, and the file keeps its length.
+            let _ = self.resize(&mut size, old);
+            return Err(Errno::ENOSPC);
         }
         Ok(buf.len())
     }
 
     fn size(&self) -> u64 {
-        self.data.lock().size
+        *self.size.lock()
     }
 
     fn setsize(&self, size: u64) -> Result<(), Errno> {
-        RamFile::resize(&mut self.data.lock(), &self.quota, size)
+        self.resize(&mut self.size.lock(), size)
+    }
+
+    fn vm_object(&self) -> Option<ObjectRef> {
+        let _size = self.size.lock();
+        Some(self.object.clone())
     }
 
     fn fsid(&self) -> u32 {
@@ -756,7 +726,7 @@ mod tests {
     /// The pages a ramfs file stores.
     fn pages(vp: &VnodeRef) -> usize {
         let file = vp.ops().as_any().and_then(|a| a.downcast_ref::<RamFile>()).unwrap();
-        file.data.lock().pages.len()
+        file.object.resident_page_count()
     }
 
     fn read_all(vp: &VnodeRef) -> Vec<u8> {
@@ -1001,5 +971,66 @@ mod tests {
         drop(root);
         assert!(weak_root.upgrade().is_none());
         assert!(d.parent().is_none());
+    }
+
+    #[test]
+    fn file_pages_are_one_vm_object_for_io_and_mappings() {
+        use osfmk::vm::test_support::FakePool;
+        let (fake, pool) = FakePool::new();
+        let quota = RamQuota::with_pool(pool.clone());
+        let root = super::super::ramfs_new_root_with(quota.clone()).unwrap();
+        let f = root.create(b"f", 0o644).unwrap();
+        f.write_at(0, b"shared pages").unwrap();
+        let object = f.ops().vm_object().expect("a ramfs file has an object");
+        assert!(Arc::ptr_eq(&object, &f.ubc_getobject().unwrap()), "one object per file");
+        let mut seen = [0u8; 6];
+        object.read_bytes(0, &mut seen);
+        assert_eq!(&seen, b"shared", "a mapper sees what write() stored");
+        object.write_bytes(&pool, 7, b"PAGES").unwrap();
+        assert_eq!(read_all(&f), b"shared PAGES", "read() sees what a mapper stored");
+        // A cut while the object is held elsewhere keeps the page but zeroes it.
+        f.setsize(3).unwrap();
+        assert_eq!((fake.outstanding(), pages(&f)), (1, 1));
+        object.read_bytes(0, &mut seen);
+        assert_eq!(&seen, b"sha\0\0\0");
+        f.setsize(12).unwrap();
+        assert_eq!(read_all(&f), b"sha\0\0\0\0\0\0\0\0\0");
+        drop(object);
+        f.setsize(0).unwrap();
+        assert_eq!(fake.outstanding(), 0, "not held: a cut frees");
+        // A mapping that outlives its file keeps the pages, and their charge, until it goes.
+        f.write_at(0, &[1; 100]).unwrap();
+        let mapping = f.ubc_getobject().unwrap();
+        let held = quota.used();
+        root.remove(b"f", false).unwrap();
+        drop(f);
+        assert_eq!((quota.used(), fake.outstanding()), (held - RAMFS_NODE_COST - 1, 1));
+        drop(mapping);
+        assert_eq!((quota.used(), fake.outstanding()), (held - RAMFS_NODE_COST - 1 - 100, 0));
+        let f = root.create(b"f", 0o644).unwrap();
+        f.write_at(2 * RAMFS_PAGE_SIZE as u64, b"x").unwrap();
+        drop((f, root));
+        assert_eq!(fake.outstanding(), 0, "a file's pages go with it");
+    }
+
+    #[test]
+    fn no_pages_left_is_enospc_and_changes_nothing() {
+        use osfmk::vm::test_support::FakePool;
+        let (fake, pool) = FakePool::new();
+        let root = super::super::ramfs_new_root_with(RamQuota::with_pool(pool)).unwrap();
+        let f = root.create(b"f", 0o644).unwrap();
+        f.write_at(0, b"kept").unwrap();
+        fake.set_limit(Some(1));
+        assert_eq!(f.write_at(RAMFS_PAGE_SIZE as u64 - 1, b"ab").unwrap_err(), Errno::ENOSPC);
+        assert_eq!((f.size(), read_all(&f)), (4, b"kept".to_vec()), "the file is as it was");
+        f.write_at(4, b"!").unwrap();
+        assert_eq!(read_all(&f), b"kept!", "writes within held pages still work");
+        // Special files and directories have no object to map.
+        let d = root.mkdir(b"d", 0o755).unwrap();
+        assert_eq!(d.ubc_getobject().err(), Some(Errno::EINVAL));
+        let fifo = root.mknod(b"p", VType::VFIFO, 0o644, 0).unwrap();
+        assert_eq!(fifo.ubc_getobject().err(), Some(Errno::EINVAL));
+        let null = crate::miscfs::devfs::devfs_new_root().lookup(b"null").unwrap();
+        assert_eq!(null.ubc_getobject().err(), Some(Errno::ENODEV));
     }
 }
