@@ -206,7 +206,7 @@ pub fn mount_boot_filesystems(root: &VnodeRef, allowance: usize) -> Result<(), E
         Err(e) => Err(e),
     };
     let dev = dir(b"dev", 0o555)?;
-    let devfs = crate::miscfs::devfs::devfs_new_root();
+    let devfs = crate::miscfs::devfs::devfs_new_root()?;
     vfs_mount(&dev, devfs, crate::miscfs::devfs::devfs_mount_args())?;
     let tmp = dir(b"tmp", 0o1777)?;
     let quota = RamQuota::unlimited();
@@ -241,6 +241,9 @@ pub fn bsd_init(
     // beyond the initrd both together may take the file systems' allowance
     // (osfmk::kern::budget), so no program can starve the kernel of either.
     crate::kern::ubc_subr::ubc_init(osfmk::vm::vm_page::kernel_page_pool());
+    crate::vfs::vnode::VNODES
+        .set_limit(crate::vfs::vnode::desiredvnodes(identity.memsize))
+        .expect("kern.maxvnodes is never 0");
     crate::miscfs::devfs::random::random_init(identity.entropy);
     crate::vfs::vnode::set_vfs_clock(crate::kern::kern_time::nanotime);
     let allowance = osfmk::kern::budget::heap_share(osfmk::kern::budget::FILE_SYSTEM_HEAP_SHARE);

@@ -14,6 +14,7 @@ use sys::sysctl::*;
 use zerocopy::IntoBytes;
 
 use crate::kern::kern_proc::Proc;
+use crate::vfs::vnode::VNODES;
 
 /// The OS name, release and version, as the kernel reports them (set once at boot).
 static IDENTITY: spin::Once<(String, String, String)> = spin::Once::new();
@@ -78,6 +79,8 @@ fn lookup(name: &[i32]) -> Result<Value, Errno> {
         [CTL_KERN, KERN_MAXPROC] => Value::int(crate::kern::kern_fork::MAXPROC as i32),
         [CTL_KERN, KERN_MAXFILES] => Value::int(crate::kern::kern_descrip::nfiles().0 as i32),
         [CTL_KERN, KERN_NUM_FILES] => Value::int(crate::kern::kern_descrip::nfiles().1 as i32),
+        [CTL_KERN, KERN_MAXVNODES] => Value::int(VNODES.counts().0 as i32),
+        [CTL_KERN, KERN_NUM_VNODES] => Value::int(VNODES.counts().1 as i32),
         [CTL_HW, HW_MACHINE] => Value::string(b"arm64".to_vec()),
         // Every CPU is one core with one hardware thread: physical and logical counts are
         // the CPUs that are up, their maxima the CPUs the machine has (as XNU's
@@ -100,8 +103,8 @@ fn lookup(name: &[i32]) -> Result<Value, Errno> {
 }
 
 /// `sysctl(name, namelen, oldp, oldlenp, newp, newlen)`. With `oldp` NULL only the size is
-/// reported; a buffer too small gets what fits and ENOMEM. Only `kern.hostname` and
-/// `kern.maxfiles` may be set, and only by root.
+/// reported; a buffer too small gets what fits and ENOMEM. Only `kern.hostname`,
+/// `kern.maxfiles` and `kern.maxvnodes` may be set, and only by root.
 pub fn sysctl(
     p: &Arc<Proc>,
     name: UserAddr,
@@ -168,21 +171,25 @@ fn sysctl_mib(
         result?;
     }
     if newp.0 != 0 {
-        if mib != [CTL_KERN, KERN_HOSTNAME] && mib != [CTL_KERN, KERN_MAXFILES] {
+        let limit_mib = mib == [CTL_KERN, KERN_MAXFILES] || mib == [CTL_KERN, KERN_MAXVNODES];
+        if mib != [CTL_KERN, KERN_HOSTNAME] && !limit_mib {
             return Err(Errno::EPERM);
         }
         if p.p_ucred.lock().uid != 0 {
             return Err(Errno::EPERM);
         }
-        if mib == [CTL_KERN, KERN_MAXFILES] {
+        if limit_mib {
             // An int, as XNU's sysctl_handle_int takes it.
             if newlen != 4 {
                 return Err(Errno::EINVAL);
             }
             let limit = osfmk::vm::user_ptr::copyin_val::<i32>(newp)?;
-            return crate::kern::kern_descrip::set_maxfiles(
-                usize::try_from(limit).map_err(|_| Errno::EINVAL)?,
-            );
+            let limit = usize::try_from(limit).map_err(|_| Errno::EINVAL)?;
+            return if mib == [CTL_KERN, KERN_MAXFILES] {
+                crate::kern::kern_descrip::set_maxfiles(limit)
+            } else {
+                VNODES.set_limit(limit)
+            };
         }
         if newlen >= MAXHOSTNAMELEN {
             return Err(Errno::EINVAL);

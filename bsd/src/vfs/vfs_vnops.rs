@@ -619,7 +619,7 @@ mod tests {
         drop(child);
         assert_eq!(vn_flock(&b, LOCK_EX | LOCK_NB), Ok(()), "released with the last close");
         // A device keeps no locks.
-        let null = crate::miscfs::devfs::devfs_new_root().lookup(b"null").unwrap();
+        let null = crate::miscfs::devfs::devfs_new_root().unwrap().lookup(b"null").unwrap();
         let dev = FileGlob::new(FREAD, Arc::new(VnodeFile::new(null))).unwrap();
         assert_eq!(vn_flock(&dev, LOCK_EX), Err(Errno::ENOTSUP));
         assert_eq!(vn_flock(&dev, LOCK_UN), Err(Errno::ENOTSUP));

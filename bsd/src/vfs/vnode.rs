@@ -14,7 +14,7 @@ use alloc::boxed::Box;
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 use core::fmt;
-use core::sync::atomic::{AtomicU16, AtomicU32, Ordering};
+use core::sync::atomic::{AtomicU16, AtomicU32, AtomicUsize, Ordering};
 
 use sys::Errno;
 
@@ -293,6 +293,8 @@ pub struct Vnode {
     pub(crate) fifoinfo: SimpleLock<Option<Arc<dyn core::any::Any + Send + Sync>>>,
     /// Advisory locks on the file (`flock`; XNU's `v_lockf`).
     lockf: Lockf,
+    /// Its place in the system's count of vnodes (`kern.num_vnodes`), given back with it.
+    _counted: VnodeCharge,
     ops: Box<dyn VnodeOps>,
 }
 
@@ -330,6 +332,70 @@ pub fn vfs_timestamp() -> Timespec {
     VFS_CLOCK.get().map_or(Timespec::default(), |clock| clock())
 }
 
+/// The most vnodes XNU's "medium" configuration allows (`CONFIG_VNODES`): `kern.maxvnodes`
+/// never starts higher.
+pub const CONFIG_VNODES: usize = 263_168;
+
+/// `kern.maxvnodes` for a machine with `memsize` bytes of memory, as XNU computes
+/// `desiredvnodes` at boot: one vnode per 64 KiB plus 1024, at most [`CONFIG_VNODES`].
+pub fn desiredvnodes(memsize: u64) -> usize {
+    usize::try_from(memsize / 65536).unwrap_or(usize::MAX).saturating_add(1024).min(CONFIG_VNODES)
+}
+
+/// A count of vnodes and its limit (`numvnodes` and `desiredvnodes`): every vnode holds a
+/// [`VnodeCharge`] from it. This kernel's file systems keep their nodes as vnodes (nothing
+/// can be recycled to make room), so past the limit a new vnode is `ENFILE`, as XNU's
+/// `new_vnode` gives when its table is full.
+pub struct VnodeTable {
+    count: AtomicUsize,
+    limit: AtomicUsize,
+}
+
+impl VnodeTable {
+    /// An empty table allowing `limit` vnodes.
+    pub const fn new(limit: usize) -> VnodeTable {
+        VnodeTable { count: AtomicUsize::new(0), limit: AtomicUsize::new(limit) }
+    }
+
+    /// Counts one more vnode, or `ENFILE` if there are `limit` already.
+    pub fn reserve(&'static self) -> Result<VnodeCharge, Errno> {
+        let limit = self.limit.load(Ordering::Acquire);
+        self.count
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_add(1).filter(|&t| t <= limit))
+            .map(|_| VnodeCharge { table: self })
+            .map_err(|_| Errno::ENFILE)
+    }
+
+    /// (`kern.maxvnodes`, `kern.num_vnodes`).
+    pub fn counts(&self) -> (usize, usize) {
+        (self.limit.load(Ordering::Acquire), self.count.load(Ordering::Acquire))
+    }
+
+    /// Sets the limit (at least 1, else `EINVAL`); vnodes that exist stay.
+    pub fn set_limit(&self, limit: usize) -> Result<(), Errno> {
+        if limit == 0 {
+            return Err(Errno::EINVAL);
+        }
+        self.limit.store(limit, Ordering::Release);
+        Ok(())
+    }
+}
+
+/// One vnode's place in a [`VnodeTable`], given back when dropped.
+pub struct VnodeCharge {
+    table: &'static VnodeTable,
+}
+
+impl Drop for VnodeCharge {
+    fn drop(&mut self) {
+        self.table.count.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// The system's vnodes: `kern.maxvnodes` (set from the memory size at boot; root may
+/// change it) and `kern.num_vnodes`.
+pub static VNODES: VnodeTable = VnodeTable::new(CONFIG_VNODES);
+
 /// The next vnode's file number.
 static NEXT_FILEID: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(2);
 
@@ -337,9 +403,16 @@ impl Vnode {
     /// A new vnode of type `vtype` with permissions `perm` (bits outside [`ALLPERMS`] are
     /// dropped), made in directory `parent` (`None` for a file system's root). It belongs to
     /// root and, as on BSD, to its directory's group; [`Vnode::set_owner`] gives it another.
-    pub fn new(vtype: VType, perm: u16, parent: Option<&VnodeRef>, ops: Box<dyn VnodeOps>) -> VnodeRef {
+    /// Past `kern.maxvnodes`: `ENFILE`.
+    pub fn new(
+        vtype: VType,
+        perm: u16,
+        parent: Option<&VnodeRef>,
+        ops: Box<dyn VnodeOps>,
+    ) -> Result<VnodeRef, Errno> {
+        let counted = VNODES.reserve()?;
         let gid = parent.map_or(0, |d| d.gid());
-        Arc::new(Vnode {
+        Ok(Arc::new(Vnode {
             vtype,
             mode: AtomicU16::new(vtype.mode_bits() | (perm & ALLPERMS)),
             uid: AtomicU32::new(0),
@@ -354,8 +427,9 @@ impl Vnode {
             }),
             fifoinfo: SimpleLock::new(&lock_order::FIFOINFO, None),
             lockf: Lockf::new(),
+            _counted: counted,
             ops,
-        })
+        }))
     }
 
     /// How many names the vnode has (`st_nlink`).
@@ -846,7 +920,7 @@ mod tests {
 
     #[test]
     fn mode_keeps_type_and_masks_permissions() {
-        let v = Vnode::new(VType::VREG, 0o177755, None, Box::new(Nothing));
+        let v = Vnode::new(VType::VREG, 0o177755, None, Box::new(Nothing)).unwrap();
         assert_eq!(v.mode(), S_IFREG | 0o7755);
         v.chmod(0o600 | S_IFDIR);
         assert_eq!(v.mode(), S_IFREG | 0o600);
@@ -855,7 +929,7 @@ mod tests {
 
     #[test]
     fn default_ops_fail_with_the_right_errors() {
-        let file = Vnode::new(VType::VREG, 0o644, None, Box::new(Nothing));
+        let file = Vnode::new(VType::VREG, 0o644, None, Box::new(Nothing)).unwrap();
         assert_eq!(file.lookup(b"x").unwrap_err(), Errno::ENOTDIR);
         assert_eq!(file.lookup(b".").unwrap_err(), Errno::ENOTDIR);
         assert_eq!(file.readdir().unwrap_err(), Errno::ENOTDIR);
@@ -863,7 +937,7 @@ mod tests {
         assert_eq!(file.readlink().unwrap_err(), Errno::EINVAL);
         assert_eq!(file.read_at(0, &mut [0; 4]).unwrap_err(), Errno::EINVAL);
 
-        let dir = Vnode::new(VType::VDIR, 0o755, None, Box::new(Nothing));
+        let dir = Vnode::new(VType::VDIR, 0o755, None, Box::new(Nothing)).unwrap();
         assert_eq!(dir.read_at(0, &mut [0; 4]).unwrap_err(), Errno::EISDIR);
         assert_eq!(dir.write_at(0, b"x").unwrap_err(), Errno::EISDIR);
         assert_eq!(dir.read_to_vec().unwrap_err(), Errno::EISDIR);
@@ -928,5 +1002,23 @@ mod tests {
         let root = ramfs_new_root();
         let s = std::format!("{root:?}");
         assert!(s.contains("VDIR") && s.contains("0o40755"), "{s}");
+    }
+
+    #[test]
+    fn the_vnode_table_is_bounded_and_gives_back() {
+        static TABLE: VnodeTable = VnodeTable::new(2);
+        let a = TABLE.reserve().unwrap();
+        let b = TABLE.reserve().unwrap();
+        assert_eq!(TABLE.reserve().err(), Some(Errno::ENFILE), "past kern.maxvnodes");
+        assert_eq!(TABLE.counts(), (2, 2));
+        drop(a);
+        let c = TABLE.reserve().unwrap();
+        assert_eq!(TABLE.set_limit(0), Err(Errno::EINVAL));
+        TABLE.set_limit(1).unwrap();
+        assert_eq!(TABLE.reserve().err(), Some(Errno::ENFILE), "a lower limit leaves what exists");
+        drop((b, c));
+        assert_eq!(TABLE.counts(), (1, 0));
+        assert_eq!(desiredvnodes(512 << 20), 8192 + 1024);
+        assert_eq!(desiredvnodes(1 << 40), CONFIG_VNODES);
     }
 }

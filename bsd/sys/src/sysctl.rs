@@ -10,6 +10,7 @@ pub const CTL_HW: i32 = 6;
 pub const KERN_OSTYPE: i32 = 1;
 pub const KERN_OSRELEASE: i32 = 2;
 pub const KERN_VERSION: i32 = 4;
+pub const KERN_MAXVNODES: i32 = 5;
 pub const KERN_MAXPROC: i32 = 6;
 /// `kern.maxfiles`: open file descriptions the system may hold (read-write for root).
 pub const KERN_MAXFILES: i32 = 7;
@@ -35,6 +36,9 @@ pub const VM_KERNEL_HEAP_USED: i32 = 102;
 /// `kern.num_files`: open file descriptions now (numbered at registration in XNU; this
 /// kernel fixes the number).
 pub const KERN_NUM_FILES: i32 = 100;
+/// `kern.num_vnodes`: vnodes now (numbered at registration in XNU; this kernel fixes the
+/// number).
+pub const KERN_NUM_VNODES: i32 = 101;
 /// `hw.*`.
 pub const HW_MACHINE: i32 = 1;
 pub const HW_NCPU: i32 = 3;
@@ -57,6 +61,8 @@ pub const SYSCTL_NAMES: &[(&str, [i32; 2])] = &[
     ("kern.ostype", [CTL_KERN, KERN_OSTYPE]),
     ("kern.osrelease", [CTL_KERN, KERN_OSRELEASE]),
     ("kern.version", [CTL_KERN, KERN_VERSION]),
+    ("kern.maxvnodes", [CTL_KERN, KERN_MAXVNODES]),
+    ("kern.num_vnodes", [CTL_KERN, KERN_NUM_VNODES]),
     ("kern.maxproc", [CTL_KERN, KERN_MAXPROC]),
     ("kern.maxfiles", [CTL_KERN, KERN_MAXFILES]),
     ("kern.num_files", [CTL_KERN, KERN_NUM_FILES]),

@@ -26,6 +26,7 @@ pub const CASES: &[(&str, crate::Case)] = &[
     ("link / symlink / readlink: links, counts, EXDEV, EPERM", links),
     ("openat / mkdirat / unlinkat / renameat / fstatat64 / linkat / symlinkat / readlinkat", at_calls),
     ("kern.maxfiles: ENFILE past it, for files and pipes; everything given back", open_file_limit),
+    ("kern.maxvnodes: XNU's boot value; ENFILE past it for every kind of node; given back", vnode_limit),
 ];
 
 fn cstr_addr(s: &[u8]) -> u64 {
@@ -685,12 +686,64 @@ fn sysctl_int(name: &[u8]) -> Result<i32, &'static str> {
     Ok(i32::from_ne_bytes(b))
 }
 
-fn set_maxfiles(v: i32) -> Result<u64, Errno> {
-    let name = b"kern.maxfiles";
+fn set_sysctl_int(name: &[u8], v: i32) -> Result<u64, Errno> {
     // SAFETY: the name and the new value are live for the lengths given.
     unsafe {
         syscall::sysctlbyname(name.as_ptr() as u64, name.len(), 0, 0, core::ptr::from_ref(&v) as u64, 4)
     }
+}
+
+fn set_maxfiles(v: i32) -> Result<u64, Errno> {
+    set_sysctl_int(b"kern.maxfiles", v)
+}
+
+fn set_maxvnodes(v: i32) -> Result<u64, Errno> {
+    set_sysctl_int(b"kern.maxvnodes", v)
+}
+
+fn vnode_limit(_: &Args) -> Result<(), &'static str> {
+    let max = sysctl_int(b"kern.maxvnodes\0")?;
+    let mut mem = [0u8; 8];
+    check(libsys::introspect::sysctlbyname_read(b"hw.memsize\0", &mut mem) == Ok(8), "hw.memsize")?;
+    let desired = (u64::from_ne_bytes(mem) / 65536 + 1024).min(263_168);
+    check(max as u64 == desired, "kern.maxvnodes: memsize / 64 KiB + 1024, as XNU's desiredvnodes")?;
+    check(mkdir(b"/tmp/fio-vn\0", 0o755) == Ok(0), "mkdir")?;
+    let before = sysctl_int(b"kern.num_vnodes\0")?;
+    check(before > 0 && before < max, "kern.num_vnodes counts the vnodes")?;
+    // Room for three more vnodes in the whole system.
+    check(set_maxvnodes(before + 3) == Ok(0), "root sets kern.maxvnodes")?;
+    let made = [
+        open_path(b"/tmp/fio-vn/a\0", O_RDWR | O_CREAT, 0o644).map(close).is_ok(),
+        mkdir(b"/tmp/fio-vn/b\0", 0o755).is_ok(),
+        // SAFETY: both paths are NUL-terminated.
+        unsafe { syscall::symlink(cstr_addr(b"a\0"), cstr_addr(b"/tmp/fio-vn/c\0")) }.is_ok(),
+    ];
+    let full = sysctl_int(b"kern.num_vnodes\0");
+    let past = [
+        open_path(b"/tmp/fio-vn/d\0", O_RDWR | O_CREAT, 0o644).map(close).err(),
+        mkdir(b"/tmp/fio-vn/e\0", 0o755).err(),
+        // SAFETY: as above.
+        unsafe { syscall::symlink(cstr_addr(b"a\0"), cstr_addr(b"/tmp/fio-vn/f\0")) }.err(),
+        // SAFETY: the path is NUL-terminated.
+        unsafe { syscall::mkfifo(cstr_addr(b"/tmp/fio-vn/g\0"), 0o644) }.err(),
+    ];
+    // What exists still opens: no new vnode is needed.
+    let reopen = open_path(b"/tmp/fio-vn/a\0", O_RDONLY, 0).map(close);
+    check(set_maxvnodes(max) == Ok(0), "kern.maxvnodes back")?;
+    check(made.iter().all(|&ok| ok), "nodes under the limit")?;
+    check(full == Ok(before + 3), "each node is one vnode")?;
+    check(past.iter().all(|&e| e == Some(Errno::ENFILE)), "create, mkdir, symlink, mkfifo past it: ENFILE")?;
+    check(stat(b"/tmp/fio-vn/d\0") == Err(Errno::ENOENT), "a refused create leaves no name")?;
+    check(reopen.is_ok(), "an existing file opens at the limit")?;
+    check(unlink(b"/tmp/fio-vn/a\0").is_ok() && unlink(b"/tmp/fio-vn/c\0").is_ok(), "unlink")?;
+    check(rmdir(b"/tmp/fio-vn/b\0").is_ok() && rmdir(b"/tmp/fio-vn\0").is_ok(), "rmdir")?;
+    check(sysctl_int(b"kern.num_vnodes\0")? == before - 1, "every vnode given back")?;
+    // Only root may change it, and only to a sane value.
+    check(set_maxvnodes(0) == Err(Errno::EINVAL), "0: EINVAL")?;
+    check(set_maxvnodes(-1) == Err(Errno::EINVAL), "negative: EINVAL")?;
+    let user = as_user_501(|| i32::from(set_maxvnodes(100) != Err(Errno::EPERM)))?;
+    check(user == 0, "uid 501: EPERM")?;
+    check(sysctl_int(b"kern.maxvnodes\0")? == max, "unchanged")
 }
 
 fn open_file_limit(_: &Args) -> Result<(), &'static str> {

@@ -64,7 +64,7 @@ pub fn ramfs_new_root() -> VnodeRef {
 /// node like any other: ENOSPC if the quota has no room for it.
 pub fn ramfs_new_root_with(quota: Arc<RamQuota>) -> Result<VnodeRef, Errno> {
     let ops = ramfs_vnops::RamDir::new(quota)?;
-    Ok(Vnode::new(VType::VDIR, RAMFS_DEFAULT_DIR_PERM, None, Box::new(ops)))
+    Vnode::new(VType::VDIR, RAMFS_DEFAULT_DIR_PERM, None, Box::new(ops))
 }
 
 #[cfg(test)]

@@ -219,7 +219,9 @@ impl RamDir {
 
 impl Drop for RamDir {
     fn drop(&mut self) {
-        let names: usize = self.entries.lock().entries.keys().map(Vec::len).sum();
+        // No lock: nobody else can reach a directory being dropped (and one whose vnode
+        // could not be made is dropped inside its parent's `enter`, under the parent's lock).
+        let names: usize = self.entries.get_mut().entries.keys().map(Vec::len).sum();
         self.quota.credit(names);
     }
 }
@@ -246,14 +248,14 @@ impl VnodeOps for RamDir {
     fn mkdir(&self, dvp: &VnodeRef, name: &[u8], perm: u16) -> Result<VnodeRef, Errno> {
         self.enter(name, || {
             let ops = RamDir::new(self.quota.clone())?;
-            Ok(Vnode::new(VType::VDIR, perm, Some(dvp), Box::new(ops)))
+            Vnode::new(VType::VDIR, perm, Some(dvp), Box::new(ops))
         })
     }
 
     fn create(&self, dvp: &VnodeRef, name: &[u8], perm: u16) -> Result<VnodeRef, Errno> {
         self.enter(name, || {
             let ops = RamFile::new(self.quota.clone())?;
-            Ok(Vnode::new(VType::VREG, perm, Some(dvp), Box::new(ops)))
+            Vnode::new(VType::VREG, perm, Some(dvp), Box::new(ops))
         })
     }
 
@@ -267,14 +269,14 @@ impl VnodeOps for RamDir {
     ) -> Result<VnodeRef, Errno> {
         self.enter(name, || {
             let ops = RamSpecial { rdev, _charge: self.quota.charge_node()? };
-            Ok(Vnode::new(vtype, perm, Some(dvp), Box::new(ops)))
+            Vnode::new(vtype, perm, Some(dvp), Box::new(ops))
         })
     }
 
     fn symlink(&self, dvp: &VnodeRef, name: &[u8], perm: u16, target: &[u8]) -> Result<VnodeRef, Errno> {
         self.enter(name, || {
             let ops = RamSymlink::new(&self.quota, target)?;
-            Ok(Vnode::new(VType::VLNK, perm, Some(dvp), Box::new(ops)))
+            Vnode::new(VType::VLNK, perm, Some(dvp), Box::new(ops))
         })
     }
 
@@ -814,7 +816,7 @@ mod tests {
         let l = root.symlink(b"l", 0o755, b"d").unwrap();
         assert_eq!(l.setsize(0), Ok(()), "nothing to set on a link: nothing done");
         assert_eq!(l.readlink().unwrap(), b"d");
-        let devs = crate::miscfs::devfs::devfs_new_root();
+        let devs = crate::miscfs::devfs::devfs_new_root().unwrap();
         assert_eq!(
             devs.lookup(b"null").unwrap().setsize(0),
             Ok(()),
@@ -827,7 +829,7 @@ mod tests {
         let root = ramfs_new_root();
         let f = root.create(b"f", 0o644).unwrap();
         assert!(f.advlock().is_ok() && root.advlock().is_ok());
-        let devs = crate::miscfs::devfs::devfs_new_root();
+        let devs = crate::miscfs::devfs::devfs_new_root().unwrap();
         assert_eq!(devs.lookup(b"null").unwrap().advlock().err(), Some(Errno::ENOTSUP));
         assert_eq!(devs.advlock().err(), Some(Errno::ENOTSUP));
     }
@@ -1030,7 +1032,7 @@ mod tests {
         assert_eq!(d.ubc_getobject().err(), Some(Errno::EINVAL));
         let fifo = root.mknod(b"p", VType::VFIFO, 0o644, 0).unwrap();
         assert_eq!(fifo.ubc_getobject().err(), Some(Errno::EINVAL));
-        let null = crate::miscfs::devfs::devfs_new_root().lookup(b"null").unwrap();
+        let null = crate::miscfs::devfs::devfs_new_root().unwrap().lookup(b"null").unwrap();
         assert_eq!(null.ubc_getobject().err(), Some(Errno::ENODEV));
     }
 }

@@ -47,7 +47,7 @@ pub static DEVFS_VFSCONF: VfsConf =
 /// A new devfs for `mount(2)`: its own nodes for the same devices, and its `statfs` answer.
 /// It holds a fixed handful of vnodes, so the mount table's bound bounds it.
 pub fn devfs_mount_new() -> Result<VfsInstance, Errno> {
-    Ok((devfs_new_root(), Arc::new(DevfsStats)))
+    Ok((devfs_new_root()?, Arc::new(DevfsStats)))
 }
 
 /// How `/dev` is mounted: local and not for browsing, from `"devfs"`, as XNU mounts it at
@@ -150,7 +150,7 @@ impl VnodeOps for FdescDir {
     fn lookup(&self, name: &[u8]) -> Result<VnodeRef, Errno> {
         let n = fdesc_number(name).ok_or(Errno::ENOENT)?;
         let ops = DevNode { dev: makedev(FDESC_MAJOR, n), fsid: self.fsid };
-        Ok(Vnode::new(VType::VCHR, 0o666, None, Box::new(ops)))
+        Vnode::new(VType::VCHR, 0o666, None, Box::new(ops))
     }
     fn size(&self) -> u64 {
         0
@@ -173,17 +173,18 @@ impl VnodeOps for FdescDir {
 }
 
 /// A new devfs; returns its root directory (`0555`, as XNU's `/dev` is `dr-xr-xr-x`).
-pub fn devfs_new_root() -> VnodeRef {
+/// Past `kern.maxvnodes`: `ENFILE`.
+pub fn devfs_new_root() -> Result<VnodeRef, Errno> {
     let fsid = vfs_getnewfsid();
     // The root first, so the entries can point back at it for `..`.
-    let holder = Vnode::new(VType::VDIR, 0o555, None, Box::new(DevfsDir { entries: Vec::new(), fsid }));
+    let holder = Vnode::new(VType::VDIR, 0o555, None, Box::new(DevfsDir { entries: Vec::new(), fsid }))?;
     let mut entries: Vec<(&'static [u8], VnodeRef)> = DEVFS_NODES
         .iter()
         .map(|&(name, dev, perm)| {
-            (name, Vnode::new(VType::VCHR, perm, Some(&holder), Box::new(DevNode { dev, fsid })))
+            Ok((name, Vnode::new(VType::VCHR, perm, Some(&holder), Box::new(DevNode { dev, fsid }))?))
         })
-        .collect();
-    entries.push((b"fd", Vnode::new(VType::VDIR, 0o555, Some(&holder), Box::new(FdescDir { fsid }))));
+        .collect::<Result<_, Errno>>()?;
+    entries.push((b"fd", Vnode::new(VType::VDIR, 0o555, Some(&holder), Box::new(FdescDir { fsid }))?));
     entries.sort_by(|a, b| a.0.cmp(b.0));
     // Children hold only a weak link to their parent, so the real root can be made now and
     // `holder` dropped: `..` of an entry is the mounted-on directory's business (the mount
@@ -234,7 +235,7 @@ mod tests {
 
     #[test]
     fn device_numbers_are_xnus() {
-        let d = devfs_new_root();
+        let d = devfs_new_root().unwrap();
         let rdev = |n: &[u8]| d.lookup(n).unwrap().rdev();
         assert_eq!(rdev(b"null"), (3 << 24) | 2);
         assert_eq!(rdev(b"zero"), (3 << 24) | 3);
@@ -254,7 +255,7 @@ mod tests {
         let mem = host_user_memory::session();
         mem.map(UBUF, 0x10000, true);
         let (_root, dev, ctx) = system();
-        let mp = vfs_mount(&dev, devfs_new_root(), devfs_mount_args()).unwrap();
+        let mp = vfs_mount(&dev, devfs_new_root().unwrap(), devfs_mount_args()).unwrap();
         let null = vn_open(&ctx, b"/dev/null", O_RDWR, 0).unwrap();
         poke(&[7; 100]);
         assert_eq!(rd(&null, 100), Ok(0), "null reads end of file");
