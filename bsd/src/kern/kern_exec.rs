@@ -121,8 +121,11 @@ pub struct SetIds {
 }
 
 impl SetIds {
-    /// The set-id bits of the binary `vp`.
+    /// The set-id bits of the binary `vp`: none on a file system mounted `MNT_NOSUID`.
     fn of(vp: &VnodeRef) -> SetIds {
+        if crate::vfs::vfs_mount::vfs_flags(vp) & sys::mount::MNT_NOSUID != 0 {
+            return SetIds::default();
+        }
         let mode = vp.mode();
         SetIds { uid: (mode & S_ISUID != 0).then(|| vp.uid()), gid: (mode & S_ISGID != 0).then(|| vp.gid()) }
     }
@@ -153,10 +156,11 @@ struct Executable {
 impl Executable {
     /// Look `path` up in the caller's context `ctx` — a relative path from its working
     /// directory, with search permission needed on the way — and check it may run it: a
-    /// regular file the caller may execute (root: one with any execute bit), else `EACCES`.
+    /// regular file the caller may execute (root: one with any execute bit), on a file system
+    /// not mounted `MNT_NOEXEC`, else `EACCES` (XNU's `exec_check_permissions`).
     fn open(ctx: &VfsContext, path: &[u8]) -> Result<Executable, Errno> {
         let vp = namei(ctx, path, true)?;
-        if vp.vtype() != VType::VREG {
+        if vp.vtype() != VType::VREG || crate::vfs::vfs_mount::vfs_flags(&vp) & sys::mount::MNT_NOEXEC != 0 {
             return Err(Errno::EACCES);
         }
         vp.authorize(&ctx.cred, VEXEC)?;

@@ -189,6 +189,11 @@ pub fn vnode_mount(vp: &Vnode) -> Option<MountRef> {
     MOUNTLIST.read().iter().find(|m| m.mnt_root.fsid() == fsid).cloned()
 }
 
+/// The flags of the mount `vp` belongs to (`vp->v_mount->mnt_flag`); 0 if it is not mounted.
+pub fn vfs_flags(vp: &Vnode) -> u32 {
+    vnode_mount(vp).map_or(0, |mp| mp.flags())
+}
+
 /// Does `vp` belong to a file system mounted read-only? Then nothing in it may be made,
 /// removed, renamed or written (`EROFS`, as XNU's `vnode_authorize` and the name calls give).
 pub fn vfs_isrdonly(vp: &Vnode) -> bool {
@@ -276,7 +281,9 @@ pub fn vfs_unmount(mp: &MountRef) -> Result<(), Errno> {
 /// The mount flags a caller of `mount(2)` sets, kept as given and shown by `statfs`; a
 /// new mount's other flags are its file system's (`MNT_LOCAL`). These are the ones XNU's
 /// `mount_common` copies from the caller into `mnt_flag`, less those for features this kernel
-/// lacks (unions, quarantine, content protection). Of them only `MNT_RDONLY` is enforced.
+/// lacks (unions, quarantine, content protection). Enforced: `MNT_RDONLY` (EROFS),
+/// `MNT_NOEXEC` (exec: EACCES), `MNT_NOSUID` (exec ignores the set-id bits) and `MNT_NODEV`
+/// (opening a device node: ENXIO); the others are kept and shown.
 pub const MNT_USER_FLAGS: u32 = MNT_RDONLY
     | MNT_SYNCHRONOUS
     | MNT_NOEXEC

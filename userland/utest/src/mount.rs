@@ -27,6 +27,7 @@ pub const CASES: &[(&str, crate::Case)] = &[
     ("mount / unmount errors: EPERM, ENODEV, ENAMETOOLONG, ENOTDIR, ENOENT, EBUSY, EINVAL, EFAULT", errors),
     ("mount: MNT_RDONLY gives EROFS; MNT_UPDATE turns it off and on", read_only),
     ("mount: a second devfs elsewhere, its null node works", second_devfs),
+    ("mount: MNT_NOEXEC (exec EACCES), MNT_NODEV (devices ENXIO), MNT_NOSUID (no set-id)", exec_flags),
     ("mount: 200 mount/unmount cycles give the heap back; mounts are bounded (ENOMEM)", bounds),
 ];
 
@@ -203,6 +204,48 @@ fn read_only(_: &Args) -> Result<(), &'static str> {
     let _ = close(fd);
     check(unmount(R, 0) == Ok(()), "unmount")?;
     check(rmdir(R) == Ok(0), "rmdir")
+}
+
+/// The errno an exec of `path` fails with, in a child.
+fn exec_errno(path: &'static [u8]) -> Result<i32, &'static str> {
+    // execv returns only when the exec failed.
+    let status = crate::proc::in_child(|| libsys::process::execv(path, &[path]).0)?;
+    check(wifexited(status), "the exec child exited")?;
+    Ok(wexitstatus(status))
+}
+
+fn exec_flags(_: &Args) -> Result<(), &'static str> {
+    const X: &[u8] = b"/tmp/mnt-x\0";
+    const JUNK: &[u8] = b"/tmp/mnt-x/junk\0";
+    const NULL: &[u8] = b"/tmp/mnt-x/null\0";
+    fresh_dir(X)?;
+    check(mount(b"ramfs\0", X, MNT_NOEXEC | MNT_NODEV) == Ok(()), "mount noexec,nodev")?;
+    let fd = open_path(JUNK, O_WRONLY | O_CREAT, 0o755).map_err(|_| "create")?;
+    check(write_bytes(fd, b"not a program") == Ok(13), "write")?;
+    let _ = close(fd);
+    // /dev/null's device number: major 3, minor 2.
+    // SAFETY: `NULL` is NUL-terminated.
+    let made = unsafe { syscall::mknod(addr(NULL), i32::from(sys::stat::S_IFCHR) | 0o666, (3 << 24) | 2) };
+    check(made == Ok(0), "mknod a character device")?;
+    check(exec_errno(JUNK)? == Errno::EACCES.0, "exec on MNT_NOEXEC: EACCES")?;
+    check(open_path(NULL, O_RDWR, 0) == Err(Errno::ENXIO), "a device on MNT_NODEV: ENXIO")?;
+    check(mount(b"ramfs\0", X, MNT_UPDATE) == Ok(()), "MNT_UPDATE: both off")?;
+    check(exec_errno(JUNK)? == Errno::ENOEXEC.0, "then the same exec reads the file: ENOEXEC")?;
+    let fd = open_path(NULL, O_RDWR, 0).map_err(|_| "the device opens")?;
+    check(write_bytes(fd, b"gone") == Ok(4), "and is /dev/null")?;
+    let _ = close(fd);
+    // MNT_NOSUID on the root file system for a moment: the set-user-id program runs with
+    // the caller's ids.
+    check(mount(b"ramfs\0", b"/\0", MNT_UPDATE | MNT_NOSUID) == Ok(()), "MNT_UPDATE / nosuid")?;
+    let status = crate::setid::run_as(b"/bin/setuid-ids\0", true);
+    check(mount(b"ramfs\0", b"/\0", MNT_UPDATE) == Ok(()), "MNT_UPDATE / back")?;
+    // What the ids program reports: 2 = real uid not root, 8 = real gid not wheel, and
+    // neither 1 (euid root) nor 16 (issetugid).
+    check(status? == 2 | 8, "MNT_NOSUID: the set-id bit is ignored")?;
+    check(crate::setid::run_as(b"/bin/setuid-ids\0", true)? & 1 != 0, "and honoured again after")?;
+    check(unlink(JUNK) == Ok(0) && unlink(NULL) == Ok(0), "unlink")?;
+    check(unmount(X, 0) == Ok(()), "unmount")?;
+    check(rmdir(X) == Ok(0), "rmdir")
 }
 
 fn mkdir_errno(path: &[u8]) -> Result<u64, Errno> {

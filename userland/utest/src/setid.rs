@@ -26,7 +26,7 @@ const TAINTED: i32 = 16;
 
 /// Runs `path` in a child that is user 501 in group 20 (staff) when `as_user`, root
 /// otherwise, and returns the program's exit status.
-fn run_as(path: &'static [u8], as_user: bool) -> Result<i32, &'static str> {
+pub(crate) fn run_as(path: &'static [u8], as_user: bool) -> Result<i32, &'static str> {
     match fork().map_err(|_| "fork")? {
         Forked::Child => {
             if as_user && (setgid(20).is_err() || setuid(501).is_err()) {

@@ -268,7 +268,7 @@ impl VnodeOps for RamDir {
         rdev: u32,
     ) -> Result<VnodeRef, Errno> {
         self.enter(name, || {
-            let ops = RamSpecial { rdev, _charge: self.quota.charge_node()? };
+            let ops = RamSpecial { rdev, fsid: self.quota.fsid, _charge: self.quota.charge_node()? };
             Vnode::new(vtype, perm, Some(dvp), Box::new(ops))
         })
     }
@@ -599,12 +599,17 @@ impl Drop for RamSymlink {
 /// live in its pipe while it is open; a device's in its driver).
 pub(super) struct RamSpecial {
     rdev: u32,
+    fsid: u32,
     _charge: NodeCharge,
 }
 
 impl VnodeOps for RamSpecial {
     fn size(&self) -> u64 {
         0
+    }
+
+    fn fsid(&self) -> u32 {
+        self.fsid
     }
 
     fn rdev(&self) -> u32 {
@@ -660,6 +665,7 @@ mod tests {
         let root = ramfs_new_root();
         let f = root.mknod(b"fifo", VType::VFIFO, 0o640, 0).unwrap();
         assert_eq!((f.vtype(), f.mode(), f.size(), f.rdev()), (VType::VFIFO, S_IFIFO | 0o640, 0, 0));
+        assert_eq!(f.fsid(), root.fsid(), "a special file belongs to its file system (st_dev)");
         let c = root.mknod(b"null", VType::VCHR, 0o666, (3 << 24) | 2).unwrap();
         assert_eq!((c.vtype(), c.rdev()), (VType::VCHR, (3 << 24) | 2));
         assert_eq!(root.mknod(b"fifo", VType::VFIFO, 0o600, 0).unwrap_err(), Errno::EEXIST);

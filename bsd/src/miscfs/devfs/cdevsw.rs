@@ -222,8 +222,13 @@ pub struct SpecFile {
     dev: DevT,
 }
 
-/// Opens the character device of vnode `vp` with kernel flags `fflag`.
+/// Opens the character device of vnode `vp` with kernel flags `fflag`; `ENXIO` for a node
+/// on a file system mounted `MNT_NODEV`, as XNU's `spec_open` gives.
 pub fn spec_open(vp: &VnodeRef, fflag: u32) -> Result<Arc<FileGlob>, Errno> {
+    // A device node on a file system mounted `MNT_NODEV` is not a way to its driver.
+    if crate::vfs::vfs_mount::vfs_flags(vp) & sys::mount::MNT_NODEV != 0 {
+        return Err(Errno::ENXIO);
+    }
     let dev = vp.rdev();
     match cdevsw(dev)?.d_open(dev, fflag)? {
         Some(fg) => Ok(fg),
