@@ -1,5 +1,5 @@
 //! Memory mapping calls (XNU's `kern_mman.c`): `mmap` of anonymous memory and of files,
-//! `munmap`, `mprotect`, `madvise` and `minherit`, on top of Mach's `vm_map` (through the
+//! `munmap`, `mprotect`, `madvise`, `msync` and `minherit`, on top of Mach's `vm_map` (through the
 //! same argument layer the `mach_vm_*` traps use). A file is mapped by mapping its VM
 //! object — the pages `read` and `write` use (the unified buffer cache) — shared for
 //! MAP_SHARED, copy-on-write for MAP_PRIVATE; a fault past the file's end is SIGBUS.
@@ -187,8 +187,29 @@ pub fn minherit(p: &Arc<Proc>, addr: UserAddr, len: usize, inherit: i32) -> Resu
 /// `madvise(addr, len, behav)`: advice is accepted for mapped ranges (nothing is paged
 /// out here, so there is nothing to act on yet); unmapped ranges are ENOMEM.
 pub fn madvise(p: &Arc<Proc>, addr: UserAddr, len: usize, behav: i32) -> Result<(), Errno> {
+    if !(0..=MADV_MAX).contains(&behav) {
+        return Err(Errno::EINVAL);
+    }
+    require_mapped(p, addr, len)
+}
+
+/// `msync(addr, len, flags)`: a file's mapped pages are the file's own pages (the unified
+/// buffer cache), and the ramfs keeps no other copy, so there is nothing to write back or
+/// invalidate — the call checks what XNU's does and succeeds: known flags, not both
+/// MS_ASYNC and MS_SYNC (`EINVAL`), a page-aligned address (`EINVAL`), every page mapped
+/// (`ENOMEM`).
+pub fn msync(p: &Arc<Proc>, addr: UserAddr, len: usize, flags: i32) -> Result<(), Errno> {
+    if flags & !MS_KNOWN_FLAGS != 0 || flags & (MS_ASYNC | MS_SYNC) == MS_ASYNC | MS_SYNC {
+        return Err(Errno::EINVAL);
+    }
+    require_mapped(p, addr, len)
+}
+
+/// Is every page of `[addr, addr + len)` mapped? `addr` not page aligned or the range
+/// wrapping: `EINVAL`; a hole: `ENOMEM`.
+fn require_mapped(p: &Arc<Proc>, addr: UserAddr, len: usize) -> Result<(), Errno> {
     let (addr, len) = (addr.0, len as u64);
-    if !(0..=MADV_MAX).contains(&behav) || !page_aligned(addr) {
+    if !page_aligned(addr) {
         return Err(Errno::EINVAL);
     }
     let end = addr.checked_add(len).ok_or(Errno::EINVAL)?;

@@ -675,6 +675,10 @@ mod handlers {
         done(kern_mman::mprotect(cx.p, addr, len, prot))
     }
 
+    pub fn msync(cx: &mut SysCtx, addr: UserAddr, len: usize, flags: i32) -> SysRet {
+        done(kern_mman::msync(cx.p, addr, len, flags))
+    }
+
     pub fn madvise(cx: &mut SysCtx, addr: UserAddr, len: usize, behav: i32) -> SysRet {
         done(kern_mman::madvise(cx.p, addr, len, behav))
     }

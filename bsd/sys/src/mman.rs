@@ -47,6 +47,19 @@ pub const MADV_DONTNEED: i32 = 4;
 /// The largest known behaviour (`MADV_ZERO`).
 pub const MADV_MAX: i32 = 11;
 
+/// `msync` flags: write back without waiting (`MS_ASYNC`).
+pub const MS_ASYNC: i32 = 0x1;
+/// Invalidate cached copies (`MS_INVALIDATE`).
+pub const MS_INVALIDATE: i32 = 0x2;
+/// Throw the pages away (`MS_KILLPAGES`).
+pub const MS_KILLPAGES: i32 = 0x4;
+/// Move the pages to the inactive list (`MS_DEACTIVATE`).
+pub const MS_DEACTIVATE: i32 = 0x8;
+/// Write back and wait (`MS_SYNC`).
+pub const MS_SYNC: i32 = 0x10;
+/// Every `msync` flag.
+pub const MS_KNOWN_FLAGS: i32 = MS_ASYNC | MS_INVALIDATE | MS_KILLPAGES | MS_DEACTIVATE | MS_SYNC;
+
 /// `minherit` values (the Mach inheritance values).
 pub const VM_INHERIT_SHARE: i32 = 0;
 /// Copy-on-write into the child (the default).
@@ -79,6 +92,9 @@ mod tests {
                 "MAP_PRIVATE" => MAP_PRIVATE,
                 "MAP_FIXED" => MAP_FIXED,
                 "MAP_ANON" => MAP_ANON,
+                "MS_ASYNC" => MS_ASYNC,
+                "MS_INVALIDATE" => MS_INVALIDATE,
+                "MS_SYNC" => MS_SYNC,
                 // Not a kernel constant: mmap's failure value in C.
                 "MAP_FAILED" => continue,
                 other => panic!("sys/mman.h defines {other}, which this test does not know"),
@@ -90,6 +106,6 @@ mod tests {
             assert_eq!(theirs, Ok(ours), "{name}");
             checked += 1;
         }
-        assert_eq!(checked, 8);
+        assert_eq!(checked, 11);
     }
 }

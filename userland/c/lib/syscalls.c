@@ -80,6 +80,11 @@ int munmap(void *addr, size_t len)
 	return (int)result(rxnu_svc2(SYS_munmap, addr, len));
 }
 
+int msync(void *addr, size_t len, int flags)
+{
+	return (int)result(rxnu_svc3(SYS_msync, addr, len, flags));
+}
+
 void _exit(int status)
 {
 	rxnu_svc1(SYS_exit, status);

@@ -2,8 +2,8 @@
  * mapfile: mmap of a file as a Darwin program uses it — MAP_SHARED stores reach read(2)
  * and write(2) reaches the mapping (one copy of the data, XNU's unified buffer cache), a
  * MAP_PRIVATE mapping is copy-on-write, a child's own mapping shares the pages, touching
- * a page past the end of the file is SIGBUS, and devices and write-only descriptors are
- * refused. Prints what it saw; exits 0 only if every step saw what mmap(2) says it should.
+ * a page past the end of the file is SIGBUS, msync checks its flags, and devices and
+ * write-only descriptors are refused. Prints what it saw; exits 0 only if every step saw what mmap(2) says it should.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -110,6 +110,9 @@ int main(void)
 	print_dec(WTERMSIG(status));
 	puts(" (SIGBUS)");
 
+	if (msync(shared, 2 * PAGE, MS_SYNC) != 0 || msync(shared, PAGE, MS_ASYNC | MS_SYNC) == 0 ||
+	    errno != EINVAL)
+		return fail("msync");
 	if (munmap(shared, 2 * PAGE) != 0 || munmap(private, PAGE) != 0)
 		return fail("munmap");
 	close(fd);

@@ -4,7 +4,7 @@
 //! end is SIGBUS; and the errors of XNU's `kern_mman.c` (EACCES, ENODEV, EINVAL, EBADF).
 
 use libsys::process::pipe;
-use libsys::syscall::{self, close, ftruncate, mmap, mprotect, munmap, open_path, write_bytes};
+use libsys::syscall::{self, close, ftruncate, mmap, mprotect, msync, munmap, open_path, write_bytes};
 use libsys::{Args, Errno};
 use sys::fcntl::*;
 use sys::mman::*;
@@ -22,6 +22,7 @@ pub const CASES: &[(&str, crate::Case)] = &[
     ("mmap MAP_PRIVATE of a file: copy-on-write, an unaligned offset, fork", private),
     ("mmap past the end of a file: SIGBUS, a zero tail, ftruncate while mapped", past_the_end),
     ("mmap of files: EACCES, ENODEV, EINVAL, EBADF; no write right on a read-only sharing", errors),
+    ("msync: file pages are the file's (nothing to flush); EINVAL, ENOMEM", msync_calls),
 ];
 
 /// A fresh file at `path` holding `len` bytes of a pattern (byte i is `i % 251`), open
@@ -264,6 +265,35 @@ fn errors(_: &Args) -> Result<(), &'static str> {
     let [pr, pw] = pipe().map_err(|_| "pipe")?;
     check(map(PAGE, r, MAP_SHARED, pr, 0) == Err(Errno::EINVAL), "a pipe is EINVAL")?;
     let _ = (close(pr), close(pw));
+    // SAFETY: `path` is NUL-terminated.
+    let _ = unsafe { syscall::unlink(path.as_ptr() as u64) };
+    Ok(())
+}
+
+fn msync_calls(_: &Args) -> Result<(), &'static str> {
+    let path = b"/tmp/mmap-msync\0";
+    let fd = pattern_file(path, 2 * PAGE, O_RDWR)?;
+    // Three pages, the last given back: a hole known to follow the mapping.
+    let a = map(3 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0).map_err(|_| "mmap")?;
+    unmap(a + 2 * PAGE as u64, PAGE)?;
+    poke(a + 1, 0xC3);
+    let mut b = [0u8; 1];
+    // SAFETY: every call names (part of) the mapping made above, or is refused.
+    unsafe {
+        for flags in [MS_SYNC, MS_ASYNC, MS_INVALIDATE, MS_SYNC | MS_INVALIDATE, 0] {
+            check(msync(a, 2 * PAGE, flags) == Ok(0), "msync of a file mapping")?;
+        }
+        check(pread(fd, &mut b, 1) == Ok(1) && b[0] == 0xC3, "the store is the file's, msync or not")?;
+        check(msync(a + PAGE as u64, PAGE, MS_SYNC) == Ok(0), "msync of part of it")?;
+        check(msync(a, 2 * PAGE, MS_ASYNC | MS_SYNC) == Err(Errno::EINVAL), "MS_ASYNC with MS_SYNC")?;
+        check(msync(a, PAGE, 0x100) == Err(Errno::EINVAL), "an unknown flag")?;
+        check(msync(a + 1, PAGE, MS_SYNC) == Err(Errno::EINVAL), "an unaligned address")?;
+        check(msync(a, usize::MAX, MS_SYNC) == Err(Errno::EINVAL), "a range that wraps")?;
+        check(msync(a, 3 * PAGE, MS_SYNC) == Err(Errno::ENOMEM), "a range past the mapping")?;
+        check(msync(0x7000_0000_0000, PAGE, MS_SYNC) == Err(Errno::ENOMEM), "nothing mapped")?;
+    }
+    unmap(a, 2 * PAGE)?;
+    let _ = close(fd);
     // SAFETY: `path` is NUL-terminated.
     let _ = unsafe { syscall::unlink(path.as_ptr() as u64) };
     Ok(())

@@ -19,7 +19,12 @@
 
 #define MAP_FAILED ((void *)-1)
 
+#define MS_ASYNC 0x1
+#define MS_INVALIDATE 0x2
+#define MS_SYNC 0x10
+
 void *mmap(void *addr, size_t len, int prot, int flags, int fd, long offset);
 int munmap(void *addr, size_t len);
+int msync(void *addr, size_t len, int flags);
 
 #endif
