@@ -30,6 +30,15 @@ pub fn exit1(p: &Arc<Proc>, status: i32) {
         sched_prim::thread_terminate(&sched_prim::current_thread());
         return;
     }
+    // The working and root directories go with the descriptors (XNU's `fdfree`), so a
+    // zombie keeps no file system busy; each thread's own working directory too. (First:
+    // a peer that sees this process's descriptors close knows its directories are gone.)
+    let dirs = core::mem::take(&mut *p.p_fd_dirs.write());
+    drop(dirs);
+    for t in p.threads() {
+        let own = crate::kern::kern_proc::uthread(&t).uu_cdir.write().take();
+        drop(own);
+    }
     p.p_fd.lock().close_all();
     // Keep the CPU time of the threads still running (those already ending have theirs
     // counted), then ask every thread to end; the caller's ends on its way to user mode.

@@ -29,7 +29,7 @@ use crate::kern::kern_sendsig::SigOrigin;
 use crate::kern::kern_sigacts::Sigacts;
 use crate::kern::kern_sigstate::{ProcSignals, SigState};
 use crate::vfs::vfs_lookup::VfsContext;
-use crate::vfs::vnode::{KauthCred, VnodeRef};
+use crate::vfs::vnode::{KauthCred, VnodeUse};
 
 /// A process id.
 pub type Pid = i32;
@@ -60,8 +60,8 @@ impl Ucred {
 /// does. Fork and spawn copy all three; exec keeps them.
 #[derive(Clone)]
 pub struct FdDirs {
-    pub cdir: Option<VnodeRef>,
-    pub rdir: Option<VnodeRef>,
+    pub cdir: Option<VnodeUse>,
+    pub rdir: Option<VnodeUse>,
     /// Permission bits taken away from every file, directory and link the process makes
     /// (`umask`); `CMASK` (022) at first.
     pub fd_cmask: u16,
@@ -300,13 +300,17 @@ impl Proc {
     /// (before boot has made one): `ENOENT`.
     pub fn vfs_context(&self) -> Result<VfsContext, Errno> {
         let system_root = crate::kern::bsd_init::rootvnode().ok_or(Errno::ENOENT)?;
-        let dirs = self.p_fd_dirs.read().clone();
+        // Short-term references for the call: the long-term uses stay where they are.
+        let (rdir, cdir, cmask) = {
+            let dirs = self.p_fd_dirs.read();
+            (dirs.rdir.as_deref().cloned(), dirs.cdir.as_deref().cloned(), dirs.fd_cmask)
+        };
         let cred = self.p_ucred.lock().kauth();
-        let thread_cdir = uthread(&current_thread()).uu_cdir.read().clone();
-        let rdir = dirs.rdir.unwrap_or_else(|| system_root.clone());
-        let cdir = thread_cdir.or(dirs.cdir).unwrap_or(system_root);
+        let thread_cdir = uthread(&current_thread()).uu_cdir.read().as_deref().cloned();
+        let rdir = rdir.unwrap_or_else(|| system_root.clone());
+        let cdir = thread_cdir.or(cdir).unwrap_or(system_root);
         let mut ctx = VfsContext::new(cred, rdir, cdir);
-        ctx.cmask = dirs.fd_cmask;
+        ctx.cmask = cmask;
         Ok(ctx)
     }
 }
@@ -319,7 +323,7 @@ pub struct Uthread {
     pub fault: SimpleLock<(u64, u64)>,
     /// This thread's own working directory (`__pthread_chdir`), which its relative lookups
     /// use instead of the process's; a new thread starts without one.
-    pub uu_cdir: spin::RwLock<Option<VnodeRef>>,
+    pub uu_cdir: spin::RwLock<Option<VnodeUse>>,
 }
 
 impl Default for Uthread {

@@ -293,7 +293,7 @@ pub fn posix_spawn(
     // chdir action moved it.
     let mut dirs = p.dirs_for_child();
     if moved_cwd {
-        dirs.cdir = Some(ctx.cdir.clone());
+        dirs.cdir = Some(crate::vfs::vnode::VnodeUse::new(ctx.cdir.clone()));
     }
     *child.p_fd_dirs.write() = dirs;
     *child.p_rlimit.lock() = limits;

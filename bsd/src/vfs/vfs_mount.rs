@@ -17,7 +17,7 @@
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicU32, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 
 use sys::Errno;
 use sys::mount::{
@@ -101,6 +101,11 @@ pub struct Mount {
     mnt_args: MountArgs,
     /// Its mount flags now (XNU's `mnt_flag`); `MNT_UPDATE` may change them.
     mnt_flag: AtomicU32,
+    /// Long-term uses of its vnodes ([`VnodeUse`](crate::vfs::vnode::VnodeUse)s: open
+    /// files, working and root directories), the sum of their `v_usecount`s: while any is
+    /// held the file system is busy and stays mounted. Raised only under the mount list's
+    /// read lock and checked under its write lock, so an unmount never misses one.
+    mnt_usecount: AtomicUsize,
 }
 
 /// A counted reference to a mount.
@@ -134,6 +139,16 @@ impl Mount {
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |f| Some((f & !mask) | (flags & mask)));
     }
 
+    /// Long-term uses of its vnodes now.
+    pub fn usecount(&self) -> usize {
+        self.mnt_usecount.load(Ordering::Acquire)
+    }
+
+    /// Gives back one long-term use (taken by [`vnode_mount_use`]).
+    pub(crate) fn use_release(&self) {
+        self.mnt_usecount.fetch_sub(1, Ordering::AcqRel);
+    }
+
     /// Mounted read-only (`MNT_RDONLY`)?
     pub fn is_rdonly(&self) -> bool {
         self.flags() & MNT_RDONLY != 0
@@ -141,7 +156,13 @@ impl Mount {
 
     fn new(covered: Option<VnodeRef>, root: VnodeRef, args: MountArgs) -> Mount {
         let flags = AtomicU32::new(args.flags);
-        Mount { mnt_vnodecovered: covered, mnt_root: root, mnt_args: args, mnt_flag: flags }
+        Mount {
+            mnt_vnodecovered: covered,
+            mnt_root: root,
+            mnt_args: args,
+            mnt_flag: flags,
+            mnt_usecount: AtomicUsize::new(0),
+        }
     }
 
     /// `struct statfs` for this mount (XNU's `vfs_get_statfs64` after `vfs_update_vfsstat`):
@@ -187,6 +208,20 @@ pub fn vnode_mount(vp: &Vnode) -> Option<MountRef> {
         return None;
     }
     MOUNTLIST.read().iter().find(|m| m.mnt_root.fsid() == fsid).cloned()
+}
+
+/// [`vnode_mount`], counting one long-term use of the mount it finds (under the mount list's
+/// read lock, so an unmount, which checks the count under the write lock, sees it). The
+/// caller gives it back with [`Mount::use_release`].
+pub(crate) fn vnode_mount_use(vp: &Vnode) -> Option<MountRef> {
+    let fsid = vp.fsid();
+    if fsid == 0 {
+        return None;
+    }
+    let list = MOUNTLIST.read();
+    let mp = list.iter().find(|m| m.mnt_root.fsid() == fsid)?;
+    mp.mnt_usecount.fetch_add(1, Ordering::AcqRel);
+    Some(mp.clone())
 }
 
 /// The flags of the mount `vp` belongs to (`vp->v_mount->mnt_flag`); 0 if it is not mounted.
@@ -269,7 +304,7 @@ pub fn vfs_unmount(mp: &MountRef) -> Result<(), Errno> {
     let Some(covered) = &mp.mnt_vnodecovered else {
         return Err(Errno::EBUSY);
     };
-    if mp.mnt_root.mountedhere().is_some() {
+    if mp.mnt_root.mountedhere().is_some() || mp.usecount() != 0 {
         return Err(Errno::EBUSY);
     }
     list.remove(at);
@@ -332,12 +367,13 @@ pub fn mount_common(vp: &VnodeRef, fstype: &[u8], on: &str, flags: u32) -> Resul
 /// `unmount(2)` once the caller is allowed and the path is looked up (XNU's `unmount` and
 /// `dounmount`): `vp` must be the root of a mounted file system (`EINVAL`), not the root
 /// file system's (`EBUSY`). `in_use` says whether a process still holds something inside
-/// it — an open file, a working or root directory — and then it stays (`EBUSY`). With
-/// `MNT_FORCE` too: XNU would revoke those files (they turn to `deadfs`); this kernel cannot
-/// revoke an open file yet, so it refuses as without the flag.
-pub fn dounmount(vp: &VnodeRef, in_use: impl Fn(&MountRef) -> bool) -> Result<(), Errno> {
+/// it — an open file, a working or root directory: a [`VnodeUse`](crate::vfs::vnode::VnodeUse)
+/// — and then it stays (`EBUSY`). With `MNT_FORCE` too: XNU would revoke those files (they
+/// turn to `deadfs`); this kernel cannot revoke an open file yet, so it refuses as without
+/// the flag.
+pub fn dounmount(vp: &VnodeRef) -> Result<(), Errno> {
     let mp = vp.root_of().ok_or(Errno::EINVAL)?;
-    if mp.covered().is_none() || in_use(&mp) {
+    if mp.covered().is_none() {
         return Err(Errno::EBUSY);
     }
     vfs_unmount(&mp)
@@ -518,12 +554,20 @@ mod tests {
         let f = top.create(b"f", 0o644).unwrap();
         assert!(Arc::ptr_eq(&vnode_mount(&f).unwrap(), &mp));
         assert!(Arc::ptr_eq(&lookup(&root, "/mnt/..").unwrap(), &root), "`..` leaves it");
-        // Busy: refused, with or without force; the directory it covers is not its root.
-        assert_eq!(dounmount(&top, |_| true), Err(Errno::EBUSY));
-        assert_eq!(dounmount(&root, |_| false), Err(Errno::EINVAL), "not a mounted root");
-        assert_eq!(dounmount(&f, |_| false), Err(Errno::EINVAL));
+        // Busy while a vnode of it is in long-term use (an open file, a working directory):
+        // refused; the directory it covers is not its root.
+        let open = crate::vfs::vnode::VnodeUse::new(f.clone());
+        let cwd = crate::vfs::vnode::VnodeUse::new(top.clone());
+        assert_eq!((mp.usecount(), open.usecount(), cwd.clone().usecount()), (2, 1, 2));
+        assert_eq!(dounmount(&top), Err(Errno::EBUSY));
+        drop(open);
+        assert_eq!(dounmount(&top), Err(Errno::EBUSY), "the working directory still holds it");
+        drop(cwd);
+        assert_eq!(mp.usecount(), 0);
+        assert_eq!(dounmount(&root), Err(Errno::EINVAL), "not a mounted root");
+        assert_eq!(dounmount(&f), Err(Errno::EINVAL));
         drop((f, top));
-        dounmount(mp.root(), |m| !Arc::ptr_eq(m, &mp)).unwrap();
+        dounmount(mp.root()).unwrap();
         assert!(mnt.mountedhere().is_none());
         assert!(Arc::ptr_eq(&lookup(&root, "/mnt").unwrap(), &mnt), "the directory shows again");
         assert!(lookup(&root, "/mnt/hidden").is_ok() && lookup(&root, "/mnt/f").is_err());
@@ -552,8 +596,8 @@ mod tests {
         let top = lookup(&root, "/mnt").unwrap();
         assert_eq!(mount_common(&top, b"ramfs", "/mnt", 0).err(), Some(Errno::EBUSY));
         assert_eq!(mount_common(&mnt, b"ramfs", "/mnt", 0).err(), Some(Errno::EBUSY));
-        dounmount(&top, |_| false).unwrap();
-        assert_eq!(dounmount(&top, |_| false), Err(Errno::EINVAL), "gone already");
+        dounmount(&top).unwrap();
+        assert_eq!(dounmount(&top), Err(Errno::EINVAL), "gone already");
     }
 
     #[test]
@@ -583,7 +627,7 @@ mod tests {
         assert_eq!(f.read_to_vec().unwrap(), b"data", "reads go on");
         assert!(root.create(b"elsewhere", 0o644).is_ok(), "other file systems are not affected");
         drop((f, d));
-        dounmount(&top, |_| false).unwrap();
+        dounmount(&top).unwrap();
         assert!(mnt.create(b"after", 0o644).is_ok(), "the covered directory is as it was");
     }
 
@@ -603,7 +647,7 @@ mod tests {
         assert!(mnt.mountedhere().is_none(), "a refused mount leaves nothing behind");
         held.pop();
         let mp = mount_common(&mnt, b"ramfs", "/mnt", 0).unwrap();
-        dounmount(&mp.root().clone(), |_| false).unwrap();
+        dounmount(&mp.root().clone()).unwrap();
         drop((mp, held));
         assert_eq!(ramfs_mounted(), before);
     }

@@ -34,7 +34,7 @@ use crate::vfs::MAXPATHLEN;
 use crate::vfs::vfs_lookup::{VfsContext, lookup_parent, namei};
 use crate::vfs::vfs_mount::{MountRef, dounmount, mount_common, mountlist, vnode_mount};
 use crate::vfs::vfs_vnops::{VN_BLKSIZE, vn_flock, vn_open};
-use crate::vfs::vnode::{KauthCred, VEXEC, VREAD, VType, VWRITE, VnodeRef, vfs_timestamp};
+use crate::vfs::vnode::{KauthCred, VEXEC, VREAD, VType, VWRITE, VnodeRef, VnodeUse, vfs_timestamp};
 use osfmk::kern::sched_prim::current_thread;
 use sys::mount::{MFSTYPENAMELEN, Statfs};
 use sys::resource::RLIMIT_FSIZE;
@@ -127,14 +127,14 @@ fn fd_dir(p: &Proc, fd: i32) -> Result<VnodeRef, Errno> {
 
 /// `chdir(path)`: the process's working directory becomes `path`.
 pub fn chdir(p: &Proc, path: UserAddr) -> Result<(), Errno> {
-    let vp = lookup_dir(p, path)?;
+    let vp = VnodeUse::new(lookup_dir(p, path)?);
     p.p_fd_dirs.write().cdir = Some(vp);
     Ok(())
 }
 
 /// `fchdir(fd)`: the process's working directory becomes the directory open on `fd`.
 pub fn fchdir(p: &Proc, fd: i32) -> Result<(), Errno> {
-    let vp = fd_dir(p, fd)?;
+    let vp = VnodeUse::new(fd_dir(p, fd)?);
     p.p_fd_dirs.write().cdir = Some(vp);
     Ok(())
 }
@@ -142,7 +142,7 @@ pub fn fchdir(p: &Proc, fd: i32) -> Result<(), Errno> {
 /// `__pthread_chdir(path)`: the calling thread's own working directory becomes `path`; the
 /// process's, and every other thread's, stay.
 pub fn pthread_chdir(p: &Proc, path: UserAddr) -> Result<(), Errno> {
-    let vp = lookup_dir(p, path)?;
+    let vp = VnodeUse::new(lookup_dir(p, path)?);
     *uthread(&current_thread()).uu_cdir.write() = Some(vp);
     Ok(())
 }
@@ -157,7 +157,7 @@ pub fn pthread_fchdir(p: &Proc, fd: i32) -> Result<(), Errno> {
             None => Err(Errno::EBADF),
         };
     }
-    let vp = fd_dir(p, fd)?;
+    let vp = VnodeUse::new(fd_dir(p, fd)?);
     *uthread(&current_thread()).uu_cdir.write() = Some(vp);
     Ok(())
 }
@@ -169,7 +169,7 @@ pub fn chroot(p: &Proc, path: UserAddr) -> Result<(), Errno> {
     if p.p_ucred.lock().uid != 0 {
         return Err(Errno::EPERM);
     }
-    let vp = lookup_dir(p, path)?;
+    let vp = VnodeUse::new(lookup_dir(p, path)?);
     p.p_fd_dirs.write().rdir = Some(vp);
     Ok(())
 }
@@ -884,10 +884,9 @@ pub fn mount(p: &Proc, fstype: UserAddr, path: UserAddr, flags: i32, _data: User
 
 /// `unmount(path, flags)`: the file system whose root `path` names goes, and the directory
 /// it covered shows again (see `vfs_mount::dounmount`). Root only (`EPERM`). In use — a
-/// descriptor open on a file in it, or a process's or thread's working or root directory
-/// inside it — `EBUSY`, with `MNT_FORCE` too. Descriptors in flight in Mach messages or
-/// fileports are not seen; what they hold stays usable after the unmount, as a removed file
-/// does, and frees the file system's memory when it goes.
+/// file in it open anywhere (a descriptor, a fileport, a descriptor in flight in a Mach
+/// message), or a process's or thread's working or root directory inside it: a long-term
+/// use of one of its vnodes — `EBUSY`, with `MNT_FORCE` too.
 pub fn unmount(p: &Proc, path: UserAddr, _flags: i32) -> Result<(), Errno> {
     if p.p_ucred.lock().uid != 0 {
         return Err(Errno::EPERM);
@@ -895,24 +894,5 @@ pub fn unmount(p: &Proc, path: UserAddr, _flags: i32) -> Result<(), Errno> {
     let (path, ctx) = path_at(p, AT_FDCWD, path)?;
     let vp = namei(&ctx, &path, true)?;
     drop(ctx);
-    dounmount(&vp, mount_in_use)
-}
-
-/// Does any process hold something in `mp`'s file system: a file open on a descriptor, its
-/// working or root directory, or a thread's own working directory? (XNU's `vflush` finds
-/// the same through vnode use counts.)
-fn mount_in_use(mp: &MountRef) -> bool {
-    let fsid = mp.root().fsid();
-    let inside = |vp: &Option<VnodeRef>| vp.as_ref().is_some_and(|vp| vp.fsid() == fsid);
-    crate::kern::kern_proc::allproc().iter().any(|q| {
-        let dirs = q.p_fd_dirs.read().clone();
-        if inside(&dirs.cdir) || inside(&dirs.rdir) {
-            return true;
-        }
-        if q.threads().iter().any(|t| inside(&uthread(t).uu_cdir.read())) {
-            return true;
-        }
-        let fdp = q.p_fd.lock();
-        fdp.open_fds().any(|fd| fdp.get(fd).is_ok_and(|fg| inside(&fg.fg_ops.vnode())))
-    })
+    dounmount(&vp)
 }

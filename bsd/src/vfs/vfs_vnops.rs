@@ -22,7 +22,7 @@ use crate::kern::kern_descrip::{
 use crate::kern::kern_lockf::{FlockOp, flock_op};
 use crate::kern::uio::Uio;
 use crate::vfs::vfs_lookup::{VfsContext, namei};
-use crate::vfs::vnode::{KauthCred, TimeUpdate, VEXEC, VREAD, VType, VWRITE, Vnode, VnodeRef};
+use crate::vfs::vnode::{KauthCred, TimeUpdate, VEXEC, VREAD, VType, VWRITE, Vnode, VnodeRef, VnodeUse};
 use crate::vfs::{ALLPERMS, NAME_MAX};
 
 /// Bytes a vnode read or write moves per step: bounds the kernel buffer (on the kernel
@@ -34,13 +34,14 @@ pub const VN_BLKSIZE: u32 = VN_IO_CHUNK as u32;
 
 /// A vnode as an open file.
 pub struct VnodeFile {
-    vp: VnodeRef,
+    /// A long-term use: the file keeps its file system mounted while open.
+    vp: VnodeUse,
 }
 
 impl VnodeFile {
     /// `vp` as an open file's operations.
     pub fn new(vp: VnodeRef) -> VnodeFile {
-        VnodeFile { vp }
+        VnodeFile { vp: VnodeUse::new(vp) }
     }
 
     /// The vnode it reads and writes.
@@ -207,7 +208,7 @@ impl FileOps for VnodeFile {
     }
 
     fn vnode(&self) -> Option<VnodeRef> {
-        Some(self.vp.clone())
+        Some(self.vp.vnode().clone())
     }
 }
 

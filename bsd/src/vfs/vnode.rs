@@ -295,6 +295,10 @@ pub struct Vnode {
     lockf: Lockf,
     /// Its place in the system's count of vnodes (`kern.num_vnodes`), given back with it.
     _counted: VnodeCharge,
+    /// Long-term uses ([`VnodeUse`]: open files, working and root directories), XNU's
+    /// `v_usecount`. Short-term references — a lookup's result, the vnode an operation
+    /// works on, XNU's `v_iocount` — are the [`VnodeRef`]s themselves (`Arc` clones).
+    usecount: AtomicU32,
     ops: Box<dyn VnodeOps>,
 }
 
@@ -392,6 +396,66 @@ impl Drop for VnodeCharge {
     }
 }
 
+/// A long-term use of a vnode (XNU's `vnode_ref` … `vnode_rele`): what an open file, or a
+/// process's or thread's working or root directory, holds. It counts in the vnode's
+/// `v_usecount` and in its mount's use count, and while any use of a file system's vnodes
+/// is held the file system cannot be unmounted (`EBUSY`) — descriptors in flight in Mach
+/// messages and fileports included, as on XNU, since they hold the open file. A plain
+/// [`VnodeRef`] is the short-term kind (XNU's `v_iocount`): it keeps the vnode alive for an
+/// operation, not the file system mounted.
+pub struct VnodeUse {
+    vp: VnodeRef,
+    /// The mount charged when the use was taken (none: the file system was not mounted).
+    mount: Option<MountRef>,
+}
+
+impl VnodeUse {
+    /// Takes a long-term use of `vp`.
+    pub fn new(vp: VnodeRef) -> VnodeUse {
+        vp.usecount.fetch_add(1, Ordering::AcqRel);
+        let mount = crate::vfs::vfs_mount::vnode_mount_use(&vp);
+        VnodeUse { vp, mount }
+    }
+
+    /// The vnode in use.
+    pub fn vnode(&self) -> &VnodeRef {
+        &self.vp
+    }
+
+    /// Its long-term uses now (`v_usecount`).
+    pub fn usecount(&self) -> u32 {
+        self.vp.usecount.load(Ordering::Acquire)
+    }
+}
+
+impl Clone for VnodeUse {
+    fn clone(&self) -> VnodeUse {
+        VnodeUse::new(self.vp.clone())
+    }
+}
+
+impl Drop for VnodeUse {
+    fn drop(&mut self) {
+        self.vp.usecount.fetch_sub(1, Ordering::AcqRel);
+        if let Some(mp) = &self.mount {
+            mp.use_release();
+        }
+    }
+}
+
+impl core::ops::Deref for VnodeUse {
+    type Target = VnodeRef;
+    fn deref(&self) -> &VnodeRef {
+        &self.vp
+    }
+}
+
+impl fmt::Debug for VnodeUse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "VnodeUse({:?})", self.vp)
+    }
+}
+
 /// The system's vnodes: `kern.maxvnodes` (set from the memory size at boot; root may
 /// change it) and `kern.num_vnodes`.
 pub static VNODES: VnodeTable = VnodeTable::new(CONFIG_VNODES);
@@ -428,6 +492,7 @@ impl Vnode {
             fifoinfo: SimpleLock::new(&lock_order::FIFOINFO, None),
             lockf: Lockf::new(),
             _counted: counted,
+            usecount: AtomicU32::new(0),
             ops,
         }))
     }

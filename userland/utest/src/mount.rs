@@ -26,6 +26,7 @@ pub const CASES: &[(&str, crate::Case)] = &[
     ),
     ("mount / unmount errors: EPERM, ENODEV, ENAMETOOLONG, ENOTDIR, ENOENT, EBUSY, EINVAL, EFAULT", errors),
     ("mount: MNT_RDONLY gives EROFS; MNT_UPDATE turns it off and on", read_only),
+    ("unmount: EBUSY while a fileport holds a file, not for a zombie's directory", busy_holders),
     ("mount: a second devfs elsewhere, its null node works", second_devfs),
     ("mount: MNT_NOEXEC (exec EACCES), MNT_NODEV (devices ENXIO), MNT_NOSUID (no set-id)", exec_flags),
     ("mount: 200 mount/unmount cycles give the heap back; mounts are bounded (ENOMEM)", bounds),
@@ -246,6 +247,51 @@ fn exec_flags(_: &Args) -> Result<(), &'static str> {
     check(unlink(JUNK) == Ok(0) && unlink(NULL) == Ok(0), "unlink")?;
     check(unmount(X, 0) == Ok(()), "unmount")?;
     check(rmdir(X) == Ok(0), "rmdir")
+}
+
+fn busy_holders(_: &Args) -> Result<(), &'static str> {
+    use libsys::mach::mach_port_deallocate;
+    use libsys::mach_traps::mach_task_self;
+    const B: &[u8] = b"/tmp/mnt-b\0";
+    const F: &[u8] = b"/tmp/mnt-b/f\0";
+    fresh_dir(B)?;
+    check(mount(b"ramfs\0", B, 0) == Ok(()), "mount")?;
+    // A file open only through a fileport (no descriptor left) is still in use.
+    let fd = open_path(F, O_RDWR | O_CREAT, 0o644).map_err(|_| "create")?;
+    let mut port = 0u32;
+    // SAFETY: `port` is a writable u32.
+    let made = unsafe { syscall::fileport_makeport(fd, core::ptr::from_mut(&mut port) as u64) };
+    let _ = close(fd);
+    check(made == Ok(0), "fileport_makeport")?;
+    let busy = unmount(B, 0);
+    let freed = mach_port_deallocate(mach_task_self(), port);
+    check(busy == Err(Errno::EBUSY), "a file held by a fileport: EBUSY")?;
+    check(freed == mach::KernReturn::KERN_SUCCESS, "deallocate the fileport")?;
+    // A child that exits inside the mount leaves a zombie, which keeps nothing busy. The
+    // end of its pipe closing says it is exiting and its directories are gone (exit lets
+    // go of them before the descriptors).
+    let [r, w] = libsys::process::pipe().map_err(|_| "pipe")?;
+    let pid = match libsys::process::fork().map_err(|_| "fork")? {
+        libsys::process::Forked::Child => {
+            let _ = close(r);
+            let _ = chdir(B);
+            syscall::exit_process(0)
+        }
+        libsys::process::Forked::Parent(pid) => pid,
+    };
+    let _ = close(w);
+    let mut b = [0u8; 1];
+    let eof = read_bytes(r, &mut b);
+    let _ = close(r);
+    check(eof == Ok(0), "the child's end closed")?;
+    let with_zombie = unmount(B, 0);
+    let reaped = libsys::process::waitpid(pid, 0);
+    if with_zombie.is_err() {
+        let _ = unmount(B, 0);
+    }
+    check(reaped.is_ok(), "wait4")?;
+    check(with_zombie == Ok(()), "a zombie's working directory: no longer in use")?;
+    check(rmdir(B) == Ok(0), "rmdir")
 }
 
 fn mkdir_errno(path: &[u8]) -> Result<u64, Errno> {

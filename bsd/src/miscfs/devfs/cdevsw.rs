@@ -11,7 +11,7 @@ use sys::fcntl::{FIOASYNC, FIONBIO};
 
 use crate::kern::kern_descrip::{DType, FREAD, FWRITE, FileGlob, FileOps, FileStat};
 use crate::kern::uio::Uio;
-use crate::vfs::vnode::VnodeRef;
+use crate::vfs::vnode::{VnodeRef, VnodeUse};
 
 use super::random;
 
@@ -218,7 +218,7 @@ pub fn cdevsw(dev: DevT) -> Result<&'static dyn CdevSw, Errno> {
 /// An open character device (XNU's `spec_open` and the `spec_*` vnode operations): every
 /// read, write and ioctl goes to the device's [`CdevSw`] entry.
 pub struct SpecFile {
-    vp: VnodeRef,
+    vp: VnodeUse,
     dev: DevT,
 }
 
@@ -232,7 +232,7 @@ pub fn spec_open(vp: &VnodeRef, fflag: u32) -> Result<Arc<FileGlob>, Errno> {
     let dev = vp.rdev();
     match cdevsw(dev)?.d_open(dev, fflag)? {
         Some(fg) => Ok(fg),
-        None => FileGlob::new(fflag, Arc::new(SpecFile { vp: vp.clone(), dev })),
+        None => FileGlob::new(fflag, Arc::new(SpecFile { vp: VnodeUse::new(vp.clone()), dev })),
     }
 }
 
@@ -260,7 +260,7 @@ impl FileOps for SpecFile {
         Ok(())
     }
     fn vnode(&self) -> Option<VnodeRef> {
-        Some(self.vp.clone())
+        Some(self.vp.vnode().clone())
     }
 }
 

@@ -285,6 +285,9 @@ mod tests {
         assert_eq!(crate::vfs::vfs_lookup::namei(&ctx, b"/dev/fd/99999", true).err(), Some(Errno::ENOENT));
         // `..` from the devfs root leaves for the root file system.
         assert!(crate::vfs::vfs_lookup::namei(&ctx, b"/dev/../dev/zero", true).is_ok());
+        // Open devices keep it mounted (a long-term use of their vnodes each).
+        assert_eq!(vfs_unmount(&mp), Err(Errno::EBUSY));
+        drop((null, zero, ur, r, ro));
         vfs_unmount(&mp).unwrap();
         assert_eq!(vn_open(&ctx, b"/dev/null", O_RDONLY, 0).err(), Some(Errno::ENOENT));
     }

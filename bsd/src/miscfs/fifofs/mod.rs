@@ -21,7 +21,7 @@ use crate::kern::kern_descrip::{DType, FNONBLOCK, FREAD, FWRITE, FileGlob, FileO
 use crate::kern::kern_synch::{PCATCH, msleep};
 use crate::kern::sys_pipe::{Pipe, PipeEnd};
 use crate::kern::uio::Uio;
-use crate::vfs::vnode::VnodeRef;
+use crate::vfs::vnode::{VnodeRef, VnodeUse};
 
 /// Bytes a FIFO holds (XNU's local stream sockets' send and receive space).
 pub const FIFO_SIZE: usize = 8192;
@@ -51,7 +51,7 @@ fn attach(vp: &VnodeRef, read: bool, write: bool) -> Result<FifoFile, Errno> {
     };
     let rd = read.then(|| PipeEnd::attach(&pipe, false));
     let wr = write.then(|| PipeEnd::attach(&pipe, true));
-    Ok(FifoFile { vp: vp.clone(), pipe, rd, wr })
+    Ok(FifoFile { vp: VnodeUse::new(vp.clone()), pipe, rd, wr })
 }
 
 /// `open` of FIFO `vp` with kernel flags `fflag` (XNU's `fifo_open`): see the module doc
@@ -79,7 +79,7 @@ pub fn fifo_open(vp: &VnodeRef, fflag: u32) -> Result<Arc<FileGlob>, Errno> {
 
 /// An open FIFO: the ends its open mode attached.
 struct FifoFile {
-    vp: VnodeRef,
+    vp: VnodeUse,
     pipe: Arc<Pipe>,
     rd: Option<PipeEnd>,
     wr: Option<PipeEnd>,
@@ -153,6 +153,6 @@ impl FileOps for FifoFile {
     }
 
     fn vnode(&self) -> Option<VnodeRef> {
-        Some(self.vp.clone())
+        Some(self.vp.vnode().clone())
     }
 }
