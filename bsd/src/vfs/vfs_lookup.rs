@@ -90,8 +90,9 @@ pub fn namei(ctx: &VfsContext, path: &[u8], follow_last: bool) -> Result<VnodeRe
             return Err(Errno::ENAMETOOLONG);
         }
 
-        // A non-directory fails the lookup itself, with ENOTDIR.
-        if dir.vtype() == VType::VDIR {
+        // A non-directory, or a revoked directory (deadfs's lookup), fails the lookup
+        // itself, with ENOTDIR.
+        if dir.vtype() == VType::VDIR && !dir.is_dead() {
             dir.authorize(&ctx.cred, VEXEC)?;
         }
         let vp = if name == b".." { lookup_dotdot(ctx, &dir)? } else { cross_mounts(dir.lookup(name)?) };

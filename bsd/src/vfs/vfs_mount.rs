@@ -14,15 +14,20 @@
 //! The table is bounded ([`MOUNT_MAX`]): `mount(2)` lets root add to it, and each entry holds
 //! kernel heap until its `unmount(2)`.
 
+use alloc::collections::BTreeMap;
 use alloc::string::String;
-use alloc::sync::Arc;
+use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicU32, Ordering};
+
+use osfmk::kern::lock_order;
+use osfmk::kern::locks::SimpleLock;
 
 use sys::Errno;
 use sys::mount::{
-    Fsid, MNT_ASYNC, MNT_DONTBROWSE, MNT_IGNORE_OWNERSHIP, MNT_LOCAL, MNT_NOATIME, MNT_NODEV, MNT_NOEXEC,
-    MNT_NOSUID, MNT_RDONLY, MNT_STRICTATIME, MNT_SYNCHRONOUS, MNT_UPDATE, MNT_VISFLAGMASK, Statfs, set_name,
+    Fsid, MNT_ASYNC, MNT_DONTBROWSE, MNT_FORCE, MNT_IGNORE_OWNERSHIP, MNT_LOCAL, MNT_NOATIME, MNT_NODEV,
+    MNT_NOEXEC, MNT_NOSUID, MNT_RDONLY, MNT_STRICTATIME, MNT_SYNCHRONOUS, MNT_UPDATE, MNT_VISFLAGMASK,
+    Statfs, set_name,
 };
 
 use crate::vfs::vnode::{VType, Vnode, VnodeRef};
@@ -101,11 +106,12 @@ pub struct Mount {
     mnt_args: MountArgs,
     /// Its mount flags now (XNU's `mnt_flag`); `MNT_UPDATE` may change them.
     mnt_flag: AtomicU32,
-    /// Long-term uses of its vnodes ([`VnodeUse`](crate::vfs::vnode::VnodeUse)s: open
-    /// files, working and root directories), the sum of their `v_usecount`s: while any is
-    /// held the file system is busy and stays mounted. Raised only under the mount list's
-    /// read lock and checked under its write lock, so an unmount never misses one.
-    mnt_usecount: AtomicUsize,
+    /// Its vnodes in long-term use ([`VnodeUse`](crate::vfs::vnode::VnodeUse)s: open files,
+    /// working and root directories), by address, with how many uses each: the part of
+    /// XNU's `mnt_vnodelist` an unmount needs. While it is not empty the file system is
+    /// busy; a forced unmount revokes what it names. Entered only under the mount list's
+    /// read lock and looked at under its write lock, so an unmount never misses a use.
+    mnt_inuse: SimpleLock<BTreeMap<usize, (Weak<Vnode>, usize)>>,
 }
 
 /// A counted reference to a mount.
@@ -141,12 +147,19 @@ impl Mount {
 
     /// Long-term uses of its vnodes now.
     pub fn usecount(&self) -> usize {
-        self.mnt_usecount.load(Ordering::Acquire)
+        self.mnt_inuse.lock().values().map(|&(_, n)| n).sum()
     }
 
-    /// Gives back one long-term use (taken by [`vnode_mount_use`]).
-    pub(crate) fn use_release(&self) {
-        self.mnt_usecount.fetch_sub(1, Ordering::AcqRel);
+    /// Gives back one long-term use of `vp` (taken by [`vnode_mount_use`]).
+    pub(crate) fn use_release(&self, vp: &Vnode) {
+        let mut inuse = self.mnt_inuse.lock();
+        let key = core::ptr::from_ref(vp) as usize;
+        if let Some(entry) = inuse.get_mut(&key) {
+            entry.1 -= 1;
+            if entry.1 == 0 {
+                inuse.remove(&key);
+            }
+        }
     }
 
     /// Mounted read-only (`MNT_RDONLY`)?
@@ -161,7 +174,7 @@ impl Mount {
             mnt_root: root,
             mnt_args: args,
             mnt_flag: flags,
-            mnt_usecount: AtomicUsize::new(0),
+            mnt_inuse: SimpleLock::new(&lock_order::MOUNT_INUSE, BTreeMap::new()),
         }
     }
 
@@ -213,14 +226,15 @@ pub fn vnode_mount(vp: &Vnode) -> Option<MountRef> {
 /// [`vnode_mount`], counting one long-term use of the mount it finds (under the mount list's
 /// read lock, so an unmount, which checks the count under the write lock, sees it). The
 /// caller gives it back with [`Mount::use_release`].
-pub(crate) fn vnode_mount_use(vp: &Vnode) -> Option<MountRef> {
+pub(crate) fn vnode_mount_use(vp: &VnodeRef) -> Option<MountRef> {
     let fsid = vp.fsid();
     if fsid == 0 {
         return None;
     }
     let list = MOUNTLIST.read();
     let mp = list.iter().find(|m| m.mnt_root.fsid() == fsid)?;
-    mp.mnt_usecount.fetch_add(1, Ordering::AcqRel);
+    let key = Arc::as_ptr(vp) as usize;
+    mp.mnt_inuse.lock().entry(key).or_insert_with(|| (Arc::downgrade(vp), 0)).1 += 1;
     Some(mp.clone())
 }
 
@@ -297,6 +311,13 @@ pub fn vfs_mount(covered: &VnodeRef, root: VnodeRef, args: MountArgs) -> Result<
 /// Vnodes of the file system that are still held (open files, a cwd) stay usable; `..` from
 /// its root then stops there, as from any file system root.
 pub fn vfs_unmount(mp: &MountRef) -> Result<(), Errno> {
+    vfs_unmount_with(mp, false)
+}
+
+/// [`vfs_unmount`]; with `force`, a file system in use goes anyway: every vnode of it in
+/// long-term use is revoked first ([`Vnode::revoke`]: XNU's `vflush` with `FORCECLOSE`),
+/// except device nodes and FIFOs, which go on working as XNU's do.
+pub fn vfs_unmount_with(mp: &MountRef, force: bool) -> Result<(), Errno> {
     let mut list = MOUNTLIST.write();
     let Some(at) = list.iter().position(|m| Arc::ptr_eq(m, mp)) else {
         return Err(Errno::EINVAL);
@@ -304,8 +325,21 @@ pub fn vfs_unmount(mp: &MountRef) -> Result<(), Errno> {
     let Some(covered) = &mp.mnt_vnodecovered else {
         return Err(Errno::EBUSY);
     };
-    if mp.mnt_root.mountedhere().is_some() || mp.usecount() != 0 {
+    if mp.mnt_root.mountedhere().is_some() {
         return Err(Errno::EBUSY);
+    }
+    {
+        let inuse = mp.mnt_inuse.lock();
+        if !inuse.is_empty() {
+            if !force {
+                return Err(Errno::EBUSY);
+            }
+            for vp in inuse.values().filter_map(|(w, _)| w.upgrade()) {
+                if !matches!(vp.vtype(), VType::VCHR | VType::VBLK | VType::VFIFO) {
+                    vp.revoke();
+                }
+            }
+        }
     }
     list.remove(at);
     covered.mounts.write().mountedhere = None;
@@ -368,15 +402,14 @@ pub fn mount_common(vp: &VnodeRef, fstype: &[u8], on: &str, flags: u32) -> Resul
 /// `dounmount`): `vp` must be the root of a mounted file system (`EINVAL`), not the root
 /// file system's (`EBUSY`). `in_use` says whether a process still holds something inside
 /// it — an open file, a working or root directory: a [`VnodeUse`](crate::vfs::vnode::VnodeUse)
-/// — and then it stays (`EBUSY`). With `MNT_FORCE` too: XNU would revoke those files (they
-/// turn to `deadfs`); this kernel cannot revoke an open file yet, so it refuses as without
-/// the flag.
-pub fn dounmount(vp: &VnodeRef) -> Result<(), Errno> {
+/// — and then it stays (`EBUSY`), unless `flags` has `MNT_FORCE`: then those files are
+/// revoked (see [`vfs_unmount_with`]) and it goes.
+pub fn dounmount(vp: &VnodeRef, flags: u32) -> Result<(), Errno> {
     let mp = vp.root_of().ok_or(Errno::EINVAL)?;
     if mp.covered().is_none() {
         return Err(Errno::EBUSY);
     }
-    vfs_unmount(&mp)
+    vfs_unmount_with(&mp, flags & MNT_FORCE != 0)
 }
 
 #[cfg(test)]
@@ -559,20 +592,50 @@ mod tests {
         let open = crate::vfs::vnode::VnodeUse::new(f.clone());
         let cwd = crate::vfs::vnode::VnodeUse::new(top.clone());
         assert_eq!((mp.usecount(), open.usecount(), cwd.clone().usecount()), (2, 1, 2));
-        assert_eq!(dounmount(&top), Err(Errno::EBUSY));
+        assert_eq!(dounmount(&top, 0), Err(Errno::EBUSY));
         drop(open);
-        assert_eq!(dounmount(&top), Err(Errno::EBUSY), "the working directory still holds it");
+        assert_eq!(dounmount(&top, 0), Err(Errno::EBUSY), "the working directory still holds it");
         drop(cwd);
         assert_eq!(mp.usecount(), 0);
-        assert_eq!(dounmount(&root), Err(Errno::EINVAL), "not a mounted root");
-        assert_eq!(dounmount(&f), Err(Errno::EINVAL));
+        assert_eq!(dounmount(&root, 0), Err(Errno::EINVAL), "not a mounted root");
+        assert_eq!(dounmount(&f, 0), Err(Errno::EINVAL));
         drop((f, top));
-        dounmount(mp.root()).unwrap();
+        dounmount(mp.root(), 0).unwrap();
         assert!(mnt.mountedhere().is_none());
         assert!(Arc::ptr_eq(&lookup(&root, "/mnt").unwrap(), &mnt), "the directory shows again");
         assert!(lookup(&root, "/mnt/hidden").is_ok() && lookup(&root, "/mnt/f").is_err());
         drop(mp);
         assert_eq!(ramfs_mounted(), before, "the last reference gave the slot back");
+    }
+
+    #[test]
+    fn a_forced_unmount_revokes_what_is_in_use() {
+        let _one = slots();
+        let root = ramfs_new_root();
+        let mnt = root.mkdir(b"mnt", 0o755).unwrap();
+        let mp = mount_common(&mnt, b"ramfs", "/mnt", 0).unwrap();
+        let top = mp.root().clone();
+        let f = top.create(b"f", 0o644).unwrap();
+        f.write_at(0, b"data").unwrap();
+        let d = top.mkdir(b"d", 0o755).unwrap();
+        let fifo = top.mknod(b"p", VType::VFIFO, 0o644, 0).unwrap();
+        let idle = top.create(b"idle", 0o644).unwrap();
+        let uses = [f.clone(), d.clone(), fifo.clone()].map(crate::vfs::vnode::VnodeUse::new);
+        assert_eq!(dounmount(&top, 0), Err(Errno::EBUSY));
+        dounmount(&top, MNT_FORCE).unwrap();
+        assert!(mnt.mountedhere().is_none(), "gone");
+        let mut buf = [0u8; 4];
+        assert_eq!(f.read_at(0, &mut buf), Err(Errno::EIO), "deadfs read");
+        assert_eq!(f.write_at(0, b"x"), Err(Errno::EIO));
+        assert_eq!(f.setsize(0), Err(Errno::EBADF));
+        assert_eq!(d.lookup(b"x").err(), Some(Errno::ENOTDIR), "deadfs lookup");
+        assert_eq!(d.lookup(b"..").err(), Some(Errno::ENOTDIR));
+        assert_eq!(d.readdir().err(), Some(Errno::EBADF));
+        assert_eq!(d.create(b"x", 0o644).err(), Some(Errno::ENOTDIR));
+        assert!(!fifo.is_dead(), "a FIFO goes on working");
+        assert!(!idle.is_dead() && idle.read_at(0, &mut buf) == Ok(0), "what nobody used is left alone");
+        drop(uses);
+        assert_eq!(mp.usecount(), 0);
     }
 
     #[test]
@@ -596,8 +659,8 @@ mod tests {
         let top = lookup(&root, "/mnt").unwrap();
         assert_eq!(mount_common(&top, b"ramfs", "/mnt", 0).err(), Some(Errno::EBUSY));
         assert_eq!(mount_common(&mnt, b"ramfs", "/mnt", 0).err(), Some(Errno::EBUSY));
-        dounmount(&top).unwrap();
-        assert_eq!(dounmount(&top), Err(Errno::EINVAL), "gone already");
+        dounmount(&top, 0).unwrap();
+        assert_eq!(dounmount(&top, 0), Err(Errno::EINVAL), "gone already");
     }
 
     #[test]
@@ -627,7 +690,7 @@ mod tests {
         assert_eq!(f.read_to_vec().unwrap(), b"data", "reads go on");
         assert!(root.create(b"elsewhere", 0o644).is_ok(), "other file systems are not affected");
         drop((f, d));
-        dounmount(&top).unwrap();
+        dounmount(&top, 0).unwrap();
         assert!(mnt.create(b"after", 0o644).is_ok(), "the covered directory is as it was");
     }
 
@@ -647,7 +710,7 @@ mod tests {
         assert!(mnt.mountedhere().is_none(), "a refused mount leaves nothing behind");
         held.pop();
         let mp = mount_common(&mnt, b"ramfs", "/mnt", 0).unwrap();
-        dounmount(&mp.root().clone()).unwrap();
+        dounmount(&mp.root().clone(), 0).unwrap();
         drop((mp, held));
         assert_eq!(ramfs_mounted(), before);
     }

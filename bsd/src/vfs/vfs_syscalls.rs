@@ -224,7 +224,11 @@ pub fn fstatat64(p: &Proc, dirfd: i32, path: UserAddr, ub: UserAddr, flag: i32) 
 pub fn fstat64(p: &Proc, fd: i32, ub: UserAddr) -> Result<(), Errno> {
     let fg = p.p_fd.lock().get(fd)?;
     let st = match fg.fg_ops.vnode() {
-        Some(vp) => vn_stat(&vp),
+        Some(vp) => {
+            // A revoked file has no attributes left (deadfs's getattr).
+            vp.require_alive()?;
+            vn_stat(&vp)
+        }
         None => {
             let s = fg.fg_ops.fo_stat()?;
             Stat64 {
@@ -886,13 +890,15 @@ pub fn mount(p: &Proc, fstype: UserAddr, path: UserAddr, flags: i32, _data: User
 /// it covered shows again (see `vfs_mount::dounmount`). Root only (`EPERM`). In use — a
 /// file in it open anywhere (a descriptor, a fileport, a descriptor in flight in a Mach
 /// message), or a process's or thread's working or root directory inside it: a long-term
-/// use of one of its vnodes — `EBUSY`, with `MNT_FORCE` too.
-pub fn unmount(p: &Proc, path: UserAddr, _flags: i32) -> Result<(), Errno> {
+/// use of one of its vnodes — `EBUSY`; with `MNT_FORCE` it goes anyway, and those files are
+/// revoked: their reads and writes fail with `EIO` from then on, as XNU's `unmount(2)`
+/// says (device nodes and FIFOs go on working).
+pub fn unmount(p: &Proc, path: UserAddr, flags: i32) -> Result<(), Errno> {
     if p.p_ucred.lock().uid != 0 {
         return Err(Errno::EPERM);
     }
     let (path, ctx) = path_at(p, AT_FDCWD, path)?;
     let vp = namei(&ctx, &path, true)?;
     drop(ctx);
-    dounmount(&vp)
+    dounmount(&vp, flags as u32)
 }

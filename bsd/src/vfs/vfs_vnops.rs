@@ -177,6 +177,7 @@ impl FileOps for VnodeFile {
     }
 
     fn fo_ioctl(&self, fg: &FileGlob, cmd: u32, data: &mut [u8]) -> Result<(), Errno> {
+        self.vp.require_alive()?;
         // What XNU's vn_ioctl answers for regular files and directories; other requests are
         // for devices.
         match (self.vp.vtype(), cmd) {
@@ -199,6 +200,7 @@ impl FileOps for VnodeFile {
     }
 
     fn fo_stat(&self) -> Result<FileStat, Errno> {
+        self.vp.require_alive()?;
         Ok(FileStat { st_mode: self.vp.mode(), st_size: self.vp.size(), st_blksize: VN_BLKSIZE })
     }
 

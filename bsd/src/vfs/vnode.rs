@@ -299,6 +299,8 @@ pub struct Vnode {
     /// `v_usecount`. Short-term references — a lookup's result, the vnode an operation
     /// works on, XNU's `v_iocount` — are the [`VnodeRef`]s themselves (`Arc` clones).
     usecount: AtomicU32,
+    /// Revoked by a forced unmount (XNU's `VDEAD`: its operations became `deadfs`'s).
+    dead: core::sync::atomic::AtomicBool,
     ops: Box<dyn VnodeOps>,
 }
 
@@ -438,7 +440,7 @@ impl Drop for VnodeUse {
     fn drop(&mut self) {
         self.vp.usecount.fetch_sub(1, Ordering::AcqRel);
         if let Some(mp) = &self.mount {
-            mp.use_release();
+            mp.use_release(&self.vp);
         }
     }
 }
@@ -493,6 +495,7 @@ impl Vnode {
             lockf: Lockf::new(),
             _counted: counted,
             usecount: AtomicU32::new(0),
+            dead: core::sync::atomic::AtomicBool::new(false),
             ops,
         }))
     }
@@ -679,11 +682,30 @@ impl Vnode {
         self.ops.fsid()
     }
 
+    /// Revokes the vnode (a forced unmount took its file system away: XNU's `vgone`, which
+    /// hands it to `deadfs`). From now on what deadfs answers: reads `EIO` (a character
+    /// device's: end of file), writes `EIO`, lookups and every name operation `ENOTDIR`,
+    /// attributes, listings, links' targets, locks and access checks `EBADF`; closing works.
+    pub fn revoke(&self) {
+        self.dead.store(true, Ordering::Release);
+    }
+
+    /// Was it revoked?
+    pub fn is_dead(&self) -> bool {
+        self.dead.load(Ordering::Acquire)
+    }
+
+    /// `EBADF` if revoked (deadfs's answer for attributes and most other operations).
+    pub fn require_alive(&self) -> Result<(), Errno> {
+        if self.is_dead() { Err(Errno::EBADF) } else { Ok(()) }
+    }
+
     /// Sets a file's length (XNU's `vnode_setattr` with `va_data_size`; see
     /// [`VnodeOps::setsize`]); a changed length is a modification (mtime and ctime). A
     /// directory: `EISDIR`. Any other kind of file has no length to set, and the request
     /// succeeds doing nothing, as XNU's does (so `> /dev/null` works).
     pub fn setsize(&self, size: u64) -> Result<(), Errno> {
+        self.require_alive()?;
         match self.vtype {
             VType::VREG => {
                 self.require_writable()?;
@@ -703,6 +725,7 @@ impl Vnode {
     /// file: `EINVAL` (XNU's `mmap` refuses every other kind but character devices, which
     /// are `ENODEV`); a file system that keeps no pages: `ENODEV`.
     pub fn ubc_getobject(&self) -> Result<ObjectRef, Errno> {
+        self.require_alive()?;
         match self.vtype {
             VType::VREG => self.ops.vm_object().ok_or(Errno::ENODEV),
             VType::VCHR => Err(Errno::ENODEV),
@@ -714,6 +737,7 @@ impl Vnode {
     /// [`VnodeOps::local_locks`]). A FIFO, or a file of a file system that keeps none:
     /// `ENOTSUP`.
     pub fn advlock(&self) -> Result<&Lockf, Errno> {
+        self.require_alive()?;
         if self.vtype == VType::VFIFO || !self.ops.local_locks() {
             return Err(Errno::ENOTSUP);
         }
@@ -737,12 +761,18 @@ impl Vnode {
     /// Reads from byte `off` into `buf`; returns the count, 0 at end of file.
     /// A directory: `EISDIR`.
     pub fn read_at(&self, off: u64, buf: &mut [u8]) -> Result<usize, Errno> {
+        if self.is_dead() {
+            return if self.vtype == VType::VCHR { Ok(0) } else { Err(Errno::EIO) };
+        }
         self.require_not_dir()?;
         self.ops.read_at(off, buf)
     }
 
     /// Writes `buf` at byte `off`; returns the count. A directory: `EISDIR`.
     pub fn write_at(&self, off: u64, buf: &[u8]) -> Result<usize, Errno> {
+        if self.is_dead() {
+            return Err(Errno::EIO);
+        }
         self.require_not_dir()?;
         if self.vtype == VType::VREG {
             self.require_writable()?;
@@ -777,6 +807,7 @@ impl Vnode {
 
     /// The target of a symbolic link. Anything else: `EINVAL`.
     pub fn readlink(&self) -> Result<Vec<u8>, Errno> {
+        self.require_alive()?;
         if self.vtype != VType::VLNK {
             return Err(Errno::EINVAL);
         }
@@ -785,6 +816,7 @@ impl Vnode {
 
     /// The entries of a directory, without `.` and `..`.
     pub fn readdir(&self) -> Result<Vec<DirEntry>, Errno> {
+        self.require_alive()?;
         self.require_dir()?;
         self.ops.readdir()
     }
@@ -877,6 +909,7 @@ impl Vnode {
     /// always search). `EACCES` when refused; a write to a file system mounted read-only
     /// `EROFS`.
     pub fn authorize(&self, cred: &KauthCred, want: u16) -> Result<(), Errno> {
+        self.require_alive()?;
         let want = want & (VREAD | VWRITE | VEXEC);
         // Writing a file, directory or link of a read-only file system: EROFS for everyone,
         // as XNU's `vnode_authorize` answers (devices and FIFOs are not its data).
@@ -903,9 +936,10 @@ impl Vnode {
         if crate::vfs::vfs_mount::vfs_isrdonly(self) { Err(Errno::EROFS) } else { Ok(()) }
     }
 
+    /// A live directory: anything else, or a revoked one (deadfs's lookup), `ENOTDIR`.
     fn require_dir(&self) -> Result<(), Errno> {
         match self.vtype {
-            VType::VDIR => Ok(()),
+            VType::VDIR if !self.is_dead() => Ok(()),
             _ => Err(Errno::ENOTDIR),
         }
     }

@@ -99,6 +99,9 @@ lock_classes! {
     /// A vnode's advisory lock list (`flock`): released from a description's last close,
     /// which may run under `p_fd`.
     VNODE_LOCKF = "vnode lockf";
+    /// A mount's vnodes in long-term use (open files, working directories): a use goes
+    /// with an open file's last close, which may run under `p_fd`.
+    MOUNT_INUSE = "mount vnodes in use";
     /// `p_ucred`: credentials.
     PROC_UCRED = "proc p_ucred";
     /// `p_comm`: the command name.

@@ -27,6 +27,7 @@ pub const CASES: &[(&str, crate::Case)] = &[
     ("mount / unmount errors: EPERM, ENODEV, ENAMETOOLONG, ENOTDIR, ENOENT, EBUSY, EINVAL, EFAULT", errors),
     ("mount: MNT_RDONLY gives EROFS; MNT_UPDATE turns it off and on", read_only),
     ("unmount: EBUSY while a fileport holds a file, not for a zombie's directory", busy_holders),
+    ("unmount MNT_FORCE: open files revoked (EIO, EBADF), a cwd inside ENOTDIR, devices work", forced),
     ("mount: a second devfs elsewhere, its null node works", second_devfs),
     ("mount: MNT_NOEXEC (exec EACCES), MNT_NODEV (devices ENXIO), MNT_NOSUID (no set-id)", exec_flags),
     ("mount: 200 mount/unmount cycles give the heap back; mounts are bounded (ENOMEM)", bounds),
@@ -118,7 +119,6 @@ fn ramfs_mount_and_unmount(_: &Args) -> Result<(), &'static str> {
     check(statfs_path(DIR).is_ok_and(|s| s.f_ffree + 1 == sfs.f_ffree), "one node more")?;
     // Busy while open, forced or not.
     check(unmount(DIR, 0) == Err(Errno::EBUSY), "open file: EBUSY")?;
-    check(unmount(DIR, MNT_FORCE) == Err(Errno::EBUSY), "open file, MNT_FORCE: EBUSY (no revoke)")?;
     check(unmount(FILE, 0) == Err(Errno::EINVAL), "a file is not a mount")?;
     let _ = close(fd);
     // Busy while it is a working directory.
@@ -292,6 +292,86 @@ fn busy_holders(_: &Args) -> Result<(), &'static str> {
     check(reaped.is_ok(), "wait4")?;
     check(with_zombie == Ok(()), "a zombie's working directory: no longer in use")?;
     check(rmdir(B) == Ok(0), "rmdir")
+}
+
+fn forced(_: &Args) -> Result<(), &'static str> {
+    const M: &[u8] = b"/tmp/mnt-f\0";
+    const F: &[u8] = b"/tmp/mnt-f/f\0";
+    const D: &[u8] = b"/tmp/mnt-f/d\0";
+    const NULL: &[u8] = b"/tmp/mnt-f/null\0";
+    fresh_dir(M)?;
+    check(mount(b"ramfs\0", M, 0) == Ok(()), "mount")?;
+    let fd = open_path(F, O_RDWR | O_CREAT, 0o644).map_err(|_| "create")?;
+    check(write_bytes(fd, b"before") == Ok(6), "write")?;
+    mkdir(D)?;
+    // /dev/null's device number: major 3, minor 2.
+    // SAFETY: `NULL` is NUL-terminated.
+    let made = unsafe { syscall::mknod(addr(NULL), i32::from(sys::stat::S_IFCHR) | 0o666, (3 << 24) | 2) };
+    check(made == Ok(0), "mknod")?;
+    let dev = open_path(NULL, O_RDWR, 0).map_err(|_| "open the device")?;
+    let dir = open_path(D, O_RDONLY, 0).map_err(|_| "open the directory")?;
+    // A child works inside the mount: its working directory is there.
+    let [r, w] = libsys::process::pipe().map_err(|_| "pipe")?;
+    let [r2, w2] = libsys::process::pipe().map_err(|_| "pipe")?;
+    let pid = match libsys::process::fork().map_err(|_| "fork")? {
+        libsys::process::Forked::Child => {
+            let _ = (close(r), close(w2));
+            let ok = chdir(D) == Ok(0) && open_path(b"x\0", O_RDWR | O_CREAT, 0o644).map(close).is_ok();
+            let _ = write_bytes(w, &[u8::from(ok)]);
+            // Wait for the unmount, then try again where it was.
+            let mut b = [0u8; 1];
+            let _ = read_bytes(r2, &mut b);
+            let after = open_path(b"y\0", O_RDWR | O_CREAT, 0o644);
+            syscall::exit_process(match after {
+                Err(e) => e.0,
+                Ok(_) => 255,
+            })
+        }
+        libsys::process::Forked::Parent(pid) => pid,
+    };
+    let _ = (close(w), close(r2));
+    let mut b = [0u8; 1];
+    check(read_bytes(r, &mut b) == Ok(1) && b[0] == 1, "the child works in the mount")?;
+    check(unmount(M, 0) == Err(Errno::EBUSY), "in use: EBUSY")?;
+    let forced = unmount(M, MNT_FORCE);
+    let _ = write_bytes(w2, b"g");
+    let status = libsys::process::waitpid(pid, 0).map(|(_, s)| s);
+    let _ = (close(r), close(w2));
+    check(forced == Ok(()), "MNT_FORCE: unmounted")?;
+    check(
+        status.is_ok_and(|s| wifexited(s) && wexitstatus(s) == Errno::ENOTDIR.0),
+        "the child's cwd: ENOTDIR",
+    )?;
+    // The open file is revoked.
+    let mut buf = [0u8; 8];
+    // SAFETY: `buf` is writable for its length.
+    let pr = unsafe { syscall::pread(fd, buf.as_mut_ptr() as u64, buf.len(), 0) };
+    check(pr == Err(Errno::EIO), "read of a revoked file: EIO")?;
+    check(write_bytes(fd, b"after") == Err(Errno::EIO), "write: EIO")?;
+    let mut st = Stat64::default();
+    // SAFETY: `st` is a writable Stat64.
+    let fs = unsafe { syscall::fstat64(fd, core::ptr::from_mut(&mut st) as u64) };
+    check(fs == Err(Errno::EBADF), "fstat: EBADF")?;
+    check(close(fd) == Ok(0), "close works")?;
+    let mut ents = [0u8; 256];
+    let mut base = 0u64;
+    // SAFETY: `ents` and `base` are writable for their lengths.
+    let listed = unsafe {
+        syscall::getdirentries64(
+            dir,
+            ents.as_mut_ptr() as u64,
+            ents.len(),
+            core::ptr::from_mut(&mut base) as u64,
+        )
+    };
+    check(listed == Err(Errno::EBADF), "listing a revoked directory: EBADF")?;
+    let _ = close(dir);
+    // A device node goes on working, as unmount(2) promises.
+    check(write_bytes(dev, b"still") == Ok(5), "the device still works")?;
+    let _ = close(dev);
+    // The directory it covered shows again.
+    check(stat(F) == Err(Errno::ENOENT), "the covered directory is back")?;
+    check(rmdir(M) == Ok(0), "rmdir")
 }
 
 fn mkdir_errno(path: &[u8]) -> Result<u64, Errno> {
