@@ -32,6 +32,7 @@
 //! | descriptors per process (`bsd::kern::kern_descrip::NOFILE`, RLIMIT_NOFILE) | 256 | EMFILE |
 //! | open file descriptions, all processes (`kern.maxfiles`, `bsd::kern::kern_descrip::MAXFILES`) | 30720 (root may change it) | ENFILE |
 //! | files and their metadata in the ramfs file systems (`bsd::fs::ramfs::RamQuota`; file data in VM pages from the frame pool, charged by file length, holes too; metadata on the heap) | bytes equal to a sixteenth of the heap ([`FILE_SYSTEM_HEAP_SHARE`]) beyond the initrd, split: `/tmp` half, the ramfs file systems `mount(2)` makes a quarter, the root the rest; a node costs 640 bytes plus its name | ENOSPC (also when the frame pool has no page for a write) |
+//! | vnodes, all file systems (`kern.maxvnodes`, `bsd::vfs::vnode::VNODES`) | memsize / 64 KiB + 1024, at most 263168 (root may change it) | ENFILE |
 //! | mounts (`bsd::vfs::vfs_mount::MOUNT_MAX`) | 64, the boot's three included | ENOMEM |
 //! | ramfs file systems `mount(2)` made, alive at once (`bsd::fs::ramfs::RAMFS_MOUNT_MAX`) | 8, each a fixed eighth of that quarter, held until its last vnode goes | ENOMEM |
 //! | ramfs nodes (files, directories, links) (`RAMFS_NODE_GROWTH_MAX`) | 2048 beyond the initrd | ENOSPC |
